@@ -1,0 +1,229 @@
+//! The `OpenMetadataKeycloakClient` custom resource (group `omkc.dev`, version `v1alpha1`).
+//!
+//! No field carries a schema `default`: Argo CD compares the applied manifest with the live
+//! object, and server-filled defaults show as a perpetual OutOfSync. Defaults live in
+//! [`crate::validate`] instead.
+
+// Several `printcolumn(...)` entries repeat `type_ = "string"`, which clippy mistakes for
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Spec of an OpenMetadata client in Keycloak and of the Secret that hands its credentials over.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "omkc.dev",
+    version = "v1alpha1",
+    kind = "OpenMetadataKeycloakClient",
+    plural = "openmetadatakeycloakclients",
+    shortname = "omkc",
+    namespaced,
+    status = "OpenMetadataKeycloakClientStatus",
+    doc = "OpenMetadata single sign-on through Keycloak: a confidential OpenID Connect client in a Keycloak realm, and the Secret OpenMetadata's Helm chart reads its credentials from.",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Client ID", type_ = "string", json_path = ".status.clientId"),
+    printcolumn(name = "Realm", type_ = "string", json_path = ".spec.keycloak.realm"),
+    printcolumn(name = "Secret", type_ = "string", json_path = ".status.secretName"),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        priority = "1",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[x_kube(validation = kube::core::Rule::new(
+    "(has(self.client) && has(self.client.clientId) ? self.client.clientId : '') == (has(oldSelf.client) && has(oldSelf.client.clientId) ? oldSelf.client.clientId : '')"
+).message("spec.client.clientId is immutable: create a new resource for another client"))]
+#[serde(rename_all = "camelCase")]
+pub struct OpenMetadataKeycloakClientSpec {
+    /// Where Keycloak is and how the operator signs in to its Admin API.
+    pub keycloak: KeycloakSpec,
+    /// Where OpenMetadata is served; the client's URLs are derived from it.
+    pub openmetadata: OpenMetadataSpec,
+    /// Settings of the OpenID Connect client created for OpenMetadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientSpec>,
+    /// The Secret the operator writes the client id and secret into (read by OpenMetadata's chart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<OutputSecretSpec>,
+    /// What happens to the Keycloak client when this resource is deleted: `Delete` (the default)
+    /// removes it if this resource created or adopted it; `Retain` leaves it in Keycloak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+}
+
+/// Connection to Keycloak's Admin REST API.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeycloakSpec {
+    /// Base URL of Keycloak, e.g. `https://keycloak.example.com`, or `https://host/auth` for
+    /// Keycloak 16 and older (or Quarkus with `--http-relative-path=/auth`).
+    #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("keycloak.url must be an absolute http(s) URL"))]
+    pub url: String,
+    /// Realm that holds the OpenMetadata client. Immutable; `master` is refused (OpenMetadata's
+    /// documentation says to keep applications out of the master realm).
+    #[x_kube(validation = kube::core::Rule::new("self != 'master'").message("keycloak.realm must not be master: create the client in an application realm"))]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("keycloak.realm is immutable"))]
+    #[schemars(length(min = 1, max = 255))]
+    pub realm: String,
+    /// Realm the admin credentials authenticate against (default `master`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub admin_realm: Option<String>,
+    /// Secret in this resource's namespace holding the admin credentials: keys `username` and
+    /// `password` (password grant through `admin-cli`), or `clientId` and `clientSecret`
+    /// (client-credentials grant of a confidential client with a service account).
+    pub credentials_secret_ref: SecretReference,
+    /// PEM bundle of CA certificates to trust for Keycloak's TLS certificate, in addition to the
+    /// system roots. Not secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
+}
+
+/// A Secret in the resource's own namespace.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretReference {
+    /// Name of the Secret (same namespace as this resource).
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Where OpenMetadata runs.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenMetadataSpec {
+    /// OpenMetadata's public base URL, e.g. `https://openmetadata.example.com`. Sets the client's
+    /// root URL, redirect URI `<url>/callback`, web origin and post-logout redirect `<url>/logout`.
+    #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("openmetadata.url must be an absolute http(s) URL"))]
+    pub url: String,
+    /// More redirect URIs to allow (for example a second host name of OpenMetadata).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_redirect_uris: Vec<String>,
+    /// More web origins to allow for CORS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_web_origins: Vec<String>,
+}
+
+/// The OpenID Connect client's own settings.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSpec {
+    /// Keycloak client id (default: this resource's name). Immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub client_id: Option<String>,
+    /// Display name of the client in Keycloak (default `OpenMetadata`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Description of the client in Keycloak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Enable the implicit flow (off by default; older OpenMetadata docs turned it on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implicit_flow_enabled: Option<bool>,
+    /// Enable a service account for the client (off by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_accounts_enabled: Option<bool>,
+    /// Enable Keycloak Authorization Services (off by default). Implies a service account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_services_enabled: Option<bool>,
+    /// Take over a client with this id that already exists in the realm and was not created by
+    /// any OpenMetadataKeycloakClient (off by default: such a client is left alone and the
+    /// resource reports `ClientConflict`). A client owned by another resource is never taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt_existing: Option<bool>,
+}
+
+/// Where the client credentials are written.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputSecretSpec {
+    /// Secret name (default `oidc-secrets`, the OpenMetadata chart's default `secretRef`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub name: Option<String>,
+    /// Key holding the client id (default `openmetadata-oidc-client-id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub client_id_key: Option<String>,
+    /// Key holding the client secret (default `openmetadata-oidc-client-secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub client_secret_key: Option<String>,
+    /// Extra labels for the Secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Extra annotations for the Secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// What to do with the Keycloak client when the resource is deleted.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeletionPolicy {
+    /// Remove the Keycloak client (only if this resource owns it).
+    #[default]
+    Delete,
+    /// Leave the Keycloak client in place.
+    Retain,
+}
+
+/// Observed state, written only by the operator.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenMetadataKeycloakClientStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`: True once the client exists in Keycloak as specified and the Secret holds its
+    /// credentials; False with a reason otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Keycloak client id (the name OpenMetadata uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Keycloak's internal id (UUID) of the client this resource owns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uuid: Option<String>,
+    /// Name of the Secret holding the client id and secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// Non-secret values for OpenMetadata's Helm values (`openmetadata.config.authentication`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openmetadata: Option<OpenMetadataValues>,
+}
+
+/// The values OpenMetadata's chart needs besides the Secret.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenMetadataValues {
+    /// `authentication.authority`: the realm's issuer, `<keycloak>/realms/<realm>`.
+    pub authority: String,
+    /// `oidcConfiguration.discoveryUri`.
+    pub discovery_uri: String,
+    /// `authentication.publicKeys`: OpenMetadata's own JWKS and the realm's certificate URL.
+    pub public_keys: Vec<String>,
+    /// `authentication.callbackUrl` and `oidcConfiguration.callbackUrl`.
+    pub callback_url: String,
+    /// `oidcConfiguration.serverUrl`.
+    pub server_url: String,
+}
+
+/// The finalizer that guards Keycloak cleanup.
+pub const FINALIZER: &str = "omkc.dev/cleanup";
