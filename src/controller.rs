@@ -286,10 +286,45 @@ async fn converge(
     ctx: &Context,
 ) -> Result<Outcome, Error> {
     let session = session_for(v, ctx).await?;
+    let synced = sync_keycloak(&session, v).await?;
+    let mut changes = synced.changes;
+    // IO: write the output Secret.
+    if let Some(change) = apply_output_secret(obj, v, ctx, &synced.client_secret).await? {
+        changes.push(change);
+    }
+    Ok(Outcome {
+        client_uuid: synced.client_uuid,
+        changes,
+    })
+}
+
+/// What [`sync_keycloak`] found and did. `Debug` hides the secret.
+pub struct KeycloakSync {
+    /// Keycloak's internal id of the client.
+    pub client_uuid: String,
+    /// The client's secret.
+    pub client_secret: String,
+    /// Human-readable changes made in Keycloak (empty when it was already in sync).
+    pub changes: Vec<String>,
+}
+
+impl std::fmt::Debug for KeycloakSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeycloakSync")
+            .field("client_uuid", &self.client_uuid)
+            .field("client_secret", &"<redacted>")
+            .field("changes", &self.changes)
+            .finish()
+    }
+}
+
+/// The Keycloak half of a reconcile: find the client by exact clientId; create it, or update the
+/// managed fields that drifted (only if this resource owns it); ensure the default scopes; read
+/// the secret. Writes nothing when Keycloak already matches.
+pub async fn sync_keycloak(session: &Session, v: &Validated) -> Result<KeycloakSync, Error> {
     let mut changes = Vec::new();
     let wanted = desired::desired_client(v);
 
-    // IO: find the client by exact clientId; create it, or update managed fields that drifted.
     let client_uuid = match session.find_client(&v.realm, &v.client_id).await? {
         None => {
             let uuid = session.create_client(&v.realm, &wanted).await?;
@@ -335,7 +370,7 @@ async fn converge(
         }
     };
 
-    // IO: default scopes, one by one (bodies of PUT ignore them, bodies of POST replace them).
+    // Default scopes one by one: PUT bodies ignore them, POST bodies replace the realm's.
     let added = session
         .ensure_default_scopes(&v.realm, &client_uuid, &desired::REQUIRED_SCOPES)
         .await?;
@@ -343,19 +378,16 @@ async fn converge(
         changes.push(format!("added default client scopes: {}", added.join(", ")));
     }
 
-    // IO: read the secret and write the output Secret.
     let client_secret = session.client_secret(&v.realm, &client_uuid).await?;
-    if let Some(change) = apply_output_secret(obj, v, ctx, &client_secret).await? {
-        changes.push(change);
-    }
-    Ok(Outcome {
+    Ok(KeycloakSync {
         client_uuid,
+        client_secret,
         changes,
     })
 }
 
 /// Reads the admin credentials and returns the pooled Keycloak session for them.
-async fn session_for(v: &Validated, ctx: &Context) -> Result<Arc<Session>, Error> {
+pub async fn session_for(v: &Validated, ctx: &Context) -> Result<Arc<Session>, Error> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &v.namespace);
     let secret = secrets
         .get_opt(&v.credentials_secret)
@@ -565,7 +597,8 @@ async fn cleanup(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Acti
     }
 }
 
-async fn delete_owned_client(session: &Session, v: &Validated) -> Result<String, Error> {
+/// Deletes the client named by the spec if this resource owns it; gone counts as deleted.
+pub async fn delete_owned_client(session: &Session, v: &Validated) -> Result<String, Error> {
     let Some(existing) = session.find_client(&v.realm, &v.client_id).await? else {
         return Ok(format!(
             "client {:?} was already gone from Keycloak",

@@ -1,0 +1,549 @@
+//! The real Keycloak code of the operator, over HTTP, against the Admin API emulator.
+
+mod support;
+
+use std::time::Duration;
+
+use omkc::{
+    Error,
+    controller::{delete_owned_client, sync_keycloak},
+    crd::OpenMetadataKeycloakClient,
+    desired::OWNER_ATTRIBUTE,
+    keycloak::{ConnectionKey, ConnectionSpec, Credentials, KeycloakError, Session},
+    validate::{Validated, validate},
+};
+use serde_json::json;
+use support::{
+    emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+    openapi::OpenApi,
+};
+
+fn fixture(name: &str) -> OpenMetadataKeycloakClient {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn validated_for(emu: &Emulator, edit: impl FnOnce(&mut OpenMetadataKeycloakClient)) -> Validated {
+    let mut obj = fixture("basic.yaml");
+    obj.spec.keycloak.url = emu.base_url.clone();
+    edit(&mut obj);
+    validate(&obj).expect("fixture is valid")
+}
+
+fn session_with(emu: &Emulator, credentials: Credentials) -> Session {
+    Session::open(&ConnectionSpec {
+        key: ConnectionKey {
+            base_url: emu.base_url.clone(),
+            admin_realm: "master".into(),
+            credentials_source: "openmetadata/keycloak-admin".into(),
+        },
+        credentials,
+        ca_bundle: None,
+    })
+    .unwrap()
+}
+
+fn admin_session(emu: &Emulator) -> Session {
+    session_with(
+        emu,
+        Credentials::Password {
+            username: ADMIN_USER.into(),
+            password: ADMIN_PASSWORD.into(),
+        },
+    )
+}
+
+fn writes(emu: &Emulator) -> Vec<String> {
+    emu.admin_calls()
+        .into_iter()
+        .filter(|c| !c.starts_with("GET "))
+        .collect()
+}
+
+#[tokio::test]
+async fn creates_a_confidential_client_with_openmetadata_urls_and_reads_its_secret() {
+    let emu = Emulator::start().await;
+    let v = validated_for(&emu, |_| {});
+    let session = admin_session(&emu);
+
+    let synced = sync_keycloak(&session, &v).await.unwrap();
+
+    let client = emu
+        .client("data-sec", "openmetadata")
+        .expect("client created");
+    assert_eq!(client["publicClient"], false);
+    assert_eq!(client["standardFlowEnabled"], true);
+    assert_eq!(client["implicitFlowEnabled"], false);
+    assert_eq!(client["serviceAccountsEnabled"], false);
+    assert_eq!(client["directAccessGrantsEnabled"], false);
+    assert_eq!(client["clientAuthenticatorType"], "client-secret");
+    assert_eq!(client["rootUrl"], "https://openmetadata.example.com");
+    assert_eq!(
+        client["redirectUris"],
+        json!(["https://openmetadata.example.com/callback"])
+    );
+    assert_eq!(
+        client["webOrigins"],
+        json!(["https://openmetadata.example.com"])
+    );
+    assert_eq!(
+        client["attributes"]["post.logout.redirect.uris"],
+        "https://openmetadata.example.com/logout"
+    );
+    assert_eq!(
+        client["attributes"][OWNER_ATTRIBUTE],
+        "openmetadata/openmetadata"
+    );
+    assert_eq!(synced.client_uuid, client["id"].as_str().unwrap());
+    assert_eq!(
+        Some(synced.client_secret.clone()),
+        emu.secret_of("data-sec", "openmetadata")
+    );
+    assert!(
+        synced
+            .changes
+            .iter()
+            .any(|c| c.starts_with("created client")),
+        "{:?}",
+        synced.changes
+    );
+    // Realm defaults kept, email and profile present: the POST body carried no scopes.
+    assert_eq!(
+        emu.default_scope_names("data-sec", "openmetadata"),
+        ["acr", "basic", "email", "profile", "roles", "web-origins"]
+    );
+    let post = emu
+        .log()
+        .into_iter()
+        .find(|e| e.method == "POST" && e.path.ends_with("/clients"))
+        .unwrap();
+    assert!(post.body.unwrap().get("defaultClientScopes").is_none());
+    assert_eq!(emu.token_requests(), 1);
+    assert!(
+        !format!("{synced:?}").contains(&synced.client_secret),
+        "Debug must hide the secret"
+    );
+}
+
+#[tokio::test]
+async fn a_converged_client_costs_three_reads_and_no_write_or_token() {
+    let emu = Emulator::start().await;
+    let v = validated_for(&emu, |_| {});
+    let session = admin_session(&emu);
+    sync_keycloak(&session, &v).await.unwrap();
+    emu.clear_log();
+
+    let synced = sync_keycloak(&session, &v).await.unwrap();
+
+    assert!(synced.changes.is_empty(), "{:?}", synced.changes);
+    let calls = emu.admin_calls();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(calls.iter().all(|c| c.starts_with("GET ")), "{calls:?}");
+    assert_eq!(emu.token_requests(), 0, "the cached token is reused");
+}
+
+#[tokio::test]
+async fn drift_made_by_hand_is_corrected_and_unmanaged_fields_stay() {
+    let emu = Emulator::start().await;
+    let v = validated_for(&emu, |_| {});
+    let session = admin_session(&emu);
+    sync_keycloak(&session, &v).await.unwrap();
+    emu.edit_client("data-sec", "openmetadata", |c| {
+        c["redirectUris"] = json!(["https://evil.example/*"]);
+        c["publicClient"] = json!(true);
+        c["attributes"]["custom.setting"] = json!("kept");
+        c["attributes"][OWNER_ATTRIBUTE] = json!("openmetadata/openmetadata");
+        c["consentRequired"] = json!(true);
+    });
+    emu.clear_log();
+
+    let synced = sync_keycloak(&session, &v).await.unwrap();
+
+    let update = synced
+        .changes
+        .iter()
+        .find(|c| c.starts_with("updated client"))
+        .expect("an update");
+    assert!(
+        update.contains("redirectUris") && update.contains("publicClient"),
+        "{update}"
+    );
+    let client = emu.client("data-sec", "openmetadata").unwrap();
+    assert_eq!(
+        client["redirectUris"],
+        json!(["https://openmetadata.example.com/callback"])
+    );
+    assert_eq!(client["publicClient"], false);
+    assert_eq!(
+        client["attributes"]["custom.setting"], "kept",
+        "attributes merge key by key"
+    );
+    assert_eq!(
+        client["consentRequired"], true,
+        "fields the operator does not manage stay"
+    );
+    let puts: Vec<_> = emu
+        .log()
+        .into_iter()
+        .filter(|e| e.method == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 1);
+    let body = puts[0].body.clone().unwrap();
+    assert!(
+        body.get("secret").is_none(),
+        "the secret is never sent back"
+    );
+    assert!(
+        body.get("consentRequired").is_none(),
+        "only managed fields are sent"
+    );
+}
+
+#[tokio::test]
+async fn a_removed_default_scope_is_added_back_one_by_one() {
+    let emu = Emulator::start().await;
+    let v = validated_for(&emu, |_| {});
+    let session = admin_session(&emu);
+    sync_keycloak(&session, &v).await.unwrap();
+    emu.remove_client_default_scope("data-sec", "openmetadata", "email");
+    emu.clear_log();
+
+    let synced = sync_keycloak(&session, &v).await.unwrap();
+
+    assert!(
+        synced
+            .changes
+            .iter()
+            .any(|c| c == "added default client scopes: email"),
+        "{:?}",
+        synced.changes
+    );
+    assert!(
+        emu.default_scope_names("data-sec", "openmetadata")
+            .contains(&"email".to_string())
+    );
+    let w = writes(&emu);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("PUT /admin/realms/data-sec/clients/")
+            && w[0].contains("/default-client-scopes/"),
+        "{w:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_realm_scope_is_a_clear_error() {
+    let emu = Emulator::start().await;
+    emu.remove_realm_scope("data-sec", "profile");
+    let v = validated_for(&emu, |_| {});
+    let err = sync_keycloak(&admin_session(&emu), &v).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Keycloak(KeycloakError::ScopeNotFound(ref s)) if s == "profile"),
+        "{err}"
+    );
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn a_client_made_by_hand_is_left_alone_unless_adoption_is_asked() {
+    let emu = Emulator::start().await;
+    emu.seed_client(
+        "data-sec",
+        json!({"clientId": "openmetadata", "publicClient": true, "redirectUris": ["http://x/*"]}),
+    );
+    let session = admin_session(&emu);
+    emu.clear_log();
+
+    let err = sync_keycloak(&session, &validated_for(&emu, |_| {}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "ClientConflict");
+    assert!(err.to_string().contains("adoptExisting"), "{err}");
+    assert!(
+        writes(&emu).is_empty(),
+        "nothing written: {:?}",
+        writes(&emu)
+    );
+    assert_eq!(
+        emu.client("data-sec", "openmetadata").unwrap()["publicClient"],
+        true
+    );
+
+    let adopt = validated_for(&emu, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            adopt_existing: Some(true),
+            ..Default::default()
+        });
+    });
+    let synced = sync_keycloak(&session, &adopt).await.unwrap();
+    assert!(synced.changes.iter().any(|c| c.starts_with("adopted")));
+    let client = emu.client("data-sec", "openmetadata").unwrap();
+    assert_eq!(client["publicClient"], false);
+    assert_eq!(
+        client["attributes"][OWNER_ATTRIBUTE],
+        "openmetadata/openmetadata"
+    );
+}
+
+#[tokio::test]
+async fn a_client_of_another_resource_is_never_taken_even_with_adoption() {
+    let emu = Emulator::start().await;
+    emu.seed_client(
+        "data-sec",
+        json!({"clientId": "openmetadata", "attributes": {OWNER_ATTRIBUTE: "other-ns/other"}}),
+    );
+    let v = validated_for(&emu, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            adopt_existing: Some(true),
+            ..Default::default()
+        });
+    });
+    let session = admin_session(&emu);
+    emu.clear_log();
+    let err = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(err.reason(), "ClientConflict");
+    assert!(err.to_string().contains("other-ns/other"), "{err}");
+    assert!(writes(&emu).is_empty());
+    // Deleting this resource leaves the other's client too.
+    delete_owned_client(&session, &v).await.unwrap();
+    assert!(emu.client("data-sec", "openmetadata").is_some());
+}
+
+#[tokio::test]
+async fn authorization_services_bring_a_service_account() {
+    let emu = Emulator::start().await;
+    let v = validated_for(&emu, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            authorization_services_enabled: Some(true),
+            ..Default::default()
+        });
+    });
+    sync_keycloak(&admin_session(&emu), &v).await.unwrap();
+    let client = emu.client("data-sec", "openmetadata").unwrap();
+    assert_eq!(client["authorizationServicesEnabled"], true);
+    assert_eq!(client["serviceAccountsEnabled"], true);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_before_use_and_a_revoked_one_after_a_401() {
+    let emu = Emulator::start().await;
+    emu.set_token_lifetime(Duration::from_secs(1));
+    let v = validated_for(&emu, |_| {});
+    let session = admin_session(&emu);
+    sync_keycloak(&session, &v).await.unwrap();
+    assert_eq!(emu.token_requests(), 1);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sync_keycloak(&session, &v).await.unwrap();
+    assert_eq!(
+        emu.token_requests(),
+        2,
+        "renewed before expiry, not after a failure"
+    );
+    assert!(
+        emu.log().iter().all(|e| e.status != 401),
+        "no call went out with an expired token"
+    );
+
+    emu.set_token_lifetime(Duration::from_secs(60));
+    sync_keycloak(&session, &v).await.unwrap();
+    emu.revoke_all_tokens();
+    emu.clear_log();
+    let synced = sync_keycloak(&session, &v).await.unwrap();
+    assert!(synced.changes.is_empty());
+    let log = emu.log();
+    assert_eq!(
+        log.iter().filter(|e| e.status == 401).count(),
+        1,
+        "one 401, then a fresh token"
+    );
+    assert_eq!(emu.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_a_permanent_error_that_names_no_secret() {
+    let emu = Emulator::start().await;
+    let v = validated_for(&emu, |_| {});
+    let session = session_with(
+        &emu,
+        Credentials::Password {
+            username: ADMIN_USER.into(),
+            password: "wrong-password-xyz".into(),
+        },
+    );
+    let err = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(err.reason(), "CredentialsRejected");
+    assert!(!err.is_transient());
+    assert!(
+        err.to_string().contains("Invalid user credentials"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("wrong-password-xyz"));
+    assert!(
+        emu.admin_calls().is_empty(),
+        "no admin call without a token"
+    );
+}
+
+#[tokio::test]
+async fn an_account_without_rights_gets_forbidden_after_one_renewal_attempt() {
+    let emu = Emulator::start().await;
+    emu.add_unprivileged_user("viewer", "viewer-pw");
+    let v = validated_for(&emu, |_| {});
+    let session = session_with(
+        &emu,
+        Credentials::Password {
+            username: "viewer".into(),
+            password: "viewer-pw".into(),
+        },
+    );
+    let err = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(err.reason(), "KeycloakForbidden");
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn client_credentials_grant_works() {
+    let emu = Emulator::start().await;
+    emu.add_service_client("master", "omkc-operator", "svc-secret");
+    let v = validated_for(&emu, |_| {});
+    let session = session_with(
+        &emu,
+        Credentials::ClientCredentials {
+            client_id: "omkc-operator".into(),
+            client_secret: "svc-secret".into(),
+        },
+    );
+    sync_keycloak(&session, &v).await.unwrap();
+    assert!(emu.client("data-sec", "openmetadata").is_some());
+}
+
+#[tokio::test]
+async fn a_missing_realm_is_reported_as_such() {
+    let emu = Emulator::start().await;
+    let v = validated_for(&emu, |o| o.spec.keycloak.realm = "nope".into());
+    let err = sync_keycloak(&admin_session(&emu), &v).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Keycloak(KeycloakError::RealmNotFound(ref r)) if r == "nope"),
+        "{err}"
+    );
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn conflicts_server_errors_and_outages_are_transient() {
+    let emu = Emulator::start().await;
+    let v = validated_for(&emu, |_| {});
+    let session = admin_session(&emu);
+
+    emu.inject(
+        Some("POST"),
+        "/clients",
+        409,
+        r#"{"errorMessage":"Client openmetadata already exists"}"#,
+    );
+    let err = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(err.reason(), "KeycloakConflict");
+    assert!(err.is_transient());
+
+    emu.inject(Some("GET"), "/clients", 503, r#"{"error":"unknown_error"}"#);
+    let err = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(err.reason(), "KeycloakUnavailable");
+    assert!(err.is_transient());
+
+    // After the faults, the next attempt converges.
+    sync_keycloak(&session, &v).await.unwrap();
+
+    emu.stop();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let err = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(err.reason(), "KeycloakUnavailable");
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn a_legacy_auth_base_url_works() {
+    let emu = Emulator::start_legacy().await;
+    assert!(emu.base_url.ends_with("/auth"));
+    let v = validated_for(&emu, |_| {});
+    let session = admin_session(&emu);
+    sync_keycloak(&session, &v).await.unwrap();
+    assert!(emu.client("data-sec", "openmetadata").is_some());
+    delete_owned_client(&session, &v).await.unwrap();
+    assert!(emu.client("data-sec", "openmetadata").is_none());
+}
+
+#[tokio::test]
+async fn delete_removes_an_owned_client_and_treats_gone_as_done() {
+    let emu = Emulator::start().await;
+    let v = validated_for(&emu, |_| {});
+    let session = admin_session(&emu);
+    sync_keycloak(&session, &v).await.unwrap();
+
+    let message = delete_owned_client(&session, &v).await.unwrap();
+    assert!(message.starts_with("deleted client"), "{message}");
+    assert!(emu.client("data-sec", "openmetadata").is_none());
+
+    let again = delete_owned_client(&session, &v).await.unwrap();
+    assert!(again.contains("already gone"), "{again}");
+
+    // A 404 from DELETE (deleted by someone else in between) is success too.
+    sync_keycloak(&session, &v).await.unwrap();
+    emu.inject(
+        Some("DELETE"),
+        "/clients/",
+        404,
+        r#"{"error":"Could not find client"}"#,
+    );
+    delete_owned_client(&session, &v).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_request_and_response_matches_keycloaks_openapi_spec() {
+    let emu = Emulator::start().await;
+    let spec = OpenApi::keycloak();
+    let session = admin_session(&emu);
+    let v = validated_for(&emu, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            description: Some("SSO".into()),
+            implicit_flow_enabled: Some(true),
+            authorization_services_enabled: Some(true),
+            ..Default::default()
+        });
+    });
+    sync_keycloak(&session, &v).await.unwrap();
+    emu.edit_client("data-sec", "openmetadata", |c| {
+        c["webOrigins"] = json!(["*"])
+    });
+    emu.remove_client_default_scope("data-sec", "openmetadata", "profile");
+    sync_keycloak(&session, &v).await.unwrap();
+    delete_owned_client(&session, &v).await.unwrap();
+
+    let methods: Vec<String> = emu.admin_calls();
+    for wanted in ["POST ", "PUT ", "DELETE ", "GET "] {
+        assert!(
+            methods.iter().any(|m| m.starts_with(wanted)),
+            "scenario covers {wanted}: {methods:?}"
+        );
+    }
+    let violations = emu.openapi_violations(&spec);
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+#[test]
+fn the_openapi_check_catches_unknown_fields_and_wrong_types() {
+    let spec = OpenApi::keycloak();
+    let (_, op) = spec
+        .operation("PUT", "/admin/realms/r/clients/123")
+        .unwrap();
+    let schema = spec.request_schema(op).unwrap();
+    assert!(
+        spec.validate(schema, &json!({"clientId": "a", "redirectUris": ["x"]}))
+            .is_empty()
+    );
+    let errors = spec.validate(
+        schema,
+        &json!({"clientID": "a", "publicClient": "no", "attributes": {"k": 1}}),
+    );
+    assert_eq!(errors.len(), 3, "{errors:?}");
+}

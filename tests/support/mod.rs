@@ -1,0 +1,5 @@
+//! Test doubles shared by the integration tests.
+#![allow(dead_code)]
+
+pub mod emulator;
+pub mod openapi;
