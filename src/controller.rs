@@ -168,6 +168,17 @@ impl Context {
         backoff_delay(&self.settings, attempt, fastrand::f64())
     }
 
+    /// When to retry `key` after `error`: exponential backoff for transient errors, the resync
+    /// period for permanent ones (they need a change, which the watches deliver sooner).
+    pub fn retry_after(&self, error: &Error, key: &str) -> Duration {
+        if error.is_transient() {
+            self.next_backoff(key)
+        } else {
+            self.reset_backoff(key);
+            resync_delay(&self.settings)
+        }
+    }
+
     fn reset_backoff(&self, key: &str) {
         self.failures().remove(key);
     }
@@ -232,15 +243,13 @@ pub fn error_policy(
         return Action::await_change();
     };
     let key = object_key(obj);
+    let delay = ctx.retry_after(error, &key);
     if error.is_transient() {
-        let delay = ctx.next_backoff(&key);
         warn!(resource = %key, reason = error.reason(), retry_in = ?delay, "reconcile failed: {error}");
-        Action::requeue(delay)
     } else {
-        ctx.reset_backoff(&key);
         warn!(resource = %key, reason = error.reason(), "reconcile failed, waiting for a change: {error}");
-        Action::requeue(resync_delay(&ctx.settings))
     }
+    Action::requeue(delay)
 }
 
 /// What one successful convergence did.
@@ -266,9 +275,12 @@ async fn apply(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Action
     match result {
         Ok(outcome) => {
             ctx.reset_backoff(&object_key(obj));
-            for change in &outcome.changes {
-                info!(resource = %object_key(obj), "{change}");
-                publish(ctx, obj, EventType::Normal, "Reconciled", change).await;
+            if !outcome.changes.is_empty() {
+                // One Event per reconcile that changed something (the recorder folds Events
+                // with equal reasons into a series, so separate ones would be lost).
+                let summary = outcome.changes.join("; ");
+                info!(resource = %object_key(obj), "{summary}");
+                publish(ctx, obj, EventType::Normal, "Reconciled", &summary).await;
             }
             Ok(Action::requeue(resync_delay(&ctx.settings)))
         }

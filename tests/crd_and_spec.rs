@@ -1,0 +1,454 @@
+//! The CRD (committed copy, no schema defaults, CEL rules evaluated by a real CEL engine) and the
+//! pure validate/build steps, from YAML fixtures.
+
+use kube::{CustomResourceExt, core::cel::Validator};
+use omkc::{
+    crd::{DeletionPolicy, OpenMetadataKeycloakClient},
+    desired,
+    validate::validate,
+};
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> OpenMetadataKeycloakClient {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn committed_crd_is_regenerated_from_the_rust_types() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crds/openmetadatakeycloakclients.omkc.dev.yaml"
+    );
+    let committed = std::fs::read_to_string(path).expect("crds/ holds the CRD");
+    assert!(
+        committed == omkc::crd_yaml(),
+        "crds/ is stale: run `cargo run -- crd > crds/openmetadatakeycloakclients.omkc.dev.yaml`"
+    );
+}
+
+fn find_key(value: &Value, key: &str, at: &str, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let path = format!("{at}.{k}");
+                // A property *named* "default" would be fine; a schema keyword is not.
+                if k == key && at.ends_with("properties") {
+                    find_key(v, key, &path, found);
+                    continue;
+                }
+                if k == key {
+                    found.push(path.clone());
+                }
+                find_key(v, key, &path, found);
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| find_key(v, key, &format!("{at}[{i}]"), found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_crd_schema_has_no_defaults_argo_cd_would_fight() {
+    let crd = serde_json::to_value(OpenMetadataKeycloakClient::crd()).unwrap();
+    let mut found = Vec::new();
+    find_key(&crd, "default", "$", &mut found);
+    assert!(
+        found.is_empty(),
+        "schema defaults cause OutOfSync in Argo CD: {found:?}"
+    );
+    // The check itself finds a default where there is one.
+    let mut probe = Vec::new();
+    find_key(
+        &json!({"type": "object", "properties": {"a": {"type": "string", "default": "x"}}}),
+        "default",
+        "$",
+        &mut probe,
+    );
+    assert_eq!(probe.len(), 1);
+}
+
+#[test]
+fn the_crd_names_printer_columns_and_status_subresource_are_right() {
+    let crd = OpenMetadataKeycloakClient::crd();
+    assert_eq!(crd.spec.group, "omkc.dev");
+    assert_eq!(crd.spec.scope, "Namespaced");
+    assert_eq!(crd.spec.names.short_names, Some(vec!["omkc".to_string()]));
+    let version = &crd.spec.versions[0];
+    assert_eq!(version.name, "v1alpha1");
+    assert!(version.subresources.as_ref().unwrap().status.is_some());
+    let columns: Vec<String> = version
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| c.name.clone())
+        .collect();
+    for wanted in ["Ready", "Client ID", "Realm", "Secret", "Age"] {
+        assert!(columns.contains(&wanted.to_string()), "{columns:?}");
+    }
+}
+
+#[test]
+fn every_spec_field_has_a_description_for_kubectl_explain() {
+    let crd = serde_json::to_value(OpenMetadataKeycloakClient::crd()).unwrap();
+    let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    let mut missing = Vec::new();
+    fn walk(schema: &Value, at: &str, missing: &mut Vec<String>) {
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (name, p) in props {
+                let path = format!("{at}.{name}");
+                if p.get("description")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
+                    missing.push(path.clone());
+                }
+                walk(p, &path, missing);
+            }
+        }
+    }
+    walk(spec, "spec", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "fields without description: {missing:?}"
+    );
+}
+
+fn schema() -> Value {
+    let crd = serde_json::to_value(OpenMetadataKeycloakClient::crd()).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+fn as_json(obj: &OpenMetadataKeycloakClient) -> Value {
+    serde_json::to_value(obj).unwrap()
+}
+
+fn cel(
+    new: &OpenMetadataKeycloakClient,
+    old: Option<&OpenMetadataKeycloakClient>,
+) -> Result<(), String> {
+    let old = old.map(as_json);
+    Validator::new()
+        .validate(&schema(), &as_json(new), old.as_ref())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn cel_accepts_the_fixtures() {
+    cel(&fixture("basic.yaml"), None).unwrap();
+    cel(&fixture("full.yaml"), None).unwrap();
+    cel(&fixture("full.yaml"), Some(&fixture("full.yaml"))).unwrap();
+}
+
+#[test]
+fn cel_rejects_the_master_realm() {
+    let mut obj = fixture("basic.yaml");
+    obj.spec.keycloak.realm = "master".into();
+    let err = cel(&obj, None).unwrap_err();
+    assert!(err.contains("must not be master"), "{err}");
+}
+
+#[test]
+fn cel_rejects_urls_that_are_not_http() {
+    let mut obj = fixture("basic.yaml");
+    obj.spec.keycloak.url = "keycloak.example.com".into();
+    assert!(cel(&obj, None).unwrap_err().contains("keycloak.url"));
+    let mut obj = fixture("basic.yaml");
+    obj.spec.openmetadata.url = "ftp://om.example.com".into();
+    assert!(cel(&obj, None).unwrap_err().contains("openmetadata.url"));
+}
+
+#[test]
+fn cel_makes_realm_and_client_id_immutable() {
+    let old = fixture("full.yaml");
+    let mut moved = old.clone();
+    moved.spec.keycloak.realm = "other".into();
+    assert!(
+        cel(&moved, Some(&old))
+            .unwrap_err()
+            .contains("realm is immutable")
+    );
+
+    let mut renamed = old.clone();
+    renamed.spec.client.as_mut().unwrap().client_id = Some("another".into());
+    assert!(
+        cel(&renamed, Some(&old))
+            .unwrap_err()
+            .contains("clientId is immutable")
+    );
+
+    let mut dropped = old.clone();
+    dropped.spec.client.as_mut().unwrap().client_id = None;
+    assert!(
+        cel(&dropped, Some(&old))
+            .unwrap_err()
+            .contains("clientId is immutable")
+    );
+
+    let mut harmless = old.clone();
+    harmless.spec.client.as_mut().unwrap().name = Some("New name".into());
+    cel(&harmless, Some(&old)).unwrap();
+}
+
+#[test]
+fn validate_applies_defaults() {
+    let v = validate(&fixture("basic.yaml")).unwrap();
+    assert_eq!(v.client_id, "openmetadata", "defaults to the resource name");
+    assert_eq!(v.admin_realm, "master");
+    assert_eq!(v.client_name, "OpenMetadata");
+    assert_eq!(v.secret.name, "oidc-secrets");
+    assert_eq!(v.secret.client_id_key, "openmetadata-oidc-client-id");
+    assert_eq!(
+        v.secret.client_secret_key,
+        "openmetadata-oidc-client-secret"
+    );
+    assert_eq!(v.deletion_policy, DeletionPolicy::Delete);
+    assert!(
+        !v.implicit_flow && !v.service_accounts && !v.authorization_services && !v.adopt_existing
+    );
+}
+
+#[test]
+fn validate_reads_every_field_of_the_full_fixture() {
+    let v = validate(&fixture("full.yaml")).unwrap();
+    assert_eq!(
+        v.keycloak_url, "https://sso.example.com/auth",
+        "legacy /auth kept, slash trimmed"
+    );
+    assert_eq!(v.openmetadata_url, "https://catalog.example.com:8443");
+    assert_eq!(v.admin_realm, "ops");
+    assert_eq!(v.client_id, "open-metadata");
+    assert_eq!(v.client_name, "Data catalog");
+    assert!(v.implicit_flow && v.authorization_services && v.adopt_existing);
+    assert!(
+        v.service_accounts,
+        "authorization implies a service account"
+    );
+    assert_eq!(v.secret.name, "om-oidc");
+    assert_eq!(
+        (
+            v.secret.client_id_key.as_str(),
+            v.secret.client_secret_key.as_str()
+        ),
+        ("id", "secret")
+    );
+    assert_eq!(v.deletion_policy, DeletionPolicy::Retain);
+}
+
+fn rejected(edit: impl FnOnce(&mut OpenMetadataKeycloakClient)) -> String {
+    let mut obj = fixture("basic.yaml");
+    edit(&mut obj);
+    validate(&obj).unwrap_err().to_string()
+}
+
+#[test]
+fn validate_explains_each_bad_input() {
+    assert!(
+        rejected(|o| o.spec.keycloak.realm = "master".into())
+            .starts_with("spec.keycloak.realm: must not be master")
+    );
+    assert!(
+        rejected(|o| o.spec.keycloak.url = "not a url".into())
+            .starts_with("spec.keycloak.url: is not a valid URL")
+    );
+    assert!(
+        rejected(|o| o.spec.keycloak.url = "https://admin:pw@kc.example.com".into())
+            .contains("must not embed credentials")
+    );
+    assert!(
+        rejected(|o| o.spec.openmetadata.url = "ftp://om".into())
+            .starts_with("spec.openmetadata.url: must use http or https")
+    );
+    assert!(
+        rejected(|o| o.spec.keycloak.credentials_secret_ref.name = "Bad_Name".into())
+            .starts_with("spec.keycloak.credentialsSecretRef.name")
+    );
+    assert!(
+        rejected(|o| o.spec.keycloak.ca_bundle = Some("garbage".into()))
+            .starts_with("spec.keycloak.caBundle")
+    );
+    assert!(
+        rejected(|o| o.spec.openmetadata.extra_web_origins = vec!["https://x.example/path".into()])
+            .starts_with("spec.openmetadata.extraWebOrigins[0]")
+    );
+    assert!(
+        rejected(|o| o.spec.openmetadata.extra_redirect_uris = vec!["::".into()])
+            .starts_with("spec.openmetadata.extraRedirectUris[0]")
+    );
+    assert!(
+        rejected(|o| {
+            o.spec.secret = Some(omkc::crd::OutputSecretSpec {
+                client_id_key: Some("same".into()),
+                client_secret_key: Some("same".into()),
+                ..Default::default()
+            })
+        })
+        .starts_with("spec.secret.clientSecretKey: must differ")
+    );
+    assert!(
+        rejected(|o| {
+            o.spec.secret = Some(omkc::crd::OutputSecretSpec {
+                client_secret_key: Some("has space".into()),
+                ..Default::default()
+            })
+        })
+        .starts_with("spec.secret.clientSecretKey")
+    );
+    assert!(
+        rejected(|o| {
+            o.spec.secret = Some(omkc::crd::OutputSecretSpec {
+                labels: [("argocd.argoproj.io/instance".to_string(), "x".to_string())].into(),
+                ..Default::default()
+            })
+        })
+        .contains("reserved")
+    );
+}
+
+#[test]
+fn desired_client_derives_urls_and_flows_from_openmetadata() {
+    let v = validate(&fixture("full.yaml")).unwrap();
+    let c = desired::desired_client(&v);
+    assert_eq!(c.client_id.as_deref(), Some("open-metadata"));
+    assert_eq!(
+        c.root_url.as_deref(),
+        Some("https://catalog.example.com:8443")
+    );
+    assert_eq!(
+        c.redirect_uris.unwrap(),
+        [
+            "https://catalog.example.com:8443/callback",
+            "https://catalog-alt.example.com/callback"
+        ],
+        "callback first, duplicates dropped"
+    );
+    assert_eq!(
+        c.web_origins.unwrap(),
+        [
+            "https://catalog.example.com:8443",
+            "https://catalog-alt.example.com"
+        ]
+    );
+    assert_eq!(c.public_client, Some(false));
+    assert_eq!(c.standard_flow_enabled, Some(true));
+    assert_eq!(c.implicit_flow_enabled, Some(true));
+    assert_eq!(c.service_accounts_enabled, Some(true));
+    assert!(
+        c.default_client_scopes.is_none(),
+        "scopes go through their own endpoints"
+    );
+    assert!(c.secret.is_none());
+    let attrs = c.attributes.unwrap();
+    assert_eq!(attrs["omkc.dev/owner"], "data/om-sso");
+    assert_eq!(
+        attrs["post.logout.redirect.uris"],
+        "https://catalog.example.com:8443/logout"
+    );
+}
+
+#[test]
+fn drift_ignores_order_and_unmanaged_fields_but_sees_managed_changes() {
+    let v = validate(&fixture("full.yaml")).unwrap();
+    let wanted = desired::desired_client(&v);
+    let mut observed = wanted.clone();
+    observed.redirect_uris.as_mut().unwrap().reverse();
+    observed.consent_required = Some(true);
+    observed
+        .attributes
+        .as_mut()
+        .unwrap()
+        .insert("other".into(), "x".into());
+    assert!(desired::client_drift(&observed, &wanted).is_empty());
+
+    observed.web_origins = Some(vec!["*".into()]);
+    observed.implicit_flow_enabled = Some(false);
+    observed
+        .attributes
+        .as_mut()
+        .unwrap()
+        .insert("post.logout.redirect.uris".into(), "+".into());
+    assert_eq!(
+        desired::client_drift(&observed, &wanted),
+        ["implicitFlowEnabled", "webOrigins", "attributes"]
+    );
+}
+
+#[test]
+fn openmetadata_values_match_the_helm_chart_keys() {
+    let v = validate(&fixture("full.yaml")).unwrap();
+    let om = desired::openmetadata_values(&v);
+    assert_eq!(om.authority, "https://sso.example.com/auth/realms/data-sec");
+    assert_eq!(
+        om.discovery_uri,
+        "https://sso.example.com/auth/realms/data-sec/.well-known/openid-configuration"
+    );
+    assert_eq!(
+        om.public_keys,
+        [
+            "https://catalog.example.com:8443/api/v1/system/config/jwks",
+            "https://sso.example.com/auth/realms/data-sec/protocol/openid-connect/certs"
+        ]
+    );
+    assert_eq!(om.callback_url, "https://catalog.example.com:8443/callback");
+    assert_eq!(om.server_url, "https://catalog.example.com:8443");
+}
+
+#[test]
+fn output_secret_carries_only_the_operators_and_the_users_metadata() {
+    let v = validate(&fixture("full.yaml")).unwrap();
+    let owner = k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: "omkc.dev/v1alpha1".into(),
+        kind: "OpenMetadataKeycloakClient".into(),
+        name: "om-sso".into(),
+        uid: "u".into(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let s = desired::output_secret(&v, owner, "s3cr3t");
+    let labels = s.metadata.labels.unwrap();
+    assert_eq!(labels.len(), 2);
+    assert_eq!(
+        labels["app.kubernetes.io/managed-by"],
+        "openmetadata-keycloak-operator"
+    );
+    assert_eq!(labels["team"], "data");
+    assert_eq!(
+        s.metadata.annotations.unwrap()["reloader.stakater.com/match"],
+        "true"
+    );
+    let data = s.data.unwrap();
+    assert_eq!(data["id"].0, b"open-metadata");
+    assert_eq!(data["secret"].0, b"s3cr3t");
+}
+
+#[test]
+fn credentials_come_from_either_key_pair_and_errors_name_keys_only() {
+    use k8s_openapi::{ByteString, api::core::v1::Secret};
+    use omkc::controller::credentials_from;
+    let secret = |pairs: &[(&str, &str)]| Secret {
+        data: Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    assert!(matches!(
+        credentials_from("a", &secret(&[("username", "admin"), ("password", "pw\n")])).unwrap(),
+        omkc::keycloak::Credentials::Password { ref password, .. } if password == "pw"
+    ));
+    assert!(matches!(
+        credentials_from("a", &secret(&[("clientId", "ops"), ("clientSecret", "cs")])).unwrap(),
+        omkc::keycloak::Credentials::ClientCredentials { .. }
+    ));
+    let err =
+        credentials_from("a", &secret(&[("username", "admin"), ("password", "")])).unwrap_err();
+    assert_eq!(err.reason(), "CredentialsInvalid");
+    assert!(err.to_string().contains("`password`"));
+    let err = credentials_from("a", &secret(&[("clientSecret", "topsecret")])).unwrap_err();
+    assert!(!err.to_string().contains("topsecret"), "{err}");
+}
