@@ -452,3 +452,46 @@ fn credentials_come_from_either_key_pair_and_errors_name_keys_only() {
     let err = credentials_from("a", &secret(&[("clientSecret", "topsecret")])).unwrap_err();
     assert!(!err.to_string().contains("topsecret"), "{err}");
 }
+
+#[test]
+fn the_readme_examples_are_valid_resources_and_values() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut obj: OpenMetadataKeycloakClient = serde_yaml::from_str(
+        &std::fs::read_to_string(format!("{dir}/openmetadatakeycloakclient.yaml")).unwrap(),
+    )
+    .unwrap();
+    cel(&obj, None).unwrap();
+    obj.metadata.uid = Some("u".into());
+    let v = validate(&obj).unwrap();
+    // The example Helm values agree with what the operator reports in status.
+    let values: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(format!("{dir}/openmetadata-values.yaml")).unwrap(),
+    )
+    .unwrap();
+    let auth = &values["openmetadata"]["config"]["authentication"];
+    let om = desired::openmetadata_values(&v);
+    assert_eq!(auth["clientId"], v.client_id.as_str());
+    assert_eq!(auth["authority"], om.authority.as_str());
+    assert_eq!(auth["callbackUrl"], om.callback_url.as_str());
+    assert_eq!(auth["publicKeys"], json!(om.public_keys));
+    let oidc = &auth["oidcConfiguration"];
+    assert_eq!(oidc["discoveryUri"], om.discovery_uri.as_str());
+    assert_eq!(oidc["serverUrl"], om.server_url.as_str());
+    assert_eq!(oidc["clientId"]["secretRef"], v.secret.name.as_str());
+    assert_eq!(
+        oidc["clientId"]["secretKey"],
+        v.secret.client_id_key.as_str()
+    );
+    assert_eq!(
+        oidc["clientSecret"]["secretKey"],
+        v.secret.client_secret_key.as_str()
+    );
+    let creds: k8s_openapi::api::core::v1::Secret = serde_yaml::from_str(
+        &std::fs::read_to_string(format!("{dir}/keycloak-admin-secret.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        creds.metadata.name.as_deref(),
+        Some(v.credentials_secret.as_str())
+    );
+}

@@ -1,0 +1,222 @@
+//! End-to-end: a real cluster running the operator, and a real Keycloak.
+//!
+//! Runs when `KUBECONFIG` and `KEYCLOAK_URL` are set (the e2e workflow on kind sets them);
+//! otherwise it says it is skipped and returns. Environment:
+//! - `KEYCLOAK_URL`: Keycloak as this test process reaches it (e.g. `http://localhost:8080`);
+//! - `KEYCLOAK_URL_IN_CLUSTER`: Keycloak as the operator reaches it (default: `KEYCLOAK_URL`);
+//! - `KEYCLOAK_ADMIN_USER` / `KEYCLOAK_ADMIN_PASSWORD`: master-realm admin (default admin/admin).
+//!
+//! The operator and its CRD must already be installed in the cluster (README, "End-to-end tests").
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, PostParams},
+};
+use omkc::crd::OpenMetadataKeycloakClient;
+use serde_json::{Value, json};
+
+struct Env {
+    keycloak: String,
+    keycloak_in_cluster: String,
+    user: String,
+    password: String,
+}
+
+fn env() -> Option<Env> {
+    std::env::var_os("KUBECONFIG")?;
+    let keycloak = std::env::var("KEYCLOAK_URL").ok()?;
+    Some(Env {
+        keycloak_in_cluster: std::env::var("KEYCLOAK_URL_IN_CLUSTER")
+            .unwrap_or_else(|_| keycloak.clone()),
+        keycloak: keycloak.trim_end_matches('/').to_string(),
+        user: std::env::var("KEYCLOAK_ADMIN_USER").unwrap_or_else(|_| "admin".into()),
+        password: std::env::var("KEYCLOAK_ADMIN_PASSWORD").unwrap_or_else(|_| "admin".into()),
+    })
+}
+
+async fn admin_token(http: &reqwest::Client, e: &Env) -> String {
+    let response: Value = http
+        .post(format!(
+            "{}/realms/master/protocol/openid-connect/token",
+            e.keycloak
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", &e.user),
+            ("password", &e.password),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token JSON");
+    response["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+async fn keycloak_client(
+    http: &reqwest::Client,
+    e: &Env,
+    realm: &str,
+    client_id: &str,
+) -> Option<Value> {
+    let token = admin_token(http, e).await;
+    let list: Vec<Value> = http
+        .get(format!("{}/admin/realms/{realm}/clients", e.keycloak))
+        .query(&[("clientId", client_id)])
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.into_iter().next()
+}
+
+async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn end_to_end_on_a_real_cluster_and_keycloak() {
+    let Some(e) = env() else {
+        eprintln!(
+            "e2e: SKIPPED (set KUBECONFIG and KEYCLOAK_URL to run it against a real cluster and Keycloak)"
+        );
+        return;
+    };
+    omkc::tls::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let client = Client::try_default().await.expect("kube client");
+    let realm = "omkc-e2e";
+    let ns = format!("omkc-e2e-{}", fastrand::u32(..));
+
+    // A realm for the test (409 when it exists already is fine).
+    let token = admin_token(&http, &e).await;
+    let status = http
+        .post(format!("{}/admin/realms", e.keycloak))
+        .bearer_auth(&token)
+        .json(&json!({"realm": realm, "enabled": true}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(
+        status.is_success() || status.as_u16() == 409,
+        "creating realm: {status}"
+    );
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "keycloak-admin"},
+                "stringData": {"username": e.user, "password": e.password}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let resources: Api<OpenMetadataKeycloakClient> = Api::namespaced(client.clone(), &ns);
+    let cr: OpenMetadataKeycloakClient = serde_json::from_value(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "openmetadata"},
+        "spec": {
+            "keycloak": {"url": e.keycloak_in_cluster, "realm": realm, "credentialsSecretRef": {"name": "keycloak-admin"}},
+            "openmetadata": {"url": "https://openmetadata.e2e.example"},
+            "client": {"clientId": format!("om-{ns}")}
+        }
+    }))
+    .unwrap();
+    resources.create(&PostParams::default(), &cr).await.unwrap();
+
+    let ready = wait_for("Ready=True", Duration::from_secs(120), || async {
+        let obj = resources.get("openmetadata").await.ok()?;
+        let status = obj.status?;
+        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+        (ready.status == "True").then_some(status)
+    })
+    .await;
+    assert_eq!(ready.secret_name.as_deref(), Some("oidc-secrets"));
+
+    let secret = secrets.get("oidc-secrets").await.unwrap();
+    let data = secret.data.unwrap();
+    let client_id = format!("om-{ns}");
+    assert_eq!(data["openmetadata-oidc-client-id"].0, client_id.as_bytes());
+    let kc = keycloak_client(&http, &e, realm, &client_id)
+        .await
+        .expect("client exists in Keycloak");
+    assert_eq!(
+        kc["redirectUris"],
+        json!(["https://openmetadata.e2e.example/callback"])
+    );
+    assert_eq!(
+        kc["secret"].as_str().unwrap().as_bytes(),
+        data["openmetadata-oidc-client-secret"].0.as_slice()
+    );
+
+    // A deleted Secret comes back.
+    secrets
+        .delete("oidc-secrets", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for(
+        "the Secret to be restored",
+        Duration::from_secs(60),
+        || async { secrets.get_opt("oidc-secrets").await.ok().flatten() },
+    )
+    .await;
+
+    // Deleting the resource deletes the client.
+    resources
+        .delete("openmetadata", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("the resource to go", Duration::from_secs(60), || async {
+        resources
+            .get_opt("openmetadata")
+            .await
+            .ok()
+            .and_then(|o| o.is_none().then_some(()))
+    })
+    .await;
+    assert!(
+        keycloak_client(&http, &e, realm, &client_id)
+            .await
+            .is_none(),
+        "client removed from Keycloak"
+    );
+    namespaces
+        .delete(&ns, &DeleteParams::default())
+        .await
+        .unwrap();
+}
