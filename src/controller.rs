@@ -260,20 +260,23 @@ struct Outcome {
 }
 
 async fn apply(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Action, Error> {
-    let validated = validate(obj);
-    let result = match &validated {
-        Ok(v) => converge(obj, v, ctx).await,
-        Err(e) => Err(Error::InvalidSpec(e.clone())),
-    };
     let previous = obj.status.clone().unwrap_or_default();
-    let status = match (&validated, &result) {
-        (Ok(v), Ok(outcome)) => ready_status(obj, v, &outcome.client_uuid, &previous),
-        (_, Err(err)) => failed_status(obj, &previous, err.reason(), &err.to_string()),
-        (Err(_), Ok(_)) => unreachable!("converge runs only on a validated spec"),
+    let result = match validate(obj) {
+        Err(e) => Err(Error::InvalidSpec(e)),
+        Ok(v) => converge(obj, &v, ctx).await.map(|outcome| {
+            (
+                ready_status(obj, &v, &outcome.client_uuid, &previous),
+                outcome,
+            )
+        }),
+    };
+    let status = match &result {
+        Ok((ready, _)) => ready.clone(),
+        Err(err) => failed_status(obj, &previous, err.reason(), &err.to_string()),
     };
     patch_status(obj, ctx, &previous, status).await?;
     match result {
-        Ok(outcome) => {
+        Ok((_, outcome)) => {
             ctx.reset_backoff(&object_key(obj));
             if !outcome.changes.is_empty() {
                 // One Event per reconcile that changed something (the recorder folds Events

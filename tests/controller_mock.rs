@@ -547,3 +547,59 @@ async fn a_malformed_resource_is_reported_and_skipped() {
     server.await.unwrap();
     assert_eq!(action, Action::await_change());
 }
+
+#[tokio::test]
+async fn a_converged_resource_patches_no_status_and_publishes_no_event() {
+    let emu = Emulator::start().await;
+    let base = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
+    let v = omkc::validate::validate(&base).unwrap();
+    let session = omkc::keycloak::Session::open(&omkc::keycloak::ConnectionSpec {
+        key: omkc::keycloak::ConnectionKey {
+            base_url: emu.base_url.clone(),
+            admin_realm: "master".into(),
+            credentials_source: "x".into(),
+        },
+        credentials: omkc::keycloak::Credentials::Password {
+            username: ADMIN_USER.into(),
+            password: ADMIN_PASSWORD.into(),
+        },
+        ca_bundle: None,
+    })
+    .unwrap();
+    let synced = omkc::controller::sync_keycloak(&session, &v).await.unwrap();
+    let status =
+        omkc::controller::ready_status(&base, &v, &synced.client_uuid, &Default::default());
+    let obj = base.with(|o| o.status = Some(status));
+    let secret_value = synced.client_secret.clone();
+    emu.clear_log();
+
+    let (ctx, mut api) = context();
+    let server = tokio::spawn(async move {
+        let (_, _, send) = api.expect("GET", CREDS_PATH).await;
+        respond(send, 200, credentials_secret());
+        let (_, _, send) = api.expect("GET", OUT_PATH).await;
+        respond(
+            send,
+            200,
+            json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "oidc-secrets", "namespace": NS, "ownerReferences": [{
+                    "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient", "name": "openmetadata",
+                    "uid": "7d3c9a52-0000-4000-8000-000000000001", "controller": true
+                }]},
+                "data": {
+                    "openmetadata-oidc-client-id": b64("openmetadata"),
+                    "openmetadata-oidc-client-secret": b64(&secret_value),
+                }
+            }),
+        );
+        // Server-side apply is idempotent and still sent (it restores edited labels or keys)...
+        let (_, body, send) = api.expect("PATCH", OUT_PATH).await;
+        respond(send, 200, body);
+        // ...but no status patch and no Event: nothing changed, nothing re-triggers.
+        api.expect_nothing_more().await;
+    });
+    reconcile(guard(&obj), ctx).await.unwrap();
+    server.await.unwrap();
+    assert!(emu.admin_calls().iter().all(|c| c.starts_with("GET ")));
+}
