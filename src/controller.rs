@@ -730,18 +730,10 @@ async fn publish(
     reason: &str,
     note: &str,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(truncate(note, 1000)),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
-        warn!("could not publish event {reason}: {e}");
-    }
+    publish_to(ctx, &obj.object_ref(&()), type_, reason, note).await;
 }
 
+/// Publishes for an object known only by its metadata (one that failed to deserialize).
 async fn publish_for_meta(ctx: &Context, meta: &ObjectMeta, reason: &str, note: &str) {
     let reference = k8s_openapi::api::core::v1::ObjectReference {
         api_version: Some(OpenMetadataKeycloakClient::api_version(&()).into()),
@@ -752,14 +744,25 @@ async fn publish_for_meta(ctx: &Context, meta: &ObjectMeta, reason: &str, note: 
         resource_version: meta.resource_version.clone(),
         ..Default::default()
     };
+    publish_to(ctx, &reference, EventType::Warning, reason, note).await;
+}
+
+/// Events are best effort: a failure to publish is logged, never fails the reconcile.
+async fn publish_to(
+    ctx: &Context,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
     let event = Event {
-        type_: EventType::Warning,
+        type_,
         reason: reason.into(),
         note: Some(truncate(note, 1000)),
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+    if let Err(e) = ctx.recorder.publish(&event, reference).await {
         warn!("could not publish event {reason}: {e}");
     }
 }

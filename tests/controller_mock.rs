@@ -155,6 +155,23 @@ fn context() -> (Arc<Context>, ApiServer) {
     )
 }
 
+/// A Keycloak session outside the reconcile, to prepare Keycloak's state.
+fn admin_session(emu: &Emulator) -> omkc::keycloak::Session {
+    omkc::keycloak::Session::open(&omkc::keycloak::ConnectionSpec {
+        key: omkc::keycloak::ConnectionKey {
+            base_url: emu.base_url.clone(),
+            admin_realm: "master".into(),
+            credentials_source: "test/setup".into(),
+        },
+        credentials: omkc::keycloak::Credentials::Password {
+            username: ADMIN_USER.into(),
+            password: ADMIN_PASSWORD.into(),
+        },
+        ca_bundle: None,
+    })
+    .unwrap()
+}
+
 fn guard(obj: &OpenMetadataKeycloakClient) -> Arc<DeserializeGuard<OpenMetadataKeycloakClient>> {
     Arc::new(DeserializeGuard(Ok(obj.clone())))
 }
@@ -422,19 +439,7 @@ async fn deletion_removes_the_owned_client_then_the_finalizer() {
     let emu = Emulator::start().await;
     // First converge Keycloak so the client exists and is owned.
     let v = omkc::validate::validate(&OpenMetadataKeycloakClient::test(&emu.base_url)).unwrap();
-    let session = omkc::keycloak::Session::open(&omkc::keycloak::ConnectionSpec {
-        key: omkc::keycloak::ConnectionKey {
-            base_url: emu.base_url.clone(),
-            admin_realm: "master".into(),
-            credentials_source: "x".into(),
-        },
-        credentials: omkc::keycloak::Credentials::Password {
-            username: ADMIN_USER.into(),
-            password: ADMIN_PASSWORD.into(),
-        },
-        ca_bundle: None,
-    })
-    .unwrap();
+    let session = admin_session(&emu);
     omkc::controller::sync_keycloak(&session, &v).await.unwrap();
 
     let (ctx, mut api) = context();
@@ -553,19 +558,7 @@ async fn a_converged_resource_patches_no_status_and_publishes_no_event() {
     let emu = Emulator::start().await;
     let base = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
     let v = omkc::validate::validate(&base).unwrap();
-    let session = omkc::keycloak::Session::open(&omkc::keycloak::ConnectionSpec {
-        key: omkc::keycloak::ConnectionKey {
-            base_url: emu.base_url.clone(),
-            admin_realm: "master".into(),
-            credentials_source: "x".into(),
-        },
-        credentials: omkc::keycloak::Credentials::Password {
-            username: ADMIN_USER.into(),
-            password: ADMIN_PASSWORD.into(),
-        },
-        ca_bundle: None,
-    })
-    .unwrap();
+    let session = admin_session(&emu);
     let synced = omkc::controller::sync_keycloak(&session, &v).await.unwrap();
     let status =
         omkc::controller::ready_status(&base, &v, &synced.client_uuid, &Default::default());
