@@ -17,6 +17,12 @@ pub use controller::{Context, Error, Settings};
 use kube::CustomResourceExt;
 
 /// The CRD as YAML, exactly as committed under `crds/`.
+///
+/// ```
+/// let yaml = omkc::crd_yaml();
+/// assert!(yaml.contains("name: openmetadatakeycloakclients.omkc.dev"));
+/// assert!(yaml.contains("- omkc"));
+/// ```
 pub fn crd_yaml() -> String {
     let crd = crd::OpenMetadataKeycloakClient::crd();
     serde_yaml::to_string(&crd).expect("the CRD serializes to YAML")

@@ -169,3 +169,41 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_seconds_minutes_or_hours_and_refuse_nonsense() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5d").unwrap_err().contains("unit"));
+        assert!(parse_duration("m").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("2s").unwrap_err().contains("too short"));
+    }
+
+    #[test]
+    fn the_cli_parses_run_flags_and_rejects_zero_concurrency() {
+        let cli = Cli::try_parse_from([
+            "omkc",
+            "run",
+            "--namespaces",
+            "a,b",
+            "--resync",
+            "2m",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("run expected")
+        };
+        assert_eq!(args.namespaces, ["a", "b"]);
+        assert_eq!(args.resync, Duration::from_secs(120));
+        assert!(Cli::try_parse_from(["omkc", "run", "--concurrency", "0"]).is_err());
+        assert!(Cli::try_parse_from(["omkc", "crd"]).is_ok());
+    }
+}
