@@ -73,7 +73,9 @@ pub struct OpenMetadataKeycloakClientSpec {
 pub struct KeycloakSpec {
     /// Base URL of Keycloak, e.g. `https://keycloak.example.com`, or `https://host/auth` for
     /// Keycloak 16 and older (or Quarkus with `--http-relative-path=/auth`).
+    // maxLength bounds the CEL cost estimate of the rule (unbounded strings can exceed it).
     #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("keycloak.url must be an absolute http(s) URL"))]
+    #[schemars(length(min = 1, max = 2048))]
     pub url: String,
     /// Realm that holds the OpenMetadata client. Immutable; `master` is refused (OpenMetadata's
     /// documentation says to keep applications out of the master realm).
@@ -111,6 +113,7 @@ pub struct OpenMetadataSpec {
     /// OpenMetadata's public base URL, e.g. `https://openmetadata.example.com`. Sets the client's
     /// root URL, redirect URI `<url>/callback`, web origin and post-logout redirect `<url>/logout`.
     #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("openmetadata.url must be an absolute http(s) URL"))]
+    #[schemars(length(min = 1, max = 2048))]
     pub url: String,
     /// More redirect URIs to allow (for example a second host name of OpenMetadata).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
