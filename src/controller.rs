@@ -496,15 +496,12 @@ async fn apply_output_secret(
     }
     let wanted = desired::output_secret(v, owner_reference(obj), client_secret);
     let changed = existing.as_ref().map(|s| &s.data) != Some(&wanted.data);
-    let mut body = serde_json::to_value(&wanted).map_err(|e| Error::Finalizer(e.to_string()))?;
-    // Server-side apply needs apiVersion and kind in the body (kube-rs#1086).
-    body["apiVersion"] = json!("v1");
-    body["kind"] = json!("Secret");
+    // k8s-openapi serializes apiVersion and kind, which server-side apply needs (kube-rs#1086).
     secrets
         .patch(
             &v.secret.name,
             &PatchParams::apply(OPERATOR_NAME).force(),
-            &Patch::Apply(&body),
+            &Patch::Apply(&wanted),
         )
         .await
         .map_err(Error::Kube)?;

@@ -186,6 +186,21 @@ async fn expect_event(api: &mut ApiServer, type_: &str, reason: &str) -> String 
     note
 }
 
+/// Expects the status patch of a failed reconcile (Ready=False with `reason`, a message holding
+/// `message_part`) and the Warning Event with the same reason; returns the Event's note.
+async fn expect_not_ready(api: &mut ApiServer, reason: &str, message_part: &str) -> String {
+    let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
+    let ready = &body["status"]["conditions"][0];
+    assert_eq!(ready["status"], "False", "{ready}");
+    assert_eq!(ready["reason"], reason, "{ready}");
+    assert!(
+        ready["message"].as_str().unwrap().contains(message_part),
+        "{ready}"
+    );
+    respond(send, 200, with_status(&body));
+    expect_event(api, "Warning", reason).await
+}
+
 #[tokio::test]
 async fn a_new_resource_first_gets_the_finalizer_and_nothing_else() {
     let emu = Emulator::start().await;
@@ -359,16 +374,7 @@ async fn a_secret_the_operator_does_not_own_is_left_alone() {
             }),
         );
         // No PATCH of the Secret: straight to status.
-        let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
-        let ready = &body["status"]["conditions"][0];
-        assert_eq!(ready["status"], "False");
-        assert_eq!(ready["reason"], "SecretConflict");
-        assert!(
-            ready["message"].as_str().unwrap().contains("not owned"),
-            "{ready}"
-        );
-        respond(send, 200, with_status(&body));
-        expect_event(&mut api, "Warning", "SecretConflict").await;
+        expect_not_ready(&mut api, "SecretConflict", "not owned").await;
         api.expect_nothing_more().await;
     });
     let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
@@ -391,13 +397,7 @@ async fn a_missing_credentials_secret_is_reported_without_calling_keycloak() {
     let server = tokio::spawn(async move {
         let (_, _, send) = api.expect("GET", CREDS_PATH).await;
         not_found(send, "secrets \"keycloak-admin\"");
-        let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
-        assert_eq!(
-            body["status"]["conditions"][0]["reason"],
-            "CredentialsNotFound"
-        );
-        respond(send, 200, with_status(&body));
-        let note = expect_event(&mut api, "Warning", "CredentialsNotFound").await;
+        let note = expect_not_ready(&mut api, "CredentialsNotFound", "").await;
         assert!(note.contains("keycloak-admin"), "{note}");
         api.expect_nothing_more().await;
     });
@@ -415,18 +415,7 @@ async fn an_invalid_spec_gets_a_condition_and_an_event() {
         .finalized()
         .with(|o| o.spec.keycloak.realm = "master".into());
     let server = tokio::spawn(async move {
-        let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
-        let ready = &body["status"]["conditions"][0];
-        assert_eq!(ready["reason"], "InvalidSpec");
-        assert!(
-            ready["message"]
-                .as_str()
-                .unwrap()
-                .contains("spec.keycloak.realm"),
-            "{ready}"
-        );
-        respond(send, 200, with_status(&body));
-        expect_event(&mut api, "Warning", "InvalidSpec").await;
+        expect_not_ready(&mut api, "InvalidSpec", "spec.keycloak.realm").await;
         api.expect_nothing_more().await;
     });
     reconcile(guard(&obj), ctx).await.unwrap_err();
@@ -501,18 +490,7 @@ async fn deletion_keeps_the_finalizer_while_keycloak_is_down() {
     let server = tokio::spawn(async move {
         let (_, _, send) = api.expect("GET", CREDS_PATH).await;
         respond(send, 200, credentials_secret());
-        let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
-        let ready = &body["status"]["conditions"][0];
-        assert_eq!(ready["reason"], "KeycloakUnavailable");
-        assert!(
-            ready["message"]
-                .as_str()
-                .unwrap()
-                .contains("finalizer stays"),
-            "{ready}"
-        );
-        respond(send, 200, with_status(&body));
-        expect_event(&mut api, "Warning", "KeycloakUnavailable").await;
+        expect_not_ready(&mut api, "KeycloakUnavailable", "finalizer stays").await;
         api.expect_nothing_more().await; // no finalizer removal
     });
     let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();

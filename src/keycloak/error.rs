@@ -50,6 +50,9 @@ pub enum KeycloakError {
         /// Keycloak's message.
         message: String,
     },
+    /// `spec.keycloak.caBundle` holds no usable PEM certificate.
+    #[error("spec.keycloak.caBundle cannot be read: {0}")]
+    InvalidCaBundle(String),
     /// Keycloak's answer was not what its API promises.
     #[error("unexpected answer from Keycloak: {0}")]
     Protocol(String),
@@ -75,6 +78,7 @@ impl KeycloakError {
             Self::ScopeNotFound(_) => "ScopeNotFound",
             Self::Rejected { .. } => "KeycloakRejected",
             Self::Protocol(_) => "KeycloakProtocolError",
+            Self::InvalidCaBundle(_) => "InvalidSpec",
         }
     }
 }

@@ -75,7 +75,6 @@ impl ConnectionSpec {
 
 /// One authenticated connection to Keycloak's Admin API.
 pub struct Session {
-    base_url: String,
     admin: KeycloakAdmin<SharedToken>,
     tokens: Arc<TokenCache>,
     limiter: Semaphore,
@@ -93,12 +92,8 @@ impl Session {
                 env!("CARGO_PKG_VERSION")
             ));
         if let Some(pem) = &spec.ca_bundle {
-            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
-                KeycloakError::Rejected {
-                    status: 0,
-                    message: format!("spec.keycloak.caBundle cannot be read: {e}"),
-                }
-            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| KeycloakError::InvalidCaBundle(e.to_string()))?;
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder
@@ -113,16 +108,10 @@ impl Session {
         ));
         let admin = KeycloakAdmin::new(&base_url, SharedToken(tokens.clone()), http);
         Ok(Self {
-            base_url,
             admin,
             tokens,
             limiter: Semaphore::new(MAX_CONCURRENT_CALLS),
         })
-    }
-
-    /// The base URL this session talks to.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
     }
 
     /// Runs one Admin API call with a valid token; on 401 renews the token once and retries.

@@ -64,6 +64,7 @@ struct CachedToken {
 /// Obtains and caches admin tokens for one Keycloak, admin realm and set of credentials.
 pub struct TokenCache {
     http: reqwest::Client,
+    admin_realm: String,
     token_url: String,
     credentials: Credentials,
     cached: Mutex<Option<CachedToken>>,
@@ -91,6 +92,7 @@ impl TokenCache {
         );
         Self {
             http,
+            admin_realm: admin_realm.to_string(),
             token_url,
             credentials,
             cached: Mutex::new(None),
@@ -152,14 +154,7 @@ impl TokenCache {
                 });
             }
             404 => {
-                return Err(KeycloakError::RealmNotFound(
-                    self.token_url
-                        .rsplit("/realms/")
-                        .next()
-                        .and_then(|rest| rest.split('/').next())
-                        .unwrap_or_default()
-                        .to_string(),
-                ));
+                return Err(KeycloakError::RealmNotFound(self.admin_realm.clone()));
             }
             500..=599 => {
                 return Err(KeycloakError::Server {
