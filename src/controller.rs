@@ -37,6 +37,7 @@ use crate::{
     },
     desired::{self, MANAGED_BY_LABEL, OPERATOR_NAME, Ownership},
     keycloak::{ConnectionKey, ConnectionSpec, Credentials, KeycloakError, Pool, Session},
+    telemetry::{HEARTBEAT, Health, Metrics},
     validate::{InvalidSpec, Validated, validate},
 };
 
@@ -133,6 +134,8 @@ pub struct Context {
     pub keycloak: Pool,
     /// Settings.
     pub settings: Settings,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
     /// Consecutive transient failures per resource (`namespace/name`), for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -149,6 +152,7 @@ impl Context {
             client,
             keycloak: Pool::default(),
             settings,
+            metrics: Arc::default(),
             failures: Mutex::default(),
         }
     }
@@ -230,6 +234,21 @@ pub async fn reconcile(
         finalizer::Error::AddFinalizer(k) | finalizer::Error::RemoveFinalizer(k) => Error::Kube(k),
         other => Error::Finalizer(other.to_string()),
     })
+}
+
+/// [`reconcile`], timed and counted in [`Context::metrics`].
+pub async fn measured_reconcile(
+    guard: Arc<DeserializeGuard<OpenMetadataKeycloakClient>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile(guard, ctx.clone()).await;
+    let (outcome, reason) = match &result {
+        Ok(_) => ("success", "Ready"),
+        Err(e) => ("error", e.reason()),
+    };
+    ctx.metrics.observe(outcome, reason, started.elapsed());
+    result
 }
 
 /// Decides when to retry after an error: backoff for transient errors, the resync period for
@@ -795,12 +814,16 @@ fn referencing(
         .collect()
 }
 
-/// Runs the controller for one scope (`None`: all namespaces) until shutdown.
+/// Runs the controller for one scope (a namespace, or all namespaces when `None`) until a
+/// shutdown signal. Reports to `health` as scope number `index`: a heartbeat from inside the
+/// loop's task, and readiness once the resource cache is synced.
 pub async fn run_scope(
     client: Client,
     namespace: Option<String>,
     ctx: Arc<Context>,
     concurrency: u16,
+    health: Arc<Health>,
+    index: usize,
 ) {
     let (resources, secrets): (
         Api<DeserializeGuard<OpenMetadataKeycloakClient>>,
@@ -814,6 +837,17 @@ pub async fn run_scope(
     };
     let controller = Controller::new(resources, watcher::Config::default().any_semantic());
     let store = controller.store();
+    let synced = {
+        let store = store.clone();
+        let health = health.clone();
+        async move {
+            if store.wait_until_ready().await.is_ok() {
+                info!(namespace = ?namespace, "resource cache synced");
+                health.mark_synced(index);
+            }
+            futures::future::pending::<()>().await
+        }
+    };
 
     // Output Secrets: metadata only, and only the ones this operator labelled.
     let owned = watcher(
@@ -827,7 +861,7 @@ pub async fn run_scope(
         .default_backoff()
         .touched_objects();
 
-    controller
+    let run = controller
         .owns_stream(owned)
         .watches_stream(credentials, move |secret| {
             referencing(
@@ -838,7 +872,7 @@ pub async fn run_scope(
         })
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown_signal())
-        .run(reconcile, error_policy, ctx)
+        .run(measured_reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
                 Ok((obj, _)) => tracing::debug!(resource = %obj, "reconciled"),
@@ -847,8 +881,19 @@ pub async fn run_scope(
                 }
                 Err(e) => warn!("controller: {e}"),
             }
-        })
-        .await;
+        });
+    // The heartbeat shares the loop's task: if the loop stops being polled, so does the beat.
+    let mut run = std::pin::pin!(run);
+    let mut synced = std::pin::pin!(synced);
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    loop {
+        tokio::select! {
+            () = &mut run => break,
+            () = &mut synced => {}
+            _ = beat.tick() => health.beat(index),
+        }
+    }
+    health.mark_ended(index);
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -9,6 +9,7 @@ pub mod controller;
 pub mod crd;
 pub mod desired;
 pub mod keycloak;
+pub mod telemetry;
 pub mod tls;
 pub mod validate;
 

@@ -4,7 +4,11 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use kube::{Api, Client, api::ListParams};
-use omkc::{Context, Settings, controller, crd::OpenMetadataKeycloakClient};
+use omkc::{
+    Context, Settings, controller,
+    crd::OpenMetadataKeycloakClient,
+    telemetry::{self, Health},
+};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// Kubernetes operator that gives OpenMetadata single sign-on through Keycloak.
@@ -45,6 +49,9 @@ struct RunArgs {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Address of the HTTP server for /livez, /readyz and /metrics.
+    #[arg(long, env = "HTTP_ADDRESS", default_value = "0.0.0.0:8080")]
+    http_address: std::net::SocketAddr,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -128,17 +135,53 @@ async fn run(args: RunArgs) -> Result<(), String> {
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(client.clone(), settings));
+    let scopes = scopes(&namespaces);
+    let health = Arc::new(Health::new(scopes.len()));
+    let listener = tokio::net::TcpListener::bind(args.http_address)
+        .await
+        .map_err(|e| format!("cannot listen on --http-address {}: {e}", args.http_address))?;
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(telemetry::serve(
+        listener,
+        health.clone(),
+        ctx.metrics.clone(),
+        async move {
+            let _ = http_stopped.await;
+        },
+    ));
+    // Not ready from the first signal on; the loops finish in-flight reconciles meanwhile.
+    tokio::spawn({
+        let health = health.clone();
+        async move {
+            controller::shutdown_signal().await;
+            health.mark_shutting_down();
+        }
+    });
     tracing::info!(
         namespaces = ?namespaces,
         resync = ?args.resync,
         concurrency = args.concurrency,
+        http_address = %args.http_address,
         "starting openmetadata-keycloak-operator {}",
         env!("CARGO_PKG_VERSION")
     );
-    let runs = scopes(&namespaces)
-        .into_iter()
-        .map(|scope| controller::run_scope(client.clone(), scope, ctx.clone(), args.concurrency));
+    let runs = scopes.into_iter().enumerate().map(|(index, scope)| {
+        controller::run_scope(
+            client.clone(),
+            scope,
+            ctx.clone(),
+            args.concurrency,
+            health.clone(),
+            index,
+        )
+    });
     futures::future::join_all(runs).await;
+    let _ = stop_http.send(());
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("HTTP server: {e}"),
+        Err(e) => tracing::warn!("HTTP server task: {e}"),
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,0 +1,328 @@
+//! Health probes and Prometheus metrics, served over plain HTTP on one port.
+//!
+//! - `GET /livez`: 200 while every controller loop is running and being polled (each loop
+//!   beats every [`HEARTBEAT`] from inside its own task, so a loop that ended, panicked or
+//!   stopped being polled goes stale), 503 otherwise. Kubernetes restarts the pod on failure.
+//! - `GET /readyz`: 200 once the loops are live and every watched scope's resource cache has
+//!   finished its initial list, 503 before.
+//! - `GET /metrics`: OpenMetrics text.
+//!
+//! No secret value is ever a label or a metric: labels are bounded reasons and results.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    registry::Registry,
+};
+
+/// How often a running controller loop reports that it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A loop whose last beat is older than this is considered stuck.
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Liveness and readiness of the controller loops, one slot per watched scope.
+#[derive(Debug)]
+pub struct Health {
+    started: Instant,
+    scopes: Vec<ScopeHealth>,
+    shutting_down: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct ScopeHealth {
+    /// Milliseconds since `started` of the last beat; 0 = never beat.
+    last_beat_ms: AtomicU64,
+    synced: AtomicBool,
+    ended: AtomicBool,
+}
+
+impl Health {
+    /// Health for `scopes` controller loops (one per watched namespace, or one for all).
+    pub fn new(scopes: usize) -> Self {
+        Self {
+            started: Instant::now(),
+            scopes: (0..scopes).map(|_| ScopeHealth::default()).collect(),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    fn elapsed_ms(&self, now: Instant) -> u64 {
+        // +1 so that a beat at the very start is distinguishable from "never".
+        now.saturating_duration_since(self.started).as_millis() as u64 + 1
+    }
+
+    /// Loop `scope` is alive (called from inside the loop's task).
+    pub fn beat(&self, scope: usize) {
+        self.beat_at(scope, Instant::now());
+    }
+
+    fn beat_at(&self, scope: usize, now: Instant) {
+        if let Some(s) = self.scopes.get(scope) {
+            s.last_beat_ms
+                .store(self.elapsed_ms(now), Ordering::Relaxed);
+        }
+    }
+
+    /// The resource cache of loop `scope` finished its initial list.
+    pub fn mark_synced(&self, scope: usize) {
+        if let Some(s) = self.scopes.get(scope) {
+            s.synced.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Loop `scope` returned.
+    pub fn mark_ended(&self, scope: usize) {
+        if let Some(s) = self.scopes.get(scope) {
+            s.ended.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A shutdown signal arrived: the pod stops being ready while in-flight work finishes.
+    pub fn mark_shutting_down(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    /// `Ok` while every loop runs and has beaten recently.
+    pub fn live(&self) -> Result<(), String> {
+        self.live_at(Instant::now())
+    }
+
+    fn live_at(&self, now: Instant) -> Result<(), String> {
+        let now_ms = self.elapsed_ms(now);
+        for (i, s) in self.scopes.iter().enumerate() {
+            if s.ended.load(Ordering::Relaxed) {
+                return Err(format!("controller loop {i} has stopped"));
+            }
+            let last = s.last_beat_ms.load(Ordering::Relaxed);
+            // Before the first beat the loop is starting; the probe's initial delay covers it.
+            if last != 0 && now_ms.saturating_sub(last) > STALE_AFTER.as_millis() as u64 {
+                return Err(format!(
+                    "controller loop {i} has not run for {}s",
+                    (now_ms - last) / 1000
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `Ok` once live and every scope's cache is synced, and no shutdown is under way.
+    pub fn ready(&self) -> Result<(), String> {
+        self.ready_at(Instant::now())
+    }
+
+    fn ready_at(&self, now: Instant) -> Result<(), String> {
+        self.live_at(now)?;
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Err("shutting down".into());
+        }
+        let waiting = self
+            .scopes
+            .iter()
+            .filter(|s| !s.synced.load(Ordering::Relaxed))
+            .count();
+        if waiting > 0 {
+            return Err(format!(
+                "{waiting} of {} resource caches not synced yet",
+                self.scopes.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Labels of a reconcile outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `success` or `error`.
+    pub result: &'static str,
+    /// `Ready` on success, else the bounded failure reason (the Ready condition's reason).
+    pub reason: &'static str,
+}
+
+/// The operator's metrics.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    reconciliations: Family<ResultLabels, Counter>,
+    duration: Histogram,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("omkc");
+        let reconciliations = Family::<ResultLabels, Counter>::default();
+        // 5 ms .. ~20 s: a converged reconcile is a few Keycloak reads, a first one a dozen calls.
+        let duration = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+            0.005, 2.0, 13,
+        ));
+        registry.register(
+            "reconciliations",
+            "Reconciles of OpenMetadataKeycloakClient resources by result and reason",
+            reconciliations.clone(),
+        );
+        registry.register_with_unit(
+            "reconcile_duration",
+            "Duration of one reconcile",
+            prometheus_client::registry::Unit::Seconds,
+            duration.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            reconciliations,
+            duration,
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one reconcile.
+    pub fn observe(&self, result: &'static str, reason: &'static str, took: Duration) {
+        self.reconciliations
+            .get_or_create(&ResultLabels { result, reason })
+            .inc();
+        self.duration.observe(took.as_secs_f64());
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        encode(&mut out, &registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+}
+
+/// The HTTP routes: `/livez`, `/readyz`, `/metrics`.
+pub fn router(health: Arc<Health>, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(AppState { health, metrics })
+}
+
+fn probe(result: Result<(), String>) -> Response {
+    match result {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
+    }
+}
+
+async fn livez(State(s): State<AppState>) -> Response {
+    probe(s.health.live())
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    probe(s.health.ready())
+}
+
+async fn metrics_text(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Serves [`router`] on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(health, metrics))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness_follows_the_heartbeat_and_the_end_of_a_loop() {
+        let h = Health::new(2);
+        let t0 = h.started;
+        assert!(h.live_at(t0).is_ok(), "starting loops count as live");
+        h.beat_at(0, t0);
+        h.beat_at(1, t0);
+        assert!(h.live_at(t0 + STALE_AFTER).is_ok());
+        let late = t0 + STALE_AFTER + Duration::from_secs(2);
+        assert!(h.live_at(late).unwrap_err().contains("has not run for 62s"));
+        h.beat_at(0, late);
+        h.beat_at(1, late);
+        assert!(h.live_at(late).is_ok());
+        h.mark_ended(1);
+        assert_eq!(
+            h.live_at(late).unwrap_err(),
+            "controller loop 1 has stopped"
+        );
+    }
+
+    #[test]
+    fn readiness_waits_for_every_cache_and_drops_on_shutdown() {
+        let h = Health::new(2);
+        let t0 = h.started;
+        assert_eq!(
+            h.ready_at(t0).unwrap_err(),
+            "2 of 2 resource caches not synced yet"
+        );
+        h.mark_synced(0);
+        assert!(h.ready_at(t0).unwrap_err().starts_with("1 of 2"));
+        h.mark_synced(1);
+        assert!(h.ready_at(t0).is_ok());
+        h.mark_shutting_down();
+        assert_eq!(h.ready_at(t0).unwrap_err(), "shutting down");
+        assert!(h.live_at(t0).is_ok(), "shutting down is still live");
+    }
+
+    #[test]
+    fn metrics_count_reconciles_by_result_and_reason() {
+        let m = Metrics::default();
+        m.observe("success", "Ready", Duration::from_millis(12));
+        m.observe("error", "KeycloakUnavailable", Duration::from_millis(3));
+        m.observe("error", "KeycloakUnavailable", Duration::from_secs(30));
+        let text = m.render();
+        assert!(
+            text.contains(r#"omkc_reconciliations_total{result="success",reason="Ready"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"omkc_reconciliations_total{result="error",reason="KeycloakUnavailable"} 2"#
+        ));
+        assert!(text.contains("omkc_reconcile_duration_seconds_count 3"));
+        assert!(text.contains(r#"omkc_reconcile_duration_seconds_bucket{le="0.005"} 1"#));
+        assert!(text.contains(r#"omkc_reconcile_duration_seconds_bucket{le="+Inf"} 3"#));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

@@ -1,0 +1,255 @@
+//! The real controller loop (`run_scope`: watches, cache, reconciles, finalizer, Events)
+//! against a stateful fake Kubernetes API server and the Keycloak emulator, both over HTTP.
+//!
+//! Besides the behaviour, this records every request the operator makes and derives the RBAC
+//! attributes they need; `the_chart_grants_exactly_what_the_code_uses` compares them with the
+//! rules of the rendered install manifest.
+
+mod support;
+
+use std::{
+    collections::BTreeSet,
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use omkc::{
+    Context, Settings,
+    controller::run_scope,
+    telemetry::{self, Health},
+};
+use serde_json::{Value, json};
+use support::{
+    apiserver::{Access, ApiServer},
+    emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+};
+
+const NS: &str = "openmetadata";
+const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
+const SECRETS: &str = "v1/secrets";
+
+fn b64(s: &str) -> String {
+    serde_json::to_value(k8s_openapi::ByteString(s.as_bytes().to_vec()))
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn resource(name: &str, emu: &Emulator, credentials: &str, secret: &str) -> Value {
+    json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": credentials}},
+            "openmetadata": {"url": "https://openmetadata.example.com"},
+            "client": {"clientId": format!("om-{name}")},
+            "secret": {"name": secret}
+        }
+    })
+}
+
+async fn eventually<T, F, Fut>(api: &ApiServer, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            for r in api.requests() {
+                eprintln!("{} {}?{} -> {:?}", r.method, r.path, r.query, r.access);
+            }
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ready_reason(api: &ApiServer, name: &str) -> Option<(String, String)> {
+    let obj = api.get(CRS, NS, name)?;
+    let ready = obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")?
+        .clone();
+    Some((
+        ready["status"].as_str()?.to_string(),
+        ready["reason"].as_str()?.to_string(),
+    ))
+}
+
+fn events(api: &ApiServer, reason: &str) -> Vec<Value> {
+    api.list("events.k8s.io/v1/events", NS)
+        .into_iter()
+        .filter(|e| e["reason"] == reason)
+        .collect()
+}
+
+/// Drives one resource through its life and returns the RBAC attributes the operator used.
+async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    let emu = Emulator::start().await;
+    api.put(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "keycloak-admin", "namespace": NS},
+        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
+    }));
+
+    let ctx = Arc::new(Context::new(api.client(), Settings::default()));
+    let health = Arc::new(Health::new(1));
+    // The probe and metrics server, as `run` starts it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http_base = format!("http://{}", listener.local_addr().unwrap());
+    let _http = tokio::spawn(telemetry::serve(
+        listener,
+        health.clone(),
+        ctx.metrics.clone(),
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::new();
+    let probe = |path: &'static str| {
+        let (http, url) = (http.clone(), format!("{http_base}{path}"));
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(
+        probe("/readyz").await,
+        (503, "1 of 1 resource caches not synced yet\n".to_string())
+    );
+    assert_eq!(probe("/livez").await.0, 200);
+    let loop_task = tokio::spawn(run_scope(
+        api.client(),
+        namespace.map(str::to_string),
+        ctx.clone(),
+        2,
+        health.clone(),
+        0,
+    ));
+
+    eventually(&api, "readiness (cache synced)", || async {
+        health.ready().ok()
+    })
+    .await;
+    assert_eq!(probe("/readyz").await, (200, "ok\n".to_string()));
+
+    // Create: client in Keycloak, Secret, status, finalizer, Event.
+    api.put(resource(
+        "openmetadata",
+        &emu,
+        "keycloak-admin",
+        "oidc-secrets",
+    ));
+    eventually(&api, "Ready=True", || async {
+        (ready_reason(&api, "openmetadata")? == ("True".into(), "Reconciled".into())).then_some(())
+    })
+    .await;
+    let cr = api.get(CRS, NS, "openmetadata").unwrap();
+    assert_eq!(cr["metadata"]["finalizers"], json!(["omkc.dev/cleanup"]));
+    let secret = api.get(SECRETS, NS, "oidc-secrets").expect("output Secret");
+    assert_eq!(
+        secret["data"]["openmetadata-oidc-client-secret"],
+        json!(b64(&emu.secret_of("data-sec", "om-openmetadata").unwrap()))
+    );
+    assert_eq!(
+        secret["metadata"]["ownerReferences"][0]["uid"],
+        cr["metadata"]["uid"]
+    );
+    assert!(!events(&api, "Reconciled").is_empty());
+
+    // A Secret deleted by hand comes back (the owned-Secret watch).
+    api.delete(SECRETS, NS, "oidc-secrets");
+    eventually(&api, "the output Secret to be restored", || async {
+        api.get(SECRETS, NS, "oidc-secrets")
+    })
+    .await;
+
+    // Renaming the output Secret writes the new one and deletes the old one.
+    api.edit(CRS, NS, "openmetadata", |o| {
+        o["spec"]["secret"]["name"] = json!("oidc-secrets-v2")
+    });
+    eventually(&api, "the renamed Secret", || async {
+        (api.get(SECRETS, NS, "oidc-secrets-v2").is_some()
+            && api.get(SECRETS, NS, "oidc-secrets").is_none())
+        .then_some(())
+    })
+    .await;
+
+    // Missing credentials: Ready=False and a Warning; a second failure patches the Event series.
+    api.put(resource("broken", &emu, "does-not-exist", "broken-secrets"));
+    eventually(&api, "CredentialsNotFound", || async {
+        (ready_reason(&api, "broken")? == ("False".into(), "CredentialsNotFound".into()))
+            .then_some(())
+    })
+    .await;
+    api.edit(CRS, NS, "broken", |o| {
+        o["metadata"]["annotations"] = json!({"touched": "1"})
+    });
+    eventually(&api, "the Warning to repeat as a series", || async {
+        events(&api, "CredentialsNotFound")
+            .iter()
+            .any(|e| e["series"]["count"].as_i64() >= Some(2))
+            .then_some(())
+    })
+    .await;
+    // The credentials appear: the credentials watch brings the resource back without a resync.
+    api.put(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "does-not-exist", "namespace": NS},
+        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
+    }));
+    eventually(&api, "the broken resource to recover", || async {
+        (ready_reason(&api, "broken")?.0 == "True").then_some(())
+    })
+    .await;
+
+    // Delete: cleanup removes the client, then the finalizer; the object goes.
+    api.delete(CRS, NS, "openmetadata");
+    eventually(&api, "the resource to be gone", || async {
+        api.get(CRS, NS, "openmetadata").is_none().then_some(())
+    })
+    .await;
+    assert!(emu.client("data-sec", "om-openmetadata").is_none());
+    assert_eq!(probe("/livez").await.0, 200);
+    let (code, metrics) = probe("/metrics").await;
+    assert_eq!(code, 200);
+    assert!(
+        metrics
+            .contains(r#"omkc_reconciliations_total{result="error",reason="CredentialsNotFound"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"omkc_reconciliations_total{result="success",reason="Ready"}"#));
+
+    loop_task.abort();
+    let accesses = api.accesses();
+    for r in api.requests() {
+        if let Some(ns) = namespace {
+            assert!(
+                r.path.contains(&format!("/namespaces/{ns}/")),
+                "a namespaced operator left its namespace: {} {}",
+                r.method,
+                r.path
+            );
+        }
+    }
+    accesses
+}
+
+#[tokio::test]
+async fn the_loop_reconciles_watches_and_cleans_up_in_all_namespaces() {
+    let accesses = lifecycle(None).await;
+    eprintln!("{accesses:#?}");
+}
+
+#[tokio::test]
+async fn the_loop_stays_in_its_namespace_when_scoped() {
+    let accesses = lifecycle(Some(NS)).await;
+    assert_eq!(accesses, lifecycle(None).await);
+}

@@ -1,0 +1,707 @@
+//! A small stateful Kubernetes API server on 127.0.0.1 for running the real controller loop:
+//! get, list (full or metadata-only), watch (history replayed from the requested
+//! resourceVersion, then live), create, delete with finalizers and deletionTimestamp,
+//! JSON/merge patches, server-side apply (approximated as a merge of the applied fields, and
+//! authorised as `create` when it creates the object), the status subresource and
+//! `metadata.generation` bumps on spec changes.
+//!
+//! Every HTTP request is recorded and can be turned into the RBAC attributes the apiserver
+//! would authorise ([`Access`]), which is how the chart's RBAC rules are derived from what the
+//! code really does. The test itself changes objects through methods that bypass HTTP, so only
+//! the operator's requests are recorded.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    convert::Infallible,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderMap, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::{net::TcpListener, sync::broadcast, task::JoinHandle};
+
+/// What the apiserver's authorizer sees of a request: verb, API group and resource
+/// (`resource/subresource` for subresources).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Access {
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// Resource, with `/subresource` when one is addressed.
+    pub resource: String,
+    /// Authorisation verb.
+    pub verb: String,
+}
+
+/// One recorded request.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Query string.
+    pub query: String,
+    /// The RBAC attributes this request needed.
+    pub access: Vec<Access>,
+}
+
+/// A parsed resource path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Route {
+    group: String,
+    version: String,
+    resource: String,
+    namespace: Option<String>,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+impl Route {
+    fn parse(path: &str) -> Option<Self> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let (group, version, rest) = match parts.as_slice() {
+            ["api", v, rest @ ..] => (String::new(), v.to_string(), rest),
+            ["apis", g, v, rest @ ..] => (g.to_string(), v.to_string(), rest),
+            _ => return None,
+        };
+        let (namespace, rest) = match rest {
+            ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some(ns.to_string()), rest),
+            _ => (None, rest),
+        };
+        let (resource, name, subresource) = match rest {
+            [r] => (r.to_string(), None, None),
+            [r, n] => (r.to_string(), Some(n.to_string()), None),
+            [r, n, s] => (r.to_string(), Some(n.to_string()), Some(s.to_string())),
+            _ => return None,
+        };
+        Some(Self {
+            group,
+            version,
+            resource,
+            namespace,
+            name,
+            subresource,
+        })
+    }
+
+    fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    fn collection(&self) -> String {
+        format!("{}/{}", self.api_version(), self.resource)
+    }
+
+    fn kind(&self) -> Option<&'static str> {
+        Some(match (self.group.as_str(), self.resource.as_str()) {
+            ("", "secrets") => "Secret",
+            ("", "configmaps") => "ConfigMap",
+            ("events.k8s.io", "events") => "Event",
+            ("omkc.dev", "openmetadatakeycloakclients") => "OpenMetadataKeycloakClient",
+            _ => return None,
+        })
+    }
+
+    fn access(&self, verb: &str) -> Access {
+        Access {
+            group: self.group.clone(),
+            resource: match &self.subresource {
+                Some(s) => format!("{}/{s}", self.resource),
+                None => self.resource.clone(),
+            },
+            verb: verb.to_string(),
+        }
+    }
+}
+
+/// Key of a stored object: (collection, namespace, name).
+type Key = (String, String, String);
+
+#[derive(Clone, Debug)]
+struct WatchEvent {
+    collection: String,
+    namespace: String,
+    rv: u64,
+    kind: &'static str,
+    object: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    objects: BTreeMap<Key, Value>,
+    rv: u64,
+    history: Vec<WatchEvent>,
+    requests: Vec<Request>,
+}
+
+type Shared = Arc<(Mutex<Inner>, broadcast::Sender<WatchEvent>)>;
+
+/// The running server.
+pub struct ApiServer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    shared: Shared,
+    server: JoinHandle<()>,
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn status(code: u16, reason: &str, message: String) -> Response {
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code
+    });
+    (
+        StatusCode::from_u16(code).unwrap(),
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn ok_json(v: &Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+fn meta_only(object: &Value) -> Value {
+    json!({
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": "PartialObjectMetadata",
+        "metadata": object["metadata"].clone(),
+    })
+}
+
+fn labels_match(object: &Value, selector: Option<&str>) -> bool {
+    let Some(selector) = selector.filter(|s| !s.is_empty()) else {
+        return true;
+    };
+    selector.split(',').all(|term| {
+        let (k, v) = term
+            .split_once("==")
+            .or_else(|| term.split_once('='))
+            .expect("only equality selectors are emulated");
+        object["metadata"]["labels"][k].as_str() == Some(v)
+    })
+}
+
+impl Inner {
+    fn next_rv(&mut self) -> u64 {
+        self.rv += 1;
+        self.rv
+    }
+
+    fn emit(&mut self, tx: &broadcast::Sender<WatchEvent>, key: &Key, kind: &'static str) {
+        let object = match kind {
+            "DELETED" => self.history_object(key),
+            _ => self.objects[key].clone(),
+        };
+        let event = WatchEvent {
+            collection: key.0.clone(),
+            namespace: key.1.clone(),
+            rv: self.rv,
+            kind,
+            object,
+        };
+        self.history.push(event.clone());
+        let _ = tx.send(event);
+    }
+
+    fn history_object(&self, key: &Key) -> Value {
+        self.history
+            .iter()
+            .rev()
+            .find(|e| {
+                e.collection == key.0
+                    && e.namespace == key.1
+                    && e.object["metadata"]["name"].as_str() == Some(key.2.as_str())
+            })
+            .map(|e| e.object.clone())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Stores `object` under `key` as a write: new resourceVersion, generation bump on a spec
+    /// change, removal when deleting and no finalizer is left.
+    fn write(&mut self, tx: &broadcast::Sender<WatchEvent>, key: &Key, mut object: Value) -> Value {
+        let previous = self.objects.get(key).cloned();
+        let rv = self.next_rv();
+        let meta = object["metadata"].as_object_mut().expect("metadata");
+        meta.insert("resourceVersion".into(), json!(rv.to_string()));
+        match &previous {
+            None => {
+                meta.insert("uid".into(), json!(format!("uid-{rv}")));
+                meta.insert("creationTimestamp".into(), json!("2026-11-23T00:00:00Z"));
+                meta.insert("generation".into(), json!(1));
+            }
+            Some(old) => {
+                let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
+                let bumped = if old.get("spec") != object.get("spec") {
+                    generation + 1
+                } else {
+                    generation
+                };
+                object["metadata"]["generation"] = json!(bumped);
+            }
+        }
+        let deleting = object["metadata"]["deletionTimestamp"].is_string();
+        let finalizers_left = object["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
+        if deleting && !finalizers_left {
+            self.objects.insert(key.clone(), object.clone());
+            self.emit(tx, key, "MODIFIED");
+            self.objects.remove(key);
+            self.emit(tx, key, "DELETED");
+        } else {
+            self.objects.insert(key.clone(), object.clone());
+            self.emit(
+                tx,
+                key,
+                if previous.is_some() {
+                    "MODIFIED"
+                } else {
+                    "ADDED"
+                },
+            );
+        }
+        object
+    }
+
+    fn delete(&mut self, tx: &broadcast::Sender<WatchEvent>, key: &Key) -> Option<Value> {
+        let mut object = self.objects.get(key)?.clone();
+        let has_finalizers = object["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
+        if has_finalizers {
+            if !object["metadata"]["deletionTimestamp"].is_string() {
+                object["metadata"]["deletionTimestamp"] = json!("2026-11-23T00:00:01Z");
+                return Some(self.write(tx, key, object));
+            }
+            return Some(object);
+        }
+        self.next_rv();
+        self.emit(tx, key, "MODIFIED");
+        self.objects.remove(key);
+        self.emit(tx, key, "DELETED");
+        Some(object)
+    }
+}
+
+impl ApiServer {
+    /// Starts an empty server.
+    pub async fn start() -> Self {
+        let (tx, _) = broadcast::channel(1024);
+        let shared: Shared = Arc::new((Mutex::new(Inner::default()), tx));
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            url,
+            shared,
+            server,
+        }
+    }
+
+    /// A kube client for this server.
+    pub fn client(&self) -> kube::Client {
+        let config = kube::Config::new(self.url.parse().unwrap());
+        kube::Client::try_from(config).unwrap()
+    }
+
+    fn key_of(object: &Value) -> Key {
+        let api_version = object["apiVersion"].as_str().expect("apiVersion");
+        let kind = object["kind"].as_str().expect("kind");
+        let resource = match kind {
+            "Secret" => "secrets",
+            "ConfigMap" => "configmaps",
+            "OpenMetadataKeycloakClient" => "openmetadatakeycloakclients",
+            other => panic!("kind {other} is not emulated"),
+        };
+        (
+            format!("{api_version}/{resource}"),
+            object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            object["metadata"]["name"]
+                .as_str()
+                .expect("name")
+                .to_string(),
+        )
+    }
+
+    /// Creates or replaces an object, as another client of the apiserver would (not recorded).
+    pub fn put(&self, object: Value) {
+        let (lock, tx) = &*self.shared;
+        let key = Self::key_of(&object);
+        lock.lock().unwrap().write(tx, &key, object);
+    }
+
+    /// Edits a stored object (not recorded); panics when it does not exist.
+    pub fn edit(&self, collection: &str, namespace: &str, name: &str, f: impl FnOnce(&mut Value)) {
+        let (lock, tx) = &*self.shared;
+        let mut inner = lock.lock().unwrap();
+        let key = (
+            collection.to_string(),
+            namespace.to_string(),
+            name.to_string(),
+        );
+        let mut object = inner.objects.get(&key).expect("object to edit").clone();
+        f(&mut object);
+        inner.write(tx, &key, object);
+    }
+
+    /// Deletes an object as a user would (not recorded).
+    pub fn delete(&self, collection: &str, namespace: &str, name: &str) {
+        let (lock, tx) = &*self.shared;
+        let key = (
+            collection.to_string(),
+            namespace.to_string(),
+            name.to_string(),
+        );
+        lock.lock()
+            .unwrap()
+            .delete(tx, &key)
+            .expect("object to delete");
+    }
+
+    /// A stored object.
+    pub fn get(&self, collection: &str, namespace: &str, name: &str) -> Option<Value> {
+        let key = (
+            collection.to_string(),
+            namespace.to_string(),
+            name.to_string(),
+        );
+        self.shared.0.lock().unwrap().objects.get(&key).cloned()
+    }
+
+    /// Every object of a collection in a namespace.
+    pub fn list(&self, collection: &str, namespace: &str) -> Vec<Value> {
+        self.shared
+            .0
+            .lock()
+            .unwrap()
+            .objects
+            .iter()
+            .filter(|((c, ns, _), _)| c == collection && ns == namespace)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Every request the operator made.
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared.0.lock().unwrap().requests.clone()
+    }
+
+    /// The distinct RBAC attributes of every request so far.
+    pub fn accesses(&self) -> BTreeSet<Access> {
+        self.requests().into_iter().flat_map(|r| r.access).collect()
+    }
+}
+
+fn query_map(uri: &Uri) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query = query_map(&uri);
+    let route = Route::parse(uri.path());
+    let record = |access: Vec<Access>| {
+        shared.0.lock().unwrap().requests.push(Request {
+            method: method.to_string(),
+            path: uri.path().to_string(),
+            query: uri.query().unwrap_or_default().to_string(),
+            access,
+        });
+    };
+    let Some(route) = route else {
+        record(vec![]);
+        return status(404, "NotFound", format!("no route {}", uri.path()));
+    };
+    let Some(kind) = route.kind() else {
+        record(vec![route.access("unknown")]);
+        return status(
+            404,
+            "NotFound",
+            format!("resource {} is not emulated", route.resource),
+        );
+    };
+    let metadata_only = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("as=PartialObjectMetadata"));
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (lock, tx) = &*shared;
+    let key = |name: &str| -> Key {
+        (
+            route.collection(),
+            route.namespace.clone().unwrap_or_default(),
+            name.to_string(),
+        )
+    };
+    let not_found = |name: &str| {
+        status(
+            404,
+            "NotFound",
+            format!("{} {name:?} not found", route.resource),
+        )
+    };
+
+    match (method.clone(), route.name.clone()) {
+        (Method::GET, None) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
+            record(vec![route.access("watch")]);
+            let since: u64 = query
+                .get("resourceVersion")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let rx = tx.subscribe();
+            let replay: Vec<WatchEvent> = lock
+                .lock()
+                .unwrap()
+                .history
+                .iter()
+                .filter(|e| e.rv > since)
+                .cloned()
+                .collect();
+            let filter = {
+                let route = route.clone();
+                let selector = query.get("labelSelector").cloned();
+                move |e: &WatchEvent| {
+                    e.collection == route.collection()
+                        && route.namespace.as_ref().is_none_or(|ns| *ns == e.namespace)
+                        && labels_match(&e.object, selector.as_deref())
+                }
+            };
+            let line = move |e: &WatchEvent| {
+                let object = if metadata_only {
+                    meta_only(&e.object)
+                } else {
+                    e.object.clone()
+                };
+                Bytes::from(format!("{}\n", json!({"type": e.kind, "object": object})))
+            };
+            let last = replay.last().map(|e| e.rv).unwrap_or(since);
+            let initial: Vec<Bytes> = replay.iter().filter(|e| filter(e)).map(&line).collect();
+            let live = futures::stream::unfold((rx, last), move |(mut rx, mut last)| {
+                let filter = filter.clone();
+                let line = line;
+                async move {
+                    loop {
+                        match rx.recv().await {
+                            Ok(e) if e.rv > last && filter(&e) => {
+                                last = e.rv;
+                                return Some((line(&e), (rx, last)));
+                            }
+                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(broadcast::error::RecvError::Closed) => return None,
+                        }
+                    }
+                }
+            });
+            let stream = futures::stream::iter(initial)
+                .chain(live)
+                .map(Ok::<_, Infallible>);
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
+        (Method::GET, None) => {
+            record(vec![route.access("list")]);
+            let inner = lock.lock().unwrap();
+            let selector = query.get("labelSelector").map(String::as_str);
+            let items: Vec<Value> = inner
+                .objects
+                .iter()
+                .filter(|((c, ns, _), v)| {
+                    *c == route.collection()
+                        && route.namespace.as_ref().is_none_or(|want| want == ns)
+                        && labels_match(v, selector)
+                })
+                .map(|(_, v)| {
+                    if metadata_only {
+                        meta_only(v)
+                    } else {
+                        v.clone()
+                    }
+                })
+                .collect();
+            let (api_version, list_kind) = if metadata_only {
+                (
+                    "meta.k8s.io/v1".to_string(),
+                    "PartialObjectMetadataList".to_string(),
+                )
+            } else {
+                (route.api_version(), format!("{kind}List"))
+            };
+            ok_json(&json!({
+                "apiVersion": api_version, "kind": list_kind,
+                "metadata": {"resourceVersion": inner.rv.to_string()},
+                "items": items,
+            }))
+        }
+        (Method::GET, Some(name)) => {
+            record(vec![route.access("get")]);
+            match lock.lock().unwrap().objects.get(&key(&name)) {
+                Some(v) if metadata_only => ok_json(&meta_only(v)),
+                Some(v) => ok_json(v),
+                None => not_found(&name),
+            }
+        }
+        (Method::POST, None) => {
+            record(vec![route.access("create")]);
+            let mut object: Value = match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                Err(e) => return status(400, "BadRequest", e.to_string()),
+            };
+            let Some(name) = object["metadata"]["name"].as_str().map(str::to_string) else {
+                return status(422, "Invalid", "metadata.name is required".into());
+            };
+            if let Some(ns) = &route.namespace {
+                object["metadata"]["namespace"] = json!(ns);
+            }
+            let mut inner = lock.lock().unwrap();
+            if inner.objects.contains_key(&key(&name)) {
+                return status(
+                    409,
+                    "AlreadyExists",
+                    format!("{} {name:?} already exists", route.resource),
+                );
+            }
+            let stored = inner.write(tx, &key(&name), object);
+            (
+                StatusCode::CREATED,
+                [(header::CONTENT_TYPE, "application/json")],
+                stored.to_string(),
+            )
+                .into_response()
+        }
+        (Method::PATCH, Some(name)) => {
+            let patch: Value = match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                Err(e) => {
+                    record(vec![route.access("patch")]);
+                    return status(400, "BadRequest", e.to_string());
+                }
+            };
+            let existing = lock.lock().unwrap().objects.get(&key(&name)).cloned();
+            let is_apply = content_type.starts_with("application/apply-patch");
+            let mut access = vec![route.access("patch")];
+            let base = match (existing, is_apply) {
+                (Some(v), _) => v,
+                (None, true) if route.subresource.is_none() => {
+                    // Server-side apply that creates the object is authorised as create too.
+                    access.push(route.access("create"));
+                    json!({
+                        "apiVersion": route.api_version(), "kind": kind,
+                        "metadata": {"name": name, "namespace": route.namespace.clone().unwrap_or_default()}
+                    })
+                }
+                (None, _) => {
+                    record(access);
+                    return not_found(&name);
+                }
+            };
+            record(access);
+            let mut patched = base.clone();
+            if content_type.starts_with("application/json-patch+json") {
+                let mut ops: json_patch::Patch = match serde_json::from_value(patch) {
+                    Ok(p) => p,
+                    Err(e) => return status(400, "BadRequest", e.to_string()),
+                };
+                // As in the apiserver's JSON patch library, `test` of a missing path against
+                // null succeeds (kube's finalizer helper relies on it).
+                ops.0.retain(|op| match op {
+                    json_patch::PatchOperation::Test(t) if t.value.is_null() => patched
+                        .pointer(t.path.as_str())
+                        .is_some_and(|v| !v.is_null()),
+                    _ => true,
+                });
+                if let Err(e) = json_patch::patch(&mut patched, &ops) {
+                    return status(422, "Invalid", format!("json patch: {e}"));
+                }
+            } else if is_apply || content_type.starts_with("application/merge-patch+json") {
+                json_patch::merge(&mut patched, &patch);
+            } else {
+                return status(415, "UnsupportedMediaType", content_type);
+            }
+            let is_custom = route.group == "omkc.dev";
+            let object = match route.subresource.as_deref() {
+                Some("status") => {
+                    let mut object = base.clone();
+                    object["status"] = patched["status"].clone();
+                    object
+                }
+                Some(other) => return status(404, "NotFound", format!("subresource {other}")),
+                None if is_custom => {
+                    // With the status subresource, writes to the main resource ignore status.
+                    let mut object = patched;
+                    match base.get("status") {
+                        Some(s) => object["status"] = s.clone(),
+                        None => {
+                            object.as_object_mut().unwrap().remove("status");
+                        }
+                    }
+                    object
+                }
+                None => patched,
+            };
+            let stored = lock.lock().unwrap().write(tx, &key(&name), object);
+            ok_json(&stored)
+        }
+        (Method::DELETE, Some(name)) => {
+            record(vec![route.access("delete")]);
+            match lock.lock().unwrap().delete(tx, &key(&name)) {
+                Some(v) => ok_json(&v),
+                None => not_found(&name),
+            }
+        }
+        (m, name) => {
+            let verb = match (m.as_str(), name.is_some()) {
+                ("PUT", true) => "update",
+                ("DELETE", false) => "deletecollection",
+                ("POST", true) => "create",
+                ("PATCH", false) => "patch",
+                _ => "unknown",
+            };
+            record(vec![route.access(verb)]);
+            status(405, "MethodNotAllowed", format!("{m} is not emulated"))
+        }
+    }
+}
