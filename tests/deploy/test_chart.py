@@ -1,0 +1,363 @@
+"""The Helm chart, through Helm's own library: lint, schema, rendering with several value sets,
+every rendered object against the Kubernetes schemas, the hardening, the two RBAC modes, and the
+kubectl manifest kept in sync with the chart."""
+
+from __future__ import annotations
+
+import copy
+import json
+import textwrap
+
+import helm_python as helm
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+import render
+
+KUBE_VERSION = "1.33"
+
+ALL_ON = {
+    "image": {"digest": "sha256:" + "a" * 64},
+    "imagePullSecrets": [{"name": "regcred"}],
+    "priorityClassName": "system-cluster-critical",
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops", "effect": "NoSchedule"}],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}
+                ]
+            }
+        }
+    },
+    "topologySpreadConstraints": [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "openmetadata-keycloak-operator"}},
+        }
+    ],
+    "extraEnv": [{"name": "RUST_BACKTRACE", "value": "1"}],
+    "extraArgs": ["--log-level=debug"],
+    "commonLabels": {"team": "data-platform"},
+    "podAnnotations": {"example.com/owner": "data-platform"},
+    "podLabels": {"tier": "ops"},
+    "serviceAccount": {"annotations": {"example.com/role": "omkc"}},
+    "operator": {"resync": "2m", "concurrency": 8, "logLevel": "omkc=debug,info", "logFormat": "text"},
+    "metrics": {
+        "port": 9090,
+        "service": {"annotations": {"prometheus.io/scrape": "true"}},
+        "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "prometheus"}},
+    },
+    "networkPolicy": {
+        "enabled": True,
+        "metricsFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "egress": [
+            {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+            {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]},
+        ],
+    },
+    "podDisruptionBudget": {"enabled": True},
+}
+
+VALUE_SETS = {
+    "defaults": {},
+    "namespaced": {"watchNamespaces": ["openmetadata", "openmetadata-staging"]},
+    "everything-on": ALL_ON,
+    "own-service-account": {"serviceAccount": {"create": False, "name": "platform-operators"}, "rbac": {"create": False}},
+    "network-policy-metrics-closed": {"networkPolicy": {"enabled": True}},
+}
+
+
+def by_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def one(objects: list[dict], kind: str) -> dict:
+    found = by_kind(objects, kind)
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_helm_lint_strict_passes(name):
+    report = helm.lint(render.CHART, VALUE_SETS[name], strict=True, namespace=render.NAMESPACE)
+    assert report["errors"] == []
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert problems == []
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_every_rendered_object_is_valid_kubernetes(name):
+    objects = render.objects(VALUE_SETS[name])
+    assert objects, "nothing rendered"
+    for obj in objects:
+        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            check_service_monitor(obj)
+            continue
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+
+
+def check_service_monitor(sm: dict) -> None:
+    # prometheus-operator's CRD is not in kubernetes-validate; check what the operator reads.
+    assert sm["kind"] == "ServiceMonitor" and sm["apiVersion"] == "monitoring.coreos.com/v1"
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert endpoint["port"] == "http-metrics" and endpoint["path"] == "/metrics"
+    assert set(sm["spec"]["selector"]["matchLabels"]) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
+
+
+def test_a_broken_object_is_caught_by_the_validator():
+    deployment = copy.deepcopy(one(render.objects(), "Deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE_VERSION, strict=True)
+    deployment = copy.deepcopy(one(render.objects(), "Deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGett"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE_VERSION, strict=True)
+
+
+def test_the_pod_is_hardened_and_probes_the_real_endpoints():
+    deployment = one(render.objects(), "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert container["args"] == ["run"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["HTTP_ADDRESS"] == "0.0.0.0:8080"
+    assert env["WATCH_NAMESPACES"] == ""
+    (port,) = container["ports"]
+    assert port == {"name": "http", "containerPort": 8080, "protocol": "TCP"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["resources"]["limits"]["memory"] == "128Mi"
+    # The only token in the pod: projected, bounded lifetime, mounted read-only.
+    (volume,) = pod["volumes"]
+    token = volume["projected"]["sources"][0]["serviceAccountToken"]
+    assert token["expirationSeconds"] == 3600
+    (mount,) = container["volumeMounts"]
+    assert mount["readOnly"] is True
+    assert mount["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert one(render.objects(), "ServiceAccount")["automountServiceAccountToken"] is False
+
+
+def test_scheduling_and_extras_reach_the_pod():
+    objects = render.objects(ALL_ON)
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"].endswith("@sha256:" + "a" * 64)
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["nodeSelector"] == ALL_ON["nodeSelector"]
+    assert pod["tolerations"] == ALL_ON["tolerations"]
+    assert pod["affinity"] == ALL_ON["affinity"]
+    assert pod["topologySpreadConstraints"] == ALL_ON["topologySpreadConstraints"]
+    assert container["args"] == ["run", "--log-level=debug"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RUST_BACKTRACE"] == "1"
+    assert env["RESYNC_PERIOD"] == "2m" and env["CONCURRENCY"] == "8"
+    assert env["LOG_FORMAT"] == "text" and env["HTTP_ADDRESS"] == "0.0.0.0:9090"
+    assert container["ports"][0]["containerPort"] == 9090
+    service = one(objects, "Service")
+    assert service["spec"]["ports"][0]["port"] == 9090
+    assert one(objects, "ServiceMonitor")["metadata"]["labels"]["release"] == "prometheus"
+    policy = one(objects, "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["spec"]["ingress"][0]["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert one(objects, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+    for obj in objects:
+        assert obj["metadata"]["labels"]["team"] == "data-platform", obj["kind"]
+
+
+def test_a_network_policy_without_scrapers_admits_nothing():
+    policy = one(render.objects({"networkPolicy": {"enabled": True}}), "NetworkPolicy")
+    assert policy["spec"]["ingress"] == []
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+
+
+def rules_of(role: dict) -> list[dict]:
+    return role["rules"]
+
+
+def test_namespaced_mode_grants_the_same_rules_in_roles_only():
+    cluster_rules = rules_of(one(render.objects(), "ClusterRole"))
+    namespaces = VALUE_SETS["namespaced"]["watchNamespaces"]
+    objects = render.objects(VALUE_SETS["namespaced"])
+    assert by_kind(objects, "ClusterRole") == [] and by_kind(objects, "ClusterRoleBinding") == []
+    roles = by_kind(objects, "Role")
+    bindings = by_kind(objects, "RoleBinding")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(namespaces)
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(namespaces)
+    for role in roles:
+        assert rules_of(role) == cluster_rules
+    for binding in bindings:
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": render.RELEASE,
+        }
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": render.RELEASE, "namespace": render.NAMESPACE}
+        ]
+    env = {e["name"]: e.get("value") for e in one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["WATCH_NAMESPACES"] == ",".join(namespaces)
+
+
+def test_every_rbac_rule_is_commented():
+    text = render.render()["openmetadata-keycloak-operator/templates/rbac.yaml"]
+    lines = text.splitlines()
+    rule_starts = [i for i, line in enumerate(lines) if line.strip().startswith("- apiGroups:")]
+    assert len(rule_starts) == 4
+    for i in rule_starts:
+        assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {lines[i]}"
+
+
+def test_rbac_can_be_left_to_the_user():
+    objects = render.objects(VALUE_SETS["own-service-account"])
+    kinds = {o["kind"] for o in objects}
+    assert kinds.isdisjoint({"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"})
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "platform-operators"
+
+
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        ({"imagee": {"tag": "x"}}, "imagee"),
+        ({"image": {"tagg": "x"}}, "tagg"),
+        ({"operator": {"concurrency": 0}}, "concurrency"),
+        ({"operator": {"logFormat": "xml"}}, "logFormat"),
+        ({"operator": {"resync": "5 minutes"}}, "resync"),
+        ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
+        ({"metrics": {"port": "8080"}}, "port"),
+        ({"tokenExpirationSeconds": 60}, "tokenExpirationSeconds"),
+    ],
+)
+def test_values_schema_rejects_mistakes(values, fragment):
+    with helm.Chart.load(render.CHART) as chart:
+        with pytest.raises(helm.HelmValuesError) as err:
+            chart.validate_schema(values)
+    assert fragment in str(err.value)
+    report = helm.lint(render.CHART, values, strict=True)
+    assert report["errors"] or any(m["severity"] >= 2 for m in report["messages"])
+
+
+def test_the_default_values_pass_the_schema():
+    with helm.Chart.load(render.CHART) as chart:
+        chart.validate_schema(chart.values)
+        assert chart.schema is not None
+
+
+def test_a_service_account_name_is_required_when_not_created():
+    with pytest.raises(helm.HelmRenderError) as err:
+        render.render({"serviceAccount": {"create": False}})
+    assert "serviceAccount.name is required" in str(err.value)
+
+
+def test_chart_crds_are_byte_identical_to_the_top_level_crds():
+    chart_crds = sorted((render.CHART / "crds").iterdir())
+    top = sorted((render.ROOT / "crds").iterdir())
+    assert [p.name for p in chart_crds] == [p.name for p in top]
+    for a, b in zip(chart_crds, top):
+        assert a.read_bytes() == b.read_bytes(), f"{a} differs from {b}"
+
+
+def test_the_kubectl_manifest_is_the_chart_rendered_with_defaults():
+    assert render.MANIFEST.read_text() == render.kubectl_manifest(), (
+        "deploy/kubernetes is stale: run `python3 tests/deploy/render.py --write`"
+    )
+
+
+def test_the_kubectl_manifest_is_valid_and_complete():
+    docs = list(yaml.safe_load_all(render.MANIFEST.read_text()))
+    kinds = [d["kind"] for d in docs]
+    assert kinds[:2] == ["Namespace", "CustomResourceDefinition"]
+    assert {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment"} <= set(kinds)
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        labels = doc["metadata"].get("labels", {})
+        assert "helm.sh/chart" not in labels
+        assert labels.get("app.kubernetes.io/managed-by") in (None, "kubectl")
+        if doc["kind"] not in ("Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
+            assert doc["metadata"]["namespace"] == render.NAMESPACE
+
+
+def test_notes_tell_the_user_what_to_do_next():
+    notes = render.render()["openmetadata-keycloak-operator/templates/NOTES.txt"]
+    assert "rollout status deployment/openmetadata-keycloak-operator" in notes
+    assert "every namespace" in notes
+    assert "kubectl -n openmetadata wait omkc/openmetadata --for=condition=Ready" in notes
+    assert "oidc-secrets" in notes
+    namespaced = render.render(VALUE_SETS["namespaced"])["openmetadata-keycloak-operator/templates/NOTES.txt"]
+    assert "in: openmetadata, openmetadata-staging" in namespaced
+    # The example in NOTES is a valid resource.
+    example = notes.split("cat <<YAML | kubectl apply -f -\n", 1)[1].split("     YAML", 1)[0]
+    validate_custom_resource(yaml.safe_load(textwrap.dedent(example)))
+
+
+def crd_schema() -> dict:
+    crd = yaml.safe_load((render.ROOT / "crds" / "openmetadatakeycloakclients.omkc.dev.yaml").read_text())
+    (version,) = crd["spec"]["versions"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+def validate_custom_resource(obj: dict) -> None:
+    assert obj["apiVersion"] == "omkc.dev/v1alpha1" and obj["kind"] == "OpenMetadataKeycloakClient"
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+    jsonschema.validate(body, crd_schema())
+
+
+def test_artifact_hub_annotations():
+    meta = yaml.safe_load((render.CHART / "Chart.yaml").read_text())
+    notes = meta["annotations"]
+    for key in ("artifacthub.io/operator", "artifacthub.io/license", "artifacthub.io/images",
+                "artifacthub.io/crds", "artifacthub.io/crdsExamples", "artifacthub.io/links",
+                "artifacthub.io/changes", "artifacthub.io/prerelease", "artifacthub.io/operatorCapabilities"):
+        assert key in notes, key
+    assert notes["artifacthub.io/operatorCapabilities"] in (
+        "Basic Install", "Seamless Upgrades", "Full Lifecycle", "Deep Insights", "Auto Pilot")
+    (image,) = yaml.safe_load(notes["artifacthub.io/images"])
+    values = yaml.safe_load((render.CHART / "values.yaml").read_text())
+    assert image["image"] == f"{values['image']['repository']}:{meta['appVersion']}"
+    (crd,) = yaml.safe_load(notes["artifacthub.io/crds"])
+    assert crd["name"] == "openmetadatakeycloakclients.omkc.dev" and crd["version"] == "v1alpha1"
+    for example in yaml.safe_load(notes["artifacthub.io/crdsExamples"]):
+        validate_custom_resource(example)
+    for change in yaml.safe_load(notes["artifacthub.io/changes"]):
+        assert change["kind"] in ("added", "changed", "deprecated", "removed", "fixed", "security")
+    # appVersion is the crate's version.
+    cargo = (render.ROOT / "Cargo.toml").read_text()
+    assert f'version = "{meta["appVersion"]}"' in cargo
+
+
+def test_the_repository_examples_are_valid():
+    for path in sorted((render.ROOT / "examples").glob("*.yaml")):
+        if path.name == "openmetadata-values.yaml":
+            continue  # Helm values for OpenMetadata's chart, not a Kubernetes object
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc["apiVersion"].startswith("omkc.dev/"):
+                validate_custom_resource(doc)
+            else:
+                kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_the_values_schema_is_strict_everywhere():
+    schema = json.loads((render.CHART / "values.schema.json").read_text())
+
+    def walk(node, path):
+        if node.get("type") == "object" and "properties" in node:
+            assert node.get("additionalProperties") is False, f"{path} accepts unknown keys"
+            for key, child in node["properties"].items():
+                walk(child, f"{path}.{key}")
+
+    walk(schema, "values")
