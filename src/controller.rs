@@ -102,6 +102,31 @@ impl Error {
     }
 }
 
+/// `Ready=False` reasons that need a change by the user before the operator can get further.
+/// The Argo CD health check (`deploy/argocd/health.lua`) reports them as Degraded; a test keeps
+/// its table equal to this list.
+pub const PERMANENT_REASONS: &[&str] = &[
+    "ClientConflict",
+    "CredentialsInvalid",
+    "CredentialsNotFound",
+    "CredentialsRejected",
+    "InvalidSpec",
+    "KeycloakForbidden",
+    "KeycloakRejected",
+    "RealmNotFound",
+    "ScopeNotFound",
+    "SecretConflict",
+];
+
+/// `Ready=False` reasons the operator retries by itself with backoff (Progressing in Argo CD).
+pub const TRANSIENT_REASONS: &[&str] = &[
+    "FinalizerError",
+    "KeycloakConflict",
+    "KeycloakProtocolError",
+    "KeycloakUnavailable",
+    "KubernetesError",
+];
+
 /// Settings of the controller.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -932,6 +957,96 @@ mod tests {
         assert_eq!(backoff_delay(&s, 30, 0.5), Duration::from_secs(300));
         assert_eq!(backoff_delay(&s, 1, 0.0), Duration::from_secs_f64(1.6));
         assert_eq!(backoff_delay(&s, 1, 1.0), Duration::from_secs_f64(2.4));
+    }
+
+    /// One error of every kind. The match below stops compiling when a variant is added, as a
+    /// reminder to add it here (and so to the reason lists).
+    fn one_of_each() -> Vec<Error> {
+        fn _every_variant_is_sampled(e: &Error, k: &KeycloakError) {
+            match e {
+                Error::InvalidSpec(_)
+                | Error::CredentialsNotFound(_)
+                | Error::CredentialsInvalid { .. }
+                | Error::Keycloak(_)
+                | Error::ClientConflict(_)
+                | Error::SecretConflict(_)
+                | Error::Kube(_)
+                | Error::Finalizer(_) => {}
+            }
+            match k {
+                KeycloakError::Unreachable(_)
+                | KeycloakError::Server { .. }
+                | KeycloakError::Conflict(_)
+                | KeycloakError::CredentialsRejected { .. }
+                | KeycloakError::Forbidden { .. }
+                | KeycloakError::RealmNotFound(_)
+                | KeycloakError::ScopeNotFound(_)
+                | KeycloakError::Rejected { .. }
+                | KeycloakError::InvalidCaBundle(_)
+                | KeycloakError::Protocol(_) => {}
+            }
+        }
+        let m = || "m".to_string();
+        let keycloak = vec![
+            KeycloakError::Unreachable(m()),
+            KeycloakError::Server {
+                status: 503,
+                message: m(),
+            },
+            KeycloakError::Conflict(m()),
+            KeycloakError::CredentialsRejected {
+                status: 401,
+                message: m(),
+            },
+            KeycloakError::Forbidden {
+                status: 403,
+                message: m(),
+            },
+            KeycloakError::RealmNotFound(m()),
+            KeycloakError::ScopeNotFound(m()),
+            KeycloakError::Rejected {
+                status: 400,
+                message: m(),
+            },
+            KeycloakError::InvalidCaBundle(m()),
+            KeycloakError::Protocol(m()),
+        ];
+        let mut all: Vec<Error> = keycloak.into_iter().map(Error::Keycloak).collect();
+        all.extend([
+            Error::InvalidSpec(InvalidSpec {
+                field: m(),
+                message: m(),
+            }),
+            Error::CredentialsNotFound(m()),
+            Error::CredentialsInvalid {
+                name: m(),
+                problem: m(),
+            },
+            Error::ClientConflict(m()),
+            Error::SecretConflict(m()),
+            Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded),
+            Error::Finalizer(m()),
+        ]);
+        all
+    }
+
+    #[test]
+    fn every_failure_reason_is_listed_as_permanent_or_transient_by_its_retry_class() {
+        let mut permanent = std::collections::BTreeSet::new();
+        let mut transient = std::collections::BTreeSet::new();
+        for e in one_of_each() {
+            if e.is_transient() {
+                transient.insert(e.reason());
+            } else {
+                permanent.insert(e.reason());
+            }
+        }
+        assert!(
+            permanent.is_disjoint(&transient),
+            "{permanent:?} / {transient:?}"
+        );
+        assert_eq!(permanent.into_iter().collect::<Vec<_>>(), PERMANENT_REASONS);
+        assert_eq!(transient.into_iter().collect::<Vec<_>>(), TRANSIENT_REASONS);
     }
 
     #[test]

@@ -162,7 +162,11 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         secret["metadata"]["ownerReferences"][0]["uid"],
         cr["metadata"]["uid"]
     );
-    assert!(!events(&api, "Reconciled").is_empty());
+    // The Event follows the status patch.
+    eventually(&api, "the Reconciled Event", || async {
+        (!events(&api, "Reconciled").is_empty()).then_some(())
+    })
+    .await;
 
     // A Secret deleted by hand comes back (the owned-Secret watch).
     api.delete(SECRETS, NS, "oidc-secrets");
@@ -230,6 +234,24 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     loop_task.abort();
     let accesses = api.accesses();
     for r in api.requests() {
+        // The operator never writes spec (Argo CD would see it as drift): writes to the
+        // resource itself only touch metadata.finalizers.
+        if r.method == "PATCH" && r.path.contains("/openmetadatakeycloakclients/") {
+            let body = r.body.clone().unwrap_or_default();
+            if r.path.ends_with("/status") {
+                assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{body}");
+                assert!(body["status"].is_object(), "{body}");
+            } else {
+                let ops = body.as_array().expect("finalizer JSON patch");
+                assert!(
+                    ops.iter().all(|op| op["path"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("/metadata/finalizers")),
+                    "{body}"
+                );
+            }
+        }
         if let Some(ns) = namespace {
             assert!(
                 r.path.contains(&format!("/namespaces/{ns}/")),

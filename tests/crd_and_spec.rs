@@ -495,3 +495,26 @@ fn the_readme_examples_are_valid_resources_and_values() {
         Some(v.credentials_secret.as_str())
     );
 }
+
+/// The Argo CD health check marks exactly the permanent failure reasons as Degraded.
+#[test]
+fn the_argocd_health_check_knows_every_permanent_reason() {
+    let lua = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/argocd/health.lua"
+    ))
+    .unwrap();
+    let table = lua
+        .split_once("local permanent = {")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .expect("the `permanent` table")
+        .0;
+    let listed: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.trim().strip_suffix(" = true,"))
+        .collect();
+    assert_eq!(listed, omkc::controller::PERMANENT_REASONS);
+    for reason in omkc::controller::TRANSIENT_REASONS {
+        assert!(!lua.contains(reason), "{reason} is transient");
+    }
+}

@@ -50,6 +50,8 @@ pub struct Request {
     pub query: String,
     /// The RBAC attributes this request needed.
     pub access: Vec<Access>,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
 }
 
 /// A parsed resource path.
@@ -442,6 +444,7 @@ async fn handle(
             path: uri.path().to_string(),
             query: uri.query().unwrap_or_default().to_string(),
             access,
+            body: serde_json::from_slice(&body).ok(),
         });
     };
     let Some(route) = route else {

@@ -1,0 +1,112 @@
+"""The GitHub Actions workflows cannot run here; actionlint checks them (syntax, expressions,
+shell scripts through its own checks, action inputs), and these tests check they do the jobs
+the project needs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+ACTIONLINT = shutil.which("actionlint")
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess:
+    assert ACTIONLINT, "actionlint is required (pip install -r tests/deploy/requirements.txt)"
+    return subprocess.run(
+        [ACTIONLINT, "-color=false", "-no-color", *map(str, paths)],
+        capture_output=True, text=True, check=False,
+    )
+
+
+def test_the_workflows_pass_actionlint():
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert [f.name for f in files] == ["ci.yml", "e2e.yml"]
+    done = actionlint(*files)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path):
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - run: echo ${{ github.event.nope.nope }}\n"
+        "      - uses: actions/checkout@v5\n        with: {fetch-depht: 1}\n"
+    )
+    done = actionlint(bad)
+    assert done.returncode != 0
+    assert "fetch-depht" in done.stdout
+
+
+def steps(workflow: str) -> list[str]:
+    doc = yaml.safe_load((WORKFLOWS / workflow).read_text())
+    out = []
+    for job in doc["jobs"].values():
+        for step in job["steps"]:
+            out.append(step.get("run", "") + " " + step.get("uses", ""))
+    return out
+
+
+def has(workflow: str, fragment: str) -> bool:
+    return any(fragment in s for s in steps(workflow))
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "cargo fmt --all -- --check",
+        "cargo clippy --locked --all-targets -- -D warnings",
+        "cargo test --locked",
+        "pip install -r tests/deploy/requirements.txt",
+        "python -m pytest -q tests/deploy",
+        "lua5.4",
+        "docker build",
+    ],
+)
+def test_ci_runs_every_check(fragment):
+    assert has("ci.yml", fragment), fragment
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "helm/kind-action",
+        "kubectl apply -f tests/e2e/keycloak.yaml",
+        "docker build",
+        "kind load docker-image",
+        "helm install openmetadata-keycloak-operator deploy/helm/openmetadata-keycloak-operator",
+        "cargo test --locked --test e2e",
+        "kind export logs",
+        "actions/upload-artifact",
+    ],
+)
+def test_e2e_builds_installs_and_runs_the_suite(fragment):
+    assert has("e2e.yml", fragment), fragment
+
+
+def test_e2e_collects_logs_only_on_failure():
+    doc = yaml.safe_load((WORKFLOWS / "e2e.yml").read_text())
+    (job,) = doc["jobs"].values()
+    collect = [s for s in job["steps"] if "kind export logs" in s.get("run", "") or "upload-artifact" in s.get("uses", "")]
+    assert len(collect) == 2 and all(s.get("if") == "failure()" for s in collect)
+
+
+def test_e2e_sets_what_the_suite_reads():
+    text = (ROOT / "tests" / "e2e.rs").read_text()
+    doc = yaml.safe_load((WORKFLOWS / "e2e.yml").read_text())
+    (job,) = doc["jobs"].values()
+    (suite,) = [s for s in job["steps"] if "--test e2e" in s.get("run", "")]
+    for var in ("KEYCLOAK_URL", "KEYCLOAK_URL_IN_CLUSTER", "KEYCLOAK_ADMIN_USER", "KEYCLOAK_ADMIN_PASSWORD"):
+        assert var in suite["env"] and var in text, var
+
+
+def test_the_e2e_keycloak_manifest_is_valid():
+    for doc in yaml.safe_load_all((ROOT / "tests" / "e2e" / "keycloak.yaml").read_text()):
+        kubernetes_validate.validate(doc, "1.33", strict=True)
