@@ -42,6 +42,13 @@ KIND_ORDER = [
 ]
 
 
+def crd_schema() -> dict:
+    """The openAPIV3Schema of the committed CRD."""
+    crd = yaml.safe_load(CRD.read_text())
+    (version,) = crd["spec"]["versions"]
+    return version["schema"]["openAPIV3Schema"]
+
+
 def render(values: dict | None = None, namespace: str = NAMESPACE) -> dict[str, str]:
     """Template path -> rendered text (NOTES.txt included), as `helm template` would."""
     with helm.Chart.load(CHART) as chart:

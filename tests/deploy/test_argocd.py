@@ -13,6 +13,8 @@ import jsonschema
 import pytest
 import yaml
 
+from render import crd_schema
+
 ROOT = Path(__file__).resolve().parents[2]
 ARGOCD = ROOT / "deploy" / "argocd"
 HEALTH = ARGOCD / "health.lua"
@@ -30,12 +32,6 @@ def run_health(script: Path, obj: dict) -> dict:
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def crd_schema() -> dict:
-    crd = yaml.safe_load((ROOT / "crds" / "openmetadatakeycloakclients.omkc.dev.yaml").read_text())
-    (version,) = crd["spec"]["versions"]
-    return version["schema"]["openAPIV3Schema"]
 
 
 def full_object(case: dict) -> dict:
