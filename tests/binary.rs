@@ -1,0 +1,196 @@
+//! The released binary itself, as the Deployment runs it: flags and environment, the checks at
+//! start, the probe and metrics server the chart's probes call, and a graceful stop on SIGTERM.
+//! The Kubernetes API is the fake apiserver of `tests/support/apiserver.rs`, reached through a
+//! kubeconfig file.
+#![cfg(unix)]
+
+mod support;
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use support::apiserver::ApiServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_openmetadata-keycloak-operator");
+
+/// Kills the child if a test fails half-way.
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("omkc-{name}-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    Some((response.status().as_u16(), response.text().await.ok()?))
+}
+
+fn run_to_end(mut command: Command) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() {
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    let dir = temp_dir("binary");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .arg("run")
+        .env("KUBECONFIG", api.kubeconfig(&dir))
+        .env("HTTP_ADDRESS", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "json")
+        .env("WATCH_NAMESPACES", "openmetadata,analytics")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut running = Running(Some(child));
+
+    let start = Instant::now();
+    loop {
+        if let Some((200, body)) = get(&format!("{base}/readyz")).await {
+            assert_eq!(body, "ok\n");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the binary never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(&format!("{base}/livez")).await.unwrap().0, 200);
+    let (code, metrics) = get(&format!("{base}/metrics")).await.unwrap();
+    assert_eq!(code, 200);
+    assert!(metrics.contains("# TYPE omkc_reconcile_duration_seconds histogram"));
+    assert!(metrics.ends_with("# EOF\n"));
+    // Two namespaces: two scoped watches of the resources, nothing cluster-wide.
+    let requests = api.requests();
+    for ns in ["openmetadata", "analytics"] {
+        assert!(requests.iter().any(|r| r.path
+            == format!("/apis/omkc.dev/v1alpha1/namespaces/{ns}/openmetadatakeycloakclients")
+            && r.query.contains("watch=true")));
+    }
+    assert!(requests.iter().all(|r| r.path.contains("/namespaces/")));
+
+    let pid = running.0.as_ref().unwrap().id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let child = running.0.take().unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit {:?}: {stderr}",
+        output.status
+    );
+    assert!(stderr.contains("shutdown signal received"), "{stderr}");
+    assert!(
+        stderr.contains("\"stopped\""),
+        "JSON logs end with stopped: {stderr}"
+    );
+    assert!(
+        get(&format!("{base}/livez")).await.is_none(),
+        "the server stopped"
+    );
+}
+
+#[tokio::test]
+async fn without_the_crd_the_binary_says_so_and_exits_non_zero() {
+    let api = ApiServer::start().await;
+    api.remove_crd();
+    let dir = temp_dir("nocrd");
+    let mut command = Command::new(BIN);
+    command
+        .arg("run")
+        .env("KUBECONFIG", api.kubeconfig(&dir))
+        .env("HTTP_ADDRESS", format!("127.0.0.1:{}", free_port()));
+    let output = tokio::task::spawn_blocking(move || run_to_end(command))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("error: the CRD is not installed: run `openmetadata-keycloak-operator crd | kubectl apply -f -`"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_cluster_the_binary_says_so_and_exits_non_zero() {
+    let dir = temp_dir("nocluster");
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:{}\ncontexts:\n- name: gone\n  context:\n    cluster: gone\n    user: nobody\nusers:\n- name: nobody\n  user: {{}}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(BIN);
+    command.arg("run").env("KUBECONFIG", &kubeconfig);
+    let output = tokio::task::spawn_blocking(move || run_to_end(command))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("error: the Kubernetes API is not usable"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_http_address_is_refused_by_the_cli() {
+    let mut command = Command::new(BIN);
+    command.args(["run", "--http-address", "localhost"]);
+    let output = tokio::task::spawn_blocking(move || run_to_end(command))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--http-address"), "{stderr}");
+}
