@@ -361,3 +361,9 @@ def test_the_values_schema_is_strict_everywhere():
                 walk(child, f"{path}.{key}")
 
     walk(schema, "values")
+
+
+def test_a_service_monitor_needs_the_metrics_service():
+    with pytest.raises(helm.HelmRenderError) as err:
+        render.render({"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}})
+    assert "metrics.serviceMonitor.enabled needs metrics.service.enabled" in str(err.value)
