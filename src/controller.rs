@@ -269,7 +269,7 @@ pub async fn measured_reconcile(
     let started = std::time::Instant::now();
     let result = reconcile(guard, ctx.clone()).await;
     let (outcome, reason) = match &result {
-        Ok(_) => ("success", "Ready"),
+        Ok(_) => ("success", "Reconciled"),
         Err(e) => ("error", e.reason()),
     };
     ctx.metrics.observe(outcome, reason, started.elapsed());

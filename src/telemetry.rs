@@ -150,7 +150,7 @@ impl Health {
 pub struct ResultLabels {
     /// `success` or `error`.
     pub result: &'static str,
-    /// `Ready` on success, else the bounded failure reason (the Ready condition's reason).
+    /// `Reconciled` on success, else the bounded failure reason: the Ready condition's reason.
     pub reason: &'static str,
 }
 
@@ -309,12 +309,12 @@ mod tests {
     #[test]
     fn metrics_count_reconciles_by_result_and_reason() {
         let m = Metrics::default();
-        m.observe("success", "Ready", Duration::from_millis(12));
+        m.observe("success", "Reconciled", Duration::from_millis(12));
         m.observe("error", "KeycloakUnavailable", Duration::from_millis(3));
         m.observe("error", "KeycloakUnavailable", Duration::from_secs(30));
         let text = m.render();
         assert!(
-            text.contains(r#"omkc_reconciliations_total{result="success",reason="Ready"} 1"#),
+            text.contains(r#"omkc_reconciliations_total{result="success",reason="Reconciled"} 1"#),
             "{text}"
         );
         assert!(text.contains(

@@ -229,7 +229,9 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
             .contains(r#"omkc_reconciliations_total{result="error",reason="CredentialsNotFound"}"#),
         "{metrics}"
     );
-    assert!(metrics.contains(r#"omkc_reconciliations_total{result="success",reason="Ready"}"#));
+    assert!(
+        metrics.contains(r#"omkc_reconciliations_total{result="success",reason="Reconciled"}"#)
+    );
 
     loop_task.abort();
     let accesses = api.accesses();
