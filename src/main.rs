@@ -109,9 +109,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
         .filter(|n| !n.is_empty())
         .collect();
 
+    let scopes = scopes(&namespaces);
     // Fail early and clearly when the CRD is missing or RBAC forbids reading the resources.
-    for scope in scopes(&namespaces) {
-        let api: Api<OpenMetadataKeycloakClient> = match &scope {
+    for scope in &scopes {
+        let api: Api<OpenMetadataKeycloakClient> = match scope {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
@@ -135,7 +136,6 @@ async fn run(args: RunArgs) -> Result<(), String> {
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(client.clone(), settings));
-    let scopes = scopes(&namespaces);
     let health = Arc::new(Health::new(scopes.len()));
     let listener = tokio::net::TcpListener::bind(args.http_address)
         .await

@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::apiserver::ApiServer;
+use support::apiserver::{ApiServer, write_kubeconfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_openmetadata-keycloak-operator");
 
@@ -53,13 +53,23 @@ async fn get(url: &str) -> Option<(u16, String)> {
     Some((response.status().as_u16(), response.text().await.ok()?))
 }
 
-fn run_to_end(mut command: Command) -> Output {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.wait_with_output().unwrap()
+/// Runs `command` to its end off the async runtime; returns its exit code and stderr.
+async fn run_to_end(mut command: Command) -> (Option<i32>, String) {
+    let output: Output = tokio::task::spawn_blocking(move || {
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+            .wait_with_output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -141,17 +151,13 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
 async fn without_the_crd_the_binary_says_so_and_exits_non_zero() {
     let api = ApiServer::start().await;
     api.remove_crd();
-    let dir = temp_dir("nocrd");
     let mut command = Command::new(BIN);
     command
         .arg("run")
-        .env("KUBECONFIG", api.kubeconfig(&dir))
+        .env("KUBECONFIG", api.kubeconfig(&temp_dir("nocrd")))
         .env("HTTP_ADDRESS", format!("127.0.0.1:{}", free_port()));
-    let output = tokio::task::spawn_blocking(move || run_to_end(command))
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    let (code, stderr) = run_to_end(command).await;
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("error: the CRD is not installed: run `openmetadata-keycloak-operator crd | kubectl apply -f -`"),
         "{stderr}"
@@ -160,23 +166,15 @@ async fn without_the_crd_the_binary_says_so_and_exits_non_zero() {
 
 #[tokio::test]
 async fn without_a_cluster_the_binary_says_so_and_exits_non_zero() {
-    let dir = temp_dir("nocluster");
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:{}\ncontexts:\n- name: gone\n  context:\n    cluster: gone\n    user: nobody\nusers:\n- name: nobody\n  user: {{}}\n",
-            free_port()
-        ),
-    )
-    .unwrap();
+    // A server address where nothing listens.
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
     let mut command = Command::new(BIN);
-    command.arg("run").env("KUBECONFIG", &kubeconfig);
-    let output = tokio::task::spawn_blocking(move || run_to_end(command))
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    command.arg("run").env(
+        "KUBECONFIG",
+        write_kubeconfig(&nowhere, &temp_dir("nocluster")),
+    );
+    let (code, stderr) = run_to_end(command).await;
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("error: the Kubernetes API is not usable"),
         "{stderr}"
@@ -187,10 +185,7 @@ async fn without_a_cluster_the_binary_says_so_and_exits_non_zero() {
 async fn a_bad_http_address_is_refused_by_the_cli() {
     let mut command = Command::new(BIN);
     command.args(["run", "--http-address", "localhost"]);
-    let output = tokio::task::spawn_blocking(move || run_to_end(command))
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = run_to_end(command).await;
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--http-address"), "{stderr}");
 }

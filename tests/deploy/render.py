@@ -66,29 +66,31 @@ def split_documents(text: str) -> list[str]:
     return docs
 
 
+def documents(values: dict | None = None, namespace: str = NAMESPACE) -> list[str]:
+    """Every rendered YAML document as text (not NOTES.txt, not CRDs), in template order."""
+    return [
+        doc
+        for path, text in sorted(render(values, namespace).items())
+        if not path.endswith(".txt")
+        for doc in split_documents(text)
+    ]
+
+
 def objects(values: dict | None = None, namespace: str = NAMESPACE) -> list[dict]:
     """Every object the chart renders (not NOTES.txt, not CRDs)."""
-    out = []
-    for path, text in sorted(render(values, namespace).items()):
-        if path.endswith(".txt"):
-            continue
-        out.extend(yaml.safe_load(d) for d in split_documents(text))
-    return out
+    return [yaml.safe_load(doc) for doc in documents(values, namespace)]
 
 
 def kubectl_manifest() -> str:
     docs: list[tuple[int, str]] = []
-    for path, text in render().items():
-        if path.endswith(".txt"):
-            continue
-        for doc in split_documents(text):
-            kind = yaml.safe_load(doc)["kind"]
-            lines = [
-                line.replace("app.kubernetes.io/managed-by: Helm", "app.kubernetes.io/managed-by: kubectl")
-                for line in doc.splitlines()
-                if not line.strip().startswith("helm.sh/chart:")
-            ]
-            docs.append((KIND_ORDER.index(kind), "\n".join(lines) + "\n"))
+    for doc in documents():
+        kind = yaml.safe_load(doc)["kind"]
+        lines = [
+            line.replace("app.kubernetes.io/managed-by: Helm", "app.kubernetes.io/managed-by: kubectl")
+            for line in doc.splitlines()
+            if not line.strip().startswith("helm.sh/chart:")
+        ]
+        docs.append((KIND_ORDER.index(kind), "\n".join(lines) + "\n"))
     namespace = (
         "apiVersion: v1\nkind: Namespace\nmetadata:\n"
         f"  name: {NAMESPACE}\n"

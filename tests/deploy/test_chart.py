@@ -190,12 +190,8 @@ def test_a_network_policy_without_scrapers_admits_nothing():
     assert policy["spec"]["policyTypes"] == ["Ingress"]
 
 
-def rules_of(role: dict) -> list[dict]:
-    return role["rules"]
-
-
 def test_namespaced_mode_grants_the_same_rules_in_roles_only():
-    cluster_rules = rules_of(one(render.objects(), "ClusterRole"))
+    cluster_rules = one(render.objects(), "ClusterRole")["rules"]
     namespaces = VALUE_SETS["namespaced"]["watchNamespaces"]
     objects = render.objects(VALUE_SETS["namespaced"])
     assert by_kind(objects, "ClusterRole") == [] and by_kind(objects, "ClusterRoleBinding") == []
@@ -204,7 +200,7 @@ def test_namespaced_mode_grants_the_same_rules_in_roles_only():
     assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(namespaces)
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(namespaces)
     for role in roles:
-        assert rules_of(role) == cluster_rules
+        assert role["rules"] == cluster_rules
     for binding in bindings:
         assert binding["roleRef"] == {
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": render.RELEASE,

@@ -214,11 +214,13 @@ impl Inner {
         self.rv
     }
 
-    fn emit(&mut self, tx: &broadcast::Sender<WatchEvent>, key: &Key, kind: &'static str) {
-        let object = match kind {
-            "DELETED" => self.history_object(key),
-            _ => self.objects[key].clone(),
-        };
+    fn emit(
+        &mut self,
+        tx: &broadcast::Sender<WatchEvent>,
+        key: &Key,
+        kind: &'static str,
+        object: Value,
+    ) {
         let event = WatchEvent {
             collection: key.0.clone(),
             namespace: key.1.clone(),
@@ -228,19 +230,6 @@ impl Inner {
         };
         self.history.push(event.clone());
         let _ = tx.send(event);
-    }
-
-    fn history_object(&self, key: &Key) -> Value {
-        self.history
-            .iter()
-            .rev()
-            .find(|e| {
-                e.collection == key.0
-                    && e.namespace == key.1
-                    && e.object["metadata"]["name"].as_str() == Some(key.2.as_str())
-            })
-            .map(|e| e.object.clone())
-            .unwrap_or(Value::Null)
     }
 
     /// Stores `object` under `key` as a write: new resourceVersion, generation bump on a spec
@@ -271,21 +260,18 @@ impl Inner {
             .as_array()
             .is_some_and(|f| !f.is_empty());
         if deleting && !finalizers_left {
-            self.objects.insert(key.clone(), object.clone());
-            self.emit(tx, key, "MODIFIED");
+            // The update that drops the last finalizer is seen, then the deletion.
+            self.emit(tx, key, "MODIFIED", object.clone());
             self.objects.remove(key);
-            self.emit(tx, key, "DELETED");
+            self.emit(tx, key, "DELETED", object.clone());
         } else {
+            let kind = if previous.is_some() {
+                "MODIFIED"
+            } else {
+                "ADDED"
+            };
             self.objects.insert(key.clone(), object.clone());
-            self.emit(
-                tx,
-                key,
-                if previous.is_some() {
-                    "MODIFIED"
-                } else {
-                    "ADDED"
-                },
-            );
+            self.emit(tx, key, kind, object.clone());
         }
         object
     }
@@ -303,9 +289,8 @@ impl Inner {
             return Some(object);
         }
         self.next_rv();
-        self.emit(tx, key, "MODIFIED");
         self.objects.remove(key);
-        self.emit(tx, key, "DELETED");
+        self.emit(tx, key, "DELETED", object.clone());
         Some(object)
     }
 }
@@ -335,16 +320,7 @@ impl ApiServer {
 
     /// A kubeconfig file for this server (no credentials), for running the real binary.
     pub fn kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
-        let path = dir.join("kubeconfig");
-        let text = format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: fake\n\
-             clusters:\n- name: fake\n  cluster:\n    server: {}\n\
-             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: nobody\n    namespace: default\n\
-             users:\n- name: nobody\n  user: {{}}\n",
-            self.url
-        );
-        std::fs::write(&path, text).unwrap();
-        path
+        write_kubeconfig(&self.url, dir)
     }
 
     /// A kube client for this server.
@@ -442,6 +418,19 @@ impl ApiServer {
     pub fn accesses(&self) -> BTreeSet<Access> {
         self.requests().into_iter().flat_map(|r| r.access).collect()
     }
+}
+
+/// Writes `dir/kubeconfig` for an unauthenticated server at `url`.
+pub fn write_kubeconfig(url: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: fake\n\
+         clusters:\n- name: fake\n  cluster:\n    server: {url}\n\
+         contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: nobody\n    namespace: default\n\
+         users:\n- name: nobody\n  user: {{}}\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 fn query_map(uri: &Uri) -> BTreeMap<String, String> {
