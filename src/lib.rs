@@ -1,19 +1,27 @@
 //! openmetadata-keycloak-operator: OpenMetadata single sign-on through Keycloak, as a
 //! Kubernetes custom resource.
 //!
-//! Modules follow the reconcile pipeline: [`crd`] (the API), [`validate`] (spec to checked
-//! value), [`desired`] (pure desired state and comparisons), [`keycloak`] (the external system,
-//! idempotent verbs) and [`controller`] (the only place that writes to Kubernetes).
+//! The reconcile is a pipeline (`docs/architecture.md` draws it): [`crd`] (the API) →
+//! [`validate`] (spec to checked value) → [`reconcile`] (dereference, a pure plan, apply,
+//! status, cleanup) with [`keycloak`] (a client of the Admin API and nothing more) at its edge.
+//! [`controller`] wires watches and the runtime; [`cli`] is the command line.
 
+pub mod cli;
+pub mod context;
 pub mod controller;
 pub mod crd;
-pub mod desired;
+pub mod events;
 pub mod keycloak;
+pub mod names;
+pub mod reason;
+pub mod reconcile;
 pub mod telemetry;
 pub mod tls;
+pub mod urls;
 pub mod validate;
 
-pub use controller::{Context, Error, Settings};
+pub use context::{Context, Settings};
+pub use reconcile::Error;
 
 use kube::CustomResourceExt;
 

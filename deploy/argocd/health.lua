@@ -13,7 +13,7 @@
 
 local hs = {}
 
--- Ready=False reasons that are permanent; src/controller.rs PERMANENT_REASONS is the source
+-- Ready=False reasons that are permanent; src/reason.rs (class Permanent) is the source
 -- and a test keeps this table equal to it.
 local permanent = {
   ClientConflict = true,

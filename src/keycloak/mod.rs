@@ -1,4 +1,5 @@
-//! Keycloak Admin REST API, through the `keycloak` crate's typed calls.
+//! A client of Keycloak's Admin REST API, and nothing more: HTTP, tokens, sessions, verbs and
+//! error mapping. It knows nothing about what the operator wants; [`crate::reconcile`] decides.
 //!
 //! [`Session`] is one connection (base URL, admin realm, credentials, TLS roots) with a token
 //! cache and a concurrency limit; its verbs are idempotent where Keycloak allows it ("already
@@ -6,13 +7,13 @@
 //! credentials change.
 
 pub mod error;
+mod pool;
 pub mod token;
 
 use std::{
-    collections::HashMap,
     future::Future,
     hash::{DefaultHasher, Hash, Hasher},
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::Duration,
 };
 
@@ -23,6 +24,7 @@ use keycloak::{
 use tokio::sync::Semaphore;
 
 pub use error::KeycloakError;
+pub use pool::Pool;
 pub use token::{Credentials, SharedToken, TokenCache};
 
 use error::from_admin;
@@ -31,15 +33,6 @@ use error::from_admin;
 const MAX_CONCURRENT_CALLS: usize = 4;
 /// Timeout of one HTTP request to Keycloak.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Percent-encodes one URL path segment.
-pub(crate) fn encode_segment(segment: &str) -> String {
-    let mut url = url::Url::parse("http://x/").expect("static URL parses");
-    url.path_segments_mut()
-        .expect("http URL has path segments")
-        .push(segment);
-    url.path()[1..].to_string()
-}
 
 /// What identifies a connection to Keycloak.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -65,7 +58,7 @@ pub struct ConnectionSpec {
 
 impl ConnectionSpec {
     /// Changes to credentials or CA roots produce a new fingerprint, and so a new session.
-    fn fingerprint(&self) -> u64 {
+    pub(crate) fn fingerprint(&self) -> u64 {
         let mut hasher = DefaultHasher::new();
         self.credentials.hash(&mut hasher);
         self.ca_bundle.hash(&mut hasher);
@@ -227,17 +220,17 @@ impl Session {
             .ok_or_else(|| KeycloakError::Protocol("the client has no secret".into()))
     }
 
-    /// The client's default client scopes.
+    /// Names of the client's default client scopes.
     pub async fn default_scopes(
         &self,
         realm: &str,
         uuid: &str,
-    ) -> Result<Vec<ClientScopeRepresentation>, KeycloakError> {
+    ) -> Result<Vec<String>, KeycloakError> {
         self.call(realm, |admin| {
             admin.realm_clients_with_client_uuid_default_client_scopes_get(realm, uuid)
         })
         .await
-        .map(|scopes| scopes.into_iter().collect())
+        .map(|scopes| scopes.into_iter().filter_map(|s| s.name).collect())
     }
 
     /// The realm's client scopes.
@@ -264,88 +257,5 @@ impl Session {
         })
         .await
         .map(drop)
-    }
-
-    /// Makes sure every scope in `wanted` is among the client's default scopes, adding only the
-    /// missing ones (the realm's other defaults stay). Returns the names it added.
-    pub async fn ensure_default_scopes(
-        &self,
-        realm: &str,
-        uuid: &str,
-        wanted: &[&str],
-    ) -> Result<Vec<String>, KeycloakError> {
-        let current = self.default_scopes(realm, uuid).await?;
-        let missing = crate::desired::missing_scopes(&current, wanted);
-        if missing.is_empty() {
-            return Ok(missing);
-        }
-        let realm_scopes = self.realm_scopes(realm).await?;
-        for name in &missing {
-            let id = realm_scopes
-                .iter()
-                .find(|s| s.name.as_deref() == Some(name.as_str()))
-                .and_then(|s| s.id.as_deref())
-                .ok_or_else(|| KeycloakError::ScopeNotFound(name.clone()))?;
-            self.add_default_scope(realm, uuid, id).await?;
-        }
-        Ok(missing)
-    }
-}
-
-/// One [`Session`] per Keycloak connection, shared by all resources that use it.
-#[derive(Default)]
-pub struct Pool {
-    sessions: Mutex<HashMap<ConnectionKey, (u64, Arc<Session>)>>,
-}
-
-impl Pool {
-    /// The session for `spec`, opened on first use or when its credentials or CA changed.
-    pub fn session(&self, spec: &ConnectionSpec) -> Result<Arc<Session>, KeycloakError> {
-        let fingerprint = spec.fingerprint();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((known, session)) = sessions.get(&spec.key)
-            && *known == fingerprint
-        {
-            return Ok(session.clone());
-        }
-        let session = Arc::new(Session::open(spec)?);
-        sessions.insert(spec.key.clone(), (fingerprint, session.clone()));
-        Ok(session)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_segments_are_percent_encoded() {
-        assert_eq!(encode_segment("data-sec"), "data-sec");
-        assert_eq!(encode_segment("my realm/x"), "my%20realm%2Fx");
-    }
-
-    fn spec(password: &str) -> ConnectionSpec {
-        ConnectionSpec {
-            key: ConnectionKey {
-                base_url: "http://127.0.0.1:1".into(),
-                admin_realm: "master".into(),
-                credentials_source: "ns/admin".into(),
-            },
-            credentials: Credentials::Password {
-                username: "admin".into(),
-                password: password.into(),
-            },
-            ca_bundle: None,
-        }
-    }
-
-    #[test]
-    fn pool_reuses_a_session_until_credentials_change() {
-        let pool = Pool::default();
-        let first = pool.session(&spec("one")).unwrap();
-        let again = pool.session(&spec("one")).unwrap();
-        assert!(Arc::ptr_eq(&first, &again));
-        let rotated = pool.session(&spec("two")).unwrap();
-        assert!(!Arc::ptr_eq(&first, &rotated));
     }
 }

@@ -88,7 +88,7 @@ impl TokenCache {
     ) -> Self {
         let token_url = format!(
             "{base_url}/realms/{}/protocol/openid-connect/token",
-            super::encode_segment(admin_realm)
+            crate::urls::encode_segment(admin_realm)
         );
         Self {
             http,

@@ -82,7 +82,7 @@ def test_ci_runs_every_check(fragment):
         "docker build",
         "kind load docker-image",
         "helm install openmetadata-keycloak-operator deploy/helm/openmetadata-keycloak-operator",
-        "cargo test --locked --test e2e",
+        "cargo test --locked --test it -- --nocapture e2e::end_to_end",
         "kind export logs",
         "actions/upload-artifact",
     ],
@@ -99,10 +99,10 @@ def test_e2e_collects_logs_only_on_failure():
 
 
 def test_e2e_sets_what_the_suite_reads():
-    text = (ROOT / "tests" / "e2e.rs").read_text()
+    text = (ROOT / "tests" / "it" / "e2e.rs").read_text()
     doc = yaml.safe_load((WORKFLOWS / "e2e.yml").read_text())
     (job,) = doc["jobs"].values()
-    (suite,) = [s for s in job["steps"] if "--test e2e" in s.get("run", "")]
+    (suite,) = [s for s in job["steps"] if "e2e::" in s.get("run", "")]
     for var in ("KEYCLOAK_URL", "KEYCLOAK_URL_IN_CLUSTER", "KEYCLOAK_ADMIN_USER", "KEYCLOAK_ADMIN_PASSWORD"):
         assert var in suite["env"] and var in text, var
 

@@ -51,7 +51,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The RBAC rules, shared by the ClusterRole (all namespaces) and the per-namespace Roles.
-tests/controller_loop.rs derives the same set from the requests the operator really makes.
+tests/it/controller_loop.rs derives the same set from the requests the operator really makes.
 */}}
 {{- define "omkc.rules" -}}
 # The custom resources: list and watch feed the controller's cache; patch adds and removes

@@ -5,8 +5,6 @@
 //! attributes they need; `the_chart_grants_exactly_what_the_code_uses` compares them with the
 //! rules of the rendered install manifest.
 
-mod support;
-
 use std::{
     collections::BTreeSet,
     future::Future,
@@ -14,28 +12,21 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::support::{
+    apiserver::{Access, ApiServer},
+    b64,
+    emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+};
 use omkc::{
     Context, Settings,
     controller::run_scope,
     telemetry::{self, Health},
 };
 use serde_json::{Value, json};
-use support::{
-    apiserver::{Access, ApiServer},
-    emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
-};
 
 const NS: &str = "openmetadata";
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
 const SECRETS: &str = "v1/secrets";
-
-fn b64(s: &str) -> String {
-    serde_json::to_value(k8s_openapi::ByteString(s.as_bytes().to_vec()))
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 fn resource(name: &str, emu: &Emulator, credentials: &str, secret: &str) -> Value {
     json!({

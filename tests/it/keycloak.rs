@@ -1,56 +1,34 @@
 //! The real Keycloak code of the operator, over HTTP, against the Admin API emulator.
 
-mod support;
-
 use std::time::Duration;
 
 use omkc::{
     Error,
-    controller::{delete_owned_client, sync_keycloak},
     crd::OpenMetadataKeycloakClient,
-    desired::OWNER_ATTRIBUTE,
-    keycloak::{ConnectionKey, ConnectionSpec, Credentials, KeycloakError, Session},
+    keycloak::{Credentials, KeycloakError},
+    names::OWNER_ATTRIBUTE,
+    reason::Reason,
+    reconcile::{
+        change::Change, cleanup::delete_owned_client, converge_keycloak as sync_keycloak,
+        desired::ClientField, plan::Deletion,
+    },
     validate::{Validated, validate},
 };
 use serde_json::json;
-use support::{
-    emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
-    openapi::OpenApi,
-};
 
-fn fixture(name: &str) -> OpenMetadataKeycloakClient {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use crate::support::{
+    admin_session,
+    emulator::{ADMIN_USER, Emulator},
+    fixture,
+    openapi::OpenApi,
+    session_with,
+};
 
 fn validated_for(emu: &Emulator, edit: impl FnOnce(&mut OpenMetadataKeycloakClient)) -> Validated {
     let mut obj = fixture("basic.yaml");
     obj.spec.keycloak.url = emu.base_url.clone();
     edit(&mut obj);
     validate(&obj).expect("fixture is valid")
-}
-
-fn session_with(emu: &Emulator, credentials: Credentials) -> Session {
-    Session::open(&ConnectionSpec {
-        key: ConnectionKey {
-            base_url: emu.base_url.clone(),
-            admin_realm: "master".into(),
-            credentials_source: "openmetadata/keycloak-admin".into(),
-        },
-        credentials,
-        ca_bundle: None,
-    })
-    .unwrap()
-}
-
-fn admin_session(emu: &Emulator) -> Session {
-    session_with(
-        emu,
-        Credentials::Password {
-            username: ADMIN_USER.into(),
-            password: ADMIN_PASSWORD.into(),
-        },
-    )
 }
 
 fn writes(emu: &Emulator) -> Vec<String> {
@@ -99,13 +77,12 @@ async fn creates_a_confidential_client_with_openmetadata_urls_and_reads_its_secr
         Some(synced.client_secret.clone()),
         emu.secret_of("data-sec", "openmetadata")
     );
-    assert!(
-        synced
-            .changes
-            .iter()
-            .any(|c| c.starts_with("created client")),
-        "{:?}",
-        synced.changes
+    assert_eq!(
+        synced.changes,
+        [Change::ClientCreated {
+            client_id: "openmetadata".into(),
+            realm: "data-sec".into()
+        }]
     );
     // Realm defaults kept, email and profile present: the POST body carried no scopes.
     assert_eq!(
@@ -159,14 +136,12 @@ async fn drift_made_by_hand_is_corrected_and_unmanaged_fields_stay() {
 
     let synced = sync_keycloak(&session, &v).await.unwrap();
 
-    let update = synced
-        .changes
-        .iter()
-        .find(|c| c.starts_with("updated client"))
-        .expect("an update");
-    assert!(
-        update.contains("redirectUris") && update.contains("publicClient"),
-        "{update}"
+    assert_eq!(
+        synced.changes,
+        [Change::ClientUpdated {
+            client_id: "openmetadata".into(),
+            fields: vec![ClientField::PublicClient, ClientField::RedirectUris],
+        }]
     );
     let client = emu.client("data-sec", "openmetadata").unwrap();
     assert_eq!(
@@ -210,13 +185,11 @@ async fn a_removed_default_scope_is_added_back_one_by_one() {
 
     let synced = sync_keycloak(&session, &v).await.unwrap();
 
-    assert!(
-        synced
-            .changes
-            .iter()
-            .any(|c| c == "added default client scopes: email"),
-        "{:?}",
-        synced.changes
+    assert_eq!(
+        synced.changes,
+        [Change::ScopesAdded {
+            scopes: vec!["email".into()]
+        }]
     );
     assert!(
         emu.default_scope_names("data-sec", "openmetadata")
@@ -257,7 +230,7 @@ async fn a_client_made_by_hand_is_left_alone_unless_adoption_is_asked() {
     let err = sync_keycloak(&session, &validated_for(&emu, |_| {}))
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), "ClientConflict");
+    assert_eq!(err.reason(), Reason::ClientConflict);
     assert!(err.to_string().contains("adoptExisting"), "{err}");
     assert!(
         writes(&emu).is_empty(),
@@ -276,7 +249,12 @@ async fn a_client_made_by_hand_is_left_alone_unless_adoption_is_asked() {
         });
     });
     let synced = sync_keycloak(&session, &adopt).await.unwrap();
-    assert!(synced.changes.iter().any(|c| c.starts_with("adopted")));
+    assert_eq!(
+        synced.changes[0],
+        Change::ClientAdopted {
+            client_id: "openmetadata".into()
+        }
+    );
     let client = emu.client("data-sec", "openmetadata").unwrap();
     assert_eq!(client["publicClient"], false);
     assert_eq!(
@@ -301,7 +279,7 @@ async fn a_client_of_another_resource_is_never_taken_even_with_adoption() {
     let session = admin_session(&emu);
     emu.clear_log();
     let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), "ClientConflict");
+    assert_eq!(err.reason(), Reason::ClientConflict);
     assert!(err.to_string().contains("other-ns/other"), "{err}");
     assert!(writes(&emu).is_empty());
     // Deleting this resource leaves the other's client too.
@@ -372,7 +350,7 @@ async fn wrong_credentials_are_a_permanent_error_that_names_no_secret() {
         },
     );
     let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), "CredentialsRejected");
+    assert_eq!(err.reason(), Reason::CredentialsRejected);
     assert!(!err.is_transient());
     assert!(
         err.to_string().contains("Invalid user credentials"),
@@ -398,7 +376,7 @@ async fn an_account_without_rights_gets_forbidden_after_one_renewal_attempt() {
         },
     );
     let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), "KeycloakForbidden");
+    assert_eq!(err.reason(), Reason::KeycloakForbidden);
     assert!(!err.is_transient());
 }
 
@@ -443,12 +421,12 @@ async fn conflicts_server_errors_and_outages_are_transient() {
         r#"{"errorMessage":"Client openmetadata already exists"}"#,
     );
     let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), "KeycloakConflict");
+    assert_eq!(err.reason(), Reason::KeycloakConflict);
     assert!(err.is_transient());
 
     emu.inject(Some("GET"), "/clients", 503, r#"{"error":"unknown_error"}"#);
     let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), "KeycloakUnavailable");
+    assert_eq!(err.reason(), Reason::KeycloakUnavailable);
     assert!(err.is_transient());
 
     // After the faults, the next attempt converges.
@@ -457,7 +435,7 @@ async fn conflicts_server_errors_and_outages_are_transient() {
     emu.stop();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), "KeycloakUnavailable");
+    assert_eq!(err.reason(), Reason::KeycloakUnavailable);
     assert!(err.is_transient());
 }
 
@@ -480,12 +458,12 @@ async fn delete_removes_an_owned_client_and_treats_gone_as_done() {
     let session = admin_session(&emu);
     sync_keycloak(&session, &v).await.unwrap();
 
-    let message = delete_owned_client(&session, &v).await.unwrap();
-    assert!(message.starts_with("deleted client"), "{message}");
+    let decided = delete_owned_client(&session, &v).await.unwrap();
+    assert!(matches!(decided, Deletion::Delete { .. }), "{decided:?}");
     assert!(emu.client("data-sec", "openmetadata").is_none());
 
     let again = delete_owned_client(&session, &v).await.unwrap();
-    assert!(again.contains("already gone"), "{again}");
+    assert_eq!(again, Deletion::AlreadyGone);
 
     // A 404 from DELETE (deleted by someone else in between) is success too.
     sync_keycloak(&session, &v).await.unwrap();

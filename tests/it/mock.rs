@@ -3,20 +3,22 @@
 //! body of every Kubernetes request in order; a missing request shows as a timeout, an extra
 //! one as a leftover request after the reconcile.
 
-mod support;
-
 use std::{sync::Arc, time::Duration};
 
+use crate::support::{
+    admin_session, b64, decode,
+    emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+};
 use http::{Request, Response};
-use k8s_openapi::ByteString;
 use kube::{Client, client::Body, core::DeserializeGuard, runtime::controller::Action};
 use omkc::{
     Context, Settings,
-    controller::{error_policy, reconcile},
+    controller::error_policy,
     crd::{DeletionPolicy, FINALIZER, OpenMetadataKeycloakClient},
+    reason::Reason,
+    reconcile::reconcile,
 };
 use serde_json::{Value, json};
-use support::emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator};
 use tower_test::mock::{self, Handle, SendResponse};
 
 const NS: &str = "openmetadata";
@@ -133,19 +135,6 @@ fn credentials_secret() -> Value {
     })
 }
 
-fn b64(s: &str) -> String {
-    serde_json::to_value(ByteString(s.as_bytes().to_vec()))
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn decode(v: &Value) -> String {
-    let bytes: ByteString = serde_json::from_value(v.clone()).unwrap();
-    String::from_utf8(bytes.0).unwrap()
-}
-
 fn context() -> (Arc<Context>, ApiServer) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, NS);
@@ -153,23 +142,6 @@ fn context() -> (Arc<Context>, ApiServer) {
         Arc::new(Context::new(client, Settings::default())),
         ApiServer(handle),
     )
-}
-
-/// A Keycloak session outside the reconcile, to prepare Keycloak's state.
-fn admin_session(emu: &Emulator) -> omkc::keycloak::Session {
-    omkc::keycloak::Session::open(&omkc::keycloak::ConnectionSpec {
-        key: omkc::keycloak::ConnectionKey {
-            base_url: emu.base_url.clone(),
-            admin_realm: "master".into(),
-            credentials_source: "test/setup".into(),
-        },
-        credentials: omkc::keycloak::Credentials::Password {
-            username: ADMIN_USER.into(),
-            password: ADMIN_PASSWORD.into(),
-        },
-        ca_bundle: None,
-    })
-    .unwrap()
 }
 
 fn guard(obj: &OpenMetadataKeycloakClient) -> Arc<DeserializeGuard<OpenMetadataKeycloakClient>> {
@@ -379,9 +351,9 @@ async fn a_secret_the_operator_does_not_own_is_left_alone() {
     });
     let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
     server.await.unwrap();
-    assert_eq!(err.reason(), "SecretConflict");
+    assert_eq!(err.reason(), Reason::SecretConflict);
     // Permanent: retried at the resync period, not in a tight loop.
-    let delay = ctx.retry_after(&err, "openmetadata/openmetadata");
+    let delay = ctx.retry_after(err.is_transient(), "openmetadata/openmetadata");
     assert!(
         delay >= Duration::from_secs(270) && delay <= Duration::from_secs(330),
         "{delay:?}"
@@ -429,7 +401,9 @@ async fn deletion_removes_the_owned_client_then_the_finalizer() {
     // First converge Keycloak so the client exists and is owned.
     let v = omkc::validate::validate(&OpenMetadataKeycloakClient::test(&emu.base_url)).unwrap();
     let session = admin_session(&emu);
-    omkc::controller::sync_keycloak(&session, &v).await.unwrap();
+    omkc::reconcile::converge_keycloak(&session, &v)
+        .await
+        .unwrap();
 
     let (ctx, mut api) = context();
     let obj = OpenMetadataKeycloakClient::test(&emu.base_url)
@@ -498,9 +472,9 @@ async fn deletion_keeps_the_finalizer_while_keycloak_is_down() {
     assert!(err.is_transient());
     // Transient errors back off exponentially.
     let key = "openmetadata/openmetadata";
-    let first = ctx.retry_after(&err, key);
-    let second = ctx.retry_after(&err, key);
-    let third = ctx.retry_after(&err, key);
+    let first = ctx.retry_after(err.is_transient(), key);
+    let second = ctx.retry_after(err.is_transient(), key);
+    let third = ctx.retry_after(err.is_transient(), key);
     assert!(first <= Duration::from_millis(2400), "{first:?}");
     assert!(
         second >= Duration::from_millis(3200) && second <= Duration::from_millis(4800),
@@ -537,9 +511,10 @@ async fn a_converged_resource_patches_no_status_and_publishes_no_event() {
     let base = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
     let v = omkc::validate::validate(&base).unwrap();
     let session = admin_session(&emu);
-    let synced = omkc::controller::sync_keycloak(&session, &v).await.unwrap();
-    let status =
-        omkc::controller::ready_status(&base, &v, &synced.client_uuid, &Default::default());
+    let synced = omkc::reconcile::converge_keycloak(&session, &v)
+        .await
+        .unwrap();
+    let status = omkc::reconcile::status::ready(&base, &v, &synced.client_uuid);
     let obj = base.with(|o| o.status = Some(status));
     let secret_value = synced.client_secret.clone();
     emu.clear_log();

@@ -4,15 +4,13 @@
 use kube::{CustomResourceExt, core::cel::Validator};
 use omkc::{
     crd::{DeletionPolicy, OpenMetadataKeycloakClient},
-    desired,
+    reason::{Class, Reason},
+    reconcile::desired::{self, ClientField},
     validate::validate,
 };
 use serde_json::{Value, json};
 
-fn fixture(name: &str) -> OpenMetadataKeycloakClient {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use crate::support::fixture;
 
 #[test]
 fn committed_crd_is_regenerated_from_the_rust_types() {
@@ -372,7 +370,11 @@ fn drift_ignores_order_and_unmanaged_fields_but_sees_managed_changes() {
         .insert("post.logout.redirect.uris".into(), "+".into());
     assert_eq!(
         desired::client_drift(&observed, &wanted),
-        ["implicitFlowEnabled", "webOrigins", "attributes"]
+        [
+            ClientField::ImplicitFlowEnabled,
+            ClientField::WebOrigins,
+            ClientField::Attributes
+        ]
     );
 }
 
@@ -427,7 +429,7 @@ fn output_secret_carries_only_the_operators_and_the_users_metadata() {
 #[test]
 fn credentials_come_from_either_key_pair_and_errors_name_keys_only() {
     use k8s_openapi::{ByteString, api::core::v1::Secret};
-    use omkc::controller::credentials_from;
+    use omkc::reconcile::dereference::credentials_from;
     let secret = |pairs: &[(&str, &str)]| Secret {
         data: Some(
             pairs
@@ -447,7 +449,7 @@ fn credentials_come_from_either_key_pair_and_errors_name_keys_only() {
     ));
     let err =
         credentials_from("a", &secret(&[("username", "admin"), ("password", "")])).unwrap_err();
-    assert_eq!(err.reason(), "CredentialsInvalid");
+    assert_eq!(err.reason(), Reason::CredentialsInvalid);
     assert!(err.to_string().contains("`password`"));
     let err = credentials_from("a", &secret(&[("clientSecret", "topsecret")])).unwrap_err();
     assert!(!err.to_string().contains("topsecret"), "{err}");
@@ -509,12 +511,73 @@ fn the_argocd_health_check_knows_every_permanent_reason() {
         .and_then(|(_, rest)| rest.split_once('}'))
         .expect("the `permanent` table")
         .0;
-    let listed: Vec<&str> = table
+    let mut listed: Vec<&str> = table
         .lines()
         .filter_map(|l| l.trim().strip_suffix(" = true,"))
         .collect();
-    assert_eq!(listed, omkc::controller::PERMANENT_REASONS);
-    for reason in omkc::controller::TRANSIENT_REASONS {
-        assert!(!lua.contains(reason), "{reason} is transient");
+    listed.sort();
+    let mut permanent: Vec<&str> = Reason::of_class(Class::Permanent)
+        .map(Reason::as_str)
+        .collect();
+    permanent.sort();
+    assert_eq!(
+        listed, permanent,
+        "deploy/argocd/health.lua is out of line with src/reason.rs"
+    );
+    for reason in Reason::of_class(Class::Transient) {
+        assert!(!lua.contains(reason.as_str()), "{reason} is transient");
     }
+}
+
+/// The rows of the README table that follows `heading` (first column, without backticks).
+fn readme_table(heading: &str) -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split_once(heading)
+        .unwrap_or_else(|| panic!("README has no {heading:?}"))
+        .1;
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .filter_map(|row| row.split('|').nth(1))
+        .flat_map(|cell| {
+            cell.split('/')
+                .map(|r| r.trim().trim_matches('`').to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// Every reason is documented: the condition reasons in the troubleshooting table, the Event
+/// reasons in the Events table; and nothing documented that the code does not produce.
+#[test]
+fn the_readme_documents_every_reason_and_no_other() {
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let conditions: Vec<String> = Reason::ALL
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.class(),
+                Class::Ready | Class::Permanent | Class::Transient
+            )
+        })
+        .map(|r| r.as_str().to_string())
+        .collect();
+    assert_eq!(
+        sorted(readme_table("### Troubleshooting by condition reason")),
+        sorted(conditions)
+    );
+    let events: Vec<String> = Reason::ALL
+        .iter()
+        .filter(|r| matches!(r.class(), Class::Change | Class::Warning))
+        .map(|r| r.as_str().to_string())
+        .collect();
+    assert_eq!(sorted(readme_table("### Events")), sorted(events));
 }

@@ -1,10 +1,7 @@
 //! The released binary itself, as the Deployment runs it: flags and environment, the checks at
 //! start, the probe and metrics server the chart's probes call, and a graceful stop on SIGTERM.
-//! The Kubernetes API is the fake apiserver of `tests/support/apiserver.rs`, reached through a
+//! The Kubernetes API is the fake apiserver of `tests/it/support/apiserver.rs`, reached through a
 //! kubeconfig file.
-#![cfg(unix)]
-
-mod support;
 
 use std::{
     net::TcpListener,
@@ -13,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::apiserver::{ApiServer, write_kubeconfig};
+use crate::support::apiserver::{ApiServer, write_kubeconfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_openmetadata-keycloak-operator");
 

@@ -1,26 +1,26 @@
-//! Build step (pure): desired state from a [`Validated`] spec, and comparison with what
-//! Keycloak and Kubernetes hold. Nothing here does IO.
+//! Desired state (pure): what the Keycloak client, the output Secret and the published values
+//! should be for a [`Validated`] spec, and how an observed client differs from it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    fmt,
+};
 
 use k8s_openapi::{
     ByteString,
     api::core::v1::Secret,
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
 };
-use keycloak::types::{ClientRepresentation, ClientScopeRepresentation};
+use keycloak::types::ClientRepresentation;
 use url::Url;
 
-use crate::{crd::OpenMetadataValues, validate::Validated};
+use crate::{
+    crd::OpenMetadataValues,
+    names::{MANAGED_BY_LABEL, OPERATOR_NAME, OWNER_ATTRIBUTE, POST_LOGOUT_ATTRIBUTE},
+    urls,
+    validate::Validated,
+};
 
-/// Name of this operator: field manager, `managed-by` label value, Event reporter.
-pub const OPERATOR_NAME: &str = "openmetadata-keycloak-operator";
-/// Label marking the Secrets this operator writes (its Secret watch selects on it).
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// Client attribute recording which resource created or adopted a Keycloak client.
-pub const OWNER_ATTRIBUTE: &str = "omkc.dev/owner";
-/// Client attribute with OpenMetadata's post-logout redirect.
-pub const POST_LOGOUT_ATTRIBUTE: &str = "post.logout.redirect.uris";
 /// Default client scopes OpenMetadata needs (`openid` is implicit in OpenID Connect).
 pub const REQUIRED_SCOPES: [&str; 2] = ["email", "profile"];
 
@@ -122,41 +122,105 @@ pub fn desired_client(v: &Validated) -> ClientRepresentation {
     }
 }
 
-/// Names of the managed fields where `observed` differs from `desired` (empty: converged).
+/// A managed field of the Keycloak client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClientField {
+    /// `name`.
+    Name,
+    /// `description`.
+    Description,
+    /// `enabled`.
+    Enabled,
+    /// `protocol`.
+    Protocol,
+    /// `publicClient`.
+    PublicClient,
+    /// `bearerOnly`.
+    BearerOnly,
+    /// `clientAuthenticatorType`.
+    ClientAuthenticatorType,
+    /// `standardFlowEnabled`.
+    StandardFlowEnabled,
+    /// `implicitFlowEnabled`.
+    ImplicitFlowEnabled,
+    /// `directAccessGrantsEnabled`.
+    DirectAccessGrantsEnabled,
+    /// `serviceAccountsEnabled`.
+    ServiceAccountsEnabled,
+    /// `authorizationServicesEnabled`.
+    AuthorizationServicesEnabled,
+    /// `rootUrl`.
+    RootUrl,
+    /// `redirectUris`.
+    RedirectUris,
+    /// `webOrigins`.
+    WebOrigins,
+    /// The managed keys of `attributes`.
+    Attributes,
+}
+
+impl ClientField {
+    /// The field's name in Keycloak's ClientRepresentation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Description => "description",
+            Self::Enabled => "enabled",
+            Self::Protocol => "protocol",
+            Self::PublicClient => "publicClient",
+            Self::BearerOnly => "bearerOnly",
+            Self::ClientAuthenticatorType => "clientAuthenticatorType",
+            Self::StandardFlowEnabled => "standardFlowEnabled",
+            Self::ImplicitFlowEnabled => "implicitFlowEnabled",
+            Self::DirectAccessGrantsEnabled => "directAccessGrantsEnabled",
+            Self::ServiceAccountsEnabled => "serviceAccountsEnabled",
+            Self::AuthorizationServicesEnabled => "authorizationServicesEnabled",
+            Self::RootUrl => "rootUrl",
+            Self::RedirectUris => "redirectUris",
+            Self::WebOrigins => "webOrigins",
+            Self::Attributes => "attributes",
+        }
+    }
+}
+
+impl fmt::Display for ClientField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The managed fields where `observed` differs from `desired` (empty: converged).
 /// URI lists compare as sets: Keycloak keeps them unordered.
 pub fn client_drift(
     observed: &ClientRepresentation,
     desired: &ClientRepresentation,
-) -> Vec<&'static str> {
+) -> Vec<ClientField> {
     let mut drift = Vec::new();
     macro_rules! scalar {
-        ($field:ident, $name:literal) => {
+        ($field:ident, $name:ident) => {
             if desired.$field.is_some() && observed.$field != desired.$field {
-                drift.push($name);
+                drift.push(ClientField::$name);
             }
         };
     }
-    scalar!(name, "name");
-    scalar!(description, "description");
-    scalar!(enabled, "enabled");
-    scalar!(protocol, "protocol");
-    scalar!(public_client, "publicClient");
-    scalar!(bearer_only, "bearerOnly");
-    scalar!(client_authenticator_type, "clientAuthenticatorType");
-    scalar!(standard_flow_enabled, "standardFlowEnabled");
-    scalar!(implicit_flow_enabled, "implicitFlowEnabled");
-    scalar!(direct_access_grants_enabled, "directAccessGrantsEnabled");
-    scalar!(service_accounts_enabled, "serviceAccountsEnabled");
-    scalar!(
-        authorization_services_enabled,
-        "authorizationServicesEnabled"
-    );
-    scalar!(root_url, "rootUrl");
+    scalar!(name, Name);
+    scalar!(description, Description);
+    scalar!(enabled, Enabled);
+    scalar!(protocol, Protocol);
+    scalar!(public_client, PublicClient);
+    scalar!(bearer_only, BearerOnly);
+    scalar!(client_authenticator_type, ClientAuthenticatorType);
+    scalar!(standard_flow_enabled, StandardFlowEnabled);
+    scalar!(implicit_flow_enabled, ImplicitFlowEnabled);
+    scalar!(direct_access_grants_enabled, DirectAccessGrantsEnabled);
+    scalar!(service_accounts_enabled, ServiceAccountsEnabled);
+    scalar!(authorization_services_enabled, AuthorizationServicesEnabled);
+    scalar!(root_url, RootUrl);
     if as_set(&observed.redirect_uris) != as_set(&desired.redirect_uris) {
-        drift.push("redirectUris");
+        drift.push(ClientField::RedirectUris);
     }
     if as_set(&observed.web_origins) != as_set(&desired.web_origins) {
-        drift.push("webOrigins");
+        drift.push(ClientField::WebOrigins);
     }
     if let Some(wanted) = &desired.attributes {
         let have = observed.attributes.as_ref();
@@ -164,7 +228,7 @@ pub fn client_drift(
             .iter()
             .any(|(k, val)| have.and_then(|h| h.get(k)) != Some(val))
         {
-            drift.push("attributes");
+            drift.push(ClientField::Attributes);
         }
     }
     drift
@@ -174,22 +238,18 @@ fn as_set(list: &Option<Vec<String>>) -> BTreeSet<&str> {
     list.iter().flatten().map(String::as_str).collect()
 }
 
-/// Which of `wanted` are not among `current` (by scope name).
-pub fn missing_scopes(current: &[ClientScopeRepresentation], wanted: &[&str]) -> Vec<String> {
+/// Which of `wanted` are not among `current` (scope names).
+pub fn missing_scopes(current: &[String], wanted: &[&str]) -> Vec<String> {
     wanted
         .iter()
-        .filter(|w| !current.iter().any(|c| c.name.as_deref() == Some(**w)))
+        .filter(|w| !current.iter().any(|c| c == *w))
         .map(|w| w.to_string())
         .collect()
 }
 
 /// The non-secret values OpenMetadata's Helm chart needs.
 pub fn openmetadata_values(v: &Validated) -> OpenMetadataValues {
-    let authority = format!(
-        "{}/realms/{}",
-        v.keycloak_url,
-        crate::keycloak::encode_segment(&v.realm)
-    );
+    let authority = urls::realm_url(&v.keycloak_url, &v.realm);
     OpenMetadataValues {
         discovery_uri: format!("{authority}/.well-known/openid-configuration"),
         public_keys: vec![

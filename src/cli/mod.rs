@@ -1,0 +1,119 @@
+//! The command line: `run` the controller, or print the `crd`.
+
+mod run;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use run::run;
+
+/// Kubernetes operator that gives OpenMetadata single sign-on through Keycloak.
+#[derive(Parser)]
+#[command(name = "openmetadata-keycloak-operator", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    /// The subcommand.
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the controller against the current kube context or the in-cluster config.
+    Run(RunArgs),
+    /// Print the CustomResourceDefinition (YAML) to standard output.
+    Crd,
+}
+
+#[derive(Parser)]
+pub struct RunArgs {
+    /// Namespaces to watch, comma separated; empty watches all namespaces.
+    #[arg(
+        long,
+        env = "WATCH_NAMESPACES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub namespaces: Vec<String>,
+    /// Period of the full resync that corrects drift made in Keycloak by hand (e.g. 300s, 5m).
+    #[arg(long, env = "RESYNC_PERIOD", default_value = "5m", value_parser = parse_duration)]
+    pub resync: Duration,
+    /// Resources reconciled at the same time (per watched scope).
+    #[arg(long, env = "CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `omkc=debug,info`).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Address of the HTTP server for /livez, /readyz and /metrics.
+    #[arg(long, env = "HTTP_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub http_address: std::net::SocketAddr,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Parses `300`, `300s`, `5m` or `1h`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration like 300s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{raw:?}: unit must be s, m or h")),
+    };
+    if secs < 10 {
+        return Err(format!("{raw:?} is too short: at least 10s"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_seconds_minutes_or_hours_and_refuse_nonsense() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5d").unwrap_err().contains("unit"));
+        assert!(parse_duration("m").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("2s").unwrap_err().contains("too short"));
+    }
+
+    #[test]
+    fn the_cli_parses_run_flags_and_rejects_zero_concurrency() {
+        let cli = Cli::try_parse_from([
+            "omkc",
+            "run",
+            "--namespaces",
+            "a,b",
+            "--resync",
+            "2m",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("run expected")
+        };
+        assert_eq!(args.namespaces, ["a", "b"]);
+        assert_eq!(args.resync, Duration::from_secs(120));
+        assert!(Cli::try_parse_from(["omkc", "run", "--concurrency", "0"]).is_err());
+        assert!(Cli::try_parse_from(["omkc", "crd"]).is_ok());
+    }
+}

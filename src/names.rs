@@ -1,0 +1,11 @@
+//! Names the operator writes into other systems' objects: its field manager and label value,
+//! the labels and attributes that mark what it owns.
+
+/// Name of this operator: field manager, `managed-by` label value, Event reporter.
+pub const OPERATOR_NAME: &str = "openmetadata-keycloak-operator";
+/// Label marking the Secrets this operator writes (its Secret watch selects on it).
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Client attribute recording which resource created or adopted a Keycloak client.
+pub const OWNER_ATTRIBUTE: &str = "omkc.dev/owner";
+/// Client attribute with OpenMetadata's post-logout redirect.
+pub const POST_LOGOUT_ATTRIBUTE: &str = "post.logout.redirect.uris";

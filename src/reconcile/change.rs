@@ -1,0 +1,116 @@
+//! What a reconcile changed, as values. Rendered to text in exactly one place ([`fmt::Display`]),
+//! so tests compare values and the wording can change freely.
+
+use std::fmt;
+
+use super::desired::ClientField;
+
+/// One change made in Keycloak or Kubernetes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The client was created.
+    ClientCreated {
+        /// Keycloak client id.
+        client_id: String,
+        /// Realm it was created in.
+        realm: String,
+    },
+    /// An existing client without owner was taken over (`adoptExisting`).
+    ClientAdopted {
+        /// Keycloak client id.
+        client_id: String,
+    },
+    /// Managed fields of the client were corrected.
+    ClientUpdated {
+        /// Keycloak client id.
+        client_id: String,
+        /// The fields that differed.
+        fields: Vec<ClientField>,
+    },
+    /// Default client scopes were added.
+    ScopesAdded {
+        /// Their names.
+        scopes: Vec<String>,
+    },
+    /// The output Secret was created.
+    SecretCreated {
+        /// Secret name.
+        name: String,
+    },
+    /// The output Secret's data was changed.
+    SecretUpdated {
+        /// Secret name.
+        name: String,
+    },
+    /// A previous output Secret (before a rename) was deleted.
+    SecretRemoved {
+        /// Secret name.
+        name: String,
+    },
+}
+
+fn join<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ClientCreated { client_id, realm } => {
+                write!(f, "created client {client_id:?} in realm {realm:?}")
+            }
+            Self::ClientAdopted { client_id } => write!(f, "adopted existing client {client_id:?}"),
+            Self::ClientUpdated { client_id, fields } => {
+                write!(f, "updated client {client_id:?}: {}", join(fields))
+            }
+            Self::ScopesAdded { scopes } => {
+                write!(f, "added default client scopes: {}", join(scopes))
+            }
+            Self::SecretCreated { name } => write!(f, "created Secret {name:?}"),
+            Self::SecretUpdated { name } => write!(f, "updated Secret {name:?}"),
+            Self::SecretRemoved { name } => write!(f, "deleted previous Secret {name:?}"),
+        }
+    }
+}
+
+/// The note of the Event that reports a list of changes.
+pub fn summary(changes: &[Change]) -> String {
+    changes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_render_to_one_line_each() {
+        let changes = [
+            Change::ClientCreated {
+                client_id: "om".into(),
+                realm: "data".into(),
+            },
+            Change::ClientUpdated {
+                client_id: "om".into(),
+                fields: vec![ClientField::RedirectUris, ClientField::PublicClient],
+            },
+            Change::ScopesAdded {
+                scopes: vec!["email".into()],
+            },
+            Change::SecretCreated {
+                name: "oidc-secrets".into(),
+            },
+        ];
+        assert_eq!(
+            summary(&changes),
+            "created client \"om\" in realm \"data\"; updated client \"om\": redirectUris, publicClient; added default client scopes: email; created Secret \"oidc-secrets\""
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! The integration tests, in one binary that builds the test doubles once:
+//!
+//! - [`keycloak`]: the operator's Keycloak code over HTTP against the Admin API emulator;
+//! - [`mock`]: whole reconciles against a mock Kubernetes API (every request in order);
+//! - [`controller_loop`]: the real controller loop against a stateful fake API server;
+//! - [`binary`]: the built binary, as the Deployment runs it;
+//! - [`crd`]: the CRD, its CEL rules, validation and the documented examples;
+//! - [`e2e`]: a real cluster and a real Keycloak, when configured.
+
+mod support;
+
+mod architecture;
+#[cfg(unix)]
+mod binary;
+mod controller_loop;
+mod crd;
+mod e2e;
+mod keycloak;
+mod mock;
