@@ -1,5 +1,6 @@
-//! What every reconcile shares: the Kubernetes client, the Event recorder, the Keycloak
-//! sessions, the settings, the metrics and the per-resource backoff.
+//! What every reconcile shares: the Kubernetes client, the Event publisher, the Keycloak
+//! sessions, the caches fed by the watches, the settings, the metrics and the per-resource
+//! backoff.
 
 use std::{
     collections::HashMap,
@@ -7,23 +8,26 @@ use std::{
     time::Duration,
 };
 
-use kube::{
-    Client,
-    runtime::events::{Recorder, Reporter},
-};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Client, core::PartialObjectMeta};
 
-use crate::{keycloak::Pool, names::OPERATOR_NAME, telemetry::Metrics};
+use crate::{
+    cache::ObjectCache, events::Publisher, keycloak::Credentials, keycloak::Pool,
+    telemetry::Metrics,
+};
 
 /// Settings of the controller.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Period of the drift-correcting resync of every resource; also the retry period of
-    /// permanent errors.
+    /// Period in which every resource is resynced once (drift made in Keycloak by hand is
+    /// corrected within it); resyncs are spread evenly over it.
     pub resync: Duration,
     /// First delay after a transient error (doubles per consecutive failure).
     pub backoff_base: Duration,
     /// Longest delay after transient errors.
     pub backoff_max: Duration,
+    /// Requests in flight to any one Keycloak host.
+    pub keycloak_per_host: usize,
 }
 
 impl Default for Settings {
@@ -32,73 +36,157 @@ impl Default for Settings {
             resync: Duration::from_secs(300),
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(300),
+            keycloak_per_host: 8,
         }
     }
 }
+
+/// `(namespace, name)`.
+type Key = (String, String);
 
 /// Shared state of all reconciles.
 pub struct Context {
     /// Kubernetes client.
     pub client: Client,
-    /// Event recorder.
-    pub recorder: Recorder,
+    /// Event publisher.
+    pub events: Publisher,
     /// Keycloak sessions.
     pub keycloak: Pool,
     /// Settings.
     pub settings: Settings,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// The output Secrets (labelled by this operator), as the watches see them.
+    pub output_secrets: ObjectCache<Secret>,
+    /// The metadata of the Secrets the resources name as credentials.
+    pub credentials_meta: ObjectCache<PartialObjectMeta<Secret>>,
+    /// Credentials read from a Secret, with the resourceVersion they were read at: read
+    /// again only when the Secret moved.
+    credentials: Mutex<HashMap<Key, (String, Credentials)>>,
+    /// The content of this operator's last write of each output Secret: the watch event of
+    /// its own write does not trigger another reconcile.
+    written: Mutex<HashMap<Key, u64>>,
     /// Consecutive transient failures per resource (`namespace/name`), for backoff.
     failures: Mutex<HashMap<String, u32>>,
+}
+
+fn key(namespace: &str, name: &str) -> Key {
+    (namespace.to_string(), name.to_string())
 }
 
 impl Context {
     /// A context for `client`.
     pub fn new(client: Client, settings: Settings) -> Self {
-        let reporter = Reporter {
-            controller: OPERATOR_NAME.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
+        let metrics = Arc::new(Metrics::default());
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: Publisher::new(client.clone()),
+            keycloak: Pool::new(settings.keycloak_per_host, metrics.clone()),
             client,
-            keycloak: Pool::default(),
             settings,
-            metrics: Arc::default(),
+            metrics,
+            output_secrets: ObjectCache::default(),
+            credentials_meta: ObjectCache::default(),
+            credentials: Mutex::default(),
+            written: Mutex::default(),
             failures: Mutex::default(),
         }
+    }
+
+    /// Credentials read earlier from `namespace/name` at `resource_version`.
+    pub fn known_credentials(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> Option<Credentials> {
+        let known = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .get(&key(namespace, name))
+            .filter(|(rv, _)| rv == resource_version)
+            .map(|(_, c)| c.clone())
+    }
+
+    /// Remembers credentials read from `namespace/name` at `resource_version`.
+    pub fn remember_credentials(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: String,
+        credentials: Credentials,
+    ) {
+        self.credentials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key(namespace, name), (resource_version, credentials));
+    }
+
+    /// Records, before writing it, what this operator writes into an output Secret.
+    pub fn writing_secret(&self, secret: &Secret) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                key(
+                    secret.metadata.namespace.as_deref().unwrap_or_default(),
+                    secret.metadata.name.as_deref().unwrap_or_default(),
+                ),
+                content_fingerprint(secret),
+            );
+    }
+
+    /// Whether a watched output Secret holds exactly what this operator wrote last: its own
+    /// write coming back through the watch, nothing to react to.
+    pub fn is_own_write(&self, secret: &Secret) -> bool {
+        let key = key(
+            secret.metadata.namespace.as_deref().unwrap_or_default(),
+            secret.metadata.name.as_deref().unwrap_or_default(),
+        );
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .is_some_and(|written| *written == content_fingerprint(secret))
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
         self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// When to retry `key` after a failure: exponential backoff with jitter for transient
-    /// failures, the resync period for permanent ones (they need a change, which the watches
-    /// deliver sooner).
-    pub fn retry_after(&self, transient: bool, key: &str) -> Duration {
-        if !transient {
-            self.reset_backoff(key);
-            return self.resync_delay();
-        }
+    /// The delay before the next attempt after a transient failure of `key`: exponential
+    /// backoff with jitter, and at least what the failing service asked for.
+    pub fn backoff(&self, key: &str, asked: Option<Duration>) -> Duration {
         let attempt = {
             let mut failures = self.failures();
             let n = failures.entry(key.to_string()).or_insert(0);
             *n = n.saturating_add(1);
             *n
         };
-        backoff_delay(&self.settings, attempt, fastrand::f64())
+        backoff_delay(&self.settings, attempt, fastrand::f64()).max(asked.unwrap_or_default())
     }
 
-    /// Forgets the failures of `key` after a success.
+    /// Whether `key` is waiting out a backoff (its periodic resync is skipped meanwhile).
+    pub fn in_backoff(&self, key: &str) -> bool {
+        self.failures().contains_key(key)
+    }
+
+    /// Forgets the failures of `key` after a success, or after a permanent failure.
     pub fn reset_backoff(&self, key: &str) {
         self.failures().remove(key);
     }
+}
 
-    /// Resync delay with ±10% jitter, so resources do not all wake at once.
-    pub fn resync_delay(&self) -> Duration {
-        self.settings.resync.mul_f64(0.9 + 0.2 * fastrand::f64())
-    }
+/// A fingerprint of what the operator sets in a Secret: data, labels, annotations.
+fn content_fingerprint(secret: &Secret) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let text = serde_json::to_string(&(
+        &secret.data,
+        &secret.metadata.labels,
+        &secret.metadata.annotations,
+    ))
+    .unwrap_or_default();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Delay for the `attempt`-th consecutive failure; `jitter` in [0, 1) spreads it by ±20%.

@@ -1,16 +1,25 @@
-//! The controller runtime: watches, the controller loop of each watched scope, retries and
-//! shutdown. What one reconcile does is in [`crate::reconcile`].
+//! The controller runtime: watches, the controller loop of each watched scope, retries,
+//! periodic resyncs and shutdown. What one reconcile does is in [`crate::reconcile`].
+//!
+//! What triggers a reconcile, and what does not:
+//! - a resource's generation (spec, deletion) or annotations change; its own status and
+//!   finalizer writes do not;
+//! - an output Secret changes, unless the change is this operator's own last write;
+//! - a credentials Secret a resource names changes;
+//! - the periodic resync, spread evenly over the resync period (never a burst), skipping
+//!   resources that wait out a backoff: changes are never starved behind resyncs.
 
-use std::sync::Arc;
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
-    Api, Client, ResourceExt,
+    Api, Client, Resource, ResourceExt,
     core::{DeserializeGuard, PartialObjectMeta},
     runtime::{
         Controller, WatchStreamExt,
         controller::{self, Action},
+        predicates, reflector,
         reflector::{ObjectRef, Store},
         watcher,
     },
@@ -21,19 +30,19 @@ use crate::{
     context::Context,
     crd::OpenMetadataKeycloakClient,
     names::{MANAGED_BY_LABEL, OPERATOR_NAME},
+    reason::Reason,
     reconcile::{self, Error, object_key},
     telemetry::{HEARTBEAT, Health},
 };
 
+type Guarded = DeserializeGuard<OpenMetadataKeycloakClient>;
+
 /// [`reconcile::reconcile`], timed and counted in the metrics.
-pub async fn measured_reconcile(
-    guard: Arc<DeserializeGuard<OpenMetadataKeycloakClient>>,
-    ctx: Arc<Context>,
-) -> Result<Action, Error> {
+pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
     let result = reconcile::reconcile(guard, ctx.clone()).await;
     let (outcome, reason) = match &result {
-        Ok(_) => ("success", crate::reason::Reason::Reconciled),
+        Ok(_) => ("success", Reason::Reconciled),
         Err(e) => ("error", e.reason()),
     };
     ctx.metrics
@@ -41,33 +50,31 @@ pub async fn measured_reconcile(
     result
 }
 
-/// Decides when to retry after an error: backoff for transient errors, the resync period for
-/// permanent ones (which need a change; the watches bring it sooner).
-pub fn error_policy(
-    guard: Arc<DeserializeGuard<OpenMetadataKeycloakClient>>,
-    error: &Error,
-    ctx: Arc<Context>,
-) -> Action {
+/// Decides when to retry after an error: backoff (at least what the failing service asked
+/// for) for transient errors; permanent ones wait for a change or the next resync.
+pub fn error_policy(guard: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Action {
     let Ok(obj) = &guard.0 else {
         return Action::await_change();
     };
     let key = object_key(obj);
-    let delay = ctx.retry_after(error.is_transient(), &key);
     let reason = error.reason();
     if error.is_transient() {
+        let delay = ctx.backoff(&key, error.retry_after());
         warn!(resource = %key, %reason, retry_in = ?delay, "reconcile failed: {error}");
+        Action::requeue(delay)
     } else {
+        ctx.reset_backoff(&key);
         warn!(resource = %key, %reason, "reconcile failed, waiting for a change: {error}");
+        Action::await_change()
     }
-    Action::requeue(delay)
 }
 
 /// Maps a Secret to the resources whose credentials it holds.
 fn referencing(
-    store: &Store<DeserializeGuard<OpenMetadataKeycloakClient>>,
+    store: &Store<Guarded>,
     namespace: Option<&str>,
     name: &str,
-) -> Vec<ObjectRef<DeserializeGuard<OpenMetadataKeycloakClient>>> {
+) -> Vec<ObjectRef<Guarded>> {
     store
         .state()
         .iter()
@@ -82,6 +89,65 @@ fn referencing(
         .collect()
 }
 
+/// Maps an output Secret to the resource that owns it.
+fn owner_of(secret: &Secret) -> Option<ObjectRef<Guarded>> {
+    let namespace = secret.namespace()?;
+    let owner = secret
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "OpenMetadataKeycloakClient" && o.controller == Some(true))?;
+    Some(ObjectRef::new_with(&owner.name, ()).within(&namespace))
+}
+
+/// Every resource once per `period`, one at a time at even intervals, skipping malformed
+/// resources and those waiting out a backoff. The first round starts one period in, after
+/// the watch has reconciled everything once.
+fn spread_resyncs(
+    store: Store<Guarded>,
+    period: Duration,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = ObjectRef<Guarded>> + Send {
+    let state = (store, ctx, VecDeque::<Arc<Guarded>>::new(), period, true);
+    futures::stream::unfold(
+        state,
+        move |(store, ctx, mut queue, mut gap, mut first)| async move {
+            loop {
+                if queue.is_empty() {
+                    if first {
+                        tokio::time::sleep(period).await;
+                        first = false;
+                    }
+                    queue = store.state().into_iter().collect();
+                    if queue.is_empty() {
+                        tokio::time::sleep(period).await;
+                        continue;
+                    }
+                    gap = period / queue.len() as u32;
+                }
+                tokio::time::sleep(gap).await;
+                let Some(guard) = queue.pop_front() else {
+                    continue;
+                };
+                let Ok(obj) = &guard.0 else { continue };
+                if obj.metadata.deletion_timestamp.is_some() || ctx.in_backoff(&object_key(obj)) {
+                    continue;
+                }
+                let next = ObjectRef::from_obj(guard.as_ref());
+                return Some((next, (store, ctx, queue, gap, first)));
+            }
+        },
+    )
+}
+
+/// What re-triggers a resource: its generation (spec, deletion) and annotations. Status and
+/// finalizer writes, its own included, do not.
+fn relevant(guard: &Guarded) -> Option<u64> {
+    use kube::runtime::Predicate;
+    predicates::generation
+        .combine(predicates::annotations)
+        .hash_property(guard)
+}
+
 /// Runs the controller for one scope (a namespace, or all namespaces when `None`) until a
 /// shutdown signal. Reports to `health` as scope number `index`: a heartbeat from inside the
 /// loop's task, and readiness once the resource cache is synced.
@@ -93,21 +159,29 @@ pub async fn run_scope(
     health: Arc<Health>,
     index: usize,
 ) {
-    let (resources, secrets): (
-        Api<DeserializeGuard<OpenMetadataKeycloakClient>>,
-        Api<PartialObjectMeta<Secret>>,
-    ) = match &namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
-    let controller = Controller::new(resources, watcher::Config::default().any_semantic());
-    let store = controller.store();
+    fn api<K: Resource<Scope = kube::core::NamespaceResourceScope>>(
+        client: &Client,
+        namespace: &Option<String>,
+    ) -> Api<K>
+    where
+        K::DynamicType: Default,
+    {
+        match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let resources: Api<Guarded> = api(&client, &namespace);
+    let (store, writer) = reflector::store();
+    let main = watcher(resources, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(relevant, Default::default());
     let synced = {
         let store = store.clone();
         let health = health.clone();
+        let namespace = namespace.clone();
         async move {
             if store.wait_until_ready().await.is_ok() {
                 info!(namespace = ?namespace, "resource cache synced");
@@ -117,20 +191,52 @@ pub async fn run_scope(
         }
     };
 
-    // Output Secrets: metadata only, and only the ones this operator labelled.
-    let owned = watcher(
-        secrets.clone(),
+    // Output Secrets: only the ones this operator labelled, cached whole (they are its own).
+    let scope = namespace.clone();
+    let outputs = watcher(
+        api::<Secret>(&client, &namespace),
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR_NAME}")),
     )
     .default_backoff()
+    .map({
+        let ctx = ctx.clone();
+        move |event| {
+            if let Ok(event) = &event {
+                ctx.output_secrets.apply(scope.as_deref(), event);
+            }
+            // A deletion always counts; a change only when it is not the operator's own write.
+            futures::stream::iter(match event {
+                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
+                    (!ctx.is_own_write(&s)).then_some(Ok(s))
+                }
+                Ok(watcher::Event::Delete(s)) => Some(Ok(s)),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+                Err(e) => Some(Err(e)),
+            })
+        }
+    })
+    .flatten();
+    // Credentials Secrets: metadata only (no Secret data cached), mapped to resources naming
+    // them; the resourceVersion tells the reconcile when to read them again.
+    let scope = namespace.clone();
+    let credentials = watcher(
+        api::<PartialObjectMeta<Secret>>(&client, &namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .inspect({
+        let ctx = ctx.clone();
+        move |event| {
+            if let Ok(event) = event {
+                ctx.credentials_meta.apply(scope.as_deref(), event);
+            }
+        }
+    })
     .touched_objects();
-    // Credentials Secrets: a metadata stream (nothing cached) mapped to resources naming them.
-    let credentials = watcher(secrets, watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
 
-    let run = controller
-        .owns_stream(owned)
+    let resyncs = spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone());
+    let run = Controller::for_stream(main, store.clone())
+        .watches_stream(outputs, |secret| owner_of(&secret))
         .watches_stream(credentials, move |secret| {
             referencing(
                 &store,
@@ -138,6 +244,7 @@ pub async fn run_scope(
                 &secret.name_any(),
             )
         })
+        .reconcile_on(resyncs)
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown_signal())
         .run(measured_reconcile, error_policy, ctx)

@@ -61,8 +61,9 @@ pub struct OpenMetadataKeycloakClientSpec {
     /// The Secret the operator writes the client id and secret into (read by OpenMetadata's chart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<OutputSecretSpec>,
-    /// What happens to the Keycloak client when this resource is deleted: `Delete` (the default)
-    /// removes it if this resource created or adopted it; `Retain` leaves it in Keycloak.
+    /// What happens to the Keycloak client when this resource is deleted. Delete removes it (only
+    /// ever a client this resource owns). Retain leaves it in Keycloak. Default: Delete for a
+    /// client this resource created, Retain for a client it adopted with adoptExisting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
 }

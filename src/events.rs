@@ -1,60 +1,197 @@
-//! Events on the custom resources. Best effort: a failure to publish is logged and never fails
-//! a reconcile. Reasons come from [`Reason`]; notes are bounded.
+//! Events on the custom resources (`events.k8s.io/v1`). Best effort: a failure to publish is
+//! logged and never fails a reconcile.
+//!
+//! An Event that repeats exactly (same object, type, reason and note) within an hour becomes a
+//! series (`series.count` patched) instead of a new object. Unlike kube's recorder, the note
+//! is part of that identity: a repeated reason with a new note is a new Event, so an Event
+//! never shows a stale first message.
 
-use k8s_openapi::api::core::v1::ObjectReference;
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::{
+    api::{
+        core::v1::ObjectReference,
+        events::v1::{Event, EventSeries},
+    },
+    apimachinery::pkg::apis::meta::v1::MicroTime,
+    jiff::Timestamp,
+};
 use kube::{
-    Resource,
+    Api, Client, Resource,
+    api::{Patch, PatchParams, PostParams},
     core::ObjectMeta,
-    runtime::events::{Event, EventType},
 };
 use tracing::warn;
 
-use crate::{context::Context, crd::OpenMetadataKeycloakClient, reason::Reason};
+use crate::{crd::OpenMetadataKeycloakClient, names::OPERATOR_NAME, reason::Reason};
 
 /// Longest Event note, in bytes (the API server refuses notes over 1 kB).
 const MAX_NOTE: usize = 1000;
+/// How long an Event can grow into a series.
+const SERIES_WINDOW: Duration = Duration::from_secs(3600);
 
-/// Publishes an Event about `obj`.
-pub async fn publish(
-    ctx: &Context,
-    obj: &OpenMetadataKeycloakClient,
-    type_: EventType,
-    reason: Reason,
-    note: &str,
-) {
-    publish_to(ctx, &obj.object_ref(&()), type_, reason, note).await;
+/// Normal or Warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// Something changed as asked.
+    Normal,
+    /// Something needs attention.
+    Warning,
 }
 
-/// Publishes a Warning about an object known only by its metadata (one that failed to parse).
-pub async fn publish_for_meta(ctx: &Context, meta: &ObjectMeta, reason: Reason, note: &str) {
-    let reference = ObjectReference {
-        api_version: Some(OpenMetadataKeycloakClient::api_version(&()).into()),
-        kind: Some(OpenMetadataKeycloakClient::kind(&()).into()),
-        name: meta.name.clone(),
-        namespace: meta.namespace.clone(),
-        uid: meta.uid.clone(),
-        resource_version: meta.resource_version.clone(),
-        ..Default::default()
-    };
-    publish_to(ctx, &reference, EventType::Warning, reason, note).await;
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "Normal",
+            Self::Warning => "Warning",
+        }
+    }
 }
 
-async fn publish_to(
-    ctx: &Context,
-    reference: &ObjectReference,
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    uid: Option<String>,
+    namespace: Option<String>,
+    name: Option<String>,
     type_: EventType,
     reason: Reason,
-    note: &str,
-) {
-    let event = Event {
-        type_,
-        reason: reason.as_str().into(),
-        note: Some(truncate(note, MAX_NOTE)),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, reference).await {
-        warn!("could not publish event {reason}: {e}");
+    note: String,
+}
+
+struct Published {
+    name: String,
+    count: i32,
+    last: Instant,
+}
+
+/// Publishes Events as this operator (and this pod, when `POD_NAME` is set).
+pub struct Publisher {
+    client: Client,
+    instance: String,
+    series: Mutex<HashMap<SeriesKey, Published>>,
+}
+
+impl Publisher {
+    /// A publisher on `client`.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            instance: std::env::var("POD_NAME").unwrap_or_else(|_| OPERATOR_NAME.to_string()),
+            series: Mutex::default(),
+        }
+    }
+
+    /// Publishes an Event about `obj`.
+    pub async fn publish(
+        &self,
+        obj: &OpenMetadataKeycloakClient,
+        type_: EventType,
+        reason: Reason,
+        note: &str,
+    ) {
+        self.publish_to(obj.object_ref(&()), type_, reason, note)
+            .await;
+    }
+
+    /// Publishes a Warning about an object known only by its metadata (one that failed to parse).
+    pub async fn publish_for_meta(&self, meta: &ObjectMeta, reason: Reason, note: &str) {
+        let reference = ObjectReference {
+            api_version: Some(OpenMetadataKeycloakClient::api_version(&()).into()),
+            kind: Some(OpenMetadataKeycloakClient::kind(&()).into()),
+            name: meta.name.clone(),
+            namespace: meta.namespace.clone(),
+            uid: meta.uid.clone(),
+            resource_version: meta.resource_version.clone(),
+            ..Default::default()
+        };
+        self.publish_to(reference, EventType::Warning, reason, note)
+            .await;
+    }
+
+    async fn publish_to(
+        &self,
+        regarding: ObjectReference,
+        type_: EventType,
+        reason: Reason,
+        note: &str,
+    ) {
+        let note = truncate(note, MAX_NOTE);
+        let namespace = regarding.namespace.clone().unwrap_or_default();
+        let key = SeriesKey {
+            uid: regarding.uid.clone(),
+            namespace: regarding.namespace.clone(),
+            name: regarding.name.clone(),
+            type_,
+            reason,
+            note: note.clone(),
+        };
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        let now = Timestamp::now();
+        let repeat = {
+            let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
+            series.retain(|_, p| p.last.elapsed() < SERIES_WINDOW);
+            series.get_mut(&key).map(|p| {
+                p.count += 1;
+                p.last = Instant::now();
+                (p.name.clone(), p.count)
+            })
+        };
+        let result = match repeat {
+            Some((name, count)) => {
+                let patch = serde_json::json!({"series": EventSeries {
+                    count,
+                    last_observed_time: MicroTime(now),
+                }});
+                api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(drop)
+            }
+            None => {
+                let name = format!(
+                    "{}.{:x}",
+                    regarding.name.as_deref().unwrap_or("omkc"),
+                    now.as_nanosecond()
+                );
+                let event = Event {
+                    metadata: ObjectMeta {
+                        name: Some(name.clone()),
+                        namespace: Some(namespace.clone()),
+                        ..Default::default()
+                    },
+                    event_time: Some(MicroTime(now)),
+                    action: Some("Reconcile".into()),
+                    reason: Some(reason.as_str().into()),
+                    note: Some(note),
+                    type_: Some(type_.as_str().into()),
+                    regarding: Some(regarding),
+                    reporting_controller: Some(OPERATOR_NAME.into()),
+                    reporting_instance: Some(self.instance.clone()),
+                    ..Default::default()
+                };
+                let created = api.create(&PostParams::default(), &event).await;
+                if created.is_ok() {
+                    self.series
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(
+                            key,
+                            Published {
+                                name,
+                                count: 1,
+                                last: Instant::now(),
+                            },
+                        );
+                }
+                created.map(drop)
+            }
+        };
+        if let Err(e) = result {
+            warn!("could not publish event {reason}: {e}");
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! status, cleanup) with [`keycloak`] (a client of the Admin API and nothing more) at its edge.
 //! [`controller`] wires watches and the runtime; [`cli`] is the command line.
 
+pub mod cache;
 pub mod cli;
 pub mod context;
 pub mod controller;

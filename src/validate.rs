@@ -27,6 +27,8 @@ pub struct Validated {
     pub namespace: String,
     /// Resource name.
     pub name: String,
+    /// Resource UID (the output Secret's owner reference).
+    pub uid: String,
     /// Keycloak base URL without a trailing slash (`/auth` kept when given).
     pub keycloak_url: String,
     /// Realm holding the client.
@@ -51,16 +53,18 @@ pub struct Validated {
     pub description: Option<String>,
     /// Implicit flow switch.
     pub implicit_flow: bool,
-    /// Service account switch (forced on by authorization services).
-    pub service_accounts: bool,
-    /// Authorization services switch.
-    pub authorization_services: bool,
+    /// Service account switch: `None` leaves Keycloak's value alone (forced on by
+    /// authorization services).
+    pub service_accounts: Option<bool>,
+    /// Authorization services switch: `None` leaves Keycloak's value alone.
+    pub authorization_services: Option<bool>,
     /// Whether an unowned existing client may be taken over.
     pub adopt_existing: bool,
     /// Output Secret settings.
     pub secret: SecretTarget,
-    /// Deletion policy.
-    pub deletion_policy: DeletionPolicy,
+    /// Deletion policy as written; `None`: delete a client this resource created, retain one
+    /// it adopted.
+    pub deletion_policy: Option<DeletionPolicy>,
 }
 
 /// Where and how the output Secret is written.
@@ -107,6 +111,12 @@ pub fn validate(obj: &OpenMetadataKeycloakClient) -> Result<Validated, InvalidSp
         .namespace
         .clone()
         .ok_or_else(|| invalid("metadata.namespace", "is missing"))?;
+    let uid = obj
+        .metadata
+        .uid
+        .clone()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| invalid("metadata.uid", "is missing"))?;
     let spec = &obj.spec;
 
     let keycloak_url = base_url("spec.keycloak.url", &spec.keycloak.url)?;
@@ -154,7 +164,7 @@ pub fn validate(obj: &OpenMetadataKeycloakClient) -> Result<Validated, InvalidSp
             "must not contain white space",
         ));
     }
-    let authorization_services = client.authorization_services_enabled.unwrap_or(false);
+    let authorization_services = client.authorization_services_enabled;
 
     let out = spec.secret.clone().unwrap_or_default();
     let secret = SecretTarget {
@@ -185,6 +195,7 @@ pub fn validate(obj: &OpenMetadataKeycloakClient) -> Result<Validated, InvalidSp
     Ok(Validated {
         namespace,
         name,
+        uid,
         keycloak_url,
         realm,
         admin_realm,
@@ -198,12 +209,15 @@ pub fn validate(obj: &OpenMetadataKeycloakClient) -> Result<Validated, InvalidSp
         description: client.description.filter(|d| !d.is_empty()),
         implicit_flow: client.implicit_flow_enabled.unwrap_or(false),
         // Keycloak fails with 500 when authorization is on without a service account.
-        service_accounts: client.service_accounts_enabled.unwrap_or(false)
-            || authorization_services,
+        service_accounts: if authorization_services == Some(true) {
+            Some(true)
+        } else {
+            client.service_accounts_enabled
+        },
         authorization_services,
         adopt_existing: client.adopt_existing.unwrap_or(false),
         secret,
-        deletion_policy: spec.deletion_policy.unwrap_or_default(),
+        deletion_policy: spec.deletion_policy,
     })
 }
 

@@ -23,6 +23,7 @@ local permanent = {
   InvalidSpec = true,
   KeycloakForbidden = true,
   KeycloakRejected = true,
+  KubernetesRejected = true,
   RealmNotFound = true,
   ScopeNotFound = true,
   SecretConflict = true,

@@ -1,140 +1,212 @@
-//! Errors of the Keycloak Admin API layer, classified for retry and for status reasons.
+//! Errors of the Keycloak Admin API layer, in the operator's own words.
 //!
-//! Messages come from Keycloak's error bodies (never from request bodies) and are cut short,
-//! so a credential can never travel into a log line, Event or status through them.
+//! A remote body is never carried: an error holds the HTTP status, Keycloak's error *code* when
+//! it is a plain identifier (`invalid_grant`, `unknown_error`), and nothing else from the
+//! response. So no text chosen by whatever answers at `keycloak.url` reaches a status, an Event
+//! or a log line, and no credential can travel through an error.
+
+use std::time::Duration;
 
 /// Something went wrong talking to Keycloak.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum KeycloakError {
-    /// Connection refused, DNS, TLS or timeout.
-    #[error("Keycloak is unreachable: {0}")]
+    /// Connection refused, DNS, TLS or timeout (the local transport error, bounded).
+    #[error("cannot reach Keycloak: {0}")]
     Unreachable(String),
     /// Keycloak answered 5xx.
-    #[error("Keycloak failed with HTTP {status}: {message}")]
+    #[error("Keycloak failed with HTTP {status}{}", code_suffix(.code))]
     Server {
         /// HTTP status.
         status: u16,
-        /// Keycloak's message.
-        message: String,
+        /// Keycloak's error code, if any.
+        code: Option<String>,
     },
-    /// 409: a concurrent change; retried.
-    #[error("Keycloak reported a conflict: {0}")]
-    Conflict(String),
+    /// 429, or 503 with `Retry-After`: Keycloak asks to come back later.
+    #[error("Keycloak is busy (HTTP {status}){}", retry_suffix(.retry_after))]
+    Throttled {
+        /// HTTP status.
+        status: u16,
+        /// What `Retry-After` asked for.
+        retry_after: Option<Duration>,
+    },
+    /// 409: a concurrent change.
+    #[error("Keycloak reported a conflict (HTTP 409)")]
+    Conflict,
     /// The token endpoint refused the admin credentials.
-    #[error("Keycloak refused the admin credentials (HTTP {status}): {message}")]
+    #[error("Keycloak refused the admin credentials (HTTP {status}{})", code_inline(.code))]
     CredentialsRejected {
         /// HTTP status.
         status: u16,
-        /// Keycloak's message.
-        message: String,
+        /// Keycloak's error code (`invalid_grant`, `invalid_client`, ...).
+        code: Option<String>,
     },
     /// An admin call was refused with fresh credentials (401 after one renewal, or 403).
-    #[error("the admin account may not do this (HTTP {status}): {message}")]
+    #[error(
+        "the admin account may not do this (HTTP {status}): grant it manage-clients in the realm"
+    )]
     Forbidden {
         /// HTTP status.
         status: u16,
-        /// Keycloak's message.
-        message: String,
     },
     /// The realm does not exist (or the URL does not point at Keycloak's Admin API).
-    #[error("realm {0:?} not found in Keycloak")]
+    #[error("realm {0:?} not found in Keycloak (or the URL is not Keycloak's base URL)")]
     RealmNotFound(String),
+    /// The addressed object does not exist (404).
+    #[error("not found in Keycloak (HTTP 404)")]
+    NotFound,
     /// A client scope the client needs does not exist in the realm.
     #[error("client scope {0:?} does not exist in the realm")]
     ScopeNotFound(String),
     /// Any other refusal (4xx) of a request.
-    #[error("Keycloak rejected the request (HTTP {status}): {message}")]
+    #[error("Keycloak rejected the request (HTTP {status}{})", code_inline(.code))]
     Rejected {
         /// HTTP status.
         status: u16,
-        /// Keycloak's message.
-        message: String,
+        /// Keycloak's error code, if any.
+        code: Option<String>,
     },
-    /// `spec.keycloak.caBundle` holds no usable PEM certificate.
-    #[error("spec.keycloak.caBundle cannot be read: {0}")]
+    /// A 3xx: redirects are never followed (they could send credentials elsewhere).
+    #[error(
+        "Keycloak answered with a redirect (HTTP {status}), which is never followed: set the URL to Keycloak's base URL"
+    )]
+    Redirected {
+        /// HTTP status.
+        status: u16,
+    },
+    /// The CA bundle holds no usable PEM certificate.
+    #[error("the CA bundle cannot be read: {0}")]
     InvalidCaBundle(String),
     /// Keycloak's answer was not what its API promises.
     #[error("unexpected answer from Keycloak: {0}")]
     Protocol(String),
 }
 
-impl KeycloakError {
-    /// True when trying again later may succeed without any change by the user.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Unreachable(_) | Self::Server { .. } | Self::Conflict(_) | Self::Protocol(_)
-        )
-    }
+fn code_inline(code: &Option<String>) -> String {
+    code.as_ref()
+        .map(|c| format!(", error {c}"))
+        .unwrap_or_default()
+}
 
-    /// A bounded, CamelCase reason for conditions, Events and metrics.
-    pub fn reason(&self) -> &'static str {
+fn code_suffix(code: &Option<String>) -> String {
+    code.as_ref()
+        .map(|c| format!(" (error {c})"))
+        .unwrap_or_default()
+}
+
+fn retry_suffix(after: &Option<Duration>) -> String {
+    after
+        .map(|d| format!("; it asked to retry after {}s", d.as_secs()))
+        .unwrap_or_default()
+}
+
+impl KeycloakError {
+    /// The delay Keycloak asked for before the next attempt, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Unreachable(_) | Self::Server { .. } => "KeycloakUnavailable",
-            Self::Conflict(_) => "KeycloakConflict",
-            Self::CredentialsRejected { .. } => "CredentialsRejected",
-            Self::Forbidden { .. } => "KeycloakForbidden",
-            Self::RealmNotFound(_) => "RealmNotFound",
-            Self::ScopeNotFound(_) => "ScopeNotFound",
-            Self::Rejected { .. } => "KeycloakRejected",
-            Self::Protocol(_) => "KeycloakProtocolError",
-            Self::InvalidCaBundle(_) => "InvalidSpec",
+            Self::Throttled { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 }
 
-/// Longest Keycloak message kept in an error.
-const MAX_MESSAGE: usize = 200;
+/// Longest local error text kept.
+const MAX_DETAIL: usize = 200;
 
-/// Shortens a message from Keycloak to a bounded, single-line text.
+/// Shortens a local message to a bounded, single-line text.
 pub(crate) fn tidy(message: &str) -> String {
     let line: String = message
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let line = line.trim();
-    if line.chars().count() > MAX_MESSAGE {
-        let cut: String = line.chars().take(MAX_MESSAGE).collect();
+    if line.chars().count() > MAX_DETAIL {
+        let cut: String = line.chars().take(MAX_DETAIL).collect();
         format!("{cut}…")
     } else if line.is_empty() {
-        "(no message)".to_string()
+        "(no detail)".to_string()
     } else {
         line.to_string()
     }
 }
 
-/// Keycloak's error bodies: `{"errorMessage"}` or `{"error", "error_description"}`.
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    #[serde(rename = "errorMessage")]
-    error_message: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
+/// Keycloak's error code from a body (`{"error": "invalid_grant", ...}`), only when it is a
+/// plain identifier: free text (`error_description`, `errorMessage`) is never kept.
+pub(crate) fn error_code(body: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: Option<String>,
+    }
+    let code = serde_json::from_str::<Body>(body).ok()?.error?;
+    let plain = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    plain.then_some(code)
 }
 
-/// Message of a Keycloak error body in any of its three shapes.
-pub(crate) fn body_message(text: &str) -> String {
-    match serde_json::from_str::<ErrorBody>(text) {
-        Ok(ErrorBody {
-            error_message: Some(m),
-            ..
-        }) => tidy(&m),
-        Ok(ErrorBody {
-            error: Some(e),
-            error_description: Some(d),
-            ..
-        }) => tidy(&format!("{e}: {d}")),
-        Ok(ErrorBody { error: Some(e), .. }) => tidy(&e),
-        _ => tidy(text),
+/// Whether a 404 body says the realm is missing (checked, never repeated).
+pub(crate) fn mentions_realm(body: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: Option<String>,
+        #[serde(rename = "errorMessage")]
+        error_message: Option<String>,
+    }
+    serde_json::from_str::<Body>(body).is_ok_and(|b| {
+        [b.error, b.error_message]
+            .into_iter()
+            .flatten()
+            .any(|m| m.to_ascii_lowercase().contains("realm"))
+    })
+}
+
+/// `Retry-After` in seconds (HTTP dates are not honoured), capped at five minutes.
+pub(crate) fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
+    let secs: u64 = value?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs.min(300)))
+}
+
+/// Maps an HTTP status of an admin call (after the token was obtained) to an error; `realm`
+/// names the realm in [`KeycloakError::RealmNotFound`].
+pub(crate) fn from_status(
+    status: u16,
+    body: &str,
+    retry_after: Option<Duration>,
+    realm: &str,
+) -> KeycloakError {
+    let code = error_code(body);
+    match status {
+        300..=399 => KeycloakError::Redirected { status },
+        401 | 403 => KeycloakError::Forbidden { status },
+        404 if mentions_realm(body) => KeycloakError::RealmNotFound(realm.to_string()),
+        404 => KeycloakError::NotFound,
+        409 => KeycloakError::Conflict,
+        429 => KeycloakError::Throttled {
+            status,
+            retry_after,
+        },
+        503 if retry_after.is_some() => KeycloakError::Throttled {
+            status,
+            retry_after,
+        },
+        500..=599 => KeycloakError::Server { status, code },
+        _ => KeycloakError::Rejected { status, code },
     }
 }
 
-/// Maps a transport error of reqwest without its source chain (which can be long).
+/// Maps a transport error of reqwest, with its source chain (local text, bounded).
 pub(crate) fn from_reqwest(err: &reqwest::Error) -> KeycloakError {
     if err.is_decode() {
-        return KeycloakError::Protocol(tidy(&err.to_string()));
+        return KeycloakError::Protocol("a response body is not valid JSON".into());
     }
-    let mut text = err.to_string();
+    let mut text = if err.is_timeout() {
+        "timed out".to_string()
+    } else if err.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
     let mut source = std::error::Error::source(err);
     while let Some(inner) = source {
         text.push_str(": ");
@@ -144,21 +216,75 @@ pub(crate) fn from_reqwest(err: &reqwest::Error) -> KeycloakError {
     KeycloakError::Unreachable(tidy(&text))
 }
 
-/// Maps an error of an Admin API call (after the token was obtained) for `realm`.
-pub(crate) fn from_admin(err: keycloak::KeycloakError, realm: &str) -> KeycloakError {
-    match err {
-        keycloak::KeycloakError::ReqwestFailure(e) => from_reqwest(&e),
-        keycloak::KeycloakError::HttpFailure { status, text, .. } => {
-            let message = body_message(&text);
-            match status {
-                401 | 403 => KeycloakError::Forbidden { status, message },
-                404 if message.to_ascii_lowercase().contains("realm") => {
-                    KeycloakError::RealmNotFound(realm.to_string())
-                }
-                409 => KeycloakError::Conflict(message),
-                500..=599 => KeycloakError::Server { status, message },
-                _ => KeycloakError::Rejected { status, message },
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_error_codes_are_kept_from_a_body() {
+        assert_eq!(
+            error_code(
+                r#"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#
+            ),
+            Some("invalid_grant".into())
+        );
+        assert_eq!(error_code(r#"{"error":"HTTP 401 Unauthorized"}"#), None);
+        assert_eq!(
+            error_code(r#"{"errorMessage":"Client x already exists"}"#),
+            None
+        );
+        assert_eq!(error_code("<html>proxy says no</html>"), None);
+        let e = from_status(
+            400,
+            r#"{"error":"<script>","error_description":"steal"}"#,
+            None,
+            "r",
+        );
+        assert_eq!(e.to_string(), "Keycloak rejected the request (HTTP 400)");
+    }
+
+    #[test]
+    fn statuses_map_to_errors_in_our_words() {
+        let retry = Some(Duration::from_secs(7));
+        assert_eq!(
+            from_status(429, "", retry, "r"),
+            KeycloakError::Throttled {
+                status: 429,
+                retry_after: retry
             }
-        }
+        );
+        assert_eq!(
+            from_status(503, "", retry, "r").retry_after(),
+            retry,
+            "503 with Retry-After is throttling"
+        );
+        assert!(matches!(
+            from_status(503, "", None, "r"),
+            KeycloakError::Server { .. }
+        ));
+        assert_eq!(
+            from_status(404, r#"{"error":"Realm not found."}"#, None, "data"),
+            KeycloakError::RealmNotFound("data".into())
+        );
+        assert_eq!(
+            from_status(404, r#"{"error":"Could not find client"}"#, None, "r"),
+            KeycloakError::NotFound
+        );
+        assert_eq!(
+            from_status(307, "", None, "r"),
+            KeycloakError::Redirected { status: 307 }
+        );
+        assert_eq!(
+            parse_retry_after(Some(" 12 ")),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(
+            parse_retry_after(Some("99999")),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            None
+        );
     }
 }

@@ -2,35 +2,33 @@
 //! error mapping. It knows nothing about what the operator wants; [`crate::reconcile`] decides.
 //!
 //! [`Session`] is one connection (base URL, admin realm, credentials, TLS roots) with a token
-//! cache and a concurrency limit; its verbs are idempotent where Keycloak allows it ("already
-//! gone" is success). [`Pool`] hands out one session per connection and replaces it when the
-//! credentials change.
+//! cache; its verbs are idempotent where Keycloak allows it ("already gone" is success).
+//! [`Pool`] hands out one session per connection, replaces it when the credentials change, and
+//! limits the requests in flight per Keycloak host.
 
 pub mod error;
+mod http;
 mod pool;
 pub mod token;
 
 use std::{
-    future::Future,
+    fmt,
     hash::{DefaultHasher, Hash, Hasher},
-    sync::Arc,
     time::Duration,
 };
 
-use keycloak::{
-    KeycloakAdmin,
-    types::{ClientRepresentation, ClientScopeRepresentation},
-};
-use tokio::sync::Semaphore;
+use keycloak::types::{ClientRepresentation, CredentialRepresentation};
+use reqwest::Method;
+use serde::{Serialize, de::DeserializeOwned};
 
 pub use error::KeycloakError;
 pub use pool::Pool;
-pub use token::{Credentials, SharedToken, TokenCache};
+pub use token::{Credentials, TokenCache};
 
-use error::from_admin;
+use crate::urls::{encode_segment, realm_url};
+use error::from_status;
+use http::{Answer, Transport};
 
-/// Admin API calls in flight at once against one Keycloak connection.
-const MAX_CONCURRENT_CALLS: usize = 4;
 /// Timeout of one HTTP request to Keycloak.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -41,7 +39,7 @@ pub struct ConnectionKey {
     pub base_url: String,
     /// Realm the credentials authenticate against.
     pub admin_realm: String,
-    /// Namespace and name of the credentials Secret.
+    /// Where the credentials come from (a Secret's `namespace/name`).
     pub credentials_source: String,
 }
 
@@ -64,99 +62,179 @@ impl ConnectionSpec {
         self.ca_bundle.hash(&mut hasher);
         hasher.finish()
     }
+
+    /// `host:port` of the base URL: requests in flight are limited per host.
+    pub(crate) fn host(&self) -> String {
+        url::Url::parse(&self.key.base_url)
+            .ok()
+            .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+            .unwrap_or_else(|| self.key.base_url.clone())
+    }
+}
+
+/// A secret value (a client secret). Neither `Debug` nor `Display` show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that writes it (the output Secret).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A client as Keycloak reports it, with its secret taken out of the representation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedClient {
+    /// The representation, `secret` removed.
+    pub rep: ClientRepresentation,
+    /// The client secret (confidential clients, when the caller may manage the client).
+    pub secret: Option<SecretValue>,
+}
+
+impl ObservedClient {
+    /// Splits the secret off a representation.
+    pub fn new(mut rep: ClientRepresentation) -> Self {
+        let secret = rep.secret.take().filter(|s| !s.is_empty()).map(SecretValue);
+        Self { rep, secret }
+    }
+}
+
+/// A realm's client scope: id and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// Internal id.
+    pub id: String,
+    /// Name.
+    pub name: String,
 }
 
 /// One authenticated connection to Keycloak's Admin API.
 pub struct Session {
-    admin: KeycloakAdmin<SharedToken>,
-    tokens: Arc<TokenCache>,
-    limiter: Semaphore,
+    transport: Transport,
+    base_url: String,
+    tokens: TokenCache,
 }
 
 impl Session {
-    /// Opens a session (no request is made until the first call).
-    pub fn open(spec: &ConnectionSpec) -> Result<Self, KeycloakError> {
-        crate::tls::install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!(
-                "openmetadata-keycloak-operator/",
-                env!("CARGO_PKG_VERSION")
-            ));
-        if let Some(pem) = &spec.ca_bundle {
-            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .map_err(|e| KeycloakError::InvalidCaBundle(e.to_string()))?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| KeycloakError::Unreachable(format!("HTTP client: {e}")))?;
+    /// Opens a session on `transport` (no request is made until the first call).
+    pub(crate) fn open(spec: &ConnectionSpec, transport: Transport) -> Self {
         let base_url = spec.key.base_url.trim_end_matches('/').to_string();
-        let tokens = Arc::new(TokenCache::new(
-            http.clone(),
+        let tokens = TokenCache::new(
+            transport.clone(),
             &base_url,
             &spec.key.admin_realm,
             spec.credentials.clone(),
-        ));
-        let admin = KeycloakAdmin::new(&base_url, SharedToken(tokens.clone()), http);
-        Ok(Self {
-            admin,
+        );
+        Self {
+            transport,
+            base_url,
             tokens,
-            limiter: Semaphore::new(MAX_CONCURRENT_CALLS),
-        })
-    }
-
-    /// Runs one Admin API call with a valid token; on 401 renews the token once and retries.
-    async fn call<'a, T, F, Fut>(&'a self, realm: &str, f: F) -> Result<T, KeycloakError>
-    where
-        F: Fn(&'a KeycloakAdmin<SharedToken>) -> Fut,
-        Fut: Future<Output = Result<T, keycloak::KeycloakError>> + 'a,
-    {
-        let _permit = self
-            .limiter
-            .acquire()
-            .await
-            .map_err(|_| KeycloakError::Unreachable("session closed".into()))?;
-        // Obtain the token here, so a refused login is reported as such (not as a 401 call).
-        self.tokens.get().await?;
-        match f(&self.admin).await {
-            Err(keycloak::KeycloakError::HttpFailure { status: 401, .. }) => {
-                self.tokens.invalidate().await;
-                self.tokens.get().await?;
-                f(&self.admin).await.map_err(|e| from_admin(e, realm))
-            }
-            other => other.map_err(|e| from_admin(e, realm)),
         }
     }
 
-    /// The client with exactly this `clientId`, with its `secret` field removed.
+    /// One Admin API call with a valid token; on 401 renews the token once and retries.
+    async fn call(
+        &self,
+        method: Method,
+        route: &'static str,
+        realm: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&(dyn erased::Body + Sync)>,
+    ) -> Result<Answer, KeycloakError> {
+        let url = format!("{}/admin{}{path}", self.base_url, realm_path(realm));
+        let mut renewed = false;
+        loop {
+            let token = self.tokens.get().await?;
+            let answer = self
+                .transport
+                .send(method.clone(), route, &url, |r| {
+                    let r = r.bearer_auth(token).query(query);
+                    match body {
+                        Some(b) => b.attach(r),
+                        None => r,
+                    }
+                })
+                .await?;
+            match answer.status {
+                200..=299 => return Ok(answer),
+                401 if !renewed => {
+                    self.tokens.invalidate().await;
+                    renewed = true;
+                }
+                status => return Err(from_status(status, &answer.body, answer.retry_after, realm)),
+            }
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(answer: &Answer, what: &str) -> Result<T, KeycloakError> {
+        serde_json::from_str(&answer.body).map_err(|_| {
+            KeycloakError::Protocol(format!("{what} is not what the Admin API promises"))
+        })
+    }
+
+    /// The client with exactly this `clientId` (`GET /clients?clientId=`): the full
+    /// representation with flags, attributes, URIs, default scope names and the secret.
     pub async fn find_client(
         &self,
         realm: &str,
         client_id: &str,
-    ) -> Result<Option<ClientRepresentation>, KeycloakError> {
-        let found = self
-            .call(realm, |admin| {
-                admin.realm_clients_get(
-                    realm,
-                    Some(client_id.to_string()),
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                )
-            })
+    ) -> Result<Option<ObservedClient>, KeycloakError> {
+        let answer = self
+            .call(
+                Method::GET,
+                "/admin/realms/{realm}/clients",
+                realm,
+                "/clients",
+                &[("clientId", client_id)],
+                None,
+            )
             .await?;
+        let list: Vec<ClientRepresentation> = Self::parse(&answer, "the client list")?;
         // `clientId=` is an exact match, but never trust a list to hold only what was asked.
-        Ok(found
+        Ok(list
             .into_iter()
             .find(|c| c.client_id.as_deref() == Some(client_id))
-            .map(|mut c| {
-                c.secret = None;
-                c
-            }))
+            .map(ObservedClient::new))
+    }
+
+    /// The client with this internal id, or `None` when it does not exist.
+    pub async fn get_client(
+        &self,
+        realm: &str,
+        uuid: &str,
+    ) -> Result<Option<ObservedClient>, KeycloakError> {
+        let path = format!("/clients/{}", encode_segment(uuid));
+        match self
+            .call(
+                Method::GET,
+                "/admin/realms/{realm}/clients/{id}",
+                realm,
+                &path,
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(answer) => Ok(Some(ObservedClient::new(Self::parse(
+                &answer,
+                "the client",
+            )?))),
+            Err(KeycloakError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates a client and returns its internal id (from the `Location` header).
@@ -165,13 +243,20 @@ impl Session {
         realm: &str,
         client: &ClientRepresentation,
     ) -> Result<String, KeycloakError> {
-        let response = self
-            .call(realm, |admin| {
-                admin.realm_clients_post(realm, client.clone())
-            })
+        let answer = self
+            .call(
+                Method::POST,
+                "/admin/realms/{realm}/clients",
+                realm,
+                "/clients",
+                &[],
+                Some(&client),
+            )
             .await?;
-        response
-            .to_id()
+        answer
+            .location
+            .as_deref()
+            .and_then(|l| l.rsplit('/').next())
             .filter(|id| !id.is_empty())
             .map(str::to_string)
             .ok_or_else(|| {
@@ -179,68 +264,93 @@ impl Session {
             })
     }
 
-    /// Partially updates a client (Keycloak keeps fields absent from `client`).
+    /// Partially updates a client (Keycloak keeps scalar fields absent from `client`).
     pub async fn update_client(
         &self,
         realm: &str,
         uuid: &str,
         client: &ClientRepresentation,
     ) -> Result<(), KeycloakError> {
-        self.call(realm, |admin| {
-            admin.realm_clients_with_client_uuid_put(realm, uuid, client.clone())
-        })
+        let path = format!("/clients/{}", encode_segment(uuid));
+        self.call(
+            Method::PUT,
+            "/admin/realms/{realm}/clients/{id}",
+            realm,
+            &path,
+            &[],
+            Some(&client),
+        )
         .await
         .map(drop)
     }
 
     /// Deletes a client; an id that no longer exists counts as deleted.
     pub async fn delete_client(&self, realm: &str, uuid: &str) -> Result<(), KeycloakError> {
+        let path = format!("/clients/{}", encode_segment(uuid));
         match self
-            .call(realm, |admin| {
-                admin.realm_clients_with_client_uuid_delete(realm, uuid)
-            })
+            .call(
+                Method::DELETE,
+                "/admin/realms/{realm}/clients/{id}",
+                realm,
+                &path,
+                &[],
+                None,
+            )
             .await
         {
-            Ok(_) | Err(KeycloakError::Rejected { status: 404, .. }) => Ok(()),
+            Ok(_) | Err(KeycloakError::NotFound) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    /// The client's current secret.
-    pub async fn client_secret(&self, realm: &str, uuid: &str) -> Result<String, KeycloakError> {
-        let credential = self
-            .call(realm, |admin| {
-                admin.realm_clients_with_client_uuid_client_secret_get(realm, uuid)
-            })
-            .await?;
-        credential
-            .value
-            .map(|v| v.to_string())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| KeycloakError::Protocol("the client has no secret".into()))
-    }
-
-    /// Names of the client's default client scopes.
-    pub async fn default_scopes(
+    /// Regenerates the client's secret now (the old one stops working) and returns the new one.
+    pub async fn regenerate_secret(
         &self,
         realm: &str,
         uuid: &str,
-    ) -> Result<Vec<String>, KeycloakError> {
-        self.call(realm, |admin| {
-            admin.realm_clients_with_client_uuid_default_client_scopes_get(realm, uuid)
-        })
-        .await
-        .map(|scopes| scopes.into_iter().filter_map(|s| s.name).collect())
+    ) -> Result<SecretValue, KeycloakError> {
+        let path = format!("/clients/{}/client-secret", encode_segment(uuid));
+        let answer = self
+            .call(
+                Method::POST,
+                "/admin/realms/{realm}/clients/{id}/client-secret",
+                realm,
+                &path,
+                &[],
+                None,
+            )
+            .await?;
+        let credential: CredentialRepresentation = Self::parse(&answer, "the new secret")?;
+        credential
+            .value
+            .filter(|v| !v.is_empty())
+            .map(SecretValue)
+            .ok_or_else(|| KeycloakError::Protocol("the regenerated secret is empty".into()))
     }
 
     /// The realm's client scopes.
-    pub async fn realm_scopes(
-        &self,
-        realm: &str,
-    ) -> Result<Vec<ClientScopeRepresentation>, KeycloakError> {
-        self.call(realm, |admin| admin.realm_client_scopes_get(realm))
-            .await
-            .map(|scopes| scopes.into_iter().collect())
+    pub async fn realm_scopes(&self, realm: &str) -> Result<Vec<Scope>, KeycloakError> {
+        let answer = self
+            .call(
+                Method::GET,
+                "/admin/realms/{realm}/client-scopes",
+                realm,
+                "/client-scopes",
+                &[],
+                None,
+            )
+            .await?;
+        let scopes: Vec<keycloak::types::ClientScopeRepresentation> =
+            Self::parse(&answer, "the client scopes")?;
+        Ok(scopes
+            .into_iter()
+            .filter_map(|s| {
+                Some(Scope {
+                    id: s.id?,
+                    name: s.name?,
+                })
+            })
+            .collect())
     }
 
     /// Adds one default client scope to the client (no-op if it already has it).
@@ -250,12 +360,69 @@ impl Session {
         uuid: &str,
         scope_id: &str,
     ) -> Result<(), KeycloakError> {
-        self.call(realm, |admin| {
-            admin.realm_clients_with_client_uuid_default_client_scopes_with_client_scope_id_put(
-                realm, uuid, scope_id,
-            )
-        })
+        let path = format!(
+            "/clients/{}/default-client-scopes/{}",
+            encode_segment(uuid),
+            encode_segment(scope_id)
+        );
+        self.call(
+            Method::PUT,
+            "/admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}",
+            realm,
+            &path,
+            &[],
+            None,
+        )
         .await
         .map(drop)
     }
+
+    /// The realm's issuer URL under this connection's base URL.
+    pub fn realm_url(&self, realm: &str) -> String {
+        realm_url(&self.base_url, realm)
+    }
+}
+
+/// `/realms/{realm}`, the realm percent-encoded.
+fn realm_path(realm: &str) -> String {
+    format!("/realms/{}", encode_segment(realm))
+}
+
+/// Request bodies of any serializable type, behind one object-safe trait.
+mod erased {
+    use super::Serialize;
+
+    /// A JSON body that can attach itself to a request.
+    pub trait Body {
+        /// Sets the body.
+        fn attach(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder;
+    }
+
+    impl<T: Serialize> Body for T {
+        fn attach(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+            request.json(self)
+        }
+    }
+}
+
+/// A `reqwest` client for Keycloak: TLS with the process's provider and `ca_bundle` added to
+/// the system roots, timeouts, and **no redirects**.
+pub(crate) fn http_client(ca_bundle: Option<&str>) -> Result<reqwest::Client, KeycloakError> {
+    crate::tls::install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!(
+            "openmetadata-keycloak-operator/",
+            env!("CARGO_PKG_VERSION")
+        ));
+    if let Some(pem) = ca_bundle {
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|e| KeycloakError::InvalidCaBundle(error::tidy(&e.to_string())))?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| {
+        KeycloakError::Unreachable(format!("HTTP client: {}", error::tidy(&e.to_string())))
+    })
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::desired::ClientField;
+use crate::reason::Reason;
 
 /// One change made in Keycloak or Kubernetes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +33,11 @@ pub enum Change {
         /// Their names.
         scopes: Vec<String>,
     },
+    /// The client got a (new) secret.
+    SecretRegenerated {
+        /// Keycloak client id.
+        client_id: String,
+    },
     /// The output Secret was created.
     SecretCreated {
         /// Secret name.
@@ -47,6 +53,22 @@ pub enum Change {
         /// Secret name.
         name: String,
     },
+}
+
+impl Change {
+    /// The reason of the Event that reports this change: one per kind of change, so a series
+    /// of Events never mixes kinds.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::ClientCreated { .. } => Reason::ClientCreated,
+            Self::ClientAdopted { .. } => Reason::ClientAdopted,
+            Self::ClientUpdated { .. } => Reason::ClientUpdated,
+            Self::ScopesAdded { .. } => Reason::ScopesAdded,
+            Self::SecretRegenerated { .. } => Reason::SecretRegenerated,
+            Self::SecretCreated { .. } | Self::SecretUpdated { .. } => Reason::SecretWritten,
+            Self::SecretRemoved { .. } => Reason::SecretRemoved,
+        }
+    }
 }
 
 fn join<T: fmt::Display>(items: &[T]) -> String {
@@ -69,6 +91,9 @@ impl fmt::Display for Change {
             }
             Self::ScopesAdded { scopes } => {
                 write!(f, "added default client scopes: {}", join(scopes))
+            }
+            Self::SecretRegenerated { client_id } => {
+                write!(f, "generated a new secret for client {client_id:?}")
             }
             Self::SecretCreated { name } => write!(f, "created Secret {name:?}"),
             Self::SecretUpdated { name } => write!(f, "updated Secret {name:?}"),

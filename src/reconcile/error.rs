@@ -1,8 +1,11 @@
 //! What a reconcile can fail with, and the [`Reason`] of each failure.
 
-use crate::{keycloak::KeycloakError, reason::Reason, validate::InvalidSpec};
+use std::time::Duration;
 
-/// Everything a reconcile can fail with. Messages never contain secret values.
+use crate::{events::truncate, keycloak::KeycloakError, reason::Reason, validate::InvalidSpec};
+
+/// Everything a reconcile can fail with. Messages never contain secret values, nor text chosen
+/// by a remote server.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The spec is invalid.
@@ -30,15 +33,45 @@ pub enum Error {
         "Secret {0:?} exists and is not owned by this resource; the operator will not overwrite it (delete it or choose spec.secret.name)"
     )]
     SecretConflict(String),
-    /// The Kubernetes API failed.
-    #[error("Kubernetes API error: {0}")]
-    Kube(#[source] kube::Error),
-    /// The finalizer machinery failed.
-    #[error("finalizer: {0}")]
-    Finalizer(String),
+    /// The Kubernetes API refused a write because of what the spec asks (400, 403, 422):
+    /// retrying without a change cannot help.
+    #[error("Kubernetes refused to {action} (HTTP {status}): {message}")]
+    KubeRejected {
+        /// What the operator tried, in its own words.
+        action: String,
+        /// HTTP status.
+        status: u16,
+        /// The API server's explanation (bounded).
+        message: String,
+    },
+    /// The Kubernetes API failed (network, 5xx, conflicts); retried.
+    #[error("Kubernetes API error while trying to {action}: {source}")]
+    Kube {
+        /// What the operator tried.
+        action: String,
+        /// The error.
+        #[source]
+        source: kube::Error,
+    },
 }
 
 impl Error {
+    /// A Kubernetes failure while doing `action`, classified: refusals the spec causes are
+    /// permanent, everything else is retried.
+    pub fn kube(action: impl Into<String>, source: kube::Error) -> Self {
+        let action = action.into();
+        match &source {
+            kube::Error::Api(status) if matches!(status.code, 400 | 403 | 422) => {
+                Self::KubeRejected {
+                    action,
+                    status: status.code,
+                    message: truncate(&status.message, 300),
+                }
+            }
+            _ => Self::Kube { action, source },
+        }
+    }
+
     /// The condition and Event reason of this failure.
     pub fn reason(&self) -> Reason {
         match self {
@@ -48,8 +81,8 @@ impl Error {
             Self::Keycloak(e) => keycloak_reason(e),
             Self::ClientConflict(_) => Reason::ClientConflict,
             Self::SecretConflict(_) => Reason::SecretConflict,
-            Self::Kube(_) => Reason::KubernetesError,
-            Self::Finalizer(_) => Reason::FinalizerError,
+            Self::KubeRejected { .. } => Reason::KubernetesRejected,
+            Self::Kube { .. } => Reason::KubernetesError,
         }
     }
 
@@ -57,114 +90,36 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         self.reason().is_transient()
     }
+
+    /// The delay the failing service asked for before the next attempt, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Keycloak(e) => e.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 /// The reason of a Keycloak failure.
 pub fn keycloak_reason(e: &KeycloakError) -> Reason {
     match e {
-        KeycloakError::Unreachable(_) | KeycloakError::Server { .. } => Reason::KeycloakUnavailable,
-        KeycloakError::Conflict(_) => Reason::KeycloakConflict,
+        KeycloakError::Unreachable(_)
+        | KeycloakError::Server { .. }
+        | KeycloakError::Throttled { .. } => Reason::KeycloakUnavailable,
+        // Something changed under the operator (a concurrent create, a client deleted between
+        // two calls): the next attempt sees the new state.
+        KeycloakError::Conflict | KeycloakError::NotFound => Reason::KeycloakConflict,
         KeycloakError::CredentialsRejected { .. } => Reason::CredentialsRejected,
         KeycloakError::Forbidden { .. } => Reason::KeycloakForbidden,
         KeycloakError::RealmNotFound(_) => Reason::RealmNotFound,
         KeycloakError::ScopeNotFound(_) => Reason::ScopeNotFound,
-        KeycloakError::Rejected { .. } => Reason::KeycloakRejected,
+        KeycloakError::Rejected { .. } | KeycloakError::Redirected { .. } => {
+            Reason::KeycloakRejected
+        }
         KeycloakError::Protocol(_) => Reason::KeycloakProtocolError,
         KeycloakError::InvalidCaBundle(_) => Reason::InvalidSpec,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::reason::Class;
-
-    /// One error of every kind. The matches stop compiling when a variant is added, as a
-    /// reminder to sample it here.
-    pub(crate) fn one_of_each() -> Vec<Error> {
-        fn _every_variant_is_sampled(e: &Error, k: &KeycloakError) {
-            match e {
-                Error::InvalidSpec(_)
-                | Error::CredentialsNotFound(_)
-                | Error::CredentialsInvalid { .. }
-                | Error::Keycloak(_)
-                | Error::ClientConflict(_)
-                | Error::SecretConflict(_)
-                | Error::Kube(_)
-                | Error::Finalizer(_) => {}
-            }
-            match k {
-                KeycloakError::Unreachable(_)
-                | KeycloakError::Server { .. }
-                | KeycloakError::Conflict(_)
-                | KeycloakError::CredentialsRejected { .. }
-                | KeycloakError::Forbidden { .. }
-                | KeycloakError::RealmNotFound(_)
-                | KeycloakError::ScopeNotFound(_)
-                | KeycloakError::Rejected { .. }
-                | KeycloakError::InvalidCaBundle(_)
-                | KeycloakError::Protocol(_) => {}
-            }
-        }
-        let m = || "m".to_string();
-        let keycloak = vec![
-            KeycloakError::Unreachable(m()),
-            KeycloakError::Server {
-                status: 503,
-                message: m(),
-            },
-            KeycloakError::Conflict(m()),
-            KeycloakError::CredentialsRejected {
-                status: 401,
-                message: m(),
-            },
-            KeycloakError::Forbidden {
-                status: 403,
-                message: m(),
-            },
-            KeycloakError::RealmNotFound(m()),
-            KeycloakError::ScopeNotFound(m()),
-            KeycloakError::Rejected {
-                status: 400,
-                message: m(),
-            },
-            KeycloakError::InvalidCaBundle(m()),
-            KeycloakError::Protocol(m()),
-        ];
-        let mut all: Vec<Error> = keycloak.into_iter().map(Error::Keycloak).collect();
-        all.extend([
-            Error::InvalidSpec(InvalidSpec {
-                field: m(),
-                message: m(),
-            }),
-            Error::CredentialsNotFound(m()),
-            Error::CredentialsInvalid {
-                name: m(),
-                problem: m(),
-            },
-            Error::ClientConflict(m()),
-            Error::SecretConflict(m()),
-            Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded),
-            Error::Finalizer(m()),
-        ]);
-        all
-    }
-
-    #[test]
-    fn every_failure_maps_to_a_condition_reason_and_every_condition_reason_is_reachable() {
-        let reached: std::collections::BTreeSet<Reason> =
-            one_of_each().iter().map(Error::reason).collect();
-        for r in &reached {
-            assert!(
-                matches!(r.class(), Class::Permanent | Class::Transient),
-                "{r} is not a failure reason"
-            );
-        }
-        let failures: std::collections::BTreeSet<Reason> = Reason::ALL
-            .iter()
-            .copied()
-            .filter(|r| matches!(r.class(), Class::Permanent | Class::Transient))
-            .collect();
-        assert_eq!(reached, failures, "a failure reason no error produces");
-    }
-}
+mod tests;

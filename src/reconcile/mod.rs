@@ -17,29 +17,23 @@ pub mod cleanup;
 pub mod dereference;
 pub mod desired;
 mod error;
+mod finalizer;
 pub mod plan;
 pub mod status;
 
 use std::sync::Arc;
 
-use kube::{
-    Api, Resource, ResourceExt,
-    core::DeserializeGuard,
-    runtime::{
-        controller::Action,
-        events::EventType,
-        finalizer::{self, finalizer},
-    },
-};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{ResourceExt, core::DeserializeGuard, runtime::controller::Action};
 use tracing::{info, warn};
 
 pub use error::{Error, keycloak_reason};
 
 use crate::{
     context::Context,
-    crd::{FINALIZER, OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
-    events::{publish, publish_for_meta},
-    keycloak::Session,
+    crd::OpenMetadataKeycloakClient,
+    events::EventType,
+    keycloak::{KeycloakError, Session},
     reason::Reason,
     validate::{Validated, validate},
 };
@@ -50,140 +44,109 @@ pub fn object_key(obj: &OpenMetadataKeycloakClient) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// Entry point of a reconcile: a malformed object is reported and skipped; the others go
-/// through the finalizer, to [`converge_and_report`] or to [`cleanup::cleanup`].
+/// Passes of observe → plan → apply before giving up: one, or two when the client is created
+/// or given a secret (then read back), three when both.
+const MAX_PASSES: usize = 3;
+
+/// Entry point of a reconcile: a malformed object is reported and skipped; a deleted one is
+/// cleaned up; the others get the finalizer and converge, in the same reconcile.
 pub async fn reconcile(
     guard: Arc<DeserializeGuard<OpenMetadataKeycloakClient>>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let obj = match &guard.0 {
-        Ok(obj) => Arc::new(obj.clone()),
+        Ok(obj) => obj,
         Err(invalid) => {
             warn!(name = ?invalid.metadata.name, namespace = ?invalid.metadata.namespace, "malformed OpenMetadataKeycloakClient: {}", invalid.error);
-            publish_for_meta(
-                &ctx,
-                &invalid.metadata,
-                Reason::MalformedResource,
-                &invalid.error,
-            )
-            .await;
+            ctx.events
+                .publish_for_meta(&invalid.metadata, Reason::MalformedResource, &invalid.error)
+                .await;
             return Ok(Action::await_change());
         }
     };
-    let namespace = obj.namespace().unwrap_or_default();
-    let api: Api<OpenMetadataKeycloakClient> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, obj, |event| async {
-        match event {
-            finalizer::Event::Apply(obj) => converge_and_report(&obj, &ctx).await,
-            finalizer::Event::Cleanup(obj) => cleanup::cleanup(&obj, &ctx).await,
+    if obj.metadata.deletion_timestamp.is_some() {
+        if finalizer::has(obj) {
+            cleanup::cleanup(obj, &ctx).await?;
+            finalizer::remove(obj, &ctx).await?;
         }
-    })
-    .await
-    .map_err(|e| match e {
-        finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => inner,
-        finalizer::Error::AddFinalizer(k) | finalizer::Error::RemoveFinalizer(k) => Error::Kube(k),
-        other => Error::Finalizer(other.to_string()),
-    })
+        return Ok(Action::await_change());
+    }
+    if !finalizer::has(obj) {
+        finalizer::add(obj, &ctx).await?;
+    }
+    converge_and_report(obj, &ctx).await
 }
 
-/// What a successful convergence did and the status it leads to.
-#[derive(Debug)]
-struct Converged {
-    changes: Vec<Change>,
-    status: Option<OpenMetadataKeycloakClientStatus>,
-}
-
-/// Converges, then reports: status (only when it changed), then one Event.
+/// Converges, then reports: the status (only when it changed) and one Event per change.
 async fn converge_and_report(
     obj: &OpenMetadataKeycloakClient,
     ctx: &Context,
 ) -> Result<Action, Error> {
-    let result = converge(obj, ctx).await;
-    let status = match &result {
-        Ok(done) => done.status.clone(),
-        Err(err) => status::to_write(obj, status::failed(obj, err.reason(), &err.to_string())),
-    };
-    apply::status(obj, ctx, status).await?;
-    match result {
-        Ok(done) => {
+    match converge(obj, ctx).await {
+        Ok(changes) => {
             ctx.reset_backoff(&object_key(obj));
-            if !done.changes.is_empty() {
-                // One Event per reconcile that changed something (the recorder folds Events
-                // with equal reasons into a series, so separate ones would be lost).
-                let summary = change::summary(&done.changes);
-                info!(resource = %object_key(obj), "{summary}");
-                publish(ctx, obj, EventType::Normal, Reason::Reconciled, &summary).await;
+            for change in &changes {
+                let note = change.to_string();
+                info!(resource = %object_key(obj), "{note}");
+                ctx.events
+                    .publish(obj, EventType::Normal, change.reason(), &note)
+                    .await;
             }
-            Ok(Action::requeue(ctx.resync_delay()))
+            // The next resync comes from the controller's even spread of resyncs.
+            Ok(Action::await_change())
         }
         Err(err) => {
-            publish(ctx, obj, EventType::Warning, err.reason(), &err.to_string()).await;
+            let failed = status::failed(obj, err.reason(), &err.to_string());
+            apply::status(obj, ctx, status::to_write(obj, failed)).await?;
+            ctx.events
+                .publish(obj, EventType::Warning, err.reason(), &err.to_string())
+                .await;
             Err(err)
         }
     }
 }
 
-/// The pipeline: validate, dereference, plan, apply, for Keycloak and then the Secret.
-async fn converge(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Converged, Error> {
+/// The pipeline: validate, dereference, plan, apply.
+async fn converge(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Vec<Change>, Error> {
     let v = validate(obj)?;
     let session = dereference::session(&v, ctx).await?;
-    let keycloak = converge_keycloak(&session, &v).await?;
-    let observed = dereference::output_secret(&v, ctx).await?;
-    let owner = obj
-        .controller_owner_ref(&())
-        .expect("a resource read from the API server has a uid");
-    let planned = plan::secret(obj, &v, owner, &keycloak.client_secret, observed.as_ref())?;
-    let mut changes = keycloak.changes;
-    changes.extend(apply::secret(obj, &v, ctx, planned).await?);
-    Ok(Converged {
-        changes,
-        status: plan::ready_status(obj, &v, &keycloak.client_uuid),
-    })
+    let (secret, previous) = dereference::output_secrets(&v, ctx);
+    let (outputs, changes) =
+        converge_keycloak(&session, obj, &v, secret.as_ref(), &previous).await?;
+    apply::outputs(obj, &v, ctx, outputs).await?;
+    Ok(changes)
 }
 
-/// What the Keycloak half of a reconcile found and did. `Debug` hides the secret.
-pub struct KeycloakConverged {
-    /// Keycloak's internal id of the client.
-    pub client_uuid: String,
-    /// The client's secret.
-    pub client_secret: String,
-    /// Changes made in Keycloak (empty when it was already in sync).
-    pub changes: Vec<Change>,
-}
-
-impl std::fmt::Debug for KeycloakConverged {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeycloakConverged")
-            .field("client_uuid", &self.client_uuid)
-            .field("client_secret", &"<redacted>")
-            .field("changes", &self.changes)
-            .finish()
-    }
-}
-
-/// The Keycloak half: find the client by exact clientId; create it, or update the managed
-/// fields that drifted (only if this resource may); add missing default scopes; read the
-/// secret. Writes nothing when Keycloak already matches.
+/// Observe, plan and apply in Keycloak, once more after creating the client (to read back
+/// what Keycloak built); returns the Kubernetes writes still to make and every change.
 pub async fn converge_keycloak(
     session: &Session,
+    obj: &OpenMetadataKeycloakClient,
     v: &Validated,
-) -> Result<KeycloakConverged, Error> {
-    let found = dereference::client(session, v).await?;
-    let planned = plan::client(v, found.as_ref())?;
-    let client_uuid = apply::client(session, v, &planned.action).await?;
-    let mut changes = planned.changes;
-
-    let scopes = dereference::default_scopes(session, v, &client_uuid).await?;
-    let missing = plan::scopes_to_add(&scopes);
-    apply::add_scopes(session, v, &client_uuid, &missing).await?;
-    if !missing.is_empty() {
-        changes.push(Change::ScopesAdded { scopes: missing });
+    secret: Option<&Secret>,
+    previous_secrets: &[Secret],
+) -> Result<(plan::Outputs, Vec<Change>), Error> {
+    let mut client = dereference::client(session, v).await?;
+    let mut changes = Vec::new();
+    for _ in 0..MAX_PASSES {
+        let observed = plan::Observed {
+            client: client.as_ref(),
+            secret,
+            previous_secrets,
+        };
+        let planned = plan::plan(obj, v, observed)?;
+        changes.extend(planned.changes);
+        let written = apply::keycloak(session, v, &planned.keycloak).await?;
+        match (planned.outputs, written) {
+            (Some(outputs), _) => return Ok((outputs, changes)),
+            // Read back what Keycloak built from the writes.
+            (None, Some(uuid)) => {
+                client = Some(dereference::client_by_id(session, v, &uuid).await?);
+            }
+            (None, None) => break,
+        }
     }
-
-    let client_secret = dereference::client_secret(session, v, &client_uuid).await?;
-    Ok(KeycloakConverged {
-        client_uuid,
-        client_secret,
-        changes,
-    })
+    Err(Error::Keycloak(KeycloakError::Protocol(
+        "the client did not settle after creation".into(),
+    )))
 }

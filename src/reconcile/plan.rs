@@ -1,74 +1,139 @@
-//! Plan step (pure): from the validated spec and what was observed, the writes to make.
-//! Nothing here does IO; [`super::apply`] executes what these functions return.
+//! Plan step (pure): from the validated spec and what was observed, the writes to make, the
+//! status to publish and the changes to report. Nothing here does IO; [`super::apply`]
+//! executes what [`plan`] returns.
 
-use k8s_openapi::{api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::OwnerReference};
+use k8s_openapi::api::core::v1::Secret;
 use keycloak::types::ClientRepresentation;
 
 use super::{
     Error,
     change::Change,
-    desired::{self, ClientField, Ownership},
+    desired::{self, Ownership},
 };
 use crate::{
-    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
-    keycloak::KeycloakError,
+    crd::{DeletionPolicy, OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
+    keycloak::{KeycloakError, ObservedClient},
+    names::ADOPTED_ATTRIBUTE,
     validate::Validated,
 };
 
-/// What to do with the client in Keycloak.
+/// What was observed, read by [`super::dereference`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Observed<'a> {
+    /// The client in Keycloak, if it exists.
+    pub client: Option<&'a ObservedClient>,
+    /// The output Secret, if it exists.
+    pub secret: Option<&'a Secret>,
+    /// Other output Secrets this resource owns (left behind by a rename).
+    pub previous_secrets: &'a [Secret],
+}
+
+/// A write to Keycloak.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ClientAction {
+pub enum KeycloakAction {
     /// No client with this id exists: create it with this body.
     Create(ClientRepresentation),
-    /// The client is ours (or adopted) and some managed fields differ: send this partial update.
+    /// Send this partial update (exactly the drifted fields, and what keeps authorization).
     Update {
         /// Keycloak's internal id.
         uuid: String,
         /// The partial representation to PUT.
         body: ClientRepresentation,
-        /// The fields that differ.
-        fields: Vec<ClientField>,
     },
-    /// The client is ours and in line with the spec.
-    Keep {
+    /// Add these default client scopes, by name, one by one.
+    AddScopes {
+        /// Keycloak's internal id.
+        uuid: String,
+        /// Scope names.
+        names: Vec<String>,
+    },
+    /// Generate a new secret for the client (it has none, or a new one is due).
+    RegenerateSecret {
         /// Keycloak's internal id.
         uuid: String,
     },
 }
 
-/// The Keycloak side of the plan: the client action and the changes it makes.
+/// A write of the output Secret.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ClientPlan {
-    /// What to do.
-    pub action: ClientAction,
-    /// The changes the action makes (empty for [`ClientAction::Keep`]).
+pub enum SecretWrite {
+    /// It does not exist: create it.
+    Create(Secret),
+    /// It exists, is ours, and differs: apply it.
+    Apply(Secret),
+}
+
+/// The Kubernetes side of a plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    /// The Secret write, if one is needed.
+    pub secret: Option<SecretWrite>,
+    /// Previous output Secrets of this resource to delete.
+    pub remove: Vec<String>,
+    /// The status to write, if it changed.
+    pub status: Option<OpenMetadataKeycloakClientStatus>,
+}
+
+/// Everything one pass decides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Writes to Keycloak, in order.
+    pub keycloak: Vec<KeycloakAction>,
+    /// The Kubernetes writes, or `None` when the client must be read (again) first: it is
+    /// about to be created, or to get a secret, so what the Secret holds is not known yet.
+    pub outputs: Option<Outputs>,
+    /// The changes all these writes make, for Events.
     pub changes: Vec<Change>,
 }
 
-/// Decides what happens to the client, given the client of that id found in Keycloak (if any).
-/// Refuses, with [`Error::ClientConflict`], a client this resource may not take.
-pub fn client(v: &Validated, found: Option<&ClientRepresentation>) -> Result<ClientPlan, Error> {
-    let wanted = desired::desired_client(v);
-    let Some(existing) = found else {
-        return Ok(ClientPlan {
-            action: ClientAction::Create(wanted),
+impl Plan {
+    /// Whether the plan writes nothing anywhere.
+    pub fn is_empty(&self) -> bool {
+        self.keycloak.is_empty()
+            && self
+                .outputs
+                .as_ref()
+                .is_some_and(|o| o.secret.is_none() && o.remove.is_empty() && o.status.is_none())
+    }
+}
+
+/// Plans one pass. Refuses, with [`Error::ClientConflict`] or [`Error::SecretConflict`], a
+/// client or Secret this resource may not take; nothing is planned then.
+pub fn plan(
+    obj: &OpenMetadataKeycloakClient,
+    v: &Validated,
+    observed: Observed<'_>,
+) -> Result<Plan, Error> {
+    let mut wanted = desired::desired_client(v);
+    let Some(client) = observed.client else {
+        return Ok(Plan {
+            keycloak: vec![KeycloakAction::Create(wanted)],
+            outputs: None,
             changes: vec![Change::ClientCreated {
                 client_id: v.client_id.clone(),
                 realm: v.realm.clone(),
             }],
         });
     };
-    let uuid = existing
+    let uuid = client
+        .rep
         .id
         .clone()
         .filter(|id| !id.is_empty())
-        .ok_or_else(|| KeycloakError::Protocol("client listed without an id".into()))?;
+        .ok_or_else(|| KeycloakError::Protocol("a client without an id".into()))?;
     let mut changes = Vec::new();
-    match desired::ownership(existing, v) {
+    let mut keycloak = Vec::new();
+    match desired::ownership(&client.rep, v) {
         Ownership::Ours => {}
-        Ownership::Unowned if v.adopt_existing => changes.push(Change::ClientAdopted {
-            client_id: v.client_id.clone(),
-        }),
+        Ownership::Unowned if v.adopt_existing => {
+            changes.push(Change::ClientAdopted {
+                client_id: v.client_id.clone(),
+            });
+            wanted
+                .attributes
+                .get_or_insert_with(Default::default)
+                .insert(ADOPTED_ATTRIBUTE.into(), "true".into());
+        }
         Ownership::Unowned => {
             return Err(Error::ClientConflict(format!(
                 "client {:?} already exists in realm {:?} and was not created by an OpenMetadataKeycloakClient; nothing was changed (set spec.client.adoptExisting: true to take it over)",
@@ -82,96 +147,108 @@ pub fn client(v: &Validated, found: Option<&ClientRepresentation>) -> Result<Cli
             )));
         }
     }
-    let fields = desired::client_drift(existing, &wanted);
-    if fields.is_empty() {
-        return Ok(ClientPlan {
-            action: ClientAction::Keep { uuid },
-            changes,
+    let fields = desired::client_drift(&client.rep, &wanted);
+    if !fields.is_empty() {
+        keycloak.push(KeycloakAction::Update {
+            uuid: uuid.clone(),
+            body: desired::update_body(&client.rep, &wanted, &fields),
+        });
+        changes.push(Change::ClientUpdated {
+            client_id: v.client_id.clone(),
+            fields,
         });
     }
-    changes.push(Change::ClientUpdated {
-        client_id: v.client_id.clone(),
-        fields: fields.clone(),
-    });
-    Ok(ClientPlan {
-        action: ClientAction::Update {
-            uuid,
-            body: wanted,
-            fields,
-        },
+    let current = client.rep.default_client_scopes.clone().unwrap_or_default();
+    let missing = desired::missing_scopes(&current, &desired::REQUIRED_SCOPES);
+    if !missing.is_empty() {
+        keycloak.push(KeycloakAction::AddScopes {
+            uuid: uuid.clone(),
+            names: missing.clone(),
+        });
+        changes.push(Change::ScopesAdded { scopes: missing });
+    }
+    let Some(secret_value) = client.secret.as_ref() else {
+        // No secret reported: the account may not manage the client (Keycloak strips it), or
+        // the client has none yet (it was public). Never guess: refuse, or write first and
+        // read the client again, or give it a secret.
+        if client.rep.access.as_ref().and_then(|a| a.get("manage")) == Some(&false) {
+            return Err(KeycloakError::Forbidden { status: 403 }.into());
+        }
+        if keycloak.is_empty() {
+            keycloak.push(KeycloakAction::RegenerateSecret { uuid });
+            changes.push(Change::SecretRegenerated {
+                client_id: v.client_id.clone(),
+            });
+        }
+        return Ok(Plan {
+            keycloak,
+            outputs: None,
+            changes,
+        });
+    };
+    let (secret, secret_change) = secret(v, secret_value.expose(), observed.secret)?;
+    changes.extend(secret_change);
+    let remove: Vec<String> = observed
+        .previous_secrets
+        .iter()
+        .filter_map(|s| s.metadata.name.clone())
+        .filter(|name| *name != v.secret.name)
+        .collect();
+    changes.extend(
+        remove
+            .iter()
+            .map(|name| Change::SecretRemoved { name: name.clone() }),
+    );
+    Ok(Plan {
+        keycloak,
+        outputs: Some(Outputs {
+            secret,
+            remove,
+            status: super::status::to_write(obj, super::status::ready(obj, v, &uuid)),
+        }),
         changes,
     })
 }
 
-/// The default client scopes to add, by name, given the client's current ones. The realm's
-/// other defaults stay: scopes are only ever added, one by one.
-pub fn scopes_to_add(current: &[String]) -> Vec<String> {
-    desired::missing_scopes(current, &desired::REQUIRED_SCOPES)
-}
-
-/// What to do with the output Secret.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SecretPlan {
-    /// The Secret to apply (server-side apply: also restores edited labels or keys).
-    pub apply: Secret,
-    /// The change it makes, if its data differs from what is there.
-    pub change: Option<Change>,
-    /// A previous output Secret of this resource to delete (after a rename), if it still exists
-    /// and is owned by this resource; checked by the caller at apply time.
-    pub remove_previous: Option<String>,
-}
-
-/// Whether `secret` is owned by `obj` (its ownerReference carries the resource's uid).
-pub fn owned_by(secret: &Secret, obj: &OpenMetadataKeycloakClient) -> bool {
-    let uid = obj.metadata.uid.as_deref();
+/// Whether `secret` is owned by the resource (its ownerReference carries the resource's uid).
+pub fn owned_by(secret: &Secret, uid: &str) -> bool {
     secret
         .metadata
         .owner_references
         .iter()
         .flatten()
-        .any(|o| Some(o.uid.as_str()) == uid && o.kind == "OpenMetadataKeycloakClient")
+        .any(|o| o.uid == uid && o.kind == "OpenMetadataKeycloakClient")
 }
 
 /// Plans the output Secret from the observed one. Refuses ([`Error::SecretConflict`]) to touch
 /// a Secret of that name that this resource does not own.
-pub fn secret(
-    obj: &OpenMetadataKeycloakClient,
+fn secret(
     v: &Validated,
-    owner: OwnerReference,
     client_secret: &str,
     observed: Option<&Secret>,
-) -> Result<SecretPlan, Error> {
-    if let Some(existing) = observed
-        && !owned_by(existing, obj)
-    {
-        return Err(Error::SecretConflict(v.secret.name.clone()));
-    }
-    let apply = desired::output_secret(v, owner, client_secret);
+) -> Result<(Option<SecretWrite>, Option<Change>), Error> {
+    let wanted = desired::output_secret(v, client_secret);
     let name = v.secret.name.clone();
-    let change = match observed {
-        None => Some(Change::SecretCreated { name }),
-        Some(existing) if existing.data != apply.data => Some(Change::SecretUpdated { name }),
-        Some(_) => None,
-    };
-    let remove_previous = obj
-        .status
-        .as_ref()
-        .and_then(|s| s.secret_name.clone())
-        .filter(|old| *old != v.secret.name);
-    Ok(SecretPlan {
-        apply,
-        change,
-        remove_previous,
+    Ok(match observed {
+        None => (
+            Some(SecretWrite::Create(wanted)),
+            Some(Change::SecretCreated { name }),
+        ),
+        Some(existing) if !owned_by(existing, &v.uid) => {
+            return Err(Error::SecretConflict(name));
+        }
+        Some(existing) if desired::secret_holds(existing, &wanted) => (None, None),
+        Some(existing) => {
+            // Only a change of the data is news; restored labels or annotations are not.
+            let data_changed = wanted
+                .data
+                .iter()
+                .flatten()
+                .any(|(k, val)| existing.data.as_ref().and_then(|d| d.get(k)) != Some(val));
+            let change = data_changed.then(|| Change::SecretUpdated { name: name.clone() });
+            (Some(SecretWrite::Apply(wanted)), change)
+        }
     })
-}
-
-/// The status after a successful convergence, or `None` when the object already carries it.
-pub fn ready_status(
-    obj: &OpenMetadataKeycloakClient,
-    v: &Validated,
-    client_uuid: &str,
-) -> Option<OpenMetadataKeycloakClientStatus> {
-    super::status::to_write(obj, super::status::ready(obj, v, client_uuid))
 }
 
 /// What deleting the resource does to the client in Keycloak.
@@ -182,6 +259,8 @@ pub enum Deletion {
         /// Keycloak's internal id.
         uuid: String,
     },
+    /// The client stays: `deletionPolicy: Retain`, or adopted without an explicit `Delete`.
+    Retain,
     /// No client with this id exists any more.
     AlreadyGone,
     /// The client is not ours (made by hand, or another resource's): it stays.
@@ -195,6 +274,10 @@ impl Deletion {
             Self::Delete { .. } => {
                 format!("deleted client {:?} from realm {:?}", v.client_id, v.realm)
             }
+            Self::Retain => format!(
+                "client {:?} stays in realm {:?} (deletionPolicy Retain, or adopted and no explicit Delete)",
+                v.client_id, v.realm
+            ),
             Self::AlreadyGone => format!("client {:?} was already gone from Keycloak", v.client_id),
             Self::NotOurs => format!(
                 "client {:?} is not owned by this resource: left in Keycloak",
@@ -209,16 +292,24 @@ pub fn deletion(v: &Validated, found: Option<&ClientRepresentation>) -> Result<D
     let Some(existing) = found else {
         return Ok(Deletion::AlreadyGone);
     };
-    match desired::ownership(existing, v) {
-        Ownership::Ours => {
-            let uuid = existing
-                .id
-                .clone()
-                .ok_or_else(|| KeycloakError::Protocol("client listed without an id".into()))?;
-            Ok(Deletion::Delete { uuid })
-        }
-        _ => Ok(Deletion::NotOurs),
+    if desired::ownership(existing, v) != Ownership::Ours {
+        return Ok(Deletion::NotOurs);
     }
+    let policy = v
+        .deletion_policy
+        .unwrap_or(if desired::is_adopted(existing) {
+            DeletionPolicy::Retain
+        } else {
+            DeletionPolicy::Delete
+        });
+    if policy == DeletionPolicy::Retain {
+        return Ok(Deletion::Retain);
+    }
+    let uuid = existing
+        .id
+        .clone()
+        .ok_or_else(|| KeycloakError::Protocol("a client without an id".into()))?;
+    Ok(Deletion::Delete { uuid })
 }
 
 #[cfg(test)]

@@ -18,11 +18,52 @@ pub struct ResultLabels {
     pub reason: &'static str,
 }
 
+/// Labels of one request to Keycloak: the route *template*, never a concrete path.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Route template, e.g. `/admin/realms/{realm}/clients/{id}`.
+    pub route: &'static str,
+    /// HTTP method.
+    pub method: &'static str,
+    /// `2xx`, `3xx`, `4xx`, `5xx`, or `error` when no response came.
+    pub status: &'static str,
+}
+
+/// Labels of a latency observation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// Route template.
+    pub route: &'static str,
+    /// HTTP method.
+    pub method: &'static str,
+}
+
+/// Labels of a token request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    /// `success`, `rejected` (credentials refused) or `error`.
+    pub result: &'static str,
+}
+
 /// The operator's metrics.
 pub struct Metrics {
     registry: Mutex<Registry>,
     reconciliations: Family<ResultLabels, Counter>,
     duration: Histogram,
+    keycloak_requests: Family<RequestLabels, Counter>,
+    keycloak_latency: Family<RouteLabels, Histogram>,
+    token_requests: Family<TokenLabels, Counter>,
+}
+
+/// The class of an HTTP status, as a bounded label value.
+pub fn status_class(status: Option<u16>) -> &'static str {
+    match status {
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        _ => "error",
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -50,10 +91,37 @@ impl Default for Metrics {
             prometheus_client::registry::Unit::Seconds,
             duration.clone(),
         );
+        let keycloak_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "keycloak_requests",
+            "Requests to Keycloak by route template, method and status class",
+            keycloak_requests.clone(),
+        );
+        let keycloak_latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            // 1 ms .. ~8 s.
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.001, 2.0, 14,
+            ))
+        });
+        registry.register_with_unit(
+            "keycloak_request_duration",
+            "Latency of requests to Keycloak by route template and method",
+            prometheus_client::registry::Unit::Seconds,
+            keycloak_latency.clone(),
+        );
+        let token_requests = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "keycloak_token_requests",
+            "Admin token requests by result (success, rejected, error)",
+            token_requests.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             reconciliations,
             duration,
+            keycloak_requests,
+            keycloak_latency,
+            token_requests,
         }
     }
 }
@@ -65,6 +133,33 @@ impl Metrics {
             .get_or_create(&ResultLabels { result, reason })
             .inc();
         self.duration.observe(took.as_secs_f64());
+    }
+
+    /// Records one request to Keycloak (`status` is `None` when no response came).
+    pub fn keycloak_request(
+        &self,
+        route: &'static str,
+        method: &'static str,
+        status: Option<u16>,
+        took: Duration,
+    ) {
+        self.keycloak_requests
+            .get_or_create(&RequestLabels {
+                route,
+                method,
+                status: status_class(status),
+            })
+            .inc();
+        self.keycloak_latency
+            .get_or_create(&RouteLabels { route, method })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Records one token request.
+    pub fn token_request(&self, result: &'static str) {
+        self.token_requests
+            .get_or_create(&TokenLabels { result })
+            .inc();
     }
 
     /// The OpenMetrics text exposition.

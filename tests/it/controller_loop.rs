@@ -5,17 +5,13 @@
 //! attributes they need; `the_chart_grants_exactly_what_the_code_uses` compares them with the
 //! rules of the rendered install manifest.
 
-use std::{
-    collections::BTreeSet,
-    future::Future,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeSet, sync::Arc};
 
 use crate::support::{
     apiserver::{Access, ApiServer},
     b64,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+    eventually,
 };
 use omkc::{
     Context, Settings,
@@ -39,26 +35,6 @@ fn resource(name: &str, emu: &Emulator, credentials: &str, secret: &str) -> Valu
             "secret": {"name": secret}
         }
     })
-}
-
-async fn eventually<T, F, Fut>(api: &ApiServer, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            for r in api.requests() {
-                eprintln!("{} {}?{} -> {:?}", r.method, r.path, r.query, r.access);
-            }
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn ready_reason(api: &ApiServer, name: &str) -> Option<(String, String)> {
@@ -153,16 +129,40 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         secret["metadata"]["ownerReferences"][0]["uid"],
         cr["metadata"]["uid"]
     );
-    // The Event follows the status patch.
-    eventually(&api, "the Reconciled Event", || async {
-        (!events(&api, "Reconciled").is_empty()).then_some(())
-    })
+    // One Event per kind of change follows the status patch.
+    eventually(
+        &api,
+        "the ClientCreated and SecretWritten Events",
+        || async {
+            (!events(&api, "ClientCreated").is_empty() && !events(&api, "SecretWritten").is_empty())
+                .then_some(())
+        },
+    )
     .await;
+    // One reconcile for the new resource: its finalizer, status and Secret writes did not
+    // trigger another.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, metrics) = probe("/metrics").await;
+    assert!(
+        metrics.contains(r#"omkc_reconciliations_total{result="success",reason="Reconciled"} 1"#),
+        "{metrics}"
+    );
 
     // A Secret deleted by hand comes back (the owned-Secret watch).
     api.delete(SECRETS, NS, "oidc-secrets");
     eventually(&api, "the output Secret to be restored", || async {
         api.get(SECRETS, NS, "oidc-secrets")
+    })
+    .await;
+
+    // A Secret edited by hand is put back (server-side apply of the operator's fields).
+    api.edit(SECRETS, NS, "oidc-secrets", |s| {
+        s["data"]["openmetadata-oidc-client-secret"] = json!(b64("tampered"))
+    });
+    let expected = json!(b64(&emu.secret_of("data-sec", "om-openmetadata").unwrap()));
+    eventually(&api, "the edited Secret to be restored", || async {
+        let s = api.get(SECRETS, NS, "oidc-secrets")?;
+        (s["data"]["openmetadata-oidc-client-secret"] == expected).then_some(())
     })
     .await;
 

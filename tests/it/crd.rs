@@ -203,9 +203,16 @@ fn validate_applies_defaults() {
         v.secret.client_secret_key,
         "openmetadata-oidc-client-secret"
     );
-    assert_eq!(v.deletion_policy, DeletionPolicy::Delete);
+    assert_eq!(
+        v.deletion_policy, None,
+        "decided at delete time: Delete unless adopted"
+    );
     assert!(
-        !v.implicit_flow && !v.service_accounts && !v.authorization_services && !v.adopt_existing
+        !v.implicit_flow
+            && v.service_accounts.is_none()
+            && v.authorization_services.is_none()
+            && !v.adopt_existing,
+        "unset flags are left to Keycloak"
     );
 }
 
@@ -220,9 +227,10 @@ fn validate_reads_every_field_of_the_full_fixture() {
     assert_eq!(v.admin_realm, "ops");
     assert_eq!(v.client_id, "open-metadata");
     assert_eq!(v.client_name, "Data catalog");
-    assert!(v.implicit_flow && v.authorization_services && v.adopt_existing);
-    assert!(
+    assert!(v.implicit_flow && v.authorization_services == Some(true) && v.adopt_existing);
+    assert_eq!(
         v.service_accounts,
+        Some(true),
         "authorization implies a service account"
     );
     assert_eq!(v.secret.name, "om-oidc");
@@ -233,7 +241,7 @@ fn validate_reads_every_field_of_the_full_fixture() {
         ),
         ("id", "secret")
     );
-    assert_eq!(v.deletion_policy, DeletionPolicy::Retain);
+    assert_eq!(v.deletion_policy, Some(DeletionPolicy::Retain));
 }
 
 fn rejected(edit: impl FnOnce(&mut OpenMetadataKeycloakClient)) -> String {
@@ -401,15 +409,20 @@ fn openmetadata_values_match_the_helm_chart_keys() {
 #[test]
 fn output_secret_carries_only_the_operators_and_the_users_metadata() {
     let v = validate(&fixture("full.yaml")).unwrap();
-    let owner = k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-        api_version: "omkc.dev/v1alpha1".into(),
-        kind: "OpenMetadataKeycloakClient".into(),
-        name: "om-sso".into(),
-        uid: "u".into(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    };
-    let s = desired::output_secret(&v, owner, "s3cr3t");
+    let s = desired::output_secret(&v, "s3cr3t");
+    let owner = &s.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+        (
+            "OpenMetadataKeycloakClient",
+            "om-sso",
+            "7d3c9a52-0000-4000-8000-000000000002"
+        )
+    );
+    assert_eq!(
+        (owner.controller, owner.block_owner_deletion),
+        (Some(true), Some(true))
+    );
     let labels = s.metadata.labels.unwrap();
     assert_eq!(labels.len(), 2);
     assert_eq!(

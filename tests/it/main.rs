@@ -1,6 +1,9 @@
 //! The integration tests, in one binary that builds the test doubles once:
 //!
-//! - [`keycloak`]: the operator's Keycloak code over HTTP against the Admin API emulator;
+//! - [`emulator`]: the Keycloak emulator itself tells the truth (built from a model, never echoed);
+//! - [`keycloak`], [`keycloak_side_effects`], [`keycloak_errors`]: the operator's Keycloak code
+//!   over HTTP against the Admin API emulator;
+//! - [`converged`]: a converged resource writes nothing, anywhere;
 //! - [`mock`]: whole reconciles against a mock Kubernetes API (every request in order);
 //! - [`controller_loop`]: the real controller loop against a stateful fake API server;
 //! - [`binary`]: the built binary, as the Deployment runs it;
@@ -13,7 +16,11 @@ mod architecture;
 #[cfg(unix)]
 mod binary;
 mod controller_loop;
+mod converged;
 mod crd;
 mod e2e;
+mod emulator;
 mod keycloak;
+mod keycloak_errors;
+mod keycloak_side_effects;
 mod mock;

@@ -127,7 +127,7 @@ fn not_found(send: SendResponse<Response<Body>>, what: &str) {
 fn credentials_secret() -> Value {
     json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "keycloak-admin", "namespace": NS},
+        "metadata": {"name": "keycloak-admin", "namespace": NS, "resourceVersion": "41"},
         "data": {
             "username": b64(ADMIN_USER),
             "password": b64(ADMIN_PASSWORD),
@@ -148,61 +148,7 @@ fn guard(obj: &OpenMetadataKeycloakClient) -> Arc<DeserializeGuard<OpenMetadataK
     Arc::new(DeserializeGuard(Ok(obj.clone())))
 }
 
-async fn expect_event(api: &mut ApiServer, type_: &str, reason: &str) -> String {
-    let (_, body, send) = api.expect("POST", EVENTS_PATH).await;
-    assert_eq!(body["type"], type_, "{body}");
-    assert_eq!(body["reason"], reason, "{body}");
-    assert_eq!(body["regarding"]["kind"], "OpenMetadataKeycloakClient");
-    let note = body["note"].as_str().unwrap_or_default().to_string();
-    respond(send, 201, body);
-    note
-}
-
-/// Expects the status patch of a failed reconcile (Ready=False with `reason`, a message holding
-/// `message_part`) and the Warning Event with the same reason; returns the Event's note.
-async fn expect_not_ready(api: &mut ApiServer, reason: &str, message_part: &str) -> String {
-    let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
-    let ready = &body["status"]["conditions"][0];
-    assert_eq!(ready["status"], "False", "{ready}");
-    assert_eq!(ready["reason"], reason, "{ready}");
-    assert!(
-        ready["message"].as_str().unwrap().contains(message_part),
-        "{ready}"
-    );
-    respond(send, 200, with_status(&body));
-    expect_event(api, "Warning", reason).await
-}
-
-#[tokio::test]
-async fn a_new_resource_first_gets_the_finalizer_and_nothing_else() {
-    let emu = Emulator::start().await;
-    let (ctx, mut api) = context();
-    let obj = OpenMetadataKeycloakClient::test(&emu.base_url);
-
-    let server = tokio::spawn(async move {
-        let (_, body, send) = api.expect("PATCH", CR_PATH).await;
-        assert_eq!(
-            body,
-            json!([
-                {"op": "test", "path": "/metadata/finalizers", "value": null},
-                {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}
-            ])
-        );
-        let mut patched = obj_json_with_finalizer();
-        patched["metadata"]["finalizers"] = json!([FINALIZER]);
-        respond(send, 200, patched);
-        api.expect_nothing_more().await;
-    });
-    let action = reconcile(guard(&obj), ctx).await.unwrap();
-    server.await.unwrap();
-    assert_eq!(action, Action::await_change());
-    assert!(
-        emu.log().is_empty(),
-        "Keycloak is not touched before the finalizer is in place"
-    );
-}
-
-/// What the API server answers to a status patch: the object with the new status.
+/// What the API server answers to a write of the resource: the object with the new status.
 fn with_status(patch: &Value) -> Value {
     let mut obj = obj_json_with_finalizer();
     obj["status"] = patch["status"].clone();
@@ -214,41 +160,78 @@ fn obj_json_with_finalizer() -> Value {
     serde_json::to_value(&obj).unwrap()
 }
 
+/// Expects an Event of `type_` and `reason`; returns its note.
+async fn expect_event(api: &mut ApiServer, type_: &str, reason: Reason) -> String {
+    let (_, body, send) = api.expect("POST", EVENTS_PATH).await;
+    assert_eq!(body["type"], type_, "{body}");
+    assert_eq!(body["reason"], reason.as_str(), "{body}");
+    assert_eq!(body["regarding"]["kind"], "OpenMetadataKeycloakClient");
+    assert_eq!(
+        body["reportingController"],
+        "openmetadata-keycloak-operator"
+    );
+    let note = body["note"].as_str().unwrap_or_default().to_string();
+    respond(send, 201, body);
+    note
+}
+
+/// Expects the status patch of a failed reconcile (Ready=False with `reason`, a message holding
+/// `message_part`) and the Warning Event with the same reason; returns the Event's note.
+async fn expect_not_ready(api: &mut ApiServer, reason: Reason, message_part: &str) -> String {
+    let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
+    let ready = &body["status"]["conditions"][0];
+    assert_eq!(ready["status"], "False", "{ready}");
+    assert_eq!(ready["reason"], reason.as_str(), "{ready}");
+    assert!(
+        ready["message"].as_str().unwrap().contains(message_part),
+        "{ready}"
+    );
+    respond(send, 200, with_status(&body));
+    expect_event(api, "Warning", reason).await
+}
+
+/// Answers the read of the credentials Secret.
+async fn serve_credentials(api: &mut ApiServer) {
+    let (_, _, send) = api.expect("GET", CREDS_PATH).await;
+    respond(send, 200, credentials_secret());
+}
+
 #[tokio::test]
-async fn a_finalized_resource_gets_its_client_secret_status_and_events() {
+async fn a_new_resource_gets_finalizer_client_secret_status_and_events_in_one_reconcile() {
     let emu = Emulator::start().await;
     let (ctx, mut api) = context();
-    let obj = OpenMetadataKeycloakClient::test(&emu.base_url)
-        .finalized()
-        .with(|o| {
-            o.metadata.labels = Some(
-                [(
-                    "app.kubernetes.io/instance".to_string(),
-                    "argocd-app".to_string(),
-                )]
-                .into(),
-            );
-            o.spec.secret = Some(omkc::crd::OutputSecretSpec {
-                labels: [("team".to_string(), "data".to_string())].into(),
-                ..Default::default()
-            });
+    let obj = OpenMetadataKeycloakClient::test(&emu.base_url).with(|o| {
+        o.metadata.labels = Some(
+            [(
+                "app.kubernetes.io/instance".to_string(),
+                "argocd-app".to_string(),
+            )]
+            .into(),
+        );
+        o.spec.secret = Some(omkc::crd::OutputSecretSpec {
+            labels: [("team".to_string(), "data".to_string())].into(),
+            ..Default::default()
         });
+    });
 
     let server = tokio::spawn(async move {
-        let (_, _, send) = api.expect("GET", CREDS_PATH).await;
-        respond(send, 200, credentials_secret());
-
-        let (_, _, send) = api.expect("GET", OUT_PATH).await;
-        not_found(send, "secrets \"oidc-secrets\"");
-
-        let (query, body, send) = api.expect("PATCH", OUT_PATH).await;
-        assert!(
-            query.contains("fieldManager=openmetadata-keycloak-operator"),
-            "{query}"
+        // The finalizer first: nothing reaches Keycloak before cleanup is guaranteed.
+        let (_, body, send) = api.expect("PATCH", CR_PATH).await;
+        assert_eq!(
+            body,
+            json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": null},
+                {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}
+            ])
         );
-        assert!(query.contains("force=true"), "{query}");
-        assert_eq!(body["apiVersion"], "v1");
-        assert_eq!(body["kind"], "Secret");
+        respond(send, 200, obj_json_with_finalizer());
+        serve_credentials(&mut api).await;
+
+        // The Secret does not exist: it is created (a create never overwrites anything).
+        let (_, body, send) = api
+            .expect("POST", "/api/v1/namespaces/openmetadata/secrets")
+            .await;
+        assert_eq!(body["metadata"]["name"], "oidc-secrets");
         assert_eq!(body["type"], "Opaque");
         let owner = &body["metadata"]["ownerReferences"][0];
         assert_eq!(owner["kind"], "OpenMetadataKeycloakClient");
@@ -270,7 +253,9 @@ async fn a_finalized_resource_gets_its_client_secret_status_and_events() {
         assert_eq!(data.len(), 2);
         assert_eq!(decode(&data["openmetadata-oidc-client-id"]), "openmetadata");
         let secret_value = decode(&data["openmetadata-oidc-client-secret"]);
-        respond(send, 200, body.clone());
+        let mut created = body.clone();
+        created["metadata"]["resourceVersion"] = json!("77");
+        respond(send, 201, created.clone());
 
         let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
         let status = &body["status"];
@@ -286,10 +271,6 @@ async fn a_finalized_resource_gets_its_client_secret_status_and_events() {
             om["callbackUrl"],
             "https://openmetadata.example.com/callback"
         );
-        assert_eq!(
-            om["publicKeys"][0],
-            "https://openmetadata.example.com/api/v1/system/config/jwks"
-        );
         assert!(
             om["discoveryUri"]
                 .as_str()
@@ -302,28 +283,124 @@ async fn a_finalized_resource_gets_its_client_secret_status_and_events() {
         );
         respond(send, 200, with_status(&body));
 
-        let note = expect_event(&mut api, "Normal", "Reconciled").await;
-        assert!(
-            note.starts_with("created client \"openmetadata\" in realm \"data-sec\""),
-            "{note}"
+        // One Event per kind of change.
+        let note = expect_event(&mut api, "Normal", Reason::ClientCreated).await;
+        assert_eq!(
+            note,
+            "created client \"openmetadata\" in realm \"data-sec\""
         );
-        assert!(
-            note.ends_with("; created Secret \"oidc-secrets\""),
-            "{note}"
-        );
+        let note = expect_event(&mut api, "Normal", Reason::SecretWritten).await;
+        assert_eq!(note, "created Secret \"oidc-secrets\"");
         api.expect_nothing_more().await;
-        secret_value
+        (secret_value, created)
     });
-    let action = reconcile(guard(&obj), ctx).await.unwrap();
-    let secret_value = server.await.unwrap();
+    let action = reconcile(guard(&obj), ctx.clone()).await.unwrap();
+    let (secret_value, created) = server.await.unwrap();
     assert_eq!(
         Some(secret_value),
         emu.secret_of("data-sec", "openmetadata")
     );
-    assert!(
-        action != Action::await_change(),
-        "a periodic resync is scheduled"
+    assert_eq!(
+        action,
+        Action::await_change(),
+        "the next resync comes from the spread resyncs"
     );
+    // Keycloak: lookup, create, read back; one token.
+    let calls = emu.admin_calls();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(emu.token_requests(), 1);
+    let mut seen: k8s_openapi::api::core::v1::Secret = serde_json::from_value(created).unwrap();
+    assert!(
+        ctx.is_own_write(&seen),
+        "the watch event of its own write will not trigger a reconcile"
+    );
+    seen.data.as_mut().unwrap().clear();
+    assert!(!ctx.is_own_write(&seen), "an edit by someone else does");
+}
+
+/// A resource, Keycloak and the caches as they are once everything converged.
+async fn converged(emu: &Emulator, ctx: &Context) -> OpenMetadataKeycloakClient {
+    let base = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
+    let v = omkc::validate::validate(&base).unwrap();
+    let (outputs, _) =
+        omkc::reconcile::converge_keycloak(&admin_session(emu), &base, &v, None, &[])
+            .await
+            .unwrap();
+    let Some(omkc::reconcile::plan::SecretWrite::Create(mut secret)) = outputs.secret else {
+        panic!("a create")
+    };
+    secret.metadata.resource_version = Some("77".into());
+    ctx.output_secrets.insert(secret);
+    let meta: kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret> =
+        serde_json::from_value(json!({
+            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"name": "keycloak-admin", "namespace": NS, "resourceVersion": "41"}
+        }))
+        .unwrap();
+    ctx.credentials_meta.insert(meta);
+    base.with(|o| o.status = outputs.status)
+}
+
+#[tokio::test]
+async fn a_converged_resource_makes_no_kubernetes_request_and_one_keycloak_request() {
+    let emu = Emulator::start().await;
+    let (ctx, mut api) = context();
+    let obj = converged(&emu, &ctx).await;
+    // The credentials were read once, at resourceVersion 41.
+    let first = tokio::spawn(async move {
+        serve_credentials(&mut api).await;
+        api.expect_nothing_more().await;
+        api
+    });
+    reconcile(guard(&obj), ctx.clone()).await.unwrap();
+    let mut api = first.await.unwrap();
+    emu.clear_log();
+
+    for _ in 0..5 {
+        let server = tokio::spawn(async move {
+            api.expect_nothing_more().await;
+            api
+        });
+        reconcile(guard(&obj), ctx.clone()).await.unwrap();
+        api = server.await.unwrap();
+    }
+    let calls = emu.admin_calls();
+    assert_eq!(calls.len(), 5, "one request per reconcile: {calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c == "GET /admin/realms/data-sec/clients"),
+        "{calls:?}"
+    );
+    assert_eq!(emu.admin_events(), []);
+    assert_eq!(emu.token_requests(), 0, "the cached token is reused");
+}
+
+#[tokio::test]
+async fn a_moved_credentials_secret_is_read_again() {
+    let emu = Emulator::start().await;
+    let (ctx, mut api) = context();
+    let obj = converged(&emu, &ctx).await;
+    let server = tokio::spawn(async move {
+        serve_credentials(&mut api).await;
+        api.expect_nothing_more().await;
+        api
+    });
+    reconcile(guard(&obj), ctx.clone()).await.unwrap();
+    let mut api = server.await.unwrap();
+    let moved: kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret> =
+        serde_json::from_value(json!({
+            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"name": "keycloak-admin", "namespace": NS, "resourceVersion": "42"}
+        }))
+        .unwrap();
+    ctx.credentials_meta.insert(moved);
+    let server = tokio::spawn(async move {
+        serve_credentials(&mut api).await;
+        api.expect_nothing_more().await;
+    });
+    reconcile(guard(&obj), ctx).await.unwrap();
+    server.await.unwrap();
 }
 
 #[tokio::test]
@@ -333,8 +410,17 @@ async fn a_secret_the_operator_does_not_own_is_left_alone() {
     let obj = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
 
     let server = tokio::spawn(async move {
-        let (_, _, send) = api.expect("GET", CREDS_PATH).await;
-        respond(send, 200, credentials_secret());
+        serve_credentials(&mut api).await;
+        // Not in the operator's (label-selected) cache, so a create, which the API server refuses.
+        let (_, _, send) = api
+            .expect("POST", "/api/v1/namespaces/openmetadata/secrets")
+            .await;
+        respond(
+            send,
+            409,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                   "message": "secrets \"oidc-secrets\" already exists", "reason": "AlreadyExists", "code": 409}),
+        );
         let (_, _, send) = api.expect("GET", OUT_PATH).await;
         respond(
             send,
@@ -345,20 +431,49 @@ async fn a_secret_the_operator_does_not_own_is_left_alone() {
                 "data": {"openmetadata-oidc-client-secret": b64("hand-made")}
             }),
         );
-        // No PATCH of the Secret: straight to status.
-        expect_not_ready(&mut api, "SecretConflict", "not owned").await;
+        // No write of the Secret: straight to status.
+        expect_not_ready(&mut api, Reason::SecretConflict, "not owned").await;
         api.expect_nothing_more().await;
     });
     let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
     server.await.unwrap();
     assert_eq!(err.reason(), Reason::SecretConflict);
-    // Permanent: retried at the resync period, not in a tight loop.
-    let delay = ctx.retry_after(err.is_transient(), "openmetadata/openmetadata");
-    assert!(
-        delay >= Duration::from_secs(270) && delay <= Duration::from_secs(330),
-        "{delay:?}"
-    );
-    assert_ne!(error_policy(guard(&obj), &err, ctx), Action::await_change());
+    // Permanent: no tight retry; the next try comes with a change or the next resync.
+    assert_eq!(error_policy(guard(&obj), &err, ctx), Action::await_change());
+}
+
+#[tokio::test]
+async fn a_label_the_api_server_refuses_is_a_permanent_clearly_worded_condition() {
+    let emu = Emulator::start().await;
+    let (ctx, mut api) = context();
+    let obj = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
+    let server = tokio::spawn(async move {
+        serve_credentials(&mut api).await;
+        let (_, _, send) = api
+            .expect("POST", "/api/v1/namespaces/openmetadata/secrets")
+            .await;
+        respond(
+            send,
+            422,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422,
+                   "message": "Secret \"oidc-secrets\" is invalid: metadata.labels: Invalid value: \"a b\": a valid label must be an empty string or consist of alphanumeric characters"}),
+        );
+        let note = expect_not_ready(
+            &mut api,
+            Reason::KubernetesRejected,
+            "metadata.labels: Invalid value",
+        )
+        .await;
+        assert!(
+            note.starts_with("Kubernetes refused to write Secret \"oidc-secrets\" (HTTP 422)"),
+            "{note}"
+        );
+        api.expect_nothing_more().await;
+    });
+    let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
+    server.await.unwrap();
+    assert!(!err.is_transient());
+    assert_eq!(error_policy(guard(&obj), &err, ctx), Action::await_change());
 }
 
 #[tokio::test]
@@ -369,7 +484,7 @@ async fn a_missing_credentials_secret_is_reported_without_calling_keycloak() {
     let server = tokio::spawn(async move {
         let (_, _, send) = api.expect("GET", CREDS_PATH).await;
         not_found(send, "secrets \"keycloak-admin\"");
-        let note = expect_not_ready(&mut api, "CredentialsNotFound", "").await;
+        let note = expect_not_ready(&mut api, Reason::CredentialsNotFound, "").await;
         assert!(note.contains("keycloak-admin"), "{note}");
         api.expect_nothing_more().await;
     });
@@ -387,7 +502,7 @@ async fn an_invalid_spec_gets_a_condition_and_an_event() {
         .finalized()
         .with(|o| o.spec.keycloak.realm = "master".into());
     let server = tokio::spawn(async move {
-        expect_not_ready(&mut api, "InvalidSpec", "spec.keycloak.realm").await;
+        expect_not_ready(&mut api, Reason::InvalidSpec, "spec.keycloak.realm").await;
         api.expect_nothing_more().await;
     });
     reconcile(guard(&obj), ctx).await.unwrap_err();
@@ -398,21 +513,11 @@ async fn an_invalid_spec_gets_a_condition_and_an_event() {
 #[tokio::test]
 async fn deletion_removes_the_owned_client_then_the_finalizer() {
     let emu = Emulator::start().await;
-    // First converge Keycloak so the client exists and is owned.
-    let v = omkc::validate::validate(&OpenMetadataKeycloakClient::test(&emu.base_url)).unwrap();
-    let session = admin_session(&emu);
-    omkc::reconcile::converge_keycloak(&session, &v)
-        .await
-        .unwrap();
-
     let (ctx, mut api) = context();
-    let obj = OpenMetadataKeycloakClient::test(&emu.base_url)
-        .finalized()
-        .deleting();
+    let obj = converged(&emu, &ctx).await.deleting();
     let server = tokio::spawn(async move {
-        let (_, _, send) = api.expect("GET", CREDS_PATH).await;
-        respond(send, 200, credentials_secret());
-        let note = expect_event(&mut api, "Normal", "Deleted").await;
+        serve_credentials(&mut api).await;
+        let note = expect_event(&mut api, "Normal", Reason::ClientDeleted).await;
         assert!(note.starts_with("deleted client"), "{note}");
         let (_, body, send) = api.expect("PATCH", CR_PATH).await;
         assert_eq!(
@@ -441,7 +546,7 @@ async fn deletion_with_retain_keeps_the_client_and_releases_the_finalizer() {
         .deleting()
         .with(|o| o.spec.deletion_policy = Some(DeletionPolicy::Retain));
     let server = tokio::spawn(async move {
-        expect_event(&mut api, "Normal", "Retained").await;
+        expect_event(&mut api, "Normal", Reason::ClientRetained).await;
         let (_, _, send) = api.expect("PATCH", CR_PATH).await;
         respond(send, 200, obj_json_with_finalizer());
         api.expect_nothing_more().await;
@@ -462,25 +567,30 @@ async fn deletion_keeps_the_finalizer_while_keycloak_is_down() {
         .finalized()
         .deleting();
     let server = tokio::spawn(async move {
-        let (_, _, send) = api.expect("GET", CREDS_PATH).await;
-        respond(send, 200, credentials_secret());
-        expect_not_ready(&mut api, "KeycloakUnavailable", "finalizer stays").await;
+        serve_credentials(&mut api).await;
+        expect_not_ready(&mut api, Reason::KeycloakUnavailable, "finalizer stays").await;
         api.expect_nothing_more().await; // no finalizer removal
     });
     let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
     server.await.unwrap();
     assert!(err.is_transient());
-    // Transient errors back off exponentially.
+    // Transient errors back off exponentially, and the resource is skipped by resyncs meanwhile.
     let key = "openmetadata/openmetadata";
-    let first = ctx.retry_after(err.is_transient(), key);
-    let second = ctx.retry_after(err.is_transient(), key);
-    let third = ctx.retry_after(err.is_transient(), key);
+    let first = ctx.backoff(key, None);
+    let second = ctx.backoff(key, None);
+    let third = ctx.backoff(key, None);
     assert!(first <= Duration::from_millis(2400), "{first:?}");
     assert!(
         second >= Duration::from_millis(3200) && second <= Duration::from_millis(4800),
         "{second:?}"
     );
     assert!(third >= Duration::from_millis(6400), "{third:?}");
+    assert!(ctx.in_backoff(key));
+    assert_eq!(
+        ctx.backoff(key, Some(Duration::from_secs(120))),
+        Duration::from_secs(120),
+        "at least what the service asked for (Retry-After)"
+    );
 }
 
 #[tokio::test]
@@ -506,46 +616,46 @@ async fn a_malformed_resource_is_reported_and_skipped() {
 }
 
 #[tokio::test]
-async fn a_converged_resource_patches_no_status_and_publishes_no_event() {
-    let emu = Emulator::start().await;
-    let base = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
-    let v = omkc::validate::validate(&base).unwrap();
-    let session = admin_session(&emu);
-    let synced = omkc::reconcile::converge_keycloak(&session, &v)
-        .await
-        .unwrap();
-    let status = omkc::reconcile::status::ready(&base, &v, &synced.client_uuid);
-    let obj = base.with(|o| o.status = Some(status));
-    let secret_value = synced.client_secret.clone();
-    emu.clear_log();
-
+async fn a_repeated_warning_becomes_a_series_and_a_new_message_a_new_event() {
     let (ctx, mut api) = context();
+    let master = OpenMetadataKeycloakClient::test("http://kc.example")
+        .finalized()
+        .with(|o| o.spec.keycloak.realm = "master".into());
     let server = tokio::spawn(async move {
-        let (_, _, send) = api.expect("GET", CREDS_PATH).await;
-        respond(send, 200, credentials_secret());
-        let (_, _, send) = api.expect("GET", OUT_PATH).await;
-        respond(
-            send,
-            200,
-            json!({
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": "oidc-secrets", "namespace": NS, "ownerReferences": [{
-                    "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient", "name": "openmetadata",
-                    "uid": "7d3c9a52-0000-4000-8000-000000000001", "controller": true
-                }]},
-                "data": {
-                    "openmetadata-oidc-client-id": b64("openmetadata"),
-                    "openmetadata-oidc-client-secret": b64(&secret_value),
-                }
-            }),
-        );
-        // Server-side apply is idempotent and still sent (it restores edited labels or keys)...
-        let (_, body, send) = api.expect("PATCH", OUT_PATH).await;
+        let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
+        let status = body["status"].clone();
+        respond(send, 200, with_status(&body));
+        let (_, event, send) = api.expect("POST", EVENTS_PATH).await;
+        let name = event["metadata"]["name"].as_str().unwrap().to_string();
+        respond(send, 201, event);
+        (api, status, name)
+    });
+    reconcile(guard(&master), ctx.clone()).await.unwrap_err();
+    let (mut api, status, name) = server.await.unwrap();
+
+    // The same failure again: the status is already there; the Event becomes a series.
+    let seen = master
+        .clone()
+        .with(|o| o.status = Some(serde_json::from_value(status).unwrap()));
+    let server = tokio::spawn(async move {
+        let (_, body, send) = api.expect("PATCH", &format!("{EVENTS_PATH}/{name}")).await;
+        assert_eq!(body["series"]["count"], 2, "{body}");
         respond(send, 200, body);
-        // ...but no status patch and no Event: nothing changed, nothing re-triggers.
+        api.expect_nothing_more().await;
+        api
+    });
+    reconcile(guard(&seen), ctx.clone()).await.unwrap_err();
+    let mut api = server.await.unwrap();
+
+    // Another message under the same reason is a new Event, never a stale note.
+    let other = seen.with(|o| o.spec.keycloak.url = "ftp://kc.example".into());
+    let server = tokio::spawn(async move {
+        let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
+        respond(send, 200, with_status(&body));
+        let note = expect_event(&mut api, "Warning", Reason::InvalidSpec).await;
+        assert!(note.contains("spec.keycloak.url"), "{note}");
         api.expect_nothing_more().await;
     });
-    reconcile(guard(&obj), ctx).await.unwrap();
+    reconcile(guard(&other), ctx).await.unwrap_err();
     server.await.unwrap();
-    assert!(emu.admin_calls().iter().all(|c| c.starts_with("GET ")));
 }

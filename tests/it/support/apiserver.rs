@@ -247,7 +247,11 @@ impl Inner {
             }
             Some(old) => {
                 let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
-                let bumped = if old.get("spec") != object.get("spec") {
+                // As the apiserver does for custom resources: a spec change, and the first
+                // setting of deletionTimestamp, bump the generation.
+                let marked_for_deletion = !old["metadata"]["deletionTimestamp"].is_string()
+                    && object["metadata"]["deletionTimestamp"].is_string();
+                let bumped = if old.get("spec") != object.get("spec") || marked_for_deletion {
                     generation + 1
                 } else {
                     generation

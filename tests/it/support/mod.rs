@@ -5,11 +5,18 @@ pub mod apiserver;
 pub mod emulator;
 pub mod openapi;
 
-use omkc::{
-    crd::OpenMetadataKeycloakClient,
-    keycloak::{ConnectionKey, ConnectionSpec, Credentials, Session},
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
 };
 
+use omkc::{
+    crd::OpenMetadataKeycloakClient,
+    keycloak::{ConnectionKey, ConnectionSpec, Credentials, Pool, Session},
+};
+
+use apiserver::ApiServer;
 use emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator};
 
 /// A resource from `tests/fixtures/<name>`.
@@ -33,22 +40,23 @@ pub fn decode(v: &serde_json::Value) -> String {
     String::from_utf8(bytes.0).unwrap()
 }
 
-/// A Keycloak session to the emulator with `credentials`.
-pub fn session_with(emu: &Emulator, credentials: Credentials) -> Session {
-    Session::open(&ConnectionSpec {
-        key: ConnectionKey {
-            base_url: emu.base_url.clone(),
-            admin_realm: "master".into(),
-            credentials_source: "openmetadata/keycloak-admin".into(),
-        },
-        credentials,
-        ca_bundle: None,
-    })
-    .unwrap()
+/// A Keycloak session to the emulator with `credentials`, from a pool of its own.
+pub fn session_with(emu: &Emulator, credentials: Credentials) -> Arc<Session> {
+    Pool::new(8, Arc::default())
+        .session(&ConnectionSpec {
+            key: ConnectionKey {
+                base_url: emu.base_url.clone(),
+                admin_realm: "master".into(),
+                credentials_source: "openmetadata/keycloak-admin".into(),
+            },
+            credentials,
+            ca_bundle: None,
+        })
+        .unwrap()
 }
 
 /// A Keycloak session as the emulator's admin.
-pub fn admin_session(emu: &Emulator) -> Session {
+pub fn admin_session(emu: &Emulator) -> Arc<Session> {
     session_with(
         emu,
         Credentials::Password {
@@ -56,4 +64,26 @@ pub fn admin_session(emu: &Emulator) -> Session {
             password: ADMIN_PASSWORD.into(),
         },
     )
+}
+
+/// Polls `probe` until it yields a value; after 20 s, prints the requests the fake API server
+/// saw and fails with `what`.
+pub async fn eventually<T, F, Fut>(api: &ApiServer, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            for r in api.requests() {
+                eprintln!("{} {}?{} -> {:?}", r.method, r.path, r.query, r.access);
+            }
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -1,23 +1,23 @@
-//! Desired state (pure): what the Keycloak client, the output Secret and the published values
-//! should be for a [`Validated`] spec, and how an observed client differs from it.
+//! Desired state (pure): what the Keycloak client should be for a [`Validated`] spec, and how
+//! an observed client differs from it. The output Secret is in [`secret`], the values
+//! published for OpenMetadata in [`values`].
+
+mod secret;
+mod values;
+
+pub use secret::{output_secret, owner_reference, secret_holds, secret_labels};
+pub use values::openmetadata_values;
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap},
     fmt,
 };
 
-use k8s_openapi::{
-    ByteString,
-    api::core::v1::Secret,
-    apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
-};
 use keycloak::types::ClientRepresentation;
 use url::Url;
 
 use crate::{
-    crd::OpenMetadataValues,
-    names::{MANAGED_BY_LABEL, OPERATOR_NAME, OWNER_ATTRIBUTE, POST_LOGOUT_ATTRIBUTE},
-    urls,
+    names::{ADOPTED_ATTRIBUTE, OWNER_ATTRIBUTE, POST_LOGOUT_ATTRIBUTE},
     validate::Validated,
 };
 
@@ -112,8 +112,8 @@ pub fn desired_client(v: &Validated) -> ClientRepresentation {
         standard_flow_enabled: Some(true),
         implicit_flow_enabled: Some(v.implicit_flow),
         direct_access_grants_enabled: Some(false),
-        service_accounts_enabled: Some(v.service_accounts),
-        authorization_services_enabled: Some(v.authorization_services),
+        service_accounts_enabled: v.service_accounts,
+        authorization_services_enabled: v.authorization_services,
         root_url: Some(v.openmetadata_url.clone()),
         redirect_uris: Some(redirect_uris(v)),
         web_origins: Some(web_origins(v)),
@@ -189,8 +189,11 @@ impl fmt::Display for ClientField {
     }
 }
 
-/// The managed fields where `observed` differs from `desired` (empty: converged).
-/// URI lists compare as sets: Keycloak keeps them unordered.
+/// The managed fields where what Keycloak reports (`observed`) differs from what the spec means
+/// (`desired`); empty when converged. A field the spec leaves unset is not compared. A field
+/// Keycloak omits is read as Keycloak's default: `authorizationServicesEnabled` only ever
+/// appears as `true`. URI lists compare as sets (Keycloak keeps them unordered); attributes
+/// compare on the managed keys only (Keycloak adds its own).
 pub fn client_drift(
     observed: &ClientRepresentation,
     desired: &ClientRepresentation,
@@ -198,7 +201,10 @@ pub fn client_drift(
     let mut drift = Vec::new();
     macro_rules! scalar {
         ($field:ident, $name:ident) => {
-            if desired.$field.is_some() && observed.$field != desired.$field {
+            scalar!($field, $name, None)
+        };
+        ($field:ident, $name:ident, $absent:expr) => {
+            if desired.$field.is_some() && observed.$field.clone().or($absent) != desired.$field {
                 drift.push(ClientField::$name);
             }
         };
@@ -213,8 +219,16 @@ pub fn client_drift(
     scalar!(standard_flow_enabled, StandardFlowEnabled);
     scalar!(implicit_flow_enabled, ImplicitFlowEnabled);
     scalar!(direct_access_grants_enabled, DirectAccessGrantsEnabled);
-    scalar!(service_accounts_enabled, ServiceAccountsEnabled);
-    scalar!(authorization_services_enabled, AuthorizationServicesEnabled);
+    scalar!(
+        service_accounts_enabled,
+        ServiceAccountsEnabled,
+        Some(false)
+    );
+    scalar!(
+        authorization_services_enabled,
+        AuthorizationServicesEnabled,
+        Some(false)
+    );
     scalar!(root_url, RootUrl);
     if as_set(&observed.redirect_uris) != as_set(&desired.redirect_uris) {
         drift.push(ClientField::RedirectUris);
@@ -234,6 +248,63 @@ pub fn client_drift(
     drift
 }
 
+/// The body of a partial update: exactly the drifted fields, and, whenever the client has
+/// authorization settings the spec does not turn off, `authorizationServicesEnabled: true`.
+/// Keycloak deletes a client's resource server (resources, policies, permissions) on any PUT
+/// that does not say `true`, absent included.
+pub fn update_body(
+    observed: &ClientRepresentation,
+    desired: &ClientRepresentation,
+    fields: &[ClientField],
+) -> ClientRepresentation {
+    let mut body = ClientRepresentation::default();
+    for field in fields {
+        match field {
+            ClientField::Name => body.name = desired.name.clone(),
+            ClientField::Description => body.description = desired.description.clone(),
+            ClientField::Enabled => body.enabled = desired.enabled,
+            ClientField::Protocol => body.protocol = desired.protocol.clone(),
+            ClientField::PublicClient => body.public_client = desired.public_client,
+            ClientField::BearerOnly => body.bearer_only = desired.bearer_only,
+            ClientField::ClientAuthenticatorType => {
+                body.client_authenticator_type = desired.client_authenticator_type.clone()
+            }
+            ClientField::StandardFlowEnabled => {
+                body.standard_flow_enabled = desired.standard_flow_enabled
+            }
+            ClientField::ImplicitFlowEnabled => {
+                body.implicit_flow_enabled = desired.implicit_flow_enabled
+            }
+            ClientField::DirectAccessGrantsEnabled => {
+                body.direct_access_grants_enabled = desired.direct_access_grants_enabled
+            }
+            ClientField::ServiceAccountsEnabled => {
+                body.service_accounts_enabled = desired.service_accounts_enabled
+            }
+            ClientField::AuthorizationServicesEnabled => {}
+            ClientField::RootUrl => body.root_url = desired.root_url.clone(),
+            ClientField::RedirectUris => body.redirect_uris = desired.redirect_uris.clone(),
+            ClientField::WebOrigins => body.web_origins = desired.web_origins.clone(),
+            ClientField::Attributes => body.attributes = desired.attributes.clone(),
+        }
+    }
+    let has_authorization = observed.authorization_services_enabled == Some(true);
+    let turned_off = desired.authorization_services_enabled == Some(false);
+    let turned_on = desired.authorization_services_enabled == Some(true);
+    body.authorization_services_enabled = if turned_on || (has_authorization && !turned_off) {
+        Some(true)
+    } else if turned_off && has_authorization {
+        Some(false)
+    } else {
+        None
+    };
+    if turned_on {
+        // Keycloak refuses authorization without a service account.
+        body.service_accounts_enabled = Some(true);
+    }
+    body
+}
+
 fn as_set(list: &Option<Vec<String>>) -> BTreeSet<&str> {
     list.iter().flatten().map(String::as_str).collect()
 }
@@ -247,51 +318,11 @@ pub fn missing_scopes(current: &[String], wanted: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The non-secret values OpenMetadata's Helm chart needs.
-pub fn openmetadata_values(v: &Validated) -> OpenMetadataValues {
-    let authority = urls::realm_url(&v.keycloak_url, &v.realm);
-    OpenMetadataValues {
-        discovery_uri: format!("{authority}/.well-known/openid-configuration"),
-        public_keys: vec![
-            format!("{}/api/v1/system/config/jwks", v.openmetadata_url),
-            format!("{authority}/protocol/openid-connect/certs"),
-        ],
-        callback_url: callback_url(v),
-        server_url: v.openmetadata_url.clone(),
-        authority,
-    }
-}
-
-/// Labels of the output Secret: the user's extra labels plus the operator's marker. Nothing is
-/// copied from the resource's own labels (Argo CD's tracking label would claim the Secret).
-pub fn secret_labels(v: &Validated) -> BTreeMap<String, String> {
-    let mut labels = v.secret.labels.clone();
-    labels.insert(MANAGED_BY_LABEL.into(), OPERATOR_NAME.into());
-    labels
-}
-
-/// The output Secret for server-side apply, owned by the resource (garbage-collected with it).
-pub fn output_secret(v: &Validated, owner: OwnerReference, client_secret: &str) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(v.secret.name.clone()),
-            namespace: Some(v.namespace.clone()),
-            labels: Some(secret_labels(v)),
-            annotations: (!v.secret.annotations.is_empty()).then(|| v.secret.annotations.clone()),
-            owner_references: Some(vec![owner]),
-            ..Default::default()
-        },
-        type_: Some("Opaque".into()),
-        data: Some(BTreeMap::from([
-            (
-                v.secret.client_id_key.clone(),
-                ByteString(v.client_id.clone().into_bytes()),
-            ),
-            (
-                v.secret.client_secret_key.clone(),
-                ByteString(client_secret.as_bytes().to_vec()),
-            ),
-        ])),
-        ..Default::default()
-    }
+/// Whether a client carries the adoption marker.
+pub fn is_adopted(client: &ClientRepresentation) -> bool {
+    client
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(ADOPTED_ATTRIBUTE))
+        .is_some_and(|v| v == "true")
 }

@@ -1,0 +1,143 @@
+//! An in-memory mirror of watched objects, fed by the watch streams of every watched scope,
+//! read by the reconciles: what the watches already answer is never asked of the API server.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, RwLock},
+};
+
+use kube::{Resource, ResourceExt, runtime::watcher};
+
+type Key = (String, String);
+
+/// Objects by namespace and name.
+pub struct ObjectCache<K> {
+    objects: RwLock<HashMap<Key, Arc<K>>>,
+    /// Objects of a re-list in progress, per scope (`None`: all namespaces).
+    relisting: Mutex<HashMap<Option<String>, Vec<Arc<K>>>>,
+}
+
+impl<K> Default for ObjectCache<K> {
+    fn default() -> Self {
+        Self {
+            objects: RwLock::default(),
+            relisting: Mutex::default(),
+        }
+    }
+}
+
+fn key_of<K: Resource>(obj: &K) -> Key {
+    (obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+impl<K: Resource + Clone> ObjectCache<K> {
+    /// The object, if the watches have seen it.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        self.objects
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Every object of a namespace.
+    pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
+        self.objects
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|((ns, _), _)| ns == namespace)
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    /// Adds or replaces an object.
+    pub fn insert(&self, obj: K) {
+        self.objects
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key_of(&obj), Arc::new(obj));
+    }
+
+    /// Applies one watch event of the watch over `scope` (a namespace, or all when `None`).
+    /// A re-list replaces exactly the objects of its scope once it is complete.
+    pub fn apply(&self, scope: Option<&str>, event: &watcher::Event<K>) {
+        let scope_key = scope.map(str::to_string);
+        match event {
+            watcher::Event::Apply(obj) => self.insert(obj.clone()),
+            watcher::Event::Delete(obj) => {
+                self.objects
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key_of(obj));
+            }
+            watcher::Event::Init => {
+                self.relisting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(scope_key, Vec::new());
+            }
+            watcher::Event::InitApply(obj) => {
+                self.relisting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(scope_key)
+                    .or_default()
+                    .push(Arc::new(obj.clone()));
+            }
+            watcher::Event::InitDone => {
+                let listed = self
+                    .relisting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&scope_key)
+                    .unwrap_or_default();
+                let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
+                objects.retain(|(ns, _), _| scope.is_some_and(|s| s != ns));
+                for obj in listed {
+                    objects.insert(key_of(obj.as_ref()), obj);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Secret;
+
+    fn secret(ns: &str, name: &str) -> Secret {
+        let mut s = Secret::default();
+        s.metadata.namespace = Some(ns.into());
+        s.metadata.name = Some(name.into());
+        s
+    }
+
+    #[test]
+    fn a_relist_replaces_the_objects_of_its_scope_only() {
+        let cache = ObjectCache::default();
+        cache.insert(secret("a", "old"));
+        cache.insert(secret("b", "kept"));
+        cache.apply(Some("a"), &watcher::Event::Init);
+        cache.apply(Some("a"), &watcher::Event::InitApply(secret("a", "new")));
+        assert!(
+            cache.get("a", "old").is_some(),
+            "until the re-list is complete"
+        );
+        cache.apply(Some("a"), &watcher::Event::InitDone);
+        assert!(cache.get("a", "old").is_none());
+        assert!(cache.get("a", "new").is_some());
+        assert!(cache.get("b", "kept").is_some());
+        cache.apply(None, &watcher::Event::Init);
+        cache.apply(None, &watcher::Event::InitDone);
+        assert!(
+            cache.get("b", "kept").is_none(),
+            "an all-namespaces re-list"
+        );
+        cache.apply(None, &watcher::Event::Apply(secret("c", "x")));
+        assert_eq!(cache.in_namespace("c").len(), 1);
+        cache.apply(None, &watcher::Event::Delete(secret("c", "x")));
+        assert!(cache.get("c", "x").is_none());
+    }
+}

@@ -1,0 +1,92 @@
+//! The output Secret (pure): what it holds and whether what is there already holds it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    ByteString,
+    api::core::v1::Secret,
+    apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
+};
+
+use crate::{
+    names::{MANAGED_BY_LABEL, OPERATOR_NAME},
+    validate::Validated,
+};
+
+/// Labels of the output Secret: the user's extra labels plus the operator's marker. Nothing is
+/// copied from the resource's own labels (Argo CD's tracking label would claim the Secret).
+pub fn secret_labels(v: &Validated) -> BTreeMap<String, String> {
+    let mut labels = v.secret.labels.clone();
+    labels.insert(MANAGED_BY_LABEL.into(), OPERATOR_NAME.into());
+    labels
+}
+
+/// The owner reference of the output Secret: the resource, as controller (so the Secret is
+/// garbage-collected with it).
+pub fn owner_reference(v: &Validated) -> OwnerReference {
+    OwnerReference {
+        api_version: "omkc.dev/v1alpha1".into(),
+        kind: "OpenMetadataKeycloakClient".into(),
+        name: v.name.clone(),
+        uid: v.uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// The output Secret for server-side apply, owned by the resource (garbage-collected with it).
+pub fn output_secret(v: &Validated, client_secret: &str) -> Secret {
+    let owner = owner_reference(v);
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(v.secret.name.clone()),
+            namespace: Some(v.namespace.clone()),
+            labels: Some(secret_labels(v)),
+            annotations: (!v.secret.annotations.is_empty()).then(|| v.secret.annotations.clone()),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(BTreeMap::from([
+            (
+                v.secret.client_id_key.clone(),
+                ByteString(v.client_id.clone().into_bytes()),
+            ),
+            (
+                v.secret.client_secret_key.clone(),
+                ByteString(client_secret.as_bytes().to_vec()),
+            ),
+        ])),
+        ..Default::default()
+    }
+}
+
+/// Whether `observed` already holds everything `desired` sets: the data keys with their values,
+/// the labels, annotations, type and owner. Keys, labels and annotations others added are not
+/// ours to judge.
+pub fn secret_holds(observed: &Secret, desired: &Secret) -> bool {
+    fn subset<V: PartialEq>(
+        want: &Option<BTreeMap<String, V>>,
+        have: &Option<BTreeMap<String, V>>,
+    ) -> bool {
+        want.iter()
+            .flatten()
+            .all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
+    }
+    subset(&desired.data, &observed.data)
+        && subset(&desired.metadata.labels, &observed.metadata.labels)
+        && subset(
+            &desired.metadata.annotations,
+            &observed.metadata.annotations,
+        )
+        && observed.type_.as_deref().unwrap_or("Opaque")
+            == desired.type_.as_deref().unwrap_or("Opaque")
+        && desired.metadata.owner_references.iter().flatten().all(|o| {
+            observed
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|x| x.uid == o.uid)
+        })
+}

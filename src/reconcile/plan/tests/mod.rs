@@ -1,0 +1,417 @@
+//! The plan, table by table: for each observed/desired pair, exactly which writes come out.
+//! The Keycloak side here, the Kubernetes side and deletion in [`outputs`].
+
+mod outputs;
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use keycloak::types::ClientRepresentation;
+
+use super::*;
+use crate::{
+    crd::{ClientSpec, OpenMetadataKeycloakClient},
+    keycloak::SecretValue,
+    names::{ADOPTED_ATTRIBUTE, OWNER_ATTRIBUTE},
+    reason::Reason,
+    reconcile::desired::ClientField,
+    validate::validate,
+};
+
+fn resource() -> OpenMetadataKeycloakClient {
+    serde_yaml::from_str(include_str!("../../../../tests/fixtures/basic.yaml")).unwrap()
+}
+
+fn with_client(edit: impl FnOnce(&mut ClientSpec)) -> OpenMetadataKeycloakClient {
+    let mut obj = resource();
+    edit(obj.spec.client.get_or_insert_with(Default::default));
+    obj
+}
+
+/// The client as Keycloak reports it after creating it from the desired state: Keycloak's own
+/// attributes, the realm's default scopes, flags it always reports, no
+/// `authorizationServicesEnabled` (absent unless there is a resource server), its secret.
+fn as_keycloak_reports(v: &Validated, uuid: &str) -> ObservedClient {
+    let mut c = desired::desired_client(v);
+    c.id = Some(uuid.into());
+    let attributes = c.attributes.get_or_insert_with(HashMap::new);
+    attributes.insert("realm_client".into(), "false".into());
+    attributes.insert("client.secret.creation.time".into(), "1764547200".into());
+    attributes.insert("backchannel.logout.session.required".into(), "true".into());
+    c.service_accounts_enabled = Some(c.service_accounts_enabled.unwrap_or(false));
+    c.authorization_services_enabled = c.authorization_services_enabled.filter(|on| *on);
+    c.consent_required = Some(false);
+    c.default_client_scopes = Some(
+        ["web-origins", "acr", "profile", "roles", "basic", "email"]
+            .map(String::from)
+            .to_vec(),
+    );
+    c.secret = Some("s3cr3t".into());
+    ObservedClient::new(c)
+}
+
+fn with_owner(mut c: ObservedClient, owner: Option<&str>) -> ObservedClient {
+    let attributes = c.rep.attributes.get_or_insert_with(HashMap::new);
+    match owner {
+        Some(o) => attributes.insert(OWNER_ATTRIBUTE.into(), o.into()),
+        None => attributes.remove(OWNER_ATTRIBUTE),
+    };
+    c
+}
+
+fn edited(mut c: ObservedClient, edit: impl FnOnce(&mut ClientRepresentation)) -> ObservedClient {
+    edit(&mut c.rep);
+    c
+}
+
+/// The output Secret as the operator writes it, holding `value`.
+fn output(v: &Validated, value: &str) -> Secret {
+    desired::output_secret(v, value)
+}
+
+/// A resource that already carries the status a converged plan computes.
+fn converged(obj: &OpenMetadataKeycloakClient, uuid: &str) -> OpenMetadataKeycloakClient {
+    let v = validate(obj).unwrap();
+    let mut obj = obj.clone();
+    obj.status = Some(crate::reconcile::status::ready(&obj, &v, uuid));
+    obj
+}
+
+struct Expect {
+    updated: Option<Vec<ClientField>>,
+    body: Option<ClientRepresentation>,
+    scopes: Option<Vec<&'static str>>,
+    changes: Vec<Reason>,
+}
+
+fn keycloak_side(obj: &OpenMetadataKeycloakClient, client: &ObservedClient) -> Plan {
+    let v = validate(obj).unwrap();
+    let secret = output(&v, "s3cr3t");
+    plan(
+        &converged(obj, "u-1"),
+        &v,
+        Observed {
+            client: Some(client),
+            secret: Some(&secret),
+            previous_secrets: &[],
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_keycloak_writes_for_each_observation() {
+    let basic = resource();
+    let v = validate(&basic).unwrap();
+    let reported = as_keycloak_reports(&v, "u-1");
+    let with_authz = with_client(|c| c.authorization_services_enabled = Some(true));
+    let authz_off = with_client(|c| c.authorization_services_enabled = Some(false));
+    let adopting = with_client(|c| c.adopt_existing = Some(true));
+
+    let drifted_body = ClientRepresentation {
+        public_client: Some(false),
+        redirect_uris: Some(vec!["https://openmetadata.example.com/callback".into()]),
+        ..Default::default()
+    };
+    let cases: Vec<(&str, &OpenMetadataKeycloakClient, ObservedClient, Expect)> = vec![
+        (
+            "as Keycloak reports it after the create: nothing (absent authorization is false)",
+            &basic,
+            reported.clone(),
+            Expect {
+                updated: None,
+                body: None,
+                scopes: None,
+                changes: vec![],
+            },
+        ),
+        (
+            "sets in another order, unmanaged fields and Keycloak's attributes: nothing",
+            &basic,
+            edited(reported.clone(), |c| {
+                c.web_origins.as_mut().unwrap().reverse();
+                c.consent_required = Some(true);
+                c.attributes
+                    .as_mut()
+                    .unwrap()
+                    .insert("custom".into(), "x".into());
+                c.description = None;
+            }),
+            Expect {
+                updated: None,
+                body: None,
+                scopes: None,
+                changes: vec![],
+            },
+        ),
+        (
+            "drifted: exactly the drifted fields are sent",
+            &basic,
+            edited(reported.clone(), |c| {
+                c.public_client = Some(true);
+                c.redirect_uris = Some(vec!["https://evil.example/*".into()]);
+            }),
+            Expect {
+                updated: Some(vec![ClientField::PublicClient, ClientField::RedirectUris]),
+                body: Some(drifted_body.clone()),
+                scopes: None,
+                changes: vec![Reason::ClientUpdated],
+            },
+        ),
+        (
+            "drifted, with authorization settings the spec does not mention: they are kept",
+            &basic,
+            edited(reported.clone(), |c| {
+                c.public_client = Some(true);
+                c.redirect_uris = Some(vec!["https://evil.example/*".into()]);
+                c.authorization_services_enabled = Some(true);
+                c.service_accounts_enabled = Some(true);
+            }),
+            Expect {
+                updated: Some(vec![ClientField::PublicClient, ClientField::RedirectUris]),
+                body: Some(ClientRepresentation {
+                    authorization_services_enabled: Some(true),
+                    ..drifted_body.clone()
+                }),
+                scopes: None,
+                changes: vec![Reason::ClientUpdated],
+            },
+        ),
+        (
+            "authorization asked and absent: turned on with a service account",
+            &with_authz,
+            edited(reported.clone(), |c| {
+                c.authorization_services_enabled = None
+            }),
+            Expect {
+                updated: Some(vec![
+                    ClientField::ServiceAccountsEnabled,
+                    ClientField::AuthorizationServicesEnabled,
+                ]),
+                body: Some(ClientRepresentation {
+                    service_accounts_enabled: Some(true),
+                    authorization_services_enabled: Some(true),
+                    ..Default::default()
+                }),
+                scopes: None,
+                changes: vec![Reason::ClientUpdated],
+            },
+        ),
+        (
+            "authorization explicitly off and present: turned off, as asked",
+            &authz_off,
+            edited(reported.clone(), |c| {
+                c.authorization_services_enabled = Some(true)
+            }),
+            Expect {
+                updated: Some(vec![ClientField::AuthorizationServicesEnabled]),
+                body: Some(ClientRepresentation {
+                    authorization_services_enabled: Some(false),
+                    ..Default::default()
+                }),
+                scopes: None,
+                changes: vec![Reason::ClientUpdated],
+            },
+        ),
+        (
+            "a required default scope missing: added, nothing else",
+            &basic,
+            edited(reported.clone(), |c| {
+                c.default_client_scopes
+                    .as_mut()
+                    .unwrap()
+                    .retain(|s| s != "email")
+            }),
+            Expect {
+                updated: None,
+                body: None,
+                scopes: Some(vec!["email"]),
+                changes: vec![Reason::ScopesAdded],
+            },
+        ),
+        (
+            "made by hand, adoption asked: marked as adopted, nothing else touched",
+            &adopting,
+            with_owner(reported.clone(), None),
+            Expect {
+                updated: Some(vec![ClientField::Attributes]),
+                body: Some(ClientRepresentation {
+                    attributes: Some({
+                        let mut a = desired::managed_attributes(&validate(&adopting).unwrap());
+                        a.insert(ADOPTED_ATTRIBUTE.into(), "true".into());
+                        a
+                    }),
+                    ..Default::default()
+                }),
+                scopes: None,
+                changes: vec![Reason::ClientAdopted, Reason::ClientUpdated],
+            },
+        ),
+    ];
+    for (name, obj, client, expect) in cases {
+        let planned = keycloak_side(obj, &client);
+        let mut updates = planned.keycloak.iter().filter_map(|a| match a {
+            KeycloakAction::Update { uuid, body } => Some((uuid, body)),
+            _ => None,
+        });
+        match (&expect.body, updates.next()) {
+            (None, None) => {}
+            (Some(want), Some((uuid, body))) => {
+                assert_eq!(uuid, "u-1", "{name}");
+                assert_eq!(body, want, "{name}");
+            }
+            (want, got) => panic!("{name}: expected {want:?}, planned {got:?}"),
+        }
+        let fields = planned.changes.iter().find_map(|c| match c {
+            Change::ClientUpdated { fields, .. } => Some(fields.clone()),
+            _ => None,
+        });
+        assert_eq!(fields, expect.updated, "{name}");
+        let scopes = planned.keycloak.iter().find_map(|a| match a {
+            KeycloakAction::AddScopes { names, .. } => Some(names.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            scopes,
+            expect
+                .scopes
+                .map(|s| s.iter().map(|n| n.to_string()).collect()),
+            "{name}"
+        );
+        let reasons: Vec<Reason> = planned.changes.iter().map(Change::reason).collect();
+        assert_eq!(reasons, expect.changes, "{name}");
+        let outputs = planned
+            .outputs
+            .expect("the client exists: outputs are planned");
+        assert_eq!(
+            outputs.secret, None,
+            "{name}: the Secret already holds the secret"
+        );
+        assert_eq!(outputs.status, None, "{name}: the status is unchanged");
+    }
+}
+
+#[test]
+fn a_missing_client_is_created_and_read_back_before_anything_else() {
+    let obj = resource();
+    let v = validate(&obj).unwrap();
+    let planned = plan(&obj, &v, Observed::default()).unwrap();
+    assert_eq!(
+        planned.keycloak,
+        [KeycloakAction::Create(desired::desired_client(&v))]
+    );
+    assert_eq!(
+        planned.outputs, None,
+        "the secret is not known before the read-back"
+    );
+    assert_eq!(
+        planned.changes,
+        [Change::ClientCreated {
+            client_id: "openmetadata".into(),
+            realm: "data-sec".into()
+        }]
+    );
+    let body = desired::desired_client(&v);
+    assert_eq!(
+        body.authorization_services_enabled, None,
+        "left to Keycloak's default"
+    );
+    assert_eq!(body.service_accounts_enabled, None);
+    assert_eq!(
+        body.default_client_scopes, None,
+        "a POST body's scopes replace the realm's"
+    );
+}
+
+#[test]
+fn a_converged_resource_plans_no_write_at_all() {
+    let obj = resource();
+    let v = validate(&obj).unwrap();
+    let client = as_keycloak_reports(&v, "u-1");
+    let secret = output(&v, "s3cr3t");
+    let planned = plan(
+        &converged(&obj, "u-1"),
+        &v,
+        Observed {
+            client: Some(&client),
+            secret: Some(&secret),
+            previous_secrets: &[],
+        },
+    )
+    .unwrap();
+    assert!(planned.is_empty(), "{planned:?}");
+    assert!(planned.changes.is_empty());
+}
+
+#[test]
+fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
+    let basic = resource();
+    let v = validate(&basic).unwrap();
+    let adopting = with_client(|c| c.adopt_existing = Some(true));
+    let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
+    let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("team-b/openmetadata"));
+    let observe = |c| Observed {
+        client: Some(c),
+        ..Default::default()
+    };
+
+    let err = plan(&basic, &v, observe(&by_hand)).unwrap_err();
+    assert_eq!(err.reason(), Reason::ClientConflict);
+    assert!(err.to_string().contains("adoptExisting: true"), "{err}");
+    for obj in [&basic, &adopting] {
+        let v = validate(obj).unwrap();
+        let err = plan(obj, &v, observe(&others)).unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientConflict);
+        assert!(err.to_string().contains("team-b/openmetadata"), "{err}");
+    }
+    // Keycloak strips the secret for an account that may view but not manage the client.
+    let viewed = edited(
+        ObservedClient {
+            secret: None,
+            ..as_keycloak_reports(&v, "u-1")
+        },
+        |c| c.access = Some([("manage".to_string(), false)].into()),
+    );
+    let err = plan(&basic, &v, observe(&viewed)).unwrap_err();
+    assert_eq!(err.reason(), Reason::KeycloakForbidden);
+}
+
+#[test]
+fn a_client_without_a_secret_gets_one_then_is_read_again() {
+    let obj = resource();
+    let v = validate(&obj).unwrap();
+    let never_had_one = ObservedClient {
+        secret: None,
+        ..as_keycloak_reports(&v, "u-1")
+    };
+    let planned = plan(
+        &obj,
+        &v,
+        Observed {
+            client: Some(&never_had_one),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        planned.keycloak,
+        [KeycloakAction::RegenerateSecret { uuid: "u-1".into() }]
+    );
+    assert_eq!(planned.outputs, None);
+    // A public client made confidential: first the update, then a fresh read.
+    let public = edited(never_had_one, |c| c.public_client = Some(true));
+    let planned = plan(
+        &obj,
+        &v,
+        Observed {
+            client: Some(&public),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        planned.keycloak[..],
+        [KeycloakAction::Update { .. }]
+    ));
+    assert_eq!(planned.outputs, None);
+}

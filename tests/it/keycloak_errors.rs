@@ -1,0 +1,142 @@
+//! What whatever answers at `keycloak.url` can and cannot make the operator do: redirects are
+//! never followed, remote error text never reaches a message, `Retry-After` is honoured, and
+//! a refused login is not retried once per resource.
+
+use std::time::Duration;
+
+use omkc::{
+    keycloak::{Credentials, KeycloakError},
+    reason::Reason,
+    reconcile::converge_keycloak,
+    validate::validate,
+};
+
+use crate::support::{
+    admin_session,
+    emulator::{ADMIN_USER, Emulator, Fault},
+    fixture, session_with,
+};
+
+async fn attempt(emu: &Emulator, session: &omkc::keycloak::Session) -> Result<(), omkc::Error> {
+    let mut obj = fixture("basic.yaml");
+    obj.spec.keycloak.url = emu.base_url.clone();
+    let v = validate(&obj).unwrap();
+    converge_keycloak(session, &obj, &v, None, &[])
+        .await
+        .map(drop)
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_not_even_for_the_token_request() {
+    let emu = Emulator::start().await;
+    for (path, method) in [
+        ("/protocol/openid-connect/token", "POST"),
+        ("/clients", "GET"),
+    ] {
+        emu.inject_fault(Fault {
+            method: Some(method),
+            path_contains: path.into(),
+            status: 307,
+            body: String::new(),
+            headers: vec![("location", format!("{}/elsewhere", emu.base_url))],
+            times: 1,
+        });
+        let err = attempt(&emu, &admin_session(&emu)).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                omkc::Error::Keycloak(KeycloakError::Redirected { status: 307 })
+            ),
+            "{path}: {err}"
+        );
+        assert_eq!(err.reason(), Reason::KeycloakRejected);
+        assert!(!err.is_transient());
+    }
+    assert!(
+        emu.log().iter().all(|e| !e.path.contains("elsewhere")),
+        "the credentials were never sent to the redirect's target"
+    );
+}
+
+#[tokio::test]
+async fn remote_error_text_never_reaches_a_message() {
+    let emu = Emulator::start().await;
+    let planted = "10.0.0.7 internal-db password=hunter2";
+    let body = format!(
+        r#"{{"error":"invalid_request","error_description":"{planted}","errorMessage":"{planted}"}}"#
+    );
+    for (method, path, status) in [
+        ("GET", "/clients", 400),
+        ("GET", "/clients", 500),
+        ("POST", "/protocol/openid-connect/token", 401),
+    ] {
+        emu.inject(Some(method), path, status, &body);
+        let err = attempt(&emu, &admin_session(&emu)).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            !text.contains("10.0.0.7") && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("HTTP {status}")), "{text}");
+        assert!(
+            text.contains("invalid_request"),
+            "the plain error code is kept: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn throttling_carries_retry_after_and_is_transient() {
+    let emu = Emulator::start().await;
+    for status in [429, 503] {
+        emu.inject_fault(Fault {
+            method: Some("GET"),
+            path_contains: "/clients".into(),
+            status,
+            body: String::new(),
+            headers: vec![("retry-after", "17".into())],
+            times: 1,
+        });
+        let err = attempt(&emu, &admin_session(&emu)).await.unwrap_err();
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(17)), "{status}");
+        assert_eq!(err.reason(), Reason::KeycloakUnavailable);
+        assert!(err.is_transient());
+    }
+}
+
+#[tokio::test]
+async fn rejected_credentials_are_remembered_instead_of_retried_per_resource() {
+    let emu = Emulator::start().await;
+    let session = session_with(
+        &emu,
+        Credentials::Password {
+            username: ADMIN_USER.into(),
+            password: "wrong".into(),
+        },
+    );
+    for _ in 0..100 {
+        let err = attempt(&emu, &session).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::CredentialsRejected);
+    }
+    assert_eq!(emu.token_requests(), 1, "one attempt per backoff window");
+    assert!(emu.admin_calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_fresh_client_in_a_realm_without_the_default_scopes_gets_them_one_by_one() {
+    let emu = Emulator::start().await;
+    emu.remove_realm_default_scope("data-sec", "email");
+    emu.remove_realm_default_scope("data-sec", "profile");
+    attempt(&emu, &admin_session(&emu)).await.unwrap();
+    assert_eq!(
+        emu.default_scope_names("data-sec", "openmetadata"),
+        ["acr", "basic", "email", "profile", "roles", "web-origins"],
+        "added; the realm's other defaults stay"
+    );
+    let calls = emu.admin_calls();
+    assert_eq!(
+        calls.len(),
+        6,
+        "lookup, create, read back, scopes, two adds: {calls:?}"
+    );
+}

@@ -1,0 +1,390 @@
+//! The emulator's model of a realm and its clients, and the two conversions Keycloak makes:
+//! a representation into the model (`RepresentationToModel.createClient` / `updateClient`, with
+//! `ClientResource.update`'s service-account and authorization side effects) and the model into
+//! a representation (`ModelToRepresentation.toRepresentation`). Responses are always built from
+//! the model, never from a request body.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+/// A realm's client scope.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// Internal id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// Authorization settings of a client (a resource server with its policies).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceServer {
+    /// Names of the policies and permissions defined on it.
+    pub policies: Vec<String>,
+}
+
+/// The service-account user of a client, with its role mappings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceAccount {
+    /// Roles mapped to the service-account user.
+    pub roles: Vec<String>,
+}
+
+/// A client as Keycloak stores it.
+#[derive(Clone, Debug)]
+pub struct ClientModel {
+    pub id: String,
+    pub client_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub always_display_in_console: bool,
+    pub admin_url: Option<String>,
+    pub root_url: Option<String>,
+    pub base_url: Option<String>,
+    pub public_client: bool,
+    pub bearer_only: bool,
+    pub frontchannel_logout: bool,
+    pub protocol: String,
+    pub attributes: BTreeMap<String, String>,
+    pub full_scope_allowed: bool,
+    pub consent_required: bool,
+    pub standard_flow_enabled: bool,
+    pub implicit_flow_enabled: bool,
+    pub direct_access_grants_enabled: bool,
+    pub service_accounts_enabled: bool,
+    pub surrogate_auth_required: bool,
+    pub client_authenticator_type: String,
+    pub secret: Option<String>,
+    pub redirect_uris: BTreeSet<String>,
+    pub web_origins: BTreeSet<String>,
+    /// Ids of the default client scopes.
+    pub default_scopes: Vec<String>,
+    /// Ids of the optional client scopes.
+    pub optional_scopes: Vec<String>,
+    pub resource_server: Option<ResourceServer>,
+    pub service_account: Option<ServiceAccount>,
+}
+
+/// What went wrong turning a representation into the model: HTTP status and body.
+pub type Refusal = (u16, Value);
+
+fn get_bool(rep: &Map<String, Value>, key: &str) -> Option<bool> {
+    rep.get(key).and_then(Value::as_bool)
+}
+
+fn get_str(rep: &Map<String, Value>, key: &str) -> Option<String> {
+    rep.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn get_set(rep: &Map<String, Value>, key: &str) -> Option<BTreeSet<String>> {
+    rep.get(key).and_then(Value::as_array).map(|items| {
+        items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+fn unknown_error() -> Refusal {
+    (500, json!({"error": "unknown_error"}))
+}
+
+impl ClientModel {
+    /// `RepresentationToModel.createClient` with the OIDC protocol's client defaults.
+    /// `secret` is what Keycloak would generate when the representation carries none;
+    /// `defaults` are the realm's default scope ids.
+    pub fn create(
+        id: String,
+        rep: &Map<String, Value>,
+        secret: String,
+        now: i64,
+        scopes: &[Scope],
+        realm_defaults: &[String],
+        realm_optionals: &[String],
+    ) -> Result<Self, Refusal> {
+        let public_client = get_bool(rep, "publicClient").unwrap_or(false);
+        let bearer_only = get_bool(rep, "bearerOnly").unwrap_or(false);
+        let mut attributes: BTreeMap<String, String> = rep
+            .get("attributes")
+            .and_then(Value::as_object)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // OIDCLoginProtocolFactory.setupClientDefaults.
+        for (k, v) in [
+            ("backchannel.logout.session.required", "true"),
+            ("backchannel.logout.revoke.offline.tokens", "false"),
+        ] {
+            attributes.entry(k.into()).or_insert_with(|| v.into());
+        }
+        let confidential = !public_client && !bearer_only;
+        let secret = confidential.then(|| get_str(rep, "secret").unwrap_or(secret));
+        if secret.is_some() {
+            attributes.insert("client.secret.creation.time".into(), now.to_string());
+        }
+        let by_name = |names: &Value| -> Vec<String> {
+            names
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| scopes.iter().find(|s| Some(s.name.as_str()) == n.as_str()))
+                .map(|s| s.id.clone())
+                .collect()
+        };
+        let service_accounts_enabled = get_bool(rep, "serviceAccountsEnabled").unwrap_or(false);
+        let authorization = get_bool(rep, "authorizationServicesEnabled") == Some(true);
+        if authorization && !service_accounts_enabled {
+            // "Client does not have a service account."
+            return Err(unknown_error());
+        }
+        Ok(Self {
+            id,
+            client_id: get_str(rep, "clientId").unwrap_or_default(),
+            name: get_str(rep, "name"),
+            description: get_str(rep, "description"),
+            enabled: get_bool(rep, "enabled").unwrap_or(true),
+            always_display_in_console: get_bool(rep, "alwaysDisplayInConsole").unwrap_or(false),
+            admin_url: get_str(rep, "adminUrl"),
+            root_url: get_str(rep, "rootUrl"),
+            base_url: get_str(rep, "baseUrl"),
+            public_client,
+            bearer_only,
+            frontchannel_logout: get_bool(rep, "frontchannelLogout").unwrap_or(true),
+            protocol: get_str(rep, "protocol").unwrap_or_else(|| "openid-connect".into()),
+            attributes,
+            full_scope_allowed: get_bool(rep, "fullScopeAllowed").unwrap_or(true),
+            consent_required: get_bool(rep, "consentRequired").unwrap_or(false),
+            standard_flow_enabled: get_bool(rep, "standardFlowEnabled").unwrap_or(true),
+            implicit_flow_enabled: get_bool(rep, "implicitFlowEnabled").unwrap_or(false),
+            direct_access_grants_enabled: get_bool(rep, "directAccessGrantsEnabled")
+                .unwrap_or(true),
+            service_accounts_enabled,
+            surrogate_auth_required: get_bool(rep, "surrogateAuthRequired").unwrap_or(false),
+            client_authenticator_type: get_str(rep, "clientAuthenticatorType")
+                .unwrap_or_else(|| "client-secret".into()),
+            secret,
+            redirect_uris: get_set(rep, "redirectUris").unwrap_or_default(),
+            web_origins: get_set(rep, "webOrigins").unwrap_or_default(),
+            // A POST body's scopes *replace* the realm defaults.
+            default_scopes: match rep.get("defaultClientScopes") {
+                Some(names) => by_name(names),
+                None => realm_defaults.to_vec(),
+            },
+            optional_scopes: match rep.get("optionalClientScopes") {
+                Some(names) => by_name(names),
+                None => realm_optionals.to_vec(),
+            },
+            resource_server: authorization.then(ResourceServer::default),
+            service_account: service_accounts_enabled.then(ServiceAccount::default),
+        })
+    }
+
+    /// `ClientResource.update`: a partial update of the scalars present, attributes merged key by
+    /// key, URI sets replaced when present, scopes ignored, a new `secret` set; the service
+    /// account follows `serviceAccountsEnabled`, and authorization is enabled by `true` and
+    /// **disabled (resource server deleted) by anything else, absent included**.
+    pub fn update(&mut self, rep: &Map<String, Value>, now: i64) -> Result<(), Refusal> {
+        let mut next = self.clone();
+        macro_rules! set_bool {
+            ($key:literal, $field:ident) => {
+                if let Some(v) = get_bool(rep, $key) {
+                    next.$field = v;
+                }
+            };
+        }
+        macro_rules! set_opt {
+            ($key:literal, $field:ident) => {
+                if let Some(v) = get_str(rep, $key) {
+                    next.$field = Some(v);
+                }
+            };
+        }
+        if let Some(v) = get_str(rep, "clientId") {
+            next.client_id = v;
+        }
+        set_opt!("name", name);
+        set_opt!("description", description);
+        set_opt!("adminUrl", admin_url);
+        set_opt!("rootUrl", root_url);
+        set_opt!("baseUrl", base_url);
+        set_bool!("enabled", enabled);
+        set_bool!("alwaysDisplayInConsole", always_display_in_console);
+        set_bool!("publicClient", public_client);
+        set_bool!("bearerOnly", bearer_only);
+        set_bool!("frontchannelLogout", frontchannel_logout);
+        set_bool!("fullScopeAllowed", full_scope_allowed);
+        set_bool!("consentRequired", consent_required);
+        set_bool!("standardFlowEnabled", standard_flow_enabled);
+        set_bool!("implicitFlowEnabled", implicit_flow_enabled);
+        set_bool!("directAccessGrantsEnabled", direct_access_grants_enabled);
+        set_bool!("surrogateAuthRequired", surrogate_auth_required);
+        if let Some(v) = get_str(rep, "protocol") {
+            next.protocol = v;
+        }
+        if let Some(v) = get_str(rep, "clientAuthenticatorType") {
+            next.client_authenticator_type = v;
+        }
+        if let Some(attrs) = rep.get("attributes").and_then(Value::as_object) {
+            for (k, v) in attrs {
+                if let Some(v) = v.as_str() {
+                    next.attributes.insert(k.clone(), v.to_string());
+                }
+            }
+        }
+        if let Some(v) = get_set(rep, "redirectUris") {
+            next.redirect_uris = v;
+        }
+        if let Some(v) = get_set(rep, "webOrigins") {
+            next.web_origins = v;
+        }
+        if let Some(secret) = get_str(rep, "secret") {
+            next.secret = Some(secret);
+            next.attributes
+                .insert("client.secret.creation.time".into(), now.to_string());
+        }
+        // ClientManager.updateClientServiceAccount.
+        match get_bool(rep, "serviceAccountsEnabled") {
+            Some(true) => {
+                next.service_accounts_enabled = true;
+                next.service_account
+                    .get_or_insert_with(ServiceAccount::default);
+            }
+            Some(false) => {
+                next.service_accounts_enabled = false;
+                next.service_account = None;
+            }
+            None if !next.service_accounts_enabled => next.service_account = None,
+            None => {}
+        }
+        // ClientResource.updateAuthorizationSettings.
+        let public_or_bearer = next.public_client || next.bearer_only;
+        if get_bool(rep, "authorizationServicesEnabled") == Some(true) && !public_or_bearer {
+            if next.service_account.is_none() {
+                return Err(unknown_error());
+            }
+            next.resource_server
+                .get_or_insert_with(ResourceServer::default);
+        } else {
+            next.resource_server = None;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Regenerates the secret (`POST .../client-secret`).
+    pub fn regenerate_secret(&mut self, secret: String, now: i64) {
+        self.secret = Some(secret);
+        self.attributes
+            .insert("client.secret.creation.time".into(), now.to_string());
+    }
+
+    fn confidential(&self) -> bool {
+        !self.public_client && !self.bearer_only
+    }
+
+    /// `ModelToRepresentation.toRepresentation`, plus the `access` object the resource adds.
+    /// Null fields are omitted; `authorizationServicesEnabled` only appears when a resource
+    /// server exists; sets come back in an order of Keycloak's own (not the insertion order);
+    /// `secret` only for a confidential client whose caller may manage it.
+    pub fn representation(&self, scopes: &[Scope], with_secret: bool) -> Value {
+        let mut rep = Map::new();
+        let mut put = |k: &str, v: Value| {
+            rep.insert(k.to_string(), v);
+        };
+        put("id", json!(self.id));
+        put("clientId", json!(self.client_id));
+        for (k, v) in [
+            ("name", &self.name),
+            ("description", &self.description),
+            ("adminUrl", &self.admin_url),
+            ("rootUrl", &self.root_url),
+            ("baseUrl", &self.base_url),
+        ] {
+            if let Some(v) = v {
+                put(k, json!(v));
+            }
+        }
+        put("surrogateAuthRequired", json!(self.surrogate_auth_required));
+        put("enabled", json!(self.enabled));
+        put(
+            "alwaysDisplayInConsole",
+            json!(self.always_display_in_console),
+        );
+        put(
+            "clientAuthenticatorType",
+            json!(self.client_authenticator_type),
+        );
+        if with_secret
+            && self.confidential()
+            && let Some(s) = &self.secret
+        {
+            put("secret", json!(s));
+        }
+        put("redirectUris", json!(keycloak_order(&self.redirect_uris)));
+        put("webOrigins", json!(keycloak_order(&self.web_origins)));
+        put("notBefore", json!(0));
+        put("bearerOnly", json!(self.bearer_only));
+        put("consentRequired", json!(self.consent_required));
+        put("standardFlowEnabled", json!(self.standard_flow_enabled));
+        put("implicitFlowEnabled", json!(self.implicit_flow_enabled));
+        put(
+            "directAccessGrantsEnabled",
+            json!(self.direct_access_grants_enabled),
+        );
+        put(
+            "serviceAccountsEnabled",
+            json!(self.service_accounts_enabled),
+        );
+        if self.resource_server.is_some() {
+            put("authorizationServicesEnabled", json!(true));
+        }
+        put("publicClient", json!(self.public_client));
+        put("frontchannelLogout", json!(self.frontchannel_logout));
+        put("protocol", json!(self.protocol));
+        let mut attributes = self.attributes.clone();
+        attributes.insert("realm_client".into(), "false".into());
+        put("attributes", json!(attributes));
+        put("authenticationFlowBindingOverrides", json!({}));
+        put("fullScopeAllowed", json!(self.full_scope_allowed));
+        put("nodeReRegistrationTimeout", json!(-1));
+        let names = |ids: &[String]| -> Vec<String> {
+            ids.iter()
+                .filter_map(|id| scopes.iter().find(|s| s.id == *id))
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        put("defaultClientScopes", json!(names(&self.default_scopes)));
+        put("optionalClientScopes", json!(names(&self.optional_scopes)));
+        put(
+            "access",
+            json!({"view": true, "configure": true, "manage": true}),
+        );
+        Value::Object(rep)
+    }
+
+    /// The brief entry of the list for a caller that may only query clients.
+    pub fn brief(&self) -> Value {
+        let mut rep = json!({"id": self.id, "clientId": self.client_id});
+        if let Some(d) = &self.description {
+            rep["description"] = json!(d);
+        }
+        rep
+    }
+}
+
+/// Keycloak keeps URI lists as hash sets: what comes back is not in the order that was sent.
+/// Emulated with a fixed order that depends on the content only (a simple string hash).
+fn keycloak_order(set: &BTreeSet<String>) -> Vec<String> {
+    let mut items: Vec<&String> = set.iter().collect();
+    items.sort_by_key(|s| {
+        s.bytes()
+            .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+    });
+    items.into_iter().cloned().collect()
+}

@@ -1,0 +1,318 @@
+//! Routing of the emulator: the token endpoint, the discovery document and the Admin API
+//! endpoints the operator uses, each answering from the model in [`super::model`].
+
+use std::{collections::HashMap, time::Instant};
+
+use axum::http::{HeaderMap, Method, header};
+use serde_json::{Value, json};
+
+use super::{
+    AdminEvent, Inner, Level, Token,
+    model::{ClientModel, Scope},
+};
+
+/// Status, optional `Location` header, body (`Null`: no body).
+pub type Reply = (u16, Option<String>, Value);
+
+fn reply(status: u16, body: Value) -> Reply {
+    (status, None, body)
+}
+
+fn not_found_client() -> Reply {
+    reply(404, json!({"error": "Could not find client"}))
+}
+
+/// Routes one request against the model.
+pub fn route(
+    inner: &mut Inner,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    raw: &[u8],
+    body: Option<&Value>,
+) -> Reply {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["realms", realm, "protocol", "openid-connect", "token"] => {
+            return token(inner, method, realm, raw);
+        }
+        ["realms", realm, ".well-known", "openid-configuration"] if *method == Method::GET => {
+            if !inner.realms.contains_key(*realm) {
+                return reply(404, json!({"error": "Realm does not exist"}));
+            }
+            let issuer = format!("{}/realms/{realm}", inner.public_base);
+            return reply(
+                200,
+                json!({
+                    "issuer": issuer,
+                    "authorization_endpoint": format!("{issuer}/protocol/openid-connect/auth"),
+                    "token_endpoint": format!("{issuer}/protocol/openid-connect/token"),
+                    "jwks_uri": format!("{issuer}/protocol/openid-connect/certs"),
+                }),
+            );
+        }
+        _ => {}
+    }
+    let ["admin", "realms", realm, rest @ ..] = segments.as_slice() else {
+        return reply(404, json!({"error": "Not Found"}));
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let level = match inner.tokens.get(bearer) {
+        Some(t) if t.expires > Instant::now() => t.level,
+        _ => return reply(401, json!({"error": "HTTP 401 Unauthorized"})),
+    };
+    if level == Level::None {
+        return reply(403, json!({"error": "HTTP 403 Forbidden"}));
+    }
+    let realm = realm.to_string();
+    if !inner.realms.contains_key(&realm) {
+        return reply(404, json!({"error": "Realm not found."}));
+    }
+    let writes = matches!(*method, Method::POST | Method::PUT | Method::DELETE);
+    if writes && level != Level::Manage {
+        return reply(403, json!({"error": "HTTP 403 Forbidden"}));
+    }
+    let result = admin(inner, method.as_str(), &realm, rest, query, body, level);
+    if writes && (200..300).contains(&result.0) {
+        inner.admin_events.push(AdminEvent {
+            realm: realm.clone(),
+            operation: match (method.as_str(), rest) {
+                ("POST", ["clients"]) => "CREATE",
+                ("POST", _) => "ACTION",
+                ("PUT", [_, _, "default-client-scopes", _]) => "CREATE",
+                ("PUT", _) => "UPDATE",
+                _ => "DELETE",
+            },
+            resource_path: rest.join("/"),
+        });
+    }
+    result
+}
+
+fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8]) -> Reply {
+    if *method != Method::POST {
+        return reply(405, json!({"error": "method not allowed"}));
+    }
+    if !inner.realms.contains_key(realm) {
+        return reply(404, json!({"error": "Realm does not exist"}));
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(raw).into_owned().collect();
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let level = match get("grant_type").as_str() {
+        "password" => match inner.users.get(&(realm.to_string(), get("username"))) {
+            Some((pw, level)) if *pw == get("password") && get("client_id") == "admin-cli" => {
+                *level
+            }
+            _ => {
+                return reply(
+                    401,
+                    json!({"error": "invalid_grant", "error_description": "Invalid user credentials"}),
+                );
+            }
+        },
+        "client_credentials" => match inner
+            .service_clients
+            .get(&(realm.to_string(), get("client_id")))
+        {
+            Some(secret) if *secret == get("client_secret") => Level::Manage,
+            _ => {
+                return reply(
+                    401,
+                    json!({"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"}),
+                );
+            }
+        },
+        _ => return reply(400, json!({"error": "unsupported_grant_type"})),
+    };
+    let token = format!("token-{}", inner.next_id("t"));
+    let lifetime = inner.token_lifetime;
+    inner.tokens.insert(
+        token.clone(),
+        Token {
+            expires: Instant::now() + lifetime,
+            level,
+        },
+    );
+    reply(
+        200,
+        json!({
+            "access_token": token,
+            "expires_in": lifetime.as_secs(),
+            "refresh_expires_in": 0,
+            "token_type": "Bearer",
+            "not-before-policy": 0,
+            "scope": "profile email"
+        }),
+    )
+}
+
+/// What the caller may see of a client.
+fn shown(client: &ClientModel, scopes: &[Scope], level: Level) -> Value {
+    match level {
+        Level::Manage => client.representation(scopes, true),
+        Level::View => {
+            // Keycloak 26 strips the secret for a caller who may view but not manage.
+            let mut rep = client.representation(scopes, false);
+            rep["access"] = json!({"view": true, "configure": false, "manage": false});
+            rep
+        }
+        Level::Query | Level::None => client.brief(),
+    }
+}
+
+fn admin(
+    inner: &mut Inner,
+    method: &str,
+    realm: &str,
+    rest: &[&str],
+    query: &str,
+    body: Option<&Value>,
+    level: Level,
+) -> Reply {
+    let now = inner.now();
+    match (method, rest) {
+        ("GET", ["clients"]) => {
+            let wanted: Option<String> = url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "clientId")
+                .map(|(_, v)| v.into_owned());
+            let r = &inner.realms[realm];
+            let list: Vec<Value> = r
+                .clients
+                .values()
+                .filter(|c| wanted.as_deref().is_none_or(|w| c.client_id == w))
+                .map(|c| shown(c, &r.scopes, level))
+                .collect();
+            reply(200, Value::Array(list))
+        }
+        ("POST", ["clients"]) => {
+            let Some(Value::Object(rep)) = body else {
+                return reply(400, json!({"error": "invalid body"}));
+            };
+            let id = inner.next_id("client");
+            let secret = format!("generated-secret-{}", inner.next_id("s"));
+            let prefix = inner.prefix.clone();
+            let r = inner.realms.get_mut(realm).expect("realm");
+            let client_id = rep.get("clientId").and_then(Value::as_str).unwrap_or("");
+            if r.clients.values().any(|c| c.client_id == client_id) {
+                return reply(
+                    409,
+                    json!({"errorMessage": format!("Client {client_id} already exists")}),
+                );
+            }
+            match ClientModel::create(
+                id.clone(),
+                rep,
+                secret,
+                now,
+                &r.scopes,
+                &r.default_scopes,
+                &r.optional_scopes,
+            ) {
+                Ok(client) => {
+                    r.clients.insert(id.clone(), client);
+                    let location =
+                        format!("http://keycloak{prefix}/admin/realms/{realm}/clients/{id}");
+                    (201, Some(location), Value::Null)
+                }
+                Err((status, body)) => reply(status, body),
+            }
+        }
+        ("GET", ["clients", id]) => {
+            let r = &inner.realms[realm];
+            match r.clients.get(*id) {
+                Some(c) => reply(200, shown(c, &r.scopes, level)),
+                None => not_found_client(),
+            }
+        }
+        ("PUT", ["clients", id]) => {
+            let Some(Value::Object(rep)) = body else {
+                return reply(400, json!({"error": "invalid body"}));
+            };
+            let r = inner.realms.get_mut(realm).expect("realm");
+            let Some(client) = r.clients.get_mut(*id) else {
+                return not_found_client();
+            };
+            match client.update(rep, now) {
+                Ok(()) => reply(204, Value::Null),
+                Err((status, body)) => reply(status, body),
+            }
+        }
+        ("DELETE", ["clients", id]) => {
+            let r = inner.realms.get_mut(realm).expect("realm");
+            match r.clients.remove(*id) {
+                Some(_) => reply(204, Value::Null),
+                None => not_found_client(),
+            }
+        }
+        ("GET", ["clients", id, "client-secret"]) => {
+            let r = &inner.realms[realm];
+            match r.clients.get(*id) {
+                Some(c) if level == Level::Manage => {
+                    reply(200, json!({"type": "secret", "value": c.secret}))
+                }
+                Some(_) => reply(403, json!({"error": "HTTP 403 Forbidden"})),
+                None => not_found_client(),
+            }
+        }
+        ("POST", ["clients", id, "client-secret"]) => {
+            let fresh = format!("regenerated-{}", inner.next_id("s"));
+            let r = inner.realms.get_mut(realm).expect("realm");
+            let Some(client) = r.clients.get_mut(*id) else {
+                return not_found_client();
+            };
+            client.regenerate_secret(fresh.clone(), now);
+            reply(200, json!({"type": "secret", "value": fresh}))
+        }
+        ("GET", ["clients", id, "default-client-scopes"]) => {
+            let r = &inner.realms[realm];
+            match r.clients.get(*id) {
+                Some(c) => reply(
+                    200,
+                    Value::Array(
+                        c.default_scopes
+                            .iter()
+                            .filter_map(|sid| r.scopes.iter().find(|s| s.id == *sid))
+                            .map(|s| json!({"id": s.id, "name": s.name}))
+                            .collect(),
+                    ),
+                ),
+                None => not_found_client(),
+            }
+        }
+        ("PUT" | "DELETE", ["clients", id, "default-client-scopes", scope_id]) => {
+            let r = inner.realms.get_mut(realm).expect("realm");
+            if !r.scopes.iter().any(|s| s.id == *scope_id) {
+                return reply(404, json!({"error": "Client scope not found"}));
+            }
+            let Some(client) = r.clients.get_mut(*id) else {
+                return not_found_client();
+            };
+            if method == "PUT" {
+                if !client.default_scopes.iter().any(|s| s == scope_id) {
+                    client.default_scopes.push(scope_id.to_string());
+                }
+            } else {
+                client.default_scopes.retain(|s| s != scope_id);
+            }
+            reply(204, Value::Null)
+        }
+        ("GET", ["client-scopes"]) => {
+            let r = &inner.realms[realm];
+            reply(
+                200,
+                Value::Array(
+                    r.scopes
+                        .iter()
+                        .map(|s| json!({"id": s.id, "name": s.name, "protocol": "openid-connect"}))
+                        .collect(),
+                ),
+            )
+        }
+        _ => reply(404, json!({"error": "Not Found"})),
+    }
+}
