@@ -99,33 +99,41 @@ fn owner_of(secret: &Secret) -> Option<ObjectRef<Guarded>> {
     Some(ObjectRef::new_with(&owner.name, ()).within(&namespace))
 }
 
-/// Every resource once per `period`, one at a time at even intervals, skipping malformed
-/// resources and those waiting out a backoff. The first round starts one period in, after
-/// the watch has reconciled everything once.
+/// Every resource once per `period`, one at a time at even intervals (deadlines, so a round
+/// takes the period exactly), skipping malformed resources and those waiting out a backoff.
+/// The first round starts one period in, after the watch has reconciled everything once.
 fn spread_resyncs(
     store: Store<Guarded>,
     period: Duration,
     ctx: Arc<Context>,
 ) -> impl Stream<Item = ObjectRef<Guarded>> + Send {
-    let state = (store, ctx, VecDeque::<Arc<Guarded>>::new(), period, true);
+    use tokio::time::{Instant, sleep_until};
+    struct Round {
+        queue: VecDeque<Arc<Guarded>>,
+        next: Instant,
+        gap: Duration,
+    }
+    let round = Round {
+        queue: VecDeque::new(),
+        next: Instant::now() + period,
+        gap: period,
+    };
     futures::stream::unfold(
-        state,
-        move |(store, ctx, mut queue, mut gap, mut first)| async move {
+        (store, ctx, round),
+        move |(store, ctx, mut round)| async move {
             loop {
-                if queue.is_empty() {
-                    if first {
-                        tokio::time::sleep(period).await;
-                        first = false;
-                    }
-                    queue = store.state().into_iter().collect();
-                    if queue.is_empty() {
-                        tokio::time::sleep(period).await;
+                if round.queue.is_empty() {
+                    sleep_until(round.next).await;
+                    round.queue = store.state().into_iter().collect();
+                    if round.queue.is_empty() {
+                        round.next += period;
                         continue;
                     }
-                    gap = period / queue.len() as u32;
+                    round.gap = period / round.queue.len() as u32;
                 }
-                tokio::time::sleep(gap).await;
-                let Some(guard) = queue.pop_front() else {
+                sleep_until(round.next).await;
+                round.next += round.gap;
+                let Some(guard) = round.queue.pop_front() else {
                     continue;
                 };
                 let Ok(obj) = &guard.0 else { continue };
@@ -133,7 +141,7 @@ fn spread_resyncs(
                     continue;
                 }
                 let next = ObjectRef::from_obj(guard.as_ref());
-                return Some((next, (store, ctx, queue, gap, first)));
+                return Some((next, (store, ctx, round)));
             }
         },
     )

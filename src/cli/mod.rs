@@ -35,12 +35,16 @@ pub struct RunArgs {
         default_value = ""
     )]
     pub namespaces: Vec<String>,
-    /// Period of the full resync that corrects drift made in Keycloak by hand (e.g. 300s, 5m).
+    /// Period in which every resource is resynced once, spread evenly (corrects drift made in
+    /// Keycloak by hand; e.g. 300s, 5m).
     #[arg(long, env = "RESYNC_PERIOD", default_value = "5m", value_parser = parse_duration)]
     pub resync: Duration,
     /// Resources reconciled at the same time (per watched scope).
-    #[arg(long, env = "CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, env = "CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Requests in flight to any one Keycloak host, across all resources and connections.
+    #[arg(long, env = "KEYCLOAK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub keycloak_concurrency: u16,
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `omkc=debug,info`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -69,6 +69,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
 
     let settings = Settings {
         resync: args.resync,
+        keycloak_per_host: args.keycloak_concurrency.into(),
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(client.clone(), settings));
@@ -97,6 +98,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         namespaces = ?namespaces,
         resync = ?args.resync,
         concurrency = args.concurrency,
+        keycloak_concurrency = args.keycloak_concurrency,
         http_address = %args.http_address,
         "starting openmetadata-keycloak-operator {}",
         env!("CARGO_PKG_VERSION")

@@ -302,7 +302,7 @@ impl Inner {
 impl ApiServer {
     /// Starts an empty server.
     pub async fn start() -> Self {
-        let (tx, _) = broadcast::channel(1024);
+        let (tx, _) = broadcast::channel(4096);
         let shared: Shared = Arc::new((Mutex::new(Inner::default()), tx));
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -544,8 +544,14 @@ async fn handle(
                                 last = e.rv;
                                 return Some((line(&e), (rx, last)));
                             }
-                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                            Err(broadcast::error::RecvError::Closed) => return None,
+                            Ok(_) => continue,
+                            // A watcher too slow to keep up loses its watch, as with a real
+                            // apiserver: the client watches again from the last version it
+                            // saw, and the history replays what it missed.
+                            Err(
+                                broadcast::error::RecvError::Lagged(_)
+                                | broadcast::error::RecvError::Closed,
+                            ) => return None,
                         }
                     }
                 }

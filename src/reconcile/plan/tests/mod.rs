@@ -2,6 +2,7 @@
 //! The Keycloak side here, the Kubernetes side and deletion in [`outputs`].
 
 mod outputs;
+mod refusals;
 
 use std::collections::HashMap;
 
@@ -341,77 +342,4 @@ fn a_converged_resource_plans_no_write_at_all() {
     .unwrap();
     assert!(planned.is_empty(), "{planned:?}");
     assert!(planned.changes.is_empty());
-}
-
-#[test]
-fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
-    let basic = resource();
-    let v = validate(&basic).unwrap();
-    let adopting = with_client(|c| c.adopt_existing = Some(true));
-    let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
-    let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("team-b/openmetadata"));
-    let observe = |c| Observed {
-        client: Some(c),
-        ..Default::default()
-    };
-
-    let err = plan(&basic, &v, observe(&by_hand)).unwrap_err();
-    assert_eq!(err.reason(), Reason::ClientConflict);
-    assert!(err.to_string().contains("adoptExisting: true"), "{err}");
-    for obj in [&basic, &adopting] {
-        let v = validate(obj).unwrap();
-        let err = plan(obj, &v, observe(&others)).unwrap_err();
-        assert_eq!(err.reason(), Reason::ClientConflict);
-        assert!(err.to_string().contains("team-b/openmetadata"), "{err}");
-    }
-    // Keycloak strips the secret for an account that may view but not manage the client.
-    let viewed = edited(
-        ObservedClient {
-            secret: None,
-            ..as_keycloak_reports(&v, "u-1")
-        },
-        |c| c.access = Some([("manage".to_string(), false)].into()),
-    );
-    let err = plan(&basic, &v, observe(&viewed)).unwrap_err();
-    assert_eq!(err.reason(), Reason::KeycloakForbidden);
-}
-
-#[test]
-fn a_client_without_a_secret_gets_one_then_is_read_again() {
-    let obj = resource();
-    let v = validate(&obj).unwrap();
-    let never_had_one = ObservedClient {
-        secret: None,
-        ..as_keycloak_reports(&v, "u-1")
-    };
-    let planned = plan(
-        &obj,
-        &v,
-        Observed {
-            client: Some(&never_had_one),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    assert_eq!(
-        planned.keycloak,
-        [KeycloakAction::RegenerateSecret { uuid: "u-1".into() }]
-    );
-    assert_eq!(planned.outputs, None);
-    // A public client made confidential: first the update, then a fresh read.
-    let public = edited(never_had_one, |c| c.public_client = Some(true));
-    let planned = plan(
-        &obj,
-        &v,
-        Observed {
-            client: Some(&public),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    assert!(matches!(
-        planned.keycloak[..],
-        [KeycloakAction::Update { .. }]
-    ));
-    assert_eq!(planned.outputs, None);
 }

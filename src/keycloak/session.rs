@@ -1,0 +1,297 @@
+//! [`Session`]: one authenticated connection to Keycloak's Admin API and its verbs.
+
+use keycloak::types::{ClientRepresentation, CredentialRepresentation};
+use reqwest::Method;
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{
+    ConnectionSpec, KeycloakError, ObservedClient, Scope, SecretValue, TokenCache,
+    error::from_status,
+    http::{Answer, Transport},
+};
+use crate::urls::{encode_segment, realm_url};
+
+/// One authenticated connection to Keycloak's Admin API.
+pub struct Session {
+    transport: Transport,
+    base_url: String,
+    tokens: TokenCache,
+}
+
+impl Session {
+    /// Opens a session on `transport` (no request is made until the first call).
+    pub(crate) fn open(spec: &ConnectionSpec, transport: Transport) -> Self {
+        let base_url = spec.key.base_url.trim_end_matches('/').to_string();
+        let tokens = TokenCache::new(
+            transport.clone(),
+            &base_url,
+            &spec.key.admin_realm,
+            spec.credentials.clone(),
+        );
+        Self {
+            transport,
+            base_url,
+            tokens,
+        }
+    }
+
+    /// One Admin API call with a valid token; on 401 renews the token once and retries.
+    async fn call(
+        &self,
+        method: Method,
+        route: &'static str,
+        realm: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&(dyn erased::Body + Sync)>,
+    ) -> Result<Answer, KeycloakError> {
+        let url = format!("{}/admin{}{path}", self.base_url, realm_path(realm));
+        let mut renewed = false;
+        loop {
+            let token = self.tokens.get().await?;
+            let answer = self
+                .transport
+                .send(method.clone(), route, &url, |r| {
+                    let r = r.bearer_auth(token).query(query);
+                    match body {
+                        Some(b) => b.attach(r),
+                        None => r,
+                    }
+                })
+                .await?;
+            match answer.status {
+                200..=299 => return Ok(answer),
+                401 if !renewed => {
+                    self.tokens.invalidate().await;
+                    renewed = true;
+                }
+                status => return Err(from_status(status, &answer.body, answer.retry_after, realm)),
+            }
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(answer: &Answer, what: &str) -> Result<T, KeycloakError> {
+        serde_json::from_str(&answer.body).map_err(|_| {
+            KeycloakError::Protocol(format!("{what} is not what the Admin API promises"))
+        })
+    }
+
+    /// The client with exactly this `clientId` (`GET /clients?clientId=`): the full
+    /// representation with flags, attributes, URIs, default scope names and the secret.
+    pub async fn find_client(
+        &self,
+        realm: &str,
+        client_id: &str,
+    ) -> Result<Option<ObservedClient>, KeycloakError> {
+        let answer = self
+            .call(
+                Method::GET,
+                "/admin/realms/{realm}/clients",
+                realm,
+                "/clients",
+                &[("clientId", client_id)],
+                None,
+            )
+            .await?;
+        let list: Vec<ClientRepresentation> = Self::parse(&answer, "the client list")?;
+        // `clientId=` is an exact match, but never trust a list to hold only what was asked.
+        Ok(list
+            .into_iter()
+            .find(|c| c.client_id.as_deref() == Some(client_id))
+            .map(ObservedClient::new))
+    }
+
+    /// The client with this internal id, or `None` when it does not exist.
+    pub async fn get_client(
+        &self,
+        realm: &str,
+        uuid: &str,
+    ) -> Result<Option<ObservedClient>, KeycloakError> {
+        let path = format!("/clients/{}", encode_segment(uuid));
+        match self
+            .call(
+                Method::GET,
+                "/admin/realms/{realm}/clients/{id}",
+                realm,
+                &path,
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(answer) => Ok(Some(ObservedClient::new(Self::parse(
+                &answer,
+                "the client",
+            )?))),
+            Err(KeycloakError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a client and returns its internal id (from the `Location` header).
+    pub async fn create_client(
+        &self,
+        realm: &str,
+        client: &ClientRepresentation,
+    ) -> Result<String, KeycloakError> {
+        let answer = self
+            .call(
+                Method::POST,
+                "/admin/realms/{realm}/clients",
+                realm,
+                "/clients",
+                &[],
+                Some(&client),
+            )
+            .await?;
+        answer
+            .location
+            .as_deref()
+            .and_then(|l| l.rsplit('/').next())
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                KeycloakError::Protocol("client created without a Location header".into())
+            })
+    }
+
+    /// Partially updates a client (Keycloak keeps scalar fields absent from `client`).
+    pub async fn update_client(
+        &self,
+        realm: &str,
+        uuid: &str,
+        client: &ClientRepresentation,
+    ) -> Result<(), KeycloakError> {
+        let path = format!("/clients/{}", encode_segment(uuid));
+        self.call(
+            Method::PUT,
+            "/admin/realms/{realm}/clients/{id}",
+            realm,
+            &path,
+            &[],
+            Some(&client),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Deletes a client; an id that no longer exists counts as deleted.
+    pub async fn delete_client(&self, realm: &str, uuid: &str) -> Result<(), KeycloakError> {
+        let path = format!("/clients/{}", encode_segment(uuid));
+        match self
+            .call(
+                Method::DELETE,
+                "/admin/realms/{realm}/clients/{id}",
+                realm,
+                &path,
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(_) | Err(KeycloakError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Regenerates the client's secret now (the old one stops working) and returns the new one.
+    pub async fn regenerate_secret(
+        &self,
+        realm: &str,
+        uuid: &str,
+    ) -> Result<SecretValue, KeycloakError> {
+        let path = format!("/clients/{}/client-secret", encode_segment(uuid));
+        let answer = self
+            .call(
+                Method::POST,
+                "/admin/realms/{realm}/clients/{id}/client-secret",
+                realm,
+                &path,
+                &[],
+                None,
+            )
+            .await?;
+        let credential: CredentialRepresentation = Self::parse(&answer, "the new secret")?;
+        credential
+            .value
+            .filter(|v| !v.is_empty())
+            .map(SecretValue)
+            .ok_or_else(|| KeycloakError::Protocol("the regenerated secret is empty".into()))
+    }
+
+    /// The realm's client scopes.
+    pub async fn realm_scopes(&self, realm: &str) -> Result<Vec<Scope>, KeycloakError> {
+        let answer = self
+            .call(
+                Method::GET,
+                "/admin/realms/{realm}/client-scopes",
+                realm,
+                "/client-scopes",
+                &[],
+                None,
+            )
+            .await?;
+        let scopes: Vec<keycloak::types::ClientScopeRepresentation> =
+            Self::parse(&answer, "the client scopes")?;
+        Ok(scopes
+            .into_iter()
+            .filter_map(|s| {
+                Some(Scope {
+                    id: s.id?,
+                    name: s.name?,
+                })
+            })
+            .collect())
+    }
+
+    /// Adds one default client scope to the client (no-op if it already has it).
+    pub async fn add_default_scope(
+        &self,
+        realm: &str,
+        uuid: &str,
+        scope_id: &str,
+    ) -> Result<(), KeycloakError> {
+        let path = format!(
+            "/clients/{}/default-client-scopes/{}",
+            encode_segment(uuid),
+            encode_segment(scope_id)
+        );
+        self.call(
+            Method::PUT,
+            "/admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}",
+            realm,
+            &path,
+            &[],
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The realm's issuer URL under this connection's base URL.
+    pub fn realm_url(&self, realm: &str) -> String {
+        realm_url(&self.base_url, realm)
+    }
+}
+
+/// `/realms/{realm}`, the realm percent-encoded.
+fn realm_path(realm: &str) -> String {
+    format!("/realms/{}", encode_segment(realm))
+}
+
+/// Request bodies of any serializable type, behind one object-safe trait.
+mod erased {
+    use super::Serialize;
+
+    /// A JSON body that can attach itself to a request.
+    pub trait Body {
+        /// Sets the body.
+        fn attach(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder;
+    }
+
+    impl<T: Serialize> Body for T {
+        fn attach(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+            request.json(self)
+        }
+    }
+}
