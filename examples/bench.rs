@@ -145,7 +145,8 @@ async fn bench(o: Options) {
     for n in 0..o.namespaces {
         api.put(json!({
             "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "keycloak-admin", "namespace": namespace(n)},
+            "metadata": {"name": "keycloak-admin", "namespace": namespace(n),
+                         "labels": {"omkc.dev/keycloak-credentials": "true"}},
             "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
         }));
     }

@@ -8,11 +8,11 @@ use std::{
     time::Duration,
 };
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{Client, core::PartialObjectMeta};
 
 use crate::{
-    cache::ObjectCache, events::Publisher, keycloak::Credentials, keycloak::Pool,
+    cache::ObjectCache, crd::ClusterKeycloakConnection, events::Publisher, keycloak::Pool,
     telemetry::Metrics,
 };
 
@@ -28,6 +28,13 @@ pub struct Settings {
     pub backoff_max: Duration,
     /// Requests in flight to any one Keycloak host.
     pub keycloak_per_host: usize,
+    /// This installation's id, part of every owner marker (default: the `kube-system`
+    /// namespace's UID), so clusters sharing a Keycloak realm never take each other's clients.
+    pub installation: String,
+    /// The operator's namespace: where a connection's credentials are by default.
+    pub operator_namespace: String,
+    /// Whether resources may bring their own Keycloak URL and credentials Secret.
+    pub allow_inline_connections: bool,
 }
 
 impl Default for Settings {
@@ -37,6 +44,9 @@ impl Default for Settings {
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(300),
             keycloak_per_host: 8,
+            installation: "local".into(),
+            operator_namespace: "omkc-system".into(),
+            allow_inline_connections: true,
         }
     }
 }
@@ -58,11 +68,12 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The output Secrets (labelled by this operator), as the watches see them.
     pub output_secrets: ObjectCache<Secret>,
-    /// The metadata of the Secrets the resources name as credentials.
-    pub credentials_meta: ObjectCache<PartialObjectMeta<Secret>>,
-    /// Credentials read from a Secret, with the resourceVersion they were read at: read
-    /// again only when the Secret moved.
-    credentials: Mutex<HashMap<Key, (String, Credentials)>>,
+    /// The Secrets labelled as Keycloak credentials (and only those).
+    pub credentials: ObjectCache<Secret>,
+    /// The ClusterKeycloakConnections.
+    pub connections: ObjectCache<ClusterKeycloakConnection>,
+    /// The namespaces' metadata (labels, for the connections' namespace selectors).
+    pub namespaces: ObjectCache<PartialObjectMeta<Namespace>>,
     /// The content of this operator's last write of each output Secret: the watch event of
     /// its own write does not trigger another reconcile.
     written: Mutex<HashMap<Key, u64>>,
@@ -85,39 +96,12 @@ impl Context {
             settings,
             metrics,
             output_secrets: ObjectCache::default(),
-            credentials_meta: ObjectCache::default(),
-            credentials: Mutex::default(),
+            credentials: ObjectCache::default(),
+            connections: ObjectCache::default(),
+            namespaces: ObjectCache::default(),
             written: Mutex::default(),
             failures: Mutex::default(),
         }
-    }
-
-    /// Credentials read earlier from `namespace/name` at `resource_version`.
-    pub fn known_credentials(
-        &self,
-        namespace: &str,
-        name: &str,
-        resource_version: &str,
-    ) -> Option<Credentials> {
-        let known = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
-        known
-            .get(&key(namespace, name))
-            .filter(|(rv, _)| rv == resource_version)
-            .map(|(_, c)| c.clone())
-    }
-
-    /// Remembers credentials read from `namespace/name` at `resource_version`.
-    pub fn remember_credentials(
-        &self,
-        namespace: &str,
-        name: &str,
-        resource_version: String,
-        credentials: Credentials,
-    ) {
-        self.credentials
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key(namespace, name), (resource_version, credentials));
     }
 
     /// Records, before writing it, what this operator writes into an output Secret.

@@ -26,14 +26,33 @@ pub use reconcile::Error;
 
 use kube::CustomResourceExt;
 
-/// The CRD as YAML, exactly as committed under `crds/`.
+/// Each CRD as YAML, with the file name it is committed under in `crds/`, in file-name order.
+pub fn crds() -> Vec<(String, String)> {
+    let yaml = |crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition| {
+        let file = format!("{}.yaml", crd.metadata.name.clone().unwrap_or_default());
+        (file, serde_yaml::to_string(&crd).expect("a CRD serializes to YAML"))
+    };
+    let mut all = vec![
+        yaml(crd::OpenMetadataKeycloakClient::crd()),
+        yaml(crd::ClusterKeycloakConnection::crd()),
+    ];
+    all.sort();
+    all
+}
+
+/// Every CRD as one YAML stream (what `openmetadata-keycloak-operator crd` prints), in the
+/// order of the files under `crds/`.
 ///
 /// ```
 /// let yaml = omkc::crd_yaml();
 /// assert!(yaml.contains("name: openmetadatakeycloakclients.omkc.dev"));
+/// assert!(yaml.contains("name: clusterkeycloakconnections.omkc.dev"));
 /// assert!(yaml.contains("- omkc"));
 /// ```
 pub fn crd_yaml() -> String {
-    let crd = crd::OpenMetadataKeycloakClient::crd();
-    serde_yaml::to_string(&crd).expect("the CRD serializes to YAML")
+    crds()
+        .into_iter()
+        .map(|(_, yaml)| yaml)
+        .collect::<Vec<_>>()
+        .join("---\n")
 }

@@ -10,10 +10,14 @@ use omkc::cli::{Cli, Command};
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Crd => {
+        Command::Crd { dir: None } => {
             print!("{}", omkc::crd_yaml());
             Ok(())
         }
+        Command::Crd { dir: Some(dir) } => omkc::crds().into_iter().try_for_each(|(file, yaml)| {
+            let path = dir.join(file);
+            std::fs::write(&path, yaml).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }),
         Command::Run(args) => omkc::cli::run(args).await,
     };
     match result {

@@ -12,3 +12,10 @@ pub const POST_LOGOUT_ATTRIBUTE: &str = "post.logout.redirect.uris";
 /// Client attribute marking a client this operator took over (`adoptExisting`) rather than
 /// created: such a client is retained on delete unless the resource asks for deletion.
 pub const ADOPTED_ATTRIBUTE: &str = "omkc.dev/adopted";
+/// Label that makes a Secret usable as Keycloak admin credentials. Only someone allowed to write
+/// Secrets can set it: creating an OpenMetadataKeycloakClient is not enough to borrow a Secret.
+pub const CREDENTIALS_LABEL: &str = "omkc.dev/keycloak-credentials";
+/// Optional annotation on a credentials Secret: the only Keycloak base URL it may be sent to.
+pub const CREDENTIALS_URL_ANNOTATION: &str = "omkc.dev/keycloak-url";
+/// Client attribute with the UID of the resource that owns the client.
+pub const OWNER_UID_ATTRIBUTE: &str = "omkc.dev/owner-uid";

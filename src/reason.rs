@@ -61,6 +61,11 @@ reasons! {
     CredentialsNotFound => Permanent,
     CredentialsInvalid => Permanent,
     CredentialsRejected => Permanent,
+    CredentialsNotAllowed => Permanent,
+    ConnectionNotFound => Permanent,
+    ConnectionNotAllowed => Permanent,
+    RealmNotAllowed => Permanent,
+    ConnectionInvalid => Permanent,
     KeycloakForbidden => Permanent,
     RealmNotFound => Permanent,
     ScopeNotFound => Permanent,
@@ -84,7 +89,7 @@ reasons! {
     ClientDeleted => Change,
     ClientRetained => Change,
 
-    CleanupSkipped => Warning,
+    ClientOrphaned => Warning,
     MalformedResource => Warning,
 }
 

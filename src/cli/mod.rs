@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use run::run;
+pub use run::{installation_id, run};
 
 /// Kubernetes operator that gives OpenMetadata single sign-on through Keycloak.
 #[derive(Parser)]
@@ -21,8 +21,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the controller against the current kube context or the in-cluster config.
     Run(RunArgs),
-    /// Print the CustomResourceDefinition (YAML) to standard output.
-    Crd,
+    /// Print the CustomResourceDefinitions (YAML) to standard output, or write one file each.
+    Crd {
+        /// Write `<name>.yaml` files into this directory instead of printing.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Parser)]
@@ -45,6 +49,19 @@ pub struct RunArgs {
     /// Requests in flight to any one Keycloak host, across all resources and connections.
     #[arg(long, env = "KEYCLOAK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub keycloak_concurrency: u16,
+    /// This installation's id, part of the owner marker on every Keycloak client it makes, so
+    /// clusters sharing a realm never take each other's clients (default: the UID of the
+    /// kube-system namespace).
+    #[arg(long, env = "INSTALLATION_ID")]
+    pub installation_id: Option<String>,
+    /// The operator's own namespace, where a ClusterKeycloakConnection's credentials are by
+    /// default (default: the pod's namespace, or the kube context's).
+    #[arg(long, env = "OPERATOR_NAMESPACE")]
+    pub operator_namespace: Option<String>,
+    /// Accept resources that bring their own keycloak.url and credentials Secret (false: only
+    /// ClusterKeycloakConnections, for clusters shared by several teams).
+    #[arg(long, env = "ALLOW_INLINE_CONNECTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub allow_inline_connections: bool,
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `omkc=debug,info`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -67,10 +67,31 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         }
     }
 
+    let installation = match args.installation_id.as_deref().map(str::trim) {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => installation_id(&client).await?,
+    };
+    let operator_namespace = args
+        .operator_namespace
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| std::fs::read_to_string(IN_CLUSTER_NAMESPACE).ok())
+        .map(|n| n.trim().to_string())
+        .unwrap_or_else(|| client.default_namespace().to_string());
     let settings = Settings {
         resync: args.resync,
         keycloak_per_host: args.keycloak_concurrency.into(),
+        installation,
+        operator_namespace: operator_namespace.clone(),
+        allow_inline_connections: args.allow_inline_connections,
         ..Settings::default()
+    };
+    // Connections keep their credentials in the operator's namespace: watched too, by the first
+    // scope, when it is not among the watched namespaces.
+    let extra_credentials = if namespaces.is_empty() || namespaces.contains(&operator_namespace) {
+        Vec::new()
+    } else {
+        vec![operator_namespace.clone()]
     };
     let ctx = Arc::new(Context::new(client.clone(), settings));
     let health = Arc::new(Health::new(scopes.len()));
@@ -99,14 +120,23 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         resync = ?args.resync,
         concurrency = args.concurrency,
         keycloak_concurrency = args.keycloak_concurrency,
+        installation = %ctx.settings.installation,
+        operator_namespace = %ctx.settings.operator_namespace,
+        inline_connections = args.allow_inline_connections,
         http_address = %args.http_address,
         "starting openmetadata-keycloak-operator {}",
         env!("CARGO_PKG_VERSION")
     );
     let runs = scopes.into_iter().enumerate().map(|(index, scope)| {
-        controller::run_scope(
+        let extra = if index == 0 {
+            extra_credentials.clone()
+        } else {
+            Vec::new()
+        };
+        controller::run_scope_with(
             client.clone(),
             scope,
+            extra,
             ctx.clone(),
             args.concurrency,
             health.clone(),
@@ -122,6 +152,22 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where a pod finds its namespace.
+const IN_CLUSTER_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// The UID of the kube-system namespace: unique per cluster, stable for its life.
+pub async fn installation_id(client: &Client) -> Result<String, String> {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .get_metadata("kube-system")
+        .await
+        .ok()
+        .and_then(|ns| ns.metadata.uid)
+        .ok_or_else(|| {
+            "cannot read the UID of namespace kube-system to derive this installation's id: grant get on namespaces, or set --installation-id (INSTALLATION_ID)".to_string()
+        })
 }
 
 fn scopes(namespaces: &[String]) -> Vec<Option<String>> {

@@ -1,52 +1,53 @@
 //! Cleanup when a resource is deleted: the same steps as a reconcile (validate, dereference,
-//! plan, apply), for the client in Keycloak. Never blocks on an invalid spec or vanished
-//! credentials (that would wedge namespace deletion); keeps the finalizer while Keycloak is
-//! unreachable.
+//! plan, apply), for the client in Keycloak.
+//!
+//! Deletion never hangs on something that cannot come back: when cleanup is impossible for a
+//! permanent reason (connection deleted, credentials refused or gone, an invalid spec), the
+//! finalizer is released with a `ClientOrphaned` Warning that names the client left behind, and
+//! the orphan is counted in the metrics. Transient failures keep the finalizer and retry.
 
-use super::{Error, apply, dereference, plan, status};
+use kube::core::ObjectMeta;
+
+use super::{Error, apply, dereference, known_uuid, plan, status};
 use crate::{
     context::Context,
     crd::{DeletionPolicy, OpenMetadataKeycloakClient},
     events::EventType,
     keycloak::Session,
     reason::Reason,
-    validate::{Validated, validate},
+    validate::{ConnectionSource, Validated, validate},
 };
 
 /// Runs the cleanup of a resource being deleted. `Ok` releases the finalizer.
 pub async fn cleanup(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<(), Error> {
-    let v = match validate(obj) {
+    let v = match validate(obj, &ctx.settings.installation) {
         Ok(v) => v,
-        Err(e) => {
-            let note = format!("invalid spec, nothing to clean up in Keycloak: {e}");
-            return skipped(ctx, obj, &note).await;
-        }
+        Err(e) => return orphaned(obj, None, &format!("invalid spec: {e}"), ctx).await,
     };
     if v.deletion_policy == Some(DeletionPolicy::Retain) {
         let note = plan::Deletion::Retain.describe(&v);
-        let events = &ctx.events;
-        events
+        ctx.events
             .publish(obj, EventType::Normal, Reason::ClientRetained, &note)
             .await;
         return Ok(());
     }
     let session = match dereference::session(&v, ctx).await {
-        Ok(s) => s,
-        Err(e @ (Error::CredentialsNotFound(_) | Error::CredentialsInvalid { .. })) => {
-            // A namespace being deleted takes the credentials Secret with it: the session
-            // opened with them while they existed still works.
-            match ctx.keycloak.last_session(&dereference::connection_key(&v)) {
+        Ok((session, _)) => session,
+        Err(e) if e.is_transient() => return Err(e),
+        Err(e) => {
+            // A namespace being deleted takes an inline credentials Secret with it: the session
+            // opened with it while it existed still works.
+            let last = match dereference::connection(&v, ctx).await {
+                Ok(connection) => ctx.keycloak.last_session(&connection.key),
+                Err(_) => None,
+            };
+            match last {
                 Some(session) => session,
-                None => {
-                    let note =
-                        format!("cannot sign in to Keycloak, the client may remain there: {e}");
-                    return skipped(ctx, obj, &note).await;
-                }
+                None => return orphaned(obj, Some(&v), &e.to_string(), ctx).await,
             }
         }
-        Err(e) => return Err(e),
     };
-    match delete_owned_client(&session, &v).await {
+    match delete_owned_client(&session, &v, known_uuid(obj)).await {
         Ok(outcome) => {
             let reason = match outcome {
                 plan::Deletion::Retain => Reason::ClientRetained,
@@ -68,18 +69,54 @@ pub async fn cleanup(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<
                 .await;
             Err(err)
         }
-        Err(err) => {
-            let note = format!("the Keycloak client may remain: {err}");
-            skipped(ctx, obj, &note).await
-        }
+        Err(err) => orphaned(obj, Some(&v), &err.to_string(), ctx).await,
     }
 }
 
-async fn skipped(ctx: &Context, obj: &OpenMetadataKeycloakClient, note: &str) -> Result<(), Error> {
+/// Releases the resource, naming what may be left in Keycloak. Nothing is reported when the
+/// resource never had a client (its status recorded none).
+async fn orphaned(
+    obj: &OpenMetadataKeycloakClient,
+    v: Option<&Validated>,
+    why: &str,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let Some(uuid) = known_uuid(obj) else {
+        return Ok(());
+    };
+    let client_id = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.client_id.clone())
+        .unwrap_or_default();
+    let place = match v.map(|v| (&v.connection, &v.realm)) {
+        Some((ConnectionSource::Cluster(name), realm)) => {
+            format!(" in realm {realm:?} through ClusterKeycloakConnection {name:?}")
+        }
+        Some((ConnectionSource::Inline(inline), realm)) => {
+            format!(" in realm {realm:?} of {}", inline.url)
+        }
+        None => String::new(),
+    };
+    let note = format!(
+        "client {client_id:?} (id {uuid}){place} is left in Keycloak: cleanup is impossible ({why}); delete it there by hand"
+    );
+    ctx.metrics.orphaned_client();
     ctx.events
-        .publish(obj, EventType::Warning, Reason::CleanupSkipped, note)
+        .publish(obj, EventType::Warning, Reason::ClientOrphaned, &note)
         .await;
     Ok(())
+}
+
+/// Reports the client of a resource that no longer parses (it cannot be looked up).
+pub async fn orphaned_unreadable(meta: &ObjectMeta, error: &str, ctx: &Context) {
+    ctx.metrics.orphaned_client();
+    let note = format!(
+        "the resource does not parse ({error}); the Keycloak client it may have made is left in Keycloak"
+    );
+    ctx.events
+        .publish_for_meta(meta, Reason::ClientOrphaned, &note)
+        .await;
 }
 
 /// Deletes the client named by the spec if this resource owns it and its policy says so; gone
@@ -87,9 +124,10 @@ async fn skipped(ctx: &Context, obj: &OpenMetadataKeycloakClient, note: &str) ->
 pub async fn delete_owned_client(
     session: &Session,
     v: &Validated,
+    known_uuid: Option<&str>,
 ) -> Result<plan::Deletion, Error> {
-    let found = dereference::client(session, v).await?;
-    let decision = plan::deletion(v, found.as_ref().map(|c| &c.rep))?;
+    let found = dereference::client(session, v, known_uuid).await?;
+    let decision = plan::deletion(v, found.as_ref().map(|c| &c.rep), known_uuid)?;
     if let plan::Deletion::Delete { uuid } = &decision {
         session.delete_client(&v.realm, uuid).await?;
     }

@@ -4,60 +4,84 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::{Api, core::PartialObjectMeta};
 
-use super::{Error, plan::owned_by};
+use super::{
+    Error,
+    connection::{self, Connection},
+    plan::owned_by,
+};
 use crate::{
     context::Context,
-    keycloak::{
-        ConnectionKey, ConnectionSpec, Credentials, KeycloakError, ObservedClient, Session,
-    },
-    validate::Validated,
+    keycloak::{ConnectionSpec, Credentials, KeycloakError, ObservedClient, Session},
+    validate::{ConnectionSource, Validated},
 };
 
-/// The connection the spec names (the credentials are read separately).
-pub fn connection_key(v: &Validated) -> ConnectionKey {
-    ConnectionKey {
-        base_url: v.keycloak_url.clone(),
-        admin_realm: v.admin_realm.clone(),
-        credentials_source: format!("{}/{}", v.namespace, v.credentials_secret),
-    }
-}
-
-/// The admin credentials: from memory while the Secret's resourceVersion (as the watch saw
-/// it) has not moved, else read (IO) from the API server.
-pub async fn credentials(v: &Validated, ctx: &Context) -> Result<Credentials, Error> {
-    let seen = ctx
-        .credentials_meta
-        .get(&v.namespace, &v.credentials_secret)
-        .and_then(|m| m.metadata.resource_version.clone());
-    if let Some(rv) = &seen
-        && let Some(known) = ctx.known_credentials(&v.namespace, &v.credentials_secret, rv)
-    {
-        return Ok(known);
-    }
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &v.namespace);
-    let secret = secrets
-        .get_opt(&v.credentials_secret)
-        .await
-        .map_err(|e| Error::kube(format!("read Secret {:?}", v.credentials_secret), e))?
-        .ok_or_else(|| Error::CredentialsNotFound(v.credentials_secret.clone()))?;
-    let credentials = credentials_from(&v.credentials_secret, &secret)?;
-    if let Some(rv) = secret.metadata.resource_version {
-        ctx.remember_credentials(&v.namespace, &v.credentials_secret, rv, credentials.clone());
-    }
-    Ok(credentials)
-}
-
-/// The pooled Keycloak session for the spec's connection.
-pub async fn session(v: &Validated, ctx: &Context) -> Result<Arc<Session>, Error> {
-    let spec = ConnectionSpec {
-        key: connection_key(v),
-        credentials: credentials(v, ctx).await?,
-        ca_bundle: v.ca_bundle.clone(),
+/// The connection the resource may use (IO only when the watches have not seen its namespace).
+pub async fn connection(v: &Validated, ctx: &Context) -> Result<Connection, Error> {
+    let cluster = match &v.connection {
+        ConnectionSource::Cluster(name) => ctx.connections.get("", name),
+        ConnectionSource::Inline(_) => None,
     };
-    Ok(ctx.keycloak.session(&spec)?)
+    let labels = match ctx.namespaces.get("", &v.namespace) {
+        Some(ns) => ns.metadata.labels.clone().unwrap_or_default(),
+        None if cluster.is_some() => {
+            let namespaces: Api<PartialObjectMeta<Namespace>> = Api::all(ctx.client.clone());
+            namespaces
+                .get_metadata(&v.namespace)
+                .await
+                .map_err(|e| Error::kube(format!("read namespace {:?}", v.namespace), e))?
+                .metadata
+                .labels
+                .unwrap_or_default()
+        }
+        None => Default::default(),
+    };
+    connection::resolve(
+        v,
+        connection::Environment {
+            cluster: cluster.as_deref(),
+            namespace_labels: &labels,
+            operator_namespace: &ctx.settings.operator_namespace,
+            allow_inline: ctx.settings.allow_inline_connections,
+        },
+    )
+}
+
+/// The admin credentials of a connection, from the watch of labelled Secrets. A Secret the
+/// watch does not show is looked up by its metadata only, never its data, to say whether it is
+/// missing or merely not labelled.
+pub async fn credentials(connection: &Connection, ctx: &Context) -> Result<Credentials, Error> {
+    let (namespace, name) = &connection.credentials;
+    if let Some(secret) = ctx.credentials.get(namespace, name) {
+        connection::credentials_allowed(&secret.metadata, connection)?;
+        return credentials_from(&format!("{namespace}/{name}"), &secret);
+    }
+    let secrets: Api<PartialObjectMeta<Secret>> = Api::namespaced(ctx.client.clone(), namespace);
+    let meta = secrets
+        .get_metadata_opt(name)
+        .await
+        .map_err(|e| Error::kube(format!("read Secret {namespace}/{name}"), e))?
+        .ok_or_else(|| Error::CredentialsNotFound(format!("{namespace}/{name}")))?;
+    connection::credentials_allowed(&meta.metadata, connection)?;
+    // Labelled, but not in the watch yet (it just appeared): read it this once.
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+        .get(name)
+        .await
+        .map_err(|e| Error::kube(format!("read Secret {namespace}/{name}"), e))?;
+    credentials_from(&format!("{namespace}/{name}"), &secret)
+}
+
+/// The pooled Keycloak session for the resource's connection.
+pub async fn session(v: &Validated, ctx: &Context) -> Result<(Arc<Session>, Connection), Error> {
+    let connection = connection(v, ctx).await?;
+    let spec = ConnectionSpec {
+        key: connection.key.clone(),
+        credentials: credentials(&connection, ctx).await?,
+        ca_bundle: connection.ca_bundle.clone(),
+    };
+    Ok((ctx.keycloak.session(&spec)?, connection))
 }
 
 /// Reads `username`/`password` or `clientId`/`clientSecret` from the credentials Secret.
@@ -102,9 +126,20 @@ pub fn credentials_from(name: &str, secret: &Secret) -> Result<Credentials, Erro
     }
 }
 
-/// IO: the client with the spec's clientId, as Keycloak reports it, in one request (the list
-/// by `clientId` carries flags, attributes, URIs, default scope names and the secret).
-pub async fn client(session: &Session, v: &Validated) -> Result<Option<ObservedClient>, Error> {
+/// IO: the client, as Keycloak reports it, in one request: by the id the status recorded when
+/// there is one (still that clientId), else by clientId (the list by `clientId` carries flags,
+/// attributes, URIs, default scope names and the secret).
+pub async fn client(
+    session: &Session,
+    v: &Validated,
+    known_uuid: Option<&str>,
+) -> Result<Option<ObservedClient>, Error> {
+    if let Some(uuid) = known_uuid.filter(|u| !u.is_empty())
+        && let Some(client) = session.get_client(&v.realm, uuid).await?
+        && client.rep.client_id.as_deref() == Some(v.client_id.as_str())
+    {
+        return Ok(Some(client));
+    }
     Ok(session.find_client(&v.realm, &v.client_id).await?)
 }
 

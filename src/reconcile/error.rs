@@ -11,8 +11,8 @@ pub enum Error {
     /// The spec is invalid.
     #[error("invalid spec: {0}")]
     InvalidSpec(#[from] InvalidSpec),
-    /// The credentials Secret does not exist.
-    #[error("credentials Secret {0:?} not found in the resource's namespace")]
+    /// The credentials Secret (`namespace/name`) does not exist.
+    #[error("credentials Secret {0} not found")]
     CredentialsNotFound(String),
     /// The credentials Secret lacks the expected keys.
     #[error("credentials Secret {name:?}: {problem}")]
@@ -22,6 +22,21 @@ pub enum Error {
         /// What is wrong (names keys, never values).
         problem: String,
     },
+    /// The credentials Secret may not be used (no opt-in label, or bound to another URL).
+    #[error("{0}")]
+    CredentialsNotAllowed(String),
+    /// The named ClusterKeycloakConnection does not exist.
+    #[error("ClusterKeycloakConnection {0:?} not found")]
+    ConnectionNotFound(String),
+    /// The connection does not allow this namespace, or inline connections are off.
+    #[error("{0}")]
+    ConnectionNotAllowed(String),
+    /// The connection does not allow this realm.
+    #[error("{0}")]
+    RealmNotAllowed(String),
+    /// The connection's own spec is unusable (the platform team's to fix).
+    #[error("{0}")]
+    ConnectionInvalid(String),
     /// Keycloak refused or failed.
     #[error(transparent)]
     Keycloak(#[from] KeycloakError),
@@ -78,6 +93,11 @@ impl Error {
             Self::InvalidSpec(_) => Reason::InvalidSpec,
             Self::CredentialsNotFound(_) => Reason::CredentialsNotFound,
             Self::CredentialsInvalid { .. } => Reason::CredentialsInvalid,
+            Self::CredentialsNotAllowed(_) => Reason::CredentialsNotAllowed,
+            Self::ConnectionNotFound(_) => Reason::ConnectionNotFound,
+            Self::ConnectionNotAllowed(_) => Reason::ConnectionNotAllowed,
+            Self::RealmNotAllowed(_) => Reason::RealmNotAllowed,
+            Self::ConnectionInvalid(_) => Reason::ConnectionInvalid,
             Self::Keycloak(e) => keycloak_reason(e),
             Self::ClientConflict(_) => Reason::ClientConflict,
             Self::SecretConflict(_) => Reason::SecretConflict,

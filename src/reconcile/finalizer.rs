@@ -5,7 +5,8 @@
 
 use kube::{
     Api, ResourceExt,
-    api::{Patch, PatchParams},
+    api::{ApiResource, DynamicObject, Patch, PatchParams},
+    core::ObjectMeta,
 };
 use serde_json::{Value, json};
 
@@ -16,12 +17,17 @@ use crate::{
 };
 
 /// Whether the resource carries this operator's finalizer.
-pub fn has(obj: &OpenMetadataKeycloakClient) -> bool {
-    obj.finalizers().iter().any(|f| f == FINALIZER)
+pub fn has(meta: &ObjectMeta) -> bool {
+    meta.finalizers.iter().flatten().any(|f| f == FINALIZER)
 }
 
-fn api(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Api<OpenMetadataKeycloakClient> {
-    Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default())
+/// The resources as dynamic objects: the answer parses whatever the spec holds.
+fn api(meta: &ObjectMeta, ctx: &Context) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        ctx.client.clone(),
+        meta.namespace.as_deref().unwrap_or_default(),
+        &ApiResource::erase::<OpenMetadataKeycloakClient>(&()),
+    )
 }
 
 /// The JSON patch that adds the finalizer.
@@ -42,8 +48,8 @@ pub fn add_patch(obj: &OpenMetadataKeycloakClient) -> Value {
 pub async fn add(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<(), Error> {
     let patch: json_patch::Patch =
         serde_json::from_value(add_patch(obj)).expect("a valid JSON patch");
-    api(obj, ctx)
-        .patch::<OpenMetadataKeycloakClient>(
+    api(&obj.metadata, ctx)
+        .patch::<()>(
             &obj.name_any(),
             &PatchParams::default(),
             &Patch::Json(patch),
@@ -53,9 +59,15 @@ pub async fn add(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<(), 
         .map_err(|e| Error::kube("add the finalizer", e))
 }
 
-/// IO: removes the finalizer (nothing to do if it is gone already).
-pub async fn remove(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<(), Error> {
-    let Some(index) = obj.finalizers().iter().position(|f| f == FINALIZER) else {
+/// IO: removes the finalizer (nothing to do if it is gone already). Works from the metadata
+/// alone: a resource whose spec no longer parses can still be deleted.
+pub async fn remove(meta: &ObjectMeta, ctx: &Context) -> Result<(), Error> {
+    let Some(index) = meta
+        .finalizers
+        .iter()
+        .flatten()
+        .position(|f| f == FINALIZER)
+    else {
         return Ok(());
     };
     let patch: json_patch::Patch = serde_json::from_value(json!([
@@ -63,12 +75,9 @@ pub async fn remove(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<(
         {"op": "remove", "path": format!("/metadata/finalizers/{index}")}
     ]))
     .expect("a valid JSON patch");
-    match api(obj, ctx)
-        .patch::<OpenMetadataKeycloakClient>(
-            &obj.name_any(),
-            &PatchParams::default(),
-            &Patch::Json(patch),
-        )
+    let name = meta.name.as_deref().unwrap_or_default();
+    match api(meta, ctx)
+        .patch::<()>(name, &PatchParams::default(), &Patch::Json(patch))
         .await
     {
         Ok(_) => Ok(()),

@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod change;
 pub mod cleanup;
+pub mod connection;
 pub mod dereference;
 pub mod desired;
 mod error;
@@ -23,7 +24,6 @@ pub mod status;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::{ResourceExt, core::DeserializeGuard, runtime::controller::Action};
 use tracing::{info, warn};
 
@@ -57,21 +57,28 @@ pub async fn reconcile(
     let obj = match &guard.0 {
         Ok(obj) => obj,
         Err(invalid) => {
-            warn!(name = ?invalid.metadata.name, namespace = ?invalid.metadata.namespace, "malformed OpenMetadataKeycloakClient: {}", invalid.error);
-            ctx.events
-                .publish_for_meta(&invalid.metadata, Reason::MalformedResource, &invalid.error)
-                .await;
+            let meta = &invalid.metadata;
+            warn!(name = ?meta.name, namespace = ?meta.namespace, "malformed OpenMetadataKeycloakClient: {}", invalid.error);
+            if meta.deletion_timestamp.is_some() && finalizer::has(meta) {
+                // Deletable even when it no longer parses; what it made cannot be looked up.
+                cleanup::orphaned_unreadable(meta, &invalid.error, &ctx).await;
+                finalizer::remove(meta, &ctx).await?;
+            } else {
+                ctx.events
+                    .publish_for_meta(meta, Reason::MalformedResource, &invalid.error)
+                    .await;
+            }
             return Ok(Action::await_change());
         }
     };
     if obj.metadata.deletion_timestamp.is_some() {
-        if finalizer::has(obj) {
+        if finalizer::has(&obj.metadata) {
             cleanup::cleanup(obj, &ctx).await?;
-            finalizer::remove(obj, &ctx).await?;
+            finalizer::remove(&obj.metadata, &ctx).await?;
         }
         return Ok(Action::await_change());
     }
-    if !finalizer::has(obj) {
+    if !finalizer::has(&obj.metadata) {
         finalizer::add(obj, &ctx).await?;
     }
     converge_and_report(obj, &ctx).await
@@ -106,33 +113,43 @@ async fn converge_and_report(
     }
 }
 
+/// The uuid of the client this resource's status recorded, if any.
+pub fn known_uuid(obj: &OpenMetadataKeycloakClient) -> Option<&str> {
+    obj.status.as_ref().and_then(|s| s.client_uuid.as_deref())
+}
+
 /// The pipeline: validate, dereference, plan, apply.
 async fn converge(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Vec<Change>, Error> {
-    let v = validate(obj)?;
-    let session = dereference::session(&v, ctx).await?;
+    let v = validate(obj, &ctx.settings.installation)?;
+    let (session, connection) = dereference::session(&v, ctx).await?;
     let (secret, previous) = dereference::output_secrets(&v, ctx);
-    let (outputs, changes) =
-        converge_keycloak(&session, obj, &v, secret.as_ref(), &previous).await?;
+    let observed = plan::Observed {
+        public_base: &connection.public_url,
+        known_uuid: known_uuid(obj),
+        client: None,
+        secret: secret.as_ref(),
+        previous_secrets: &previous,
+    };
+    let (outputs, changes) = converge_keycloak(&session, obj, &v, observed).await?;
     apply::outputs(obj, &v, ctx, outputs).await?;
     Ok(changes)
 }
 
 /// Observe, plan and apply in Keycloak, once more after creating the client (to read back
 /// what Keycloak built); returns the Kubernetes writes still to make and every change.
+/// `kubernetes` is what was observed besides the client.
 pub async fn converge_keycloak(
     session: &Session,
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
-    secret: Option<&Secret>,
-    previous_secrets: &[Secret],
+    kubernetes: plan::Observed<'_>,
 ) -> Result<(plan::Outputs, Vec<Change>), Error> {
-    let mut client = dereference::client(session, v).await?;
+    let mut client = dereference::client(session, v, kubernetes.known_uuid).await?;
     let mut changes = Vec::new();
     for _ in 0..MAX_PASSES {
         let observed = plan::Observed {
             client: client.as_ref(),
-            secret,
-            previous_secrets,
+            ..kubernetes
         };
         let planned = plan::plan(obj, v, observed)?;
         changes.extend(planned.changes);

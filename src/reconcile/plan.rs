@@ -20,6 +20,10 @@ use crate::{
 /// What was observed, read by [`super::dereference`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Observed<'a> {
+    /// Keycloak's base URL as browsers reach it (for the values published in status).
+    pub public_base: &'a str,
+    /// The client id this resource's status recorded, if any.
+    pub known_uuid: Option<&'a str>,
     /// The client in Keycloak, if it exists.
     pub client: Option<&'a ObservedClient>,
     /// The output Secret, if it exists.
@@ -123,7 +127,7 @@ pub fn plan(
         .ok_or_else(|| KeycloakError::Protocol("a client without an id".into()))?;
     let mut changes = Vec::new();
     let mut keycloak = Vec::new();
-    match desired::ownership(&client.rep, v) {
+    match desired::ownership(&client.rep, v, observed.known_uuid) {
         Ownership::Ours => {}
         Ownership::Unowned if v.adopt_existing => {
             changes.push(Change::ClientAdopted {
@@ -204,7 +208,10 @@ pub fn plan(
         outputs: Some(Outputs {
             secret,
             remove,
-            status: super::status::to_write(obj, super::status::ready(obj, v, &uuid)),
+            status: super::status::to_write(
+                obj,
+                super::status::ready(obj, v, &uuid, observed.public_base),
+            ),
         }),
         changes,
     })
@@ -288,11 +295,15 @@ impl Deletion {
 }
 
 /// Decides what deleting the resource does to the client found in Keycloak.
-pub fn deletion(v: &Validated, found: Option<&ClientRepresentation>) -> Result<Deletion, Error> {
+pub fn deletion(
+    v: &Validated,
+    found: Option<&ClientRepresentation>,
+    known_uuid: Option<&str>,
+) -> Result<Deletion, Error> {
     let Some(existing) = found else {
         return Ok(Deletion::AlreadyGone);
     };
-    if desired::ownership(existing, v) != Ownership::Ours {
+    if desired::ownership(existing, v, known_uuid) != Ownership::Ours {
         return Ok(Deletion::NotOurs);
     }
     let policy = v

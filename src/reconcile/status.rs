@@ -44,6 +44,7 @@ pub fn ready(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
     client_uuid: &str,
+    public_base: &str,
 ) -> OpenMetadataKeycloakClientStatus {
     OpenMetadataKeycloakClientStatus {
         observed_generation: obj.metadata.generation,
@@ -59,7 +60,7 @@ pub fn ready(
         client_id: Some(v.client_id.clone()),
         client_uuid: Some(client_uuid.to_string()),
         secret_name: Some(v.secret.name.clone()),
-        openmetadata: Some(desired::openmetadata_values(v)),
+        openmetadata: Some(desired::openmetadata_values(v, public_base)),
     }
 }
 

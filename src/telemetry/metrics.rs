@@ -53,6 +53,7 @@ pub struct Metrics {
     keycloak_requests: Family<RequestLabels, Counter>,
     keycloak_latency: Family<RouteLabels, Histogram>,
     token_requests: Family<TokenLabels, Counter>,
+    orphaned: Counter,
 }
 
 /// The class of an HTTP status, as a bounded label value.
@@ -115,6 +116,12 @@ impl Default for Metrics {
             "Admin token requests by result (success, rejected, error)",
             token_requests.clone(),
         );
+        let orphaned = Counter::default();
+        registry.register(
+            "orphaned_clients",
+            "Keycloak clients left behind because cleanup was impossible (connection gone, credentials refused)",
+            orphaned.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             reconciliations,
@@ -122,6 +129,7 @@ impl Default for Metrics {
             keycloak_requests,
             keycloak_latency,
             token_requests,
+            orphaned,
         }
     }
 }
@@ -160,6 +168,11 @@ impl Metrics {
         self.token_requests
             .get_or_create(&TokenLabels { result })
             .inc();
+    }
+
+    /// Counts a client left behind in Keycloak.
+    pub fn orphaned_client(&self) {
+        self.orphaned.inc();
     }
 
     /// The OpenMetrics text exposition.

@@ -20,7 +20,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "openmetadata-keycloak-operator"
+CRDS = sorted((ROOT / "crds").glob("*.yaml"))
 CRD = ROOT / "crds" / "openmetadatakeycloakclients.omkc.dev.yaml"
+CONNECTION_CRD = ROOT / "crds" / "clusterkeycloakconnections.omkc.dev.yaml"
 MANIFEST = ROOT / "deploy" / "kubernetes" / "openmetadata-keycloak-operator.yaml"
 RELEASE = "openmetadata-keycloak-operator"
 NAMESPACE = "omkc-system"
@@ -37,14 +39,15 @@ KIND_ORDER = [
     "Service",
     "Deployment",
     "PodDisruptionBudget",
+    "ClusterKeycloakConnection",
     "NetworkPolicy",
     "ServiceMonitor",
 ]
 
 
-def crd_schema() -> dict:
-    """The openAPIV3Schema of the committed CRD."""
-    crd = yaml.safe_load(CRD.read_text())
+def crd_schema(path: Path = CRD) -> dict:
+    """The openAPIV3Schema of a committed CRD (default: OpenMetadataKeycloakClient)."""
+    crd = yaml.safe_load(path.read_text())
     (version,) = crd["spec"]["versions"]
     return version["schema"]["openAPIV3Schema"]
 
@@ -98,7 +101,8 @@ def kubectl_manifest() -> str:
         "    pod-security.kubernetes.io/enforce: restricted\n"
     )
     docs.append((0, namespace))
-    docs.append((1, CRD.read_text()))
+    for crd in CRDS:
+        docs.append((1, crd.read_text()))
     docs.sort(key=lambda d: d[0])
     header = (
         "# openmetadata-keycloak-operator, for `kubectl apply --server-side -f`.\n"

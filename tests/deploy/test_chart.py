@@ -66,8 +66,24 @@ ALL_ON = {
     "podDisruptionBudget": {"enabled": True},
 }
 
+SHARED_KEYCLOAK = {
+    "inlineConnections": False,
+    "installationId": "prod-eu-1",
+    "connections": [
+        {
+            "name": "platform",
+            "url": "http://keycloak.keycloak.svc:8080",
+            "publicUrl": "https://sso.example.com",
+            "credentialsSecret": {"name": "keycloak-admin"},
+            "namespaceSelector": {"matchLabels": {"omkc.dev/tenant": "true"}},
+            "allowedRealms": ["data-sec"],
+        }
+    ],
+}
+
 VALUE_SETS = {
     "defaults": {},
+    "shared-keycloak": SHARED_KEYCLOAK,
     "namespaced": {"watchNamespaces": ["openmetadata", "openmetadata-staging"]},
     "everything-on": ALL_ON,
     "own-service-account": {"serviceAccount": {"create": False, "name": "platform-operators"}, "rbac": {"create": False}},
@@ -100,6 +116,12 @@ def test_every_rendered_object_is_valid_kubernetes(name):
     for obj in objects:
         if obj["apiVersion"].startswith("monitoring.coreos.com/"):
             check_service_monitor(obj)
+            continue
+        if obj["apiVersion"].startswith("omkc.dev/"):
+            # This project's own kinds: against their committed CRDs.
+            crd = render.CONNECTION_CRD if obj["kind"] == "ClusterKeycloakConnection" else render.CRD
+            body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+            jsonschema.validate(body, render.crd_schema(crd))
             continue
         for version in (OLDEST_KUBE_VERSION, KUBE_VERSION):
             kubernetes_validate.validate(obj, version, strict=True)
@@ -190,17 +212,31 @@ def test_a_network_policy_without_scrapers_admits_nothing():
     assert policy["spec"]["policyTypes"] == ["Ingress"]
 
 
-def test_namespaced_mode_grants_the_same_rules_in_roles_only():
-    cluster_rules = one(render.objects(), "ClusterRole")["rules"]
+def named(objects: list[dict], kind: str, name: str) -> dict:
+    (found,) = [o for o in by_kind(objects, kind) if o["metadata"]["name"] == name]
+    return found
+
+
+CLUSTER_READS = [
+    {"apiGroups": ["omkc.dev"], "resources": ["clusterkeycloakconnections"], "verbs": ["list", "watch"]},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+]
+
+
+def test_namespaced_mode_grants_the_same_rules_in_roles_and_only_reads_cluster_wide():
+    namespaced_rules = named(render.objects(), "ClusterRole", render.RELEASE)["rules"]
     namespaces = VALUE_SETS["namespaced"]["watchNamespaces"]
     objects = render.objects(VALUE_SETS["namespaced"])
-    assert by_kind(objects, "ClusterRole") == [] and by_kind(objects, "ClusterRoleBinding") == []
-    roles = by_kind(objects, "Role")
-    bindings = by_kind(objects, "RoleBinding")
+    # Cluster-wide: only reads of connections and namespace labels.
+    (cluster_role,) = by_kind(objects, "ClusterRole")
+    assert cluster_role["metadata"]["name"] == f"{render.RELEASE}-cluster"
+    assert cluster_role["rules"] == CLUSTER_READS
+    roles = [r for r in by_kind(objects, "Role") if not r["metadata"]["name"].endswith("-credentials")]
+    bindings = [b for b in by_kind(objects, "RoleBinding") if not b["metadata"]["name"].endswith("-credentials")]
     assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(namespaces)
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(namespaces)
     for role in roles:
-        assert role["rules"] == cluster_rules
+        assert role["rules"] == namespaced_rules
     for binding in bindings:
         assert binding["roleRef"] == {
             "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": render.RELEASE,
@@ -208,6 +244,24 @@ def test_namespaced_mode_grants_the_same_rules_in_roles_only():
         assert binding["subjects"] == [
             {"kind": "ServiceAccount", "name": render.RELEASE, "namespace": render.NAMESPACE}
         ]
+    # The release namespace is not watched: a Role there reads the connections' credentials.
+    credentials = named(objects, "Role", f"{render.RELEASE}-credentials")
+    assert credentials["metadata"]["namespace"] == render.NAMESPACE
+    assert credentials["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]
+    # ...and none when it is watched anyway.
+    watched = render.objects({"watchNamespaces": [render.NAMESPACE, "openmetadata"]})
+    assert [r for r in by_kind(watched, "Role") if r["metadata"]["name"].endswith("-credentials")] == []
+
+
+def test_all_namespaces_mode_grants_the_namespaced_rules_and_the_cluster_reads():
+    objects = render.objects()
+    assert named(objects, "ClusterRole", f"{render.RELEASE}-cluster")["rules"] == CLUSTER_READS
+    assert by_kind(objects, "Role") == []
+
+
+def test_namespaced_mode_tells_the_operator_its_namespaces():
+    namespaces = VALUE_SETS["namespaced"]["watchNamespaces"]
+    objects = render.objects(VALUE_SETS["namespaced"])
     env = {e["name"]: e.get("value") for e in one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["WATCH_NAMESPACES"] == ",".join(namespaces)
 
@@ -216,9 +270,28 @@ def test_every_rbac_rule_is_commented():
     text = render.render()["openmetadata-keycloak-operator/templates/rbac.yaml"]
     lines = text.splitlines()
     rule_starts = [i for i, line in enumerate(lines) if line.strip().startswith("- apiGroups:")]
-    assert len(rule_starts) == 4
+    assert len(rule_starts) == 6
     for i in rule_starts:
         assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {lines[i]}"
+
+
+def test_the_chart_creates_connections_and_passes_the_trust_settings():
+    objects = render.objects(SHARED_KEYCLOAK)
+    (connection,) = by_kind(objects, "ClusterKeycloakConnection")
+    assert connection["metadata"]["name"] == "platform"
+    spec = connection["spec"]
+    assert spec["credentialsSecretRef"] == {"name": "keycloak-admin", "namespace": render.NAMESPACE}
+    assert spec["allowedRealms"] == ["data-sec"]
+    body = {k: v for k, v in connection.items() if k not in ("apiVersion", "kind", "metadata")}
+    jsonschema.validate(body, render.crd_schema(render.CONNECTION_CRD))
+    container = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ALLOW_INLINE_CONNECTIONS"]["value"] == "false"
+    assert env["INSTALLATION_ID"]["value"] == "prod-eu-1"
+    assert env["OPERATOR_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    defaults = {e["name"]: e for e in one(render.objects(), "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert defaults["ALLOW_INLINE_CONNECTIONS"]["value"] == "true"
+    assert "INSTALLATION_ID" not in defaults, "the kube-system namespace's UID by default"
 
 
 def test_rbac_can_be_left_to_the_user():
@@ -240,6 +313,8 @@ def test_rbac_can_be_left_to_the_user():
         ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
         ({"metrics": {"port": "8080"}}, "port"),
         ({"tokenExpirationSeconds": 60}, "tokenExpirationSeconds"),
+        ({"installationId": "a/b"}, "installationId"),
+        ({"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"}}]}, "allowedRealms"),
     ],
 )
 def test_values_schema_rejects_mistakes(values, fragment):
@@ -280,7 +355,7 @@ def test_the_kubectl_manifest_is_the_chart_rendered_with_defaults():
 def test_the_kubectl_manifest_is_valid_and_complete():
     docs = list(yaml.safe_load_all(render.MANIFEST.read_text()))
     kinds = [d["kind"] for d in docs]
-    assert kinds[:2] == ["Namespace", "CustomResourceDefinition"]
+    assert kinds[:3] == ["Namespace", "CustomResourceDefinition", "CustomResourceDefinition"]
     assert {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment"} <= set(kinds)
     for doc in docs:
         kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
@@ -305,9 +380,10 @@ def test_notes_tell_the_user_what_to_do_next():
 
 
 def validate_custom_resource(obj: dict) -> None:
-    assert obj["apiVersion"] == "omkc.dev/v1alpha1" and obj["kind"] == "OpenMetadataKeycloakClient"
+    assert obj["apiVersion"] == "omkc.dev/v1alpha1"
+    crd = {"OpenMetadataKeycloakClient": render.CRD, "ClusterKeycloakConnection": render.CONNECTION_CRD}[obj["kind"]]
     body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
-    jsonschema.validate(body, render.crd_schema())
+    jsonschema.validate(body, render.crd_schema(crd))
 
 
 def test_artifact_hub_annotations():
@@ -322,8 +398,9 @@ def test_artifact_hub_annotations():
     (image,) = yaml.safe_load(notes["artifacthub.io/images"])
     values = yaml.safe_load((render.CHART / "values.yaml").read_text())
     assert image["image"] == f"{values['image']['repository']}:{meta['appVersion']}"
-    (crd,) = yaml.safe_load(notes["artifacthub.io/crds"])
-    assert crd["name"] == "openmetadatakeycloakclients.omkc.dev" and crd["version"] == "v1alpha1"
+    crds = yaml.safe_load(notes["artifacthub.io/crds"])
+    assert sorted(c["name"] for c in crds) == sorted(p.stem for p in render.CRDS)
+    assert all(c["version"] == "v1alpha1" for c in crds)
     for example in yaml.safe_load(notes["artifacthub.io/crdsExamples"]):
         validate_custom_resource(example)
     for change in yaml.safe_load(notes["artifacthub.io/changes"]):

@@ -82,6 +82,7 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
         .env("HTTP_ADDRESS", format!("127.0.0.1:{port}"))
         .env("LOG_FORMAT", "json")
         .env("WATCH_NAMESPACES", "openmetadata,analytics")
+        .env("OPERATOR_NAMESPACE", "omkc-system")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -105,14 +106,37 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
     assert_eq!(code, 200);
     assert!(metrics.contains("# TYPE omkc_reconcile_duration_seconds histogram"));
     assert!(metrics.ends_with("# EOF\n"));
-    // Two namespaces: two scoped watches of the resources, nothing cluster-wide.
+    // Two namespaces: two scoped watches of the resources; cluster-wide, only reads of the
+    // connections and of namespace metadata (the installation id, the namespaces' labels).
     let requests = api.requests();
     for ns in ["openmetadata", "analytics"] {
         assert!(requests.iter().any(|r| r.path
             == format!("/apis/omkc.dev/v1alpha1/namespaces/{ns}/openmetadatakeycloakclients")
             && r.query.contains("watch=true")));
     }
-    assert!(requests.iter().all(|r| r.path.contains("/namespaces/")));
+    for r in &requests {
+        let cluster_read = r.method == "GET"
+            && (r.path == "/apis/omkc.dev/v1alpha1/clusterkeycloakconnections"
+                || r.path.starts_with("/api/v1/namespaces") && !r.path.contains("/secrets"));
+        let own_credentials = r.path == "/api/v1/namespaces/omkc-system/secrets"
+            && r.query.contains("omkc.dev%2Fkeycloak-credentials%3Dtrue");
+        assert!(
+            r.path.contains("/namespaces/openmetadata/")
+                || r.path.contains("/namespaces/analytics/")
+                || cluster_read
+                || own_credentials,
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+    // The connections' credentials live in the operator's namespace, watched too.
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path == "/api/v1/namespaces/omkc-system/secrets"
+                && r.query.contains("omkc.dev%2Fkeycloak-credentials%3Dtrue"))
+    );
 
     let pid = running.0.as_ref().unwrap().id().to_string();
     assert!(

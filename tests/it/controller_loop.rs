@@ -64,11 +64,19 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     let emu = Emulator::start().await;
     api.put(json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "keycloak-admin", "namespace": NS},
+        "metadata": {"name": "keycloak-admin", "namespace": NS,
+                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
         "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
     }));
 
-    let ctx = Arc::new(Context::new(api.client(), Settings::default()));
+    // What `run` does first: the installation id from the kube-system namespace's UID.
+    let installation = omkc::cli::installation_id(&api.client()).await.unwrap();
+    let settings = Settings {
+        installation,
+        operator_namespace: NS.into(),
+        ..Settings::default()
+    };
+    let ctx = Arc::new(Context::new(api.client(), settings));
     let health = Arc::new(Health::new(1));
     // The probe and metrics server, as `run` starts it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -197,7 +205,8 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     // The credentials appear: the credentials watch brings the resource back without a resync.
     api.put(json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "does-not-exist", "namespace": NS},
+        "metadata": {"name": "does-not-exist", "namespace": NS,
+                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
         "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
     }));
     eventually(&api, "the broken resource to recover", || async {
@@ -246,11 +255,19 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
             }
         }
         if let Some(ns) = namespace {
+            // Namespaced objects only in its namespace; cluster-scoped reads only of the
+            // connections, its own namespace's labels and kube-system's UID.
+            let cluster_read = r.method == "GET"
+                && (r.path == "/apis/omkc.dev/v1alpha1/clusterkeycloakconnections"
+                    || r.path == "/api/v1/namespaces/kube-system"
+                    || (r.path == "/api/v1/namespaces"
+                        && r.query.contains(&format!("metadata.name%3D{ns}"))));
             assert!(
-                r.path.contains(&format!("/namespaces/{ns}/")),
-                "a namespaced operator left its namespace: {} {}",
+                r.path.contains(&format!("/namespaces/{ns}/")) || cluster_read,
+                "a namespaced operator left its namespace: {} {}?{}",
                 r.method,
-                r.path
+                r.path,
+                r.query
             );
         }
     }
@@ -260,9 +277,10 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
 #[tokio::test]
 async fn the_loop_reconciles_watches_and_cleans_up_in_all_namespaces() {
     let accesses = lifecycle(None).await;
-    // Every kind of request happened: the cache, both Secret watches, the finalizer, the
-    // status, the Secret writes and deletes, and the Events.
-    assert_eq!(accesses.len(), 12, "{accesses:#?}");
+    // Every kind of request happened: the caches (resources, connections, namespaces, both
+    // Secret watches), the installation id, the finalizer, the status, the Secret writes and
+    // deletes, and the Events.
+    assert_eq!(accesses.len(), 17, "{accesses:#?}");
 }
 
 #[tokio::test]

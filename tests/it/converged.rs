@@ -27,7 +27,8 @@ async fn a_converged_resource_makes_no_write_anywhere_across_many_resyncs() {
     let emu = Emulator::start().await;
     api.put(json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "keycloak-admin", "namespace": NS},
+        "metadata": {"name": "keycloak-admin", "namespace": NS,
+                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
         "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
     }));
     let resync = Duration::from_millis(300);

@@ -6,23 +6,32 @@ use omkc::{
     crd::{DeletionPolicy, OpenMetadataKeycloakClient},
     reason::{Class, Reason},
     reconcile::desired::{self, ClientField},
-    validate::validate,
+    validate::{ConnectionSource, validate},
 };
 use serde_json::{Value, json};
 
-use crate::support::fixture;
+use crate::support::{INSTALLATION, fixture};
 
 #[test]
-fn committed_crd_is_regenerated_from_the_rust_types() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/crds/openmetadatakeycloakclients.omkc.dev.yaml"
+fn committed_crds_are_regenerated_from_the_rust_types() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crds");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let generated = omkc::crds();
+    assert_eq!(
+        files,
+        generated.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>()
     );
-    let committed = std::fs::read_to_string(path).expect("crds/ holds the CRD");
-    assert!(
-        committed == omkc::crd_yaml(),
-        "crds/ is stale: run `cargo run -- crd > crds/openmetadatakeycloakclients.omkc.dev.yaml`"
-    );
+    for (file, yaml) in generated {
+        let committed = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+        assert!(
+            committed == yaml,
+            "crds/{file} is stale: run `cargo run -- crd --dir crds` (and --dir deploy/helm/openmetadata-keycloak-operator/crds)"
+        );
+    }
 }
 
 fn find_key(value: &Value, key: &str, at: &str, found: &mut Vec<String>) {
@@ -134,6 +143,106 @@ fn cel(
         .map_err(|e| e.to_string())
 }
 
+/// A resource that uses a ClusterKeycloakConnection.
+fn through_connection() -> OpenMetadataKeycloakClient {
+    let mut obj = fixture("basic.yaml");
+    obj.spec.keycloak = serde_json::from_value(json!({
+        "connectionRef": {"name": "platform"}, "realm": "data-sec"
+    }))
+    .unwrap();
+    obj
+}
+
+#[test]
+fn cel_wants_either_a_connection_or_a_url_with_credentials() {
+    cel(&through_connection(), None).unwrap();
+    let mut both = through_connection();
+    both.spec.keycloak.url = Some("https://kc.example.com".into());
+    assert!(
+        cel(&both, None)
+            .unwrap_err()
+            .contains("set either keycloak.connectionRef")
+    );
+    let mut neither = fixture("basic.yaml");
+    neither.spec.keycloak.url = None;
+    assert!(
+        cel(&neither, None)
+            .unwrap_err()
+            .contains("set either keycloak.connectionRef")
+    );
+    let mut url_alone = fixture("basic.yaml");
+    url_alone.spec.keycloak.credentials_secret_ref = None;
+    assert!(
+        cel(&url_alone, None)
+            .unwrap_err()
+            .contains("needs keycloak.credentialsSecretRef")
+    );
+    let mut mixed = through_connection();
+    mixed.spec.keycloak.ca_bundle = Some("x".into());
+    assert!(
+        cel(&mixed, None)
+            .unwrap_err()
+            .contains("the connection holds the URL")
+    );
+}
+
+#[test]
+fn cel_makes_the_keycloak_of_a_resource_immutable() {
+    let old = fixture("basic.yaml");
+    let mut moved = old.clone();
+    moved.spec.keycloak.url = Some("https://elsewhere.example.com".into());
+    assert!(
+        cel(&moved, Some(&old))
+            .unwrap_err()
+            .contains("are immutable")
+    );
+    assert!(
+        cel(&through_connection(), Some(&old))
+            .unwrap_err()
+            .contains("are immutable")
+    );
+    let mut other = through_connection();
+    other.spec.keycloak.connection_ref.as_mut().unwrap().name = "other".into();
+    assert!(
+        cel(&other, Some(&through_connection()))
+            .unwrap_err()
+            .contains("are immutable")
+    );
+    let mut rotated = old.clone();
+    rotated
+        .spec
+        .keycloak
+        .credentials_secret_ref
+        .as_mut()
+        .unwrap()
+        .name = "new-admin".into();
+    cel(&rotated, Some(&old)).expect("new credentials for the same Keycloak are fine");
+}
+
+#[test]
+fn cel_makes_a_connections_url_immutable() {
+    let crd = serde_json::to_value(omkc::crd::ClusterKeycloakConnection::crd()).unwrap();
+    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    let connection = |url: &str| {
+        json!({"apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+               "metadata": {"name": "platform"},
+               "spec": {"url": url, "credentialsSecretRef": {"name": "admin"},
+                        "namespaceSelector": {}, "allowedRealms": ["*"]}})
+    };
+    let old = connection("https://kc.example.com");
+    Validator::new().validate(schema, &old, None).unwrap();
+    let err = Validator::new()
+        .validate(schema, &connection("https://evil.example.com"), Some(&old))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("url is immutable"), "{err}");
+    let err = Validator::new()
+        .validate(schema, &connection("ftp://x"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("absolute http(s) URL"), "{err}");
+}
+
 #[test]
 fn cel_accepts_the_fixtures() {
     cel(&fixture("basic.yaml"), None).unwrap();
@@ -152,7 +261,7 @@ fn cel_rejects_the_master_realm() {
 #[test]
 fn cel_rejects_urls_that_are_not_http() {
     let mut obj = fixture("basic.yaml");
-    obj.spec.keycloak.url = "keycloak.example.com".into();
+    obj.spec.keycloak.url = Some("keycloak.example.com".into());
     assert!(cel(&obj, None).unwrap_err().contains("keycloak.url"));
     let mut obj = fixture("basic.yaml");
     obj.spec.openmetadata.url = "ftp://om.example.com".into();
@@ -193,9 +302,17 @@ fn cel_makes_realm_and_client_id_immutable() {
 
 #[test]
 fn validate_applies_defaults() {
-    let v = validate(&fixture("basic.yaml")).unwrap();
+    let v = validate(&fixture("basic.yaml"), INSTALLATION).unwrap();
     assert_eq!(v.client_id, "openmetadata", "defaults to the resource name");
-    assert_eq!(v.admin_realm, "master");
+    let ConnectionSource::Inline(inline) = &v.connection else {
+        panic!("an inline connection")
+    };
+    assert_eq!(inline.admin_realm, "master");
+    assert_eq!(inline.public_url, None);
+    assert_eq!(
+        v.owner, "cluster-1/openmetadata/openmetadata",
+        "installation/namespace/name"
+    );
     assert_eq!(v.client_name, "OpenMetadata");
     assert_eq!(v.secret.name, "oidc-secrets");
     assert_eq!(v.secret.client_id_key, "openmetadata-oidc-client-id");
@@ -218,13 +335,16 @@ fn validate_applies_defaults() {
 
 #[test]
 fn validate_reads_every_field_of_the_full_fixture() {
-    let v = validate(&fixture("full.yaml")).unwrap();
+    let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
+    let ConnectionSource::Inline(inline) = &v.connection else {
+        panic!("an inline connection")
+    };
     assert_eq!(
-        v.keycloak_url, "https://sso.example.com/auth",
+        inline.url, "https://sso.example.com/auth",
         "legacy /auth kept, slash trimmed"
     );
     assert_eq!(v.openmetadata_url, "https://catalog.example.com:8443");
-    assert_eq!(v.admin_realm, "ops");
+    assert_eq!(inline.admin_realm, "ops");
     assert_eq!(v.client_id, "open-metadata");
     assert_eq!(v.client_name, "Data catalog");
     assert!(v.implicit_flow && v.authorization_services == Some(true) && v.adopt_existing);
@@ -247,7 +367,7 @@ fn validate_reads_every_field_of_the_full_fixture() {
 fn rejected(edit: impl FnOnce(&mut OpenMetadataKeycloakClient)) -> String {
     let mut obj = fixture("basic.yaml");
     edit(&mut obj);
-    validate(&obj).unwrap_err().to_string()
+    validate(&obj, INSTALLATION).unwrap_err().to_string()
 }
 
 #[test]
@@ -257,11 +377,11 @@ fn validate_explains_each_bad_input() {
             .starts_with("spec.keycloak.realm: must not be master")
     );
     assert!(
-        rejected(|o| o.spec.keycloak.url = "not a url".into())
+        rejected(|o| o.spec.keycloak.url = Some("not a url".into()))
             .starts_with("spec.keycloak.url: is not a valid URL")
     );
     assert!(
-        rejected(|o| o.spec.keycloak.url = "https://admin:pw@kc.example.com".into())
+        rejected(|o| o.spec.keycloak.url = Some("https://admin:pw@kc.example.com".into()))
             .contains("must not embed credentials")
     );
     assert!(
@@ -269,8 +389,14 @@ fn validate_explains_each_bad_input() {
             .starts_with("spec.openmetadata.url: must use http or https")
     );
     assert!(
-        rejected(|o| o.spec.keycloak.credentials_secret_ref.name = "Bad_Name".into())
-            .starts_with("spec.keycloak.credentialsSecretRef.name")
+        rejected(|o| o
+            .spec
+            .keycloak
+            .credentials_secret_ref
+            .as_mut()
+            .unwrap()
+            .name = "Bad_Name".into())
+        .starts_with("spec.keycloak.credentialsSecretRef.name")
     );
     assert!(
         rejected(|o| o.spec.keycloak.ca_bundle = Some("garbage".into()))
@@ -316,7 +442,7 @@ fn validate_explains_each_bad_input() {
 
 #[test]
 fn desired_client_derives_urls_and_flows_from_openmetadata() {
-    let v = validate(&fixture("full.yaml")).unwrap();
+    let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
     let c = desired::desired_client(&v);
     assert_eq!(c.client_id.as_deref(), Some("open-metadata"));
     assert_eq!(
@@ -348,7 +474,11 @@ fn desired_client_derives_urls_and_flows_from_openmetadata() {
     );
     assert!(c.secret.is_none());
     let attrs = c.attributes.unwrap();
-    assert_eq!(attrs["omkc.dev/owner"], "data/om-sso");
+    assert_eq!(attrs["omkc.dev/owner"], "cluster-1/data/om-sso");
+    assert_eq!(
+        attrs["omkc.dev/owner-uid"],
+        "7d3c9a52-0000-4000-8000-000000000002"
+    );
     assert_eq!(
         attrs["post.logout.redirect.uris"],
         "https://catalog.example.com:8443/logout"
@@ -357,7 +487,7 @@ fn desired_client_derives_urls_and_flows_from_openmetadata() {
 
 #[test]
 fn drift_ignores_order_and_unmanaged_fields_but_sees_managed_changes() {
-    let v = validate(&fixture("full.yaml")).unwrap();
+    let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
     let wanted = desired::desired_client(&v);
     let mut observed = wanted.clone();
     observed.redirect_uris.as_mut().unwrap().reverse();
@@ -388,8 +518,8 @@ fn drift_ignores_order_and_unmanaged_fields_but_sees_managed_changes() {
 
 #[test]
 fn openmetadata_values_match_the_helm_chart_keys() {
-    let v = validate(&fixture("full.yaml")).unwrap();
-    let om = desired::openmetadata_values(&v);
+    let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
+    let om = desired::openmetadata_values(&v, "https://sso.example.com/auth");
     assert_eq!(om.authority, "https://sso.example.com/auth/realms/data-sec");
     assert_eq!(
         om.discovery_uri,
@@ -408,7 +538,7 @@ fn openmetadata_values_match_the_helm_chart_keys() {
 
 #[test]
 fn output_secret_carries_only_the_operators_and_the_users_metadata() {
-    let v = validate(&fixture("full.yaml")).unwrap();
+    let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
     let s = desired::output_secret(&v, "s3cr3t");
     let owner = &s.metadata.owner_references.as_ref().unwrap()[0];
     assert_eq!(
@@ -477,14 +607,14 @@ fn the_readme_examples_are_valid_resources_and_values() {
     .unwrap();
     cel(&obj, None).unwrap();
     obj.metadata.uid = Some("u".into());
-    let v = validate(&obj).unwrap();
+    let v = validate(&obj, INSTALLATION).unwrap();
     // The example Helm values agree with what the operator reports in status.
     let values: Value = serde_yaml::from_str(
         &std::fs::read_to_string(format!("{dir}/openmetadata-values.yaml")).unwrap(),
     )
     .unwrap();
     let auth = &values["openmetadata"]["config"]["authentication"];
-    let om = desired::openmetadata_values(&v);
+    let om = desired::openmetadata_values(&v, obj.spec.keycloak.url.as_deref().unwrap());
     assert_eq!(auth["clientId"], v.client_id.as_str());
     assert_eq!(auth["authority"], om.authority.as_str());
     assert_eq!(auth["callbackUrl"], om.callback_url.as_str());
@@ -505,9 +635,17 @@ fn the_readme_examples_are_valid_resources_and_values() {
         &std::fs::read_to_string(format!("{dir}/keycloak-admin-secret.yaml")).unwrap(),
     )
     .unwrap();
+    let ConnectionSource::Inline(inline) = &v.connection else {
+        panic!("the example uses an inline connection")
+    };
     assert_eq!(
         creds.metadata.name.as_deref(),
-        Some(v.credentials_secret.as_str())
+        Some(inline.credentials_secret.as_str())
+    );
+    assert_eq!(
+        creds.metadata.labels.unwrap()["omkc.dev/keycloak-credentials"],
+        "true",
+        "the example's credentials carry the opt-in label"
     );
 }
 

@@ -164,7 +164,7 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
         .create(
             &PostParams::default(),
             &serde_json::from_value(json!({
-                "metadata": {"name": "keycloak-admin"},
+                "metadata": {"name": "keycloak-admin", "labels": {"omkc.dev/keycloak-credentials": "true"}},
                 "stringData": {"username": e.user, "password": e.password}
             }))
             .unwrap(),

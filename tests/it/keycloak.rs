@@ -11,8 +11,6 @@ use omkc::{
     reason::Reason,
     reconcile::{
         change::Change,
-        cleanup::delete_owned_client,
-        converge_keycloak,
         desired::ClientField,
         plan::{Deletion, SecretWrite},
     },
@@ -21,9 +19,9 @@ use omkc::{
 use serde_json::json;
 
 use crate::support::{
-    admin_session,
+    INSTALLATION, admin_session,
     emulator::{ADMIN_USER, Emulator},
-    fixture,
+    fixture, keycloak_delete, keycloak_sync,
     openapi::OpenApi,
     session_with,
 };
@@ -33,9 +31,9 @@ fn resource_for(
     edit: impl FnOnce(&mut OpenMetadataKeycloakClient),
 ) -> OpenMetadataKeycloakClient {
     let mut obj = fixture("basic.yaml");
-    obj.spec.keycloak.url = emu.base_url.clone();
+    obj.spec.keycloak.url = Some(emu.base_url.clone());
     edit(&mut obj);
-    validate(&obj).expect("fixture is valid");
+    validate(&obj, INSTALLATION).expect("fixture is valid");
     obj
 }
 
@@ -61,8 +59,8 @@ async fn sync_keycloak(
     session: &Session,
     obj: &OpenMetadataKeycloakClient,
 ) -> Result<Synced, Error> {
-    let v = validate(obj).unwrap();
-    let (outputs, changes) = converge_keycloak(session, obj, &v, None, &[]).await?;
+    let v = validate(obj, INSTALLATION).unwrap();
+    let (outputs, changes) = keycloak_sync(session, obj).await?;
     let Some(SecretWrite::Create(secret)) = outputs.secret else {
         panic!("with no Secret in place, the plan creates one")
     };
@@ -78,7 +76,7 @@ async fn sync_keycloak(
 }
 
 async fn delete(session: &Session, obj: &OpenMetadataKeycloakClient) -> Result<Deletion, Error> {
-    delete_owned_client(session, &validate(obj).unwrap()).await
+    keycloak_delete(session, obj).await
 }
 
 fn writes(emu: &Emulator) -> Vec<String> {
@@ -120,7 +118,7 @@ async fn creates_a_confidential_client_with_openmetadata_urls_and_reads_its_secr
     );
     assert_eq!(
         client["attributes"][OWNER_ATTRIBUTE],
-        "openmetadata/openmetadata"
+        "cluster-1/openmetadata/openmetadata"
     );
     assert_eq!(synced.client_uuid, client["id"].as_str().unwrap());
     assert_eq!(
@@ -346,7 +344,7 @@ async fn a_client_made_by_hand_is_left_alone_unless_adoption_is_asked() {
     assert_eq!(client["publicClient"], false);
     assert_eq!(
         client["attributes"][OWNER_ATTRIBUTE],
-        "openmetadata/openmetadata"
+        "cluster-1/openmetadata/openmetadata"
     );
 }
 

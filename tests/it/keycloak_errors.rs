@@ -7,23 +7,18 @@ use std::time::Duration;
 use omkc::{
     keycloak::{Credentials, KeycloakError},
     reason::Reason,
-    reconcile::converge_keycloak,
-    validate::validate,
 };
 
 use crate::support::{
     admin_session,
     emulator::{ADMIN_USER, Emulator, Fault},
-    fixture, session_with,
+    fixture, keycloak_sync, session_with,
 };
 
 async fn attempt(emu: &Emulator, session: &omkc::keycloak::Session) -> Result<(), omkc::Error> {
     let mut obj = fixture("basic.yaml");
-    obj.spec.keycloak.url = emu.base_url.clone();
-    let v = validate(&obj).unwrap();
-    converge_keycloak(session, &obj, &v, None, &[])
-        .await
-        .map(drop)
+    obj.spec.keycloak.url = Some(emu.base_url.clone());
+    keycloak_sync(session, &obj).await.map(drop)
 }
 
 #[tokio::test]

@@ -5,12 +5,7 @@
 
 use omkc::{
     crd::{ClientSpec, DeletionPolicy, OpenMetadataKeycloakClient},
-    reconcile::{
-        cleanup::delete_owned_client,
-        converge_keycloak,
-        plan::{Deletion, SecretWrite},
-    },
-    validate::validate,
+    reconcile::plan::{Deletion, SecretWrite},
 };
 use serde_json::json;
 
@@ -20,21 +15,18 @@ use crate::support::{
         Emulator,
         model::{ResourceServer, ServiceAccount},
     },
-    fixture,
+    fixture, keycloak_delete, keycloak_sync,
 };
 
 fn resource(emu: &Emulator, client: ClientSpec) -> OpenMetadataKeycloakClient {
     let mut obj = fixture("basic.yaml");
-    obj.spec.keycloak.url = emu.base_url.clone();
+    obj.spec.keycloak.url = Some(emu.base_url.clone());
     obj.spec.client = Some(client);
     obj
 }
 
 async fn sync(emu: &Emulator, obj: &OpenMetadataKeycloakClient) {
-    let v = validate(obj).unwrap();
-    let (outputs, _) = converge_keycloak(&admin_session(emu), obj, &v, None, &[])
-        .await
-        .unwrap();
+    let (outputs, _) = keycloak_sync(&admin_session(emu), obj).await.unwrap();
     assert!(matches!(outputs.secret, Some(SecretWrite::Create(_))));
 }
 
@@ -160,17 +152,13 @@ async fn an_adopted_client_stays_on_delete_unless_deletion_is_explicit() {
     sync(&emu, &adopting).await;
     let session = admin_session(&emu);
 
-    let decided = delete_owned_client(&session, &validate(&adopting).unwrap())
-        .await
-        .unwrap();
+    let decided = keycloak_delete(&session, &adopting).await.unwrap();
     assert_eq!(decided, Deletion::Retain);
     assert!(emu.client("data-sec", "openmetadata").is_some());
 
     let mut explicit = adopting.clone();
     explicit.spec.deletion_policy = Some(DeletionPolicy::Delete);
-    let decided = delete_owned_client(&session, &validate(&explicit).unwrap())
-        .await
-        .unwrap();
+    let decided = keycloak_delete(&session, &explicit).await.unwrap();
     assert!(matches!(decided, Deletion::Delete { .. }));
     assert!(emu.client("data-sec", "openmetadata").is_none());
 }

@@ -24,3 +24,4 @@ mod keycloak;
 mod keycloak_errors;
 mod keycloak_side_effects;
 mod mock;
+mod tenancy;

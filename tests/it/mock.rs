@@ -6,8 +6,9 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::support::{
-    admin_session, b64, decode,
+    INSTALLATION, admin_session, b64, decode,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+    keycloak_sync,
 };
 use http::{Request, Response};
 use kube::{Client, client::Body, core::DeserializeGuard, runtime::controller::Action};
@@ -40,7 +41,7 @@ impl Fixture for OpenMetadataKeycloakClient {
     fn test(keycloak_url: &str) -> Self {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/basic.yaml");
         let mut obj: Self = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        obj.spec.keycloak.url = keycloak_url.to_string();
+        obj.spec.keycloak.url = Some(keycloak_url.to_string());
         obj
     }
     fn finalized(mut self) -> Self {
@@ -90,6 +91,14 @@ impl ApiServer {
         (query, body, send)
     }
 
+    /// The next request, whatever it is.
+    async fn next(&mut self) -> (Request<Body>, SendResponse<Response<Body>>) {
+        tokio::time::timeout(Duration::from_secs(10), self.0.next_request())
+            .await
+            .expect("timed out waiting for a request")
+            .expect("the client was dropped")
+    }
+
     /// Asserts that no further request arrives.
     async fn expect_nothing_more(&mut self) {
         if let Ok(Some((request, _))) =
@@ -127,7 +136,8 @@ fn not_found(send: SendResponse<Response<Body>>, what: &str) {
 fn credentials_secret() -> Value {
     json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "keycloak-admin", "namespace": NS, "resourceVersion": "41"},
+        "metadata": {"name": "keycloak-admin", "namespace": NS, "resourceVersion": "41",
+                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
         "data": {
             "username": b64(ADMIN_USER),
             "password": b64(ADMIN_PASSWORD),
@@ -135,13 +145,23 @@ fn credentials_secret() -> Value {
     })
 }
 
+/// A context whose watches have seen the labelled credentials Secret.
 fn context() -> (Arc<Context>, ApiServer) {
+    let (ctx, api) = bare_context();
+    ctx.credentials
+        .insert(serde_json::from_value(credentials_secret()).unwrap());
+    (ctx, api)
+}
+
+/// A context whose watches have seen nothing.
+fn bare_context() -> (Arc<Context>, ApiServer) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, NS);
-    (
-        Arc::new(Context::new(client, Settings::default())),
-        ApiServer(handle),
-    )
+    let settings = Settings {
+        installation: INSTALLATION.into(),
+        ..Settings::default()
+    };
+    (Arc::new(Context::new(client, settings)), ApiServer(handle))
 }
 
 fn guard(obj: &OpenMetadataKeycloakClient) -> Arc<DeserializeGuard<OpenMetadataKeycloakClient>> {
@@ -190,12 +210,6 @@ async fn expect_not_ready(api: &mut ApiServer, reason: Reason, message_part: &st
     expect_event(api, "Warning", reason).await
 }
 
-/// Answers the read of the credentials Secret.
-async fn serve_credentials(api: &mut ApiServer) {
-    let (_, _, send) = api.expect("GET", CREDS_PATH).await;
-    respond(send, 200, credentials_secret());
-}
-
 #[tokio::test]
 async fn a_new_resource_gets_finalizer_client_secret_status_and_events_in_one_reconcile() {
     let emu = Emulator::start().await;
@@ -225,7 +239,6 @@ async fn a_new_resource_gets_finalizer_client_secret_status_and_events_in_one_re
             ])
         );
         respond(send, 200, obj_json_with_finalizer());
-        serve_credentials(&mut api).await;
 
         // The Secret does not exist: it is created (a create never overwrites anything).
         let (_, body, send) = api
@@ -321,23 +334,12 @@ async fn a_new_resource_gets_finalizer_client_secret_status_and_events_in_one_re
 /// A resource, Keycloak and the caches as they are once everything converged.
 async fn converged(emu: &Emulator, ctx: &Context) -> OpenMetadataKeycloakClient {
     let base = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
-    let v = omkc::validate::validate(&base).unwrap();
-    let (outputs, _) =
-        omkc::reconcile::converge_keycloak(&admin_session(emu), &base, &v, None, &[])
-            .await
-            .unwrap();
+    let (outputs, _) = keycloak_sync(&admin_session(emu), &base).await.unwrap();
     let Some(omkc::reconcile::plan::SecretWrite::Create(mut secret)) = outputs.secret else {
         panic!("a create")
     };
     secret.metadata.resource_version = Some("77".into());
     ctx.output_secrets.insert(secret);
-    let meta: kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret> =
-        serde_json::from_value(json!({
-            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
-            "metadata": {"name": "keycloak-admin", "namespace": NS, "resourceVersion": "41"}
-        }))
-        .unwrap();
-    ctx.credentials_meta.insert(meta);
     base.with(|o| o.status = outputs.status)
 }
 
@@ -346,16 +348,7 @@ async fn a_converged_resource_makes_no_kubernetes_request_and_one_keycloak_reque
     let emu = Emulator::start().await;
     let (ctx, mut api) = context();
     let obj = converged(&emu, &ctx).await;
-    // The credentials were read once, at resourceVersion 41.
-    let first = tokio::spawn(async move {
-        serve_credentials(&mut api).await;
-        api.expect_nothing_more().await;
-        api
-    });
-    reconcile(guard(&obj), ctx.clone()).await.unwrap();
-    let mut api = first.await.unwrap();
     emu.clear_log();
-
     for _ in 0..5 {
         let server = tokio::spawn(async move {
             api.expect_nothing_more().await;
@@ -365,42 +358,51 @@ async fn a_converged_resource_makes_no_kubernetes_request_and_one_keycloak_reque
         api = server.await.unwrap();
     }
     let calls = emu.admin_calls();
-    assert_eq!(calls.len(), 5, "one request per reconcile: {calls:?}");
-    assert!(
-        calls
-            .iter()
-            .all(|c| c == "GET /admin/realms/data-sec/clients"),
-        "{calls:?}"
+    let by_id = format!(
+        "GET /admin/realms/data-sec/clients/{}",
+        obj.status.as_ref().unwrap().client_uuid.as_ref().unwrap()
+    );
+    assert_eq!(
+        calls,
+        vec![by_id; 5],
+        "one request per reconcile, by the recorded id"
     );
     assert_eq!(emu.admin_events(), []);
-    assert_eq!(emu.token_requests(), 0, "the cached token is reused");
+    assert_eq!(emu.token_requests(), 1, "one token for all of them");
 }
 
 #[tokio::test]
-async fn a_moved_credentials_secret_is_read_again() {
+async fn credentials_the_watch_does_not_show_are_looked_up_by_metadata_and_refused_unlabelled() {
     let emu = Emulator::start().await;
-    let (ctx, mut api) = context();
-    let obj = converged(&emu, &ctx).await;
+    let (ctx, mut api) = bare_context();
+    let obj = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
     let server = tokio::spawn(async move {
-        serve_credentials(&mut api).await;
+        let (request, send) = api.next().await;
+        assert_eq!(request.uri().path(), CREDS_PATH);
+        let accept = request.headers()["accept"].to_str().unwrap().to_string();
+        assert!(
+            accept.contains("as=PartialObjectMetadata"),
+            "metadata only, never the data of an unlabelled Secret: {accept}"
+        );
+        respond(
+            send,
+            200,
+            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+                   "metadata": {"name": "keycloak-admin", "namespace": NS}}),
+        );
+        let note = expect_not_ready(
+            &mut api,
+            Reason::CredentialsNotAllowed,
+            "lacks the label omkc.dev/keycloak-credentials=true",
+        )
+        .await;
+        assert!(note.contains("openmetadata/keycloak-admin"), "{note}");
         api.expect_nothing_more().await;
-        api
     });
-    reconcile(guard(&obj), ctx.clone()).await.unwrap();
-    let mut api = server.await.unwrap();
-    let moved: kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret> =
-        serde_json::from_value(json!({
-            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
-            "metadata": {"name": "keycloak-admin", "namespace": NS, "resourceVersion": "42"}
-        }))
-        .unwrap();
-    ctx.credentials_meta.insert(moved);
-    let server = tokio::spawn(async move {
-        serve_credentials(&mut api).await;
-        api.expect_nothing_more().await;
-    });
-    reconcile(guard(&obj), ctx).await.unwrap();
+    let err = reconcile(guard(&obj), ctx).await.unwrap_err();
     server.await.unwrap();
+    assert!(!err.is_transient());
+    assert!(emu.log().is_empty(), "nothing reached Keycloak");
 }
 
 #[tokio::test]
@@ -410,7 +412,6 @@ async fn a_secret_the_operator_does_not_own_is_left_alone() {
     let obj = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
 
     let server = tokio::spawn(async move {
-        serve_credentials(&mut api).await;
         // Not in the operator's (label-selected) cache, so a create, which the API server refuses.
         let (_, _, send) = api
             .expect("POST", "/api/v1/namespaces/openmetadata/secrets")
@@ -448,7 +449,6 @@ async fn a_label_the_api_server_refuses_is_a_permanent_clearly_worded_condition(
     let (ctx, mut api) = context();
     let obj = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
     let server = tokio::spawn(async move {
-        serve_credentials(&mut api).await;
         let (_, _, send) = api
             .expect("POST", "/api/v1/namespaces/openmetadata/secrets")
             .await;
@@ -479,7 +479,7 @@ async fn a_label_the_api_server_refuses_is_a_permanent_clearly_worded_condition(
 #[tokio::test]
 async fn a_missing_credentials_secret_is_reported_without_calling_keycloak() {
     let emu = Emulator::start().await;
-    let (ctx, mut api) = context();
+    let (ctx, mut api) = bare_context();
     let obj = OpenMetadataKeycloakClient::test(&emu.base_url).finalized();
     let server = tokio::spawn(async move {
         let (_, _, send) = api.expect("GET", CREDS_PATH).await;
@@ -516,7 +516,6 @@ async fn deletion_removes_the_owned_client_then_the_finalizer() {
     let (ctx, mut api) = context();
     let obj = converged(&emu, &ctx).await.deleting();
     let server = tokio::spawn(async move {
-        serve_credentials(&mut api).await;
         let note = expect_event(&mut api, "Normal", Reason::ClientDeleted).await;
         assert!(note.starts_with("deleted client"), "{note}");
         let (_, body, send) = api.expect("PATCH", CR_PATH).await;
@@ -567,7 +566,6 @@ async fn deletion_keeps_the_finalizer_while_keycloak_is_down() {
         .finalized()
         .deleting();
     let server = tokio::spawn(async move {
-        serve_credentials(&mut api).await;
         expect_not_ready(&mut api, Reason::KeycloakUnavailable, "finalizer stays").await;
         api.expect_nothing_more().await; // no finalizer removal
     });
@@ -648,7 +646,7 @@ async fn a_repeated_warning_becomes_a_series_and_a_new_message_a_new_event() {
     let mut api = server.await.unwrap();
 
     // Another message under the same reason is a new Event, never a stale note.
-    let other = seen.with(|o| o.spec.keycloak.url = "ftp://kc.example".into());
+    let other = seen.with(|o| o.spec.keycloak.url = Some("ftp://kc.example".into()));
     let server = tokio::spawn(async move {
         let (_, body, send) = api.expect("PATCH", &format!("{CR_PATH}/status")).await;
         respond(send, 200, with_status(&body));

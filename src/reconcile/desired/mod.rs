@@ -17,16 +17,16 @@ use keycloak::types::ClientRepresentation;
 use url::Url;
 
 use crate::{
-    names::{ADOPTED_ATTRIBUTE, OWNER_ATTRIBUTE, POST_LOGOUT_ATTRIBUTE},
+    names::{ADOPTED_ATTRIBUTE, OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE, POST_LOGOUT_ATTRIBUTE},
     validate::Validated,
 };
 
 /// Default client scopes OpenMetadata needs (`openid` is implicit in OpenID Connect).
 pub const REQUIRED_SCOPES: [&str; 2] = ["email", "profile"];
 
-/// The value of [`OWNER_ATTRIBUTE`] for a resource.
-pub fn owner_value(namespace: &str, name: &str) -> String {
-    format!("{namespace}/{name}")
+/// The owner marker of clients made before markers named the installation.
+fn legacy_owner(v: &Validated) -> String {
+    format!("{}/{}", v.namespace, v.name)
 }
 
 /// Who a Keycloak client belongs to, from this resource's point of view.
@@ -36,20 +36,29 @@ pub enum Ownership {
     Ours,
     /// Made by someone else (by hand, or another tool): no owner marker.
     Unowned,
-    /// Owned by another OpenMetadataKeycloakClient (`namespace/name`).
+    /// Owned by another OpenMetadataKeycloakClient (`installation/namespace/name`).
     OtherResource(String),
 }
 
-/// Reads the owner marker of an existing client.
-pub fn ownership(client: &ClientRepresentation, v: &Validated) -> Ownership {
+/// Reads the owner marker of an existing client. The marker names the installation, so
+/// another cluster's resource of the same namespace and name is another owner. A marker of the
+/// older `namespace/name` form counts as ours only for the very client whose id this resource's
+/// status recorded (`known_uuid`); the next update rewrites it.
+pub fn ownership(
+    client: &ClientRepresentation,
+    v: &Validated,
+    known_uuid: Option<&str>,
+) -> Ownership {
     let marker = client
         .attributes
         .as_ref()
         .and_then(|a| a.get(OWNER_ATTRIBUTE))
         .filter(|m| !m.is_empty());
+    let recorded = known_uuid.is_some() && client.id.as_deref() == known_uuid;
     match marker {
         None => Ownership::Unowned,
-        Some(m) if *m == owner_value(&v.namespace, &v.name) => Ownership::Ours,
+        Some(m) if *m == v.owner => Ownership::Ours,
+        Some(m) if *m == legacy_owner(v) && recorded => Ownership::Ours,
         Some(m) => Ownership::OtherResource(m.to_string()),
     }
 }
@@ -89,10 +98,8 @@ pub fn managed_attributes(v: &Validated) -> HashMap<String, String> {
             POST_LOGOUT_ATTRIBUTE.to_string(),
             format!("{}/logout", v.openmetadata_url),
         ),
-        (
-            OWNER_ATTRIBUTE.to_string(),
-            owner_value(&v.namespace, &v.name),
-        ),
+        (OWNER_ATTRIBUTE.to_string(), v.owner.clone()),
+        (OWNER_UID_ATTRIBUTE.to_string(), v.uid.clone()),
     ])
 }
 

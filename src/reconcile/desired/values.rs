@@ -3,9 +3,10 @@
 use super::callback_url;
 use crate::{crd::OpenMetadataValues, urls, validate::Validated};
 
-/// The non-secret values OpenMetadata's Helm chart needs.
-pub fn openmetadata_values(v: &Validated) -> OpenMetadataValues {
-    let authority = urls::realm_url(&v.keycloak_url, &v.realm);
+/// The non-secret values OpenMetadata's Helm chart needs, with Keycloak's URLs as browsers
+/// reach it (`public_base`).
+pub fn openmetadata_values(v: &Validated, public_base: &str) -> OpenMetadataValues {
+    let authority = urls::realm_url(public_base, &v.realm);
     OpenMetadataValues {
         discovery_uri: format!("{authority}/.well-known/openid-configuration"),
         public_keys: vec![

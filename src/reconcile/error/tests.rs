@@ -17,6 +17,11 @@ fn one_of_each() -> Vec<Error> {
             Error::InvalidSpec(_)
             | Error::CredentialsNotFound(_)
             | Error::CredentialsInvalid { .. }
+            | Error::CredentialsNotAllowed(_)
+            | Error::ConnectionNotFound(_)
+            | Error::ConnectionNotAllowed(_)
+            | Error::RealmNotAllowed(_)
+            | Error::ConnectionInvalid(_)
             | Error::Keycloak(_)
             | Error::ClientConflict(_)
             | Error::SecretConflict(_)
@@ -78,6 +83,11 @@ fn one_of_each() -> Vec<Error> {
             name: m(),
             problem: m(),
         },
+        Error::CredentialsNotAllowed(m()),
+        Error::ConnectionNotFound(m()),
+        Error::ConnectionNotAllowed(m()),
+        Error::RealmNotAllowed(m()),
+        Error::ConnectionInvalid(m()),
         Error::ClientConflict(m()),
         Error::SecretConflict(m()),
         Error::kube("write Secret \"s\"", status(422)),

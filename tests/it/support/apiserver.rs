@@ -109,6 +109,11 @@ impl Route {
         Some(match (self.group.as_str(), self.resource.as_str()) {
             ("", "secrets") => "Secret",
             ("", "configmaps") => "ConfigMap",
+            ("", "namespaces") => "Namespace",
+            ("apps", "deployments") => "Deployment",
+            ("apps", "statefulsets") => "StatefulSet",
+            ("coordination.k8s.io", "leases") => "Lease",
+            ("omkc.dev", "clusterkeycloakconnections") => "ClusterKeycloakConnection",
             ("events.k8s.io", "events") => "Event",
             ("omkc.dev", "openmetadatakeycloakclients") => "OpenMetadataKeycloakClient",
             _ => return None,
@@ -192,6 +197,25 @@ fn meta_only(object: &Value) -> Value {
         "apiVersion": "meta.k8s.io/v1",
         "kind": "PartialObjectMetadata",
         "metadata": object["metadata"].clone(),
+    })
+}
+
+/// `metadata.name=x` and `metadata.namespace=x` field selectors, as watchers use them.
+fn fields_match(object: &Value, selector: Option<&str>) -> bool {
+    let Some(selector) = selector.filter(|s| !s.is_empty()) else {
+        return true;
+    };
+    selector.split(',').all(|term| {
+        let (k, v) = term
+            .split_once("==")
+            .or_else(|| term.split_once('='))
+            .expect("only equality field selectors are emulated");
+        let field = match k {
+            "metadata.name" => &object["metadata"]["name"],
+            "metadata.namespace" => &object["metadata"]["namespace"],
+            other => panic!("field selector on {other} is not emulated"),
+        };
+        field.as_str() == Some(v)
     })
 }
 
@@ -310,11 +334,17 @@ impl ApiServer {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self {
+        let api = Self {
             url,
             shared,
             server,
-        }
+        };
+        // Every cluster has it; its UID is the default installation id.
+        api.put(json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "kube-system"}
+        }));
+        api
     }
 
     /// Makes the custom resource's API unknown, as on a cluster without the CRD.
@@ -339,7 +369,12 @@ impl ApiServer {
         let resource = match kind {
             "Secret" => "secrets",
             "ConfigMap" => "configmaps",
+            "Namespace" => "namespaces",
+            "Deployment" => "deployments",
+            "StatefulSet" => "statefulsets",
+            "Lease" => "leases",
             "OpenMetadataKeycloakClient" => "openmetadatakeycloakclients",
+            "ClusterKeycloakConnection" => "clusterkeycloakconnections",
             other => panic!("kind {other} is not emulated"),
         };
         (
@@ -518,10 +553,12 @@ async fn handle(
             let filter = {
                 let route = route.clone();
                 let selector = query.get("labelSelector").cloned();
+                let fields = query.get("fieldSelector").cloned();
                 move |e: &WatchEvent| {
                     e.collection == route.collection()
                         && route.namespace.as_ref().is_none_or(|ns| *ns == e.namespace)
                         && labels_match(&e.object, selector.as_deref())
+                        && fields_match(&e.object, fields.as_deref())
                 }
             };
             let line = move |e: &WatchEvent| {
@@ -570,6 +607,7 @@ async fn handle(
             record(vec![route.access("list")]);
             let inner = lock.lock().unwrap();
             let selector = query.get("labelSelector").map(String::as_str);
+            let fields = query.get("fieldSelector").map(String::as_str);
             let items: Vec<Value> = inner
                 .objects
                 .iter()
@@ -577,6 +615,7 @@ async fn handle(
                     *c == route.collection()
                         && route.namespace.as_ref().is_none_or(|want| want == ns)
                         && labels_match(v, selector)
+                        && fields_match(v, fields)
                 })
                 .map(|(_, v)| {
                     if metadata_only {

@@ -19,6 +19,9 @@ use omkc::{
 use apiserver::ApiServer;
 use emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator};
 
+/// The installation id the tests run the operator with.
+pub const INSTALLATION: &str = "cluster-1";
+
 /// A resource from `tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> OpenMetadataKeycloakClient {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -86,4 +89,34 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The Keycloak half of a reconcile for `obj` (validated with [`INSTALLATION`]), with no output
+/// Secret in place and no client id recorded in status.
+pub async fn keycloak_sync(
+    session: &Session,
+    obj: &omkc::crd::OpenMetadataKeycloakClient,
+) -> Result<
+    (
+        omkc::reconcile::plan::Outputs,
+        Vec<omkc::reconcile::change::Change>,
+    ),
+    omkc::Error,
+> {
+    let v = omkc::validate::validate(obj, INSTALLATION)?;
+    let public = obj.spec.keycloak.url.clone().unwrap_or_default();
+    let observed = omkc::reconcile::plan::Observed {
+        public_base: &public,
+        ..Default::default()
+    };
+    omkc::reconcile::converge_keycloak(session, obj, &v, observed).await
+}
+
+/// Deletes the client of `obj` as cleanup would (no client id recorded in status).
+pub async fn keycloak_delete(
+    session: &Session,
+    obj: &omkc::crd::OpenMetadataKeycloakClient,
+) -> Result<omkc::reconcile::plan::Deletion, omkc::Error> {
+    let v = omkc::validate::validate(obj, INSTALLATION)?;
+    omkc::reconcile::cleanup::delete_owned_client(session, &v, None).await
 }

@@ -50,8 +50,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-The RBAC rules, shared by the ClusterRole (all namespaces) and the per-namespace Roles.
-tests/it/controller_loop.rs derives the same set from the requests the operator really makes.
+The RBAC rules on namespaced objects, shared by the ClusterRole (all namespaces) and the
+per-namespace Roles. tests/it/controller_loop.rs derives the same set from the requests the
+operator really makes, and compares.
 */}}
 {{- define "omkc.rules" -}}
 # The custom resources: list and watch feed the controller's cache; patch adds and removes
@@ -64,18 +65,48 @@ tests/it/controller_loop.rs derives the same set from the requests the operator 
 - apiGroups: ["omkc.dev"]
   resources: ["openmetadatakeycloakclients/status"]
   verbs: ["patch"]
-# Secrets. get: read the Keycloak admin credentials a resource names, and check that an
-# existing output Secret belongs to the resource before writing it. create + patch: the
-# output Secret is written with server-side apply, authorised as create when it makes the
-# Secret and as patch when it updates it. delete: remove the operator's own old output
-# Secret after spec.secret.name changes. list + watch: metadata-only watches of the output
-# Secrets (restored when deleted or edited) and of credentials Secrets (a rotated password
-# is picked up at once).
+# Secrets. list + watch: only two label-selected watches, the output Secrets
+# (app.kubernetes.io/managed-by) and the credentials Secrets (omkc.dev/keycloak-credentials);
+# RBAC cannot restrict by label, the operator never asks for more. get: the metadata of a
+# credentials Secret the watch does not show (to say "missing" or "not labelled" without
+# reading its data), and of an output Secret a create found already there (to check its owner).
+# create + patch: the output Secret, created when new and server-side applied when it differs.
+# delete: the operator's own previous output Secret after spec.secret.name changes.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# Events on the resources (Reconciled, failures); patch updates a repeating Event's series.
+# Events on the resources (one per change, Warnings); patch updates a repeating Event's series.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end }}
+
+{{/*
+Cluster-scoped reads, needed in every mode: a ClusterRole even when the operator watches only
+some namespaces (ClusterKeycloakConnections and namespaces are not in any namespace).
+*/}}
+{{- define "omkc.clusterRules" -}}
+# ClusterKeycloakConnections: list and watch feed the cache a resource's connectionRef is
+# resolved from. Read only.
+- apiGroups: ["omkc.dev"]
+  resources: ["clusterkeycloakconnections"]
+  verbs: ["list", "watch"]
+# Namespaces, metadata only: list and watch for the connections' namespaceSelector (labels);
+# get for the kube-system namespace's UID, the default installation id of the owner markers.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
+{{/*
+The credentials of ClusterKeycloakConnections, in the release namespace, when that namespace is
+not watched anyway.
+*/}}
+{{- define "omkc.credentialsRules" -}}
+# Secrets labelled omkc.dev/keycloak-credentials in the operator's own namespace, where the
+# connections keep theirs: a label-selected list and watch, and get of the metadata of one the
+# watch does not show.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch"]
 {{- end }}

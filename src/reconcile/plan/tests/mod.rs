@@ -19,6 +19,11 @@ use crate::{
     validate::validate,
 };
 
+/// The installation id of the tests.
+const INSTALLATION: &str = "cluster-1";
+/// Keycloak as browsers reach it, in the tests.
+const PUBLIC: &str = "http://keycloak.example:8080";
+
 fn resource() -> OpenMetadataKeycloakClient {
     serde_yaml::from_str(include_str!("../../../../tests/fixtures/basic.yaml")).unwrap()
 }
@@ -72,9 +77,9 @@ fn output(v: &Validated, value: &str) -> Secret {
 
 /// A resource that already carries the status a converged plan computes.
 fn converged(obj: &OpenMetadataKeycloakClient, uuid: &str) -> OpenMetadataKeycloakClient {
-    let v = validate(obj).unwrap();
+    let v = validate(obj, INSTALLATION).unwrap();
     let mut obj = obj.clone();
-    obj.status = Some(crate::reconcile::status::ready(&obj, &v, uuid));
+    obj.status = Some(crate::reconcile::status::ready(&obj, &v, uuid, PUBLIC));
     obj
 }
 
@@ -86,12 +91,14 @@ struct Expect {
 }
 
 fn keycloak_side(obj: &OpenMetadataKeycloakClient, client: &ObservedClient) -> Plan {
-    let v = validate(obj).unwrap();
+    let v = validate(obj, INSTALLATION).unwrap();
     let secret = output(&v, "s3cr3t");
     plan(
         &converged(obj, "u-1"),
         &v,
         Observed {
+            public_base: PUBLIC,
+            known_uuid: None,
             client: Some(client),
             secret: Some(&secret),
             previous_secrets: &[],
@@ -103,7 +110,7 @@ fn keycloak_side(obj: &OpenMetadataKeycloakClient, client: &ObservedClient) -> P
 #[test]
 fn the_keycloak_writes_for_each_observation() {
     let basic = resource();
-    let v = validate(&basic).unwrap();
+    let v = validate(&basic, INSTALLATION).unwrap();
     let reported = as_keycloak_reports(&v, "u-1");
     let with_authz = with_client(|c| c.authorization_services_enabled = Some(true));
     let authz_off = with_client(|c| c.authorization_services_enabled = Some(false));
@@ -238,7 +245,9 @@ fn the_keycloak_writes_for_each_observation() {
                 updated: Some(vec![ClientField::Attributes]),
                 body: Some(ClientRepresentation {
                     attributes: Some({
-                        let mut a = desired::managed_attributes(&validate(&adopting).unwrap());
+                        let mut a = desired::managed_attributes(
+                            &validate(&adopting, INSTALLATION).unwrap(),
+                        );
                         a.insert(ADOPTED_ATTRIBUTE.into(), "true".into());
                         a
                     }),
@@ -295,7 +304,7 @@ fn the_keycloak_writes_for_each_observation() {
 #[test]
 fn a_missing_client_is_created_and_read_back_before_anything_else() {
     let obj = resource();
-    let v = validate(&obj).unwrap();
+    let v = validate(&obj, INSTALLATION).unwrap();
     let planned = plan(&obj, &v, Observed::default()).unwrap();
     assert_eq!(
         planned.keycloak,
@@ -327,13 +336,15 @@ fn a_missing_client_is_created_and_read_back_before_anything_else() {
 #[test]
 fn a_converged_resource_plans_no_write_at_all() {
     let obj = resource();
-    let v = validate(&obj).unwrap();
+    let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let secret = output(&v, "s3cr3t");
     let planned = plan(
         &converged(&obj, "u-1"),
         &v,
         Observed {
+            public_base: PUBLIC,
+            known_uuid: None,
             client: Some(&client),
             secret: Some(&secret),
             previous_secrets: &[],

@@ -5,13 +5,15 @@ use super::*;
 #[test]
 fn the_secret_write_for_each_observation() {
     let obj = resource();
-    let v = validate(&obj).unwrap();
+    let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let run = |secret: Option<&Secret>, previous: &[Secret]| {
         plan(
             &obj,
             &v,
             Observed {
+                public_base: PUBLIC,
+                known_uuid: None,
                 client: Some(&client),
                 secret,
                 previous_secrets: previous,
@@ -88,10 +90,12 @@ fn the_secret_write_for_each_observation() {
 #[test]
 fn an_unchanged_status_is_not_written_again() {
     let obj = resource();
-    let v = validate(&obj).unwrap();
+    let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let secret = output(&v, "s3cr3t");
     let observed = Observed {
+        public_base: PUBLIC,
+        known_uuid: None,
         client: Some(&client),
         secret: Some(&secret),
         previous_secrets: &[],
@@ -118,7 +122,7 @@ fn an_unchanged_status_is_not_written_again() {
 #[test]
 fn deletion_only_deletes_a_client_this_resource_owns_and_may_delete() {
     let basic = resource();
-    let v = validate(&basic).unwrap();
+    let v = validate(&basic, INSTALLATION).unwrap();
     let ours = as_keycloak_reports(&v, "u-1").rep;
     let adopted = edited(as_keycloak_reports(&v, "u-1"), |c| {
         c.attributes
@@ -130,7 +134,7 @@ fn deletion_only_deletes_a_client_this_resource_owns_and_may_delete() {
     let policy = |p: Option<DeletionPolicy>| {
         let mut obj = basic.clone();
         obj.spec.deletion_policy = p;
-        validate(&obj).unwrap()
+        validate(&obj, INSTALLATION).unwrap()
     };
     let delete = Deletion::Delete { uuid: "u-1".into() };
     let cases = [
@@ -161,18 +165,24 @@ fn deletion_only_deletes_a_client_this_resource_owns_and_may_delete() {
         ),
     ];
     for (name, v, found, want) in cases {
-        assert_eq!(deletion(&v, found).unwrap(), want, "{name}");
+        assert_eq!(deletion(&v, found, None).unwrap(), want, "{name}");
     }
     let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None).rep;
     let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("x/y")).rep;
-    assert_eq!(deletion(&v, Some(&by_hand)).unwrap(), Deletion::NotOurs);
-    assert_eq!(deletion(&v, Some(&others)).unwrap(), Deletion::NotOurs);
+    assert_eq!(
+        deletion(&v, Some(&by_hand), None).unwrap(),
+        Deletion::NotOurs
+    );
+    assert_eq!(
+        deletion(&v, Some(&others), None).unwrap(),
+        Deletion::NotOurs
+    );
 }
 
 #[test]
 fn the_secret_value_never_shows_in_debug_output() {
     let obj = resource();
-    let v = validate(&obj).unwrap();
+    let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     assert_eq!(client.secret, Some(SecretValue::new("s3cr3t")));
     let text = format!("{client:?}");

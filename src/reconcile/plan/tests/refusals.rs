@@ -5,11 +5,13 @@ use super::*;
 #[test]
 fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
     let basic = resource();
-    let v = validate(&basic).unwrap();
+    let v = validate(&basic, INSTALLATION).unwrap();
     let adopting = with_client(|c| c.adopt_existing = Some(true));
     let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
     let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("team-b/openmetadata"));
     let observe = |c| Observed {
+        public_base: PUBLIC,
+        known_uuid: None,
         client: Some(c),
         ..Default::default()
     };
@@ -18,7 +20,7 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
     assert_eq!(err.reason(), Reason::ClientConflict);
     assert!(err.to_string().contains("adoptExisting: true"), "{err}");
     for obj in [&basic, &adopting] {
-        let v = validate(obj).unwrap();
+        let v = validate(obj, INSTALLATION).unwrap();
         let err = plan(obj, &v, observe(&others)).unwrap_err();
         assert_eq!(err.reason(), Reason::ClientConflict);
         assert!(err.to_string().contains("team-b/openmetadata"), "{err}");
@@ -38,7 +40,7 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
 #[test]
 fn a_client_without_a_secret_gets_one_then_is_read_again() {
     let obj = resource();
-    let v = validate(&obj).unwrap();
+    let v = validate(&obj, INSTALLATION).unwrap();
     let never_had_one = ObservedClient {
         secret: None,
         ..as_keycloak_reports(&v, "u-1")
@@ -47,6 +49,8 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
         &obj,
         &v,
         Observed {
+            public_base: PUBLIC,
+            known_uuid: None,
             client: Some(&never_had_one),
             ..Default::default()
         },
@@ -63,6 +67,8 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
         &obj,
         &v,
         Observed {
+            public_base: PUBLIC,
+            known_uuid: None,
             client: Some(&public),
             ..Default::default()
         },
@@ -73,4 +79,34 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
         [KeycloakAction::Update { .. }]
     ));
     assert_eq!(planned.outputs, None);
+}
+
+#[test]
+fn an_older_owner_marker_is_ours_only_for_the_client_our_status_recorded() {
+    let obj = resource();
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let legacy = with_owner(
+        as_keycloak_reports(&v, "u-1"),
+        Some("openmetadata/openmetadata"),
+    );
+    let observe = |known: Option<&'static str>| Observed {
+        client: Some(&legacy),
+        known_uuid: known,
+        public_base: PUBLIC,
+        ..Default::default()
+    };
+    // Another cluster's resource of the same namespace and name: not ours.
+    let err = plan(&obj, &v, observe(None)).unwrap_err();
+    assert_eq!(err.reason(), Reason::ClientConflict);
+    let err = plan(&obj, &v, observe(Some("u-2"))).unwrap_err();
+    assert_eq!(err.reason(), Reason::ClientConflict);
+    // The very client this resource recorded: ours, and the marker is rewritten.
+    let planned = plan(&obj, &v, observe(Some("u-1"))).unwrap();
+    let Some(KeycloakAction::Update { body, .. }) = planned.keycloak.first() else {
+        panic!("an update: {planned:?}")
+    };
+    assert_eq!(
+        body.attributes.as_ref().unwrap()[OWNER_ATTRIBUTE],
+        "cluster-1/openmetadata/openmetadata"
+    );
 }

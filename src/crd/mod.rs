@@ -1,4 +1,5 @@
-//! The `OpenMetadataKeycloakClient` custom resource (group `omkc.dev`, version `v1alpha1`).
+//! The custom resources (group `omkc.dev`, version `v1alpha1`): `OpenMetadataKeycloakClient`
+//! here, `ClusterKeycloakConnection` in [`connection`].
 //!
 //! No field carries a schema `default`: Argo CD compares the applied manifest with the live
 //! object, and server-filled defaults show as a perpetual OutOfSync. Defaults live in
@@ -7,6 +8,12 @@
 // Several `printcolumn(...)` entries repeat `type_ = "string"`, which clippy mistakes for
 // duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
+
+mod connection;
+
+pub use connection::{
+    ClusterKeycloakConnection, ClusterKeycloakConnectionSpec, NamespacedSecretReference,
+};
 
 use std::collections::BTreeMap;
 
@@ -68,34 +75,64 @@ pub struct OpenMetadataKeycloakClientSpec {
     pub deletion_policy: Option<DeletionPolicy>,
 }
 
-/// Connection to Keycloak's Admin REST API.
+/// Which Keycloak, which realm, and how the operator signs in: a ClusterKeycloakConnection by
+/// name (connectionRef), or a URL and a credentials Secret in this namespace.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("has(self.connectionRef) != has(self.url)").message("set either keycloak.connectionRef, or keycloak.url with keycloak.credentialsSecretRef"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.url) || has(self.credentialsSecretRef)").message("keycloak.url needs keycloak.credentialsSecretRef"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.connectionRef) || (!has(self.credentialsSecretRef) && !has(self.adminRealm) && !has(self.caBundle) && !has(self.publicUrl))").message("with keycloak.connectionRef the connection holds the URL, credentials and CA: remove keycloak.credentialsSecretRef, adminRealm, caBundle and publicUrl"))]
+#[x_kube(validation = kube::core::Rule::new("(has(self.connectionRef) ? 'connection:' + self.connectionRef.name : 'url:' + (has(self.url) ? self.url : '')) == (has(oldSelf.connectionRef) ? 'connection:' + oldSelf.connectionRef.name : 'url:' + (has(oldSelf.url) ? oldSelf.url : ''))").message("keycloak.url and keycloak.connectionRef are immutable: the client lives in that Keycloak; create a new resource for another one"))]
 pub struct KeycloakSpec {
-    /// Base URL of Keycloak, e.g. `https://keycloak.example.com`, or `https://host/auth` for
-    /// Keycloak 16 and older (or Quarkus with `--http-relative-path=/auth`).
+    /// Name of a ClusterKeycloakConnection: the platform's Keycloak, with admin credentials this
+    /// namespace never sees. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_ref: Option<ConnectionReference>,
+    /// Base URL of Keycloak, e.g. https://keycloak.example.com, or https://host/auth for Keycloak
+    /// 16 and older (or Quarkus with --http-relative-path=/auth). Only without connectionRef.
+    /// Immutable.
     // maxLength bounds the CEL cost estimate of the rule (unbounded strings can exceed it).
     #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("keycloak.url must be an absolute http(s) URL"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
-    pub url: String,
-    /// Realm that holds the OpenMetadata client. Immutable; `master` is refused (OpenMetadata's
+    pub url: Option<String>,
+    /// Base URL of the same Keycloak as browsers reach it, when it differs from url. The issuer,
+    /// discovery URI and key URL published for OpenMetadata use it. Default: url. Only without
+    /// connectionRef (a connection has its own).
+    #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("keycloak.publicUrl must be an absolute http(s) URL"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub public_url: Option<String>,
+    /// Realm that holds the OpenMetadata client. Immutable. master is refused (OpenMetadata's
     /// documentation says to keep applications out of the master realm).
     #[x_kube(validation = kube::core::Rule::new("self != 'master'").message("keycloak.realm must not be master: create the client in an application realm"))]
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("keycloak.realm is immutable"))]
     #[schemars(length(min = 1, max = 255))]
     pub realm: String,
-    /// Realm the admin credentials authenticate against (default `master`).
+    /// Realm the admin credentials authenticate against. Default: master. Only without
+    /// connectionRef.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub admin_realm: Option<String>,
-    /// Secret in this resource's namespace holding the admin credentials: keys `username` and
-    /// `password` (password grant through `admin-cli`), or `clientId` and `clientSecret`
-    /// (client-credentials grant of a confidential client with a service account).
-    pub credentials_secret_ref: SecretReference,
+    /// Secret in this resource's namespace holding the admin credentials: keys username and
+    /// password (password grant through admin-cli), or clientId and clientSecret
+    /// (client-credentials grant). It must carry the label omkc.dev/keycloak-credentials=true.
+    /// Only without connectionRef.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<SecretReference>,
     /// PEM bundle of CA certificates to trust for Keycloak's TLS certificate, in addition to the
-    /// system roots. Not secret.
+    /// system roots. Not secret. Only without connectionRef.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<String>,
+}
+
+/// A ClusterKeycloakConnection by name.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionReference {
+    /// Name of the ClusterKeycloakConnection.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
 }
 
 /// A Secret in the resource's own namespace.

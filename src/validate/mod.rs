@@ -3,9 +3,12 @@
 //! this repeats them so a cluster without CEL, or an object written before a rule existed,
 //! still gets a clear answer.
 
+mod fields;
+
 use std::collections::BTreeMap;
 
-use url::Url;
+pub use fields::{base_url, ca_bundle, check_dns_subdomain, is_reserved_metadata_key};
+use fields::{check_redirect_uri, check_secret_key, check_web_origin, non_empty_or};
 
 use crate::crd::{DeletionPolicy, OpenMetadataKeycloakClient};
 
@@ -29,16 +32,13 @@ pub struct Validated {
     pub name: String,
     /// Resource UID (the output Secret's owner reference).
     pub uid: String,
-    /// Keycloak base URL without a trailing slash (`/auth` kept when given).
-    pub keycloak_url: String,
+    /// The owner marker this resource puts on its client: unique across clusters and
+    /// installations (`<installation>/<namespace>/<name>`).
+    pub owner: String,
+    /// Which Keycloak, and how to sign in.
+    pub connection: ConnectionSource,
     /// Realm holding the client.
     pub realm: String,
-    /// Realm the admin credentials belong to.
-    pub admin_realm: String,
-    /// Name of the credentials Secret.
-    pub credentials_secret: String,
-    /// Optional PEM CA bundle.
-    pub ca_bundle: Option<String>,
     /// OpenMetadata base URL without a trailing slash.
     pub openmetadata_url: String,
     /// Extra redirect URIs.
@@ -67,6 +67,30 @@ pub struct Validated {
     pub deletion_policy: Option<DeletionPolicy>,
 }
 
+/// Where the Keycloak connection comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnectionSource {
+    /// A `ClusterKeycloakConnection`, by name.
+    Cluster(String),
+    /// A URL and a credentials Secret in the resource's namespace.
+    Inline(InlineConnection),
+}
+
+/// A connection given in the resource itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InlineConnection {
+    /// Keycloak base URL without a trailing slash (`/auth` kept when given).
+    pub url: String,
+    /// The URL browsers use, when it differs.
+    pub public_url: Option<String>,
+    /// Realm the admin credentials belong to.
+    pub admin_realm: String,
+    /// Name of the credentials Secret (in the resource's namespace).
+    pub credentials_secret: String,
+    /// Optional PEM CA bundle.
+    pub ca_bundle: Option<String>,
+}
+
 /// Where and how the output Secret is written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SecretTarget {
@@ -92,15 +116,19 @@ pub struct InvalidSpec {
     pub message: String,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> InvalidSpec {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> InvalidSpec {
     InvalidSpec {
         field: field.to_string(),
         message: message.into(),
     }
 }
 
-/// Checks the resource and applies defaults.
-pub fn validate(obj: &OpenMetadataKeycloakClient) -> Result<Validated, InvalidSpec> {
+/// Checks the resource and applies defaults. `installation` identifies this operator's
+/// installation (the owner marker must be unique across clusters sharing a Keycloak).
+pub fn validate(
+    obj: &OpenMetadataKeycloakClient,
+    installation: &str,
+) -> Result<Validated, InvalidSpec> {
     let name = obj
         .metadata
         .name
@@ -119,7 +147,7 @@ pub fn validate(obj: &OpenMetadataKeycloakClient) -> Result<Validated, InvalidSp
         .ok_or_else(|| invalid("metadata.uid", "is missing"))?;
     let spec = &obj.spec;
 
-    let keycloak_url = base_url("spec.keycloak.url", &spec.keycloak.url)?;
+    let connection = connection(&spec.keycloak)?;
     let openmetadata_url = base_url("spec.openmetadata.url", &spec.openmetadata.url)?;
 
     let realm = spec.keycloak.realm.trim().to_string();
@@ -132,22 +160,6 @@ pub fn validate(obj: &OpenMetadataKeycloakClient) -> Result<Validated, InvalidSp
             "must not be master: OpenMetadata's client belongs in an application realm",
         ));
     }
-    let admin_realm = non_empty_or(&spec.keycloak.admin_realm, DEFAULT_ADMIN_REALM);
-    let credentials_secret = spec.keycloak.credentials_secret_ref.name.trim().to_string();
-    check_dns_subdomain(
-        "spec.keycloak.credentialsSecretRef.name",
-        &credentials_secret,
-    )?;
-    let ca_bundle = match spec.keycloak.ca_bundle.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => Some(pem.to_string()),
-        Some(_) => {
-            return Err(invalid(
-                "spec.keycloak.caBundle",
-                "must hold PEM certificates (-----BEGIN CERTIFICATE-----)",
-            ));
-        }
-    };
 
     for (i, uri) in spec.openmetadata.extra_redirect_uris.iter().enumerate() {
         check_redirect_uri(&format!("spec.openmetadata.extraRedirectUris[{i}]"), uri)?;
@@ -192,15 +204,19 @@ pub fn validate(obj: &OpenMetadataKeycloakClient) -> Result<Validated, InvalidSp
         }
     }
 
+    if installation.is_empty() || installation.contains('/') {
+        return Err(invalid(
+            "the operator's installation id",
+            "must be non-empty and contain no '/'",
+        ));
+    }
     Ok(Validated {
+        owner: format!("{installation}/{namespace}/{name}"),
         namespace,
         name,
         uid,
-        keycloak_url,
+        connection,
         realm,
-        admin_realm,
-        credentials_secret,
-        ca_bundle,
         openmetadata_url,
         extra_redirect_uris: spec.openmetadata.extra_redirect_uris.clone(),
         extra_web_origins: spec.openmetadata.extra_web_origins.clone(),
@@ -221,104 +237,58 @@ pub fn validate(obj: &OpenMetadataKeycloakClient) -> Result<Validated, InvalidSp
     })
 }
 
-/// Labels and annotations that the Secret must not carry from the user: the operator's own
-/// marker, and Argo CD's tracking keys (they would make Argo CD treat the Secret as its own).
-pub fn is_reserved_metadata_key(key: &str) -> bool {
-    key == "app.kubernetes.io/managed-by"
-        || key == "app.kubernetes.io/instance"
-        || key.starts_with("argocd.argoproj.io/")
-        || key.starts_with("omkc.dev/")
-}
-
-fn non_empty_or(value: &Option<String>, default: &str) -> String {
-    match value.as_deref().map(str::trim) {
-        Some(v) if !v.is_empty() => v.to_string(),
-        _ => default.to_string(),
-    }
-}
-
-/// Parses an absolute http(s) URL with a host and no query or fragment, and returns it without
-/// a trailing slash so paths can be appended.
-fn base_url(field: &str, raw: &str) -> Result<String, InvalidSpec> {
-    let url =
-        Url::parse(raw.trim()).map_err(|e| invalid(field, format!("is not a valid URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(field, "must use http or https"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(field, "must name a host"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(field, "must not have a query or fragment"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            field,
-            "must not embed credentials; use the credentials Secret",
-        ));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_string())
-}
-
-fn check_redirect_uri(field: &str, uri: &str) -> Result<(), InvalidSpec> {
-    // Keycloak accepts wildcards ("https://host/*") and relative paths ("/callback").
-    if uri.starts_with('/') {
-        return Ok(());
-    }
-    let parsed =
-        Url::parse(uri).map_err(|e| invalid(field, format!("is not a valid URI ({e})")))?;
-    if parsed.cannot_be_a_base() {
-        return Err(invalid(field, "must be an absolute URI or a path"));
-    }
-    Ok(())
-}
-
-fn check_web_origin(field: &str, origin: &str) -> Result<(), InvalidSpec> {
-    // "+" means "the redirect URIs' origins", "*" allows all.
-    if origin == "+" || origin == "*" {
-        return Ok(());
-    }
-    let url =
-        Url::parse(origin).map_err(|e| invalid(field, format!("is not a valid origin ({e})")))?;
-    if url.host_str().is_none() || !matches!(url.path(), "" | "/") {
-        return Err(invalid(
-            field,
-            "must be scheme://host[:port], \"+\" or \"*\"",
-        ));
-    }
-    Ok(())
-}
-
-fn check_dns_subdomain(field: &str, name: &str) -> Result<(), InvalidSpec> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            field,
-            format!("{name:?} is not a valid Kubernetes object name (lower-case DNS subdomain)"),
-        ))
-    }
-}
-
-fn check_secret_key(field: &str, key: &str) -> Result<(), InvalidSpec> {
-    let ok = !key.is_empty()
-        && key.len() <= 253
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            field,
-            format!("{key:?} is not a valid Secret key (letters, digits, '-', '_', '.')"),
-        ))
+/// The connection part of the spec (CEL checks the same shape at admission).
+fn connection(spec: &crate::crd::KeycloakSpec) -> Result<ConnectionSource, InvalidSpec> {
+    let inline_only = [
+        (
+            "spec.keycloak.credentialsSecretRef",
+            spec.credentials_secret_ref.is_some(),
+        ),
+        ("spec.keycloak.adminRealm", spec.admin_realm.is_some()),
+        ("spec.keycloak.caBundle", spec.ca_bundle.is_some()),
+        ("spec.keycloak.publicUrl", spec.public_url.is_some()),
+    ];
+    match (&spec.connection_ref, &spec.url) {
+        (Some(_), Some(_)) | (None, None) => Err(invalid(
+            "spec.keycloak",
+            "set either connectionRef, or url with credentialsSecretRef",
+        )),
+        (Some(reference), None) => {
+            if let Some((field, _)) = inline_only.iter().find(|(_, set)| *set) {
+                return Err(invalid(
+                    field,
+                    "must not be set with connectionRef: the connection holds the URL, credentials and CA",
+                ));
+            }
+            let name = reference.name.trim().to_string();
+            check_dns_subdomain("spec.keycloak.connectionRef.name", &name)?;
+            Ok(ConnectionSource::Cluster(name))
+        }
+        (None, Some(url)) => {
+            let url = base_url("spec.keycloak.url", url)?;
+            let public_url = spec
+                .public_url
+                .as_deref()
+                .map(|u| base_url("spec.keycloak.publicUrl", u))
+                .transpose()?;
+            let credentials_secret = spec
+                .credentials_secret_ref
+                .as_ref()
+                .map(|r| r.name.trim().to_string())
+                .ok_or_else(|| {
+                    invalid("spec.keycloak.credentialsSecretRef", "is required with url")
+                })?;
+            check_dns_subdomain(
+                "spec.keycloak.credentialsSecretRef.name",
+                &credentials_secret,
+            )?;
+            Ok(ConnectionSource::Inline(InlineConnection {
+                url,
+                public_url,
+                admin_realm: non_empty_or(&spec.admin_realm, DEFAULT_ADMIN_REALM),
+                credentials_secret,
+                ca_bundle: ca_bundle("spec.keycloak.caBundle", spec.ca_bundle.as_deref())?,
+            }))
+        }
     }
 }

@@ -5,23 +5,24 @@
 //! - a resource's generation (spec, deletion) or annotations change; its own status and
 //!   finalizer writes do not;
 //! - an output Secret changes, unless the change is this operator's own last write;
-//! - a credentials Secret a resource names changes;
+//! - a credentials Secret a resource uses changes (directly, or through its connection); its
+//!   ClusterKeycloakConnection changes; its namespace's labels change;
 //! - the periodic resync, spread evenly over the resync period (never a burst), skipping
 //!   resources that wait out a backoff: changes are never starved behind resyncs.
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+mod resync;
+mod watches;
 
-use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::Secret;
+use std::sync::Arc;
+
+use futures::StreamExt;
 use kube::{
-    Api, Client, Resource, ResourceExt,
-    core::{DeserializeGuard, PartialObjectMeta},
+    Api, Client, ResourceExt,
+    core::DeserializeGuard,
     runtime::{
         Controller, WatchStreamExt,
         controller::{self, Action},
-        predicates, reflector,
-        reflector::{ObjectRef, Store},
-        watcher,
+        predicates, reflector, watcher,
     },
 };
 use tracing::{info, warn};
@@ -29,11 +30,11 @@ use tracing::{info, warn};
 use crate::{
     context::Context,
     crd::OpenMetadataKeycloakClient,
-    names::{MANAGED_BY_LABEL, OPERATOR_NAME},
     reason::Reason,
     reconcile::{self, Error, object_key},
     telemetry::{HEARTBEAT, Health},
 };
+use resync::spread_resyncs;
 
 type Guarded = DeserializeGuard<OpenMetadataKeycloakClient>;
 
@@ -69,84 +70,6 @@ pub fn error_policy(guard: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Ac
     }
 }
 
-/// Maps a Secret to the resources whose credentials it holds.
-fn referencing(
-    store: &Store<Guarded>,
-    namespace: Option<&str>,
-    name: &str,
-) -> Vec<ObjectRef<Guarded>> {
-    store
-        .state()
-        .iter()
-        .filter(|guard| match &guard.0 {
-            Ok(obj) => {
-                obj.metadata.namespace.as_deref() == namespace
-                    && obj.spec.keycloak.credentials_secret_ref.name == name
-            }
-            Err(_) => false,
-        })
-        .map(|guard| ObjectRef::from_obj(guard.as_ref()))
-        .collect()
-}
-
-/// Maps an output Secret to the resource that owns it.
-fn owner_of(secret: &Secret) -> Option<ObjectRef<Guarded>> {
-    let namespace = secret.namespace()?;
-    let owner = secret
-        .owner_references()
-        .iter()
-        .find(|o| o.kind == "OpenMetadataKeycloakClient" && o.controller == Some(true))?;
-    Some(ObjectRef::new_with(&owner.name, ()).within(&namespace))
-}
-
-/// Every resource once per `period`, one at a time at even intervals (deadlines, so a round
-/// takes the period exactly), skipping malformed resources and those waiting out a backoff.
-/// The first round starts one period in, after the watch has reconciled everything once.
-fn spread_resyncs(
-    store: Store<Guarded>,
-    period: Duration,
-    ctx: Arc<Context>,
-) -> impl Stream<Item = ObjectRef<Guarded>> + Send {
-    use tokio::time::{Instant, sleep_until};
-    struct Round {
-        queue: VecDeque<Arc<Guarded>>,
-        next: Instant,
-        gap: Duration,
-    }
-    let round = Round {
-        queue: VecDeque::new(),
-        next: Instant::now() + period,
-        gap: period,
-    };
-    futures::stream::unfold(
-        (store, ctx, round),
-        move |(store, ctx, mut round)| async move {
-            loop {
-                if round.queue.is_empty() {
-                    sleep_until(round.next).await;
-                    round.queue = store.state().into_iter().collect();
-                    if round.queue.is_empty() {
-                        round.next += period;
-                        continue;
-                    }
-                    round.gap = period / round.queue.len() as u32;
-                }
-                sleep_until(round.next).await;
-                round.next += round.gap;
-                let Some(guard) = round.queue.pop_front() else {
-                    continue;
-                };
-                let Ok(obj) = &guard.0 else { continue };
-                if obj.metadata.deletion_timestamp.is_some() || ctx.in_backoff(&object_key(obj)) {
-                    continue;
-                }
-                let next = ObjectRef::from_obj(guard.as_ref());
-                return Some((next, (store, ctx, round)));
-            }
-        },
-    )
-}
-
 /// What re-triggers a resource: its generation (spec, deletion) and annotations. Status and
 /// finalizer writes, its own included, do not.
 fn relevant(guard: &Guarded) -> Option<u64> {
@@ -167,19 +90,33 @@ pub async fn run_scope(
     health: Arc<Health>,
     index: usize,
 ) {
-    fn api<K: Resource<Scope = kube::core::NamespaceResourceScope>>(
-        client: &Client,
-        namespace: &Option<String>,
-    ) -> Api<K>
-    where
-        K::DynamicType: Default,
-    {
-        match namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        }
-    }
-    let resources: Api<Guarded> = api(&client, &namespace);
+    run_scope_with(
+        client,
+        namespace,
+        Vec::new(),
+        ctx,
+        concurrency,
+        health,
+        index,
+    )
+    .await
+}
+
+/// [`run_scope`], also watching credentials Secrets in `extra_credentials` (the operator's own
+/// namespace, where connections keep theirs, when it is not among the watched namespaces).
+pub async fn run_scope_with(
+    client: Client,
+    namespace: Option<String>,
+    extra_credentials: Vec<String>,
+    ctx: Arc<Context>,
+    concurrency: u16,
+    health: Arc<Health>,
+    index: usize,
+) {
+    let credential_scopes: Vec<Option<String>> = std::iter::once(namespace.clone())
+        .chain(extra_credentials.into_iter().map(Some))
+        .collect();
+    let resources: Api<Guarded> = watches::api(&client, &namespace);
     let (store, writer) = reflector::store();
     let main = watcher(resources, watcher::Config::default().any_semantic())
         .default_backoff()
@@ -199,58 +136,25 @@ pub async fn run_scope(
         }
     };
 
-    // Output Secrets: only the ones this operator labelled, cached whole (they are its own).
-    let scope = namespace.clone();
-    let outputs = watcher(
-        api::<Secret>(&client, &namespace),
-        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR_NAME}")),
-    )
-    .default_backoff()
-    .map({
-        let ctx = ctx.clone();
-        move |event| {
-            if let Ok(event) = &event {
-                ctx.output_secrets.apply(scope.as_deref(), event);
-            }
-            // A deletion always counts; a change only when it is not the operator's own write.
-            futures::stream::iter(match event {
-                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
-                    (!ctx.is_own_write(&s)).then_some(Ok(s))
-                }
-                Ok(watcher::Event::Delete(s)) => Some(Ok(s)),
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-                Err(e) => Some(Err(e)),
-            })
-        }
-    })
-    .flatten();
-    // Credentials Secrets: metadata only (no Secret data cached), mapped to resources naming
-    // them; the resourceVersion tells the reconcile when to read them again.
-    let scope = namespace.clone();
-    let credentials = watcher(
-        api::<PartialObjectMeta<Secret>>(&client, &namespace),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .inspect({
-        let ctx = ctx.clone();
-        move |event| {
-            if let Ok(event) = event {
-                ctx.credentials_meta.apply(scope.as_deref(), event);
-            }
-        }
-    })
-    .touched_objects();
+    let outputs = watches::output_secrets(&client, &namespace, ctx.clone());
+    let credentials = watches::credentials(&client, &credential_scopes, ctx.clone());
+    let connections = watches::connections(&client, ctx.clone());
+    let namespaces = watches::namespaces(&client, &namespace, ctx.clone());
 
     let resyncs = spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone());
     let run = Controller::for_stream(main, store.clone())
-        .watches_stream(outputs, |secret| owner_of(&secret))
-        .watches_stream(credentials, move |secret| {
-            referencing(
-                &store,
-                secret.metadata.namespace.as_deref(),
-                &secret.name_any(),
-            )
+        .watches_stream(outputs, |secret| watches::owner_of(&secret))
+        .watches_stream(credentials, {
+            let (store, ctx) = (store.clone(), ctx.clone());
+            move |secret| watches::using_credentials(&store, &ctx, &secret)
+        })
+        .watches_stream(connections, {
+            let store = store.clone();
+            move |connection| watches::using_connection(&store, &connection.name_any())
+        })
+        .watches_stream(namespaces, {
+            let store = store.clone();
+            move |ns| watches::in_namespace_with_connection(&store, &ns.name_any())
         })
         .reconcile_on(resyncs)
         .with_config(controller::Config::default().concurrency(concurrency))

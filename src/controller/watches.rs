@@ -1,0 +1,215 @@
+//! The watches besides the resources themselves: each feeds a cache of [`Context`] and tells
+//! the controller which resources to reconcile. Only labelled Secrets are ever watched: the
+//! output Secrets (`app.kubernetes.io/managed-by`) and the credentials Secrets
+//! (`omkc.dev/keycloak-credentials=true`).
+
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt, stream};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    core::{NamespaceResourceScope, PartialObjectMeta},
+    runtime::{
+        WatchStreamExt,
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
+};
+
+use super::Guarded;
+use crate::{
+    cache::ObjectCache,
+    context::Context,
+    crd::ClusterKeycloakConnection,
+    names::{CREDENTIALS_LABEL, MANAGED_BY_LABEL, OPERATOR_NAME},
+};
+
+/// The API of a namespaced kind in one namespace, or in all.
+pub(super) fn api<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// A watch that keeps `cache` current and yields the objects it touches.
+fn cached<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    scope: Option<String>,
+    cache: impl Fn(&Context) -> &ObjectCache<K> + Send + 'static,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    watcher(api, config)
+        .default_backoff()
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                cache(&ctx).apply(scope.as_deref(), event);
+            }
+        })
+        .touched_objects()
+}
+
+/// Output Secrets: only the ones this operator labelled, cached whole (they are its own). A
+/// deletion always counts; a change only when it is not the operator's own write coming back.
+pub(super) fn output_secrets(
+    client: &Client,
+    namespace: &Option<String>,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = Result<Secret, watcher::Error>> + Send + use<> {
+    let scope = namespace.clone();
+    watcher(
+        api::<Secret>(client, namespace),
+        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR_NAME}")),
+    )
+    .default_backoff()
+    .map(move |event| {
+        if let Ok(event) = &event {
+            ctx.output_secrets.apply(scope.as_deref(), event);
+        }
+        stream::iter(match event {
+            Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
+                (!ctx.is_own_write(&s)).then_some(Ok(s))
+            }
+            Ok(watcher::Event::Delete(s)) => Some(Ok(s)),
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+            Err(e) => Some(Err(e)),
+        })
+    })
+    .flatten()
+}
+
+/// Credentials Secrets, in each of `scopes`: only those labelled as such, cached whole.
+pub(super) fn credentials(
+    client: &Client,
+    scopes: &[Option<String>],
+    ctx: Arc<Context>,
+) -> impl Stream<Item = Result<Secret, watcher::Error>> + Send + use<> {
+    let watches = scopes.iter().map(|scope| {
+        cached(
+            api::<Secret>(client, scope),
+            watcher::Config::default().labels(&format!("{CREDENTIALS_LABEL}=true")),
+            scope.clone(),
+            |ctx| &ctx.credentials,
+            ctx.clone(),
+        )
+        .boxed()
+    });
+    stream::select_all(watches)
+}
+
+/// The ClusterKeycloakConnections.
+pub(super) fn connections(
+    client: &Client,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = Result<ClusterKeycloakConnection, watcher::Error>> + Send + use<> {
+    cached(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        None,
+        |ctx| &ctx.connections,
+        ctx,
+    )
+}
+
+/// The metadata of the watched namespace (or of all), for the connections' namespace selectors.
+pub(super) fn namespaces(
+    client: &Client,
+    namespace: &Option<String>,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = Result<PartialObjectMeta<Namespace>, watcher::Error>> + Send + use<> {
+    let config = match namespace {
+        Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
+        None => watcher::Config::default(),
+    };
+    cached(
+        Api::all(client.clone()),
+        config,
+        namespace.clone(),
+        |ctx| &ctx.namespaces,
+        ctx,
+    )
+}
+
+/// The resource that owns an output Secret.
+pub(super) fn owner_of(secret: &Secret) -> Option<ObjectRef<Guarded>> {
+    let namespace = secret.namespace()?;
+    let owner = secret
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "OpenMetadataKeycloakClient" && o.controller == Some(true))?;
+    Some(ObjectRef::new_with(&owner.name, ()).within(&namespace))
+}
+
+fn refs<'a>(
+    store: &'a Store<Guarded>,
+    keep: impl Fn(&crate::crd::OpenMetadataKeycloakClient) -> bool + 'a,
+) -> Vec<ObjectRef<Guarded>> {
+    store
+        .state()
+        .iter()
+        .filter(|guard| guard.0.as_ref().is_ok_and(&keep))
+        .map(|guard| ObjectRef::from_obj(guard.as_ref()))
+        .collect()
+}
+
+/// The resources whose credentials a Secret holds: directly, or through their connection.
+pub(super) fn using_credentials(
+    store: &Store<Guarded>,
+    ctx: &Context,
+    secret: &Secret,
+) -> Vec<ObjectRef<Guarded>> {
+    let namespace = secret.namespace().unwrap_or_default();
+    let name = secret.name_any();
+    refs(store, |obj| {
+        let k = &obj.spec.keycloak;
+        if let Some(reference) = &k.connection_ref {
+            return ctx.connections.get("", &reference.name).is_some_and(|c| {
+                let r = &c.spec.credentials_secret_ref;
+                r.name == name
+                    && r.namespace
+                        .as_deref()
+                        .unwrap_or(&ctx.settings.operator_namespace)
+                        == namespace
+            });
+        }
+        obj.metadata.namespace.as_deref() == Some(namespace.as_str())
+            && k.credentials_secret_ref
+                .as_ref()
+                .is_some_and(|r| r.name == name)
+    })
+}
+
+/// The resources that use a connection.
+pub(super) fn using_connection(
+    store: &Store<Guarded>,
+    connection: &str,
+) -> Vec<ObjectRef<Guarded>> {
+    refs(store, |obj| {
+        obj.spec
+            .keycloak
+            .connection_ref
+            .as_ref()
+            .is_some_and(|r| r.name == connection)
+    })
+}
+
+/// The resources of a namespace that use a connection (its labels decide whether they may).
+pub(super) fn in_namespace_with_connection(
+    store: &Store<Guarded>,
+    namespace: &str,
+) -> Vec<ObjectRef<Guarded>> {
+    refs(store, |obj| {
+        obj.metadata.namespace.as_deref() == Some(namespace)
+            && obj.spec.keycloak.connection_ref.is_some()
+    })
+}

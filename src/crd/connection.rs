@@ -1,0 +1,75 @@
+//! The `ClusterKeycloakConnection` custom resource (cluster-scoped): a Keycloak, the admin
+//! credentials to use there, and who may use it. Platform teams create connections; application
+//! teams refer to one by name from their `OpenMetadataKeycloakClient` and never see the admin
+//! credentials.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// Spec of a connection to a Keycloak's Admin API, shared by the namespaces it allows.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "omkc.dev",
+    version = "v1alpha1",
+    kind = "ClusterKeycloakConnection",
+    plural = "clusterkeycloakconnections",
+    shortname = "kcconn",
+    doc = "A Keycloak, the admin credentials the operator uses there, and which namespaces and realms may use it. Referenced by name from spec.keycloak.connectionRef of an OpenMetadataKeycloakClient.",
+    printcolumn(name = "URL", type_ = "string", json_path = ".spec.url"),
+    printcolumn(name = "Realms", type_ = "string", json_path = ".spec.allowedRealms"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterKeycloakConnectionSpec {
+    /// Base URL of Keycloak as the operator reaches it, e.g. https://keycloak.example.com, or
+    /// https://host/auth for Keycloak 16 and older. Immutable: create another connection for
+    /// another Keycloak.
+    #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("url must be an absolute http(s) URL"))]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("url is immutable: the clients made through this connection live in that Keycloak; create another connection for another Keycloak"))]
+    #[schemars(length(min = 1, max = 2048))]
+    pub url: String,
+    /// Base URL of the same Keycloak as browsers reach it, when it differs from url (an in-cluster
+    /// Service for the operator, a public host for users). The issuer, discovery URI and key URL
+    /// published for OpenMetadata use it. Default: url.
+    #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("publicUrl must be an absolute http(s) URL"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub public_url: Option<String>,
+    /// Realm the admin credentials authenticate against. Default: master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub admin_realm: Option<String>,
+    /// The Secret holding the admin credentials: keys username and password, or clientId and
+    /// clientSecret. It must carry the label omkc.dev/keycloak-credentials=true.
+    pub credentials_secret_ref: NamespacedSecretReference,
+    /// PEM bundle of CA certificates to trust for Keycloak's TLS certificate, in addition to the
+    /// system roots. Not secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
+    /// Namespaces whose OpenMetadataKeycloakClients may use this connection, by label. An empty
+    /// selector ({}) allows every namespace; a namespace that does not match is refused with
+    /// ConnectionNotAllowed and nothing reaches Keycloak.
+    pub namespace_selector: LabelSelector,
+    /// Realms in which clients may be created through this connection. "*" allows every realm but
+    /// master. A resource asking for another realm is refused with RealmNotAllowed.
+    #[schemars(length(min = 1))]
+    pub allowed_realms: Vec<String>,
+}
+
+/// A Secret by namespace and name.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespacedSecretReference {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Namespace of the Secret. Default: the operator's own namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
+}

@@ -1,0 +1,192 @@
+//! Which Keycloak a resource may use, and with which credentials (pure). A resource either
+//! names a `ClusterKeycloakConnection` that allows its namespace and realm, or (when the
+//! operator allows inline connections) gives a URL and a credentials Secret of its namespace.
+//! Either way the credentials Secret must carry the opt-in label; an optional annotation binds
+//! it to one URL. Nothing here reaches Keycloak: a refusal happens before any request.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::Error;
+use crate::{
+    crd::ClusterKeycloakConnection,
+    keycloak::ConnectionKey,
+    names::{CREDENTIALS_LABEL, CREDENTIALS_URL_ANNOTATION},
+    validate::{ConnectionSource, DEFAULT_ADMIN_REALM, Validated, base_url, ca_bundle},
+};
+
+/// A connection resolved for one resource.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connection {
+    /// Identity of the session (one session and token per connection).
+    pub key: ConnectionKey,
+    /// Base URL the operator calls.
+    pub url: String,
+    /// Base URL browsers use (issuer, discovery, keys published for OpenMetadata).
+    pub public_url: String,
+    /// Realm the credentials authenticate against.
+    pub admin_realm: String,
+    /// Extra PEM roots.
+    pub ca_bundle: Option<String>,
+    /// Namespace and name of the credentials Secret.
+    pub credentials: (String, String),
+}
+
+/// What the environment says, for [`resolve`].
+#[derive(Clone, Copy, Debug)]
+pub struct Environment<'a> {
+    /// The connection the resource names, if it exists.
+    pub cluster: Option<&'a ClusterKeycloakConnection>,
+    /// Labels of the resource's namespace.
+    pub namespace_labels: &'a BTreeMap<String, String>,
+    /// Where the operator runs (default namespace of a connection's credentials).
+    pub operator_namespace: &'a str,
+    /// Whether resources may bring their own URL and credentials.
+    pub allow_inline: bool,
+}
+
+/// Resolves the connection of `v`, refusing what it may not use.
+pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error> {
+    match &v.connection {
+        ConnectionSource::Inline(inline) => {
+            if !env.allow_inline {
+                return Err(Error::ConnectionNotAllowed(
+                    "this operator does not accept keycloak.url with a credentials Secret of the namespace; use keycloak.connectionRef to a ClusterKeycloakConnection".into(),
+                ));
+            }
+            Ok(Connection {
+                key: ConnectionKey {
+                    base_url: inline.url.clone(),
+                    admin_realm: inline.admin_realm.clone(),
+                    credentials_source: format!("{}/{}", v.namespace, inline.credentials_secret),
+                },
+                url: inline.url.clone(),
+                public_url: inline
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| inline.url.clone()),
+                admin_realm: inline.admin_realm.clone(),
+                ca_bundle: inline.ca_bundle.clone(),
+                credentials: (v.namespace.clone(), inline.credentials_secret.clone()),
+            })
+        }
+        ConnectionSource::Cluster(name) => {
+            let connection = env
+                .cluster
+                .ok_or_else(|| Error::ConnectionNotFound(name.clone()))?;
+            let spec = &connection.spec;
+            if !selector_matches(&spec.namespace_selector, env.namespace_labels)? {
+                return Err(Error::ConnectionNotAllowed(format!(
+                    "ClusterKeycloakConnection {name:?} does not allow namespace {:?} (its namespaceSelector does not match the namespace's labels)",
+                    v.namespace
+                )));
+            }
+            let realm_allowed = spec
+                .allowed_realms
+                .iter()
+                .any(|r| r == &v.realm || (r == "*" && v.realm != "master"));
+            if !realm_allowed {
+                return Err(Error::RealmNotAllowed(format!(
+                    "ClusterKeycloakConnection {name:?} does not allow realm {:?} (allowedRealms: {})",
+                    v.realm,
+                    spec.allowed_realms.join(", ")
+                )));
+            }
+            let invalid = |e: crate::validate::InvalidSpec| {
+                Error::ConnectionInvalid(format!("ClusterKeycloakConnection {name:?}: {e}"))
+            };
+            let url = base_url("spec.url", &spec.url).map_err(invalid)?;
+            let public_url = match &spec.public_url {
+                Some(u) => base_url("spec.publicUrl", u).map_err(invalid)?,
+                None => url.clone(),
+            };
+            let admin_realm = spec
+                .admin_realm
+                .clone()
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| DEFAULT_ADMIN_REALM.to_string());
+            let secret = &spec.credentials_secret_ref;
+            let secret_namespace = secret
+                .namespace
+                .clone()
+                .unwrap_or_else(|| env.operator_namespace.to_string());
+            Ok(Connection {
+                key: ConnectionKey {
+                    base_url: url.clone(),
+                    admin_realm: admin_realm.clone(),
+                    credentials_source: format!("connection/{name}"),
+                },
+                url,
+                public_url,
+                admin_realm,
+                ca_bundle: ca_bundle("spec.caBundle", spec.ca_bundle.as_deref())
+                    .map_err(invalid)?,
+                credentials: (secret_namespace, secret.name.clone()),
+            })
+        }
+    }
+}
+
+/// Whether a Secret may be used as the credentials of `connection`: it carries the opt-in
+/// label, and if it names the one URL it may be sent to, that is the connection's URL.
+pub fn credentials_allowed(secret: &ObjectMeta, connection: &Connection) -> Result<(), Error> {
+    let (namespace, name) = &connection.credentials;
+    let labelled = secret
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(CREDENTIALS_LABEL))
+        .is_some_and(|v| v == "true");
+    if !labelled {
+        return Err(Error::CredentialsNotAllowed(format!(
+            "Secret {namespace}/{name} lacks the label {CREDENTIALS_LABEL}=true; only a Secret so labelled (by someone allowed to write Secrets) is used as Keycloak credentials"
+        )));
+    }
+    if let Some(bound) = secret
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(CREDENTIALS_URL_ANNOTATION))
+    {
+        let bound = bound.trim().trim_end_matches('/');
+        if bound != connection.url {
+            return Err(Error::CredentialsNotAllowed(format!(
+                "Secret {namespace}/{name} may only be sent to {bound} ({CREDENTIALS_URL_ANNOTATION}), not to {}",
+                connection.url
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `labels` match a label selector (`matchLabels` and `matchExpressions` with `In`,
+/// `NotIn`, `Exists`, `DoesNotExist`). An unknown operator is an error, never a match.
+pub fn selector_matches(
+    selector: &LabelSelector,
+    labels: &BTreeMap<String, String>,
+) -> Result<bool, Error> {
+    let by_labels = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let mut by_expressions = true;
+    for e in selector.match_expressions.iter().flatten() {
+        let values = e.values.as_deref().unwrap_or_default();
+        let value = labels.get(&e.key);
+        by_expressions &= match e.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            other => {
+                return Err(Error::ConnectionInvalid(format!(
+                    "namespaceSelector: unknown operator {other:?} (In, NotIn, Exists, DoesNotExist)"
+                )));
+            }
+        };
+    }
+    Ok(by_labels && by_expressions)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,287 @@
+//! Who may use which connection, with which credentials: table by table.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelectorRequirement, ObjectMeta};
+use serde_json::json;
+
+use super::*;
+use crate::{
+    crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient},
+    reason::Reason,
+    validate::validate,
+};
+
+fn resource(keycloak: serde_json::Value) -> Validated {
+    let obj: OpenMetadataKeycloakClient = serde_json::from_value(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "om", "namespace": "team-a", "uid": "u-1"},
+        "spec": {"keycloak": keycloak, "openmetadata": {"url": "https://om.example.com"}}
+    }))
+    .unwrap();
+    validate(&obj, "cluster-1").unwrap()
+}
+
+fn by_connection(realm: &str) -> Validated {
+    resource(json!({"connectionRef": {"name": "platform"}, "realm": realm}))
+}
+
+fn connection(selector: serde_json::Value, realms: &[&str]) -> ClusterKeycloakConnection {
+    serde_json::from_value(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+        "metadata": {"name": "platform"},
+        "spec": {
+            "url": "http://keycloak.keycloak.svc:8080/",
+            "publicUrl": "https://sso.example.com",
+            "credentialsSecretRef": {"name": "keycloak-admin"},
+            "namespaceSelector": selector,
+            "allowedRealms": realms
+        }
+    }))
+    .unwrap()
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn env<'a>(
+    cluster: Option<&'a ClusterKeycloakConnection>,
+    namespace_labels: &'a BTreeMap<String, String>,
+) -> Environment<'a> {
+    Environment {
+        cluster,
+        namespace_labels,
+        operator_namespace: "omkc-system",
+        allow_inline: true,
+    }
+}
+
+#[test]
+fn a_connection_is_used_only_by_the_namespaces_and_realms_it_allows() {
+    let data_team = labels(&[("team", "data")]);
+    let other_team = labels(&[("team", "web")]);
+    let data_only = connection(json!({"matchLabels": {"team": "data"}}), &["data-sec"]);
+    let everyone = connection(json!({}), &["*"]);
+    type Case<'a> = (
+        &'a str,
+        Validated,
+        Option<&'a ClusterKeycloakConnection>,
+        &'a BTreeMap<String, String>,
+        Option<Reason>,
+    );
+    let cases: [Case; 7] = [
+        (
+            "allowed namespace and realm",
+            by_connection("data-sec"),
+            Some(&data_only),
+            &data_team,
+            None,
+        ),
+        (
+            "namespace outside the selector",
+            by_connection("data-sec"),
+            Some(&data_only),
+            &other_team,
+            Some(Reason::ConnectionNotAllowed),
+        ),
+        (
+            "realm not allowed",
+            by_connection("payroll"),
+            Some(&data_only),
+            &data_team,
+            Some(Reason::RealmNotAllowed),
+        ),
+        (
+            "empty selector and *: any namespace, any realm",
+            by_connection("payroll"),
+            Some(&everyone),
+            &other_team,
+            None,
+        ),
+        (
+            "* never allows master",
+            {
+                let mut v = by_connection("data-sec");
+                v.realm = "master".into();
+                v
+            },
+            Some(&everyone),
+            &other_team,
+            Some(Reason::RealmNotAllowed),
+        ),
+        (
+            "no such connection",
+            by_connection("data-sec"),
+            None,
+            &data_team,
+            Some(Reason::ConnectionNotFound),
+        ),
+        (
+            "no labels at all",
+            by_connection("data-sec"),
+            Some(&data_only),
+            &BTreeMap::new(),
+            Some(Reason::ConnectionNotAllowed),
+        ),
+    ];
+    for (name, v, cluster, ns_labels, want) in cases {
+        let got = resolve(&v, env(cluster, ns_labels))
+            .err()
+            .map(|e| e.reason());
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn a_resolved_connection_names_its_keycloak_credentials_and_public_url() {
+    let v = by_connection("data-sec");
+    let c = connection(json!({}), &["data-sec"]);
+    let got = resolve(&v, env(Some(&c), &BTreeMap::new())).unwrap();
+    assert_eq!(got.url, "http://keycloak.keycloak.svc:8080");
+    assert_eq!(got.public_url, "https://sso.example.com");
+    assert_eq!(got.admin_realm, "master");
+    assert_eq!(
+        got.credentials,
+        ("omkc-system".to_string(), "keycloak-admin".to_string()),
+        "in the operator's namespace by default"
+    );
+    assert_eq!(
+        got.key.credentials_source, "connection/platform",
+        "one session per connection"
+    );
+}
+
+#[test]
+fn inline_connections_can_be_turned_off() {
+    let v = resource(json!({"url": "https://kc.example.com", "realm": "data-sec",
+                            "credentialsSecretRef": {"name": "admin"}}));
+    let none = BTreeMap::new();
+    let allowed = resolve(&v, env(None, &none)).unwrap();
+    assert_eq!(
+        allowed.credentials,
+        ("team-a".to_string(), "admin".to_string())
+    );
+    assert_eq!(allowed.public_url, "https://kc.example.com");
+    let off = Environment {
+        allow_inline: false,
+        ..env(None, &none)
+    };
+    assert_eq!(
+        resolve(&v, off).unwrap_err().reason(),
+        Reason::ConnectionNotAllowed
+    );
+}
+
+#[test]
+fn a_secret_is_credentials_only_when_labelled_and_only_for_the_url_it_names() {
+    let v = resource(json!({"url": "https://kc.example.com", "realm": "data-sec",
+                            "credentialsSecretRef": {"name": "admin"}}));
+    let connection = resolve(&v, env(None, &BTreeMap::new())).unwrap();
+    let meta = |labels: Option<&str>, bound: Option<&str>| ObjectMeta {
+        labels: labels.map(|v| [(CREDENTIALS_LABEL.to_string(), v.to_string())].into()),
+        annotations: bound
+            .map(|u| [(CREDENTIALS_URL_ANNOTATION.to_string(), u.to_string())].into()),
+        ..Default::default()
+    };
+    assert!(credentials_allowed(&meta(Some("true"), None), &connection).is_ok());
+    assert!(
+        credentials_allowed(
+            &meta(Some("true"), Some("https://kc.example.com/")),
+            &connection
+        )
+        .is_ok()
+    );
+    for (name, m) in [
+        ("no label", meta(None, None)),
+        ("label false", meta(Some("false"), None)),
+        (
+            "bound elsewhere",
+            meta(Some("true"), Some("https://other.example.com")),
+        ),
+    ] {
+        let err = credentials_allowed(&m, &connection).unwrap_err();
+        assert_eq!(err.reason(), Reason::CredentialsNotAllowed, "{name}");
+        assert!(err.to_string().contains("team-a/admin"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn label_selectors_match_as_kubernetes_does() {
+    let expr = |key: &str, op: &str, values: &[&str]| LabelSelectorRequirement {
+        key: key.into(),
+        operator: op.into(),
+        values: Some(values.iter().map(|v| v.to_string()).collect()),
+    };
+    let ns = labels(&[("team", "data"), ("tier", "prod")]);
+    let cases = [
+        (LabelSelector::default(), true),
+        (
+            LabelSelector {
+                match_labels: Some(labels(&[("team", "data")])),
+                ..Default::default()
+            },
+            true,
+        ),
+        (
+            LabelSelector {
+                match_labels: Some(labels(&[("team", "web")])),
+                ..Default::default()
+            },
+            false,
+        ),
+        (
+            LabelSelector {
+                match_expressions: Some(vec![expr("tier", "In", &["prod", "staging"])]),
+                ..Default::default()
+            },
+            true,
+        ),
+        (
+            LabelSelector {
+                match_expressions: Some(vec![expr("tier", "NotIn", &["prod"])]),
+                ..Default::default()
+            },
+            false,
+        ),
+        (
+            LabelSelector {
+                match_expressions: Some(vec![expr("owner", "NotIn", &["x"])]),
+                ..Default::default()
+            },
+            true,
+        ),
+        (
+            LabelSelector {
+                match_expressions: Some(vec![expr("team", "Exists", &[])]),
+                ..Default::default()
+            },
+            true,
+        ),
+        (
+            LabelSelector {
+                match_expressions: Some(vec![expr("team", "DoesNotExist", &[])]),
+                ..Default::default()
+            },
+            false,
+        ),
+    ];
+    for (selector, want) in cases {
+        assert_eq!(
+            selector_matches(&selector, &ns).unwrap(),
+            want,
+            "{selector:?}"
+        );
+    }
+    let bad = LabelSelector {
+        match_expressions: Some(vec![expr("team", "Like", &[])]),
+        ..Default::default()
+    };
+    assert_eq!(
+        selector_matches(&bad, &ns).unwrap_err().reason(),
+        Reason::ConnectionInvalid
+    );
+}

@@ -1,0 +1,119 @@
+//! Checks of single fields (pure): URLs, names, keys.
+
+use url::Url;
+
+use super::{InvalidSpec, invalid};
+
+/// A PEM CA bundle, or none.
+pub fn ca_bundle(field: &str, raw: Option<&str>) -> Result<Option<String>, InvalidSpec> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => Ok(Some(pem.to_string())),
+        Some(_) => Err(invalid(
+            field,
+            "must hold PEM certificates (-----BEGIN CERTIFICATE-----)",
+        )),
+    }
+}
+
+/// Labels and annotations that the Secret must not carry from the user: the operator's own
+/// marker, and Argo CD's tracking keys (they would make Argo CD treat the Secret as its own).
+pub fn is_reserved_metadata_key(key: &str) -> bool {
+    key == "app.kubernetes.io/managed-by"
+        || key == "app.kubernetes.io/instance"
+        || key.starts_with("argocd.argoproj.io/")
+        || key.starts_with("omkc.dev/")
+}
+
+pub(super) fn non_empty_or(value: &Option<String>, default: &str) -> String {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => v.to_string(),
+        _ => default.to_string(),
+    }
+}
+
+/// Parses an absolute http(s) URL with a host and no query or fragment, and returns it without
+/// a trailing slash so paths can be appended.
+pub fn base_url(field: &str, raw: &str) -> Result<String, InvalidSpec> {
+    let url =
+        Url::parse(raw.trim()).map_err(|e| invalid(field, format!("is not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(field, "must use http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(field, "must name a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(field, "must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            field,
+            "must not embed credentials; use the credentials Secret",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+pub(super) fn check_redirect_uri(field: &str, uri: &str) -> Result<(), InvalidSpec> {
+    // Keycloak accepts wildcards ("https://host/*") and relative paths ("/callback").
+    if uri.starts_with('/') {
+        return Ok(());
+    }
+    let parsed =
+        Url::parse(uri).map_err(|e| invalid(field, format!("is not a valid URI ({e})")))?;
+    if parsed.cannot_be_a_base() {
+        return Err(invalid(field, "must be an absolute URI or a path"));
+    }
+    Ok(())
+}
+
+pub(super) fn check_web_origin(field: &str, origin: &str) -> Result<(), InvalidSpec> {
+    // "+" means "the redirect URIs' origins", "*" allows all.
+    if origin == "+" || origin == "*" {
+        return Ok(());
+    }
+    let url =
+        Url::parse(origin).map_err(|e| invalid(field, format!("is not a valid origin ({e})")))?;
+    if url.host_str().is_none() || !matches!(url.path(), "" | "/") {
+        return Err(invalid(
+            field,
+            "must be scheme://host[:port], \"+\" or \"*\"",
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_dns_subdomain(field: &str, name: &str) -> Result<(), InvalidSpec> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("{name:?} is not a valid Kubernetes object name (lower-case DNS subdomain)"),
+        ))
+    }
+}
+
+pub(super) fn check_secret_key(field: &str, key: &str) -> Result<(), InvalidSpec> {
+    let ok = !key.is_empty()
+        && key.len() <= 253
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("{key:?} is not a valid Secret key (letters, digits, '-', '_', '.')"),
+        ))
+    }
+}

@@ -1,0 +1,363 @@
+//! Multi-tenant trust, through the real controller loop: shared ClusterKeycloakConnections and
+//! who may use them, credentials that cannot be borrowed, owner markers unique per
+//! installation, and deletion that never hangs nor silently orphans.
+
+use std::{sync::Arc, time::Duration};
+
+use omkc::{Context, Settings, controller::run_scope, telemetry::Health};
+use serde_json::{Value, json};
+
+use crate::support::{
+    apiserver::ApiServer,
+    b64,
+    emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+    eventually,
+};
+
+const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
+const OPERATOR_NS: &str = "omkc-system";
+
+struct Cluster {
+    api: ApiServer,
+    emu: Emulator,
+    ctx: Arc<Context>,
+    run: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.run.abort();
+    }
+}
+
+fn credentials(namespace: &str, name: &str, password: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace,
+                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
+        "data": {"username": b64(ADMIN_USER), "password": b64(password)}
+    })
+}
+
+async fn cluster(installation: &str, emu: Emulator) -> Cluster {
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    let settings = Settings {
+        installation: installation.into(),
+        operator_namespace: OPERATOR_NS.into(),
+        ..Settings::default()
+    };
+    let ctx = Arc::new(Context::new(api.client(), settings));
+    let run = tokio::spawn(run_scope(
+        api.client(),
+        None,
+        ctx.clone(),
+        4,
+        Arc::new(Health::new(1)),
+        0,
+    ));
+    for (name, labels) in [
+        ("team-data", json!({"team": "data"})),
+        ("team-web", json!({"team": "web"})),
+    ] {
+        api.put(json!({"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": name, "labels": labels}}));
+    }
+    Cluster { api, emu, ctx, run }
+}
+
+impl Cluster {
+    fn connection(&self, password: &str) {
+        self.api
+            .put(credentials(OPERATOR_NS, "platform-admin", password));
+        self.api.put(json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+            "metadata": {"name": "platform"},
+            "spec": {
+                "url": self.emu.base_url,
+                "credentialsSecretRef": {"name": "platform-admin"},
+                "namespaceSelector": {"matchLabels": {"team": "data"}},
+                "allowedRealms": ["data-sec"]
+            }
+        }));
+    }
+
+    fn resource(&self, namespace: &str, name: &str, keycloak: Value) {
+        self.api.put(json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "keycloak": keycloak,
+                "openmetadata": {"url": format!("https://{name}.example.com")},
+                "secret": {"name": format!("{name}-oidc")}
+            }
+        }));
+    }
+
+    async fn reason(&self, namespace: &str, name: &str) -> String {
+        eventually(
+            &self.api,
+            &format!("a Ready condition on {namespace}/{name}"),
+            || async {
+                let obj = self.api.get(CRS, namespace, name)?;
+                obj["status"]["conditions"][0]["reason"]
+                    .as_str()
+                    .map(str::to_string)
+            },
+        )
+        .await
+    }
+
+    async fn reason_becomes(&self, namespace: &str, name: &str, want: &str) {
+        eventually(
+            &self.api,
+            &format!("{namespace}/{name} to report {want}"),
+            || async {
+                let obj = self.api.get(CRS, namespace, name)?;
+                (obj["status"]["conditions"][0]["reason"] == want).then_some(())
+            },
+        )
+        .await;
+    }
+
+    fn events(&self, namespace: &str, reason: &str) -> Vec<Value> {
+        self.api
+            .list("events.k8s.io/v1/events", namespace)
+            .into_iter()
+            .filter(|e| e["reason"] == reason)
+            .collect()
+    }
+}
+
+fn through_connection(realm: &str) -> Value {
+    json!({"connectionRef": {"name": "platform"}, "realm": realm})
+}
+
+#[tokio::test]
+async fn a_connection_serves_allowed_namespaces_and_realms_and_refuses_the_rest_before_keycloak() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection(ADMIN_PASSWORD);
+    c.resource("team-data", "allowed", through_connection("data-sec"));
+    c.reason_becomes("team-data", "allowed", "Reconciled").await;
+    assert!(c.emu.client("data-sec", "allowed").is_some());
+    // The values published for OpenMetadata, from the connection.
+    let obj = c.api.get(CRS, "team-data", "allowed").unwrap();
+    assert_eq!(
+        obj["status"]["openmetadata"]["authority"],
+        format!("{}/realms/data-sec", c.emu.base_url)
+    );
+
+    c.emu.clear_log();
+    c.resource("team-web", "elsewhere", through_connection("data-sec"));
+    c.resource("team-data", "wrong-realm", through_connection("payroll"));
+    c.resource(
+        "team-data",
+        "nowhere",
+        json!({"connectionRef": {"name": "nope"}, "realm": "data-sec"}),
+    );
+    assert_eq!(
+        c.reason("team-web", "elsewhere").await,
+        "ConnectionNotAllowed"
+    );
+    assert_eq!(
+        c.reason("team-data", "wrong-realm").await,
+        "RealmNotAllowed"
+    );
+    assert_eq!(c.reason("team-data", "nowhere").await, "ConnectionNotFound");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        c.emu.log().len(),
+        0,
+        "no request reached Keycloak: {:?}",
+        c.emu.admin_calls()
+    );
+
+    // The platform team allows the namespace: the labels' change brings the resource back.
+    c.api.edit("v1/namespaces", "", "team-web", |ns| {
+        ns["metadata"]["labels"]["team"] = json!("data")
+    });
+    c.reason_becomes("team-web", "elsewhere", "Reconciled")
+        .await;
+}
+
+#[tokio::test]
+async fn an_unlabelled_secret_is_never_used_as_credentials() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.api.put(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "db-password", "namespace": "team-data"},
+        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
+    }));
+    let inline = json!({"url": c.emu.base_url, "realm": "data-sec",
+                        "credentialsSecretRef": {"name": "db-password"}});
+    c.resource("team-data", "borrower", inline);
+    assert_eq!(
+        c.reason("team-data", "borrower").await,
+        "CredentialsNotAllowed"
+    );
+    assert_eq!(c.emu.log().len(), 0, "the Secret's content went nowhere");
+    // Labelled by someone allowed to write Secrets: now it is credentials.
+    c.api.edit("v1/secrets", "team-data", "db-password", |s| {
+        s["metadata"]["labels"] = json!({"omkc.dev/keycloak-credentials": "true"})
+    });
+    c.reason_becomes("team-data", "borrower", "Reconciled")
+        .await;
+}
+
+#[tokio::test]
+async fn two_installations_sharing_a_realm_never_take_each_others_clients() {
+    let emu = Emulator::start().await;
+    let a = cluster("cluster-a", emu).await;
+    a.connection(ADMIN_PASSWORD);
+    a.resource("team-data", "catalog", through_connection("data-sec"));
+    a.reason_becomes("team-data", "catalog", "Reconciled").await;
+    let owner =
+        a.emu.client("data-sec", "catalog").unwrap()["attributes"]["omkc.dev/owner"].clone();
+    assert_eq!(owner, "cluster-a/team-data/catalog");
+
+    // Another cluster, same namespace and name, same Keycloak realm, adoption even allowed.
+    let b_api = ApiServer::start().await;
+    let b_ctx = Arc::new(Context::new(
+        b_api.client(),
+        Settings {
+            installation: "cluster-b".into(),
+            operator_namespace: OPERATOR_NS.into(),
+            ..Settings::default()
+        },
+    ));
+    let b_run = tokio::spawn(run_scope(
+        b_api.client(),
+        None,
+        b_ctx,
+        4,
+        Arc::new(Health::new(1)),
+        0,
+    ));
+    b_api.put(credentials("team-data", "admin", ADMIN_PASSWORD));
+    b_api.put(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "catalog", "namespace": "team-data"},
+        "spec": {
+            "keycloak": {"url": a.emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "admin"}},
+            "openmetadata": {"url": "https://other.example.com"},
+            "client": {"adoptExisting": true}
+        }
+    }));
+    eventually(&b_api, "cluster-b's conflict", || async {
+        let obj = b_api.get(CRS, "team-data", "catalog")?;
+        let ready = &obj["status"]["conditions"][0];
+        (ready["reason"] == "ClientConflict").then(|| ready["message"].to_string())
+    })
+    .await;
+    assert_eq!(
+        a.emu.client("data-sec", "catalog").unwrap()["rootUrl"],
+        "https://catalog.example.com",
+        "cluster-a's client is untouched"
+    );
+    b_run.abort();
+}
+
+#[tokio::test]
+async fn deletion_uses_the_connections_credentials_when_the_namespace_goes() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection(ADMIN_PASSWORD);
+    c.resource("team-data", "catalog", through_connection("data-sec"));
+    c.reason_becomes("team-data", "catalog", "Reconciled").await;
+    // A namespace deletion: its Secrets go at once, the resource waits for its finalizer.
+    c.api.delete("v1/secrets", "team-data", "catalog-oidc");
+    c.api.delete(CRS, "team-data", "catalog");
+    eventually(&c.api, "the resource to go", || async {
+        c.api
+            .get(CRS, "team-data", "catalog")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        c.emu.client("data-sec", "catalog").is_none(),
+        "cleaned up in Keycloak"
+    );
+    assert_eq!(c.events("team-data", "ClientDeleted").len(), 1);
+}
+
+#[tokio::test]
+async fn deletion_after_the_inline_credentials_went_uses_the_session_they_opened() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.api.put(credentials("team-data", "admin", ADMIN_PASSWORD));
+    let inline = json!({"url": c.emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "admin"}});
+    c.resource("team-data", "catalog", inline);
+    c.reason_becomes("team-data", "catalog", "Reconciled").await;
+    c.api.delete("v1/secrets", "team-data", "admin");
+    c.api.delete(CRS, "team-data", "catalog");
+    eventually(&c.api, "the resource to go", || async {
+        c.api
+            .get(CRS, "team-data", "catalog")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(c.emu.client("data-sec", "catalog").is_none());
+}
+
+#[tokio::test]
+async fn a_connection_deleted_before_cleanup_releases_the_resource_and_names_the_orphan() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection(ADMIN_PASSWORD);
+    c.resource("team-data", "catalog", through_connection("data-sec"));
+    c.reason_becomes("team-data", "catalog", "Reconciled").await;
+    let uuid = c.api.get(CRS, "team-data", "catalog").unwrap()["status"]["clientUuid"].clone();
+    c.api.delete(
+        "omkc.dev/v1alpha1/clusterkeycloakconnections",
+        "",
+        "platform",
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.api.delete(CRS, "team-data", "catalog");
+    eventually(&c.api, "the resource to go", || async {
+        c.api
+            .get(CRS, "team-data", "catalog")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let orphaned = c.events("team-data", "ClientOrphaned");
+    assert_eq!(orphaned.len(), 1);
+    let note = orphaned[0]["note"].as_str().unwrap();
+    assert!(
+        note.contains(uuid.as_str().unwrap()) && note.contains("\"catalog\""),
+        "{note}"
+    );
+    assert!(
+        c.emu.client("data-sec", "catalog").is_some(),
+        "left behind, and said so"
+    );
+    assert!(
+        c.ctx
+            .metrics
+            .render()
+            .contains("omkc_orphaned_clients_total 1")
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_resources_with_rejected_credentials_cost_one_token_request() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection("wrong-password");
+    for i in 0..100 {
+        c.resource(
+            "team-data",
+            &format!("om-{i}"),
+            through_connection("data-sec"),
+        );
+    }
+    for i in 0..100 {
+        c.reason_becomes("team-data", &format!("om-{i}"), "CredentialsRejected")
+            .await;
+    }
+    assert_eq!(
+        c.emu.token_requests(),
+        1,
+        "one attempt per backoff window, not one per resource"
+    );
+    assert!(c.emu.admin_calls().is_empty());
+}
