@@ -8,8 +8,8 @@ use std::{
     time::Duration,
 };
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::{Client, core::PartialObjectMeta};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::{Client, Resource, ResourceExt, core::PartialObjectMeta};
 
 use crate::{
     cache::ObjectCache, crd::ClusterKeycloakConnection, events::Publisher, keycloak::Pool,
@@ -51,9 +51,6 @@ impl Default for Settings {
     }
 }
 
-/// `(namespace, name)`.
-type Key = (String, String);
-
 /// Shared state of all reconciles.
 pub struct Context {
     /// Kubernetes client.
@@ -74,15 +71,18 @@ pub struct Context {
     pub connections: ObjectCache<ClusterKeycloakConnection>,
     /// The namespaces' metadata (labels, for the connections' namespace selectors).
     pub namespaces: ObjectCache<PartialObjectMeta<Namespace>>,
-    /// The content of this operator's last write of each output Secret: the watch event of
-    /// its own write does not trigger another reconcile.
-    written: Mutex<HashMap<Key, u64>>,
+    /// The Secrets labelled as sources of client secrets (and only those).
+    pub sources: ObjectCache<Secret>,
+    /// The values ConfigMaps (labelled by this operator).
+    pub config_maps: ObjectCache<ConfigMap>,
+    /// The content of this operator's last write of each output Secret and ConfigMap (by kind,
+    /// namespace and name): the watch event of its own write does not trigger a reconcile.
+    written: Mutex<HashMap<(&'static str, String, String), u64>>,
+    /// The checksum each restartable workload (namespace, kind, name) is known to carry, so a
+    /// converged pass does not read it again.
+    rolled: Mutex<HashMap<(String, String, String), String>>,
     /// Consecutive transient failures per resource (`namespace/name`), for backoff.
     failures: Mutex<HashMap<String, u32>>,
-}
-
-fn key(namespace: &str, name: &str) -> Key {
-    (namespace.to_string(), name.to_string())
 }
 
 impl Context {
@@ -99,37 +99,50 @@ impl Context {
             credentials: ObjectCache::default(),
             connections: ObjectCache::default(),
             namespaces: ObjectCache::default(),
+            sources: ObjectCache::default(),
+            config_maps: ObjectCache::default(),
             written: Mutex::default(),
+            rolled: Mutex::default(),
             failures: Mutex::default(),
         }
     }
 
-    /// Records, before writing it, what this operator writes into an output Secret.
-    pub fn writing_secret(&self, secret: &Secret) {
+    /// Records, before writing it, what this operator writes into an output object.
+    pub fn writing<K: Fingerprint>(&self, obj: &K) {
         self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(written_key(obj), obj.fingerprint());
+    }
+
+    /// Whether a watched output object holds exactly what this operator wrote last: its own
+    /// write coming back through the watch, nothing to react to.
+    pub fn is_own_write<K: Fingerprint>(&self, obj: &K) -> bool {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&written_key(obj))
+            .is_some_and(|written| *written == obj.fingerprint())
+    }
+
+    /// The checksum a workload is known to carry.
+    pub fn rolled(&self, namespace: &str, kind: &str, name: &str) -> Option<String> {
+        self.rolled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(namespace.into(), kind.into(), name.into()))
+            .cloned()
+    }
+
+    /// Remembers the checksum a workload carries.
+    pub fn remember_rolled(&self, namespace: &str, kind: &str, name: &str, checksum: &str) {
+        self.rolled
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(
-                key(
-                    secret.metadata.namespace.as_deref().unwrap_or_default(),
-                    secret.metadata.name.as_deref().unwrap_or_default(),
-                ),
-                content_fingerprint(secret),
+                (namespace.into(), kind.into(), name.into()),
+                checksum.into(),
             );
-    }
-
-    /// Whether a watched output Secret holds exactly what this operator wrote last: its own
-    /// write coming back through the watch, nothing to react to.
-    pub fn is_own_write(&self, secret: &Secret) -> bool {
-        let key = key(
-            secret.metadata.namespace.as_deref().unwrap_or_default(),
-            secret.metadata.name.as_deref().unwrap_or_default(),
-        );
-        self.written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .is_some_and(|written| *written == content_fingerprint(secret))
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -159,18 +172,47 @@ impl Context {
     }
 }
 
-/// A fingerprint of what the operator sets in a Secret: data, labels, annotations.
-fn content_fingerprint(secret: &Secret) -> u64 {
+fn written_key<K: Fingerprint>(obj: &K) -> (&'static str, String, String) {
+    (K::KIND, obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// An output object whose content the operator sets: data, labels, annotations.
+pub trait Fingerprint: Resource<DynamicType = ()> {
+    /// The kind, as a key.
+    const KIND: &'static str;
+    /// A hash of what the operator sets.
+    fn fingerprint(&self) -> u64;
+}
+
+fn hash_of(value: &impl serde::Serialize) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    let text = serde_json::to_string(&(
-        &secret.data,
-        &secret.metadata.labels,
-        &secret.metadata.annotations,
-    ))
-    .unwrap_or_default();
-    text.hash(&mut hasher);
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .hash(&mut hasher);
     hasher.finish()
+}
+
+impl Fingerprint for Secret {
+    const KIND: &'static str = "Secret";
+    fn fingerprint(&self) -> u64 {
+        hash_of(&(
+            &self.data,
+            &self.metadata.labels,
+            &self.metadata.annotations,
+        ))
+    }
+}
+
+impl Fingerprint for ConfigMap {
+    const KIND: &'static str = "ConfigMap";
+    fn fingerprint(&self) -> u64 {
+        hash_of(&(
+            &self.data,
+            &self.metadata.labels,
+            &self.metadata.annotations,
+        ))
+    }
 }
 
 /// Delay for the `attempt`-th consecutive failure; `jitter` in [0, 1) spreads it by ±20%.

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod context;
 pub mod controller;
 pub mod crd;
+pub mod duration;
 pub mod events;
 pub mod keycloak;
 pub mod names;

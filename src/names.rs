@@ -19,3 +19,14 @@ pub const CREDENTIALS_LABEL: &str = "omkc.dev/keycloak-credentials";
 pub const CREDENTIALS_URL_ANNOTATION: &str = "omkc.dev/keycloak-url";
 /// Client attribute with the UID of the resource that owns the client.
 pub const OWNER_UID_ATTRIBUTE: &str = "omkc.dev/owner-uid";
+/// Label that makes a Secret usable as the source of a client secret (bring your own secret).
+pub const SOURCE_LABEL: &str = "omkc.dev/client-secret-source";
+/// Annotation on the output Secret: the last rotation token carried out.
+pub const ROTATED_FOR_ANNOTATION: &str = "omkc.dev/rotated-for";
+/// Annotation on the output Secret: a rotation under way for this token (written before the
+/// new secret is generated, so that a restart neither repeats nor forgets it).
+pub const ROTATING_FOR_ANNOTATION: &str = "omkc.dev/rotating-for";
+/// Annotation with a hash of the output Secret's content, on workloads to restart.
+pub const CHECKSUM_ANNOTATION: &str = "omkc.dev/secret-checksum";
+/// Keycloak's client attribute with the secret's creation time (epoch seconds).
+pub const SECRET_CREATION_ATTRIBUTE: &str = "client.secret.creation.time";

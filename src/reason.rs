@@ -71,6 +71,9 @@ reasons! {
     ScopeNotFound => Permanent,
     ClientConflict => Permanent,
     SecretConflict => Permanent,
+    ConfigMapConflict => Permanent,
+    SecretSourceNotFound => Permanent,
+    SecretSourceInvalid => Permanent,
     KeycloakRejected => Permanent,
     KubernetesRejected => Permanent,
 
@@ -88,8 +91,14 @@ reasons! {
     SecretRemoved => Change,
     ClientDeleted => Change,
     ClientRetained => Change,
+    SecretRotated => Change,
+    SecretSetFromSource => Change,
+    ValuesWritten => Change,
+    ValuesRemoved => Change,
+    WorkloadRestarted => Change,
 
     ClientOrphaned => Warning,
+    WorkloadNotFound => Warning,
     MalformedResource => Warning,
 }
 

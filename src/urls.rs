@@ -22,9 +22,42 @@ pub fn realm_url(base: &str, realm: &str) -> String {
     )
 }
 
+/// An issuer announced for `realm` (a discovery document's `issuer`), if it is usable: an
+/// absolute http(s) URL ending in `/realms/<realm>`, with no query, fragment or credentials
+/// (it is published for browsers). Returned without a trailing slash.
+pub fn checked_issuer(raw: &str, realm: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    let issuer = raw.trim_end_matches('/');
+    let suffix = format!("/realms/{}", encode_segment(realm));
+    (plain && issuer.ends_with(&suffix)).then(|| issuer.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_issuer_must_be_a_plain_url_of_that_realm() {
+        assert_eq!(
+            checked_issuer("https://sso.example.com/realms/data/", "data").as_deref(),
+            Some("https://sso.example.com/realms/data")
+        );
+        for bad in [
+            "https://sso.example.com/realms/other",
+            "javascript:alert(1)//realms/data",
+            "https://u:p@sso.example.com/realms/data",
+            "https://sso.example.com/realms/data?x=1",
+            "/realms/data",
+        ] {
+            assert_eq!(checked_issuer(bad, "data"), None, "{bad}");
+        }
+    }
 
     #[test]
     fn path_segments_are_percent_encoded() {

@@ -17,6 +17,7 @@ local hs = {}
 -- and a test keeps this table equal to it.
 local permanent = {
   ClientConflict = true,
+  ConfigMapConflict = true,
   ConnectionInvalid = true,
   ConnectionNotAllowed = true,
   ConnectionNotFound = true,
@@ -32,6 +33,8 @@ local permanent = {
   RealmNotFound = true,
   ScopeNotFound = true,
   SecretConflict = true,
+  SecretSourceInvalid = true,
+  SecretSourceNotFound = true,
 }
 
 if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then

@@ -82,23 +82,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Parses `300`, `300s`, `5m` or `1h`.
+/// Parses a resync period: `300`, `300s`, `5m`, `1h`; at least 10s.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let raw = raw.trim();
-    let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a duration like 300s, 5m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{raw:?}: unit must be s, m or h")),
-    };
-    if secs < 10 {
-        return Err(format!("{raw:?} is too short: at least 10s"));
-    }
-    Ok(Duration::from_secs(secs))
+    crate::duration::parse_at_least(raw, Duration::from_secs(10))
 }
 
 #[cfg(test)]
@@ -111,8 +97,8 @@ mod tests {
         assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("5d").unwrap_err().contains("unit"));
-        assert!(parse_duration("m").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("5w").unwrap_err().contains("unit"));
+        assert!(parse_duration("m").unwrap_err().contains("number"));
         assert!(parse_duration("2s").unwrap_err().contains("too short"));
     }
 

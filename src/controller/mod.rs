@@ -4,7 +4,8 @@
 //! What triggers a reconcile, and what does not:
 //! - a resource's generation (spec, deletion) or annotations change; its own status and
 //!   finalizer writes do not;
-//! - an output Secret changes, unless the change is this operator's own last write;
+//! - an output Secret or values ConfigMap changes, unless the change is this operator's own
+//!   last write; a source Secret (`spec.secret.source`) changes;
 //! - a credentials Secret a resource uses changes (directly, or through its connection); its
 //!   ClusterKeycloakConnection changes; its namespace's labels change;
 //! - the periodic resync, spread evenly over the resync period (never a burst), skipping
@@ -16,6 +17,7 @@ mod watches;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{
     Api, Client, ResourceExt,
     core::DeserializeGuard,
@@ -136,7 +138,11 @@ pub async fn run_scope_with(
         }
     };
 
-    let outputs = watches::output_secrets(&client, &namespace, ctx.clone());
+    let outputs =
+        watches::outputs::<Secret>(&client, &namespace, |c| &c.output_secrets, ctx.clone());
+    let values =
+        watches::outputs::<ConfigMap>(&client, &namespace, |c| &c.config_maps, ctx.clone());
+    let sources = watches::sources(&client, &namespace, ctx.clone());
     let credentials = watches::credentials(&client, &credential_scopes, ctx.clone());
     let connections = watches::connections(&client, ctx.clone());
     let namespaces = watches::namespaces(&client, &namespace, ctx.clone());
@@ -144,6 +150,11 @@ pub async fn run_scope_with(
     let resyncs = spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone());
     let run = Controller::for_stream(main, store.clone())
         .watches_stream(outputs, |secret| watches::owner_of(&secret))
+        .watches_stream(values, |config_map| watches::owner_of(&config_map))
+        .watches_stream(sources, {
+            let store = store.clone();
+            move |secret| watches::using_source(&store, &secret)
+        })
         .watches_stream(credentials, {
             let (store, ctx) = (store.clone(), ctx.clone());
             move |secret| watches::using_credentials(&store, &ctx, &secret)

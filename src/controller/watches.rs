@@ -1,7 +1,8 @@
 //! The watches besides the resources themselves: each feeds a cache of [`Context`] and tells
 //! the controller which resources to reconcile. Only labelled Secrets are ever watched: the
-//! output Secrets (`app.kubernetes.io/managed-by`) and the credentials Secrets
-//! (`omkc.dev/keycloak-credentials=true`).
+//! output Secrets (`app.kubernetes.io/managed-by`, like the values ConfigMaps), the
+//! credentials Secrets (`omkc.dev/keycloak-credentials=true`) and the sources of client secrets
+//! (`omkc.dev/client-secret-source=true`).
 
 use std::sync::Arc;
 
@@ -20,9 +21,9 @@ use kube::{
 use super::Guarded;
 use crate::{
     cache::ObjectCache,
-    context::Context,
+    context::{Context, Fingerprint},
     crd::ClusterKeycloakConnection,
-    names::{CREDENTIALS_LABEL, MANAGED_BY_LABEL, OPERATOR_NAME},
+    names::{CREDENTIALS_LABEL, MANAGED_BY_LABEL, OPERATOR_NAME, SOURCE_LABEL},
 };
 
 /// The API of a namespaced kind in one namespace, or in all.
@@ -59,33 +60,69 @@ where
         .touched_objects()
 }
 
-/// Output Secrets: only the ones this operator labelled, cached whole (they are its own). A
-/// deletion always counts; a change only when it is not the operator's own write coming back.
-pub(super) fn output_secrets(
+/// Output objects (Secrets, values ConfigMaps): only the ones this operator labelled, cached
+/// whole (they are its own). A deletion always counts; a change only when it is not the
+/// operator's own write coming back.
+pub(super) fn outputs<K>(
     client: &Client,
     namespace: &Option<String>,
+    cache: fn(&Context) -> &ObjectCache<K>,
     ctx: Arc<Context>,
-) -> impl Stream<Item = Result<Secret, watcher::Error>> + Send + use<> {
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + use<K>
+where
+    K: Fingerprint + Resource<Scope = NamespaceResourceScope> + Clone + std::fmt::Debug,
+    K: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
     let scope = namespace.clone();
     watcher(
-        api::<Secret>(client, namespace),
+        api::<K>(client, namespace),
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR_NAME}")),
     )
     .default_backoff()
     .map(move |event| {
         if let Ok(event) = &event {
-            ctx.output_secrets.apply(scope.as_deref(), event);
+            cache(&ctx).apply(scope.as_deref(), event);
         }
         stream::iter(match event {
-            Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
-                (!ctx.is_own_write(&s)).then_some(Ok(s))
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                (!ctx.is_own_write(&o)).then_some(Ok(o))
             }
-            Ok(watcher::Event::Delete(s)) => Some(Ok(s)),
+            Ok(watcher::Event::Delete(o)) => Some(Ok(o)),
             Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
             Err(e) => Some(Err(e)),
         })
     })
     .flatten()
+}
+
+/// Secrets labelled as sources of client secrets, cached whole (no other Secret is read).
+pub(super) fn sources(
+    client: &Client,
+    namespace: &Option<String>,
+    ctx: Arc<Context>,
+) -> impl Stream<Item = Result<Secret, watcher::Error>> + Send + use<> {
+    cached(
+        api::<Secret>(client, namespace),
+        watcher::Config::default().labels(&format!("{SOURCE_LABEL}=true")),
+        namespace.clone(),
+        |ctx| &ctx.sources,
+        ctx,
+    )
+}
+
+/// The resources that take their client secret from a Secret.
+pub(super) fn using_source(store: &Store<Guarded>, secret: &Secret) -> Vec<ObjectRef<Guarded>> {
+    let namespace = secret.namespace().unwrap_or_default();
+    let name = secret.name_any();
+    refs(store, |obj| {
+        obj.metadata.namespace.as_deref() == Some(namespace.as_str())
+            && obj
+                .spec
+                .secret
+                .as_ref()
+                .and_then(|s| s.source.as_ref())
+                .is_some_and(|s| s.name == name)
+    })
 }
 
 /// Credentials Secrets, in each of `scopes`: only those labelled as such, cached whole.
@@ -140,10 +177,10 @@ pub(super) fn namespaces(
     )
 }
 
-/// The resource that owns an output Secret.
-pub(super) fn owner_of(secret: &Secret) -> Option<ObjectRef<Guarded>> {
-    let namespace = secret.namespace()?;
-    let owner = secret
+/// The resource that owns an output object.
+pub(super) fn owner_of<K: Resource>(obj: &K) -> Option<ObjectRef<Guarded>> {
+    let namespace = obj.namespace()?;
+    let owner = obj
         .owner_references()
         .iter()
         .find(|o| o.kind == "OpenMetadataKeycloakClient" && o.controller == Some(true))?;

@@ -35,7 +35,8 @@ pub struct ClusterKeycloakConnectionSpec {
     pub url: String,
     /// Base URL of the same Keycloak as browsers reach it, when it differs from url (an in-cluster
     /// Service for the operator, a public host for users). The issuer, discovery URI and key URL
-    /// published for OpenMetadata use it. Default: url.
+    /// published for OpenMetadata use it. Default: the issuer Keycloak announces in the realm's
+    /// discovery document.
     #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("publicUrl must be an absolute http(s) URL"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]

@@ -10,14 +10,18 @@
 #![allow(clippy::duplicated_attributes)]
 
 mod connection;
+mod outputs;
+mod status;
 
 pub use connection::{
     ClusterKeycloakConnection, ClusterKeycloakConnectionSpec, NamespacedSecretReference,
 };
+pub use outputs::{
+    OpenMetadataSpec, OutputSecretSpec, SecretKeyReference, ValuesConfigMapSpec, WorkloadKind,
+    WorkloadReference,
+};
+pub use status::{OpenMetadataKeycloakClientStatus, OpenMetadataValues, SecretStatus};
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -97,7 +101,8 @@ pub struct KeycloakSpec {
     #[schemars(length(min = 1, max = 2048))]
     pub url: Option<String>,
     /// Base URL of the same Keycloak as browsers reach it, when it differs from url. The issuer,
-    /// discovery URI and key URL published for OpenMetadata use it. Default: url. Only without
+    /// discovery URI and key URL published for OpenMetadata use it. Default: the issuer Keycloak
+    /// announces in the realm's discovery document. Only without
     /// connectionRef (a connection has its own).
     #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("keycloak.publicUrl must be an absolute http(s) URL"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,23 +149,6 @@ pub struct SecretReference {
     pub name: String,
 }
 
-/// Where OpenMetadata runs.
-#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct OpenMetadataSpec {
-    /// OpenMetadata's public base URL, e.g. `https://openmetadata.example.com`. Sets the client's
-    /// root URL, redirect URI `<url>/callback`, web origin and post-logout redirect `<url>/logout`.
-    #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("openmetadata.url must be an absolute http(s) URL"))]
-    #[schemars(length(min = 1, max = 2048))]
-    pub url: String,
-    /// More redirect URIs to allow (for example a second host name of OpenMetadata).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub extra_redirect_uris: Vec<String>,
-    /// More web origins to allow for CORS.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub extra_web_origins: Vec<String>,
-}
-
 /// The OpenID Connect client's own settings.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
@@ -191,30 +179,6 @@ pub struct ClientSpec {
     pub adopt_existing: Option<bool>,
 }
 
-/// Where the client credentials are written.
-#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct OutputSecretSpec {
-    /// Secret name (default `oidc-secrets`, the OpenMetadata chart's default `secretRef`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
-    pub name: Option<String>,
-    /// Key holding the client id (default `openmetadata-oidc-client-id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
-    pub client_id_key: Option<String>,
-    /// Key holding the client secret (default `openmetadata-oidc-client-secret`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
-    pub client_secret_key: Option<String>,
-    /// Extra labels for the Secret.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    /// Extra annotations for the Secret.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
-
 /// What to do with the Keycloak client when the resource is deleted.
 #[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeletionPolicy {
@@ -223,47 +187,6 @@ pub enum DeletionPolicy {
     Delete,
     /// Leave the Keycloak client in place.
     Retain,
-}
-
-/// Observed state, written only by the operator.
-#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct OpenMetadataKeycloakClientStatus {
-    /// The `metadata.generation` this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// `Ready`: True once the client exists in Keycloak as specified and the Secret holds its
-    /// credentials; False with a reason otherwise.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// Keycloak client id (the name OpenMetadata uses).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// Keycloak's internal id (UUID) of the client this resource owns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_uuid: Option<String>,
-    /// Name of the Secret holding the client id and secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_name: Option<String>,
-    /// Non-secret values for OpenMetadata's Helm values (`openmetadata.config.authentication`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub openmetadata: Option<OpenMetadataValues>,
-}
-
-/// The values OpenMetadata's chart needs besides the Secret.
-#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct OpenMetadataValues {
-    /// `authentication.authority`: the realm's issuer, `<keycloak>/realms/<realm>`.
-    pub authority: String,
-    /// `oidcConfiguration.discoveryUri`.
-    pub discovery_uri: String,
-    /// `authentication.publicKeys`: OpenMetadata's own JWKS and the realm's certificate URL.
-    pub public_keys: Vec<String>,
-    /// `authentication.callbackUrl` and `oidcConfiguration.callbackUrl`.
-    pub callback_url: String,
-    /// `oidcConfiguration.serverUrl`.
-    pub server_url: String,
 }
 
 /// The finalizer that guards Keycloak cleanup.

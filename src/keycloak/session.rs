@@ -1,5 +1,11 @@
 //! [`Session`]: one authenticated connection to Keycloak's Admin API and its verbs.
 
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
 use keycloak::types::{ClientRepresentation, CredentialRepresentation};
 use reqwest::Method;
 use serde::{Serialize, de::DeserializeOwned};
@@ -9,13 +15,18 @@ use super::{
     error::from_status,
     http::{Answer, Transport},
 };
-use crate::urls::{encode_segment, realm_url};
+use crate::urls::{checked_issuer, encode_segment, realm_url};
+
+/// How long a realm's issuer read from its discovery document is reused.
+const ISSUER_TTL: Duration = Duration::from_secs(3600);
 
 /// One authenticated connection to Keycloak's Admin API.
 pub struct Session {
     transport: Transport,
     base_url: String,
     tokens: TokenCache,
+    /// Issuers by realm, from the discovery documents, with when they were read.
+    issuers: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl Session {
@@ -32,6 +43,7 @@ impl Session {
             transport,
             base_url,
             tokens,
+            issuers: Mutex::default(),
         }
     }
 
@@ -271,6 +283,56 @@ impl Session {
     /// The realm's issuer URL under this connection's base URL.
     pub fn realm_url(&self, realm: &str) -> String {
         realm_url(&self.base_url, realm)
+    }
+
+    /// The realm's issuer as Keycloak announces it in the realm's discovery document: with
+    /// Keycloak's hostname configured, the URL browsers use, even when the operator reaches
+    /// Keycloak by another one. Read at most once an hour per realm (no token needed).
+    pub async fn issuer(&self, realm: &str) -> Result<String, KeycloakError> {
+        let cached = self
+            .issuers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(realm)
+            .filter(|(_, at)| at.elapsed() < ISSUER_TTL)
+            .map(|(issuer, _)| issuer.clone());
+        if let Some(issuer) = cached {
+            return Ok(issuer);
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            realm_url(&self.base_url, realm)
+        );
+        let answer = self
+            .transport
+            .send(
+                Method::GET,
+                "/realms/{realm}/.well-known/openid-configuration",
+                &url,
+                |r| r,
+            )
+            .await?;
+        if !(200..=299).contains(&answer.status) {
+            return Err(from_status(
+                answer.status,
+                &answer.body,
+                answer.retry_after,
+                realm,
+            ));
+        }
+        #[derive(serde::Deserialize)]
+        struct Discovery {
+            issuer: String,
+        }
+        let discovery: Discovery = Self::parse(&answer, "the realm's discovery document")?;
+        let issuer = checked_issuer(&discovery.issuer, realm).ok_or_else(|| {
+            KeycloakError::Protocol("the realm's discovery document has no usable issuer".into())
+        })?;
+        self.issuers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(realm.to_string(), (issuer.clone(), Instant::now()));
+        Ok(issuer)
     }
 }
 

@@ -1,22 +1,30 @@
 //! Apply step: the only writes, to Keycloak and to Kubernetes, each executing what
 //! [`super::plan::plan`] decided.
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::{
+    apps::v1::{Deployment, StatefulSet},
+    core::v1::{ConfigMap, Secret},
+};
 use kube::{
     Api, ResourceExt,
     api::{DeleteParams, Patch, PatchParams, PostParams},
 };
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::json;
 
 use super::{
     Error,
-    plan::{KeycloakAction, Outputs, SecretWrite, owned_by},
+    change::Change,
+    dereference,
+    plan::{self, KeycloakAction, Outputs, Rollout, Write, owned_by},
 };
 use crate::{
-    context::Context,
-    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
+    context::{Context, Fingerprint},
+    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus, WorkloadKind},
+    events::EventType,
     keycloak::{KeycloakError, Session},
     names::OPERATOR_NAME,
+    reason::Reason,
     validate::Validated,
 };
 
@@ -70,65 +78,154 @@ async fn add_scopes(
     Ok(())
 }
 
-/// IO (Kubernetes): the Secret, the removals, then the status.
+/// IO (Kubernetes): the Secret, the ConfigMap, the removals, then the status. Returns the
+/// Secret and ConfigMap as written (a following pass plans from them: the watch may not show
+/// them yet).
 pub async fn outputs(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
     ctx: &Context,
-    outputs: Outputs,
-) -> Result<(), Error> {
-    if let Some(write) = outputs.secret {
-        secret(v, ctx, write).await?;
+    outputs: &Outputs,
+) -> Result<(Option<Secret>, Option<ConfigMap>), Error> {
+    let mut written = (None, None);
+    if let Some(write) = &outputs.secret {
+        written.0 = Some(owned_write(v, ctx, write, Error::SecretConflict).await?);
     }
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &v.namespace);
-    for name in outputs.remove {
-        match secrets.delete(&name, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(Error::kube(format!("delete previous Secret {name:?}"), e)),
-        }
+    if let Some(write) = &outputs.config_map {
+        written.1 = Some(owned_write(v, ctx, write, Error::ConfigMapConflict).await?);
     }
-    status(obj, ctx, outputs.status).await
+    remove::<Secret>(v, ctx, &outputs.remove).await?;
+    remove::<ConfigMap>(v, ctx, &outputs.remove_config_maps).await?;
+    status(obj, ctx, outputs.status.clone()).await?;
+    Ok(written)
 }
 
-/// Writes the output Secret: a create when it is new (refused by the API server if a Secret of
-/// that name appeared meanwhile, then checked for ownership), server-side apply when it is ours.
-async fn secret(v: &Validated, ctx: &Context, write: SecretWrite) -> Result<(), Error> {
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &v.namespace);
-    let action = || format!("write Secret {:?}", v.secret.name);
-    let wanted = match write {
-        SecretWrite::Create(wanted) => {
-            ctx.writing_secret(&wanted);
-            match secrets.create(&PostParams::default(), &wanted).await {
-                Ok(_) => return Ok(()),
-                Err(kube::Error::Api(s)) if s.code == 409 => {
-                    // It exists but the watch has not shown it: ours (not yet seen, or its
-                    // label removed by hand), or someone else's.
-                    let existing = secrets
-                        .get(&v.secret.name)
-                        .await
-                        .map_err(|e| Error::kube(action(), e))?;
-                    if !owned_by(&existing, &v.uid) {
-                        return Err(Error::SecretConflict(v.secret.name.clone()));
-                    }
-                    wanted
-                }
-                Err(e) => return Err(Error::kube(action(), e)),
+/// Deletes previous output objects of the resource (already gone is fine).
+async fn remove<K>(v: &Validated, ctx: &Context, names: &[String]) -> Result<(), Error>
+where
+    K: Fingerprint + Clone + DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &v.namespace);
+    for name in names {
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => {
+                return Err(Error::kube(
+                    format!("delete previous {} {name:?}", K::KIND),
+                    e,
+                ));
             }
         }
-        SecretWrite::Apply(wanted) => wanted,
-    };
-    ctx.writing_secret(&wanted);
-    // k8s-openapi serializes apiVersion and kind, which server-side apply needs (kube-rs#1086).
-    secrets
-        .patch(
-            &v.secret.name,
-            &PatchParams::apply(OPERATOR_NAME).force(),
-            &Patch::Apply(&wanted),
-        )
-        .await
-        .map_err(|e| Error::kube(action(), e))?;
+    }
     Ok(())
+}
+
+/// Writes an object the resource owns: a create when it is new (refused by the API server if
+/// one of that name appeared meanwhile, then checked for ownership, `conflict` if not ours),
+/// server-side apply when it is ours.
+async fn owned_write<K>(
+    v: &Validated,
+    ctx: &Context,
+    write: &Write<K>,
+    conflict: fn(String) -> Error,
+) -> Result<K, Error>
+where
+    K: Fingerprint + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &v.namespace);
+    let (wanted, create) = match write {
+        Write::Create(w) => (w, true),
+        Write::Apply(w) => (w, false),
+    };
+    let name = wanted.meta().name.clone().unwrap_or_default();
+    let action = || format!("write {} {name:?}", K::KIND);
+    ctx.writing(wanted);
+    if create {
+        match api.create(&PostParams::default(), wanted).await {
+            Ok(made) => return Ok(made),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                // It exists but the watch has not shown it: ours (not yet seen, or its label
+                // removed by hand), or someone else's.
+                let existing = api.get(&name).await.map_err(|e| Error::kube(action(), e))?;
+                if !owned_by(&existing, &v.uid) {
+                    return Err(conflict(name));
+                }
+            }
+            Err(e) => return Err(Error::kube(action(), e)),
+        }
+    }
+    // k8s-openapi serializes apiVersion and kind, which server-side apply needs (kube-rs#1086).
+    api.patch(
+        &name,
+        &PatchParams::apply(OPERATOR_NAME).force(),
+        &Patch::Apply(wanted),
+    )
+    .await
+    .map_err(|e| Error::kube(action(), e))
+}
+
+/// IO (Kubernetes): restarts the named workloads whose pods have not seen this checksum yet
+/// (see [`super::plan::rollout`]); reads a workload only when its checksum is not known.
+pub async fn rollout(
+    obj: &OpenMetadataKeycloakClient,
+    v: &Validated,
+    ctx: &Context,
+    checksum: &str,
+) -> Result<Vec<Change>, Error> {
+    let mut changes = Vec::new();
+    for (kind, name) in &v.secret.rollout {
+        let kind_name = format!("{kind:?}");
+        if ctx.rolled(&v.namespace, &kind_name, name).as_deref() == Some(checksum) {
+            continue;
+        }
+        let found = dereference::workload_checksum(ctx, &v.namespace, *kind, name).await?;
+        let decision = plan::rollout(found.as_ref().map(Option::as_deref), checksum);
+        if decision == Rollout::Missing {
+            // Not there (yet): looked for again on every pass (it may appear, and must then be
+            // seen before the next change), reported once per content of the Secret.
+            let missing = format!("missing:{checksum}");
+            if ctx.rolled(&v.namespace, &kind_name, name).as_deref() != Some(missing.as_str()) {
+                let note =
+                    format!("{kind_name} {name:?} named in spec.secret.rollout does not exist");
+                ctx.events
+                    .publish(obj, EventType::Warning, Reason::WorkloadNotFound, &note)
+                    .await;
+                ctx.remember_rolled(&v.namespace, &kind_name, name, &missing);
+            }
+            continue;
+        }
+        if let Some(patch) = plan::rollout_patch(&decision, checksum) {
+            let params = PatchParams::default();
+            let action =
+                || format!("restart {kind_name} {name:?} (the chart's rollout.enabled grants it)");
+            match kind {
+                WorkloadKind::Deployment => {
+                    Api::<Deployment>::namespaced(ctx.client.clone(), &v.namespace)
+                        .patch(name, &params, &Patch::Merge(&patch))
+                        .await
+                        .map(drop)
+                }
+                WorkloadKind::StatefulSet => {
+                    Api::<StatefulSet>::namespaced(ctx.client.clone(), &v.namespace)
+                        .patch(name, &params, &Patch::Merge(&patch))
+                        .await
+                        .map(drop)
+                }
+            }
+            .map_err(|e| Error::kube(action(), e))?;
+        }
+        if decision == Rollout::Roll {
+            changes.push(Change::WorkloadRestarted {
+                kind: kind_name.clone(),
+                name: name.clone(),
+            });
+        }
+        ctx.remember_rolled(&v.namespace, &kind_name, name, checksum);
+    }
+    Ok(changes)
 }
 
 /// IO (Kubernetes): patches the status subresource, if there is a status to write.

@@ -53,6 +53,46 @@ pub enum Change {
         /// Secret name.
         name: String,
     },
+    /// A new client secret was generated because a rotation was asked for or due.
+    SecretRotated {
+        /// Keycloak client id.
+        client_id: String,
+        /// Why.
+        trigger: Rotation,
+    },
+    /// The client secret in Keycloak was set to the source Secret's value.
+    SecretSetFromSource {
+        /// Keycloak client id.
+        client_id: String,
+        /// The source Secret's name.
+        source: String,
+    },
+    /// The values ConfigMap was created or its content changed.
+    ValuesWritten {
+        /// ConfigMap name.
+        name: String,
+    },
+    /// A previous values ConfigMap (before a rename, or values no longer asked for) was deleted.
+    ValuesRemoved {
+        /// ConfigMap name.
+        name: String,
+    },
+    /// A workload's pods were restarted to read the changed Secret.
+    WorkloadRestarted {
+        /// `Deployment` or `StatefulSet`.
+        kind: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+/// Why a client secret was rotated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The `omkc.dev/rotate` annotation took this new value.
+    OnDemand(String),
+    /// `spec.secret.rotationInterval` elapsed since the secret was made.
+    Scheduled(String),
 }
 
 impl Change {
@@ -67,6 +107,11 @@ impl Change {
             Self::SecretRegenerated { .. } => Reason::SecretRegenerated,
             Self::SecretCreated { .. } | Self::SecretUpdated { .. } => Reason::SecretWritten,
             Self::SecretRemoved { .. } => Reason::SecretRemoved,
+            Self::SecretRotated { .. } => Reason::SecretRotated,
+            Self::SecretSetFromSource { .. } => Reason::SecretSetFromSource,
+            Self::ValuesWritten { .. } => Reason::ValuesWritten,
+            Self::ValuesRemoved { .. } => Reason::ValuesRemoved,
+            Self::WorkloadRestarted { .. } => Reason::WorkloadRestarted,
         }
     }
 }
@@ -98,6 +143,27 @@ impl fmt::Display for Change {
             Self::SecretCreated { name } => write!(f, "created Secret {name:?}"),
             Self::SecretUpdated { name } => write!(f, "updated Secret {name:?}"),
             Self::SecretRemoved { name } => write!(f, "deleted previous Secret {name:?}"),
+            Self::SecretRotated { client_id, trigger } => match trigger {
+                Rotation::OnDemand(token) => write!(
+                    f,
+                    "rotated the secret of client {client_id:?} (omkc.dev/rotate {token:?})"
+                ),
+                Rotation::Scheduled(interval) => write!(
+                    f,
+                    "rotated the secret of client {client_id:?} (rotationInterval {interval} elapsed)"
+                ),
+            },
+            Self::SecretSetFromSource { client_id, source } => write!(
+                f,
+                "set the secret of client {client_id:?} from Secret {source:?}"
+            ),
+            Self::ValuesWritten { name } => {
+                write!(f, "wrote OpenMetadata Helm values to ConfigMap {name:?}")
+            }
+            Self::ValuesRemoved { name } => write!(f, "deleted previous ConfigMap {name:?}"),
+            Self::WorkloadRestarted { kind, name } => {
+                write!(f, "restarted {kind} {name:?} to load the new secret")
+            }
         }
     }
 }

@@ -23,8 +23,9 @@ pub struct Connection {
     pub key: ConnectionKey,
     /// Base URL the operator calls.
     pub url: String,
-    /// Base URL browsers use (issuer, discovery, keys published for OpenMetadata).
-    pub public_url: String,
+    /// Base URL browsers use (issuer, discovery, keys published for OpenMetadata), when set;
+    /// otherwise the issuer comes from the realm's discovery document.
+    pub public_url: Option<String>,
     /// Realm the credentials authenticate against.
     pub admin_realm: String,
     /// Extra PEM roots.
@@ -62,10 +63,7 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                     credentials_source: format!("{}/{}", v.namespace, inline.credentials_secret),
                 },
                 url: inline.url.clone(),
-                public_url: inline
-                    .public_url
-                    .clone()
-                    .unwrap_or_else(|| inline.url.clone()),
+                public_url: inline.public_url.clone(),
                 admin_realm: inline.admin_realm.clone(),
                 ca_bundle: inline.ca_bundle.clone(),
                 credentials: (v.namespace.clone(), inline.credentials_secret.clone()),
@@ -97,10 +95,11 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                 Error::ConnectionInvalid(format!("ClusterKeycloakConnection {name:?}: {e}"))
             };
             let url = base_url("spec.url", &spec.url).map_err(invalid)?;
-            let public_url = match &spec.public_url {
-                Some(u) => base_url("spec.publicUrl", u).map_err(invalid)?,
-                None => url.clone(),
-            };
+            let public_url = spec
+                .public_url
+                .as_deref()
+                .map(|u| base_url("spec.publicUrl", u).map_err(invalid))
+                .transpose()?;
             let admin_realm = spec
                 .admin_realm
                 .clone()

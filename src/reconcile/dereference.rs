@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::{
+    apps::v1::{Deployment, StatefulSet},
+    core::v1::{ConfigMap, Namespace, Secret},
+};
 use kube::{Api, core::PartialObjectMeta};
 
 use super::{
@@ -14,7 +17,10 @@ use super::{
 };
 use crate::{
     context::Context,
-    keycloak::{ConnectionSpec, Credentials, KeycloakError, ObservedClient, Session},
+    crd::WorkloadKind,
+    keycloak::{ConnectionSpec, Credentials, KeycloakError, ObservedClient, SecretValue, Session},
+    names::{CHECKSUM_ANNOTATION, ROTATED_FOR_ANNOTATION, SOURCE_LABEL},
+    urls::realm_url,
     validate::{ConnectionSource, Validated},
 };
 
@@ -160,19 +166,158 @@ pub async fn client_by_id(
         })
 }
 
-/// The output Secret and the resource's previous output Secrets, from the watch cache (no IO).
-pub fn output_secrets(v: &Validated, ctx: &Context) -> (Option<Secret>, Vec<Secret>) {
-    let current = ctx
+/// The output Secret and the resource's previous output Secrets, from the watch cache. The one
+/// exception is a rotation asked for and not yet recorded: then the Secret is read from the API
+/// server, so that a watch event still on its way cannot make a rotation run twice.
+pub async fn output_secrets(
+    v: &Validated,
+    ctx: &Context,
+) -> Result<(Option<Secret>, Vec<Secret>), Error> {
+    let mut current = ctx
         .output_secrets
         .get(&v.namespace, &v.secret.name)
         .map(|s| s.as_ref().clone());
+    let recorded = current.as_ref().and_then(|s| {
+        s.metadata
+            .annotations
+            .as_ref()?
+            .get(ROTATED_FOR_ANNOTATION)
+            .cloned()
+    });
+    if v.rotate_token.is_some() && current.is_some() && recorded != v.rotate_token {
+        current = Api::<Secret>::namespaced(ctx.client.clone(), &v.namespace)
+            .get_opt(&v.secret.name)
+            .await
+            .map_err(|e| Error::kube(format!("read Secret {:?}", v.secret.name), e))?;
+    }
     let previous = ctx
         .output_secrets
         .in_namespace(&v.namespace)
         .into_iter()
         .filter(|s| s.metadata.name.as_deref() != Some(v.secret.name.as_str()))
-        .filter(|s| owned_by(s, &v.uid))
+        .filter(|s| owned_by(s.as_ref(), &v.uid))
         .map(|s| s.as_ref().clone())
         .collect();
+    Ok((current, previous))
+}
+
+/// The values ConfigMap and the resource's other values ConfigMaps, from the watch cache.
+pub fn config_maps(v: &Validated, ctx: &Context) -> (Option<ConfigMap>, Vec<ConfigMap>) {
+    let target = v.values.as_ref().map(|t| t.name.as_str());
+    let current = target
+        .and_then(|name| ctx.config_maps.get(&v.namespace, name))
+        .map(|c| c.as_ref().clone());
+    let previous = ctx
+        .config_maps
+        .in_namespace(&v.namespace)
+        .into_iter()
+        .filter(|c| c.metadata.name.as_deref() != target)
+        .filter(|c| owned_by(c.as_ref(), &v.uid))
+        .map(|c| c.as_ref().clone())
+        .collect();
     (current, previous)
+}
+
+/// The client secret from `spec.secret.source`, from the watch of labelled source Secrets. A
+/// Secret the watch does not show is looked up by its metadata only, to say whether it is
+/// missing or merely not labelled.
+pub async fn source(v: &Validated, ctx: &Context) -> Result<Option<SecretValue>, Error> {
+    let Some((name, key)) = &v.secret.source else {
+        return Ok(None);
+    };
+    let secret = match ctx.sources.get(&v.namespace, name) {
+        Some(s) => s.as_ref().clone(),
+        None => {
+            let meta =
+                Api::<PartialObjectMeta<Secret>>::namespaced(ctx.client.clone(), &v.namespace)
+                    .get_metadata_opt(name)
+                    .await
+                    .map_err(|e| Error::kube(format!("read Secret {name:?}"), e))?
+                    .ok_or_else(|| Error::SecretSourceNotFound(name.clone()))?;
+            let labelled = meta
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SOURCE_LABEL))
+                .is_some_and(|v| v == "true");
+            if !labelled {
+                return Err(Error::SecretSourceInvalid {
+                    name: name.clone(),
+                    problem: format!(
+                        "is not labelled {SOURCE_LABEL}=true; label it to let the operator read it"
+                    ),
+                });
+            }
+            // Labelled, but not in the watch yet (it just appeared): read it this once.
+            Api::<Secret>::namespaced(ctx.client.clone(), &v.namespace)
+                .get(name)
+                .await
+                .map_err(|e| Error::kube(format!("read Secret {name:?}"), e))?
+        }
+    };
+    source_value(name, key, &secret).map(Some)
+}
+
+/// The value under `key` of a source Secret: present, UTF-8, not empty (a final newline, as
+/// `--from-file` leaves it, is not part of it).
+pub fn source_value(name: &str, key: &str, secret: &Secret) -> Result<SecretValue, Error> {
+    let invalid = |problem: String| Error::SecretSourceInvalid {
+        name: name.to_string(),
+        problem,
+    };
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| b.0.clone())
+        .ok_or_else(|| invalid(format!("has no key {key:?}")))?;
+    let value =
+        String::from_utf8(bytes).map_err(|_| invalid(format!("key {key:?} is not UTF-8 text")))?;
+    let value = value.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(invalid(format!("key {key:?} is empty")));
+    }
+    Ok(SecretValue::new(value))
+}
+
+/// The realm's issuer as browsers reach it: under the configured public URL, or as Keycloak
+/// announces it in the realm's discovery document.
+pub async fn issuer(
+    session: &Session,
+    connection: &Connection,
+    v: &Validated,
+) -> Result<String, Error> {
+    match &connection.public_url {
+        Some(public) => Ok(realm_url(public, &v.realm)),
+        None => Ok(session.issuer(&v.realm).await?),
+    }
+}
+
+/// IO: the checksum annotation on a workload's metadata; `None` when the workload does not
+/// exist, `Some(None)` when it has no checksum yet.
+pub async fn workload_checksum(
+    ctx: &Context,
+    namespace: &str,
+    kind: WorkloadKind,
+    name: &str,
+) -> Result<Option<Option<String>>, Error> {
+    let meta = match kind {
+        WorkloadKind::Deployment => {
+            Api::<PartialObjectMeta<Deployment>>::namespaced(ctx.client.clone(), namespace)
+                .get_metadata_opt(name)
+                .await
+                .map(|o| o.map(|o| o.metadata))
+        }
+        WorkloadKind::StatefulSet => {
+            Api::<PartialObjectMeta<StatefulSet>>::namespaced(ctx.client.clone(), namespace)
+                .get_metadata_opt(name)
+                .await
+                .map(|o| o.map(|o| o.metadata))
+        }
+    }
+    .map_err(|e| Error::kube(format!("read {kind:?} {name:?}"), e))?;
+    Ok(meta.map(|m| {
+        m.annotations
+            .and_then(|a| a.get(CHECKSUM_ANNOTATION).cloned())
+    }))
 }

@@ -48,6 +48,22 @@ pub enum Error {
         "Secret {0:?} exists and is not owned by this resource; the operator will not overwrite it (delete it or choose spec.secret.name)"
     )]
     SecretConflict(String),
+    /// A ConfigMap with the values name exists and is not owned by this resource.
+    #[error(
+        "ConfigMap {0:?} exists and is not owned by this resource; the operator will not overwrite it (delete it or choose spec.openmetadata.valuesConfigMap.name)"
+    )]
+    ConfigMapConflict(String),
+    /// The source Secret of the client secret (`spec.secret.source`) does not exist.
+    #[error("source Secret {0:?} (spec.secret.source) not found")]
+    SecretSourceNotFound(String),
+    /// The source Secret may not be read, or does not hold a usable value.
+    #[error("source Secret {name:?} (spec.secret.source): {problem}")]
+    SecretSourceInvalid {
+        /// Secret name.
+        name: String,
+        /// What is wrong (names keys and labels, never values).
+        problem: String,
+    },
     /// The Kubernetes API refused a write because of what the spec asks (400, 403, 422):
     /// retrying without a change cannot help.
     #[error("Kubernetes refused to {action} (HTTP {status}): {message}")]
@@ -101,6 +117,9 @@ impl Error {
             Self::Keycloak(e) => keycloak_reason(e),
             Self::ClientConflict(_) => Reason::ClientConflict,
             Self::SecretConflict(_) => Reason::SecretConflict,
+            Self::ConfigMapConflict(_) => Reason::ConfigMapConflict,
+            Self::SecretSourceNotFound(_) => Reason::SecretSourceNotFound,
+            Self::SecretSourceInvalid { .. } => Reason::SecretSourceInvalid,
             Self::KubeRejected { .. } => Reason::KubernetesRejected,
             Self::Kube { .. } => Reason::KubernetesError,
         }

@@ -90,7 +90,7 @@ async fn converge_and_report(
     ctx: &Context,
 ) -> Result<Action, Error> {
     match converge(obj, ctx).await {
-        Ok(changes) => {
+        Ok((changes, requeue)) => {
             ctx.reset_backoff(&object_key(obj));
             for change in &changes {
                 let note = change.to_string();
@@ -99,8 +99,9 @@ async fn converge_and_report(
                     .publish(obj, EventType::Normal, change.reason(), &note)
                     .await;
             }
-            // The next resync comes from the controller's even spread of resyncs.
-            Ok(Action::await_change())
+            // A scheduled rotation comes back when it is due; everything else with the
+            // controller's even spread of resyncs.
+            Ok(requeue.map_or_else(Action::await_change, Action::requeue))
         }
         Err(err) => {
             let failed = status::failed(obj, err.reason(), &err.to_string());
@@ -118,21 +119,56 @@ pub fn known_uuid(obj: &OpenMetadataKeycloakClient) -> Option<&str> {
     obj.status.as_ref().and_then(|s| s.client_uuid.as_deref())
 }
 
-/// The pipeline: validate, dereference, plan, apply.
-async fn converge(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Vec<Change>, Error> {
+/// Now, in epoch seconds.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The pipeline: validate, dereference, plan, apply; a second round when a rotation was just
+/// marked on the Secret (the rotation itself comes next).
+async fn converge(
+    obj: &OpenMetadataKeycloakClient,
+    ctx: &Context,
+) -> Result<(Vec<Change>, Option<std::time::Duration>), Error> {
     let v = validate(obj, &ctx.settings.installation)?;
     let (session, connection) = dereference::session(&v, ctx).await?;
-    let (secret, previous) = dereference::output_secrets(&v, ctx);
-    let observed = plan::Observed {
-        public_base: &connection.public_url,
-        known_uuid: known_uuid(obj),
-        client: None,
-        secret: secret.as_ref(),
-        previous_secrets: &previous,
-    };
-    let (outputs, changes) = converge_keycloak(&session, obj, &v, observed).await?;
-    apply::outputs(obj, &v, ctx, outputs).await?;
-    Ok(changes)
+    let source = dereference::source(&v, ctx).await?;
+    let issuer = dereference::issuer(&session, &connection, &v).await?;
+    let (mut secret, mut previous) = dereference::output_secrets(&v, ctx).await?;
+    let (mut config_map, mut previous_config_maps) = dereference::config_maps(&v, ctx);
+    let mut changes = Vec::new();
+    for _ in 0..2 {
+        let observed = plan::Observed {
+            issuer: &issuer,
+            known_uuid: known_uuid(obj),
+            client: None,
+            secret: secret.as_ref(),
+            previous_secrets: &previous,
+            source: source.as_ref(),
+            config_map: config_map.as_ref(),
+            previous_config_maps: &previous_config_maps,
+            now: now(),
+        };
+        let (outputs, more) = converge_keycloak(&session, obj, &v, observed).await?;
+        changes.extend(more);
+        let (written, written_map) = apply::outputs(obj, &v, ctx, &outputs).await?;
+        if !outputs.again {
+            if let Some(checksum) = &outputs.checksum {
+                changes.extend(apply::rollout(obj, &v, ctx, checksum).await?);
+            }
+            return Ok((changes, outputs.requeue));
+        }
+        // Plan the next round from what was just written: the watch may not show it yet.
+        secret = written.or(secret);
+        config_map = written_map.or(config_map);
+        previous.clear();
+        previous_config_maps.clear();
+    }
+    Err(Error::Keycloak(KeycloakError::Protocol(
+        "the rotation did not settle".into(),
+    )))
 }
 
 /// Observe, plan and apply in Keycloak, once more after creating the client (to read back

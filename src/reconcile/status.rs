@@ -39,12 +39,12 @@ fn condition(
     }
 }
 
-/// Status after a successful convergence.
+/// Status after a successful convergence (the secret's life is added by the plan).
 pub fn ready(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
     client_uuid: &str,
-    public_base: &str,
+    issuer: &str,
 ) -> OpenMetadataKeycloakClientStatus {
     OpenMetadataKeycloakClientStatus {
         observed_generation: obj.metadata.generation,
@@ -60,7 +60,8 @@ pub fn ready(
         client_id: Some(v.client_id.clone()),
         client_uuid: Some(client_uuid.to_string()),
         secret_name: Some(v.secret.name.clone()),
-        openmetadata: Some(desired::openmetadata_values(v, public_base)),
+        openmetadata: Some(desired::openmetadata_values(v, issuer)),
+        secret: None,
     }
 }
 

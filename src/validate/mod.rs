@@ -4,13 +4,15 @@
 //! still gets a clear answer.
 
 mod fields;
+mod outputs;
 
 use std::collections::BTreeMap;
 
 pub use fields::{base_url, ca_bundle, check_dns_subdomain, is_reserved_metadata_key};
-use fields::{check_redirect_uri, check_secret_key, check_web_origin, non_empty_or};
+use fields::{check_redirect_uri, check_web_origin, non_empty_or};
+pub use outputs::DEFAULT_VALUES_KEY;
 
-use crate::crd::{DeletionPolicy, OpenMetadataKeycloakClient};
+use crate::crd::{DeletionPolicy, OpenMetadataKeycloakClient, WorkloadKind};
 
 /// Default Secret name: what OpenMetadata's chart reads (`oidcConfiguration.clientId.secretRef`).
 pub const DEFAULT_SECRET_NAME: &str = "oidc-secrets";
@@ -45,6 +47,16 @@ pub struct Validated {
     pub extra_redirect_uris: Vec<String>,
     /// Extra web origins.
     pub extra_web_origins: Vec<String>,
+    /// Where Keycloak may send users after logout.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The ConfigMap of OpenMetadata Helm values to write, if asked.
+    pub values: Option<ValuesTarget>,
+    /// OpenMetadata's initial admins (values ConfigMap).
+    pub initial_admins: Vec<String>,
+    /// OpenMetadata's principal domain (values ConfigMap).
+    pub principal_domain: Option<String>,
+    /// The value of the `omkc.dev/rotate` annotation: a rotation asked for on demand.
+    pub rotate_token: Option<String>,
     /// Keycloak client id.
     pub client_id: String,
     /// Display name.
@@ -104,7 +116,27 @@ pub struct SecretTarget {
     pub labels: BTreeMap<String, String>,
     /// Extra annotations.
     pub annotations: BTreeMap<String, String>,
+    /// Scheduled rotation.
+    pub rotation_interval: Option<std::time::Duration>,
+    /// The Secret and key the client secret comes from, instead of Keycloak.
+    pub source: Option<(String, String)>,
+    /// Workloads to restart when the secret changes.
+    pub rollout: Vec<(WorkloadKind, String)>,
 }
+
+/// Where the OpenMetadata Helm values are written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValuesTarget {
+    /// ConfigMap name.
+    pub name: String,
+    /// Key of the values YAML.
+    pub key: String,
+}
+
+/// The annotation that asks for a new client secret: each new value, one new secret.
+pub const ROTATE_ANNOTATION: &str = "omkc.dev/rotate";
+/// Shortest rotation interval.
+pub const MIN_ROTATION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Why a spec was refused. Messages name the field and say what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,31 +210,11 @@ pub fn validate(
     }
     let authorization_services = client.authorization_services_enabled;
 
-    let out = spec.secret.clone().unwrap_or_default();
-    let secret = SecretTarget {
-        name: non_empty_or(&out.name, DEFAULT_SECRET_NAME),
-        client_id_key: non_empty_or(&out.client_id_key, DEFAULT_CLIENT_ID_KEY),
-        client_secret_key: non_empty_or(&out.client_secret_key, DEFAULT_CLIENT_SECRET_KEY),
-        labels: out.labels,
-        annotations: out.annotations,
-    };
-    check_dns_subdomain("spec.secret.name", &secret.name)?;
-    check_secret_key("spec.secret.clientIdKey", &secret.client_id_key)?;
-    check_secret_key("spec.secret.clientSecretKey", &secret.client_secret_key)?;
-    if secret.client_id_key == secret.client_secret_key {
-        return Err(invalid(
-            "spec.secret.clientSecretKey",
-            "must differ from spec.secret.clientIdKey",
-        ));
-    }
-    for key in secret.labels.keys().chain(secret.annotations.keys()) {
-        if is_reserved_metadata_key(key) {
-            return Err(invalid(
-                "spec.secret",
-                format!("label or annotation {key:?} is reserved: the operator or Argo CD sets it"),
-            ));
-        }
-    }
+    let secret = outputs::secret_target(spec.secret.clone().unwrap_or_default())?;
+    let rotate_token = outputs::rotate_token(obj, &secret)?;
+    let post_logout_redirect_uris =
+        outputs::post_logout_redirect_uris(&spec.openmetadata, &openmetadata_url)?;
+    let values = outputs::values_target(&spec.openmetadata)?;
 
     if installation.is_empty() || installation.contains('/') {
         return Err(invalid(
@@ -220,6 +232,22 @@ pub fn validate(
         openmetadata_url,
         extra_redirect_uris: spec.openmetadata.extra_redirect_uris.clone(),
         extra_web_origins: spec.openmetadata.extra_web_origins.clone(),
+        post_logout_redirect_uris,
+        values,
+        initial_admins: spec
+            .openmetadata
+            .initial_admins
+            .iter()
+            .map(|a| a.trim().to_string())
+            .collect(),
+        principal_domain: spec
+            .openmetadata
+            .principal_domain
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
+        rotate_token,
         client_id,
         client_name: non_empty_or(&client.name, DEFAULT_CLIENT_NAME),
         description: client.description.filter(|d| !d.is_empty()),

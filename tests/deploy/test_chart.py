@@ -85,6 +85,7 @@ VALUE_SETS = {
     "defaults": {},
     "shared-keycloak": SHARED_KEYCLOAK,
     "namespaced": {"watchNamespaces": ["openmetadata", "openmetadata-staging"]},
+    "rollout": {"rollout": {"enabled": True}},
     "everything-on": ALL_ON,
     "own-service-account": {"serviceAccount": {"create": False, "name": "platform-operators"}, "rbac": {"create": False}},
     "network-policy-metrics-closed": {"networkPolicy": {"enabled": True}},
@@ -270,9 +271,29 @@ def test_every_rbac_rule_is_commented():
     text = render.render()["openmetadata-keycloak-operator/templates/rbac.yaml"]
     lines = text.splitlines()
     rule_starts = [i for i, line in enumerate(lines) if line.strip().startswith("- apiGroups:")]
-    assert len(rule_starts) == 6
+    assert len(rule_starts) == 7
     for i in rule_starts:
         assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {lines[i]}"
+
+
+# The one rule rollout.enabled adds; tests/it/day2.rs checks the operator's restarts of
+# workloads need exactly this.
+ROLLOUT_RULE = {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["get", "patch"]}
+
+
+def test_restarting_workloads_is_opt_in_and_adds_one_commented_rule():
+    default = named(render.objects(), "ClusterRole", render.RELEASE)["rules"]
+    assert all("apps" not in r["apiGroups"] for r in default), "no access to workloads by default"
+    enabled = named(render.objects(VALUE_SETS["rollout"]), "ClusterRole", render.RELEASE)["rules"]
+    assert enabled == default + [ROLLOUT_RULE]
+    namespaced = render.objects({**VALUE_SETS["namespaced"], **VALUE_SETS["rollout"]})
+    for role in by_kind(namespaced, "Role"):
+        if role["metadata"]["namespace"] in VALUE_SETS["namespaced"]["watchNamespaces"]:
+            assert role["rules"][-1] == ROLLOUT_RULE
+    text = render.render(VALUE_SETS["rollout"])["openmetadata-keycloak-operator/templates/rbac.yaml"]
+    lines = text.splitlines()
+    (start,) = [i for i, line in enumerate(lines) if line.strip() == '- apiGroups: ["apps"]']
+    assert lines[start - 1].strip().startswith("#")
 
 
 def test_the_chart_creates_connections_and_passes_the_trust_settings():

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 const NS: &str = "openmetadata";
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
 const SECRETS: &str = "v1/secrets";
+const CONFIG_MAPS: &str = "v1/configmaps";
 
 fn resource(name: &str, emu: &Emulator, credentials: &str, secret: &str) -> Value {
     json!({
@@ -30,7 +31,8 @@ fn resource(name: &str, emu: &Emulator, credentials: &str, secret: &str) -> Valu
         "metadata": {"name": name, "namespace": NS},
         "spec": {
             "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": credentials}},
-            "openmetadata": {"url": "https://openmetadata.example.com"},
+            "openmetadata": {"url": "https://openmetadata.example.com",
+                             "valuesConfigMap": {"name": format!("{name}-values")}},
             "client": {"clientId": format!("om-{name}")},
             "secret": {"name": secret}
         }
@@ -156,6 +158,25 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         "{metrics}"
     );
 
+    // The values ConfigMap: written, owned, restored when edited by hand.
+    let values = api
+        .get(CONFIG_MAPS, NS, "openmetadata-values")
+        .expect("values ConfigMap");
+    assert_eq!(
+        values["metadata"]["ownerReferences"][0]["uid"],
+        cr["metadata"]["uid"]
+    );
+    let written = values["data"]["values.yaml"].clone();
+    assert!(written.as_str().unwrap().contains("oidcType: Keycloak"));
+    api.edit(CONFIG_MAPS, NS, "openmetadata-values", |c| {
+        c["data"]["values.yaml"] = json!("edited: by hand")
+    });
+    eventually(&api, "the edited ConfigMap to be restored", || async {
+        let c = api.get(CONFIG_MAPS, NS, "openmetadata-values")?;
+        (c["data"]["values.yaml"] == written).then_some(())
+    })
+    .await;
+
     // A Secret deleted by hand comes back (the owned-Secret watch).
     api.delete(SECRETS, NS, "oidc-secrets");
     eventually(&api, "the output Secret to be restored", || async {
@@ -174,16 +195,36 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     })
     .await;
 
-    // Renaming the output Secret writes the new one and deletes the old one.
+    // Renaming the output Secret and the values ConfigMap writes the new ones and deletes the
+    // old ones.
     api.edit(CRS, NS, "openmetadata", |o| {
-        o["spec"]["secret"]["name"] = json!("oidc-secrets-v2")
+        o["spec"]["secret"]["name"] = json!("oidc-secrets-v2");
+        o["spec"]["openmetadata"]["valuesConfigMap"]["name"] = json!("values-v2");
     });
-    eventually(&api, "the renamed Secret", || async {
+    eventually(&api, "the renamed Secret and ConfigMap", || async {
         (api.get(SECRETS, NS, "oidc-secrets-v2").is_some()
-            && api.get(SECRETS, NS, "oidc-secrets").is_none())
+            && api.get(SECRETS, NS, "oidc-secrets").is_none()
+            && api.get(CONFIG_MAPS, NS, "values-v2").is_some()
+            && api.get(CONFIG_MAPS, NS, "openmetadata-values").is_none())
         .then_some(())
     })
     .await;
+
+    // A ConfigMap of the values' name that is not the resource's own is never overwritten.
+    api.put(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "taken-values", "namespace": NS},
+        "data": {"values.yaml": "mine: true"}
+    }));
+    api.put(resource("taken", &emu, "keycloak-admin", "taken-secrets"));
+    eventually(&api, "ConfigMapConflict", || async {
+        (ready_reason(&api, "taken")? == ("False".into(), "ConfigMapConflict".into())).then_some(())
+    })
+    .await;
+    assert_eq!(
+        api.get(CONFIG_MAPS, NS, "taken-values").unwrap()["data"]["values.yaml"],
+        "mine: true"
+    );
 
     // Missing credentials: Ready=False and a Warning; a second failure patches the Event series.
     api.put(resource("broken", &emu, "does-not-exist", "broken-secrets"));
@@ -277,10 +318,10 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
 #[tokio::test]
 async fn the_loop_reconciles_watches_and_cleans_up_in_all_namespaces() {
     let accesses = lifecycle(None).await;
-    // Every kind of request happened: the caches (resources, connections, namespaces, both
-    // Secret watches), the installation id, the finalizer, the status, the Secret writes and
-    // deletes, and the Events.
-    assert_eq!(accesses.len(), 17, "{accesses:#?}");
+    // Every kind of request happened: the caches (resources, connections, namespaces, the
+    // Secret and ConfigMap watches), the installation id, the finalizer, the status, the Secret
+    // and ConfigMap writes and deletes, and the Events.
+    assert_eq!(accesses.len(), 23, "{accesses:#?}");
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
     Api, Client,
-    api::{DeleteParams, PostParams},
+    api::{DeleteParams, Patch, PatchParams, PostParams},
 };
 use omkc::crd::OpenMetadataKeycloakClient;
 use serde_json::{Value, json};
@@ -234,6 +234,52 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
         kc["secret"].as_str().unwrap().as_bytes(),
         data["openmetadata-oidc-client-secret"].0.as_slice()
     );
+
+    // Rotation on demand: one regeneration (one ACTION on client-secret in Keycloak's admin
+    // events), and the Secret holds the new secret with the token recorded.
+    let before_rotation = admin_events(&http, &e, realm)
+        .await
+        .last()
+        .map(|ev| ev["time"].as_i64().unwrap_or(0))
+        .unwrap_or(0);
+    resources
+        .patch(
+            "openmetadata",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"omkc.dev/rotate": "e2e-1"}}})),
+        )
+        .await
+        .unwrap();
+    let rotated = wait_for("the rotation", Duration::from_secs(60), || async {
+        let s = secrets.get("oidc-secrets").await.ok()?;
+        let done = s
+            .metadata
+            .annotations
+            .as_ref()?
+            .get("omkc.dev/rotated-for")?
+            == "e2e-1";
+        let value = s.data?.get("openmetadata-oidc-client-secret")?.0.clone();
+        (done && value != data["openmetadata-oidc-client-secret"].0).then_some(value)
+    })
+    .await;
+    let kc = keycloak_client(&http, &e, realm, &client_id).await.unwrap();
+    assert_eq!(
+        kc["secret"].as_str().unwrap().as_bytes(),
+        rotated.as_slice()
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let regenerations = admin_events(&http, &e, realm)
+        .await
+        .into_iter()
+        .filter(|ev| ev["time"].as_i64().unwrap_or(0) > before_rotation)
+        .filter(|ev| {
+            ev["operationType"] == "ACTION"
+                && ev["resourcePath"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("/client-secret"))
+        })
+        .count();
+    assert_eq!(regenerations, 1, "exactly one regeneration per token");
 
     // A deleted Secret comes back.
     secrets

@@ -292,3 +292,59 @@ async fn a_viewer_sees_no_secret_and_may_not_write() {
         .await;
     assert_eq!(status, 403);
 }
+
+/// Keycloak stamps `client.secret.creation.time` only when it generates a secret
+/// (`KeycloakModelUtils.generateSecret`): on creation without a secret and on
+/// `POST client-secret`. A secret given in a POST or PUT body is set as is, the stamp untouched.
+#[tokio::test]
+async fn only_a_generated_secret_is_stamped_with_its_creation_time() {
+    let emu = Emulator::start().await;
+    let kc = Raw::login(&emu, ADMIN_USER, ADMIN_PASSWORD).await;
+    let stamp = |c: &Value| c["attributes"]["client.secret.creation.time"].clone();
+
+    let given = json!({"clientId": "given", "publicClient": false, "secret": "chosen-by-someone"});
+    assert_eq!(
+        kc.send(reqwest::Method::POST, "/clients", Some(given))
+            .await
+            .0,
+        201
+    );
+    let got = &kc.get("/clients?clientId=given").await[0];
+    assert_eq!(got["secret"], "chosen-by-someone");
+    assert_eq!(stamp(got), Value::Null, "a given secret is not stamped");
+
+    let generated = json!({"clientId": "generated", "publicClient": false});
+    kc.send(reqwest::Method::POST, "/clients", Some(generated))
+        .await;
+    let got = kc.get("/clients?clientId=generated").await[0].clone();
+    let id = got["id"].as_str().unwrap().to_string();
+    let first = stamp(&got);
+    assert!(first.is_string(), "a generated secret is stamped");
+
+    emu.advance_clock(std::time::Duration::from_secs(100));
+    let (status, _) = kc
+        .send(
+            reqwest::Method::PUT,
+            &format!("/clients/{id}"),
+            Some(json!({"secret": "set-by-put"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let got = kc.get(&format!("/clients/{id}")).await;
+    assert_eq!(got["secret"], "set-by-put");
+    assert_eq!(stamp(&got), first, "a PUT keeps the stamp");
+
+    let (status, regenerated) = kc
+        .send(
+            reqwest::Method::POST,
+            &format!("/clients/{id}/client-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let got = kc.get(&format!("/clients/{id}")).await;
+    assert_eq!(got["secret"], regenerated["value"]);
+    let moved: i64 = stamp(&got).as_str().unwrap().parse().unwrap();
+    let before: i64 = first.as_str().unwrap().parse().unwrap();
+    assert!(moved >= before + 100, "regenerating stamps it anew");
+}

@@ -35,6 +35,7 @@ async fn a_redirect_is_never_followed_not_even_for_the_token_request() {
             body: String::new(),
             headers: vec![("location", format!("{}/elsewhere", emu.base_url))],
             times: 1,
+            pass: 0,
         });
         let err = attempt(&emu, &admin_session(&emu)).await.unwrap_err();
         assert!(
@@ -91,6 +92,7 @@ async fn throttling_carries_retry_after_and_is_transient() {
             body: String::new(),
             headers: vec![("retry-after", "17".into())],
             times: 1,
+            pass: 0,
         });
         let err = attempt(&emu, &admin_session(&emu)).await.unwrap_err();
         assert_eq!(err.retry_after(), Some(Duration::from_secs(17)), "{status}");

@@ -8,6 +8,7 @@
 //! - [`controller_loop`]: the real controller loop against a stateful fake API server;
 //! - [`binary`]: the built binary, as the Deployment runs it;
 //! - [`crd`]: the CRD, its CEL rules, validation and the documented examples;
+//! - [`day2`]: rotation, restarts of workloads, a secret from a source, the issuer browsers see;
 //! - [`e2e`]: a real cluster and a real Keycloak, when configured.
 
 mod support;
@@ -18,6 +19,7 @@ mod binary;
 mod controller_loop;
 mod converged;
 mod crd;
+mod day2;
 mod e2e;
 mod emulator;
 mod keycloak;

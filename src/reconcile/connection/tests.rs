@@ -142,7 +142,7 @@ fn a_resolved_connection_names_its_keycloak_credentials_and_public_url() {
     let c = connection(json!({}), &["data-sec"]);
     let got = resolve(&v, env(Some(&c), &BTreeMap::new())).unwrap();
     assert_eq!(got.url, "http://keycloak.keycloak.svc:8080");
-    assert_eq!(got.public_url, "https://sso.example.com");
+    assert_eq!(got.public_url.as_deref(), Some("https://sso.example.com"));
     assert_eq!(got.admin_realm, "master");
     assert_eq!(
         got.credentials,
@@ -165,7 +165,10 @@ fn inline_connections_can_be_turned_off() {
         allowed.credentials,
         ("team-a".to_string(), "admin".to_string())
     );
-    assert_eq!(allowed.public_url, "https://kc.example.com");
+    assert_eq!(
+        allowed.public_url, None,
+        "the issuer then comes from the discovery document"
+    );
     let off = Environment {
         allow_inline: false,
         ..env(None, &none)

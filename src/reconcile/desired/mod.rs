@@ -5,8 +5,10 @@
 mod secret;
 mod values;
 
-pub use secret::{output_secret, owner_reference, secret_holds, secret_labels};
-pub use values::openmetadata_values;
+pub use secret::{RotationMarks, output_secret, owner_reference, secret_holds, secret_labels};
+pub use values::{
+    config_map_holds, helm_values, helm_values_yaml, openmetadata_values, values_config_map,
+};
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -94,9 +96,10 @@ fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
 /// on the client are left alone).
 pub fn managed_attributes(v: &Validated) -> HashMap<String, String> {
     HashMap::from([
+        // Keycloak keeps the list in one attribute, separated by `##`.
         (
             POST_LOGOUT_ATTRIBUTE.to_string(),
-            format!("{}/logout", v.openmetadata_url),
+            v.post_logout_redirect_uris.join("##"),
         ),
         (OWNER_ATTRIBUTE.to_string(), v.owner.clone()),
         (OWNER_UID_ATTRIBUTE.to_string(), v.uid.clone()),

@@ -9,9 +9,37 @@ use k8s_openapi::{
 };
 
 use crate::{
-    names::{MANAGED_BY_LABEL, OPERATOR_NAME},
+    names::{MANAGED_BY_LABEL, OPERATOR_NAME, ROTATED_FOR_ANNOTATION, ROTATING_FOR_ANNOTATION},
     validate::Validated,
 };
+
+/// The rotation bookkeeping kept on the output Secret (state lives in the API server, so a
+/// restart or a new leader picks it up).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RotationMarks {
+    /// The last `omkc.dev/rotate` token carried out.
+    pub rotated_for: Option<String>,
+    /// A token whose rotation is under way: marked before the new secret is generated.
+    pub rotating_for: Option<String>,
+}
+
+impl RotationMarks {
+    /// The marks an existing Secret carries.
+    pub fn of(secret: &Secret) -> Self {
+        let get = |key: &str| {
+            secret
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(key))
+                .cloned()
+        };
+        Self {
+            rotated_for: get(ROTATED_FOR_ANNOTATION),
+            rotating_for: get(ROTATING_FOR_ANNOTATION),
+        }
+    }
+}
 
 /// Labels of the output Secret: the user's extra labels plus the operator's marker. Nothing is
 /// copied from the resource's own labels (Argo CD's tracking label would claim the Secret).
@@ -35,14 +63,23 @@ pub fn owner_reference(v: &Validated) -> OwnerReference {
 }
 
 /// The output Secret for server-side apply, owned by the resource (garbage-collected with it).
-pub fn output_secret(v: &Validated, client_secret: &str) -> Secret {
+pub fn output_secret(v: &Validated, client_secret: &str, marks: &RotationMarks) -> Secret {
     let owner = owner_reference(v);
+    let mut annotations = v.secret.annotations.clone();
+    for (key, value) in [
+        (ROTATED_FOR_ANNOTATION, &marks.rotated_for),
+        (ROTATING_FOR_ANNOTATION, &marks.rotating_for),
+    ] {
+        if let Some(value) = value {
+            annotations.insert(key.into(), value.clone());
+        }
+    }
     Secret {
         metadata: ObjectMeta {
             name: Some(v.secret.name.clone()),
             namespace: Some(v.namespace.clone()),
             labels: Some(secret_labels(v)),
-            annotations: (!v.secret.annotations.is_empty()).then(|| v.secret.annotations.clone()),
+            annotations: (!annotations.is_empty()).then_some(annotations),
             owner_references: Some(vec![owner]),
             ..Default::default()
         },
@@ -62,8 +99,8 @@ pub fn output_secret(v: &Validated, client_secret: &str) -> Secret {
 }
 
 /// Whether `observed` already holds everything `desired` sets: the data keys with their values,
-/// the labels, annotations, type and owner. Keys, labels and annotations others added are not
-/// ours to judge.
+/// the labels, annotations, type and owner, and exactly the rotation marks `desired` has. Keys,
+/// labels and annotations others added are not ours to judge.
 pub fn secret_holds(observed: &Secret, desired: &Secret) -> bool {
     fn subset<V: PartialEq>(
         want: &Option<BTreeMap<String, V>>,
@@ -79,6 +116,7 @@ pub fn secret_holds(observed: &Secret, desired: &Secret) -> bool {
             &desired.metadata.annotations,
             &observed.metadata.annotations,
         )
+        && RotationMarks::of(observed) == RotationMarks::of(desired)
         && observed.type_.as_deref().unwrap_or("Opaque")
             == desired.type_.as_deref().unwrap_or("Opaque")
         && desired.metadata.owner_references.iter().flatten().all(|o| {

@@ -1,12 +1,22 @@
-//! The values OpenMetadata's Helm chart needs besides the Secret (pure).
+//! The values OpenMetadata's Helm chart needs besides the Secret (pure): published in status,
+//! and, when asked, written into a ConfigMap in the chart's own YAML shape.
 
-use super::callback_url;
-use crate::{crd::OpenMetadataValues, urls, validate::Validated};
+use std::collections::BTreeMap;
 
-/// The non-secret values OpenMetadata's Helm chart needs, with Keycloak's URLs as browsers
-/// reach it (`public_base`).
-pub fn openmetadata_values(v: &Validated, public_base: &str) -> OpenMetadataValues {
-    let authority = urls::realm_url(public_base, &v.realm);
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::{Value, json};
+
+use super::{callback_url, owner_reference, secret_labels};
+use crate::{
+    crd::OpenMetadataValues,
+    validate::{Validated, ValuesTarget},
+};
+
+/// The non-secret values OpenMetadata's Helm chart needs. `issuer` is the realm's issuer as
+/// browsers reach it (`<public keycloak>/realms/<realm>`).
+pub fn openmetadata_values(v: &Validated, issuer: &str) -> OpenMetadataValues {
+    let authority = issuer.trim_end_matches('/').to_string();
     OpenMetadataValues {
         discovery_uri: format!("{authority}/.well-known/openid-configuration"),
         public_keys: vec![
@@ -17,4 +27,104 @@ pub fn openmetadata_values(v: &Validated, public_base: &str) -> OpenMetadataValu
         server_url: v.openmetadata_url.clone(),
         authority,
     }
+}
+
+/// The OpenMetadata chart's values for this client: `openmetadata.config.authentication` and
+/// `openmetadata.config.authorizer`, exactly where the chart reads them. No secret: the client
+/// id and secret are referenced in the output Secret.
+pub fn helm_values(v: &Validated, issuer: &str) -> Value {
+    let om = openmetadata_values(v, issuer);
+    let mut authorizer = json!({
+        "className": "org.openmetadata.service.security.DefaultAuthorizer",
+        "containerRequestFilter": "org.openmetadata.service.security.JwtFilter",
+    });
+    if !v.initial_admins.is_empty() {
+        authorizer["initialAdmins"] = json!(v.initial_admins);
+    }
+    if let Some(domain) = &v.principal_domain {
+        authorizer["principalDomain"] = json!(domain);
+    }
+    json!({
+        "openmetadata": {
+            "config": {
+                "authorizer": authorizer,
+                "authentication": {
+                    "enabled": true,
+                    "provider": "custom-oidc",
+                    "clientType": "confidential",
+                    "publicKeys": om.public_keys,
+                    "authority": om.authority,
+                    "clientId": v.client_id,
+                    "callbackUrl": om.callback_url,
+                    "oidcConfiguration": {
+                        "enabled": true,
+                        "oidcType": "Keycloak",
+                        "clientId": {
+                            "secretRef": v.secret.name,
+                            "secretKey": v.secret.client_id_key,
+                        },
+                        "clientSecret": {
+                            "secretRef": v.secret.name,
+                            "secretKey": v.secret.client_secret_key,
+                        },
+                        "scope": "openid email profile",
+                        "discoveryUri": om.discovery_uri,
+                        "callbackUrl": om.callback_url,
+                        "serverUrl": om.server_url,
+                    },
+                },
+            },
+        },
+    })
+}
+
+/// The values as YAML text (keys sorted: the same values always give the same text).
+pub fn helm_values_yaml(v: &Validated, issuer: &str) -> String {
+    // serde_json's maps are sorted (no `preserve_order`), so the YAML is deterministic.
+    let header = format!(
+        "# OpenMetadata Helm values for Keycloak client {:?} in realm {:?}.\n# Written by openmetadata-keycloak-operator from OpenMetadataKeycloakClient {}/{}; edits are overwritten.\n",
+        v.client_id, v.realm, v.namespace, v.name
+    );
+    let body = serde_yaml::to_string(&helm_values(v, issuer)).unwrap_or_default();
+    header + &body
+}
+
+/// The values ConfigMap, owned by the resource like the output Secret.
+pub fn values_config_map(v: &Validated, target: &ValuesTarget, issuer: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(target.name.clone()),
+            namespace: Some(v.namespace.clone()),
+            labels: Some(secret_labels(v)),
+            owner_references: Some(vec![owner_reference(v)]),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            target.key.clone(),
+            helm_values_yaml(v, issuer),
+        )])),
+        ..Default::default()
+    }
+}
+
+/// Whether an observed ConfigMap holds what `desired` sets (data, labels, owner).
+pub fn config_map_holds(observed: &ConfigMap, desired: &ConfigMap) -> bool {
+    let data = desired
+        .data
+        .iter()
+        .flatten()
+        .all(|(k, want)| observed.data.as_ref().and_then(|d| d.get(k)) == Some(want));
+    let labels =
+        desired.metadata.labels.iter().flatten().all(|(k, want)| {
+            observed.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(want)
+        });
+    let owned = desired.metadata.owner_references.iter().flatten().all(|o| {
+        observed
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|x| x.uid == o.uid)
+    });
+    data && labels && owned
 }

@@ -25,6 +25,9 @@ fn one_of_each() -> Vec<Error> {
             | Error::Keycloak(_)
             | Error::ClientConflict(_)
             | Error::SecretConflict(_)
+            | Error::ConfigMapConflict(_)
+            | Error::SecretSourceNotFound(_)
+            | Error::SecretSourceInvalid { .. }
             | Error::KubeRejected { .. }
             | Error::Kube { .. } => {}
         }
@@ -90,6 +93,12 @@ fn one_of_each() -> Vec<Error> {
         Error::ConnectionInvalid(m()),
         Error::ClientConflict(m()),
         Error::SecretConflict(m()),
+        Error::ConfigMapConflict(m()),
+        Error::SecretSourceNotFound(m()),
+        Error::SecretSourceInvalid {
+            name: m(),
+            problem: m(),
+        },
         Error::kube("write Secret \"s\"", status(422)),
         Error::kube("write Secret \"s\"", status(500)),
     ]);

@@ -1,8 +1,9 @@
 //! A small stateful Kubernetes API server on 127.0.0.1 for running the real controller loop:
 //! get, list (full or metadata-only), watch (history replayed from the requested
 //! resourceVersion, then live), create, delete with finalizers and deletionTimestamp,
-//! JSON/merge patches, server-side apply (approximated as a merge of the applied fields, and
-//! authorised as `create` when it creates the object), the status subresource and
+//! JSON/merge patches, server-side apply (the applied fields merged; the fields the same field
+//! manager applied before and omits now removed, unless another write took them over; authorised
+//! as `create` when it creates the object), the status subresource and
 //! `metadata.generation` bumps on spec changes.
 //!
 //! Every HTTP request is recorded and can be turned into the RBAC attributes the apiserver
@@ -152,6 +153,46 @@ struct Inner {
     requests: Vec<Request>,
     /// When set, the custom resource's API is unknown (as before the CRD is applied).
     without_crd: bool,
+    /// Server-side apply's field ownership: the fields each apply manager set last, per object.
+    applied: BTreeMap<(Key, String), BTreeSet<Path>>,
+}
+
+/// A field: the keys down to a leaf (lists are atomic, as for `x-kubernetes-list-type: atomic`).
+type Path = Vec<String>;
+
+/// The leaf fields of a JSON value, with their values.
+fn leaves(value: &Value) -> BTreeMap<Path, Value> {
+    fn walk(v: &Value, prefix: &mut Path, out: &mut BTreeMap<Path, Value>) {
+        match v {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, child) in map {
+                    prefix.push(k.clone());
+                    walk(child, prefix, out);
+                    prefix.pop();
+                }
+            }
+            other => {
+                out.insert(prefix.clone(), other.clone());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(value, &mut Vec::new(), &mut out);
+    out
+}
+
+/// Removes a field, and the maps it leaves empty.
+fn remove_path(value: &mut Value, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let Some(Value::Object(map)) = parents.iter().try_fold(&mut *value, |v, k| v.get_mut(k)) else {
+        return;
+    };
+    map.remove(last);
+    if map.is_empty() && !parents.is_empty() {
+        remove_path(value, parents);
+    }
 }
 
 type Shared = Arc<(Mutex<Inner>, broadcast::Sender<WatchEvent>)>;
@@ -257,8 +298,49 @@ impl Inner {
     }
 
     /// Stores `object` under `key` as a write: new resourceVersion, generation bump on a spec
-    /// change, removal when deleting and no finalizer is left.
-    fn write(&mut self, tx: &broadcast::Sender<WatchEvent>, key: &Key, mut object: Value) -> Value {
+    /// change, removal when deleting and no finalizer is left. A write other than an apply takes
+    /// the fields it changes away from the apply managers (a later apply that omits them leaves
+    /// them alone, as the apiserver's field ownership does).
+    fn write(&mut self, tx: &broadcast::Sender<WatchEvent>, key: &Key, object: Value) -> Value {
+        if let Some(old) = self.objects.get(key) {
+            let (before, after) = (leaves(old), leaves(&object));
+            let changed: BTreeSet<Path> = before
+                .keys()
+                .chain(after.keys())
+                .filter(|p| before.get(*p) != after.get(*p))
+                .cloned()
+                .collect();
+            for ((k, _), owned) in self.applied.iter_mut() {
+                if k == key {
+                    owned.retain(|p| !changed.contains(p));
+                }
+            }
+        }
+        self.store(tx, key, object)
+    }
+
+    /// A server-side apply by `manager` of `patch` onto `base`: the fields the manager applied
+    /// last time and omits now are removed, the rest is merged; the manager owns what it applied.
+    fn apply(&mut self, key: &Key, manager: &str, base: &Value, patch: &Value) -> Value {
+        let fields: BTreeSet<Path> = leaves(patch).into_keys().collect();
+        let mut object = base.clone();
+        let entry = (key.clone(), manager.to_string());
+        for dropped in self.applied.get(&entry).into_iter().flatten() {
+            if !fields.contains(dropped) {
+                remove_path(&mut object, dropped);
+            }
+        }
+        json_patch::merge(&mut object, patch);
+        for ((k, m), owned) in self.applied.iter_mut() {
+            if k == key && m != manager {
+                owned.retain(|p| !fields.contains(p));
+            }
+        }
+        self.applied.insert(entry, fields);
+        object
+    }
+
+    fn store(&mut self, tx: &broadcast::Sender<WatchEvent>, key: &Key, mut object: Value) -> Value {
         let previous = self.objects.get(key).cloned();
         let rv = self.next_rv();
         let meta = object["metadata"].as_object_mut().expect("metadata");
@@ -291,6 +373,7 @@ impl Inner {
             // The update that drops the last finalizer is seen, then the deletion.
             self.emit(tx, key, "MODIFIED", object.clone());
             self.objects.remove(key);
+            self.applied.retain(|(k, _), _| k != key);
             self.emit(tx, key, "DELETED", object.clone());
         } else {
             let kind = if previous.is_some() {
@@ -318,6 +401,7 @@ impl Inner {
         }
         self.next_rv();
         self.objects.remove(key);
+        self.applied.retain(|(k, _), _| k != key);
         self.emit(tx, key, "DELETED", object.clone());
         Some(object)
     }
@@ -719,7 +803,13 @@ async fn handle(
                 if let Err(e) = json_patch::patch(&mut patched, &ops) {
                     return status(422, "Invalid", format!("json patch: {e}"));
                 }
-            } else if is_apply || content_type.starts_with("application/merge-patch+json") {
+            } else if is_apply {
+                let manager = query.get("fieldManager").cloned().unwrap_or_default();
+                patched = lock
+                    .lock()
+                    .unwrap()
+                    .apply(&key(&name), &manager, &base, &patch);
+            } else if content_type.starts_with("application/merge-patch+json") {
                 json_patch::merge(&mut patched, &patch);
             } else {
                 return status(415, "UnsupportedMediaType", content_type);
@@ -745,7 +835,12 @@ async fn handle(
                 }
                 None => patched,
             };
-            let stored = lock.lock().unwrap().write(tx, &key(&name), object);
+            let mut inner = lock.lock().unwrap();
+            let stored = if is_apply {
+                inner.store(tx, &key(&name), object)
+            } else {
+                inner.write(tx, &key(&name), object)
+            };
             ok_json(&stored)
         }
         (Method::DELETE, Some(name)) => {

@@ -104,9 +104,9 @@ pub async fn keycloak_sync(
     omkc::Error,
 > {
     let v = omkc::validate::validate(obj, INSTALLATION)?;
-    let public = obj.spec.keycloak.url.clone().unwrap_or_default();
+    let issuer = session.realm_url(&v.realm);
     let observed = omkc::reconcile::plan::Observed {
-        public_base: &public,
+        issuer: &issuer,
         ..Default::default()
     };
     omkc::reconcile::converge_keycloak(session, obj, &v, observed).await

@@ -65,20 +65,38 @@ operator really makes, and compares.
 - apiGroups: ["omkc.dev"]
   resources: ["openmetadatakeycloakclients/status"]
   verbs: ["patch"]
-# Secrets. list + watch: only two label-selected watches, the output Secrets
-# (app.kubernetes.io/managed-by) and the credentials Secrets (omkc.dev/keycloak-credentials);
-# RBAC cannot restrict by label, the operator never asks for more. get: the metadata of a
-# credentials Secret the watch does not show (to say "missing" or "not labelled" without
-# reading its data), and of an output Secret a create found already there (to check its owner).
+# Secrets. list + watch: only three label-selected watches, the output Secrets
+# (app.kubernetes.io/managed-by), the credentials Secrets (omkc.dev/keycloak-credentials) and
+# the sources of client secrets (omkc.dev/client-secret-source); RBAC cannot restrict by label,
+# the operator never asks for more. get: the metadata of a credentials or source Secret the
+# watch does not show (to say "missing" or "not labelled" without reading its data), of an
+# output Secret a create found already there (to check its owner), and the output Secret itself
+# while a rotation asked for is being recorded (a consistent read, never a stale cache).
 # create + patch: the output Secret, created when new and server-side applied when it differs.
 # delete: the operator's own previous output Secret after spec.secret.name changes.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# ConfigMaps: the OpenMetadata Helm values a resource asks for (spec.openmetadata.valuesConfigMap).
+# list + watch: one label-selected watch (app.kubernetes.io/managed-by) of those ConfigMaps.
+# get: one a create found already there (to check its owner). create + patch: the values
+# ConfigMap, created when new and server-side applied when it differs. delete: the resource's
+# previous values ConfigMap after a rename, or once values are no longer asked for.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # Events on the resources (one per change, Warnings); patch updates a repeating Event's series.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.rollout.enabled }}
+# rollout.enabled: the workloads named in spec.secret.rollout. get: the checksum annotation on
+# their metadata; patch: that annotation, and on the pod template when the secret changed (the
+# pods roll). Nothing else of them is read or written.
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets"]
+  verbs: ["get", "patch"]
+{{- end }}
 {{- end }}
 
 {{/*

@@ -1,6 +1,7 @@
 //! The plan, table by table: for each observed/desired pair, exactly which writes come out.
 //! The Keycloak side here, the Kubernetes side and deletion in [`outputs`].
 
+mod day2;
 mod outputs;
 mod refusals;
 
@@ -21,8 +22,8 @@ use crate::{
 
 /// The installation id of the tests.
 const INSTALLATION: &str = "cluster-1";
-/// Keycloak as browsers reach it, in the tests.
-const PUBLIC: &str = "http://keycloak.example:8080";
+/// The realm's issuer as browsers reach it, in the tests.
+const ISSUER: &str = "http://keycloak.example:8080/realms/data-sec";
 
 fn resource() -> OpenMetadataKeycloakClient {
     serde_yaml::from_str(include_str!("../../../../tests/fixtures/basic.yaml")).unwrap()
@@ -42,7 +43,10 @@ fn as_keycloak_reports(v: &Validated, uuid: &str) -> ObservedClient {
     c.id = Some(uuid.into());
     let attributes = c.attributes.get_or_insert_with(HashMap::new);
     attributes.insert("realm_client".into(), "false".into());
-    attributes.insert("client.secret.creation.time".into(), "1764547200".into());
+    attributes.insert(
+        "client.secret.creation.time".into(),
+        SECRET_CREATED.to_string(),
+    );
     attributes.insert("backchannel.logout.session.required".into(), "true".into());
     c.service_accounts_enabled = Some(c.service_accounts_enabled.unwrap_or(false));
     c.authorization_services_enabled = c.authorization_services_enabled.filter(|on| *on);
@@ -72,16 +76,25 @@ fn edited(mut c: ObservedClient, edit: impl FnOnce(&mut ClientRepresentation)) -
 
 /// The output Secret as the operator writes it, holding `value`.
 fn output(v: &Validated, value: &str) -> Secret {
-    desired::output_secret(v, value)
+    desired::output_secret(v, value, &desired::RotationMarks::default())
 }
 
 /// A resource that already carries the status a converged plan computes.
 fn converged(obj: &OpenMetadataKeycloakClient, uuid: &str) -> OpenMetadataKeycloakClient {
     let v = validate(obj, INSTALLATION).unwrap();
     let mut obj = obj.clone();
-    obj.status = Some(crate::reconcile::status::ready(&obj, &v, uuid, PUBLIC));
+    let mut status = crate::reconcile::status::ready(&obj, &v, uuid, ISSUER);
+    status.secret = Some(crate::crd::SecretStatus {
+        last_changed: Some(SECRET_CREATED_RFC3339.into()),
+        ..Default::default()
+    });
+    obj.status = Some(status);
     obj
 }
+
+/// When Keycloak made the secret of [`as_keycloak_reports`]: epoch seconds, and RFC 3339.
+const SECRET_CREATED: i64 = 1_764_547_200;
+const SECRET_CREATED_RFC3339: &str = "2025-12-01T00:00:00Z";
 
 struct Expect {
     updated: Option<Vec<ClientField>>,
@@ -97,11 +110,12 @@ fn keycloak_side(obj: &OpenMetadataKeycloakClient, client: &ObservedClient) -> P
         &converged(obj, "u-1"),
         &v,
         Observed {
-            public_base: PUBLIC,
+            issuer: ISSUER,
             known_uuid: None,
             client: Some(client),
             secret: Some(&secret),
             previous_secrets: &[],
+            ..Default::default()
         },
     )
     .unwrap()
@@ -343,11 +357,12 @@ fn a_converged_resource_plans_no_write_at_all() {
         &converged(&obj, "u-1"),
         &v,
         Observed {
-            public_base: PUBLIC,
+            issuer: ISSUER,
             known_uuid: None,
             client: Some(&client),
             secret: Some(&secret),
             previous_secrets: &[],
+            ..Default::default()
         },
     )
     .unwrap();

@@ -1,6 +1,7 @@
 //! The Kubernetes side of the plan (the Secret, the status) and deletion.
 
 use super::*;
+use crate::crd::DeletionPolicy;
 
 #[test]
 fn the_secret_write_for_each_observation() {
@@ -12,11 +13,12 @@ fn the_secret_write_for_each_observation() {
             &obj,
             &v,
             Observed {
-                public_base: PUBLIC,
+                issuer: ISSUER,
                 known_uuid: None,
                 client: Some(&client),
                 secret,
                 previous_secrets: previous,
+                ..Default::default()
             },
         )
         .map(|p| (p.outputs.unwrap(), p.changes))
@@ -94,11 +96,12 @@ fn an_unchanged_status_is_not_written_again() {
     let client = as_keycloak_reports(&v, "u-1");
     let secret = output(&v, "s3cr3t");
     let observed = Observed {
-        public_base: PUBLIC,
+        issuer: ISSUER,
         known_uuid: None,
         client: Some(&client),
         secret: Some(&secret),
         previous_secrets: &[],
+        ..Default::default()
     };
     let first = plan(&obj, &v, observed).unwrap().outputs.unwrap().status;
     assert!(first.is_some(), "a first status is written");

@@ -10,7 +10,7 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
     let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
     let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("team-b/openmetadata"));
     let observe = |c| Observed {
-        public_base: PUBLIC,
+        issuer: ISSUER,
         known_uuid: None,
         client: Some(c),
         ..Default::default()
@@ -49,7 +49,7 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
         &obj,
         &v,
         Observed {
-            public_base: PUBLIC,
+            issuer: ISSUER,
             known_uuid: None,
             client: Some(&never_had_one),
             ..Default::default()
@@ -67,7 +67,7 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
         &obj,
         &v,
         Observed {
-            public_base: PUBLIC,
+            issuer: ISSUER,
             known_uuid: None,
             client: Some(&public),
             ..Default::default()
@@ -92,7 +92,7 @@ fn an_older_owner_marker_is_ours_only_for_the_client_our_status_recorded() {
     let observe = |known: Option<&'static str>| Observed {
         client: Some(&legacy),
         known_uuid: known,
-        public_base: PUBLIC,
+        issuer: ISSUER,
         ..Default::default()
     };
     // Another cluster's resource of the same namespace and name: not ours.

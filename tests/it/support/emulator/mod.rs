@@ -75,6 +75,8 @@ pub struct Fault {
     pub headers: Vec<(&'static str, String)>,
     /// How many requests it answers.
     pub times: usize,
+    /// How many matching requests pass untouched before it answers (0: the next one).
+    pub pass: usize,
 }
 
 /// What a caller's token allows.
@@ -312,6 +314,7 @@ impl Emulator {
             body: body.into(),
             headers: vec![],
             times: 1,
+            pass: 0,
         });
     }
 
@@ -604,9 +607,17 @@ async fn handle(
         None
     };
 
-    let fault = inner.faults.iter().position(|f| {
-        f.method.is_none_or(|m| m == method.as_str()) && path.contains(&f.path_contains)
-    });
+    let mut fault = None;
+    for (i, f) in inner.faults.iter_mut().enumerate() {
+        if f.method.is_none_or(|m| m == method.as_str()) && path.contains(&f.path_contains) {
+            if f.pass > 0 {
+                f.pass -= 1;
+            } else {
+                fault = Some(i);
+            }
+            break;
+        }
+    }
     let mut extra_headers = Vec::new();
     let (status, location, response) = if let Some(i) = fault {
         let f = &mut inner.faults[i];

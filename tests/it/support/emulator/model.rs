@@ -123,11 +123,14 @@ impl ClientModel {
         ] {
             attributes.entry(k.into()).or_insert_with(|| v.into());
         }
+        // RepresentationToModel.createClient: a given secret is set as is; only a generated one
+        // (KeycloakModelUtils.generateSecret) stamps client.secret.creation.time.
         let confidential = !public_client && !bearer_only;
-        let secret = confidential.then(|| get_str(rep, "secret").unwrap_or(secret));
-        if secret.is_some() {
+        let given = get_str(rep, "secret");
+        if confidential && given.is_none() {
             attributes.insert("client.secret.creation.time".into(), now.to_string());
         }
+        let secret = confidential.then(|| given.unwrap_or(secret));
         let by_name = |names: &Value| -> Vec<String> {
             names
                 .as_array()
@@ -189,7 +192,7 @@ impl ClientModel {
     /// key, URI sets replaced when present, scopes ignored, a new `secret` set; the service
     /// account follows `serviceAccountsEnabled`, and authorization is enabled by `true` and
     /// **disabled (resource server deleted) by anything else, absent included**.
-    pub fn update(&mut self, rep: &Map<String, Value>, now: i64) -> Result<(), Refusal> {
+    pub fn update(&mut self, rep: &Map<String, Value>) -> Result<(), Refusal> {
         let mut next = self.clone();
         macro_rules! set_bool {
             ($key:literal, $field:ident) => {
@@ -243,10 +246,11 @@ impl ClientModel {
         if let Some(v) = get_set(rep, "webOrigins") {
             next.web_origins = v;
         }
+        // RepresentationToModel.updateClient: `if (rep.getSecret() != null)
+        // resource.setSecret(...)`. Only KeycloakModelUtils.generateSecret (creation without a
+        // secret, POST client-secret) stamps client.secret.creation.time; a PUT keeps it.
         if let Some(secret) = get_str(rep, "secret") {
             next.secret = Some(secret);
-            next.attributes
-                .insert("client.secret.creation.time".into(), now.to_string());
         }
         // ClientManager.updateClientServiceAccount.
         match get_bool(rep, "serviceAccountsEnabled") {

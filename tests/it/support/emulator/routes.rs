@@ -237,7 +237,7 @@ fn admin(
             let Some(client) = r.clients.get_mut(*id) else {
                 return not_found_client();
             };
-            match client.update(rep, now) {
+            match client.update(rep) {
                 Ok(()) => reply(204, Value::Null),
                 Err((status, body)) => reply(status, body),
             }

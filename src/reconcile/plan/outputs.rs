@@ -1,0 +1,208 @@
+//! The Kubernetes side of a plan (pure): the output Secret, the values ConfigMap, what a rename
+//! leaves behind, the status, and when to come back.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Resource;
+
+use super::{HandOver, Observed, Outputs, Write, secret::secret_created};
+use crate::{
+    crd::{OpenMetadataKeycloakClient, SecretStatus},
+    keycloak::{ObservedClient, SecretValue},
+    reconcile::{Error, change::Change, desired, status},
+    validate::Validated,
+};
+
+/// Whether `obj` is owned by the resource (an ownerReference carries the resource's uid).
+pub fn owned_by<K: Resource>(obj: &K, uid: &str) -> bool {
+    obj.meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == uid && o.kind == "OpenMetadataKeycloakClient")
+}
+
+/// A hash of what OpenMetadata reads from the Secret, for the annotation that restarts
+/// workloads: SHA-256 over the resource's uid, the client id and the secret, 16 hex digits.
+/// It changes exactly when the content does, and tells nothing about the secret.
+pub fn checksum(v: &Validated, value: &SecretValue) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in [v.uid.as_str(), v.client_id.as_str(), value.expose()] {
+        ctx.update(part.as_bytes());
+        ctx.update(&[0]);
+    }
+    ctx.finish()
+        .as_ref()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Plans the outputs once the client secret is settled (`hand_over`).
+pub(super) fn plan(
+    obj: &OpenMetadataKeycloakClient,
+    v: &Validated,
+    observed: Observed<'_>,
+    client: &ObservedClient,
+    uuid: &str,
+    hand_over: &HandOver,
+) -> Result<(Outputs, Vec<Change>), Error> {
+    let mut changes = Vec::new();
+    // With the source being the output Secret itself, the Secret is the user's: not written.
+    let source_is_output = v
+        .secret
+        .source
+        .as_ref()
+        .is_some_and(|(name, _)| *name == v.secret.name);
+    let secret = if source_is_output {
+        None
+    } else {
+        let (write, change) = secret(v, hand_over, observed.secret)?;
+        changes.extend(change);
+        write
+    };
+    let remove: Vec<String> = observed
+        .previous_secrets
+        .iter()
+        .filter_map(|s| s.metadata.name.clone())
+        .filter(|name| *name != v.secret.name)
+        .collect();
+    changes.extend(
+        remove
+            .iter()
+            .map(|name| Change::SecretRemoved { name: name.clone() }),
+    );
+
+    let config_map = match &v.values {
+        Some(target) => {
+            let wanted = desired::values_config_map(v, target, observed.issuer);
+            config_map(v, wanted, observed.config_map, &mut changes)?
+        }
+        None => None,
+    };
+    let keep = v.values.as_ref().map(|t| t.name.as_str());
+    let remove_config_maps: Vec<String> = observed
+        .previous_config_maps
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
+        .filter(|name| Some(name.as_str()) != keep)
+        .collect();
+    changes.extend(
+        remove_config_maps
+            .iter()
+            .map(|name| Change::ValuesRemoved { name: name.clone() }),
+    );
+
+    let (secret_status, requeue) = secret_status(v, client, hand_over, observed.now);
+    let status = (!hand_over.again)
+        .then(|| {
+            let mut ready = status::ready(obj, v, uuid, observed.issuer);
+            ready.secret = secret_status;
+            status::to_write(obj, ready)
+        })
+        .flatten();
+    Ok((
+        Outputs {
+            secret,
+            remove,
+            config_map,
+            remove_config_maps,
+            status,
+            requeue,
+            checksum: (!v.secret.rollout.is_empty()).then(|| checksum(v, &hand_over.value)),
+            again: hand_over.again,
+        },
+        changes,
+    ))
+}
+
+/// When the secret last changed and when the next rotation is due, and how long until then.
+/// From Keycloak's own record, so the status is the same on every pass until it changes.
+fn secret_status(
+    v: &Validated,
+    client: &ObservedClient,
+    hand_over: &HandOver,
+    now: i64,
+) -> (Option<SecretStatus>, Option<Duration>) {
+    // A secret set from a source keeps Keycloak's creation time of an older one: not shown.
+    let created = secret_created(client).filter(|_| v.secret.source.is_none());
+    let rfc3339 = |secs: i64| {
+        k8s_openapi::jiff::Timestamp::from_second(secs)
+            .ok()
+            .map(|t| t.to_string())
+    };
+    let due = match (created, v.secret.rotation_interval) {
+        (Some(c), Some(i)) => {
+            Some(c.saturating_add(i64::try_from(i.as_secs()).unwrap_or(i64::MAX)))
+        }
+        _ => None,
+    };
+    let status = SecretStatus {
+        last_changed: created.and_then(rfc3339),
+        next_rotation: due.and_then(rfc3339),
+        rotation_token: hand_over.marks.rotated_for.clone(),
+    };
+    let requeue =
+        due.map(|d| Duration::from_secs(u64::try_from(d.saturating_sub(now)).unwrap_or(0)));
+    let empty = status == SecretStatus::default();
+    ((!empty).then_some(status), requeue)
+}
+
+/// Plans the output Secret from the observed one. Refuses ([`Error::SecretConflict`]) to touch
+/// a Secret of that name that this resource does not own.
+fn secret(
+    v: &Validated,
+    hand_over: &HandOver,
+    observed: Option<&Secret>,
+) -> Result<(Option<Write<Secret>>, Option<Change>), Error> {
+    let wanted = desired::output_secret(v, hand_over.value.expose(), &hand_over.marks);
+    let name = v.secret.name.clone();
+    Ok(match observed {
+        None => (
+            Some(Write::Create(wanted)),
+            Some(Change::SecretCreated { name }),
+        ),
+        Some(existing) if !owned_by(existing, &v.uid) => {
+            return Err(Error::SecretConflict(name));
+        }
+        Some(existing) if desired::secret_holds(existing, &wanted) => (None, None),
+        Some(existing) => {
+            // Only a change of the data is news; restored labels or annotations are not.
+            let data_changed = wanted
+                .data
+                .iter()
+                .flatten()
+                .any(|(k, val)| existing.data.as_ref().and_then(|d| d.get(k)) != Some(val));
+            let change = data_changed.then(|| Change::SecretUpdated { name: name.clone() });
+            (Some(Write::Apply(wanted)), change)
+        }
+    })
+}
+
+/// Plans the values ConfigMap; refuses ([`Error::ConfigMapConflict`]) one it does not own.
+fn config_map(
+    v: &Validated,
+    wanted: ConfigMap,
+    observed: Option<&ConfigMap>,
+    changes: &mut Vec<Change>,
+) -> Result<Option<Write<ConfigMap>>, Error> {
+    let name = wanted.metadata.name.clone().unwrap_or_default();
+    Ok(match observed {
+        None => {
+            changes.push(Change::ValuesWritten { name });
+            Some(Write::Create(wanted))
+        }
+        Some(existing) if !owned_by(existing, &v.uid) => {
+            return Err(Error::ConfigMapConflict(name));
+        }
+        Some(existing) if desired::config_map_holds(existing, &wanted) => None,
+        Some(existing) => {
+            if existing.data != wanted.data {
+                changes.push(Change::ValuesWritten { name });
+            }
+            Some(Write::Apply(wanted))
+        }
+    })
+}
