@@ -35,6 +35,8 @@ pub struct Settings {
     pub operator_namespace: String,
     /// Whether resources may bring their own Keycloak URL and credentials Secret.
     pub allow_inline_connections: bool,
+    /// Only resources with these labels (a label selector): one shard of a large cluster.
+    pub resource_selector: Option<String>,
 }
 
 impl Default for Settings {
@@ -47,6 +49,7 @@ impl Default for Settings {
             installation: "local".into(),
             operator_namespace: "omkc-system".into(),
             allow_inline_connections: true,
+            resource_selector: None,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod crd;
 pub mod duration;
 pub mod events;
 pub mod keycloak;
+pub mod leader;
 pub mod names;
 pub mod reason;
 pub mod reconcile;

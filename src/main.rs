@@ -6,6 +6,20 @@ use std::process::ExitCode;
 use clap::Parser;
 use omkc::cli::{Cli, Command};
 
+/// Prints a report on stdout, or the failure on stderr, and exits with its code.
+fn report(result: Result<String, omkc::cli::Failure>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("error: {}", failure.message.trim_end());
+            ExitCode::from(failure.code as u8)
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +33,8 @@ async fn main() -> ExitCode {
             std::fs::write(&path, yaml).map_err(|e| format!("cannot write {}: {e}", path.display()))
         }),
         Command::Run(args) => omkc::cli::run(args).await,
+        Command::Plan(args) => return report(omkc::cli::plan(&args)),
+        Command::Check(args) => return report(omkc::cli::check(&args).await),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,11 +1,15 @@
-//! The command line: `run` the controller, or print the `crd`.
+//! The command line: `run` the controller, print the `crd`, and the offline `plan` and `check`.
 
+mod check;
+mod offline;
 mod run;
+mod target;
 
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use offline::{CheckArgs, ExitCode, Failure, PlanArgs, check, load, plan, plan_text};
 pub use run::{installation_id, run};
 
 /// Kubernetes operator that gives OpenMetadata single sign-on through Keycloak.
@@ -27,6 +31,15 @@ pub enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Show, with no cluster and no Keycloak, what a resource file makes: the Keycloak client,
+    /// the Secret's shape (values redacted) and the OpenMetadata Helm values. Exit 1 when the
+    /// resource is invalid.
+    Plan(offline::PlanArgs),
+    /// Check a resource against the real Keycloak, writing nothing: sign in, find the realm,
+    /// verify the account may manage clients and read client scopes, and say what a reconcile
+    /// would do. Exit codes: 0 ready, 1 invalid input, 3 Keycloak unreachable or the sign-in
+    /// refused, 4 the realm, permissions or an existing client stand in the way.
+    Check(offline::CheckArgs),
 }
 
 #[derive(Parser)]
@@ -71,6 +84,31 @@ pub struct RunArgs {
     /// Address of the HTTP server for /livez, /readyz and /metrics.
     #[arg(long, env = "HTTP_ADDRESS", default_value = "0.0.0.0:8080")]
     pub http_address: std::net::SocketAddr,
+    /// Take part in leader election on a Lease: only the holder reconciles (run several
+    /// replicas for availability). false: this instance always reconciles.
+    #[arg(long, env = "LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the Lease (in --lease-namespace). Sharded releases each need their own.
+    #[arg(
+        long,
+        env = "LEASE_NAME",
+        default_value = "openmetadata-keycloak-operator"
+    )]
+    pub lease_name: String,
+    /// Namespace of the Lease (default: the operator's namespace).
+    #[arg(long, env = "LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// How long the lease holds without renewal: a standby takes over at most this long after
+    /// the leader stops (e.g. 15s).
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = crate::duration::parse)]
+    pub lease_duration: Duration,
+    /// How long before the lease expires the leader renews it.
+    #[arg(long, env = "LEASE_RENEW_GRACE", default_value = "5s", value_parser = crate::duration::parse)]
+    pub lease_renew_grace: Duration,
+    /// Only reconcile resources with these labels (a label selector such as `omkc.dev/shard=a`):
+    /// several releases, each with its own selector and lease, share a very large cluster.
+    #[arg(long, env = "RESOURCE_SELECTOR")]
+    pub resource_selector: Option<String>,
 }
 
 /// How log lines are written.

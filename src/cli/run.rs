@@ -1,5 +1,7 @@
-//! `run`: the operator itself. Checks the cluster, starts the probe and metrics server and one
-//! controller loop per watched scope, and stops gracefully on SIGTERM.
+//! `run`: the operator itself. Checks the cluster, starts the probe and metrics server, waits
+//! for the leader lease (when leader election is on), runs one controller loop per watched
+//! scope, and stops gracefully on SIGTERM: in-flight reconciles finish (bounded), the lease is
+//! released for a standby to take over at once.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use crate::{
     context::{Context, Settings},
     controller,
     crd::OpenMetadataKeycloakClient,
+    leader::{self, Election, LeaseSettings},
     telemetry::{self, Health},
 };
 
@@ -19,8 +22,13 @@ fn init_logging(args: &RunArgs) -> Result<(), String> {
         .map_err(|e| format!("invalid --log-level {:?}: {e}", args.log_level))?;
     let registry = tracing_subscriber::registry().with(filter);
     match args.log_format {
+        // Colours only for a person at a terminal, never in a pod's log.
         LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr),
+            )
             .init(),
         LogFormat::Json => registry
             .with(fmt::layer().json().with_writer(std::io::stderr))
@@ -84,6 +92,10 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         installation,
         operator_namespace: operator_namespace.clone(),
         allow_inline_connections: args.allow_inline_connections,
+        resource_selector: args
+            .resource_selector
+            .clone()
+            .filter(|s| !s.trim().is_empty()),
         ..Settings::default()
     };
     // Connections keep their credentials in the operator's namespace: watched too, by the first
@@ -107,12 +119,16 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
             let _ = http_stopped.await;
         },
     ));
-    // Not ready from the first signal on; the loops finish in-flight reconciles meanwhile.
+    // One stop for everything: the shutdown signal, or the loss of the lease.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
     tokio::spawn({
-        let health = health.clone();
+        let (health, stop) = (health.clone(), stop.clone());
         async move {
             controller::shutdown_signal().await;
+            // Not ready from the first signal on; the loops finish in-flight reconciles.
             health.mark_shutting_down();
+            stop.send_replace(true);
         }
     });
     tracing::info!(
@@ -123,35 +139,120 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         installation = %ctx.settings.installation,
         operator_namespace = %ctx.settings.operator_namespace,
         inline_connections = args.allow_inline_connections,
+        resource_selector = ?ctx.settings.resource_selector,
+        leader_election = args.leader_election,
         http_address = %args.http_address,
         "starting openmetadata-keycloak-operator {}",
         env!("CARGO_PKG_VERSION")
     );
-    let runs = scopes.into_iter().enumerate().map(|(index, scope)| {
-        let extra = if index == 0 {
-            extra_credentials.clone()
-        } else {
-            Vec::new()
+
+    let mut election = None;
+    if args.leader_election {
+        let lease = LeaseSettings {
+            name: args.lease_name.clone(),
+            namespace: args
+                .lease_namespace
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| operator_namespace.clone()),
+            identity: leader::identity(),
+            duration: args.lease_duration,
+            grace: args.lease_renew_grace,
+        };
+        let mut joined = Election::join(client.clone(), &lease).await?;
+        health.set_standby(true);
+        ctx.metrics.set_leader(false);
+        tracing::info!(identity = %lease.identity, "standing by until this instance holds the lease");
+        tokio::select! {
+            acquired = joined.acquired() => {
+                if !acquired {
+                    return Err("the leader election ended unexpectedly".into());
+                }
+            }
+            () = until(stopped.clone()) => {
+                joined.release(RELEASE_TIMEOUT).await;
+                let _ = stop_http.send(());
+                let _ = server.await;
+                tracing::info!("stopped before leading");
+                return Ok(());
+            }
+        }
+        tracing::info!(identity = %lease.identity, "holding the lease: reconciling");
+        health.set_standby(false);
+        election = Some(joined);
+    }
+    ctx.metrics.set_leader(true);
+
+    let runs = scopes.into_iter().enumerate().map(|(index, namespace)| {
+        let scope = controller::Scope {
+            namespace,
+            extra_credentials: if index == 0 {
+                extra_credentials.clone()
+            } else {
+                Vec::new()
+            },
+            index,
         };
         controller::run_scope_with(
-            client.clone(),
             scope,
-            extra,
+            client.clone(),
             ctx.clone(),
             args.concurrency,
             health.clone(),
-            index,
+            until(stopped.clone()),
         )
     });
-    futures::future::join_all(runs).await;
+    let mut runs = std::pin::pin!(futures::future::join_all(runs));
+    let mut lost = false;
+    loop {
+        tokio::select! {
+            _ = &mut runs => break,
+            () = async { until(stopped.clone()).await; tokio::time::sleep(SHUTDOWN_TIMEOUT).await } => {
+                tracing::warn!("in-flight reconciles did not finish within {SHUTDOWN_TIMEOUT:?}; stopping anyway");
+                break;
+            }
+            () = async {
+                match election.as_mut() {
+                    Some(e) => e.lost().await,
+                    None => std::future::pending().await,
+                }
+            }, if !lost => {
+                // Another instance may lead from now on: stop writing at once.
+                tracing::error!("lost the leader lease: stopping");
+                lost = true;
+                ctx.metrics.set_leader(false);
+                health.mark_shutting_down();
+                stop.send_replace(true);
+            }
+        }
+    }
+    if let Some(e) = election {
+        e.release(RELEASE_TIMEOUT).await;
+    }
     let _ = stop_http.send(());
     match server.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!("HTTP server: {e}"),
         Err(e) => tracing::warn!("HTTP server task: {e}"),
     }
+    if lost {
+        return Err(
+            "lost the leader lease; exiting so that this instance restarts as a standby".into(),
+        );
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Longest wait for in-flight reconciles after a stop (the chart's termination grace period is
+/// 30 s: this leaves time to release the lease).
+const SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Longest wait for the lease's release.
+const RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Resolves once `stopped` turns true.
+async fn until(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
 }
 
 /// Where a pod finds its namespace.

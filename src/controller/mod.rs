@@ -40,16 +40,39 @@ use resync::spread_resyncs;
 
 type Guarded = DeserializeGuard<OpenMetadataKeycloakClient>;
 
-/// [`reconcile::reconcile`], timed and counted in the metrics.
+/// [`reconcile::reconcile`] in its own span (namespace and name on every line it logs), timed
+/// and counted in the metrics, with the resource's Ready state recorded for `omkc_resources`.
 pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
+    use tracing::Instrument;
+    let (namespace, name) = match &guard.0 {
+        Ok(obj) => (obj.namespace().unwrap_or_default(), obj.name_any()),
+        Err(invalid) => (
+            invalid.metadata.namespace.clone().unwrap_or_default(),
+            invalid.metadata.name.clone().unwrap_or_default(),
+        ),
+    };
+    let key = format!("{namespace}/{name}");
+    let deleting = match &guard.0 {
+        Ok(obj) => obj.metadata.deletion_timestamp.is_some(),
+        Err(invalid) => invalid.metadata.deletion_timestamp.is_some(),
+    };
+    let span = tracing::info_span!("reconcile", %namespace, %name);
     let started = std::time::Instant::now();
-    let result = reconcile::reconcile(guard, ctx.clone()).await;
+    let result = reconcile::reconcile(guard, ctx.clone())
+        .instrument(span)
+        .await;
     let (outcome, reason) = match &result {
         Ok(_) => ("success", Reason::Reconciled),
         Err(e) => ("error", e.reason()),
     };
     ctx.metrics
         .observe(outcome, reason.as_str(), started.elapsed());
+    if deleting && result.is_ok() {
+        ctx.metrics.forget_resource(&key);
+    } else if !deleting {
+        ctx.metrics
+            .resource_state(&key, result.is_ok(), reason.as_str());
+    }
     result
 }
 
@@ -93,34 +116,58 @@ pub async fn run_scope(
     index: usize,
 ) {
     run_scope_with(
+        Scope {
+            namespace,
+            extra_credentials: Vec::new(),
+            index,
+        },
         client,
-        namespace,
-        Vec::new(),
         ctx,
         concurrency,
         health,
-        index,
+        shutdown_signal(),
     )
     .await
 }
 
-/// [`run_scope`], also watching credentials Secrets in `extra_credentials` (the operator's own
-/// namespace, where connections keep theirs, when it is not among the watched namespaces).
+/// One watched scope of [`run_scope_with`].
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// The namespace, or `None` for all.
+    pub namespace: Option<String>,
+    /// Namespaces whose credentials Secrets this scope watches too (the operator's own, where
+    /// connections keep theirs, when it is not among the watched namespaces).
+    pub extra_credentials: Vec<String>,
+    /// Its slot in [`Health`].
+    pub index: usize,
+}
+
+/// [`run_scope`] for `scope`, until `stop` resolves: then no new reconcile starts, and the
+/// in-flight ones finish.
 pub async fn run_scope_with(
+    scope: Scope,
     client: Client,
-    namespace: Option<String>,
-    extra_credentials: Vec<String>,
     ctx: Arc<Context>,
     concurrency: u16,
     health: Arc<Health>,
-    index: usize,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let Scope {
+        namespace,
+        extra_credentials,
+        index,
+    } = scope;
     let credential_scopes: Vec<Option<String>> = std::iter::once(namespace.clone())
         .chain(extra_credentials.into_iter().map(Some))
         .collect();
     let resources: Api<Guarded> = watches::api(&client, &namespace);
     let (store, writer) = reflector::store();
-    let main = watcher(resources, watcher::Config::default().any_semantic())
+    // Sharding: with a label selector, this instance sees only its slice of the resources.
+    let config = match &ctx.settings.resource_selector {
+        Some(selector) => watcher::Config::default().labels(selector),
+        None => watcher::Config::default(),
+    };
+    let main = watcher(resources, config.any_semantic())
         .default_backoff()
         .reflect(writer)
         .applied_objects()
@@ -169,7 +216,7 @@ pub async fn run_scope_with(
         })
         .reconcile_on(resyncs)
         .with_config(controller::Config::default().concurrency(concurrency))
-        .graceful_shutdown_on(shutdown_signal())
+        .graceful_shutdown_on(stop)
         .run(measured_reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {

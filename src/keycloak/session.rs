@@ -280,6 +280,33 @@ impl Session {
         .map(drop)
     }
 
+    /// Signs in (or reuses a valid token): whether the credentials are accepted.
+    pub async fn sign_in(&self) -> Result<(), KeycloakError> {
+        self.tokens.get().await.map(drop)
+    }
+
+    /// Whether the signed-in account may manage the realm's clients, from the `access` object
+    /// Keycloak adds to each listed client (every realm has built-in clients to list).
+    pub async fn may_manage_clients(&self, realm: &str) -> Result<bool, KeycloakError> {
+        let answer = self
+            .call(
+                Method::GET,
+                "/admin/realms/{realm}/clients",
+                realm,
+                "/clients",
+                &[("first", "0"), ("max", "1")],
+                None,
+            )
+            .await?;
+        let list: Vec<ClientRepresentation> = Self::parse(&answer, "the client list")?;
+        Ok(list
+            .first()
+            .and_then(|c| c.access.as_ref())
+            .and_then(|a| a.get("manage"))
+            .copied()
+            .unwrap_or(false))
+    }
+
     /// The realm's issuer URL under this connection's base URL.
     pub fn realm_url(&self, realm: &str) -> String {
         realm_url(&self.base_url, realm)

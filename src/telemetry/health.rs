@@ -4,7 +4,8 @@
 //!   every [`HEARTBEAT`] from inside its own task, so a loop that ended, panicked or stopped
 //!   being polled goes stale), 503 otherwise. Kubernetes restarts the pod on failure.
 //! - `/readyz`: 200 once the loops are live and every watched scope's resource cache has
-//!   finished its initial list, 503 before and from the shutdown signal on.
+//!   finished its initial list, 503 before and from the shutdown signal on. A standby of the
+//!   leader election (no loops running) is ready: it is healthy and can take over.
 
 use std::{
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
@@ -22,6 +23,7 @@ pub struct Health {
     started: Instant,
     scopes: Vec<ScopeHealth>,
     shutting_down: AtomicBool,
+    standby: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +41,7 @@ impl Health {
             started: Instant::now(),
             scopes: (0..scopes).map(|_| ScopeHealth::default()).collect(),
             shutting_down: AtomicBool::new(false),
+            standby: AtomicBool::new(false),
         }
     }
 
@@ -78,6 +81,16 @@ impl Health {
         self.shutting_down.store(true, Ordering::Relaxed);
     }
 
+    /// This instance waits for the leader lease (`true`), or leads (`false`).
+    pub fn set_standby(&self, standby: bool) {
+        self.standby.store(standby, Ordering::Relaxed);
+    }
+
+    /// Whether this instance waits for the leader lease.
+    pub fn is_standby(&self) -> bool {
+        self.standby.load(Ordering::Relaxed)
+    }
+
     /// `Ok` while every loop runs and has beaten recently.
     pub fn live(&self) -> Result<(), String> {
         self.live_at(Instant::now())
@@ -110,6 +123,9 @@ impl Health {
         self.live_at(now)?;
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err("shutting down".into());
+        }
+        if self.is_standby() {
+            return Ok(());
         }
         let waiting = self
             .scopes
@@ -165,5 +181,21 @@ mod tests {
         h.mark_shutting_down();
         assert_eq!(h.ready_at(t0).unwrap_err(), "shutting down");
         assert!(h.live_at(t0).is_ok(), "shutting down is still live");
+    }
+
+    #[test]
+    fn a_standby_is_ready_without_loops_until_it_shuts_down() {
+        let h = Health::new(1);
+        let t0 = h.started;
+        h.set_standby(true);
+        assert!(h.ready_at(t0).is_ok());
+        h.set_standby(false);
+        assert!(
+            h.ready_at(t0).is_err(),
+            "leading: the cache must sync first"
+        );
+        h.set_standby(true);
+        h.mark_shutting_down();
+        assert!(h.ready_at(t0).is_err());
     }
 }

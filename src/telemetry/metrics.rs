@@ -1,11 +1,11 @@
 //! Prometheus metrics in the OpenMetrics text format. Labels are bounded: results and reasons,
 //! never names, messages or secret values.
 
-use std::{sync::Mutex, time::Duration};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 
@@ -45,8 +45,22 @@ pub struct TokenLabels {
     pub result: &'static str,
 }
 
+/// Labels of the resources gauge: the Ready condition's status and reason.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadyLabels {
+    /// `True` or `False`.
+    pub ready: &'static str,
+    /// The condition's reason.
+    pub reason: &'static str,
+}
+
 /// The operator's metrics.
 pub struct Metrics {
+    resources: Family<ReadyLabels, Gauge>,
+    /// The Ready state of each resource this instance reconciled (`namespace/name`), from which
+    /// `resources` is computed when scraped: names never become labels.
+    ready: Mutex<HashMap<String, (bool, &'static str)>>,
+    leader: Gauge,
     registry: Mutex<Registry>,
     reconciliations: Family<ResultLabels, Counter>,
     duration: Histogram,
@@ -122,7 +136,22 @@ impl Default for Metrics {
             "Keycloak clients left behind because cleanup was impossible (connection gone, credentials refused)",
             orphaned.clone(),
         );
+        let resources = Family::<ReadyLabels, Gauge>::default();
+        registry.register(
+            "resources",
+            "OpenMetadataKeycloakClients by Ready status and reason, as of their last reconcile by this instance",
+            resources.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "Whether this instance reconciles: holds the leader lease, or runs without leader election",
+            leader.clone(),
+        );
         Self {
+            resources,
+            ready: Mutex::default(),
+            leader,
             registry: Mutex::new(registry),
             reconciliations,
             duration,
@@ -175,8 +204,43 @@ impl Metrics {
         self.orphaned.inc();
     }
 
+    /// Records a resource's Ready state after a reconcile.
+    pub fn resource_state(&self, key: &str, ready: bool, reason: &'static str) {
+        self.ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), (ready, reason));
+    }
+
+    /// Forgets a deleted resource.
+    pub fn forget_resource(&self, key: &str) {
+        self.ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    /// Whether this instance leads (1) or stands by (0).
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
+        self.resources.clear();
+        for (ready, reason) in self
+            .ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            self.resources
+                .get_or_create(&ReadyLabels {
+                    ready: if *ready { "True" } else { "False" },
+                    reason,
+                })
+                .inc();
+        }
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
         encode(&mut out, &registry).expect("writing to a String cannot fail");
@@ -206,5 +270,29 @@ mod tests {
         assert!(text.contains(r#"omkc_reconcile_duration_seconds_bucket{le="0.005"} 1"#));
         assert!(text.contains(r#"omkc_reconcile_duration_seconds_bucket{le="+Inf"} 3"#));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn resources_are_counted_by_ready_state_without_their_names() {
+        let m = Metrics::default();
+        m.resource_state("team-a/om", true, "Reconciled");
+        m.resource_state("team-b/om", true, "Reconciled");
+        m.resource_state("team-c/om", false, "CredentialsNotFound");
+        m.resource_state("team-c/om", false, "ClientConflict");
+        m.set_leader(true);
+        let text = m.render();
+        assert!(
+            text.contains(r#"omkc_resources{ready="True",reason="Reconciled"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"omkc_resources{ready="False",reason="ClientConflict"} 1"#));
+        assert!(
+            !text.contains("CredentialsNotFound"),
+            "a state, not a history"
+        );
+        assert!(!text.contains("team-"), "names never become labels");
+        assert!(text.lines().any(|l| l == "omkc_leader 1"));
+        m.forget_resource("team-c/om");
+        assert!(!m.render().contains("ClientConflict"));
     }
 }

@@ -150,7 +150,6 @@ def test_a_broken_object_is_caught_by_the_validator():
 def test_the_pod_is_hardened_and_probes_the_real_endpoints():
     deployment = one(render.objects(), "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
     pod = spec["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -232,8 +231,9 @@ def test_namespaced_mode_grants_the_same_rules_in_roles_and_only_reads_cluster_w
     (cluster_role,) = by_kind(objects, "ClusterRole")
     assert cluster_role["metadata"]["name"] == f"{render.RELEASE}-cluster"
     assert cluster_role["rules"] == CLUSTER_READS
-    roles = [r for r in by_kind(objects, "Role") if not r["metadata"]["name"].endswith("-credentials")]
-    bindings = [b for b in by_kind(objects, "RoleBinding") if not b["metadata"]["name"].endswith("-credentials")]
+    own = ("-credentials", "-leader-election")
+    roles = [r for r in by_kind(objects, "Role") if not r["metadata"]["name"].endswith(own)]
+    bindings = [b for b in by_kind(objects, "RoleBinding") if not b["metadata"]["name"].endswith(own)]
     assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(namespaces)
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(namespaces)
     for role in roles:
@@ -257,7 +257,53 @@ def test_namespaced_mode_grants_the_same_rules_in_roles_and_only_reads_cluster_w
 def test_all_namespaces_mode_grants_the_namespaced_rules_and_the_cluster_reads():
     objects = render.objects()
     assert named(objects, "ClusterRole", f"{render.RELEASE}-cluster")["rules"] == CLUSTER_READS
-    assert by_kind(objects, "Role") == []
+    assert [r["metadata"]["name"] for r in by_kind(objects, "Role")] == [f"{render.RELEASE}-leader-election"]
+
+
+# The leader election's one rule; tests/it/leader.rs checks the election uses exactly this.
+LEASE_RULE = {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]}
+
+
+def test_high_availability_by_default():
+    objects = render.objects()
+    deployment = one(objects, "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    pod = spec["template"]["spec"]
+    preferred = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert preferred[0]["podAffinityTerm"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["LEADER_ELECTION"]["value"] == "true"
+    assert env["LEASE_NAME"]["value"] == render.RELEASE
+    assert env["LEASE_DURATION"]["value"] == "15s" and env["LEASE_RENEW_GRACE"]["value"] == "5s"
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert pod["terminationGracePeriodSeconds"] == 30, "20 s for in-flight reconciles, then the lease"
+    pdb = one(objects, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    role = named(objects, "Role", f"{render.RELEASE}-leader-election")
+    assert role["metadata"]["namespace"] == render.NAMESPACE
+    assert role["rules"] == [LEASE_RULE]
+    binding = named(objects, "RoleBinding", f"{render.RELEASE}-leader-election")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+
+
+def test_one_replica_without_leader_election_and_never_two():
+    single = render.objects({"replicaCount": 1, "leaderElection": {"enabled": False}})
+    env = {e["name"]: e.get("value") for e in one(single, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["LEADER_ELECTION"] == "false" and "LEASE_NAME" not in env
+    assert [r for r in by_kind(single, "Role") if r["metadata"]["name"].endswith("-leader-election")] == []
+    with pytest.raises(Exception, match="replicaCount above 1 needs leaderElection.enabled"):
+        render.objects({"leaderElection": {"enabled": False}})
+    hard = one(render.objects({"podAntiAffinity": "hard"}), "Deployment")["spec"]["template"]["spec"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in hard["affinity"]["podAntiAffinity"]
+    none = one(render.objects({"podAntiAffinity": "none"}), "Deployment")["spec"]["template"]["spec"]
+    assert "affinity" not in none
+    sharded = render.objects({"resourceSelector": "omkc.dev/shard=a", "leaderElection": {"leaseName": "omkc-shard-a"}})
+    env = {e["name"]: e.get("value") for e in one(sharded, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["RESOURCE_SELECTOR"] == "omkc.dev/shard=a" and env["LEASE_NAME"] == "omkc-shard-a"
 
 
 def test_namespaced_mode_tells_the_operator_its_namespaces():
@@ -271,7 +317,7 @@ def test_every_rbac_rule_is_commented():
     text = render.render()["openmetadata-keycloak-operator/templates/rbac.yaml"]
     lines = text.splitlines()
     rule_starts = [i for i, line in enumerate(lines) if line.strip().startswith("- apiGroups:")]
-    assert len(rule_starts) == 7
+    assert len(rule_starts) == 8
     for i in rule_starts:
         assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {lines[i]}"
 

@@ -10,12 +10,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::apiserver::{ApiServer, write_kubeconfig};
+use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_openmetadata-keycloak-operator");
+use crate::support::{
+    apiserver::{ApiServer, write_kubeconfig},
+    eventually,
+};
+
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_openmetadata-keycloak-operator");
 
 /// Kills the child if a test fails half-way.
-struct Running(Option<Child>);
+pub(crate) struct Running(pub(crate) Option<Child>);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -26,7 +31,7 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -34,13 +39,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("omkc-{name}-{}", fastrand::u64(..)));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-async fn get(url: &str) -> Option<(u16, String)> {
+pub(crate) async fn get(url: &str) -> Option<(u16, String)> {
     let response = reqwest::Client::new()
         .get(url)
         .timeout(Duration::from_secs(2))
@@ -102,6 +107,21 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(get(&format!("{base}/livez")).await.unwrap().0, 200);
+    // Alone, it takes the lease at once, then watches: readiness follows the caches again.
+    eventually(&api, "the lease and the resource caches", || async {
+        let (code, metrics) = get(&format!("{base}/metrics")).await?;
+        let (ready, _) = get(&format!("{base}/readyz")).await?;
+        (code == 200 && metrics.lines().any(|l| l == "omkc_leader 1") && ready == 200).then_some(())
+    })
+    .await;
+    let lease = api
+        .get(
+            "coordination.k8s.io/v1/leases",
+            "omkc-system",
+            "openmetadata-keycloak-operator",
+        )
+        .expect("the Lease");
+    assert!(lease["spec"]["holderIdentity"].is_string(), "{lease}");
     let (code, metrics) = get(&format!("{base}/metrics")).await.unwrap();
     assert_eq!(code, 200);
     assert!(metrics.contains("# TYPE omkc_reconcile_duration_seconds histogram"));
@@ -120,11 +140,15 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
                 || r.path.starts_with("/api/v1/namespaces") && !r.path.contains("/secrets"));
         let own_credentials = r.path == "/api/v1/namespaces/omkc-system/secrets"
             && r.query.contains("omkc.dev%2Fkeycloak-credentials%3Dtrue");
+        let own_lease = r
+            .path
+            .starts_with("/apis/coordination.k8s.io/v1/namespaces/omkc-system/leases");
         assert!(
             r.path.contains("/namespaces/openmetadata/")
                 || r.path.contains("/namespaces/analytics/")
                 || cluster_read
-                || own_credentials,
+                || own_credentials
+                || own_lease,
             "{} {}",
             r.method,
             r.path
@@ -158,6 +182,21 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
         output.status
     );
     assert!(stderr.contains("shutdown signal received"), "{stderr}");
+    // The lease is handed back for a standby to take over at once, not after it expires.
+    let lease = api
+        .get(
+            "coordination.k8s.io/v1/leases",
+            "omkc-system",
+            "openmetadata-keycloak-operator",
+        )
+        .unwrap();
+    assert!(
+        lease["spec"]
+            .get("holderIdentity")
+            .is_none_or(Value::is_null),
+        "{lease}"
+    );
+    assert!(stderr.contains("released the lease"), "{stderr}");
     assert!(
         stderr.contains("\"stopped\""),
         "JSON logs end with stopped: {stderr}"

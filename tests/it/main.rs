@@ -25,5 +25,9 @@ mod emulator;
 mod keycloak;
 mod keycloak_errors;
 mod keycloak_side_effects;
+#[cfg(unix)]
+mod leader;
 mod mock;
+#[cfg(unix)]
+mod offline;
 mod tenancy;

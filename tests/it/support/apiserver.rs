@@ -1,9 +1,10 @@
 //! A small stateful Kubernetes API server on 127.0.0.1 for running the real controller loop:
 //! get, list (full or metadata-only), watch (history replayed from the requested
 //! resourceVersion, then live), create, delete with finalizers and deletionTimestamp,
-//! JSON/merge patches, server-side apply (the applied fields merged; the fields the same field
-//! manager applied before and omits now removed, unless another write took them over; authorised
-//! as `create` when it creates the object), the status subresource and
+//! JSON/merge patches (and strategic merge patches of Leases), server-side apply (the applied
+//! fields merged; the fields the same field manager applied before and omits now removed, unless
+//! another write took them over; without `force`, 409 Conflict when another apply manager owns a
+//! field with another value; authorised as `create` when it creates the object), the status subresource and
 //! `metadata.generation` bumps on spec changes.
 //!
 //! Every HTTP request is recorded and can be turned into the RBAC attributes the apiserver
@@ -53,6 +54,8 @@ pub struct Request {
     pub access: Vec<Access>,
     /// The JSON body, if any.
     pub body: Option<Value>,
+    /// Who sent it: the bearer token of its kubeconfig (see [`write_kubeconfig_as`]), or empty.
+    pub user: String,
 }
 
 /// A parsed resource path.
@@ -319,6 +322,37 @@ impl Inner {
         self.store(tx, key, object)
     }
 
+    /// A field of `patch` that another apply manager owns with a different value, and that
+    /// manager: what makes an apply without `force` fail with 409 Conflict.
+    fn conflict(
+        &self,
+        key: &Key,
+        manager: &str,
+        base: &Value,
+        patch: &Value,
+    ) -> Option<(String, String)> {
+        let current = leaves(base);
+        for (field, value) in leaves(patch) {
+            if field
+                .first()
+                .is_some_and(|f| f == "apiVersion" || f == "kind")
+                || field.get(..2) == Some(&["metadata".to_string(), "name".to_string()])
+            {
+                continue;
+            }
+            for ((k, owner), owned) in &self.applied {
+                if k == key
+                    && owner != manager
+                    && owned.contains(&field)
+                    && current.get(&field) != Some(&value)
+                {
+                    return Some((field.join("."), owner.clone()));
+                }
+            }
+        }
+        None
+    }
+
     /// A server-side apply by `manager` of `patch` onto `base`: the fields the manager applied
     /// last time and omits now are removed, the rest is merged; the manager owns what it applied.
     fn apply(&mut self, key: &Key, manager: &str, base: &Value, patch: &Value) -> Value {
@@ -545,12 +579,27 @@ impl ApiServer {
 
 /// Writes `dir/kubeconfig` for an unauthenticated server at `url`.
 pub fn write_kubeconfig(url: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("kubeconfig");
+    write_kubeconfig_as(url, dir, "")
+}
+
+/// [`write_kubeconfig`] for a named user: its requests carry `user` as bearer token, and the
+/// fake API server records who sent each ([`Request::user`]).
+pub fn write_kubeconfig_as(url: &str, dir: &std::path::Path, user: &str) -> std::path::PathBuf {
+    let path = dir.join(if user.is_empty() {
+        "kubeconfig".to_string()
+    } else {
+        format!("kubeconfig-{user}")
+    });
+    let credentials = if user.is_empty() {
+        "{}".to_string()
+    } else {
+        format!("{{token: {user}}}")
+    };
     let text = format!(
         "apiVersion: v1\nkind: Config\ncurrent-context: fake\n\
          clusters:\n- name: fake\n  cluster:\n    server: {url}\n\
          contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: nobody\n    namespace: default\n\
-         users:\n- name: nobody\n  user: {{}}\n"
+         users:\n- name: nobody\n  user: {credentials}\n"
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -578,6 +627,12 @@ async fn handle(
             query: uri.query().unwrap_or_default().to_string(),
             access,
             body: serde_json::from_slice(&body).ok(),
+            user: headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default()
+                .to_string(),
         });
     };
     let Some(route) = route else {
@@ -805,11 +860,27 @@ async fn handle(
                 }
             } else if is_apply {
                 let manager = query.get("fieldManager").cloned().unwrap_or_default();
-                patched = lock
-                    .lock()
-                    .unwrap()
-                    .apply(&key(&name), &manager, &base, &patch);
-            } else if content_type.starts_with("application/merge-patch+json") {
+                let force = query.get("force").is_some_and(|f| f == "true");
+                let mut inner = lock.lock().unwrap();
+                if !force
+                    && let Some((field, owner)) =
+                        inner.conflict(&key(&name), &manager, &base, &patch)
+                {
+                    return status(
+                        409,
+                        "Conflict",
+                        format!(
+                            "Apply failed with 1 conflict: conflict with \"{owner}\": .{field}"
+                        ),
+                    );
+                }
+                patched = inner.apply(&key(&name), &manager, &base, &patch);
+            } else if content_type.starts_with("application/merge-patch+json")
+                // Strategic merge patch equals a merge patch for objects without merge keys
+                // (a Lease's spec is scalars only).
+                || (content_type.starts_with("application/strategic-merge-patch+json")
+                    && kind == "Lease")
+            {
                 json_patch::merge(&mut patched, &patch);
             } else {
                 return status(415, "UnsupportedMediaType", content_type);

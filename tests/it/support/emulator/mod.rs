@@ -570,6 +570,30 @@ impl Inner {
                 realm.optional_scopes.push(id);
             }
         }
+        // RealmManager.setupRealmDefaults: every realm has its built-in clients.
+        for (client_id, rep) in [
+            ("account", json!({"publicClient": true})),
+            ("account-console", json!({"publicClient": true})),
+            ("admin-cli", json!({"publicClient": true})),
+            ("broker", json!({"bearerOnly": true})),
+            ("realm-management", json!({"bearerOnly": true})),
+            ("security-admin-console", json!({"publicClient": true})),
+        ] {
+            let id = self.next_id("client");
+            let mut rep = rep;
+            rep["clientId"] = json!(client_id);
+            let client = ClientModel::create(
+                id.clone(),
+                rep.as_object().expect("object"),
+                String::new(),
+                self.now(),
+                &realm.scopes,
+                &realm.default_scopes,
+                &realm.optional_scopes,
+            )
+            .expect("a built-in client");
+            realm.clients.insert(id, client);
+        }
         self.realms.insert(name.to_string(), realm);
     }
 }

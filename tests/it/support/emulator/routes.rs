@@ -180,11 +180,18 @@ fn admin(
             let wanted: Option<String> = url::form_urlencoded::parse(query.as_bytes())
                 .find(|(k, _)| k == "clientId")
                 .map(|(_, v)| v.into_owned());
+            let page = |key: &str| {
+                url::form_urlencoded::parse(query.as_bytes())
+                    .find(|(k, _)| k == key)
+                    .and_then(|(_, v)| v.parse::<usize>().ok())
+            };
             let r = &inner.realms[realm];
             let list: Vec<Value> = r
                 .clients
                 .values()
                 .filter(|c| wanted.as_deref().is_none_or(|w| c.client_id == w))
+                .skip(page("first").unwrap_or(0))
+                .take(page("max").unwrap_or(usize::MAX))
                 .map(|c| shown(c, &r.scopes, level))
                 .collect();
             reply(200, Value::Array(list))

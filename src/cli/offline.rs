@@ -1,0 +1,234 @@
+//! `plan` and `check`: what a resource file makes, without a cluster (plan) and against the real
+//! Keycloak without writing (check, in [`super::check`]). Both validate exactly as the
+//! controller does ([`crate::validate::validate`]).
+
+use std::{io::Read, path::PathBuf};
+
+use clap::Parser;
+use serde_json::{Value, json};
+
+use crate::{
+    crd::OpenMetadataKeycloakClient,
+    reconcile::desired,
+    urls::realm_url,
+    validate::{ConnectionSource, Validated, validate},
+};
+
+pub use super::check::check;
+
+/// How `plan` and `check` end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything as expected (`check`: a reconcile would succeed).
+    Ok = 0,
+    /// The resource file, a flag or the credentials are invalid.
+    Invalid = 1,
+    /// Keycloak (or the cluster) cannot be reached, or refuses the sign-in.
+    Unreachable = 3,
+    /// The realm, the account's permissions, the connection or an existing client stand in the
+    /// way of a reconcile.
+    Blocked = 4,
+}
+
+/// A failure: its exit code and the message for stderr.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Exit code.
+    pub code: ExitCode,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+impl Failure {
+    pub(super) fn new(code: ExitCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Arguments of `plan`.
+#[derive(Parser, Clone, Debug)]
+pub struct PlanArgs {
+    /// The resource file (YAML or JSON; the first OpenMetadataKeycloakClient in it); `-` reads
+    /// standard input.
+    #[arg(short = 'f', long = "filename")]
+    pub file: PathBuf,
+    /// Namespace, when the resource names none.
+    #[arg(short, long, default_value = "default")]
+    pub namespace: String,
+    /// Installation id in the owner marker, as `run --installation-id` (shown as is).
+    #[arg(long, default_value = "<installation>")]
+    pub installation_id: String,
+}
+
+/// Arguments of `check`.
+#[derive(Parser, Clone, Debug)]
+pub struct CheckArgs {
+    /// The resource file (YAML or JSON); `-` reads standard input.
+    #[arg(short = 'f', long = "filename")]
+    pub file: PathBuf,
+    /// Namespace, when the resource names none.
+    #[arg(short, long, default_value = "default")]
+    pub namespace: String,
+    /// Installation id in the owner marker (default: this cluster's, as `run` derives it; or
+    /// `<installation>` without a cluster).
+    #[arg(long, env = "INSTALLATION_ID")]
+    pub installation_id: Option<String>,
+    /// Keycloak's base URL as this machine reaches it (default: the resource's keycloak.url, or
+    /// its connection's url read from the cluster).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Realm the credentials authenticate against (default: the resource's, or master).
+    #[arg(long)]
+    pub admin_realm: Option<String>,
+    /// File with the admin credentials: a Secret manifest, or `key: value` / `key=value` lines,
+    /// with `username` and `password`, or `clientId` and `clientSecret`. Without it, the
+    /// environment (KEYCLOAK_USERNAME and KEYCLOAK_PASSWORD, or KEYCLOAK_CLIENT_ID and
+    /// KEYCLOAK_CLIENT_SECRET), else the resource's credentials Secret read from the cluster.
+    #[arg(long)]
+    pub credentials: Option<PathBuf>,
+    /// PEM file of CA certificates to trust for Keycloak (default: the resource's caBundle).
+    #[arg(long)]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// Reads a file, or standard input for `-`.
+pub(super) fn read(file: &PathBuf) -> Result<String, Failure> {
+    let invalid = |e: std::io::Error| {
+        Failure::new(
+            ExitCode::Invalid,
+            format!("cannot read {}: {e}", file.display()),
+        )
+    };
+    if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(invalid)?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(file).map_err(invalid)
+}
+
+/// The first OpenMetadataKeycloakClient of a YAML or JSON stream, with what the API server
+/// would give it: a namespace and a uid.
+pub fn load(text: &str, namespace: &str) -> Result<OpenMetadataKeycloakClient, Failure> {
+    let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let value: Value = serde::Deserialize::deserialize(doc)
+            .map_err(|e| invalid(format!("document {}: not YAML or JSON: {e}", i + 1)))?;
+        if value["kind"] != "OpenMetadataKeycloakClient" {
+            continue;
+        }
+        if value["apiVersion"] != "omkc.dev/v1alpha1" {
+            return Err(invalid(format!(
+                "document {}: apiVersion must be omkc.dev/v1alpha1, not {}",
+                i + 1,
+                value["apiVersion"]
+            )));
+        }
+        let mut obj: OpenMetadataKeycloakClient = serde_json::from_value(value)
+            .map_err(|e| invalid(format!("document {}: {e}", i + 1)))?;
+        obj.metadata
+            .namespace
+            .get_or_insert_with(|| namespace.to_string());
+        obj.metadata
+            .uid
+            .get_or_insert_with(|| "00000000-0000-0000-0000-000000000000".into());
+        return Ok(obj);
+    }
+    Err(invalid("no OpenMetadataKeycloakClient in the input".into()))
+}
+
+/// Validates as the controller does.
+pub(super) fn validated(
+    obj: &OpenMetadataKeycloakClient,
+    installation: &str,
+) -> Result<Validated, Failure> {
+    validate(obj, installation)
+        .map_err(|e| Failure::new(ExitCode::Invalid, format!("invalid resource: {e}")))
+}
+
+/// The issuer as far as the file tells (no discovery offline).
+fn offline_issuer(v: &Validated) -> String {
+    match &v.connection {
+        ConnectionSource::Inline(c) => {
+            realm_url(c.public_url.as_deref().unwrap_or(&c.url), &v.realm)
+        }
+        ConnectionSource::Cluster(name) => {
+            format!(
+                "<public URL of ClusterKeycloakConnection {name}>/realms/{}",
+                v.realm
+            )
+        }
+    }
+}
+
+fn yaml(value: &impl serde::Serialize) -> String {
+    serde_yaml::to_string(value).unwrap_or_default()
+}
+
+/// The text `plan` prints: three YAML documents with comments.
+pub fn plan_text(args: &PlanArgs, text: &str) -> Result<String, Failure> {
+    let obj = load(text, &args.namespace)?;
+    let v = validated(&obj, &args.installation_id)?;
+    let keycloak = match &v.connection {
+        ConnectionSource::Inline(c) => format!("{} (admin realm {})", c.url, c.admin_realm),
+        ConnectionSource::Cluster(name) => format!("ClusterKeycloakConnection {name:?}"),
+    };
+    let client = desired::desired_client(&v);
+    let secret_value = match &v.secret.source {
+        Some((name, key)) => format!("<from Secret {name:?}, key {key:?}>"),
+        None => "<generated by Keycloak>".to_string(),
+    };
+    let secret = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": v.secret.name,
+            "namespace": v.namespace,
+            "labels": desired::secret_labels(&v),
+            "ownerReferences": [desired::owner_reference(&v)],
+        },
+        "type": "Opaque",
+        "stringData": {
+            v.secret.client_id_key.clone(): v.client_id,
+            v.secret.client_secret_key.clone(): secret_value,
+        },
+    });
+    let mut secret = secret;
+    if !v.secret.annotations.is_empty() {
+        secret["metadata"]["annotations"] = json!(v.secret.annotations);
+    }
+    let source_is_output = v
+        .secret
+        .source
+        .as_ref()
+        .is_some_and(|(name, _)| *name == v.secret.name);
+    let mut out = format!(
+        "# OpenMetadataKeycloakClient {}/{} is valid.\n# Keycloak: {keycloak}, realm {:?}.\n---\n",
+        v.namespace, v.name, v.realm
+    );
+    out += &format!(
+        "# The client in Keycloak (created, or its fields corrected to these); then the default\n# client scopes {} are added when missing.\n",
+        desired::REQUIRED_SCOPES.join(" and ")
+    );
+    out += &yaml(&client);
+    out += "---\n";
+    if source_is_output {
+        out += "# The Secret: spec.secret.source is the output Secret itself, so the operator only reads it.\n";
+    } else {
+        out += "# The Secret the operator writes (secret value redacted).\n";
+    }
+    out += &yaml(&secret);
+    out += "---\n";
+    out += &desired::helm_values_yaml(&v, &offline_issuer(&v));
+    Ok(out)
+}
+
+/// `plan`: prints what the resource makes.
+pub fn plan(args: &PlanArgs) -> Result<String, Failure> {
+    plan_text(args, &read(&args.file)?)
+}

@@ -1,0 +1,195 @@
+//! Where `check` signs in, and as whom: from flags, a credentials file or the environment, or
+//! resolved from the cluster exactly as the operator would.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{ByteString, api::core::v1::Secret};
+use kube::{Api, Client, core::PartialObjectMeta};
+
+use super::{
+    check::line,
+    offline::{CheckArgs, ExitCode, Failure, read},
+};
+use crate::{
+    crd::ClusterKeycloakConnection,
+    keycloak::Credentials,
+    reconcile::{Error, connection, dereference::credentials_from},
+    validate::{ConnectionSource, Validated, base_url, ca_bundle},
+};
+
+/// Where and as whom to sign in.
+pub(super) struct Target {
+    pub url: String,
+    pub admin_realm: String,
+    pub ca_bundle: Option<String>,
+    pub credentials: Credentials,
+    /// Where the credentials came from, for the report.
+    pub source: String,
+}
+
+/// Credentials from the flags' file or the environment, if given there.
+pub(super) fn given_credentials(
+    args: &CheckArgs,
+) -> Result<Option<(Credentials, String)>, Failure> {
+    if let Some(file) = &args.credentials {
+        let text = read(file)?;
+        let secret = credentials_file(&text);
+        let name = file.display().to_string();
+        return credentials_from(&name, &secret)
+            .map(|c| Some((c, name)))
+            .map_err(|e| Failure::new(ExitCode::Invalid, e.to_string()));
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let found = match (
+        env("KEYCLOAK_USERNAME"),
+        env("KEYCLOAK_PASSWORD"),
+        env("KEYCLOAK_CLIENT_ID"),
+        env("KEYCLOAK_CLIENT_SECRET"),
+    ) {
+        (Some(username), Some(password), _, _) => {
+            Some(Credentials::Password { username, password })
+        }
+        (_, _, Some(client_id), Some(client_secret)) => Some(Credentials::ClientCredentials {
+            client_id,
+            client_secret,
+        }),
+        _ => None,
+    };
+    Ok(found.map(|c| (c, "the environment".to_string())))
+}
+
+/// A credentials file: a Secret manifest (`data` or `stringData`), or `key: value` / `key=value`
+/// lines.
+fn credentials_file(text: &str) -> Secret {
+    if let Ok(secret) = serde_yaml::from_str::<Secret>(text)
+        && (secret.data.is_some() || secret.string_data.is_some())
+    {
+        return secret;
+    }
+    let pairs: BTreeMap<String, ByteString> = text
+        .lines()
+        .filter_map(|l| l.split_once('=').or_else(|| l.split_once(':')))
+        .map(|(k, v)| {
+            let v = v.trim().trim_matches('"');
+            (k.trim().to_string(), ByteString(v.as_bytes().to_vec()))
+        })
+        .collect();
+    Secret {
+        data: Some(pairs),
+        ..Default::default()
+    }
+}
+
+/// The target from flags and the resource alone, when the credentials are given.
+pub(super) fn target_offline(
+    args: &CheckArgs,
+    v: &Validated,
+    credentials: Credentials,
+    source: String,
+) -> Result<Target, Failure> {
+    let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
+    let inline = match &v.connection {
+        ConnectionSource::Inline(c) => Some(c),
+        ConnectionSource::Cluster(_) => None,
+    };
+    let url = match (&args.url, inline) {
+        (Some(u), _) => base_url("--url", u).map_err(|e| invalid(e.to_string()))?,
+        (None, Some(c)) => c.url.clone(),
+        (None, None) => {
+            return Err(invalid(
+                "the resource names a ClusterKeycloakConnection: pass --url (or leave the credentials out to read the connection from the cluster)".into(),
+            ));
+        }
+    };
+    let ca = match &args.ca_bundle {
+        Some(file) => {
+            ca_bundle("--ca-bundle", Some(&read(file)?)).map_err(|e| invalid(e.to_string()))?
+        }
+        None => inline.and_then(|c| c.ca_bundle.clone()),
+    };
+    Ok(Target {
+        url,
+        admin_realm: args
+            .admin_realm
+            .clone()
+            .or_else(|| inline.map(|c| c.admin_realm.clone()))
+            .unwrap_or_else(|| "master".into()),
+        ca_bundle: ca,
+        credentials,
+        source,
+    })
+}
+
+/// The target as the operator would resolve it, from the cluster (kubeconfig): the connection,
+/// whether the namespace may use it, the credentials Secret.
+pub(super) async fn target_from_cluster(
+    args: &CheckArgs,
+    v: &Validated,
+    client: &Client,
+    out: &mut String,
+) -> Result<Target, Failure> {
+    let blocked = |e: Error| Failure::new(ExitCode::Blocked, format!("{} ({})", e, e.reason()));
+    let unreachable = |what: &str, e: kube::Error| {
+        Failure::new(ExitCode::Unreachable, format!("cannot {what}: {e}"))
+    };
+    let cluster = match &v.connection {
+        ConnectionSource::Cluster(name) => Some(
+            Api::<ClusterKeycloakConnection>::all(client.clone())
+                .get_opt(name)
+                .await
+                .map_err(|e| unreachable("read the ClusterKeycloakConnection", e))?
+                .ok_or_else(|| blocked(Error::ConnectionNotFound(name.clone())))?,
+        ),
+        ConnectionSource::Inline(_) => None,
+    };
+    let labels =
+        Api::<PartialObjectMeta<k8s_openapi::api::core::v1::Namespace>>::all(client.clone())
+            .get_metadata_opt(&v.namespace)
+            .await
+            .map_err(|e| unreachable("read the namespace", e))?
+            .and_then(|n| n.metadata.labels)
+            .unwrap_or_default();
+    let operator_namespace = client.default_namespace().to_string();
+    let resolved = connection::resolve(
+        v,
+        connection::Environment {
+            cluster: cluster.as_ref(),
+            namespace_labels: &labels,
+            operator_namespace: &operator_namespace,
+            allow_inline: true,
+        },
+    )
+    .map_err(blocked)?;
+    let (ns, name) = &resolved.credentials;
+    let secret = Api::<Secret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| unreachable(&format!("read Secret {ns}/{name}"), e))?
+        .ok_or_else(|| blocked(Error::CredentialsNotFound(format!("{ns}/{name}"))))?;
+    connection::credentials_allowed(&secret.metadata, &resolved).map_err(blocked)?;
+    let credentials = credentials_from(&format!("{ns}/{name}"), &secret).map_err(blocked)?;
+    line(
+        out,
+        "connection",
+        true,
+        &format!("{} (credentials from Secret {ns}/{name})", resolved.url),
+    );
+    let url = match &args.url {
+        Some(u) => {
+            base_url("--url", u).map_err(|e| Failure::new(ExitCode::Invalid, e.to_string()))?
+        }
+        None => resolved.url,
+    };
+    let ca = match &args.ca_bundle {
+        Some(file) => ca_bundle("--ca-bundle", Some(&read(file)?))
+            .map_err(|e| Failure::new(ExitCode::Invalid, e.to_string()))?,
+        None => resolved.ca_bundle,
+    };
+    Ok(Target {
+        url,
+        admin_realm: args.admin_realm.clone().unwrap_or(resolved.admin_realm),
+        ca_bundle: ca,
+        credentials,
+        source: format!("Secret {ns}/{name}"),
+    })
+}

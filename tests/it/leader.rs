@@ -1,0 +1,268 @@
+//! High availability: two operator processes (the real binary) against one fake API server and
+//! one Keycloak emulator. Only the lease holder writes; the standby is ready and silent; when the
+//! leader dies the standby takes over within the lease duration; on SIGTERM the leader releases
+//! the lease. Each process has its own kubeconfig user, so the API server knows who wrote what.
+
+use std::{
+    collections::BTreeSet,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+use crate::{
+    binary::{BIN, Running, free_port, get, temp_dir},
+    support::{
+        apiserver::{Access, ApiServer, write_kubeconfig_as},
+        b64,
+        emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+        eventually,
+    },
+};
+
+const NS: &str = "openmetadata";
+const OPERATOR_NS: &str = "omkc-system";
+const LEASES: &str = "coordination.k8s.io/v1/leases";
+const LEASE: &str = "openmetadata-keycloak-operator";
+/// Short timings for the test: a standby takes over at most 3 s after the leader stops renewing.
+const LEASE_DURATION: Duration = Duration::from_secs(3);
+
+struct Instance {
+    base: String,
+    process: Running,
+}
+
+fn start(api: &ApiServer, name: &'static str) -> Instance {
+    let dir = temp_dir(name);
+    let port = free_port();
+    let child = Command::new(BIN)
+        .arg("run")
+        .env("KUBECONFIG", write_kubeconfig_as(&api.url, &dir, name))
+        .env("HTTP_ADDRESS", format!("127.0.0.1:{port}"))
+        .env("OPERATOR_NAMESPACE", OPERATOR_NS)
+        .env("POD_NAME", name)
+        .env("LEASE_DURATION", format!("{}s", LEASE_DURATION.as_secs()))
+        .env("LEASE_RENEW_GRACE", "1s")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Instance {
+        base: format!("http://127.0.0.1:{port}"),
+        process: Running(Some(child)),
+    }
+}
+
+impl Instance {
+    async fn leading(&self) -> Option<bool> {
+        let (_, metrics) = get(&format!("{}/metrics", self.base)).await?;
+        match metrics.lines().find(|l| l.starts_with("omkc_leader "))? {
+            "omkc_leader 1" => Some(true),
+            "omkc_leader 0" => Some(false),
+            _ => None,
+        }
+    }
+
+    async fn ready(&self) -> bool {
+        get(&format!("{}/readyz", self.base))
+            .await
+            .is_some_and(|(code, _)| code == 200)
+    }
+
+    fn signal(&mut self, signal: &str) {
+        let pid = self.process.0.as_ref().unwrap().id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Waits for the process to end; its exit status and stderr.
+    async fn ended(&mut self) -> (bool, String) {
+        let child = self.process.0.take().unwrap();
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+fn holder(api: &ApiServer) -> Option<String> {
+    api.get(LEASES, OPERATOR_NS, LEASE)?["spec"]["holderIdentity"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Writes by `user` other than to the Lease.
+fn writes_by(api: &ApiServer, user: &str) -> Vec<String> {
+    api.requests()
+        .iter()
+        .filter(|r| r.user == user && r.method != "GET" && !r.path.contains("/leases"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+fn resource(emu: &Emulator, url: &str) -> Value {
+    json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "openmetadata", "namespace": NS},
+        "spec": {
+            "keycloak": {"url": emu.base_url, "realm": "data-sec",
+                         "credentialsSecretRef": {"name": "keycloak-admin"}},
+            "openmetadata": {"url": url},
+            "client": {"clientId": "open-metadata"}
+        }
+    })
+}
+
+async fn ready_for(api: &ApiServer, url: &str) {
+    eventually(api, &format!("Ready for {url}"), || async {
+        let obj = api.get(
+            "omkc.dev/v1alpha1/openmetadatakeycloakclients",
+            NS,
+            "openmetadata",
+        )?;
+        (obj["status"]["conditions"][0]["status"] == "True"
+            && obj["status"]["openmetadata"]["serverUrl"] == url)
+            .then_some(())
+    })
+    .await;
+}
+
+/// The Role rules of the kubectl manifest on leases (the chart's leader-election Role).
+fn lease_rules_of_the_chart() -> BTreeSet<Access> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/openmetadata-keycloak-operator.yaml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut granted = BTreeSet::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let object: Value = serde::Deserialize::deserialize(doc).unwrap();
+        if object["kind"] != "Role" || object["metadata"]["namespace"] != OPERATOR_NS {
+            continue;
+        }
+        for rule in object["rules"].as_array().unwrap() {
+            if rule["apiGroups"] != json!(["coordination.k8s.io"]) {
+                continue;
+            }
+            for verb in rule["verbs"].as_array().unwrap() {
+                granted.insert(Access {
+                    group: "coordination.k8s.io".into(),
+                    resource: "leases".into(),
+                    verb: verb.as_str().unwrap().into(),
+                });
+            }
+        }
+    }
+    granted
+}
+
+#[tokio::test]
+async fn one_leader_writes_and_a_standby_takes_over_when_it_stops() {
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    let emu = Emulator::start().await;
+    api.put(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "keycloak-admin", "namespace": NS,
+                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
+        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
+    }));
+
+    let mut a = start(&api, "op-a");
+    eventually(&api, "op-a to lead", || async {
+        (a.leading().await == Some(true) && a.ready().await).then_some(())
+    })
+    .await;
+    let mut b = start(&api, "op-b");
+    for _ in 0..100 {
+        if b.leading().await == Some(false) && b.ready().await {
+            break;
+        }
+        if let Some(status) = b.process.0.as_mut().unwrap().try_wait().unwrap() {
+            let (_, stderr) = b.ended().await;
+            panic!("op-b exited {status}: {stderr}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eventually(&api, "op-b to stand by, ready", || async {
+        (b.leading().await == Some(false) && b.ready().await).then_some(())
+    })
+    .await;
+    assert_eq!(holder(&api).as_deref(), Some("op-a"));
+
+    // Only the leader reconciles and writes.
+    api.put(resource(&emu, "https://one.example.com"));
+    ready_for(&api, "https://one.example.com").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!writes_by(&api, "op-a").is_empty());
+    assert_eq!(
+        writes_by(&api, "op-b"),
+        Vec::<String>::new(),
+        "the standby writes nothing"
+    );
+
+    // The leader dies without a word: the standby takes over once the lease expires.
+    a.signal("-KILL");
+    let _ = a.ended().await;
+    let died = Instant::now();
+    eventually(&api, "op-b to take over", || async {
+        (b.leading().await == Some(true)).then_some(())
+    })
+    .await;
+    let took = died.elapsed();
+    assert!(
+        took <= LEASE_DURATION + Duration::from_secs(3),
+        "took over after {took:?}"
+    );
+    assert_eq!(holder(&api).as_deref(), Some("op-b"));
+    api.edit(
+        "omkc.dev/v1alpha1/openmetadatakeycloakclients",
+        NS,
+        "openmetadata",
+        |o| o["spec"]["openmetadata"]["url"] = json!("https://two.example.com"),
+    );
+    ready_for(&api, "https://two.example.com").await;
+    assert!(!writes_by(&api, "op-b").is_empty(), "the new leader writes");
+
+    // A new standby; the leader stops on SIGTERM and hands the lease back.
+    let mut c = start(&api, "op-c");
+    eventually(&api, "op-c to stand by", || async {
+        (c.leading().await == Some(false)).then_some(())
+    })
+    .await;
+    b.signal("-TERM");
+    let (clean, stderr) = b.ended().await;
+    assert!(clean, "{stderr}");
+    assert!(stderr.contains("released the lease"), "{stderr}");
+    eventually(&api, "op-c to take over", || async {
+        (c.leading().await == Some(true)).then_some(())
+    })
+    .await;
+    assert_eq!(holder(&api).as_deref(), Some("op-c"));
+    assert_eq!(
+        writes_by(&api, "op-c"),
+        Vec::<String>::new(),
+        "nothing to do: converged"
+    );
+    c.signal("-TERM");
+    assert!(c.ended().await.0);
+
+    // The chart's leader-election Role grants exactly what the election used.
+    let used: BTreeSet<Access> = api
+        .accesses()
+        .into_iter()
+        .filter(|a| a.group == "coordination.k8s.io")
+        .collect();
+    assert_eq!(used, lease_rules_of_the_chart());
+}
