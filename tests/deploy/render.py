@@ -42,6 +42,8 @@ KIND_ORDER = [
     "ClusterKeycloakConnection",
     "NetworkPolicy",
     "ServiceMonitor",
+    "PrometheusRule",
+    "ConfigMap",
 ]
 
 

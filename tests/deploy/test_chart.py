@@ -11,6 +11,7 @@ import textwrap
 import helm_python as helm
 import jsonschema
 import kubernetes_validate
+import promql_parser
 import pytest
 import yaml
 
@@ -86,6 +87,13 @@ VALUE_SETS = {
     "shared-keycloak": SHARED_KEYCLOAK,
     "namespaced": {"watchNamespaces": ["openmetadata", "openmetadata-staging"]},
     "rollout": {"rollout": {"enabled": True}},
+    "monitoring": {
+        "metrics": {
+            "serviceMonitor": {"enabled": True},
+            "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+            "grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "Operators"}},
+        }
+    },
     "everything-on": ALL_ON,
     "own-service-account": {"serviceAccount": {"create": False, "name": "platform-operators"}, "rbac": {"create": False}},
     "network-policy-metrics-closed": {"networkPolicy": {"enabled": True}},
@@ -116,7 +124,10 @@ def test_every_rendered_object_is_valid_kubernetes(name):
     assert objects, "nothing rendered"
     for obj in objects:
         if obj["apiVersion"].startswith("monitoring.coreos.com/"):
-            check_service_monitor(obj)
+            if obj["kind"] == "PrometheusRule":
+                check_prometheus_rule(obj)
+            else:
+                check_service_monitor(obj)
             continue
         if obj["apiVersion"].startswith("omkc.dev/"):
             # This project's own kinds: against their committed CRDs.
@@ -134,6 +145,41 @@ def check_service_monitor(sm: dict) -> None:
     (endpoint,) = sm["spec"]["endpoints"]
     assert endpoint["port"] == "http-metrics" and endpoint["path"] == "/metrics"
     assert set(sm["spec"]["selector"]["matchLabels"]) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
+
+
+def check_prometheus_rule(rule: dict) -> None:
+    # prometheus-operator's CRD is not in kubernetes-validate: its shape, and every expression
+    # through a PromQL parser (promql-parser, the Rust parser's Python binding).
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    (group,) = rule["spec"]["groups"]
+    assert group["name"] == "openmetadata-keycloak-operator"
+    for r in group["rules"]:
+        assert set(r) <= {"alert", "expr", "for", "labels", "annotations"}, r
+        assert r["alert"].startswith("Omkc") and r["labels"]["severity"] in {"critical", "warning", "info"}
+        assert r["annotations"]["summary"] and r["annotations"]["description"]
+        promql_parser.parse(r["expr"])
+
+
+def test_monitoring_is_opt_in_and_renders_the_dashboard_and_the_alerts():
+    assert by_kind(render.objects(), "PrometheusRule") == []
+    assert [c for c in by_kind(render.objects(), "ConfigMap")] == []
+    objects = render.objects(VALUE_SETS["monitoring"])
+    rule = one(objects, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    alerts = {r["alert"] for r in rule["spec"]["groups"][0]["rules"]}
+    assert alerts == {"OmkcResourcesNotReady", "OmkcKeycloakErrors", "OmkcTokenFailures", "OmkcNoLeader", "OmkcClientOrphaned"}
+    dashboard_map = one(objects, "ConfigMap")
+    assert dashboard_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard_map["metadata"]["annotations"] == {"grafana_folder": "Operators"}
+    dashboard = json.loads(dashboard_map["data"]["openmetadata-keycloak-operator.json"])
+    assert dashboard["uid"] == "omkc-operator"
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 10
+    for expr in exprs:
+        # Grafana's variables, as Grafana substitutes them.
+        promql_parser.parse(expr.replace("$job", ".*"))
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids are unique"
 
 
 def test_a_broken_object_is_caught_by_the_validator():

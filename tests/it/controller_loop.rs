@@ -265,6 +265,12 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     assert_eq!(probe("/livez").await.0, 200);
     let (code, metrics) = probe("/metrics").await;
     assert_eq!(code, 200);
+    // After a whole lifecycle, failures included: every label value from a bounded set.
+    crate::observability::assert_bounded(&metrics);
+    assert!(
+        metrics.contains(r#"omkc_resources{ready="False",reason="ConfigMapConflict"} 1"#),
+        "{metrics}"
+    );
     assert!(
         metrics
             .contains(r#"omkc_reconciliations_total{result="error",reason="CredentialsNotFound"}"#),

@@ -28,6 +28,7 @@ mod keycloak_side_effects;
 #[cfg(unix)]
 mod leader;
 mod mock;
+mod observability;
 #[cfg(unix)]
 mod offline;
 mod tenancy;
