@@ -31,6 +31,7 @@ use kube::CustomResourceExt;
 /// Each CRD as YAML, with the file name it is committed under in `crds/`, in file-name order.
 pub fn crds() -> Vec<(String, String)> {
     let yaml = |crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition| {
+        let crd = plain_descriptions(crd);
         let file = format!("{}.yaml", crd.metadata.name.clone().unwrap_or_default());
         (file, serde_yaml::to_string(&crd).expect("a CRD serializes to YAML"))
     };
@@ -40,6 +41,34 @@ pub fn crds() -> Vec<(String, String)> {
     ];
     all.sort();
     all
+}
+
+/// The CRD with every schema description as `kubectl explain` shows it best: one paragraph of
+/// plain text (the doc comments' line breaks joined, Markdown backticks dropped).
+fn plain_descriptions<T: serde::Serialize + serde::de::DeserializeOwned>(crd: T) -> T {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    match v {
+                        serde_json::Value::String(text) if key == "description" => {
+                            *text = text
+                                .replace('`', "")
+                                .split_whitespace()
+                                .collect::<Vec<_>>()
+                                .join(" ");
+                        }
+                        other => walk(other),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(crd).expect("a CRD serializes");
+    walk(&mut value);
+    serde_json::from_value(value).expect("the same CRD deserializes")
 }
 
 /// Every CRD as one YAML stream (what `openmetadata-keycloak-operator crd` prints), in the

@@ -22,7 +22,19 @@ fn report(result: Result<String, omkc::cli::Failure>) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            eprint!("{}", omkc::cli::with_environment(e, &args));
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            // --help, --version.
+            print!("{}", e.render());
+            return ExitCode::SUCCESS;
+        }
+    };
     let result = match cli.command {
         Command::Crd { dir: None } => {
             print!("{}", omkc::crd_yaml());

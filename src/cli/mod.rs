@@ -76,7 +76,7 @@ pub struct RunArgs {
     #[arg(long, env = "ALLOW_INLINE_CONNECTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub allow_inline_connections: bool,
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `omkc=debug,info`).
-    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = parse_log_level)]
     pub log_level: String,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -100,10 +100,10 @@ pub struct RunArgs {
     pub lease_namespace: Option<String>,
     /// How long the lease holds without renewal: a standby takes over at most this long after
     /// the leader stops (e.g. 15s).
-    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = crate::duration::parse)]
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = parse_lease_time)]
     pub lease_duration: Duration,
-    /// How long before the lease expires the leader renews it.
-    #[arg(long, env = "LEASE_RENEW_GRACE", default_value = "5s", value_parser = crate::duration::parse)]
+    /// How long before the lease expires the leader renews it (shorter than --lease-duration).
+    #[arg(long, env = "LEASE_RENEW_GRACE", default_value = "5s", value_parser = parse_lease_time)]
     pub lease_renew_grace: Duration,
     /// Only reconcile resources with these labels (a label selector such as `omkc.dev/shard=a`):
     /// several releases, each with its own selector and lease, share a very large cluster.
@@ -123,6 +123,52 @@ pub enum LogFormat {
 /// Parses a resync period: `300`, `300s`, `5m`, `1h`; at least 10s.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     crate::duration::parse_at_least(raw, Duration::from_secs(10))
+}
+
+/// Parses a lease timing: at least 1s.
+pub fn parse_lease_time(raw: &str) -> Result<Duration, String> {
+    crate::duration::parse_at_least(raw, Duration::from_secs(1))
+}
+
+/// Checks a log filter now, so that a bad one is a usage error like any other bad flag.
+pub fn parse_log_level(raw: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(raw)
+        .map(|_| raw.to_string())
+        .map_err(|e| format!("not a log filter ({e}); write e.g. info, or omkc=debug,info"))
+}
+
+/// Names the environment variable in a usage error about a value that came from it (clap
+/// names only the flag): `invalid value '5s' for RESYNC_PERIOD (--resync)`.
+pub fn with_environment(error: clap::Error, args: &[String]) -> String {
+    use clap::{CommandFactory, error::ContextKind};
+    let text = error.render().to_string();
+    let Some(clap::error::ContextValue::String(invalid)) = error.get(ContextKind::InvalidArg)
+    else {
+        return text;
+    };
+    let long = invalid
+        .trim_start_matches("--")
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let given_as_flag = args
+        .iter()
+        .any(|a| a == &format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    let command = Cli::command();
+    let env = command
+        .get_subcommands()
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long.as_str()))
+        .and_then(|a| a.get_env())
+        .and_then(|e| e.to_str())
+        .map(str::to_string);
+    match env {
+        Some(name) if !given_as_flag && std::env::var_os(&name).is_some() => {
+            text.replace(&format!("'{invalid}'"), &format!("{name} (--{long})"))
+        }
+        _ => text,
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +205,8 @@ mod tests {
         assert_eq!(args.namespaces, ["a", "b"]);
         assert_eq!(args.resync, Duration::from_secs(120));
         assert!(Cli::try_parse_from(["omkc", "run", "--concurrency", "0"]).is_err());
+        let bad_level = Cli::try_parse_from(["omkc", "run", "--log-level", "info,=x=y"]);
+        assert!(bad_level.is_err(), "a bad log filter is a usage error");
         assert!(Cli::try_parse_from(["omkc", "crd"]).is_ok());
     }
 }

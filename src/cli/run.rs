@@ -41,11 +41,7 @@ fn init_logging(args: &RunArgs) -> Result<(), String> {
 pub async fn run(args: RunArgs) -> Result<(), String> {
     init_logging(&args)?;
     crate::tls::install_crypto_provider();
-    let client = Client::try_default().await.map_err(|e| {
-        format!(
-            "cannot reach a Kubernetes cluster (no usable kubeconfig or in-cluster config): {e}"
-        )
-    })?;
+    let (client, url) = connect().await?;
     let namespaces: Vec<String> = args
         .namespaces
         .iter()
@@ -54,25 +50,8 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         .collect();
 
     let scopes = scopes(&namespaces);
-    // Fail early and clearly when the CRD is missing or RBAC forbids reading the resources.
     for scope in &scopes {
-        let api: Api<OpenMetadataKeycloakClient> = match scope {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
-        if let Err(e) = api.list_metadata(&ListParams::default().limit(1)).await {
-            let hint = match &e {
-                kube::Error::Api(s) if s.code == 404 => {
-                    "the CRD is not installed: run `openmetadata-keycloak-operator crd | kubectl apply -f -`".to_string()
-                }
-                kube::Error::Api(s) if s.code == 403 => format!(
-                    "RBAC forbids listing OpenMetadataKeycloakClients{}",
-                    scope.as_deref().map(|n| format!(" in namespace {n}")).unwrap_or_default()
-                ),
-                _ => "the Kubernetes API is not usable".to_string(),
-            };
-            return Err(format!("{hint} ({e})"));
-        }
+        can_list(&client, &url, scope.as_deref()).await?;
     }
 
     let installation = match args.installation_id.as_deref().map(str::trim) {
@@ -253,6 +232,65 @@ const RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Resolves once `stopped` turns true.
 async fn until(mut stopped: tokio::sync::watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
+}
+
+/// The Kubernetes client: from KUBECONFIG, ~/.kube/config or the pod's service account. A
+/// missing configuration is said as such, not as an unreachable cluster.
+async fn connect() -> Result<(Client, String), String> {
+    let config = kube::Config::infer().await.map_err(|e| {
+        format!(
+            "no Kubernetes configuration: set KUBECONFIG, create ~/.kube/config, or run in a pod with a service account ({e})"
+        )
+    })?;
+    let url = config.cluster_url.to_string();
+    let client = Client::try_from(config)
+        .map_err(|e| format!("the Kubernetes configuration for {url} is not usable: {e}"))?;
+    Ok((client, url))
+}
+
+/// Fails early and clearly when the resources cannot be listed: the cluster unreachable, the
+/// credentials refused, the CRD not installed (asked of the API's discovery, not guessed from a
+/// 404), or RBAC.
+async fn can_list(client: &Client, url: &str, namespace: Option<&str>) -> Result<(), String> {
+    let api: Api<OpenMetadataKeycloakClient> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let Err(e) = api.list_metadata(&ListParams::default().limit(1)).await else {
+        return Ok(());
+    };
+    let within = namespace
+        .map(|n| format!(" in namespace {n}"))
+        .unwrap_or_default();
+    Err(match &e {
+        kube::Error::Api(s) if s.code == 404 => {
+            let installed = client
+                .list_api_group_resources("omkc.dev/v1alpha1")
+                .await
+                .is_ok_and(|list| {
+                    list.resources
+                        .iter()
+                        .any(|r| r.name == "openmetadatakeycloakclients")
+                });
+            if installed {
+                format!(
+                    "the Kubernetes API answered 404 listing OpenMetadataKeycloakClients{within} ({e})"
+                )
+            } else {
+                "the CRDs are not installed: apply them with `kubectl apply --server-side -f crds/` from this repository (the Helm chart and deploy/kubernetes/openmetadata-keycloak-operator.yaml include them)".to_string()
+            }
+        }
+        kube::Error::Api(s) if s.code == 401 => {
+            format!("the Kubernetes API refused the credentials of the configuration ({e})")
+        }
+        kube::Error::Api(s) if s.code == 403 => {
+            format!("RBAC forbids listing OpenMetadataKeycloakClients{within} ({e})")
+        }
+        kube::Error::Api(_) => {
+            format!("the Kubernetes API refused to list OpenMetadataKeycloakClients{within} ({e})")
+        }
+        _ => format!("cannot reach the Kubernetes API at {url} ({e})"),
+    })
 }
 
 /// Where a pod finds its namespace.

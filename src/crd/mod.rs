@@ -179,7 +179,9 @@ pub struct ClientSpec {
     pub adopt_existing: Option<bool>,
 }
 
-/// What to do with the Keycloak client when the resource is deleted.
+/// What happens to the Keycloak client when this resource is deleted. Delete removes it (only
+/// ever a client this resource owns). Retain leaves it in Keycloak. Default: Delete for a client
+/// this resource created, Retain for a client it adopted with adoptExisting.
 #[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeletionPolicy {
     /// Remove the Keycloak client (only if this resource owns it).

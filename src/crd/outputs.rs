@@ -70,10 +70,13 @@ pub struct OutputSecretSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub client_secret_key: Option<String>,
-    /// Extra labels for the Secret.
+    /// Extra labels for the Secret. Refused: app.kubernetes.io/managed-by,
+    /// app.kubernetes.io/instance, argocd.argoproj.io/* and omkc.dev/* (the operator's and Argo
+    /// CD's own).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Extra annotations for the Secret.
+    /// Extra annotations for the Secret (e.g. a reloader's). Refused: the same keys as for
+    /// labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// Generate a new client secret this often, e.g. 720h or 90d (at least 1h). Off by default.

@@ -92,7 +92,8 @@ def build_stage(stages: list[Stage]) -> Stage:
 
 
 def build_command(stage: Stage) -> str:
-    (command,) = stage.args("RUN")
+    """The stage's `cargo build` command (the other RUNs prepare the toolchain)."""
+    (command,) = [r for r in stage.args("RUN") if r.startswith("cargo build")]
     return command
 
 

@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
+import render
 from render import crd_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +98,73 @@ def test_the_example_puts_the_client_a_wave_before_openmetadata():
     body = {k: v for k, v in sso.items() if k not in ("apiVersion", "kind", "metadata")}
     jsonschema.validate(body, crd_schema())
     assert sso["metadata"]["namespace"] == openmetadata["spec"]["destination"]["namespace"]
+
+
+def sync_order_problems(apps: list[dict]) -> list[str]:
+    """Applies the Applications as an app of apps would (by sync wave) and says which object
+    would land in a namespace that does not exist yet, or which resource needs a CRD not
+    installed yet."""
+    problems = []
+    namespaces = {"argocd", "default", "kube-system"}
+    crds = set()
+    for app in sorted(apps, key=lambda a: int(a["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", "0"))):
+        spec = app["spec"]
+        destination = spec["destination"]["namespace"]
+        if "CreateNamespace=true" in spec.get("syncPolicy", {}).get("syncOptions", []):
+            namespaces.add(destination)
+        objects = []
+        for source in spec.get("sources", [spec.get("source")]):
+            if source and source.get("path") == "deploy/helm/openmetadata-keycloak-operator":
+                values = source.get("helm", {}).get("valuesObject", {})
+                objects += render.objects(values, namespace=destination)
+                objects += [yaml.safe_load(p.read_text()) for p in render.CRDS]
+            elif source and source.get("path") == "openmetadata-sso":
+                objects.append(yaml.safe_load((ARGOCD / "openmetadata-sso.yaml").read_text()))
+        for obj in objects:
+            if obj["kind"] == "Namespace":
+                namespaces.add(obj["metadata"]["name"])
+        for obj in objects:
+            if obj["kind"] == "CustomResourceDefinition":
+                crds.add(obj["spec"]["group"] + "/" + obj["spec"]["names"]["kind"])
+                continue
+            ns = obj["metadata"].get("namespace")
+            if ns and ns not in namespaces:
+                problems.append(f"{app['metadata']['name']}: {obj['kind']} {obj['metadata']['name']} in namespace {ns}, which does not exist yet")
+            group = obj["apiVersion"].split("/")[0]
+            if group == "omkc.dev" and f"omkc.dev/{obj['kind']}" not in crds:
+                problems.append(f"{app['metadata']['name']}: {obj['kind']} before its CRD")
+    return problems
+
+
+def test_the_documented_order_creates_every_namespace_before_it_is_used():
+    apps = list(yaml.safe_load_all((ARGOCD / "applications.yaml").read_text()))
+    assert sync_order_problems(apps) == []
+    waves = [int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for a in apps]
+    assert waves == sorted(waves) and waves[0] < waves[1], "the operator syncs first"
+    # The order this test guards: a watched namespace only the second Application creates.
+    broken = yaml.safe_load((ARGOCD / "applications.yaml").read_text().split("\n---")[0])
+    broken["spec"]["source"]["helm"]["valuesObject"] = {"watchNamespaces": ["openmetadata"]}
+    problems = sync_order_problems([broken, apps[1]])
+    assert any("namespace openmetadata, which does not exist yet" in p for p in problems), problems
+    swapped = [dict(apps[1], metadata={**apps[1]["metadata"], "annotations": {"argocd.argoproj.io/sync-wave": "-2"}}), apps[0]]
+    assert any("before its CRD" in p for p in sync_order_problems(swapped))
+
+
+def test_one_client_id_everywhere():
+    """The worked example's client id is the same in every file that names it."""
+    sso = yaml.safe_load((ARGOCD / "openmetadata-sso.yaml").read_text())
+    example = yaml.safe_load((ROOT / "examples" / "openmetadatakeycloakclient.yaml").read_text())
+    values = yaml.safe_load((ROOT / "examples" / "openmetadata-values.yaml").read_text())
+    notes = render.render()["openmetadata-keycloak-operator/templates/NOTES.txt"]
+    ids = {
+        "deploy/argocd/openmetadata-sso.yaml": sso["spec"]["client"]["clientId"],
+        "examples/openmetadatakeycloakclient.yaml": example["spec"]["client"]["clientId"],
+        "examples/openmetadata-values.yaml": values["openmetadata"]["config"]["authentication"]["clientId"],
+        "NOTES.txt": "open-metadata" if "clientId: open-metadata" in notes else "missing",
+    }
+    assert set(ids.values()) == {"open-metadata"}, ids
+    readme = (ROOT / "README.md").read_text()
+    assert "clientId: openmetadata" not in readme and "client id `openmetadata`" not in readme
 
 
 def test_the_crd_has_no_defaults_that_argocd_would_see_as_drift():

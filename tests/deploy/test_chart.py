@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
-import textwrap
+import os
+import subprocess
 
 import helm_python as helm
 import jsonschema
@@ -487,9 +488,12 @@ def test_notes_tell_the_user_what_to_do_next():
     assert "oidc-secrets" in notes
     namespaced = render.render(VALUE_SETS["namespaced"])["openmetadata-keycloak-operator/templates/NOTES.txt"]
     assert "in: openmetadata, openmetadata-staging" in namespaced
-    # The example in NOTES is a valid resource.
-    example = notes.split("cat <<YAML | kubectl apply -f -\n", 1)[1].split("     YAML", 1)[0]
-    validate_custom_resource(yaml.safe_load(textwrap.dedent(example)))
+    elsewhere = render.render({"watchNamespaces": ["analytics"]})["openmetadata-keycloak-operator/templates/NOTES.txt"]
+    assert "kubectl -n analytics wait omkc/openmetadata" in elsewhere
+    assert "-n openmetadata" not in elsewhere and "namespace openmetadata" not in elsewhere
+    # Until a release is published, the default image may not exist: the notes say what to do.
+    assert "ImagePullBackOff" in notes
+    assert "ImagePullBackOff" not in render.render({"image": {"tag": "dev"}})["openmetadata-keycloak-operator/templates/NOTES.txt"]
 
 
 def validate_custom_resource(obj: dict) -> None:
@@ -553,3 +557,79 @@ def test_a_service_monitor_needs_the_metrics_service():
     with pytest.raises(helm.HelmRenderError) as err:
         render.render({"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}})
     assert "metrics.serviceMonitor.enabled needs metrics.service.enabled" in str(err.value)
+
+
+STUB_KUBECTL = """#!/usr/bin/env python3
+import json, os, sys
+log = os.environ["KUBECTL_LOG"]
+stdin = "" if sys.stdin.isatty() else sys.stdin.read()
+with open(log, "a") as f:
+    f.write(json.dumps({"args": sys.argv[1:], "stdin": stdin}) + "\\n")
+"""
+
+
+def notes_script(notes: str) -> str:
+    """The commands the notes print, as a user pastes them: every line that starts with
+    kubectl, and a heredoc with its body up to its terminator."""
+    lines = notes.splitlines()
+    script, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("kubectl "):
+            script.append(line)
+            if "<<'YAML'" in line:
+                i += 1
+                while lines[i] != "YAML":
+                    script.append(lines[i])
+                    i += 1
+                script.append("YAML")
+        i += 1
+    return "\n".join(script) + "\n"
+
+
+@pytest.mark.parametrize("name", ["defaults", "namespaced"])
+def test_the_notes_commands_run_as_printed(name, tmp_path):
+    values = VALUE_SETS[name]
+    notes = render.render(values)["openmetadata-keycloak-operator/templates/NOTES.txt"]
+    script = notes_script(notes)
+    assert script.count("kubectl ") >= 8, script
+    stub = tmp_path / "kubectl"
+    stub.write_text(STUB_KUBECTL)
+    stub.chmod(0o755)
+    log = tmp_path / "calls.jsonl"
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "KUBECTL_LOG": str(log)},
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    calls = [json.loads(l) for l in log.read_text().splitlines()]
+    watched = values.get("watchNamespaces") or []
+    applied = [yaml.safe_load(c["stdin"]) for c in calls if c["args"][:2] == ["apply", "-f"] and c["stdin"].strip()]
+    (resource,) = [a for a in applied if a and a.get("kind") == "OpenMetadataKeycloakClient"]
+    body = {k: v for k, v in resource.items() if k not in ("apiVersion", "kind", "metadata")}
+    jsonschema.validate(body, render.crd_schema())
+    assert resource["spec"]["client"]["clientId"] == "open-metadata"
+    used = {c["args"][c["args"].index("-n") + 1] for c in calls if "-n" in c["args"]}
+    used.add(resource["metadata"]["namespace"])
+    for ns in used - {render.NAMESPACE}:
+        assert not watched or ns in watched, f"the notes use namespace {ns}, which the release does not watch"
+    # The roles named are the README's.
+    for role in ("manage-clients", "view-clients", "query-client-scopes"):
+        assert role in notes
+
+
+def test_every_value_is_documented_and_the_readme_table_is_current():
+    import values_doc
+
+    undocumented = [key for key, _, description in values_doc.rows() if not description]
+    assert undocumented == [], f"values without a `# --` description: {undocumented}"
+    readme = (render.CHART / "README.md").read_text()
+    assert values_doc.readme_with_table(readme) == readme, "run: python3 tests/deploy/values_doc.py --write"
+    # Every key of the schema is a documented value (or under one).
+    schema = json.loads((render.CHART / "values.schema.json").read_text())
+    keys = {key for key, _, _ in values_doc.rows()}
+    for top in schema["properties"]:
+        if top == "global":
+            continue
+        assert any(k == top or k.startswith(top + ".") for k in keys), top

@@ -27,7 +27,7 @@ def actionlint(*paths: Path) -> subprocess.CompletedProcess:
 
 def test_the_workflows_pass_actionlint():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert [f.name for f in files] == ["ci.yml", "e2e.yml"]
+    assert [f.name for f in files] == ["ci.yml", "e2e.yml", "release.yml"]
     done = actionlint(*files)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -67,7 +67,8 @@ def has(workflow: str, fragment: str) -> bool:
         "pip install -r tests/deploy/requirements.txt",
         "python -m pytest -q tests/deploy",
         "lua5.4",
-        "docker build",
+        "deploy/image/build.sh",
+        "python -m pytest -q tests/deploy/test_image.py",
     ],
 )
 def test_ci_runs_every_check(fragment):
@@ -79,16 +80,42 @@ def test_ci_runs_every_check(fragment):
     [
         "helm/kind-action",
         "kubectl apply -f tests/e2e/keycloak.yaml",
-        "docker build",
-        "kind load docker-image",
+        "deploy/image/build.sh",
+        "kind load image-archive",
         "helm install openmetadata-keycloak-operator deploy/helm/openmetadata-keycloak-operator",
-        "cargo test --locked --test it -- --nocapture e2e::end_to_end",
+        "cargo test --locked --test it -- --ignored --nocapture e2e::end_to_end",
         "kind export logs",
         "actions/upload-artifact",
     ],
 )
 def test_e2e_builds_installs_and_runs_the_suite(fragment):
     assert has("e2e.yml", fragment), fragment
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "apt-get install -y --no-install-recommends musl-tools umoci skopeo",
+        "skopeo login ghcr.io",
+        "bash deploy/image/build.sh --tag \"$version\" --out target/image --push \"$image:$version\"",
+        "python -m pytest -q tests/deploy/test_image.py",
+        "helm package deploy/helm/openmetadata-keycloak-operator",
+        "gh release create",
+    ],
+)
+def test_a_tag_publishes_the_image_and_the_chart(fragment):
+    assert has("release.yml", fragment), fragment
+
+
+def test_the_release_runs_on_version_tags_only():
+    doc = yaml.safe_load((WORKFLOWS / "release.yml").read_text())
+    assert doc[True] == {"push": {"tags": ["v*"]}}
+    assert doc["permissions"] == {"contents": "write", "packages": "write"}
+    chart = yaml.safe_load((ROOT / "deploy/helm/openmetadata-keycloak-operator/Chart.yaml").read_text())
+    values = yaml.safe_load((ROOT / "deploy/helm/openmetadata-keycloak-operator/values.yaml").read_text())
+    # What the release pushes is what the chart pulls by default.
+    assert values["image"]["repository"] == "ghcr.io/omkc-dev/openmetadata-keycloak-operator"
+    assert values["image"]["tag"] == "" and chart["appVersion"]
 
 
 def test_e2e_collects_logs_only_on_failure():

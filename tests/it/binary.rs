@@ -219,9 +219,79 @@ async fn without_the_crd_the_binary_says_so_and_exits_non_zero() {
     let (code, stderr) = run_to_end(command).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("error: the CRD is not installed: run `openmetadata-keycloak-operator crd | kubectl apply -f -`"),
+        stderr.contains("error: the CRDs are not installed: apply them with `kubectl apply --server-side -f crds/`"),
         "{stderr}"
     );
+    // The hint is the README's own command.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("kubectl apply --server-side -f crds/"));
+}
+
+#[tokio::test]
+async fn without_a_kubeconfig_the_binary_says_so_not_that_the_cluster_is_down() {
+    let home = temp_dir("nokubeconfig");
+    let mut command = Command::new(BIN);
+    command
+        .arg("run")
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", &home);
+    let (code, stderr) = run_to_end(command).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: no Kubernetes configuration: set KUBECONFIG, create ~/.kube/config"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn bad_flags_and_environment_variables_are_usage_errors_that_name_them() {
+    /// Arguments, environment, what stderr must say.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case; 4] = [
+        (
+            &["run", "--log-level", "info,=x=y"],
+            &[],
+            &["--log-level", "not a log filter"],
+        ),
+        (
+            &["run"],
+            &[("LOG_LEVEL", "info,=x=y")],
+            &["LOG_LEVEL (--log-level)"],
+        ),
+        (
+            &["run"],
+            &[("RESYNC_PERIOD", "5s")],
+            &[
+                "RESYNC_PERIOD (--resync)",
+                "\"5s\" is too short: at least 10s",
+            ],
+        ),
+        (
+            &["run", "--resync", "5 m"],
+            &[],
+            &["--resync", "unknown unit \" m\""],
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let mut command = Command::new(BIN);
+        command.args(args);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let (code, stderr) = run_to_end(command).await;
+        assert_eq!(code, Some(2), "{args:?} {env:?}: {stderr}");
+        for e in expected {
+            assert!(stderr.contains(e), "{e:?} in {stderr}");
+        }
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "no colour when stderr is not a terminal: {stderr:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -236,7 +306,9 @@ async fn without_a_cluster_the_binary_says_so_and_exits_non_zero() {
     let (code, stderr) = run_to_end(command).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("error: the Kubernetes API is not usable"),
+        stderr.contains(&format!(
+            "error: cannot reach the Kubernetes API at {nowhere}"
+        )),
         "{stderr}"
     );
 }

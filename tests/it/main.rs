@@ -16,6 +16,7 @@ mod support;
 mod architecture;
 #[cfg(unix)]
 mod binary;
+mod chart_values;
 mod controller_loop;
 mod converged;
 mod crd;

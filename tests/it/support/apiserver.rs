@@ -635,6 +635,29 @@ async fn handle(
                 .to_string(),
         });
     };
+    // Discovery of this project's API group: what `kubectl api-resources` reads, present only
+    // while the CRDs are installed.
+    if uri.path() == "/apis/omkc.dev/v1alpha1" && method == Method::GET {
+        record(vec![]);
+        if shared.0.lock().unwrap().without_crd {
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource".into(),
+            );
+        }
+        let resource = |name: &str, kind: &str, namespaced: bool| {
+            json!({"name": name, "singularName": kind.to_lowercase(), "namespaced": namespaced,
+                   "kind": kind, "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]})
+        };
+        return ok_json(&json!({
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "omkc.dev/v1alpha1",
+            "resources": [
+                resource("openmetadatakeycloakclients", "OpenMetadataKeycloakClient", true),
+                resource("clusterkeycloakconnections", "ClusterKeycloakConnection", false),
+            ]
+        }));
+    }
     let Some(route) = route else {
         record(vec![]);
         return status(404, "NotFound", format!("no route {}", uri.path()));
