@@ -224,7 +224,11 @@ async fn bench(o: Options) {
     let n = o.resources;
     let converging = emu.admin_calls();
     let tokens_converging = emu.token_requests();
-    let k8s_writes: usize = api.requests().iter().filter(|r| r.method != "GET").count();
+    // The leader election's Lease writes are counted apart (a few per lease period, not per
+    // resource).
+    let is_write =
+        |r: &support::apiserver::Request| r.method != "GET" && !r.path.contains("/leases");
+    let k8s_writes: usize = api.requests().iter().filter(|r| is_write(r)).count();
     let reconciles = metric(&base, "omkc_reconciliations_total").await;
     println!("\nconverging");
     println!(
@@ -251,7 +255,12 @@ async fn bench(o: Options) {
     let first_round = started + period + Duration::from_millis(200);
     tokio::time::sleep_until(first_round.max(Instant::now()).into()).await;
     emu.clear_log();
-    let writes_before = api.requests().iter().filter(|r| r.method != "GET").count();
+    let writes_before = api.requests().iter().filter(|r| is_write(r)).count();
+    let lease_writes_before = api
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET" && r.path.contains("/leases"))
+        .count();
     let reconciles_before = metric(&base, "omkc_reconciliations_total").await;
     // Half-way, a new resource arrives: it must not wait behind the resyncs.
     tokio::time::sleep(period / 2).await;
@@ -299,7 +308,7 @@ async fn bench(o: Options) {
     let writes: Vec<String> = api
         .requests()
         .iter()
-        .filter(|r| r.method != "GET")
+        .filter(|r| is_write(r))
         .skip(writes_before)
         .filter(|r| !mentions_newcomer(r))
         .map(|r| format!("{} {}", r.method, r.path))
@@ -319,6 +328,15 @@ async fn bench(o: Options) {
         writes.len()
     );
     println!("  token requests           {}", emu.token_requests());
+    let lease_writes = api
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET" && r.path.contains("/leases"))
+        .count()
+        - lease_writes_before;
+    println!(
+        "  Lease renewals           {lease_writes} (leader election, per period, not per resource)"
+    );
     println!(
         "  a new resource created half-way was Ready after {:.0} ms",
         newcomer_ready.as_secs_f64() * 1000.0

@@ -64,12 +64,7 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     omkc::tls::install_crypto_provider();
     let api = ApiServer::start().await;
     let emu = Emulator::start().await;
-    api.put(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "keycloak-admin", "namespace": NS,
-                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
-        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
-    }));
+    api.put(crate::support::admin_credentials(NS));
 
     // What `run` does first: the installation id from the kube-system namespace's UID.
     let installation = omkc::cli::installation_id(&api.client()).await.unwrap();

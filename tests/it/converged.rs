@@ -6,12 +6,7 @@ use std::{sync::Arc, time::Duration};
 use omkc::{Context, Settings, controller::run_scope, telemetry::Health};
 use serde_json::json;
 
-use crate::support::{
-    apiserver::ApiServer,
-    b64,
-    emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
-    eventually,
-};
+use crate::support::{apiserver::ApiServer, emulator::Emulator, eventually};
 
 const NS: &str = "openmetadata";
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
@@ -25,12 +20,7 @@ async fn a_converged_resource_makes_no_write_anywhere_across_many_resyncs() {
     omkc::tls::install_crypto_provider();
     let api = ApiServer::start().await;
     let emu = Emulator::start().await;
-    api.put(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "keycloak-admin", "namespace": NS,
-                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
-        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
-    }));
+    api.put(crate::support::admin_credentials(NS));
     let resync = Duration::from_millis(300);
     let settings = Settings {
         resync,

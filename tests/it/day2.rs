@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::support::{
     apiserver::{Access, ApiServer},
     b64, decode,
-    emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator, Fault},
+    emulator::{Emulator, Fault},
     eventually,
 };
 
@@ -58,12 +58,7 @@ fn start(api: &ApiServer, resync: Duration) -> Operator {
 async fn world() -> (ApiServer, Emulator) {
     let api = ApiServer::start().await;
     let emu = Emulator::start().await;
-    api.put(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "keycloak-admin", "namespace": NS,
-                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
-        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
-    }));
+    api.put(crate::support::admin_credentials(NS));
     (api, emu)
 }
 

@@ -15,8 +15,7 @@ use crate::{
     binary::{BIN, Running, free_port, get, temp_dir},
     support::{
         apiserver::{Access, ApiServer, write_kubeconfig_as},
-        b64,
-        emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+        emulator::Emulator,
         eventually,
     },
 };
@@ -172,12 +171,7 @@ async fn one_leader_writes_and_a_standby_takes_over_when_it_stops() {
     omkc::tls::install_crypto_provider();
     let api = ApiServer::start().await;
     let emu = Emulator::start().await;
-    api.put(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "keycloak-admin", "namespace": NS,
-                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
-        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
-    }));
+    api.put(crate::support::admin_credentials(NS));
 
     let mut a = start(&api, "op-a");
     eventually(&api, "op-a to lead", || async {

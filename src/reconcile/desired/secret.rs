@@ -98,18 +98,32 @@ pub fn output_secret(v: &Validated, client_secret: &str, marks: &RotationMarks) 
     }
 }
 
+/// Whether every entry of `want` is in `have` with the same value (entries others added are
+/// not ours to judge).
+pub(super) fn subset<V: PartialEq>(
+    want: &Option<BTreeMap<String, V>>,
+    have: &Option<BTreeMap<String, V>>,
+) -> bool {
+    want.iter()
+        .flatten()
+        .all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
+}
+
+/// Whether `observed` carries every owner reference of `desired` (by uid).
+pub(super) fn owners_held(observed: &ObjectMeta, desired: &ObjectMeta) -> bool {
+    desired.owner_references.iter().flatten().all(|o| {
+        observed
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|x| x.uid == o.uid)
+    })
+}
+
 /// Whether `observed` already holds everything `desired` sets: the data keys with their values,
 /// the labels, annotations, type and owner, and exactly the rotation marks `desired` has. Keys,
 /// labels and annotations others added are not ours to judge.
 pub fn secret_holds(observed: &Secret, desired: &Secret) -> bool {
-    fn subset<V: PartialEq>(
-        want: &Option<BTreeMap<String, V>>,
-        have: &Option<BTreeMap<String, V>>,
-    ) -> bool {
-        want.iter()
-            .flatten()
-            .all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
-    }
     subset(&desired.data, &observed.data)
         && subset(&desired.metadata.labels, &observed.metadata.labels)
         && subset(
@@ -119,12 +133,5 @@ pub fn secret_holds(observed: &Secret, desired: &Secret) -> bool {
         && RotationMarks::of(observed) == RotationMarks::of(desired)
         && observed.type_.as_deref().unwrap_or("Opaque")
             == desired.type_.as_deref().unwrap_or("Opaque")
-        && desired.metadata.owner_references.iter().flatten().all(|o| {
-            observed
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|x| x.uid == o.uid)
-        })
+        && owners_held(&observed.metadata, &desired.metadata)
 }

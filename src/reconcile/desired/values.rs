@@ -7,7 +7,11 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
-use super::{callback_url, owner_reference, secret_labels};
+use super::{
+    callback_url, owner_reference,
+    secret::{owners_held, subset},
+    secret_labels,
+};
 use crate::{
     crd::OpenMetadataValues,
     validate::{Validated, ValuesTarget},
@@ -109,22 +113,7 @@ pub fn values_config_map(v: &Validated, target: &ValuesTarget, issuer: &str) -> 
 
 /// Whether an observed ConfigMap holds what `desired` sets (data, labels, owner).
 pub fn config_map_holds(observed: &ConfigMap, desired: &ConfigMap) -> bool {
-    let data = desired
-        .data
-        .iter()
-        .flatten()
-        .all(|(k, want)| observed.data.as_ref().and_then(|d| d.get(k)) == Some(want));
-    let labels =
-        desired.metadata.labels.iter().flatten().all(|(k, want)| {
-            observed.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(want)
-        });
-    let owned = desired.metadata.owner_references.iter().flatten().all(|o| {
-        observed
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|x| x.uid == o.uid)
-    });
-    data && labels && owned
+    subset(&desired.data, &observed.data)
+        && subset(&desired.metadata.labels, &observed.metadata.labels)
+        && owners_held(&observed.metadata, &desired.metadata)
 }

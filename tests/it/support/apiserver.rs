@@ -244,16 +244,25 @@ fn meta_only(object: &Value) -> Value {
     })
 }
 
+/// The `key=value` (or `key==value`) terms of a selector; none for an empty one.
+fn equality_terms(selector: Option<&str>) -> Vec<(&str, &str)> {
+    selector
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.split(',')
+                .map(|term| {
+                    term.split_once("==")
+                        .or_else(|| term.split_once('='))
+                        .expect("only equality selectors are emulated")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `metadata.name=x` and `metadata.namespace=x` field selectors, as watchers use them.
 fn fields_match(object: &Value, selector: Option<&str>) -> bool {
-    let Some(selector) = selector.filter(|s| !s.is_empty()) else {
-        return true;
-    };
-    selector.split(',').all(|term| {
-        let (k, v) = term
-            .split_once("==")
-            .or_else(|| term.split_once('='))
-            .expect("only equality field selectors are emulated");
+    equality_terms(selector).into_iter().all(|(k, v)| {
         let field = match k {
             "metadata.name" => &object["metadata"]["name"],
             "metadata.namespace" => &object["metadata"]["namespace"],
@@ -264,16 +273,9 @@ fn fields_match(object: &Value, selector: Option<&str>) -> bool {
 }
 
 fn labels_match(object: &Value, selector: Option<&str>) -> bool {
-    let Some(selector) = selector.filter(|s| !s.is_empty()) else {
-        return true;
-    };
-    selector.split(',').all(|term| {
-        let (k, v) = term
-            .split_once("==")
-            .or_else(|| term.split_once('='))
-            .expect("only equality selectors are emulated");
-        object["metadata"]["labels"][k].as_str() == Some(v)
-    })
+    equality_terms(selector)
+        .into_iter()
+        .all(|(k, v)| object["metadata"]["labels"][k].as_str() == Some(v))
 }
 
 impl Inner {

@@ -58,6 +58,16 @@ pub fn session_with(emu: &Emulator, credentials: Credentials) -> Arc<Session> {
         .unwrap()
 }
 
+/// The emulator admin's credentials Secret `keycloak-admin` in `namespace`, labelled as such.
+pub fn admin_credentials(namespace: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "keycloak-admin", "namespace": namespace,
+                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
+        "data": {"username": b64(emulator::ADMIN_USER), "password": b64(emulator::ADMIN_PASSWORD)}
+    })
+}
+
 /// A Keycloak session as the emulator's admin.
 pub fn admin_session(emu: &Emulator) -> Arc<Session> {
     session_with(
