@@ -110,3 +110,42 @@ fn an_older_owner_marker_is_ours_only_for_the_client_our_status_recorded() {
         "cluster-1/openmetadata/openmetadata"
     );
 }
+
+#[test]
+fn post_logout_redirect_uris_are_a_list_in_keycloaks_one_attribute() {
+    let mut obj = resource();
+    obj.spec.openmetadata.post_logout_redirect_uris = vec![
+        "https://openmetadata.example.com/logout".into(),
+        "https://om.internal.example.com/logout".into(),
+    ];
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let wanted = desired::desired_client(&v);
+    assert_eq!(
+        wanted.attributes.as_ref().unwrap()["post.logout.redirect.uris"],
+        "https://openmetadata.example.com/logout##https://om.internal.example.com/logout"
+    );
+    // Keycloak reporting the same list: no drift.
+    let client = as_keycloak_reports(&v, "u-1");
+    assert!(desired::client_drift(&client.rep, &wanted).is_empty());
+    // Reported with one URI only: the attribute is corrected.
+    let one = edited(client, |c| {
+        c.attributes.as_mut().unwrap().insert(
+            "post.logout.redirect.uris".into(),
+            "https://openmetadata.example.com/logout".into(),
+        );
+    });
+    assert_eq!(
+        desired::client_drift(&one.rep, &wanted),
+        [ClientField::Attributes]
+    );
+    // Default: OpenMetadata's own logout page.
+    let v = validate(&resource(), INSTALLATION).unwrap();
+    assert_eq!(
+        v.post_logout_redirect_uris,
+        ["https://openmetadata.example.com/logout"]
+    );
+    // Keycloak's separator inside a URI is refused.
+    obj.spec.openmetadata.post_logout_redirect_uris = vec!["https://a.example.com/x##y".into()];
+    let err = validate(&obj, INSTALLATION).unwrap_err();
+    assert_eq!(err.field, "spec.openmetadata.postLogoutRedirectUris[0]");
+}
