@@ -90,11 +90,6 @@ impl Election {
         })
     }
 
-    /// Whether this instance holds the lease now.
-    pub fn is_leader(&self) -> bool {
-        *self.state.borrow()
-    }
-
     /// Resolves once this instance holds the lease (`true`), or when the election ended
     /// (`false`: its task stopped, which only happens on errors it cannot retry).
     pub async fn acquired(&mut self) -> bool {

@@ -14,7 +14,7 @@ use crate::{
     crd::ClusterKeycloakConnection,
     keycloak::Credentials,
     reconcile::{Error, connection, dereference::credentials_from},
-    validate::{ConnectionSource, Validated, base_url, ca_bundle},
+    validate::{ConnectionSource, DEFAULT_ADMIN_REALM, Validated, base_url, ca_bundle},
 };
 
 /// Where and as whom to sign in.
@@ -80,6 +80,49 @@ fn credentials_file(text: &str) -> Secret {
     }
 }
 
+/// What the resource (or its connection) says of where to sign in.
+struct Defaults {
+    url: Option<String>,
+    admin_realm: Option<String>,
+    ca_bundle: Option<String>,
+}
+
+/// The target: the flags win over `defaults`.
+fn with_flags(
+    args: &CheckArgs,
+    defaults: Defaults,
+    credentials: Credentials,
+    source: String,
+) -> Result<Target, Failure> {
+    let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
+    let url = match (&args.url, defaults.url) {
+        (Some(u), _) => base_url("--url", u).map_err(|e| invalid(e.to_string()))?,
+        (None, Some(u)) => u,
+        (None, None) => {
+            return Err(invalid(
+                "the resource names a ClusterKeycloakConnection: pass --url (or leave the credentials out to read the connection from the cluster)".into(),
+            ));
+        }
+    };
+    let ca_bundle = match &args.ca_bundle {
+        Some(file) => {
+            ca_bundle("--ca-bundle", Some(&read(file)?)).map_err(|e| invalid(e.to_string()))?
+        }
+        None => defaults.ca_bundle,
+    };
+    Ok(Target {
+        url,
+        admin_realm: args
+            .admin_realm
+            .clone()
+            .or(defaults.admin_realm)
+            .unwrap_or_else(|| DEFAULT_ADMIN_REALM.into()),
+        ca_bundle,
+        credentials,
+        source,
+    })
+}
+
 /// The target from flags and the resource alone, when the credentials are given.
 pub(super) fn target_offline(
     args: &CheckArgs,
@@ -87,37 +130,19 @@ pub(super) fn target_offline(
     credentials: Credentials,
     source: String,
 ) -> Result<Target, Failure> {
-    let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
-    let inline = match &v.connection {
-        ConnectionSource::Inline(c) => Some(c),
-        ConnectionSource::Cluster(_) => None,
+    let defaults = match &v.connection {
+        ConnectionSource::Inline(c) => Defaults {
+            url: Some(c.url.clone()),
+            admin_realm: Some(c.admin_realm.clone()),
+            ca_bundle: c.ca_bundle.clone(),
+        },
+        ConnectionSource::Cluster(_) => Defaults {
+            url: None,
+            admin_realm: None,
+            ca_bundle: None,
+        },
     };
-    let url = match (&args.url, inline) {
-        (Some(u), _) => base_url("--url", u).map_err(|e| invalid(e.to_string()))?,
-        (None, Some(c)) => c.url.clone(),
-        (None, None) => {
-            return Err(invalid(
-                "the resource names a ClusterKeycloakConnection: pass --url (or leave the credentials out to read the connection from the cluster)".into(),
-            ));
-        }
-    };
-    let ca = match &args.ca_bundle {
-        Some(file) => {
-            ca_bundle("--ca-bundle", Some(&read(file)?)).map_err(|e| invalid(e.to_string()))?
-        }
-        None => inline.and_then(|c| c.ca_bundle.clone()),
-    };
-    Ok(Target {
-        url,
-        admin_realm: args
-            .admin_realm
-            .clone()
-            .or_else(|| inline.map(|c| c.admin_realm.clone()))
-            .unwrap_or_else(|| "master".into()),
-        ca_bundle: ca,
-        credentials,
-        source,
-    })
+    with_flags(args, defaults, credentials, source)
 }
 
 /// The target as the operator would resolve it, from the cluster (kubeconfig): the connection,
@@ -174,22 +199,10 @@ pub(super) async fn target_from_cluster(
         true,
         &format!("{} (credentials from Secret {ns}/{name})", resolved.url),
     );
-    let url = match &args.url {
-        Some(u) => {
-            base_url("--url", u).map_err(|e| Failure::new(ExitCode::Invalid, e.to_string()))?
-        }
-        None => resolved.url,
+    let defaults = Defaults {
+        url: Some(resolved.url),
+        admin_realm: Some(resolved.admin_realm),
+        ca_bundle: resolved.ca_bundle,
     };
-    let ca = match &args.ca_bundle {
-        Some(file) => ca_bundle("--ca-bundle", Some(&read(file)?))
-            .map_err(|e| Failure::new(ExitCode::Invalid, e.to_string()))?,
-        None => resolved.ca_bundle,
-    };
-    Ok(Target {
-        url,
-        admin_realm: args.admin_realm.clone().unwrap_or(resolved.admin_realm),
-        ca_bundle: ca,
-        credentials,
-        source: format!("Secret {ns}/{name}"),
-    })
+    with_flags(args, defaults, credentials, format!("Secret {ns}/{name}"))
 }

@@ -1,10 +1,7 @@
 //! Apply step: the only writes, to Keycloak and to Kubernetes, each executing what
 //! [`super::plan::plan`] decided.
 
-use k8s_openapi::api::{
-    apps::v1::{Deployment, StatefulSet},
-    core::v1::{ConfigMap, Secret},
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{
     Api, ResourceExt,
     api::{DeleteParams, Patch, PatchParams, PostParams},
@@ -20,7 +17,7 @@ use super::{
 };
 use crate::{
     context::{Context, Fingerprint},
-    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus, WorkloadKind},
+    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
     events::EventType,
     keycloak::{KeycloakError, Session},
     names::OPERATOR_NAME,
@@ -201,21 +198,10 @@ pub async fn rollout(
             let params = PatchParams::default();
             let action =
                 || format!("restart {kind_name} {name:?} (the chart's rollout.enabled grants it)");
-            match kind {
-                WorkloadKind::Deployment => {
-                    Api::<Deployment>::namespaced(ctx.client.clone(), &v.namespace)
-                        .patch(name, &params, &Patch::Merge(&patch))
-                        .await
-                        .map(drop)
-                }
-                WorkloadKind::StatefulSet => {
-                    Api::<StatefulSet>::namespaced(ctx.client.clone(), &v.namespace)
-                        .patch(name, &params, &Patch::Merge(&patch))
-                        .await
-                        .map(drop)
-                }
-            }
-            .map_err(|e| Error::kube(action(), e))?;
+            dereference::workload_api(ctx, &v.namespace, *kind)
+                .patch(name, &params, &Patch::Merge(&patch))
+                .await
+                .map_err(|e| Error::kube(action(), e))?;
         }
         if decision == Rollout::Roll {
             changes.push(Change::WorkloadRestarted {

@@ -168,15 +168,6 @@ impl fmt::Display for Change {
     }
 }
 
-/// The note of the Event that reports a list of changes.
-pub fn summary(changes: &[Change]) -> String {
-    changes
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,8 +190,9 @@ mod tests {
                 name: "oidc-secrets".into(),
             },
         ];
+        let rendered: Vec<String> = changes.iter().map(ToString::to_string).collect();
         assert_eq!(
-            summary(&changes),
+            rendered.join("; "),
             "created client \"om\" in realm \"data\"; updated client \"om\": redirectUris, publicClient; added default client scopes: email; created Secret \"oidc-secrets\""
         );
     }

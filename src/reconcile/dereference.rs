@@ -4,11 +4,17 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::{
-    apps::v1::{Deployment, StatefulSet},
-    core::v1::{ConfigMap, Namespace, Secret},
+use k8s_openapi::{
+    api::{
+        apps::v1::{Deployment, StatefulSet},
+        core::v1::{ConfigMap, Namespace, Secret},
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
-use kube::{Api, core::PartialObjectMeta};
+use kube::{
+    Api,
+    core::{ApiResource, DynamicObject, PartialObjectMeta},
+};
 
 use super::{
     Error,
@@ -16,6 +22,7 @@ use super::{
     plan::owned_by,
 };
 use crate::{
+    cache::ObjectCache,
     context::Context,
     crd::WorkloadKind,
     keycloak::{ConnectionSpec, Credentials, KeycloakError, ObservedClient, SecretValue, Session},
@@ -55,27 +62,44 @@ pub async fn connection(v: &Validated, ctx: &Context) -> Result<Connection, Erro
     )
 }
 
-/// The admin credentials of a connection, from the watch of labelled Secrets. A Secret the
-/// watch does not show is looked up by its metadata only, never its data, to say whether it is
-/// missing or merely not labelled.
-pub async fn credentials(connection: &Connection, ctx: &Context) -> Result<Credentials, Error> {
-    let (namespace, name) = &connection.credentials;
-    if let Some(secret) = ctx.credentials.get(namespace, name) {
-        connection::credentials_allowed(&secret.metadata, connection)?;
-        return credentials_from(&format!("{namespace}/{name}"), &secret);
+/// A Secret that must carry an opt-in label, from the label-selected watch `cache`. One the watch
+/// does not show is looked up by its metadata only, never its data, to say whether it is missing
+/// (`missing`) or not allowed (`allowed` fails); read whole only when allowed (it just appeared).
+async fn labelled_secret(
+    ctx: &Context,
+    cache: &ObjectCache<Secret>,
+    (namespace, name): (&str, &str),
+    missing: impl FnOnce() -> Error,
+    allowed: impl Fn(&ObjectMeta) -> Result<(), Error>,
+) -> Result<Secret, Error> {
+    if let Some(secret) = cache.get(namespace, name) {
+        allowed(&secret.metadata)?;
+        return Ok(secret.as_ref().clone());
     }
-    let secrets: Api<PartialObjectMeta<Secret>> = Api::namespaced(ctx.client.clone(), namespace);
-    let meta = secrets
+    let action = || format!("read Secret {namespace}/{name}");
+    let meta = Api::<PartialObjectMeta<Secret>>::namespaced(ctx.client.clone(), namespace)
         .get_metadata_opt(name)
         .await
-        .map_err(|e| Error::kube(format!("read Secret {namespace}/{name}"), e))?
-        .ok_or_else(|| Error::CredentialsNotFound(format!("{namespace}/{name}")))?;
-    connection::credentials_allowed(&meta.metadata, connection)?;
-    // Labelled, but not in the watch yet (it just appeared): read it this once.
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+        .map_err(|e| Error::kube(action(), e))?
+        .ok_or_else(missing)?;
+    allowed(&meta.metadata)?;
+    Api::<Secret>::namespaced(ctx.client.clone(), namespace)
         .get(name)
         .await
-        .map_err(|e| Error::kube(format!("read Secret {namespace}/{name}"), e))?;
+        .map_err(|e| Error::kube(action(), e))
+}
+
+/// The admin credentials of a connection, from the watch of Secrets labelled as credentials.
+pub async fn credentials(connection: &Connection, ctx: &Context) -> Result<Credentials, Error> {
+    let (namespace, name) = &connection.credentials;
+    let secret = labelled_secret(
+        ctx,
+        &ctx.credentials,
+        (namespace, name),
+        || Error::CredentialsNotFound(format!("{namespace}/{name}")),
+        |meta| connection::credentials_allowed(meta, connection),
+    )
+    .await?;
     credentials_from(&format!("{namespace}/{name}"), &secret)
 }
 
@@ -218,43 +242,32 @@ pub fn config_maps(v: &Validated, ctx: &Context) -> (Option<ConfigMap>, Vec<Conf
     (current, previous)
 }
 
-/// The client secret from `spec.secret.source`, from the watch of labelled source Secrets. A
-/// Secret the watch does not show is looked up by its metadata only, to say whether it is
-/// missing or merely not labelled.
+/// The client secret from `spec.secret.source`, from the watch of Secrets labelled as sources.
 pub async fn source(v: &Validated, ctx: &Context) -> Result<Option<SecretValue>, Error> {
     let Some((name, key)) = &v.secret.source else {
         return Ok(None);
     };
-    let secret = match ctx.sources.get(&v.namespace, name) {
-        Some(s) => s.as_ref().clone(),
-        None => {
-            let meta =
-                Api::<PartialObjectMeta<Secret>>::namespaced(ctx.client.clone(), &v.namespace)
-                    .get_metadata_opt(name)
-                    .await
-                    .map_err(|e| Error::kube(format!("read Secret {name:?}"), e))?
-                    .ok_or_else(|| Error::SecretSourceNotFound(name.clone()))?;
-            let labelled = meta
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(SOURCE_LABEL))
-                .is_some_and(|v| v == "true");
-            if !labelled {
-                return Err(Error::SecretSourceInvalid {
-                    name: name.clone(),
-                    problem: format!(
-                        "is not labelled {SOURCE_LABEL}=true; label it to let the operator read it"
-                    ),
-                });
-            }
-            // Labelled, but not in the watch yet (it just appeared): read it this once.
-            Api::<Secret>::namespaced(ctx.client.clone(), &v.namespace)
-                .get(name)
-                .await
-                .map_err(|e| Error::kube(format!("read Secret {name:?}"), e))?
-        }
-    };
+    let secret =
+        labelled_secret(
+            ctx,
+            &ctx.sources,
+            (&v.namespace, name),
+            || Error::SecretSourceNotFound(name.clone()),
+            |meta| {
+                let labelled = meta
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(SOURCE_LABEL))
+                    .is_some_and(|v| v == "true");
+                labelled.then_some(()).ok_or_else(|| Error::SecretSourceInvalid {
+                name: name.clone(),
+                problem: format!(
+                    "is not labelled {SOURCE_LABEL}=true; label it to let the operator read it"
+                ),
+            })
+            },
+        )
+        .await?;
     source_value(name, key, &secret).map(Some)
 }
 
@@ -293,6 +306,16 @@ pub async fn issuer(
     }
 }
 
+/// The API of a kind of workload in a namespace, untyped: reads and writes of a workload
+/// touch only its metadata and pod template annotations, the same for every kind.
+pub fn workload_api(ctx: &Context, namespace: &str, kind: WorkloadKind) -> Api<DynamicObject> {
+    let resource = match kind {
+        WorkloadKind::Deployment => ApiResource::erase::<Deployment>(&()),
+        WorkloadKind::StatefulSet => ApiResource::erase::<StatefulSet>(&()),
+    };
+    Api::namespaced_with(ctx.client.clone(), namespace, &resource)
+}
+
 /// IO: the checksum annotation on a workload's metadata; `None` when the workload does not
 /// exist, `Some(None)` when it has no checksum yet.
 pub async fn workload_checksum(
@@ -301,23 +324,13 @@ pub async fn workload_checksum(
     kind: WorkloadKind,
     name: &str,
 ) -> Result<Option<Option<String>>, Error> {
-    let meta = match kind {
-        WorkloadKind::Deployment => {
-            Api::<PartialObjectMeta<Deployment>>::namespaced(ctx.client.clone(), namespace)
-                .get_metadata_opt(name)
-                .await
-                .map(|o| o.map(|o| o.metadata))
-        }
-        WorkloadKind::StatefulSet => {
-            Api::<PartialObjectMeta<StatefulSet>>::namespaced(ctx.client.clone(), namespace)
-                .get_metadata_opt(name)
-                .await
-                .map(|o| o.map(|o| o.metadata))
-        }
-    }
-    .map_err(|e| Error::kube(format!("read {kind:?} {name:?}"), e))?;
-    Ok(meta.map(|m| {
-        m.annotations
+    let found = workload_api(ctx, namespace, kind)
+        .get_metadata_opt(name)
+        .await
+        .map_err(|e| Error::kube(format!("read {kind:?} {name:?}"), e))?;
+    Ok(found.map(|o| {
+        o.metadata
+            .annotations
             .and_then(|a| a.get(CHECKSUM_ANNOTATION).cloned())
     }))
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Resource;
 
-use super::{HandOver, Observed, Outputs, Write, secret::secret_created};
+use super::{
+    HandOver, Observed, Outputs, Write,
+    secret::{rotation_due, secret_created},
+};
 use crate::{
     crd::{OpenMetadataKeycloakClient, SecretStatus},
     keycloak::{ObservedClient, SecretValue},
@@ -133,12 +136,8 @@ fn secret_status(
             .ok()
             .map(|t| t.to_string())
     };
-    let due = match (created, v.secret.rotation_interval) {
-        (Some(c), Some(i)) => {
-            Some(c.saturating_add(i64::try_from(i.as_secs()).unwrap_or(i64::MAX)))
-        }
-        _ => None,
-    };
+    // No interval with a source (validation refuses both): no rotation is ever due then.
+    let due = rotation_due(v, client);
     let status = SecretStatus {
         last_changed: created.and_then(rfc3339),
         next_rotation: due.and_then(rfc3339),

@@ -82,6 +82,19 @@ pub fn secret_created(client: &ObservedClient) -> Option<i64> {
         .ok()
 }
 
+/// When the next scheduled rotation is due (epoch seconds): Keycloak's creation time of the
+/// current secret plus `rotationInterval`.
+pub fn rotation_due(v: &Validated, client: &ObservedClient) -> Option<i64> {
+    let interval = i64::try_from(v.secret.rotation_interval?.as_secs()).unwrap_or(i64::MAX);
+    Some(secret_created(client)?.saturating_add(interval))
+}
+
+/// Whether Keycloak says the signed-in account may not manage the client (it then strips the
+/// secret and refuses to set one).
+fn may_not_manage(client: &ObservedClient) -> bool {
+    client.rep.access.as_ref().and_then(|a| a.get("manage")) == Some(&false)
+}
+
 /// Decides the secret. `updating`: an update of the client is planned in this pass (it may
 /// give the client a secret, so it is read again before generating one).
 pub(super) fn decide(
@@ -122,7 +135,7 @@ pub(super) fn decide(
         } else {
             Vec::new()
         };
-        if differs && client.rep.access.as_ref().and_then(|a| a.get("manage")) == Some(&false) {
+        if differs && may_not_manage(client) {
             return Err(KeycloakError::Forbidden { status: 403 }.into());
         }
         return Ok(Decided {
@@ -136,7 +149,7 @@ pub(super) fn decide(
         // No secret reported: the account may not manage the client (Keycloak strips it), or
         // the client has none yet (it was public). Never guess: refuse, or write first and
         // read the client again, or give it a secret.
-        if client.rep.access.as_ref().and_then(|a| a.get("manage")) == Some(&false) {
+        if may_not_manage(client) {
             return Err(KeycloakError::Forbidden { status: 403 }.into());
         }
         if updating {
@@ -184,9 +197,7 @@ pub(super) fn decide(
     }
 
     if let Some(interval) = v.secret.rotation_interval
-        && let Some(created) = secret_created(client)
-        && created.saturating_add(i64::try_from(interval.as_secs()).unwrap_or(i64::MAX))
-            <= observed.now
+        && rotation_due(v, client).is_some_and(|due| due <= observed.now)
     {
         return Ok(decided(
             Next::ReadAgain { regenerate: true },
