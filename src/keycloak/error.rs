@@ -48,6 +48,12 @@ pub enum KeycloakError {
         /// HTTP status.
         status: u16,
     },
+    /// The account may view the realm's clients but not manage them: Keycloak shows it the
+    /// client with `access.manage: false` (and, from 26.8 on, a masked secret).
+    #[error(
+        "the admin account may view but not manage the realm's clients: grant it manage-clients in the realm"
+    )]
+    MayNotManage,
     /// The realm does not exist (or the URL does not point at Keycloak's Admin API).
     #[error("realm {0:?} not found in Keycloak (or the URL is not Keycloak's base URL)")]
     RealmNotFound(String),

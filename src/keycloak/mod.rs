@@ -9,6 +9,7 @@
 pub mod error;
 mod http;
 mod pool;
+mod scopes;
 mod session;
 pub mod token;
 
@@ -97,13 +98,30 @@ pub struct ObservedClient {
     pub rep: ClientRepresentation,
     /// The client secret (confidential clients, when the caller may manage the client).
     pub secret: Option<SecretValue>,
+    /// Whether the caller may manage the client (Keycloak's `access.manage`; absent: yes).
+    pub may_manage: bool,
 }
 
 impl ObservedClient {
-    /// Splits the secret off a representation.
+    /// Splits the secret off a representation. A masked secret (`**********`, what Keycloak
+    /// 26.8 and later show an account that may view but not manage clients) is no secret.
     pub fn new(mut rep: ClientRepresentation) -> Self {
-        let secret = rep.secret.take().filter(|s| !s.is_empty()).map(SecretValue);
-        Self { rep, secret }
+        let secret = rep
+            .secret
+            .take()
+            .filter(|s| !s.is_empty() && !s.chars().all(|c| c == '*'))
+            .map(SecretValue);
+        let may_manage = rep
+            .access
+            .as_ref()
+            .and_then(|a| a.get("manage"))
+            .copied()
+            .unwrap_or(true);
+        Self {
+            rep,
+            secret,
+            may_manage,
+        }
     }
 }
 

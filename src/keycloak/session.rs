@@ -2,7 +2,10 @@
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -11,7 +14,7 @@ use reqwest::Method;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    ConnectionSpec, KeycloakError, ObservedClient, Scope, SecretValue, TokenCache,
+    ConnectionSpec, KeycloakError, ObservedClient, SecretValue, TokenCache,
     error::from_status,
     http::{Answer, Transport},
 };
@@ -27,6 +30,8 @@ pub struct Session {
     tokens: TokenCache,
     /// Issuers by realm, from the discovery documents, with when they were read.
     issuers: Mutex<HashMap<String, (String, Instant)>>,
+    /// Whether this Keycloak ignored `authorizationServicesEnabled: true` (feature disabled).
+    authorization_ignored: AtomicBool,
 }
 
 impl Session {
@@ -44,11 +49,12 @@ impl Session {
             base_url,
             tokens,
             issuers: Mutex::default(),
+            authorization_ignored: AtomicBool::new(false),
         }
     }
 
     /// One Admin API call with a valid token; on 401 renews the token once and retries.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         route: &'static str,
@@ -82,8 +88,35 @@ impl Session {
         }
     }
 
-    fn parse<T: DeserializeOwned>(answer: &Answer, what: &str) -> Result<T, KeycloakError> {
+    pub(super) fn parse<T: DeserializeOwned>(
+        answer: &Answer,
+        what: &str,
+    ) -> Result<T, KeycloakError> {
         serde_json::from_str(&answer.body).map_err(|_| {
+            KeycloakError::Protocol(format!("{what} is not what the Admin API promises"))
+        })
+    }
+
+    /// A list of client representations.
+    fn clients(answer: &Answer, what: &str) -> Result<Vec<ClientRepresentation>, KeycloakError> {
+        let raw: Vec<serde_json::Value> = Self::parse(answer, what)?;
+        raw.into_iter().map(|c| Self::client(c, what)).collect()
+    }
+
+    /// One client representation. An attribute stored without a value (older versions,
+    /// imports) comes back as `null`: it carries nothing the operator manages and is dropped,
+    /// so that one such client does not make the others unreadable.
+    fn client(
+        mut raw: serde_json::Value,
+        what: &str,
+    ) -> Result<ClientRepresentation, KeycloakError> {
+        if let Some(attributes) = raw
+            .get_mut("attributes")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            attributes.retain(|_, value| !value.is_null());
+        }
+        serde_json::from_value(raw).map_err(|_| {
             KeycloakError::Protocol(format!("{what} is not what the Admin API promises"))
         })
     }
@@ -105,7 +138,7 @@ impl Session {
                 None,
             )
             .await?;
-        let list: Vec<ClientRepresentation> = Self::parse(&answer, "the client list")?;
+        let list = Self::clients(&answer, "the client list")?;
         // `clientId=` is an exact match, but never trust a list to hold only what was asked.
         Ok(list
             .into_iter()
@@ -131,10 +164,10 @@ impl Session {
             )
             .await
         {
-            Ok(answer) => Ok(Some(ObservedClient::new(Self::parse(
-                &answer,
-                "the client",
-            )?))),
+            Ok(answer) => {
+                let rep = Self::parse(&answer, "the client")?;
+                Ok(Some(ObservedClient::new(Self::client(rep, "the client")?)))
+            }
             Err(KeycloakError::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
@@ -231,53 +264,14 @@ impl Session {
             .ok_or_else(|| KeycloakError::Protocol("the regenerated secret is empty".into()))
     }
 
-    /// The realm's client scopes.
-    pub async fn realm_scopes(&self, realm: &str) -> Result<Vec<Scope>, KeycloakError> {
-        let answer = self
-            .call(
-                Method::GET,
-                "/admin/realms/{realm}/client-scopes",
-                realm,
-                "/client-scopes",
-                &[],
-                None,
-            )
-            .await?;
-        let scopes: Vec<keycloak::types::ClientScopeRepresentation> =
-            Self::parse(&answer, "the client scopes")?;
-        Ok(scopes
-            .into_iter()
-            .filter_map(|s| {
-                Some(Scope {
-                    id: s.id?,
-                    name: s.name?,
-                })
-            })
-            .collect())
+    /// Records that this Keycloak ignores `authorizationServicesEnabled: true`.
+    pub fn note_authorization_ignored(&self) {
+        self.authorization_ignored.store(true, Ordering::Relaxed);
     }
 
-    /// Adds one default client scope to the client (no-op if it already has it).
-    pub async fn add_default_scope(
-        &self,
-        realm: &str,
-        uuid: &str,
-        scope_id: &str,
-    ) -> Result<(), KeycloakError> {
-        let path = format!(
-            "/clients/{}/default-client-scopes/{}",
-            encode_segment(uuid),
-            encode_segment(scope_id)
-        );
-        self.call(
-            Method::PUT,
-            "/admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}",
-            realm,
-            &path,
-            &[],
-            None,
-        )
-        .await
-        .map(drop)
+    /// Whether this Keycloak was seen ignoring `authorizationServicesEnabled: true`.
+    pub fn authorization_ignored(&self) -> bool {
+        self.authorization_ignored.load(Ordering::Relaxed)
     }
 
     /// Signs in (or reuses a valid token): whether the credentials are accepted.
@@ -298,7 +292,7 @@ impl Session {
                 None,
             )
             .await?;
-        let list: Vec<ClientRepresentation> = Self::parse(&answer, "the client list")?;
+        let list = Self::clients(&answer, "the client list")?;
         Ok(list
             .first()
             .and_then(|c| c.access.as_ref())

@@ -39,10 +39,17 @@ pub async fn keycloak(
             }
             KeycloakAction::Update { uuid, body } => {
                 session.update_client(&v.realm, uuid, body).await?;
+                if body.authorization_services_enabled == Some(true) {
+                    authorization_taken(session, v, uuid).await?;
+                }
                 written = Some(uuid.clone());
             }
-            KeycloakAction::AddScopes { uuid, names } => {
-                add_scopes(session, v, uuid, names).await?;
+            KeycloakAction::AddScopes {
+                uuid,
+                names,
+                from_optional,
+            } => {
+                add_scopes(session, v, uuid, names, from_optional).await?;
                 written = Some(uuid.clone());
             }
             KeycloakAction::RegenerateSecret { uuid } => {
@@ -55,13 +62,27 @@ pub async fn keycloak(
     Ok(written)
 }
 
+/// Checks that Keycloak kept `authorizationServicesEnabled: true`: with its `authorization`
+/// feature disabled it ignores the field, and a PUT would follow on every resync. The session
+/// remembers it, and the plan refuses the spec from then on.
+async fn authorization_taken(session: &Session, v: &Validated, uuid: &str) -> Result<(), Error> {
+    let read = session.get_client(&v.realm, uuid).await?;
+    if read.is_some_and(|c| c.rep.authorization_services_enabled != Some(true)) {
+        session.note_authorization_ignored();
+        return Err(plan::authorization_unavailable());
+    }
+    Ok(())
+}
+
 /// Adds default client scopes by name, one by one (PUT bodies ignore scopes and POST bodies
-/// would replace the realm's defaults).
+/// would replace the realm's defaults). A scope the client has as an optional one is removed
+/// from there first: Keycloak does not add a scope the client already has in either list.
 async fn add_scopes(
     session: &Session,
     v: &Validated,
     uuid: &str,
     names: &[String],
+    from_optional: &[String],
 ) -> Result<(), Error> {
     let realm_scopes = session.realm_scopes(&v.realm).await?;
     for name in names {
@@ -70,6 +91,9 @@ async fn add_scopes(
             .find(|s| s.name == *name)
             .map(|s| s.id.as_str())
             .ok_or_else(|| KeycloakError::ScopeNotFound(name.clone()))?;
+        if from_optional.contains(name) {
+            session.remove_optional_scope(&v.realm, uuid, id).await?;
+        }
         session.add_default_scope(&v.realm, uuid, id).await?;
     }
     Ok(())

@@ -168,9 +168,23 @@ pub async fn client(
         && let Some(client) = session.get_client(&v.realm, uuid).await?
         && client.rep.client_id.as_deref() == Some(v.client_id.as_str())
     {
-        return Ok(Some(client));
+        return manageable(client).map(Some);
     }
-    Ok(session.find_client(&v.realm, &v.client_id).await?)
+    session
+        .find_client(&v.realm, &v.client_id)
+        .await?
+        .map(manageable)
+        .transpose()
+}
+
+/// A client the account may only view is no basis for a plan: its secret may be masked and
+/// no write would be allowed.
+fn manageable(client: ObservedClient) -> Result<ObservedClient, Error> {
+    if client.may_manage {
+        Ok(client)
+    } else {
+        Err(Error::Keycloak(KeycloakError::MayNotManage))
+    }
 }
 
 /// IO: a client just written, read back by its id: what Keycloak built from the requests.

@@ -149,7 +149,7 @@ pub fn keycloak_reason(e: &KeycloakError) -> Reason {
         // two calls): the next attempt sees the new state.
         KeycloakError::Conflict | KeycloakError::NotFound => Reason::KeycloakConflict,
         KeycloakError::CredentialsRejected { .. } => Reason::CredentialsRejected,
-        KeycloakError::Forbidden { .. } => Reason::KeycloakForbidden,
+        KeycloakError::Forbidden { .. } | KeycloakError::MayNotManage => Reason::KeycloakForbidden,
         KeycloakError::RealmNotFound(_) => Reason::RealmNotFound,
         KeycloakError::ScopeNotFound(_) => Reason::ScopeNotFound,
         KeycloakError::Rejected { .. } | KeycloakError::Redirected { .. } => {

@@ -150,6 +150,7 @@ async fn converge(
             config_map: config_map.as_ref(),
             previous_config_maps: &previous_config_maps,
             now: now(),
+            authorization_ignored: false,
         };
         let (outputs, more) = converge_keycloak(&session, obj, &v, observed).await?;
         changes.extend(more);
@@ -185,6 +186,7 @@ pub async fn converge_keycloak(
     for _ in 0..MAX_PASSES {
         let observed = plan::Observed {
             client: client.as_ref(),
+            authorization_ignored: session.authorization_ignored(),
             ..kubernetes
         };
         let planned = plan::plan(obj, v, observed)?;

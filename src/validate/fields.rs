@@ -56,6 +56,13 @@ pub fn base_url(field: &str, raw: &str) -> Result<String, InvalidSpec> {
 }
 
 pub(super) fn check_redirect_uri(field: &str, uri: &str) -> Result<(), InvalidSpec> {
+    // Keycloak refuses the whole client with 400 for one such URI.
+    if uri.contains('#') {
+        return Err(invalid(
+            field,
+            "must not have a #fragment (Keycloak refuses redirect URIs with one)",
+        ));
+    }
     // Keycloak accepts wildcards ("https://host/*") and relative paths ("/callback").
     if uri.starts_with('/') {
         return Ok(());
@@ -115,5 +122,31 @@ pub(super) fn check_secret_key(field: &str, key: &str) -> Result<(), InvalidSpec
             field,
             format!("{key:?} is not a valid Secret key (letters, digits, '-', '_', '.')"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_redirect_uri;
+
+    #[test]
+    fn a_redirect_uri_with_a_fragment_is_refused_with_its_field() {
+        for uri in [
+            "https://om.example/callback#x",
+            "/callback#",
+            "https://om.example/*#",
+        ] {
+            let err =
+                check_redirect_uri("spec.openmetadata.extraRedirectUris[0]", uri).unwrap_err();
+            assert_eq!(err.field, "spec.openmetadata.extraRedirectUris[0]");
+            assert!(err.message.contains("#fragment"), "{}", err.message);
+        }
+        for uri in [
+            "https://om.example/callback",
+            "/callback",
+            "https://om.example/*",
+        ] {
+            check_redirect_uri("f", uri).unwrap();
+        }
     }
 }

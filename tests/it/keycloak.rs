@@ -1,4 +1,6 @@
-//! The real Keycloak code of the operator, over HTTP, against the Admin API emulator.
+//! The real Keycloak code of the operator, over HTTP: each scenario runs against the Admin API
+//! emulator and, with `tests/keycloak/keycloak.sh test`, against every supported real Keycloak
+//! (the same assertions; see [`crate::support::target`]).
 
 use std::time::Duration;
 
@@ -18,30 +20,33 @@ use omkc::{
 };
 use serde_json::json;
 
-use crate::support::{
-    INSTALLATION, admin_session,
-    emulator::{ADMIN_USER, Emulator},
-    fixture, keycloak_delete, keycloak_sync,
-    openapi::OpenApi,
-    session_with,
+use crate::{
+    both,
+    support::{
+        INSTALLATION,
+        emulator::Level,
+        fixture, keycloak_delete, keycloak_sync,
+        openapi::{OpenApi, violations},
+        target::{Kc, REALM, ScopeKind},
+    },
 };
 
 fn resource_for(
-    emu: &Emulator,
+    kc: &Kc,
     edit: impl FnOnce(&mut OpenMetadataKeycloakClient),
 ) -> OpenMetadataKeycloakClient {
     let mut obj = fixture("basic.yaml");
-    obj.spec.keycloak.url = Some(emu.base_url.clone());
+    obj.spec.keycloak.url = Some(kc.base_url.clone());
     edit(&mut obj);
     validate(&obj, INSTALLATION).expect("fixture is valid");
     obj
 }
 
 /// What the Keycloak half of a reconcile did. `Debug` hides the secret.
-struct Synced {
-    client_uuid: String,
-    client_secret: String,
-    changes: Vec<Change>,
+pub struct Synced {
+    pub client_uuid: String,
+    pub client_secret: String,
+    pub changes: Vec<Change>,
 }
 
 impl std::fmt::Debug for Synced {
@@ -55,7 +60,7 @@ impl std::fmt::Debug for Synced {
 }
 
 /// The Keycloak half of a reconcile, with no output Secret in place yet.
-async fn sync_keycloak(
+pub async fn sync_keycloak(
     session: &Session,
     obj: &OpenMetadataKeycloakClient,
 ) -> Result<Synced, Error> {
@@ -79,183 +84,190 @@ async fn delete(session: &Session, obj: &OpenMetadataKeycloakClient) -> Result<D
     keycloak_delete(session, obj).await
 }
 
-fn writes(emu: &Emulator) -> Vec<String> {
-    emu.admin_calls()
-        .into_iter()
-        .filter(|c| !c.starts_with("GET "))
-        .collect()
+fn adopting(kc: &Kc) -> OpenMetadataKeycloakClient {
+    resource_for(kc, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            adopt_existing: Some(true),
+            ..Default::default()
+        });
+    })
 }
 
-#[tokio::test]
-async fn creates_a_confidential_client_with_openmetadata_urls_and_reads_its_secret() {
-    let emu = Emulator::start().await;
-    let v = resource_for(&emu, |_| {});
-    let session = admin_session(&emu);
+both!(
+    creates_a_confidential_client_with_openmetadata_urls_and_reads_its_secret,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
 
-    let synced = sync_keycloak(&session, &v).await.unwrap();
+        let synced = sync_keycloak(&session, &v).await.unwrap();
 
-    let client = emu
-        .client("data-sec", "openmetadata")
-        .expect("client created");
-    assert_eq!(client["publicClient"], false);
-    assert_eq!(client["standardFlowEnabled"], true);
-    assert_eq!(client["implicitFlowEnabled"], false);
-    assert_eq!(client["serviceAccountsEnabled"], false);
-    assert_eq!(client["directAccessGrantsEnabled"], false);
-    assert_eq!(client["clientAuthenticatorType"], "client-secret");
-    assert_eq!(client["rootUrl"], "https://openmetadata.example.com");
-    assert_eq!(
-        client["redirectUris"],
-        json!(["https://openmetadata.example.com/callback"])
-    );
-    assert_eq!(
-        client["webOrigins"],
-        json!(["https://openmetadata.example.com"])
-    );
-    assert_eq!(
-        client["attributes"]["post.logout.redirect.uris"],
-        "https://openmetadata.example.com/logout"
-    );
-    assert_eq!(
-        client["attributes"][OWNER_ATTRIBUTE],
-        "cluster-1/openmetadata/openmetadata"
-    );
-    assert_eq!(synced.client_uuid, client["id"].as_str().unwrap());
-    assert_eq!(
-        Some(synced.client_secret.clone()),
-        emu.secret_of("data-sec", "openmetadata")
-    );
-    assert_eq!(
-        synced.changes,
-        [Change::ClientCreated {
-            client_id: "openmetadata".into(),
-            realm: "data-sec".into()
-        }]
-    );
-    // Realm defaults kept, email and profile present: the POST body carried no scopes.
-    assert_eq!(
-        emu.default_scope_names("data-sec", "openmetadata"),
-        ["acr", "basic", "email", "profile", "roles", "web-origins"]
-    );
-    let post = emu
-        .log()
-        .into_iter()
-        .find(|e| e.method == "POST" && e.path.ends_with("/clients"))
-        .unwrap()
-        .body
-        .unwrap();
-    for absent in [
-        "defaultClientScopes",
-        "authorizationServicesEnabled",
-        "serviceAccountsEnabled",
-        "secret",
-    ] {
+        let client = kc
+            .client(REALM, "openmetadata")
+            .await
+            .expect("client created");
+        assert_eq!(client["publicClient"], false);
+        assert_eq!(client["standardFlowEnabled"], true);
+        assert_eq!(client["implicitFlowEnabled"], false);
+        assert_eq!(client["serviceAccountsEnabled"], false);
+        assert_eq!(client["directAccessGrantsEnabled"], false);
+        assert_eq!(client["clientAuthenticatorType"], "client-secret");
+        assert_eq!(client["rootUrl"], "https://openmetadata.example.com");
+        assert_eq!(
+            client["redirectUris"],
+            json!(["https://openmetadata.example.com/callback"])
+        );
+        assert_eq!(
+            client["webOrigins"],
+            json!(["https://openmetadata.example.com"])
+        );
+        assert_eq!(
+            client["attributes"]["post.logout.redirect.uris"],
+            "https://openmetadata.example.com/logout"
+        );
+        assert_eq!(
+            client["attributes"][OWNER_ATTRIBUTE],
+            "cluster-1/openmetadata/openmetadata"
+        );
+        assert_eq!(synced.client_uuid, client["id"].as_str().unwrap());
+        assert_eq!(
+            Some(synced.client_secret.clone()),
+            kc.secret_of(REALM, "openmetadata").await
+        );
+        assert_eq!(
+            synced.changes,
+            [Change::ClientCreated {
+                client_id: "openmetadata".into(),
+                realm: REALM.into()
+            }]
+        );
+        // Realm defaults kept, email and profile present: the POST body carried no scopes.
+        assert_eq!(
+            kc.default_scope_names(REALM, "openmetadata").await,
+            ["acr", "basic", "email", "profile", "roles", "web-origins"]
+        );
+        let post = kc
+            .log()
+            .into_iter()
+            .find(|e| e.method == "POST" && e.path.ends_with("/clients"))
+            .unwrap()
+            .body
+            .unwrap();
+        for absent in [
+            "defaultClientScopes",
+            "authorizationServicesEnabled",
+            "serviceAccountsEnabled",
+            "secret",
+        ] {
+            assert!(
+                post.get(absent).is_none(),
+                "{absent} left to Keycloak: {post}"
+            );
+        }
+        assert_eq!(client.get("authorizationServicesEnabled"), None);
+        // A fresh client: lookup, create, read back; one token.
+        assert_eq!(
+            kc.admin_calls(),
+            [
+                "GET /admin/realms/data-sec/clients".to_string(),
+                "POST /admin/realms/data-sec/clients".to_string(),
+                format!("GET /admin/realms/data-sec/clients/{}", synced.client_uuid),
+            ]
+        );
+        assert_eq!(kc.token_requests(), 1);
         assert!(
-            post.get(absent).is_none(),
-            "{absent} left to Keycloak: {post}"
+            !format!("{synced:?}").contains(&synced.client_secret),
+            "Debug must hide the secret"
         );
     }
-    assert_eq!(client.get("authorizationServicesEnabled"), None);
-    // A fresh client: lookup, create, read back; one token.
-    assert_eq!(
-        emu.admin_calls(),
-        [
-            "GET /admin/realms/data-sec/clients".to_string(),
-            "POST /admin/realms/data-sec/clients".to_string(),
-            format!("GET /admin/realms/data-sec/clients/{}", synced.client_uuid),
-        ]
-    );
-    assert_eq!(emu.token_requests(), 1);
-    assert!(
-        !format!("{synced:?}").contains(&synced.client_secret),
-        "Debug must hide the secret"
-    );
-}
+);
 
-#[tokio::test]
-async fn a_converged_client_costs_one_request_and_no_write_or_token() {
-    let emu = Emulator::start().await;
-    let v = resource_for(&emu, |_| {});
-    let session = admin_session(&emu);
+both!(
+    a_converged_client_costs_one_request_and_no_write_or_token,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.clear_log().await;
+
+        for _ in 0..3 {
+            let synced = sync_keycloak(&session, &v).await.unwrap();
+            assert!(synced.changes.is_empty(), "{:?}", synced.changes);
+        }
+        let calls = kc.admin_calls();
+        assert_eq!(calls, ["GET /admin/realms/data-sec/clients"; 3]);
+        assert_eq!(
+            kc.admin_events().await,
+            [],
+            "no admin event on {}",
+            kc.describe()
+        );
+        assert_eq!(kc.token_requests(), 0, "the cached token is reused");
+    }
+);
+
+both!(
+    drift_made_by_hand_is_corrected_and_unmanaged_fields_stay,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.edit_client(
+            REALM,
+            "openmetadata",
+            json!({"redirectUris": ["https://evil.example/*"], "publicClient": true,
+               "attributes": {"custom.setting": "kept"}, "consentRequired": true}),
+        )
+        .await;
+        kc.clear_log().await;
+
+        let synced = sync_keycloak(&session, &v).await.unwrap();
+
+        assert_eq!(
+            synced.changes,
+            [Change::ClientUpdated {
+                client_id: "openmetadata".into(),
+                fields: vec![ClientField::PublicClient, ClientField::RedirectUris],
+            }]
+        );
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        assert_eq!(
+            client["redirectUris"],
+            json!(["https://openmetadata.example.com/callback"])
+        );
+        assert_eq!(client["publicClient"], false);
+        assert_eq!(
+            client["attributes"]["custom.setting"], "kept",
+            "attributes merge key by key"
+        );
+        assert_eq!(
+            client["consentRequired"], true,
+            "fields the operator does not manage stay"
+        );
+        let puts: Vec<_> = kc.log().into_iter().filter(|e| e.method == "PUT").collect();
+        assert_eq!(puts.len(), 1);
+        let body = puts[0].body.clone().unwrap();
+        let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["publicClient", "redirectUris"],
+            "exactly the drifted fields; never the secret, never a field the spec does not manage"
+        );
+        // It was public while drifted (Keycloak hides a public client's secret): read back after.
+        assert_eq!(
+            synced.client_secret,
+            kc.secret_of(REALM, "openmetadata").await.unwrap()
+        );
+    }
+);
+
+both!(a_removed_default_scope_is_added_back_one_by_one, |kc| {
+    let v = resource_for(&kc, |_| {});
+    let session = kc.admin_session();
     sync_keycloak(&session, &v).await.unwrap();
-    emu.clear_log();
-
-    let synced = sync_keycloak(&session, &v).await.unwrap();
-
-    assert!(synced.changes.is_empty(), "{:?}", synced.changes);
-    let calls = emu.admin_calls();
-    assert_eq!(calls, ["GET /admin/realms/data-sec/clients"]);
-    assert_eq!(emu.admin_events(), []);
-    assert!(calls.iter().all(|c| c.starts_with("GET ")), "{calls:?}");
-    assert_eq!(emu.token_requests(), 0, "the cached token is reused");
-}
-
-#[tokio::test]
-async fn drift_made_by_hand_is_corrected_and_unmanaged_fields_stay() {
-    let emu = Emulator::start().await;
-    let v = resource_for(&emu, |_| {});
-    let session = admin_session(&emu);
-    sync_keycloak(&session, &v).await.unwrap();
-    emu.edit_client("data-sec", "openmetadata", |c| {
-        c.redirect_uris = ["https://evil.example/*".to_string()].into();
-        c.public_client = true;
-        c.attributes.insert("custom.setting".into(), "kept".into());
-        c.consent_required = true;
-    });
-    emu.clear_log();
-
-    let synced = sync_keycloak(&session, &v).await.unwrap();
-
-    assert_eq!(
-        synced.changes,
-        [Change::ClientUpdated {
-            client_id: "openmetadata".into(),
-            fields: vec![ClientField::PublicClient, ClientField::RedirectUris],
-        }]
-    );
-    let client = emu.client("data-sec", "openmetadata").unwrap();
-    assert_eq!(
-        client["redirectUris"],
-        json!(["https://openmetadata.example.com/callback"])
-    );
-    assert_eq!(client["publicClient"], false);
-    assert_eq!(
-        client["attributes"]["custom.setting"], "kept",
-        "attributes merge key by key"
-    );
-    assert_eq!(
-        client["consentRequired"], true,
-        "fields the operator does not manage stay"
-    );
-    let puts: Vec<_> = emu
-        .log()
-        .into_iter()
-        .filter(|e| e.method == "PUT")
-        .collect();
-    assert_eq!(puts.len(), 1);
-    let body = puts[0].body.clone().unwrap();
-    let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
-    keys.sort();
-    assert_eq!(
-        keys,
-        ["publicClient", "redirectUris"],
-        "exactly the drifted fields; never the secret, never a field the spec does not manage"
-    );
-    // It was public while drifted (Keycloak hides a public client's secret): read back after.
-    assert_eq!(
-        synced.client_secret,
-        emu.secret_of("data-sec", "openmetadata").unwrap()
-    );
-}
-
-#[tokio::test]
-async fn a_removed_default_scope_is_added_back_one_by_one() {
-    let emu = Emulator::start().await;
-    let v = resource_for(&emu, |_| {});
-    let session = admin_session(&emu);
-    sync_keycloak(&session, &v).await.unwrap();
-    emu.remove_client_default_scope("data-sec", "openmetadata", "email");
-    emu.clear_log();
+    kc.set_client_scope(REALM, "openmetadata", "email", ScopeKind::None)
+        .await;
+    kc.clear_log().await;
 
     let synced = sync_keycloak(&session, &v).await.unwrap();
 
@@ -266,332 +278,490 @@ async fn a_removed_default_scope_is_added_back_one_by_one() {
         }]
     );
     assert!(
-        emu.default_scope_names("data-sec", "openmetadata")
+        kc.default_scope_names(REALM, "openmetadata")
+            .await
             .contains(&"email".to_string())
     );
-    let w = writes(&emu);
+    let w = kc.writes();
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
         w[0].starts_with("PUT /admin/realms/data-sec/clients/")
             && w[0].contains("/default-client-scopes/"),
         "{w:?}"
     );
-}
+});
 
-#[tokio::test]
-async fn a_missing_realm_scope_is_a_clear_error() {
-    let emu = Emulator::start().await;
-    emu.remove_realm_scope("data-sec", "profile");
-    let v = resource_for(&emu, |_| {});
-    let err = sync_keycloak(&admin_session(&emu), &v).await.unwrap_err();
+both!(
+    /// Keycloak skips adding a default scope the client already has as an optional one (204,
+    /// an admin event, nothing changed): the scope is moved, once, and then left alone.
+    a_scope_made_optional_by_hand_becomes_a_default_scope_once,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.set_client_scope(REALM, "openmetadata", "email", ScopeKind::Optional)
+            .await;
+        kc.clear_log().await;
+
+        let synced = sync_keycloak(&session, &v).await.unwrap();
+        assert_eq!(
+            synced.changes,
+            [Change::ScopesAdded {
+                scopes: vec!["email".into()]
+            }]
+        );
+        assert!(
+            kc.default_scope_names(REALM, "openmetadata")
+                .await
+                .contains(&"email".to_string()),
+            "email is a default scope on {}",
+            kc.describe()
+        );
+        assert!(
+            !kc.scope_names(REALM, "openmetadata", true)
+                .await
+                .contains(&"email".to_string())
+        );
+        let w = kc.writes();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("DELETE ") && w[0].contains("/optional-client-scopes/"), "{w:?}");
+        assert!(w[1].starts_with("PUT ") && w[1].contains("/default-client-scopes/"), "{w:?}");
+
+        kc.clear_log().await;
+        for _ in 0..2 {
+            let again = sync_keycloak(&session, &v).await.unwrap();
+            assert!(again.changes.is_empty(), "{:?}", again.changes);
+        }
+        assert_eq!(kc.writes(), Vec::<String>::new());
+        assert_eq!(kc.admin_events().await, []);
+    }
+);
+
+both!(a_missing_realm_scope_is_a_clear_error, |kc| {
+    kc.remove_realm_scope(REALM, "profile").await;
+    let v = resource_for(&kc, |_| {});
+    let err = sync_keycloak(&kc.admin_session(), &v).await.unwrap_err();
     assert!(
         matches!(err, Error::Keycloak(KeycloakError::ScopeNotFound(ref s)) if s == "profile"),
         "{err}"
     );
     assert!(!err.is_transient());
-}
+});
 
-#[tokio::test]
-async fn a_client_made_by_hand_is_left_alone_unless_adoption_is_asked() {
-    let emu = Emulator::start().await;
-    emu.seed_client(
-        "data-sec",
+both!(
+    a_client_made_by_hand_is_left_alone_unless_adoption_is_asked,
+    |kc| {
+        kc.seed_client(
+        REALM,
         json!({"clientId": "openmetadata", "publicClient": true, "redirectUris": ["http://x/*"]}),
-    );
-    let session = admin_session(&emu);
-    emu.clear_log();
+    )
+    .await;
+        let session = kc.admin_session();
+        kc.clear_log().await;
 
-    let err = sync_keycloak(&session, &resource_for(&emu, |_| {}))
-        .await
-        .unwrap_err();
-    assert_eq!(err.reason(), Reason::ClientConflict);
-    assert!(err.to_string().contains("adoptExisting"), "{err}");
-    assert!(
-        writes(&emu).is_empty(),
-        "nothing written: {:?}",
-        writes(&emu)
-    );
-    assert_eq!(
-        emu.client("data-sec", "openmetadata").unwrap()["publicClient"],
-        true
-    );
+        let err = sync_keycloak(&session, &resource_for(&kc, |_| {}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientConflict);
+        assert!(err.to_string().contains("adoptExisting"), "{err}");
+        assert!(kc.writes().is_empty(), "nothing written: {:?}", kc.writes());
+        assert_eq!(
+            kc.client(REALM, "openmetadata").await.unwrap()["publicClient"],
+            true
+        );
 
-    let adopt = resource_for(&emu, |o| {
-        o.spec.client = Some(omkc::crd::ClientSpec {
-            adopt_existing: Some(true),
-            ..Default::default()
-        });
-    });
-    let synced = sync_keycloak(&session, &adopt).await.unwrap();
-    assert_eq!(
-        synced.changes[0],
-        Change::ClientAdopted {
-            client_id: "openmetadata".into()
-        }
-    );
-    // It was public, so it had no secret: it gets one once confidential.
-    assert_eq!(
-        synced.changes[2],
-        Change::SecretRegenerated {
-            client_id: "openmetadata".into()
-        }
-    );
-    assert_eq!(
-        Some(synced.client_secret.clone()),
-        emu.secret_of("data-sec", "openmetadata")
-    );
-    let client = emu.client("data-sec", "openmetadata").unwrap();
-    assert_eq!(client["publicClient"], false);
-    assert_eq!(
-        client["attributes"][OWNER_ATTRIBUTE],
-        "cluster-1/openmetadata/openmetadata"
-    );
-}
+        let synced = sync_keycloak(&session, &adopting(&kc)).await.unwrap();
+        assert_eq!(
+            synced.changes[0],
+            Change::ClientAdopted {
+                client_id: "openmetadata".into()
+            }
+        );
+        assert_eq!(
+            Some(synced.client_secret.clone()),
+            kc.secret_of(REALM, "openmetadata").await
+        );
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        assert_eq!(client["publicClient"], false);
+        assert_eq!(
+            client["attributes"][OWNER_ATTRIBUTE],
+            "cluster-1/openmetadata/openmetadata"
+        );
+    }
+);
 
-#[tokio::test]
-async fn a_client_of_another_resource_is_never_taken_even_with_adoption() {
-    let emu = Emulator::start().await;
-    emu.seed_client(
-        "data-sec",
-        json!({"clientId": "openmetadata", "attributes": {OWNER_ATTRIBUTE: "other-ns/other"}}),
-    );
-    let v = resource_for(&emu, |o| {
-        o.spec.client = Some(omkc::crd::ClientSpec {
-            adopt_existing: Some(true),
-            ..Default::default()
-        });
-    });
-    let session = admin_session(&emu);
-    emu.clear_log();
-    let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), Reason::ClientConflict);
-    assert!(err.to_string().contains("other-ns/other"), "{err}");
-    assert!(writes(&emu).is_empty());
-    // Deleting this resource leaves the other's client too.
-    delete(&session, &v).await.unwrap();
-    assert!(emu.client("data-sec", "openmetadata").is_some());
-}
+both!(
+    a_client_of_another_resource_is_never_taken_even_with_adoption,
+    |kc| {
+        kc.seed_client(
+            REALM,
+            json!({"clientId": "openmetadata", "attributes": {OWNER_ATTRIBUTE: "other-ns/other"}}),
+        )
+        .await;
+        let v = adopting(&kc);
+        let session = kc.admin_session();
+        kc.clear_log().await;
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientConflict);
+        assert!(err.to_string().contains("other-ns/other"), "{err}");
+        assert!(kc.writes().is_empty());
+        // Deleting this resource leaves the other's client too.
+        delete(&session, &v).await.unwrap();
+        assert!(kc.client(REALM, "openmetadata").await.is_some());
+    }
+);
 
-#[tokio::test]
-async fn authorization_services_bring_a_service_account() {
-    let emu = Emulator::start().await;
-    let v = resource_for(&emu, |o| {
+both!(authorization_services_bring_a_service_account, |kc| {
+    let v = resource_for(&kc, |o| {
         o.spec.client = Some(omkc::crd::ClientSpec {
             authorization_services_enabled: Some(true),
             ..Default::default()
         });
     });
-    sync_keycloak(&admin_session(&emu), &v).await.unwrap();
-    let client = emu.client("data-sec", "openmetadata").unwrap();
+    sync_keycloak(&kc.admin_session(), &v).await.unwrap();
+    let client = kc.client(REALM, "openmetadata").await.unwrap();
     assert_eq!(client["authorizationServicesEnabled"], true);
     assert_eq!(client["serviceAccountsEnabled"], true);
-}
+});
 
-#[tokio::test]
-async fn an_expired_token_is_renewed_before_use_and_a_revoked_one_after_a_401() {
-    let emu = Emulator::start().await;
-    emu.set_token_lifetime(Duration::from_secs(1));
-    let v = resource_for(&emu, |_| {});
-    let session = admin_session(&emu);
-    sync_keycloak(&session, &v).await.unwrap();
-    assert_eq!(emu.token_requests(), 1);
+both!(
+    an_expired_token_is_renewed_before_use_and_a_revoked_one_after_a_401,
+    |kc| {
+        // Keycloak counts token lifetimes in whole seconds from a truncated issue time: on a real
+        // server a lifetime of a few seconds may end up to a second early, so it gets a longer one.
+        let lifetime = if kc.is_real() { 8 } else { 1 };
+        kc.set_token_lifetime(Duration::from_secs(lifetime)).await;
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        sync_keycloak(&session, &v).await.unwrap();
+        assert_eq!(kc.token_requests(), 1);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    sync_keycloak(&session, &v).await.unwrap();
-    assert_eq!(
-        emu.token_requests(),
-        2,
-        "renewed before expiry, not after a failure"
-    );
-    assert!(
-        emu.log().iter().all(|e| e.status != 401),
-        "no call went out with an expired token"
-    );
+        tokio::time::sleep(Duration::from_millis(lifetime * 1000 + 100)).await;
+        sync_keycloak(&session, &v).await.unwrap();
+        assert_eq!(
+            kc.token_requests(),
+            2,
+            "renewed before expiry, not after a failure"
+        );
+        assert!(
+            kc.log().iter().all(|e| e.status != 401),
+            "no call went out with an expired token"
+        );
 
-    emu.set_token_lifetime(Duration::from_secs(60));
-    sync_keycloak(&session, &v).await.unwrap();
-    emu.revoke_all_tokens();
-    emu.clear_log();
-    let synced = sync_keycloak(&session, &v).await.unwrap();
-    assert!(synced.changes.is_empty());
-    let log = emu.log();
-    assert_eq!(
-        log.iter().filter(|e| e.status == 401).count(),
-        1,
-        "one 401, then a fresh token"
-    );
-    assert_eq!(emu.token_requests(), 1);
-}
+        kc.set_token_lifetime(Duration::from_secs(60)).await;
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.revoke_all_tokens().await;
+        kc.clear_log().await;
+        let synced = sync_keycloak(&session, &v).await.unwrap();
+        assert!(synced.changes.is_empty());
+        let log = kc.log();
+        assert_eq!(
+            log.iter().filter(|e| e.status == 401).count(),
+            1,
+            "one 401, then a fresh token"
+        );
+        assert_eq!(kc.token_requests(), 1);
+    }
+);
 
-#[tokio::test]
-async fn wrong_credentials_are_a_permanent_error_that_names_no_secret() {
-    let emu = Emulator::start().await;
-    let v = resource_for(&emu, |_| {});
-    let session = session_with(
-        &emu,
-        Credentials::Password {
-            username: ADMIN_USER.into(),
+both!(
+    wrong_credentials_are_a_permanent_error_that_names_no_secret,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let Credentials::Password { username, .. } = kc.admin_credentials() else {
+            unreachable!()
+        };
+        let session = kc.session(Credentials::Password {
+            username,
             password: "wrong-password-xyz".into(),
-        },
-    );
-    let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), Reason::CredentialsRejected);
-    assert!(!err.is_transient());
+        });
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::CredentialsRejected);
+        assert!(!err.is_transient());
+        let status = kc.log()[0].status;
+        assert!(status == 400 || status == 401, "{status}");
+        assert_eq!(
+            err.to_string(),
+            format!("Keycloak refused the admin credentials (HTTP {status}, error invalid_grant)"),
+            "Keycloak's error code, never its text"
+        );
+        assert!(!err.to_string().contains("wrong-password-xyz"));
+        assert!(kc.admin_calls().is_empty(), "no admin call without a token");
+    }
+);
+
+/// An account that may do less than manage the realm's clients gets a permission error that
+/// says so: never a conflict, never a secret it may not have.
+async fn as_limited_account(kc: &Kc, level: Level) -> Error {
+    let v = resource_for(kc, |_| {});
+    sync_keycloak(&kc.admin_session(), &v).await.unwrap();
+    let name = format!("limited-{level:?}").to_lowercase();
+    kc.add_user(&name, "limited-pw", level).await;
+    let session = kc.session(Credentials::Password {
+        username: name,
+        password: "limited-pw".into(),
+    });
+    // A resource whose client does not exist yet, and one whose client exists.
+    let other = resource_for(kc, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            client_id: Some("openmetadata-two".into()),
+            ..Default::default()
+        })
+    });
+    let err = sync_keycloak(&session, &other).await.unwrap_err();
     assert_eq!(
-        err.to_string(),
-        "Keycloak refused the admin credentials (HTTP 401, error invalid_grant)",
-        "Keycloak's error code, never its text"
+        err.reason(),
+        Reason::KeycloakForbidden,
+        "{err} on {}",
+        kc.describe()
     );
-    assert!(!err.to_string().contains("wrong-password-xyz"));
-    assert!(
-        emu.admin_calls().is_empty(),
-        "no admin call without a token"
-    );
-}
-
-#[tokio::test]
-async fn an_account_without_rights_gets_forbidden_after_one_renewal_attempt() {
-    let emu = Emulator::start().await;
-    emu.add_unprivileged_user("viewer", "viewer-pw");
-    let v = resource_for(&emu, |_| {});
-    let session = session_with(
-        &emu,
-        Credentials::Password {
-            username: "viewer".into(),
-            password: "viewer-pw".into(),
-        },
-    );
-    let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), Reason::KeycloakForbidden);
     assert!(!err.is_transient());
+    err
 }
 
-#[tokio::test]
-async fn client_credentials_grant_works() {
-    let emu = Emulator::start().await;
-    emu.add_service_client("master", "omkc-operator", "svc-secret");
-    let v = resource_for(&emu, |_| {});
-    let session = session_with(
-        &emu,
-        Credentials::ClientCredentials {
-            client_id: "omkc-operator".into(),
-            client_secret: "svc-secret".into(),
-        },
-    );
+both!(an_account_without_rights_gets_forbidden, |kc| {
+    as_limited_account(&kc, Level::None).await;
+});
+
+both!(
+    /// A query-only account gets `[]` from the list by clientId even for a client that exists.
+    an_account_that_may_only_query_clients_gets_forbidden_not_a_conflict,
+    |kc| {
+        let err = as_limited_account(&kc, Level::Query).await;
+        assert!(err.to_string().contains("manage-clients"), "{err}");
+        assert!(kc.client(REALM, "openmetadata-two").await.is_none());
+    }
+);
+
+both!(
+    an_account_that_may_only_view_clients_may_not_create_one,
+    |kc| {
+        as_limited_account(&kc, Level::View).await;
+        assert!(kc.client(REALM, "openmetadata-two").await.is_none());
+    }
+);
+
+both!(client_credentials_grant_works, |kc| {
+    kc.add_service_client("omkc-operator", "svc-secret").await;
+    let v = resource_for(&kc, |_| {});
+    let session = kc.session(Credentials::ClientCredentials {
+        client_id: "omkc-operator".into(),
+        client_secret: "svc-secret".into(),
+    });
     sync_keycloak(&session, &v).await.unwrap();
-    assert!(emu.client("data-sec", "openmetadata").is_some());
-}
+    assert!(kc.client(REALM, "openmetadata").await.is_some());
+});
 
-#[tokio::test]
-async fn a_missing_realm_is_reported_as_such() {
-    let emu = Emulator::start().await;
-    let v = resource_for(&emu, |o| o.spec.keycloak.realm = "nope".into());
-    let err = sync_keycloak(&admin_session(&emu), &v).await.unwrap_err();
+both!(a_missing_realm_is_reported_as_such, |kc| {
+    let v = resource_for(&kc, |o| o.spec.keycloak.realm = "nope".into());
+    let err = sync_keycloak(&kc.admin_session(), &v).await.unwrap_err();
     assert!(
         matches!(err, Error::Keycloak(KeycloakError::RealmNotFound(ref r)) if r == "nope"),
         "{err}"
     );
     assert!(!err.is_transient());
-}
+});
 
-#[tokio::test]
-async fn conflicts_server_errors_and_outages_are_transient() {
-    let emu = Emulator::start().await;
-    let v = resource_for(&emu, |_| {});
-    let session = admin_session(&emu);
+both!(
+    /// Keycloak cannot be made to answer 409 or 503 on cue: on a real Keycloak the faults come
+    /// from the recording proxy in front of it, as from a load balancer.
+    conflicts_server_errors_and_outages_are_transient,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
 
-    emu.inject(
-        Some("POST"),
-        "/clients",
-        409,
-        r#"{"errorMessage":"Client openmetadata already exists"}"#,
-    );
-    let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), Reason::KeycloakConflict);
-    assert!(err.is_transient());
+        kc.inject(
+            Some("POST"),
+            "/clients",
+            409,
+            r#"{"errorMessage":"Client openmetadata already exists"}"#,
+        );
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::KeycloakConflict);
+        assert!(err.is_transient());
 
-    emu.inject(Some("GET"), "/clients", 503, r#"{"error":"unknown_error"}"#);
-    let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), Reason::KeycloakUnavailable);
-    assert!(err.is_transient());
+        kc.inject(Some("GET"), "/clients", 503, r#"{"error":"unknown_error"}"#);
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::KeycloakUnavailable);
+        assert!(err.is_transient());
 
-    // After the faults, the next attempt converges.
+        // After the faults, the next attempt converges.
+        sync_keycloak(&session, &v).await.unwrap();
+
+        kc.stop();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::KeycloakUnavailable);
+        assert!(err.is_transient());
+    }
+);
+
+async fn legacy_auth_base_url(kc: Kc) {
+    assert!(kc.base_url.ends_with("/auth"));
+    let v = resource_for(&kc, |_| {});
+    let session = kc.admin_session();
     sync_keycloak(&session, &v).await.unwrap();
-
-    emu.stop();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), Reason::KeycloakUnavailable);
-    assert!(err.is_transient());
-}
-
-#[tokio::test]
-async fn a_legacy_auth_base_url_works() {
-    let emu = Emulator::start_legacy().await;
-    assert!(emu.base_url.ends_with("/auth"));
-    let v = resource_for(&emu, |_| {});
-    let session = admin_session(&emu);
-    sync_keycloak(&session, &v).await.unwrap();
-    assert!(emu.client("data-sec", "openmetadata").is_some());
+    assert!(kc.client(REALM, "openmetadata").await.is_some());
     delete(&session, &v).await.unwrap();
-    assert!(emu.client("data-sec", "openmetadata").is_none());
+    assert!(kc.client(REALM, "openmetadata").await.is_none());
 }
 
+mod a_legacy_auth_base_url_works {
+    /// Keycloak ≤ 16 served its API under `/auth`; so does a reverse proxy that maps it there.
+    #[tokio::test]
+    async fn emulator() {
+        super::legacy_auth_base_url(crate::support::target::Kc::emulator_legacy().await).await
+    }
+    #[tokio::test]
+    #[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (README, Testing against a real Keycloak)"]
+    async fn real_keycloak() {
+        super::legacy_auth_base_url(crate::support::target::Kc::real_at("/auth").await).await
+    }
+}
+
+both!(
+    delete_removes_an_owned_client_and_treats_gone_as_done,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        sync_keycloak(&session, &v).await.unwrap();
+
+        let decided = delete(&session, &v).await.unwrap();
+        assert!(matches!(decided, Deletion::Delete { .. }), "{decided:?}");
+        assert!(kc.client(REALM, "openmetadata").await.is_none());
+
+        let again = delete(&session, &v).await.unwrap();
+        assert_eq!(again, Deletion::AlreadyGone);
+
+        // A 404 from DELETE (deleted by someone else in between) is success too.
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.inject(
+            Some("DELETE"),
+            "/clients/",
+            404,
+            r#"{"error":"Could not find client"}"#,
+        );
+        delete(&session, &v).await.unwrap();
+    }
+);
+
+both!(
+    every_request_and_response_matches_keycloaks_openapi_spec,
+    |kc| {
+        let spec = OpenApi::keycloak();
+        let session = kc.admin_session();
+        let v = resource_for(&kc, |o| {
+            o.spec.client = Some(omkc::crd::ClientSpec {
+                description: Some("SSO".into()),
+                implicit_flow_enabled: Some(true),
+                authorization_services_enabled: Some(true),
+                ..Default::default()
+            });
+        });
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.edit_client(REALM, "openmetadata", json!({"webOrigins": ["*"]}))
+            .await;
+        kc.set_client_scope(REALM, "openmetadata", "profile", ScopeKind::Optional)
+            .await;
+        sync_keycloak(&session, &v).await.unwrap();
+        delete(&session, &v).await.unwrap();
+
+        let methods: Vec<String> = kc.admin_calls();
+        for wanted in ["POST ", "PUT ", "DELETE ", "GET "] {
+            assert!(
+                methods.iter().any(|m| m.starts_with(wanted)),
+                "scenario covers {wanted}: {methods:?}"
+            );
+        }
+        let found = violations(&spec, &kc.log());
+        assert!(
+            found.is_empty(),
+            "{} on {}: {found:#?}",
+            kc.describe(),
+            kc.base_url
+        );
+    }
+);
+
+/// From 26.8 on, an account that may view but not manage clients gets `"**********"` for a
+/// secret (no such Keycloak is served to test against: the emulator models it). The mask is
+/// never taken for a secret, and the account's lack of rights is said plainly.
 #[tokio::test]
-async fn delete_removes_an_owned_client_and_treats_gone_as_done() {
-    let emu = Emulator::start().await;
-    let v = resource_for(&emu, |_| {});
-    let session = admin_session(&emu);
-    sync_keycloak(&session, &v).await.unwrap();
-
-    let decided = delete(&session, &v).await.unwrap();
-    assert!(matches!(decided, Deletion::Delete { .. }), "{decided:?}");
-    assert!(emu.client("data-sec", "openmetadata").is_none());
-
-    let again = delete(&session, &v).await.unwrap();
-    assert_eq!(again, Deletion::AlreadyGone);
-
-    // A 404 from DELETE (deleted by someone else in between) is success too.
-    sync_keycloak(&session, &v).await.unwrap();
-    emu.inject(
-        Some("DELETE"),
-        "/clients/",
-        404,
-        r#"{"error":"Could not find client"}"#,
+async fn a_masked_secret_is_never_taken_for_the_secret() {
+    let kc = Kc::emulator_as((26, 8)).await;
+    let v = resource_for(&kc, |_| {});
+    sync_keycloak(&kc.admin_session(), &v).await.unwrap();
+    kc.add_user("viewer", "viewer-pw", Level::View).await;
+    let listed = kc.log();
+    assert!(listed.iter().all(|e| {
+        e.response
+            .as_ref()
+            .is_none_or(|r| !r.to_string().contains("**********"))
+    }));
+    let viewer = kc.session(Credentials::Password {
+        username: "viewer".into(),
+        password: "viewer-pw".into(),
+    });
+    kc.clear_log().await;
+    let err = sync_keycloak(&viewer, &v).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::KeycloakForbidden, "{err}");
+    assert!(err.to_string().contains("manage-clients"), "{err}");
+    assert!(
+        kc.log().iter().any(|e| e
+            .response
+            .as_ref()
+            .is_some_and(|r| r.to_string().contains("**********"))),
+        "the viewer was shown the mask"
     );
-    delete(&session, &v).await.unwrap();
+    assert!(kc.writes().is_empty(), "{:?}", kc.writes());
 }
 
+/// A client attribute stored without a value (older versions, imports) comes back as `null`:
+/// it does not break reading the client. A real Keycloak 26 no longer stores one through its
+/// API, so the emulator plants it.
 #[tokio::test]
-async fn every_request_and_response_matches_keycloaks_openapi_spec() {
-    let emu = Emulator::start().await;
-    let spec = OpenApi::keycloak();
-    let session = admin_session(&emu);
-    let v = resource_for(&emu, |o| {
+async fn a_null_attribute_does_not_break_parsing() {
+    let kc = Kc::emulator().await;
+    let v = resource_for(&kc, |_| {});
+    let session = kc.admin_session();
+    sync_keycloak(&session, &v).await.unwrap();
+    kc.emulator_only()
+        .unwrap()
+        .edit_client(REALM, "openmetadata", |c| {
+            c.null_attributes.insert("legacy.setting".into());
+        });
+    assert!(
+        kc.client(REALM, "openmetadata").await.unwrap()["attributes"]["legacy.setting"].is_null()
+    );
+    let synced = sync_keycloak(&session, &v).await.unwrap();
+    assert!(synced.changes.is_empty(), "{:?}", synced.changes);
+}
+
+/// With the server's `authorization` feature off, `authorizationServicesEnabled` never shows:
+/// the operator says so once instead of sending the same update on every resync.
+#[tokio::test]
+async fn authorization_on_a_server_without_the_feature_is_a_clear_error_not_a_put_per_resync() {
+    let kc = Kc::emulator().await;
+    kc.emulator_only().unwrap().disable_authorization_feature();
+    let v = resource_for(&kc, |o| {
         o.spec.client = Some(omkc::crd::ClientSpec {
-            description: Some("SSO".into()),
-            implicit_flow_enabled: Some(true),
             authorization_services_enabled: Some(true),
             ..Default::default()
         });
     });
-    sync_keycloak(&session, &v).await.unwrap();
-    emu.edit_client("data-sec", "openmetadata", |c| {
-        c.web_origins = ["*".to_string()].into()
-    });
-    emu.remove_client_default_scope("data-sec", "openmetadata", "profile");
-    sync_keycloak(&session, &v).await.unwrap();
-    delete(&session, &v).await.unwrap();
-
-    let methods: Vec<String> = emu.admin_calls();
-    for wanted in ["POST ", "PUT ", "DELETE ", "GET "] {
-        assert!(
-            methods.iter().any(|m| m.starts_with(wanted)),
-            "scenario covers {wanted}: {methods:?}"
-        );
-    }
-    let violations = emu.openapi_violations(&spec);
-    assert!(violations.is_empty(), "{violations:#?}");
+    let session = kc.admin_session();
+    let err = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::InvalidSpec, "{err}");
+    assert!(err.to_string().contains("authorization"), "{err}");
+    assert!(!err.is_transient());
+    kc.clear_log().await;
+    let again = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(again.reason(), Reason::InvalidSpec);
+    assert_eq!(
+        kc.writes(),
+        Vec::<String>::new(),
+        "no PUT on the next attempt"
+    );
 }
 
 #[test]

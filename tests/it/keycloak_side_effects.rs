@@ -1,7 +1,8 @@
 //! Keycloak's PUT has side effects: without `authorizationServicesEnabled: true` it deletes a
-//! client's authorization settings; `serviceAccountsEnabled: false` removes the service
-//! account. The operator never sends what would destroy something the user did not ask to
-//! change, and a client it adopted stays in Keycloak on delete unless deletion is asked for.
+//! client's authorization settings; `serviceAccountsEnabled: false` (and, up to 26.0, an absent
+//! flag) removes the service account. The operator never sends what would destroy something
+//! the user did not ask to change, and a client it adopted stays in Keycloak on delete unless
+//! deletion is asked for. Each scenario runs on the emulator and on every real Keycloak.
 
 use omkc::{
     crd::{ClientSpec, DeletionPolicy, OpenMetadataKeycloakClient},
@@ -9,82 +10,91 @@ use omkc::{
 };
 use serde_json::json;
 
-use crate::support::{
-    admin_session,
-    emulator::{
-        Emulator,
-        model::{ResourceServer, ServiceAccount},
+use crate::{
+    both,
+    support::{
+        fixture, keycloak_delete, keycloak_sync,
+        target::{Kc, REALM},
     },
-    fixture, keycloak_delete, keycloak_sync,
 };
 
-fn resource(emu: &Emulator, client: ClientSpec) -> OpenMetadataKeycloakClient {
+fn resource(kc: &Kc, client: ClientSpec) -> OpenMetadataKeycloakClient {
     let mut obj = fixture("basic.yaml");
-    obj.spec.keycloak.url = Some(emu.base_url.clone());
+    obj.spec.keycloak.url = Some(kc.base_url.clone());
     obj.spec.client = Some(client);
     obj
 }
 
-async fn sync(emu: &Emulator, obj: &OpenMetadataKeycloakClient) {
-    let (outputs, _) = keycloak_sync(&admin_session(emu), obj).await.unwrap();
+async fn sync(kc: &Kc, obj: &OpenMetadataKeycloakClient) {
+    let (outputs, _) = keycloak_sync(&kc.admin_session(), obj).await.unwrap();
     assert!(matches!(outputs.secret, Some(SecretWrite::Create(_))));
 }
 
 /// A confidential client made by hand with authorization settings (policies) and a service
 /// account with role mappings.
-fn seed_rich_client(emu: &Emulator) {
-    emu.seed_client(
-        "data-sec",
+async fn seed_rich_client(kc: &Kc) {
+    kc.seed_client(
+        REALM,
         json!({
             "clientId": "openmetadata",
+            "publicClient": false,
             "redirectUris": ["https://old.example/*"],
-            "serviceAccountsEnabled": true,
-            "authorizationServicesEnabled": true
         }),
-    );
-    emu.enable_authorization("data-sec", "openmetadata", &["only-admins", "read-catalog"]);
-    emu.edit_client("data-sec", "openmetadata", |c| {
-        c.service_account = Some(ServiceAccount {
-            roles: vec!["uma_protection".into(), "view-users".into()],
-        })
-    });
+    )
+    .await;
+    kc.enable_authorization(REALM, "openmetadata", &["only-admins", "read-catalog"])
+        .await;
+    kc.grant_service_account_roles(
+        REALM,
+        "openmetadata",
+        &["offline_access", "uma_authorization"],
+    )
+    .await;
 }
 
-fn authorization_and_service_account(
-    emu: &Emulator,
-) -> (Option<ResourceServer>, Option<ServiceAccount>) {
-    let model = emu.model("data-sec", "openmetadata").unwrap();
-    (model.resource_server, model.service_account)
+async fn authorization_and_service_account(kc: &Kc) -> (Option<Vec<String>>, Option<Vec<String>>) {
+    (
+        kc.authorization_policies(REALM, "openmetadata").await,
+        kc.service_account_roles(REALM, "openmetadata").await,
+    )
 }
 
-#[tokio::test]
-async fn adopting_a_client_keeps_its_authorization_settings_and_service_account() {
-    let emu = Emulator::start().await;
-    seed_rich_client(&emu);
-    let before = authorization_and_service_account(&emu);
-    assert!(before.0.is_some() && before.1.is_some());
-
-    let adopting = resource(
-        &emu,
+fn adopting(kc: &Kc) -> OpenMetadataKeycloakClient {
+    resource(
+        kc,
         ClientSpec {
             adopt_existing: Some(true),
             ..Default::default()
         },
-    );
-    sync(&emu, &adopting).await;
+    )
+}
 
-    let model = emu.model("data-sec", "openmetadata").unwrap();
+both!(adopting_a_client_keeps_its_authorization_settings_and_service_account, as (26, 0), |kc| {
+    seed_rich_client(&kc).await;
+    let before = authorization_and_service_account(&kc).await;
     assert_eq!(
-        model.redirect_uris,
-        ["https://openmetadata.example.com/callback".to_string()].into(),
+        before,
+        (
+            Some(vec!["only-admins".into(), "read-catalog".into()]),
+            Some(vec!["offline_access".into(), "uma_authorization".into()])
+        )
+    );
+
+    sync(&kc, &adopting(&kc)).await;
+
+    let client = kc.client(REALM, "openmetadata").await.unwrap();
+    assert_eq!(
+        client["redirectUris"],
+        json!(["https://openmetadata.example.com/callback"]),
         "the drift the spec manages was corrected"
     );
     assert_eq!(
-        authorization_and_service_account(&emu),
+        authorization_and_service_account(&kc).await,
         before,
-        "policies, permissions, the service account and its roles are intact"
+        "policies, permissions, the service account and its roles are intact on {}",
+        kc.describe()
     );
-    let put = emu
+    let put = kc
         .log()
         .into_iter()
         .find(|e| e.method == "PUT")
@@ -92,73 +102,98 @@ async fn adopting_a_client_keeps_its_authorization_settings_and_service_account(
         .body
         .unwrap();
     assert_eq!(put["authorizationServicesEnabled"], true, "{put}");
-    assert!(put.get("serviceAccountsEnabled").is_none(), "{put}");
-}
+    assert_eq!(put["serviceAccountsEnabled"], true, "{put}");
+});
 
-#[tokio::test]
-async fn authorization_turned_on_by_hand_on_an_owned_client_survives_a_drift_correction() {
-    let emu = Emulator::start().await;
-    let obj = resource(&emu, ClientSpec::default());
-    sync(&emu, &obj).await;
-    emu.enable_authorization("data-sec", "openmetadata", &["by-hand"]);
-    emu.edit_client("data-sec", "openmetadata", |c| {
-        c.web_origins = ["*".to_string()].into()
-    });
-    sync(&emu, &obj).await;
-    let model = emu.model("data-sec", "openmetadata").unwrap();
-    assert_eq!(
-        model.web_origins,
-        ["https://openmetadata.example.com".to_string()].into()
-    );
-    assert_eq!(
-        model.resource_server.unwrap().policies,
-        ["by-hand"],
-        "the spec does not mention authorization: it is left as it is"
-    );
-}
+both!(
+    /// Up to Keycloak 26.0 a PUT that does not say `serviceAccountsEnabled: true` removes the
+    /// service-account user and its role mappings, though the flag stays on.
+    a_drift_correction_keeps_the_service_account_of_an_owned_client,
+    as (26, 0),
+    |kc| {
+        let obj = resource(
+            &kc,
+            ClientSpec {
+                service_accounts_enabled: Some(true),
+                ..Default::default()
+            },
+        );
+        sync(&kc, &obj).await;
+        kc.grant_service_account_roles(REALM, "openmetadata", &["offline_access"])
+            .await;
+        kc.edit_client(REALM, "openmetadata", json!({"webOrigins": ["*"]}))
+            .await;
+        sync(&kc, &obj).await;
+        assert_eq!(
+            kc.client(REALM, "openmetadata").await.unwrap()["webOrigins"],
+            json!(["https://openmetadata.example.com"])
+        );
+        assert_eq!(
+            kc.service_account_roles(REALM, "openmetadata").await,
+            Some(vec!["offline_access".to_string()]),
+            "the service account and its roles are intact on {}",
+            kc.describe()
+        );
+    }
+);
 
-#[tokio::test]
-async fn authorization_is_removed_only_when_the_spec_says_so() {
-    let emu = Emulator::start().await;
-    seed_rich_client(&emu);
+both!(
+    authorization_turned_on_by_hand_on_an_owned_client_survives_a_drift_correction,
+    |kc| {
+        let obj = resource(&kc, ClientSpec::default());
+        sync(&kc, &obj).await;
+        kc.enable_authorization(REALM, "openmetadata", &["by-hand"])
+            .await;
+        kc.edit_client(REALM, "openmetadata", json!({"webOrigins": ["*"]}))
+            .await;
+        sync(&kc, &obj).await;
+        assert_eq!(
+            kc.client(REALM, "openmetadata").await.unwrap()["webOrigins"],
+            json!(["https://openmetadata.example.com"])
+        );
+        assert_eq!(
+            kc.authorization_policies(REALM, "openmetadata").await,
+            Some(vec!["by-hand".to_string()]),
+            "the spec does not mention authorization: it is left as it is"
+        );
+    }
+);
+
+both!(authorization_is_removed_only_when_the_spec_says_so, |kc| {
+    seed_rich_client(&kc).await;
     let off = resource(
-        &emu,
+        &kc,
         ClientSpec {
             adopt_existing: Some(true),
             authorization_services_enabled: Some(false),
             ..Default::default()
         },
     );
-    sync(&emu, &off).await;
-    let (authorization, service_account) = authorization_and_service_account(&emu);
+    sync(&kc, &off).await;
+    let (authorization, service_account) = authorization_and_service_account(&kc).await;
     assert_eq!(authorization, None, "asked for explicitly");
     assert!(
         service_account.is_some(),
         "the service account was not part of the request"
     );
-}
+});
 
-#[tokio::test]
-async fn an_adopted_client_stays_on_delete_unless_deletion_is_explicit() {
-    let emu = Emulator::start().await;
-    seed_rich_client(&emu);
-    let adopting = resource(
-        &emu,
-        ClientSpec {
-            adopt_existing: Some(true),
-            ..Default::default()
-        },
-    );
-    sync(&emu, &adopting).await;
-    let session = admin_session(&emu);
+both!(
+    an_adopted_client_stays_on_delete_unless_deletion_is_explicit,
+    |kc| {
+        seed_rich_client(&kc).await;
+        let adopting = adopting(&kc);
+        sync(&kc, &adopting).await;
+        let session = kc.admin_session();
 
-    let decided = keycloak_delete(&session, &adopting).await.unwrap();
-    assert_eq!(decided, Deletion::Retain);
-    assert!(emu.client("data-sec", "openmetadata").is_some());
+        let decided = keycloak_delete(&session, &adopting).await.unwrap();
+        assert_eq!(decided, Deletion::Retain);
+        assert!(kc.client(REALM, "openmetadata").await.is_some());
 
-    let mut explicit = adopting.clone();
-    explicit.spec.deletion_policy = Some(DeletionPolicy::Delete);
-    let decided = keycloak_delete(&session, &explicit).await.unwrap();
-    assert!(matches!(decided, Deletion::Delete { .. }));
-    assert!(emu.client("data-sec", "openmetadata").is_none());
-}
+        let mut explicit = adopting.clone();
+        explicit.spec.deletion_policy = Some(DeletionPolicy::Delete);
+        let decided = keycloak_delete(&session, &explicit).await.unwrap();
+        assert!(matches!(decided, Deletion::Delete { .. }));
+        assert!(kc.client(REALM, "openmetadata").await.is_none());
+    }
+);

@@ -28,6 +28,7 @@ mod keycloak_errors;
 mod keycloak_side_effects;
 #[cfg(unix)]
 mod leader;
+mod login;
 mod mock;
 mod observability;
 #[cfg(unix)]

@@ -308,8 +308,12 @@ pub fn update_body(
     } else {
         None
     };
-    if turned_on {
-        // Keycloak refuses authorization without a service account.
+    // Keycloak refuses authorization without a service account; and up to 26.0 a PUT that does
+    // not say `serviceAccountsEnabled: true` removes the client's service-account user and its
+    // role mappings (the flag stays, so nothing would show the loss).
+    let has_service_account = observed.service_accounts_enabled == Some(true);
+    let kept = has_service_account && desired.service_accounts_enabled != Some(false);
+    if turned_on || kept {
         body.service_accounts_enabled = Some(true);
     }
     body

@@ -38,6 +38,7 @@ fn one_of_each() -> Vec<Error> {
             | KeycloakError::Conflict
             | KeycloakError::CredentialsRejected { .. }
             | KeycloakError::Forbidden { .. }
+            | KeycloakError::MayNotManage
             | KeycloakError::RealmNotFound(_)
             | KeycloakError::NotFound
             | KeycloakError::ScopeNotFound(_)
@@ -64,6 +65,7 @@ fn one_of_each() -> Vec<Error> {
             code: None,
         },
         KeycloakError::Forbidden { status: 403 },
+        KeycloakError::MayNotManage,
         KeycloakError::RealmNotFound(m()),
         KeycloakError::NotFound,
         KeycloakError::ScopeNotFound(m()),

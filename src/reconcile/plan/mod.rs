@@ -54,6 +54,17 @@ pub struct Observed<'a> {
     pub previous_config_maps: &'a [ConfigMap],
     /// Now, in epoch seconds (scheduled rotation).
     pub now: i64,
+    /// Whether this Keycloak was seen ignoring `authorizationServicesEnabled: true` (its
+    /// `authorization` feature is disabled).
+    pub authorization_ignored: bool,
+}
+
+/// The spec asks for authorization services on a Keycloak that ignores them.
+pub fn authorization_unavailable() -> Error {
+    Error::InvalidSpec(crate::validate::InvalidSpec {
+        field: "spec.client.authorizationServicesEnabled".into(),
+        message: "Keycloak ignores it: its authorization feature is disabled (start Keycloak without --features-disabled=authorization, or remove the field)".into(),
+    })
 }
 
 /// A write to Keycloak.
@@ -74,6 +85,8 @@ pub enum KeycloakAction {
         uuid: String,
         /// Scope names.
         names: Vec<String>,
+        /// Those of `names` the client has as optional scopes: removed from there first.
+        from_optional: Vec<String>,
     },
     /// Generate a new secret for the client (it has none, or a new one is due).
     RegenerateSecret {
@@ -194,6 +207,12 @@ pub fn plan(
             )));
         }
     }
+    if v.authorization_services == Some(true)
+        && client.rep.authorization_services_enabled != Some(true)
+        && observed.authorization_ignored
+    {
+        return Err(authorization_unavailable());
+    }
     let fields = desired::client_drift(&client.rep, &wanted);
     let mut update =
         (!fields.is_empty()).then(|| desired::update_body(&client.rep, &wanted, &fields));
@@ -205,6 +224,16 @@ pub fn plan(
     }
     let current = client.rep.default_client_scopes.clone().unwrap_or_default();
     let missing = desired::missing_scopes(&current, &desired::REQUIRED_SCOPES);
+    let optional = client
+        .rep
+        .optional_client_scopes
+        .clone()
+        .unwrap_or_default();
+    let from_optional: Vec<String> = missing
+        .iter()
+        .filter(|m| optional.contains(m))
+        .cloned()
+        .collect();
 
     let decided = secret::decide(v, client, observed, update.is_some())?;
     if let Some(value) = &decided.set {
@@ -222,6 +251,7 @@ pub fn plan(
         keycloak.push(KeycloakAction::AddScopes {
             uuid: uuid.clone(),
             names: missing.clone(),
+            from_optional,
         });
         changes.push(Change::ScopesAdded { scopes: missing });
     }

@@ -4,6 +4,8 @@
 pub mod apiserver;
 pub mod emulator;
 pub mod openapi;
+pub mod real;
+pub mod target;
 
 use std::{
     future::Future,
@@ -45,10 +47,15 @@ pub fn decode(v: &serde_json::Value) -> String {
 
 /// A Keycloak session to the emulator with `credentials`, from a pool of its own.
 pub fn session_with(emu: &Emulator, credentials: Credentials) -> Arc<Session> {
+    session_at(&emu.base_url, credentials)
+}
+
+/// A Keycloak session to `base_url` (admin realm `master`), from a pool of its own.
+pub fn session_at(base_url: &str, credentials: Credentials) -> Arc<Session> {
     Pool::new(8, Arc::default())
         .session(&ConnectionSpec {
             key: ConnectionKey {
-                base_url: emu.base_url.clone(),
+                base_url: base_url.to_string(),
                 admin_realm: "master".into(),
                 credentials_source: "openmetadata/keycloak-admin".into(),
             },

@@ -140,3 +140,49 @@ impl OpenApi {
         }
     }
 }
+
+/// Every admin request body and response body of `log` checked against the spec.
+pub fn violations(spec: &OpenApi, log: &[super::emulator::Exchange]) -> Vec<String> {
+    let mut violations = Vec::new();
+    for e in log {
+        if !e.path.starts_with("/admin/") {
+            continue;
+        }
+        let Some((template, op)) = spec.operation(&e.method, &e.path) else {
+            violations.push(format!(
+                "{} {}: not in the Admin API spec",
+                e.method, e.path
+            ));
+            continue;
+        };
+        if let Some(body) = &e.body {
+            match spec.request_schema(op) {
+                Some(schema) => violations.extend(
+                    spec.validate(schema, body)
+                        .into_iter()
+                        .map(|v| format!("request {} {template}: {v}", e.method)),
+                ),
+                None => violations.push(format!(
+                    "{} {template}: body sent where none is specified",
+                    e.method
+                )),
+            }
+        }
+        if (200..300).contains(&e.status) {
+            if !spec.documents_status(op, e.status) {
+                violations.push(format!(
+                    "{} {template}: status {} not documented",
+                    e.method, e.status
+                ));
+            }
+            if let (Some(resp), Some(schema)) = (&e.response, spec.response_schema(op, e.status)) {
+                violations.extend(
+                    spec.validate(schema, resp)
+                        .into_iter()
+                        .map(|v| format!("response {} {template}: {v}", e.method)),
+                );
+            }
+        }
+    }
+    violations
+}

@@ -181,7 +181,7 @@ fn the_keycloak_writes_for_each_observation() {
             },
         ),
         (
-            "drifted, with authorization settings the spec does not mention: they are kept",
+            "drifted, with authorization settings and a service account the spec does not mention: both kept (up to 26.0 a PUT without serviceAccountsEnabled: true removes the service-account user)",
             &basic,
             edited(reported.clone(), |c| {
                 c.public_client = Some(true);
@@ -193,6 +193,7 @@ fn the_keycloak_writes_for_each_observation() {
                 updated: Some(vec![ClientField::PublicClient, ClientField::RedirectUris]),
                 body: Some(ClientRepresentation {
                     authorization_services_enabled: Some(true),
+                    service_accounts_enabled: Some(true),
                     ..drifted_body.clone()
                 }),
                 scopes: None,

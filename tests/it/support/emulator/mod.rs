@@ -84,9 +84,9 @@ pub struct Fault {
 pub enum Level {
     /// `manage-clients`.
     Manage,
-    /// `view-clients` only: representations without secrets, no writes.
+    /// `view-clients` only: full representations (the secret masked from 26.8 on), no writes.
     View,
-    /// `query-clients` only: brief list entries.
+    /// `query-clients` only: every list of clients is empty, a client by id is 403.
     Query,
     /// No admin role: 403.
     None,
@@ -127,7 +127,14 @@ pub struct Inner {
     counter: u64,
     latency: Duration,
     clock_offset: i64,
+    /// `major.minor` of the Keycloak modelled: some behaviours changed between versions.
+    version: (u32, u32),
+    /// Whether the server's `authorization` feature is on (it is by default).
+    authorization_feature: bool,
 }
+
+/// The newest Keycloak the emulator models by default (the newest of `tests/keycloak/versions`).
+pub const NEWEST: (u32, u32) = (26, 7);
 
 /// The running emulator.
 pub struct Emulator {
@@ -142,31 +149,42 @@ pub const ADMIN_USER: &str = "admin";
 /// Its password.
 pub const ADMIN_PASSWORD: &str = "admin-password-never-logged";
 
-const REALM_SCOPES: [&str; 8] = [
+// A new realm's client scopes in Keycloak 26 (RealmManager / DefaultClientScopes).
+const REALM_SCOPES: [&str; 11] = [
     "acr",
     "basic",
     "email",
     "profile",
     "roles",
     "web-origins",
-    "offline_access",
     "address",
+    "phone",
+    "offline_access",
+    "organization",
+    "microprofile-jwt",
 ];
 const REALM_DEFAULTS: [&str; 6] = ["acr", "basic", "email", "profile", "roles", "web-origins"];
-const REALM_OPTIONALS: [&str; 2] = ["offline_access", "address"];
+const REALM_OPTIONALS: [&str; 5] = [
+    "address",
+    "phone",
+    "offline_access",
+    "organization",
+    "microprofile-jwt",
+];
 
 impl Emulator {
     /// Starts an emulator at `http://127.0.0.1:<port>` with realms `master` and `data-sec`.
     pub async fn start() -> Self {
-        Self::start_with_prefix("").await
+        Self::start_as(NEWEST, "").await
     }
 
     /// Starts an emulator whose API lives under `/auth` (Keycloak ≤ 16).
     pub async fn start_legacy() -> Self {
-        Self::start_with_prefix("/auth").await
+        Self::start_as(NEWEST, "/auth").await
     }
 
-    async fn start_with_prefix(prefix: &str) -> Self {
+    /// Starts an emulator of Keycloak `version` (`major.minor`) with its API under `prefix`.
+    pub async fn start_as(version: (u32, u32), prefix: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
@@ -186,6 +204,8 @@ impl Emulator {
             counter: 0,
             latency: Duration::ZERO,
             clock_offset: 0,
+            version,
+            authorization_feature: true,
         };
         inner.add_realm("master");
         inner.add_realm("data-sec");
@@ -203,6 +223,17 @@ impl Emulator {
             inner,
             server,
         }
+    }
+
+    /// `major.minor` of the Keycloak modelled.
+    pub fn version(&self) -> (u32, u32) {
+        self.lock().version
+    }
+
+    /// Switches the server's `authorization` feature off (`--features-disabled=authorization`):
+    /// `authorizationServicesEnabled` is then ignored and never reported.
+    pub fn disable_authorization_feature(&self) {
+        self.lock().authorization_feature = false;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -349,7 +380,7 @@ impl Emulator {
         let inner = self.lock();
         let r = inner.realms.get(realm)?;
         let c = r.clients.values().find(|c| c.client_id == client_id)?;
-        Some(c.representation(&r.scopes, true))
+        Some(c.representation(&r.scopes, None))
     }
 
     /// The stored model of a client, by clientId.
@@ -423,8 +454,15 @@ impl Emulator {
         names
     }
 
-    /// Removes a default scope from a client directly (drift).
-    pub fn remove_client_default_scope(&self, realm: &str, client_id: &str, scope: &str) {
+    /// Moves one of a client's scopes between its default and optional lists, or drops it.
+    pub fn set_client_scope(
+        &self,
+        realm: &str,
+        client_id: &str,
+        scope: &str,
+        to: crate::support::target::ScopeKind,
+    ) {
+        use crate::support::target::ScopeKind;
         let mut inner = self.lock();
         let r = inner.realms.get_mut(realm).expect("realm");
         let scope_id = r
@@ -440,6 +478,12 @@ impl Emulator {
             .find(|c| c.client_id == client_id)
             .expect("client");
         c.default_scopes.retain(|s| *s != scope_id);
+        c.optional_scopes.retain(|s| *s != scope_id);
+        match to {
+            ScopeKind::Default => c.default_scopes.push(scope_id),
+            ScopeKind::Optional => c.optional_scopes.push(scope_id),
+            ScopeKind::None => {}
+        }
     }
 
     /// Every exchange so far.
@@ -485,50 +529,7 @@ impl Emulator {
 
     /// Validates every logged admin request body and response body against the OpenAPI spec.
     pub fn openapi_violations(&self, spec: &OpenApi) -> Vec<String> {
-        let mut violations = Vec::new();
-        for e in self.log() {
-            if !e.path.starts_with("/admin/") {
-                continue;
-            }
-            let Some((template, op)) = spec.operation(&e.method, &e.path) else {
-                violations.push(format!(
-                    "{} {}: not in the Admin API spec",
-                    e.method, e.path
-                ));
-                continue;
-            };
-            if let Some(body) = &e.body {
-                match spec.request_schema(op) {
-                    Some(schema) => violations.extend(
-                        spec.validate(schema, body)
-                            .into_iter()
-                            .map(|v| format!("request {} {template}: {v}", e.method)),
-                    ),
-                    None => violations.push(format!(
-                        "{} {template}: body sent where none is specified",
-                        e.method
-                    )),
-                }
-            }
-            if (200..300).contains(&e.status) {
-                if !spec.documents_status(op, e.status) {
-                    violations.push(format!(
-                        "{} {template}: status {} not documented",
-                        e.method, e.status
-                    ));
-                }
-                if let (Some(resp), Some(schema)) =
-                    (&e.response, spec.response_schema(op, e.status))
-                {
-                    violations.extend(
-                        spec.validate(schema, resp)
-                            .into_iter()
-                            .map(|v| format!("response {} {template}: {v}", e.method)),
-                    );
-                }
-            }
-        }
-        violations
+        super::openapi::violations(spec, &self.log())
     }
 }
 

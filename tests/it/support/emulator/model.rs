@@ -48,6 +48,8 @@ pub struct ClientModel {
     pub frontchannel_logout: bool,
     pub protocol: String,
     pub attributes: BTreeMap<String, String>,
+    /// Attributes stored without a value (older Keycloak versions, imports): shown as `null`.
+    pub null_attributes: BTreeSet<String>,
     pub full_scope_allowed: bool,
     pub consent_required: bool,
     pub standard_flow_enabled: bool,
@@ -107,22 +109,18 @@ impl ClientModel {
     ) -> Result<Self, Refusal> {
         let public_client = get_bool(rep, "publicClient").unwrap_or(false);
         let bearer_only = get_bool(rep, "bearerOnly").unwrap_or(false);
+        // RepresentationToModel.createClient: blank values are not stored. Keycloak 26 adds no
+        // attributes of its own on a creation through the Admin API (seen on 26.0 and 26.7).
         let mut attributes: BTreeMap<String, String> = rep
             .get("attributes")
             .and_then(Value::as_object)
             .map(|a| {
                 a.iter()
                     .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .filter(|(_, v)| !v.trim().is_empty())
                     .collect()
             })
             .unwrap_or_default();
-        // OIDCLoginProtocolFactory.setupClientDefaults.
-        for (k, v) in [
-            ("backchannel.logout.session.required", "true"),
-            ("backchannel.logout.revoke.offline.tokens", "false"),
-        ] {
-            attributes.entry(k.into()).or_insert_with(|| v.into());
-        }
         // RepresentationToModel.createClient: a given secret is set as is; only a generated one
         // (KeycloakModelUtils.generateSecret) stamps client.secret.creation.time.
         let confidential = !public_client && !bearer_only;
@@ -158,15 +156,18 @@ impl ClientModel {
             base_url: get_str(rep, "baseUrl"),
             public_client,
             bearer_only,
-            frontchannel_logout: get_bool(rep, "frontchannelLogout").unwrap_or(true),
+            // Only the admin console sends frontchannelLogout: true; the server's default is false.
+            frontchannel_logout: get_bool(rep, "frontchannelLogout").unwrap_or(false),
             protocol: get_str(rep, "protocol").unwrap_or_else(|| "openid-connect".into()),
             attributes,
+            null_attributes: BTreeSet::new(),
             full_scope_allowed: get_bool(rep, "fullScopeAllowed").unwrap_or(true),
             consent_required: get_bool(rep, "consentRequired").unwrap_or(false),
             standard_flow_enabled: get_bool(rep, "standardFlowEnabled").unwrap_or(true),
             implicit_flow_enabled: get_bool(rep, "implicitFlowEnabled").unwrap_or(false),
+            // Absent on create: false (seen on 26.0 and 26.7; the console sends its own choice).
             direct_access_grants_enabled: get_bool(rep, "directAccessGrantsEnabled")
-                .unwrap_or(true),
+                .unwrap_or(false),
             service_accounts_enabled,
             surrogate_auth_required: get_bool(rep, "surrogateAuthRequired").unwrap_or(false),
             client_authenticator_type: get_str(rep, "clientAuthenticatorType")
@@ -189,10 +190,11 @@ impl ClientModel {
     }
 
     /// `ClientResource.update`: a partial update of the scalars present, attributes merged key by
-    /// key, URI sets replaced when present, scopes ignored, a new `secret` set; the service
-    /// account follows `serviceAccountsEnabled`, and authorization is enabled by `true` and
-    /// **disabled (resource server deleted) by anything else, absent included**.
-    pub fn update(&mut self, rep: &Map<String, Value>) -> Result<(), Refusal> {
+    /// key (a blank value removes the key), URI sets replaced when present, scopes ignored, a
+    /// new `secret` set; the service account follows `serviceAccountsEnabled` (up to Keycloak
+    /// 26.0, an absent flag removes the service-account user too), and authorization is enabled
+    /// by `true` and **disabled (resource server deleted) by anything else, absent included**.
+    pub fn update(&mut self, rep: &Map<String, Value>, version: (u32, u32)) -> Result<(), Refusal> {
         let mut next = self.clone();
         macro_rules! set_bool {
             ($key:literal, $field:ident) => {
@@ -235,8 +237,14 @@ impl ClientModel {
         }
         if let Some(attrs) = rep.get("attributes").and_then(Value::as_object) {
             for (k, v) in attrs {
-                if let Some(v) = v.as_str() {
-                    next.attributes.insert(k.clone(), v.to_string());
+                next.null_attributes.remove(k);
+                match v.as_str() {
+                    Some(v) if !v.trim().is_empty() => {
+                        next.attributes.insert(k.clone(), v.to_string());
+                    }
+                    _ => {
+                        next.attributes.remove(k);
+                    }
                 }
             }
         }
@@ -264,6 +272,9 @@ impl ClientModel {
                 next.service_account = None;
             }
             None if !next.service_accounts_enabled => next.service_account = None,
+            // ClientResource.updateClientFromRep up to 26.0: the service-account user is removed
+            // unless the body says `true`; the flag itself stays, so a GET shows no change.
+            None if version <= (26, 0) => next.service_account = None,
             None => {}
         }
         // ClientResource.updateAuthorizationSettings.
@@ -295,8 +306,9 @@ impl ClientModel {
     /// `ModelToRepresentation.toRepresentation`, plus the `access` object the resource adds.
     /// Null fields are omitted; `authorizationServicesEnabled` only appears when a resource
     /// server exists; sets come back in an order of Keycloak's own (not the insertion order);
-    /// `secret` only for a confidential client whose caller may manage it.
-    pub fn representation(&self, scopes: &[Scope], with_secret: bool) -> Value {
+    /// `secret` for a confidential client, shown as `mask` when one is given (a viewer's
+    /// view from 26.8 on).
+    pub fn representation(&self, scopes: &[Scope], mask: Option<&str>) -> Value {
         let mut rep = Map::new();
         let mut put = |k: &str, v: Value| {
             rep.insert(k.to_string(), v);
@@ -324,11 +336,10 @@ impl ClientModel {
             "clientAuthenticatorType",
             json!(self.client_authenticator_type),
         );
-        if with_secret
-            && self.confidential()
+        if self.confidential()
             && let Some(s) = &self.secret
         {
-            put("secret", json!(s));
+            put("secret", json!(mask.unwrap_or(s)));
         }
         put("redirectUris", json!(keycloak_order(&self.redirect_uris)));
         put("webOrigins", json!(keycloak_order(&self.web_origins)));
@@ -351,9 +362,16 @@ impl ClientModel {
         put("publicClient", json!(self.public_client));
         put("frontchannelLogout", json!(self.frontchannel_logout));
         put("protocol", json!(self.protocol));
-        let mut attributes = self.attributes.clone();
-        attributes.insert("realm_client".into(), "false".into());
-        put("attributes", json!(attributes));
+        let mut attributes: Map<String, Value> = self
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        for k in &self.null_attributes {
+            attributes.insert(k.clone(), Value::Null);
+        }
+        attributes.insert("realm_client".into(), json!("false"));
+        put("attributes", Value::Object(attributes));
         put("authenticationFlowBindingOverrides", json!({}));
         put("fullScopeAllowed", json!(self.full_scope_allowed));
         put("nodeReRegistrationTimeout", json!(-1));
@@ -370,15 +388,6 @@ impl ClientModel {
             json!({"view": true, "configure": true, "manage": true}),
         );
         Value::Object(rep)
-    }
-
-    /// The brief entry of the list for a caller that may only query clients.
-    pub fn brief(&self) -> Value {
-        let mut rep = json!({"id": self.id, "clientId": self.client_id});
-        if let Some(d) = &self.description {
-            rep["description"] = json!(d);
-        }
-        rep
     }
 }
 

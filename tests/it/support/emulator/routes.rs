@@ -84,7 +84,7 @@ pub fn route(
             operation: match (method.as_str(), rest) {
                 ("POST", ["clients"]) => "CREATE",
                 ("POST", _) => "ACTION",
-                ("PUT", [_, _, "default-client-scopes", _]) => "CREATE",
+                ("PUT", [_, _, "default-client-scopes" | "optional-client-scopes", _]) => "CREATE",
                 ("PUT", _) => "UPDATE",
                 _ => "DELETE",
             },
@@ -109,8 +109,10 @@ fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8]) -> Reply {
                 *level
             }
             _ => {
+                // 401 on 26.0, 400 on 26.7 (both seen; the versions between are untested).
+                let status = if inner.version >= (26, 7) { 400 } else { 401 };
                 return reply(
-                    401,
+                    status,
                     json!({"error": "invalid_grant", "error_description": "Invalid user credentials"}),
                 );
             }
@@ -123,7 +125,7 @@ fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8]) -> Reply {
             _ => {
                 return reply(
                     401,
-                    json!({"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"}),
+                    json!({"error": "invalid_client", "error_description": "Invalid client or Invalid client credentials"}),
                 );
             }
         },
@@ -151,17 +153,21 @@ fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8]) -> Reply {
     )
 }
 
-/// What the caller may see of a client.
-fn shown(client: &ClientModel, scopes: &[Scope], level: Level) -> Value {
+/// The mask a caller who may view but not manage clients gets instead of a secret (26.8 on).
+pub const SECRET_MASK: &str = "**********";
+
+/// What the caller may see of a client (a query-only caller sees none: see the list route).
+fn shown(client: &ClientModel, scopes: &[Scope], level: Level, version: (u32, u32)) -> Value {
     match level {
-        Level::Manage => client.representation(scopes, true),
-        Level::View => {
-            // Keycloak 26 strips the secret for a caller who may view but not manage.
-            let mut rep = client.representation(scopes, false);
+        Level::Manage => client.representation(scopes, None),
+        _ => {
+            // Up to 26.7 a viewer gets the real secret (seen on 26.0 and 26.7); from 26.8 on,
+            // ClientResource masks it.
+            let mask = (version >= (26, 8)).then_some(SECRET_MASK);
+            let mut rep = client.representation(scopes, mask);
             rep["access"] = json!({"view": true, "configure": false, "manage": false});
             rep
         }
-        Level::Query | Level::None => client.brief(),
     }
 }
 
@@ -185,6 +191,12 @@ fn admin(
                     .find(|(k, _)| k == key)
                     .and_then(|(_, v)| v.parse::<usize>().ok())
             };
+            if level == Level::Query {
+                // ClientsResource.getClients filters by canView: a query-only caller gets [],
+                // by clientId or not (seen on 26.0 and 26.7): not proof that nothing exists.
+                return reply(200, json!([]));
+            }
+            let version = inner.version;
             let r = &inner.realms[realm];
             let list: Vec<Value> = r
                 .clients
@@ -192,7 +204,7 @@ fn admin(
                 .filter(|c| wanted.as_deref().is_none_or(|w| c.client_id == w))
                 .skip(page("first").unwrap_or(0))
                 .take(page("max").unwrap_or(usize::MAX))
-                .map(|c| shown(c, &r.scopes, level))
+                .map(|c| shown(c, &r.scopes, level, version))
                 .collect();
             reply(200, Value::Array(list))
         }
@@ -200,6 +212,10 @@ fn admin(
             let Some(Value::Object(rep)) = body else {
                 return reply(400, json!({"error": "invalid body"}));
             };
+            let rep = &without_disabled_features(rep, inner.authorization_feature);
+            if let Some(refusal) = fragment_refused(rep) {
+                return refusal;
+            }
             let id = inner.next_id("client");
             let secret = format!("generated-secret-{}", inner.next_id("s"));
             let prefix = inner.prefix.clone();
@@ -232,7 +248,10 @@ fn admin(
         ("GET", ["clients", id]) => {
             let r = &inner.realms[realm];
             match r.clients.get(*id) {
-                Some(c) => reply(200, shown(c, &r.scopes, level)),
+                Some(_) if level == Level::Query => {
+                    reply(403, json!({"error": "HTTP 403 Forbidden"}))
+                }
+                Some(c) => reply(200, shown(c, &r.scopes, level, inner.version)),
                 None => not_found_client(),
             }
         }
@@ -240,11 +259,16 @@ fn admin(
             let Some(Value::Object(rep)) = body else {
                 return reply(400, json!({"error": "invalid body"}));
             };
+            let version = inner.version;
+            let rep = &without_disabled_features(rep, inner.authorization_feature);
+            if let Some(refusal) = fragment_refused(rep) {
+                return refusal;
+            }
             let r = inner.realms.get_mut(realm).expect("realm");
             let Some(client) = r.clients.get_mut(*id) else {
                 return not_found_client();
             };
-            match client.update(rep) {
+            match client.update(rep, version) {
                 Ok(()) => reply(204, Value::Null),
                 Err((status, body)) => reply(status, body),
             }
@@ -291,6 +315,24 @@ fn admin(
                 None => not_found_client(),
             }
         }
+        ("PUT" | "DELETE", ["clients", id, "optional-client-scopes", scope_id]) => {
+            let r = inner.realms.get_mut(realm).expect("realm");
+            if !r.scopes.iter().any(|s| s.id == *scope_id) {
+                return reply(404, json!({"error": "Client scope not found"}));
+            }
+            let Some(client) = r.clients.get_mut(*id) else {
+                return not_found_client();
+            };
+            if method == "PUT" {
+                let linked = client.default_scopes.iter().chain(&client.optional_scopes);
+                if !linked.clone().any(|s| s == scope_id) {
+                    client.optional_scopes.push(scope_id.to_string());
+                }
+            } else {
+                client.optional_scopes.retain(|s| s != scope_id);
+            }
+            reply(204, Value::Null)
+        }
         ("PUT" | "DELETE", ["clients", id, "default-client-scopes", scope_id]) => {
             let r = inner.realms.get_mut(realm).expect("realm");
             if !r.scopes.iter().any(|s| s.id == *scope_id) {
@@ -300,7 +342,10 @@ fn admin(
                 return not_found_client();
             };
             if method == "PUT" {
-                if !client.default_scopes.iter().any(|s| s == scope_id) {
+                // ClientAdapter.addClientScopes skips a scope the client has in either list: a
+                // scope that is optional stays optional (still 204, still an admin event).
+                let linked = client.default_scopes.iter().chain(&client.optional_scopes);
+                if !linked.clone().any(|s| s == scope_id) {
                     client.default_scopes.push(scope_id.to_string());
                 }
             } else {
@@ -308,6 +353,7 @@ fn admin(
             }
             reply(204, Value::Null)
         }
+        ("GET", ["client-scopes"]) if level == Level::Query => reply(200, json!([])),
         ("GET", ["client-scopes"]) => {
             let r = &inner.realms[realm];
             reply(
@@ -322,4 +368,31 @@ fn admin(
         }
         _ => reply(404, json!({"error": "Not Found"})),
     }
+}
+
+/// With the server's `authorization` feature off, `ClientResource` and
+/// `RepresentationToModel` never look at `authorizationServicesEnabled`.
+fn without_disabled_features(
+    rep: &serde_json::Map<String, Value>,
+    authorization: bool,
+) -> serde_json::Map<String, Value> {
+    let mut rep = rep.clone();
+    if !authorization {
+        rep.remove("authorizationServicesEnabled");
+    }
+    rep
+}
+
+/// Keycloak's client validation refuses a redirect URI with a fragment (seen on 26.0 and 26.7).
+fn fragment_refused(rep: &serde_json::Map<String, Value>) -> Option<Reply> {
+    let uris = rep.get("redirectUris")?.as_array()?;
+    uris.iter()
+        .filter_map(Value::as_str)
+        .any(|u| u.contains('#'))
+        .then(|| {
+            reply(
+                400,
+                json!({"error": "invalid_input", "error_description": "A redirect URI must not contain an URL fragment"}),
+            )
+        })
 }

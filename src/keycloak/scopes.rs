@@ -1,0 +1,87 @@
+//! [`Session`]'s verbs for client scopes: the realm's scopes, and a client's default and
+//! optional ones (scopes in client bodies are ignored by PUT and replace the realm's defaults in
+//! POST, so they are changed one by one here).
+
+use reqwest::Method;
+
+use super::{KeycloakError, Scope, Session};
+use crate::urls::encode_segment;
+
+impl Session {
+    /// The realm's client scopes.
+    pub async fn realm_scopes(&self, realm: &str) -> Result<Vec<Scope>, KeycloakError> {
+        let answer = self
+            .call(
+                Method::GET,
+                "/admin/realms/{realm}/client-scopes",
+                realm,
+                "/client-scopes",
+                &[],
+                None,
+            )
+            .await?;
+        let scopes: Vec<keycloak::types::ClientScopeRepresentation> =
+            Self::parse(&answer, "the client scopes")?;
+        Ok(scopes
+            .into_iter()
+            .filter_map(|s| {
+                Some(Scope {
+                    id: s.id?,
+                    name: s.name?,
+                })
+            })
+            .collect())
+    }
+
+    /// Adds one default client scope to the client (no-op if it already has it).
+    pub async fn add_default_scope(
+        &self,
+        realm: &str,
+        uuid: &str,
+        scope_id: &str,
+    ) -> Result<(), KeycloakError> {
+        let path = format!(
+            "/clients/{}/default-client-scopes/{}",
+            encode_segment(uuid),
+            encode_segment(scope_id)
+        );
+        self.call(
+            Method::PUT,
+            "/admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}",
+            realm,
+            &path,
+            &[],
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Removes one optional client scope from the client (no-op if it does not have it).
+    pub async fn remove_optional_scope(
+        &self,
+        realm: &str,
+        uuid: &str,
+        scope_id: &str,
+    ) -> Result<(), KeycloakError> {
+        let path = format!(
+            "/clients/{}/optional-client-scopes/{}",
+            encode_segment(uuid),
+            encode_segment(scope_id)
+        );
+        match self
+            .call(
+                Method::DELETE,
+                "/admin/realms/{realm}/clients/{id}/optional-client-scopes/{scope}",
+                realm,
+                &path,
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(_) | Err(KeycloakError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! A real Keycloak as a test target: started by `tests/keycloak/keycloak.sh`, reached through a
+//! recording proxy on 127.0.0.1 so that the tests see every exchange the operator makes (as the
+//! emulator's log shows them), and inspected and arranged through Keycloak's own Admin API as
+//! the bootstrap admin (never through the proxy, so none of that is in the log).
+//!
+//! The proxy forwards everything unchanged. It can also answer a request itself instead of
+//! forwarding it ([`Fault`]): Keycloak cannot be made to answer 409 or 503 on cue, but whatever
+//! stands between the operator and Keycloak can, and the operator must cope either way.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+use tokio::{net::TcpListener, task::JoinHandle};
+
+use super::emulator::{Exchange, Fault};
+
+/// The real Keycloak the environment names, if any.
+pub struct Endpoint {
+    /// Base URL of the real Keycloak.
+    pub url: String,
+    /// Its version, as `tests/keycloak/versions` names it.
+    pub version: String,
+    /// Bootstrap admin of `master`.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// `OMKC_TEST_KEYCLOAK_URL` and friends, set by `tests/keycloak/keycloak.sh`.
+pub fn endpoint() -> Option<Endpoint> {
+    let url = std::env::var("OMKC_TEST_KEYCLOAK_URL").ok()?;
+    Some(Endpoint {
+        url: url.trim_end_matches('/').to_string(),
+        version: std::env::var("OMKC_TEST_KEYCLOAK_VERSION").unwrap_or_else(|_| "unknown".into()),
+        user: std::env::var("OMKC_TEST_KEYCLOAK_USER").unwrap_or_else(|_| "admin".into()),
+        password: std::env::var("OMKC_TEST_KEYCLOAK_PASSWORD")
+            .unwrap_or_else(|_| "admin-password-for-tests".into()),
+    })
+}
+
+/// The Admin API as the bootstrap admin: arranging and inspecting a real Keycloak.
+#[derive(Clone)]
+pub struct Admin {
+    /// Base URL of the real Keycloak.
+    pub url: String,
+    user: String,
+    password: String,
+    http: reqwest::Client,
+}
+
+impl Admin {
+    /// The bootstrap admin of `endpoint`.
+    pub fn new(endpoint: &Endpoint) -> Self {
+        omkc::tls::install_crypto_provider();
+        Self {
+            url: endpoint.url.clone(),
+            user: endpoint.user.clone(),
+            password: endpoint.password.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
+    /// A fresh admin token (tests may shorten token lifetimes or end every session).
+    async fn token(&self) -> String {
+        let answer: Value = self
+            .http
+            .post(format!(
+                "{}/realms/master/protocol/openid-connect/token",
+                self.url
+            ))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", &self.user),
+                ("password", &self.password),
+            ])
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("token answer");
+        answer["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the bootstrap admin may sign in: {answer}"))
+            .to_string()
+    }
+
+    /// One Admin API call (`path` under `/admin/realms`); status and JSON body (`Null` if none).
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/admin/realms{path}", self.url))
+            .bearer_auth(self.token().await);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.expect("admin call");
+        let status = answer.status().as_u16();
+        let location = answer
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        let text = answer.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(match location {
+            Some(l) => json!({"location": l}),
+            None => Value::Null,
+        });
+        (status, body)
+    }
+
+    /// A call that must succeed; its body.
+    pub async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.call(method.clone(), path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {answer}"
+        );
+        answer
+    }
+
+    /// Creates (or re-creates, empty) a realm with admin events recorded.
+    pub async fn fresh_realm(&self, realm: &str) {
+        self.call(Method::DELETE, &format!("/{realm}"), None).await;
+        self.ok(
+            Method::POST,
+            "",
+            Some(json!({
+                "realm": realm, "enabled": true,
+                "adminEventsEnabled": true, "adminEventsDetailsEnabled": true
+            })),
+        )
+        .await;
+    }
+
+    /// The internal id of a client, by clientId.
+    pub async fn client_uuid(&self, realm: &str, client_id: &str) -> Option<String> {
+        let list = self
+            .ok(
+                Method::GET,
+                &format!("/{realm}/clients?clientId={client_id}"),
+                None,
+            )
+            .await;
+        list.as_array()?
+            .iter()
+            .find(|c| c["clientId"] == client_id)
+            .and_then(|c| c["id"].as_str())
+            .map(str::to_string)
+    }
+
+    /// The id of a realm's client scope, by name.
+    pub async fn scope_id(&self, realm: &str, name: &str) -> String {
+        let scopes = self
+            .ok(Method::GET, &format!("/{realm}/client-scopes"), None)
+            .await;
+        scopes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["id"].as_str())
+            .unwrap_or_else(|| panic!("scope {name} in {realm}"))
+            .to_string()
+    }
+
+    /// Creates a user (with a password, a verified email and names), replacing one of that name.
+    pub async fn user(&self, realm: &str, username: &str, password: &str) -> String {
+        let found = self
+            .ok(
+                Method::GET,
+                &format!("/{realm}/users?username={username}&exact=true"),
+                None,
+            )
+            .await;
+        for old in found.as_array().into_iter().flatten() {
+            let id = old["id"].as_str().unwrap_or_default();
+            self.ok(Method::DELETE, &format!("/{realm}/users/{id}"), None)
+                .await;
+        }
+        let created = self
+            .ok(
+                Method::POST,
+                &format!("/{realm}/users"),
+                Some(json!({
+                    "username": username, "enabled": true,
+                    "email": format!("{username}@example.com"), "emailVerified": true,
+                    "firstName": "Test", "lastName": username,
+                    "credentials": [{"type": "password", "value": password, "temporary": false}]
+                })),
+            )
+            .await;
+        last_segment(&created)
+    }
+
+    /// Maps roles of client `role_client` (e.g. `data-sec-realm` in master) to a user.
+    pub async fn grant_client_roles(
+        &self,
+        realm: &str,
+        user_id: &str,
+        role_client: &str,
+        roles: &[&str],
+    ) {
+        let holder = self
+            .client_uuid(realm, role_client)
+            .await
+            .unwrap_or_else(|| panic!("client {role_client} in {realm}"));
+        let mut reps = Vec::new();
+        for role in roles {
+            reps.push(
+                self.ok(
+                    Method::GET,
+                    &format!("/{realm}/clients/{holder}/roles/{role}"),
+                    None,
+                )
+                .await,
+            );
+        }
+        self.ok(
+            Method::POST,
+            &format!("/{realm}/users/{user_id}/role-mappings/clients/{holder}"),
+            Some(Value::Array(reps)),
+        )
+        .await;
+    }
+
+    /// Maps realm roles to a user.
+    pub async fn grant_realm_roles(&self, realm: &str, user_id: &str, roles: &[&str]) {
+        let mut reps = Vec::new();
+        for role in roles {
+            reps.push(
+                self.ok(Method::GET, &format!("/{realm}/roles/{role}"), None)
+                    .await,
+            );
+        }
+        self.ok(
+            Method::POST,
+            &format!("/{realm}/users/{user_id}/role-mappings/realm"),
+            Some(Value::Array(reps)),
+        )
+        .await;
+    }
+
+    /// The master realm's access-token lifespan, in seconds.
+    pub async fn set_master_token_lifespan(&self, seconds: u64) {
+        self.ok(
+            Method::PUT,
+            "/master",
+            Some(json!({"accessTokenLifespan": seconds})),
+        )
+        .await;
+    }
+}
+
+/// The id at the end of a `Location` (as [`Admin::call`] reports it for an empty 201).
+pub fn last_segment(created: &Value) -> String {
+    created["location"]
+        .as_str()
+        .and_then(|l| l.rsplit('/').next())
+        .expect("Location of the created object")
+        .to_string()
+}
+
+struct ProxyState {
+    upstream: String,
+    prefix: String,
+    http: reqwest::Client,
+    log: Mutex<Vec<Exchange>>,
+    faults: Mutex<VecDeque<Fault>>,
+}
+
+/// A recording (and, on request, fault-injecting) proxy in front of a real Keycloak.
+pub struct Proxy {
+    /// Base URL the operator is given.
+    pub base_url: String,
+    state: Arc<ProxyState>,
+    server: JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Serves `upstream` at `http://127.0.0.1:<port><prefix>`.
+    pub async fn start(upstream: &str, prefix: &str) -> Self {
+        omkc::tls::install_crypto_provider();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base_url = format!("http://{}{prefix}", listener.local_addr().expect("address"));
+        let state = Arc::new(ProxyState {
+            upstream: upstream.to_string(),
+            prefix: prefix.to_string(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("HTTP client"),
+            log: Mutex::default(),
+            faults: Mutex::default(),
+        });
+        let app = Router::new().fallback(forward).with_state(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("proxy serves");
+        });
+        Self {
+            base_url,
+            state,
+            server,
+        }
+    }
+
+    /// Every exchange so far.
+    pub fn log(&self) -> Vec<Exchange> {
+        self.state.log.lock().unwrap().clone()
+    }
+
+    /// Forgets the log.
+    pub fn clear_log(&self) {
+        self.state.log.lock().unwrap().clear();
+    }
+
+    /// Queues a fault, answered by the proxy instead of Keycloak.
+    pub fn inject_fault(&self, fault: Fault) {
+        self.state.faults.lock().unwrap().push_back(fault);
+    }
+
+    /// Stops serving.
+    pub fn stop(&self) {
+        self.server.abort();
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn forward(
+    State(state): State<Arc<ProxyState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let Some(path) = uri
+        .path()
+        .strip_prefix(state.prefix.as_str())
+        .map(str::to_string)
+    else {
+        return (StatusCode::NOT_FOUND, "not under the base path").into_response();
+    };
+    let query = uri.query().unwrap_or_default().to_string();
+    let body: Option<Value> = serde_json::from_slice(&raw).ok();
+    let fault = {
+        let mut faults = state.faults.lock().unwrap();
+        let hit = faults.iter_mut().position(|f| {
+            f.method.is_none_or(|m| m == method.as_str()) && path.contains(&f.path_contains)
+        });
+        match hit {
+            Some(i) if faults[i].pass > 0 => {
+                faults[i].pass -= 1;
+                None
+            }
+            Some(i) => {
+                faults[i].times -= 1;
+                Some(if faults[i].times == 0 {
+                    faults.remove(i).expect("fault")
+                } else {
+                    faults[i].clone()
+                })
+            }
+            None => None,
+        }
+    };
+    let (status, out_headers, bytes) = match fault {
+        Some(f) => {
+            let mut h = HeaderMap::new();
+            for (name, value) in &f.headers {
+                h.insert(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_str(value).expect("header"),
+                );
+            }
+            if !f.body.is_empty() {
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+            }
+            (f.status, h, Bytes::from(f.body.clone()))
+        }
+        None => {
+            let target = if query.is_empty() {
+                format!("{}{path}", state.upstream)
+            } else {
+                format!("{}{path}?{query}", state.upstream)
+            };
+            let mut request = state.http.request(method.clone(), target).body(raw.clone());
+            for name in [header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT] {
+                if let Some(v) = headers.get(&name) {
+                    request = request.header(name, v.clone());
+                }
+            }
+            let answer = match request.send().await {
+                Ok(a) => a,
+                Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
+            };
+            let status = answer.status().as_u16();
+            let mut h = HeaderMap::new();
+            for name in [header::CONTENT_TYPE, header::LOCATION, header::RETRY_AFTER] {
+                if let Some(v) = answer.headers().get(&name) {
+                    h.insert(name, v.clone());
+                }
+            }
+            (status, h, answer.bytes().await.unwrap_or_default())
+        }
+    };
+    state.log.lock().unwrap().push(Exchange {
+        method: method.to_string(),
+        path,
+        query,
+        body,
+        status,
+        response: serde_json::from_slice(&bytes).ok(),
+    });
+    let mut response = (StatusCode::from_u16(status).expect("status"), bytes).into_response();
+    response.headers_mut().extend(out_headers);
+    response
+}
