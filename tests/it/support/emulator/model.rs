@@ -191,8 +191,8 @@ impl ClientModel {
 
     /// `ClientResource.update`: a partial update of the scalars present, attributes merged key by
     /// key (a blank value removes the key), URI sets replaced when present, scopes ignored, a
-    /// new `secret` set; the service account follows `serviceAccountsEnabled` (up to Keycloak
-    /// 26.0, an absent flag removes the service-account user too), and authorization is enabled
+    /// new `secret` set; the service account follows `serviceAccountsEnabled` (before Keycloak
+    /// 26.0, an absent flag removed the service-account user too), and authorization is enabled
     /// by `true` and **disabled (resource server deleted) by anything else, absent included**.
     pub fn update(&mut self, rep: &Map<String, Value>, version: (u32, u32)) -> Result<(), Refusal> {
         let mut next = self.clone();
@@ -272,9 +272,10 @@ impl ClientModel {
                 next.service_account = None;
             }
             None if !next.service_accounts_enabled => next.service_account = None,
-            // ClientResource.updateClientFromRep up to 26.0: the service-account user is removed
-            // unless the body says `true`; the flag itself stays, so a GET shows no change.
-            None if version <= (26, 0) => next.service_account = None,
+            // Before 26.0, ClientResource.updateClientFromRep removed the service-account user
+            // unless the body said `true` (the flag stayed, so a GET showed no change). Real
+            // 26.0.8 and 26.7.3 keep it (seen by the real-Keycloak tests).
+            None if version < (26, 0) => next.service_account = None,
             None => {}
         }
         // ClientResource.updateAuthorizationSettings.
