@@ -93,6 +93,10 @@ pub enum Rotation {
     OnDemand(String),
     /// `spec.secret.rotationInterval` elapsed since the secret was made.
     Scheduled(String),
+    /// `spec.secret.rotationInterval` is set and Keycloak does not say when the secret was
+    /// made (a secret given rather than generated, an imported client): its age is unknown, so
+    /// the rotation counts as due, once; the new secret carries its creation time.
+    AgeUnknown(String),
 }
 
 impl Change {
@@ -151,6 +155,11 @@ impl fmt::Display for Change {
                 Rotation::Scheduled(interval) => write!(
                     f,
                     "rotated the secret of client {client_id:?} (rotationInterval {interval} elapsed)"
+                ),
+                Rotation::AgeUnknown(interval) => write!(
+                    f,
+                    "rotated the secret of client {client_id:?} (rotationInterval {interval}; \
+                     Keycloak did not say when the secret was made)"
                 ),
             },
             Self::SecretSetFromSource { client_id, source } => write!(

@@ -9,12 +9,12 @@ use omkc::{
     crd::OpenMetadataKeycloakClient,
     keycloak::Session,
     keycloak::{Credentials, KeycloakError},
-    names::OWNER_ATTRIBUTE,
+    names::{OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE, SECRET_CREATION_ATTRIBUTE},
     reason::Reason,
     reconcile::{
-        change::Change,
-        desired::ClientField,
-        plan::{Deletion, SecretWrite},
+        change::{Change, Rotation},
+        desired::{self, ClientField},
+        plan::{Deletion, Observed, SecretWrite},
     },
     validate::validate,
 };
@@ -781,3 +781,75 @@ fn the_openapi_check_catches_unknown_fields_and_wrong_types() {
     );
     assert_eq!(errors.len(), 3, "{errors:?}");
 }
+
+both!(
+    /// Keycloak keeps no creation time for a secret given rather than generated (an imported
+    /// client): with `rotationInterval` the secret's age is unknown, so it is rotated once, and
+    /// from then on by the creation time Keycloak gives the new secret.
+    a_secret_of_unknown_age_is_rotated_once_then_on_schedule,
+    |kc| {
+        let given = "given-by-an-import-0123456789";
+        let obj = resource_for(&kc, |o| {
+            o.spec.secret = Some(omkc::crd::OutputSecretSpec {
+                rotation_interval: Some("1h".into()),
+                ..Default::default()
+            })
+        });
+        let v = validate(&obj, INSTALLATION).unwrap();
+        kc.seed_client(
+            REALM,
+            json!({"clientId": v.client_id, "publicClient": false, "secret": given,
+                   "attributes": {OWNER_ATTRIBUTE: v.owner, OWNER_UID_ATTRIBUTE: v.uid}}),
+        )
+        .await;
+        let seeded = kc.client(REALM, &v.client_id).await.unwrap();
+        assert_eq!(
+            seeded["attributes"].get(SECRET_CREATION_ATTRIBUTE),
+            None,
+            "{} stamps only generated secrets",
+            kc.describe()
+        );
+        let session = kc.admin_session();
+        let issuer = session.realm_url(REALM);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let converge = async |held: &str| {
+            let secret = desired::output_secret(&v, held, &Default::default());
+            let observed = Observed {
+                issuer: &issuer,
+                secret: Some(&secret),
+                now,
+                ..Default::default()
+            };
+            omkc::reconcile::converge_keycloak(&session, &obj, &v, observed)
+                .await
+                .unwrap()
+        };
+
+        let (outputs, changes) = converge(given).await;
+        let rotated = Change::SecretRotated {
+            client_id: v.client_id.clone(),
+            trigger: Rotation::AgeUnknown("1h".into()),
+        };
+        assert!(changes.contains(&rotated), "{changes:?}");
+        let after = kc.client(REALM, &v.client_id).await.unwrap();
+        let fresh = after["secret"].as_str().unwrap().to_string();
+        assert_ne!(fresh, given);
+        assert!(after["attributes"][SECRET_CREATION_ATTRIBUTE].is_string());
+        assert!(
+            outputs.status.unwrap().secret.unwrap().next_rotation.is_some(),
+            "the next rotation is known now"
+        );
+
+        let (_, changes) = converge(&fresh).await;
+        assert!(
+            !changes
+                .iter()
+                .any(|c| matches!(c, Change::SecretRotated { .. })),
+            "rotated once: {changes:?}"
+        );
+        assert_eq!(kc.secret_of(REALM, &v.client_id).await.unwrap(), fresh);
+    }
+);

@@ -21,6 +21,7 @@ mod controller_loop;
 mod converged;
 mod crd;
 mod day2;
+mod differential;
 mod e2e;
 mod emulator;
 mod keycloak;

@@ -165,6 +165,53 @@ fn a_scheduled_rotation_is_due_from_keycloaks_own_creation_time() {
     );
 }
 
+#[test]
+fn a_secret_of_unknown_age_is_rotated_once_then_on_schedule() {
+    let mut obj = resource();
+    obj.spec.secret = Some(crate::crd::OutputSecretSpec {
+        rotation_interval: Some("1h".into()),
+        ..Default::default()
+    });
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let mut client = as_keycloak_reports(&v, "u-1");
+    // A secret given rather than generated: Keycloak keeps no creation time.
+    client
+        .rep
+        .attributes
+        .as_mut()
+        .unwrap()
+        .remove("client.secret.creation.time");
+    let secret = output(&v, "s3cr3t");
+    let unknown = plan(&obj, &v, observe(&client, Some(&secret))).unwrap();
+    assert_eq!(
+        unknown.keycloak,
+        [KeycloakAction::RegenerateSecret { uuid: "u-1".into() }]
+    );
+    assert_eq!(
+        unknown.changes,
+        [Change::SecretRotated {
+            client_id: "openmetadata".into(),
+            trigger: Rotation::AgeUnknown("1h".into()),
+        }]
+    );
+    assert!(
+        unknown.changes[0]
+            .to_string()
+            .contains("Keycloak did not say when the secret was made")
+    );
+
+    // Without rotationInterval, an unknown age is no reason to rotate.
+    let plain = resource();
+    let v_plain = validate(&plain, INSTALLATION).unwrap();
+    let quiet = plan(
+        &plain,
+        &v_plain,
+        observe(&client, Some(&output(&v_plain, "s3cr3t"))),
+    )
+    .unwrap();
+    assert!(quiet.keycloak.is_empty());
+}
+
 fn with_source(name: &str) -> OpenMetadataKeycloakClient {
     let mut obj = resource();
     obj.spec.secret = Some(crate::crd::OutputSecretSpec {

@@ -149,8 +149,9 @@ pub const ADMIN_USER: &str = "admin";
 /// Its password.
 pub const ADMIN_PASSWORD: &str = "admin-password-never-logged";
 
-// A new realm's client scopes in Keycloak 26 (RealmManager / DefaultClientScopes).
-const REALM_SCOPES: [&str; 11] = [
+// A new realm's client scopes in Keycloak 26 (RealmManager / DefaultClientScopes); the SAML ones
+// (`role_list`, `saml_organization`) are realm defaults too, but only for SAML clients.
+const REALM_SCOPES: [&str; 13] = [
     "acr",
     "basic",
     "email",
@@ -162,7 +163,13 @@ const REALM_SCOPES: [&str; 11] = [
     "offline_access",
     "organization",
     "microprofile-jwt",
+    "role_list",
+    "saml_organization",
 ];
+// Scopes newer realms have as well: `service_account` (OpenID Connect, given to a client while
+// its service account is enabled) and `AuthnContextClassRef` (SAML). Absent on 26.0.8, present on
+// 26.7.3 (the differential test sees both); the `service_account` scope came with 26.3.
+const REALM_SCOPES_SINCE_26_3: [&str; 2] = ["service_account", "AuthnContextClassRef"];
 const REALM_DEFAULTS: [&str; 6] = ["acr", "basic", "email", "profile", "roles", "web-origins"];
 const REALM_OPTIONALS: [&str; 5] = [
     "address",
@@ -403,6 +410,7 @@ impl Emulator {
         self.with_client(realm, client_id, |c| {
             c.service_accounts_enabled = true;
             c.service_account.get_or_insert_with(Default::default);
+            c.follow_service_account_scope();
             c.resource_server = Some(ResourceServer {
                 policies: policies.iter().map(|p| p.to_string()).collect(),
             });
@@ -559,7 +567,12 @@ impl Inner {
 
     fn add_realm(&mut self, name: &str) {
         let mut realm = Realm::default();
-        for scope in REALM_SCOPES {
+        let newer: &[&str] = if self.version >= (26, 3) {
+            &REALM_SCOPES_SINCE_26_3
+        } else {
+            &[]
+        };
+        for &scope in REALM_SCOPES.iter().chain(newer) {
             let id = self.next_id("scope");
             realm.scopes.push(Scope {
                 id: id.clone(),

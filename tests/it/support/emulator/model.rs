@@ -67,6 +67,9 @@ pub struct ClientModel {
     pub optional_scopes: Vec<String>,
     pub resource_server: Option<ResourceServer>,
     pub service_account: Option<ServiceAccount>,
+    /// The realm's `service_account` scope (Keycloak 26.3 and later): a default scope of the
+    /// client exactly while its service account is enabled.
+    pub service_account_scope: Option<String>,
 }
 
 /// What went wrong turning a representation into the model: HTTP status and body.
@@ -144,7 +147,7 @@ impl ClientModel {
             // "Client does not have a service account."
             return Err(unknown_error());
         }
-        Ok(Self {
+        let mut client = Self {
             id,
             client_id: get_str(rep, "clientId").unwrap_or_default(),
             name: get_str(rep, "name"),
@@ -186,7 +189,28 @@ impl ClientModel {
             },
             resource_server: authorization.then(ResourceServer::default),
             service_account: service_accounts_enabled.then(ServiceAccount::default),
-        })
+            service_account_scope: scopes
+                .iter()
+                .find(|s| s.name == "service_account")
+                .map(|s| s.id.clone()),
+        };
+        client.follow_service_account_scope();
+        Ok(client)
+    }
+
+    /// ClientManager.enableServiceAccount / disableServiceAccount (26.3 and later): the realm's
+    /// `service_account` scope is added as a default scope with the service account and removed
+    /// with it (seen on 26.7.3: create, PUT `false`, PUT `true`).
+    pub fn follow_service_account_scope(&mut self) {
+        let Some(scope) = self.service_account_scope.clone() else {
+            return;
+        };
+        let has = self.default_scopes.contains(&scope);
+        if self.service_accounts_enabled && !has {
+            self.default_scopes.push(scope);
+        } else if !self.service_accounts_enabled && has {
+            self.default_scopes.retain(|s| *s != scope);
+        }
     }
 
     /// `ClientResource.update`: a partial update of the scalars present, attributes merged key by
@@ -289,6 +313,7 @@ impl ClientModel {
         } else {
             next.resource_server = None;
         }
+        next.follow_service_account_scope();
         *self = next;
         Ok(())
     }

@@ -1,0 +1,489 @@
+//! The emulator, proven field by field. One script — the operator's own [`Session`] calls, with
+//! the bodies the operator builds (`desired_client`, `update_body`) — runs against a real
+//! Keycloak and against the emulator modelling the same version: as an admin, as an account
+//! that may only view clients, and as one that may only query them. Both transcripts keep, for
+//! every exchange, what the operator reads (the managed fields, the scopes, the secret's
+//! presence, `access`, the attributes it looks at, error codes, the issuer) after normalising
+//! what may legitimately differ (ids, secrets, tokens, timestamps, the base URL), and, for every
+//! step, what the operator concluded. Any difference fails the test and is fixed in the
+//! emulator, with a comment naming the Keycloak behaviour.
+
+use std::sync::Arc;
+
+use omkc::{
+    keycloak::{Credentials, KeycloakError, Session},
+    names::{
+        ADOPTED_ATTRIBUTE, OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE, POST_LOGOUT_ATTRIBUTE,
+        SECRET_CREATION_ATTRIBUTE,
+    },
+    reconcile::desired,
+    validate::validate,
+};
+use serde_json::{Map, Value, json};
+
+use crate::support::{
+    INSTALLATION,
+    emulator::{Exchange, Level},
+    fixture, real,
+    target::{Kc, REALM, ScopeKind},
+};
+
+/// The attributes the operator reads.
+const READ_ATTRIBUTES: [&str; 5] = [
+    POST_LOGOUT_ATTRIBUTE,
+    OWNER_ATTRIBUTE,
+    OWNER_UID_ATTRIBUTE,
+    ADOPTED_ATTRIBUTE,
+    SECRET_CREATION_ATTRIBUTE,
+];
+
+/// What one target answered.
+#[derive(Default)]
+struct Transcript {
+    /// One line per step: what the operator concluded.
+    steps: Vec<String>,
+    /// Every exchange, normalised: `METHOD path -> status` and what the operator reads.
+    exchanges: Vec<(String, Value)>,
+}
+
+/// The ids seen so far on one target and the names they get in a transcript.
+#[derive(Default)]
+struct Ids(Vec<(String, String)>);
+
+impl Ids {
+    fn name(&mut self, id: &str, name: &str) {
+        self.0.push((id.to_string(), format!("{{{name}}}")));
+    }
+
+    fn replace(&self, text: &str) -> String {
+        self.0.iter().fold(text.to_string(), |t, (id, name)| {
+            t.replace(id.as_str(), name)
+        })
+    }
+}
+
+/// The fields of a client representation the operator reads: those it manages (the keys of
+/// its own creation body) and `id`, the scopes, the secret and `access`.
+fn read_fields(wanted: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = wanted.as_object().unwrap().keys().cloned().collect();
+    for extra in [
+        "id",
+        "defaultClientScopes",
+        "optionalClientScopes",
+        "secret",
+        "access",
+    ] {
+        fields.push(extra.to_string());
+    }
+    fields.sort();
+    fields.dedup();
+    fields
+}
+
+fn sorted_strings(v: &Value) -> Value {
+    let mut items: Vec<Value> = v.as_array().cloned().unwrap_or_default();
+    items.sort_by_key(|i| i.to_string());
+    Value::Array(items)
+}
+
+/// A client representation, reduced to what the operator reads.
+fn client(rep: &Value, fields: &[String], ids: &Ids) -> Value {
+    let mut out = Map::new();
+    for field in fields {
+        let Some(value) = rep.get(field) else {
+            continue;
+        };
+        let value = match field.as_str() {
+            "id" => json!(ids.replace(value.as_str().unwrap_or_default())),
+            "secret" => match value.as_str() {
+                Some(s) if !s.is_empty() && s.chars().all(|c| c == '*') => json!("<mask>"),
+                Some(s) if !s.is_empty() => json!("<secret>"),
+                _ => value.clone(),
+            },
+            "redirectUris" | "webOrigins" | "defaultClientScopes" | "optionalClientScopes" => {
+                sorted_strings(value)
+            }
+            "attributes" => {
+                let mut kept = Map::new();
+                for key in READ_ATTRIBUTES {
+                    if let Some(a) = value.get(key) {
+                        let a = if key == SECRET_CREATION_ATTRIBUTE && a.is_string() {
+                            json!("<time>")
+                        } else {
+                            a.clone()
+                        };
+                        kept.insert(key.to_string(), a);
+                    }
+                }
+                Value::Object(kept)
+            }
+            _ => value.clone(),
+        };
+        out.insert(field.clone(), value);
+    }
+    Value::Object(out)
+}
+
+/// An exchange, reduced to what the operator reads of it.
+fn exchange(e: &Exchange, fields: &[String], ids: &Ids, bases: &[String]) -> (String, Value) {
+    let path = ids.replace(&e.path);
+    let body = e.response.clone().unwrap_or(Value::Null);
+    let read = if e.path.ends_with("/protocol/openid-connect/token") {
+        // The operator reads the token and its lifetime (or the error code).
+        json!({
+            "access_token": body.get("access_token").map(|_| "<token>"),
+            "expires_in": body.get("expires_in").map(Value::is_number),
+            "error": body.get("error"),
+        })
+    } else if e.status >= 400 {
+        // The operator reads a plain error code and whether a 404 names the realm.
+        let text = body.to_string();
+        let code = body["error"].as_str().filter(|c| {
+            c.len() <= 64
+                && c.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+        });
+        json!({"error": code, "mentionsRealm": text.to_ascii_lowercase().contains("realm")})
+    } else if e.path.ends_with("/.well-known/openid-configuration") {
+        let issuer = body["issuer"].as_str().map(|i| {
+            bases
+                .iter()
+                .fold(i.to_string(), |i, base| i.replace(base.as_str(), "<base>"))
+        });
+        json!({ "issuer": issuer })
+    } else if e.query == "first=0&max=1" {
+        // The permission probe: only `access` of the first client is read.
+        json!(body[0].get("access"))
+    } else if e.path.ends_with("/client-scopes") && e.method == "GET" {
+        let mut names: Vec<&str> = body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        names.sort();
+        json!(names)
+    } else if e.path.ends_with("/client-secret") {
+        json!({"type": body["type"], "value": body.get("value").map(|_| "<secret>")})
+    } else if let Some(list) = body.as_array() {
+        Value::Array(list.iter().map(|c| client(c, fields, ids)).collect())
+    } else if body.is_object() {
+        client(&body, fields, ids)
+    } else {
+        body
+    };
+    let query = if e.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", e.query)
+    };
+    (format!("{} {path}{query} -> {}", e.method, e.status), read)
+}
+
+fn outcome<T>(result: &Result<T, KeycloakError>, ok: impl Fn(&T) -> String) -> String {
+    match result {
+        Ok(t) => ok(t),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// Runs the script on one target.
+async fn script(kc: &Kc) -> Transcript {
+    let mut ids = Ids::default();
+    let mut steps = Vec::new();
+    let admin = kc.admin_session();
+    let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
+    let cid = v.client_id.clone();
+    let wanted = desired::desired_client(&v);
+    let fields = read_fields(&serde_json::to_value(&wanted).unwrap());
+    kc.add_user("viewer", "viewer-password", Level::View).await;
+    kc.add_user("querier", "querier-password", Level::Query)
+        .await;
+    kc.clear_log().await;
+
+    let found = |s: &Result<Option<omkc::keycloak::ObservedClient>, KeycloakError>| {
+        outcome(s, |c| match c {
+            None => "none".into(),
+            Some(c) => format!(
+                "client, secret: {}, may manage: {}",
+                c.secret.is_some(),
+                c.may_manage
+            ),
+        })
+    };
+
+    steps.push(format!(
+        "find before creation: {}",
+        found(&admin.find_client(REALM, &cid).await)
+    ));
+    let uuid = admin
+        .create_client(REALM, &wanted)
+        .await
+        .unwrap_or_else(|e| panic!("create on {}: {e}", kc.describe()));
+    ids.name(&uuid, "client");
+    steps.push(format!(
+        "find: {}",
+        found(&admin.find_client(REALM, &cid).await)
+    ));
+    steps.push(format!(
+        "get: {}",
+        found(&admin.get_client(REALM, &uuid).await)
+    ));
+    let drift = |c: &omkc::keycloak::ObservedClient| {
+        format!("{:?}", desired::client_drift(&c.rep, &wanted))
+    };
+    let created = admin.get_client(REALM, &uuid).await.unwrap().unwrap();
+    steps.push(format!("drift after creation: {}", drift(&created)));
+
+    // Scopes: the realm's, then email moved to optional by hand and back by the operator, and
+    // profile added although it is already a default scope (a no-op).
+    let scopes = admin.realm_scopes(REALM).await.unwrap();
+    for s in &scopes {
+        ids.name(&s.id, &format!("scope {}", s.name));
+    }
+    let scope_id = |name: &str| scopes.iter().find(|s| s.name == name).unwrap().id.clone();
+    kc.set_client_scope(REALM, &cid, "email", ScopeKind::Optional)
+        .await;
+    let seen = admin.get_client(REALM, &uuid).await.unwrap().unwrap();
+    steps.push(format!(
+        "scopes by hand: default {:?}, optional {:?}",
+        seen.rep.default_client_scopes.as_ref().map(|s| s.len()),
+        seen.rep.optional_client_scopes.as_ref().map(|s| s.len()),
+    ));
+    let email = scope_id("email");
+    let r = admin.remove_optional_scope(REALM, &uuid, &email).await;
+    steps.push(format!(
+        "remove optional email: {}",
+        outcome(&r, |_| "ok".into())
+    ));
+    let r = admin.add_default_scope(REALM, &uuid, &email).await;
+    steps.push(format!(
+        "add default email: {}",
+        outcome(&r, |_| "ok".into())
+    ));
+    let r = admin
+        .add_default_scope(REALM, &uuid, &scope_id("profile"))
+        .await;
+    steps.push(format!(
+        "add default profile again: {}",
+        outcome(&r, |_| "ok".into())
+    ));
+    admin.get_client(REALM, &uuid).await.unwrap();
+
+    // Drift made by hand in the console, one field at a time, each repaired with the partial
+    // PUT the operator sends.
+    let edits = [
+        json!({"name": "Renamed by hand"}),
+        json!({"description": "changed by hand"}),
+        json!({"enabled": false}),
+        json!({"standardFlowEnabled": false}),
+        json!({"implicitFlowEnabled": false}),
+        json!({"directAccessGrantsEnabled": true}),
+        json!({"clientAuthenticatorType": "client-jwt"}),
+        json!({"rootUrl": "https://elsewhere.example"}),
+        json!({"redirectUris": ["https://elsewhere.example/cb"]}),
+        json!({"webOrigins": ["*"]}),
+        json!({"attributes": {POST_LOGOUT_ATTRIBUTE: "https://elsewhere.example/logout"}}),
+        json!({"attributes": {OWNER_ATTRIBUTE: ""}}),
+        json!({"authorizationServicesEnabled": false}),
+    ];
+    for edit in edits {
+        kc.edit_client(REALM, &cid, edit.clone()).await;
+        let observed = admin.get_client(REALM, &uuid).await.unwrap().unwrap();
+        let fields_drifted = desired::client_drift(&observed.rep, &wanted);
+        let body = desired::update_body(&observed.rep, &wanted, &fields_drifted);
+        let r = admin.update_client(REALM, &uuid, &body).await;
+        let after = admin.get_client(REALM, &uuid).await.unwrap().unwrap();
+        steps.push(format!(
+            "edit {edit}: drift {fields_drifted:?}, update {}, drift after {}",
+            outcome(&r, |_| "ok".into()),
+            drift(&after)
+        ));
+    }
+
+    // The secret: regenerated, then read back.
+    let r = admin.regenerate_secret(REALM, &uuid).await;
+    steps.push(format!(
+        "regenerate: {}",
+        outcome(&r, |_| "a secret".into())
+    ));
+    let regenerated = r.unwrap();
+    let read = admin.get_client(REALM, &uuid).await.unwrap().unwrap();
+    steps.push(format!(
+        "the secret read back is the regenerated one: {}",
+        read.secret.as_ref().map(|s| s.expose()) == Some(regenerated.expose())
+    ));
+    let r = admin.issuer(REALM).await;
+    steps.push(format!(
+        "issuer: {}",
+        outcome(&r, |i| {
+            let real = real::endpoint().map(|e| e.url).unwrap_or_default();
+            i.replace(&kc.base_url, "<base>").replace(&real, "<base>")
+        })
+    ));
+    let r = admin.may_manage_clients(REALM).await;
+    steps.push(format!(
+        "admin may manage: {}",
+        outcome(&r, |m| m.to_string())
+    ));
+
+    // The same reads and writes as accounts that may only view, or only query, clients.
+    for (who, password) in [
+        ("viewer", "viewer-password"),
+        ("querier", "querier-password"),
+    ] {
+        let s: Arc<Session> = kc.session(Credentials::Password {
+            username: who.into(),
+            password: password.into(),
+        });
+        steps.push(format!(
+            "{who} find: {}",
+            found(&s.find_client(REALM, &cid).await)
+        ));
+        steps.push(format!(
+            "{who} get: {}",
+            found(&s.get_client(REALM, &uuid).await)
+        ));
+        let r = s.may_manage_clients(REALM).await;
+        steps.push(format!(
+            "{who} may manage: {}",
+            outcome(&r, |m| m.to_string())
+        ));
+        let r = s.regenerate_secret(REALM, &uuid).await;
+        steps.push(format!(
+            "{who} regenerate: {}",
+            outcome(&r, |_| "a secret".into())
+        ));
+        let r = s.update_client(REALM, &uuid, &wanted).await;
+        steps.push(format!("{who} update: {}", outcome(&r, |_| "ok".into())));
+        let r = s.delete_client(REALM, &uuid).await;
+        steps.push(format!("{who} delete: {}", outcome(&r, |_| "ok".into())));
+    }
+
+    // A second client without a service account, given one later by the operator's PUT.
+    let plain = validate(&fixture("basic.yaml"), INSTALLATION).unwrap();
+    let mut plain_wanted = desired::desired_client(&plain);
+    let plain_uuid = admin.create_client(REALM, &plain_wanted).await.unwrap();
+    ids.name(&plain_uuid, "plain client");
+    plain_wanted.service_accounts_enabled = Some(true);
+    let observed = admin.get_client(REALM, &plain_uuid).await.unwrap().unwrap();
+    let fields_drifted = desired::client_drift(&observed.rep, &plain_wanted);
+    let body = desired::update_body(&observed.rep, &plain_wanted, &fields_drifted);
+    let r = admin.update_client(REALM, &plain_uuid, &body).await;
+    steps.push(format!(
+        "service account added: drift {fields_drifted:?}, update {}",
+        outcome(&r, |_| "ok".into())
+    ));
+    admin.get_client(REALM, &plain_uuid).await.unwrap();
+    admin.delete_client(REALM, &plain_uuid).await.unwrap();
+
+    // Deletion, twice (the second finds nothing and counts as done), then the lookups.
+    let r = admin.delete_client(REALM, &uuid).await;
+    steps.push(format!("delete: {}", outcome(&r, |_| "ok".into())));
+    let r = admin.delete_client(REALM, &uuid).await;
+    steps.push(format!("delete again: {}", outcome(&r, |_| "ok".into())));
+    steps.push(format!(
+        "get after deletion: {}",
+        found(&admin.get_client(REALM, &uuid).await)
+    ));
+    steps.push(format!(
+        "find after deletion: {}",
+        found(&admin.find_client(REALM, &cid).await)
+    ));
+    let r = admin.find_client("no-such-realm", &cid).await;
+    steps.push(format!("find in a missing realm: {}", found(&r)));
+
+    // Keycloak names itself by the URL it was reached at: the proxy's, or its own.
+    let mut bases = vec![kc.base_url.clone()];
+    bases.extend(real::endpoint().map(|e| e.url));
+    let exchanges = kc
+        .log()
+        .iter()
+        .map(|e| exchange(e, &fields, &ids, &bases))
+        .collect();
+    Transcript { steps, exchanges }
+}
+
+/// Where two values differ, as JSON paths with both sides.
+fn value_differences(at: &str, real: &Value, emulated: &Value, out: &mut Vec<String>) {
+    match (real, emulated) {
+        (Value::Object(r), Value::Object(e)) => {
+            let mut keys: Vec<&String> = r.keys().chain(e.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let (a, b) = (
+                    r.get(k).unwrap_or(&Value::Null),
+                    e.get(k).unwrap_or(&Value::Null),
+                );
+                value_differences(&format!("{at}.{k}"), a, b, out);
+            }
+        }
+        (Value::Array(r), Value::Array(e))
+            if r.len() == e.len() && r.iter().all(Value::is_object) =>
+        {
+            for (i, (a, b)) in r.iter().zip(e).enumerate() {
+                value_differences(&format!("{at}[{i}]"), a, b, out);
+            }
+        }
+        (a, b) if a != b => out.push(format!("    {at}: real {a}, emulator {b}")),
+        _ => {}
+    }
+}
+
+/// The differences between two transcripts: steps, then exchanges, each with what differs.
+fn differences(real: &Transcript, emulated: &Transcript) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in 0..real.steps.len().max(emulated.steps.len()) {
+        let (r, e) = (real.steps.get(i), emulated.steps.get(i));
+        if r != e {
+            out.push(format!(
+                "step {i}:\n  real Keycloak: {}\n  emulator:      {}",
+                r.map_or("(nothing)", |s| s.as_str()),
+                e.map_or("(nothing)", |s| s.as_str())
+            ));
+        }
+    }
+    let none = (String::from("(nothing)"), Value::Null);
+    for i in 0..real.exchanges.len().max(emulated.exchanges.len()) {
+        let (r, e) = (
+            real.exchanges.get(i).unwrap_or(&none),
+            emulated.exchanges.get(i).unwrap_or(&none),
+        );
+        if r.0 != e.0 {
+            out.push(format!(
+                "exchange {i}:\n  real Keycloak: {}\n  emulator:      {}",
+                r.0, e.0
+            ));
+            continue;
+        }
+        let mut fields = Vec::new();
+        value_differences("", &r.1, &e.1, &mut fields);
+        if !fields.is_empty() {
+            out.push(format!("exchange {i}: {}\n{}", r.0, fields.join("\n")));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+#[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (README, Testing against a real Keycloak)"]
+async fn the_emulator_answers_as_real_keycloak() {
+    let real = Kc::real().await;
+    let emulated = Kc::emulator_as(real.version).await;
+    let (a, b) = (script(&real).await, script(&emulated).await);
+    assert!(
+        a.exchanges.len() > 60,
+        "the script made {} exchanges",
+        a.exchanges.len()
+    );
+    let found = differences(&a, &b);
+    assert!(
+        found.is_empty(),
+        "{} differs from {} in {} places:\n{}",
+        emulated.describe(),
+        real.describe(),
+        found.len(),
+        found.join("\n")
+    );
+}
