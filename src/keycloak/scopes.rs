@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 
-use super::{KeycloakError, Scope, Session};
+use super::{KeycloakError, Scope, Session, session::missing_is_done};
 use crate::urls::encode_segment;
 
 impl Session {
@@ -40,21 +40,8 @@ impl Session {
         uuid: &str,
         scope_id: &str,
     ) -> Result<(), KeycloakError> {
-        let path = format!(
-            "/clients/{}/default-client-scopes/{}",
-            encode_segment(uuid),
-            encode_segment(scope_id)
-        );
-        self.call(
-            Method::PUT,
-            "/admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}",
-            realm,
-            &path,
-            &[],
-            None,
-        )
-        .await
-        .map(drop)
+        self.client_scope(Method::PUT, "default", realm, uuid, scope_id)
+            .await
     }
 
     /// Removes one optional client scope from the client (no-op if it does not have it).
@@ -64,24 +51,32 @@ impl Session {
         uuid: &str,
         scope_id: &str,
     ) -> Result<(), KeycloakError> {
+        missing_is_done(
+            self.client_scope(Method::DELETE, "optional", realm, uuid, scope_id)
+                .await,
+        )
+    }
+
+    /// `PUT` or `DELETE` of `/clients/{id}/{kind}-client-scopes/{scope}`.
+    async fn client_scope(
+        &self,
+        method: Method,
+        kind: &'static str,
+        realm: &str,
+        uuid: &str,
+        scope_id: &str,
+    ) -> Result<(), KeycloakError> {
+        let template = match kind {
+            "default" => "/admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}",
+            _ => "/admin/realms/{realm}/clients/{id}/optional-client-scopes/{scope}",
+        };
         let path = format!(
-            "/clients/{}/optional-client-scopes/{}",
+            "/clients/{}/{kind}-client-scopes/{}",
             encode_segment(uuid),
             encode_segment(scope_id)
         );
-        match self
-            .call(
-                Method::DELETE,
-                "/admin/realms/{realm}/clients/{id}/optional-client-scopes/{scope}",
-                realm,
-                &path,
-                &[],
-                None,
-            )
+        self.call(method, template, realm, &path, &[], None)
             .await
-        {
-            Ok(_) | Err(KeycloakError::NotFound) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .map(drop)
     }
 }

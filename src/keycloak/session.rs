@@ -223,8 +223,8 @@ impl Session {
     /// Deletes a client; an id that no longer exists counts as deleted.
     pub async fn delete_client(&self, realm: &str, uuid: &str) -> Result<(), KeycloakError> {
         let path = format!("/clients/{}", encode_segment(uuid));
-        match self
-            .call(
+        missing_is_done(
+            self.call(
                 Method::DELETE,
                 "/admin/realms/{realm}/clients/{id}",
                 realm,
@@ -232,11 +232,8 @@ impl Session {
                 &[],
                 None,
             )
-            .await
-        {
-            Ok(_) | Err(KeycloakError::NotFound) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .await,
+        )
     }
 
     /// Regenerates the client's secret now (the old one stops working) and returns the new one.
@@ -354,6 +351,14 @@ impl Session {
             .unwrap_or_else(|e| e.into_inner())
             .insert(realm.to_string(), (issuer.clone(), Instant::now()));
         Ok(issuer)
+    }
+}
+
+/// A removal that found nothing to remove is done.
+pub(super) fn missing_is_done<T>(result: Result<T, KeycloakError>) -> Result<(), KeycloakError> {
+    match result {
+        Ok(_) | Err(KeycloakError::NotFound) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -39,23 +39,7 @@ fn env() -> Option<Env> {
 }
 
 async fn admin_token(http: &reqwest::Client, e: &Env) -> String {
-    let response: Value = http
-        .post(format!(
-            "{}/realms/master/protocol/openid-connect/token",
-            e.keycloak
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", &e.user),
-            ("password", &e.password),
-        ])
-        .send()
-        .await
-        .expect("token request")
-        .json()
-        .await
-        .expect("token JSON");
+    let response = crate::support::password_grant(http, &e.keycloak, &e.user, &e.password).await;
     response["access_token"]
         .as_str()
         .expect("access_token")

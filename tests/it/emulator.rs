@@ -13,6 +13,7 @@ use crate::{
     support::{
         emulator::Level,
         openapi::{OpenApi, violations},
+        password_grant,
         target::{Kc, REALM},
     },
 };
@@ -35,23 +36,7 @@ impl Raw {
     async fn login(kc: &Kc, user: &str, password: &str) -> Self {
         omkc::tls::install_crypto_provider();
         let http = reqwest::Client::new();
-        let token: Value = http
-            .post(format!(
-                "{}/realms/master/protocol/openid-connect/token",
-                kc.base_url
-            ))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", user),
-                ("password", password),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = password_grant(&http, &kc.base_url, user, password).await;
         Self {
             http,
             base: format!("{}/admin/realms/{REALM}", kc.base_url),

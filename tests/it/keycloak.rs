@@ -261,16 +261,20 @@ both!(
     }
 );
 
-both!(a_removed_default_scope_is_added_back_one_by_one, |kc| {
-    let v = resource_for(&kc, |_| {});
+/// Moves `email` on the client the operator made (dropped, or made optional) as the console
+/// would; the next sync puts it back among the default scopes. The writes it took.
+async fn email_scope_restored(
+    kc: &Kc,
+    v: &OpenMetadataKeycloakClient,
+    to: ScopeKind,
+) -> Vec<String> {
     let session = kc.admin_session();
-    sync_keycloak(&session, &v).await.unwrap();
-    kc.set_client_scope(REALM, "openmetadata", "email", ScopeKind::None)
+    sync_keycloak(&session, v).await.unwrap();
+    kc.set_client_scope(REALM, "openmetadata", "email", to)
         .await;
     kc.clear_log().await;
 
-    let synced = sync_keycloak(&session, &v).await.unwrap();
-
+    let synced = sync_keycloak(&session, v).await.unwrap();
     assert_eq!(
         synced.changes,
         [Change::ScopesAdded {
@@ -280,9 +284,16 @@ both!(a_removed_default_scope_is_added_back_one_by_one, |kc| {
     assert!(
         kc.default_scope_names(REALM, "openmetadata")
             .await
-            .contains(&"email".to_string())
+            .contains(&"email".to_string()),
+        "email is a default scope on {}",
+        kc.describe()
     );
-    let w = kc.writes();
+    kc.writes()
+}
+
+both!(a_removed_default_scope_is_added_back_one_by_one, |kc| {
+    let v = resource_for(&kc, |_| {});
+    let w = email_scope_restored(&kc, &v, ScopeKind::None).await;
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
         w[0].starts_with("PUT /admin/realms/data-sec/clients/")
@@ -297,36 +308,17 @@ both!(
     a_scope_made_optional_by_hand_becomes_a_default_scope_once,
     |kc| {
         let v = resource_for(&kc, |_| {});
-        let session = kc.admin_session();
-        sync_keycloak(&session, &v).await.unwrap();
-        kc.set_client_scope(REALM, "openmetadata", "email", ScopeKind::Optional)
-            .await;
-        kc.clear_log().await;
-
-        let synced = sync_keycloak(&session, &v).await.unwrap();
-        assert_eq!(
-            synced.changes,
-            [Change::ScopesAdded {
-                scopes: vec!["email".into()]
-            }]
-        );
-        assert!(
-            kc.default_scope_names(REALM, "openmetadata")
-                .await
-                .contains(&"email".to_string()),
-            "email is a default scope on {}",
-            kc.describe()
-        );
+        let w = email_scope_restored(&kc, &v, ScopeKind::Optional).await;
         assert!(
             !kc.scope_names(REALM, "openmetadata", true)
                 .await
                 .contains(&"email".to_string())
         );
-        let w = kc.writes();
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].starts_with("DELETE ") && w[0].contains("/optional-client-scopes/"), "{w:?}");
         assert!(w[1].starts_with("PUT ") && w[1].contains("/default-client-scopes/"), "{w:?}");
 
+        let session = kc.admin_session();
         kc.clear_log().await;
         for _ in 0..2 {
             let again = sync_keycloak(&session, &v).await.unwrap();

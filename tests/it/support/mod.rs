@@ -137,3 +137,27 @@ pub async fn keycloak_delete(
     let v = omkc::validate::validate(obj, INSTALLATION)?;
     omkc::reconcile::cleanup::delete_owned_client(session, &v, None).await
 }
+
+/// A password grant of `admin-cli` in `master` at `base_url`: Keycloak's JSON answer.
+pub async fn password_grant(
+    http: &reqwest::Client,
+    base_url: &str,
+    username: &str,
+    password: &str,
+) -> serde_json::Value {
+    http.post(format!(
+        "{base_url}/realms/master/protocol/openid-connect/token"
+    ))
+    .form(&[
+        ("grant_type", "password"),
+        ("client_id", "admin-cli"),
+        ("username", username),
+        ("password", password),
+    ])
+    .send()
+    .await
+    .expect("token request")
+    .json()
+    .await
+    .expect("token answer")
+}

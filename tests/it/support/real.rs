@@ -23,7 +23,7 @@ use axum::{
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, task::JoinHandle};
 
-use super::emulator::{Exchange, Fault};
+use super::emulator::{Exchange, Fault, take_fault};
 
 /// The real Keycloak the environment names, if any.
 pub struct Endpoint {
@@ -77,24 +77,7 @@ impl Admin {
 
     /// A fresh admin token (tests may shorten token lifetimes or end every session).
     async fn token(&self) -> String {
-        let answer: Value = self
-            .http
-            .post(format!(
-                "{}/realms/master/protocol/openid-connect/token",
-                self.url
-            ))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", &self.user),
-                ("password", &self.password),
-            ])
-            .send()
-            .await
-            .expect("token request")
-            .json()
-            .await
-            .expect("token answer");
+        let answer = super::password_grant(&self.http, &self.url, &self.user, &self.password).await;
         answer["access_token"]
             .as_str()
             .unwrap_or_else(|| panic!("the bootstrap admin may sign in: {answer}"))
@@ -363,27 +346,7 @@ async fn forward(
     };
     let query = uri.query().unwrap_or_default().to_string();
     let body: Option<Value> = serde_json::from_slice(&raw).ok();
-    let fault = {
-        let mut faults = state.faults.lock().unwrap();
-        let hit = faults.iter_mut().position(|f| {
-            f.method.is_none_or(|m| m == method.as_str()) && path.contains(&f.path_contains)
-        });
-        match hit {
-            Some(i) if faults[i].pass > 0 => {
-                faults[i].pass -= 1;
-                None
-            }
-            Some(i) => {
-                faults[i].times -= 1;
-                Some(if faults[i].times == 0 {
-                    faults.remove(i).expect("fault")
-                } else {
-                    faults[i].clone()
-                })
-            }
-            None => None,
-        }
-    };
+    let fault = take_fault(&mut state.faults.lock().unwrap(), method.as_str(), &path);
     let (status, out_headers, bytes) = match fault {
         Some(f) => {
             let mut h = HeaderMap::new();

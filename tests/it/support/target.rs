@@ -654,15 +654,7 @@ impl Kc {
         status: u16,
         body: &str,
     ) {
-        self.inject_fault(Fault {
-            method,
-            path_contains: path_contains.into(),
-            status,
-            body: body.into(),
-            headers: vec![],
-            times: 1,
-            pass: 0,
-        });
+        self.inject_fault(Fault::once(method, path_contains, status, body));
     }
 
     /// Queues a fault.

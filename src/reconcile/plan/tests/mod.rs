@@ -4,6 +4,7 @@
 mod day2;
 mod outputs;
 mod refusals;
+mod sources;
 
 use std::collections::HashMap;
 

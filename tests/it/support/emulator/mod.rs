@@ -79,6 +79,45 @@ pub struct Fault {
     pub pass: usize,
 }
 
+impl Fault {
+    /// Answers the first request matching `method` and `path_contains` with `status` and `body`.
+    pub fn once(
+        method: Option<&'static str>,
+        path_contains: &str,
+        status: u16,
+        body: &str,
+    ) -> Self {
+        Self {
+            method,
+            path_contains: path_contains.into(),
+            status,
+            body: body.into(),
+            headers: vec![],
+            times: 1,
+            pass: 0,
+        }
+    }
+}
+
+/// The fault that answers this request instead of Keycloak, if one is queued for it (the first
+/// matching fault lets `pass` requests through, then answers `times` of them).
+pub fn take_fault(faults: &mut VecDeque<Fault>, method: &str, path: &str) -> Option<Fault> {
+    let i = faults
+        .iter()
+        .position(|f| f.method.is_none_or(|m| m == method) && path.contains(&f.path_contains))?;
+    let f = &mut faults[i];
+    if f.pass > 0 {
+        f.pass -= 1;
+        return None;
+    }
+    f.times -= 1;
+    if f.times == 0 {
+        faults.remove(i)
+    } else {
+        Some(f.clone())
+    }
+}
+
 /// What a caller's token allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -345,15 +384,7 @@ impl Emulator {
         status: u16,
         body: &str,
     ) {
-        self.inject_fault(Fault {
-            method,
-            path_contains: path_contains.into(),
-            status,
-            body: body.into(),
-            headers: vec![],
-            times: 1,
-            pass: 0,
-        });
+        self.inject_fault(Fault::once(method, path_contains, status, body));
     }
 
     /// Queues a fault.
@@ -645,26 +676,9 @@ async fn handle(
         None
     };
 
-    let mut fault = None;
-    for (i, f) in inner.faults.iter_mut().enumerate() {
-        if f.method.is_none_or(|m| m == method.as_str()) && path.contains(&f.path_contains) {
-            if f.pass > 0 {
-                f.pass -= 1;
-            } else {
-                fault = Some(i);
-            }
-            break;
-        }
-    }
     let mut extra_headers = Vec::new();
-    let (status, location, response) = if let Some(i) = fault {
-        let f = &mut inner.faults[i];
-        f.times -= 1;
-        let f = if f.times == 0 {
-            inner.faults.remove(i).expect("fault exists")
-        } else {
-            f.clone()
-        };
+    let fault = take_fault(&mut inner.faults, method.as_str(), &path);
+    let (status, location, response) = if let Some(f) = fault {
         extra_headers = f.headers.clone();
         (
             f.status,

@@ -315,7 +315,15 @@ fn admin(
                 None => not_found_client(),
             }
         }
-        ("PUT" | "DELETE", ["clients", id, "optional-client-scopes", scope_id]) => {
+        (
+            "PUT" | "DELETE",
+            [
+                "clients",
+                id,
+                kind @ ("default-client-scopes" | "optional-client-scopes"),
+                scope_id,
+            ],
+        ) => {
             let r = inner.realms.get_mut(realm).expect("realm");
             if !r.scopes.iter().any(|s| s.id == *scope_id) {
                 return reply(404, json!({"error": "Client scope not found"}));
@@ -323,33 +331,19 @@ fn admin(
             let Some(client) = r.clients.get_mut(*id) else {
                 return not_found_client();
             };
-            if method == "PUT" {
-                let linked = client.default_scopes.iter().chain(&client.optional_scopes);
-                if !linked.clone().any(|s| s == scope_id) {
-                    client.optional_scopes.push(scope_id.to_string());
-                }
+            let linked = client.default_scopes.contains(&scope_id.to_string())
+                || client.optional_scopes.contains(&scope_id.to_string());
+            let list = if *kind == "default-client-scopes" {
+                &mut client.default_scopes
             } else {
-                client.optional_scopes.retain(|s| s != scope_id);
-            }
-            reply(204, Value::Null)
-        }
-        ("PUT" | "DELETE", ["clients", id, "default-client-scopes", scope_id]) => {
-            let r = inner.realms.get_mut(realm).expect("realm");
-            if !r.scopes.iter().any(|s| s.id == *scope_id) {
-                return reply(404, json!({"error": "Client scope not found"}));
-            }
-            let Some(client) = r.clients.get_mut(*id) else {
-                return not_found_client();
+                &mut client.optional_scopes
             };
-            if method == "PUT" {
+            if method == "DELETE" {
+                list.retain(|s| s != scope_id);
+            } else if !linked {
                 // ClientAdapter.addClientScopes skips a scope the client has in either list: a
                 // scope that is optional stays optional (still 204, still an admin event).
-                let linked = client.default_scopes.iter().chain(&client.optional_scopes);
-                if !linked.clone().any(|s| s == scope_id) {
-                    client.default_scopes.push(scope_id.to_string());
-                }
-            } else {
-                client.default_scopes.retain(|s| s != scope_id);
+                list.push(scope_id.to_string());
             }
             reply(204, Value::Null)
         }
