@@ -30,9 +30,9 @@ fn api(meta: &ObjectMeta, ctx: &Context) -> Api<DynamicObject> {
     )
 }
 
-/// The JSON patch that adds the finalizer.
-pub fn add_patch(obj: &OpenMetadataKeycloakClient) -> Value {
-    match &obj.metadata.finalizers {
+/// The JSON patch that adds the finalizer to a resource whose finalizers are `current`.
+pub fn add_patch(current: Option<&Vec<String>>) -> Value {
+    match current {
         None => json!([
             {"op": "test", "path": "/metadata/finalizers", "value": null},
             {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}
@@ -44,45 +44,88 @@ pub fn add_patch(obj: &OpenMetadataKeycloakClient) -> Value {
     }
 }
 
-/// IO: adds the finalizer.
-pub async fn add(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<(), Error> {
-    let patch: json_patch::Patch =
-        serde_json::from_value(add_patch(obj)).expect("a valid JSON patch");
-    api(&obj.metadata, ctx)
-        .patch::<()>(
-            &obj.name_any(),
-            &PatchParams::default(),
-            &Patch::Json(patch),
-        )
-        .await
-        .map(drop)
-        .map_err(|e| Error::kube("add the finalizer", e))
-}
-
-/// IO: removes the finalizer (nothing to do if it is gone already). Works from the metadata
-/// alone: a resource whose spec no longer parses can still be deleted.
-pub async fn remove(meta: &ObjectMeta, ctx: &Context) -> Result<(), Error> {
-    let Some(index) = meta
-        .finalizers
-        .iter()
-        .flatten()
-        .position(|f| f == FINALIZER)
-    else {
-        return Ok(());
-    };
-    let patch: json_patch::Patch = serde_json::from_value(json!([
+/// The JSON patch that removes the finalizer, if `current` holds it.
+fn remove_patch(current: Option<&Vec<String>>) -> Option<Value> {
+    let index = current?.iter().position(|f| f == FINALIZER)?;
+    Some(json!([
         {"op": "test", "path": format!("/metadata/finalizers/{index}"), "value": FINALIZER},
         {"op": "remove", "path": format!("/metadata/finalizers/{index}")}
     ]))
-    .expect("a valid JSON patch");
-    let name = meta.name.as_deref().unwrap_or_default();
-    match api(meta, ctx)
-        .patch::<()>(name, &PatchParams::default(), &Patch::Json(patch))
+}
+
+async fn patch(api: &Api<DynamicObject>, name: &str, patch: Value) -> Result<(), kube::Error> {
+    let patch: json_patch::Patch = serde_json::from_value(patch).expect("a valid JSON patch");
+    api.patch::<()>(name, &PatchParams::default(), &Patch::Json(patch))
         .await
-    {
-        Ok(_) => Ok(()),
+        .map(drop)
+}
+
+/// Whether the API server refused a patch because its `test` failed: the copy the patch was
+/// made from is older than the object (a cache that has not seen the last write yet, often
+/// this operator's own finalizer). Never the user's fault.
+fn stale(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 422 || s.code == 409)
+}
+
+/// A patch made from a fresh copy failed: retried (not a refusal of the spec).
+fn retried(action: &str, source: kube::Error) -> Error {
+    Error::Kube {
+        action: action.into(),
+        source,
+    }
+}
+
+/// IO: adds the finalizer. When the copy at hand is stale, reads the resource and patches
+/// from what it holds (nothing to do if the finalizer is there already).
+pub async fn add(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<(), Error> {
+    const ACTION: &str = "add the finalizer";
+    let api = api(&obj.metadata, ctx);
+    let name = obj.name_any();
+    match patch(&api, &name, add_patch(obj.metadata.finalizers.as_ref())).await {
+        Ok(()) => return Ok(()),
+        Err(e) if stale(&e) => {}
+        Err(e) => return Err(Error::kube(ACTION, e)),
+    }
+    let fresh = api
+        .get(&name)
+        .await
+        .map_err(|e| Error::kube("read the resource", e))?;
+    if has(&fresh.metadata) {
+        return Ok(());
+    }
+    patch(&api, &name, add_patch(fresh.metadata.finalizers.as_ref()))
+        .await
+        .map_err(|e| retried(ACTION, e))
+}
+
+/// IO: removes the finalizer (nothing to do if it is gone already). Works from the metadata
+/// alone: a resource whose spec no longer parses can still be deleted. When the copy at hand is
+/// stale, reads the resource and patches from what it holds.
+pub async fn remove(meta: &ObjectMeta, ctx: &Context) -> Result<(), Error> {
+    const ACTION: &str = "remove the finalizer";
+    let Some(first) = remove_patch(meta.finalizers.as_ref()) else {
+        return Ok(());
+    };
+    let api = api(meta, ctx);
+    let name = meta.name.as_deref().unwrap_or_default();
+    match patch(&api, name, first).await {
+        Ok(()) => return Ok(()),
         // Gone already: the object was deleted once every finalizer was released.
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+        Err(e) if stale(&e) => {}
+        Err(e) => return Err(Error::kube(ACTION, e)),
+    }
+    let fresh = match api.get(name).await {
+        Ok(fresh) => fresh,
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+        Err(e) => return Err(Error::kube("read the resource", e)),
+    };
+    let Some(second) = remove_patch(fresh.metadata.finalizers.as_ref()) else {
+        return Ok(());
+    };
+    match patch(&api, name, second).await {
+        Ok(()) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(Error::kube("remove the finalizer", e)),
+        Err(e) => Err(retried(ACTION, e)),
     }
 }

@@ -18,7 +18,7 @@ pub mod connection;
 pub mod dereference;
 pub mod desired;
 mod error;
-mod finalizer;
+pub mod finalizer;
 pub mod plan;
 pub mod status;
 

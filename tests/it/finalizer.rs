@@ -1,0 +1,82 @@
+//! The finalizer patches against a copy older than the object (a watch cache that has not seen
+//! the last write yet, often the operator's own finalizer): the JSON patch's `test` fails with
+//! 422, as on a real API server, and the operator reads the object and patches from what it
+//! holds instead of reporting a refusal and waiting for the next resync.
+
+use std::sync::Arc;
+
+use omkc::{Context, Settings, crd::OpenMetadataKeycloakClient, reconcile::finalizer};
+use serde_json::{Value, json};
+
+use crate::support::apiserver::ApiServer;
+
+const NS: &str = "openmetadata";
+const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
+const OURS: &str = omkc::crd::FINALIZER;
+
+fn resource(finalizers: Option<&[&str]>) -> Value {
+    let mut obj = json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "om", "namespace": NS},
+        "spec": {
+            "keycloak": {"url": "http://keycloak.example", "realm": "data-sec",
+                         "credentialsSecretRef": {"name": "kc"}},
+            "openmetadata": {"url": "https://openmetadata.example.com"}
+        }
+    });
+    if let Some(f) = finalizers {
+        obj["metadata"]["finalizers"] = json!(f);
+    }
+    obj
+}
+
+/// The API server holding `held`, and the copy a stale cache would hand a reconcile.
+async fn stale_copy(
+    held: Option<&[&str]>,
+    cached: Option<&[&str]>,
+) -> (ApiServer, Arc<Context>, OpenMetadataKeycloakClient) {
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    api.put(resource(held));
+    let mut copy: OpenMetadataKeycloakClient =
+        serde_json::from_value(api.get(CRS, NS, "om").unwrap()).unwrap();
+    copy.metadata.finalizers = cached.map(|f| f.iter().map(|s| s.to_string()).collect());
+    let ctx = Arc::new(Context::new(api.client(), Settings::default()));
+    (api, ctx, copy)
+}
+
+fn finalizers(api: &ApiServer) -> Value {
+    api.get(CRS, NS, "om").unwrap()["metadata"]["finalizers"].clone()
+}
+
+#[tokio::test]
+async fn adding_from_a_copy_that_lacks_our_own_finalizer_is_done() {
+    let (api, ctx, copy) = stale_copy(Some(&[OURS]), None).await;
+    finalizer::add(&copy, &ctx).await.expect("no refusal");
+    assert_eq!(finalizers(&api), json!([OURS]), "added once, not twice");
+}
+
+#[tokio::test]
+async fn adding_from_a_copy_that_missed_another_finalizer_keeps_both() {
+    let (api, ctx, copy) = stale_copy(Some(&["other.example/guard"]), None).await;
+    finalizer::add(&copy, &ctx).await.expect("no refusal");
+    assert_eq!(finalizers(&api), json!(["other.example/guard", OURS]));
+}
+
+#[tokio::test]
+async fn removing_from_a_copy_with_a_stale_index_removes_only_ours() {
+    let (api, ctx, copy) = stale_copy(Some(&["other.example/guard", OURS]), Some(&[OURS])).await;
+    finalizer::remove(&copy.metadata, &ctx)
+        .await
+        .expect("no refusal");
+    assert_eq!(finalizers(&api), json!(["other.example/guard"]));
+}
+
+#[tokio::test]
+async fn removing_when_someone_removed_ours_already_is_done() {
+    let (api, ctx, copy) = stale_copy(Some(&["other.example/guard"]), Some(&[OURS])).await;
+    finalizer::remove(&copy.metadata, &ctx)
+        .await
+        .expect("no refusal");
+    assert_eq!(finalizers(&api), json!(["other.example/guard"]));
+}
