@@ -2,7 +2,7 @@
 //! read by the reconciles: what the watches already answer is never asked of the API server.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, RwLock},
 };
 
@@ -15,6 +15,8 @@ pub struct ObjectCache<K> {
     objects: RwLock<HashMap<Key, Arc<K>>>,
     /// Objects of a re-list in progress, per scope (`None`: all namespaces).
     relisting: Mutex<HashMap<Option<String>, Vec<Arc<K>>>>,
+    /// Scopes whose first list is complete.
+    listed: Mutex<HashSet<Option<String>>>,
 }
 
 impl<K> Default for ObjectCache<K> {
@@ -22,6 +24,7 @@ impl<K> Default for ObjectCache<K> {
         Self {
             objects: RwLock::default(),
             relisting: Mutex::default(),
+            listed: Mutex::default(),
         }
     }
 }
@@ -38,6 +41,13 @@ impl<K: Resource + Clone> ObjectCache<K> {
             .unwrap_or_else(|e| e.into_inner())
             .get(&(namespace.to_string(), name.to_string()))
             .cloned()
+    }
+
+    /// Whether a watch over `namespace` (or over all namespaces) has listed it completely:
+    /// before that, an object missing from the cache may exist.
+    pub fn has_listed(&self, namespace: &str) -> bool {
+        let listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        listed.contains(&None) || listed.contains(&Some(namespace.to_string()))
     }
 
     /// Every object of a namespace.
@@ -97,6 +107,10 @@ impl<K: Resource + Clone> ObjectCache<K> {
                 for obj in listed {
                     objects.insert(key_of(obj.as_ref()), obj);
                 }
+                self.listed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(scope_key);
             }
         }
     }
@@ -119,18 +133,25 @@ mod tests {
         let cache = ObjectCache::default();
         cache.insert(secret("a", "old"));
         cache.insert(secret("b", "kept"));
+        assert!(!cache.has_listed("a"));
         cache.apply(Some("a"), &watcher::Event::Init);
         cache.apply(Some("a"), &watcher::Event::InitApply(secret("a", "new")));
         assert!(
             cache.get("a", "old").is_some(),
             "until the re-list is complete"
         );
+        assert!(!cache.has_listed("a"), "listed only when complete");
         cache.apply(Some("a"), &watcher::Event::InitDone);
+        assert!(cache.has_listed("a") && !cache.has_listed("b"));
         assert!(cache.get("a", "old").is_none());
         assert!(cache.get("a", "new").is_some());
         assert!(cache.get("b", "kept").is_some());
         cache.apply(None, &watcher::Event::Init);
         cache.apply(None, &watcher::Event::InitDone);
+        assert!(
+            cache.has_listed("b"),
+            "an all-namespaces list covers every namespace"
+        );
         assert!(
             cache.get("b", "kept").is_none(),
             "an all-namespaces re-list"

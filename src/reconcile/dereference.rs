@@ -204,13 +204,15 @@ pub async fn client_by_id(
         })
 }
 
-/// The output Secret and the resource's previous output Secrets, from the watch cache. The one
-/// exception is a rotation asked for and not yet recorded: then the Secret is read from the API
-/// server, so that a watch event still on its way cannot make a rotation run twice.
+/// The output Secret and the resource's previous output Secrets, from the watch cache. Two
+/// exceptions read the Secret from the API server: the watch has not listed the namespace yet
+/// (right after a start, a missing Secret may exist), and a rotation asked for and not yet
+/// recorded (a watch event still on its way must not make a rotation run twice, or never).
 pub async fn output_secrets(
     v: &Validated,
     ctx: &Context,
 ) -> Result<(Option<Secret>, Vec<Secret>), Error> {
+    let listed = ctx.output_secrets.has_listed(&v.namespace);
     let mut current = ctx
         .output_secrets
         .get(&v.namespace, &v.secret.name)
@@ -222,7 +224,7 @@ pub async fn output_secrets(
             .get(ROTATED_FOR_ANNOTATION)
             .cloned()
     });
-    if v.rotate_token.is_some() && current.is_some() && recorded != v.rotate_token {
+    if !listed || (v.rotate_token.is_some() && current.is_some() && recorded != v.rotate_token) {
         current = Api::<Secret>::namespaced(ctx.client.clone(), &v.namespace)
             .get_opt(&v.secret.name)
             .await
@@ -239,12 +241,24 @@ pub async fn output_secrets(
     Ok((current, previous))
 }
 
-/// The values ConfigMap and the resource's other values ConfigMaps, from the watch cache.
-pub fn config_maps(v: &Validated, ctx: &Context) -> (Option<ConfigMap>, Vec<ConfigMap>) {
+/// The values ConfigMap and the resource's other values ConfigMaps, from the watch cache (the
+/// ConfigMap from the API server until the watch has listed the namespace).
+pub async fn config_maps(
+    v: &Validated,
+    ctx: &Context,
+) -> Result<(Option<ConfigMap>, Vec<ConfigMap>), Error> {
     let target = v.values.as_ref().map(|t| t.name.as_str());
-    let current = target
+    let mut current = target
         .and_then(|name| ctx.config_maps.get(&v.namespace, name))
         .map(|c| c.as_ref().clone());
+    if let Some(name) = target
+        && !ctx.config_maps.has_listed(&v.namespace)
+    {
+        current = Api::<ConfigMap>::namespaced(ctx.client.clone(), &v.namespace)
+            .get_opt(name)
+            .await
+            .map_err(|e| Error::kube(format!("read ConfigMap {name:?}"), e))?;
+    }
     let previous = ctx
         .config_maps
         .in_namespace(&v.namespace)
@@ -253,7 +267,7 @@ pub fn config_maps(v: &Validated, ctx: &Context) -> (Option<ConfigMap>, Vec<Conf
         .filter(|c| owned_by(c.as_ref(), &v.uid))
         .map(|c| c.as_ref().clone())
         .collect();
-    (current, previous)
+    Ok((current, previous))
 }
 
 /// The client secret from `spec.secret.source`, from the watch of Secrets labelled as sources.

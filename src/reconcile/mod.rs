@@ -137,7 +137,7 @@ async fn converge(
     let source = dereference::source(&v, ctx).await?;
     let issuer = dereference::issuer(&session, &connection, &v).await?;
     let (mut secret, mut previous) = dereference::output_secrets(&v, ctx).await?;
-    let (mut config_map, mut previous_config_maps) = dereference::config_maps(&v, ctx);
+    let (mut config_map, mut previous_config_maps) = dereference::config_maps(&v, ctx).await?;
     let mut changes = Vec::new();
     for _ in 0..2 {
         let observed = plan::Observed {

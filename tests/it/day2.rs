@@ -229,6 +229,36 @@ async fn a_rotation_token_regenerates_exactly_once_even_across_a_restart() {
 }
 
 #[tokio::test]
+async fn a_rotation_asked_while_the_operator_was_down_is_done_before_its_caches_fill() {
+    let (api, emu) = world().await;
+    let operator = start(&api, Duration::from_secs(300));
+    api.put(resource(&emu, json!({})));
+    ready(&api).await;
+    let first = in_step(&api, &emu).await;
+    drop(operator);
+
+    // Annotated while no operator runs; the next one reconciles before its Secret watches have
+    // listed anything (the lists answer late, as on a busy API server).
+    annotate(&api, "omkc.dev/rotate", "t3");
+    api.delay_lists(SECRETS, Duration::from_millis(1500));
+    let _operator = start(&api, Duration::from_secs(300));
+    eventually(&api, "the token recorded", || async {
+        let s = api.get(SECRETS, NS, "oidc-secrets")?;
+        (s["metadata"]["annotations"]["omkc.dev/rotated-for"] == "t3").then_some(())
+    })
+    .await;
+    assert_eq!(
+        regenerations(&emu),
+        1,
+        "recorded means done: regenerated once"
+    );
+    let now = in_step(&api, &emu).await;
+    assert_ne!(now, first, "Keycloak and the Secret hold a new secret");
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(regenerations(&emu), 1, "and only once");
+}
+
+#[tokio::test]
 async fn a_rotation_marked_before_a_restart_is_carried_out_once() {
     let (api, emu) = world().await;
     let operator = start(&api, Duration::from_secs(300));

@@ -11,7 +11,12 @@ use crate::support::{
     keycloak_sync,
 };
 use http::{Request, Response};
-use kube::{Client, client::Body, core::DeserializeGuard, runtime::controller::Action};
+use kube::{
+    Client,
+    client::Body,
+    core::DeserializeGuard,
+    runtime::{controller::Action, watcher},
+};
 use omkc::{
     Context, Settings,
     controller::error_policy,
@@ -153,7 +158,7 @@ fn context() -> (Arc<Context>, ApiServer) {
     (ctx, api)
 }
 
-/// A context whose watches have seen nothing.
+/// A context whose watches have listed everything and found nothing.
 fn bare_context() -> (Arc<Context>, ApiServer) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, NS);
@@ -161,7 +166,12 @@ fn bare_context() -> (Arc<Context>, ApiServer) {
         installation: INSTALLATION.into(),
         ..Settings::default()
     };
-    (Arc::new(Context::new(client, settings)), ApiServer(handle))
+    let ctx = Context::new(client, settings);
+    ctx.output_secrets.apply(None, &watcher::Event::Init);
+    ctx.output_secrets.apply(None, &watcher::Event::InitDone);
+    ctx.config_maps.apply(None, &watcher::Event::Init);
+    ctx.config_maps.apply(None, &watcher::Event::InitDone);
+    (Arc::new(ctx), ApiServer(handle))
 }
 
 fn guard(obj: &OpenMetadataKeycloakClient) -> Arc<DeserializeGuard<OpenMetadataKeycloakClient>> {

@@ -158,6 +158,8 @@ struct Inner {
     without_crd: bool,
     /// Server-side apply's field ownership: the fields each apply manager set last, per object.
     applied: BTreeMap<(Key, String), BTreeSet<Path>>,
+    /// Lists of these collections are answered this late (a slow or large list at start-up).
+    list_delays: BTreeMap<String, std::time::Duration>,
 }
 
 /// A field: the keys down to a leaf (lists are atomic, as for `x-kubernetes-list-type: atomic`).
@@ -467,6 +469,17 @@ impl ApiServer {
         api
     }
 
+    /// Answers every list of `collection` (e.g. `v1/secrets`) `by` late, as a large list or a
+    /// busy API server would at start-up: the watch caches fill that much later.
+    pub fn delay_lists(&self, collection: &str, by: std::time::Duration) {
+        self.shared
+            .0
+            .lock()
+            .unwrap()
+            .list_delays
+            .insert(collection.to_string(), by);
+    }
+
     /// Makes the custom resource's API unknown, as on a cluster without the CRD.
     pub fn remove_crd(&self) {
         self.shared.0.lock().unwrap().without_crd = true;
@@ -682,6 +695,19 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let is_watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    if method == Method::GET && route.name.is_none() && !is_watch {
+        let delay = shared
+            .0
+            .lock()
+            .unwrap()
+            .list_delays
+            .get(&route.collection())
+            .copied();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+    }
     let (lock, tx) = &*shared;
     let key = |name: &str| -> Key {
         (
