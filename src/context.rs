@@ -35,6 +35,9 @@ pub struct Settings {
     pub operator_namespace: String,
     /// Whether resources may bring their own Keycloak URL and credentials Secret.
     pub allow_inline_connections: bool,
+    /// Whether resources with their own URL and credentials may take over a client no resource
+    /// owns (`adoptExisting`); a ClusterKeycloakConnection says it with `allowAdoption`.
+    pub allow_inline_adoption: bool,
     /// Only resources with these labels (a label selector): one shard of a large cluster.
     pub resource_selector: Option<String>,
 }
@@ -49,6 +52,7 @@ impl Default for Settings {
             installation: "local".into(),
             operator_namespace: "omkc-system".into(),
             allow_inline_connections: true,
+            allow_inline_adoption: false,
             resource_selector: None,
         }
     }

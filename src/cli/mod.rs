@@ -75,6 +75,10 @@ pub struct RunArgs {
     /// ClusterKeycloakConnections, for clusters shared by several teams).
     #[arg(long, env = "ALLOW_INLINE_CONNECTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub allow_inline_connections: bool,
+    /// Let resources with their own keycloak.url take over an existing client no resource owns
+    /// (spec.client.adoptExisting). A ClusterKeycloakConnection allows it with allowAdoption.
+    #[arg(long, env = "ALLOW_INLINE_ADOPTION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_inline_adoption: bool,
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `omkc=debug,info`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = parse_log_level)]
     pub log_level: String,

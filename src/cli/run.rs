@@ -71,6 +71,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         installation,
         operator_namespace: operator_namespace.clone(),
         allow_inline_connections: args.allow_inline_connections,
+        allow_inline_adoption: args.allow_inline_adoption,
         resource_selector: args
             .resource_selector
             .clone()
@@ -118,6 +119,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         installation = %ctx.settings.installation,
         operator_namespace = %ctx.settings.operator_namespace,
         inline_connections = args.allow_inline_connections,
+        inline_adoption = args.allow_inline_adoption,
         resource_selector = ?ctx.settings.resource_selector,
         leader_election = args.leader_election,
         http_address = %args.http_address,

@@ -182,6 +182,7 @@ pub(super) async fn target_from_cluster(
             namespace_labels: &labels,
             operator_namespace: &operator_namespace,
             allow_inline: true,
+            allow_inline_adoption: false,
         },
     )
     .map_err(blocked)?;

@@ -60,6 +60,12 @@ pub struct ClusterKeycloakConnectionSpec {
     /// master. A resource asking for another realm is refused with RealmNotAllowed.
     #[schemars(length(min = 1))]
     pub allowed_realms: Vec<String>,
+    /// Whether resources using this connection may take over an existing client that no
+    /// resource owns (spec.client.adoptExisting). Default false: a client made by hand or by
+    /// another tool is never touched. Even when true, Keycloak's built-in clients and clients
+    /// with a service account, authorization settings or another protocol are never adopted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_adoption: Option<bool>,
 }
 
 /// A Secret by namespace and name.

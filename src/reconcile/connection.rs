@@ -32,6 +32,8 @@ pub struct Connection {
     pub ca_bundle: Option<String>,
     /// Namespace and name of the credentials Secret.
     pub credentials: (String, String),
+    /// Whether resources may take over a client no resource owns through this connection.
+    pub allow_adoption: bool,
 }
 
 /// What the environment says, for [`resolve`].
@@ -45,6 +47,8 @@ pub struct Environment<'a> {
     pub operator_namespace: &'a str,
     /// Whether resources may bring their own URL and credentials.
     pub allow_inline: bool,
+    /// Whether those may take over a client no resource owns.
+    pub allow_inline_adoption: bool,
 }
 
 /// Resolves the connection of `v`, refusing what it may not use.
@@ -67,6 +71,7 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                 admin_realm: inline.admin_realm.clone(),
                 ca_bundle: inline.ca_bundle.clone(),
                 credentials: (v.namespace.clone(), inline.credentials_secret.clone()),
+                allow_adoption: env.allow_inline_adoption,
             })
         }
         ConnectionSource::Cluster(name) => {
@@ -122,6 +127,7 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                 ca_bundle: ca_bundle("spec.caBundle", spec.ca_bundle.as_deref())
                     .map_err(invalid)?,
                 credentials: (secret_namespace, secret.name.clone()),
+                allow_adoption: spec.allow_adoption.unwrap_or(false),
             })
         }
     }

@@ -19,6 +19,7 @@ use kube::{
 use super::{
     Error,
     connection::{self, Connection},
+    desired,
     plan::owned_by,
 };
 use crate::{
@@ -58,6 +59,7 @@ pub async fn connection(v: &Validated, ctx: &Context) -> Result<Connection, Erro
             namespace_labels: &labels,
             operator_namespace: &ctx.settings.operator_namespace,
             allow_inline: ctx.settings.allow_inline_connections,
+            allow_inline_adoption: ctx.settings.allow_inline_adoption,
         },
     )
 }
@@ -168,19 +170,25 @@ pub async fn client(
         && let Some(client) = session.get_client(&v.realm, uuid).await?
         && client.rep.client_id.as_deref() == Some(v.client_id.as_str())
     {
-        return manageable(client).map(Some);
+        return manageable(client, v, known_uuid).map(Some);
     }
     session
         .find_client(&v.realm, &v.client_id)
         .await?
-        .map(manageable)
+        .map(|c| manageable(c, v, known_uuid))
         .transpose()
 }
 
-/// A client the account may only view is no basis for a plan: its secret may be masked and
-/// no write would be allowed.
-fn manageable(client: ObservedClient) -> Result<ObservedClient, Error> {
-    if client.may_manage {
+/// A client of this resource that the account may only view is no basis for a plan: its secret
+/// may be masked and no write would be allowed. Someone else's client goes to the plan, which
+/// refuses it for what it is (Keycloak lets no one manage `realm-management`, for one).
+fn manageable(
+    client: ObservedClient,
+    v: &Validated,
+    known_uuid: Option<&str>,
+) -> Result<ObservedClient, Error> {
+    let ours = desired::ownership(&client.rep, v, known_uuid) == desired::Ownership::Ours;
+    if client.may_manage || !ours {
         Ok(client)
     } else {
         Err(Error::Keycloak(KeycloakError::MayNotManage))

@@ -151,6 +151,7 @@ async fn converge(
             previous_config_maps: &previous_config_maps,
             now: now(),
             authorization_ignored: false,
+            adoption_allowed: connection.allow_adoption,
         };
         let (outputs, more) = converge_keycloak(&session, obj, &v, observed).await?;
         changes.extend(more);

@@ -406,6 +406,18 @@ def test_the_chart_creates_connections_and_passes_the_trust_settings():
     defaults = {e["name"]: e for e in one(render.objects(), "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert defaults["ALLOW_INLINE_CONNECTIONS"]["value"] == "true"
     assert "INSTALLATION_ID" not in defaults, "the kube-system namespace's UID by default"
+    # Adoption is off unless asked for, for connections and inline resources alike.
+    assert "allowAdoption" not in spec
+    assert defaults["ALLOW_INLINE_ADOPTION"]["value"] == "false"
+    consenting = dict(SHARED_KEYCLOAK, inlineAdoption=True)
+    consenting["connections"] = [dict(SHARED_KEYCLOAK["connections"][0], allowAdoption=True)]
+    objects = render.objects(consenting)
+    (connection,) = by_kind(objects, "ClusterKeycloakConnection")
+    assert connection["spec"]["allowAdoption"] is True
+    body = {k: v for k, v in connection.items() if k not in ("apiVersion", "kind", "metadata")}
+    jsonschema.validate(body, render.crd_schema(render.CONNECTION_CRD))
+    env = {e["name"]: e for e in one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ALLOW_INLINE_ADOPTION"]["value"] == "true"
 
 
 def test_rbac_can_be_left_to_the_user():

@@ -29,7 +29,8 @@ use crate::support::{
 };
 
 /// The attributes the operator reads.
-const READ_ATTRIBUTES: [&str; 5] = [
+const READ_ATTRIBUTES: [&str; 6] = [
+    "realm_client",
     POST_LOGOUT_ATTRIBUTE,
     OWNER_ATTRIBUTE,
     OWNER_UID_ATTRIBUTE,
@@ -94,7 +95,16 @@ fn client(rep: &Value, fields: &[String], ids: &Ids) -> Value {
             continue;
         };
         let value = match field.as_str() {
-            "id" => json!(ids.replace(value.as_str().unwrap_or_default())),
+            "id" => {
+                // Named when the script knows it, opaque otherwise (built-in clients).
+                let id = value.as_str().unwrap_or_default();
+                let named = ids.replace(id);
+                json!(if named == id {
+                    "<id>".to_string()
+                } else {
+                    named
+                })
+            }
             "secret" => match value.as_str() {
                 Some(s) if !s.is_empty() && s.chars().all(|c| c == '*') => json!("<mask>"),
                 Some(s) if !s.is_empty() => json!("<secret>"),
@@ -392,6 +402,19 @@ async fn script(kc: &Kc) -> Transcript {
     ));
     let r = admin.find_client("no-such-realm", &cid).await;
     steps.push(format!("find in a missing realm: {}", found(&r)));
+
+    // Keycloak's own clients, as a resource naming one of them would find them.
+    for builtin in [
+        "account",
+        "account-console",
+        "admin-cli",
+        "broker",
+        "realm-management",
+        "security-admin-console",
+    ] {
+        let r = admin.find_client(REALM, builtin).await;
+        steps.push(format!("find {builtin}: {}", found(&r)));
+    }
 
     // Keycloak names itself by the URL it was reached at: the proxy's, or its own.
     let mut bases = vec![kc.base_url.clone()];

@@ -845,3 +845,28 @@ both!(
         assert_eq!(kc.secret_of(REALM, &v.client_id).await.unwrap(), fresh);
     }
 );
+
+both!(
+    /// Adoption never takes Keycloak's own clients, even through a connection that allows it:
+    /// their secrets and roles belong to Keycloak's administration.
+    keycloaks_built_in_clients_are_never_adopted,
+    |kc| {
+        let session = kc.admin_session();
+        for builtin in ["admin-cli", "realm-management", "security-admin-console", "broker"] {
+            let before = kc.client(REALM, builtin).await.expect("every realm has it");
+            let obj = resource_for(&kc, |o| {
+                o.spec.client = Some(omkc::crd::ClientSpec {
+                    client_id: Some(builtin.into()),
+                    adopt_existing: Some(true),
+                    ..Default::default()
+                })
+            });
+            kc.clear_log().await;
+            let err = sync_keycloak(&session, &obj).await.unwrap_err();
+            assert_eq!(err.reason(), Reason::ClientConflict, "{builtin}: {err}");
+            assert!(err.to_string().contains("built-in"), "{builtin}: {err}");
+            assert_eq!(kc.writes(), Vec::<String>::new(), "{builtin}");
+            assert_eq!(kc.client(REALM, builtin).await.unwrap(), before, "{builtin}");
+        }
+    }
+);

@@ -30,9 +30,27 @@ async fn sync(kc: &Kc, obj: &OpenMetadataKeycloakClient) {
     assert!(matches!(outputs.secret, Some(SecretWrite::Create(_))));
 }
 
-/// A confidential client made by hand with authorization settings (policies) and a service
-/// account with role mappings.
+/// Gives the client `openmetadata` authorization settings (policies) and a service account
+/// with role mappings, by hand.
+async fn enrich(kc: &Kc) {
+    kc.enable_authorization(REALM, "openmetadata", &["only-admins", "read-catalog"])
+        .await;
+    kc.grant_service_account_roles(
+        REALM,
+        "openmetadata",
+        &["offline_access", "uma_authorization"],
+    )
+    .await;
+}
+
+/// A confidential client made by hand, with authorization settings and a service account.
 async fn seed_rich_client(kc: &Kc) {
+    seed_plain_client(kc).await;
+    enrich(kc).await;
+}
+
+/// A confidential client made by hand.
+async fn seed_plain_client(kc: &Kc) {
     kc.seed_client(
         REALM,
         json!({
@@ -42,12 +60,17 @@ async fn seed_rich_client(kc: &Kc) {
         }),
     )
     .await;
-    kc.enable_authorization(REALM, "openmetadata", &["only-admins", "read-catalog"])
-        .await;
-    kc.grant_service_account_roles(
+}
+
+/// A client the operator made, then given authorization settings and a service account by
+/// hand, and its redirect URIs changed: what the next sync must correct without destroying.
+async fn owned_rich_client(kc: &Kc) {
+    sync(kc, &resource(kc, ClientSpec::default())).await;
+    enrich(kc).await;
+    kc.edit_client(
         REALM,
         "openmetadata",
-        &["offline_access", "uma_authorization"],
+        json!({"redirectUris": ["https://old.example/*"]}),
     )
     .await;
 }
@@ -80,41 +103,68 @@ async fn web_origins_drift_corrected(kc: &Kc, obj: &OpenMetadataKeycloakClient) 
     );
 }
 
-both!(adopting_a_client_keeps_its_authorization_settings_and_service_account, as (25, 0), |kc| {
-    seed_rich_client(&kc).await;
-    let before = authorization_and_service_account(&kc).await;
-    assert_eq!(
-        before,
-        (
-            Some(vec!["only-admins".into(), "read-catalog".into()]),
-            Some(vec!["offline_access".into(), "uma_authorization".into()])
-        )
-    );
+both!(
+    /// The partial PUT that corrects drift keeps authorization settings and a service account
+    /// added by hand (Keycloak 25 removed the service account from a PUT without the flag).
+    a_drift_correction_keeps_authorization_settings_and_the_service_account,
+    as (25, 0),
+    |kc| {
+        owned_rich_client(&kc).await;
+        let before = authorization_and_service_account(&kc).await;
+        assert_eq!(
+            before,
+            (
+                Some(vec!["only-admins".into(), "read-catalog".into()]),
+                Some(vec!["offline_access".into(), "uma_authorization".into()])
+            )
+        );
+        kc.clear_log().await;
 
-    sync(&kc, &adopting(&kc)).await;
+        keycloak_sync(&kc.admin_session(), &resource(&kc, ClientSpec::default()))
+            .await
+            .unwrap();
 
-    let client = kc.client(REALM, "openmetadata").await.unwrap();
-    assert_eq!(
-        client["redirectUris"],
-        json!(["https://openmetadata.example.com/callback"]),
-        "the drift the spec manages was corrected"
-    );
-    assert_eq!(
-        authorization_and_service_account(&kc).await,
-        before,
-        "policies, permissions, the service account and its roles are intact on {}",
-        kc.describe()
-    );
-    let put = kc
-        .log()
-        .into_iter()
-        .find(|e| e.method == "PUT")
-        .unwrap()
-        .body
-        .unwrap();
-    assert_eq!(put["authorizationServicesEnabled"], true, "{put}");
-    assert_eq!(put["serviceAccountsEnabled"], true, "{put}");
-});
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        assert_eq!(
+            client["redirectUris"],
+            json!(["https://openmetadata.example.com/callback"]),
+            "the drift the spec manages was corrected"
+        );
+        assert_eq!(
+            authorization_and_service_account(&kc).await,
+            before,
+            "policies, permissions, the service account and its roles are intact on {}",
+            kc.describe()
+        );
+        let put = kc
+            .log()
+            .into_iter()
+            .find(|e| e.method == "PUT")
+            .unwrap()
+            .body
+            .unwrap();
+        assert_eq!(put["authorizationServicesEnabled"], true, "{put}");
+        assert_eq!(put["serviceAccountsEnabled"], true, "{put}");
+    }
+);
+
+both!(
+    /// Adoption never takes a client whose tokens are worth more than a login: one with
+    /// authorization settings and a service account made by hand stays exactly as it was.
+    a_client_with_a_service_account_is_never_adopted,
+    |kc| {
+        seed_rich_client(&kc).await;
+        let before = kc.client(REALM, "openmetadata").await.unwrap();
+        kc.clear_log().await;
+        let err = keycloak_sync(&kc.admin_session(), &adopting(&kc))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), omkc::reason::Reason::ClientConflict);
+        assert!(err.to_string().contains("never adopted"), "{err}");
+        assert_eq!(kc.writes(), Vec::<String>::new(), "nothing written");
+        assert_eq!(kc.client(REALM, "openmetadata").await.unwrap(), before);
+    }
+);
 
 both!(
     /// Before Keycloak 26.0 a PUT that did not say `serviceAccountsEnabled: true` removed the
@@ -160,11 +210,10 @@ both!(
 );
 
 both!(authorization_is_removed_only_when_the_spec_says_so, |kc| {
-    seed_rich_client(&kc).await;
+    owned_rich_client(&kc).await;
     let off = resource(
         &kc,
         ClientSpec {
-            adopt_existing: Some(true),
             authorization_services_enabled: Some(false),
             ..Default::default()
         },
@@ -181,7 +230,7 @@ both!(authorization_is_removed_only_when_the_spec_says_so, |kc| {
 both!(
     an_adopted_client_stays_on_delete_unless_deletion_is_explicit,
     |kc| {
-        seed_rich_client(&kc).await;
+        seed_plain_client(&kc).await;
         let adopting = adopting(&kc);
         sync(&kc, &adopting).await;
         let session = kc.admin_session();

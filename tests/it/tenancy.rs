@@ -361,3 +361,78 @@ async fn a_hundred_resources_with_rejected_credentials_cost_one_token_request() 
     );
     assert!(c.emu.admin_calls().is_empty());
 }
+
+#[tokio::test]
+async fn adoption_through_a_connection_waits_for_the_platform_teams_consent() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection(ADMIN_PASSWORD);
+    // A client made by hand, and Keycloak's own admin-cli: a tenant asks to adopt both.
+    let by_hand = c.emu.seed_client(
+        "data-sec",
+        json!({"clientId": "catalog", "publicClient": false, "secret": "made-by-hand-secret"}),
+    );
+    for (name, client_id) in [("hand", "catalog"), ("builtin", "admin-cli")] {
+        let keycloak = through_connection("data-sec");
+        let client = json!({"clientId": client_id, "adoptExisting": true});
+        c.api.put(json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+            "metadata": {"name": name, "namespace": "team-data"},
+            "spec": {
+                "keycloak": keycloak, "client": client,
+                "openmetadata": {"url": format!("https://{name}.example.com")},
+                "secret": {"name": format!("{name}-oidc")}
+            }
+        }));
+    }
+    assert_eq!(c.reason("team-data", "hand").await, "ClientConflict");
+    assert_eq!(c.reason("team-data", "builtin").await, "ClientConflict");
+    let message = |name: &str| {
+        c.api.get(CRS, "team-data", name).unwrap()["status"]["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        message("hand").contains("spec.allowAdoption"),
+        "{}",
+        message("hand")
+    );
+    assert!(
+        message("builtin").contains("built-in"),
+        "{}",
+        message("builtin")
+    );
+    assert!(c.api.get("v1/secrets", "team-data", "hand-oidc").is_none());
+    let writes: Vec<_> = c
+        .emu
+        .log()
+        .into_iter()
+        .filter(|e| e.method != "GET" && e.path.starts_with("/admin/"))
+        .collect();
+    assert!(writes.is_empty(), "nothing written to Keycloak: {writes:?}");
+
+    // The platform team consents on the connection: the hand-made client is adopted, admin-cli
+    // never is.
+    c.api.edit(
+        "omkc.dev/v1alpha1/clusterkeycloakconnections",
+        "",
+        "platform",
+        |k| k["spec"]["allowAdoption"] = json!(true),
+    );
+    c.reason_becomes("team-data", "hand", "Reconciled").await;
+    let adopted = c.emu.model("data-sec", "catalog").unwrap();
+    assert_eq!(adopted.id, by_hand);
+    assert_eq!(adopted.attributes["omkc.dev/adopted"], "true");
+    annotate_touch(&c, "builtin");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(c.reason("team-data", "builtin").await, "ClientConflict");
+    let admin_cli = c.emu.model("data-sec", "admin-cli").unwrap();
+    assert!(!admin_cli.attributes.contains_key("omkc.dev/owner"));
+}
+
+/// Changes the resource so that it is reconciled again.
+fn annotate_touch(c: &Cluster, name: &str) {
+    c.api.edit(CRS, "team-data", name, |o| {
+        o["metadata"]["annotations"]["touched"] = json!("1")
+    });
+}

@@ -57,6 +57,7 @@ fn env<'a>(
         namespace_labels,
         operator_namespace: "omkc-system",
         allow_inline: true,
+        allow_inline_adoption: false,
     }
 }
 

@@ -6,6 +6,7 @@
 //! one from a source Secret) in [`secret`]; the output Secret and ConfigMap in [`outputs`];
 //! deletion in [`deletion`]; restarting workloads in [`rollout`].
 
+mod adoption;
 mod deletion;
 mod outputs;
 mod rollout;
@@ -57,6 +58,9 @@ pub struct Observed<'a> {
     /// Whether this Keycloak was seen ignoring `authorizationServicesEnabled: true` (its
     /// `authorization` feature is disabled).
     pub authorization_ignored: bool,
+    /// Whether the connection lets this resource take over a client no resource owns
+    /// (`allowAdoption` of a ClusterKeycloakConnection, `--allow-inline-adoption`).
+    pub adoption_allowed: bool,
 }
 
 /// The spec asks for authorization services on a Keycloak that ignores them.
@@ -186,6 +190,7 @@ pub fn plan(
     match desired::ownership(&client.rep, v, observed.known_uuid) {
         Ownership::Ours => {}
         Ownership::Unowned if v.adopt_existing => {
+            adoption::check(&client.rep, v, observed.adoption_allowed)?;
             changes.push(Change::ClientAdopted {
                 client_id: v.client_id.clone(),
             });

@@ -122,8 +122,10 @@ pub async fn keycloak_sync(
 > {
     let v = omkc::validate::validate(obj, INSTALLATION)?;
     let issuer = session.realm_url(&v.realm);
+    // As through a connection that allows adoption (what adoption may take is the plan's).
     let observed = omkc::reconcile::plan::Observed {
         issuer: &issuer,
+        adoption_allowed: true,
         ..Default::default()
     };
     omkc::reconcile::converge_keycloak(session, obj, &v, observed).await

@@ -116,6 +116,7 @@ fn keycloak_side(obj: &OpenMetadataKeycloakClient, client: &ObservedClient) -> P
             client: Some(client),
             secret: Some(&secret),
             previous_secrets: &[],
+            adoption_allowed: true,
             ..Default::default()
         },
     )

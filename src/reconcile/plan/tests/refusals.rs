@@ -3,6 +3,76 @@
 use super::*;
 
 #[test]
+fn adoption_needs_the_connections_consent_and_never_takes_a_powerful_client() {
+    let adopting = with_client(|c| c.adopt_existing = Some(true));
+    let v = validate(&adopting, INSTALLATION).unwrap();
+    let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
+    let attempt = |client: &ObservedClient, allowed: bool| {
+        plan(
+            &adopting,
+            &v,
+            Observed {
+                issuer: ISSUER,
+                client: Some(client),
+                adoption_allowed: allowed,
+                ..Default::default()
+            },
+        )
+    };
+    let err = attempt(&by_hand, false).unwrap_err();
+    assert_eq!(err.reason(), Reason::ClientConflict);
+    assert!(err.to_string().contains("spec.allowAdoption"), "{err}");
+    let adopted = attempt(&by_hand, true).unwrap();
+    assert!(adopted.changes.contains(&Change::ClientAdopted {
+        client_id: "openmetadata".into()
+    }));
+
+    let refused = [
+        (
+            edited(by_hand.clone(), |c| c.client_id = Some("admin-cli".into())),
+            "built-in",
+        ),
+        (
+            edited(by_hand.clone(), |c| {
+                c.attributes
+                    .get_or_insert_with(Default::default)
+                    .insert("realm_client".into(), "true".into());
+            }),
+            "built-in",
+        ),
+        (
+            edited(by_hand.clone(), |c| c.service_accounts_enabled = Some(true)),
+            "service account",
+        ),
+        (
+            edited(by_hand.clone(), |c| {
+                c.service_accounts_enabled = Some(true);
+                c.authorization_services_enabled = Some(true);
+            }),
+            "service account",
+        ),
+        (
+            edited(by_hand.clone(), |c| {
+                c.authorization_services_enabled = Some(true)
+            }),
+            "authorization settings",
+        ),
+        (
+            edited(by_hand.clone(), |c| c.protocol = Some("saml".into())),
+            "saml protocol",
+        ),
+    ];
+    for (client, why) in refused {
+        for allowed in [true, false] {
+            let err = attempt(&client, allowed).unwrap_err();
+            assert_eq!(err.reason(), Reason::ClientConflict);
+            assert!(err.to_string().contains(why), "{why}: {err}");
+            assert!(err.to_string().contains("never adopted"), "{err}");
+        }
+    }
+}
+
+#[test]
 fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
     let basic = resource();
     let v = validate(&basic, INSTALLATION).unwrap();

@@ -615,18 +615,47 @@ impl Inner {
                 realm.optional_scopes.push(id);
             }
         }
-        // RealmManager.setupRealmDefaults: every realm has its built-in clients.
+        // RealmManager.setupRealmDefaults: every realm has its built-in clients, as 26.0.8 and
+        // 26.7.3 show them (the differential test compares them); the clients that administer
+        // the realm are marked `realm_client`.
+        let account = format!("/realms/{name}/account/");
+        let console = format!("/admin/{name}/console/");
+        let logout = json!({"post.logout.redirect.uris": "+"});
         for (client_id, rep) in [
-            ("account", json!({"publicClient": true})),
-            ("account-console", json!({"publicClient": true})),
-            ("admin-cli", json!({"publicClient": true})),
-            ("broker", json!({"bearerOnly": true})),
-            ("realm-management", json!({"bearerOnly": true})),
-            ("security-admin-console", json!({"publicClient": true})),
+            (
+                "account",
+                json!({"publicClient": true, "rootUrl": "${authBaseUrl}", "baseUrl": account,
+                       "redirectUris": [format!("{account}*")], "attributes": logout}),
+            ),
+            (
+                "account-console",
+                json!({"publicClient": true, "rootUrl": "${authBaseUrl}", "baseUrl": account,
+                       "redirectUris": [format!("{account}*")], "attributes": logout}),
+            ),
+            (
+                "admin-cli",
+                json!({"publicClient": true, "standardFlowEnabled": false,
+                       "directAccessGrantsEnabled": true}),
+            ),
+            (
+                "broker",
+                json!({"bearerOnly": true, "attributes": {"realm_client": "true"}}),
+            ),
+            (
+                "realm-management",
+                json!({"bearerOnly": true, "attributes": {"realm_client": "true"}}),
+            ),
+            (
+                "security-admin-console",
+                json!({"publicClient": true, "rootUrl": "${authAdminUrl}", "baseUrl": console,
+                       "redirectUris": [format!("{console}*")], "webOrigins": ["+"],
+                       "attributes": logout}),
+            ),
         ] {
             let id = self.next_id("client");
             let mut rep = rep;
             rep["clientId"] = json!(client_id);
+            rep["name"] = json!(format!("${{client_{client_id}}}"));
             let client = ClientModel::create(
                 id.clone(),
                 rep.as_object().expect("object"),

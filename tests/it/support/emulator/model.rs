@@ -396,7 +396,10 @@ impl ClientModel {
         for k in &self.null_attributes {
             attributes.insert(k.clone(), Value::Null);
         }
-        attributes.insert("realm_client".into(), json!("false"));
+        // ModelToRepresentation reports the client's realm-client flag as an attribute.
+        attributes
+            .entry("realm_client")
+            .or_insert_with(|| json!("false"));
         put("attributes", Value::Object(attributes));
         put("authenticationFlowBindingOverrides", json!({}));
         put("fullScopeAllowed", json!(self.full_scope_allowed));

@@ -159,6 +159,13 @@ pub const SECRET_MASK: &str = "**********";
 /// What the caller may see of a client (a query-only caller sees none: see the list route).
 fn shown(client: &ClientModel, scopes: &[Scope], level: Level, version: (u32, u32)) -> Value {
     match level {
+        // No one may manage or configure `realm-management`, not even the realm's admin: seen on
+        // 26.7.3, not on 26.0.8 (the change lies in between; the emulator takes 26.1).
+        Level::Manage if client.client_id == "realm-management" && version >= (26, 1) => {
+            let mut rep = client.representation(scopes, None);
+            rep["access"] = json!({"view": true, "configure": false, "manage": false});
+            rep
+        }
         Level::Manage => client.representation(scopes, None),
         _ => {
             // Up to 26.7 a viewer gets the real secret (seen on 26.0 and 26.7); from 26.8 on,
