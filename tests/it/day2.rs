@@ -126,6 +126,14 @@ fn events(api: &ApiServer, reason: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The Events of this reason, once there is one (they go out after the reconcile's writes).
+async fn events_seen(api: &ApiServer, reason: &str) -> Vec<Value> {
+    eventually(api, &format!("a {reason} Event"), || async {
+        Some(events(api, reason)).filter(|e| !e.is_empty())
+    })
+    .await
+}
+
 /// Waits until the Secret holds what Keycloak holds, and returns it.
 async fn in_step(api: &ApiServer, emu: &Emulator) -> String {
     eventually(api, "the Secret to hold Keycloak's secret", || async {
@@ -225,7 +233,7 @@ async fn a_rotation_token_regenerates_exactly_once_even_across_a_restart() {
     assert_ne!(second, kc);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(regenerations(&emu), 2);
-    assert!(!events(&api, "SecretRotated").is_empty());
+    events_seen(&api, "SecretRotated").await;
 }
 
 #[tokio::test]
@@ -317,7 +325,7 @@ async fn a_scheduled_rotation_is_due_from_keycloaks_clock_and_status_says_when()
     })
     .await;
     assert_ne!(in_step(&api, &emu).await, first);
-    let note = events(&api, "SecretRotated")[0]["note"].clone();
+    let note = events_seen(&api, "SecretRotated").await[0]["note"].clone();
     assert!(
         note.as_str()
             .unwrap()
@@ -525,7 +533,7 @@ async fn a_source_secret_sets_the_client_secret_and_its_changes_propagate_prompt
     })
     .await;
     assert_eq!(in_step(&api, &emu).await, "rotated-by-the-vault");
-    assert!(!events(&api, "SecretSetFromSource").is_empty());
+    events_seen(&api, "SecretSetFromSource").await;
 
     // Changed in Keycloak by hand: the source wins again on the next reconcile.
     emu.regenerate_secret_directly("data-sec", CLIENT_ID);

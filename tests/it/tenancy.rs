@@ -277,6 +277,11 @@ async fn deletion_uses_the_connections_credentials_when_the_namespace_goes() {
         c.emu.client("data-sec", "catalog").is_none(),
         "cleaned up in Keycloak"
     );
+    // The Event may follow the release of the finalizer: wait for it, then count.
+    eventually(&c.api, "the ClientDeleted Event", || async {
+        (!c.events("team-data", "ClientDeleted").is_empty()).then_some(())
+    })
+    .await;
     assert_eq!(c.events("team-data", "ClientDeleted").len(), 1);
 }
 
