@@ -870,3 +870,41 @@ both!(
         }
     }
 );
+
+both!(
+    /// A resource recreated with the same namespace and name (a namespace deleted and made
+    /// again, another team) has another uid: the client the first one retained is not its own,
+    /// and its secret is not handed over unless the new resource adopts the client.
+    a_recreated_resource_does_not_inherit_the_retained_client,
+    |kc| {
+        let session = kc.admin_session();
+        let first = resource_for(&kc, |o| {
+            o.spec.deletion_policy = Some(omkc::crd::DeletionPolicy::Retain)
+        });
+        let made = sync_keycloak(&session, &first).await.unwrap();
+        assert_eq!(delete(&session, &first).await.unwrap(), Deletion::Retain);
+
+        let mut second = first.clone();
+        second.metadata.uid = Some("7d3c9a52-0000-4000-8000-0000000000ff".into());
+        kc.clear_log().await;
+        let err = sync_keycloak(&session, &second).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientConflict, "{err}");
+        assert!(err.to_string().contains("earlier"), "{err}");
+        assert_eq!(kc.writes(), Vec::<String>::new(), "nothing written");
+        assert_eq!(delete(&session, &second).await.unwrap(), Deletion::NotOurs);
+        assert!(kc.client(REALM, "openmetadata").await.is_some());
+
+        // Taken over explicitly.
+        second.spec.client = Some(omkc::crd::ClientSpec {
+            adopt_existing: Some(true),
+            ..Default::default()
+        });
+        let taken = sync_keycloak(&session, &second).await.unwrap();
+        assert_eq!(taken.client_uuid, made.client_uuid);
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        assert_eq!(
+            client["attributes"][OWNER_UID_ATTRIBUTE],
+            "7d3c9a52-0000-4000-8000-0000000000ff"
+        );
+    }
+);

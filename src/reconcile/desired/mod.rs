@@ -40,6 +40,9 @@ pub enum Ownership {
     Unowned,
     /// Owned by another OpenMetadataKeycloakClient (`installation/namespace/name`).
     OtherResource(String),
+    /// Made by an earlier resource of this namespace and name (another uid: a resource deleted
+    /// with `Retain`, a recreated namespace, another team): not this resource's until it adopts it.
+    EarlierResource(String),
 }
 
 /// Reads the owner marker of an existing client. The marker names the installation, so
@@ -57,9 +60,18 @@ pub fn ownership(
         .and_then(|a| a.get(OWNER_ATTRIBUTE))
         .filter(|m| !m.is_empty());
     let recorded = known_uuid.is_some() && client.id.as_deref() == known_uuid;
+    // Clients marked before the uid was recorded carry none: the name decides for them.
+    let other_uid = client
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(OWNER_UID_ATTRIBUTE))
+        .filter(|u| !u.is_empty() && **u != v.uid);
     match marker {
         None => Ownership::Unowned,
-        Some(m) if *m == v.owner => Ownership::Ours,
+        Some(m) if *m == v.owner => match other_uid {
+            Some(uid) => Ownership::EarlierResource(uid.clone()),
+            None => Ownership::Ours,
+        },
         Some(m) if *m == legacy_owner(v) && recorded => Ownership::Ours,
         Some(m) => Ownership::OtherResource(m.to_string()),
     }

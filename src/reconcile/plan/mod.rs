@@ -189,7 +189,7 @@ pub fn plan(
     let mut keycloak = Vec::new();
     match desired::ownership(&client.rep, v, observed.known_uuid) {
         Ownership::Ours => {}
-        Ownership::Unowned if v.adopt_existing => {
+        Ownership::Unowned | Ownership::EarlierResource(_) if v.adopt_existing => {
             adoption::check(&client.rep, v, observed.adoption_allowed)?;
             changes.push(Change::ClientAdopted {
                 client_id: v.client_id.clone(),
@@ -202,6 +202,12 @@ pub fn plan(
         Ownership::Unowned => {
             return Err(Error::ClientConflict(format!(
                 "client {:?} already exists in realm {:?} and was not created by an OpenMetadataKeycloakClient; nothing was changed (set spec.client.adoptExisting: true to take it over)",
+                v.client_id, v.realm
+            )));
+        }
+        Ownership::EarlierResource(uid) => {
+            return Err(Error::ClientConflict(format!(
+                "client {:?} in realm {:?} was made by an earlier OpenMetadataKeycloakClient of this namespace and name (uid {uid}), not by this one; nothing was changed (set spec.client.adoptExisting: true to take it over, where the connection allows adoption)",
                 v.client_id, v.realm
             )));
         }

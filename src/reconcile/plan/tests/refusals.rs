@@ -1,6 +1,8 @@
 //! What the plan refuses, and a client that has no secret to hand over yet.
 
 use super::*;
+use crate::names::OWNER_UID_ATTRIBUTE;
+use crate::reconcile::plan::deletion::{self, Deletion};
 
 #[test]
 fn adoption_needs_the_connections_consent_and_never_takes_a_powerful_client() {
@@ -70,6 +72,46 @@ fn adoption_needs_the_connections_consent_and_never_takes_a_powerful_client() {
             assert!(err.to_string().contains("never adopted"), "{err}");
         }
     }
+}
+
+#[test]
+fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
+    let basic = resource();
+    let v = validate(&basic, INSTALLATION).unwrap();
+    // Made by a resource of this namespace and name that was deleted with Retain.
+    let earlier = edited(as_keycloak_reports(&v, "u-1"), |c| {
+        c.attributes
+            .get_or_insert_with(Default::default)
+            .insert(OWNER_UID_ATTRIBUTE.into(), "uid-of-the-earlier-one".into());
+    });
+    let observe = |allowed| Observed {
+        issuer: ISSUER,
+        client: Some(&earlier),
+        adoption_allowed: allowed,
+        ..Default::default()
+    };
+    let err = plan(&basic, &v, observe(true)).unwrap_err();
+    assert_eq!(err.reason(), Reason::ClientConflict);
+    assert!(err.to_string().contains("earlier"), "{err}");
+    assert!(err.to_string().contains("uid-of-the-earlier-one"), "{err}");
+    assert_eq!(
+        deletion::deletion(&v, Some(&earlier.rep), None).unwrap(),
+        Deletion::NotOurs,
+        "never deleted by the new resource"
+    );
+
+    // Taken over explicitly: adoption, where the connection allows it; the uid becomes ours.
+    let adopting = with_client(|c| c.adopt_existing = Some(true));
+    let va = validate(&adopting, INSTALLATION).unwrap();
+    assert!(plan(&adopting, &va, observe(false)).is_err());
+    let taken = plan(&adopting, &va, observe(true)).unwrap();
+    let [KeycloakAction::Update { body, .. }, ..] = taken.keycloak.as_slice() else {
+        panic!("{:?}", taken.keycloak)
+    };
+    assert_eq!(
+        body.attributes.as_ref().unwrap()[OWNER_UID_ATTRIBUTE],
+        va.uid
+    );
 }
 
 #[test]
