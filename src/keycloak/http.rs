@@ -15,8 +15,15 @@ use tokio::sync::Semaphore;
 use super::error::{KeycloakError, from_reqwest, parse_retry_after};
 use crate::telemetry::Metrics;
 
-/// Longest response body read from Keycloak.
-const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Longest response body read from Keycloak. The largest answers the operator reads are one
+/// client's representation and a realm's client-scope list (a few KiB each; a realm with
+/// hundreds of scopes stays well under this): anything longer is refused before it is read,
+/// when its length is announced, or as soon as it passes the limit.
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
+
+/// Longest wait for a free slot to the host (`--keycloak-concurrency`): the slots are held at
+/// most one request timeout each, so a longer wait means the host is overwhelmed.
+const PERMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A response, read completely.
 pub(crate) struct Answer {
@@ -43,10 +50,13 @@ impl Transport {
         url: &str,
         build: impl FnOnce(RequestBuilder) -> RequestBuilder,
     ) -> Result<Answer, KeycloakError> {
-        let _permit = self
-            .limit
-            .acquire()
+        let _permit = tokio::time::timeout(PERMIT_WAIT, self.limit.acquire())
             .await
+            .map_err(|_| {
+                KeycloakError::Unreachable(
+                    "no free slot to this Keycloak host for 30 s (--keycloak-concurrency)".into(),
+                )
+            })?
             .map_err(|_| KeycloakError::Unreachable("shutting down".into()))?;
         let method_label = method_label(&method);
         let started = Instant::now();
@@ -69,20 +79,25 @@ impl Transport {
         };
         let retry_after = parse_retry_after(header(RETRY_AFTER).as_deref());
         let location = header(reqwest::header::LOCATION);
-        let mut body = Vec::new();
+        let too_long = || KeycloakError::Protocol("a response body is larger than 1 MiB".into());
+        let announced = response.content_length().unwrap_or(0);
+        if announced > MAX_BODY as u64 {
+            return Err(too_long());
+        }
+        let mut body = Vec::with_capacity(announced as usize);
         while let Some(chunk) = response.chunk().await.map_err(|e| from_reqwest(&e))? {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(KeycloakError::Protocol(
-                    "a response body is larger than 8 MiB".into(),
-                ));
+                return Err(too_long());
             }
             body.extend_from_slice(&chunk);
         }
+        let body = String::from_utf8(body)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok(Answer {
             status,
             retry_after,
             location,
-            body: String::from_utf8_lossy(&body).into_owned(),
+            body,
         })
     }
 }

@@ -137,3 +137,94 @@ async fn a_fresh_client_in_a_realm_without_the_default_scopes_gets_them_one_by_o
         "lookup, create, read back, scopes, two adds: {calls:?}"
     );
 }
+
+/// A Keycloak URL that answers every admin call with a body too long to hold: announced with a
+/// `Content-Length` of 100 MiB (`chunked: false`), or streamed without one. It never finishes
+/// the body, so only a client that stops reading gets an answer.
+async fn endless_body_server(chunked: bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let Ok(n) = socket.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let head = String::from_utf8_lossy(&request).to_string();
+                if head.contains("/protocol/openid-connect/token") {
+                    // The form came with the head or is on its way: answer with a token.
+                    let body = r#"{"access_token":"t","expires_in":60,"token_type":"Bearer"}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                    return;
+                }
+                let head = if chunked {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                } else {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n"
+                };
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let piece = vec![b' '; 64 * 1024];
+                for _ in 0..(if chunked { 1024 } else { 1 }) {
+                    let chunk = if chunked {
+                        let mut c = format!("{:x}\r\n", piece.len()).into_bytes();
+                        c.extend_from_slice(&piece);
+                        c.extend_from_slice(b"\r\n");
+                        c
+                    } else {
+                        piece.clone()
+                    };
+                    if socket.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+                // Never finish: hold the connection open.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn a_response_body_too_long_to_need_is_refused_without_reading_it_all() {
+    for chunked in [false, true] {
+        let base = endless_body_server(chunked).await;
+        let session = crate::support::session_at(
+            &base,
+            Credentials::Password {
+                username: ADMIN_USER.into(),
+                password: "irrelevant".into(),
+            },
+        );
+        // Bounded: a client that read on would wait for a body that never ends.
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            session.find_client("data-sec", "openmetadata"),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("chunked {chunked}: still reading after 10 s"));
+        let err = answer.unwrap_err();
+        assert!(
+            matches!(&err, KeycloakError::Protocol(m) if m.contains("larger than 1 MiB")),
+            "chunked {chunked}: {err}"
+        );
+    }
+}
