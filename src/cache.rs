@@ -3,7 +3,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use kube::{Resource, ResourceExt, runtime::watcher};
@@ -13,8 +16,12 @@ type Key = (String, String);
 /// Objects by namespace and name.
 pub struct ObjectCache<K> {
     objects: RwLock<HashMap<Key, Arc<K>>>,
-    /// Objects of a re-list in progress, per scope (`None`: all namespaces).
-    relisting: Mutex<HashMap<Option<String>, Vec<Arc<K>>>>,
+    /// Objects of a re-list in progress, per watch: several watches may feed one scope (one
+    /// per watched namespace, each listing every connection), and each list is complete on its
+    /// own, so their re-lists never mix.
+    relisting: Mutex<HashMap<u64, Vec<Arc<K>>>>,
+    /// The id the next watch gets.
+    watches: AtomicU64,
     /// Scopes whose first list is complete.
     listed: Mutex<HashSet<Option<String>>>,
 }
@@ -25,6 +32,7 @@ impl<K> Default for ObjectCache<K> {
             objects: RwLock::default(),
             relisting: Mutex::default(),
             listed: Mutex::default(),
+            watches: AtomicU64::new(1),
         }
     }
 }
@@ -69,9 +77,19 @@ impl<K: Resource + Clone> ObjectCache<K> {
             .insert(key_of(&obj), Arc::new(obj));
     }
 
-    /// Applies one watch event of the watch over `scope` (a namespace, or all when `None`).
-    /// A re-list replaces exactly the objects of its scope once it is complete.
+    /// An id for a new watch feeding this cache (see [`Self::apply_from`]).
+    pub fn new_watch(&self) -> u64 {
+        self.watches.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Applies one event of the only watch over `scope` (a namespace, or all when `None`).
     pub fn apply(&self, scope: Option<&str>, event: &watcher::Event<K>) {
+        self.apply_from(0, scope, event);
+    }
+
+    /// Applies one event of watch `watch` over `scope` (a namespace, or all when `None`). A
+    /// re-list replaces exactly the objects of its scope once it is complete.
+    pub fn apply_from(&self, watch: u64, scope: Option<&str>, event: &watcher::Event<K>) {
         let scope_key = scope.map(str::to_string);
         match event {
             watcher::Event::Apply(obj) => self.insert(obj.clone()),
@@ -85,13 +103,13 @@ impl<K: Resource + Clone> ObjectCache<K> {
                 self.relisting
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(scope_key, Vec::new());
+                    .insert(watch, Vec::new());
             }
             watcher::Event::InitApply(obj) => {
                 self.relisting
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .entry(scope_key)
+                    .entry(watch)
                     .or_default()
                     .push(Arc::new(obj.clone()));
             }
@@ -100,7 +118,7 @@ impl<K: Resource + Clone> ObjectCache<K> {
                     .relisting
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .remove(&scope_key)
+                    .remove(&watch)
                     .unwrap_or_default();
                 let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
                 objects.retain(|(ns, _), _| scope.is_some_and(|s| s != ns));
@@ -160,5 +178,20 @@ mod tests {
         assert_eq!(cache.in_namespace("c").len(), 1);
         cache.apply(None, &watcher::Event::Delete(secret("c", "x")));
         assert!(cache.get("c", "x").is_none());
+    }
+
+    #[test]
+    fn overlapping_relists_of_two_watches_of_one_scope_never_empty_the_cache() {
+        // Two watched namespaces, two watches of every connection, re-listing at the same time.
+        let cache = ObjectCache::default();
+        let (a, b) = (cache.new_watch(), cache.new_watch());
+        cache.apply_from(a, None, &watcher::Event::Init);
+        cache.apply_from(a, None, &watcher::Event::InitApply(secret("", "platform")));
+        cache.apply_from(b, None, &watcher::Event::Init);
+        cache.apply_from(a, None, &watcher::Event::InitDone);
+        assert!(cache.get("", "platform").is_some());
+        cache.apply_from(b, None, &watcher::Event::InitApply(secret("", "platform")));
+        cache.apply_from(b, None, &watcher::Event::InitDone);
+        assert!(cache.get("", "platform").is_some(), "each list is complete");
     }
 }

@@ -50,11 +50,12 @@ where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
+    let watch = cache(&ctx).new_watch();
     watcher(api, config)
         .default_backoff()
         .inspect(move |event| {
             if let Ok(event) = event {
-                cache(&ctx).apply(scope.as_deref(), event);
+                cache(&ctx).apply_from(watch, scope.as_deref(), event);
             }
         })
         .touched_objects()
@@ -74,6 +75,7 @@ where
     K: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     let scope = namespace.clone();
+    let watch = cache(&ctx).new_watch();
     watcher(
         api::<K>(client, namespace),
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR_NAME}")),
@@ -81,7 +83,7 @@ where
     .default_backoff()
     .map(move |event| {
         if let Ok(event) = &event {
-            cache(&ctx).apply(scope.as_deref(), event);
+            cache(&ctx).apply_from(watch, scope.as_deref(), event);
         }
         stream::iter(match event {
             Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {

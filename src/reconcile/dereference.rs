@@ -25,17 +25,27 @@ use super::{
 use crate::{
     cache::ObjectCache,
     context::Context,
-    crd::WorkloadKind,
+    crd::{ClusterKeycloakConnection, WorkloadKind},
     keycloak::{ConnectionSpec, Credentials, KeycloakError, ObservedClient, SecretValue, Session},
     names::{CHECKSUM_ANNOTATION, ROTATED_FOR_ANNOTATION, SOURCE_LABEL},
     urls::realm_url,
     validate::{ConnectionSource, Validated},
 };
 
-/// The connection the resource may use (IO only when the watches have not seen its namespace).
+/// The connection the resource may use (IO only when the watches have not seen its namespace or
+/// its connection: a connection missing from the cache, during a re-list or right after a start,
+/// is read before it is called gone, so that no resource is refused and no client orphaned for
+/// a cache's sake).
 pub async fn connection(v: &Validated, ctx: &Context) -> Result<Connection, Error> {
     let cluster = match &v.connection {
-        ConnectionSource::Cluster(name) => ctx.connections.get("", name),
+        ConnectionSource::Cluster(name) => match ctx.connections.get("", name) {
+            Some(cached) => Some(cached),
+            None => Api::<ClusterKeycloakConnection>::all(ctx.client.clone())
+                .get_opt(name)
+                .await
+                .map_err(|e| Error::kube(format!("read ClusterKeycloakConnection {name:?}"), e))?
+                .map(Arc::new),
+        },
         ConnectionSource::Inline(_) => None,
     };
     let labels = match ctx.namespaces.get("", &v.namespace) {

@@ -265,7 +265,7 @@ def named(objects: list[dict], kind: str, name: str) -> dict:
 
 
 CLUSTER_READS = [
-    {"apiGroups": ["omkc.dev"], "resources": ["clusterkeycloakconnections"], "verbs": ["list", "watch"]},
+    {"apiGroups": ["omkc.dev"], "resources": ["clusterkeycloakconnections"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
 ]
 

@@ -153,6 +153,31 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         "{metrics}"
     );
 
+    // A connection the watch has not shown is read before it is called gone.
+    let mut orphan = resource(
+        "via-connection",
+        &emu,
+        "keycloak-admin",
+        "via-connection-oidc",
+    );
+    orphan["spec"]["keycloak"] = json!({"connectionRef": {"name": "not-yet"}, "realm": "data-sec"});
+    api.put(orphan);
+    eventually(&api, "ConnectionNotFound", || async {
+        (ready_reason(&api, "via-connection")?.1 == "ConnectionNotFound").then_some(())
+    })
+    .await;
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with("/clusterkeycloakconnections/not-yet")),
+        "read from the API server"
+    );
+    api.delete(CRS, NS, "via-connection");
+    eventually(&api, "the resource released", || async {
+        api.get(CRS, NS, "via-connection").is_none().then_some(())
+    })
+    .await;
+
     // The values ConfigMap: written, owned, restored when edited by hand.
     let values = api
         .get(CONFIG_MAPS, NS, "openmetadata-values")
@@ -301,6 +326,8 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
             // connections, its own namespace's labels and kube-system's UID.
             let cluster_read = r.method == "GET"
                 && (r.path == "/apis/omkc.dev/v1alpha1/clusterkeycloakconnections"
+                    || r.path
+                        .starts_with("/apis/omkc.dev/v1alpha1/clusterkeycloakconnections/")
                     || r.path == "/api/v1/namespaces/kube-system"
                     || (r.path == "/api/v1/namespaces"
                         && r.query.contains(&format!("metadata.name%3D{ns}"))));
@@ -319,10 +346,11 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
 #[tokio::test]
 async fn the_loop_reconciles_watches_and_cleans_up_in_all_namespaces() {
     let accesses = lifecycle(None).await;
-    // Every kind of request happened: the caches (resources, connections, namespaces, the
-    // Secret and ConfigMap watches), the installation id, the finalizer, the status, the Secret
-    // and ConfigMap writes and deletes, and the Events.
-    assert_eq!(accesses.len(), 23, "{accesses:#?}");
+    // Every kind of request happened: the caches (resources, connections and one read of a
+    // connection they did not show, namespaces, the Secret and ConfigMap watches), the
+    // installation id, the finalizer, the status, the Secret and ConfigMap writes and deletes,
+    // and the Events.
+    assert_eq!(accesses.len(), 24, "{accesses:#?}");
 }
 
 #[tokio::test]

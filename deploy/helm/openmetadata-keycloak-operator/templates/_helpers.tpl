@@ -105,10 +105,10 @@ some namespaces (ClusterKeycloakConnections and namespaces are not in any namesp
 */}}
 {{- define "omkc.clusterRules" -}}
 # ClusterKeycloakConnections: list and watch feed the cache a resource's connectionRef is
-# resolved from. Read only.
+# resolved from; get reads one the cache does not show (yet) before calling it gone. Read only.
 - apiGroups: ["omkc.dev"]
   resources: ["clusterkeycloakconnections"]
-  verbs: ["list", "watch"]
+  verbs: ["get", "list", "watch"]
 # Namespaces, metadata only: list and watch for the connections' namespaceSelector (labels);
 # get for the kube-system namespace's UID, the default installation id of the owner markers.
 - apiGroups: [""]
