@@ -9,6 +9,7 @@
 mod adoption;
 mod deletion;
 mod outputs;
+mod redact;
 mod rollout;
 mod secret;
 
@@ -34,8 +35,8 @@ use crate::{
     validate::Validated,
 };
 
-/// What was observed, read by [`super::dereference`].
-#[derive(Clone, Copy, Debug, Default)]
+/// What was observed, read by [`super::dereference`]. `Debug` never shows a Secret's data.
+#[derive(Clone, Copy, Default)]
 pub struct Observed<'a> {
     /// The realm's issuer as browsers reach it (for the values published for OpenMetadata).
     pub issuer: &'a str,
@@ -71,8 +72,8 @@ pub fn authorization_unavailable() -> Error {
     })
 }
 
-/// A write to Keycloak.
-#[derive(Clone, Debug, PartialEq)]
+/// A write to Keycloak. `Debug` never shows a client secret a body carries.
+#[derive(Clone, PartialEq)]
 pub enum KeycloakAction {
     /// No client with this id exists: create it with this body.
     Create(ClientRepresentation),
@@ -99,8 +100,8 @@ pub enum KeycloakAction {
     },
 }
 
-/// A write of an object the operator owns.
-#[derive(Clone, Debug, PartialEq)]
+/// A write of an object the operator owns. `Debug` never shows a Secret's data.
+#[derive(Clone, PartialEq)]
 pub enum Write<K> {
     /// It does not exist: create it.
     Create(K),

@@ -1,0 +1,151 @@
+//! `Debug` of what a plan writes, without the secrets in it: a client body may carry the secret
+//! from `spec.secret.source`, and the output Secret carries the client secret. A plan printed in
+//! a test failure or a debug log shows their shape, never their values.
+
+use std::fmt;
+
+use k8s_openapi::{
+    ByteString,
+    api::core::v1::{ConfigMap, Secret},
+};
+
+use super::{KeycloakAction, Observed, Write};
+
+const REDACTED: &str = "<redacted>";
+
+/// An object whose secret parts `Debug` must not show.
+pub trait Redact {
+    /// A copy without secret values.
+    fn redacted(&self) -> Self;
+}
+
+impl Redact for Secret {
+    fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        for value in copy.data.iter_mut().flat_map(|d| d.values_mut()) {
+            *value = ByteString(REDACTED.as_bytes().to_vec());
+        }
+        for value in copy.string_data.iter_mut().flat_map(|d| d.values_mut()) {
+            *value = REDACTED.to_string();
+        }
+        copy
+    }
+}
+
+impl Redact for ConfigMap {
+    fn redacted(&self) -> Self {
+        self.clone()
+    }
+}
+
+impl<K: Redact + fmt::Debug> fmt::Debug for Write<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Create(k) => f.debug_tuple("Create").field(&k.redacted()).finish(),
+            Self::Apply(k) => f.debug_tuple("Apply").field(&k.redacted()).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for Observed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = |secrets: &[Secret]| -> Vec<Option<String>> {
+            secrets.iter().map(|s| s.metadata.name.clone()).collect()
+        };
+        f.debug_struct("Observed")
+            .field("issuer", &self.issuer)
+            .field("known_uuid", &self.known_uuid)
+            .field("client", &self.client)
+            .field("secret", &self.secret.map(Redact::redacted))
+            .field("previous_secrets", &names(self.previous_secrets))
+            .field("source", &self.source)
+            .field("config_map", &self.config_map)
+            .field("previous_config_maps", &self.previous_config_maps.len())
+            .field("now", &self.now)
+            .field("authorization_ignored", &self.authorization_ignored)
+            .field("adoption_allowed", &self.adoption_allowed)
+            .finish()
+    }
+}
+
+fn without_secret(
+    body: &keycloak::types::ClientRepresentation,
+) -> keycloak::types::ClientRepresentation {
+    let mut copy = body.clone();
+    if copy.secret.is_some() {
+        copy.secret = Some(REDACTED.into());
+    }
+    copy
+}
+
+impl fmt::Debug for KeycloakAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Create(body) => f
+                .debug_tuple("Create")
+                .field(&without_secret(body))
+                .finish(),
+            Self::Update { uuid, body } => f
+                .debug_struct("Update")
+                .field("uuid", uuid)
+                .field("body", &without_secret(body))
+                .finish(),
+            Self::AddScopes {
+                uuid,
+                names,
+                from_optional,
+            } => f
+                .debug_struct("AddScopes")
+                .field("uuid", uuid)
+                .field("names", names)
+                .field("from_optional", from_optional)
+                .finish(),
+            Self::RegenerateSecret { uuid } => f
+                .debug_struct("RegenerateSecret")
+                .field("uuid", uuid)
+                .finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neither_a_client_body_nor_a_secret_write_shows_a_secret() {
+        let body = keycloak::types::ClientRepresentation {
+            client_id: Some("om".into()),
+            secret: Some("from-the-vault-s3cr3t".into()),
+            ..Default::default()
+        };
+        let secret = Secret {
+            data: Some([("k".to_string(), ByteString(b"s3cr3t-bytes".to_vec()))].into()),
+            string_data: Some([("k".to_string(), "s3cr3t-text".to_string())].into()),
+            ..Default::default()
+        };
+        let observed = Observed {
+            secret: Some(&secret),
+            ..Default::default()
+        };
+        let printed = format!(
+            "{observed:?} {:?} {:?} {:?} {:?}",
+            KeycloakAction::Create(body.clone()),
+            KeycloakAction::Update {
+                uuid: "u".into(),
+                body
+            },
+            Write::Create(secret.clone()),
+            Write::Apply(secret.clone()),
+        );
+        for value in ["from-the-vault-s3cr3t", "s3cr3t-bytes", "s3cr3t-text"] {
+            assert!(!printed.contains(value), "{printed}");
+        }
+        let bytes = format!("{:?}", b"s3cr3t-bytes".to_vec());
+        assert!(!printed.contains(&bytes[1..20]), "{printed}");
+        assert!(
+            printed.contains("\"om\"") && printed.contains(REDACTED),
+            "{printed}"
+        );
+    }
+}
