@@ -85,10 +85,23 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                     v.namespace
                 )));
             }
+            let invalid = |e: crate::validate::InvalidSpec| {
+                Error::ConnectionInvalid(format!("ClusterKeycloakConnection {name:?}: {e}"))
+            };
+            let admin_realm = spec
+                .admin_realm
+                .clone()
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| DEFAULT_ADMIN_REALM.to_string());
+            crate::validate::check_realm_name("spec.adminRealm", &admin_realm).map_err(invalid)?;
+            // "*" never covers master, nor the realm the connection's credentials administer.
+            let wildcard_covers = |realm: &str| {
+                !realm.eq_ignore_ascii_case("master") && !realm.eq_ignore_ascii_case(&admin_realm)
+            };
             let realm_allowed = spec
                 .allowed_realms
                 .iter()
-                .any(|r| r == &v.realm || (r == "*" && v.realm != "master"));
+                .any(|r| r == &v.realm || (r == "*" && wildcard_covers(&v.realm)));
             if !realm_allowed {
                 return Err(Error::RealmNotAllowed(format!(
                     "ClusterKeycloakConnection {name:?} does not allow realm {:?} (allowedRealms: {})",
@@ -96,20 +109,12 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                     spec.allowed_realms.join(", ")
                 )));
             }
-            let invalid = |e: crate::validate::InvalidSpec| {
-                Error::ConnectionInvalid(format!("ClusterKeycloakConnection {name:?}: {e}"))
-            };
             let url = base_url("spec.url", &spec.url).map_err(invalid)?;
             let public_url = spec
                 .public_url
                 .as_deref()
                 .map(|u| base_url("spec.publicUrl", u).map_err(invalid))
                 .transpose()?;
-            let admin_realm = spec
-                .admin_realm
-                .clone()
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| DEFAULT_ADMIN_REALM.to_string());
             let secret = &spec.credentials_secret_ref;
             let secret_namespace = secret
                 .namespace

@@ -91,6 +91,32 @@ pub(super) fn check_web_origin(field: &str, origin: &str) -> Result<(), InvalidS
     Ok(())
 }
 
+/// A realm name the operator may put in a URL path: letters, digits, `-`, `_` and `.`, at most
+/// 100 characters, and never `.` or `..` (a path segment that walks up the Admin API).
+pub fn check_realm_name(field: &str, name: &str) -> Result<(), InvalidSpec> {
+    let problem = if name.is_empty() {
+        Some("must not be empty")
+    } else if name.len() > 100 {
+        Some("must be at most 100 characters")
+    } else if name == "." || name == ".." {
+        Some("must not be . or ..")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        Some("may only hold letters, digits, '-', '_' and '.'")
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(InvalidSpec {
+            field: field.into(),
+            message: message.into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 pub fn check_dns_subdomain(field: &str, name: &str) -> Result<(), InvalidSpec> {
     let ok = !name.is_empty()
         && name.len() <= 253

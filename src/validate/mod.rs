@@ -8,7 +8,9 @@ mod outputs;
 
 use std::collections::BTreeMap;
 
-pub use fields::{base_url, ca_bundle, check_dns_subdomain, is_reserved_metadata_key};
+pub use fields::{
+    base_url, ca_bundle, check_dns_subdomain, check_realm_name, is_reserved_metadata_key,
+};
 use fields::{check_redirect_uri, check_web_origin, non_empty_or};
 pub use outputs::DEFAULT_VALUES_KEY;
 
@@ -183,10 +185,9 @@ pub fn validate(
     let openmetadata_url = base_url("spec.openmetadata.url", &spec.openmetadata.url)?;
 
     let realm = spec.keycloak.realm.trim().to_string();
-    if realm.is_empty() {
-        return Err(invalid("spec.keycloak.realm", "must not be empty"));
-    }
-    if realm == "master" {
+    check_realm_name("spec.keycloak.realm", &realm)?;
+    // Realm names compare case-insensitively on some databases: `Master` is master.
+    if realm.eq_ignore_ascii_case("master") {
         return Err(invalid(
             "spec.keycloak.realm",
             "must not be master: OpenMetadata's client belongs in an application realm",
@@ -310,10 +311,12 @@ fn connection(spec: &crate::crd::KeycloakSpec) -> Result<ConnectionSource, Inval
                 "spec.keycloak.credentialsSecretRef.name",
                 &credentials_secret,
             )?;
+            let admin_realm = non_empty_or(&spec.admin_realm, DEFAULT_ADMIN_REALM);
+            check_realm_name("spec.keycloak.adminRealm", &admin_realm)?;
             Ok(ConnectionSource::Inline(InlineConnection {
                 url,
                 public_url,
-                admin_realm: non_empty_or(&spec.admin_realm, DEFAULT_ADMIN_REALM),
+                admin_realm,
                 credentials_secret,
                 ca_bundle: ca_bundle("spec.keycloak.caBundle", spec.ca_bundle.as_deref())?,
             }))

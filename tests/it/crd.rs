@@ -423,6 +423,28 @@ fn validate_explains_each_bad_input() {
             .starts_with("spec.keycloak.realm: must not be master")
     );
     assert!(
+        rejected(|o| o.spec.keycloak.realm = "Master".into())
+            .starts_with("spec.keycloak.realm: must not be master"),
+        "master in any case"
+    );
+    for walk in [".", ".."] {
+        assert_eq!(
+            rejected(|o| o.spec.keycloak.realm = walk.into()),
+            "spec.keycloak.realm: must not be . or .."
+        );
+    }
+    for odd in ["data/sec", "data sec", "data%2Fsec", "dätä"] {
+        assert!(
+            rejected(|o| o.spec.keycloak.realm = odd.into())
+                .starts_with("spec.keycloak.realm: may only hold letters, digits"),
+            "{odd}"
+        );
+    }
+    assert!(
+        rejected(|o| o.spec.keycloak.admin_realm = Some("..".into()))
+            .starts_with("spec.keycloak.adminRealm: must not be . or ..")
+    );
+    assert!(
         rejected(|o| o.spec.keycloak.url = Some("not a url".into()))
             .starts_with("spec.keycloak.url: is not a valid URL")
     );

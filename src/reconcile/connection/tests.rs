@@ -67,6 +67,15 @@ fn a_connection_is_used_only_by_the_namespaces_and_realms_it_allows() {
     let other_team = labels(&[("team", "web")]);
     let data_only = connection(json!({"matchLabels": {"team": "data"}}), &["data-sec"]);
     let everyone = connection(json!({}), &["*"]);
+    let mut ops_admin = connection(json!({}), &["*"]);
+    ops_admin.spec.admin_realm = Some("ops".into());
+    let mut bad_admin = connection(json!({}), &["*"]);
+    bad_admin.spec.admin_realm = Some("..".into());
+    let realm = |name: &str| {
+        let mut v = by_connection("data-sec");
+        v.realm = name.into();
+        v
+    };
     type Case<'a> = (
         &'a str,
         Validated,
@@ -74,7 +83,7 @@ fn a_connection_is_used_only_by_the_namespaces_and_realms_it_allows() {
         &'a BTreeMap<String, String>,
         Option<Reason>,
     );
-    let cases: [Case; 7] = [
+    let cases: [Case; 11] = [
         (
             "allowed namespace and realm",
             by_connection("data-sec"),
@@ -113,6 +122,34 @@ fn a_connection_is_used_only_by_the_namespaces_and_realms_it_allows() {
             Some(&everyone),
             &other_team,
             Some(Reason::RealmNotAllowed),
+        ),
+        (
+            "* never allows master, in any case",
+            realm("MASTER"),
+            Some(&everyone),
+            &other_team,
+            Some(Reason::RealmNotAllowed),
+        ),
+        (
+            "* never allows the realm the credentials administer",
+            realm("OPS"),
+            Some(&ops_admin),
+            &other_team,
+            Some(Reason::RealmNotAllowed),
+        ),
+        (
+            "* allows the other realms of that connection",
+            realm("payroll"),
+            Some(&ops_admin),
+            &other_team,
+            None,
+        ),
+        (
+            "an admin realm that walks up a path",
+            realm("payroll"),
+            Some(&bad_admin),
+            &other_team,
+            Some(Reason::ConnectionInvalid),
         ),
         (
             "no such connection",
