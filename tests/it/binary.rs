@@ -296,8 +296,11 @@ async fn bad_flags_and_environment_variables_are_usage_errors_that_name_them() {
 
 #[tokio::test]
 async fn without_a_cluster_the_binary_says_so_and_exits_non_zero() {
-    // A server address where nothing listens.
-    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    // A server address where nothing listens: the port stays bound (not listening) for the
+    // whole test, so no other process's server can take it and answer in between.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let nowhere = format!("http://{}", held.local_addr().unwrap());
     let mut command = Command::new(BIN);
     command.arg("run").env(
         "KUBECONFIG",
