@@ -42,9 +42,9 @@ pub fn parse_at_least(raw: &str, min: Duration) -> Result<Duration, String> {
     let d = parse(raw)?;
     if d < min {
         return Err(format!(
-            "{:?} is too short: at least {}s",
+            "{:?} is too short: at least {}",
             raw.trim(),
-            min.as_secs()
+            format(min)
         ));
     }
     Ok(d)
@@ -102,6 +102,11 @@ mod tests {
             parse_at_least("2s", Duration::from_secs(10))
                 .unwrap_err()
                 .contains("too short: at least 10s")
+        );
+        // Said in the unit people write, as the docs say it.
+        assert_eq!(
+            parse_at_least("10m", Duration::from_secs(3600)).unwrap_err(),
+            "\"10m\" is too short: at least 1h"
         );
     }
 }
