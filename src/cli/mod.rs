@@ -3,6 +3,7 @@
 mod check;
 mod offline;
 mod run;
+mod strict;
 mod target;
 
 use std::time::Duration;

@@ -129,6 +129,21 @@ pub fn load(text: &str, namespace: &str) -> Result<OpenMetadataKeycloakClient, F
                 value["apiVersion"]
             )));
         }
+        // As strict as the API server: unknown fields, wrong types and missing fields, by path.
+        let crd = <OpenMetadataKeycloakClient as kube::CustomResourceExt>::crd();
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
+            .unwrap_or_default();
+        let problems = super::strict::problems(&value, &schema);
+        if !problems.is_empty() {
+            return Err(invalid(format!(
+                "document {}: {}",
+                i + 1,
+                problems.join("; ")
+            )));
+        }
         let mut obj: OpenMetadataKeycloakClient = serde_json::from_value(value)
             .map_err(|e| invalid(format!("document {}: {e}", i + 1)))?;
         obj.metadata

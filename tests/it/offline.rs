@@ -142,6 +142,23 @@ async fn plan_refuses_bad_input_with_exit_1_and_a_message_naming_the_problem() {
             "/does/not/exist.yaml".to_string(),
             "cannot read /does/not/exist.yaml",
         ),
+        // Strict, as the API server decodes: a typo is an unknown field, not a silent default.
+        (
+            file(
+                "clientID.yaml",
+                &std::fs::read_to_string(EXAMPLE)
+                    .unwrap()
+                    .replace("clientId: open-metadata", "clientID: open-metadata"),
+            ),
+            "unknown field \"spec.client.clientID\"",
+        ),
+        (
+            file(
+                "norealm.yaml",
+                "apiVersion: omkc.dev/v1alpha1\nkind: OpenMetadataKeycloakClient\nmetadata: {name: x}\nspec: {keycloak: {connectionRef: {name: p}}, openmetadata: {url: 'https://om.example.com'}}\n",
+            ),
+            "spec.keycloak.realm: required",
+        ),
     ];
     for (path, expected) in cases {
         let out = run(&["plan", "-f", &path], &[], None).await;
