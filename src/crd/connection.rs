@@ -51,6 +51,7 @@ pub struct ClusterKeycloakConnectionSpec {
     /// PEM bundle of CA certificates to trust for Keycloak's TLS certificate, in addition to the
     /// system roots. Not secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 65536))]
     pub ca_bundle: Option<String>,
     /// Namespaces whose OpenMetadataKeycloakClients may use this connection, by label. An empty
     /// selector ({}) allows every namespace; a namespace that does not match is refused with
@@ -58,7 +59,7 @@ pub struct ClusterKeycloakConnectionSpec {
     pub namespace_selector: LabelSelector,
     /// Realms in which clients may be created through this connection. "*" allows every realm but
     /// master. A resource asking for another realm is refused with RealmNotAllowed.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 64), inner(length(min = 1, max = 100)))]
     pub allowed_realms: Vec<String>,
     /// Whether resources using this connection may take over an existing client that no
     /// resource owns (spec.client.adoptExisting). Default false: a client made by hand or by

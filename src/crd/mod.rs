@@ -128,6 +128,7 @@ pub struct KeycloakSpec {
     /// PEM bundle of CA certificates to trust for Keycloak's TLS certificate, in addition to the
     /// system roots. Not secret. Only without connectionRef.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 65536))]
     pub ca_bundle: Option<String>,
 }
 
@@ -159,9 +160,11 @@ pub struct ClientSpec {
     pub client_id: Option<String>,
     /// Display name of the client in Keycloak (default `OpenMetadata`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
     pub name: Option<String>,
     /// Description of the client in Keycloak.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub description: Option<String>,
     /// Enable the implicit flow (off by default; older OpenMetadata docs turned it on).
     #[serde(default, skip_serializing_if = "Option::is_none")]

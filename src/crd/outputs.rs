@@ -18,13 +18,16 @@ pub struct OpenMetadataSpec {
     pub url: String,
     /// More redirect URIs to allow (for example a second host name of OpenMetadata).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 2048)))]
     pub extra_redirect_uris: Vec<String>,
     /// More web origins to allow for CORS.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 2048)))]
     pub extra_web_origins: Vec<String>,
     /// Where Keycloak may send users after logout (client attribute post.logout.redirect.uris).
     /// Default: the url followed by /logout.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 2048)))]
     pub post_logout_redirect_uris: Vec<String>,
     /// Write the OpenMetadata Helm values this client needs (the authentication and authorizer
     /// blocks, no secret) into a ConfigMap of this namespace, for a Flux HelmRelease valuesFrom
@@ -34,6 +37,7 @@ pub struct OpenMetadataSpec {
     /// Principals made OpenMetadata admins at first start (authorizer.initialAdmins in the values
     /// ConfigMap).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 253)))]
     pub initial_admins: Vec<String>,
     /// Domain of OpenMetadata's principals (authorizer.principalDomain in the values ConfigMap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,10 +78,12 @@ pub struct OutputSecretSpec {
     /// app.kubernetes.io/instance, argocd.argoproj.io/* and omkc.dev/* (the operator's and Argo
     /// CD's own).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32))]
     pub labels: BTreeMap<String, String>,
     /// Extra annotations for the Secret (e.g. a reloader's). Refused: the same keys as for
     /// labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32))]
     pub annotations: BTreeMap<String, String>,
     /// Generate a new client secret this often, e.g. 720h or 90d (at least 1h). Off by default.
     /// On demand: set the annotation omkc.dev/rotate on the resource to a new value.
@@ -92,6 +98,7 @@ pub struct OutputSecretSpec {
     /// Workloads of this namespace to restart when the secret changes (OpenMetadata reads it
     /// only at start). Their pod template gets an annotation with a hash of the Secret's content.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
     pub rollout: Vec<WorkloadReference>,
 }
 

@@ -788,3 +788,49 @@ fn the_readme_documents_every_reason_and_no_other() {
         .collect();
     assert_eq!(sorted(readme_table("### Events")), sorted(events));
 }
+
+/// Every string, list and map a tenant (or a platform team) writes is bounded: the API server
+/// refuses an oversized resource before the operator ever caches it, and CEL rules get a cost
+/// the API server can estimate.
+#[test]
+fn every_list_string_and_map_of_both_specs_is_bounded() {
+    fn walk(schema: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match schema["type"].as_str() {
+            Some("string") if schema.get("enum").is_none() && schema.get("maxLength").is_none() => {
+                out.push(format!("{path}: string without maxLength"))
+            }
+            Some("array") => {
+                if schema.get("maxItems").is_none() {
+                    out.push(format!("{path}: list without maxItems"));
+                }
+                walk(&schema["items"], &format!("{path}[]"), out);
+            }
+            Some("object") => {
+                if let Some(props) = schema["properties"].as_object() {
+                    for (k, v) in props {
+                        walk(v, &format!("{path}.{k}"), out);
+                    }
+                }
+                if schema["additionalProperties"].is_object()
+                    && schema.get("maxProperties").is_none()
+                {
+                    out.push(format!("{path}: map without maxProperties"));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut unbounded = Vec::new();
+    for crd in [
+        serde_json::to_value(omkc::crd::OpenMetadataKeycloakClient::crd()).unwrap(),
+        serde_json::to_value(omkc::crd::ClusterKeycloakConnection::crd()).unwrap(),
+    ] {
+        let kind = crd["spec"]["names"]["kind"].as_str().unwrap().to_string();
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        walk(spec, &format!("{kind}.spec"), &mut unbounded);
+    }
+    // Kubernetes' own LabelSelector, as every API that embeds it has it; only the platform team
+    // writes a connection (cluster-scoped).
+    unbounded.retain(|p| !p.starts_with("ClusterKeycloakConnection.spec.namespaceSelector."));
+    assert_eq!(unbounded, Vec::<String>::new());
+}
