@@ -134,6 +134,51 @@ impl<K: Resource + Clone> ObjectCache<K> {
     }
 }
 
+/// Whole Secrets read on demand (credentials and sources a resource names), each kept only while
+/// its `resourceVersion` holds. The watches of labelled Secrets cache metadata only, so whatever
+/// a tenant labels costs the operator its metadata, and only the Secrets resources use are ever
+/// held whole.
+#[derive(Default)]
+pub struct SecretData {
+    entries: Mutex<HashMap<Key, (String, Arc<k8s_openapi::api::core::v1::Secret>)>>,
+}
+
+impl SecretData {
+    /// The Secret as last read, if it is still at `version`.
+    pub fn get(
+        &self,
+        namespace: &str,
+        name: &str,
+        version: &str,
+    ) -> Option<Arc<k8s_openapi::api::core::v1::Secret>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(namespace.to_string(), name.to_string()))
+            .filter(|(v, _)| v == version)
+            .map(|(_, s)| s.clone())
+    }
+
+    /// Keeps a Secret just read.
+    pub fn insert(&self, secret: Arc<k8s_openapi::api::core::v1::Secret>) {
+        let version = secret.metadata.resource_version.clone().unwrap_or_default();
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key_of(secret.as_ref()), (version, secret));
+    }
+
+    /// How many Secrets are held whole.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,14 +72,16 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The output Secrets (labelled by this operator), as the watches see them.
     pub output_secrets: ObjectCache<Secret>,
-    /// The Secrets labelled as Keycloak credentials (and only those).
-    pub credentials: ObjectCache<Secret>,
+    /// The metadata of the Secrets labelled as Keycloak credentials (and only those).
+    pub credentials: ObjectCache<PartialObjectMeta<Secret>>,
     /// The ClusterKeycloakConnections.
     pub connections: ObjectCache<ClusterKeycloakConnection>,
     /// The namespaces' metadata (labels, for the connections' namespace selectors).
     pub namespaces: ObjectCache<PartialObjectMeta<Namespace>>,
-    /// The Secrets labelled as sources of client secrets (and only those).
-    pub sources: ObjectCache<Secret>,
+    /// The metadata of the Secrets labelled as sources of client secrets (and only those).
+    pub sources: ObjectCache<PartialObjectMeta<Secret>>,
+    /// The credentials and source Secrets resources use, read whole on demand.
+    pub secret_data: crate::cache::SecretData,
     /// The values ConfigMaps (labelled by this operator).
     pub config_maps: ObjectCache<ConfigMap>,
     /// The content of this operator's last write of each output Secret and ConfigMap (by kind,
@@ -107,6 +109,7 @@ impl Context {
             connections: ObjectCache::default(),
             namespaces: ObjectCache::default(),
             sources: ObjectCache::default(),
+            secret_data: Default::default(),
             config_maps: ObjectCache::default(),
             written: Mutex::default(),
             rolled: Mutex::default(),

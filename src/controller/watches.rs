@@ -97,14 +97,15 @@ where
     .flatten()
 }
 
-/// Secrets labelled as sources of client secrets, cached whole (no other Secret is read).
+/// Secrets labelled as sources of client secrets, their metadata only.
 pub(super) fn sources(
     client: &Client,
     namespace: &Option<String>,
     ctx: Arc<Context>,
-) -> impl Stream<Item = Result<Secret, watcher::Error>> + Send + use<> {
+) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + use<> {
+    // `Api<PartialObjectMeta<_>>` lists and watches metadata only: the data never comes.
     cached(
-        api::<Secret>(client, namespace),
+        api::<PartialObjectMeta<Secret>>(client, namespace),
         watcher::Config::default().labels(&format!("{SOURCE_LABEL}=true")),
         namespace.clone(),
         |ctx| &ctx.sources,
@@ -113,7 +114,10 @@ pub(super) fn sources(
 }
 
 /// The resources that take their client secret from a Secret.
-pub(super) fn using_source(store: &Store<Guarded>, secret: &Secret) -> Vec<ObjectRef<Guarded>> {
+pub(super) fn using_source(
+    store: &Store<Guarded>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<Guarded>> {
     let namespace = secret.namespace().unwrap_or_default();
     let name = secret.name_any();
     refs(store, |obj| {
@@ -127,15 +131,15 @@ pub(super) fn using_source(store: &Store<Guarded>, secret: &Secret) -> Vec<Objec
     })
 }
 
-/// Credentials Secrets, in each of `scopes`: only those labelled as such, cached whole.
+/// Credentials Secrets, in each of `scopes`: only those labelled as such, their metadata only.
 pub(super) fn credentials(
     client: &Client,
     scopes: &[Option<String>],
     ctx: Arc<Context>,
-) -> impl Stream<Item = Result<Secret, watcher::Error>> + Send + use<> {
+) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + use<> {
     let watches = scopes.iter().map(|scope| {
         cached(
-            api::<Secret>(client, scope),
+            api::<PartialObjectMeta<Secret>>(client, scope),
             watcher::Config::default().labels(&format!("{CREDENTIALS_LABEL}=true")),
             scope.clone(),
             |ctx| &ctx.credentials,
@@ -205,7 +209,7 @@ fn refs<'a>(
 pub(super) fn using_credentials(
     store: &Store<Guarded>,
     ctx: &Context,
-    secret: &Secret,
+    secret: &PartialObjectMeta<Secret>,
 ) -> Vec<ObjectRef<Guarded>> {
     let namespace = secret.namespace().unwrap_or_default();
     let name = secret.name_any();

@@ -4,12 +4,9 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::{
-    api::{
-        apps::v1::{Deployment, StatefulSet},
-        core::v1::{ConfigMap, Namespace, Secret},
-    },
-    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+use k8s_openapi::api::{
+    apps::v1::{Deployment, StatefulSet},
+    core::v1::{ConfigMap, Namespace, Secret},
 };
 use kube::{
     Api,
@@ -23,14 +20,17 @@ use super::{
     plan::owned_by,
 };
 use crate::{
-    cache::ObjectCache,
     context::Context,
     crd::{ClusterKeycloakConnection, WorkloadKind},
-    keycloak::{ConnectionSpec, Credentials, KeycloakError, ObservedClient, SecretValue, Session},
-    names::{CHECKSUM_ANNOTATION, ROTATED_FOR_ANNOTATION, SOURCE_LABEL},
+    keycloak::{ConnectionSpec, KeycloakError, ObservedClient, Session},
+    names::{CHECKSUM_ANNOTATION, ROTATED_FOR_ANNOTATION},
     urls::realm_url,
     validate::{ConnectionSource, Validated},
 };
+
+mod secrets;
+
+pub use secrets::{MAX_SECRET_BYTES, credentials, credentials_from, source, source_value};
 
 /// The connection the resource may use (IO only when the watches have not seen its namespace or
 /// its connection: a connection missing from the cache, during a re-list or right after a start,
@@ -74,47 +74,6 @@ pub async fn connection(v: &Validated, ctx: &Context) -> Result<Connection, Erro
     )
 }
 
-/// A Secret that must carry an opt-in label, from the label-selected watch `cache`. One the watch
-/// does not show is looked up by its metadata only, never its data, to say whether it is missing
-/// (`missing`) or not allowed (`allowed` fails); read whole only when allowed (it just appeared).
-async fn labelled_secret(
-    ctx: &Context,
-    cache: &ObjectCache<Secret>,
-    (namespace, name): (&str, &str),
-    missing: impl FnOnce() -> Error,
-    allowed: impl Fn(&ObjectMeta) -> Result<(), Error>,
-) -> Result<Secret, Error> {
-    if let Some(secret) = cache.get(namespace, name) {
-        allowed(&secret.metadata)?;
-        return Ok(secret.as_ref().clone());
-    }
-    let action = || format!("read Secret {namespace}/{name}");
-    let meta = Api::<PartialObjectMeta<Secret>>::namespaced(ctx.client.clone(), namespace)
-        .get_metadata_opt(name)
-        .await
-        .map_err(|e| Error::kube(action(), e))?
-        .ok_or_else(missing)?;
-    allowed(&meta.metadata)?;
-    Api::<Secret>::namespaced(ctx.client.clone(), namespace)
-        .get(name)
-        .await
-        .map_err(|e| Error::kube(action(), e))
-}
-
-/// The admin credentials of a connection, from the watch of Secrets labelled as credentials.
-pub async fn credentials(connection: &Connection, ctx: &Context) -> Result<Credentials, Error> {
-    let (namespace, name) = &connection.credentials;
-    let secret = labelled_secret(
-        ctx,
-        &ctx.credentials,
-        (namespace, name),
-        || Error::CredentialsNotFound(format!("{namespace}/{name}")),
-        |meta| connection::credentials_allowed(meta, connection),
-    )
-    .await?;
-    credentials_from(&format!("{namespace}/{name}"), &secret)
-}
-
 /// The pooled Keycloak session for the resource's connection.
 pub async fn session(v: &Validated, ctx: &Context) -> Result<(Arc<Session>, Connection), Error> {
     let connection = connection(v, ctx).await?;
@@ -124,48 +83,6 @@ pub async fn session(v: &Validated, ctx: &Context) -> Result<(Arc<Session>, Conn
         ca_bundle: connection.ca_bundle.clone(),
     };
     Ok((ctx.keycloak.session(&spec)?, connection))
-}
-
-/// Reads `username`/`password` or `clientId`/`clientSecret` from the credentials Secret.
-pub fn credentials_from(name: &str, secret: &Secret) -> Result<Credentials, Error> {
-    let get = |key: &str| -> Option<String> {
-        let data = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|b| b.0.clone());
-        let string_data = secret
-            .string_data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|s| s.clone().into_bytes());
-        data.or(string_data)
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let invalid = |problem: &str| Error::CredentialsInvalid {
-        name: name.to_string(),
-        problem: problem.to_string(),
-    };
-    match (
-        get("username"),
-        get("password"),
-        get("clientId"),
-        get("clientSecret"),
-    ) {
-        (Some(username), Some(password), _, _) => Ok(Credentials::Password { username, password }),
-        (_, _, Some(client_id), Some(client_secret)) => Ok(Credentials::ClientCredentials {
-            client_id,
-            client_secret,
-        }),
-        (Some(_), None, _, _) => Err(invalid("has `username` but no non-empty `password`")),
-        (None, Some(_), _, _) => Err(invalid("has `password` but no non-empty `username`")),
-        (_, _, Some(_), None) => Err(invalid("has `clientId` but no non-empty `clientSecret`")),
-        _ => Err(invalid(
-            "needs keys `username` and `password`, or `clientId` and `clientSecret`",
-        )),
-    }
 }
 
 /// IO: the client, as Keycloak reports it, in one request: by the id the status recorded when
@@ -286,57 +203,6 @@ pub async fn config_maps(
         .map(|c| c.as_ref().clone())
         .collect();
     Ok((current, previous))
-}
-
-/// The client secret from `spec.secret.source`, from the watch of Secrets labelled as sources.
-pub async fn source(v: &Validated, ctx: &Context) -> Result<Option<SecretValue>, Error> {
-    let Some((name, key)) = &v.secret.source else {
-        return Ok(None);
-    };
-    let secret =
-        labelled_secret(
-            ctx,
-            &ctx.sources,
-            (&v.namespace, name),
-            || Error::SecretSourceNotFound(name.clone()),
-            |meta| {
-                let labelled = meta
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SOURCE_LABEL))
-                    .is_some_and(|v| v == "true");
-                labelled.then_some(()).ok_or_else(|| Error::SecretSourceInvalid {
-                name: name.clone(),
-                problem: format!(
-                    "is not labelled {SOURCE_LABEL}=true; label it to let the operator read it"
-                ),
-            })
-            },
-        )
-        .await?;
-    source_value(name, key, &secret).map(Some)
-}
-
-/// The value under `key` of a source Secret: present, UTF-8, not empty (a final newline, as
-/// `--from-file` leaves it, is not part of it).
-pub fn source_value(name: &str, key: &str, secret: &Secret) -> Result<SecretValue, Error> {
-    let invalid = |problem: String| Error::SecretSourceInvalid {
-        name: name.to_string(),
-        problem,
-    };
-    let bytes = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|b| b.0.clone())
-        .ok_or_else(|| invalid(format!("has no key {key:?}")))?;
-    let value =
-        String::from_utf8(bytes).map_err(|_| invalid(format!("key {key:?} is not UTF-8 text")))?;
-    let value = value.trim_end_matches(['\n', '\r']);
-    if value.is_empty() {
-        return Err(invalid(format!("key {key:?} is empty")));
-    }
-    Ok(SecretValue::new(value))
 }
 
 /// The realm's issuer as browsers reach it: under the configured public URL, or as Keycloak

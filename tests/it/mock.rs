@@ -155,6 +155,10 @@ fn context() -> (Arc<Context>, ApiServer) {
     let (ctx, api) = bare_context();
     ctx.credentials
         .insert(serde_json::from_value(credentials_secret()).unwrap());
+    // Read whole once before, at this resourceVersion.
+    ctx.secret_data.insert(Arc::new(
+        serde_json::from_value(credentials_secret()).unwrap(),
+    ));
     (ctx, api)
 }
 

@@ -441,3 +441,46 @@ fn annotate_touch(c: &Cluster, name: &str) {
         o["metadata"]["annotations"]["touched"] = json!("1")
     });
 }
+
+#[tokio::test]
+async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    // A tenant labels twenty 1 MiB Secrets as credentials (nothing uses them), and names one
+    // more, 100 KiB large, as its credentials.
+    let big = "x".repeat(1024 * 1024);
+    for i in 0..20 {
+        let mut s = credentials("team-data", &format!("ballast-{i}"), ADMIN_PASSWORD);
+        s["data"]["padding"] = json!(b64(&big));
+        c.api.put(s);
+    }
+    let mut oversized = credentials("team-data", "oversized", ADMIN_PASSWORD);
+    oversized["data"]["padding"] = json!(b64(&"y".repeat(100 * 1024)));
+    c.api.put(oversized);
+    c.api.put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
+    let inline = |secret: &str| {
+        json!({"url": c.emu.base_url, "realm": "data-sec",
+               "credentialsSecretRef": {"name": secret}})
+    };
+    c.resource("team-data", "good", inline("kc-admin"));
+    c.resource("team-data", "greedy", inline("oversized"));
+    c.reason_becomes("team-data", "good", "Reconciled").await;
+    assert_eq!(c.reason("team-data", "greedy").await, "CredentialsInvalid");
+    let message = c.api.get(CRS, "team-data", "greedy").unwrap()["status"]["conditions"][0]
+        ["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("more than the 65536"), "{message}");
+
+    // The watch knows every labelled Secret by its metadata; only the one in use is held whole.
+    eventually(&c.api, "the watch to list the ballast", || async {
+        (c.ctx.credentials.in_namespace("team-data").len() == 22).then_some(())
+    })
+    .await;
+    assert_eq!(c.ctx.secret_data.len(), 1, "only kc-admin is held whole");
+    let listed_whole = c.api.requests().iter().any(|r| {
+        r.method == "GET"
+            && r.path.ends_with("/secrets/ballast-0")
+    });
+    assert!(!listed_whole, "an unused Secret is never read");
+}

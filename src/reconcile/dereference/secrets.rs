@@ -1,0 +1,204 @@
+//! The Secrets a resource names besides its outputs: Keycloak credentials and the source of a
+//! client secret. Only Secrets carrying the opt-in label are used; the watches hold their
+//! metadata, and a Secret is read whole only when a resource needs it.
+
+use std::sync::Arc;
+
+use k8s_openapi::{api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta};
+use kube::{Api, core::PartialObjectMeta};
+
+use super::super::{
+    Error,
+    connection::{self, Connection},
+};
+use crate::{
+    cache::ObjectCache,
+    context::Context,
+    keycloak::{Credentials, SecretValue},
+    names::SOURCE_LABEL,
+    validate::Validated,
+};
+
+/// The largest credentials or source Secret the operator reads: a user name and password, a
+/// client id and secret, or one client secret fit many times over.
+pub const MAX_SECRET_BYTES: usize = 64 * 1024;
+
+/// A Secret that must carry an opt-in label. Its metadata comes from the label-selected
+/// metadata watch `cache`; one the watch does not show is looked up by its metadata only, to say
+/// whether it is missing (`missing`) or not allowed (`allowed` fails). Only an allowed Secret is
+/// read whole, once per change (its `resourceVersion`), and refused when larger than
+/// [`MAX_SECRET_BYTES`] (`too_large`).
+async fn labelled_secret(
+    ctx: &Context,
+    cache: &ObjectCache<PartialObjectMeta<Secret>>,
+    (namespace, name): (&str, &str),
+    missing: impl FnOnce() -> Error,
+    allowed: impl Fn(&ObjectMeta) -> Result<(), Error>,
+    too_large: impl FnOnce(usize) -> Error,
+) -> Result<Arc<Secret>, Error> {
+    let action = || format!("read Secret {namespace}/{name}");
+    let version = match cache.get(namespace, name) {
+        Some(meta) => {
+            allowed(&meta.metadata)?;
+            meta.metadata.resource_version.clone()
+        }
+        None => {
+            let meta = Api::<PartialObjectMeta<Secret>>::namespaced(ctx.client.clone(), namespace)
+                .get_metadata_opt(name)
+                .await
+                .map_err(|e| Error::kube(action(), e))?
+                .ok_or_else(missing)?;
+            allowed(&meta.metadata)?;
+            None
+        }
+    };
+    if let Some(held) = version
+        .as_deref()
+        .and_then(|v| ctx.secret_data.get(namespace, name, v))
+    {
+        return Ok(held);
+    }
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), namespace)
+        .get(name)
+        .await
+        .map_err(|e| Error::kube(action(), e))?;
+    // The label may have gone in between: the whole Secret is judged again.
+    allowed(&secret.metadata)?;
+    let size: usize = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.0.len())
+        .sum::<usize>()
+        + secret
+            .string_data
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>();
+    if size > MAX_SECRET_BYTES {
+        return Err(too_large(size));
+    }
+    let secret = Arc::new(secret);
+    ctx.secret_data.insert(secret.clone());
+    Ok(secret)
+}
+
+/// The admin credentials of a connection, from the watch of Secrets labelled as credentials.
+pub async fn credentials(connection: &Connection, ctx: &Context) -> Result<Credentials, Error> {
+    let (namespace, name) = &connection.credentials;
+    let secret = labelled_secret(
+        ctx,
+        &ctx.credentials,
+        (namespace, name),
+        || Error::CredentialsNotFound(format!("{namespace}/{name}")),
+        |meta| connection::credentials_allowed(meta, connection),
+        |size| Error::CredentialsInvalid {
+            name: format!("{namespace}/{name}"),
+            problem: format!(
+                "holds {size} bytes, more than the {MAX_SECRET_BYTES} a credentials Secret needs"
+            ),
+        },
+    )
+    .await?;
+    credentials_from(&format!("{namespace}/{name}"), &secret)
+}
+
+/// Reads `username`/`password` or `clientId`/`clientSecret` from the credentials Secret.
+pub fn credentials_from(name: &str, secret: &Secret) -> Result<Credentials, Error> {
+    let get = |key: &str| -> Option<String> {
+        let data = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| b.0.clone());
+        let string_data = secret
+            .string_data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|s| s.clone().into_bytes());
+        data.or(string_data)
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let invalid = |problem: &str| Error::CredentialsInvalid {
+        name: name.to_string(),
+        problem: problem.to_string(),
+    };
+    match (
+        get("username"),
+        get("password"),
+        get("clientId"),
+        get("clientSecret"),
+    ) {
+        (Some(username), Some(password), _, _) => Ok(Credentials::Password { username, password }),
+        (_, _, Some(client_id), Some(client_secret)) => Ok(Credentials::ClientCredentials {
+            client_id,
+            client_secret,
+        }),
+        (Some(_), None, _, _) => Err(invalid("has `username` but no non-empty `password`")),
+        (None, Some(_), _, _) => Err(invalid("has `password` but no non-empty `username`")),
+        (_, _, Some(_), None) => Err(invalid("has `clientId` but no non-empty `clientSecret`")),
+        _ => Err(invalid(
+            "needs keys `username` and `password`, or `clientId` and `clientSecret`",
+        )),
+    }
+}
+
+/// The client secret from `spec.secret.source`, from the watch of Secrets labelled as sources.
+pub async fn source(v: &Validated, ctx: &Context) -> Result<Option<SecretValue>, Error> {
+    let Some((name, key)) = &v.secret.source else {
+        return Ok(None);
+    };
+    let secret =
+        labelled_secret(
+            ctx,
+            &ctx.sources,
+            (&v.namespace, name),
+            || Error::SecretSourceNotFound(name.clone()),
+            |meta| {
+                let labelled = meta
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(SOURCE_LABEL))
+                    .is_some_and(|v| v == "true");
+                labelled.then_some(()).ok_or_else(|| Error::SecretSourceInvalid {
+                name: name.clone(),
+                problem: format!(
+                    "is not labelled {SOURCE_LABEL}=true; label it to let the operator read it"
+                ),
+            })
+            },
+            |size| Error::SecretSourceInvalid {
+                name: name.clone(),
+                problem: format!(
+                    "holds {size} bytes, more than the {MAX_SECRET_BYTES} a client secret needs"
+                ),
+            },
+        )
+        .await?;
+    source_value(name, key, &secret).map(Some)
+}
+
+/// The value under `key` of a source Secret: present, UTF-8, not empty (a final newline, as
+/// `--from-file` leaves it, is not part of it).
+pub fn source_value(name: &str, key: &str, secret: &Secret) -> Result<SecretValue, Error> {
+    let invalid = |problem: String| Error::SecretSourceInvalid {
+        name: name.to_string(),
+        problem,
+    };
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| b.0.clone())
+        .ok_or_else(|| invalid(format!("has no key {key:?}")))?;
+    let value =
+        String::from_utf8(bytes).map_err(|_| invalid(format!("key {key:?} is not UTF-8 text")))?;
+    let value = value.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(invalid(format!("key {key:?} is empty")));
+    }
+    Ok(SecretValue::new(value))
+}
