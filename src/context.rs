@@ -40,6 +40,8 @@ pub struct Settings {
     pub allow_inline_adoption: bool,
     /// Only resources with these labels (a label selector): one shard of a large cluster.
     pub resource_selector: Option<String>,
+    /// The longest one reconcile may take, every request included.
+    pub reconcile_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             allow_inline_connections: true,
             allow_inline_adoption: false,
             resource_selector: None,
+            reconcile_timeout: Duration::from_secs(120),
         }
     }
 }

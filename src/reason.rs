@@ -81,6 +81,7 @@ reasons! {
     KeycloakConflict => Transient,
     KeycloakProtocolError => Transient,
     KubernetesError => Transient,
+    ReconcileTimedOut => Transient,
 
     ClientCreated => Change,
     ClientAdopted => Change,

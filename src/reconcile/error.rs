@@ -75,6 +75,13 @@ pub enum Error {
         /// The API server's explanation (bounded).
         message: String,
     },
+    /// The whole reconcile took longer than its bound: a slow Keycloak or API server must not
+    /// hold a worker for ever; retried.
+    #[error(
+        "the reconcile took longer than {}s (Keycloak or the Kubernetes API answers slowly); it is retried",
+        .0.as_secs()
+    )]
+    TimedOut(std::time::Duration),
     /// The Kubernetes API failed (network, 5xx, conflicts); retried.
     #[error("Kubernetes API error while trying to {action}: {source}")]
     Kube {
@@ -122,6 +129,7 @@ impl Error {
             Self::SecretSourceInvalid { .. } => Reason::SecretSourceInvalid,
             Self::KubeRejected { .. } => Reason::KubernetesRejected,
             Self::Kube { .. } => Reason::KubernetesError,
+            Self::TimedOut(_) => Reason::ReconcileTimedOut,
         }
     }
 

@@ -89,7 +89,13 @@ async fn converge_and_report(
     obj: &OpenMetadataKeycloakClient,
     ctx: &Context,
 ) -> Result<Action, Error> {
-    match converge(obj, ctx).await {
+    // Bounded: every request has its own timeout, and the whole is bounded too, so that a slow
+    // Keycloak or API server cannot hold a worker (and the resources behind it) for ever.
+    let bound = ctx.settings.reconcile_timeout;
+    let converged = tokio::time::timeout(bound, converge(obj, ctx))
+        .await
+        .unwrap_or(Err(Error::TimedOut(bound)));
+    match converged {
         Ok((changes, requeue)) => {
             ctx.reset_backoff(&object_key(obj));
             for change in &changes {

@@ -40,13 +40,22 @@ fn credentials(namespace: &str, name: &str, password: &str) -> Value {
 }
 
 async fn cluster(installation: &str, emu: Emulator) -> Cluster {
+    cluster_with(installation, emu, |_| {}).await
+}
+
+async fn cluster_with(
+    installation: &str,
+    emu: Emulator,
+    edit: impl FnOnce(&mut Settings),
+) -> Cluster {
     omkc::tls::install_crypto_provider();
     let api = ApiServer::start().await;
-    let settings = Settings {
+    let mut settings = Settings {
         installation: installation.into(),
         operator_namespace: OPERATOR_NS.into(),
         ..Settings::default()
     };
+    edit(&mut settings);
     let ctx = Arc::new(Context::new(api.client(), settings));
     let run = tokio::spawn(run_scope(
         api.client(),
@@ -456,7 +465,8 @@ async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
     let mut oversized = credentials("team-data", "oversized", ADMIN_PASSWORD);
     oversized["data"]["padding"] = json!(b64(&"y".repeat(100 * 1024)));
     c.api.put(oversized);
-    c.api.put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
+    c.api
+        .put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
     let inline = |secret: &str| {
         json!({"url": c.emu.base_url, "realm": "data-sec",
                "credentialsSecretRef": {"name": secret}})
@@ -465,11 +475,11 @@ async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
     c.resource("team-data", "greedy", inline("oversized"));
     c.reason_becomes("team-data", "good", "Reconciled").await;
     assert_eq!(c.reason("team-data", "greedy").await, "CredentialsInvalid");
-    let message = c.api.get(CRS, "team-data", "greedy").unwrap()["status"]["conditions"][0]
-        ["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let message =
+        c.api.get(CRS, "team-data", "greedy").unwrap()["status"]["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
     assert!(message.contains("more than the 65536"), "{message}");
 
     // The watch knows every labelled Secret by its metadata; only the one in use is held whole.
@@ -478,9 +488,41 @@ async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
     })
     .await;
     assert_eq!(c.ctx.secret_data.len(), 1, "only kc-admin is held whole");
-    let listed_whole = c.api.requests().iter().any(|r| {
-        r.method == "GET"
-            && r.path.ends_with("/secrets/ballast-0")
-    });
+    let listed_whole = c
+        .api
+        .requests()
+        .iter()
+        .any(|r| r.method == "GET" && r.path.ends_with("/secrets/ballast-0"));
     assert!(!listed_whole, "an unused Secret is never read");
+}
+
+#[tokio::test]
+async fn a_reconcile_that_a_slow_keycloak_drags_out_is_cut_short_and_retried() {
+    let emu = Emulator::start().await;
+    // Each answer takes 700 ms: a fresh resource needs several, more than the 1 s bound.
+    emu.set_latency(Duration::from_millis(700));
+    let c = cluster_with("cluster-a", emu, |s| {
+        s.reconcile_timeout = Duration::from_secs(1);
+        s.backoff_base = Duration::from_millis(200);
+    })
+    .await;
+    c.api
+        .put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
+    c.resource(
+        "team-data",
+        "slow",
+        json!({"url": c.emu.base_url, "realm": "data-sec",
+               "credentialsSecretRef": {"name": "kc-admin"}}),
+    );
+    c.reason_becomes("team-data", "slow", "ReconcileTimedOut")
+        .await;
+    let obj = c.api.get(CRS, "team-data", "slow").unwrap();
+    let message = obj["status"]["conditions"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("longer than 1s"), "{message}");
+    // Keycloak answers promptly again: the retry (backoff, not the next resync) converges.
+    c.emu.set_latency(Duration::ZERO);
+    c.reason_becomes("team-data", "slow", "Reconciled").await;
 }

@@ -29,7 +29,8 @@ fn one_of_each() -> Vec<Error> {
             | Error::SecretSourceNotFound(_)
             | Error::SecretSourceInvalid { .. }
             | Error::KubeRejected { .. }
-            | Error::Kube { .. } => {}
+            | Error::Kube { .. }
+            | Error::TimedOut(_) => {}
         }
         match k {
             KeycloakError::Unreachable(_)
@@ -103,6 +104,7 @@ fn one_of_each() -> Vec<Error> {
         },
         Error::kube("write Secret \"s\"", status(422)),
         Error::kube("write Secret \"s\"", status(500)),
+        Error::TimedOut(std::time::Duration::from_secs(120)),
     ]);
     all
 }
