@@ -28,5 +28,8 @@ pub const ROTATED_FOR_ANNOTATION: &str = "omkc.dev/rotated-for";
 pub const ROTATING_FOR_ANNOTATION: &str = "omkc.dev/rotating-for";
 /// Annotation with a hash of the output Secret's content, on workloads to restart.
 pub const CHECKSUM_ANNOTATION: &str = "omkc.dev/secret-checksum";
+/// Annotation naming the resource (of the workload's namespace) whose Secret restarts it: one
+/// workload follows one resource, or two would restart it in turn for ever.
+pub const RESTARTED_FOR_ANNOTATION: &str = "omkc.dev/restarted-for";
 /// Keycloak's client attribute with the secret's creation time (epoch seconds).
 pub const SECRET_CREATION_ATTRIBUTE: &str = "client.secret.creation.time";

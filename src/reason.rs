@@ -100,6 +100,7 @@ reasons! {
 
     ClientOrphaned => Warning,
     WorkloadNotFound => Warning,
+    WorkloadClaimed => Warning,
     MalformedResource => Warning,
 }
 

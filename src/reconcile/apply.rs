@@ -199,26 +199,42 @@ pub async fn rollout(
     let mut changes = Vec::new();
     for (kind, name) in &v.secret.rollout {
         let kind_name = format!("{kind:?}");
-        if ctx.rolled(&v.namespace, &kind_name, name).as_deref() == Some(checksum) {
+        // What this resource last saw on the workload (another resource naming it keeps its own).
+        let slot = format!("{}/{kind_name}", v.name);
+        if ctx.rolled(&v.namespace, &slot, name).as_deref() == Some(checksum) {
             continue;
         }
         let found = dereference::workload_checksum(ctx, &v.namespace, *kind, name).await?;
-        let decision = plan::rollout(found.as_ref().map(Option::as_deref), checksum);
+        let decision = plan::rollout(found.as_ref(), checksum, &v.name);
+        if let Rollout::Claimed(other) = &decision {
+            // Another resource restarts it: reported once per content of the Secret.
+            let claimed = format!("claimed:{checksum}");
+            if ctx.rolled(&v.namespace, &slot, name).as_deref() != Some(claimed.as_str()) {
+                let note = format!(
+                    "{kind_name} {name:?} named in spec.secret.rollout is restarted for another resource of the namespace ({other}); left alone (one workload follows one resource)"
+                );
+                ctx.events
+                    .publish(obj, EventType::Warning, Reason::WorkloadClaimed, &note)
+                    .await;
+                ctx.remember_rolled(&v.namespace, &slot, name, &claimed);
+            }
+            continue;
+        }
         if decision == Rollout::Missing {
             // Not there (yet): looked for again on every pass (it may appear, and must then be
             // seen before the next change), reported once per content of the Secret.
             let missing = format!("missing:{checksum}");
-            if ctx.rolled(&v.namespace, &kind_name, name).as_deref() != Some(missing.as_str()) {
+            if ctx.rolled(&v.namespace, &slot, name).as_deref() != Some(missing.as_str()) {
                 let note =
                     format!("{kind_name} {name:?} named in spec.secret.rollout does not exist");
                 ctx.events
                     .publish(obj, EventType::Warning, Reason::WorkloadNotFound, &note)
                     .await;
-                ctx.remember_rolled(&v.namespace, &kind_name, name, &missing);
+                ctx.remember_rolled(&v.namespace, &slot, name, &missing);
             }
             continue;
         }
-        if let Some(patch) = plan::rollout_patch(&decision, checksum) {
+        if let Some(patch) = plan::rollout_patch(&decision, checksum, &v.name) {
             let params = PatchParams::default();
             let action =
                 || format!("restart {kind_name} {name:?} (the chart's rollout.enabled grants it)");
@@ -233,7 +249,7 @@ pub async fn rollout(
                 name: name.clone(),
             });
         }
-        ctx.remember_rolled(&v.namespace, &kind_name, name, checksum);
+        ctx.remember_rolled(&v.namespace, &slot, name, checksum);
     }
     Ok(changes)
 }

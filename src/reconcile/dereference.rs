@@ -23,7 +23,7 @@ use crate::{
     context::Context,
     crd::{ClusterKeycloakConnection, WorkloadKind},
     keycloak::{ConnectionSpec, KeycloakError, ObservedClient, Session},
-    names::{CHECKSUM_ANNOTATION, ROTATED_FOR_ANNOTATION},
+    names::{CHECKSUM_ANNOTATION, RESTARTED_FOR_ANNOTATION, ROTATED_FOR_ANNOTATION},
     urls::realm_url,
     validate::{ConnectionSource, Validated},
 };
@@ -235,14 +235,16 @@ pub async fn workload_checksum(
     namespace: &str,
     kind: WorkloadKind,
     name: &str,
-) -> Result<Option<Option<String>>, Error> {
+) -> Result<Option<super::plan::RolloutMarks>, Error> {
     let found = workload_api(ctx, namespace, kind)
         .get_metadata_opt(name)
         .await
         .map_err(|e| Error::kube(format!("read {kind:?} {name:?}"), e))?;
     Ok(found.map(|o| {
-        o.metadata
-            .annotations
-            .and_then(|a| a.get(CHECKSUM_ANNOTATION).cloned())
+        let annotations = o.metadata.annotations.unwrap_or_default();
+        super::plan::RolloutMarks {
+            checksum: annotations.get(CHECKSUM_ANNOTATION).cloned(),
+            restarted_for: annotations.get(RESTARTED_FOR_ANNOTATION).cloned(),
+        }
     }))
 }

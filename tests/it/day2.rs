@@ -385,6 +385,75 @@ fn deployment_patches(api: &ApiServer) -> usize {
 }
 
 #[tokio::test]
+async fn a_workload_named_by_two_resources_follows_the_first_only() {
+    let (api, emu) = world().await;
+    api.put(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "openmetadata", "namespace": NS},
+        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
+    }));
+    let _operator = start(&api, Duration::from_secs(300));
+    let rollout = json!({"secret": {"rollout": [{"kind": "Deployment", "name": "openmetadata"}]}});
+    api.put(resource(&emu, rollout.clone()));
+    ready(&api).await;
+    eventually(
+        &api,
+        "the Deployment to follow the first resource",
+        || async {
+            let d = api.get(DEPLOYMENTS, NS, "openmetadata")?;
+            (d["metadata"]["annotations"]["omkc.dev/restarted-for"] == "openmetadata").then_some(())
+        },
+    )
+    .await;
+
+    // A second resource of the namespace names the same Deployment, with a Secret of its own.
+    let mut second = resource(&emu, rollout);
+    second["metadata"]["name"] = json!("analytics");
+    second["spec"]["client"]["clientId"] = json!("analytics");
+    second["spec"]["secret"]["name"] = json!("analytics-oidc");
+    api.put(second);
+    let claimed = events_seen(&api, "WorkloadClaimed").await;
+    assert!(
+        claimed[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("another resource"),
+        "{}",
+        claimed[0]["note"]
+    );
+    let patches = deployment_patches(&api);
+    // Its secret changes: the Deployment stays (it follows the first resource), and the
+    // Warning is not repeated.
+    api.edit(CRS, NS, "analytics", |o| {
+        o["metadata"]["annotations"]["omkc.dev/rotate"] = json!("t1")
+    });
+    eventually(&api, "the second resource's rotation", || async {
+        let s = api.get(SECRETS, NS, "analytics-oidc")?;
+        (s["metadata"]["annotations"]["omkc.dev/rotated-for"] == "t1").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        deployment_patches(&api),
+        patches,
+        "never restarted for the second"
+    );
+    assert_eq!(events(&api, "WorkloadClaimed").len(), 1);
+    let d = api.get(DEPLOYMENTS, NS, "openmetadata").unwrap();
+    assert_eq!(d["spec"]["template"]["metadata"].get("annotations"), None);
+
+    // The first resource's secret changes: the pods roll, for it.
+    annotate(&api, "omkc.dev/rotate", "t1");
+    eventually(&api, "the roll", || async {
+        let d = api.get(DEPLOYMENTS, NS, "openmetadata")?;
+        d["spec"]["template"]["metadata"]["annotations"]["omkc.dev/secret-checksum"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn workloads_roll_when_the_secret_changes_and_never_otherwise() {
     let (api, emu) = world().await;
     api.put(json!({

@@ -20,7 +20,7 @@ use keycloak::types::ClientRepresentation;
 
 pub use deletion::{Deletion, deletion};
 pub use outputs::{checksum, owned_by};
-pub use rollout::{Rollout, patch as rollout_patch, rollout};
+pub use rollout::{Marks as RolloutMarks, Rollout, patch as rollout_patch, rollout};
 pub use secret::{HandOver, secret_created};
 
 use super::{
