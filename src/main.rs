@@ -14,6 +14,8 @@ fn report(result: Result<String, omkc::cli::Failure>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(failure) => {
+            // The report so far on stdout, the verdict on stderr: never glued together.
+            print!("{}", failure.report);
             eprintln!("error: {}", failure.message.trim_end());
             ExitCode::from(failure.code as u8)
         }

@@ -83,7 +83,7 @@ pub async fn check(args: &CheckArgs) -> Result<String, Failure> {
             v.namespace, v.name, v.client_id, v.realm
         ),
     );
-    let fail = |out: &String, f: Failure| Failure::new(f.code, format!("{out}{}", f.message));
+    let fail = |out: &String, f: Failure| f.after(out);
     let target = match (given, &kube_client) {
         (Some((credentials, source)), _) => target_offline(args, &v, credentials, source),
         (None, Some(client)) => target_from_cluster(args, &v, client, &mut out).await,
@@ -111,7 +111,7 @@ pub async fn check(args: &CheckArgs) -> Result<String, Failure> {
         }
         Err(f) => {
             line(out, name, false, &f.message);
-            Err(Failure::new(f.code, out.clone()))
+            Err(f.after(out))
         }
     };
     let signed_in = session

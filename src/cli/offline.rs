@@ -30,13 +30,16 @@ pub enum ExitCode {
     Blocked = 4,
 }
 
-/// A failure: its exit code and the message for stderr.
+/// A failure: its exit code, the message for stderr, and what was reported on the way (for
+/// stdout: `check`'s table up to the failing step).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     /// Exit code.
     pub code: ExitCode,
     /// What went wrong and what to do.
     pub message: String,
+    /// The report so far, for stdout.
+    pub report: String,
 }
 
 impl Failure {
@@ -44,6 +47,15 @@ impl Failure {
         Self {
             code,
             message: message.into(),
+            report: String::new(),
+        }
+    }
+
+    /// The same failure, after `report` was printed.
+    pub(super) fn after(self, report: &str) -> Self {
+        Self {
+            report: report.to_string(),
+            ..self
         }
     }
 }

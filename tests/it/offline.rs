@@ -254,8 +254,14 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     )
     .await;
     assert_eq!(out.code, Some(3), "{}", out.stderr);
-    assert!(out.stderr.contains("sign-in      FAIL"), "{}", out.stderr);
-    assert!(!out.stderr.contains("wrong"), "{}", out.stderr);
+    // The table on stdout, the verdict on stderr: never glued together.
+    assert!(out.stdout.contains("sign-in      FAIL"), "{}", out.stdout);
+    assert!(
+        out.stderr.starts_with("error: sign-in: ") && !out.stderr.contains("FAIL"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("wrong") && !out.stdout.contains("wrong"));
     let out = run(
         &["check", "-f", &resource, "--url", "http://127.0.0.1:9"],
         &as_admin(),
@@ -272,7 +278,7 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     )
     .await;
     assert_eq!(out.code, Some(4), "{}", out.stderr);
-    assert!(out.stderr.contains("realm        FAIL"), "{}", out.stderr);
+    assert!(out.stdout.contains("realm        FAIL"), "{}", out.stdout);
     emu.add_user("viewer", "viewer-password", Level::View);
     let out = run(
         &["check", "-f", &resource],
