@@ -441,6 +441,12 @@ def test_rbac_can_be_left_to_the_user():
         ({"tokenExpirationSeconds": 60}, "tokenExpirationSeconds"),
         ({"installationId": "a/b"}, "installationId"),
         ({"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"}}]}, "allowedRealms"),
+        # A connection open to every namespace must say so ({}), never by omission.
+        (
+            {"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"},
+                              "allowedRealms": ["data-sec"]}]},
+            "namespaceSelector",
+        ),
     ],
 )
 def test_values_schema_rejects_mistakes(values, fragment):
