@@ -34,6 +34,9 @@ pub struct Connection {
     pub credentials: (String, String),
     /// Whether resources may take over a client no resource owns through this connection.
     pub allow_adoption: bool,
+    /// Whether the resource brought it (its own URL and credentials), rather than naming a
+    /// ClusterKeycloakConnection of the platform team.
+    pub inline: bool,
 }
 
 /// What the environment says, for [`resolve`].
@@ -72,6 +75,7 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                 ca_bundle: inline.ca_bundle.clone(),
                 credentials: (v.namespace.clone(), inline.credentials_secret.clone()),
                 allow_adoption: env.allow_inline_adoption,
+                inline: true,
             })
         }
         ConnectionSource::Cluster(name) => {
@@ -133,6 +137,7 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                     .map_err(invalid)?,
                 credentials: (secret_namespace, secret.name.clone()),
                 allow_adoption: spec.allow_adoption.unwrap_or(false),
+                inline: false,
             })
         }
     }
@@ -162,6 +167,13 @@ pub fn credentials_allowed(secret: &ObjectMeta, connection: &Connection) -> Resu
             return Err(Error::CredentialsNotAllowed(format!(
                 "Secret {namespace}/{name} may only be sent to {bound} ({CREDENTIALS_URL_ANNOTATION}), not to {}",
                 connection.url
+            )));
+        }
+        // The binding is to a host as the system's authorities vouch for it: a CA bundle the
+        // resource brings could let another certificate stand for that host.
+        if connection.inline && connection.ca_bundle.is_some() {
+            return Err(Error::CredentialsNotAllowed(format!(
+                "Secret {namespace}/{name} is bound to {bound} ({CREDENTIALS_URL_ANNOTATION}); a caBundle of the resource is not trusted with it (remove spec.keycloak.caBundle, or use a ClusterKeycloakConnection)"
             )));
         }
     }

@@ -248,6 +248,26 @@ fn a_secret_is_credentials_only_when_labelled_and_only_for_the_url_it_names() {
         assert_eq!(err.reason(), Reason::CredentialsNotAllowed, "{name}");
         assert!(err.to_string().contains("team-a/admin"), "{name}: {err}");
     }
+
+    // Bound to the URL, the Secret is not trusted to a CA bundle the resource brings: another
+    // authority could vouch for the host. Unbound, the bundle is the Secret owner's business.
+    let with_ca = Connection {
+        ca_bundle: Some("-----BEGIN CERTIFICATE-----".into()),
+        ..connection.clone()
+    };
+    let bound = meta(Some("true"), Some("https://kc.example.com"));
+    let err = credentials_allowed(&bound, &with_ca).unwrap_err();
+    assert_eq!(err.reason(), Reason::CredentialsNotAllowed);
+    assert!(err.to_string().contains("caBundle"), "{err}");
+    assert!(credentials_allowed(&meta(Some("true"), None), &with_ca).is_ok());
+    let platform = Connection {
+        inline: false,
+        ..with_ca
+    };
+    assert!(
+        credentials_allowed(&bound, &platform).is_ok(),
+        "a connection's bundle is the platform team's"
+    );
 }
 
 #[test]

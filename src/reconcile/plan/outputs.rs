@@ -66,11 +66,14 @@ pub(super) fn plan(
         changes.extend(change);
         write
     };
+    // A previous output Secret that is now the source of the client secret (renamed to become
+    // it) holds the secret Keycloak is given: never deleted.
+    let source = v.secret.source.as_ref().map(|(name, _)| name.as_str());
     let remove: Vec<String> = observed
         .previous_secrets
         .iter()
         .filter_map(|s| s.metadata.name.clone())
-        .filter(|name| *name != v.secret.name)
+        .filter(|name| *name != v.secret.name && Some(name.as_str()) != source)
         .collect();
     changes.extend(
         remove

@@ -205,3 +205,36 @@ fn the_checksum_follows_the_secret_and_only_when_workloads_are_named() {
         .unwrap();
     assert_ne!(before, after);
 }
+
+#[test]
+fn a_previous_output_secret_that_became_the_source_is_never_deleted() {
+    // The output was `oidc-secrets`; the spec now writes `om-oidc` and takes the client secret
+    // from `oidc-secrets` (relabelled as a source): the old output is the source, not garbage.
+    let mut obj = with_source("oidc-secrets");
+    obj.spec.secret.as_mut().unwrap().name = Some("om-oidc".into());
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let old = validate(&resource(), INSTALLATION).unwrap();
+    let previous = [output(&old, "s3cr3t"), {
+        let mut other = output(&old, "s3cr3t");
+        other.metadata.name = Some("older-oidc".into());
+        other
+    }];
+    let client = as_keycloak_reports(&v, "u-1");
+    let source = SecretValue::new("s3cr3t");
+    let p = plan(
+        &obj,
+        &v,
+        Observed {
+            source: Some(&source),
+            previous_secrets: &previous,
+            ..observe(&client, None)
+        },
+    )
+    .unwrap();
+    let out = p.outputs.unwrap();
+    assert_eq!(
+        out.remove,
+        ["older-oidc"],
+        "only a mere previous output goes"
+    );
+}
