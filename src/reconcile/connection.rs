@@ -143,10 +143,24 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
     }
 }
 
+impl Connection {
+    /// The credentials Secret as a resource's status may name it: its namespace and name for
+    /// the resource's own, only the connection for the platform team's (whose Secrets are not
+    /// the tenants' to know; the operator's log names it).
+    pub fn credentials_shown(&self) -> String {
+        match self.key.credentials_source.strip_prefix("connection/") {
+            Some(connection) if !self.inline => {
+                format!("of ClusterKeycloakConnection {connection:?}")
+            }
+            _ => format!("{}/{}", self.credentials.0, self.credentials.1),
+        }
+    }
+}
+
 /// Whether a Secret may be used as the credentials of `connection`: it carries the opt-in
 /// label, and if it names the one URL it may be sent to, that is the connection's URL.
 pub fn credentials_allowed(secret: &ObjectMeta, connection: &Connection) -> Result<(), Error> {
-    let (namespace, name) = &connection.credentials;
+    let shown = connection.credentials_shown();
     let labelled = secret
         .labels
         .as_ref()
@@ -154,7 +168,7 @@ pub fn credentials_allowed(secret: &ObjectMeta, connection: &Connection) -> Resu
         .is_some_and(|v| v == "true");
     if !labelled {
         return Err(Error::CredentialsNotAllowed(format!(
-            "Secret {namespace}/{name} lacks the label {CREDENTIALS_LABEL}=true; only a Secret so labelled (by someone allowed to write Secrets) is used as Keycloak credentials"
+            "Secret {shown} lacks the label {CREDENTIALS_LABEL}=true; only a Secret so labelled (by someone allowed to write Secrets) is used as Keycloak credentials"
         )));
     }
     if let Some(bound) = secret
@@ -165,7 +179,7 @@ pub fn credentials_allowed(secret: &ObjectMeta, connection: &Connection) -> Resu
         let bound = bound.trim().trim_end_matches('/');
         if bound != connection.url {
             return Err(Error::CredentialsNotAllowed(format!(
-                "Secret {namespace}/{name} may only be sent to {bound} ({CREDENTIALS_URL_ANNOTATION}), not to {}",
+                "Secret {shown} may only be sent to {bound} ({CREDENTIALS_URL_ANNOTATION}), not to {}",
                 connection.url
             )));
         }
@@ -173,7 +187,7 @@ pub fn credentials_allowed(secret: &ObjectMeta, connection: &Connection) -> Resu
         // resource brings could let another certificate stand for that host.
         if connection.inline && connection.ca_bundle.is_some() {
             return Err(Error::CredentialsNotAllowed(format!(
-                "Secret {namespace}/{name} is bound to {bound} ({CREDENTIALS_URL_ANNOTATION}); a caBundle of the resource is not trusted with it (remove spec.keycloak.caBundle, or use a ClusterKeycloakConnection)"
+                "Secret {shown} is bound to {bound} ({CREDENTIALS_URL_ANNOTATION}); a caBundle of the resource is not trusted with it (remove spec.keycloak.caBundle, or use a ClusterKeycloakConnection)"
             )));
         }
     }

@@ -114,7 +114,11 @@ fn manageable(
     v: &Validated,
     known_uuid: Option<&str>,
 ) -> Result<ObservedClient, Error> {
-    let ours = desired::ownership(&client.rep, v, known_uuid) == desired::Ownership::Ours;
+    let ownership = desired::ownership(&client.rep, v, known_uuid);
+    if let desired::Ownership::OtherResource(owner) = &ownership {
+        tracing::info!(client = %v.client_id, realm = %v.realm, %owner, "the client belongs to another resource");
+    }
+    let ours = ownership == desired::Ownership::Ours;
     if client.may_manage || !ours {
         Ok(client)
     } else {

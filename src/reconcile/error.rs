@@ -15,7 +15,7 @@ pub enum Error {
     #[error("credentials Secret {0} not found")]
     CredentialsNotFound(String),
     /// The credentials Secret lacks the expected keys.
-    #[error("credentials Secret {name:?}: {problem}")]
+    #[error("credentials Secret {name}: {problem}")]
     CredentialsInvalid {
         /// Secret name.
         name: String,

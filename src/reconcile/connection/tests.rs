@@ -346,3 +346,24 @@ fn label_selectors_match_as_kubernetes_does() {
         Reason::ConnectionInvalid
     );
 }
+
+#[test]
+fn a_tenant_is_never_told_the_platform_teams_secret() {
+    let everyone = connection(json!({}), &["*"]);
+    let v = by_connection("data-sec");
+    let none = BTreeMap::new();
+    let resolved = resolve(&v, env(Some(&everyone), &none)).unwrap();
+    let unlabelled = ObjectMeta::default();
+    let err = credentials_allowed(&unlabelled, &resolved)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ClusterKeycloakConnection \"platform\""),
+        "{err}"
+    );
+    assert!(!err.contains("keycloak-admin"), "{err}");
+    assert_eq!(
+        resolved.credentials_shown(),
+        "of ClusterKeycloakConnection \"platform\""
+    );
+}

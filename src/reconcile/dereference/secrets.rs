@@ -87,21 +87,29 @@ async fn labelled_secret(
 /// The admin credentials of a connection, from the watch of Secrets labelled as credentials.
 pub async fn credentials(connection: &Connection, ctx: &Context) -> Result<Credentials, Error> {
     let (namespace, name) = &connection.credentials;
-    let secret = labelled_secret(
+    let shown = connection.credentials_shown();
+    let read = labelled_secret(
         ctx,
         &ctx.credentials,
         (namespace, name),
-        || Error::CredentialsNotFound(format!("{namespace}/{name}")),
+        || Error::CredentialsNotFound(shown.clone()),
         |meta| connection::credentials_allowed(meta, connection),
         |size| Error::CredentialsInvalid {
-            name: format!("{namespace}/{name}"),
+            name: shown.clone(),
             problem: format!(
                 "holds {size} bytes, more than the {MAX_SECRET_BYTES} a credentials Secret needs"
             ),
         },
     )
-    .await?;
-    credentials_from(&format!("{namespace}/{name}"), &secret)
+    .await
+    .and_then(|secret| credentials_from(&shown, &secret));
+    if let Err(e) = &read
+        && !connection.inline
+    {
+        // The tenant's status names the connection only; the platform team reads the Secret here.
+        tracing::warn!(secret = %format!("{namespace}/{name}"), "connection credentials: {e}");
+    }
+    read
 }
 
 /// Reads `username`/`password` or `clientId`/`clientSecret` from the credentials Secret.

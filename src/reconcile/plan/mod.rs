@@ -212,9 +212,10 @@ pub fn plan(
                 v.client_id, v.realm
             )));
         }
-        Ownership::OtherResource(owner) => {
+        Ownership::OtherResource(_) => {
+            // Which one is not this tenant's to know: the operator's log names it.
             return Err(Error::ClientConflict(format!(
-                "client {:?} in realm {:?} belongs to OpenMetadataKeycloakClient {owner}; nothing was changed",
+                "client {:?} in realm {:?} belongs to another OpenMetadataKeycloakClient; nothing was changed (choose another spec.client.clientId)",
                 v.client_id, v.realm
             )));
         }

@@ -135,7 +135,15 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
         let v = validate(obj, INSTALLATION).unwrap();
         let err = plan(obj, &v, observe(&others)).unwrap_err();
         assert_eq!(err.reason(), Reason::ClientConflict);
-        assert!(err.to_string().contains("team-b/openmetadata"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("another OpenMetadataKeycloakClient"),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("team-b"),
+            "another tenant's resource is not named: {err}"
+        );
     }
     // Keycloak strips the secret for an account that may view but not manage the client.
     let viewed = edited(
