@@ -36,10 +36,12 @@ pub async fn cleanup(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<
         Err(e) if e.is_transient() => return Err(e),
         Err(e) => {
             // A namespace being deleted takes an inline credentials Secret with it: the session
-            // opened with it while it existed still works.
+            // opened with it while it existed still works. Only for a Secret that is gone:
+            // credentials withdrawn (the label removed, refused by Keycloak) are never used.
+            let gone = e.reason() == Reason::CredentialsNotFound;
             let last = match dereference::connection(&v, ctx).await {
-                Ok(connection) => ctx.keycloak.last_session(&connection.key),
-                Err(_) => None,
+                Ok(connection) if gone => ctx.keycloak.last_session(&connection.key),
+                _ => None,
             };
             match last {
                 Some(session) => session,

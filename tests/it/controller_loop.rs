@@ -403,3 +403,41 @@ async fn the_chart_grants_exactly_what_the_code_uses() {
         "the chart's RBAC is out of line with the code:\n  used but not granted: {missing:?}\n  granted but never used: {unused:?}"
     );
 }
+
+/// The fake API server tells a label-selected watch what a real one does: an object that stops
+/// matching is DELETED for it, one that starts matching is ADDED (the watch cache's behaviour
+/// the operator relies on to drop a Secret whose opt-in label was removed).
+#[tokio::test]
+async fn the_fake_apiserver_shows_objects_leaving_and_joining_a_selector() {
+    use futures::{StreamExt, TryStreamExt};
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, WatchEvent, WatchParams};
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    let secret = |labels: Value| {
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "s", "namespace": NS, "labels": labels}})
+    };
+    api.put(secret(json!({"pick": "me"})));
+    let secrets: Api<Secret> = Api::namespaced(api.client(), NS);
+    let mut events = secrets
+        .watch(&WatchParams::default().labels("pick=me"), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let mut next = async || match events.try_next().await.unwrap().unwrap() {
+        WatchEvent::Added(_) => "ADDED",
+        WatchEvent::Modified(_) => "MODIFIED",
+        WatchEvent::Deleted(_) => "DELETED",
+        _ => "OTHER",
+    };
+    assert_eq!(next().await, "ADDED");
+    api.edit("v1/secrets", NS, "s", |s| {
+        s["metadata"]["labels"] = json!({})
+    });
+    assert_eq!(next().await, "DELETED", "it left the selector");
+    api.edit("v1/secrets", NS, "s", |s| {
+        s["metadata"]["labels"] = json!({"pick": "me"})
+    });
+    assert_eq!(next().await, "ADDED", "it joined again");
+}

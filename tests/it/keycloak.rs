@@ -395,8 +395,15 @@ both!(
         kc.clear_log().await;
         let err = sync_keycloak(&session, &v).await.unwrap_err();
         assert_eq!(err.reason(), Reason::ClientConflict);
-        assert!(err.to_string().contains("another OpenMetadataKeycloakClient"), "{err}");
-        assert!(!err.to_string().contains("other-ns"), "not named to this tenant: {err}");
+        assert!(
+            err.to_string()
+                .contains("another OpenMetadataKeycloakClient"),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("other-ns"),
+            "not named to this tenant: {err}"
+        );
         assert!(kc.writes().is_empty());
         // Deleting this resource leaves the other's client too.
         delete(&session, &v).await.unwrap();

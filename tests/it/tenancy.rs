@@ -526,3 +526,42 @@ async fn a_reconcile_that_a_slow_keycloak_drags_out_is_cut_short_and_retried() {
     c.emu.set_latency(Duration::ZERO);
     c.reason_becomes("team-data", "slow", "Reconciled").await;
 }
+
+#[tokio::test]
+async fn deletion_never_uses_credentials_whose_label_was_withdrawn() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.api.put(credentials("team-data", "admin", ADMIN_PASSWORD));
+    let inline = json!({"url": c.emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "admin"}});
+    c.resource("team-data", "catalog", inline);
+    c.reason_becomes("team-data", "catalog", "Reconciled").await;
+    // Whoever may write Secrets there withdraws the opt-in: the Secret may no longer be used,
+    // not even through the session it opened.
+    c.api.edit("v1/secrets", "team-data", "admin", |s| {
+        s["metadata"]["labels"] = json!({})
+    });
+    // The withdrawal takes effect once the label-selected watch has seen it.
+    eventually(&c.api, "the watch to drop the Secret", || async {
+        c.ctx
+            .credentials
+            .get("team-data", "admin")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    c.api.delete(CRS, "team-data", "catalog");
+    eventually(&c.api, "the resource to go", || async {
+        c.api
+            .get(CRS, "team-data", "catalog")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        c.emu.client("data-sec", "catalog").is_some(),
+        "left in Keycloak: the credentials were withdrawn"
+    );
+    eventually(&c.api, "the ClientOrphaned Warning", || async {
+        (!c.events("team-data", "ClientOrphaned").is_empty()).then_some(())
+    })
+    .await;
+}

@@ -146,6 +146,23 @@ struct WatchEvent {
     rv: u64,
     kind: &'static str,
     object: Value,
+    /// The object before a MODIFIED: a selector's watch sees an object that stops matching as
+    /// DELETED, and one that starts matching as ADDED (the apiserver's watch cache does so).
+    previous: Option<Value>,
+}
+
+impl WatchEvent {
+    /// How a watch with these selectors sees this event, if at all.
+    fn seen_as(&self, labels: Option<&str>, fields: Option<&str>) -> Option<&'static str> {
+        let matches = |o: &Value| labels_match(o, labels) && fields_match(o, fields);
+        let now = matches(&self.object);
+        match (self.kind, self.previous.as_ref().map(matches)) {
+            ("MODIFIED", Some(true)) if !now => Some("DELETED"),
+            ("MODIFIED", Some(false)) if now => Some("ADDED"),
+            (kind, _) if now => Some(kind),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -293,12 +310,16 @@ impl Inner {
         kind: &'static str,
         object: Value,
     ) {
+        let previous = (kind == "MODIFIED")
+            .then(|| self.objects.get(key).cloned())
+            .flatten();
         let event = WatchEvent {
             collection: key.0.clone(),
             namespace: key.1.clone(),
             rv: self.rv,
             kind,
             object,
+            previous,
         };
         self.history.push(event.clone());
         let _ = tx.send(event);
@@ -419,8 +440,8 @@ impl Inner {
             } else {
                 "ADDED"
             };
-            self.objects.insert(key.clone(), object.clone());
             self.emit(tx, key, kind, object.clone());
+            self.objects.insert(key.clone(), object.clone());
         }
         object
     }
@@ -744,32 +765,41 @@ async fn handle(
                 let route = route.clone();
                 let selector = query.get("labelSelector").cloned();
                 let fields = query.get("fieldSelector").cloned();
-                move |e: &WatchEvent| {
-                    e.collection == route.collection()
-                        && route.namespace.as_ref().is_none_or(|ns| *ns == e.namespace)
-                        && labels_match(&e.object, selector.as_deref())
-                        && fields_match(&e.object, fields.as_deref())
+                move |e: &WatchEvent| -> Option<&'static str> {
+                    if e.collection != route.collection()
+                        || route
+                            .namespace
+                            .as_ref()
+                            .is_some_and(|ns| *ns != e.namespace)
+                    {
+                        return None;
+                    }
+                    e.seen_as(selector.as_deref(), fields.as_deref())
                 }
             };
-            let line = move |e: &WatchEvent| {
+            let line = move |kind: &str, e: &WatchEvent| {
                 let object = if metadata_only {
                     meta_only(&e.object)
                 } else {
                     e.object.clone()
                 };
-                Bytes::from(format!("{}\n", json!({"type": e.kind, "object": object})))
+                Bytes::from(format!("{}\n", json!({"type": kind, "object": object})))
             };
             let last = replay.last().map(|e| e.rv).unwrap_or(since);
-            let initial: Vec<Bytes> = replay.iter().filter(|e| filter(e)).map(&line).collect();
+            let initial: Vec<Bytes> = replay
+                .iter()
+                .filter_map(|e| filter(e).map(|kind| line(kind, e)))
+                .collect();
             let live = futures::stream::unfold((rx, last), move |(mut rx, mut last)| {
                 let filter = filter.clone();
                 let line = line;
                 async move {
                     loop {
                         match rx.recv().await {
-                            Ok(e) if e.rv > last && filter(&e) => {
+                            Ok(e) if e.rv > last && filter(&e).is_some() => {
                                 last = e.rv;
-                                return Some((line(&e), (rx, last)));
+                                let kind = filter(&e).expect("seen");
+                                return Some((line(kind, &e), (rx, last)));
                             }
                             Ok(_) => continue,
                             // A watcher too slow to keep up loses its watch, as with a real
