@@ -36,7 +36,8 @@ pub struct ConnectionKey {
     pub base_url: String,
     /// Realm the credentials authenticate against.
     pub admin_realm: String,
-    /// Where the credentials come from (a Secret's `namespace/name`).
+    /// Where the credentials come from: `secret/<namespace>/<name>` for a resource's own,
+    /// `connection/<name>` for a ClusterKeycloakConnection's.
     pub credentials_source: String,
 }
 

@@ -67,7 +67,12 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                 key: ConnectionKey {
                     base_url: inline.url.clone(),
                     admin_realm: inline.admin_realm.clone(),
-                    credentials_source: format!("{}/{}", v.namespace, inline.credentials_secret),
+                    // Three segments: never equal to a connection's two (a namespace may be
+                    // called `connection`).
+                    credentials_source: format!(
+                        "secret/{}/{}",
+                        v.namespace, inline.credentials_secret
+                    ),
                 },
                 url: inline.url.clone(),
                 public_url: inline.public_url.clone(),

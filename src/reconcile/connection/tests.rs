@@ -367,3 +367,23 @@ fn a_tenant_is_never_told_the_platform_teams_secret() {
         "of ClusterKeycloakConnection \"platform\""
     );
 }
+
+#[test]
+fn a_tenants_own_credentials_never_share_a_session_with_a_connection() {
+    // A namespace called `connection` with a Secret called `platform`, on the same Keycloak.
+    let everyone = connection(json!({}), &["*"]);
+    let none = BTreeMap::new();
+    let platform = resolve(&by_connection("data-sec"), env(Some(&everyone), &none)).unwrap();
+    let obj: crate::crd::OpenMetadataKeycloakClient = serde_json::from_value(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "om", "namespace": "connection", "uid": "u"},
+        "spec": {"keycloak": {"url": "http://keycloak.keycloak.svc:8080/", "realm": "data-sec",
+                              "credentialsSecretRef": {"name": "platform"}},
+                 "openmetadata": {"url": "https://om.example.com"}}
+    }))
+    .unwrap();
+    let v = validate(&obj, "cluster-1").unwrap();
+    let tenant = resolve(&v, env(None, &none)).unwrap();
+    assert_eq!(tenant.key.base_url, platform.key.base_url);
+    assert_ne!(tenant.key, platform.key, "{:?}", tenant.key);
+}
