@@ -187,12 +187,19 @@ pub(super) async fn target_from_cluster(
     )
     .map_err(blocked)?;
     let (ns, name) = &resolved.credentials;
+    // As the operator does: the metadata first (the label, the URL binding), the data only of
+    // a Secret that may be used.
+    let meta = Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), ns)
+        .get_metadata_opt(name)
+        .await
+        .map_err(|e| unreachable(&format!("read Secret {ns}/{name}"), e))?
+        .ok_or_else(|| blocked(Error::CredentialsNotFound(format!("{ns}/{name}"))))?;
+    connection::credentials_allowed(&meta.metadata, &resolved).map_err(blocked)?;
     let secret = Api::<Secret>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await
         .map_err(|e| unreachable(&format!("read Secret {ns}/{name}"), e))?
         .ok_or_else(|| blocked(Error::CredentialsNotFound(format!("{ns}/{name}"))))?;
-    connection::credentials_allowed(&secret.metadata, &resolved).map_err(blocked)?;
     let credentials = credentials_from(&format!("{ns}/{name}"), &secret).map_err(blocked)?;
     line(
         out,

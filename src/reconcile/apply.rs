@@ -169,8 +169,12 @@ where
             Ok(made) => return Ok(made),
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 // It exists but the watch has not shown it: ours (not yet seen, or its label
-                // removed by hand), or someone else's.
-                let existing = api.get(&name).await.map_err(|e| Error::kube(action(), e))?;
+                // removed by hand), or someone else's. Its owner is in the metadata: someone
+                // else's data is never read.
+                let existing = api
+                    .get_metadata(&name)
+                    .await
+                    .map_err(|e| Error::kube(action(), e))?;
                 if !owned_by(&existing, &v.uid) {
                     return Err(conflict(name));
                 }

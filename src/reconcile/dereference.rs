@@ -164,10 +164,7 @@ pub async fn output_secrets(
             .cloned()
     });
     if !listed || (v.rotate_token.is_some() && current.is_some() && recorded != v.rotate_token) {
-        current = Api::<Secret>::namespaced(ctx.client.clone(), &v.namespace)
-            .get_opt(&v.secret.name)
-            .await
-            .map_err(|e| Error::kube(format!("read Secret {:?}", v.secret.name), e))?;
+        current = read_output_secret(v, ctx).await?;
     }
     let previous = ctx
         .output_secrets
@@ -178,6 +175,29 @@ pub async fn output_secrets(
         .map(|s| s.as_ref().clone())
         .collect();
     Ok((current, previous))
+}
+
+/// The output Secret from the API server: whole when this resource owns it, its metadata only
+/// when it is someone else's (enough to refuse it; their data is never read).
+async fn read_output_secret(v: &Validated, ctx: &Context) -> Result<Option<Secret>, Error> {
+    let action = |e| Error::kube(format!("read Secret {:?}", v.secret.name), e);
+    let meta = Api::<PartialObjectMeta<Secret>>::namespaced(ctx.client.clone(), &v.namespace)
+        .get_metadata_opt(&v.secret.name)
+        .await
+        .map_err(action)?;
+    match meta {
+        Some(m) if owned_by(&m, &v.uid) => {
+            Api::<Secret>::namespaced(ctx.client.clone(), &v.namespace)
+                .get_opt(&v.secret.name)
+                .await
+                .map_err(action)
+        }
+        Some(m) => Ok(Some(Secret {
+            metadata: m.metadata,
+            ..Default::default()
+        })),
+        None => Ok(None),
+    }
 }
 
 /// The values ConfigMap and the resource's other values ConfigMaps, from the watch cache (the

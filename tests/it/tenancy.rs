@@ -565,3 +565,34 @@ async fn deletion_never_uses_credentials_whose_label_was_withdrawn() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_foreign_secret_in_the_way_is_judged_by_its_metadata_only() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.api
+        .put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
+    // Someone else's Secret holds the output's name (no owner, no label of the operator).
+    c.api.put(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "catalog-oidc", "namespace": "team-data"},
+        "data": {"theirs": b64("not for the operator to read")}
+    }));
+    c.resource(
+        "team-data",
+        "catalog",
+        json!({"url": c.emu.base_url, "realm": "data-sec",
+               "credentialsSecretRef": {"name": "kc-admin"}}),
+    );
+    assert_eq!(c.reason("team-data", "catalog").await, "SecretConflict");
+    let reads: Vec<_> = c
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/secrets/catalog-oidc"))
+        .collect();
+    assert!(!reads.is_empty(), "the owner was checked");
+    assert!(
+        reads.iter().all(|r| r.metadata_only),
+        "never its data: {reads:?}"
+    );
+}

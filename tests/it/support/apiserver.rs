@@ -56,6 +56,8 @@ pub struct Request {
     pub body: Option<Value>,
     /// Who sent it: the bearer token of its kubeconfig (see [`write_kubeconfig_as`]), or empty.
     pub user: String,
+    /// Whether it asked for metadata only (`as=PartialObjectMetadata`).
+    pub metadata_only: bool,
 }
 
 /// A parsed resource path.
@@ -669,6 +671,10 @@ async fn handle(
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .unwrap_or_default()
                 .to_string(),
+            metadata_only: headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("as=PartialObjectMetadata")),
         });
     };
     // Discovery of this project's API group: what `kubectl api-resources` reads, present only
