@@ -404,14 +404,7 @@ async fn script(kc: &Kc) -> Transcript {
     steps.push(format!("find in a missing realm: {}", found(&r)));
 
     // Keycloak's own clients, as a resource naming one of them would find them.
-    for builtin in [
-        "account",
-        "account-console",
-        "admin-cli",
-        "broker",
-        "realm-management",
-        "security-admin-console",
-    ] {
+    for builtin in omkc::reconcile::plan::BUILT_IN_CLIENTS {
         let r = admin.find_client(REALM, builtin).await;
         steps.push(format!("find {builtin}: {}", found(&r)));
     }

@@ -138,6 +138,28 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Deletes a resource and waits until its finalizer is released.
+    async fn delete_and_wait(&self, namespace: &str, name: &str) {
+        self.api.delete(CRS, namespace, name);
+        eventually(&self.api, "the resource to go", || async {
+            self.api.get(CRS, namespace, name).is_none().then_some(())
+        })
+        .await;
+    }
+
+    /// A resource with its own URL and the credentials Secret `admin`, reconciled.
+    async fn inline_catalog(&self) {
+        self.api
+            .put(credentials("team-data", "admin", ADMIN_PASSWORD));
+        let inline = json!({"url": self.emu.base_url, "realm": "data-sec",
+                            "credentialsSecretRef": {"name": "admin"}});
+        self.resource("team-data", "catalog", inline);
+        self.reason_becomes("team-data", "catalog", "Reconciled")
+            .await;
+    }
+}
+
 fn through_connection(realm: &str) -> Value {
     json!({"connectionRef": {"name": "platform"}, "realm": realm})
 }
@@ -274,14 +296,7 @@ async fn deletion_uses_the_connections_credentials_when_the_namespace_goes() {
     c.reason_becomes("team-data", "catalog", "Reconciled").await;
     // A namespace deletion: its Secrets go at once, the resource waits for its finalizer.
     c.api.delete("v1/secrets", "team-data", "catalog-oidc");
-    c.api.delete(CRS, "team-data", "catalog");
-    eventually(&c.api, "the resource to go", || async {
-        c.api
-            .get(CRS, "team-data", "catalog")
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    c.delete_and_wait("team-data", "catalog").await;
     assert!(
         c.emu.client("data-sec", "catalog").is_none(),
         "cleaned up in Keycloak"
@@ -297,19 +312,9 @@ async fn deletion_uses_the_connections_credentials_when_the_namespace_goes() {
 #[tokio::test]
 async fn deletion_after_the_inline_credentials_went_uses_the_session_they_opened() {
     let c = cluster("cluster-a", Emulator::start().await).await;
-    c.api.put(credentials("team-data", "admin", ADMIN_PASSWORD));
-    let inline = json!({"url": c.emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "admin"}});
-    c.resource("team-data", "catalog", inline);
-    c.reason_becomes("team-data", "catalog", "Reconciled").await;
+    c.inline_catalog().await;
     c.api.delete("v1/secrets", "team-data", "admin");
-    c.api.delete(CRS, "team-data", "catalog");
-    eventually(&c.api, "the resource to go", || async {
-        c.api
-            .get(CRS, "team-data", "catalog")
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    c.delete_and_wait("team-data", "catalog").await;
     assert!(c.emu.client("data-sec", "catalog").is_none());
 }
 
@@ -325,15 +330,9 @@ async fn a_connection_deleted_before_cleanup_releases_the_resource_and_names_the
         "",
         "platform",
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    c.api.delete(CRS, "team-data", "catalog");
-    eventually(&c.api, "the resource to go", || async {
-        c.api
-            .get(CRS, "team-data", "catalog")
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    // Whether or not the watch has seen it go: a connection missing from the cache is read
+    // before it is called gone.
+    c.delete_and_wait("team-data", "catalog").await;
     let orphaned = c.events("team-data", "ClientOrphaned");
     assert_eq!(orphaned.len(), 1);
     let note = orphaned[0]["note"].as_str().unwrap();
@@ -530,10 +529,7 @@ async fn a_reconcile_that_a_slow_keycloak_drags_out_is_cut_short_and_retried() {
 #[tokio::test]
 async fn deletion_never_uses_credentials_whose_label_was_withdrawn() {
     let c = cluster("cluster-a", Emulator::start().await).await;
-    c.api.put(credentials("team-data", "admin", ADMIN_PASSWORD));
-    let inline = json!({"url": c.emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "admin"}});
-    c.resource("team-data", "catalog", inline);
-    c.reason_becomes("team-data", "catalog", "Reconciled").await;
+    c.inline_catalog().await;
     // Whoever may write Secrets there withdraws the opt-in: the Secret may no longer be used,
     // not even through the session it opened.
     c.api.edit("v1/secrets", "team-data", "admin", |s| {
@@ -548,14 +544,7 @@ async fn deletion_never_uses_credentials_whose_label_was_withdrawn() {
             .then_some(())
     })
     .await;
-    c.api.delete(CRS, "team-data", "catalog");
-    eventually(&c.api, "the resource to go", || async {
-        c.api
-            .get(CRS, "team-data", "catalog")
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    c.delete_and_wait("team-data", "catalog").await;
     assert!(
         c.emu.client("data-sec", "catalog").is_some(),
         "left in Keycloak: the credentials were withdrawn"

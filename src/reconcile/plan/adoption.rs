@@ -11,7 +11,7 @@ use crate::{reconcile::Error, validate::Validated};
 
 /// Clients every realm has (RealmManager.setupRealmDefaults), and the master realm's
 /// `<realm>-realm` clients (marked `realm_client` from Keycloak 25 on).
-const BUILT_IN: [&str; 6] = [
+pub const BUILT_IN_CLIENTS: [&str; 6] = [
     "account",
     "account-console",
     "admin-cli",
@@ -27,7 +27,7 @@ fn built_in(client: &ClientRepresentation) -> bool {
         .as_ref()
         .and_then(|a| a.get("realm_client"))
         .is_some_and(|v| v == "true");
-    BUILT_IN.contains(&id) || realm_client
+    BUILT_IN_CLIENTS.contains(&id) || realm_client
 }
 
 /// Why `client` may not be adopted by `v`, if it may not.

@@ -7,6 +7,7 @@
 //! deletion in [`deletion`]; restarting workloads in [`rollout`].
 
 mod adoption;
+pub use adoption::BUILT_IN_CLIENTS;
 mod deletion;
 mod outputs;
 mod redact;
