@@ -101,6 +101,7 @@ reasons! {
     ClientOrphaned => Warning,
     WorkloadNotFound => Warning,
     WorkloadClaimed => Warning,
+    WorkloadRestartForbidden => Warning,
     MalformedResource => Warning,
 }
 

@@ -208,7 +208,13 @@ pub async fn rollout(
         if ctx.rolled(&v.namespace, &slot, name).as_deref() == Some(checksum) {
             continue;
         }
-        let found = dereference::workload_checksum(ctx, &v.namespace, *kind, name).await?;
+        let found = match dereference::workload_checksum(ctx, &v.namespace, *kind, name).await {
+            Err(Error::KubeRejected { status: 403, .. }) => {
+                forbidden(obj, v, ctx, (&kind_name, name), &slot, checksum).await;
+                continue;
+            }
+            found => found?,
+        };
         let decision = plan::rollout(found.as_ref(), checksum, &v.name);
         if let Rollout::Claimed(other) = &decision {
             // Another resource restarts it: reported once per content of the Secret.
@@ -242,10 +248,17 @@ pub async fn rollout(
             let params = PatchParams::default();
             let action =
                 || format!("restart {kind_name} {name:?} (the chart's rollout.enabled grants it)");
-            dereference::workload_api(ctx, &v.namespace, *kind)
+            let patched = dereference::workload_api(ctx, &v.namespace, *kind)
                 .patch(name, &params, &Patch::Merge(&patch))
                 .await
-                .map_err(|e| Error::kube(action(), e))?;
+                .map_err(|e| Error::kube(action(), e));
+            match patched {
+                Err(Error::KubeRejected { status: 403, .. }) => {
+                    forbidden(obj, v, ctx, (&kind_name, name), &slot, checksum).await;
+                    continue;
+                }
+                patched => patched?,
+            };
         }
         if decision == Rollout::Roll {
             changes.push(Change::WorkloadRestarted {
@@ -256,6 +269,35 @@ pub async fn rollout(
         ctx.remember_rolled(&v.namespace, &slot, name, checksum);
     }
     Ok(changes)
+}
+
+/// The operator may not read or patch a workload (the chart's `rollout.enabled` is off): the
+/// client and the Secret are delivered all the same, and a Warning says what enables restarts,
+/// once per content of the Secret.
+async fn forbidden(
+    obj: &OpenMetadataKeycloakClient,
+    v: &Validated,
+    ctx: &Context,
+    (kind_name, name): (&str, &str),
+    slot: &str,
+    checksum: &str,
+) {
+    let marker = format!("forbidden:{checksum}");
+    if ctx.rolled(&v.namespace, slot, name).as_deref() == Some(marker.as_str()) {
+        return;
+    }
+    let note = format!(
+        "may not restart {kind_name} {name:?} named in spec.secret.rollout: the operator's role does not grant it (install the chart with rollout.enabled=true); the client and the Secret are up to date"
+    );
+    ctx.events
+        .publish(
+            obj,
+            EventType::Warning,
+            Reason::WorkloadRestartForbidden,
+            &note,
+        )
+        .await;
+    ctx.remember_rolled(&v.namespace, slot, name, &marker);
 }
 
 /// IO (Kubernetes): patches the status subresource, if there is a status to write.

@@ -385,6 +385,33 @@ fn deployment_patches(api: &ApiServer) -> usize {
 }
 
 #[tokio::test]
+async fn without_the_rollout_permission_the_client_and_secret_are_still_delivered() {
+    let (api, emu) = world().await;
+    api.put(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "openmetadata", "namespace": NS},
+        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
+    }));
+    // The chart was installed without rollout.enabled: the role grants nothing on workloads.
+    api.forbid(DEPLOYMENTS);
+    let _operator = start(&api, Duration::from_secs(300));
+    api.put(resource(
+        &emu,
+        json!({"secret": {"rollout": [{"kind": "Deployment", "name": "openmetadata"}]}}),
+    ));
+    // Ready, with the client and the Secret in place.
+    ready(&api).await;
+    in_step(&api, &emu).await;
+    let warned = events_seen(&api, "WorkloadRestartForbidden").await;
+    let note = warned[0]["note"].as_str().unwrap();
+    assert!(note.contains("rollout.enabled=true"), "{note}");
+    // Said once per content of the Secret, not on every pass.
+    annotate(&api, "touched", "1");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(events(&api, "WorkloadRestartForbidden").len(), 1);
+}
+
+#[tokio::test]
 async fn a_workload_named_by_two_resources_follows_the_first_only() {
     let (api, emu) = world().await;
     api.put(json!({

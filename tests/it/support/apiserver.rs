@@ -179,6 +179,8 @@ struct Inner {
     applied: BTreeMap<(Key, String), BTreeSet<Path>>,
     /// Lists of these collections are answered this late (a slow or large list at start-up).
     list_delays: BTreeMap<String, std::time::Duration>,
+    /// Collections RBAC does not grant the operator (every verb answers 403 Forbidden).
+    forbidden: BTreeSet<String>,
 }
 
 /// A field: the keys down to a leaf (lists are atomic, as for `x-kubernetes-list-type: atomic`).
@@ -503,6 +505,17 @@ impl ApiServer {
             .insert(collection.to_string(), by);
     }
 
+    /// Refuses every request on `collection` (e.g. `apps/v1/deployments`) with 403, as RBAC does
+    /// for what the operator's role does not grant.
+    pub fn forbid(&self, collection: &str) {
+        self.shared
+            .0
+            .lock()
+            .unwrap()
+            .forbidden
+            .insert(collection.to_string());
+    }
+
     /// Makes the custom resource's API unknown, as on a cluster without the CRD.
     pub fn remove_crd(&self) {
         self.shared.0.lock().unwrap().without_crd = true;
@@ -713,6 +726,25 @@ async fn handle(
             format!("resource {} is not emulated", route.resource),
         );
     };
+    if shared
+        .0
+        .lock()
+        .unwrap()
+        .forbidden
+        .contains(&route.collection())
+    {
+        record(vec![]);
+        return status(
+            403,
+            "Forbidden",
+            format!(
+                "{} is forbidden: User cannot {} resource {:?}",
+                route.resource,
+                method.as_str().to_lowercase(),
+                route.resource
+            ),
+        );
+    }
     let metadata_only = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
