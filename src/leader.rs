@@ -5,11 +5,21 @@
 //! Built on `kube-lease-manager` (kept, on kube 5): it takes the lease with a server-side apply
 //! that the API server refuses when another holder owns it (no two leaders even when both see it
 //! free at once), renews it before it expires, takes over an expired one, and releases it on
-//! request. This module only adapts it: which lease, who we are, and the hand-over on shutdown.
+//! request. This module adds what the crate leaves out:
+//! - fencing: the crate says nothing while it cannot reach the API server, so the leader also
+//!   keeps a local deadline (its last renewal seen plus the lease duration, less a margin) and
+//!   stops when it passes;
+//! - prompt take-over: a standby that sees the lease released takes it at once instead of
+//!   sleeping until the old expiry.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use kube::Client;
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{
+    Api, Client,
+    runtime::{WatchStreamExt, watcher, watcher::Event},
+};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError, LeaseParams};
 use tokio::{sync::watch, task::JoinHandle};
 use tracing::{info, warn};
@@ -54,51 +64,140 @@ pub fn identity() -> String {
         .unwrap_or_else(|| format!("omkc-{:08x}", fastrand::u32(..)))
 }
 
+/// What the Lease watch last showed: who holds it and when they renewed it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Seen {
+    holder: Option<String>,
+    renewed: Option<SystemTime>,
+}
+
+impl Seen {
+    fn of(lease: Option<&Lease>) -> Self {
+        let spec = lease.and_then(|l| l.spec.as_ref());
+        Self {
+            holder: spec
+                .and_then(|s| s.holder_identity.clone())
+                .filter(|h| !h.is_empty()),
+            renewed: spec.and_then(|s| s.renew_time.as_ref()).map(|t| {
+                SystemTime::UNIX_EPOCH
+                    + Duration::from_micros(u64::try_from(t.0.as_microsecond()).unwrap_or(0))
+            }),
+        }
+    }
+}
+
+/// Why this instance stopped leading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lost {
+    /// The lease crate saw another holder.
+    Taken,
+    /// No renewal of ours seen in time: another instance may lead from the lease's expiry on.
+    NotRenewed,
+}
+
 /// A running election.
 pub struct Election {
     state: watch::Receiver<bool>,
-    task: JoinHandle<Result<LeaseManager, LeaseManagerError>>,
+    seen: watch::Receiver<Seen>,
+    task: JoinHandle<()>,
+    watch: JoinHandle<()>,
     identity: String,
+    duration: Duration,
+    margin: Duration,
+    /// When this instance saw itself take the lease (its renewals extend from there).
+    acquired_at: Option<SystemTime>,
 }
 
 impl Election {
     /// Joins the election (creates the Lease when it does not exist yet).
     pub async fn join(client: Client, settings: &LeaseSettings) -> Result<Self, String> {
         settings.check()?;
-        let params = LeaseParams::new(
-            settings.identity.clone(),
-            settings.duration.as_secs(),
-            settings.grace.as_secs(),
-        );
-        let manager = LeaseManagerBuilder::new(client, &settings.name)
-            .with_namespace(&settings.namespace)
-            .with_parameters(params)
-            .build()
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot use Lease {}/{} for leader election (RBAC needs get, create and patch on leases there): {e}",
-                    settings.namespace, settings.name
-                )
-            })?;
-        let (state, task) = manager.watch().await;
+        let manager = manager(client.clone(), settings).await.map_err(|e| {
+            format!(
+                "cannot use Lease {}/{} for leader election (RBAC needs get, list, watch, create and patch on leases there): {e}",
+                settings.namespace, settings.name
+            )
+        })?;
+        // Every renewal and release as it happens, from one watch on this one Lease.
+        let (seen_tx, seen) = watch::channel(Seen::default());
+        let leases: Api<Lease> = Api::namespaced(client.clone(), &settings.namespace);
+        let config = watcher::Config::default().fields(&format!("metadata.name={}", settings.name));
+        let watch = tokio::spawn(async move {
+            let mut events = std::pin::pin!(watcher(leases, config).default_backoff());
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(Event::Apply(l) | Event::InitApply(l)) => {
+                        seen_tx.send_replace(Seen::of(Some(&l)));
+                    }
+                    Ok(Event::Delete(_)) => {
+                        seen_tx.send_replace(Seen::of(None));
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!("watching the lease: {e}"),
+                }
+            }
+        });
+        let (state_tx, state) = watch::channel(false);
+        let task = tokio::spawn(drive(
+            manager,
+            client,
+            settings.clone(),
+            state_tx,
+            seen.clone(),
+        ));
         info!(identity = %settings.identity, lease = %format!("{}/{}", settings.namespace, settings.name), "joined the leader election");
         Ok(Self {
             state,
+            seen,
             task,
+            watch,
             identity: settings.identity.clone(),
+            duration: settings.duration,
+            margin: settings.grace / 2,
+            acquired_at: None,
         })
     }
 
     /// Resolves once this instance holds the lease (`true`), or when the election ended
-    /// (`false`: its task stopped, which only happens on errors it cannot retry).
+    /// (`false`: its task stopped).
     pub async fn acquired(&mut self) -> bool {
-        self.state.wait_for(|leader| *leader).await.is_ok()
+        let held = self.state.wait_for(|leader| *leader).await.is_ok();
+        self.acquired_at = Some(SystemTime::now());
+        held
     }
 
-    /// Resolves once this instance no longer holds the lease.
-    pub async fn lost(&mut self) {
-        let _ = self.state.wait_for(|leader| !*leader).await;
+    /// The local deadline: the last renewal of ours seen (or the take-over) plus the lease
+    /// duration, less a margin for the time a request takes and clocks drift. Past it, another
+    /// instance may hold the lease even if no one said so yet.
+    fn deadline(&self) -> SystemTime {
+        let seen = self.seen.borrow();
+        let renewed = match &seen.holder {
+            Some(h) if *h == self.identity => seen.renewed,
+            _ => None,
+        };
+        let from = renewed
+            .max(self.acquired_at)
+            .unwrap_or_else(SystemTime::now);
+        from + self.duration - self.margin
+    }
+
+    /// Resolves once this instance may no longer hold the lease: another holder is seen, or
+    /// the local deadline passed without a renewal of ours (the API server unreachable: the
+    /// lease crate would say nothing until it could read the Lease again).
+    pub async fn lost(&mut self) -> Lost {
+        loop {
+            if !*self.state.borrow() {
+                return Lost::Taken;
+            }
+            let Ok(wait) = self.deadline().duration_since(SystemTime::now()) else {
+                return Lost::NotRenewed;
+            };
+            tokio::select! {
+                changed = self.state.changed() => if changed.is_err() { return Lost::Taken },
+                _ = self.seen.changed() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
     }
 
     /// Leaves the election, releasing the lease if held, within `within`.
@@ -106,15 +205,79 @@ impl Election {
         let Self {
             state,
             task,
+            watch,
             identity,
+            ..
         } = self;
-        // Closing the channel makes the manager release the lease and return.
+        // Closing the channel makes the driver release the lease and return.
         drop(state);
         match tokio::time::timeout(within, task).await {
-            Ok(Ok(Ok(_))) => info!(%identity, "released the lease"),
-            Ok(Ok(Err(e))) => warn!(%identity, "releasing the lease: {e}"),
+            Ok(Ok(())) => {}
             Ok(Err(e)) => warn!(%identity, "the lease task: {e}"),
             Err(_) => warn!(%identity, "the lease was not released in time; it expires by itself"),
+        }
+        watch.abort();
+    }
+}
+
+async fn manager(
+    client: Client,
+    settings: &LeaseSettings,
+) -> Result<LeaseManager, LeaseManagerError> {
+    let params = LeaseParams::new(
+        settings.identity.clone(),
+        settings.duration.as_secs(),
+        settings.grace.as_secs(),
+    );
+    LeaseManagerBuilder::new(client, &settings.name)
+        .with_namespace(&settings.namespace)
+        .with_parameters(params)
+        .build()
+        .await
+}
+
+/// Runs the lease crate's steps (take, renew, take over an expired lease) and says each change
+/// of leadership. A standby that sees the lease released starts over with a fresh manager: the
+/// crate's own would sleep until the released lease's old expiry (up to a lease duration).
+async fn drive(
+    mut manager: LeaseManager,
+    client: Client,
+    settings: LeaseSettings,
+    state: watch::Sender<bool>,
+    mut seen: watch::Receiver<Seen>,
+) {
+    seen.mark_unchanged();
+    loop {
+        let leading = *state.borrow();
+        tokio::select! {
+            biased;
+            () = state.closed() => {
+                match manager.release().await {
+                    Ok(()) => info!(identity = %settings.identity, "released the lease"),
+                    Err(e) => warn!(identity = %settings.identity, "releasing the lease: {e}"),
+                }
+                return;
+            }
+            changed = manager.changed() => match changed {
+                Ok(leader) => {
+                    state.send_replace(leader);
+                }
+                Err(e) => {
+                    warn!(identity = %settings.identity, "leader election: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            },
+            released = seen.changed(), if !leading => {
+                if released.is_err() {
+                    return;
+                }
+                if seen.borrow_and_update().holder.is_none() {
+                    match self::manager(client.clone(), &settings).await {
+                        Ok(fresh) => manager = fresh,
+                        Err(e) => warn!(identity = %settings.identity, "leader election: {e}"),
+                    }
+                }
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::{
     context::{Context, Settings},
     controller,
     crd::OpenMetadataKeycloakClient,
-    leader::{self, Election, LeaseSettings},
+    leader::{self, Election, LeaseSettings, Lost},
     telemetry::{self, Health},
 };
 
@@ -183,30 +183,35 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
             until(stopped.clone()),
         )
     });
-    let mut runs = std::pin::pin!(futures::future::join_all(runs));
-    let mut lost = false;
-    loop {
-        tokio::select! {
-            _ = &mut runs => break,
-            () = async { until(stopped.clone()).await; tokio::time::sleep(SHUTDOWN_TIMEOUT).await } => {
-                tracing::warn!("in-flight reconciles did not finish within {SHUTDOWN_TIMEOUT:?}; stopping anyway");
-                break;
+    let mut runs = Box::pin(futures::future::join_all(runs));
+    let mut lost = None;
+    tokio::select! {
+        _ = &mut runs => {}
+        () = async { until(stopped.clone()).await; tokio::time::sleep(SHUTDOWN_TIMEOUT).await } => {
+            tracing::warn!("in-flight reconciles did not finish within {SHUTDOWN_TIMEOUT:?}; stopping anyway");
+        }
+        why = async {
+            match election.as_mut() {
+                Some(e) => e.lost().await,
+                None => std::future::pending().await,
             }
-            () = async {
-                match election.as_mut() {
-                    Some(e) => e.lost().await,
-                    None => std::future::pending().await,
+        } => {
+            // Another instance may lead from now on: not one more write. Leaving this select
+            // drops the loops, and with them every reconcile in flight.
+            tracing::error!(
+                "{}: stopping at once",
+                match why {
+                    Lost::Taken => "lost the leader lease",
+                    Lost::NotRenewed => "the leader lease may be lost: no renewal seen in time",
                 }
-            }, if !lost => {
-                // Another instance may lead from now on: stop writing at once.
-                tracing::error!("lost the leader lease: stopping");
-                lost = true;
-                ctx.metrics.set_leader(false);
-                health.mark_shutting_down();
-                stop.send_replace(true);
-            }
+            );
+            lost = Some(why);
+            ctx.metrics.set_leader(false);
+            health.mark_shutting_down();
+            stop.send_replace(true);
         }
     }
+    drop(runs);
     if let Some(e) = election {
         e.release(RELEASE_TIMEOUT).await;
     }
@@ -216,7 +221,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         Ok(Err(e)) => tracing::warn!("HTTP server: {e}"),
         Err(e) => tracing::warn!("HTTP server task: {e}"),
     }
-    if lost {
+    if lost.is_some() {
         return Err(
             "lost the leader lease; exiting so that this instance restarts as a standby".into(),
         );

@@ -308,7 +308,11 @@ def test_all_namespaces_mode_grants_the_namespaced_rules_and_the_cluster_reads()
 
 
 # The leader election's one rule; tests/it/leader.rs checks the election uses exactly this.
-LEASE_RULE = {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]}
+LEASE_RULE = {
+    "apiGroups": ["coordination.k8s.io"],
+    "resources": ["leases"],
+    "verbs": ["get", "list", "watch", "create", "patch"],
+}
 
 
 def test_high_availability_by_default():
@@ -342,6 +346,8 @@ def test_one_replica_without_leader_election_and_never_two():
     env = {e["name"]: e.get("value") for e in one(single, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["LEADER_ELECTION"] == "false" and "LEASE_NAME" not in env
     assert [r for r in by_kind(single, "Role") if r["metadata"]["name"].endswith("-leader-election")] == []
+    # No election to keep two copies apart: no surge, the old pod goes first.
+    assert one(single, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
     with pytest.raises(Exception, match="replicaCount above 1 needs leaderElection.enabled"):
         render.objects({"leaderElection": {"enabled": False}})
     hard = one(render.objects({"podAntiAffinity": "hard"}), "Deployment")["spec"]["template"]["spec"]

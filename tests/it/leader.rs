@@ -6,7 +6,7 @@
 use std::{
     collections::BTreeSet,
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use serde_json::{Value, json};
@@ -33,15 +33,25 @@ struct Instance {
 }
 
 fn start(api: &ApiServer, name: &'static str) -> Instance {
+    start_with(api, name, LEASE_DURATION, &[])
+}
+
+fn start_with(
+    api: &ApiServer,
+    name: &'static str,
+    lease: Duration,
+    env: &[(&str, &str)],
+) -> Instance {
     let dir = temp_dir(name);
     let port = free_port();
     let child = Command::new(BIN)
         .arg("run")
+        .envs(env.iter().copied())
         .env("KUBECONFIG", write_kubeconfig_as(&api.url, &dir, name))
         .env("HTTP_ADDRESS", format!("127.0.0.1:{port}"))
         .env("OPERATOR_NAMESPACE", OPERATOR_NS)
         .env("POD_NAME", name)
-        .env("LEASE_DURATION", format!("{}s", LEASE_DURATION.as_secs()))
+        .env("LEASE_DURATION", format!("{}s", lease.as_secs()))
         .env("LEASE_RENEW_GRACE", "1s")
         .env("LOG_FORMAT", "json")
         .stdout(Stdio::null())
@@ -259,4 +269,134 @@ async fn one_leader_writes_and_a_standby_takes_over_when_it_stops() {
         .filter(|a| a.group == "coordination.k8s.io")
         .collect();
     assert_eq!(used, lease_rules_of_the_chart());
+}
+
+/// When the lease was last renewed, as written in it.
+fn renewed(api: &ApiServer) -> Option<SystemTime> {
+    let lease = api.get(LEASES, OPERATOR_NS, LEASE)?;
+    let at = lease["spec"]["renewTime"].as_str()?;
+    let at: k8s_openapi::jiff::Timestamp = at.parse().ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_micros(at.as_microsecond().try_into().ok()?))
+}
+
+fn drift_all(emu: &Emulator, clients: &[String]) {
+    for client in clients {
+        emu.edit_client("data-sec", client, |c| {
+            c.root_url = Some("https://drifted.example.com".into());
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_leader_cut_off_from_the_api_server_writes_nothing_once_its_lease_may_have_expired() {
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    let emu = Emulator::start().await;
+    api.put(crate::support::admin_credentials(NS));
+    let mut a = start_with(&api, "op-a", LEASE_DURATION, &[("RESYNC_PERIOD", "10s")]);
+    eventually(&api, "op-a to lead", || async {
+        (a.leading().await == Some(true)).then_some(())
+    })
+    .await;
+    let clients: Vec<String> = (0..4).map(|i| format!("open-metadata-{i}")).collect();
+    for (i, client) in clients.iter().enumerate() {
+        let mut object = resource(&emu, "https://one.example.com");
+        object["metadata"]["name"] = json!(format!("openmetadata-{i}"));
+        object["spec"]["client"]["clientId"] = json!(client);
+        object["spec"]["secret"] = json!({"name": format!("oidc-secrets-{i}")});
+        api.put(object);
+    }
+    eventually(&api, "every client created", || async {
+        clients
+            .iter()
+            .all(|c| emu.client("data-sec", c).is_some())
+            .then_some(())
+    })
+    .await;
+    // While it leads, drift made by hand is corrected at the next resync (a write).
+    drift_all(&emu, &clients);
+    let corrected = Instant::now();
+    while clients
+        .iter()
+        .any(|c| emu.client("data-sec", c).unwrap()["rootUrl"] == "https://drifted.example.com")
+    {
+        assert!(
+            corrected.elapsed() < Duration::from_secs(30),
+            "drift never corrected: {:?}",
+            emu.admin_calls()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Cut off from the API server, it cannot renew; the lease crate would say nothing.
+    api.partition("op-a");
+    let last = renewed(&api).expect("a renewal");
+    let expiry = last + LEASE_DURATION;
+    let mut writes_at_expiry = None;
+    let mut exited = None;
+    // Keep making drift for a resync period and a half past the expiry (each of the four
+    // resources comes up at least once: resyncs are spread 2.5 s apart).
+    while SystemTime::now() < expiry + Duration::from_secs(15) {
+        drift_all(&emu, &clients);
+        if writes_at_expiry.is_none() && SystemTime::now() >= expiry {
+            writes_at_expiry = Some(emu.admin_events().len());
+        }
+        if exited.is_none()
+            && let Some(status) = a.process.0.as_mut().unwrap().try_wait().unwrap()
+        {
+            exited = Some((status, SystemTime::now()));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        emu.admin_events().len(),
+        writes_at_expiry.unwrap(),
+        "a write to Keycloak after the lease could have passed to another instance"
+    );
+    let (status, at) = exited.expect("the leader stops");
+    assert!(!status.success());
+    assert!(
+        at < expiry + Duration::from_secs(10),
+        "stopped {:?} after the expiry",
+        at.duration_since(expiry)
+    );
+    let (_, stderr) = a.ended().await;
+    assert!(
+        stderr.contains("the leader lease may be lost: no renewal seen in time"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_standby_takes_a_released_lease_at_once() {
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    api.put(crate::support::admin_credentials(NS));
+    // A long lease: a standby that waited for the old expiry would wait up to 20 s.
+    let lease = Duration::from_secs(20);
+    let mut a = start_with(&api, "op-a", lease, &[]);
+    eventually(&api, "op-a to lead", || async {
+        (a.leading().await == Some(true)).then_some(())
+    })
+    .await;
+    let b = start_with(&api, "op-b", lease, &[]);
+    eventually(&api, "op-b to stand by", || async {
+        (b.leading().await == Some(false) && b.ready().await).then_some(())
+    })
+    .await;
+    a.signal("-TERM");
+    let (clean, stderr) = a.ended().await;
+    assert!(clean, "{stderr}");
+    assert!(stderr.contains("released the lease"), "{stderr}");
+    let released = Instant::now();
+    eventually(&api, "op-b to take over", || async {
+        (b.leading().await == Some(true)).then_some(())
+    })
+    .await;
+    let took = released.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "took over {took:?} after the release"
+    );
+    assert_eq!(holder(&api).as_deref(), Some("op-b"));
 }

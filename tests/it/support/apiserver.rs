@@ -181,6 +181,8 @@ struct Inner {
     list_delays: BTreeMap<String, std::time::Duration>,
     /// Collections RBAC does not grant the operator (every verb answers 403 Forbidden).
     forbidden: BTreeSet<String>,
+    /// Users cut off from the server: their requests get no answer, their watches go silent.
+    partitioned: BTreeSet<String>,
 }
 
 /// A field: the keys down to a leaf (lists are atomic, as for `x-kubernetes-list-type: atomic`).
@@ -516,6 +518,17 @@ impl ApiServer {
             .insert(collection.to_string());
     }
 
+    /// Cuts `user` off, as a network partition between one pod and the API server would: its
+    /// requests are never answered and its open watches deliver nothing more.
+    pub fn partition(&self, user: &str) {
+        self.shared
+            .0
+            .lock()
+            .unwrap()
+            .partitioned
+            .insert(user.to_string());
+    }
+
     /// Makes the custom resource's API unknown, as on a cluster without the CRD.
     pub fn remove_crd(&self) {
         self.shared.0.lock().unwrap().without_crd = true;
@@ -670,6 +683,20 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let query = query_map(&uri);
+    let user = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string();
+    let cut_off = {
+        let shared = shared.clone();
+        let user = user.clone();
+        move || shared.0.lock().unwrap().partitioned.contains(&user)
+    };
+    if cut_off() {
+        return std::future::pending().await;
+    }
     let route = Route::parse(uri.path());
     let record = |access: Vec<Access>| {
         shared.0.lock().unwrap().requests.push(Request {
@@ -678,12 +705,7 @@ async fn handle(
             query: uri.query().unwrap_or_default().to_string(),
             access,
             body: serde_json::from_slice(&body).ok(),
-            user: headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or_default()
-                .to_string(),
+            user: user.clone(),
             metadata_only: headers
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
@@ -831,9 +853,11 @@ async fn handle(
             let live = futures::stream::unfold((rx, last), move |(mut rx, mut last)| {
                 let filter = filter.clone();
                 let line = line;
+                let cut_off = cut_off.clone();
                 async move {
                     loop {
                         match rx.recv().await {
+                            Ok(_) if cut_off() => std::future::pending::<()>().await,
                             Ok(e) if e.rv > last && filter(&e).is_some() => {
                                 last = e.rv;
                                 let kind = filter(&e).expect("seen");
