@@ -42,6 +42,9 @@ pub struct Settings {
     pub resource_selector: Option<String>,
     /// The longest one reconcile may take, every request included.
     pub reconcile_timeout: Duration,
+    /// Workers each namespace is always granted, however busy others are: a namespace holds
+    /// at most `concurrency - namespace_share` while others wait.
+    pub namespace_share: usize,
 }
 
 impl Default for Settings {
@@ -57,6 +60,7 @@ impl Default for Settings {
             allow_inline_adoption: false,
             resource_selector: None,
             reconcile_timeout: Duration::from_secs(120),
+            namespace_share: 4,
         }
     }
 }

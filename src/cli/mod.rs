@@ -60,6 +60,10 @@ pub struct RunArgs {
     /// Resources reconciled at the same time (per watched scope).
     #[arg(long, env = "CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Workers (of --concurrency) each namespace is always granted: one namespace with slow or
+    /// many resources holds at most the rest while others wait, so it cannot starve them.
+    #[arg(long, env = "NAMESPACE_SHARE", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub namespace_share: u16,
     /// Requests in flight to any one Keycloak host, across all resources and connections.
     #[arg(long, env = "KEYCLOAK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub keycloak_concurrency: u16,

@@ -68,6 +68,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let settings = Settings {
         resync: args.resync,
         keycloak_per_host: args.keycloak_concurrency.into(),
+        namespace_share: args.namespace_share.into(),
         installation,
         operator_namespace: operator_namespace.clone(),
         allow_inline_connections: args.allow_inline_connections,
@@ -116,6 +117,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         resync = ?args.resync,
         concurrency = args.concurrency,
         keycloak_concurrency = args.keycloak_concurrency,
+        namespace_share = args.namespace_share,
         installation = %ctx.settings.installation,
         operator_namespace = %ctx.settings.operator_namespace,
         inline_connections = args.allow_inline_connections,

@@ -11,6 +11,7 @@
 //! - the periodic resync, spread evenly over the resync period (never a burst), skipping
 //!   resources that wait out a backoff: changes are never starved behind resyncs.
 
+mod fair;
 mod resync;
 mod watches;
 
@@ -74,6 +75,26 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
             .resource_state(&key, result.is_ok(), reason.as_str());
     }
     result
+}
+
+/// [`measured_reconcile`] once the namespace's fair share of workers admits it; otherwise the
+/// resource is put back for a moment and the worker goes to another namespace's work.
+async fn fair_reconcile(
+    fair: Arc<fair::Fair>,
+    guard: Arc<Guarded>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let namespace = match &guard.0 {
+        Ok(obj) => obj.namespace(),
+        Err(invalid) => invalid.metadata.namespace.clone(),
+    }
+    .unwrap_or_default();
+    let Some(_slot) = fair.admit(&namespace) else {
+        ctx.metrics.deferred();
+        let jitter = std::time::Duration::from_millis(fastrand::u64(..500));
+        return Ok(Action::requeue(fair::DEFERRED_FOR + jitter));
+    };
+    measured_reconcile(guard, ctx).await
 }
 
 /// Decides when to retry after an error: backoff (at least what the failing service asked
@@ -195,6 +216,7 @@ pub async fn run_scope_with(
     let namespaces = watches::namespaces(&client, &namespace, ctx.clone());
 
     let resyncs = spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone());
+    let fair = fair::Fair::new(usize::from(concurrency), ctx.settings.namespace_share);
     let run = Controller::for_stream(main, store.clone())
         .watches_stream(outputs, |secret| watches::owner_of(&secret))
         .watches_stream(values, |config_map| watches::owner_of(&config_map))
@@ -217,7 +239,11 @@ pub async fn run_scope_with(
         .reconcile_on(resyncs)
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(stop)
-        .run(measured_reconcile, error_policy, ctx)
+        .run(
+            move |guard, ctx| fair_reconcile(fair.clone(), guard, ctx),
+            error_policy,
+            ctx,
+        )
         .for_each(|result| async move {
             match result {
                 Ok((obj, _)) => tracing::debug!(resource = %obj, "reconciled"),

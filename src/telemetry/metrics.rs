@@ -68,6 +68,7 @@ pub struct Metrics {
     keycloak_latency: Family<RouteLabels, Histogram>,
     token_requests: Family<TokenLabels, Counter>,
     orphaned: Counter,
+    deferred: Counter,
 }
 
 /// The class of an HTTP status, as a bounded label value.
@@ -142,6 +143,12 @@ impl Default for Metrics {
             "OpenMetadataKeycloakClients by Ready status and reason, as of their last reconcile by this instance",
             resources.clone(),
         );
+        let deferred = Counter::default();
+        registry.register(
+            "reconciles_deferred",
+            "Reconciles put back because their namespace held more than its fair share of workers while others waited",
+            deferred.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -159,6 +166,7 @@ impl Default for Metrics {
             keycloak_latency,
             token_requests,
             orphaned,
+            deferred,
         }
     }
 }
@@ -202,6 +210,11 @@ impl Metrics {
     /// Counts a client left behind in Keycloak.
     pub fn orphaned_client(&self) {
         self.orphaned.inc();
+    }
+
+    /// Counts a reconcile put back for fairness between namespaces.
+    pub fn deferred(&self) {
+        self.deferred.inc();
     }
 
     /// Records a resource's Ready state after a reconcile.

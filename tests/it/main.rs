@@ -24,6 +24,7 @@ mod day2;
 mod differential;
 mod e2e;
 mod emulator;
+mod fairness;
 mod finalizer;
 mod keycloak;
 mod keycloak_errors;

@@ -173,6 +173,7 @@ fn the_readme_documents_every_metric_and_no_other() {
                 "omkc_keycloak_requests",
                 "omkc_keycloak_token_requests",
                 "omkc_orphaned_clients",
+                "omkc_reconciles_deferred",
             ];
             if counter.contains(&f.as_str()) {
                 format!("{f}_total")
