@@ -8,7 +8,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 use crate::{
-    crd::OpenMetadataKeycloakClient,
+    crd::{ClusterKeycloakConnection, ClusterKeycloakConnectionSpec, OpenMetadataKeycloakClient},
     reconcile::desired,
     urls::realm_url,
     validate::{ConnectionSource, Validated, validate},
@@ -64,9 +64,10 @@ impl Failure {
 #[derive(Parser, Clone, Debug)]
 pub struct PlanArgs {
     /// The resource file (YAML or JSON; the first OpenMetadataKeycloakClient in it); `-` reads
-    /// standard input.
-    #[arg(short = 'f', long = "filename")]
-    pub file: PathBuf,
+    /// standard input. Repeat it to add the ClusterKeycloakConnection the resource names: its
+    /// URLs then fill the Helm values.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub file: Vec<PathBuf>,
     /// Namespace, when the resource names none.
     #[arg(short, long, default_value = "default")]
     pub namespace: String,
@@ -178,19 +179,57 @@ pub(super) fn validated(
         .map_err(|e| Failure::new(ExitCode::Invalid, format!("invalid resource: {e}")))
 }
 
-/// The issuer as far as the file tells (no discovery offline).
-fn offline_issuer(v: &Validated) -> String {
-    match &v.connection {
-        ConnectionSource::Inline(c) => {
+/// The issuer as far as the files tell (no discovery offline).
+fn offline_issuer(v: &Validated, connection: Option<&ClusterKeycloakConnectionSpec>) -> String {
+    match (&v.connection, connection) {
+        (ConnectionSource::Inline(c), _) => {
             realm_url(c.public_url.as_deref().unwrap_or(&c.url), &v.realm)
         }
-        ConnectionSource::Cluster(name) => {
+        (ConnectionSource::Cluster(_), Some(c)) => realm_url(
+            c.public_url
+                .as_deref()
+                .unwrap_or(&c.url)
+                .trim_end_matches('/'),
+            &v.realm,
+        ),
+        (ConnectionSource::Cluster(name), None) => {
             format!(
                 "<public URL of ClusterKeycloakConnection {name}>/realms/{}",
                 v.realm
             )
         }
     }
+}
+
+/// The ClusterKeycloakConnection called `name` among the documents, decoded as strictly as the
+/// API server would.
+fn connection_in(text: &str, name: &str) -> Result<Option<ClusterKeycloakConnectionSpec>, Failure> {
+    let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let value: Value = serde::Deserialize::deserialize(doc)
+            .map_err(|e| invalid(format!("document {}: not YAML or JSON: {e}", i + 1)))?;
+        if value["kind"] != "ClusterKeycloakConnection" || value["metadata"]["name"] != name {
+            continue;
+        }
+        let crd = <ClusterKeycloakConnection as kube::CustomResourceExt>::crd();
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
+            .unwrap_or_default();
+        let problems = super::strict::problems(&value, &schema);
+        if !problems.is_empty() {
+            return Err(invalid(format!(
+                "document {}: {}",
+                i + 1,
+                problems.join("; ")
+            )));
+        }
+        let connection: ClusterKeycloakConnection = serde_json::from_value(value)
+            .map_err(|e| invalid(format!("document {}: {e}", i + 1)))?;
+        return Ok(Some(connection.spec));
+    }
+    Ok(None)
 }
 
 fn yaml(value: &impl serde::Serialize) -> String {
@@ -201,9 +240,16 @@ fn yaml(value: &impl serde::Serialize) -> String {
 pub fn plan_text(args: &PlanArgs, text: &str) -> Result<String, Failure> {
     let obj = load(text, &args.namespace)?;
     let v = validated(&obj, &args.installation_id)?;
-    let keycloak = match &v.connection {
-        ConnectionSource::Inline(c) => format!("{} (admin realm {})", c.url, c.admin_realm),
-        ConnectionSource::Cluster(name) => format!("ClusterKeycloakConnection {name:?}"),
+    let connection = match &v.connection {
+        ConnectionSource::Cluster(name) => connection_in(text, name)?,
+        ConnectionSource::Inline(_) => None,
+    };
+    let keycloak = match (&v.connection, &connection) {
+        (ConnectionSource::Inline(c), _) => format!("{} (admin realm {})", c.url, c.admin_realm),
+        (ConnectionSource::Cluster(name), Some(c)) => {
+            format!("{} (ClusterKeycloakConnection {name:?})", c.url)
+        }
+        (ConnectionSource::Cluster(name), None) => format!("ClusterKeycloakConnection {name:?}"),
     };
     let client = desired::desired_client(&v);
     let secret_value = match &v.secret.source {
@@ -251,11 +297,12 @@ pub fn plan_text(args: &PlanArgs, text: &str) -> Result<String, Failure> {
     }
     out += &yaml(&secret);
     out += "---\n";
-    out += &desired::helm_values_yaml(&v, &offline_issuer(&v));
+    out += &desired::helm_values_yaml(&v, &offline_issuer(&v, connection.as_ref()));
     Ok(out)
 }
 
 /// `plan`: prints what the resource makes.
 pub fn plan(args: &PlanArgs) -> Result<String, Failure> {
-    plan_text(args, &read(&args.file)?)
+    let texts: Vec<String> = args.file.iter().map(read).collect::<Result<_, _>>()?;
+    plan_text(args, &texts.join("\n---\n"))
 }

@@ -123,9 +123,12 @@ def sync_order_problems(apps: list[dict]) -> list[str]:
         for obj in objects:
             if obj["kind"] == "Namespace":
                 namespaces.add(obj["metadata"]["name"])
+        # A CRD in the same sync is applied first (Argo CD skips the dry run of its resources).
         for obj in objects:
             if obj["kind"] == "CustomResourceDefinition":
                 crds.add(obj["spec"]["group"] + "/" + obj["spec"]["names"]["kind"])
+        for obj in objects:
+            if obj["kind"] == "CustomResourceDefinition":
                 continue
             ns = obj["metadata"].get("namespace")
             if ns and ns not in namespaces:
@@ -178,3 +181,25 @@ def test_the_crd_has_no_defaults_that_argocd_would_see_as_drift():
                 walk(v, f"{path}[{i}]")
 
     walk(crd_schema(), "openAPIV3Schema")
+
+
+def test_the_operator_application_tracks_a_release_tag_and_its_values_reach_the_cluster():
+    app = list(yaml.safe_load_all((ARGOCD / "applications.yaml").read_text()))[0]
+    source = app["spec"]["source"]
+    chart = yaml.safe_load((render.CHART / "Chart.yaml").read_text())
+    # A tag, the chart's own version: never a moving branch.
+    assert source["targetRevision"] == f"v{chart['version']}"
+    values = source["helm"]["valuesObject"]
+    assert values["image"]["tag"] == chart["appVersion"]
+    # The one-line override a user makes for an image of their own reaches the Deployment.
+    own = {**values, "image": {"repository": "registry.example.com/team/omkc", "tag": "dev"}}
+    objects = render.objects(own, namespace=app["spec"]["destination"]["namespace"])
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.com/team/omkc:dev"
+    # The connection the SSO folder's resource names is the one this Application creates.
+    (connection,) = [o for o in objects if o["kind"] == "ClusterKeycloakConnection"]
+    sso = yaml.safe_load((ARGOCD / "openmetadata-sso.yaml").read_text())
+    assert sso["spec"]["keycloak"]["connectionRef"]["name"] == connection["metadata"]["name"]
+    assert sso["spec"]["keycloak"]["realm"] in connection["spec"]["allowedRealms"]
+    selector = connection["spec"]["namespaceSelector"]["matchLabels"]
+    assert selector == {"omkc.dev/tenant": "true"}

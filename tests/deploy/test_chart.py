@@ -410,7 +410,10 @@ def test_the_chart_creates_connections_and_passes_the_trust_settings():
     assert env["INSTALLATION_ID"]["value"] == "prod-eu-1"
     assert env["OPERATOR_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     defaults = {e["name"]: e for e in one(render.objects(), "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert defaults["ALLOW_INLINE_CONNECTIONS"]["value"] == "true"
+    # Off by default: a shared cluster is safe as installed; a single team opts in.
+    assert defaults["ALLOW_INLINE_CONNECTIONS"]["value"] == "false"
+    single = one(render.objects({"inlineConnections": True}), "Deployment")["spec"]["template"]["spec"]
+    assert {e["name"]: e for e in single["containers"][0]["env"]}["ALLOW_INLINE_CONNECTIONS"]["value"] == "true"
     assert "INSTALLATION_ID" not in defaults, "the kube-system namespace's UID by default"
     # Adoption is off unless asked for, for connections and inline resources alike.
     assert "allowAdoption" not in spec
@@ -586,7 +589,9 @@ def test_a_service_monitor_needs_the_metrics_service():
 STUB_KUBECTL = """#!/usr/bin/env python3
 import json, os, sys
 log = os.environ["KUBECTL_LOG"]
-stdin = "" if sys.stdin.isatty() else sys.stdin.read()
+args = sys.argv[1:]
+reads_stdin = ("-f" in args and "-" in args) or any(a.endswith("=/dev/stdin") for a in args)
+stdin = sys.stdin.read() if reads_stdin else ""
 with open(log, "a") as f:
     f.write(json.dumps({"args": sys.argv[1:], "stdin": stdin}) + "\\n")
 """
@@ -594,12 +599,13 @@ with open(log, "a") as f:
 
 def notes_script(notes: str) -> str:
     """The commands the notes print, as a user pastes them: every line that starts with
-    kubectl, and a heredoc with its body up to its terminator."""
+    kubectl (or reads the password and pipes it to kubectl), and a heredoc with its body up to
+    its terminator."""
     lines = notes.splitlines()
     script, i = [], 0
     while i < len(lines):
         line = lines[i]
-        if line.startswith("kubectl "):
+        if line.startswith(("kubectl ", "read ", "printf ")):
             script.append(line)
             if "<<'YAML'" in line:
                 i += 1
@@ -611,9 +617,9 @@ def notes_script(notes: str) -> str:
     return "\n".join(script) + "\n"
 
 
-@pytest.mark.parametrize("name", ["defaults", "namespaced"])
+@pytest.mark.parametrize("name", ["defaults", "namespaced", "shared-keycloak", "inline"])
 def test_the_notes_commands_run_as_printed(name, tmp_path):
-    values = VALUE_SETS[name]
+    values = {**VALUE_SETS, "inline": {"inlineConnections": True}}[name]
     notes = render.render(values)["openmetadata-keycloak-operator/templates/NOTES.txt"]
     script = notes_script(notes)
     assert script.count("kubectl ") >= 8, script
@@ -624,16 +630,33 @@ def test_the_notes_commands_run_as_printed(name, tmp_path):
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "KUBECTL_LOG": str(log)},
-        capture_output=True, text=True, timeout=30,
+        capture_output=True, text=True, timeout=30, input="typed-at-the-prompt\n",
     )
     assert done.returncode == 0, done.stderr
     calls = [json.loads(l) for l in log.read_text().splitlines()]
+    # The password goes from the prompt to kubectl's standard input, never on a command line.
+    assert "typed-at-the-prompt" not in notes and "<password>" not in notes
+    assert not any("typed-at-the-prompt" in a for c in calls for a in c["args"])
+    (create,) = [c for c in calls if c["args"][2:4] == ["create", "secret"]]
+    assert create["stdin"] == "typed-at-the-prompt"
     watched = values.get("watchNamespaces") or []
     applied = [yaml.safe_load(c["stdin"]) for c in calls if c["args"][:2] == ["apply", "-f"] and c["stdin"].strip()]
     (resource,) = [a for a in applied if a and a.get("kind") == "OpenMetadataKeycloakClient"]
     body = {k: v for k, v in resource.items() if k not in ("apiVersion", "kind", "metadata")}
     jsonschema.validate(body, render.crd_schema())
     assert resource["spec"]["client"]["clientId"] == "open-metadata"
+    # Without inline connections, the notes never walk through inline credentials: the
+    # resource names the connection, and the namespace is labelled into its selector.
+    keycloak = resource["spec"]["keycloak"]
+    if values.get("inlineConnections"):
+        assert keycloak["credentialsSecretRef"] == {"name": "keycloak-admin"}
+    else:
+        assert keycloak == {"connectionRef": {"name": "platform"}, "realm": "data-sec"}
+        assert "credentialsSecretRef" not in notes
+        assert create["args"][:2] == ["-n", render.NAMESPACE]
+        assert ["label", "namespace", resource["metadata"]["namespace"], "omkc.dev/tenant=true", "--overwrite"] in [
+            c["args"] for c in calls
+        ]
     used = {c["args"][c["args"].index("-n") + 1] for c in calls if "-n" in c["args"]}
     used.add(resource["metadata"]["namespace"])
     for ns in used - {render.NAMESPACE}:

@@ -681,7 +681,16 @@ fn the_readme_examples_are_valid_resources_and_values() {
         &std::fs::read_to_string(format!("{dir}/openmetadata-values.yaml")).unwrap(),
     )
     .unwrap();
-    let issuer = omkc::urls::realm_url(obj.spec.keycloak.url.as_deref().unwrap(), &v.realm);
+    let connection: omkc::crd::ClusterKeycloakConnection = serde_yaml::from_str(
+        &std::fs::read_to_string(format!("{dir}/clusterkeycloakconnection.yaml")).unwrap(),
+    )
+    .unwrap();
+    let ConnectionSource::Cluster(name) = &v.connection else {
+        panic!("the example names a connection")
+    };
+    assert_eq!(connection.metadata.name.as_ref(), Some(name));
+    assert!(connection.spec.allowed_realms.contains(&v.realm));
+    let issuer = omkc::urls::realm_url(&connection.spec.url, &v.realm);
     assert_eq!(
         values,
         desired::helm_values(&v, &issuer),
@@ -691,12 +700,13 @@ fn the_readme_examples_are_valid_resources_and_values() {
         &std::fs::read_to_string(format!("{dir}/keycloak-admin-secret.yaml")).unwrap(),
     )
     .unwrap();
-    let ConnectionSource::Inline(inline) = &v.connection else {
-        panic!("the example uses an inline connection")
-    };
     assert_eq!(
-        creds.metadata.name.as_deref(),
-        Some(inline.credentials_secret.as_str())
+        creds.metadata.name.as_ref(),
+        Some(&connection.spec.credentials_secret_ref.name)
+    );
+    assert_eq!(
+        creds.metadata.namespace,
+        connection.spec.credentials_secret_ref.namespace
     );
     assert_eq!(
         creds.metadata.labels.unwrap()["omkc.dev/keycloak-credentials"],

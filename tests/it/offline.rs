@@ -72,9 +72,14 @@ const EXAMPLE: &str = concat!(
     "/examples/openmetadatakeycloakclient.yaml"
 );
 
+const CONNECTION: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/clusterkeycloakconnection.yaml"
+);
+
 #[tokio::test]
 async fn plan_prints_the_client_the_redacted_secret_and_the_helm_values() {
-    let out = run(&["plan", "-f", EXAMPLE], &[], None).await;
+    let out = run(&["plan", "-f", CONNECTION, "-f", EXAMPLE], &[], None).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&out.stdout)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
@@ -171,14 +176,18 @@ async fn plan_refuses_bad_input_with_exit_1_and_a_message_naming_the_problem() {
     assert_eq!(usage.code, Some(2), "a usage error: {}", usage.stderr);
 }
 
+/// The single-team example (its own URL and credentials), pointed at `emu`.
 fn resource_for(emu: &Emulator, realm: &str) -> String {
-    let text = std::fs::read_to_string(EXAMPLE)
-        .unwrap()
-        .replace(
-            "https://keycloak.example.com ",
-            &format!("{} ", emu.base_url),
-        )
-        .replace("realm: data-sec", &format!("realm: {realm}"));
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/single-team.yaml"
+    ))
+    .unwrap()
+    .replace(
+        ": https://keycloak.example.com\n",
+        &format!(": {}\n", emu.base_url),
+    )
+    .replace("realm: data-sec", &format!("realm: {realm}"));
     file(&format!("resource-{realm}.yaml"), &text)
 }
 
@@ -387,4 +396,62 @@ async fn check_reads_the_connection_and_credentials_from_the_cluster() {
         api.requests().iter().all(|r| r.method == "GET"),
         "check only reads"
     );
+}
+
+/// Every example a user may copy decodes as the API server would decode it, and every resource
+/// among them plans (with the example connection, for those that name it).
+#[tokio::test]
+async fn every_example_is_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut resources = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let path = path.display().to_string();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value: Value = serde::Deserialize::deserialize(doc).unwrap();
+            match value["kind"].as_str() {
+                Some("OpenMetadataKeycloakClient") => {
+                    resources += 1;
+                    let out = run(&["plan", "-f", CONNECTION, "-f", &path], &[], None).await;
+                    assert_eq!(out.code, Some(0), "{path}: {}", out.stderr);
+                    assert!(
+                        !out.stdout.contains("<public URL of"),
+                        "{path}: every URL known"
+                    );
+                }
+                Some("ClusterKeycloakConnection") => {
+                    // Decoded strictly when a resource names it.
+                    let out = run(&["plan", "-f", &path, "-f", EXAMPLE], &[], None).await;
+                    assert_eq!(out.code, Some(0), "{path}: {}", out.stderr);
+                }
+                Some("Secret") => {
+                    let secret: k8s_openapi::api::core::v1::Secret =
+                        serde_json::from_value(value.clone()).unwrap();
+                    let labels = secret.metadata.labels.unwrap_or_default();
+                    assert!(
+                        labels.contains_key("omkc.dev/keycloak-credentials")
+                            || labels.contains_key("omkc.dev/client-secret-source"),
+                        "{path}: a Secret the operator reads carries its opt-in label"
+                    );
+                }
+                None => assert!(path.ends_with("openmetadata-values.yaml"), "{path}"),
+                Some(other) => panic!("{path}: unexpected kind {other}"),
+            }
+        }
+    }
+    assert!(resources >= 5, "{resources}");
+    // A typo in a connection is refused with its path, as the API server would.
+    let typo = file(
+        "typo-connection.yaml",
+        &std::fs::read_to_string(CONNECTION)
+            .unwrap()
+            .replace("allowedRealms", "allowedRealm"),
+    );
+    let out = run(&["plan", "-f", &typo, "-f", EXAMPLE], &[], None).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stderr.contains("allowedRealm"), "{}", out.stderr);
 }
