@@ -45,6 +45,9 @@ pub struct Settings {
     /// Workers each namespace is always granted, however busy others are: a namespace holds
     /// at most `concurrency - namespace_share` while others wait.
     pub namespace_share: usize,
+    /// The shortest time between two rotations of one client's secret: a new `omkc.dev/rotate`
+    /// value that arrives sooner waits (and says so).
+    pub min_rotation_interval: Duration,
 }
 
 impl Default for Settings {
@@ -61,6 +64,7 @@ impl Default for Settings {
             resource_selector: None,
             reconcile_timeout: Duration::from_secs(120),
             namespace_share: 4,
+            min_rotation_interval: Duration::from_secs(300),
         }
     }
 }

@@ -94,6 +94,7 @@ reasons! {
     ClientRetained => Change,
     SecretRotated => Change,
     SecretSetFromSource => Change,
+    RotationDeferred => Change,
     ValuesWritten => Change,
     ValuesRemoved => Change,
     WorkloadRestarted => Change,

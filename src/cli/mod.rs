@@ -64,6 +64,10 @@ pub struct RunArgs {
     /// many resources holds at most the rest while others wait, so it cannot starve them.
     #[arg(long, env = "NAMESPACE_SHARE", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub namespace_share: u16,
+    /// The shortest time between two rotations of one client's secret: a new omkc.dev/rotate
+    /// value that arrives sooner waits, with a RotationDeferred Event (0 for none).
+    #[arg(long, env = "MIN_ROTATION_INTERVAL", default_value = "5m", value_parser = crate::duration::parse)]
+    pub min_rotation_interval: Duration,
     /// Requests in flight to any one Keycloak host, across all resources and connections.
     #[arg(long, env = "KEYCLOAK_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub keycloak_concurrency: u16,

@@ -60,6 +60,18 @@ pub enum Change {
         /// Why.
         trigger: Rotation,
     },
+    /// A rotation asked for with `omkc.dev/rotate` waits: the client's secret is younger than
+    /// the shortest interval between two rotations.
+    RotationDeferred {
+        /// Keycloak client id.
+        client_id: String,
+        /// The annotation's new value.
+        token: String,
+        /// When it is done (epoch seconds).
+        until: i64,
+        /// The shortest interval, as configured.
+        gap: String,
+    },
     /// The client secret in Keycloak was set to the source Secret's value.
     SecretSetFromSource {
         /// Keycloak client id.
@@ -113,6 +125,7 @@ impl Change {
             Self::SecretRemoved { .. } => Reason::SecretRemoved,
             Self::SecretRotated { .. } => Reason::SecretRotated,
             Self::SecretSetFromSource { .. } => Reason::SecretSetFromSource,
+            Self::RotationDeferred { .. } => Reason::RotationDeferred,
             Self::ValuesWritten { .. } => Reason::ValuesWritten,
             Self::ValuesRemoved { .. } => Reason::ValuesRemoved,
             Self::WorkloadRestarted { .. } => Reason::WorkloadRestarted,
@@ -147,6 +160,19 @@ impl fmt::Display for Change {
             Self::SecretCreated { name } => write!(f, "created Secret {name:?}"),
             Self::SecretUpdated { name } => write!(f, "updated Secret {name:?}"),
             Self::SecretRemoved { name } => write!(f, "deleted previous Secret {name:?}"),
+            Self::RotationDeferred {
+                client_id,
+                token,
+                until,
+                gap,
+            } => write!(
+                f,
+                "the rotation of client {client_id:?} for omkc.dev/rotate {token:?} waits until {}: \
+                 its secret is less than {gap} old (at most one rotation per {gap}, \
+                 --min-rotation-interval)",
+                k8s_openapi::jiff::Timestamp::from_second(*until)
+                    .map_or_else(|_| until.to_string(), |t| t.to_string())
+            ),
             Self::SecretRotated { client_id, trigger } => match trigger {
                 Rotation::OnDemand(token) => write!(
                     f,

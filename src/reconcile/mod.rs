@@ -158,6 +158,8 @@ async fn converge(
             now: now(),
             authorization_ignored: false,
             adoption_allowed: connection.allow_adoption,
+            rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())
+                .unwrap_or(i64::MAX),
         };
         let (outputs, more) = converge_keycloak(&session, obj, &v, observed).await?;
         changes.extend(more);

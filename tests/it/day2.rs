@@ -34,6 +34,10 @@ impl Drop for Operator {
 }
 
 fn start(api: &ApiServer, resync: Duration) -> Operator {
+    start_with(api, resync, Duration::ZERO)
+}
+
+fn start_with(api: &ApiServer, resync: Duration, min_rotation_interval: Duration) -> Operator {
     omkc::tls::install_crypto_provider();
     let settings = Settings {
         installation: "cluster-1".into(),
@@ -41,6 +45,7 @@ fn start(api: &ApiServer, resync: Duration) -> Operator {
         resync,
         // A failure waits long: the tests restart the operator instead.
         backoff_base: Duration::from_secs(60),
+        min_rotation_interval,
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(api.client(), settings));
@@ -902,4 +907,65 @@ async fn the_fake_apiserver_applies_with_field_ownership() {
         Some("edited"),
         "taken over by another writer: not the manager's to remove"
     );
+}
+
+#[tokio::test]
+async fn rotations_asked_too_often_wait_for_the_shortest_interval() {
+    let (api, emu) = world().await;
+    let _operator = start_with(&api, Duration::from_secs(300), Duration::from_secs(3600));
+    api.put(resource(&emu, json!({})));
+    ready(&api).await;
+    let first = in_step(&api, &emu).await;
+
+    // The secret is seconds old: the rotation waits, says until when, and nothing is written.
+    annotate(&api, "omkc.dev/rotate", "t1");
+    let note = events_seen(&api, "RotationDeferred").await[0]["note"].clone();
+    let note = note.as_str().unwrap();
+    assert!(
+        note.contains("omkc.dev/rotate \"t1\" waits until"),
+        "{note}"
+    );
+    assert!(note.contains("less than 1h old"), "{note}");
+    assert_eq!(regenerations(&emu), 0);
+    assert_eq!(in_step(&api, &emu).await, first);
+    let secret = api.get(SECRETS, NS, "oidc-secrets").unwrap();
+    assert!(
+        secret["metadata"]["annotations"]
+            .get("omkc.dev/rotating-for")
+            .is_none(),
+        "not even marked"
+    );
+
+    // Once the secret is older than the interval (Keycloak's record says so), it is done once.
+    let created: i64 =
+        emu.model("data-sec", CLIENT_ID).unwrap().attributes["client.secret.creation.time"]
+            .parse()
+            .unwrap();
+    emu.edit_client("data-sec", CLIENT_ID, |c| {
+        c.attributes.insert(
+            "client.secret.creation.time".into(),
+            (created - 3601).to_string(),
+        );
+    });
+    annotate(&api, "touched", "1");
+    eventually(&api, "the rotation", || async {
+        (regenerations(&emu) == 1).then_some(())
+    })
+    .await;
+    assert_ne!(in_step(&api, &emu).await, first);
+    events_seen(&api, "SecretRotated").await;
+    // And the next one right after waits again.
+    annotate(&api, "omkc.dev/rotate", "t2");
+    eventually(&api, "the second deferral", || async {
+        let events = api.list("events.k8s.io/v1/events", NS);
+        events
+            .iter()
+            .any(|e| {
+                e["reason"] == "RotationDeferred"
+                    && e["note"].as_str().is_some_and(|n| n.contains("\"t2\""))
+            })
+            .then_some(())
+    })
+    .await;
+    assert_eq!(regenerations(&emu), 1);
 }

@@ -63,6 +63,9 @@ pub struct Observed<'a> {
     /// Whether the connection lets this resource take over a client no resource owns
     /// (`allowAdoption` of a ClusterKeycloakConnection, `--allow-inline-adoption`).
     pub adoption_allowed: bool,
+    /// The shortest time between two rotations of one client's secret (seconds): an
+    /// `omkc.dev/rotate` value that arrives sooner waits.
+    pub rotation_gap: i64,
 }
 
 /// The spec asks for authorization services on a Keycloak that ignores them.

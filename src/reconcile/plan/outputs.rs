@@ -146,8 +146,12 @@ fn secret_status(
         next_rotation: due.and_then(rfc3339),
         rotation_token: hand_over.marks.rotated_for.clone(),
     };
+    let back = match (due, hand_over.deferred_until) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let requeue =
-        due.map(|d| Duration::from_secs(u64::try_from(d.saturating_sub(now)).unwrap_or(0)));
+        back.map(|d| Duration::from_secs(u64::try_from(d.saturating_sub(now)).unwrap_or(0)));
     let empty = status == SecretStatus::default();
     ((!empty).then_some(status), requeue)
 }

@@ -63,6 +63,8 @@ pub struct HandOver {
     pub marks: RotationMarks,
     /// Run another pass once the outputs are written (a rotation was marked, it comes next).
     pub again: bool,
+    /// A rotation asked for waits until then (epoch seconds): come back at that moment.
+    pub deferred_until: Option<i64>,
 }
 
 fn write(value: &SecretValue, marks: RotationMarks) -> Next {
@@ -70,6 +72,7 @@ fn write(value: &SecretValue, marks: RotationMarks) -> Next {
         value: value.clone(),
         marks,
         again: false,
+        deferred_until: None,
     })
 }
 
@@ -168,6 +171,28 @@ pub(super) fn decide(
     if let (Some(token), Some(_)) = (&v.rotate_token, existing)
         && marks.rotated_for.as_ref() != Some(token)
     {
+        let not_before = secret_created(client).map(|c| c.saturating_add(observed.rotation_gap));
+        if marks.rotating_for.as_ref() != Some(token)
+            && let Some(until) = not_before.filter(|until| observed.now < *until)
+        {
+            // Too soon after the last new secret: hand over the current one and come back.
+            let mut next = write(current, settled);
+            if let Next::Write(h) = &mut next {
+                h.deferred_until = Some(until);
+            }
+            let gap = duration::format(std::time::Duration::from_secs(
+                u64::try_from(observed.rotation_gap).unwrap_or(0),
+            ));
+            return Ok(decided(
+                next,
+                vec![Change::RotationDeferred {
+                    client_id: v.client_id.clone(),
+                    token: token.clone(),
+                    until,
+                    gap,
+                }],
+            ));
+        }
         if marks.rotating_for.as_ref() != Some(token) {
             // Mark first: from here on a restart cannot forget or repeat the rotation.
             let marking = RotationMarks {
