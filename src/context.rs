@@ -9,10 +9,17 @@ use std::{
 };
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
-use kube::{Client, Resource, ResourceExt, core::PartialObjectMeta};
+use kube::{
+    Client, Resource, ResourceExt,
+    core::{DeserializeGuard, PartialObjectMeta},
+    runtime::reflector::Store,
+};
 
 use crate::{
-    cache::ObjectCache, crd::ClusterKeycloakConnection, events::Publisher, keycloak::Pool,
+    cache::ObjectCache,
+    crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient},
+    events::Publisher,
+    keycloak::Pool,
     telemetry::Metrics,
 };
 
@@ -103,6 +110,8 @@ pub struct Context {
     rolled: Mutex<HashMap<(String, String, String), String>>,
     /// Consecutive transient failures per resource (`namespace/name`), for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// The resource caches of the watched scopes (for the connections' `maxClients`).
+    resources: Mutex<Vec<Store<DeserializeGuard<OpenMetadataKeycloakClient>>>>,
 }
 
 impl Context {
@@ -125,7 +134,27 @@ impl Context {
             written: Mutex::default(),
             rolled: Mutex::default(),
             failures: Mutex::default(),
+            resources: Mutex::default(),
         }
+    }
+
+    /// Adds a watched scope's resource cache.
+    pub fn add_resources(&self, store: Store<DeserializeGuard<OpenMetadataKeycloakClient>>) {
+        self.resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(store);
+    }
+
+    /// Every resource the watches show, across scopes (the well-formed ones).
+    pub fn all_resources(&self) -> Vec<Arc<DeserializeGuard<OpenMetadataKeycloakClient>>> {
+        self.resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .flat_map(Store::state)
+            .filter(|g| g.0.is_ok())
+            .collect()
     }
 
     /// Records, before writing it, what this operator writes into an output object.

@@ -66,6 +66,7 @@ reasons! {
     ConnectionNotAllowed => Permanent,
     RealmNotAllowed => Permanent,
     ConnectionInvalid => Permanent,
+    ConnectionClientLimit => Permanent,
     KeycloakForbidden => Permanent,
     RealmNotFound => Permanent,
     ScopeNotFound => Permanent,

@@ -18,6 +18,7 @@ local hs = {}
 local permanent = {
   ClientConflict = true,
   ConfigMapConflict = true,
+  ConnectionClientLimit = true,
   ConnectionInvalid = true,
   ConnectionNotAllowed = true,
   ConnectionNotFound = true,

@@ -183,6 +183,7 @@ pub async fn run_scope_with(
         .collect();
     let resources: Api<Guarded> = watches::api(&client, &namespace);
     let (store, writer) = reflector::store();
+    ctx.add_resources(store.clone());
     // Sharding: with a label selector, this instance sees only its slice of the resources.
     let config = match &ctx.settings.resource_selector {
         Some(selector) => watcher::Config::default().labels(selector),

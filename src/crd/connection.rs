@@ -67,6 +67,12 @@ pub struct ClusterKeycloakConnectionSpec {
     /// with a service account, authorization settings or another protocol are never adopted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_adoption: Option<bool>,
+    /// The most OpenMetadataKeycloakClients that may use this connection, counted in order of
+    /// creation: a resource beyond it is refused with ConnectionClientLimit and nothing reaches
+    /// Keycloak. Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100000))]
+    pub max_clients: Option<u32>,
 }
 
 /// A Secret by namespace and name.

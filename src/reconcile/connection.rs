@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use super::Error;
 use crate::{
     crd::ClusterKeycloakConnection,
+    crd::OpenMetadataKeycloakClient,
     keycloak::ConnectionKey,
     names::{CREDENTIALS_LABEL, CREDENTIALS_URL_ANNOTATION},
     validate::{ConnectionSource, DEFAULT_ADMIN_REALM, Validated, base_url, ca_bundle},
@@ -34,6 +35,8 @@ pub struct Connection {
     pub credentials: (String, String),
     /// Whether resources may take over a client no resource owns through this connection.
     pub allow_adoption: bool,
+    /// The most resources that may use it (a ClusterKeycloakConnection's `maxClients`).
+    pub max_clients: Option<u32>,
     /// Whether the resource brought it (its own URL and credentials), rather than naming a
     /// ClusterKeycloakConnection of the platform team.
     pub inline: bool,
@@ -80,6 +83,7 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                 ca_bundle: inline.ca_bundle.clone(),
                 credentials: (v.namespace.clone(), inline.credentials_secret.clone()),
                 allow_adoption: env.allow_inline_adoption,
+                max_clients: None,
                 inline: true,
             })
         }
@@ -142,10 +146,50 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                     .map_err(invalid)?,
                 credentials: (secret_namespace, secret.name.clone()),
                 allow_adoption: spec.allow_adoption.unwrap_or(false),
+                max_clients: spec.max_clients,
                 inline: false,
             })
         }
     }
+}
+
+/// Refuses `me` when connection `name` allows at most `max` resources and `max` others that
+/// use it came first (by creation time, then namespace and name: the same order on every
+/// replica and after every restart). Resources being deleted do not count. The message names
+/// no other resource: they may be other tenants'.
+pub fn within_limit<'a>(
+    name: &str,
+    max: Option<u32>,
+    me: &OpenMetadataKeycloakClient,
+    all: impl IntoIterator<Item = &'a OpenMetadataKeycloakClient>,
+) -> Result<(), Error> {
+    let Some(max) = max else { return Ok(()) };
+    let order = |o: &OpenMetadataKeycloakClient| {
+        (
+            o.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            o.metadata.namespace.clone(),
+            o.metadata.name.clone(),
+        )
+    };
+    let mine = order(me);
+    let before = all
+        .into_iter()
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+        .filter(|o| {
+            o.spec
+                .keycloak
+                .connection_ref
+                .as_ref()
+                .is_some_and(|c| c.name == name)
+        })
+        .filter(|o| order(o) < mine)
+        .count();
+    if before >= max as usize {
+        return Err(Error::ConnectionClientLimit(format!(
+            "ClusterKeycloakConnection {name:?} allows {max} clients (maxClients) and {before} resources that came earlier use it; nothing was done in Keycloak (ask the platform team, or delete another resource of yours)"
+        )));
+    }
+    Ok(())
 }
 
 impl Connection {
@@ -229,5 +273,7 @@ pub fn selector_matches(
     Ok(by_labels && by_expressions)
 }
 
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,9 @@ pub enum Error {
     /// The connection does not allow this realm.
     #[error("{0}")]
     RealmNotAllowed(String),
+    /// The connection already serves as many resources as it allows.
+    #[error("{0}")]
+    ConnectionClientLimit(String),
     /// The connection's own spec is unusable (the platform team's to fix).
     #[error("{0}")]
     ConnectionInvalid(String),
@@ -121,6 +124,7 @@ impl Error {
             Self::ConnectionNotAllowed(_) => Reason::ConnectionNotAllowed,
             Self::RealmNotAllowed(_) => Reason::RealmNotAllowed,
             Self::ConnectionInvalid(_) => Reason::ConnectionInvalid,
+            Self::ConnectionClientLimit(_) => Reason::ConnectionClientLimit,
             Self::Keycloak(e) => keycloak_reason(e),
             Self::ClientConflict(_) => Reason::ClientConflict,
             Self::SecretConflict(_) => Reason::SecretConflict,

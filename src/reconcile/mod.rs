@@ -140,6 +140,15 @@ async fn converge(
 ) -> Result<(Vec<Change>, Option<std::time::Duration>), Error> {
     let v = validate(obj, &ctx.settings.installation)?;
     let (session, connection) = dereference::session(&v, ctx).await?;
+    if let crate::validate::ConnectionSource::Cluster(name) = &v.connection {
+        let all = ctx.all_resources();
+        connection::within_limit(
+            name,
+            connection.max_clients,
+            obj,
+            all.iter().filter_map(|g| g.0.as_ref().ok()),
+        )?;
+    }
     let source = dereference::source(&v, ctx).await?;
     let issuer = dereference::issuer(&session, &connection, &v).await?;
     let (mut secret, mut previous) = dereference::output_secrets(&v, ctx).await?;

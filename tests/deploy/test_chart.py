@@ -419,10 +419,12 @@ def test_the_chart_creates_connections_and_passes_the_trust_settings():
     assert "allowAdoption" not in spec
     assert defaults["ALLOW_INLINE_ADOPTION"]["value"] == "false"
     consenting = dict(SHARED_KEYCLOAK, inlineAdoption=True)
-    consenting["connections"] = [dict(SHARED_KEYCLOAK["connections"][0], allowAdoption=True)]
+    consenting["connections"] = [dict(SHARED_KEYCLOAK["connections"][0], allowAdoption=True, maxClients=0)]
     objects = render.objects(consenting)
     (connection,) = by_kind(objects, "ClusterKeycloakConnection")
     assert connection["spec"]["allowAdoption"] is True
+    assert connection["spec"]["maxClients"] == 0, "0 is a limit (closed), not absent"
+    assert "maxClients" not in spec, "no limit unless set"
     body = {k: v for k, v in connection.items() if k not in ("apiVersion", "kind", "metadata")}
     jsonschema.validate(body, render.crd_schema(render.CONNECTION_CRD))
     env = {e["name"]: e for e in one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}

@@ -585,3 +585,37 @@ async fn a_foreign_secret_in_the_way_is_judged_by_its_metadata_only() {
         "never its data: {reads:?}"
     );
 }
+
+#[tokio::test]
+async fn a_connection_serves_at_most_its_max_clients() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection(ADMIN_PASSWORD);
+    c.api.edit(
+        "omkc.dev/v1alpha1/clusterkeycloakconnections",
+        "",
+        "platform",
+        |o| o["spec"]["maxClients"] = json!(1),
+    );
+    c.resource("team-data", "a-first", through_connection("data-sec"));
+    c.reason_becomes("team-data", "a-first", "Reconciled").await;
+    c.resource("team-data", "b-second", through_connection("data-sec"));
+    assert_eq!(
+        c.reason("team-data", "b-second").await,
+        "ConnectionClientLimit"
+    );
+    assert!(
+        c.emu.client("data-sec", "b-second").is_none(),
+        "nothing reached Keycloak for it"
+    );
+    let note = c.events("team-data", "ConnectionClientLimit")[0]["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.contains("allows 1 clients"), "{note}");
+    assert!(!note.contains("a-first"), "names no other resource: {note}");
+    // The first one goes: the second gets its client (at its next reconcile).
+    c.delete_and_wait("team-data", "a-first").await;
+    annotate_touch(&c, "b-second");
+    c.reason_becomes("team-data", "b-second", "Reconciled")
+        .await;
+}

@@ -22,6 +22,7 @@ fn one_of_each() -> Vec<Error> {
             | Error::ConnectionNotAllowed(_)
             | Error::RealmNotAllowed(_)
             | Error::ConnectionInvalid(_)
+            | Error::ConnectionClientLimit(_)
             | Error::Keycloak(_)
             | Error::ClientConflict(_)
             | Error::SecretConflict(_)
@@ -94,6 +95,7 @@ fn one_of_each() -> Vec<Error> {
         Error::ConnectionNotAllowed(m()),
         Error::RealmNotAllowed(m()),
         Error::ConnectionInvalid(m()),
+        Error::ConnectionClientLimit(m()),
         Error::ClientConflict(m()),
         Error::SecretConflict(m()),
         Error::ConfigMapConflict(m()),
