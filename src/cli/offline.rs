@@ -105,6 +105,14 @@ pub struct CheckArgs {
     /// PEM file of CA certificates to trust for Keycloak (default: the resource's caBundle).
     #[arg(long)]
     pub ca_bundle: Option<PathBuf>,
+    /// As `run --operator-namespace`: where a ClusterKeycloakConnection's credentials are by
+    /// default (default: the kube context's namespace, as `run` outside a pod).
+    #[arg(long, env = "OPERATOR_NAMESPACE")]
+    pub operator_namespace: Option<String>,
+    /// As `run --allow-inline-connections`: whether the operator accepts resources with their
+    /// own keycloak.url and credentials (the chart's inlineConnections; false by default there).
+    #[arg(long, env = "ALLOW_INLINE_CONNECTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub allow_inline_connections: bool,
 }
 
 /// Reads a file, or standard input for `-`.

@@ -130,6 +130,20 @@ pub(super) fn target_offline(
     credentials: Credentials,
     source: String,
 ) -> Result<Target, Failure> {
+    if let ConnectionSource::Inline(_) = &v.connection {
+        // The operator's own refusal, when it does not take inline connections.
+        connection::resolve(
+            v,
+            connection::Environment {
+                cluster: None,
+                namespace_labels: &BTreeMap::new(),
+                operator_namespace: "",
+                allow_inline: args.allow_inline_connections,
+                allow_inline_adoption: false,
+            },
+        )
+        .map_err(|e| Failure::new(ExitCode::Blocked, format!("{e} ({})", e.reason())))?;
+    }
     let defaults = match &v.connection {
         ConnectionSource::Inline(c) => Defaults {
             url: Some(c.url.clone()),
@@ -174,14 +188,19 @@ pub(super) async fn target_from_cluster(
             .map_err(|e| unreachable("read the namespace", e))?
             .and_then(|n| n.metadata.labels)
             .unwrap_or_default();
-    let operator_namespace = client.default_namespace().to_string();
+    // Resolved as `run` would: its operator namespace and its inline setting.
+    let operator_namespace = args
+        .operator_namespace
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| client.default_namespace().to_string());
     let resolved = connection::resolve(
         v,
         connection::Environment {
             cluster: cluster.as_ref(),
             namespace_labels: &labels,
             operator_namespace: &operator_namespace,
-            allow_inline: true,
+            allow_inline: args.allow_inline_connections,
             allow_inline_adoption: false,
         },
     )
@@ -194,7 +213,24 @@ pub(super) async fn target_from_cluster(
         .await
         .map_err(|e| unreachable(&format!("read Secret {ns}/{name}"), e))?
         .ok_or_else(|| blocked(Error::CredentialsNotFound(format!("{ns}/{name}"))))?;
-    connection::credentials_allowed(&meta.metadata, &resolved).map_err(blocked)?;
+    // The binding holds for where the credentials really go, --url and --ca-bundle included,
+    // and is checked before the data is read.
+    let url = match &args.url {
+        Some(u) => {
+            base_url("--url", u).map_err(|e| Failure::new(ExitCode::Invalid, e.to_string()))?
+        }
+        None => resolved.url.clone(),
+    };
+    let sent = connection::Connection {
+        url,
+        inline: resolved.inline || args.ca_bundle.is_some(),
+        ca_bundle: resolved
+            .ca_bundle
+            .clone()
+            .or_else(|| args.ca_bundle.as_ref().map(|f| f.display().to_string())),
+        ..resolved.clone()
+    };
+    connection::credentials_allowed(&meta.metadata, &sent).map_err(blocked)?;
     let secret = Api::<Secret>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await
@@ -208,9 +244,9 @@ pub(super) async fn target_from_cluster(
         &format!("{} (credentials from Secret {ns}/{name})", resolved.url),
     );
     let defaults = Defaults {
-        url: Some(resolved.url),
-        admin_realm: Some(resolved.admin_realm),
-        ca_bundle: resolved.ca_bundle,
+        url: Some(resolved.url.clone()),
+        admin_realm: Some(resolved.admin_realm.clone()),
+        ca_bundle: resolved.ca_bundle.clone(),
     };
     with_flags(args, defaults, credentials, format!("Secret {ns}/{name}"))
 }

@@ -376,6 +376,71 @@ async fn check_reads_the_connection_and_credentials_from_the_cluster() {
         "{}",
         out.stdout
     );
+    // Resolved as `run` resolves it: the operator's namespace from its flag or environment.
+    let out = run(
+        &[
+            "check",
+            "-f",
+            &resource,
+            "--operator-namespace",
+            "omkc-system",
+        ],
+        &[("KUBECONFIG", &kubeconfig)],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("CredentialsNotFound") && out.stderr.contains("omkc-system"),
+        "{}",
+        out.stderr
+    );
+    // Credentials bound to the connection's URL never go to another one given with --url:
+    // refused before anything is sent (4, not "unreachable").
+    api.edit("v1/secrets", "default", "platform-admin", |s| {
+        s["metadata"]["annotations"] = json!({"omkc.dev/keycloak-url": emu.base_url})
+    });
+    let out = run(
+        &["check", "-f", &resource],
+        &[("KUBECONFIG", &kubeconfig)],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "bound to where it goes: {}", out.stderr);
+    let reads_before = api.requests().len();
+    let out = run(
+        &["check", "-f", &resource, "--url", "http://127.0.0.1:9"],
+        &[("KUBECONFIG", &kubeconfig)],
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("CredentialsNotAllowed") && out.stderr.contains("127.0.0.1:9"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        api.requests()[reads_before..]
+            .iter()
+            .all(|r| r.metadata_only
+                || r.path != "/api/v1/namespaces/default/secrets/platform-admin"),
+        "the data of a Secret that may not be used is never read"
+    );
+    // An inline resource where the operator takes none (the chart's default).
+    let inline = resource_for(&emu, "data-sec");
+    let out = run(
+        &["check", "-f", &inline, "--allow-inline-connections=false"],
+        &as_admin(),
+        None,
+    )
+    .await;
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ConnectionNotAllowed"),
+        "{}",
+        out.stderr
+    );
     // A namespace the connection does not allow: 4, with the operator's own reason.
     api.edit("v1/namespaces", "", "openmetadata", |ns| {
         ns["metadata"]["labels"]["team"] = json!("web")
