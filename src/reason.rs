@@ -56,6 +56,7 @@ macro_rules! reasons {
 
 reasons! {
     Reconciled => Ready,
+    Connected => Ready,
 
     InvalidSpec => Permanent,
     CredentialsNotFound => Permanent,
@@ -147,7 +148,7 @@ mod tests {
     fn exactly_one_ready_reason() {
         assert_eq!(
             Reason::of_class(Class::Ready).collect::<Vec<_>>(),
-            [Reason::Reconciled]
+            [Reason::Reconciled, Reason::Connected]
         );
         assert!(Reason::KeycloakUnavailable.is_transient());
         assert!(!Reason::SecretConflict.is_transient());

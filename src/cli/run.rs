@@ -187,7 +187,12 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
             until(stopped.clone()),
         )
     });
-    let mut runs = Box::pin(futures::future::join_all(runs));
+    // The connections' health, for the platform team, by the same leader.
+    let checks = controller::connections::run(client.clone(), ctx.clone(), until(stopped.clone()));
+    let mut runs = Box::pin(futures::future::join(
+        futures::future::join_all(runs),
+        checks,
+    ));
     let mut lost = None;
     tokio::select! {
         _ = &mut runs => {}

@@ -11,6 +11,7 @@
 //! - the periodic resync, spread evenly over the resync period (never a burst), skipping
 //!   resources that wait out a backoff: changes are never starved behind resyncs.
 
+pub mod connections;
 mod fair;
 mod resync;
 mod watches;

@@ -3,7 +3,7 @@
 //! teams refer to one by name from their `OpenMetadataKeycloakClient` and never see the admin
 //! credentials.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +15,27 @@ use serde::{Deserialize, Serialize};
     kind = "ClusterKeycloakConnection",
     plural = "clusterkeycloakconnections",
     shortname = "kcconn",
+    status = "ClusterKeycloakConnectionStatus",
     doc = "A Keycloak, the admin credentials the operator uses there, and which namespaces and realms may use it. Referenced by name from spec.keycloak.connectionRef of an OpenMetadataKeycloakClient.",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(name = "URL", type_ = "string", json_path = ".spec.url"),
-    printcolumn(name = "Realms", type_ = "string", json_path = ".spec.allowedRealms"),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".status.keycloakVersion"
+    ),
+    printcolumn(name = "Realms", type_ = "string", json_path = ".status.realms"),
+    printcolumn(name = "Resources", type_ = "integer", json_path = ".status.resources"),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        priority = "1",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(
         name = "Age",
         type_ = "date",
@@ -73,6 +91,33 @@ pub struct ClusterKeycloakConnectionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100000))]
     pub max_clients: Option<u32>,
+}
+
+/// What the operator last found when it checked the connection (periodically and on every
+/// change): for the platform team; tenants see only their own resources' status.
+#[derive(schemars::JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterKeycloakConnectionStatus {
+    /// Ready: the operator signed in with the connection's credentials and sees at least one
+    /// realm it may serve. Its reason says what is wrong otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The generation of the spec last checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When the connection was last checked (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked: Option<String>,
+    /// Keycloak's version, when the account may see it (an admin of the master realm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keycloak_version: Option<String>,
+    /// The realms this connection may serve: allowedRealms that exist and that its account
+    /// administers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub realms: Vec<String>,
+    /// OpenMetadataKeycloakClients that name this connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<u32>,
 }
 
 /// A Secret by namespace and name.

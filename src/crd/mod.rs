@@ -14,7 +14,8 @@ mod outputs;
 mod status;
 
 pub use connection::{
-    ClusterKeycloakConnection, ClusterKeycloakConnectionSpec, NamespacedSecretReference,
+    ClusterKeycloakConnection, ClusterKeycloakConnectionSpec, ClusterKeycloakConnectionStatus,
+    NamespacedSecretReference,
 };
 pub use outputs::{
     OpenMetadataSpec, OutputSecretSpec, SecretKeyReference, ValuesConfigMapSpec, WorkloadKind,

@@ -10,6 +10,7 @@ pub mod error;
 mod http;
 mod pool;
 mod scopes;
+mod server;
 mod session;
 pub mod token;
 

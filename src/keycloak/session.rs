@@ -11,7 +11,7 @@ use std::{
 
 use keycloak::types::{ClientRepresentation, CredentialRepresentation};
 use reqwest::Method;
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 
 use super::{
     ConnectionSpec, KeycloakError, ObservedClient, SecretValue, TokenCache,
@@ -64,12 +64,25 @@ impl Session {
         body: Option<&(dyn erased::Body + Sync)>,
     ) -> Result<Answer, KeycloakError> {
         let url = format!("{}/admin{}{path}", self.base_url, realm_path(realm));
+        self.call_url(method, route, realm, &url, query, body).await
+    }
+
+    /// [`Self::call`] at a full URL (for the Admin API's few routes outside a realm).
+    pub(super) async fn call_url(
+        &self,
+        method: Method,
+        route: &'static str,
+        realm: &str,
+        url: &str,
+        query: &[(&str, &str)],
+        body: Option<&(dyn erased::Body + Sync)>,
+    ) -> Result<Answer, KeycloakError> {
         let mut renewed = false;
         loop {
             let token = self.tokens.get().await?;
             let answer = self
                 .transport
-                .send(method.clone(), route, &url, |r| {
+                .send(method.clone(), route, url, |r| {
                     let r = r.bearer_auth(token).query(query);
                     match body {
                         Some(b) => b.attach(r),
@@ -86,6 +99,11 @@ impl Session {
                 status => return Err(from_status(status, &answer.body, answer.retry_after, realm)),
             }
         }
+    }
+
+    /// The base URL (no trailing slash).
+    pub(super) fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     pub(super) fn parse<T: DeserializeOwned>(
@@ -368,18 +386,5 @@ fn realm_path(realm: &str) -> String {
 }
 
 /// Request bodies of any serializable type, behind one object-safe trait.
-mod erased {
-    use super::Serialize;
-
-    /// A JSON body that can attach itself to a request.
-    pub trait Body {
-        /// Sets the body.
-        fn attach(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder;
-    }
-
-    impl<T: Serialize> Body for T {
-        fn attach(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-            request.json(self)
-        }
-    }
-}
+#[path = "erased.rs"]
+mod erased;

@@ -98,23 +98,13 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                     v.namespace
                 )));
             }
-            let invalid = |e: crate::validate::InvalidSpec| {
-                Error::ConnectionInvalid(format!("ClusterKeycloakConnection {name:?}: {e}"))
-            };
-            let admin_realm = spec
-                .admin_realm
-                .clone()
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| DEFAULT_ADMIN_REALM.to_string());
-            crate::validate::check_realm_name("spec.adminRealm", &admin_realm).map_err(invalid)?;
+            let resolved = of_cluster(connection, env.operator_namespace)?;
+            let admin_realm = &resolved.admin_realm;
             // "*" never covers master, nor the realm the connection's credentials administer.
-            let wildcard_covers = |realm: &str| {
-                !realm.eq_ignore_ascii_case("master") && !realm.eq_ignore_ascii_case(&admin_realm)
-            };
             let realm_allowed = spec
                 .allowed_realms
                 .iter()
-                .any(|r| r == &v.realm || (r == "*" && wildcard_covers(&v.realm)));
+                .any(|r| r == &v.realm || (r == "*" && wildcard_covers(&v.realm, admin_realm)));
             if !realm_allowed {
                 return Err(Error::RealmNotAllowed(format!(
                     "ClusterKeycloakConnection {name:?} does not allow realm {:?} (allowedRealms: {})",
@@ -122,35 +112,60 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                     spec.allowed_realms.join(", ")
                 )));
             }
-            let url = base_url("spec.url", &spec.url).map_err(invalid)?;
-            let public_url = spec
-                .public_url
-                .as_deref()
-                .map(|u| base_url("spec.publicUrl", u).map_err(invalid))
-                .transpose()?;
-            let secret = &spec.credentials_secret_ref;
-            let secret_namespace = secret
-                .namespace
-                .clone()
-                .unwrap_or_else(|| env.operator_namespace.to_string());
-            Ok(Connection {
-                key: ConnectionKey {
-                    base_url: url.clone(),
-                    admin_realm: admin_realm.clone(),
-                    credentials_source: format!("connection/{name}"),
-                },
-                url,
-                public_url,
-                admin_realm,
-                ca_bundle: ca_bundle("spec.caBundle", spec.ca_bundle.as_deref())
-                    .map_err(invalid)?,
-                credentials: (secret_namespace, secret.name.clone()),
-                allow_adoption: spec.allow_adoption.unwrap_or(false),
-                max_clients: spec.max_clients,
-                inline: false,
-            })
+            Ok(resolved)
         }
     }
+}
+
+/// Whether an allowedRealms `"*"` covers `realm`: never master, nor the connection's own
+/// admin realm.
+pub fn wildcard_covers(realm: &str, admin_realm: &str) -> bool {
+    !realm.eq_ignore_ascii_case("master") && !realm.eq_ignore_ascii_case(admin_realm)
+}
+
+/// A ClusterKeycloakConnection's own spec, checked: where, as whom, with which CA. Its
+/// namespaceSelector and allowedRealms are the resource's side ([`resolve`]).
+pub fn of_cluster(
+    connection: &ClusterKeycloakConnection,
+    operator_namespace: &str,
+) -> Result<Connection, Error> {
+    let name = connection.metadata.name.clone().unwrap_or_default();
+    let spec = &connection.spec;
+    let invalid = |e: crate::validate::InvalidSpec| {
+        Error::ConnectionInvalid(format!("ClusterKeycloakConnection {name:?}: {e}"))
+    };
+    let admin_realm = spec
+        .admin_realm
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| DEFAULT_ADMIN_REALM.to_string());
+    crate::validate::check_realm_name("spec.adminRealm", &admin_realm).map_err(invalid)?;
+    let url = base_url("spec.url", &spec.url).map_err(invalid)?;
+    let public_url = spec
+        .public_url
+        .as_deref()
+        .map(|u| base_url("spec.publicUrl", u).map_err(invalid))
+        .transpose()?;
+    let secret = &spec.credentials_secret_ref;
+    let secret_namespace = secret
+        .namespace
+        .clone()
+        .unwrap_or_else(|| operator_namespace.to_string());
+    Ok(Connection {
+        key: ConnectionKey {
+            base_url: url.clone(),
+            admin_realm: admin_realm.clone(),
+            credentials_source: format!("connection/{name}"),
+        },
+        url,
+        public_url,
+        admin_realm,
+        ca_bundle: ca_bundle("spec.caBundle", spec.ca_bundle.as_deref()).map_err(invalid)?,
+        credentials: (secret_namespace, secret.name.clone()),
+        allow_adoption: spec.allow_adoption.unwrap_or(false),
+        max_clients: spec.max_clients,
+        inline: false,
+    })
 }
 
 /// Refuses `me` when connection `name` allows at most `max` resources and `max` others that

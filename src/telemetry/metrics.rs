@@ -45,6 +45,13 @@ pub struct TokenLabels {
     pub result: &'static str,
 }
 
+/// Labels of the connections gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectionLabels {
+    /// The ClusterKeycloakConnection's name (chosen by the platform team; few).
+    pub connection: String,
+}
+
 /// Labels of the resources gauge: the Ready condition's status and reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReadyLabels {
@@ -69,6 +76,7 @@ pub struct Metrics {
     token_requests: Family<TokenLabels, Counter>,
     orphaned: Counter,
     deferred: Counter,
+    connections: Family<ConnectionLabels, Gauge>,
 }
 
 /// The class of an HTTP status, as a bounded label value.
@@ -143,6 +151,12 @@ impl Default for Metrics {
             "OpenMetadataKeycloakClients by Ready status and reason, as of their last reconcile by this instance",
             resources.clone(),
         );
+        let connections = Family::<ConnectionLabels, Gauge>::default();
+        registry.register(
+            "connection_ready",
+            "Whether each ClusterKeycloakConnection passed its last check (signed in, a realm to serve)",
+            connections.clone(),
+        );
         let deferred = Counter::default();
         registry.register(
             "reconciles_deferred",
@@ -167,6 +181,7 @@ impl Default for Metrics {
             token_requests,
             orphaned,
             deferred,
+            connections,
         }
     }
 }
@@ -210,6 +225,15 @@ impl Metrics {
     /// Counts a client left behind in Keycloak.
     pub fn orphaned_client(&self) {
         self.orphaned.inc();
+    }
+
+    /// Records the outcome of a connection's check.
+    pub fn connection_ready(&self, connection: &str, ready: bool) {
+        self.connections
+            .get_or_create(&ConnectionLabels {
+                connection: connection.to_string(),
+            })
+            .set(i64::from(ready));
     }
 
     /// Counts a reconcile put back for fairness between namespaces.

@@ -168,7 +168,7 @@ def test_monitoring_is_opt_in_and_renders_the_dashboard_and_the_alerts():
     rule = one(objects, "PrometheusRule")
     assert rule["metadata"]["labels"]["release"] == "prometheus"
     alerts = {r["alert"] for r in rule["spec"]["groups"][0]["rules"]}
-    assert alerts == {"OmkcResourcesNotReady", "OmkcKeycloakErrors", "OmkcTokenFailures", "OmkcNoLeader", "OmkcClientOrphaned"}
+    assert alerts == {"OmkcResourcesNotReady", "OmkcKeycloakErrors", "OmkcTokenFailures", "OmkcNoLeader", "OmkcClientOrphaned", "OmkcConnectionNotReady"}
     dashboard_map = one(objects, "ConfigMap")
     assert dashboard_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert dashboard_map["metadata"]["annotations"] == {"grafana_folder": "Operators"}
@@ -266,6 +266,8 @@ def named(objects: list[dict], kind: str, name: str) -> dict:
 
 CLUSTER_READS = [
     {"apiGroups": ["omkc.dev"], "resources": ["clusterkeycloakconnections"], "verbs": ["get", "list", "watch"]},
+    # The one cluster-wide write: the connections' own status (their health).
+    {"apiGroups": ["omkc.dev"], "resources": ["clusterkeycloakconnections/status"], "verbs": ["patch"]},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
 ]
 
@@ -274,7 +276,7 @@ def test_namespaced_mode_grants_the_same_rules_in_roles_and_only_reads_cluster_w
     namespaced_rules = named(render.objects(), "ClusterRole", render.RELEASE)["rules"]
     namespaces = VALUE_SETS["namespaced"]["watchNamespaces"]
     objects = render.objects(VALUE_SETS["namespaced"])
-    # Cluster-wide: only reads of connections and namespace labels.
+    # Cluster-wide: only reads of connections and namespace labels, and the connections' status.
     (cluster_role,) = by_kind(objects, "ClusterRole")
     assert cluster_role["metadata"]["name"] == f"{render.RELEASE}-cluster"
     assert cluster_role["rules"] == CLUSTER_READS
@@ -370,7 +372,7 @@ def test_every_rbac_rule_is_commented():
     text = render.render()["openmetadata-keycloak-operator/templates/rbac.yaml"]
     lines = text.splitlines()
     rule_starts = [i for i, line in enumerate(lines) if line.strip().startswith("- apiGroups:")]
-    assert len(rule_starts) == 8
+    assert len(rule_starts) == 9
     for i in rule_starts:
         assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {lines[i]}"
 

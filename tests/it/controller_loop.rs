@@ -153,6 +153,62 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         "{metrics}"
     );
 
+    // A connection's health, on its own status: signed in, the realms it may serve, the
+    // version (its account is a server admin), the resources naming it.
+    let checks = tokio::spawn(omkc::controller::connections::run(
+        api.client(),
+        ctx.clone(),
+        std::future::pending(),
+    ));
+    api.put(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+        "metadata": {"name": "platform"},
+        "spec": {"url": emu.base_url, "credentialsSecretRef": {"name": "keycloak-admin"},
+                 "namespaceSelector": {}, "allowedRealms": ["data-sec", "payroll"]}
+    }));
+    let status = eventually(&api, "the connection's status", || async {
+        let c = api.get(
+            "omkc.dev/v1alpha1/clusterkeycloakconnections",
+            "",
+            "platform",
+        )?;
+        (c["status"]["conditions"][0]["reason"] == "Connected").then(|| c["status"].clone())
+    })
+    .await;
+    assert_eq!(status["conditions"][0]["status"], "True");
+    assert_eq!(
+        status["realms"],
+        json!(["data-sec"]),
+        "payroll does not exist"
+    );
+    assert_eq!(status["resources"], 0);
+    let (major, minor) = emu.version();
+    assert_eq!(status["keycloakVersion"], format!("{major}.{minor}.0"));
+    assert!(status["lastChecked"].is_string());
+    // A wrong password shows on the connection itself.
+    api.edit(
+        "omkc.dev/v1alpha1/clusterkeycloakconnections",
+        "",
+        "platform",
+        |c| c["spec"]["adminRealm"] = json!("data-sec"),
+    );
+    eventually(&api, "the connection not ready", || async {
+        let c = api.get(
+            "omkc.dev/v1alpha1/clusterkeycloakconnections",
+            "",
+            "platform",
+        )?;
+        (c["status"]["conditions"][0]["reason"] == "CredentialsRejected").then_some(())
+    })
+    .await;
+    assert!(
+        probe("/metrics")
+            .await
+            .1
+            .contains(r#"omkc_connection_ready{connection="platform"} 0"#)
+    );
+    checks.abort();
+
     // A connection the watch has not shown is read before it is called gone.
     let mut orphan = resource(
         "via-connection",
@@ -323,14 +379,20 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         }
         if let Some(ns) = namespace {
             // Namespaced objects only in its namespace; cluster-scoped reads only of the
-            // connections, its own namespace's labels and kube-system's UID.
-            let cluster_read = r.method == "GET"
-                && (r.path == "/apis/omkc.dev/v1alpha1/clusterkeycloakconnections"
-                    || r.path
-                        .starts_with("/apis/omkc.dev/v1alpha1/clusterkeycloakconnections/")
-                    || r.path == "/api/v1/namespaces/kube-system"
-                    || (r.path == "/api/v1/namespaces"
-                        && r.query.contains(&format!("metadata.name%3D{ns}"))));
+            // connections, its own namespace's labels and kube-system's UID; the connections'
+            // status.
+            let connection_status = r.method == "PATCH"
+                && r.path
+                    .starts_with("/apis/omkc.dev/v1alpha1/clusterkeycloakconnections/")
+                && r.path.ends_with("/status");
+            let cluster_read = connection_status
+                || r.method == "GET"
+                    && (r.path == "/apis/omkc.dev/v1alpha1/clusterkeycloakconnections"
+                        || r.path
+                            .starts_with("/apis/omkc.dev/v1alpha1/clusterkeycloakconnections/")
+                        || r.path == "/api/v1/namespaces/kube-system"
+                        || (r.path == "/api/v1/namespaces"
+                            && r.query.contains(&format!("metadata.name%3D{ns}"))));
             assert!(
                 r.path.contains(&format!("/namespaces/{ns}/")) || cluster_read,
                 "a namespaced operator left its namespace: {} {}?{}",
@@ -349,8 +411,8 @@ async fn the_loop_reconciles_watches_and_cleans_up_in_all_namespaces() {
     // Every kind of request happened: the caches (resources, connections and one read of a
     // connection they did not show, namespaces, the Secret and ConfigMap watches), the
     // installation id, the finalizer, the status, the Secret and ConfigMap writes and deletes,
-    // and the Events.
-    assert_eq!(accesses.len(), 24, "{accesses:#?}");
+    // the Events, and the connections' status.
+    assert_eq!(accesses.len(), 25, "{accesses:#?}");
 }
 
 #[tokio::test]

@@ -154,6 +154,33 @@ fn exchange(e: &Exchange, fields: &[String], ids: &Ids, bases: &[String]) -> (St
                     .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
         });
         json!({"error": code, "mentionsRealm": text.to_ascii_lowercase().contains("realm")})
+    } else if e.path.ends_with("/admin/realms") && e.method == "GET" {
+        // A connection's status reads the names; other tests' realms may exist on a real one.
+        let names: Vec<&str> = body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["realm"].as_str())
+            .collect();
+        let shown = body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["realm"] == REALM)
+            .and_then(Value::as_object)
+            .map(|r| {
+                let mut keys: Vec<&String> = r.keys().collect();
+                keys.sort();
+                json!(keys)
+            });
+        json!({"master": names.contains(&"master"), "realm": names.contains(&REALM),
+               "keysOfRealm": shown})
+    } else if e.path.ends_with("/admin/serverinfo") {
+        let version = body["systemInfo"]["version"].as_str().map(|v| {
+            let (major, minor) = crate::support::target::parse_version(v);
+            format!("{major}.{minor}")
+        });
+        json!({"systemInfo": body.get("systemInfo").is_some(), "version": version})
     } else if e.path.ends_with("/.well-known/openid-configuration") {
         let issuer = body["issuer"].as_str().map(|i| {
             bases
@@ -336,6 +363,27 @@ async fn script(kc: &Kc) -> Transcript {
         "admin may manage: {}",
         outcome(&r, |m| m.to_string())
     ));
+    let server = |realms: Result<Vec<String>, KeycloakError>,
+                  version: Result<Option<String>, KeycloakError>| {
+        let realms = outcome(&realms, |r| {
+            format!(
+                "sees master: {}, sees {REALM}: {}",
+                r.iter().any(|n| n == "master"),
+                r.iter().any(|n| n == REALM)
+            )
+        });
+        let version = outcome(&version, |v| {
+            v.as_deref().map_or("hidden".into(), |v| {
+                let (major, minor) = crate::support::target::parse_version(v);
+                format!("{major}.{minor}")
+            })
+        });
+        format!("{realms}; version {version}")
+    };
+    steps.push(format!(
+        "admin server: {}",
+        server(admin.visible_realms().await, admin.server_version().await)
+    ));
 
     // The same reads and writes as accounts that may only view, or only query, clients.
     for (who, password) in [
@@ -358,6 +406,10 @@ async fn script(kc: &Kc) -> Transcript {
         steps.push(format!(
             "{who} may manage: {}",
             outcome(&r, |m| m.to_string())
+        ));
+        steps.push(format!(
+            "{who} server: {}",
+            server(s.visible_realms().await, s.server_version().await)
         ));
         let r = s.regenerate_secret(REALM, &uuid).await;
         steps.push(format!(

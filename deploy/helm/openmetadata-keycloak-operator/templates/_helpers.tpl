@@ -109,6 +109,10 @@ some namespaces (ClusterKeycloakConnections and namespaces are not in any namesp
 - apiGroups: ["omkc.dev"]
   resources: ["clusterkeycloakconnections"]
   verbs: ["get", "list", "watch"]
+# Their status: the health of each connection (Ready, realms, version), for the platform team.
+- apiGroups: ["omkc.dev"]
+  resources: ["clusterkeycloakconnections/status"]
+  verbs: ["patch"]
 # Namespaces, metadata only: list and watch for the connections' namespaceSelector (labels);
 # get for the kube-system namespace's UID, the default installation id of the owner markers.
 - apiGroups: [""]

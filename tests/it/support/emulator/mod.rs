@@ -12,6 +12,7 @@
 
 pub mod model;
 mod routes;
+mod server;
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -147,6 +148,11 @@ pub struct Realm {
 struct Token {
     expires: Instant,
     level: Level,
+    /// The realm that issued it.
+    realm: String,
+    /// Whether it is an admin of the whole server (the bootstrap admin; a service client of
+    /// `master`, which the tests give the `admin` role), rather than of some realms' clients.
+    server_admin: bool,
 }
 
 /// Mutable state of the emulator; tests reach it through [`Emulator`] methods.

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::{
     AdminEvent, Inner, Level, Token,
     model::{ClientModel, Scope},
+    server,
 };
 
 /// Status, optional `Location` header, body (`Null`: no body).
@@ -54,21 +55,42 @@ pub fn route(
         }
         _ => {}
     }
-    let ["admin", "realms", realm, rest @ ..] = segments.as_slice() else {
-        return reply(404, json!({"error": "Not Found"}));
-    };
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let level = match inner.tokens.get(bearer) {
-        Some(t) if t.expires > Instant::now() => t.level,
-        _ => return reply(401, json!({"error": "HTTP 401 Unauthorized"})),
+    let (level, issuer) = match inner.tokens.get(bearer) {
+        Some(t) if t.expires > Instant::now() => {
+            let issuer = if t.server_admin {
+                server::SERVER
+            } else if t.realm == "master" {
+                // A user of master holds roles on the data-sec realm's clients (as the
+                // tests' real users get them on `data-sec-realm`).
+                "data-sec"
+            } else {
+                t.realm.as_str()
+            };
+            (t.level, issuer.to_string())
+        }
+        _ if segments.first() == Some(&"admin") => {
+            return reply(401, json!({"error": "HTTP 401 Unauthorized"}));
+        }
+        _ => return reply(404, json!({"error": "Not Found"})),
     };
-    if level == Level::None {
+    if segments.first() == Some(&"admin") && level == Level::None {
         return reply(403, json!({"error": "HTTP 403 Forbidden"}));
     }
+    if *method == Method::GET {
+        match segments.as_slice() {
+            ["admin", "realms"] => return server::realms(inner, &issuer),
+            ["admin", "serverinfo"] => return server::info(inner, &issuer),
+            _ => {}
+        }
+    }
+    let ["admin", "realms", realm, rest @ ..] = segments.as_slice() else {
+        return reply(404, json!({"error": "Not Found"}));
+    };
     let realm = realm.to_string();
     if !inner.realms.contains_key(&realm) {
         return reply(404, json!({"error": "Realm not found."}));
@@ -103,9 +125,11 @@ fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8]) -> Reply {
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(raw).into_owned().collect();
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let mut server_admin = realm == "master";
     let level = match get("grant_type").as_str() {
         "password" => match inner.users.get(&(realm.to_string(), get("username"))) {
             Some((pw, level)) if *pw == get("password") && get("client_id") == "admin-cli" => {
+                server_admin &= get("username") == super::ADMIN_USER;
                 *level
             }
             _ => {
@@ -138,6 +162,8 @@ fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8]) -> Reply {
         Token {
             expires: Instant::now() + lifetime,
             level,
+            realm: realm.to_string(),
+            server_admin,
         },
     );
     reply(
