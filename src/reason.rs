@@ -1,7 +1,7 @@
 //! Every reason the operator reports, in one place: the Ready condition's reasons, the reasons
 //! of its Events, and the metrics labels built from them.
 //!
-//! The README's troubleshooting tables and the Argo CD health check (`deploy/argocd/health.lua`)
+//! The troubleshooting guide's tables (`docs/users/troubleshooting.md`) and the Argo CD health check (`deploy/argocd/health.lua`)
 //! are checked against [`Reason::ALL`] by tests, so a reason cannot be added without being
 //! documented there.
 

@@ -9,7 +9,7 @@
 --              (Keycloak unreachable, a conflict, an API error).
 --
 -- Install: argocd-cm key resource.customizations.health.omkc.dev_OpenMetadataKeycloakClient
--- (README, "Argo CD"). Tested under Lua 5.4 by tests/deploy/test_argocd.py.
+-- (docs/operators/argocd.md). Tested under Lua 5.4 by tests/deploy/test_argocd.py.
 
 local hs = {}
 

@@ -100,6 +100,8 @@ def test_e2e_builds_installs_and_runs_the_suite(fragment):
         "bash deploy/image/build.sh --tag \"$version\" --out target/image --push \"$image:$version\"",
         "python -m pytest -q tests/deploy/test_image.py",
         "helm package deploy/helm/openmetadata-keycloak-operator",
+        "helm registry login ghcr.io",
+        'helm push target/chart/*.tgz "oci://ghcr.io/${GITHUB_REPOSITORY_OWNER,,}/charts"',
         "gh release create",
     ],
 )

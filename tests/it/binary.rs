@@ -222,9 +222,9 @@ async fn without_the_crd_the_binary_says_so_and_exits_non_zero() {
         stderr.contains("error: the CRDs are not installed: apply them with `kubectl apply --server-side -f crds/`"),
         "{stderr}"
     );
-    // The hint is the README's own command.
+    // The hint is the install guide's own command.
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/install.md")).unwrap();
     assert!(readme.contains("kubectl apply --server-side -f crds/"));
 }
 

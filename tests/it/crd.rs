@@ -746,13 +746,17 @@ fn the_argocd_health_check_knows_every_permanent_reason() {
     }
 }
 
-/// The rows of the README table that follows `heading` (first column, without backticks).
+/// The rows of the troubleshooting guide's table that follows `heading` (first column, without
+/// backticks).
 fn readme_table(heading: &str) -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/users/troubleshooting.md"
+    ))
+    .unwrap();
     let section = readme
         .split_once(heading)
-        .unwrap_or_else(|| panic!("README has no {heading:?}"))
+        .unwrap_or_else(|| panic!("docs/users/troubleshooting.md has no {heading:?}"))
         .1;
     section
         .lines()
@@ -788,7 +792,7 @@ fn the_readme_documents_every_reason_and_no_other() {
         .map(|r| r.as_str().to_string())
         .collect();
     assert_eq!(
-        sorted(readme_table("### Troubleshooting by condition reason")),
+        sorted(readme_table("## Troubleshooting by condition reason")),
         sorted(conditions)
     );
     let events: Vec<String> = Reason::ALL
@@ -796,7 +800,7 @@ fn the_readme_documents_every_reason_and_no_other() {
         .filter(|r| matches!(r.class(), Class::Change | Class::Warning))
         .map(|r| r.as_str().to_string())
         .collect();
-    assert_eq!(sorted(readme_table("### Events")), sorted(events));
+    assert_eq!(sorted(readme_table("## Events")), sorted(events));
 }
 
 /// Every string, list and map a tenant (or a platform team) writes is bounded: the API server

@@ -535,7 +535,7 @@ fn differences(real: &Transcript, emulated: &Transcript) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (README, Testing against a real Keycloak)"]
+#[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
 async fn the_emulator_answers_as_real_keycloak() {
     let real = Kc::real().await;
     let emulated = Kc::emulator_as(real.version).await;

@@ -7,7 +7,7 @@
 //! - `KEYCLOAK_URL_IN_CLUSTER`: Keycloak as the operator reaches it (default: `KEYCLOAK_URL`);
 //! - `KEYCLOAK_ADMIN_USER` / `KEYCLOAK_ADMIN_PASSWORD`: master-realm admin (default admin/admin).
 //!
-//! The operator and its CRD must already be installed in the cluster (README, "End-to-end tests").
+//! The operator and its CRD must already be installed in the cluster (docs/contributors/testing.md, "End-to-end tests").
 
 use std::time::{Duration, Instant};
 
@@ -99,10 +99,10 @@ where
 }
 
 #[tokio::test]
-#[ignore = "needs a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL, then cargo test --test it -- --ignored e2e (README, End-to-end tests)"]
+#[ignore = "needs a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL, then cargo test --test it -- --ignored e2e (docs/contributors/testing.md, End-to-end tests)"]
 async fn end_to_end_on_a_real_cluster_and_keycloak() {
     let e = env().expect(
-        "e2e runs against a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL (README, End-to-end tests)",
+        "e2e runs against a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL (docs/contributors/testing.md, End-to-end tests)",
     );
     omkc::tls::install_crypto_provider();
     let http = reqwest::Client::new();

@@ -613,7 +613,7 @@ mod a_legacy_auth_base_url_works {
         super::legacy_auth_base_url(crate::support::target::Kc::emulator_legacy().await).await
     }
     #[tokio::test]
-    #[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (README, Testing against a real Keycloak)"]
+    #[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
     async fn real_keycloak() {
         super::legacy_auth_base_url(crate::support::target::Kc::real_at("/auth").await).await
     }

@@ -247,7 +247,7 @@ async fn configured(api: &ApiServer) -> Configured {
 }
 
 #[tokio::test]
-#[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (README, Testing against a real Keycloak)"]
+#[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
 async fn openmetadata_logs_in_with_what_the_operator_produced_real_keycloak() {
     let kc = Kc::real().await;
     let admin = kc.admin().unwrap();

@@ -22,6 +22,7 @@ mod converged;
 mod crd;
 mod day2;
 mod differential;
+mod docs;
 mod e2e;
 mod emulator;
 mod fairness;

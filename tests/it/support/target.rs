@@ -38,7 +38,7 @@ macro_rules! both {
                 scenario($crate::support::target::Kc::emulator_as($version).await).await
             }
             #[tokio::test]
-            #[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (README, Testing against a real Keycloak)"]
+            #[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
             async fn real_keycloak() {
                 scenario($crate::support::target::Kc::real().await).await
             }
