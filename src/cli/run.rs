@@ -18,7 +18,13 @@ use crate::{
 };
 
 fn init_logging(args: &RunArgs) -> Result<(), String> {
-    let filter = EnvFilter::try_new(&args.log_level)
+    // kube's client logs every failed request at ERROR, raw, before the operator reports the
+    // same failure in its own words (with what it was doing): silent unless asked for by name.
+    let mut directives = args.log_level.clone();
+    if !directives.contains("kube_client") {
+        directives.push_str(",kube_client::client::builder=off");
+    }
+    let filter = EnvFilter::try_new(&directives)
         .map_err(|e| format!("invalid --log-level {:?}: {e}", args.log_level))?;
     let registry = tracing_subscriber::registry().with(filter);
     match args.log_format {

@@ -684,3 +684,25 @@ def test_every_value_is_documented_and_the_readme_table_is_current():
         if top == "global":
             continue
         assert any(k == top or k.startswith(top + ".") for k in keys), top
+
+
+def test_schema_errors_stay_readable():
+    """Helm prints a refused value with the pattern it failed: patterns short enough to read, and
+    every constrained value described (the chart README's table shows the descriptions)."""
+    schema = json.loads((render.CHART / "values.schema.json").read_text())
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if "pattern" in node:
+                assert len(node["pattern"]) <= 130, f"{path}: a {len(node['pattern'])}-character pattern"
+                assert node.get("description") or path.endswith(".items"), f"{path}: no description"
+            for key, child in node.items():
+                walk(child, f"{path}.{key}")
+        elif isinstance(node, list):
+            for child in node:
+                walk(child, path)
+
+    walk(schema, "values")
+    with pytest.raises(Exception) as refused:
+        render.render({"operator": {"logLevel": "loud"}})
+    assert "logLevel" in str(refused.value) and len(str(refused.value)) < 600, str(refused.value)

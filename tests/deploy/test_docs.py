@@ -57,3 +57,15 @@ def test_every_doc_is_reachable_from_the_readme():
     linked = {(ROOT / t.partition("#")[0]).resolve() for t in LINK.findall(readme) if not t.startswith("http")}
     for doc in (ROOT / "docs").rglob("*.md"):
         assert doc.resolve() in linked, f"{doc.relative_to(ROOT)} is not linked from the README"
+
+
+def test_the_docs_name_no_reason_the_code_does_not_have():
+    """Every `CamelCase` word the docs present as a reason or Event exists in src/reason.rs (a
+    renamed reason, such as CleanupSkipped, must not linger)."""
+    reasons = set(re.findall(r"^    ([A-Z][A-Za-z]+) => ", (ROOT / "src" / "reason.rs").read_text(), re.M))
+    assert "ClientOrphaned" in reasons and len(reasons) > 30
+    for doc in DOCS:
+        for word in re.findall(r"`([A-Z][a-z]+(?:[A-Z][a-z]+)+)`", doc.read_text()):
+            looks_like_reason = not word.startswith("Omkc") and word.endswith(("Skipped", "Failed", "Rejected", "NotFound", "NotAllowed",
+                                               "Conflict", "Invalid", "Deferred", "Limit", "Orphaned"))
+            assert not looks_like_reason or word in reasons, f"{doc.relative_to(ROOT)}: {word}"

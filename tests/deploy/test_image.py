@@ -3,9 +3,11 @@
 - The Dockerfile's shape and the .dockerignore'd context (always).
 - deploy/image/build.sh: it builds with the Dockerfile's own command on that context, and CI and
   the release workflow use it (always).
-- The image it built (when OMKC_IMAGE_DIR names its output, as .ci/run does after building): the
-  OCI config (non-root user, entrypoint, command), the layer's exact contents (no shell, a static
-  binary, the CA certificates), its size, and the binary running from the unpacked layer.
+- The image it built (when OMKC_IMAGE_DIR names its output, as .ci/run does after building): one
+  OCI index over amd64 and arm64; per platform the config (non-root user, entrypoint, command,
+  architecture), the layer's exact contents (no shell, a static binary for that platform, the CA
+  certificates), its size, the binary running from the unpacked layer (arm64 under qemu-aarch64),
+  and the archive kind loads.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -132,29 +135,68 @@ def blob(digest: str) -> bytes:
     return data
 
 
-def image() -> tuple[dict, dict]:
+PLATFORMS = {"amd64": 0x3E, "arm64": 0xB7}  # ELF e_machine of each platform's binary
+
+
+def refs() -> dict[str, dict]:
     index = json.loads((Path(IMAGE_DIR) / "oci" / "index.json").read_text())
-    (entry,) = index["manifests"]
+    return {m["annotations"]["org.opencontainers.image.ref.name"]: m for m in index["manifests"]}
+
+
+def the_index() -> tuple[str, dict]:
+    """The tag that names the image index, and the index."""
+    (tag,) = [t for t, m in refs().items() if m["mediaType"] == "application/vnd.oci.image.index.v1+json"]
+    return tag, json.loads(blob(refs()[tag]["digest"]))
+
+
+def image(arch: str) -> tuple[dict, dict]:
+    _, index = the_index()
+    (entry,) = [m for m in index["manifests"] if m["platform"]["architecture"] == arch]
+    assert entry["platform"]["os"] == "linux"
     manifest = json.loads(blob(entry["digest"]))
     config = json.loads(blob(manifest["config"]["digest"]))
     return manifest, config
 
 
+def run_binary(path: Path, arch: str, *args: str) -> str:
+    """Runs a binary of `arch`: natively on amd64, under qemu-aarch64 (qemu-user) for arm64."""
+    command = [str(path), *args]
+    if arch == "arm64":
+        qemu = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
+        if not qemu:
+            if os.environ.get("CI"):
+                pytest.fail("qemu-aarch64 is missing: .ci/run installs qemu-user to run the arm64 binary")
+            pytest.skip("qemu-aarch64 is not installed")
+        command = [qemu, *command]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
 @needs_image
-def test_the_built_image_runs_the_binary_as_non_root():
-    _, config = image()
+def test_one_index_serves_amd64_and_arm64():
+    tag, index = the_index()
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert sorted(m["platform"]["architecture"] for m in index["manifests"]) == sorted(PLATFORMS)
+    # Each platform's image is also tagged on its own, for its archive.
+    assert {f"{tag}-{arch}" for arch in PLATFORMS} <= set(refs())
+
+
+@needs_image
+@pytest.mark.parametrize("arch", PLATFORMS)
+def test_the_built_image_runs_the_binary_as_non_root(arch):
+    _, config = image(arch)
     c = config["config"]
     assert c["User"] == "65532:65532"
     assert c["Entrypoint"] == [BINARY]
     assert c["Cmd"] == ["run"]
     assert c["ExposedPorts"] == {"8080/tcp": {}}
     assert c["Labels"]["org.opencontainers.image.source"].endswith("/openmetadata-keycloak-operator")
-    assert config["os"] == "linux" and config["architecture"] == "amd64"
+    assert config["os"] == "linux" and config["architecture"] == arch
 
 
 @needs_image
-def test_the_built_image_holds_the_binary_the_certificates_and_nothing_else(tmp_path):
-    manifest, _ = image()
+@pytest.mark.parametrize("arch", PLATFORMS)
+def test_the_built_image_holds_the_binary_the_certificates_and_nothing_else(arch, tmp_path):
+    manifest, _ = image(arch)
     (layer,) = manifest["layers"]
     data = blob(layer["digest"])
     assert len(data) < MAX_COMPRESSED_BYTES, f"{len(data)} bytes"
@@ -172,27 +214,29 @@ def test_the_built_image_holds_the_binary_the_certificates_and_nothing_else(tmp_
     path = tmp_path / BINARY.lstrip("/")
     elf = path.read_bytes()
     assert elf[:4] == b"\x7fELF"
+    assert int.from_bytes(elf[0x12:0x14], "little") == PLATFORMS[arch], "built for its platform"
     # Static: no program interpreter (PT_INTERP) among the program headers.
     phoff = int.from_bytes(elf[0x20:0x28], "little")
     phentsize = int.from_bytes(elf[0x36:0x38], "little")
     phnum = int.from_bytes(elf[0x38:0x3A], "little")
     kinds = [int.from_bytes(elf[phoff + i * phentsize: phoff + i * phentsize + 4], "little") for i in range(phnum)]
     assert 3 not in kinds, "the binary is static: it needs no libc in the image"
-    version = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True)
-    assert re.fullmatch(rf"{NAME} \d+\.\d+\.\d+\n", version.stdout)
-    crd = subprocess.run([str(path), "crd"], capture_output=True, text=True, check=True).stdout
+    assert re.fullmatch(rf"{NAME} \d+\.\d+\.\d+\n", run_binary(path, arch, "--version"))
+    crd = run_binary(path, arch, "crd")
     committed = "---\n".join(p.read_text() for p in sorted((ROOT / "crds").glob("*.yaml")))
     assert crd == committed, "the image's binary prints the committed CRDs"
 
 
 @needs_image
-def test_the_archive_loads_as_the_tagged_image():
-    with tarfile.open(Path(IMAGE_DIR) / f"{NAME}.tar") as tar:
+@pytest.mark.parametrize("arch", PLATFORMS)
+def test_each_archive_loads_as_the_tagged_image(arch):
+    archive = Path(IMAGE_DIR) / (f"{NAME}.tar" if arch == "amd64" else f"{NAME}-{arch}.tar")
+    with tarfile.open(archive) as tar:
         (entry,) = json.load(tar.extractfile("manifest.json"))
+        config = json.load(tar.extractfile(entry["Config"]))
     # kind, k3d and docker load it as docker.io/library/NAME:TAG, which the chart's
     # image.repository=NAME and image.tag=TAG name.
-    index = json.loads((Path(IMAGE_DIR) / "oci" / "index.json").read_text())
-    (manifest,) = index["manifests"]
-    tag = manifest["annotations"]["org.opencontainers.image.ref.name"]
+    tag, _ = the_index()
     assert entry["RepoTags"] == [f"docker.io/library/{NAME}:{tag}"]
     assert len(entry["Layers"]) == 1
+    assert config["architecture"] == arch

@@ -97,7 +97,8 @@ def test_e2e_builds_installs_and_runs_the_suite(fragment):
     [
         "apt-get install -y --no-install-recommends musl-tools umoci skopeo",
         "skopeo login ghcr.io",
-        "bash deploy/image/build.sh --tag \"$version\" --out target/image --push \"$image:$version\"",
+        "bash deploy/image/build.sh --tag \"$version\" --out target/image --platforms linux/amd64,linux/arm64 --push \"$image:$version\"",
+        "pip install -r deploy/image/requirements.txt",
         "python -m pytest -q tests/deploy/test_image.py",
         "helm package deploy/helm/openmetadata-keycloak-operator",
         "helm registry login ghcr.io",

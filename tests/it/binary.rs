@@ -314,6 +314,11 @@ async fn without_a_cluster_the_binary_says_so_and_exits_non_zero() {
         )),
         "{stderr}"
     );
+    // The clean message alone: not preceded by the client library's raw ERROR line.
+    assert!(
+        !stderr.contains("ERROR") && !stderr.contains("kube_client"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@
 //! peak RSS. Every figure is counted by the fakes or read from the operator's own metrics and
 //! `/proc`, never estimated.
 
-#[path = "../tests/it/support/mod.rs"]
+#[path = "../../tests/it/support/mod.rs"]
 #[allow(unused_imports)]
 mod support;
 
