@@ -4,7 +4,7 @@
 //! credentials Secrets (`omkc.dev/keycloak-credentials=true`) and the sources of client secrets
 //! (`omkc.dev/client-secret-source=true`).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use futures::{Stream, StreamExt, stream};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -14,7 +14,7 @@ use kube::{
     runtime::{
         WatchStreamExt,
         reflector::{ObjectRef, Store},
-        watcher,
+        watcher::{self, Event, watcher},
     },
 };
 
@@ -155,13 +155,32 @@ pub(super) fn connections(
     client: &Client,
     ctx: Arc<Context>,
 ) -> impl Stream<Item = Result<ClusterKeycloakConnection, watcher::Error>> + Send + use<> {
-    cached(
-        Api::all(client.clone()),
-        watcher::Config::default(),
-        None,
-        |ctx| &ctx.connections,
-        ctx,
-    )
+    let watch = ctx.connections.new_watch();
+    // The generation each connection was last passed on with: its status (written by the
+    // connection checks at every resync) changes nothing for the resources using it.
+    let mut seen: HashMap<String, Option<i64>> = HashMap::new();
+    watcher(Api::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                ctx.connections.apply_from(watch, None, event);
+            }
+        })
+        .filter_map(move |event| {
+            let passed = match event {
+                Ok(Event::Apply(c) | Event::InitApply(c)) => {
+                    let generation = c.metadata.generation;
+                    (seen.insert(c.name_any(), generation) != Some(generation)).then_some(Ok(c))
+                }
+                Ok(Event::Delete(c)) => {
+                    seen.remove(&c.name_any());
+                    Some(Ok(c))
+                }
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            };
+            futures::future::ready(passed)
+        })
 }
 
 /// The metadata of the watched namespace (or of all), for the connections' namespace selectors.

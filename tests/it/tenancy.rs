@@ -619,3 +619,32 @@ async fn a_connection_serves_at_most_its_max_clients() {
     c.reason_becomes("team-data", "b-second", "Reconciled")
         .await;
 }
+
+#[tokio::test]
+async fn a_connections_status_write_does_not_reconcile_the_resources_using_it() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection(ADMIN_PASSWORD);
+    c.resource("team-data", "catalog", through_connection("data-sec"));
+    c.reason_becomes("team-data", "catalog", "Reconciled").await;
+    let conns = "omkc.dev/v1alpha1/clusterkeycloakconnections";
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.emu.clear_log();
+    // What the connection checks write at every resync: status only, same generation.
+    c.api.edit(conns, "", "platform", |o| {
+        o["status"] = json!({"lastChecked": "2026-12-03T00:00:00Z", "resources": 1})
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        c.emu.admin_calls(),
+        Vec::<String>::new(),
+        "no reconcile for a status write"
+    );
+    // A change of its spec does reach them.
+    c.api.edit(conns, "", "platform", |o| {
+        o["spec"]["allowedRealms"] = json!(["data-sec", "payroll"])
+    });
+    eventually(&c.api, "a reconcile after the spec change", || async {
+        (!c.emu.admin_calls().is_empty()).then_some(())
+    })
+    .await;
+}
