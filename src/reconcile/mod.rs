@@ -84,7 +84,7 @@ pub async fn reconcile(
     converge_and_report(obj, &ctx).await
 }
 
-/// Converges, then reports: the status (only when it changed) and one Event per change.
+/// Converges, then reports: the status (only when it changed) and one Event for the changes.
 async fn converge_and_report(
     obj: &OpenMetadataKeycloakClient,
     ctx: &Context,
@@ -99,10 +99,19 @@ async fn converge_and_report(
         Ok((changes, requeue)) => {
             ctx.reset_backoff(&object_key(obj));
             for change in &changes {
-                let note = change.to_string();
-                info!(resource = %object_key(obj), "{note}");
+                info!(resource = %object_key(obj), "{change}");
+            }
+            // One Event per reconcile that changed something: named by its first change (the
+            // client before its scopes, the secret before the Secret, the Secret before the
+            // workloads), its note says every change.
+            if let Some(first) = changes.first() {
+                let note = changes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 ctx.events
-                    .publish(obj, EventType::Normal, change.reason(), &note)
+                    .publish(obj, EventType::Normal, first.reason(), &note)
                     .await;
             }
             // A scheduled rotation comes back when it is due; everything else with the

@@ -134,16 +134,18 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         secret["metadata"]["ownerReferences"][0]["uid"],
         cr["metadata"]["uid"]
     );
-    // One Event per kind of change follows the status patch.
-    eventually(
-        &api,
-        "the ClientCreated and SecretWritten Events",
-        || async {
-            (!events(&api, "ClientCreated").is_empty() && !events(&api, "SecretWritten").is_empty())
-                .then_some(())
-        },
-    )
+    // One Event for the reconcile follows the status patch: named by its first change, saying
+    // every change.
+    let created = eventually(&api, "the ClientCreated Event", || async {
+        events(&api, "ClientCreated").first().cloned()
+    })
     .await;
+    let note = created["note"].as_str().unwrap();
+    assert!(note.contains("created Secret \"oidc-secrets\""), "{note}");
+    assert!(
+        events(&api, "SecretWritten").is_empty(),
+        "not a second Event"
+    );
     // One reconcile for the new resource: its finalizer, status and Secret writes did not
     // trigger another.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

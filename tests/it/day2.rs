@@ -561,8 +561,16 @@ async fn workloads_roll_when_the_secret_changes_and_never_otherwise() {
         d["spec"]["template"]["metadata"]["labels"]["app"], "openmetadata",
         "a merge patch: the template keeps everything else"
     );
-    eventually(&api, "WorkloadRestarted", || async {
-        (!events(&api, "WorkloadRestarted").is_empty()).then_some(())
+    // The restart is in the reconcile's one Event, after the rotation that caused it.
+    eventually(&api, "the restart said in the rotation's Event", || async {
+        events(&api, "SecretRotated")
+            .iter()
+            .any(|e| {
+                e["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("restarted Deployment"))
+            })
+            .then_some(())
     })
     .await;
 

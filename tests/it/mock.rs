@@ -310,14 +310,12 @@ async fn a_new_resource_gets_finalizer_client_secret_status_and_events_in_one_re
         );
         respond(send, 200, with_status(&body));
 
-        // One Event per kind of change.
+        // One Event for the reconcile, named by its first change, saying all of them.
         let note = expect_event(&mut api, "Normal", Reason::ClientCreated).await;
         assert_eq!(
             note,
-            "created client \"openmetadata\" in realm \"data-sec\""
+            "created client \"openmetadata\" in realm \"data-sec\"; created Secret \"oidc-secrets\""
         );
-        let note = expect_event(&mut api, "Normal", Reason::SecretWritten).await;
-        assert_eq!(note, "created Secret \"oidc-secrets\"");
         api.expect_nothing_more().await;
         (secret_value, created)
     });
