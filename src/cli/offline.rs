@@ -133,6 +133,30 @@ pub(super) fn read(file: &PathBuf) -> Result<String, Failure> {
     std::fs::read_to_string(file).map_err(invalid)
 }
 
+/// Document `i` (0-based) decoded as a `K`, as strictly as the API server decodes it: unknown
+/// fields, wrong types and missing fields are errors, by path.
+fn strictly<K>(value: Value, i: usize) -> Result<K, Failure>
+where
+    K: kube::CustomResourceExt + serde::de::DeserializeOwned,
+{
+    let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
+    let crd = K::crd();
+    let schema = crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
+        .unwrap_or_default();
+    let problems = super::strict::problems(&value, &schema);
+    if !problems.is_empty() {
+        return Err(invalid(format!(
+            "document {}: {}",
+            i + 1,
+            problems.join("; ")
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| invalid(format!("document {}: {e}", i + 1)))
+}
+
 /// The first OpenMetadataKeycloakClient of a YAML or JSON stream, with what the API server
 /// would give it: a namespace and a uid.
 pub fn load(text: &str, namespace: &str) -> Result<OpenMetadataKeycloakClient, Failure> {
@@ -150,23 +174,7 @@ pub fn load(text: &str, namespace: &str) -> Result<OpenMetadataKeycloakClient, F
                 value["apiVersion"]
             )));
         }
-        // As strict as the API server: unknown fields, wrong types and missing fields, by path.
-        let crd = <OpenMetadataKeycloakClient as kube::CustomResourceExt>::crd();
-        let schema = crd.spec.versions[0]
-            .schema
-            .as_ref()
-            .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
-            .unwrap_or_default();
-        let problems = super::strict::problems(&value, &schema);
-        if !problems.is_empty() {
-            return Err(invalid(format!(
-                "document {}: {}",
-                i + 1,
-                problems.join("; ")
-            )));
-        }
-        let mut obj: OpenMetadataKeycloakClient = serde_json::from_value(value)
-            .map_err(|e| invalid(format!("document {}: {e}", i + 1)))?;
+        let mut obj: OpenMetadataKeycloakClient = strictly(value, i)?;
         obj.metadata
             .namespace
             .get_or_insert_with(|| namespace.to_string());
@@ -219,22 +227,7 @@ fn connection_in(text: &str, name: &str) -> Result<Option<ClusterKeycloakConnect
         if value["kind"] != "ClusterKeycloakConnection" || value["metadata"]["name"] != name {
             continue;
         }
-        let crd = <ClusterKeycloakConnection as kube::CustomResourceExt>::crd();
-        let schema = crd.spec.versions[0]
-            .schema
-            .as_ref()
-            .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
-            .unwrap_or_default();
-        let problems = super::strict::problems(&value, &schema);
-        if !problems.is_empty() {
-            return Err(invalid(format!(
-                "document {}: {}",
-                i + 1,
-                problems.join("; ")
-            )));
-        }
-        let connection: ClusterKeycloakConnection = serde_json::from_value(value)
-            .map_err(|e| invalid(format!("document {}: {e}", i + 1)))?;
+        let connection: ClusterKeycloakConnection = strictly(value, i)?;
         return Ok(Some(connection.spec));
     }
     Ok(None)

@@ -172,13 +172,7 @@ async fn check_and_report(
         .all_resources()
         .iter()
         .filter_map(|g| g.0.as_ref().ok())
-        .filter(|o| {
-            o.spec
-                .keycloak
-                .connection_ref
-                .as_ref()
-                .is_some_and(|c| c.name == name)
-        })
+        .filter(|o| connection::names_connection(o, &name))
         .count();
     let status = status_of(
         conn.status.as_ref(),

@@ -168,6 +168,15 @@ pub fn of_cluster(
     })
 }
 
+/// Whether `obj` names the ClusterKeycloakConnection `name`.
+pub fn names_connection(obj: &OpenMetadataKeycloakClient, name: &str) -> bool {
+    obj.spec
+        .keycloak
+        .connection_ref
+        .as_ref()
+        .is_some_and(|c| c.name == name)
+}
+
 /// Refuses `me` when connection `name` allows at most `max` resources and `max` others that
 /// use it came first (by creation time, then namespace and name: the same order on every
 /// replica and after every restart). Resources being deleted do not count. The message names
@@ -190,13 +199,7 @@ pub fn within_limit<'a>(
     let before = all
         .into_iter()
         .filter(|o| o.metadata.deletion_timestamp.is_none())
-        .filter(|o| {
-            o.spec
-                .keycloak
-                .connection_ref
-                .as_ref()
-                .is_some_and(|c| c.name == name)
-        })
+        .filter(|o| names_connection(o, name))
         .filter(|o| order(o) < mine)
         .count();
     if before >= max as usize {
