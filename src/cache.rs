@@ -37,6 +37,13 @@ impl<K> Default for ObjectCache<K> {
     }
 }
 
+/// The object as kept: without `managedFields`, which the reconciles never read and which a
+/// real API server adds to every object (often half its size).
+fn lean<K: Resource>(mut obj: K) -> K {
+    obj.meta_mut().managed_fields = None;
+    obj
+}
+
 fn key_of<K: Resource>(obj: &K) -> Key {
     (obj.namespace().unwrap_or_default(), obj.name_any())
 }
@@ -74,7 +81,7 @@ impl<K: Resource + Clone> ObjectCache<K> {
         self.objects
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key_of(&obj), Arc::new(obj));
+            .insert(key_of(&obj), Arc::new(lean(obj)));
     }
 
     /// An id for a new watch feeding this cache (see [`Self::apply_from`]).
@@ -111,7 +118,7 @@ impl<K: Resource + Clone> ObjectCache<K> {
                     .unwrap_or_else(|e| e.into_inner())
                     .entry(watch)
                     .or_default()
-                    .push(Arc::new(obj.clone()));
+                    .push(Arc::new(lean(obj.clone())));
             }
             watcher::Event::InitDone => {
                 let listed = self
@@ -189,6 +196,31 @@ mod tests {
         s.metadata.namespace = Some(ns.into());
         s.metadata.name = Some(name.into());
         s
+    }
+
+    #[test]
+    fn objects_are_kept_without_their_managed_fields() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        let with_fields = |ns, name| {
+            let mut s = secret(ns, name);
+            s.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+                manager: Some("kubectl".into()),
+                ..Default::default()
+            }]);
+            s
+        };
+        let cache = ObjectCache::default();
+        cache.apply(None, &watcher::Event::Apply(with_fields("a", "live")));
+        cache.apply(Some("b"), &watcher::Event::Init);
+        cache.apply(
+            Some("b"),
+            &watcher::Event::InitApply(with_fields("b", "listed")),
+        );
+        cache.apply(Some("b"), &watcher::Event::InitDone);
+        for (ns, name) in [("a", "live"), ("b", "listed")] {
+            let kept = cache.get(ns, name).unwrap();
+            assert_eq!(kept.metadata.managed_fields, None, "{ns}/{name}");
+        }
     }
 
     #[test]

@@ -112,12 +112,19 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// The resource caches of the watched scopes (for the connections' `maxClients`).
     resources: Mutex<Vec<Store<DeserializeGuard<OpenMetadataKeycloakClient>>>>,
+    /// When a change to (or the resync of) each resource (`namespace/name`) was seen, until its
+    /// reconcile starts: the queue wait.
+    waiting: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl Context {
     /// A context for `client`.
     pub fn new(client: Client, settings: Settings) -> Self {
-        let metrics = Arc::new(Metrics::default());
+        Self::with_metrics(client, settings, Arc::default())
+    }
+
+    /// A context for `client` that records into `metrics` (shared with the client's own layer).
+    pub fn with_metrics(client: Client, settings: Settings, metrics: Arc<Metrics>) -> Self {
         Self {
             events: Publisher::new(client.clone()),
             keycloak: Pool::new(settings.keycloak_per_host, metrics.clone()),
@@ -135,7 +142,26 @@ impl Context {
             rolled: Mutex::default(),
             failures: Mutex::default(),
             resources: Mutex::default(),
+            waiting: Mutex::default(),
         }
+    }
+
+    /// Notes that `key` (`namespace/name`) waits for a worker from now, unless it already did.
+    pub fn queued(&self, key: String) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_insert_with(std::time::Instant::now);
+    }
+
+    /// How long `key` waited for the reconcile that starts now, if its wait was seen.
+    pub fn dequeued(&self, key: &str) -> Option<Duration> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key)
+            .map(|since| since.elapsed())
     }
 
     /// Adds a watched scope's resource cache.

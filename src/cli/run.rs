@@ -47,7 +47,8 @@ fn init_logging(args: &RunArgs) -> Result<(), String> {
 pub async fn run(args: RunArgs) -> Result<(), String> {
     init_logging(&args)?;
     crate::tls::install_crypto_provider();
-    let (client, url) = connect().await?;
+    let metrics = Arc::new(crate::telemetry::Metrics::default());
+    let (client, url) = connect(metrics.clone()).await?;
     let namespaces: Vec<String> = args
         .namespaces
         .iter()
@@ -93,7 +94,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     } else {
         vec![operator_namespace.clone()]
     };
-    let ctx = Arc::new(Context::new(client.clone(), settings));
+    let ctx = Arc::new(Context::with_metrics(client.clone(), settings, metrics));
     let health = Arc::new(Health::new(scopes.len()));
     let listener = tokio::net::TcpListener::bind(args.http_address)
         .await
@@ -257,16 +258,19 @@ async fn until(mut stopped: tokio::sync::watch::Receiver<bool>) {
 }
 
 /// The Kubernetes client: from KUBECONFIG, ~/.kube/config or the pod's service account. A
-/// missing configuration is said as such, not as an unreachable cluster.
-async fn connect() -> Result<(Client, String), String> {
+/// missing configuration is said as such, not as an unreachable cluster. Every request is timed
+/// into `metrics`.
+async fn connect(metrics: Arc<crate::telemetry::Metrics>) -> Result<(Client, String), String> {
     let config = kube::Config::infer().await.map_err(|e| {
         format!(
             "no Kubernetes configuration: set KUBECONFIG, create ~/.kube/config, or run in a pod with a service account ({e})"
         )
     })?;
     let url = config.cluster_url.to_string();
-    let client = Client::try_from(config)
-        .map_err(|e| format!("the Kubernetes configuration for {url} is not usable: {e}"))?;
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| format!("the Kubernetes configuration for {url} is not usable: {e}"))?
+        .with_layer(&crate::telemetry::Timed::layer(metrics))
+        .build();
     Ok((client, url))
 }
 

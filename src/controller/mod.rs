@@ -58,6 +58,9 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
         Ok(obj) => obj.metadata.deletion_timestamp.is_some(),
         Err(invalid) => invalid.metadata.deletion_timestamp.is_some(),
     };
+    if let Some(waited) = ctx.dequeued(&key) {
+        ctx.metrics.queue_wait(waited);
+    }
     let span = tracing::info_span!("reconcile", %namespace, %name);
     let started = std::time::Instant::now();
     let result = reconcile::reconcile(guard, ctx.clone())
@@ -192,9 +195,30 @@ pub async fn run_scope_with(
     };
     let main = watcher(resources, config.any_semantic())
         .default_backoff()
+        // Never read by a reconcile; a real API server's are often half an object.
+        .modify(|guard| match &mut guard.0 {
+            Ok(obj) => obj.metadata.managed_fields = None,
+            Err(invalid) => invalid.metadata.managed_fields = None,
+        })
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(relevant, Default::default());
+        .predicate_filter(relevant, Default::default())
+        .inspect({
+            let ctx = ctx.clone();
+            move |guard| {
+                if let Ok(guard) = guard {
+                    let meta = match &guard.0 {
+                        Ok(obj) => &obj.metadata,
+                        Err(invalid) => &invalid.metadata,
+                    };
+                    ctx.queued(format!(
+                        "{}/{}",
+                        meta.namespace.as_deref().unwrap_or_default(),
+                        meta.name.as_deref().unwrap_or_default()
+                    ));
+                }
+            }
+        });
     let synced = {
         let store = store.clone();
         let health = health.clone();
@@ -217,7 +241,16 @@ pub async fn run_scope_with(
     let connections = watches::connections(&client, ctx.clone());
     let namespaces = watches::namespaces(&client, &namespace, ctx.clone());
 
-    let resyncs = spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone());
+    let resyncs = spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone()).inspect({
+        let ctx = ctx.clone();
+        move |r| {
+            ctx.queued(format!(
+                "{}/{}",
+                r.namespace.as_deref().unwrap_or_default(),
+                r.name
+            ))
+        }
+    });
     let fair = fair::Fair::new(usize::from(concurrency), ctx.settings.namespace_share);
     let run = Controller::for_stream(main, store.clone())
         .watches_stream(outputs, |secret| watches::owner_of(&secret))

@@ -38,6 +38,15 @@ pub struct RouteLabels {
     pub method: &'static str,
 }
 
+/// Labels of one request to the Kubernetes API.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KubernetesLabels {
+    /// `get`, `list`, `create`, `patch`, `update`, `delete`.
+    pub verb: &'static str,
+    /// The resource (and subresource) from a fixed list, or `other`.
+    pub resource: &'static str,
+}
+
 /// Labels of a token request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TokenLabels {
@@ -73,6 +82,8 @@ pub struct Metrics {
     duration: Histogram,
     keycloak_requests: Family<RequestLabels, Counter>,
     keycloak_latency: Family<RouteLabels, Histogram>,
+    kubernetes_latency: Family<KubernetesLabels, Histogram>,
+    queue_wait: Histogram,
     token_requests: Family<TokenLabels, Counter>,
     orphaned: Counter,
     deferred: Counter,
@@ -133,6 +144,29 @@ impl Default for Metrics {
             prometheus_client::registry::Unit::Seconds,
             keycloak_latency.clone(),
         );
+        let kubernetes_latency =
+            Family::<KubernetesLabels, Histogram>::new_with_constructor(|| {
+                // 1 ms .. ~8 s.
+                Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                    0.001, 2.0, 14,
+                ))
+            });
+        registry.register_with_unit(
+            "kubernetes_request_duration",
+            "Latency of requests to the Kubernetes API by verb and resource (watches excluded)",
+            prometheus_client::registry::Unit::Seconds,
+            kubernetes_latency.clone(),
+        );
+        // 1 ms .. ~2 min: a backlog of thousands waits minutes for a worker.
+        let queue_wait = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 18),
+        );
+        registry.register_with_unit(
+            "reconcile_queue_wait",
+            "Time from a change seen by a watch to the start of its reconcile (waiting for a worker)",
+            prometheus_client::registry::Unit::Seconds,
+            queue_wait.clone(),
+        );
         let token_requests = Family::<TokenLabels, Counter>::default();
         registry.register(
             "keycloak_token_requests",
@@ -178,6 +212,8 @@ impl Default for Metrics {
             duration,
             keycloak_requests,
             keycloak_latency,
+            kubernetes_latency,
+            queue_wait,
             token_requests,
             orphaned,
             deferred,
@@ -213,6 +249,18 @@ impl Metrics {
         self.keycloak_latency
             .get_or_create(&RouteLabels { route, method })
             .observe(took.as_secs_f64());
+    }
+
+    /// Records one request to the Kubernetes API.
+    pub fn kubernetes_request(&self, verb: &'static str, resource: &'static str, took: Duration) {
+        self.kubernetes_latency
+            .get_or_create(&KubernetesLabels { verb, resource })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Records how long a change waited for a worker.
+    pub fn queue_wait(&self, waited: Duration) {
+        self.queue_wait.observe(waited.as_secs_f64());
     }
 
     /// Records one token request.

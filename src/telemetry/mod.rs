@@ -4,8 +4,10 @@
 
 mod health;
 mod metrics;
+mod requests;
 mod server;
 
 pub use health::{HEARTBEAT, Health, STALE_AFTER};
 pub use metrics::{Metrics, ResultLabels};
+pub use requests::Timed;
 pub use server::{router, serve};

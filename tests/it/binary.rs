@@ -125,6 +125,19 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
     let (code, metrics) = get(&format!("{base}/metrics")).await.unwrap();
     assert_eq!(code, 200);
     assert!(metrics.contains("# TYPE omkc_reconcile_duration_seconds histogram"));
+    // The client's own requests are timed, by verb and resource (the start-up's list of the
+    // resources in each namespace, the Lease's writes); watches are not.
+    for labels in [
+        r#"{verb="list",resource="openmetadatakeycloakclients"}"#,
+        r#"{verb="get",resource="namespaces"}"#,
+    ] {
+        assert!(
+            metrics.contains(&format!(
+                "omkc_kubernetes_request_duration_seconds_count{labels}"
+            )),
+            "{labels} in {metrics}"
+        );
+    }
     assert!(metrics.ends_with("# EOF\n"));
     // Two namespaces: two scoped watches of the resources; cluster-wide, only reads of the
     // connections and of namespace metadata (the installation id, the namespaces' labels).

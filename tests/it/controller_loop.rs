@@ -112,17 +112,24 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     .await;
     assert_eq!(probe("/readyz").await, (200, "ok\n".to_string()));
 
-    // Create: client in Keycloak, Secret, status, finalizer, Event.
-    api.put(resource(
-        "openmetadata",
-        &emu,
-        "keycloak-admin",
-        "oidc-secrets",
-    ));
+    // Create: client in Keycloak, Secret, status, finalizer, Event. With managedFields, as a
+    // real API server returns every object.
+    let mut created = resource("openmetadata", &emu, "keycloak-admin", "oidc-secrets");
+    created["metadata"]["managedFields"] = json!([{"manager": "kubectl", "operation": "Apply", "apiVersion": "omkc.dev/v1alpha1",
+                "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]);
+    api.put(created);
     eventually(&api, "Ready=True", || async {
         (ready_reason(&api, "openmetadata")? == ("True".into(), "Reconciled".into())).then_some(())
     })
     .await;
+    // The watch's cache keeps it without them (never read, often half an object).
+    let cached = ctx.all_resources();
+    let cached = cached
+        .iter()
+        .filter_map(|g| g.0.as_ref().ok())
+        .find(|o| o.metadata.name.as_deref() == Some("openmetadata"))
+        .expect("cached");
+    assert_eq!(cached.metadata.managed_fields, None);
     let cr = api.get(CRS, NS, "openmetadata").unwrap();
     assert_eq!(cr["metadata"]["finalizers"], json!(["omkc.dev/cleanup"]));
     let secret = api.get(SECRETS, NS, "oidc-secrets").expect("output Secret");
@@ -345,6 +352,13 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     assert_eq!(code, 200);
     // After a whole lifecycle, failures included: every label value from a bounded set.
     crate::observability::assert_bounded(&metrics);
+    // Every reconcile a watch event started waited for a worker, and was timed doing so.
+    let waits: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("omkc_reconcile_queue_wait_seconds_count "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(waits >= 3.0, "{metrics}");
     assert!(
         metrics.contains(r#"omkc_resources{ready="False",reason="ConfigMapConflict"} 1"#),
         "{metrics}"

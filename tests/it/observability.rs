@@ -51,6 +51,8 @@ fn families() -> BTreeMap<String, BTreeSet<String>> {
         Some(200),
         std::time::Duration::from_millis(3),
     );
+    m.kubernetes_request("patch", "secrets", std::time::Duration::from_millis(3));
+    m.queue_wait(std::time::Duration::from_millis(3));
     m.token_request("success");
     m.orphaned_client();
     m.resource_state("ns/name", true, "Reconciled");
@@ -220,6 +222,14 @@ pub fn assert_bounded(text: &str) {
                 "method" => ["GET", "POST", "PUT", "DELETE"].contains(&value),
                 "status" => ["2xx", "3xx", "4xx", "5xx", "error"].contains(&value),
                 "ready" => ["True", "False"].contains(&value),
+                "verb" => [
+                    "get", "list", "create", "patch", "update", "delete", "other",
+                ]
+                .contains(&value),
+                // Resource kinds from the client layer's fixed list: never a name.
+                "resource" => {
+                    value.chars().all(|c| c.is_ascii_lowercase() || c == '/') && value.len() <= 40
+                }
                 // Connection names: the platform team's, a handful.
                 "connection" => !value.is_empty() && value.len() <= 253,
                 "le" => true,
