@@ -3,11 +3,17 @@
 //! latency injected per Keycloak request.
 //!
 //! ```sh
-//! cargo run --release --example bench                       # 1000 resources, 10 namespaces, 10 ms
+//! cargo run --release --example bench                       # 1000 resources, 10 namespaces, 10 ms, resync 30 s
 //! cargo run --release --example bench -- --resources 300 --latency-ms 10 --resync 15s
+//! cargo run --release --example bench -- --instant          # an API server that answers at once
 //! ```
 //!
-//! It prints the time until every resource is Ready (and p50/p90 per resource), reconciles and
+//! The resources are a backlog: all exist before the operator starts. The fake API server costs
+//! what a real one does (`tests/it/support/load.rs`: calibrated on a real kube-apiserver), unless
+//! `--instant`. It prints the time until every resource is Ready from the operator's start (and
+//! p50/p90 per resource), next to the time a plain client takes for the same writes on the same
+//! model (the ratio is what the operator adds), the steps of a reconcile from the operator's
+//! own histograms (queue wait, each Kubernetes and Keycloak request), reconciles and
 //! Keycloak requests per resource while converging, Keycloak requests and Kubernetes writes per
 //! resource during one converged resync period (by verb), token requests, and the operator's
 //! peak RSS. Every figure is counted by the fakes or read from the operator's own metrics and
@@ -16,6 +22,9 @@
 #[path = "../../tests/it/support/mod.rs"]
 #[allow(unused_imports)]
 mod support;
+
+mod baseline;
+mod steps;
 
 use std::{
     collections::BTreeMap,
@@ -28,12 +37,16 @@ use support::{
     apiserver::ApiServer,
     b64,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
+    load::Load,
 };
 
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
 
 struct Options {
     resources: usize,
+    concurrency: usize,
+    instant: bool,
+    baseline: bool,
     namespaces: usize,
     latency: Duration,
     resync: String,
@@ -43,9 +56,14 @@ struct Options {
 fn options() -> Options {
     let mut o = Options {
         resources: 1000,
+        concurrency: 16,
+        instant: false,
+        baseline: true,
         namespaces: 10,
         latency: Duration::from_millis(10),
-        resync: "10s".into(),
+        // Longer than 1000 resources take to converge, so that no resync falls in the
+        // convergence's counts (pass a longer one for more resources).
+        resync: "30s".into(),
         extra: vec![],
     };
     let mut args = std::env::args().skip(1);
@@ -56,6 +74,13 @@ fn options() -> Options {
             "--namespaces" => o.namespaces = value().parse().expect("a number"),
             "--latency-ms" => o.latency = Duration::from_millis(value().parse().expect("ms")),
             "--resync" => o.resync = value(),
+            // The operator's workers (`run --concurrency`), and the plain writers of the
+            // baseline.
+            "--concurrency" => o.concurrency = value().parse().expect("a number"),
+            // An API server that answers at once: the operator's own cost, for quick runs.
+            "--instant" => o.instant = true,
+            // Skips the plain writers' runs (long at 10,000 resources).
+            "--no-baseline" => o.baseline = false,
             // Passed to `run` as they are, e.g. --concurrency 8.
             other => o.extra.push(other.to_string()),
         }
@@ -94,12 +119,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn peak_rss_kib(child: &Child) -> u64 {
+/// A memory figure of the child from `/proc` (`VmHWM:` the peak, `VmRSS:` now), in KiB.
+fn rss_kib(child: &Child, field: &str) -> u64 {
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -123,13 +149,17 @@ fn by_method(calls: &[String], n: usize) -> String {
     format!("{total:.2} ({})", parts.join(", "))
 }
 
-async fn metric(base: &str, name: &str) -> f64 {
-    let text = reqwest::get(format!("{base}/metrics"))
+async fn metrics_text(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn metric(base: &str, name: &str) -> f64 {
+    let text = metrics_text(base).await;
     text.lines()
         .filter(|l| l.starts_with(name))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -138,10 +168,15 @@ async fn metric(base: &str, name: &str) -> f64 {
 
 async fn bench(o: Options) {
     omkc::tls::install_crypto_provider();
+    let namespace = |i: usize| format!("team-{}", i % o.namespaces);
+    let load = (!o.instant).then_some(Load::KUBE_APISERVER_1_28);
+    let names: Vec<(String, String)> = (0..o.resources)
+        .map(|i| (namespace(i), format!("om-{i}")))
+        .collect();
+
     let api = ApiServer::start().await;
     let emu = Emulator::start().await;
     emu.set_latency(o.latency);
-    let namespace = |i: usize| format!("team-{}", i % o.namespaces);
     for n in 0..o.namespaces {
         api.put(json!({
             "apiVersion": "v1", "kind": "Secret",
@@ -150,12 +185,50 @@ async fn bench(o: Options) {
             "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
         }));
     }
+    // A backlog: every resource exists before the operator starts (an upgrade, a restart, a
+    // `kubectl apply -f dir/` while it was down), as in issue 20's measurement.
+    for (i, (namespace, name)) in names.iter().enumerate() {
+        api.put(json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
+                "openmetadata": {"url": format!("https://om-{i}.example.com")},
+                "client": {"clientId": name},
+                "secret": {"name": format!("{name}-oidc")}
+            }
+        }));
+    }
+    if let Some(load) = load {
+        api.model(load);
+    }
+    // Readiness followed with one watch, as in the measurement on a real API server: one more
+    // watcher of every write to the resources (the Ready test below reads the fake's memory).
+    let from = names.last().map_or(0, |(namespace, name)| {
+        api.get(CRS, namespace, name).unwrap()["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    });
+    let follower = tokio::spawn({
+        let url = format!(
+            "{}/apis/omkc.dev/v1alpha1/openmetadatakeycloakclients?watch=true&resourceVersion={from}",
+            api.url
+        );
+        async move {
+            if let Ok(mut response) = reqwest::get(url).await {
+                while let Ok(Some(_)) = response.chunk().await {}
+            }
+        }
+    });
     let dir = std::env::temp_dir().join(format!("omkc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--operator", "run", "--resync", &o.resync])
+        .args(["--concurrency", &o.concurrency.to_string()])
         .args(&o.extra)
         .env("KUBECONFIG", api.kubeconfig(&dir))
         .env("HTTP_ADDRESS", format!("127.0.0.1:{port}"))
@@ -164,40 +237,20 @@ async fn bench(o: Options) {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the operator never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     println!(
-        "{} resources in {} namespaces, Keycloak latency {:?} per request, resync {}, operator args {:?}",
-        o.resources, o.namespaces, o.latency, o.resync, o.extra
+        "{} resources in {} namespaces (a backlog), Keycloak latency {:?} per request, API server {}, concurrency {}, resync {}, operator args {:?}",
+        o.resources,
+        o.namespaces,
+        o.latency,
+        if o.instant {
+            "instant"
+        } else {
+            "modelled on kube-apiserver 1.28 (tests/it/support/load.rs)"
+        },
+        o.concurrency,
+        o.resync,
+        o.extra
     );
-
-    // Converge: every resource applied at once, as `kubectl apply -f dir/` would.
-    let t0 = Instant::now();
-    let mut created = Vec::with_capacity(o.resources);
-    for i in 0..o.resources {
-        api.put(json!({
-            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-            "metadata": {"name": format!("om-{i}"), "namespace": namespace(i)},
-            "spec": {
-                "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
-                "openmetadata": {"url": format!("https://om-{i}.example.com")},
-                "client": {"clientId": format!("om-{i}")},
-                "secret": {"name": format!("om-{i}-oidc")}
-            }
-        }));
-        created.push(Instant::now());
-    }
     let mut ready_after: Vec<Option<Duration>> = vec![None; o.resources];
     while ready_after.iter().any(Option::is_none) {
         for (i, slot) in ready_after
@@ -207,16 +260,17 @@ async fn bench(o: Options) {
         {
             let obj = api.get(CRS, &namespace(i), &format!("om-{i}")).unwrap();
             if obj["status"]["conditions"][0]["status"] == "True" {
-                *slot = Some(created[i].elapsed());
+                *slot = Some(started.elapsed());
             }
         }
         assert!(
-            t0.elapsed() < Duration::from_secs(600),
-            "not all Ready after 10 minutes"
+            started.elapsed() < Duration::from_secs(1200),
+            "not all Ready after 20 minutes"
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Read from the fake's memory, not over HTTP: the poll costs the modelled server nothing.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let all_ready = t0.elapsed();
+    let all_ready = started.elapsed();
     let mut per_resource: Vec<Duration> = ready_after.into_iter().flatten().collect();
     per_resource.sort();
     // Let the last Events and writes land before counting.
@@ -232,11 +286,13 @@ async fn bench(o: Options) {
     let reconciles = metric(&base, "omkc_reconciliations_total").await;
     println!("\nconverging");
     println!(
-        "  all Ready after          {:.2} s",
+        "  all Ready after          {:.2} s from the operator's start",
         all_ready.as_secs_f64()
     );
+
     println!(
-        "  per resource             p50 {:.2} s, p90 {:.2} s, max {:.2} s",
+        "  per resource             first {:.2} s, p50 {:.2} s, p90 {:.2} s, max {:.2} s",
+        per_resource[0].as_secs_f64(),
         percentile(&per_resource, 0.5).as_secs_f64(),
         percentile(&per_resource, 0.9).as_secs_f64(),
         per_resource.last().unwrap().as_secs_f64()
@@ -248,12 +304,24 @@ async fn bench(o: Options) {
         k8s_writes as f64 / n as f64
     );
     println!("  token requests           {tokens_converging}");
+    let converged_metrics = metrics_text(&base).await;
+    println!("  steps (count per resource, latency):");
+    println!("{}", steps::table("", &converged_metrics, n));
+    println!(
+        "  operator RSS now         {:.1} MiB (peak so far {:.1} MiB)",
+        rss_kib(&child, "VmRSS:") as f64 / 1024.0,
+        rss_kib(&child, "VmHWM:") as f64 / 1024.0
+    );
 
     // One converged resync period: every resource is resynced once. The first round of
     // resyncs starts one period after the operator started; measure exactly one round.
     let period = omkc::cli::parse_duration(&o.resync).unwrap();
-    let first_round = started + period + Duration::from_millis(200);
-    tokio::time::sleep_until(first_round.max(Instant::now()).into()).await;
+    // Rounds start every period from the operator's start: the first one after convergence.
+    let mut first_round = started + period + Duration::from_millis(200);
+    while first_round < Instant::now() {
+        first_round += period;
+    }
+    tokio::time::sleep_until(first_round.into()).await;
     emu.clear_log();
     let writes_before = api.requests().iter().filter(|r| is_write(r)).count();
     let lease_writes_before = api
@@ -262,6 +330,7 @@ async fn bench(o: Options) {
         .filter(|r| r.method != "GET" && r.path.contains("/leases"))
         .count();
     let reconciles_before = metric(&base, "omkc_reconciliations_total").await;
+    let metrics_before = metrics_text(&base).await;
     // Half-way, a new resource arrives: it must not wait behind the resyncs.
     tokio::time::sleep(period / 2).await;
     let newcomer = Instant::now();
@@ -341,14 +410,63 @@ async fn bench(o: Options) {
         "  a new resource created half-way was Ready after {:.0} ms",
         newcomer_ready.as_secs_f64() * 1000.0
     );
+    println!("  steps (count per resource, latency):");
     println!(
-        "\noperator peak RSS          {:.1} MiB",
-        peak_rss_kib(&child) as f64 / 1024.0
+        "{}",
+        steps::table(&metrics_before, &metrics_text(&base).await, n)
+    );
+    println!(
+        "\noperator peak RSS          {:.1} MiB ({:.1} MiB now)",
+        rss_kib(&child, "VmHWM:") as f64 / 1024.0,
+        rss_kib(&child, "VmRSS:") as f64 / 1024.0
     );
 
+    follower.abort();
+    // The operator's watches, to open them again for the writes alone.
+    let mut watches: Vec<String> = api
+        .requests()
+        .iter()
+        .filter(|r| r.query.contains("watch=true") && r.method == "GET")
+        .map(|r| {
+            let query: Vec<&str> = r
+                .query
+                .split('&')
+                .filter(|p| !p.starts_with("resourceVersion=") && !p.starts_with("timeoutSeconds="))
+                .collect();
+            format!("{}?{}", r.path, query.join("&"))
+        })
+        .collect();
+    watches.sort();
+    watches.dedup();
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+
+    // What the API server allows: the same writes by a plain client with as many writers as
+    // the operator has workers, with the watches of the operator's run open (its own and the
+    // follower's, from the fake's log), and with no watch at all.
+    if !o.baseline {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    let (alone, alone_writes) = baseline::writes_alone(load, &names, o.concurrency, &watches).await;
+    let (bare, _) = baseline::writes_alone(load, &names, o.concurrency, &[]).await;
+    println!(
+        "\nthe same writes alone ({} watches open: the operator's and the follower)",
+        watches.len()
+    );
+    println!(
+        "  took                     {:.2} s ({} writes by {} plain writers; {:.2} s with no watch open)",
+        alone.as_secs_f64(),
+        alone_writes,
+        o.concurrency,
+        bare.as_secs_f64()
+    );
+    println!(
+        "  operator / writes alone  {:.2} (target: at most 1.5 against the modelled API server; {:.2} against no watch)",
+        all_ready.as_secs_f64() / alone.as_secs_f64(),
+        all_ready.as_secs_f64() / bare.as_secs_f64()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -183,6 +183,8 @@ struct Inner {
     forbidden: BTreeSet<String>,
     /// Users cut off from the server: their requests get no answer, their watches go silent.
     partitioned: BTreeSet<String>,
+    /// What each request costs, when modelled (the benchmark): see [`super::load`].
+    load: Option<Arc<super::load::Server>>,
 }
 
 /// A field: the keys down to a leaf (lists are atomic, as for `x-kubernetes-list-type: atomic`).
@@ -529,6 +531,12 @@ impl ApiServer {
             .insert(user.to_string());
     }
 
+    /// Makes every later request cost what it costs a real API server under `load` (its
+    /// processor's queue, its latency, its in-flight limit); watches stay free.
+    pub fn model(&self, load: super::load::Load) {
+        self.shared.0.lock().unwrap().load = Some(Arc::new(super::load::Server::new(load)));
+    }
+
     /// Makes the custom resource's API unknown, as on a cluster without the CRD.
     pub fn remove_crd(&self) {
         self.shared.0.lock().unwrap().without_crd = true;
@@ -697,6 +705,13 @@ async fn handle(
     if cut_off() {
         return std::future::pending().await;
     }
+    let server = shared.0.lock().unwrap().load.clone();
+    let _in_flight = match server {
+        Some(server) if !query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
+            Some(server.serve(method == Method::GET).await)
+        }
+        _ => None,
+    };
     let route = Route::parse(uri.path());
     let record = |access: Vec<Access>| {
         shared.0.lock().unwrap().requests.push(Request {
@@ -850,16 +865,21 @@ async fn handle(
                 .iter()
                 .filter_map(|e| filter(e).map(|kind| line(kind, e)))
                 .collect();
+            let server = lock.lock().unwrap().load.clone();
             let live = futures::stream::unfold((rx, last), move |(mut rx, mut last)| {
                 let filter = filter.clone();
                 let line = line;
                 let cut_off = cut_off.clone();
+                let server = server.clone();
                 async move {
                     loop {
                         match rx.recv().await {
                             Ok(_) if cut_off() => std::future::pending::<()>().await,
                             Ok(e) if e.rv > last && filter(&e).is_some() => {
                                 last = e.rv;
+                                if let Some(server) = &server {
+                                    server.deliver_event();
+                                }
                                 let kind = filter(&e).expect("seen");
                                 return Some((line(kind, &e), (rx, last)));
                             }

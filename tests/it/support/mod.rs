@@ -3,6 +3,7 @@
 
 pub mod apiserver;
 pub mod emulator;
+pub mod load;
 pub mod openapi;
 pub mod real;
 pub mod target;
