@@ -4,8 +4,8 @@
 //! - [`keycloak`], [`keycloak_side_effects`], [`keycloak_errors`]: the operator's Keycloak code
 //!   over HTTP against the Admin API emulator;
 //! - [`converged`]: a converged resource writes nothing, anywhere;
-//! - [`mock`]: whole reconciles against a mock Kubernetes API (every request in order);
-//! - [`controller_loop`]: the real controller loop against a stateful fake API server;
+//! - [`requests`]: one reconcile against the stateful fake API server (every request in order);
+//! - [`controller_loop`]: the real controller loop against the same fake API server;
 //! - [`binary`]: the built binary, as the Deployment runs it;
 //! - [`crd`]: the CRD, its CEL rules, validation and the documented examples;
 //! - [`day2`]: rotation, restarts of workloads, a secret from a source, the issuer browsers see;
@@ -33,8 +33,8 @@ mod keycloak_side_effects;
 #[cfg(unix)]
 mod leader;
 mod login;
-mod mock;
 mod observability;
 #[cfg(unix)]
 mod offline;
+mod requests;
 mod tenancy;

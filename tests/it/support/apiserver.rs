@@ -677,6 +677,38 @@ pub fn write_kubeconfig_as(url: &str, dir: &std::path::Path, user: &str) -> std:
     path
 }
 
+/// What the apiserver's metadata validation says of the first label it refuses
+/// (apimachinery's `ValidateLabels`: a value of at most 63 characters, alphanumerics with `-`,
+/// `_` and `.` inside; a key likewise, with an optional DNS-subdomain prefix and `/`).
+fn invalid_labels(object: &Value, kind: &str, name: &str) -> Option<String> {
+    fn is_name(s: &str) -> bool {
+        s.len() <= 63
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && s.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+            && s.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+    }
+    let labels = object["metadata"]["labels"].as_object()?;
+    for (key, value) in labels {
+        let key_name = key.rsplit_once('/').map_or(key.as_str(), |(_, n)| n);
+        let prefix_ok = key.rsplit_once('/').is_none_or(|(p, _)| {
+            !p.is_empty() && p.len() <= 253 && p.split('.').all(|l| !l.is_empty() && is_name(l))
+        });
+        if key_name.is_empty() || !is_name(key_name) || !prefix_ok {
+            return Some(format!(
+                "{kind} {name:?} is invalid: metadata.labels: Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+            ));
+        }
+        let value = value.as_str().unwrap_or_default();
+        if !is_name(value) {
+            return Some(format!(
+                "{kind} {name:?} is invalid: metadata.labels: Invalid value: {value:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+            ));
+        }
+    }
+    None
+}
+
 fn query_map(uri: &Uri) -> BTreeMap<String, String> {
     url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .into_owned()
@@ -961,6 +993,9 @@ async fn handle(
             if let Some(ns) = &route.namespace {
                 object["metadata"]["namespace"] = json!(ns);
             }
+            if let Some(invalid) = invalid_labels(&object, kind, &name) {
+                return status(422, "Invalid", invalid);
+            }
             let mut inner = lock.lock().unwrap();
             if inner.objects.contains_key(&key(&name)) {
                 return status(
@@ -1069,6 +1104,9 @@ async fn handle(
                 }
                 None => patched,
             };
+            if let Some(invalid) = invalid_labels(&object, kind, &name) {
+                return status(422, "Invalid", invalid);
+            }
             let mut inner = lock.lock().unwrap();
             let stored = if is_apply {
                 inner.store(tx, &key(&name), object)

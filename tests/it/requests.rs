@@ -1,0 +1,541 @@
+//! One reconcile at a time against the stateful fake API server and the Keycloak emulator:
+//! every Kubernetes request it makes, in order, from the fake's log, and what the fake then
+//! holds. The fake answers as a real API server would (409 on a create over an existing object,
+//! 422 for a label it refuses, the object gone when its last finalizer goes), so nothing here is
+//! a scripted reply.
+
+use std::{sync::Arc, time::Duration};
+
+use crate::support::{
+    INSTALLATION, admin_credentials, admin_session,
+    apiserver::{ApiServer, Request},
+    b64, decode,
+    emulator::Emulator,
+    keycloak_sync,
+};
+use kube::{
+    core::DeserializeGuard,
+    runtime::{controller::Action, watcher},
+};
+use omkc::{
+    Context, Settings,
+    controller::error_policy,
+    crd::{DeletionPolicy, FINALIZER, OpenMetadataKeycloakClient},
+    reason::Reason,
+    reconcile::reconcile,
+};
+use serde_json::{Value, json};
+
+const NS: &str = "openmetadata";
+const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
+const CR_PATH: &str =
+    "/apis/omkc.dev/v1alpha1/namespaces/openmetadata/openmetadatakeycloakclients/openmetadata";
+const STATUS_PATH: &str = "/apis/omkc.dev/v1alpha1/namespaces/openmetadata/openmetadatakeycloakclients/openmetadata/status";
+const CREDS_PATH: &str = "/api/v1/namespaces/openmetadata/secrets/keycloak-admin";
+const SECRETS_PATH: &str = "/api/v1/namespaces/openmetadata/secrets";
+const OUT_PATH: &str = "/api/v1/namespaces/openmetadata/secrets/oidc-secrets";
+const EVENTS_PATH: &str = "/apis/events.k8s.io/v1/namespaces/openmetadata/events";
+
+/// The resource of `tests/fixtures/basic.yaml` for a Keycloak at `url`, edited by `edit`.
+fn resource(
+    url: &str,
+    edit: impl FnOnce(&mut OpenMetadataKeycloakClient),
+) -> OpenMetadataKeycloakClient {
+    let mut obj = crate::support::fixture("basic.yaml");
+    obj.spec.keycloak.url = Some(url.to_string());
+    edit(&mut obj);
+    obj
+}
+
+fn finalized(o: &mut OpenMetadataKeycloakClient) {
+    o.metadata.finalizers = Some(vec![FINALIZER.to_string()]);
+}
+
+fn deleting(o: &mut OpenMetadataKeycloakClient) {
+    finalized(o);
+    o.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+}
+
+/// The fake with the resource stored, and a context whose watches have listed the output
+/// Secrets and ConfigMaps (none) and, when `credentials`, seen the labelled credentials Secret.
+async fn setup(obj: &OpenMetadataKeycloakClient, credentials: bool) -> (Arc<Context>, ApiServer) {
+    let api = ApiServer::start().await;
+    api.put(serde_json::to_value(obj).unwrap());
+    let ctx = Context::new(
+        api.client(),
+        Settings {
+            installation: INSTALLATION.into(),
+            ..Settings::default()
+        },
+    );
+    ctx.output_secrets.apply(None, &watcher::Event::Init);
+    ctx.output_secrets.apply(None, &watcher::Event::InitDone);
+    ctx.config_maps.apply(None, &watcher::Event::Init);
+    ctx.config_maps.apply(None, &watcher::Event::InitDone);
+    if credentials {
+        let mut secret = admin_credentials(NS);
+        secret["metadata"]["resourceVersion"] = json!("41");
+        api.put(secret.clone());
+        ctx.credentials
+            .insert(serde_json::from_value(secret.clone()).unwrap());
+        ctx.secret_data
+            .insert(Arc::new(serde_json::from_value(secret).unwrap()));
+    }
+    (Arc::new(ctx), api)
+}
+
+fn guard(obj: &OpenMetadataKeycloakClient) -> Arc<DeserializeGuard<OpenMetadataKeycloakClient>> {
+    Arc::new(DeserializeGuard(Ok(obj.clone())))
+}
+
+/// The requests since `from`, as `METHOD path`.
+fn calls(api: &ApiServer, from: usize) -> Vec<String> {
+    api.requests()[from..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+fn call(api: &ApiServer, index: usize) -> Request {
+    api.requests()[index].clone()
+}
+
+/// The Ready condition of the status patch in request `index`.
+fn ready_in(api: &ApiServer, index: usize) -> Value {
+    call(api, index).body.unwrap()["status"]["conditions"][0].clone()
+}
+
+/// Type, reason and note of the Event created by request `index`.
+fn event_in(api: &ApiServer, index: usize) -> (String, String, String) {
+    let body = call(api, index).body.unwrap();
+    assert_eq!(body["regarding"]["kind"], "OpenMetadataKeycloakClient");
+    assert_eq!(
+        body["reportingController"],
+        "openmetadata-keycloak-operator"
+    );
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    (
+        text(&body["type"]),
+        text(&body["reason"]),
+        text(&body["note"]),
+    )
+}
+
+/// A failed reconcile's two requests: Ready=False with `reason` and a message holding
+/// `message_part`, then the Warning with that reason; returns the Event's note.
+fn assert_not_ready(api: &ApiServer, from: usize, reason: Reason, message_part: &str) -> String {
+    assert_eq!(
+        calls(api, from),
+        [
+            format!("PATCH {STATUS_PATH}"),
+            format!("POST {EVENTS_PATH}")
+        ]
+    );
+    let ready = ready_in(api, from);
+    assert_eq!(ready["status"], "False", "{ready}");
+    assert_eq!(ready["reason"], reason.as_str(), "{ready}");
+    assert!(
+        ready["message"].as_str().unwrap().contains(message_part),
+        "{ready}"
+    );
+    let (type_, event_reason, note) = event_in(api, from + 1);
+    assert_eq!(
+        (type_.as_str(), event_reason.as_str()),
+        ("Warning", reason.as_str())
+    );
+    note
+}
+
+#[tokio::test]
+async fn a_new_resource_gets_finalizer_client_secret_status_and_one_event_in_one_reconcile() {
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, |o| {
+        o.metadata.labels =
+            Some([("app.kubernetes.io/instance".into(), "argocd-app".into())].into());
+        o.spec.secret = Some(omkc::crd::OutputSecretSpec {
+            labels: [("team".to_string(), "data".to_string())].into(),
+            ..Default::default()
+        });
+    });
+    let (ctx, api) = setup(&obj, true).await;
+    let action = reconcile(guard(&obj), ctx.clone()).await.unwrap();
+    assert_eq!(
+        action,
+        Action::await_change(),
+        "resyncs come from the spread"
+    );
+    // The finalizer first: nothing reaches Keycloak before cleanup is guaranteed. The Secret
+    // does not exist: a create, which never overwrites anything.
+    assert_eq!(
+        calls(&api, 0),
+        [
+            format!("PATCH {CR_PATH}"),
+            format!("POST {SECRETS_PATH}"),
+            format!("PATCH {STATUS_PATH}"),
+            format!("POST {EVENTS_PATH}"),
+        ]
+    );
+    assert_eq!(
+        call(&api, 0).body.unwrap(),
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}
+        ])
+    );
+    let stored = api.get(CRS, NS, "openmetadata").unwrap();
+    assert_eq!(stored["metadata"]["finalizers"], json!([FINALIZER]));
+
+    let secret = api.get("v1/secrets", NS, "oidc-secrets").expect("created");
+    assert_eq!(secret["type"], "Opaque");
+    let owner = &secret["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "OpenMetadataKeycloakClient");
+    assert_eq!(owner["apiVersion"], "omkc.dev/v1alpha1");
+    assert_eq!(owner["name"], "openmetadata");
+    assert_eq!(owner["uid"], obj.metadata.uid.clone().unwrap());
+    assert_eq!(owner["controller"], true);
+    let labels = secret["metadata"]["labels"].as_object().unwrap();
+    assert_eq!(
+        labels["app.kubernetes.io/managed-by"],
+        "openmetadata-keycloak-operator"
+    );
+    assert_eq!(labels["team"], "data");
+    assert!(
+        !labels.contains_key("app.kubernetes.io/instance"),
+        "the resource's Argo CD label is not copied"
+    );
+    let data = secret["data"].as_object().unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(decode(&data["openmetadata-oidc-client-id"]), "openmetadata");
+    let secret_value = decode(&data["openmetadata-oidc-client-secret"]);
+    assert_eq!(
+        Some(secret_value.clone()),
+        emu.secret_of("data-sec", "openmetadata")
+    );
+
+    let status = &api.get(CRS, NS, "openmetadata").unwrap()["status"];
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(status["conditions"][0]["type"], "Ready");
+    assert_eq!(status["conditions"][0]["status"], "True");
+    assert_eq!(status["conditions"][0]["reason"], "Reconciled");
+    assert_eq!(status["clientId"], "openmetadata");
+    assert_eq!(status["secretName"], "oidc-secrets");
+    assert!(status["clientUuid"].as_str().is_some_and(|u| !u.is_empty()));
+    assert_eq!(
+        status["openmetadata"]["callbackUrl"],
+        "https://openmetadata.example.com/callback"
+    );
+    assert!(
+        status["openmetadata"]["discoveryUri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/realms/data-sec/.well-known/openid-configuration")
+    );
+    assert!(
+        !status.to_string().contains(&secret_value),
+        "the secret never reaches status"
+    );
+
+    // One Event for the reconcile, named by its first change, saying all of them.
+    assert_eq!(
+        event_in(&api, 3),
+        (
+            "Normal".into(),
+            "ClientCreated".into(),
+            "created client \"openmetadata\" in realm \"data-sec\"; created Secret \"oidc-secrets\"".into()
+        )
+    );
+    // Keycloak: lookup, create, read back; one token.
+    assert_eq!(emu.admin_calls().len(), 3, "{:?}", emu.admin_calls());
+    assert_eq!(emu.token_requests(), 1);
+    let mut seen: k8s_openapi::api::core::v1::Secret = serde_json::from_value(secret).unwrap();
+    assert!(
+        ctx.is_own_write(&seen),
+        "the watch event of its own write triggers nothing"
+    );
+    seen.data.as_mut().unwrap().clear();
+    assert!(!ctx.is_own_write(&seen), "an edit by someone else does");
+}
+
+/// A resource, Keycloak and the caches as they are once everything converged.
+async fn converged(emu: &Emulator, ctx: &Context, api: &ApiServer) -> OpenMetadataKeycloakClient {
+    let base = resource(&emu.base_url, finalized);
+    let (outputs, _) = keycloak_sync(&admin_session(emu), &base).await.unwrap();
+    let Some(omkc::reconcile::plan::SecretWrite::Create(secret)) = outputs.secret else {
+        panic!("a create")
+    };
+    api.put(serde_json::to_value(&secret).unwrap());
+    let stored = api.get("v1/secrets", NS, "oidc-secrets").unwrap();
+    ctx.output_secrets
+        .insert(serde_json::from_value(stored).unwrap());
+    let obj = resource(&emu.base_url, |o| {
+        finalized(o);
+        o.status = outputs.status;
+    });
+    api.put(serde_json::to_value(&obj).unwrap());
+    obj
+}
+
+#[tokio::test]
+async fn a_converged_resource_makes_no_kubernetes_request_and_one_keycloak_request() {
+    let emu = Emulator::start().await;
+    let (ctx, api) = setup(&resource(&emu.base_url, finalized), true).await;
+    let obj = converged(&emu, &ctx, &api).await;
+    emu.clear_log();
+    for _ in 0..5 {
+        reconcile(guard(&obj), ctx.clone()).await.unwrap();
+    }
+    assert_eq!(calls(&api, 0), Vec::<String>::new());
+    let by_id = format!(
+        "GET /admin/realms/data-sec/clients/{}",
+        obj.status.as_ref().unwrap().client_uuid.as_ref().unwrap()
+    );
+    assert_eq!(
+        emu.admin_calls(),
+        vec![by_id; 5],
+        "one request per reconcile, by the recorded id"
+    );
+    assert_eq!(emu.admin_events(), []);
+    assert_eq!(emu.token_requests(), 1, "one token for all of them");
+}
+
+#[tokio::test]
+async fn credentials_the_watch_does_not_show_are_looked_up_by_metadata_and_refused_unlabelled() {
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, finalized);
+    let (ctx, api) = setup(&obj, false).await;
+    let mut unlabelled = admin_credentials(NS);
+    unlabelled["metadata"]["labels"] = json!({});
+    api.put(unlabelled);
+    let err = reconcile(guard(&obj), ctx).await.unwrap_err();
+    assert!(!err.is_transient());
+    assert_eq!(calls(&api, 0)[0], format!("GET {CREDS_PATH}"));
+    assert!(
+        call(&api, 0).metadata_only,
+        "metadata only, never the data of an unlabelled Secret"
+    );
+    let note = assert_not_ready(
+        &api,
+        1,
+        Reason::CredentialsNotAllowed,
+        "lacks the label omkc.dev/keycloak-credentials=true",
+    );
+    assert!(note.contains("openmetadata/keycloak-admin"), "{note}");
+    assert!(emu.log().is_empty(), "nothing reached Keycloak");
+}
+
+#[tokio::test]
+async fn a_secret_the_operator_does_not_own_is_left_alone() {
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, finalized);
+    let (ctx, api) = setup(&obj, true).await;
+    let hand_made = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "oidc-secrets", "namespace": NS},
+        "data": {"openmetadata-oidc-client-secret": b64("hand-made")}
+    });
+    api.put(hand_made);
+    let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::SecretConflict);
+    // Not in the operator's (label-selected) cache, so a create, which the API server refuses;
+    // then a read, and no write of the Secret: straight to status.
+    assert_eq!(
+        calls(&api, 0)[..2],
+        [format!("POST {SECRETS_PATH}"), format!("GET {OUT_PATH}")]
+    );
+    assert_not_ready(&api, 2, Reason::SecretConflict, "not owned");
+    let kept = api.get("v1/secrets", NS, "oidc-secrets").unwrap();
+    assert_eq!(
+        decode(&kept["data"]["openmetadata-oidc-client-secret"]),
+        "hand-made"
+    );
+    // Permanent: no tight retry; the next try comes with a change or the next resync.
+    assert_eq!(error_policy(guard(&obj), &err, ctx), Action::await_change());
+}
+
+#[tokio::test]
+async fn a_label_the_api_server_refuses_is_a_permanent_clearly_worded_condition() {
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, |o| {
+        finalized(o);
+        o.spec.secret = Some(omkc::crd::OutputSecretSpec {
+            labels: [("team".to_string(), "a b".to_string())].into(),
+            ..Default::default()
+        });
+    });
+    let (ctx, api) = setup(&obj, true).await;
+    let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
+    assert!(!err.is_transient());
+    assert_eq!(calls(&api, 0)[0], format!("POST {SECRETS_PATH}"));
+    let note = assert_not_ready(
+        &api,
+        1,
+        Reason::KubernetesRejected,
+        "metadata.labels: Invalid value",
+    );
+    assert!(
+        note.starts_with("Kubernetes refused to write Secret \"oidc-secrets\" (HTTP 422)"),
+        "{note}"
+    );
+    assert!(api.get("v1/secrets", NS, "oidc-secrets").is_none());
+    assert_eq!(error_policy(guard(&obj), &err, ctx), Action::await_change());
+}
+
+#[tokio::test]
+async fn a_missing_credentials_secret_is_reported_without_calling_keycloak() {
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, finalized);
+    let (ctx, api) = setup(&obj, false).await;
+    let err = reconcile(guard(&obj), ctx).await.unwrap_err();
+    assert!(!err.is_transient());
+    assert_eq!(calls(&api, 0)[0], format!("GET {CREDS_PATH}"));
+    let note = assert_not_ready(&api, 1, Reason::CredentialsNotFound, "");
+    assert!(note.contains("keycloak-admin"), "{note}");
+    assert!(emu.log().is_empty());
+}
+
+#[tokio::test]
+async fn an_invalid_spec_gets_a_condition_and_an_event() {
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, |o| {
+        finalized(o);
+        o.spec.keycloak.realm = "master".into();
+    });
+    let (ctx, api) = setup(&obj, true).await;
+    reconcile(guard(&obj), ctx).await.unwrap_err();
+    assert_not_ready(&api, 0, Reason::InvalidSpec, "spec.keycloak.realm");
+    assert!(emu.log().is_empty());
+}
+
+#[tokio::test]
+async fn deletion_removes_the_owned_client_then_the_finalizer() {
+    let emu = Emulator::start().await;
+    let (ctx, api) = setup(&resource(&emu.base_url, finalized), true).await;
+    let mut obj = converged(&emu, &ctx, &api).await;
+    deleting(&mut obj);
+    api.edit(CRS, NS, "openmetadata", |o| {
+        o["metadata"]["deletionTimestamp"] = json!("2026-12-03T00:00:00Z")
+    });
+    let action = reconcile(guard(&obj), ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(
+        calls(&api, 0),
+        [format!("POST {EVENTS_PATH}"), format!("PATCH {CR_PATH}")]
+    );
+    let (_, reason, note) = event_in(&api, 0);
+    assert_eq!(reason, "ClientDeleted");
+    assert!(note.starts_with("deleted client"), "{note}");
+    assert_eq!(
+        call(&api, 1).body.unwrap(),
+        json!([
+            {"op": "test", "path": "/metadata/finalizers/0", "value": FINALIZER},
+            {"op": "remove", "path": "/metadata/finalizers/0"}
+        ])
+    );
+    assert!(
+        api.get(CRS, NS, "openmetadata").is_none(),
+        "its last finalizer gone, it goes"
+    );
+    assert!(emu.client("data-sec", "openmetadata").is_none());
+}
+
+#[tokio::test]
+async fn deletion_with_retain_keeps_the_client_and_releases_the_finalizer() {
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, |o| {
+        deleting(o);
+        o.spec.deletion_policy = Some(DeletionPolicy::Retain);
+    });
+    let (ctx, api) = setup(&obj, true).await;
+    reconcile(guard(&obj), ctx).await.unwrap();
+    assert_eq!(
+        calls(&api, 0),
+        [format!("POST {EVENTS_PATH}"), format!("PATCH {CR_PATH}")]
+    );
+    assert_eq!(event_in(&api, 0).1, "ClientRetained");
+    assert!(api.get(CRS, NS, "openmetadata").is_none());
+    assert!(emu.log().is_empty());
+}
+
+#[tokio::test]
+async fn deletion_keeps_the_finalizer_while_keycloak_is_down() {
+    let emu = Emulator::start().await;
+    let url = emu.base_url.clone();
+    emu.stop();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let obj = resource(&url, deleting);
+    let (ctx, api) = setup(&obj, true).await;
+    let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
+    assert!(err.is_transient());
+    // No finalizer removal: the status and the Warning only.
+    assert_not_ready(&api, 0, Reason::KeycloakUnavailable, "finalizer stays");
+    let stored = api.get(CRS, NS, "openmetadata").unwrap();
+    assert_eq!(stored["metadata"]["finalizers"], json!([FINALIZER]));
+    // Transient errors back off exponentially, and the resource is skipped by resyncs meanwhile.
+    let key = "openmetadata/openmetadata";
+    let first = ctx.backoff(key, None);
+    let second = ctx.backoff(key, None);
+    let third = ctx.backoff(key, None);
+    assert!(first <= Duration::from_millis(2400), "{first:?}");
+    assert!(
+        second >= Duration::from_millis(3200) && second <= Duration::from_millis(4800),
+        "{second:?}"
+    );
+    assert!(third >= Duration::from_millis(6400), "{third:?}");
+    assert!(ctx.in_backoff(key));
+    assert_eq!(
+        ctx.backoff(key, Some(Duration::from_secs(120))),
+        Duration::from_secs(120),
+        "at least what the service asked for (Retry-After)"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_resource_is_reported_and_skipped() {
+    let raw = json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "broken", "namespace": NS, "uid": "u-1"},
+        "spec": {"keycloak": {"url": 42}}
+    });
+    let (ctx, api) = setup(&resource("http://unused", |_| {}), true).await;
+    api.put(raw.clone());
+    let guard: DeserializeGuard<OpenMetadataKeycloakClient> = serde_json::from_value(raw).unwrap();
+    assert!(guard.0.is_err());
+    let action = reconcile(Arc::new(guard), ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(calls(&api, 0), [format!("POST {EVENTS_PATH}")]);
+    let body = call(&api, 0).body.unwrap();
+    assert_eq!(body["reason"], "MalformedResource");
+    assert_eq!(body["regarding"]["name"], "broken");
+}
+
+#[tokio::test]
+async fn a_repeated_warning_becomes_a_series_and_a_new_message_a_new_event() {
+    let master = resource("http://kc.example", |o| {
+        finalized(o);
+        o.spec.keycloak.realm = "master".into();
+    });
+    let (ctx, api) = setup(&master, true).await;
+    reconcile(guard(&master), ctx.clone()).await.unwrap_err();
+    assert_not_ready(&api, 0, Reason::InvalidSpec, "spec.keycloak.realm");
+    let name = call(&api, 1).body.unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The same failure again: the status is already there; the Event becomes a series.
+    let stored = api.get(CRS, NS, "openmetadata").unwrap();
+    let mut seen = master.clone();
+    seen.status = serde_json::from_value(stored["status"].clone()).unwrap();
+    reconcile(guard(&seen), ctx.clone()).await.unwrap_err();
+    assert_eq!(calls(&api, 2), [format!("PATCH {EVENTS_PATH}/{name}")]);
+    assert_eq!(call(&api, 2).body.unwrap()["series"]["count"], 2);
+
+    // Another message under the same reason is a new Event, never a stale note.
+    let mut other = seen;
+    other.spec.keycloak.url = Some("ftp://kc.example".into());
+    reconcile(guard(&other), ctx).await.unwrap_err();
+    let note = assert_not_ready(&api, 3, Reason::InvalidSpec, "spec.keycloak.url");
+    assert!(note.contains("spec.keycloak.url"), "{note}");
+}
