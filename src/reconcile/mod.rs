@@ -29,11 +29,13 @@ use tracing::{info, warn};
 
 pub use error::{Error, keycloak_reason};
 
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+
 use crate::{
     context::Context,
     crd::OpenMetadataKeycloakClient,
     events::EventType,
-    keycloak::{KeycloakError, Session},
+    keycloak::{KeycloakError, SecretValue, Session},
     reason::Reason,
     validate::{Validated, validate},
 };
@@ -44,9 +46,9 @@ pub fn object_key(obj: &OpenMetadataKeycloakClient) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// Passes of observe → plan → apply before giving up: one, or two when the client is created
-/// or given a secret (then read back), three when both.
-const MAX_PASSES: usize = 3;
+/// Passes of observe → plan → write before giving up. The longest path: create the client,
+/// read it back, mark a rotation on the Secret, observe again, regenerate, read back.
+const MAX_PASSES: usize = 6;
 
 /// Entry point of a reconcile: a malformed object is reported and skipped; a deleted one is
 /// cleaned up; the others get the finalizer and converge, in the same reconcile.
@@ -141,14 +143,38 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// The pipeline: validate, dereference, plan, apply; a second round when a rotation was just
-/// marked on the Secret (the rotation itself comes next).
-async fn converge(
+/// What a reconcile observed in Kubernetes (and the realm's issuer), owned: every pass plans
+/// from it, and a pass after a write plans from what was written.
+#[derive(Default)]
+pub struct Seen {
+    /// The realm's issuer as browsers reach it.
+    pub issuer: String,
+    /// The output Secret, if it exists.
+    pub secret: Option<Secret>,
+    /// Other output Secrets this resource owns (left behind by a rename).
+    pub previous_secrets: Vec<Secret>,
+    /// The client secret from `spec.secret.source`, when there is one.
+    pub source: Option<SecretValue>,
+    /// The values ConfigMap, if it exists.
+    pub config_map: Option<ConfigMap>,
+    /// Other values ConfigMaps this resource owns.
+    pub previous_config_maps: Vec<ConfigMap>,
+    /// Now, in epoch seconds.
+    pub now: i64,
+    /// Whether the connection allows adoption.
+    pub adoption_allowed: bool,
+    /// The shortest time between two rotations (seconds).
+    pub rotation_gap: i64,
+}
+
+/// Observes what a reconcile needs besides the client: the connection (within its
+/// `maxClients`), the source secret, the issuer, the output Secret and values ConfigMap.
+async fn observe(
     obj: &OpenMetadataKeycloakClient,
+    v: &Validated,
     ctx: &Context,
-) -> Result<(Vec<Change>, Option<std::time::Duration>), Error> {
-    let v = validate(obj, &ctx.settings.installation)?;
-    let (session, connection) = dereference::session(&v, ctx).await?;
+) -> Result<(Arc<Session>, Seen), Error> {
+    let (session, connection) = dereference::session(v, ctx).await?;
     if let crate::validate::ConnectionSource::Cluster(name) = &v.connection {
         let all = ctx.all_resources();
         connection::within_limit(
@@ -158,77 +184,94 @@ async fn converge(
             all.iter().filter_map(|g| g.0.as_ref().ok()),
         )?;
     }
-    let source = dereference::source(&v, ctx).await?;
-    let issuer = dereference::issuer(&session, &connection, &v).await?;
-    let (mut secret, mut previous) = dereference::output_secrets(&v, ctx).await?;
-    let (mut config_map, mut previous_config_maps) = dereference::config_maps(&v, ctx).await?;
-    let mut changes = Vec::new();
-    for _ in 0..2 {
-        let observed = plan::Observed {
-            issuer: &issuer,
-            known_uuid: known_uuid(obj),
-            client: None,
-            secret: secret.as_ref(),
-            previous_secrets: &previous,
-            source: source.as_ref(),
-            config_map: config_map.as_ref(),
-            previous_config_maps: &previous_config_maps,
-            now: now(),
-            authorization_ignored: false,
-            adoption_allowed: connection.allow_adoption,
-            rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())
-                .unwrap_or(i64::MAX),
-        };
-        let (outputs, more) = converge_keycloak(&session, obj, &v, observed).await?;
-        changes.extend(more);
-        let (written, written_map) = apply::outputs(obj, &v, ctx, &outputs).await?;
-        if !outputs.again {
-            if let Some(checksum) = &outputs.checksum {
-                changes.extend(apply::rollout(obj, &v, ctx, checksum).await?);
-            }
-            return Ok((changes, outputs.requeue));
-        }
-        // Plan the next round from what was just written: the watch may not show it yet.
-        secret = written.or(secret);
-        config_map = written_map.or(config_map);
-        previous.clear();
-        previous_config_maps.clear();
-    }
-    Err(Error::Keycloak(KeycloakError::Protocol(
-        "the rotation did not settle".into(),
-    )))
+    let source = dereference::source(v, ctx).await?;
+    let issuer = dereference::issuer(&session, &connection, v).await?;
+    let (secret, previous_secrets) = dereference::output_secrets(v, ctx).await?;
+    let (config_map, previous_config_maps) = dereference::config_maps(v, ctx).await?;
+    let seen = Seen {
+        issuer,
+        secret,
+        previous_secrets,
+        source,
+        config_map,
+        previous_config_maps,
+        now: now(),
+        adoption_allowed: connection.allow_adoption,
+        rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())
+            .unwrap_or(i64::MAX),
+    };
+    Ok((session, seen))
 }
 
-/// Observe, plan and apply in Keycloak, once more after creating the client (to read back
-/// what Keycloak built); returns the Kubernetes writes still to make and every change.
-/// `kubernetes` is what was observed besides the client.
-pub async fn converge_keycloak(
+/// Validate, observe, then the loop.
+async fn converge(
+    obj: &OpenMetadataKeycloakClient,
+    ctx: &Context,
+) -> Result<(Vec<Change>, Option<std::time::Duration>), Error> {
+    let v = validate(obj, &ctx.settings.installation)?;
+    let (session, seen) = observe(obj, &v, ctx).await?;
+    let (outputs, changes) = converge_client(&session, obj, &v, seen, Some(ctx)).await?;
+    Ok((changes, outputs.requeue))
+}
+
+/// The loop at the heart of a reconcile: observe the client, plan, write, until a plan has
+/// nothing left to observe again. A plan observes again after creating the client or giving it
+/// a secret (what Keycloak built is read back), and after marking a rotation on the Secret (the
+/// next pass plans from the Secret just written and the client as it is now).
+///
+/// Without `ctx` the Kubernetes writes are not made: the first pass that has them returns them
+/// (the Keycloak side alone, for tests and offline use).
+pub async fn converge_client(
     session: &Session,
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
-    kubernetes: plan::Observed<'_>,
+    mut seen: Seen,
+    ctx: Option<&Context>,
 ) -> Result<(plan::Outputs, Vec<Change>), Error> {
-    let mut client = dereference::client(session, v, kubernetes.known_uuid).await?;
+    let mut client = dereference::client(session, v, known_uuid(obj)).await?;
     let mut changes = Vec::new();
     for _ in 0..MAX_PASSES {
         let observed = plan::Observed {
+            issuer: &seen.issuer,
+            known_uuid: known_uuid(obj),
             client: client.as_ref(),
+            secret: seen.secret.as_ref(),
+            previous_secrets: &seen.previous_secrets,
+            source: seen.source.as_ref(),
+            config_map: seen.config_map.as_ref(),
+            previous_config_maps: &seen.previous_config_maps,
+            now: seen.now,
             authorization_ignored: session.authorization_ignored(),
-            ..kubernetes
+            adoption_allowed: seen.adoption_allowed,
+            rotation_gap: seen.rotation_gap,
         };
         let planned = plan::plan(obj, v, observed)?;
         changes.extend(planned.changes);
         let written = apply::keycloak(session, v, &planned.keycloak).await?;
-        match (planned.outputs, written) {
-            (Some(outputs), _) => return Ok((outputs, changes)),
-            // Read back what Keycloak built from the writes.
-            (None, Some(uuid)) => {
-                client = Some(dereference::client_by_id(session, v, &uuid).await?);
+        let Some(outputs) = planned.outputs else {
+            // Observe again: what Keycloak built from the writes.
+            let Some(uuid) = written else { break };
+            client = Some(dereference::client_by_id(session, v, &uuid).await?);
+            continue;
+        };
+        let Some(ctx) = ctx else {
+            return Ok((outputs, changes));
+        };
+        let (secret, config_map) = apply::outputs(obj, v, ctx, &outputs).await?;
+        if !outputs.again {
+            if let Some(checksum) = &outputs.checksum {
+                changes.extend(apply::rollout(obj, v, ctx, checksum).await?);
             }
-            (None, None) => break,
+            return Ok((outputs, changes));
         }
+        // Observe again, from what was just written (the watch may not show it yet).
+        seen.secret = secret.or(seen.secret);
+        seen.config_map = config_map.or(seen.config_map);
+        seen.previous_secrets.clear();
+        seen.previous_config_maps.clear();
+        client = dereference::client(session, v, known_uuid(obj)).await?;
     }
     Err(Error::Keycloak(KeycloakError::Protocol(
-        "the client did not settle after creation".into(),
+        "the client did not settle".into(),
     )))
 }

@@ -14,7 +14,7 @@ use omkc::{
     reconcile::{
         change::{Change, Rotation},
         desired::{self, ClientField},
-        plan::{Deletion, Observed, SecretWrite},
+        plan::{Deletion, SecretWrite},
     },
     validate::validate,
 };
@@ -816,14 +816,13 @@ both!(
             .unwrap()
             .as_secs() as i64;
         let converge = async |held: &str| {
-            let secret = desired::output_secret(&v, held, &Default::default());
-            let observed = Observed {
-                issuer: &issuer,
-                secret: Some(&secret),
+            let seen = omkc::reconcile::Seen {
+                issuer: issuer.clone(),
+                secret: Some(desired::output_secret(&v, held, &Default::default())),
                 now,
                 ..Default::default()
             };
-            omkc::reconcile::converge_keycloak(&session, &obj, &v, observed)
+            omkc::reconcile::converge_client(&session, &obj, &v, seen, None)
                 .await
                 .unwrap()
         };

@@ -122,14 +122,13 @@ pub async fn keycloak_sync(
     omkc::Error,
 > {
     let v = omkc::validate::validate(obj, INSTALLATION)?;
-    let issuer = session.realm_url(&v.realm);
     // As through a connection that allows adoption (what adoption may take is the plan's).
-    let observed = omkc::reconcile::plan::Observed {
-        issuer: &issuer,
+    let seen = omkc::reconcile::Seen {
+        issuer: session.realm_url(&v.realm),
         adoption_allowed: true,
         ..Default::default()
     };
-    omkc::reconcile::converge_keycloak(session, obj, &v, observed).await
+    omkc::reconcile::converge_client(session, obj, &v, seen, None).await
 }
 
 /// Deletes the client of `obj` as cleanup would (no client id recorded in status).
