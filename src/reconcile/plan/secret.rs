@@ -141,7 +141,7 @@ pub(super) fn decide(
             Vec::new()
         };
         if differs && may_not_manage(client) {
-            return Err(KeycloakError::Forbidden { status: 403 }.into());
+            return Err(KeycloakError::MayNotManage.into());
         }
         return Ok(Decided {
             set: differs.then(|| source.clone()),
@@ -155,7 +155,7 @@ pub(super) fn decide(
         // the client has none yet (it was public). Never guess: refuse, or write first and
         // read the client again, or give it a secret.
         if may_not_manage(client) {
-            return Err(KeycloakError::Forbidden { status: 403 }.into());
+            return Err(KeycloakError::MayNotManage.into());
         }
         if updating {
             return Ok(decided(Next::ReadAgain { regenerate: false }, Vec::new()));

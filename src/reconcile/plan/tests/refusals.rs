@@ -155,6 +155,9 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
     );
     let err = plan(&basic, &v, observe(&viewed)).unwrap_err();
     assert_eq!(err.reason(), Reason::KeycloakForbidden);
+    // Said as what Keycloak showed, not as an HTTP status nobody sent.
+    assert!(err.to_string().contains("may view but not manage"), "{err}");
+    assert!(!err.to_string().contains("HTTP"), "{err}");
 }
 
 #[test]
