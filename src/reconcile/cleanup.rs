@@ -63,7 +63,7 @@ pub async fn cleanup(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<
         }
         Err(err) if err.is_transient() => {
             let message = format!("deleting: {err}; the finalizer stays until Keycloak answers");
-            let failed = status::failed(obj, err.reason(), &message);
+            let failed = status::failed(obj, err.reason(), &message, super::now());
             apply::status(obj, ctx, status::to_write(obj, failed)).await?;
             let note = format!("deleting: {err}");
             ctx.events

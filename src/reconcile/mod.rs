@@ -121,7 +121,7 @@ async fn converge_and_report(
             Ok(requeue.map_or_else(Action::await_change, Action::requeue))
         }
         Err(err) => {
-            let failed = status::failed(obj, err.reason(), &err.to_string());
+            let failed = status::failed(obj, err.reason(), &err.to_string(), now());
             apply::status(obj, ctx, status::to_write(obj, failed)).await?;
             ctx.events
                 .publish(obj, EventType::Warning, err.reason(), &err.to_string())
@@ -136,8 +136,8 @@ pub fn known_uuid(obj: &OpenMetadataKeycloakClient) -> Option<&str> {
     obj.status.as_ref().and_then(|s| s.client_uuid.as_deref())
 }
 
-/// Now, in epoch seconds.
-fn now() -> i64 {
+/// Now, in epoch seconds: read here, given to the plan and the status.
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

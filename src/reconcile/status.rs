@@ -1,6 +1,7 @@
 //! The status to publish (pure): Ready with its reason, and what is known about the client.
 //! Deterministic: the transition time only moves when Ready flips, so an unchanged status is
-//! equal to the previous one and is not written again.
+//! equal to the previous one and is not written again. The time is given (`now`, epoch
+//! seconds), never read here.
 
 use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
@@ -19,6 +20,7 @@ fn condition(
     ready: bool,
     reason: Reason,
     message: &str,
+    now: i64,
 ) -> Condition {
     let status = if ready { "True" } else { "False" };
     let old = obj
@@ -27,7 +29,7 @@ fn condition(
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
     let last_transition_time = match old {
         Some(c) if c.status == status => c.last_transition_time.clone(),
-        _ => Time(Timestamp::now()),
+        _ => Time(Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH)),
     };
     Condition {
         type_: "Ready".into(),
@@ -45,6 +47,7 @@ pub fn ready(
     v: &Validated,
     client_uuid: &str,
     issuer: &str,
+    now: i64,
 ) -> OpenMetadataKeycloakClientStatus {
     OpenMetadataKeycloakClientStatus {
         observed_generation: obj.metadata.generation,
@@ -56,6 +59,7 @@ pub fn ready(
                 "client {:?} is in sync in realm {:?}; credentials are in Secret {:?}",
                 v.client_id, v.realm, v.secret.name
             ),
+            now,
         )],
         client_id: Some(v.client_id.clone()),
         client_uuid: Some(client_uuid.to_string()),
@@ -70,10 +74,11 @@ pub fn failed(
     obj: &OpenMetadataKeycloakClient,
     reason: Reason,
     message: &str,
+    now: i64,
 ) -> OpenMetadataKeycloakClientStatus {
     OpenMetadataKeycloakClientStatus {
         observed_generation: obj.metadata.generation,
-        conditions: vec![condition(obj, false, reason, message)],
+        conditions: vec![condition(obj, false, reason, message, now)],
         ..obj.status.clone().unwrap_or_default()
     }
 }

@@ -178,3 +178,50 @@ fn the_checks_see_references_and_cycles() {
     let cyclic = Graph::from([edge("a", "b"), edge("b", "c"), edge("c", "a")]);
     assert_eq!(find_cycle(&cyclic).unwrap(), ["a", "b", "c", "a"]);
 }
+
+/// Code without comments (line comments and doc comments).
+fn code_of(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_plan_does_no_io_and_reads_no_clock() {
+    // What does IO or reads the time: none of it in the pure core of a reconcile.
+    const IO: [&str; 12] = [
+        ".await",
+        "async fn",
+        "SystemTime",
+        "Instant::now",
+        "Timestamp::now",
+        "crate::context",
+        "Context,",
+        "Session",
+        "kube::Api",
+        "kube::Client",
+        "reqwest",
+        "tokio",
+    ];
+    let reconcile = src().join("reconcile");
+    let mut files = Vec::new();
+    for dir in ["plan", "desired"] {
+        rust_files(&reconcile.join(dir), &mut files);
+    }
+    files.extend(["status.rs", "change.rs"].map(|f| reconcile.join(f)));
+    let mut found = Vec::new();
+    for path in files
+        .iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "tests"))
+    {
+        let code = code_of(&std::fs::read_to_string(path).unwrap());
+        for word in IO.iter().filter(|w| code.contains(*w)) {
+            found.push(format!("{} uses {word}", path.display()));
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+    // The check sees them.
+    assert!(code_of("let x = f().await; // fine").contains(".await"));
+    assert!(!code_of("// Session").contains("Session"));
+}

@@ -104,7 +104,7 @@ pub(super) fn plan(
     let (secret_status, requeue) = secret_status(v, client, hand_over, observed.now);
     let status = (!hand_over.again)
         .then(|| {
-            let mut ready = status::ready(obj, v, uuid, observed.issuer);
+            let mut ready = status::ready(obj, v, uuid, observed.issuer, observed.now);
             ready.secret = secret_status;
             status::to_write(obj, ready)
         })

@@ -206,3 +206,37 @@ fn a_secret_of_unknown_age_is_rotated_once_then_on_schedule() {
     .unwrap();
     assert!(quiet.keycloak.is_empty());
 }
+
+#[test]
+fn the_transition_time_is_the_given_now_and_moves_only_when_ready_flips() {
+    use crate::reconcile::status;
+    use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+    let at = |s: i64| Time(Timestamp::from_second(s).unwrap());
+    let mut obj = resource();
+    let failed = status::failed(
+        &obj,
+        crate::reason::Reason::KeycloakUnavailable,
+        "down",
+        1_000,
+    );
+    assert_eq!(failed.conditions[0].last_transition_time, at(1_000));
+    obj.status = Some(failed);
+    let again = status::failed(
+        &obj,
+        crate::reason::Reason::KeycloakUnavailable,
+        "down",
+        2_000,
+    );
+    assert_eq!(
+        again.conditions[0].last_transition_time,
+        at(1_000),
+        "still False"
+    );
+    let v = crate::validate::validate(&obj, INSTALLATION).unwrap();
+    let ready = status::ready(&obj, &v, "u-1", ISSUER, 3_000);
+    assert_eq!(
+        ready.conditions[0].last_transition_time,
+        at(3_000),
+        "flipped"
+    );
+}

@@ -84,7 +84,7 @@ fn output(v: &Validated, value: &str) -> Secret {
 fn converged(obj: &OpenMetadataKeycloakClient, uuid: &str) -> OpenMetadataKeycloakClient {
     let v = validate(obj, INSTALLATION).unwrap();
     let mut obj = obj.clone();
-    let mut status = crate::reconcile::status::ready(&obj, &v, uuid, ISSUER);
+    let mut status = crate::reconcile::status::ready(&obj, &v, uuid, ISSUER, 0);
     status.secret = Some(crate::crd::SecretStatus {
         last_changed: Some(SECRET_CREATED_RFC3339.into()),
         ..Default::default()
