@@ -205,11 +205,8 @@ pub(super) fn namespaces(
 /// The resource that owns an output object.
 pub(super) fn owner_of<K: Resource>(obj: &K) -> Option<ObjectRef<Guarded>> {
     let namespace = obj.namespace()?;
-    let owner = obj
-        .owner_references()
-        .iter()
-        .find(|o| o.kind == "OpenMetadataKeycloakClient" && o.controller == Some(true))?;
-    Some(ObjectRef::new_with(&owner.name, ()).within(&namespace))
+    let owner = crate::crd::owner::controller(obj)?;
+    Some(ObjectRef::new_with(owner, ()).within(&namespace))
 }
 
 fn refs<'a>(

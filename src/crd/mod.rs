@@ -11,6 +11,7 @@
 
 mod connection;
 mod outputs;
+pub mod owner;
 mod status;
 
 pub use connection::{

@@ -17,11 +17,10 @@ use super::{
     Error,
     connection::{self, Connection},
     desired,
-    plan::owned_by,
 };
 use crate::{
     context::Context,
-    crd::{ClusterKeycloakConnection, WorkloadKind},
+    crd::{ClusterKeycloakConnection, WorkloadKind, owner::owned_by},
     keycloak::{ConnectionSpec, KeycloakError, ObservedClient, Session},
     names::{CHECKSUM_ANNOTATION, RESTARTED_FOR_ANNOTATION, ROTATED_FOR_ANNOTATION},
     urls::realm_url,

@@ -49,17 +49,9 @@ pub fn secret_labels(v: &Validated) -> BTreeMap<String, String> {
     labels
 }
 
-/// The owner reference of the output Secret: the resource, as controller (so the Secret is
-/// garbage-collected with it).
+/// The owner reference of what the resource writes (its Secret, its values ConfigMap).
 pub fn owner_reference(v: &Validated) -> OwnerReference {
-    OwnerReference {
-        api_version: "omkc.dev/v1alpha1".into(),
-        kind: "OpenMetadataKeycloakClient".into(),
-        name: v.name.clone(),
-        uid: v.uid.clone(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
+    crate::crd::owner::reference(&v.name, &v.uid)
 }
 
 /// The output Secret for server-side apply, owned by the resource (garbage-collected with it).

@@ -19,8 +19,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use keycloak::types::ClientRepresentation;
 
+pub use crate::crd::owner::owned_by;
 pub use deletion::{Deletion, deletion};
-pub use outputs::{checksum, owned_by};
+pub use outputs::checksum;
 pub use rollout::{Marks as RolloutMarks, Rollout, patch as rollout_patch, rollout};
 pub use secret::{HandOver, secret_created};
 

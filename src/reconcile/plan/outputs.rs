@@ -4,27 +4,17 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::Resource;
 
 use super::{
     HandOver, Observed, Outputs, Write,
     secret::{rotation_due, secret_created},
 };
 use crate::{
-    crd::{OpenMetadataKeycloakClient, SecretStatus},
+    crd::{OpenMetadataKeycloakClient, SecretStatus, owner::owned_by},
     keycloak::{ObservedClient, SecretValue},
     reconcile::{Error, change::Change, desired, status},
     validate::Validated,
 };
-
-/// Whether `obj` is owned by the resource (an ownerReference carries the resource's uid).
-pub fn owned_by<K: Resource>(obj: &K, uid: &str) -> bool {
-    obj.meta()
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.uid == uid && o.kind == "OpenMetadataKeycloakClient")
-}
 
 /// A hash of what OpenMetadata reads from the Secret, for the annotation that restarts
 /// workloads: SHA-256 over the resource's uid, the client id and the secret, 16 hex digits.

@@ -17,7 +17,8 @@
 //! gives no creation time (one given rather than generated, an imported client) has an unknown
 //! age: the rotation counts as due, once, and the regenerated secret carries its time.
 
-use super::{Observed, owned_by};
+use super::Observed;
+use crate::crd::owner::owned_by;
 use crate::{
     duration,
     keycloak::{KeycloakError, ObservedClient, SecretValue},
