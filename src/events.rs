@@ -27,7 +27,11 @@ use kube::{
 };
 use tracing::warn;
 
-use crate::{crd::OpenMetadataKeycloakClient, names::OPERATOR_NAME, reason::Reason};
+use crate::{
+    crd::OpenMetadataKeycloakClient,
+    names::OPERATOR_NAME,
+    reason::{Class, Reason},
+};
 
 /// Longest Event note, in bytes (the API server refuses notes over 1 kB).
 const MAX_NOTE: usize = 1000;
@@ -68,6 +72,15 @@ struct Published {
     last: Instant,
 }
 
+/// The type of an Event with `reason`: Normal for what went as asked (a change, Ready), Warning
+/// for what did not (a refusal, a failure, something left behind).
+pub fn type_of(reason: Reason) -> EventType {
+    match reason.class() {
+        Class::Ready | Class::Change => EventType::Normal,
+        Class::Permanent | Class::Transient | Class::Warning => EventType::Warning,
+    }
+}
+
 /// Publishes Events as this operator (and this pod, when `POD_NAME` is set).
 pub struct Publisher {
     client: Client,
@@ -85,15 +98,10 @@ impl Publisher {
         }
     }
 
-    /// Publishes an Event about `obj`.
-    pub async fn publish(
-        &self,
-        obj: &OpenMetadataKeycloakClient,
-        type_: EventType,
-        reason: Reason,
-        note: &str,
-    ) {
-        self.publish_to(obj.object_ref(&()), type_, reason, note)
+    /// Publishes an Event about `obj`: Normal for a change, Warning for everything else (its
+    /// type comes from the reason's class, never from the caller).
+    pub async fn publish(&self, obj: &OpenMetadataKeycloakClient, reason: Reason, note: &str) {
+        self.publish_to(obj.object_ref(&()), type_of(reason), reason, note)
             .await;
     }
 
@@ -108,7 +116,7 @@ impl Publisher {
             resource_version: meta.resource_version.clone(),
             ..Default::default()
         };
-        self.publish_to(reference, EventType::Warning, reason, note)
+        self.publish_to(reference, type_of(reason), reason, note)
             .await;
     }
 
@@ -210,6 +218,18 @@ pub fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_events_type_comes_from_its_reasons_class() {
+        for reason in Reason::ALL {
+            let normal = matches!(reason.class(), Class::Ready | Class::Change);
+            assert_eq!(type_of(*reason) == EventType::Normal, normal, "{reason}");
+        }
+        assert_eq!(type_of(Reason::ClientCreated), EventType::Normal);
+        assert_eq!(type_of(Reason::ClientOrphaned), EventType::Warning);
+        assert_eq!(type_of(Reason::KeycloakUnavailable), EventType::Warning);
+        assert_eq!(type_of(Reason::MalformedResource), EventType::Warning);
+    }
 
     #[test]
     fn truncate_respects_char_boundaries() {

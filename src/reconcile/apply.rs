@@ -18,7 +18,6 @@ use super::{
 use crate::{
     context::{Context, Fingerprint},
     crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
-    events::EventType,
     keycloak::{KeycloakError, Session},
     names::OPERATOR_NAME,
     reason::Reason,
@@ -224,7 +223,7 @@ pub async fn rollout(
                     "{kind_name} {name:?} named in spec.secret.rollout is restarted for another resource of the namespace ({other}); left alone (one workload follows one resource)"
                 );
                 ctx.events
-                    .publish(obj, EventType::Warning, Reason::WorkloadClaimed, &note)
+                    .publish(obj, Reason::WorkloadClaimed, &note)
                     .await;
                 ctx.remember_rolled(&v.namespace, &slot, name, &claimed);
             }
@@ -238,7 +237,7 @@ pub async fn rollout(
                 let note =
                     format!("{kind_name} {name:?} named in spec.secret.rollout does not exist");
                 ctx.events
-                    .publish(obj, EventType::Warning, Reason::WorkloadNotFound, &note)
+                    .publish(obj, Reason::WorkloadNotFound, &note)
                     .await;
                 ctx.remember_rolled(&v.namespace, &slot, name, &missing);
             }
@@ -290,12 +289,7 @@ async fn forbidden(
         "may not restart {kind_name} {name:?} named in spec.secret.rollout: the operator's role does not grant it (install the chart with rollout.enabled=true); the client and the Secret are up to date"
     );
     ctx.events
-        .publish(
-            obj,
-            EventType::Warning,
-            Reason::WorkloadRestartForbidden,
-            &note,
-        )
+        .publish(obj, Reason::WorkloadRestartForbidden, &note)
         .await;
     ctx.remember_rolled(&v.namespace, slot, name, &marker);
 }

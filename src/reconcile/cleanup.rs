@@ -12,7 +12,6 @@ use super::{Error, apply, dereference, known_uuid, plan, status};
 use crate::{
     context::Context,
     crd::{DeletionPolicy, OpenMetadataKeycloakClient},
-    events::EventType,
     keycloak::Session,
     reason::Reason,
     validate::{ConnectionSource, Validated, validate},
@@ -26,9 +25,7 @@ pub async fn cleanup(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<
     };
     if v.deletion_policy == Some(DeletionPolicy::Retain) {
         let note = plan::Deletion::Retain.describe(&v);
-        ctx.events
-            .publish(obj, EventType::Normal, Reason::ClientRetained, &note)
-            .await;
+        ctx.events.publish(obj, Reason::ClientRetained, &note).await;
         return Ok(());
     }
     let session = match dereference::session(&v, ctx).await {
@@ -56,9 +53,7 @@ pub async fn cleanup(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<
                 _ => Reason::ClientDeleted,
             };
             let note = outcome.describe(&v);
-            ctx.events
-                .publish(obj, EventType::Normal, reason, &note)
-                .await;
+            ctx.events.publish(obj, reason, &note).await;
             Ok(())
         }
         Err(err) if err.is_transient() => {
@@ -66,9 +61,7 @@ pub async fn cleanup(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<
             let failed = status::failed(obj, err.reason(), &message, super::now());
             apply::status(obj, ctx, status::to_write(obj, failed)).await?;
             let note = format!("deleting: {err}");
-            ctx.events
-                .publish(obj, EventType::Warning, err.reason(), &note)
-                .await;
+            ctx.events.publish(obj, err.reason(), &note).await;
             Err(err)
         }
         Err(err) => orphaned(obj, Some(&v), &err.to_string(), ctx).await,
@@ -104,9 +97,7 @@ async fn orphaned(
         "client {client_id:?} (id {uuid}){place} is left in Keycloak: cleanup is impossible ({why}); delete it there by hand"
     );
     ctx.metrics.orphaned_client();
-    ctx.events
-        .publish(obj, EventType::Warning, Reason::ClientOrphaned, &note)
-        .await;
+    ctx.events.publish(obj, Reason::ClientOrphaned, &note).await;
     Ok(())
 }
 

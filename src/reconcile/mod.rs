@@ -34,7 +34,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use crate::{
     context::Context,
     crd::OpenMetadataKeycloakClient,
-    events::EventType,
     keycloak::{KeycloakError, SecretValue, Session},
     reason::Reason,
     validate::{Validated, validate},
@@ -112,9 +111,7 @@ async fn converge_and_report(
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
-                ctx.events
-                    .publish(obj, EventType::Normal, first.reason(), &note)
-                    .await;
+                ctx.events.publish(obj, first.reason(), &note).await;
             }
             // A scheduled rotation comes back when it is due; everything else with the
             // controller's even spread of resyncs.
@@ -124,7 +121,7 @@ async fn converge_and_report(
             let failed = status::failed(obj, err.reason(), &err.to_string(), now());
             apply::status(obj, ctx, status::to_write(obj, failed)).await?;
             ctx.events
-                .publish(obj, EventType::Warning, err.reason(), &err.to_string())
+                .publish(obj, err.reason(), &err.to_string())
                 .await;
             Err(err)
         }
