@@ -14,7 +14,7 @@ use crate::{
     keycloak::{ConnectionKey, ConnectionSpec, Credentials, KeycloakError, Pool, Session},
     reconcile::{
         change::Change,
-        plan::{self, KeycloakAction, Observed},
+        plan::{self, Observed, Write},
     },
     telemetry::Metrics,
 };
@@ -178,14 +178,14 @@ pub async fn check(args: &CheckArgs) -> Result<String, Failure> {
         },
     );
     let would = match planned {
-        Ok(p) if p.keycloak.is_empty() => {
+        Ok(p) if !p.writes.iter().any(Write::is_keycloak) => {
             Ok("in sync: a reconcile would change nothing in Keycloak".to_string())
         }
         Ok(p) => Ok(format!(
             "a reconcile would {}",
-            p.keycloak
+            p.writes
                 .iter()
-                .map(|a| describe(a, &p.changes))
+                .filter_map(|w| describe(w, &p.changes))
                 .collect::<Vec<_>>()
                 .join(", then ")
         )),
@@ -199,13 +199,14 @@ pub async fn check(args: &CheckArgs) -> Result<String, Failure> {
     Ok(out)
 }
 
-fn describe(action: &KeycloakAction, changes: &[Change]) -> String {
-    match action {
-        KeycloakAction::Create(c) => format!(
+/// A Keycloak write in words (`None` for a Kubernetes write: not checked).
+fn describe(write: &Write, changes: &[Change]) -> Option<String> {
+    Some(match write {
+        Write::CreateClient(c) => format!(
             "create client {:?}",
             c.client_id.as_deref().unwrap_or_default()
         ),
-        KeycloakAction::Update { .. } => {
+        Write::UpdateClient { .. } => {
             let fields: Vec<String> = changes
                 .iter()
                 .filter_map(|c| match c {
@@ -220,9 +221,11 @@ fn describe(action: &KeycloakAction, changes: &[Change]) -> String {
                 .collect();
             format!("update the client ({})", fields.join(", "))
         }
-        KeycloakAction::AddScopes { names, .. } => {
+        Write::AddScopes { names, .. } => {
             format!("add the default client scopes {}", names.join(", "))
         }
-        KeycloakAction::RegenerateSecret { .. } => "generate a client secret".into(),
-    }
+        Write::RegenerateSecret { .. } => "generate a client secret".into(),
+        Write::DeleteClient { .. } => "delete the client".into(),
+        _ => return None,
+    })
 }

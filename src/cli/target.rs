@@ -13,7 +13,7 @@ use super::{
 use crate::{
     crd::ClusterKeycloakConnection,
     keycloak::Credentials,
-    reconcile::{Error, connection, dereference::credentials_from},
+    reconcile::{Error, connection, observe::credentials_from},
     validate::{ConnectionSource, DEFAULT_ADMIN_REALM, Validated, base_url, ca_bundle},
 };
 

@@ -28,7 +28,7 @@ use crate::{
     crd::{ClusterKeycloakConnection, ClusterKeycloakConnectionStatus},
     keycloak::{ConnectionSpec, Credentials, Session},
     reason::Reason,
-    reconcile::{Error, connection, dereference::credentials},
+    reconcile::{Error, connection, observe::credentials},
 };
 
 /// What one check found.

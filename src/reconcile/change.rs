@@ -6,7 +6,7 @@ use std::fmt;
 use super::desired::ClientField;
 use crate::reason::Reason;
 
-/// One change made in Keycloak or Kubernetes.
+/// One change made in Keycloak or Kubernetes, or (on deletion) what was left there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     /// The client was created.
@@ -96,6 +96,46 @@ pub enum Change {
         /// Its name.
         name: String,
     },
+    /// The resource was deleted, and its client with it.
+    ClientDeleted {
+        /// Keycloak client id.
+        client_id: String,
+        /// Its realm.
+        realm: String,
+    },
+    /// The resource was deleted; its client stays (`deletionPolicy: Retain`, or adopted).
+    ClientRetained {
+        /// Keycloak client id.
+        client_id: String,
+        /// Its realm.
+        realm: String,
+    },
+    /// The resource was deleted; its client was already gone from Keycloak.
+    ClientGone {
+        /// Keycloak client id.
+        client_id: String,
+    },
+    /// The resource was deleted; the client of that id is not its own, and stays.
+    ClientNotOurs {
+        /// Keycloak client id.
+        client_id: String,
+    },
+    /// The resource was deleted and its client could not be: it is left in Keycloak.
+    ClientOrphaned {
+        /// Keycloak client id, as the status recorded it.
+        client_id: String,
+        /// Keycloak's internal id, as the status recorded it.
+        uuid: String,
+        /// Where: the realm and the connection (empty when the spec is invalid).
+        place: String,
+        /// Why cleanup is impossible.
+        why: String,
+    },
+    /// A resource that does not parse was deleted: what client it made cannot be known.
+    UnreadableOrphaned {
+        /// Why it does not parse.
+        error: String,
+    },
 }
 
 /// Why a client secret was rotated.
@@ -129,6 +169,11 @@ impl Change {
             Self::ValuesWritten { .. } => Reason::ValuesWritten,
             Self::ValuesRemoved { .. } => Reason::ValuesRemoved,
             Self::WorkloadRestarted { .. } => Reason::WorkloadRestarted,
+            Self::ClientDeleted { .. } | Self::ClientGone { .. } | Self::ClientNotOurs { .. } => {
+                Reason::ClientDeleted
+            }
+            Self::ClientRetained { .. } => Reason::ClientRetained,
+            Self::ClientOrphaned { .. } | Self::UnreadableOrphaned { .. } => Reason::ClientOrphaned,
         }
     }
 }
@@ -199,6 +244,33 @@ impl fmt::Display for Change {
             Self::WorkloadRestarted { kind, name } => {
                 write!(f, "restarted {kind} {name:?} to load the new secret")
             }
+            Self::ClientDeleted { client_id, realm } => {
+                write!(f, "deleted client {client_id:?} from realm {realm:?}")
+            }
+            Self::ClientRetained { client_id, realm } => write!(
+                f,
+                "client {client_id:?} stays in realm {realm:?} (deletionPolicy Retain, or adopted and no explicit Delete)"
+            ),
+            Self::ClientGone { client_id } => {
+                write!(f, "client {client_id:?} was already gone from Keycloak")
+            }
+            Self::ClientNotOurs { client_id } => write!(
+                f,
+                "client {client_id:?} is not owned by this resource: left in Keycloak"
+            ),
+            Self::ClientOrphaned {
+                client_id,
+                uuid,
+                place,
+                why,
+            } => write!(
+                f,
+                "client {client_id:?} (id {uuid}){place} is left in Keycloak: cleanup is impossible ({why}); delete it there by hand"
+            ),
+            Self::UnreadableOrphaned { error } => write!(
+                f,
+                "the resource does not parse ({error}); the Keycloak client it may have made is left in Keycloak"
+            ),
         }
     }
 }

@@ -1,44 +1,49 @@
-//! The reconcile, as a pipeline around a pure plan:
+//! The reconcile: one loop around a pure plan.
 //!
 //! ```text
-//! resource ─validate─▶ Validated ─dereference─▶ observations ─plan─▶ writes ─apply─▶ status, Events
+//! resource ─validate─▶ Validated ─observe─▶ Seen, client ─plan─▶ Plan ─execute─▶ Event
+//!                                              ▲                     │
+//!                                              └── then: ObserveAgain┘
 //! ```
 //!
 //! - [`crate::validate`] (pure): the raw spec becomes a checked value with defaults;
-//! - [`dereference`] (reads only): credentials, the Keycloak client, the output Secret;
-//! - [`plan`] (pure): what to create, update or add, the Secret to write, the status;
-//! - [`apply`] (the only writes): executes a plan against Keycloak and Kubernetes;
-//! - [`status`] (pure) and [`crate::events`]: what is reported;
-//! - [`cleanup`]: the same steps when the resource is deleted.
+//! - [`observe`] (reads only): the connection, credentials, the Keycloak client, the
+//!   output Secret and ConfigMap;
+//! - [`plan`] (pure): every write (Keycloak, the Secret, the ConfigMap, the status, the
+//!   finalizer on deletion), the changes they make, and whether to observe again;
+//! - [`execute`] (the only writes): makes a plan's writes, in order;
+//! - [`crate::events`]: one Event per reconcile, from the changes ([`change`]).
+//!
+//! A deleted resource goes through the same loop: its plan deletes the client and releases the
+//! finalizer.
 
-pub mod apply;
 pub mod change;
-pub mod cleanup;
 pub mod connection;
-pub mod dereference;
 pub mod desired;
 mod error;
+pub mod execute;
 pub mod finalizer;
+pub mod observe;
 pub mod plan;
 pub mod status;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use kube::{ResourceExt, core::DeserializeGuard, runtime::controller::Action};
 use tracing::{info, warn};
 
 pub use error::{Error, keycloak_reason};
-
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+pub use observe::Seen;
 
 use crate::{
     context::Context,
-    crd::OpenMetadataKeycloakClient,
-    keycloak::{KeycloakError, SecretValue, Session},
+    crd::{DeletionPolicy, OpenMetadataKeycloakClient},
+    keycloak::{KeycloakError, ObservedClient, Session},
     reason::Reason,
     validate::{Validated, validate},
 };
 use change::Change;
+use plan::{Then, Write};
 
 /// `namespace/name` of a resource: the key of its backoff and of its log lines.
 pub fn object_key(obj: &OpenMetadataKeycloakClient) -> String {
@@ -49,8 +54,8 @@ pub fn object_key(obj: &OpenMetadataKeycloakClient) -> String {
 /// read it back, mark a rotation on the Secret, observe again, regenerate, read back.
 const MAX_PASSES: usize = 6;
 
-/// Entry point of a reconcile: a malformed object is reported and skipped; a deleted one is
-/// cleaned up; the others get the finalizer and converge, in the same reconcile.
+/// Entry point of a reconcile: a malformed object is reported and skipped; the others get the
+/// finalizer and converge (a deleted one: its cleanup), in the same reconcile.
 pub async fn reconcile(
     guard: Arc<DeserializeGuard<OpenMetadataKeycloakClient>>,
     ctx: Arc<Context>,
@@ -62,7 +67,13 @@ pub async fn reconcile(
             warn!(name = ?meta.name, namespace = ?meta.namespace, "malformed OpenMetadataKeycloakClient: {}", invalid.error);
             if meta.deletion_timestamp.is_some() && finalizer::has(meta) {
                 // Deletable even when it no longer parses; what it made cannot be looked up.
-                cleanup::orphaned_unreadable(meta, &invalid.error, &ctx).await;
+                let left = Change::UnreadableOrphaned {
+                    error: invalid.error.clone(),
+                };
+                ctx.metrics.orphaned_client();
+                ctx.events
+                    .publish_for_meta(meta, left.reason(), &left.to_string())
+                    .await;
                 finalizer::remove(meta, &ctx).await?;
             } else {
                 ctx.events
@@ -72,20 +83,29 @@ pub async fn reconcile(
             return Ok(Action::await_change());
         }
     };
-    if obj.metadata.deletion_timestamp.is_some() {
-        if finalizer::has(&obj.metadata) {
-            cleanup::cleanup(obj, &ctx).await?;
-            finalizer::remove(&obj.metadata, &ctx).await?;
-        }
-        return Ok(Action::await_change());
-    }
-    if !finalizer::has(&obj.metadata) {
-        finalizer::add(obj, &ctx).await?;
+    let deleting = obj.metadata.deletion_timestamp.is_some();
+    match (deleting, finalizer::has(&obj.metadata)) {
+        (true, false) => return Ok(Action::await_change()),
+        (false, false) => finalizer::add(obj, &ctx).await?,
+        _ => {}
     }
     converge_and_report(obj, &ctx).await
 }
 
-/// Converges, then reports: the status (only when it changed) and one Event for the changes.
+/// What a converged reconcile did.
+#[derive(Debug, Default)]
+pub struct Converged {
+    /// Every change made (or, on deletion, left), in order.
+    pub changes: Vec<Change>,
+    /// The writes of the last plan that were not made: the Kubernetes writes, without a
+    /// context.
+    pub unmade: Vec<Write>,
+    /// Come back after this delay (a scheduled rotation, a rotation asked too soon).
+    pub requeue: Option<Duration>,
+}
+
+/// Converges, then reports: one Event for the changes (the status is one of the writes), or the
+/// failure in the status and an Event.
 async fn converge_and_report(
     obj: &OpenMetadataKeycloakClient,
     ctx: &Context,
@@ -97,10 +117,15 @@ async fn converge_and_report(
         .await
         .unwrap_or(Err(Error::TimedOut(bound)));
     match converged {
-        Ok((changes, requeue)) => {
+        Ok(Converged {
+            changes, requeue, ..
+        }) => {
             ctx.reset_backoff(&object_key(obj));
             for change in &changes {
                 info!(resource = %object_key(obj), "{change}");
+                if change.reason() == Reason::ClientOrphaned {
+                    ctx.metrics.orphaned_client();
+                }
             }
             // One Event per reconcile that changed something: named by its first change (the
             // client before its scopes, the secret before the Secret, the Secret before the
@@ -118,14 +143,63 @@ async fn converge_and_report(
             Ok(requeue.map_or_else(Action::await_change, Action::requeue))
         }
         Err(err) => {
-            let failed = status::failed(obj, err.reason(), &err.to_string(), now());
-            apply::status(obj, ctx, status::to_write(obj, failed)).await?;
-            ctx.events
-                .publish(obj, err.reason(), &err.to_string())
-                .await;
+            let (message, note) = if obj.metadata.deletion_timestamp.is_some() {
+                let note = format!("deleting: {err}");
+                let message = format!("{note}; the finalizer stays until Keycloak answers");
+                (message, note)
+            } else {
+                (err.to_string(), err.to_string())
+            };
+            let failed = status::failed(obj, err.reason(), &message, now());
+            if let Some(failed) = status::to_write(obj, failed) {
+                execute::status(obj, ctx, &failed).await?;
+            }
+            ctx.events.publish(obj, err.reason(), &note).await;
             Err(err)
         }
     }
+}
+
+/// Validate, observe, then the loop; for a deleted resource, [`release`].
+async fn converge(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Converged, Error> {
+    if obj.metadata.deletion_timestamp.is_some() {
+        return release(obj, ctx).await;
+    }
+    let v = validate(obj, &ctx.settings.installation)?;
+    let (session, seen) = observe::resource(obj, &v, ctx).await?;
+    converge_client(&session, obj, &v, seen, Some(ctx)).await
+}
+
+/// A deleted resource: the loop deletes its client in Keycloak (as its plan says), then its
+/// Kubernetes writes release the finalizer. When the loop cannot run or fails for good, what is
+/// left in Keycloak is said ([`plan::orphaned`]) and the finalizer released all the same.
+async fn release(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Converged, Error> {
+    let plan = match validate(obj, &ctx.settings.installation) {
+        Err(e) => plan::orphaned(obj, None, e.into())?,
+        // Keycloak is not even asked.
+        Ok(v) if v.deletion_policy == Some(DeletionPolicy::Retain) => plan::retained(&v),
+        Ok(v) => {
+            let converged = match observe::deletion_session(&v, ctx).await {
+                Ok(session) => {
+                    converge_client(&session, obj, &v, observe::Seen::default(), None).await
+                }
+                Err(e) => Err(e),
+            };
+            match converged {
+                Ok(c) => plan::Plan {
+                    writes: c.unmade,
+                    changes: c.changes,
+                    then: Then::Done(None),
+                },
+                Err(e) => plan::orphaned(obj, Some(&v), e)?,
+            }
+        }
+    };
+    execute::kubernetes(obj, ctx, &plan.writes).await?;
+    Ok(Converged {
+        changes: plan.changes,
+        ..Default::default()
+    })
 }
 
 /// The uuid of the client this resource's status recorded, if any.
@@ -140,135 +214,84 @@ pub(crate) fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// What a reconcile observed in Kubernetes (and the realm's issuer), owned: every pass plans
-/// from it, and a pass after a write plans from what was written.
-#[derive(Default)]
-pub struct Seen {
-    /// The realm's issuer as browsers reach it.
-    pub issuer: String,
-    /// The output Secret, if it exists.
-    pub secret: Option<Secret>,
-    /// Other output Secrets this resource owns (left behind by a rename).
-    pub previous_secrets: Vec<Secret>,
-    /// The client secret from `spec.secret.source`, when there is one.
-    pub source: Option<SecretValue>,
-    /// The values ConfigMap, if it exists.
-    pub config_map: Option<ConfigMap>,
-    /// Other values ConfigMaps this resource owns.
-    pub previous_config_maps: Vec<ConfigMap>,
-    /// Now, in epoch seconds.
-    pub now: i64,
-    /// Whether the connection allows adoption.
-    pub adoption_allowed: bool,
-    /// The shortest time between two rotations (seconds).
-    pub rotation_gap: i64,
-}
-
-/// Observes what a reconcile needs besides the client: the connection (within its
-/// `maxClients`), the source secret, the issuer, the output Secret and values ConfigMap.
-async fn observe(
-    obj: &OpenMetadataKeycloakClient,
-    v: &Validated,
-    ctx: &Context,
-) -> Result<(Arc<Session>, Seen), Error> {
-    let (session, connection) = dereference::session(v, ctx).await?;
-    if let crate::validate::ConnectionSource::Cluster(name) = &v.connection {
-        let all = ctx.all_resources();
-        connection::within_limit(
-            name,
-            connection.max_clients,
-            obj,
-            all.iter().filter_map(|g| g.0.as_ref().ok()),
-        )?;
-    }
-    let source = dereference::source(v, ctx).await?;
-    let issuer = dereference::issuer(&session, &connection, v).await?;
-    let (secret, previous_secrets) = dereference::output_secrets(v, ctx).await?;
-    let (config_map, previous_config_maps) = dereference::config_maps(v, ctx).await?;
-    let seen = Seen {
-        issuer,
-        secret,
-        previous_secrets,
-        source,
-        config_map,
-        previous_config_maps,
-        now: now(),
-        adoption_allowed: connection.allow_adoption,
-        rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())
-            .unwrap_or(i64::MAX),
-    };
-    Ok((session, seen))
-}
-
-/// Validate, observe, then the loop.
-async fn converge(
-    obj: &OpenMetadataKeycloakClient,
-    ctx: &Context,
-) -> Result<(Vec<Change>, Option<std::time::Duration>), Error> {
-    let v = validate(obj, &ctx.settings.installation)?;
-    let (session, seen) = observe(obj, &v, ctx).await?;
-    let (outputs, changes) = converge_client(&session, obj, &v, seen, Some(ctx)).await?;
-    Ok((changes, outputs.requeue))
-}
-
 /// The loop at the heart of a reconcile: observe the client, plan, write, until a plan has
 /// nothing left to observe again. A plan observes again after creating the client or giving it
 /// a secret (what Keycloak built is read back), and after marking a rotation on the Secret (the
 /// next pass plans from the Secret just written and the client as it is now).
 ///
 /// Without `ctx` the Kubernetes writes are not made: the first pass that has them returns them
-/// (the Keycloak side alone, for tests and offline use).
+/// as [`Converged::unmade`] (the Keycloak side alone: deletion, tests).
 pub async fn converge_client(
     session: &Session,
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
-    mut seen: Seen,
+    mut seen: observe::Seen,
     ctx: Option<&Context>,
-) -> Result<(plan::Outputs, Vec<Change>), Error> {
-    let mut client = dereference::client(session, v, known_uuid(obj)).await?;
+) -> Result<Converged, Error> {
+    let known = known_uuid(obj);
+    let mut client = observe::client(session, v, known).await?;
     let mut changes = Vec::new();
     for _ in 0..MAX_PASSES {
-        let observed = plan::Observed {
-            issuer: &seen.issuer,
-            known_uuid: known_uuid(obj),
-            client: client.as_ref(),
-            secret: seen.secret.as_ref(),
-            previous_secrets: &seen.previous_secrets,
-            source: seen.source.as_ref(),
-            config_map: seen.config_map.as_ref(),
-            previous_config_maps: &seen.previous_config_maps,
-            now: seen.now,
-            authorization_ignored: session.authorization_ignored(),
-            adoption_allowed: seen.adoption_allowed,
-            rotation_gap: seen.rotation_gap,
-        };
+        let observed = seen.observed(client.as_ref(), known, session.authorization_ignored());
         let planned = plan::plan(obj, v, observed)?;
         changes.extend(planned.changes);
-        let written = apply::keycloak(session, v, &planned.keycloak).await?;
-        let Some(outputs) = planned.outputs else {
-            // Observe again: what Keycloak built from the writes.
-            let Some(uuid) = written else { break };
-            client = Some(dereference::client_by_id(session, v, &uuid).await?);
-            continue;
+        let written = execute::keycloak(session, v, &planned.writes).await?;
+        let kubernetes: Vec<Write> = planned
+            .writes
+            .iter()
+            .filter(|w| !w.is_keycloak())
+            .cloned()
+            .collect();
+        let done = match planned.then {
+            Then::Done(requeue) => Some(requeue),
+            // Nothing was written: observing again would see the same.
+            Then::ObserveAgain if planned.writes.is_empty() => break,
+            Then::ObserveAgain => None,
         };
         let Some(ctx) = ctx else {
-            return Ok((outputs, changes));
-        };
-        let (secret, config_map) = apply::outputs(obj, v, ctx, &outputs).await?;
-        if !outputs.again {
-            if let Some(checksum) = &outputs.checksum {
-                changes.extend(apply::rollout(obj, v, ctx, checksum).await?);
+            if done.is_none() && kubernetes.is_empty() {
+                client = observe_again(session, v, known, written).await?;
+                continue;
             }
-            return Ok((outputs, changes));
+            return Ok(Converged {
+                changes,
+                unmade: kubernetes,
+                requeue: done.flatten(),
+            });
+        };
+        let made = execute::kubernetes(obj, ctx, &kubernetes).await?;
+        changes.extend(made.changes);
+        if let Some(requeue) = done {
+            return Ok(Converged {
+                changes,
+                unmade: Vec::new(),
+                requeue,
+            });
         }
         // Observe again, from what was just written (the watch may not show it yet).
-        seen.secret = secret.or(seen.secret);
-        seen.config_map = config_map.or(seen.config_map);
-        seen.previous_secrets.clear();
-        seen.previous_config_maps.clear();
-        client = dereference::client(session, v, known_uuid(obj)).await?;
+        seen.secret = made.secret.or(seen.secret);
+        seen.config_map = made.config_map.or(seen.config_map);
+        if !kubernetes.is_empty() {
+            seen.previous_secrets.clear();
+            seen.previous_config_maps.clear();
+        }
+        client = observe_again(session, v, known, written).await?;
     }
     Err(Error::Keycloak(KeycloakError::Protocol(
         "the client did not settle".into(),
     )))
+}
+
+/// The client after a pass's writes: read back by its id when Keycloak was written (what it
+/// built from the writes), else looked up as at the start.
+async fn observe_again(
+    session: &Session,
+    v: &Validated,
+    known: Option<&str>,
+    written: Option<String>,
+) -> Result<Option<ObservedClient>, Error> {
+    match written {
+        Some(uuid) => Ok(Some(observe::client_by_id(session, v, &uuid).await?)),
+        None => observe::client(session, v, known).await,
+    }
 }

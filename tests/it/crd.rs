@@ -640,7 +640,7 @@ fn output_secret_carries_only_the_operators_and_the_users_metadata() {
 #[test]
 fn credentials_come_from_either_key_pair_and_errors_name_keys_only() {
     use k8s_openapi::{ByteString, api::core::v1::Secret};
-    use omkc::reconcile::dereference::credentials_from;
+    use omkc::reconcile::observe::credentials_from;
     let secret = |pairs: &[(&str, &str)]| Secret {
         data: Some(
             pairs

@@ -14,7 +14,7 @@ use omkc::{
     reconcile::{
         change::{Change, Rotation},
         desired::{self, ClientField},
-        plan::{Deletion, SecretWrite},
+        plan::Put,
     },
     validate::validate,
 };
@@ -28,6 +28,7 @@ use crate::{
         fixture, keycloak_delete, keycloak_sync,
         openapi::{OpenApi, violations},
         target::{Kc, REALM, ScopeKind},
+        unmade_secret, unmade_status,
     },
 };
 
@@ -65,22 +66,27 @@ pub async fn sync_keycloak(
     obj: &OpenMetadataKeycloakClient,
 ) -> Result<Synced, Error> {
     let v = validate(obj, INSTALLATION).unwrap();
-    let (outputs, changes) = keycloak_sync(session, obj).await?;
-    let Some(SecretWrite::Create(secret)) = outputs.secret else {
+    let converged = keycloak_sync(session, obj).await?;
+    let Some(Put::Create(secret)) = unmade_secret(&converged) else {
         panic!("with no Secret in place, the plan creates one")
     };
-    let value = &secret.data.unwrap()[&v.secret.client_secret_key];
+    let value = &secret.data.as_ref().unwrap()[&v.secret.client_secret_key];
     Ok(Synced {
-        client_uuid: outputs.status.unwrap().client_uuid.unwrap(),
+        client_uuid: unmade_status(&converged)
+            .unwrap()
+            .client_uuid
+            .clone()
+            .unwrap(),
         client_secret: String::from_utf8(value.0.clone()).unwrap(),
-        changes: changes
+        changes: converged
+            .changes
             .into_iter()
             .filter(|c| !matches!(c, Change::SecretCreated { .. }))
             .collect(),
     })
 }
 
-async fn delete(session: &Session, obj: &OpenMetadataKeycloakClient) -> Result<Deletion, Error> {
+async fn delete(session: &Session, obj: &OpenMetadataKeycloakClient) -> Result<Change, Error> {
     keycloak_delete(session, obj).await
 }
 
@@ -627,11 +633,14 @@ both!(
         sync_keycloak(&session, &v).await.unwrap();
 
         let decided = delete(&session, &v).await.unwrap();
-        assert!(matches!(decided, Deletion::Delete { .. }), "{decided:?}");
+        assert!(
+            matches!(decided, Change::ClientDeleted { .. }),
+            "{decided:?}"
+        );
         assert!(kc.client(REALM, "openmetadata").await.is_none());
 
         let again = delete(&session, &v).await.unwrap();
-        assert_eq!(again, Deletion::AlreadyGone);
+        assert!(matches!(again, Change::ClientGone { .. }), "{again:?}");
 
         // A 404 from DELETE (deleted by someone else in between) is success too.
         sync_keycloak(&session, &v).await.unwrap();
@@ -827,7 +836,8 @@ both!(
                 .unwrap()
         };
 
-        let (outputs, changes) = converge(given).await;
+        let converged = converge(given).await;
+        let changes = &converged.changes;
         let rotated = Change::SecretRotated {
             client_id: v.client_id.clone(),
             trigger: Rotation::AgeUnknown("1h".into()),
@@ -838,11 +848,13 @@ both!(
         assert_ne!(fresh, given);
         assert!(after["attributes"][SECRET_CREATION_ATTRIBUTE].is_string());
         assert!(
-            outputs.status.unwrap().secret.unwrap().next_rotation.is_some(),
+            unmade_status(&converged)
+                .and_then(|s| s.secret.as_ref())
+                .is_some_and(|s| s.next_rotation.is_some()),
             "the next rotation is known now"
         );
 
-        let (_, changes) = converge(&fresh).await;
+        let changes = converge(&fresh).await.changes;
         assert!(
             !changes
                 .iter()
@@ -889,7 +901,8 @@ both!(
             o.spec.deletion_policy = Some(omkc::crd::DeletionPolicy::Retain)
         });
         let made = sync_keycloak(&session, &first).await.unwrap();
-        assert_eq!(delete(&session, &first).await.unwrap(), Deletion::Retain);
+        let retained = delete(&session, &first).await.unwrap();
+        assert!(matches!(retained, Change::ClientRetained { .. }), "{retained:?}");
 
         let mut second = first.clone();
         second.metadata.uid = Some("7d3c9a52-0000-4000-8000-0000000000ff".into());
@@ -898,7 +911,8 @@ both!(
         assert_eq!(err.reason(), Reason::ClientConflict, "{err}");
         assert!(err.to_string().contains("earlier"), "{err}");
         assert_eq!(kc.writes(), Vec::<String>::new(), "nothing written");
-        assert_eq!(delete(&session, &second).await.unwrap(), Deletion::NotOurs);
+        let left = delete(&session, &second).await.unwrap();
+        assert!(matches!(left, Change::ClientNotOurs { .. }), "{left:?}");
         assert!(kc.client(REALM, "openmetadata").await.is_some());
 
         // Taken over explicitly.

@@ -6,7 +6,7 @@
 
 use omkc::{
     crd::{ClientSpec, DeletionPolicy, OpenMetadataKeycloakClient},
-    reconcile::plan::{Deletion, SecretWrite},
+    reconcile::{change::Change, plan::Put},
 };
 use serde_json::json;
 
@@ -15,6 +15,7 @@ use crate::{
     support::{
         fixture, keycloak_delete, keycloak_sync,
         target::{Kc, REALM},
+        unmade_secret,
     },
 };
 
@@ -26,8 +27,8 @@ fn resource(kc: &Kc, client: ClientSpec) -> OpenMetadataKeycloakClient {
 }
 
 async fn sync(kc: &Kc, obj: &OpenMetadataKeycloakClient) {
-    let (outputs, _) = keycloak_sync(&kc.admin_session(), obj).await.unwrap();
-    assert!(matches!(outputs.secret, Some(SecretWrite::Create(_))));
+    let converged = keycloak_sync(&kc.admin_session(), obj).await.unwrap();
+    assert!(matches!(unmade_secret(&converged), Some(Put::Create(_))));
 }
 
 /// Gives the client `openmetadata` authorization settings (policies) and a service account
@@ -236,13 +237,19 @@ both!(
         let session = kc.admin_session();
 
         let decided = keycloak_delete(&session, &adopting).await.unwrap();
-        assert_eq!(decided, Deletion::Retain);
+        assert!(
+            matches!(decided, Change::ClientRetained { .. }),
+            "{decided:?}"
+        );
         assert!(kc.client(REALM, "openmetadata").await.is_some());
 
         let mut explicit = adopting.clone();
         explicit.spec.deletion_policy = Some(DeletionPolicy::Delete);
         let decided = keycloak_delete(&session, &explicit).await.unwrap();
-        assert!(matches!(decided, Deletion::Delete { .. }));
+        assert!(
+            matches!(decided, Change::ClientDeleted { .. }),
+            "{decided:?}"
+        );
         assert!(kc.client(REALM, "openmetadata").await.is_none());
     }
 );

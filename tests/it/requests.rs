@@ -11,7 +11,7 @@ use crate::support::{
     apiserver::{ApiServer, Request},
     b64, decode,
     emulator::Emulator,
-    keycloak_sync,
+    keycloak_sync, unmade_secret, unmade_status,
 };
 use kube::{
     core::DeserializeGuard,
@@ -261,17 +261,17 @@ async fn a_new_resource_gets_finalizer_client_secret_status_and_one_event_in_one
 /// A resource, Keycloak and the caches as they are once everything converged.
 async fn converged(emu: &Emulator, ctx: &Context, api: &ApiServer) -> OpenMetadataKeycloakClient {
     let base = resource(&emu.base_url, finalized);
-    let (outputs, _) = keycloak_sync(&admin_session(emu), &base).await.unwrap();
-    let Some(omkc::reconcile::plan::SecretWrite::Create(secret)) = outputs.secret else {
+    let converged = keycloak_sync(&admin_session(emu), &base).await.unwrap();
+    let Some(omkc::reconcile::plan::Put::Create(secret)) = unmade_secret(&converged) else {
         panic!("a create")
     };
-    api.put(serde_json::to_value(&secret).unwrap());
+    api.put(serde_json::to_value(secret).unwrap());
     let stored = api.get("v1/secrets", NS, "oidc-secrets").unwrap();
     ctx.output_secrets
         .insert(serde_json::from_value(stored).unwrap());
     let obj = resource(&emu.base_url, |o| {
         finalized(o);
-        o.status = outputs.status;
+        o.status = unmade_status(&converged).cloned();
     });
     api.put(serde_json::to_value(&obj).unwrap());
     obj
@@ -419,15 +419,16 @@ async fn deletion_removes_the_owned_client_then_the_finalizer() {
     });
     let action = reconcile(guard(&obj), ctx).await.unwrap();
     assert_eq!(action, Action::await_change());
+    // The writes, then what they did is reported (as in every reconcile).
     assert_eq!(
         calls(&api, 0),
-        [format!("POST {EVENTS_PATH}"), format!("PATCH {CR_PATH}")]
+        [format!("PATCH {CR_PATH}"), format!("POST {EVENTS_PATH}")]
     );
-    let (_, reason, note) = event_in(&api, 0);
+    let (_, reason, note) = event_in(&api, 1);
     assert_eq!(reason, "ClientDeleted");
     assert!(note.starts_with("deleted client"), "{note}");
     assert_eq!(
-        call(&api, 1).body.unwrap(),
+        call(&api, 0).body.unwrap(),
         json!([
             {"op": "test", "path": "/metadata/finalizers/0", "value": FINALIZER},
             {"op": "remove", "path": "/metadata/finalizers/0"}
@@ -451,9 +452,9 @@ async fn deletion_with_retain_keeps_the_client_and_releases_the_finalizer() {
     reconcile(guard(&obj), ctx).await.unwrap();
     assert_eq!(
         calls(&api, 0),
-        [format!("POST {EVENTS_PATH}"), format!("PATCH {CR_PATH}")]
+        [format!("PATCH {CR_PATH}"), format!("POST {EVENTS_PATH}")]
     );
-    assert_eq!(event_in(&api, 0).1, "ClientRetained");
+    assert_eq!(event_in(&api, 1).1, "ClientRetained");
     assert!(api.get(CRS, NS, "openmetadata").is_none());
     assert!(emu.log().is_empty());
 }

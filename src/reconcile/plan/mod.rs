@@ -1,6 +1,6 @@
-//! Plan step (pure): from the validated spec and what was observed, the writes to make, the
-//! status to publish and the changes to report. Nothing here does IO; [`super::apply`]
-//! executes what [`plan`] returns.
+//! Plan step (pure): from the validated spec and what was observed, every write to make (in
+//! Keycloak and in Kubernetes, the status and the finalizer included), the changes to report,
+//! and whether to observe again. Nothing here does IO; [`super::execute`] makes the writes.
 //!
 //! The Keycloak side is here; which secret the client should have (Keycloak's, a rotated one,
 //! one from a source Secret) in [`secret`]; the output Secret and ConfigMap in [`outputs`];
@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use keycloak::types::ClientRepresentation;
 
 pub use crate::crd::owner::owned_by;
-pub use deletion::{Deletion, deletion};
+pub use deletion::{deletion, orphaned, retained};
 pub use outputs::checksum;
 pub use rollout::{Marks as RolloutMarks, Rollout, patch as rollout_patch, rollout};
 pub use secret::{HandOver, secret_created};
@@ -31,13 +31,13 @@ use super::{
     desired::{self, Ownership},
 };
 use crate::{
-    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
+    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus, WorkloadKind},
     keycloak::{KeycloakError, ObservedClient, SecretValue},
     names::ADOPTED_ATTRIBUTE,
     validate::Validated,
 };
 
-/// What was observed, read by [`super::dereference`]. `Debug` never shows a Secret's data.
+/// What was observed, read by [`super::observe`]. `Debug` never shows a Secret's data.
 #[derive(Clone, Copy, Default)]
 pub struct Observed<'a> {
     /// The realm's issuer as browsers reach it (for the values published for OpenMetadata).
@@ -77,13 +77,14 @@ pub fn authorization_unavailable() -> Error {
     })
 }
 
-/// A write to Keycloak. `Debug` never shows a client secret a body carries.
+/// One write a plan asks for, in Keycloak or in Kubernetes, in the order given. `Debug` never
+/// shows a secret a write carries.
 #[derive(Clone, PartialEq)]
-pub enum KeycloakAction {
+pub enum Write {
     /// No client with this id exists: create it with this body.
-    Create(ClientRepresentation),
+    CreateClient(ClientRepresentation),
     /// Send this partial update (exactly the drifted fields, and what keeps authorization).
-    Update {
+    UpdateClient {
         /// Keycloak's internal id.
         uuid: String,
         /// The partial representation to PUT.
@@ -103,86 +104,101 @@ pub enum KeycloakAction {
         /// Keycloak's internal id.
         uuid: String,
     },
+    /// Delete the client (the resource is deleted and owns it).
+    DeleteClient {
+        /// Keycloak's internal id.
+        uuid: String,
+    },
+    /// Write the output Secret.
+    Secret(Put<Secret>),
+    /// Write the values ConfigMap.
+    ConfigMap(Put<ConfigMap>),
+    /// Delete a previous output Secret of this resource (left behind by a rename).
+    DeleteSecret(String),
+    /// Delete a previous values ConfigMap of this resource.
+    DeleteConfigMap(String),
+    /// Write the status (it changed).
+    Status(OpenMetadataKeycloakClientStatus),
+    /// Restart these workloads (`spec.secret.rollout`) if they have not seen this content of
+    /// the Secret yet.
+    Rollout {
+        /// The hash of the Secret's content ([`checksum`]).
+        checksum: String,
+        /// The workloads, by kind and name.
+        workloads: Vec<(WorkloadKind, String)>,
+    },
+    /// Release the finalizer: the resource is deleted, nothing is left to do for it.
+    RemoveFinalizer,
 }
 
-/// A write of an object the operator owns. `Debug` never shows a Secret's data.
+impl Write {
+    /// Whether Keycloak is written (else Kubernetes).
+    pub fn is_keycloak(&self) -> bool {
+        matches!(
+            self,
+            Self::CreateClient(_)
+                | Self::UpdateClient { .. }
+                | Self::AddScopes { .. }
+                | Self::RegenerateSecret { .. }
+                | Self::DeleteClient { .. }
+        )
+    }
+}
+
+/// A create or server-side apply of an object the operator owns. `Debug` never shows a
+/// Secret's data.
 #[derive(Clone, PartialEq)]
-pub enum Write<K> {
+pub enum Put<K> {
     /// It does not exist: create it.
     Create(K),
     /// It exists, is ours, and differs: apply it.
     Apply(K),
 }
 
-/// A write of the output Secret.
-pub type SecretWrite = Write<Secret>;
-
-/// The Kubernetes side of a plan.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Outputs {
-    /// The Secret write, if one is needed.
-    pub secret: Option<SecretWrite>,
-    /// Previous output Secrets of this resource to delete.
-    pub remove: Vec<String>,
-    /// The values ConfigMap write, if one is needed.
-    pub config_map: Option<Write<ConfigMap>>,
-    /// Previous values ConfigMaps of this resource to delete.
-    pub remove_config_maps: Vec<String>,
-    /// The status to write, if it changed.
-    pub status: Option<OpenMetadataKeycloakClientStatus>,
-    /// Reconcile again after this delay (a rotation step, a scheduled rotation due soon).
-    pub requeue: Option<Duration>,
-    /// The hash of the Secret's content, when workloads are to be restarted on a change.
-    pub checksum: Option<String>,
-    /// Plan again once these writes are made (a rotation was marked and comes next).
-    pub again: bool,
+/// What comes after a plan's writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Then {
+    /// The reconcile is done; come back after this delay (a scheduled rotation, a rotation
+    /// asked too soon), else when something changes or at the resync.
+    Done(Option<Duration>),
+    /// Observe and plan again, from what the writes made: what Keycloak built from a create or
+    /// a new secret, or the Secret just marked for a rotation.
+    ObserveAgain,
 }
 
-/// Everything one pass decides.
+/// Everything one pass decides: the writes, the changes they make (for Events), what next.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
-    /// Writes to Keycloak, in order.
-    pub keycloak: Vec<KeycloakAction>,
-    /// The Kubernetes writes, or `None` when the client must be read (again) first: it is
-    /// about to be created, or to get a secret, so what the Secret holds is not known yet.
-    pub outputs: Option<Outputs>,
-    /// The changes all these writes make, for Events.
+    /// The writes, in order.
+    pub writes: Vec<Write>,
+    /// The changes all these writes make.
     pub changes: Vec<Change>,
+    /// What comes after the writes.
+    pub then: Then,
 }
 
-impl Plan {
-    /// Whether the plan writes nothing anywhere.
-    pub fn is_empty(&self) -> bool {
-        self.keycloak.is_empty()
-            && self.outputs.as_ref().is_some_and(|o| {
-                o.secret.is_none()
-                    && o.remove.is_empty()
-                    && o.config_map.is_none()
-                    && o.remove_config_maps.is_empty()
-                    && o.status.is_none()
-            })
-    }
-}
-
-/// Plans one pass. Refuses, with [`Error::ClientConflict`] or [`Error::SecretConflict`], a
+/// Plans one pass. A deleted resource gets its [`deletion`]. Refuses, with [`Error::ClientConflict`] or [`Error::SecretConflict`], a
 /// client or Secret this resource may not take; nothing is planned then.
 pub fn plan(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
     observed: Observed<'_>,
 ) -> Result<Plan, Error> {
+    if obj.metadata.deletion_timestamp.is_some() {
+        return deletion(v, observed.client.map(|c| &c.rep), observed.known_uuid);
+    }
     let mut wanted = desired::desired_client(v);
     let Some(client) = observed.client else {
         // A new client: the secret comes from the source when there is one (in the POST body,
         // never reported back), else from Keycloak.
         wanted.secret = observed.source.map(|s| s.expose().to_string());
         return Ok(Plan {
-            keycloak: vec![KeycloakAction::Create(wanted)],
-            outputs: None,
+            writes: vec![Write::CreateClient(wanted)],
             changes: vec![Change::ClientCreated {
                 client_id: v.client_id.clone(),
                 realm: v.realm.clone(),
             }],
+            then: Then::ObserveAgain,
         });
     };
     let uuid = client
@@ -192,7 +208,7 @@ pub fn plan(
         .filter(|id| !id.is_empty())
         .ok_or_else(|| KeycloakError::Protocol("a client without an id".into()))?;
     let mut changes = Vec::new();
-    let mut keycloak = Vec::new();
+    let mut writes = Vec::new();
     match desired::ownership(&client.rep, v, observed.known_uuid) {
         Ownership::Ours => {}
         Ownership::Unowned | Ownership::EarlierResource(_) if v.adopt_existing => {
@@ -260,13 +276,13 @@ pub fn plan(
         body.secret = Some(value.expose().to_string());
     }
     if let Some(body) = update {
-        keycloak.push(KeycloakAction::Update {
+        writes.push(Write::UpdateClient {
             uuid: uuid.clone(),
             body,
         });
     }
     if !missing.is_empty() {
-        keycloak.push(KeycloakAction::AddScopes {
+        writes.push(Write::AddScopes {
             uuid: uuid.clone(),
             names: missing.clone(),
             from_optional,
@@ -277,21 +293,22 @@ pub fn plan(
     match decided.next {
         secret::Next::ReadAgain { regenerate } => {
             if regenerate {
-                keycloak.push(KeycloakAction::RegenerateSecret { uuid });
+                writes.push(Write::RegenerateSecret { uuid });
             }
             Ok(Plan {
-                keycloak,
-                outputs: None,
+                writes,
                 changes,
+                then: Then::ObserveAgain,
             })
         }
         secret::Next::Write(hand_over) => {
-            let (outputs, more) = outputs::plan(obj, v, observed, client, &uuid, &hand_over)?;
-            changes.extend(more);
+            let rest = outputs::plan(obj, v, observed, client, &uuid, &hand_over)?;
+            writes.extend(rest.writes);
+            changes.extend(rest.changes);
             Ok(Plan {
-                keycloak,
-                outputs: Some(outputs),
+                writes,
                 changes,
+                then: rest.then,
             })
         }
     }

@@ -1,12 +1,12 @@
 //! The Kubernetes side of a plan (pure): the output Secret, the values ConfigMap, what a rename
-//! leaves behind, the status, and when to come back.
+//! leaves behind, the status, the restart of workloads, and when to come back.
 
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 
 use super::{
-    HandOver, Observed, Outputs, Write,
+    HandOver, Observed, Plan, Put, Then, Write,
     secret::{rotation_due, secret_created},
 };
 use crate::{
@@ -33,7 +33,8 @@ pub fn checksum(v: &Validated, value: &SecretValue) -> String {
         .collect()
 }
 
-/// Plans the outputs once the client secret is settled (`hand_over`).
+/// Plans the outputs once the client secret is settled (`hand_over`): in this order the Secret,
+/// the ConfigMap, the removals, the status, the restarts.
 pub(super) fn plan(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
@@ -41,21 +42,20 @@ pub(super) fn plan(
     client: &ObservedClient,
     uuid: &str,
     hand_over: &HandOver,
-) -> Result<(Outputs, Vec<Change>), Error> {
+) -> Result<Plan, Error> {
     let mut changes = Vec::new();
+    let mut writes = Vec::new();
     // With the source being the output Secret itself, the Secret is the user's: not written.
     let source_is_output = v
         .secret
         .source
         .as_ref()
         .is_some_and(|(name, _)| *name == v.secret.name);
-    let secret = if source_is_output {
-        None
-    } else {
+    if !source_is_output {
         let (write, change) = secret(v, hand_over, observed.secret)?;
         changes.extend(change);
-        write
-    };
+        writes.extend(write.map(Write::Secret));
+    }
     // A previous output Secret that is now the source of the client secret (renamed to become
     // it) holds the secret Keycloak is given: never deleted.
     let source = v.secret.source.as_ref().map(|(name, _)| name.as_str());
@@ -71,13 +71,11 @@ pub(super) fn plan(
             .map(|name| Change::SecretRemoved { name: name.clone() }),
     );
 
-    let config_map = match &v.values {
-        Some(target) => {
-            let wanted = desired::values_config_map(v, target, observed.issuer);
-            config_map(v, wanted, observed.config_map, &mut changes)?
-        }
-        None => None,
-    };
+    if let Some(target) = &v.values {
+        let wanted = desired::values_config_map(v, target, observed.issuer);
+        let write = config_map(v, wanted, observed.config_map, &mut changes)?;
+        writes.extend(write.map(Write::ConfigMap));
+    }
     let keep = v.values.as_ref().map(|t| t.name.as_str());
     let remove_config_maps: Vec<String> = observed
         .previous_config_maps
@@ -91,27 +89,31 @@ pub(super) fn plan(
             .map(|name| Change::ValuesRemoved { name: name.clone() }),
     );
 
+    writes.extend(remove.into_iter().map(Write::DeleteSecret));
+    writes.extend(remove_config_maps.into_iter().map(Write::DeleteConfigMap));
+    if hand_over.again {
+        // A rotation was marked on the Secret: it comes next, planned from the marked Secret.
+        return Ok(Plan {
+            writes,
+            changes,
+            then: Then::ObserveAgain,
+        });
+    }
     let (secret_status, requeue) = secret_status(v, client, hand_over, observed.now);
-    let status = (!hand_over.again)
-        .then(|| {
-            let mut ready = status::ready(obj, v, uuid, observed.issuer, observed.now);
-            ready.secret = secret_status;
-            status::to_write(obj, ready)
-        })
-        .flatten();
-    Ok((
-        Outputs {
-            secret,
-            remove,
-            config_map,
-            remove_config_maps,
-            status,
-            requeue,
-            checksum: (!v.secret.rollout.is_empty()).then(|| checksum(v, &hand_over.value)),
-            again: hand_over.again,
-        },
+    let mut ready = status::ready(obj, v, uuid, observed.issuer, observed.now);
+    ready.secret = secret_status;
+    writes.extend(status::to_write(obj, ready).map(Write::Status));
+    if !v.secret.rollout.is_empty() {
+        writes.push(Write::Rollout {
+            checksum: checksum(v, &hand_over.value),
+            workloads: v.secret.rollout.clone(),
+        });
+    }
+    Ok(Plan {
+        writes,
         changes,
-    ))
+        then: Then::Done(requeue),
+    })
 }
 
 /// When the secret last changed and when the next rotation is due, and how long until then.
@@ -152,12 +154,12 @@ fn secret(
     v: &Validated,
     hand_over: &HandOver,
     observed: Option<&Secret>,
-) -> Result<(Option<Write<Secret>>, Option<Change>), Error> {
+) -> Result<(Option<Put<Secret>>, Option<Change>), Error> {
     let wanted = desired::output_secret(v, hand_over.value.expose(), &hand_over.marks);
     let name = v.secret.name.clone();
     Ok(match observed {
         None => (
-            Some(Write::Create(wanted)),
+            Some(Put::Create(wanted)),
             Some(Change::SecretCreated { name }),
         ),
         Some(existing) if !owned_by(existing, &v.uid) => {
@@ -172,7 +174,7 @@ fn secret(
                 .flatten()
                 .any(|(k, val)| existing.data.as_ref().and_then(|d| d.get(k)) != Some(val));
             let change = data_changed.then(|| Change::SecretUpdated { name: name.clone() });
-            (Some(Write::Apply(wanted)), change)
+            (Some(Put::Apply(wanted)), change)
         }
     })
 }
@@ -183,12 +185,12 @@ fn config_map(
     wanted: ConfigMap,
     observed: Option<&ConfigMap>,
     changes: &mut Vec<Change>,
-) -> Result<Option<Write<ConfigMap>>, Error> {
+) -> Result<Option<Put<ConfigMap>>, Error> {
     let name = wanted.metadata.name.clone().unwrap_or_default();
     Ok(match observed {
         None => {
             changes.push(Change::ValuesWritten { name });
-            Some(Write::Create(wanted))
+            Some(Put::Create(wanted))
         }
         Some(existing) if !owned_by(existing, &v.uid) => {
             return Err(Error::ConfigMapConflict(name));
@@ -198,7 +200,7 @@ fn config_map(
             if existing.data != wanted.data {
                 changes.push(Change::ValuesWritten { name });
             }
-            Some(Write::Apply(wanted))
+            Some(Put::Apply(wanted))
         }
     })
 }

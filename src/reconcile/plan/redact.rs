@@ -9,7 +9,7 @@ use k8s_openapi::{
     api::core::v1::{ConfigMap, Secret},
 };
 
-use super::{KeycloakAction, Observed, Write};
+use super::{Observed, Put, Write};
 
 const REDACTED: &str = "<redacted>";
 
@@ -38,7 +38,7 @@ impl Redact for ConfigMap {
     }
 }
 
-impl<K: Redact + fmt::Debug> fmt::Debug for Write<K> {
+impl<K: Redact + fmt::Debug> fmt::Debug for Put<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Create(k) => f.debug_tuple("Create").field(&k.redacted()).finish(),
@@ -79,15 +79,15 @@ fn without_secret(
     copy
 }
 
-impl fmt::Debug for KeycloakAction {
+impl fmt::Debug for Write {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Create(body) => f
-                .debug_tuple("Create")
+            Self::CreateClient(body) => f
+                .debug_tuple("CreateClient")
                 .field(&without_secret(body))
                 .finish(),
-            Self::Update { uuid, body } => f
-                .debug_struct("Update")
+            Self::UpdateClient { uuid, body } => f
+                .debug_struct("UpdateClient")
                 .field("uuid", uuid)
                 .field("body", &without_secret(body))
                 .finish(),
@@ -105,6 +105,23 @@ impl fmt::Debug for KeycloakAction {
                 .debug_struct("RegenerateSecret")
                 .field("uuid", uuid)
                 .finish(),
+            Self::DeleteClient { uuid } => {
+                f.debug_struct("DeleteClient").field("uuid", uuid).finish()
+            }
+            Self::Secret(put) => f.debug_tuple("Secret").field(put).finish(),
+            Self::ConfigMap(put) => f.debug_tuple("ConfigMap").field(put).finish(),
+            Self::DeleteSecret(name) => f.debug_tuple("DeleteSecret").field(name).finish(),
+            Self::DeleteConfigMap(name) => f.debug_tuple("DeleteConfigMap").field(name).finish(),
+            Self::Status(status) => f.debug_tuple("Status").field(status).finish(),
+            Self::Rollout {
+                checksum,
+                workloads,
+            } => f
+                .debug_struct("Rollout")
+                .field("checksum", checksum)
+                .field("workloads", workloads)
+                .finish(),
+            Self::RemoveFinalizer => f.write_str("RemoveFinalizer"),
         }
     }
 }
@@ -131,13 +148,13 @@ mod tests {
         };
         let printed = format!(
             "{observed:?} {:?} {:?} {:?} {:?}",
-            KeycloakAction::Create(body.clone()),
-            KeycloakAction::Update {
+            Write::CreateClient(body.clone()),
+            Write::UpdateClient {
                 uuid: "u".into(),
                 body
             },
-            Write::Create(secret.clone()),
-            Write::Apply(secret.clone()),
+            Write::Secret(Put::Create(secret.clone())),
+            Write::Secret(Put::Apply(secret.clone())),
         );
         for value in ["from-the-vault-s3cr3t", "s3cr3t-bytes", "s3cr3t-text"] {
             assert!(!printed.contains(value), "{printed}");

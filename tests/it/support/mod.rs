@@ -14,9 +14,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+use k8s_openapi::{api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::Time};
 use omkc::{
     crd::OpenMetadataKeycloakClient,
     keycloak::{ConnectionKey, ConnectionSpec, Credentials, Pool, Session},
+    reconcile::{
+        change::Change,
+        plan::{Put, Write},
+    },
 };
 
 use apiserver::ApiServer;
@@ -114,13 +119,7 @@ where
 pub async fn keycloak_sync(
     session: &Session,
     obj: &omkc::crd::OpenMetadataKeycloakClient,
-) -> Result<
-    (
-        omkc::reconcile::plan::Outputs,
-        Vec<omkc::reconcile::change::Change>,
-    ),
-    omkc::Error,
-> {
+) -> Result<omkc::reconcile::Converged, omkc::Error> {
     let v = omkc::validate::validate(obj, INSTALLATION)?;
     // As through a connection that allows adoption (what adoption may take is the plan's).
     let seen = omkc::reconcile::Seen {
@@ -131,13 +130,44 @@ pub async fn keycloak_sync(
     omkc::reconcile::converge_client(session, obj, &v, seen, None).await
 }
 
-/// Deletes the client of `obj` as cleanup would (no client id recorded in status).
+/// The output Secret a converge without a context left to write.
+pub fn unmade_secret(c: &omkc::reconcile::Converged) -> Option<&Put<Secret>> {
+    c.unmade.iter().find_map(|w| match w {
+        Write::Secret(put) => Some(put),
+        _ => None,
+    })
+}
+
+/// The status a converge without a context left to write.
+pub fn unmade_status(
+    c: &omkc::reconcile::Converged,
+) -> Option<&omkc::crd::OpenMetadataKeycloakClientStatus> {
+    c.unmade.iter().find_map(|w| match w {
+        Write::Status(status) => Some(status),
+        _ => None,
+    })
+}
+
+/// Deletes the client of `obj` as the reconcile of its deletion would (no client id recorded
+/// in status): what it did, and the finalizer left to release.
 pub async fn keycloak_delete(
     session: &Session,
     obj: &omkc::crd::OpenMetadataKeycloakClient,
-) -> Result<omkc::reconcile::plan::Deletion, omkc::Error> {
+) -> Result<Change, omkc::Error> {
     let v = omkc::validate::validate(obj, INSTALLATION)?;
-    omkc::reconcile::cleanup::delete_owned_client(session, &v, None).await
+    let mut deleted = obj.clone();
+    deleted.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+    let c =
+        omkc::reconcile::converge_client(session, &deleted, &v, Default::default(), None).await?;
+    assert_eq!(
+        c.unmade,
+        [Write::RemoveFinalizer],
+        "the finalizer goes last"
+    );
+    let [change] = c.changes.as_slice() else {
+        panic!("one change: {:?}", c.changes)
+    };
+    Ok(change.clone())
 }
 
 /// A password grant of `admin-cli` in `master` at `base_url`: Keycloak's JSON answer.

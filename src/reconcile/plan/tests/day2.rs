@@ -39,72 +39,58 @@ fn a_rotation_token_is_marked_then_carried_out_then_recorded() {
 
     // 1. New token: mark it on the Secret first; nothing in Keycloak yet.
     let plain = output(&v, "s3cr3t");
-    let p = plan(&obj, &v, observe(&client, Some(&plain))).unwrap();
-    assert!(p.keycloak.is_empty(), "{:?}", p.keycloak);
-    let out = p.outputs.unwrap();
-    assert!(out.again, "the rotation itself comes in the next round");
-    assert_eq!(out.status, None, "no status between the two rounds");
-    let Some(SecretWrite::Apply(marking)) = out.secret else {
-        panic!("the mark is written: {:?}", out.secret)
-    };
-    assert_eq!(RotationMarks::of(&marking).rotating_for, token());
-    assert_eq!(marking.data, plain.data, "still Keycloak's current secret");
+    // The rotation itself comes in the next round; no status between the two rounds; the
+    // Secret still holds Keycloak's current secret.
+    let marking = marked(&v, "s3cr3t", None, token().as_deref());
+    assert_eq!(
+        plan(&obj, &v, observe(&client, Some(&plain))).unwrap(),
+        Plan {
+            writes: vec![Write::Secret(Put::Apply(marking.clone()))],
+            changes: vec![],
+            then: Then::ObserveAgain,
+        }
+    );
 
     // 2. Marked, the Secret still holds what Keycloak holds: regenerate, read back.
-    let p = plan(&obj, &v, observe(&client, Some(&marking))).unwrap();
     assert_eq!(
-        p.keycloak,
-        [KeycloakAction::RegenerateSecret { uuid: "u-1".into() }]
-    );
-    assert_eq!(p.outputs, None);
-    assert_eq!(
-        p.changes,
-        [Change::SecretRotated {
-            client_id: "openmetadata".into(),
-            trigger: Rotation::OnDemand("2026-11-30".into()),
-        }]
+        plan(&obj, &v, observe(&client, Some(&marking))).unwrap(),
+        Plan {
+            writes: vec![Write::RegenerateSecret { uuid: "u-1".into() }],
+            changes: vec![Change::SecretRotated {
+                client_id: "openmetadata".into(),
+                trigger: Rotation::OnDemand("2026-11-30".into()),
+            }],
+            then: Then::ObserveAgain,
+        }
     );
 
     // 3. Read back (or after a restart): Keycloak holds a new secret; hand it over, record.
     let mut regenerated = client.clone();
     regenerated.secret = Some(SecretValue::new("n3w"));
     let p = plan(&obj, &v, observe(&regenerated, Some(&marking))).unwrap();
-    assert!(p.keycloak.is_empty(), "never a second regeneration");
-    let out = p.outputs.unwrap();
-    assert!(!out.again);
+    assert_eq!(p.keycloak(), [], "never a second regeneration");
+    assert_eq!(p.then, Then::Done(None));
     let done = marked(&v, "n3w", token().as_deref(), None);
-    assert_eq!(out.secret, Some(SecretWrite::Apply(done.clone())));
+    assert_eq!(p.writes[0], Write::Secret(Put::Apply(done.clone())));
     assert_eq!(
-        out.status.unwrap().secret.unwrap().rotation_token,
+        p.status().unwrap().secret.as_ref().unwrap().rotation_token,
         token(),
         "status names the token carried out"
     );
+    assert_eq!(p.writes.len(), 2, "the Secret, the status: {:?}", p.writes);
 
     // 4. Recorded: nothing more, whatever happens to the token's Secret marks later.
-    let p = plan(
-        &converged_with(&obj, &regenerated),
-        &v,
-        observe(&regenerated, Some(&done)),
+    let mut recorded = obj.clone();
+    recorded.status = p.status().cloned();
+    let p = plan(&recorded, &v, observe(&regenerated, Some(&done)));
+    assert_eq!(
+        p.unwrap(),
+        Plan {
+            writes: vec![],
+            changes: vec![],
+            then: Then::Done(None),
+        }
     );
-    let p = p.unwrap();
-    assert!(p.keycloak.is_empty());
-    assert_eq!(p.outputs.unwrap().secret, None);
-}
-
-/// `obj` with the status a pass over `client` computes.
-fn converged_with(
-    obj: &OpenMetadataKeycloakClient,
-    client: &ObservedClient,
-) -> OpenMetadataKeycloakClient {
-    let v = validate(obj, INSTALLATION).unwrap();
-    let secret = output(&v, client.secret.as_ref().unwrap().expose());
-    let mut seen = obj.clone();
-    let out = plan(obj, &v, observe(client, Some(&secret)))
-        .unwrap()
-        .outputs
-        .unwrap();
-    seen.status = out.status;
-    seen
 }
 
 #[test]
@@ -113,10 +99,10 @@ fn a_token_present_when_the_secret_is_first_written_counts_as_done() {
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let p = plan(&obj, &v, observe(&client, None)).unwrap();
-    assert!(p.keycloak.is_empty());
+    assert_eq!(p.keycloak(), []);
     assert_eq!(
-        p.outputs.unwrap().secret,
-        Some(SecretWrite::Create(marked(&v, "s3cr3t", Some("t1"), None)))
+        p.secret(),
+        Some(&Put::Create(marked(&v, "s3cr3t", Some("t1"), None)))
     );
 }
 
@@ -136,27 +122,29 @@ fn a_scheduled_rotation_is_due_from_keycloaks_own_creation_time() {
     };
 
     let early = plan(&obj, &v, at(SECRET_CREATED + 3599)).unwrap();
-    assert!(early.keycloak.is_empty());
-    let out = early.outputs.unwrap();
-    assert_eq!(out.requeue, Some(Duration::from_secs(1)), "back when due");
-    let status = out.status.unwrap().secret.unwrap();
+    assert_eq!(early.keycloak(), []);
+    assert_eq!(
+        early.then,
+        Then::Done(Some(Duration::from_secs(1))),
+        "back when due"
+    );
+    let status = early.status().unwrap().secret.clone().unwrap();
     assert_eq!(status.last_changed.as_deref(), Some(SECRET_CREATED_RFC3339));
     assert_eq!(
         status.next_rotation.as_deref(),
         Some("2025-12-01T01:00:00Z")
     );
 
-    let due = plan(&obj, &v, at(SECRET_CREATED + 3600)).unwrap();
     assert_eq!(
-        due.keycloak,
-        [KeycloakAction::RegenerateSecret { uuid: "u-1".into() }]
-    );
-    assert_eq!(
-        due.changes,
-        [Change::SecretRotated {
-            client_id: "openmetadata".into(),
-            trigger: Rotation::Scheduled("1h".into()),
-        }]
+        plan(&obj, &v, at(SECRET_CREATED + 3600)).unwrap(),
+        Plan {
+            writes: vec![Write::RegenerateSecret { uuid: "u-1".into() }],
+            changes: vec![Change::SecretRotated {
+                client_id: "openmetadata".into(),
+                trigger: Rotation::Scheduled("1h".into()),
+            }],
+            then: Then::ObserveAgain,
+        }
     );
 }
 
@@ -179,15 +167,15 @@ fn a_secret_of_unknown_age_is_rotated_once_then_on_schedule() {
     let secret = output(&v, "s3cr3t");
     let unknown = plan(&obj, &v, observe(&client, Some(&secret))).unwrap();
     assert_eq!(
-        unknown.keycloak,
-        [KeycloakAction::RegenerateSecret { uuid: "u-1".into() }]
-    );
-    assert_eq!(
-        unknown.changes,
-        [Change::SecretRotated {
-            client_id: "openmetadata".into(),
-            trigger: Rotation::AgeUnknown("1h".into()),
-        }]
+        unknown,
+        Plan {
+            writes: vec![Write::RegenerateSecret { uuid: "u-1".into() }],
+            changes: vec![Change::SecretRotated {
+                client_id: "openmetadata".into(),
+                trigger: Rotation::AgeUnknown("1h".into()),
+            }],
+            then: Then::ObserveAgain,
+        }
     );
     assert!(
         unknown.changes[0]
@@ -204,7 +192,7 @@ fn a_secret_of_unknown_age_is_rotated_once_then_on_schedule() {
         observe(&client, Some(&output(&v_plain, "s3cr3t"))),
     )
     .unwrap();
-    assert!(quiet.keycloak.is_empty());
+    assert_eq!(quiet.keycloak(), []);
 }
 
 #[test]

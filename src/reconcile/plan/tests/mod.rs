@@ -3,6 +3,7 @@
 
 mod day2;
 mod outputs;
+mod picks;
 mod refusals;
 mod sources;
 
@@ -98,10 +99,9 @@ const SECRET_CREATED: i64 = 1_764_547_200;
 const SECRET_CREATED_RFC3339: &str = "2025-12-01T00:00:00Z";
 
 struct Expect {
-    updated: Option<Vec<ClientField>>,
     body: Option<ClientRepresentation>,
     scopes: Option<Vec<&'static str>>,
-    changes: Vec<Reason>,
+    changes: Vec<Change>,
 }
 
 fn keycloak_side(obj: &OpenMetadataKeycloakClient, client: &ObservedClient) -> Plan {
@@ -143,7 +143,6 @@ fn the_keycloak_writes_for_each_observation() {
             &basic,
             reported.clone(),
             Expect {
-                updated: None,
                 body: None,
                 scopes: None,
                 changes: vec![],
@@ -162,7 +161,6 @@ fn the_keycloak_writes_for_each_observation() {
                 c.description = None;
             }),
             Expect {
-                updated: None,
                 body: None,
                 scopes: None,
                 changes: vec![],
@@ -176,10 +174,12 @@ fn the_keycloak_writes_for_each_observation() {
                 c.redirect_uris = Some(vec!["https://evil.example/*".into()]);
             }),
             Expect {
-                updated: Some(vec![ClientField::PublicClient, ClientField::RedirectUris]),
                 body: Some(drifted_body.clone()),
                 scopes: None,
-                changes: vec![Reason::ClientUpdated],
+                changes: vec![updated(vec![
+                    ClientField::PublicClient,
+                    ClientField::RedirectUris,
+                ])],
             },
         ),
         (
@@ -192,14 +192,16 @@ fn the_keycloak_writes_for_each_observation() {
                 c.service_accounts_enabled = Some(true);
             }),
             Expect {
-                updated: Some(vec![ClientField::PublicClient, ClientField::RedirectUris]),
                 body: Some(ClientRepresentation {
                     authorization_services_enabled: Some(true),
                     service_accounts_enabled: Some(true),
                     ..drifted_body.clone()
                 }),
                 scopes: None,
-                changes: vec![Reason::ClientUpdated],
+                changes: vec![updated(vec![
+                    ClientField::PublicClient,
+                    ClientField::RedirectUris,
+                ])],
             },
         ),
         (
@@ -209,17 +211,16 @@ fn the_keycloak_writes_for_each_observation() {
                 c.authorization_services_enabled = None
             }),
             Expect {
-                updated: Some(vec![
-                    ClientField::ServiceAccountsEnabled,
-                    ClientField::AuthorizationServicesEnabled,
-                ]),
                 body: Some(ClientRepresentation {
                     service_accounts_enabled: Some(true),
                     authorization_services_enabled: Some(true),
                     ..Default::default()
                 }),
                 scopes: None,
-                changes: vec![Reason::ClientUpdated],
+                changes: vec![updated(vec![
+                    ClientField::ServiceAccountsEnabled,
+                    ClientField::AuthorizationServicesEnabled,
+                ])],
             },
         ),
         (
@@ -229,13 +230,12 @@ fn the_keycloak_writes_for_each_observation() {
                 c.authorization_services_enabled = Some(true)
             }),
             Expect {
-                updated: Some(vec![ClientField::AuthorizationServicesEnabled]),
                 body: Some(ClientRepresentation {
                     authorization_services_enabled: Some(false),
                     ..Default::default()
                 }),
                 scopes: None,
-                changes: vec![Reason::ClientUpdated],
+                changes: vec![updated(vec![ClientField::AuthorizationServicesEnabled])],
             },
         ),
         (
@@ -248,10 +248,9 @@ fn the_keycloak_writes_for_each_observation() {
                     .retain(|s| s != "email")
             }),
             Expect {
-                updated: None,
                 body: None,
                 scopes: Some(vec!["email"]),
-                changes: vec![Reason::ScopesAdded],
+                changes: vec![scopes_added(&["email"])],
             },
         ),
         (
@@ -259,7 +258,6 @@ fn the_keycloak_writes_for_each_observation() {
             &adopting,
             with_owner(reported.clone(), None),
             Expect {
-                updated: Some(vec![ClientField::Attributes]),
                 body: Some(ClientRepresentation {
                     attributes: Some({
                         let mut a = desired::managed_attributes(
@@ -271,50 +269,49 @@ fn the_keycloak_writes_for_each_observation() {
                     ..Default::default()
                 }),
                 scopes: None,
-                changes: vec![Reason::ClientAdopted, Reason::ClientUpdated],
+                changes: vec![adopted(), updated(vec![ClientField::Attributes])],
             },
         ),
     ];
     for (name, obj, client, expect) in cases {
-        let planned = keycloak_side(obj, &client);
-        let mut updates = planned.keycloak.iter().filter_map(|a| match a {
-            KeycloakAction::Update { uuid, body } => Some((uuid, body)),
-            _ => None,
-        });
-        match (&expect.body, updates.next()) {
-            (None, None) => {}
-            (Some(want), Some((uuid, body))) => {
-                assert_eq!(uuid, "u-1", "{name}");
-                assert_eq!(body, want, "{name}");
-            }
-            (want, got) => panic!("{name}: expected {want:?}, planned {got:?}"),
-        }
-        let fields = planned.changes.iter().find_map(|c| match c {
-            Change::ClientUpdated { fields, .. } => Some(fields.clone()),
-            _ => None,
-        });
-        assert_eq!(fields, expect.updated, "{name}");
-        let scopes = planned.keycloak.iter().find_map(|a| match a {
-            KeycloakAction::AddScopes { names, .. } => Some(names.clone()),
-            _ => None,
-        });
-        assert_eq!(
-            scopes,
+        // The Secret already holds the secret and the status is unchanged: Keycloak alone.
+        let uuid = || "u-1".to_string();
+        let mut writes = Vec::new();
+        writes.extend(
             expect
-                .scopes
-                .map(|s| s.iter().map(|n| n.to_string()).collect()),
-            "{name}"
+                .body
+                .map(|body| Write::UpdateClient { uuid: uuid(), body }),
         );
-        let reasons: Vec<Reason> = planned.changes.iter().map(Change::reason).collect();
-        assert_eq!(reasons, expect.changes, "{name}");
-        let outputs = planned
-            .outputs
-            .expect("the client exists: outputs are planned");
-        assert_eq!(
-            outputs.secret, None,
-            "{name}: the Secret already holds the secret"
-        );
-        assert_eq!(outputs.status, None, "{name}: the status is unchanged");
+        writes.extend(expect.scopes.map(|s| Write::AddScopes {
+            uuid: uuid(),
+            names: s.iter().map(|n| n.to_string()).collect(),
+            from_optional: vec![],
+        }));
+        let want = Plan {
+            writes,
+            changes: expect.changes,
+            then: Then::Done(None),
+        };
+        assert_eq!(keycloak_side(obj, &client), want, "{name}");
+    }
+}
+
+fn updated(fields: Vec<ClientField>) -> Change {
+    Change::ClientUpdated {
+        client_id: "openmetadata".into(),
+        fields,
+    }
+}
+
+fn scopes_added(scopes: &[&str]) -> Change {
+    Change::ScopesAdded {
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn adopted() -> Change {
+    Change::ClientAdopted {
+        client_id: "openmetadata".into(),
     }
 }
 
@@ -322,21 +319,17 @@ fn the_keycloak_writes_for_each_observation() {
 fn a_missing_client_is_created_and_read_back_before_anything_else() {
     let obj = resource();
     let v = validate(&obj, INSTALLATION).unwrap();
-    let planned = plan(&obj, &v, Observed::default()).unwrap();
+    // The secret is not known before the read-back: nothing for Kubernetes yet.
     assert_eq!(
-        planned.keycloak,
-        [KeycloakAction::Create(desired::desired_client(&v))]
-    );
-    assert_eq!(
-        planned.outputs, None,
-        "the secret is not known before the read-back"
-    );
-    assert_eq!(
-        planned.changes,
-        [Change::ClientCreated {
-            client_id: "openmetadata".into(),
-            realm: "data-sec".into()
-        }]
+        plan(&obj, &v, Observed::default()).unwrap(),
+        Plan {
+            writes: vec![Write::CreateClient(desired::desired_client(&v))],
+            changes: vec![Change::ClientCreated {
+                client_id: "openmetadata".into(),
+                realm: "data-sec".into()
+            }],
+            then: Then::ObserveAgain,
+        }
     );
     let body = desired::desired_client(&v);
     assert_eq!(
@@ -369,6 +362,12 @@ fn a_converged_resource_plans_no_write_at_all() {
         },
     )
     .unwrap();
-    assert!(planned.is_empty(), "{planned:?}");
-    assert!(planned.changes.is_empty());
+    assert_eq!(
+        planned,
+        Plan {
+            writes: vec![],
+            changes: vec![],
+            then: Then::Done(None),
+        }
+    );
 }

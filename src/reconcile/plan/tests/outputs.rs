@@ -21,21 +21,21 @@ fn the_secret_write_for_each_observation() {
                 ..Default::default()
             },
         )
-        .map(|p| (p.outputs.unwrap(), p.changes))
+        .map(|p| (p.secret().cloned(), p.writes.clone(), p.changes))
     };
     let name = || "oidc-secrets".to_string();
     let holding = output(&v, "s3cr3t");
 
-    let (out, changes) = run(None, &[]).unwrap();
-    assert_eq!(out.secret, Some(SecretWrite::Create(holding.clone())));
+    let (out, _, changes) = run(None, &[]).unwrap();
+    assert_eq!(out, Some(Put::Create(holding.clone())));
     assert_eq!(changes, [Change::SecretCreated { name: name() }]);
 
-    let (out, changes) = run(Some(&holding), &[]).unwrap();
-    assert_eq!((out.secret, changes), (None, vec![]));
+    let (out, _, changes) = run(Some(&holding), &[]).unwrap();
+    assert_eq!((out, changes), (None, vec![]));
 
     let stale = output(&v, "rotated-by-hand-elsewhere");
-    let (out, changes) = run(Some(&stale), &[]).unwrap();
-    assert_eq!(out.secret, Some(SecretWrite::Apply(holding.clone())));
+    let (out, _, changes) = run(Some(&stale), &[]).unwrap();
+    assert_eq!(out, Some(Put::Apply(holding.clone())));
     assert_eq!(changes, [Change::SecretUpdated { name: name() }]);
 
     let mut extra = holding.clone();
@@ -50,18 +50,15 @@ fn the_secret_write_for_each_observation() {
         .as_mut()
         .unwrap()
         .insert("other-key".into(), Default::default());
-    let (out, _) = run(Some(&extra), &[]).unwrap();
-    assert_eq!(
-        out.secret, None,
-        "others' labels and keys are not ours to judge"
-    );
+    let (out, _, _) = run(Some(&extra), &[]).unwrap();
+    assert_eq!(out, None, "others' labels and keys are not ours to judge");
 
     let mut unlabelled = holding.clone();
     unlabelled.metadata.labels = None;
-    let (out, changes) = run(Some(&unlabelled), &[]).unwrap();
+    let (out, _, changes) = run(Some(&unlabelled), &[]).unwrap();
     assert_eq!(
-        out.secret,
-        Some(SecretWrite::Apply(holding.clone())),
+        out,
+        Some(Put::Apply(holding.clone())),
         "the label is restored"
     );
     assert_eq!(
@@ -79,8 +76,8 @@ fn the_secret_write_for_each_observation() {
 
     let mut old = holding.clone();
     old.metadata.name = Some("old-secrets".into());
-    let (out, changes) = run(Some(&holding), &[old]).unwrap();
-    assert_eq!(out.remove, ["old-secrets"]);
+    let (_, writes, changes) = run(Some(&holding), &[old]).unwrap();
+    assert_eq!(writes[0], Write::DeleteSecret("old-secrets".into()));
     assert_eq!(
         changes,
         [Change::SecretRemoved {
@@ -103,21 +100,13 @@ fn an_unchanged_status_is_not_written_again() {
         previous_secrets: &[],
         ..Default::default()
     };
-    let first = plan(&obj, &v, observed).unwrap().outputs.unwrap().status;
-    assert!(first.is_some(), "a first status is written");
+    let first = plan(&obj, &v, observed).unwrap();
+    assert!(first.status().is_some(), "a first status is written");
     let seen = converged(&obj, "u-1");
-    assert_eq!(
-        plan(&seen, &v, observed).unwrap().outputs.unwrap().status,
-        None
-    );
+    assert_eq!(plan(&seen, &v, observed).unwrap().writes, []);
     let moved = converged(&obj, "u-2");
     assert!(
-        plan(&moved, &v, observed)
-            .unwrap()
-            .outputs
-            .unwrap()
-            .status
-            .is_some(),
+        plan(&moved, &v, observed).unwrap().status().is_some(),
         "a new uuid is news"
     );
 }
@@ -139,46 +128,122 @@ fn deletion_only_deletes_a_client_this_resource_owns_and_may_delete() {
         obj.spec.deletion_policy = p;
         validate(&obj, INSTALLATION).unwrap()
     };
-    let delete = Deletion::Delete { uuid: "u-1".into() };
+    // Whatever is decided, the finalizer is released last.
+    let released = |client: Option<Write>, change: Change| Plan {
+        writes: client.into_iter().chain([Write::RemoveFinalizer]).collect(),
+        changes: vec![change],
+        then: Then::Done(None),
+    };
+    let (client_id, realm) = (|| "openmetadata".to_string(), || "data-sec".to_string());
+    let deleted = released(
+        Some(Write::DeleteClient { uuid: "u-1".into() }),
+        Change::ClientDeleted {
+            client_id: client_id(),
+            realm: realm(),
+        },
+    );
+    let retained = released(
+        None,
+        Change::ClientRetained {
+            client_id: client_id(),
+            realm: realm(),
+        },
+    );
+    let not_ours = released(
+        None,
+        Change::ClientNotOurs {
+            client_id: client_id(),
+        },
+    );
+    let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None).rep;
+    let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("x/y")).rep;
+    let gone = Change::ClientGone {
+        client_id: client_id(),
+    };
     let cases = [
-        ("gone", policy(None), None, Deletion::AlreadyGone),
+        ("gone", policy(None), None, released(None, gone)),
         (
             "created, default policy",
             policy(None),
             Some(&ours),
-            delete.clone(),
+            deleted.clone(),
         ),
         (
             "created, Retain",
             policy(Some(DeletionPolicy::Retain)),
             Some(&ours),
-            Deletion::Retain,
+            retained.clone(),
         ),
         (
             "adopted, default policy: retained",
             policy(None),
             Some(&adopted),
-            Deletion::Retain,
+            retained.clone(),
         ),
         (
             "adopted, explicit Delete",
             policy(Some(DeletionPolicy::Delete)),
             Some(&adopted),
-            delete.clone(),
+            deleted,
         ),
+        (
+            "made by hand",
+            policy(None),
+            Some(&by_hand),
+            not_ours.clone(),
+        ),
+        ("another resource's", policy(None), Some(&others), not_ours),
     ];
     for (name, v, found, want) in cases {
         assert_eq!(deletion(&v, found, None).unwrap(), want, "{name}");
     }
-    let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None).rep;
-    let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("x/y")).rep;
     assert_eq!(
-        deletion(&v, Some(&by_hand), None).unwrap(),
-        Deletion::NotOurs
+        crate::reconcile::plan::retained(&v),
+        retained,
+        "Retain without asking Keycloak"
     );
+}
+
+#[test]
+fn a_deletion_that_cannot_be_done_releases_with_what_is_left_or_retries() {
+    let mut obj = resource();
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let refused = || Error::CredentialsNotFound("team-a/kc".into());
+    let released = |changes| Plan {
+        writes: vec![Write::RemoveFinalizer],
+        changes,
+        then: Then::Done(None),
+    };
+    // Never had a client: released, nothing to say.
     assert_eq!(
-        deletion(&v, Some(&others), None).unwrap(),
-        Deletion::NotOurs
+        orphaned(&obj, Some(&v), refused()).unwrap(),
+        released(vec![])
+    );
+    obj.status = converged(&obj, "u-1").status;
+    let left = orphaned(&obj, Some(&v), refused()).unwrap();
+    assert_eq!(left.changes.len(), 1);
+    assert_eq!(left.changes[0].reason(), Reason::ClientOrphaned);
+    assert_eq!(left.writes, [Write::RemoveFinalizer]);
+    assert!(
+        left.changes[0].to_string().starts_with(
+            "client \"openmetadata\" (id u-1) in realm \"data-sec\" of http://keycloak.example:8080 is left in Keycloak: cleanup is impossible (credentials Secret team-a/kc not found)"
+        ),
+        "{}",
+        left.changes[0]
+    );
+    let invalid = orphaned(&obj, None, refused()).unwrap();
+    assert!(
+        invalid.changes[0]
+            .to_string()
+            .starts_with("client \"openmetadata\" (id u-1) is left in Keycloak"),
+        "no place without a valid spec: {}",
+        invalid.changes[0]
+    );
+    // Transient: the finalizer stays, the deletion is retried.
+    let down = Error::Keycloak(KeycloakError::Unreachable("connection refused".into()));
+    assert_eq!(
+        orphaned(&obj, Some(&v), down).unwrap_err().reason(),
+        Reason::KeycloakUnavailable
     );
 }
 

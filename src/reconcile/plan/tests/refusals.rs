@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::names::OWNER_UID_ATTRIBUTE;
-use crate::reconcile::plan::deletion::{self, Deletion};
 
 #[test]
 fn adoption_needs_the_connections_consent_and_never_takes_a_powerful_client() {
@@ -95,8 +94,8 @@ fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
     assert!(err.to_string().contains("earlier"), "{err}");
     assert!(err.to_string().contains("uid-of-the-earlier-one"), "{err}");
     assert_eq!(
-        deletion::deletion(&v, Some(&earlier.rep), None).unwrap(),
-        Deletion::NotOurs,
+        deletion(&v, Some(&earlier.rep), None).unwrap().writes,
+        [Write::RemoveFinalizer],
         "never deleted by the new resource"
     );
 
@@ -105,8 +104,8 @@ fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
     let va = validate(&adopting, INSTALLATION).unwrap();
     assert!(plan(&adopting, &va, observe(false)).is_err());
     let taken = plan(&adopting, &va, observe(true)).unwrap();
-    let [KeycloakAction::Update { body, .. }, ..] = taken.keycloak.as_slice() else {
-        panic!("{:?}", taken.keycloak)
+    let [Write::UpdateClient { body, .. }, ..] = taken.writes.as_slice() else {
+        panic!("{:?}", taken.writes)
     };
     assert_eq!(
         body.attributes.as_ref().unwrap()[OWNER_UID_ATTRIBUTE],
@@ -180,10 +179,15 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
     )
     .unwrap();
     assert_eq!(
-        planned.keycloak,
-        [KeycloakAction::RegenerateSecret { uuid: "u-1".into() }]
+        planned,
+        Plan {
+            writes: vec![Write::RegenerateSecret { uuid: "u-1".into() }],
+            changes: vec![Change::SecretRegenerated {
+                client_id: "openmetadata".into()
+            }],
+            then: Then::ObserveAgain,
+        }
     );
-    assert_eq!(planned.outputs, None);
     // A public client made confidential: first the update, then a fresh read.
     let public = edited(never_had_one, |c| c.public_client = Some(true));
     let planned = plan(
@@ -197,11 +201,8 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
         },
     )
     .unwrap();
-    assert!(matches!(
-        planned.keycloak[..],
-        [KeycloakAction::Update { .. }]
-    ));
-    assert_eq!(planned.outputs, None);
+    assert!(matches!(planned.writes[..], [Write::UpdateClient { .. }]));
+    assert_eq!(planned.then, Then::ObserveAgain);
 }
 
 #[test]
@@ -225,7 +226,7 @@ fn an_older_owner_marker_is_ours_only_for_the_client_our_status_recorded() {
     assert_eq!(err.reason(), Reason::ClientConflict);
     // The very client this resource recorded: ours, and the marker is rewritten.
     let planned = plan(&obj, &v, observe(Some("u-1"))).unwrap();
-    let Some(KeycloakAction::Update { body, .. }) = planned.keycloak.first() else {
+    let Some(Write::UpdateClient { body, .. }) = planned.writes.first() else {
         panic!("an update: {planned:?}")
     };
     assert_eq!(

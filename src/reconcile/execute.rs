@@ -1,5 +1,6 @@
-//! Apply step: the only writes, to Keycloak and to Kubernetes, each executing what
-//! [`super::plan::plan`] decided.
+//! Execute step: the only writes, to Keycloak and to Kubernetes, each made as a plan says and
+//! in its order (a plan's Keycloak writes come before its Kubernetes writes). Nothing here
+//! decides, except what the API server's answer to a write means.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{
@@ -12,38 +13,39 @@ use serde_json::json;
 use super::{
     Error,
     change::Change,
-    dereference,
-    plan::{self, KeycloakAction, Outputs, Rollout, Write, owned_by},
+    finalizer, observe,
+    plan::{self, Put, Rollout, Write, owned_by},
 };
 use crate::{
     context::{Context, Fingerprint},
-    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
+    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus, WorkloadKind},
     keycloak::{KeycloakError, Session},
     names::OPERATOR_NAME,
     reason::Reason,
     validate::Validated,
 };
 
-/// IO (Keycloak): executes the actions in order; returns the id of the client they wrote to.
+/// IO (Keycloak): makes the plan's Keycloak writes in order; returns the id of the client they
+/// wrote to (to be read back), if any.
 pub async fn keycloak(
     session: &Session,
     v: &Validated,
-    actions: &[KeycloakAction],
+    writes: &[Write],
 ) -> Result<Option<String>, Error> {
     let mut written = None;
-    for action in actions {
-        match action {
-            KeycloakAction::Create(body) => {
+    for write in writes {
+        match write {
+            Write::CreateClient(body) => {
                 written = Some(session.create_client(&v.realm, body).await?);
             }
-            KeycloakAction::Update { uuid, body } => {
+            Write::UpdateClient { uuid, body } => {
                 session.update_client(&v.realm, uuid, body).await?;
                 if body.authorization_services_enabled == Some(true) {
                     authorization_taken(session, v, uuid).await?;
                 }
                 written = Some(uuid.clone());
             }
-            KeycloakAction::AddScopes {
+            Write::AddScopes {
                 uuid,
                 names,
                 from_optional,
@@ -51,14 +53,62 @@ pub async fn keycloak(
                 add_scopes(session, v, uuid, names, from_optional).await?;
                 written = Some(uuid.clone());
             }
-            KeycloakAction::RegenerateSecret { uuid } => {
+            Write::RegenerateSecret { uuid } => {
                 // The new value is read back with the client, like everything Keycloak holds.
                 session.regenerate_secret(&v.realm, uuid).await?;
                 written = Some(uuid.clone());
             }
+            Write::DeleteClient { uuid } => {
+                // Gone already counts as deleted.
+                session.delete_client(&v.realm, uuid).await?;
+            }
+            _ => {}
         }
     }
     Ok(written)
+}
+
+/// What the Kubernetes writes made: the Secret and ConfigMap as written (a following pass
+/// plans from them: the watch may not show them yet), and the workloads restarted.
+#[derive(Default)]
+pub struct Made {
+    /// The output Secret, as written.
+    pub secret: Option<Secret>,
+    /// The values ConfigMap, as written.
+    pub config_map: Option<ConfigMap>,
+    /// The restarts of workloads.
+    pub changes: Vec<Change>,
+}
+
+/// IO (Kubernetes): makes the plan's Kubernetes writes in order.
+pub async fn kubernetes(
+    obj: &OpenMetadataKeycloakClient,
+    ctx: &Context,
+    writes: &[Write],
+) -> Result<Made, Error> {
+    let mut made = Made::default();
+    for write in writes {
+        match write {
+            Write::Secret(put) => {
+                made.secret = Some(owned_write(obj, ctx, put, Error::SecretConflict).await?);
+            }
+            Write::ConfigMap(put) => {
+                made.config_map = Some(owned_write(obj, ctx, put, Error::ConfigMapConflict).await?);
+            }
+            Write::DeleteSecret(name) => remove::<Secret>(obj, ctx, name).await?,
+            Write::DeleteConfigMap(name) => remove::<ConfigMap>(obj, ctx, name).await?,
+            Write::Status(status) => self::status(obj, ctx, status).await?,
+            Write::Rollout {
+                checksum,
+                workloads,
+            } => made
+                .changes
+                .extend(rollout(obj, ctx, workloads, checksum).await?),
+            Write::RemoveFinalizer => finalizer::remove(&obj.metadata, ctx).await?,
+            _ => {}
+        }
+    }
+    Ok(made)
 }
 
 /// Checks that Keycloak kept `authorizationServicesEnabled: true`: with its `authorization`
@@ -98,67 +148,41 @@ async fn add_scopes(
     Ok(())
 }
 
-/// IO (Kubernetes): the Secret, the ConfigMap, the removals, then the status. Returns the
-/// Secret and ConfigMap as written (a following pass plans from them: the watch may not show
-/// them yet).
-pub async fn outputs(
-    obj: &OpenMetadataKeycloakClient,
-    v: &Validated,
-    ctx: &Context,
-    outputs: &Outputs,
-) -> Result<(Option<Secret>, Option<ConfigMap>), Error> {
-    let mut written = (None, None);
-    if let Some(write) = &outputs.secret {
-        written.0 = Some(owned_write(v, ctx, write, Error::SecretConflict).await?);
-    }
-    if let Some(write) = &outputs.config_map {
-        written.1 = Some(owned_write(v, ctx, write, Error::ConfigMapConflict).await?);
-    }
-    remove::<Secret>(v, ctx, &outputs.remove).await?;
-    remove::<ConfigMap>(v, ctx, &outputs.remove_config_maps).await?;
-    status(obj, ctx, outputs.status.clone()).await?;
-    Ok(written)
-}
-
-/// Deletes previous output objects of the resource (already gone is fine).
-async fn remove<K>(v: &Validated, ctx: &Context, names: &[String]) -> Result<(), Error>
+/// Deletes a previous output object of the resource (already gone is fine).
+async fn remove<K>(obj: &OpenMetadataKeycloakClient, ctx: &Context, name: &str) -> Result<(), Error>
 where
     K: Fingerprint + Clone + DeserializeOwned + std::fmt::Debug,
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &v.namespace);
-    for name in names {
-        match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => {
-                return Err(Error::kube(
-                    format!("delete previous {} {name:?}", K::KIND),
-                    e,
-                ));
-            }
-        }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(Error::kube(
+            format!("delete previous {} {name:?}", K::KIND),
+            e,
+        )),
     }
-    Ok(())
 }
 
 /// Writes an object the resource owns: a create when it is new (refused by the API server if
 /// one of that name appeared meanwhile, then checked for ownership, `conflict` if not ours),
 /// server-side apply when it is ours.
 async fn owned_write<K>(
-    v: &Validated,
+    obj: &OpenMetadataKeycloakClient,
     ctx: &Context,
-    write: &Write<K>,
+    write: &Put<K>,
     conflict: fn(String) -> Error,
 ) -> Result<K, Error>
 where
     K: Fingerprint + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &v.namespace);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let uid = obj.uid().unwrap_or_default();
     let (wanted, create) = match write {
-        Write::Create(w) => (w, true),
-        Write::Apply(w) => (w, false),
+        Put::Create(w) => (w, true),
+        Put::Apply(w) => (w, false),
     };
     let name = wanted.meta().name.clone().unwrap_or_default();
     let action = || format!("write {} {name:?}", K::KIND);
@@ -174,7 +198,7 @@ where
                     .get_metadata(&name)
                     .await
                     .map_err(|e| Error::kube(action(), e))?;
-                if !owned_by(&existing, &v.uid) {
+                if !owned_by(&existing, &uid) {
                     return Err(conflict(name));
                 }
             }
@@ -193,39 +217,40 @@ where
 
 /// IO (Kubernetes): restarts the named workloads whose pods have not seen this checksum yet
 /// (see [`super::plan::rollout`]); reads a workload only when its checksum is not known.
-pub async fn rollout(
+async fn rollout(
     obj: &OpenMetadataKeycloakClient,
-    v: &Validated,
     ctx: &Context,
+    workloads: &[(WorkloadKind, String)],
     checksum: &str,
 ) -> Result<Vec<Change>, Error> {
     let mut changes = Vec::new();
-    for (kind, name) in &v.secret.rollout {
+    let (namespace, me) = (obj.namespace().unwrap_or_default(), obj.name_any());
+    for (kind, name) in workloads {
         let kind_name = format!("{kind:?}");
         // What this resource last saw on the workload (another resource naming it keeps its own).
-        let slot = format!("{}/{kind_name}", v.name);
-        if ctx.rolled(&v.namespace, &slot, name).as_deref() == Some(checksum) {
+        let slot = format!("{}/{kind_name}", me);
+        if ctx.rolled(&namespace, &slot, name).as_deref() == Some(checksum) {
             continue;
         }
-        let found = match dereference::workload_checksum(ctx, &v.namespace, *kind, name).await {
+        let found = match observe::workload_checksum(ctx, &namespace, *kind, name).await {
             Err(Error::KubeRejected { status: 403, .. }) => {
-                forbidden(obj, v, ctx, (&kind_name, name), &slot, checksum).await;
+                forbidden(obj, ctx, (&kind_name, name), &slot, checksum).await;
                 continue;
             }
             found => found?,
         };
-        let decision = plan::rollout(found.as_ref(), checksum, &v.name);
+        let decision = plan::rollout(found.as_ref(), checksum, &me);
         if let Rollout::Claimed(other) = &decision {
             // Another resource restarts it: reported once per content of the Secret.
             let claimed = format!("claimed:{checksum}");
-            if ctx.rolled(&v.namespace, &slot, name).as_deref() != Some(claimed.as_str()) {
+            if ctx.rolled(&namespace, &slot, name).as_deref() != Some(claimed.as_str()) {
                 let note = format!(
                     "{kind_name} {name:?} named in spec.secret.rollout is restarted for another resource of the namespace ({other}); left alone (one workload follows one resource)"
                 );
                 ctx.events
                     .publish(obj, Reason::WorkloadClaimed, &note)
                     .await;
-                ctx.remember_rolled(&v.namespace, &slot, name, &claimed);
+                ctx.remember_rolled(&namespace, &slot, name, &claimed);
             }
             continue;
         }
@@ -233,27 +258,27 @@ pub async fn rollout(
             // Not there (yet): looked for again on every pass (it may appear, and must then be
             // seen before the next change), reported once per content of the Secret.
             let missing = format!("missing:{checksum}");
-            if ctx.rolled(&v.namespace, &slot, name).as_deref() != Some(missing.as_str()) {
+            if ctx.rolled(&namespace, &slot, name).as_deref() != Some(missing.as_str()) {
                 let note =
                     format!("{kind_name} {name:?} named in spec.secret.rollout does not exist");
                 ctx.events
                     .publish(obj, Reason::WorkloadNotFound, &note)
                     .await;
-                ctx.remember_rolled(&v.namespace, &slot, name, &missing);
+                ctx.remember_rolled(&namespace, &slot, name, &missing);
             }
             continue;
         }
-        if let Some(patch) = plan::rollout_patch(&decision, checksum, &v.name) {
+        if let Some(patch) = plan::rollout_patch(&decision, checksum, &me) {
             let params = PatchParams::default();
             let action =
                 || format!("restart {kind_name} {name:?} (the chart's rollout.enabled grants it)");
-            let patched = dereference::workload_api(ctx, &v.namespace, *kind)
+            let patched = observe::workload_api(ctx, &namespace, *kind)
                 .patch(name, &params, &Patch::Merge(&patch))
                 .await
                 .map_err(|e| Error::kube(action(), e));
             match patched {
                 Err(Error::KubeRejected { status: 403, .. }) => {
-                    forbidden(obj, v, ctx, (&kind_name, name), &slot, checksum).await;
+                    forbidden(obj, ctx, (&kind_name, name), &slot, checksum).await;
                     continue;
                 }
                 patched => patched?,
@@ -265,7 +290,7 @@ pub async fn rollout(
                 name: name.clone(),
             });
         }
-        ctx.remember_rolled(&v.namespace, &slot, name, checksum);
+        ctx.remember_rolled(&namespace, &slot, name, checksum);
     }
     Ok(changes)
 }
@@ -275,14 +300,17 @@ pub async fn rollout(
 /// once per content of the Secret.
 async fn forbidden(
     obj: &OpenMetadataKeycloakClient,
-    v: &Validated,
     ctx: &Context,
     (kind_name, name): (&str, &str),
     slot: &str,
     checksum: &str,
 ) {
     let marker = format!("forbidden:{checksum}");
-    if ctx.rolled(&v.namespace, slot, name).as_deref() == Some(marker.as_str()) {
+    if ctx
+        .rolled(&obj.namespace().unwrap_or_default(), slot, name)
+        .as_deref()
+        == Some(marker.as_str())
+    {
         return;
     }
     let note = format!(
@@ -291,18 +319,15 @@ async fn forbidden(
     ctx.events
         .publish(obj, Reason::WorkloadRestartForbidden, &note)
         .await;
-    ctx.remember_rolled(&v.namespace, slot, name, &marker);
+    ctx.remember_rolled(&obj.namespace().unwrap_or_default(), slot, name, &marker);
 }
 
-/// IO (Kubernetes): patches the status subresource, if there is a status to write.
+/// IO (Kubernetes): patches the status subresource.
 pub async fn status(
     obj: &OpenMetadataKeycloakClient,
     ctx: &Context,
-    status: Option<OpenMetadataKeycloakClientStatus>,
+    status: &OpenMetadataKeycloakClientStatus,
 ) -> Result<(), Error> {
-    let Some(status) = status else {
-        return Ok(());
-    };
     let api: Api<OpenMetadataKeycloakClient> =
         Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     api.patch_status(
