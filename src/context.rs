@@ -8,16 +8,19 @@ use std::{
     time::Duration,
 };
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::{
+    apps::v1::{Deployment, StatefulSet},
+    core::v1::{ConfigMap, Namespace, Secret},
+};
 use kube::{
-    Client, Resource, ResourceExt,
-    core::{DeserializeGuard, PartialObjectMeta},
+    Api, Client, Resource, ResourceExt,
+    core::{ApiResource, DeserializeGuard, DynamicObject, PartialObjectMeta},
     runtime::reflector::Store,
 };
 
 use crate::{
     cache::ObjectCache,
-    crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient},
+    crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient, WorkloadKind},
     events::Publisher,
     keycloak::Pool,
     telemetry::Metrics,
@@ -199,6 +202,16 @@ impl Context {
             .unwrap_or_else(|e| e.into_inner())
             .get(&written_key(obj))
             .is_some_and(|written| *written == obj.fingerprint())
+    }
+
+    /// The API of a kind of workload in a namespace, untyped: reads and writes of a workload
+    /// touch only its metadata and pod template annotations, the same for every kind.
+    pub fn workload_api(&self, namespace: &str, kind: WorkloadKind) -> Api<DynamicObject> {
+        let resource = match kind {
+            WorkloadKind::Deployment => ApiResource::erase::<Deployment>(&()),
+            WorkloadKind::StatefulSet => ApiResource::erase::<StatefulSet>(&()),
+        };
+        Api::namespaced_with(self.client.clone(), namespace, &resource)
     }
 
     /// The checksum a workload is known to carry.

@@ -96,6 +96,29 @@ pub enum Change {
         /// Its name.
         name: String,
     },
+    /// A workload named in `spec.secret.rollout` is restarted for another resource.
+    WorkloadClaimed {
+        /// `Deployment` or `StatefulSet`.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// The other resource.
+        other: String,
+    },
+    /// A workload named in `spec.secret.rollout` does not exist.
+    WorkloadMissing {
+        /// `Deployment` or `StatefulSet`.
+        kind: String,
+        /// Its name.
+        name: String,
+    },
+    /// The operator may not restart a workload named in `spec.secret.rollout`.
+    WorkloadRestartForbidden {
+        /// `Deployment` or `StatefulSet`.
+        kind: String,
+        /// Its name.
+        name: String,
+    },
     /// The resource was deleted, and its client with it.
     ClientDeleted {
         /// Keycloak client id.
@@ -173,6 +196,9 @@ impl Change {
                 Reason::ClientDeleted
             }
             Self::ClientRetained { .. } => Reason::ClientRetained,
+            Self::WorkloadClaimed { .. } => Reason::WorkloadClaimed,
+            Self::WorkloadMissing { .. } => Reason::WorkloadNotFound,
+            Self::WorkloadRestartForbidden { .. } => Reason::WorkloadRestartForbidden,
             Self::ClientOrphaned { .. } | Self::UnreadableOrphaned { .. } => Reason::ClientOrphaned,
         }
     }
@@ -244,6 +270,18 @@ impl fmt::Display for Change {
             Self::WorkloadRestarted { kind, name } => {
                 write!(f, "restarted {kind} {name:?} to load the new secret")
             }
+            Self::WorkloadClaimed { kind, name, other } => write!(
+                f,
+                "{kind} {name:?} named in spec.secret.rollout is restarted for another resource of the namespace ({other}); left alone (one workload follows one resource)"
+            ),
+            Self::WorkloadMissing { kind, name } => write!(
+                f,
+                "{kind} {name:?} named in spec.secret.rollout does not exist"
+            ),
+            Self::WorkloadRestartForbidden { kind, name } => write!(
+                f,
+                "may not restart {kind} {name:?} named in spec.secret.rollout: the operator's role does not grant it (install the chart with rollout.enabled=true); the client and the Secret are up to date"
+            ),
             Self::ClientDeleted { client_id, realm } => {
                 write!(f, "deleted client {client_id:?} from realm {realm:?}")
             }

@@ -13,15 +13,17 @@ use serde_json::json;
 use super::{
     Error,
     change::Change,
-    finalizer, observe,
-    plan::{self, Put, Rollout, Write, owned_by},
+    finalizer,
+    plan::{
+        self, Put, Write, owned_by,
+        rollout::{self, Step, Workload},
+    },
 };
 use crate::{
     context::{Context, Fingerprint},
-    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus, WorkloadKind},
+    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
     keycloak::{KeycloakError, Session},
     names::OPERATOR_NAME,
-    reason::Reason,
     validate::Validated,
 };
 
@@ -69,18 +71,17 @@ pub async fn keycloak(
 }
 
 /// What the Kubernetes writes made: the Secret and ConfigMap as written (a following pass
-/// plans from them: the watch may not show them yet), and the workloads restarted.
+/// plans from them: the watch may not show them yet).
 #[derive(Default)]
 pub struct Made {
     /// The output Secret, as written.
     pub secret: Option<Secret>,
     /// The values ConfigMap, as written.
     pub config_map: Option<ConfigMap>,
-    /// The restarts of workloads.
-    pub changes: Vec<Change>,
 }
 
-/// IO (Kubernetes): makes the plan's Kubernetes writes in order.
+/// IO (Kubernetes): makes the plan's Kubernetes writes in order, except the restart of
+/// workloads (a round of its own, [`restarts`]).
 pub async fn kubernetes(
     obj: &OpenMetadataKeycloakClient,
     ctx: &Context,
@@ -98,12 +99,6 @@ pub async fn kubernetes(
             Write::DeleteSecret(name) => remove::<Secret>(obj, ctx, name).await?,
             Write::DeleteConfigMap(name) => remove::<ConfigMap>(obj, ctx, name).await?,
             Write::Status(status) => self::status(obj, ctx, status).await?,
-            Write::Rollout {
-                checksum,
-                workloads,
-            } => made
-                .changes
-                .extend(rollout(obj, ctx, workloads, checksum).await?),
             Write::RemoveFinalizer => finalizer::remove(&obj.metadata, ctx).await?,
             _ => {}
         }
@@ -215,111 +210,43 @@ where
     .map_err(|e| Error::kube(action(), e))
 }
 
-/// IO (Kubernetes): restarts the named workloads whose pods have not seen this checksum yet
-/// (see [`super::plan::rollout`]); reads a workload only when its checksum is not known.
-async fn rollout(
+/// IO (Kubernetes): patches the workloads as planned (`steps`, one per workload), and
+/// remembers what each carries; returns the changes, a workload the operator may not patch
+/// (the chart's `rollout.enabled` is off) said as such.
+pub async fn restarts(
     obj: &OpenMetadataKeycloakClient,
     ctx: &Context,
-    workloads: &[(WorkloadKind, String)],
     checksum: &str,
+    planned: Vec<(Workload, Step)>,
 ) -> Result<Vec<Change>, Error> {
-    let mut changes = Vec::new();
     let (namespace, me) = (obj.namespace().unwrap_or_default(), obj.name_any());
-    for (kind, name) in workloads {
-        let kind_name = format!("{kind:?}");
-        // What this resource last saw on the workload (another resource naming it keeps its own).
-        let slot = format!("{}/{kind_name}", me);
-        if ctx.rolled(&namespace, &slot, name).as_deref() == Some(checksum) {
-            continue;
-        }
-        let found = match observe::workload_checksum(ctx, &namespace, *kind, name).await {
-            Err(Error::KubeRejected { status: 403, .. }) => {
-                forbidden(obj, ctx, (&kind_name, name), &slot, checksum).await;
-                continue;
-            }
-            found => found?,
-        };
-        let decision = plan::rollout(found.as_ref(), checksum, &me);
-        if let Rollout::Claimed(other) = &decision {
-            // Another resource restarts it: reported once per content of the Secret.
-            let claimed = format!("claimed:{checksum}");
-            if ctx.rolled(&namespace, &slot, name).as_deref() != Some(claimed.as_str()) {
-                let note = format!(
-                    "{kind_name} {name:?} named in spec.secret.rollout is restarted for another resource of the namespace ({other}); left alone (one workload follows one resource)"
-                );
-                ctx.events
-                    .publish(obj, Reason::WorkloadClaimed, &note)
-                    .await;
-                ctx.remember_rolled(&namespace, &slot, name, &claimed);
-            }
-            continue;
-        }
-        if decision == Rollout::Missing {
-            // Not there (yet): looked for again on every pass (it may appear, and must then be
-            // seen before the next change), reported once per content of the Secret.
-            let missing = format!("missing:{checksum}");
-            if ctx.rolled(&namespace, &slot, name).as_deref() != Some(missing.as_str()) {
-                let note =
-                    format!("{kind_name} {name:?} named in spec.secret.rollout does not exist");
-                ctx.events
-                    .publish(obj, Reason::WorkloadNotFound, &note)
-                    .await;
-                ctx.remember_rolled(&namespace, &slot, name, &missing);
-            }
-            continue;
-        }
-        if let Some(patch) = plan::rollout_patch(&decision, checksum, &me) {
-            let params = PatchParams::default();
-            let action =
-                || format!("restart {kind_name} {name:?} (the chart's rollout.enabled grants it)");
-            let patched = observe::workload_api(ctx, &namespace, *kind)
-                .patch(name, &params, &Patch::Merge(&patch))
+    let mut changes = Vec::new();
+    for (workload, mut step) in planned {
+        let (kind, name) = (workload.kind, workload.name.as_str());
+        if let Some(patch) = &step.patch {
+            let patched = ctx
+                .workload_api(&namespace, kind)
+                .patch(name, &PatchParams::default(), &Patch::Merge(patch))
                 .await
-                .map_err(|e| Error::kube(action(), e));
+                .map_err(|e| {
+                    let action = format!(
+                        "restart {kind:?} {name:?} (the chart's rollout.enabled grants it)"
+                    );
+                    Error::kube(action, e)
+                });
             match patched {
                 Err(Error::KubeRejected { status: 403, .. }) => {
-                    forbidden(obj, ctx, (&kind_name, name), &slot, checksum).await;
-                    continue;
+                    step = rollout::forbidden(&workload, checksum);
                 }
-                patched => patched?,
-            };
+                patched => drop(patched?),
+            }
         }
-        if decision == Rollout::Roll {
-            changes.push(Change::WorkloadRestarted {
-                kind: kind_name.clone(),
-                name: name.clone(),
-            });
+        if let Some(marker) = &step.remember {
+            ctx.remember_rolled(&namespace, &rollout::slot(&me, kind), name, marker);
         }
-        ctx.remember_rolled(&namespace, &slot, name, checksum);
+        changes.extend(step.change);
     }
     Ok(changes)
-}
-
-/// The operator may not read or patch a workload (the chart's `rollout.enabled` is off): the
-/// client and the Secret are delivered all the same, and a Warning says what enables restarts,
-/// once per content of the Secret.
-async fn forbidden(
-    obj: &OpenMetadataKeycloakClient,
-    ctx: &Context,
-    (kind_name, name): (&str, &str),
-    slot: &str,
-    checksum: &str,
-) {
-    let marker = format!("forbidden:{checksum}");
-    if ctx
-        .rolled(&obj.namespace().unwrap_or_default(), slot, name)
-        .as_deref()
-        == Some(marker.as_str())
-    {
-        return;
-    }
-    let note = format!(
-        "may not restart {kind_name} {name:?} named in spec.secret.rollout: the operator's role does not grant it (install the chart with rollout.enabled=true); the client and the Secret are up to date"
-    );
-    ctx.events
-        .publish(obj, Reason::WorkloadRestartForbidden, &note)
-        .await;
-    ctx.remember_rolled(&obj.namespace().unwrap_or_default(), slot, name, &marker);
 }
 
 /// IO (Kubernetes): patches the status subresource.

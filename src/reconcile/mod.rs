@@ -38,6 +38,7 @@ pub use observe::Seen;
 use crate::{
     context::Context,
     crd::{DeletionPolicy, OpenMetadataKeycloakClient},
+    events,
     keycloak::{KeycloakError, ObservedClient, Session},
     reason::Reason,
     validate::{Validated, validate},
@@ -127,16 +128,23 @@ async fn converge_and_report(
                     ctx.metrics.orphaned_client();
                 }
             }
-            // One Event per reconcile that changed something: named by its first change (the
-            // client before its scopes, the secret before the Secret, the Secret before the
-            // workloads), its note says every change.
-            if let Some(first) = changes.first() {
-                let note = changes
+            // One Normal Event per reconcile that changed something: named by its first change
+            // (the client before its scopes, the secret before the Secret, the Secret before
+            // the workloads), its note says every change. A Warning is an Event of its own.
+            let (warnings, normal): (Vec<&Change>, _) = changes
+                .iter()
+                .partition(|c| events::type_of(c.reason()) == events::EventType::Warning);
+            if let Some(first) = normal.first() {
+                let note = normal
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
                 ctx.events.publish(obj, first.reason(), &note).await;
+            }
+            for warning in warnings {
+                let note = warning.to_string();
+                ctx.events.publish(obj, warning.reason(), &note).await;
             }
             // A scheduled rotation comes back when it is due; everything else with the
             // controller's even spread of resyncs.
@@ -260,7 +268,9 @@ pub async fn converge_client(
             });
         };
         let made = execute::kubernetes(obj, ctx, &kubernetes).await?;
-        changes.extend(made.changes);
+        if let Some(Write::Rollout { checksum, .. }) = kubernetes.last() {
+            changes.extend(restart(obj, v, ctx, checksum).await?);
+        }
         if let Some(requeue) = done {
             return Ok(Converged {
                 changes,
@@ -280,6 +290,25 @@ pub async fn converge_client(
     Err(Error::Keycloak(KeycloakError::Protocol(
         "the client did not settle".into(),
     )))
+}
+
+/// The round that restarts workloads once the Secret is written: observe them (those not
+/// remembered at this checksum), plan each, patch.
+async fn restart(
+    obj: &OpenMetadataKeycloakClient,
+    v: &Validated,
+    ctx: &Context,
+    checksum: &str,
+) -> Result<Vec<Change>, Error> {
+    let planned = observe::workloads(ctx, v, checksum)
+        .await?
+        .into_iter()
+        .map(|w| {
+            let step = plan::rollout::step(&w, checksum, &v.name);
+            (w, step)
+        })
+        .collect();
+    execute::restarts(obj, ctx, checksum, planned).await
 }
 
 /// The client after a pass's writes: read back by its id when Keycloak was written (what it

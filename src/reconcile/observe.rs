@@ -5,20 +5,17 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::{
-    apps::v1::{Deployment, StatefulSet},
-    core::v1::{ConfigMap, Namespace, Secret},
-};
-use kube::{
-    Api,
-    core::{ApiResource, DynamicObject, PartialObjectMeta},
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::{Api, core::PartialObjectMeta};
 
 use super::{
     Error,
     connection::{self, Connection},
     desired,
-    plan::Observed,
+    plan::{
+        Observed,
+        rollout::{Found, Marks, Workload, slot},
+    },
 };
 use crate::{
     context::Context,
@@ -344,31 +341,50 @@ pub async fn deletion_session(v: &Validated, ctx: &Context) -> Result<Arc<Sessio
     }
 }
 
-/// The API of a kind of workload in a namespace, untyped: reads and writes of a workload
-/// touch only its metadata and pod template annotations, the same for every kind.
-pub fn workload_api(ctx: &Context, namespace: &str, kind: WorkloadKind) -> Api<DynamicObject> {
-    let resource = match kind {
-        WorkloadKind::Deployment => ApiResource::erase::<Deployment>(&()),
-        WorkloadKind::StatefulSet => ApiResource::erase::<StatefulSet>(&()),
-    };
-    Api::namespaced_with(ctx.client.clone(), namespace, &resource)
+/// The workloads named in `spec.secret.rollout`, as a restart at `checksum` needs them: one the
+/// operator remembers carrying this checksum is not read.
+pub async fn workloads(
+    ctx: &Context,
+    v: &Validated,
+    checksum: &str,
+) -> Result<Vec<Workload>, Error> {
+    let mut seen = Vec::new();
+    for (kind, name) in &v.secret.rollout {
+        let remembered = ctx.rolled(&v.namespace, &slot(&v.name, *kind), name);
+        let found = if remembered.as_deref() == Some(checksum) {
+            Found::AsRemembered
+        } else {
+            match workload_checksum(ctx, &v.namespace, *kind, name).await {
+                Err(Error::KubeRejected { status: 403, .. }) => Found::Forbidden,
+                read => Found::Read(read?),
+            }
+        };
+        seen.push(Workload {
+            kind: *kind,
+            name: name.clone(),
+            remembered,
+            found,
+        });
+    }
+    Ok(seen)
 }
 
 /// IO: the checksum annotation on a workload's metadata; `None` when the workload does not
 /// exist, `Some(None)` when it has no checksum yet.
-pub async fn workload_checksum(
+async fn workload_checksum(
     ctx: &Context,
     namespace: &str,
     kind: WorkloadKind,
     name: &str,
-) -> Result<Option<super::plan::RolloutMarks>, Error> {
-    let found = workload_api(ctx, namespace, kind)
+) -> Result<Option<Marks>, Error> {
+    let found = ctx
+        .workload_api(namespace, kind)
         .get_metadata_opt(name)
         .await
         .map_err(|e| Error::kube(format!("read {kind:?} {name:?}"), e))?;
     Ok(found.map(|o| {
         let annotations = o.metadata.annotations.unwrap_or_default();
-        super::plan::RolloutMarks {
+        Marks {
             checksum: annotations.get(CHECKSUM_ANNOTATION).cloned(),
             restarted_for: annotations.get(RESTARTED_FOR_ANNOTATION).cloned(),
         }

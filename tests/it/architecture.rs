@@ -225,3 +225,41 @@ fn the_plan_does_no_io_and_reads_no_clock() {
     assert!(code_of("let x = f().await; // fine").contains(".await"));
     assert!(!code_of("// Session").contains("Session"));
 }
+
+#[test]
+fn inside_the_reconcile_the_steps_import_only_forward() {
+    // Which file of `src/reconcile` may not name which step: the plan neither reads nor writes,
+    // execute does not read (it makes what the plan says), observe does not write.
+    let reconcile = src().join("reconcile");
+    let rules: [(&str, &[&str]); 3] = [
+        (
+            "plan",
+            &["observe::", "execute::", "super::observe", "super::execute"],
+        ),
+        (
+            "execute.rs",
+            &["observe::", "observe,", "get_opt(", ".get(&", "list("],
+        ),
+        (
+            "observe.rs",
+            &["execute::", ".patch(", ".create(", ".delete("],
+        ),
+    ];
+    let mut found = Vec::new();
+    for (part, words) in rules {
+        let mut files = Vec::new();
+        let path = reconcile.join(part);
+        if path.is_dir() {
+            rust_files(&path, &mut files);
+        } else {
+            files.push(path);
+        }
+        for file in &files {
+            let code = code_of(&std::fs::read_to_string(file).unwrap());
+            for word in words.iter().filter(|w| code.contains(*w)) {
+                found.push(format!("{} uses {word}", file.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

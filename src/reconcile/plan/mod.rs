@@ -11,7 +11,7 @@ pub use adoption::BUILT_IN_CLIENTS;
 mod deletion;
 mod outputs;
 mod redact;
-mod rollout;
+pub mod rollout;
 mod secret;
 
 use std::time::Duration;
@@ -22,7 +22,6 @@ use keycloak::types::ClientRepresentation;
 pub use crate::crd::owner::owned_by;
 pub use deletion::{deletion, orphaned, retained};
 pub use outputs::checksum;
-pub use rollout::{Marks as RolloutMarks, Rollout, patch as rollout_patch, rollout};
 pub use secret::{HandOver, secret_created};
 
 use super::{
@@ -120,7 +119,8 @@ pub enum Write {
     /// Write the status (it changed).
     Status(OpenMetadataKeycloakClientStatus),
     /// Restart these workloads (`spec.secret.rollout`) if they have not seen this content of
-    /// the Secret yet.
+    /// the Secret yet: the last write, and a round of its own (observe the workloads, plan
+    /// each with [`rollout::step`], patch).
     Rollout {
         /// The hash of the Secret's content ([`checksum`]).
         checksum: String,
