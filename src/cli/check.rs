@@ -38,17 +38,7 @@ fn who(credentials: &Credentials) -> String {
 
 /// Turns a Keycloak failure of a step into the check's failure.
 fn keycloak_failure(step: &str, e: &KeycloakError) -> Failure {
-    let code = match e {
-        KeycloakError::Unreachable(_)
-        | KeycloakError::Server { .. }
-        | KeycloakError::Throttled { .. }
-        | KeycloakError::CredentialsRejected { .. }
-        | KeycloakError::InvalidCaBundle(_)
-        | KeycloakError::Redirected { .. }
-        | KeycloakError::Protocol(_) => ExitCode::Unreachable,
-        _ => ExitCode::Blocked,
-    };
-    Failure::new(code, format!("{step}: {e}"))
+    Failure::of(&format!("{step}: "), e.clone())
 }
 
 /// `check`: the report on stdout, or the failure (with the report so far in its message).
@@ -189,10 +179,7 @@ pub async fn check(args: &CheckArgs) -> Result<String, Failure> {
                 .collect::<Vec<_>>()
                 .join(", then ")
         )),
-        Err(e) => Err(Failure::new(
-            ExitCode::Blocked,
-            format!("{e} ({})", e.reason()),
-        )),
+        Err(e) => Err(Failure::of("", e)),
     };
     step(&mut out, "client", would)?;
     out += "Nothing was written. The Kubernetes side (the Secret) is not checked.\n";

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::{
     crd::{ClusterKeycloakConnection, ClusterKeycloakConnectionSpec, OpenMetadataKeycloakClient},
-    reconcile::desired,
+    reason::{Class, Reason},
+    reconcile::{Error, desired},
     urls::realm_url,
     validate::{ConnectionSource, Validated, validate},
 };
@@ -28,6 +29,20 @@ pub enum ExitCode {
     /// The realm, the account's permissions, the connection or an existing client stand in the
     /// way of a reconcile.
     Blocked = 4,
+}
+
+impl ExitCode {
+    /// The exit code of a failure with `reason`, in one place: what the operator would retry
+    /// (and a sign-in refused, or something that is not Keycloak answering) is unreachable;
+    /// an invalid spec or credentials file is invalid; every other refusal blocks.
+    pub fn of(reason: Reason) -> Self {
+        match reason {
+            Reason::InvalidSpec | Reason::CredentialsInvalid => Self::Invalid,
+            Reason::CredentialsRejected | Reason::KeycloakProtocolError => Self::Unreachable,
+            r if r.class() == Class::Transient => Self::Unreachable,
+            _ => Self::Blocked,
+        }
+    }
 }
 
 /// A failure: its exit code, the message for stderr, and what was reported on the way (for
@@ -49,6 +64,12 @@ impl Failure {
             message: message.into(),
             report: String::new(),
         }
+    }
+
+    /// A failure of the operator's own kind, during `step`, with the exit code of its reason.
+    pub(super) fn of(step: &str, e: impl Into<Error>) -> Self {
+        let e = e.into();
+        Self::new(ExitCode::of(e.reason()), format!("{step}{e} ({})", e.reason()))
     }
 
     /// The same failure, after `report` was printed.
@@ -306,4 +327,28 @@ pub fn plan_text(args: &PlanArgs, text: &str) -> Result<String, Failure> {
 pub fn plan(args: &PlanArgs) -> Result<String, Failure> {
     let texts: Vec<String> = args.file.iter().map(read).collect::<Result<_, _>>()?;
     plan_text(args, &texts.join("\n---\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_reason_has_its_exit_code_from_its_class() {
+        for reason in Reason::ALL.iter().copied() {
+            let code = ExitCode::of(reason);
+            match reason.class() {
+                Class::Transient => assert_eq!(code, ExitCode::Unreachable, "{reason}"),
+                Class::Permanent => assert_ne!(code, ExitCode::Ok, "{reason}"),
+                _ => {}
+            }
+        }
+        assert_eq!(ExitCode::of(Reason::InvalidSpec), ExitCode::Invalid);
+        assert_eq!(
+            ExitCode::of(Reason::CredentialsRejected),
+            ExitCode::Unreachable
+        );
+        assert_eq!(ExitCode::of(Reason::RealmNotFound), ExitCode::Blocked);
+        assert_eq!(ExitCode::of(Reason::ClientConflict), ExitCode::Blocked);
+    }
 }

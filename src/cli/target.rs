@@ -142,7 +142,7 @@ pub(super) fn target_offline(
                 allow_inline_adoption: false,
             },
         )
-        .map_err(|e| Failure::new(ExitCode::Blocked, format!("{e} ({})", e.reason())))?;
+        .map_err(|e| Failure::of("", e))?;
     }
     let defaults = match &v.connection {
         ConnectionSource::Inline(c) => Defaults {
@@ -167,7 +167,7 @@ pub(super) async fn target_from_cluster(
     client: &Client,
     out: &mut String,
 ) -> Result<Target, Failure> {
-    let blocked = |e: Error| Failure::new(ExitCode::Blocked, format!("{} ({})", e, e.reason()));
+    let blocked = |e: Error| Failure::of("", e);
     let unreachable = |what: &str, e: kube::Error| {
         Failure::new(ExitCode::Unreachable, format!("cannot {what}: {e}"))
     };
