@@ -69,7 +69,10 @@ impl Failure {
     /// A failure of the operator's own kind, during `step`, with the exit code of its reason.
     pub(super) fn of(step: &str, e: impl Into<Error>) -> Self {
         let e = e.into();
-        Self::new(ExitCode::of(e.reason()), format!("{step}{e} ({})", e.reason()))
+        Self::new(
+            ExitCode::of(e.reason()),
+            format!("{step}{e} ({})", e.reason()),
+        )
     }
 
     /// The same failure, after `report` was printed.

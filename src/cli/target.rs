@@ -177,7 +177,7 @@ pub(super) async fn target_from_cluster(
                 .get_opt(name)
                 .await
                 .map_err(|e| unreachable("read the ClusterKeycloakConnection", e))?
-                .ok_or_else(|| blocked(Error::ConnectionNotFound(name.clone())))?,
+                .ok_or_else(|| blocked(Error::connection_not_found(name.clone())))?,
         ),
         ConnectionSource::Inline(_) => None,
     };
@@ -212,7 +212,7 @@ pub(super) async fn target_from_cluster(
         .get_metadata_opt(name)
         .await
         .map_err(|e| unreachable(&format!("read Secret {ns}/{name}"), e))?
-        .ok_or_else(|| blocked(Error::CredentialsNotFound(format!("{ns}/{name}"))))?;
+        .ok_or_else(|| blocked(Error::credentials_not_found(format!("{ns}/{name}"))))?;
     // The binding holds for where the credentials really go, --url and --ca-bundle included,
     // and is checked before the data is read.
     let url = match &args.url {
@@ -235,7 +235,7 @@ pub(super) async fn target_from_cluster(
         .get_opt(name)
         .await
         .map_err(|e| unreachable(&format!("read Secret {ns}/{name}"), e))?
-        .ok_or_else(|| blocked(Error::CredentialsNotFound(format!("{ns}/{name}"))))?;
+        .ok_or_else(|| blocked(Error::credentials_not_found(format!("{ns}/{name}"))))?;
     let credentials = credentials_from(&format!("{ns}/{name}"), &secret).map_err(blocked)?;
     line(
         out,

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use crate::reason::Reason;
+
 /// Something went wrong talking to Keycloak.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum KeycloakError {
@@ -106,6 +108,25 @@ fn retry_suffix(after: &Option<Duration>) -> String {
 }
 
 impl KeycloakError {
+    /// The reason of this failure, for conditions, Events and exit codes.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::Unreachable(_) | Self::Server { .. } | Self::Throttled { .. } => {
+                Reason::KeycloakUnavailable
+            }
+            // Something changed under the operator (a concurrent create, a client deleted
+            // between two calls): the next attempt sees the new state.
+            Self::Conflict | Self::NotFound => Reason::KeycloakConflict,
+            Self::CredentialsRejected { .. } => Reason::CredentialsRejected,
+            Self::Forbidden { .. } | Self::MayNotManage => Reason::KeycloakForbidden,
+            Self::RealmNotFound(_) => Reason::RealmNotFound,
+            Self::ScopeNotFound(_) => Reason::ScopeNotFound,
+            Self::Rejected { .. } | Self::Redirected { .. } => Reason::KeycloakRejected,
+            Self::Protocol(_) => Reason::KeycloakProtocolError,
+            Self::InvalidCaBundle(_) => Reason::InvalidSpec,
+        }
+    }
+
     /// The delay Keycloak asked for before the next attempt, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

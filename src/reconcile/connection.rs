@@ -4,6 +4,7 @@
 //! Either way the credentials Secret must carry the opt-in label; an optional annotation binds
 //! it to one URL. Nothing here reaches Keycloak: a refusal happens before any request.
 
+use crate::reason::Reason;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -62,8 +63,9 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
     match &v.connection {
         ConnectionSource::Inline(inline) => {
             if !env.allow_inline {
-                return Err(Error::ConnectionNotAllowed(
-                    "this operator does not accept keycloak.url with a credentials Secret of the namespace; use keycloak.connectionRef to a ClusterKeycloakConnection".into(),
+                return Err(Error::new(
+                    Reason::ConnectionNotAllowed,
+                    "this operator does not accept keycloak.url with a credentials Secret of the namespace; use keycloak.connectionRef to a ClusterKeycloakConnection",
                 ));
             }
             Ok(Connection {
@@ -90,13 +92,16 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
         ConnectionSource::Cluster(name) => {
             let connection = env
                 .cluster
-                .ok_or_else(|| Error::ConnectionNotFound(name.clone()))?;
+                .ok_or_else(|| Error::connection_not_found(name.clone()))?;
             let spec = &connection.spec;
             if !selector_matches(&spec.namespace_selector, env.namespace_labels)? {
-                return Err(Error::ConnectionNotAllowed(format!(
-                    "ClusterKeycloakConnection {name:?} does not allow namespace {:?} (its namespaceSelector does not match the namespace's labels)",
-                    v.namespace
-                )));
+                return Err(Error::new(
+                    Reason::ConnectionNotAllowed,
+                    format!(
+                        "ClusterKeycloakConnection {name:?} does not allow namespace {:?} (its namespaceSelector does not match the namespace's labels)",
+                        v.namespace
+                    ),
+                ));
             }
             let resolved = of_cluster(connection, env.operator_namespace)?;
             let admin_realm = &resolved.admin_realm;
@@ -106,11 +111,14 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                 .iter()
                 .any(|r| r == &v.realm || (r == "*" && wildcard_covers(&v.realm, admin_realm)));
             if !realm_allowed {
-                return Err(Error::RealmNotAllowed(format!(
-                    "ClusterKeycloakConnection {name:?} does not allow realm {:?} (allowedRealms: {})",
-                    v.realm,
-                    spec.allowed_realms.join(", ")
-                )));
+                return Err(Error::new(
+                    Reason::RealmNotAllowed,
+                    format!(
+                        "ClusterKeycloakConnection {name:?} does not allow realm {:?} (allowedRealms: {})",
+                        v.realm,
+                        spec.allowed_realms.join(", ")
+                    ),
+                ));
             }
             Ok(resolved)
         }
@@ -132,7 +140,10 @@ pub fn of_cluster(
     let name = connection.metadata.name.clone().unwrap_or_default();
     let spec = &connection.spec;
     let invalid = |e: crate::validate::InvalidSpec| {
-        Error::ConnectionInvalid(format!("ClusterKeycloakConnection {name:?}: {e}"))
+        Error::new(
+            Reason::ConnectionInvalid,
+            format!("ClusterKeycloakConnection {name:?}: {e}"),
+        )
     };
     let admin_realm = spec
         .admin_realm
@@ -203,9 +214,12 @@ pub fn within_limit<'a>(
         .filter(|o| order(o) < mine)
         .count();
     if before >= max as usize {
-        return Err(Error::ConnectionClientLimit(format!(
-            "ClusterKeycloakConnection {name:?} allows {max} clients (maxClients) and {before} resources that came earlier use it; nothing was done in Keycloak (ask the platform team, or delete another resource of yours)"
-        )));
+        return Err(Error::new(
+            Reason::ConnectionClientLimit,
+            format!(
+                "ClusterKeycloakConnection {name:?} allows {max} clients (maxClients) and {before} resources that came earlier use it; nothing was done in Keycloak (ask the platform team, or delete another resource of yours)"
+            ),
+        ));
     }
     Ok(())
 }
@@ -234,9 +248,12 @@ pub fn credentials_allowed(secret: &ObjectMeta, connection: &Connection) -> Resu
         .and_then(|l| l.get(CREDENTIALS_LABEL))
         .is_some_and(|v| v == "true");
     if !labelled {
-        return Err(Error::CredentialsNotAllowed(format!(
-            "Secret {shown} lacks the label {CREDENTIALS_LABEL}=true; only a Secret so labelled (by someone allowed to write Secrets) is used as Keycloak credentials"
-        )));
+        return Err(Error::new(
+            Reason::CredentialsNotAllowed,
+            format!(
+                "Secret {shown} lacks the label {CREDENTIALS_LABEL}=true; only a Secret so labelled (by someone allowed to write Secrets) is used as Keycloak credentials"
+            ),
+        ));
     }
     if let Some(bound) = secret
         .annotations
@@ -245,17 +262,23 @@ pub fn credentials_allowed(secret: &ObjectMeta, connection: &Connection) -> Resu
     {
         let bound = bound.trim().trim_end_matches('/');
         if bound != connection.url {
-            return Err(Error::CredentialsNotAllowed(format!(
-                "Secret {shown} may only be sent to {bound} ({CREDENTIALS_URL_ANNOTATION}), not to {}",
-                connection.url
-            )));
+            return Err(Error::new(
+                Reason::CredentialsNotAllowed,
+                format!(
+                    "Secret {shown} may only be sent to {bound} ({CREDENTIALS_URL_ANNOTATION}), not to {}",
+                    connection.url
+                ),
+            ));
         }
         // The binding is to a host as the system's authorities vouch for it: a CA bundle the
         // resource brings could let another certificate stand for that host.
         if connection.inline && connection.ca_bundle.is_some() {
-            return Err(Error::CredentialsNotAllowed(format!(
-                "Secret {shown} is bound to {bound} ({CREDENTIALS_URL_ANNOTATION}); a caBundle of the resource is not trusted with it (remove spec.keycloak.caBundle, or use a ClusterKeycloakConnection)"
-            )));
+            return Err(Error::new(
+                Reason::CredentialsNotAllowed,
+                format!(
+                    "Secret {shown} is bound to {bound} ({CREDENTIALS_URL_ANNOTATION}); a caBundle of the resource is not trusted with it (remove spec.keycloak.caBundle, or use a ClusterKeycloakConnection)"
+                ),
+            ));
         }
     }
     Ok(())
@@ -282,9 +305,12 @@ pub fn selector_matches(
             "Exists" => value.is_some(),
             "DoesNotExist" => value.is_none(),
             other => {
-                return Err(Error::ConnectionInvalid(format!(
-                    "namespaceSelector: unknown operator {other:?} (In, NotIn, Exists, DoesNotExist)"
-                )));
+                return Err(Error::new(
+                    Reason::ConnectionInvalid,
+                    format!(
+                        "namespaceSelector: unknown operator {other:?} (In, NotIn, Exists, DoesNotExist)"
+                    ),
+                ));
             }
         };
     }

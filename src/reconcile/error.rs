@@ -1,174 +1,175 @@
-//! What a reconcile can fail with, and the [`Reason`] of each failure.
+//! What a reconcile can fail with: one type, a [`Reason`] and a message (and the delay the
+//! failing service asked for). The reason says everything else: the condition, the Event's
+//! type, whether to retry, the exit code of `check`. A failure is classified once, where it
+//! enters: Keycloak's through `From<KeycloakError>`, Kubernetes' through [`Error::kube`], the
+//! operator's own refusals by their constructors.
 
-use std::time::Duration;
+use std::{fmt, time::Duration};
 
 use crate::{events::truncate, keycloak::KeycloakError, reason::Reason, validate::InvalidSpec};
 
-/// Everything a reconcile can fail with. Messages never contain secret values, nor text chosen
-/// by a remote server.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The spec is invalid.
-    #[error("invalid spec: {0}")]
-    InvalidSpec(#[from] InvalidSpec),
-    /// The credentials Secret (`namespace/name`) does not exist.
-    #[error("credentials Secret {0} not found")]
-    CredentialsNotFound(String),
-    /// The credentials Secret lacks the expected keys.
-    #[error("credentials Secret {name}: {problem}")]
-    CredentialsInvalid {
-        /// Secret name.
-        name: String,
-        /// What is wrong (names keys, never values).
-        problem: String,
-    },
-    /// The credentials Secret may not be used (no opt-in label, or bound to another URL).
-    #[error("{0}")]
-    CredentialsNotAllowed(String),
-    /// The named ClusterKeycloakConnection does not exist.
-    #[error("ClusterKeycloakConnection {0:?} not found")]
-    ConnectionNotFound(String),
-    /// The connection does not allow this namespace, or inline connections are off.
-    #[error("{0}")]
-    ConnectionNotAllowed(String),
-    /// The connection does not allow this realm.
-    #[error("{0}")]
-    RealmNotAllowed(String),
-    /// The connection already serves as many resources as it allows.
-    #[error("{0}")]
-    ConnectionClientLimit(String),
-    /// The connection's own spec is unusable (the platform team's to fix).
-    #[error("{0}")]
-    ConnectionInvalid(String),
-    /// Keycloak refused or failed.
-    #[error(transparent)]
-    Keycloak(#[from] KeycloakError),
-    /// A client with this clientId exists and this resource may not take it.
-    #[error("{0}")]
-    ClientConflict(String),
-    /// A Secret with the output name exists and is not owned by this resource.
-    #[error(
-        "Secret {0:?} exists and is not owned by this resource; the operator will not overwrite it (delete it or choose spec.secret.name)"
-    )]
-    SecretConflict(String),
-    /// A ConfigMap with the values name exists and is not owned by this resource.
-    #[error(
-        "ConfigMap {0:?} exists and is not owned by this resource; the operator will not overwrite it (delete it or choose spec.openmetadata.valuesConfigMap.name)"
-    )]
-    ConfigMapConflict(String),
-    /// The source Secret of the client secret (`spec.secret.source`) does not exist.
-    #[error("source Secret {0:?} (spec.secret.source) not found")]
-    SecretSourceNotFound(String),
-    /// The source Secret may not be read, or does not hold a usable value.
-    #[error("source Secret {name:?} (spec.secret.source): {problem}")]
-    SecretSourceInvalid {
-        /// Secret name.
-        name: String,
-        /// What is wrong (names keys and labels, never values).
-        problem: String,
-    },
-    /// The Kubernetes API refused a write because of what the spec asks (400, 403, 422):
-    /// retrying without a change cannot help.
-    #[error("Kubernetes refused to {action} (HTTP {status}): {message}")]
-    KubeRejected {
-        /// What the operator tried, in its own words.
-        action: String,
-        /// HTTP status.
-        status: u16,
-        /// The API server's explanation (bounded).
-        message: String,
-    },
-    /// The whole reconcile took longer than its bound: a slow Keycloak or API server must not
-    /// hold a worker for ever; retried.
-    #[error(
-        "the reconcile took longer than {}s (Keycloak or the Kubernetes API answers slowly); it is retried",
-        .0.as_secs()
-    )]
-    TimedOut(std::time::Duration),
-    /// The Kubernetes API failed (network, 5xx, conflicts); retried.
-    #[error("Kubernetes API error while trying to {action}: {source}")]
-    Kube {
-        /// What the operator tried.
-        action: String,
-        /// The error.
-        #[source]
-        source: kube::Error,
-    },
+/// A failure of a reconcile. Messages never contain secret values, nor text chosen by a remote
+/// server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    reason: Reason,
+    message: String,
+    retry_after: Option<Duration>,
+    status: Option<u16>,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<KeycloakError> for Error {
+    fn from(e: KeycloakError) -> Self {
+        Self {
+            reason: e.reason(),
+            message: e.to_string(),
+            retry_after: e.retry_after(),
+            status: None,
+        }
+    }
+}
+
+impl From<InvalidSpec> for Error {
+    fn from(e: InvalidSpec) -> Self {
+        Self::new(Reason::InvalidSpec, format!("invalid spec: {e}"))
+    }
 }
 
 impl Error {
-    /// A Kubernetes failure while doing `action`, classified: refusals the spec causes are
-    /// permanent, everything else is retried.
+    /// A failure with `reason`, said by `message`.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            retry_after: None,
+            status: None,
+        }
+    }
+
+    /// A Kubernetes failure while doing `action`, classified: refusals the spec causes (400,
+    /// 403, 422) are permanent, everything else (network, 5xx, conflicts) is retried.
     pub fn kube(action: impl Into<String>, source: kube::Error) -> Self {
         let action = action.into();
         match &source {
-            kube::Error::Api(status) if matches!(status.code, 400 | 403 | 422) => {
-                Self::KubeRejected {
-                    action,
-                    status: status.code,
-                    message: truncate(&status.message, 300),
-                }
-            }
-            _ => Self::Kube { action, source },
+            kube::Error::Api(status) if matches!(status.code, 400 | 403 | 422) => Self {
+                status: Some(status.code),
+                ..Self::new(
+                    Reason::KubernetesRejected,
+                    format!(
+                        "Kubernetes refused to {action} (HTTP {}): {}",
+                        status.code,
+                        truncate(&status.message, 300)
+                    ),
+                )
+            },
+            _ => Self::new(
+                Reason::KubernetesError,
+                format!("Kubernetes API error while trying to {action}: {source}"),
+            ),
         }
+    }
+
+    /// The credentials Secret `namespace/name` does not exist.
+    pub fn credentials_not_found(shown: impl fmt::Display) -> Self {
+        Self::new(
+            Reason::CredentialsNotFound,
+            format!("credentials Secret {shown} not found"),
+        )
+    }
+
+    /// The credentials Secret `shown` is unusable (`problem` names keys, never values).
+    pub fn credentials_invalid(shown: impl fmt::Display, problem: impl fmt::Display) -> Self {
+        Self::new(
+            Reason::CredentialsInvalid,
+            format!("credentials Secret {shown}: {problem}"),
+        )
+    }
+
+    /// The named ClusterKeycloakConnection does not exist.
+    pub fn connection_not_found(name: impl AsRef<str>) -> Self {
+        let name = name.as_ref();
+        Self::new(
+            Reason::ConnectionNotFound,
+            format!("ClusterKeycloakConnection {name:?} not found"),
+        )
+    }
+
+    /// A Secret with the output name exists and is not owned by this resource.
+    pub fn secret_conflict(name: String) -> Self {
+        Self::new(
+            Reason::SecretConflict,
+            format!(
+                "Secret {name:?} exists and is not owned by this resource; the operator will not overwrite it (delete it or choose spec.secret.name)"
+            ),
+        )
+    }
+
+    /// A ConfigMap with the values name exists and is not owned by this resource.
+    pub fn config_map_conflict(name: String) -> Self {
+        Self::new(
+            Reason::ConfigMapConflict,
+            format!(
+                "ConfigMap {name:?} exists and is not owned by this resource; the operator will not overwrite it (delete it or choose spec.openmetadata.valuesConfigMap.name)"
+            ),
+        )
+    }
+
+    /// The source Secret of the client secret (`spec.secret.source`) does not exist.
+    pub fn source_not_found(name: impl AsRef<str>) -> Self {
+        let name = name.as_ref();
+        Self::new(
+            Reason::SecretSourceNotFound,
+            format!("source Secret {name:?} (spec.secret.source) not found"),
+        )
+    }
+
+    /// The source Secret may not be read, or does not hold a usable value (`problem` names
+    /// keys and labels, never values).
+    pub fn source_invalid(name: &str, problem: impl fmt::Display) -> Self {
+        Self::new(
+            Reason::SecretSourceInvalid,
+            format!("source Secret {name:?} (spec.secret.source): {problem}"),
+        )
+    }
+
+    /// The whole reconcile took longer than `bound`: a slow Keycloak or API server must not
+    /// hold a worker for ever; retried.
+    pub fn timed_out(bound: Duration) -> Self {
+        Self::new(
+            Reason::ReconcileTimedOut,
+            format!(
+                "the reconcile took longer than {}s (Keycloak or the Kubernetes API answers slowly); it is retried",
+                bound.as_secs()
+            ),
+        )
     }
 
     /// The condition and Event reason of this failure.
     pub fn reason(&self) -> Reason {
-        match self {
-            Self::InvalidSpec(_) => Reason::InvalidSpec,
-            Self::CredentialsNotFound(_) => Reason::CredentialsNotFound,
-            Self::CredentialsInvalid { .. } => Reason::CredentialsInvalid,
-            Self::CredentialsNotAllowed(_) => Reason::CredentialsNotAllowed,
-            Self::ConnectionNotFound(_) => Reason::ConnectionNotFound,
-            Self::ConnectionNotAllowed(_) => Reason::ConnectionNotAllowed,
-            Self::RealmNotAllowed(_) => Reason::RealmNotAllowed,
-            Self::ConnectionInvalid(_) => Reason::ConnectionInvalid,
-            Self::ConnectionClientLimit(_) => Reason::ConnectionClientLimit,
-            Self::Keycloak(e) => keycloak_reason(e),
-            Self::ClientConflict(_) => Reason::ClientConflict,
-            Self::SecretConflict(_) => Reason::SecretConflict,
-            Self::ConfigMapConflict(_) => Reason::ConfigMapConflict,
-            Self::SecretSourceNotFound(_) => Reason::SecretSourceNotFound,
-            Self::SecretSourceInvalid { .. } => Reason::SecretSourceInvalid,
-            Self::KubeRejected { .. } => Reason::KubernetesRejected,
-            Self::Kube { .. } => Reason::KubernetesError,
-            Self::TimedOut(_) => Reason::ReconcileTimedOut,
-        }
+        self.reason
     }
 
     /// Whether waiting and retrying may succeed without a change by the user.
     pub fn is_transient(&self) -> bool {
-        self.reason().is_transient()
+        self.reason.is_transient()
     }
 
     /// The delay the failing service asked for before the next attempt, if any.
     pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Keycloak(e) => e.retry_after(),
-            _ => None,
-        }
+        self.retry_after
     }
-}
 
-/// The reason of a Keycloak failure.
-pub fn keycloak_reason(e: &KeycloakError) -> Reason {
-    match e {
-        KeycloakError::Unreachable(_)
-        | KeycloakError::Server { .. }
-        | KeycloakError::Throttled { .. } => Reason::KeycloakUnavailable,
-        // Something changed under the operator (a concurrent create, a client deleted between
-        // two calls): the next attempt sees the new state.
-        KeycloakError::Conflict | KeycloakError::NotFound => Reason::KeycloakConflict,
-        KeycloakError::CredentialsRejected { .. } => Reason::CredentialsRejected,
-        KeycloakError::Forbidden { .. } | KeycloakError::MayNotManage => Reason::KeycloakForbidden,
-        KeycloakError::RealmNotFound(_) => Reason::RealmNotFound,
-        KeycloakError::ScopeNotFound(_) => Reason::ScopeNotFound,
-        KeycloakError::Rejected { .. } | KeycloakError::Redirected { .. } => {
-            Reason::KeycloakRejected
-        }
-        KeycloakError::Protocol(_) => Reason::KeycloakProtocolError,
-        KeycloakError::InvalidCaBundle(_) => Reason::InvalidSpec,
+    /// Whether Kubernetes refused with this HTTP status (403: the role does not grant it).
+    pub fn refused_with(&self, code: u16) -> bool {
+        self.status == Some(code)
     }
 }
 

@@ -91,10 +91,11 @@ pub async fn kubernetes(
     for write in writes {
         match write {
             Write::Secret(put) => {
-                made.secret = Some(owned_write(obj, ctx, put, Error::SecretConflict).await?);
+                made.secret = Some(owned_write(obj, ctx, put, Error::secret_conflict).await?);
             }
             Write::ConfigMap(put) => {
-                made.config_map = Some(owned_write(obj, ctx, put, Error::ConfigMapConflict).await?);
+                made.config_map =
+                    Some(owned_write(obj, ctx, put, Error::config_map_conflict).await?);
             }
             Write::DeleteSecret(name) => remove::<Secret>(obj, ctx, name).await?,
             Write::DeleteConfigMap(name) => remove::<ConfigMap>(obj, ctx, name).await?,
@@ -235,7 +236,7 @@ pub async fn restarts(
                     Error::kube(action, e)
                 });
             match patched {
-                Err(Error::KubeRejected { status: 403, .. }) => {
+                Err(e) if e.refused_with(403) => {
                     step = rollout::forbidden(&workload, checksum);
                 }
                 patched => drop(patched?),

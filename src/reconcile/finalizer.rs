@@ -69,10 +69,10 @@ fn stale(e: &kube::Error) -> bool {
 
 /// A patch made from a fresh copy failed: retried (not a refusal of the spec).
 fn retried(action: &str, source: kube::Error) -> Error {
-    Error::Kube {
-        action: action.into(),
-        source,
-    }
+    Error::new(
+        crate::reason::Reason::KubernetesError,
+        format!("Kubernetes API error while trying to {action}: {source}"),
+    )
 }
 
 /// IO: adds the finalizer. When the copy at hand is stale, reads the resource and patches

@@ -32,7 +32,7 @@ use std::{sync::Arc, time::Duration};
 use kube::{ResourceExt, core::DeserializeGuard, runtime::controller::Action};
 use tracing::{info, warn};
 
-pub use error::{Error, keycloak_reason};
+pub use error::Error;
 pub use observe::Seen;
 
 use crate::{
@@ -116,7 +116,7 @@ async fn converge_and_report(
     let bound = ctx.settings.reconcile_timeout;
     let converged = tokio::time::timeout(bound, converge(obj, ctx))
         .await
-        .unwrap_or(Err(Error::TimedOut(bound)));
+        .unwrap_or(Err(Error::timed_out(bound)));
     match converged {
         Ok(Converged {
             changes, requeue, ..
@@ -287,7 +287,7 @@ pub async fn converge_client(
         }
         client = observe_again(session, v, known, written).await?;
     }
-    Err(Error::Keycloak(KeycloakError::Protocol(
+    Err(Error::from(KeycloakError::Protocol(
         "the client did not settle".into(),
     )))
 }

@@ -121,7 +121,7 @@ fn manageable(
     if client.may_manage || !ours {
         Ok(client)
     } else {
-        Err(Error::Keycloak(KeycloakError::MayNotManage))
+        Err(Error::from(KeycloakError::MayNotManage))
     }
 }
 
@@ -136,7 +136,7 @@ pub async fn client_by_id(
         .await?
         .filter(|c| c.rep.client_id.as_deref() == Some(v.client_id.as_str()))
         .ok_or_else(|| {
-            Error::Keycloak(KeycloakError::Protocol(
+            Error::from(KeycloakError::Protocol(
                 "the client just written cannot be read back".into(),
             ))
         })
@@ -355,7 +355,7 @@ pub async fn workloads(
             Found::AsRemembered
         } else {
             match workload_checksum(ctx, &v.namespace, *kind, name).await {
-                Err(Error::KubeRejected { status: 403, .. }) => Found::Forbidden,
+                Err(e) if e.refused_with(403) => Found::Forbidden,
                 read => Found::Read(read?),
             }
         };

@@ -38,12 +38,10 @@ async fn a_redirect_is_never_followed_not_even_for_the_token_request() {
             pass: 0,
         });
         let err = attempt(&emu, &admin_session(&emu)).await.unwrap_err();
-        assert!(
-            matches!(
-                err,
-                omkc::Error::Keycloak(KeycloakError::Redirected { status: 307 })
-            ),
-            "{path}: {err}"
+        assert_eq!(
+            err,
+            omkc::Error::from(KeycloakError::Redirected { status: 307 }),
+            "{path}"
         );
         assert_eq!(err.reason(), Reason::KeycloakRejected);
         assert!(!err.is_transient());

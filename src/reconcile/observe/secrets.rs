@@ -92,13 +92,15 @@ pub async fn credentials(connection: &Connection, ctx: &Context) -> Result<Crede
         ctx,
         &ctx.credentials,
         (namespace, name),
-        || Error::CredentialsNotFound(shown.clone()),
+        || Error::credentials_not_found(shown.clone()),
         |meta| connection::credentials_allowed(meta, connection),
-        |size| Error::CredentialsInvalid {
-            name: shown.clone(),
-            problem: format!(
-                "holds {size} bytes, more than the {MAX_SECRET_BYTES} a credentials Secret needs"
-            ),
+        |size| {
+            Error::credentials_invalid(
+                &shown,
+                format!(
+                    "holds {size} bytes, more than the {MAX_SECRET_BYTES} a credentials Secret needs"
+                ),
+            )
         },
     )
     .await
@@ -130,10 +132,7 @@ pub fn credentials_from(name: &str, secret: &Secret) -> Result<Credentials, Erro
             .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
             .filter(|s| !s.is_empty())
     };
-    let invalid = |problem: &str| Error::CredentialsInvalid {
-        name: name.to_string(),
-        problem: problem.to_string(),
-    };
+    let invalid = |problem: &str| Error::credentials_invalid(name, problem);
     match (
         get("username"),
         get("password"),
@@ -159,43 +158,43 @@ pub async fn source(v: &Validated, ctx: &Context) -> Result<Option<SecretValue>,
     let Some((name, key)) = &v.secret.source else {
         return Ok(None);
     };
-    let secret =
-        labelled_secret(
-            ctx,
-            &ctx.sources,
-            (&v.namespace, name),
-            || Error::SecretSourceNotFound(name.clone()),
-            |meta| {
-                let labelled = meta
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SOURCE_LABEL))
-                    .is_some_and(|v| v == "true");
-                labelled.then_some(()).ok_or_else(|| Error::SecretSourceInvalid {
-                name: name.clone(),
-                problem: format!(
-                    "is not labelled {SOURCE_LABEL}=true; label it to let the operator read it"
-                ),
+    let secret = labelled_secret(
+        ctx,
+        &ctx.sources,
+        (&v.namespace, name),
+        || Error::source_not_found(name.clone()),
+        |meta| {
+            let labelled = meta
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SOURCE_LABEL))
+                .is_some_and(|v| v == "true");
+            labelled.then_some(()).ok_or_else(|| {
+                Error::source_invalid(
+                    name,
+                    format!(
+                        "is not labelled {SOURCE_LABEL}=true; label it to let the operator read it"
+                    ),
+                )
             })
-            },
-            |size| Error::SecretSourceInvalid {
-                name: name.clone(),
-                problem: format!(
+        },
+        |size| {
+            Error::source_invalid(
+                name,
+                format!(
                     "holds {size} bytes, more than the {MAX_SECRET_BYTES} a client secret needs"
                 ),
-            },
-        )
-        .await?;
+            )
+        },
+    )
+    .await?;
     source_value(name, key, &secret).map(Some)
 }
 
 /// The value under `key` of a source Secret: present, UTF-8, not empty (a final newline, as
 /// `--from-file` leaves it, is not part of it).
 pub fn source_value(name: &str, key: &str, secret: &Secret) -> Result<SecretValue, Error> {
-    let invalid = |problem: String| Error::SecretSourceInvalid {
-        name: name.to_string(),
-        problem,
-    };
+    let invalid = |problem: String| Error::source_invalid(name, problem);
     let bytes = secret
         .data
         .as_ref()

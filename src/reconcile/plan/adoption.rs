@@ -5,6 +5,7 @@
 //! more than a login: Keycloak's built-in clients, a client with a service account (its token
 //! may carry admin roles), one with authorization settings, or one of another protocol.
 
+use crate::reason::Reason;
 use keycloak::types::ClientRepresentation;
 
 use crate::{reconcile::Error, validate::Validated};
@@ -71,7 +72,7 @@ pub(super) fn check(
     allowed: bool,
 ) -> Result<(), Error> {
     match refusal(client, v, allowed) {
-        Some(message) => Err(Error::ClientConflict(message)),
+        Some(message) => Err(Error::new(Reason::ClientConflict, message)),
         None => Ok(()),
     }
 }

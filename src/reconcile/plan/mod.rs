@@ -14,6 +14,7 @@ mod redact;
 pub mod rollout;
 mod secret;
 
+use crate::reason::Reason;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -70,7 +71,7 @@ pub struct Observed<'a> {
 
 /// The spec asks for authorization services on a Keycloak that ignores them.
 pub fn authorization_unavailable() -> Error {
-    Error::InvalidSpec(crate::validate::InvalidSpec {
+    Error::from(crate::validate::InvalidSpec {
         field: "spec.client.authorizationServicesEnabled".into(),
         message: "Keycloak ignores it: its authorization feature is disabled (start Keycloak without --features-disabled=authorization, or remove the field)".into(),
     })
@@ -177,7 +178,7 @@ pub struct Plan {
     pub then: Then,
 }
 
-/// Plans one pass. A deleted resource gets its [`deletion`]. Refuses, with [`Error::ClientConflict`] or [`Error::SecretConflict`], a
+/// Plans one pass. A deleted resource gets its [`deletion`]. Refuses, with [`Error::ClientConflict`] or [`Error::secret_conflict`], a
 /// client or Secret this resource may not take; nothing is planned then.
 pub fn plan(
     obj: &OpenMetadataKeycloakClient,
@@ -222,23 +223,32 @@ pub fn plan(
                 .insert(ADOPTED_ATTRIBUTE.into(), "true".into());
         }
         Ownership::Unowned => {
-            return Err(Error::ClientConflict(format!(
-                "client {:?} already exists in realm {:?} and was not created by an OpenMetadataKeycloakClient; nothing was changed (set spec.client.adoptExisting: true to take it over)",
-                v.client_id, v.realm
-            )));
+            return Err(Error::new(
+                Reason::ClientConflict,
+                format!(
+                    "client {:?} already exists in realm {:?} and was not created by an OpenMetadataKeycloakClient; nothing was changed (set spec.client.adoptExisting: true to take it over)",
+                    v.client_id, v.realm
+                ),
+            ));
         }
         Ownership::EarlierResource(uid) => {
-            return Err(Error::ClientConflict(format!(
-                "client {:?} in realm {:?} was made by an earlier OpenMetadataKeycloakClient of this namespace and name (uid {uid}), not by this one; nothing was changed (set spec.client.adoptExisting: true to take it over, where the connection allows adoption)",
-                v.client_id, v.realm
-            )));
+            return Err(Error::new(
+                Reason::ClientConflict,
+                format!(
+                    "client {:?} in realm {:?} was made by an earlier OpenMetadataKeycloakClient of this namespace and name (uid {uid}), not by this one; nothing was changed (set spec.client.adoptExisting: true to take it over, where the connection allows adoption)",
+                    v.client_id, v.realm
+                ),
+            ));
         }
         Ownership::OtherResource(_) => {
             // Which one is not this tenant's to know: the operator's log names it.
-            return Err(Error::ClientConflict(format!(
-                "client {:?} in realm {:?} belongs to another OpenMetadataKeycloakClient; nothing was changed (choose another spec.client.clientId)",
-                v.client_id, v.realm
-            )));
+            return Err(Error::new(
+                Reason::ClientConflict,
+                format!(
+                    "client {:?} in realm {:?} belongs to another OpenMetadataKeycloakClient; nothing was changed (choose another spec.client.clientId)",
+                    v.client_id, v.realm
+                ),
+            ));
         }
     }
     if v.authorization_services == Some(true)

@@ -148,7 +148,7 @@ fn secret_status(
     ((!empty).then_some(status), requeue)
 }
 
-/// Plans the output Secret from the observed one. Refuses ([`Error::SecretConflict`]) to touch
+/// Plans the output Secret from the observed one. Refuses ([`Error::secret_conflict`]) to touch
 /// a Secret of that name that this resource does not own.
 fn secret(
     v: &Validated,
@@ -163,7 +163,7 @@ fn secret(
             Some(Change::SecretCreated { name }),
         ),
         Some(existing) if !owned_by(existing, &v.uid) => {
-            return Err(Error::SecretConflict(name));
+            return Err(Error::secret_conflict(name));
         }
         Some(existing) if desired::secret_holds(existing, &wanted) => (None, None),
         Some(existing) => {
@@ -179,7 +179,7 @@ fn secret(
     })
 }
 
-/// Plans the values ConfigMap; refuses ([`Error::ConfigMapConflict`]) one it does not own.
+/// Plans the values ConfigMap; refuses ([`Error::config_map_conflict`]) one it does not own.
 fn config_map(
     v: &Validated,
     wanted: ConfigMap,
@@ -193,7 +193,7 @@ fn config_map(
             Some(Put::Create(wanted))
         }
         Some(existing) if !owned_by(existing, &v.uid) => {
-            return Err(Error::ConfigMapConflict(name));
+            return Err(Error::config_map_conflict(name));
         }
         Some(existing) if desired::config_map_holds(existing, &wanted) => None,
         Some(existing) => {

@@ -208,7 +208,7 @@ fn deletion_only_deletes_a_client_this_resource_owns_and_may_delete() {
 fn a_deletion_that_cannot_be_done_releases_with_what_is_left_or_retries() {
     let mut obj = resource();
     let v = validate(&obj, INSTALLATION).unwrap();
-    let refused = || Error::CredentialsNotFound("team-a/kc".into());
+    let refused = || Error::credentials_not_found("team-a/kc");
     let released = |changes| Plan {
         writes: vec![Write::RemoveFinalizer],
         changes,
@@ -240,7 +240,7 @@ fn a_deletion_that_cannot_be_done_releases_with_what_is_left_or_retries() {
         invalid.changes[0]
     );
     // Transient: the finalizer stays, the deletion is retried.
-    let down = Error::Keycloak(KeycloakError::Unreachable("connection refused".into()));
+    let down = Error::from(KeycloakError::Unreachable("connection refused".into()));
     assert_eq!(
         orphaned(&obj, Some(&v), down).unwrap_err().reason(),
         Reason::KeycloakUnavailable
