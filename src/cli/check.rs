@@ -4,19 +4,26 @@
 
 use std::{fmt::Write as _, sync::Arc};
 
-use kube::Client;
+use kube::{Api, Client, ResourceExt};
 
 use super::{
-    offline::{CheckArgs, ExitCode, Failure, load, read, validated},
-    target::{given_credentials, target_from_cluster, target_offline},
+    offline::{CheckArgs, ExitCode, Failure, UNKNOWN_UID, load, read, validated},
+    target::{Cluster, given_credentials, target_from_cluster, target_offline},
 };
 use crate::{
-    keycloak::{ConnectionKey, ConnectionSpec, Credentials, KeycloakError, Pool, Session},
+    crd::OpenMetadataKeycloakClient,
+    keycloak::{
+        ConnectionKey, ConnectionSpec, Credentials, KeycloakError, ObservedClient, Pool, Session,
+    },
+    names::{OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE},
     reconcile::{
+        Error, Seen,
         change::Change,
-        plan::{self, Observed, Write},
+        known_uuid, now, observe,
+        plan::{self, Put, Then, Write},
     },
     telemetry::Metrics,
+    validate::Validated,
 };
 
 pub(super) fn line(out: &mut String, step: &str, ok: bool, text: &str) {
@@ -157,36 +164,117 @@ pub async fn check(args: &CheckArgs) -> Result<String, Failure> {
     };
     step(&mut out, "permissions", manage)?;
     let client = found.unwrap_or_default();
-    let issuer = session.realm_url(&v.realm);
-    let planned = plan::plan(
-        &obj,
-        &v,
-        Observed {
-            issuer: &issuer,
-            client: client.as_ref(),
-            ..Default::default()
-        },
-    );
-    let would = match planned {
-        Ok(p) if !p.writes.iter().any(Write::is_keycloak) => {
-            Ok("in sync: a reconcile would change nothing in Keycloak".to_string())
-        }
-        Ok(p) => Ok(format!(
-            "a reconcile would {}",
-            p.writes
-                .iter()
-                .filter_map(|w| describe(w, &p.changes))
-                .collect::<Vec<_>>()
-                .join(", then ")
-        )),
-        Err(e) => Err(Failure::of("", e)),
-    };
+    let cluster = target.cluster.as_ref();
+    let would = would(obj, &installation, &session, client.as_ref(), cluster).await;
     step(&mut out, "client", would)?;
-    out += "Nothing was written. The Kubernetes side (the Secret) is not checked.\n";
+    out += if cluster.is_some() {
+        "Nothing was written.\n"
+    } else {
+        "Nothing was written. The Kubernetes side (the Secret) is checked only with a cluster.\n"
+    };
     Ok(out)
 }
 
-/// A Keycloak write in words (`None` for a Kubernetes write: not checked).
+/// The resource as a reconcile would see it: the file's spec, with the uid and status of the
+/// resource in the cluster when there is one. A file without a uid takes the one the client's
+/// owner marker records for this resource (else every client it made would look like an
+/// earlier resource's).
+async fn as_reconciled(
+    mut obj: OpenMetadataKeycloakClient,
+    installation: &str,
+    client: Option<&ObservedClient>,
+    cluster: Option<&Cluster>,
+) -> Result<(OpenMetadataKeycloakClient, Validated), Failure> {
+    if let Some(cluster) = cluster {
+        let api = Api::<OpenMetadataKeycloakClient>::namespaced(
+            cluster.ctx.client.clone(),
+            &obj.namespace().unwrap_or_default(),
+        );
+        let live = api
+            .get_opt(&obj.name_any())
+            .await
+            .map_err(|e| Failure::of("", Error::kube("read the resource", e)))?;
+        if let Some(live) = live {
+            obj.metadata.uid = live.metadata.uid;
+            obj.status = live.status;
+        }
+    }
+    let v = validated(&obj, installation)?;
+    let attribute = |name: &str| {
+        client
+            .and_then(|c| c.rep.attributes.as_ref())
+            .and_then(|a| a.get(name))
+            .cloned()
+    };
+    if obj.metadata.uid.as_deref() == Some(UNKNOWN_UID)
+        && attribute(OWNER_ATTRIBUTE).as_deref() == Some(v.owner.as_str())
+        && let Some(uid) = attribute(OWNER_UID_ATTRIBUTE)
+    {
+        obj.metadata.uid = Some(uid);
+        let v = validated(&obj, installation)?;
+        return Ok((obj, v));
+    }
+    Ok((obj, v))
+}
+
+/// What a reconcile would write, in words: planned from what it would observe (the Kubernetes
+/// side only with a cluster).
+async fn would(
+    obj: OpenMetadataKeycloakClient,
+    installation: &str,
+    session: &Session,
+    client: Option<&ObservedClient>,
+    cluster: Option<&Cluster>,
+) -> Result<String, Failure> {
+    let (obj, v) = as_reconciled(obj, installation, client, cluster).await?;
+    let seen = match cluster {
+        Some(Cluster { ctx, connection }) => {
+            let observed = async {
+                let (secret, previous_secrets) = observe::output_secrets(&v, ctx).await?;
+                let (config_map, previous_config_maps) = observe::config_maps(&v, ctx).await?;
+                Ok::<_, Error>(Seen {
+                    issuer: observe::issuer(session, connection, &v).await?,
+                    secret,
+                    previous_secrets,
+                    source: observe::source(&v, ctx).await?,
+                    config_map,
+                    previous_config_maps,
+                    now: now(),
+                    adoption_allowed: connection.allow_adoption,
+                    ..Seen::default()
+                })
+            };
+            observed.await.map_err(|e| Failure::of("", e))?
+        }
+        None => Seen {
+            issuer: session.realm_url(&v.realm),
+            now: now(),
+            ..Seen::default()
+        },
+    };
+    let observed = seen.observed(client, known_uuid(&obj), false);
+    let p = plan::plan(&obj, &v, observed).map_err(|e| Failure::of("", e))?;
+    let mut steps: Vec<String> = p
+        .writes
+        .iter()
+        .filter(|w| cluster.is_some() || w.is_keycloak())
+        .filter_map(|w| describe(w, &p.changes))
+        .collect();
+    if p.then == Then::ObserveAgain && cluster.is_some() {
+        steps.push("read the client back and write the Secret".into());
+    }
+    Ok(if steps.is_empty() {
+        let side = match cluster {
+            Some(_) => "Keycloak or Kubernetes",
+            None => "Keycloak",
+        };
+        format!("in sync: a reconcile would change nothing in {side}")
+    } else {
+        format!("a reconcile would {}", steps.join(", then "))
+    })
+}
+
+/// A write in words (`None` for the status and the restarts: they follow the rest).
 fn describe(write: &Write, changes: &[Change]) -> Option<String> {
     Some(match write {
         Write::CreateClient(c) => format!(
@@ -213,6 +301,13 @@ fn describe(write: &Write, changes: &[Change]) -> Option<String> {
         }
         Write::RegenerateSecret { .. } => "generate a client secret".into(),
         Write::DeleteClient { .. } => "delete the client".into(),
-        _ => return None,
+        Write::Secret(Put::Create(s)) => format!("create Secret {:?}", s.name_any()),
+        Write::Secret(Put::Apply(s)) => format!("update Secret {:?}", s.name_any()),
+        Write::ConfigMap(Put::Create(c) | Put::Apply(c)) => {
+            format!("write ConfigMap {:?}", c.name_any())
+        }
+        Write::DeleteSecret(name) => format!("delete previous Secret {name:?}"),
+        Write::DeleteConfigMap(name) => format!("delete previous ConfigMap {name:?}"),
+        Write::Status(_) | Write::Rollout { .. } | Write::RemoveFinalizer => return None,
     })
 }

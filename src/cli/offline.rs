@@ -17,6 +17,9 @@ use crate::{
 
 pub use super::check::check;
 
+/// The uid of a resource file without one (a file does not know the uid its resource has).
+pub const UNKNOWN_UID: &str = "00000000-0000-0000-0000-000000000000";
+
 /// How `plan` and `check` end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
@@ -202,9 +205,7 @@ pub fn load(text: &str, namespace: &str) -> Result<OpenMetadataKeycloakClient, F
         obj.metadata
             .namespace
             .get_or_insert_with(|| namespace.to_string());
-        obj.metadata
-            .uid
-            .get_or_insert_with(|| "00000000-0000-0000-0000-000000000000".into());
+        obj.metadata.uid.get_or_insert_with(|| UNKNOWN_UID.into());
         return Ok(obj);
     }
     Err(invalid("no OpenMetadataKeycloakClient in the input".into()))

@@ -4,16 +4,19 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::{ByteString, api::core::v1::Secret};
-use kube::{Api, Client, core::PartialObjectMeta};
+use kube::Client;
 
 use super::{
     check::line,
     offline::{CheckArgs, ExitCode, Failure, read},
 };
 use crate::{
-    crd::ClusterKeycloakConnection,
+    context::{Context, Settings},
     keycloak::Credentials,
-    reconcile::{Error, connection, observe::credentials_from},
+    reconcile::{
+        connection,
+        observe::{self, credentials_from},
+    },
     validate::{ConnectionSource, DEFAULT_ADMIN_REALM, Validated, base_url, ca_bundle},
 };
 
@@ -25,6 +28,16 @@ pub(super) struct Target {
     pub credentials: Credentials,
     /// Where the credentials came from, for the report.
     pub source: String,
+    /// The cluster the connection was resolved in, to observe the Kubernetes side too.
+    pub cluster: Option<Cluster>,
+}
+
+/// The cluster `check` reads, as the operator reads it.
+pub(super) struct Cluster {
+    /// A context with no watch: every read goes to the API server.
+    pub ctx: Context,
+    /// The connection as resolved.
+    pub connection: connection::Connection,
 }
 
 /// Credentials from the flags' file or the environment, if given there.
@@ -120,6 +133,7 @@ fn with_flags(
         ca_bundle,
         credentials,
         source,
+        cluster: None,
     })
 }
 
@@ -159,60 +173,29 @@ pub(super) fn target_offline(
     with_flags(args, defaults, credentials, source)
 }
 
-/// The target as the operator would resolve it, from the cluster (kubeconfig): the connection,
-/// whether the namespace may use it, the credentials Secret.
+/// The target as the operator resolves it, through the same reads ([`observe`]; a context
+/// with no watch reads from the API server): the connection, whether the namespace may use it,
+/// the credentials Secret.
 pub(super) async fn target_from_cluster(
     args: &CheckArgs,
     v: &Validated,
     client: &Client,
     out: &mut String,
 ) -> Result<Target, Failure> {
-    let blocked = |e: Error| Failure::of("", e);
-    let unreachable = |what: &str, e: kube::Error| {
-        Failure::new(ExitCode::Unreachable, format!("cannot {what}: {e}"))
-    };
-    let cluster = match &v.connection {
-        ConnectionSource::Cluster(name) => Some(
-            Api::<ClusterKeycloakConnection>::all(client.clone())
-                .get_opt(name)
-                .await
-                .map_err(|e| unreachable("read the ClusterKeycloakConnection", e))?
-                .ok_or_else(|| blocked(Error::connection_not_found(name.clone())))?,
-        ),
-        ConnectionSource::Inline(_) => None,
-    };
-    let labels =
-        Api::<PartialObjectMeta<k8s_openapi::api::core::v1::Namespace>>::all(client.clone())
-            .get_metadata_opt(&v.namespace)
-            .await
-            .map_err(|e| unreachable("read the namespace", e))?
-            .and_then(|n| n.metadata.labels)
-            .unwrap_or_default();
     // Resolved as `run` would: its operator namespace and its inline setting.
-    let operator_namespace = args
-        .operator_namespace
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| client.default_namespace().to_string());
-    let resolved = connection::resolve(
-        v,
-        connection::Environment {
-            cluster: cluster.as_ref(),
-            namespace_labels: &labels,
-            operator_namespace: &operator_namespace,
-            allow_inline: args.allow_inline_connections,
-            allow_inline_adoption: false,
-        },
-    )
-    .map_err(blocked)?;
-    let (ns, name) = &resolved.credentials;
-    // As the operator does: the metadata first (the label, the URL binding), the data only of
-    // a Secret that may be used.
-    let meta = Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), ns)
-        .get_metadata_opt(name)
+    let settings = Settings {
+        operator_namespace: args
+            .operator_namespace
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| client.default_namespace().to_string()),
+        allow_inline_connections: args.allow_inline_connections,
+        ..Settings::default()
+    };
+    let ctx = Context::new(client.clone(), settings);
+    let resolved = observe::connection(v, &ctx)
         .await
-        .map_err(|e| unreachable(&format!("read Secret {ns}/{name}"), e))?
-        .ok_or_else(|| blocked(Error::credentials_not_found(format!("{ns}/{name}"))))?;
+        .map_err(|e| Failure::of("", e))?;
     // The binding holds for where the credentials really go, --url and --ca-bundle included,
     // and is checked before the data is read.
     let url = match &args.url {
@@ -230,13 +213,11 @@ pub(super) async fn target_from_cluster(
             .or_else(|| args.ca_bundle.as_ref().map(|f| f.display().to_string())),
         ..resolved.clone()
     };
-    connection::credentials_allowed(&meta.metadata, &sent).map_err(blocked)?;
-    let secret = Api::<Secret>::namespaced(client.clone(), ns)
-        .get_opt(name)
+    // The status names only the connection; whoever runs `check` reads the Secret itself.
+    let (ns, name) = &resolved.credentials;
+    let credentials = observe::credentials(&sent, &ctx)
         .await
-        .map_err(|e| unreachable(&format!("read Secret {ns}/{name}"), e))?
-        .ok_or_else(|| blocked(Error::credentials_not_found(format!("{ns}/{name}"))))?;
-    let credentials = credentials_from(&format!("{ns}/{name}"), &secret).map_err(blocked)?;
+        .map_err(|e| Failure::of(&format!("Secret {ns}/{name}: "), e))?;
     line(
         out,
         "connection",
@@ -248,5 +229,13 @@ pub(super) async fn target_from_cluster(
         admin_realm: Some(resolved.admin_realm.clone()),
         ca_bundle: resolved.ca_bundle.clone(),
     };
-    with_flags(args, defaults, credentials, format!("Secret {ns}/{name}"))
+    let source = format!("Secret {ns}/{name}");
+    let target = with_flags(args, defaults, credentials, source)?;
+    Ok(Target {
+        cluster: Some(Cluster {
+            ctx,
+            connection: resolved,
+        }),
+        ..target
+    })
 }
