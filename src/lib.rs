@@ -1,9 +1,10 @@
 //! openmetadata-keycloak-operator: OpenMetadata single sign-on through Keycloak, as a
 //! Kubernetes custom resource.
 //!
-//! The reconcile is a pipeline (`docs/contributors/architecture.md` draws it): [`crd`] (the API) →
-//! [`validate`] (spec to checked value) → [`reconcile`] (dereference, a pure plan, apply,
-//! status, cleanup) with [`keycloak`] (a client of the Admin API and nothing more) at its edge.
+//! The reconcile is one loop (`docs/contributors/architecture.md` draws it): [`crd`] (the API) →
+//! [`validate`] (spec to checked value) → [`reconcile`] (observe, a pure plan of every write,
+//! execute, again while the plan says so) with [`keycloak`] (a client of the Admin API and
+//! nothing more) at its edge.
 //! [`controller`] wires watches and the runtime; [`cli`] is the command line.
 
 pub mod cache;
