@@ -1,0 +1,198 @@
+//! Tokens, credentials and the account's rights; Keycloak's failures and its legacy base URL.
+
+use super::*;
+
+both!(
+    an_expired_token_is_renewed_before_use_and_a_revoked_one_after_a_401,
+    |kc| {
+        // Keycloak counts token lifetimes in whole seconds from a truncated issue time: on a real
+        // server a lifetime of a few seconds may end up to a second early, so it gets a longer one.
+        let lifetime = if kc.is_real() { 8 } else { 1 };
+        kc.set_token_lifetime(Duration::from_secs(lifetime)).await;
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        sync_keycloak(&session, &v).await.unwrap();
+        assert_eq!(kc.token_requests(), 1);
+
+        tokio::time::sleep(Duration::from_millis(lifetime * 1000 + 100)).await;
+        sync_keycloak(&session, &v).await.unwrap();
+        assert_eq!(
+            kc.token_requests(),
+            2,
+            "renewed before expiry, not after a failure"
+        );
+        assert!(
+            kc.log().iter().all(|e| e.status != 401),
+            "no call went out with an expired token"
+        );
+
+        kc.set_token_lifetime(Duration::from_secs(60)).await;
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.revoke_all_tokens().await;
+        kc.clear_log().await;
+        let synced = sync_keycloak(&session, &v).await.unwrap();
+        assert!(synced.changes.is_empty());
+        let log = kc.log();
+        assert_eq!(
+            log.iter().filter(|e| e.status == 401).count(),
+            1,
+            "one 401, then a fresh token"
+        );
+        assert_eq!(kc.token_requests(), 1);
+    }
+);
+
+both!(
+    wrong_credentials_are_a_permanent_error_that_names_no_secret,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let Credentials::Password { username, .. } = kc.admin_credentials() else {
+            unreachable!()
+        };
+        let session = kc.session(Credentials::Password {
+            username,
+            password: "wrong-password-xyz".into(),
+        });
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::CredentialsRejected);
+        assert!(!err.is_transient());
+        let status = kc.log()[0].status;
+        assert!(status == 400 || status == 401, "{status}");
+        assert_eq!(
+            err.to_string(),
+            format!("Keycloak refused the admin credentials (HTTP {status}, error invalid_grant)"),
+            "Keycloak's error code, never its text"
+        );
+        assert!(!err.to_string().contains("wrong-password-xyz"));
+        assert!(kc.admin_calls().is_empty(), "no admin call without a token");
+    }
+);
+
+/// An account that may do less than manage the realm's clients gets a permission error that
+/// says so: never a conflict, never a secret it may not have.
+async fn as_limited_account(kc: &Kc, level: Level) -> Error {
+    let v = resource_for(kc, |_| {});
+    sync_keycloak(&kc.admin_session(), &v).await.unwrap();
+    let name = format!("limited-{level:?}").to_lowercase();
+    kc.add_user(&name, "limited-pw", level).await;
+    let session = kc.session(Credentials::Password {
+        username: name,
+        password: "limited-pw".into(),
+    });
+    // A resource whose client does not exist yet, and one whose client exists.
+    let other = resource_for(kc, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            client_id: Some("openmetadata-two".into()),
+            ..Default::default()
+        })
+    });
+    let err = sync_keycloak(&session, &other).await.unwrap_err();
+    assert_eq!(
+        err.reason(),
+        Reason::KeycloakForbidden,
+        "{err} on {}",
+        kc.describe()
+    );
+    assert!(!err.is_transient());
+    err
+}
+
+both!(an_account_without_rights_gets_forbidden, |kc| {
+    as_limited_account(&kc, Level::None).await;
+});
+
+both!(
+    /// A query-only account gets `[]` from the list by clientId even for a client that exists.
+    an_account_that_may_only_query_clients_gets_forbidden_not_a_conflict,
+    |kc| {
+        let err = as_limited_account(&kc, Level::Query).await;
+        assert!(err.to_string().contains("manage-clients"), "{err}");
+        assert!(kc.client(REALM, "openmetadata-two").await.is_none());
+    }
+);
+
+both!(
+    an_account_that_may_only_view_clients_may_not_create_one,
+    |kc| {
+        as_limited_account(&kc, Level::View).await;
+        assert!(kc.client(REALM, "openmetadata-two").await.is_none());
+    }
+);
+
+both!(client_credentials_grant_works, |kc| {
+    kc.add_service_client("omkc-operator", "svc-secret").await;
+    let v = resource_for(&kc, |_| {});
+    let session = kc.session(Credentials::ClientCredentials {
+        client_id: "omkc-operator".into(),
+        client_secret: "svc-secret".into(),
+    });
+    sync_keycloak(&session, &v).await.unwrap();
+    assert!(kc.client(REALM, "openmetadata").await.is_some());
+});
+
+both!(a_missing_realm_is_reported_as_such, |kc| {
+    let v = resource_for(&kc, |o| o.spec.keycloak.realm = "nope".into());
+    let err = sync_keycloak(&kc.admin_session(), &v).await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::from(KeycloakError::RealmNotFound("nope".into()))
+    );
+    assert!(!err.is_transient());
+});
+
+both!(
+    /// Keycloak cannot be made to answer 409 or 503 on cue: on a real Keycloak the faults come
+    /// from the recording proxy in front of it, as from a load balancer.
+    conflicts_server_errors_and_outages_are_transient,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+
+        kc.inject(
+            Some("POST"),
+            "/clients",
+            409,
+            r#"{"errorMessage":"Client openmetadata already exists"}"#,
+        );
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::KeycloakConflict);
+        assert!(err.is_transient());
+
+        kc.inject(Some("GET"), "/clients", 503, r#"{"error":"unknown_error"}"#);
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::KeycloakUnavailable);
+        assert!(err.is_transient());
+
+        // After the faults, the next attempt converges.
+        sync_keycloak(&session, &v).await.unwrap();
+
+        kc.stop();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::KeycloakUnavailable);
+        assert!(err.is_transient());
+    }
+);
+
+async fn legacy_auth_base_url(kc: Kc) {
+    assert!(kc.base_url.ends_with("/auth"));
+    let v = resource_for(&kc, |_| {});
+    let session = kc.admin_session();
+    sync_keycloak(&session, &v).await.unwrap();
+    assert!(kc.client(REALM, "openmetadata").await.is_some());
+    delete(&session, &v).await.unwrap();
+    assert!(kc.client(REALM, "openmetadata").await.is_none());
+}
+
+mod a_legacy_auth_base_url_works {
+    /// Keycloak ≤ 16 served its API under `/auth`; so does a reverse proxy that maps it there.
+    #[tokio::test]
+    async fn emulator() {
+        super::legacy_auth_base_url(crate::support::target::Kc::emulator_legacy().await).await
+    }
+    #[tokio::test]
+    #[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
+    async fn real_keycloak() {
+        super::legacy_auth_base_url(crate::support::target::Kc::real_at("/auth").await).await
+    }
+}

@@ -1,0 +1,332 @@
+//! The real Keycloak code of the operator, over HTTP: each scenario runs against the Admin API
+//! emulator and, with `tests/keycloak/keycloak.sh test`, against every supported real Keycloak
+//! (the same assertions; see [`crate::support::target`]).
+
+use std::time::Duration;
+
+use omkc::{
+    Error,
+    crd::OpenMetadataKeycloakClient,
+    keycloak::Session,
+    keycloak::{Credentials, KeycloakError},
+    names::{OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE, SECRET_CREATION_ATTRIBUTE},
+    reason::Reason,
+    reconcile::{
+        change::{Change, Rotation},
+        desired::{self, ClientField},
+        plan::Put,
+    },
+    validate::validate,
+};
+use serde_json::json;
+
+use crate::{
+    both,
+    support::{
+        INSTALLATION,
+        emulator::Level,
+        fixture, keycloak_delete, keycloak_sync,
+        openapi::{OpenApi, violations},
+        target::{Kc, REALM, ScopeKind},
+        unmade_secret, unmade_status,
+    },
+};
+
+fn resource_for(
+    kc: &Kc,
+    edit: impl FnOnce(&mut OpenMetadataKeycloakClient),
+) -> OpenMetadataKeycloakClient {
+    let mut obj = fixture("basic.yaml");
+    obj.spec.keycloak.url = Some(kc.base_url.clone());
+    edit(&mut obj);
+    validate(&obj, INSTALLATION).expect("fixture is valid");
+    obj
+}
+
+/// What the Keycloak half of a reconcile did. `Debug` hides the secret.
+pub struct Synced {
+    pub client_uuid: String,
+    pub client_secret: String,
+    pub changes: Vec<Change>,
+}
+
+impl std::fmt::Debug for Synced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Synced {{ client_uuid: {:?}, changes: {:?} }}",
+            self.client_uuid, self.changes
+        )
+    }
+}
+
+/// The Keycloak half of a reconcile, with no output Secret in place yet.
+pub async fn sync_keycloak(
+    session: &Session,
+    obj: &OpenMetadataKeycloakClient,
+) -> Result<Synced, Error> {
+    let v = validate(obj, INSTALLATION).unwrap();
+    let converged = keycloak_sync(session, obj).await?;
+    let Some(Put::Create(secret)) = unmade_secret(&converged) else {
+        panic!("with no Secret in place, the plan creates one")
+    };
+    let value = &secret.data.as_ref().unwrap()[&v.secret.client_secret_key];
+    Ok(Synced {
+        client_uuid: unmade_status(&converged)
+            .unwrap()
+            .client_uuid
+            .clone()
+            .unwrap(),
+        client_secret: String::from_utf8(value.0.clone()).unwrap(),
+        changes: converged
+            .changes
+            .into_iter()
+            .filter(|c| !matches!(c, Change::SecretCreated { .. }))
+            .collect(),
+    })
+}
+
+async fn delete(session: &Session, obj: &OpenMetadataKeycloakClient) -> Result<Change, Error> {
+    keycloak_delete(session, obj).await
+}
+
+fn adopting(kc: &Kc) -> OpenMetadataKeycloakClient {
+    resource_for(kc, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            adopt_existing: Some(true),
+            ..Default::default()
+        });
+    })
+}
+
+both!(
+    creates_a_confidential_client_with_openmetadata_urls_and_reads_its_secret,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+
+        let synced = sync_keycloak(&session, &v).await.unwrap();
+
+        let client = kc
+            .client(REALM, "openmetadata")
+            .await
+            .expect("client created");
+        assert_eq!(client["publicClient"], false);
+        assert_eq!(client["standardFlowEnabled"], true);
+        assert_eq!(client["implicitFlowEnabled"], false);
+        assert_eq!(client["serviceAccountsEnabled"], false);
+        assert_eq!(client["directAccessGrantsEnabled"], false);
+        assert_eq!(client["clientAuthenticatorType"], "client-secret");
+        assert_eq!(client["rootUrl"], "https://openmetadata.example.com");
+        assert_eq!(
+            client["redirectUris"],
+            json!(["https://openmetadata.example.com/callback"])
+        );
+        assert_eq!(
+            client["webOrigins"],
+            json!(["https://openmetadata.example.com"])
+        );
+        assert_eq!(
+            client["attributes"]["post.logout.redirect.uris"],
+            "https://openmetadata.example.com/logout"
+        );
+        assert_eq!(
+            client["attributes"][OWNER_ATTRIBUTE],
+            "cluster-1/openmetadata/openmetadata"
+        );
+        assert_eq!(synced.client_uuid, client["id"].as_str().unwrap());
+        assert_eq!(
+            Some(synced.client_secret.clone()),
+            kc.secret_of(REALM, "openmetadata").await
+        );
+        assert_eq!(
+            synced.changes,
+            [Change::ClientCreated {
+                client_id: "openmetadata".into(),
+                realm: REALM.into()
+            }]
+        );
+        // Realm defaults kept, email and profile present: the POST body carried no scopes.
+        assert_eq!(
+            kc.default_scope_names(REALM, "openmetadata").await,
+            ["acr", "basic", "email", "profile", "roles", "web-origins"]
+        );
+        let post = kc
+            .log()
+            .into_iter()
+            .find(|e| e.method == "POST" && e.path.ends_with("/clients"))
+            .unwrap()
+            .body
+            .unwrap();
+        for absent in [
+            "defaultClientScopes",
+            "authorizationServicesEnabled",
+            "serviceAccountsEnabled",
+            "secret",
+        ] {
+            assert!(
+                post.get(absent).is_none(),
+                "{absent} left to Keycloak: {post}"
+            );
+        }
+        assert_eq!(client.get("authorizationServicesEnabled"), None);
+        // A fresh client: lookup, create, read back; one token.
+        assert_eq!(
+            kc.admin_calls(),
+            [
+                "GET /admin/realms/data-sec/clients".to_string(),
+                "POST /admin/realms/data-sec/clients".to_string(),
+                format!("GET /admin/realms/data-sec/clients/{}", synced.client_uuid),
+            ]
+        );
+        assert_eq!(kc.token_requests(), 1);
+        assert!(
+            !format!("{synced:?}").contains(&synced.client_secret),
+            "Debug must hide the secret"
+        );
+    }
+);
+
+both!(
+    a_converged_client_costs_one_request_and_no_write_or_token,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.clear_log().await;
+
+        for _ in 0..3 {
+            let synced = sync_keycloak(&session, &v).await.unwrap();
+            assert!(synced.changes.is_empty(), "{:?}", synced.changes);
+        }
+        let calls = kc.admin_calls();
+        assert_eq!(calls, ["GET /admin/realms/data-sec/clients"; 3]);
+        assert_eq!(
+            kc.admin_events().await,
+            [],
+            "no admin event on {}",
+            kc.describe()
+        );
+        assert_eq!(kc.token_requests(), 0, "the cached token is reused");
+    }
+);
+
+both!(
+    drift_made_by_hand_is_corrected_and_unmanaged_fields_stay,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.edit_client(
+            REALM,
+            "openmetadata",
+            json!({"redirectUris": ["https://evil.example/*"], "publicClient": true,
+               "attributes": {"custom.setting": "kept"}, "consentRequired": true}),
+        )
+        .await;
+        kc.clear_log().await;
+
+        let synced = sync_keycloak(&session, &v).await.unwrap();
+
+        assert_eq!(
+            synced.changes,
+            [Change::ClientUpdated {
+                client_id: "openmetadata".into(),
+                fields: vec![ClientField::PublicClient, ClientField::RedirectUris],
+            }]
+        );
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        assert_eq!(
+            client["redirectUris"],
+            json!(["https://openmetadata.example.com/callback"])
+        );
+        assert_eq!(client["publicClient"], false);
+        assert_eq!(
+            client["attributes"]["custom.setting"], "kept",
+            "attributes merge key by key"
+        );
+        assert_eq!(
+            client["consentRequired"], true,
+            "fields the operator does not manage stay"
+        );
+        let puts: Vec<_> = kc.log().into_iter().filter(|e| e.method == "PUT").collect();
+        assert_eq!(puts.len(), 1);
+        let body = puts[0].body.clone().unwrap();
+        let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["publicClient", "redirectUris"],
+            "exactly the drifted fields; never the secret, never a field the spec does not manage"
+        );
+        // It was public while drifted (Keycloak hides a public client's secret): read back after.
+        assert_eq!(
+            synced.client_secret,
+            kc.secret_of(REALM, "openmetadata").await.unwrap()
+        );
+    }
+);
+
+both!(
+    every_request_and_response_matches_keycloaks_openapi_spec,
+    |kc| {
+        let spec = OpenApi::keycloak();
+        let session = kc.admin_session();
+        let v = resource_for(&kc, |o| {
+            o.spec.client = Some(omkc::crd::ClientSpec {
+                description: Some("SSO".into()),
+                implicit_flow_enabled: Some(true),
+                authorization_services_enabled: Some(true),
+                ..Default::default()
+            });
+        });
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.edit_client(REALM, "openmetadata", json!({"webOrigins": ["*"]}))
+            .await;
+        kc.set_client_scope(REALM, "openmetadata", "profile", ScopeKind::Optional)
+            .await;
+        sync_keycloak(&session, &v).await.unwrap();
+        delete(&session, &v).await.unwrap();
+
+        let methods: Vec<String> = kc.admin_calls();
+        for wanted in ["POST ", "PUT ", "DELETE ", "GET "] {
+            assert!(
+                methods.iter().any(|m| m.starts_with(wanted)),
+                "scenario covers {wanted}: {methods:?}"
+            );
+        }
+        let found = violations(&spec, &kc.log());
+        assert!(
+            found.is_empty(),
+            "{} on {}: {found:#?}",
+            kc.describe(),
+            kc.base_url
+        );
+    }
+);
+
+#[test]
+fn the_openapi_check_catches_unknown_fields_and_wrong_types() {
+    let spec = OpenApi::keycloak();
+    let (_, op) = spec
+        .operation("PUT", "/admin/realms/r/clients/123")
+        .unwrap();
+    let schema = spec.request_schema(op).unwrap();
+    assert!(
+        spec.validate(schema, &json!({"clientId": "a", "redirectUris": ["x"]}))
+            .is_empty()
+    );
+    let errors = spec.validate(
+        schema,
+        &json!({"clientID": "a", "publicClient": "no", "attributes": {"k": 1}}),
+    );
+    assert_eq!(errors.len(), 3, "{errors:?}");
+}
+
+mod ownership;
+
+mod access;
+
+mod scopes;
+
+mod representation;

@@ -1,0 +1,168 @@
+//! Whose client it is: made by hand, another resource's, Keycloak's own, an earlier resource's; deletion.
+
+use super::*;
+
+both!(
+    a_client_made_by_hand_is_left_alone_unless_adoption_is_asked,
+    |kc| {
+        kc.seed_client(
+        REALM,
+        json!({"clientId": "openmetadata", "publicClient": true, "redirectUris": ["http://x/*"]}),
+    )
+    .await;
+        let session = kc.admin_session();
+        kc.clear_log().await;
+
+        let err = sync_keycloak(&session, &resource_for(&kc, |_| {}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientConflict);
+        assert!(err.to_string().contains("adoptExisting"), "{err}");
+        assert!(kc.writes().is_empty(), "nothing written: {:?}", kc.writes());
+        assert_eq!(
+            kc.client(REALM, "openmetadata").await.unwrap()["publicClient"],
+            true
+        );
+
+        let synced = sync_keycloak(&session, &adopting(&kc)).await.unwrap();
+        assert_eq!(
+            synced.changes[0],
+            Change::ClientAdopted {
+                client_id: "openmetadata".into()
+            }
+        );
+        assert_eq!(
+            Some(synced.client_secret.clone()),
+            kc.secret_of(REALM, "openmetadata").await
+        );
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        assert_eq!(client["publicClient"], false);
+        assert_eq!(
+            client["attributes"][OWNER_ATTRIBUTE],
+            "cluster-1/openmetadata/openmetadata"
+        );
+    }
+);
+
+both!(
+    a_client_of_another_resource_is_never_taken_even_with_adoption,
+    |kc| {
+        kc.seed_client(
+            REALM,
+            json!({"clientId": "openmetadata", "attributes": {OWNER_ATTRIBUTE: "other-ns/other"}}),
+        )
+        .await;
+        let v = adopting(&kc);
+        let session = kc.admin_session();
+        kc.clear_log().await;
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientConflict);
+        assert!(
+            err.to_string()
+                .contains("another OpenMetadataKeycloakClient"),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("other-ns"),
+            "not named to this tenant: {err}"
+        );
+        assert!(kc.writes().is_empty());
+        // Deleting this resource leaves the other's client too.
+        delete(&session, &v).await.unwrap();
+        assert!(kc.client(REALM, "openmetadata").await.is_some());
+    }
+);
+
+both!(
+    delete_removes_an_owned_client_and_treats_gone_as_done,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        sync_keycloak(&session, &v).await.unwrap();
+
+        let decided = delete(&session, &v).await.unwrap();
+        assert!(
+            matches!(decided, Change::ClientDeleted { .. }),
+            "{decided:?}"
+        );
+        assert!(kc.client(REALM, "openmetadata").await.is_none());
+
+        let again = delete(&session, &v).await.unwrap();
+        assert!(matches!(again, Change::ClientGone { .. }), "{again:?}");
+
+        // A 404 from DELETE (deleted by someone else in between) is success too.
+        sync_keycloak(&session, &v).await.unwrap();
+        kc.inject(
+            Some("DELETE"),
+            "/clients/",
+            404,
+            r#"{"error":"Could not find client"}"#,
+        );
+        delete(&session, &v).await.unwrap();
+    }
+);
+
+both!(
+    /// Adoption never takes Keycloak's own clients, even through a connection that allows it:
+    /// their secrets and roles belong to Keycloak's administration.
+    keycloaks_built_in_clients_are_never_adopted,
+    |kc| {
+        let session = kc.admin_session();
+        for builtin in ["admin-cli", "realm-management", "security-admin-console", "broker"] {
+            let before = kc.client(REALM, builtin).await.expect("every realm has it");
+            let obj = resource_for(&kc, |o| {
+                o.spec.client = Some(omkc::crd::ClientSpec {
+                    client_id: Some(builtin.into()),
+                    adopt_existing: Some(true),
+                    ..Default::default()
+                })
+            });
+            kc.clear_log().await;
+            let err = sync_keycloak(&session, &obj).await.unwrap_err();
+            assert_eq!(err.reason(), Reason::ClientConflict, "{builtin}: {err}");
+            assert!(err.to_string().contains("built-in"), "{builtin}: {err}");
+            assert_eq!(kc.writes(), Vec::<String>::new(), "{builtin}");
+            assert_eq!(kc.client(REALM, builtin).await.unwrap(), before, "{builtin}");
+        }
+    }
+);
+
+both!(
+    /// A resource recreated with the same namespace and name (a namespace deleted and made
+    /// again, another team) has another uid: the client the first one retained is not its own,
+    /// and its secret is not handed over unless the new resource adopts the client.
+    a_recreated_resource_does_not_inherit_the_retained_client,
+    |kc| {
+        let session = kc.admin_session();
+        let first = resource_for(&kc, |o| {
+            o.spec.deletion_policy = Some(omkc::crd::DeletionPolicy::Retain)
+        });
+        let made = sync_keycloak(&session, &first).await.unwrap();
+        let retained = delete(&session, &first).await.unwrap();
+        assert!(matches!(retained, Change::ClientRetained { .. }), "{retained:?}");
+
+        let mut second = first.clone();
+        second.metadata.uid = Some("7d3c9a52-0000-4000-8000-0000000000ff".into());
+        kc.clear_log().await;
+        let err = sync_keycloak(&session, &second).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientConflict, "{err}");
+        assert!(err.to_string().contains("earlier"), "{err}");
+        assert_eq!(kc.writes(), Vec::<String>::new(), "nothing written");
+        let left = delete(&session, &second).await.unwrap();
+        assert!(matches!(left, Change::ClientNotOurs { .. }), "{left:?}");
+        assert!(kc.client(REALM, "openmetadata").await.is_some());
+
+        // Taken over explicitly.
+        second.spec.client = Some(omkc::crd::ClientSpec {
+            adopt_existing: Some(true),
+            ..Default::default()
+        });
+        let taken = sync_keycloak(&session, &second).await.unwrap();
+        assert_eq!(taken.client_uuid, made.client_uuid);
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        assert_eq!(
+            client["attributes"][OWNER_UID_ATTRIBUTE],
+            "7d3c9a52-0000-4000-8000-0000000000ff"
+        );
+    }
+);

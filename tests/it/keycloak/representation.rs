@@ -1,0 +1,171 @@
+//! What Keycloak shows that is easy to misread: a masked secret, a null attribute, authorization
+//! ignored, a secret without a creation time.
+
+use super::*;
+
+both!(authorization_services_bring_a_service_account, |kc| {
+    let v = resource_for(&kc, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            authorization_services_enabled: Some(true),
+            ..Default::default()
+        });
+    });
+    sync_keycloak(&kc.admin_session(), &v).await.unwrap();
+    let client = kc.client(REALM, "openmetadata").await.unwrap();
+    assert_eq!(client["authorizationServicesEnabled"], true);
+    assert_eq!(client["serviceAccountsEnabled"], true);
+});
+
+/// From 26.8 on, an account that may view but not manage clients gets `"**********"` for a
+/// secret (no such Keycloak is served to test against: the emulator models it). The mask is
+/// never taken for a secret, and the account's lack of rights is said plainly.
+#[tokio::test]
+async fn a_masked_secret_is_never_taken_for_the_secret() {
+    let kc = Kc::emulator_as((26, 8)).await;
+    let v = resource_for(&kc, |_| {});
+    sync_keycloak(&kc.admin_session(), &v).await.unwrap();
+    kc.add_user("viewer", "viewer-pw", Level::View).await;
+    let listed = kc.log();
+    assert!(listed.iter().all(|e| {
+        e.response
+            .as_ref()
+            .is_none_or(|r| !r.to_string().contains("**********"))
+    }));
+    let viewer = kc.session(Credentials::Password {
+        username: "viewer".into(),
+        password: "viewer-pw".into(),
+    });
+    kc.clear_log().await;
+    let err = sync_keycloak(&viewer, &v).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::KeycloakForbidden, "{err}");
+    assert!(err.to_string().contains("manage-clients"), "{err}");
+    assert!(
+        kc.log().iter().any(|e| e
+            .response
+            .as_ref()
+            .is_some_and(|r| r.to_string().contains("**********"))),
+        "the viewer was shown the mask"
+    );
+    assert!(kc.writes().is_empty(), "{:?}", kc.writes());
+}
+
+/// A client attribute stored without a value (older versions, imports) comes back as `null`:
+/// it does not break reading the client. A real Keycloak 26 no longer stores one through its
+/// API, so the emulator plants it.
+#[tokio::test]
+async fn a_null_attribute_does_not_break_parsing() {
+    let kc = Kc::emulator().await;
+    let v = resource_for(&kc, |_| {});
+    let session = kc.admin_session();
+    sync_keycloak(&session, &v).await.unwrap();
+    kc.emulator_only()
+        .unwrap()
+        .edit_client(REALM, "openmetadata", |c| {
+            c.null_attributes.insert("legacy.setting".into());
+        });
+    assert!(
+        kc.client(REALM, "openmetadata").await.unwrap()["attributes"]["legacy.setting"].is_null()
+    );
+    let synced = sync_keycloak(&session, &v).await.unwrap();
+    assert!(synced.changes.is_empty(), "{:?}", synced.changes);
+}
+
+/// With the server's `authorization` feature off, `authorizationServicesEnabled` never shows:
+/// the operator says so once instead of sending the same update on every resync.
+#[tokio::test]
+async fn authorization_on_a_server_without_the_feature_is_a_clear_error_not_a_put_per_resync() {
+    let kc = Kc::emulator().await;
+    kc.emulator_only().unwrap().disable_authorization_feature();
+    let v = resource_for(&kc, |o| {
+        o.spec.client = Some(omkc::crd::ClientSpec {
+            authorization_services_enabled: Some(true),
+            ..Default::default()
+        });
+    });
+    let session = kc.admin_session();
+    let err = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::InvalidSpec, "{err}");
+    assert!(err.to_string().contains("authorization"), "{err}");
+    assert!(!err.is_transient());
+    kc.clear_log().await;
+    let again = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(again.reason(), Reason::InvalidSpec);
+    assert_eq!(
+        kc.writes(),
+        Vec::<String>::new(),
+        "no PUT on the next attempt"
+    );
+}
+both!(
+    /// Keycloak keeps no creation time for a secret given rather than generated (an imported
+    /// client): with `rotationInterval` the secret's age is unknown, so it is rotated once, and
+    /// from then on by the creation time Keycloak gives the new secret.
+    a_secret_of_unknown_age_is_rotated_once_then_on_schedule,
+    |kc| {
+        let given = "given-by-an-import-0123456789";
+        let obj = resource_for(&kc, |o| {
+            o.spec.secret = Some(omkc::crd::OutputSecretSpec {
+                rotation_interval: Some("1h".into()),
+                ..Default::default()
+            })
+        });
+        let v = validate(&obj, INSTALLATION).unwrap();
+        kc.seed_client(
+            REALM,
+            json!({"clientId": v.client_id, "publicClient": false, "secret": given,
+                   "attributes": {OWNER_ATTRIBUTE: v.owner, OWNER_UID_ATTRIBUTE: v.uid}}),
+        )
+        .await;
+        let seeded = kc.client(REALM, &v.client_id).await.unwrap();
+        assert_eq!(
+            seeded["attributes"].get(SECRET_CREATION_ATTRIBUTE),
+            None,
+            "{} stamps only generated secrets",
+            kc.describe()
+        );
+        let session = kc.admin_session();
+        let issuer = session.realm_url(REALM);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let converge = async |held: &str| {
+            let seen = omkc::reconcile::Seen {
+                issuer: issuer.clone(),
+                secret: Some(desired::output_secret(&v, held, &Default::default())),
+                now,
+                ..Default::default()
+            };
+            omkc::reconcile::converge_client(&session, &obj, &v, seen, None)
+                .await
+                .unwrap()
+        };
+
+        let converged = converge(given).await;
+        let changes = &converged.changes;
+        let rotated = Change::SecretRotated {
+            client_id: v.client_id.clone(),
+            trigger: Rotation::AgeUnknown("1h".into()),
+        };
+        assert!(changes.contains(&rotated), "{changes:?}");
+        let after = kc.client(REALM, &v.client_id).await.unwrap();
+        let fresh = after["secret"].as_str().unwrap().to_string();
+        assert_ne!(fresh, given);
+        assert!(after["attributes"][SECRET_CREATION_ATTRIBUTE].is_string());
+        assert!(
+            unmade_status(&converged)
+                .and_then(|s| s.secret.as_ref())
+                .is_some_and(|s| s.next_rotation.is_some()),
+            "the next rotation is known now"
+        );
+
+        let changes = converge(&fresh).await.changes;
+        assert!(
+            !changes
+                .iter()
+                .any(|c| matches!(c, Change::SecretRotated { .. })),
+            "rotated once: {changes:?}"
+        );
+        assert_eq!(kc.secret_of(REALM, &v.client_id).await.unwrap(), fresh);
+    }
+);

@@ -1,0 +1,82 @@
+//! Default client scopes: added one by one, moved from optional, a missing one named.
+
+use super::*;
+
+/// Moves `email` on the client the operator made (dropped, or made optional) as the console
+/// would; the next sync puts it back among the default scopes. The writes it took.
+async fn email_scope_restored(
+    kc: &Kc,
+    v: &OpenMetadataKeycloakClient,
+    to: ScopeKind,
+) -> Vec<String> {
+    let session = kc.admin_session();
+    sync_keycloak(&session, v).await.unwrap();
+    kc.set_client_scope(REALM, "openmetadata", "email", to)
+        .await;
+    kc.clear_log().await;
+
+    let synced = sync_keycloak(&session, v).await.unwrap();
+    assert_eq!(
+        synced.changes,
+        [Change::ScopesAdded {
+            scopes: vec!["email".into()]
+        }]
+    );
+    assert!(
+        kc.default_scope_names(REALM, "openmetadata")
+            .await
+            .contains(&"email".to_string()),
+        "email is a default scope on {}",
+        kc.describe()
+    );
+    kc.writes()
+}
+
+both!(a_removed_default_scope_is_added_back_one_by_one, |kc| {
+    let v = resource_for(&kc, |_| {});
+    let w = email_scope_restored(&kc, &v, ScopeKind::None).await;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("PUT /admin/realms/data-sec/clients/")
+            && w[0].contains("/default-client-scopes/"),
+        "{w:?}"
+    );
+});
+
+both!(
+    /// Keycloak skips adding a default scope the client already has as an optional one (204,
+    /// an admin event, nothing changed): the scope is moved, once, and then left alone.
+    a_scope_made_optional_by_hand_becomes_a_default_scope_once,
+    |kc| {
+        let v = resource_for(&kc, |_| {});
+        let w = email_scope_restored(&kc, &v, ScopeKind::Optional).await;
+        assert!(
+            !kc.scope_names(REALM, "openmetadata", true)
+                .await
+                .contains(&"email".to_string())
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("DELETE ") && w[0].contains("/optional-client-scopes/"), "{w:?}");
+        assert!(w[1].starts_with("PUT ") && w[1].contains("/default-client-scopes/"), "{w:?}");
+
+        let session = kc.admin_session();
+        kc.clear_log().await;
+        for _ in 0..2 {
+            let again = sync_keycloak(&session, &v).await.unwrap();
+            assert!(again.changes.is_empty(), "{:?}", again.changes);
+        }
+        assert_eq!(kc.writes(), Vec::<String>::new());
+        assert_eq!(kc.admin_events().await, []);
+    }
+);
+
+both!(a_missing_realm_scope_is_a_clear_error, |kc| {
+    kc.remove_realm_scope(REALM, "profile").await;
+    let v = resource_for(&kc, |_| {});
+    let err = sync_keycloak(&kc.admin_session(), &v).await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::from(KeycloakError::ScopeNotFound("profile".into()))
+    );
+    assert!(!err.is_transient());
+});
