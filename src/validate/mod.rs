@@ -323,3 +323,6 @@ fn connection(spec: &crate::crd::KeycloakSpec) -> Result<ConnectionSource, Inval
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -352,3 +352,6 @@ pub fn is_adopted(client: &ClientRepresentation) -> bool {
         .and_then(|a| a.get(ADOPTED_ATTRIBUTE))
         .is_some_and(|v| v == "true")
 }
+
+#[cfg(test)]
+mod tests;

@@ -209,3 +209,36 @@ pub fn source_value(name: &str, key: &str, secret: &Secret) -> Result<SecretValu
     }
     Ok(SecretValue::new(value))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_from_either_key_pair_and_errors_name_keys_only() {
+        use k8s_openapi::ByteString;
+        let secret = |pairs: &[(&str, &str)]| Secret {
+            data: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        assert!(matches!(
+            credentials_from("a", &secret(&[("username", "admin"), ("password", "pw\n")])).unwrap(),
+            Credentials::Password { ref password, .. } if password == "pw"
+        ));
+        assert!(matches!(
+            credentials_from("a", &secret(&[("clientId", "ops"), ("clientSecret", "cs")])).unwrap(),
+            Credentials::ClientCredentials { .. }
+        ));
+        let err =
+            credentials_from("a", &secret(&[("username", "admin"), ("password", "")])).unwrap_err();
+        assert_eq!(err.reason(), crate::reason::Reason::CredentialsInvalid);
+        assert!(err.to_string().contains("`password`"));
+        let err = credentials_from("a", &secret(&[("clientSecret", "topsecret")])).unwrap_err();
+        assert!(!err.to_string().contains("topsecret"), "{err}");
+    }
+}

@@ -1,0 +1,175 @@
+//! Validation of whole resources, from the YAML fixtures: defaults, every field, each bad input.
+
+use super::*;
+use crate::crd::DeletionPolicy;
+
+/// A resource from `tests/fixtures/<name>`.
+fn fixture(name: &str) -> OpenMetadataKeycloakClient {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The installation id of the tests.
+const INSTALLATION: &str = "cluster-1";
+
+#[test]
+fn validate_applies_defaults() {
+    let v = validate(&fixture("basic.yaml"), INSTALLATION).unwrap();
+    assert_eq!(v.client_id, "openmetadata", "defaults to the resource name");
+    let ConnectionSource::Inline(inline) = &v.connection else {
+        panic!("an inline connection")
+    };
+    assert_eq!(inline.admin_realm, "master");
+    assert_eq!(inline.public_url, None);
+    assert_eq!(
+        v.owner, "cluster-1/openmetadata/openmetadata",
+        "installation/namespace/name"
+    );
+    assert_eq!(v.client_name, "OpenMetadata");
+    assert_eq!(v.secret.name, "oidc-secrets");
+    assert_eq!(v.secret.client_id_key, "openmetadata-oidc-client-id");
+    assert_eq!(
+        v.secret.client_secret_key,
+        "openmetadata-oidc-client-secret"
+    );
+    assert_eq!(
+        v.deletion_policy, None,
+        "decided at delete time: Delete unless adopted"
+    );
+    assert!(
+        !v.implicit_flow
+            && v.service_accounts.is_none()
+            && v.authorization_services.is_none()
+            && !v.adopt_existing,
+        "unset flags are left to Keycloak"
+    );
+}
+
+#[test]
+fn validate_reads_every_field_of_the_full_fixture() {
+    let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
+    let ConnectionSource::Inline(inline) = &v.connection else {
+        panic!("an inline connection")
+    };
+    assert_eq!(
+        inline.url, "https://sso.example.com/auth",
+        "legacy /auth kept, slash trimmed"
+    );
+    assert_eq!(v.openmetadata_url, "https://catalog.example.com:8443");
+    assert_eq!(inline.admin_realm, "ops");
+    assert_eq!(v.client_id, "open-metadata");
+    assert_eq!(v.client_name, "Data catalog");
+    assert!(v.implicit_flow && v.authorization_services == Some(true) && v.adopt_existing);
+    assert_eq!(
+        v.service_accounts,
+        Some(true),
+        "authorization implies a service account"
+    );
+    assert_eq!(v.secret.name, "om-oidc");
+    assert_eq!(
+        (
+            v.secret.client_id_key.as_str(),
+            v.secret.client_secret_key.as_str()
+        ),
+        ("id", "secret")
+    );
+    assert_eq!(v.deletion_policy, Some(DeletionPolicy::Retain));
+}
+
+fn rejected(edit: impl FnOnce(&mut OpenMetadataKeycloakClient)) -> String {
+    let mut obj = fixture("basic.yaml");
+    edit(&mut obj);
+    validate(&obj, INSTALLATION).unwrap_err().to_string()
+}
+
+#[test]
+fn validate_explains_each_bad_input() {
+    assert!(
+        rejected(|o| o.spec.keycloak.realm = "master".into())
+            .starts_with("spec.keycloak.realm: must not be master")
+    );
+    assert!(
+        rejected(|o| o.spec.keycloak.realm = "Master".into())
+            .starts_with("spec.keycloak.realm: must not be master"),
+        "master in any case"
+    );
+    for walk in [".", ".."] {
+        assert_eq!(
+            rejected(|o| o.spec.keycloak.realm = walk.into()),
+            "spec.keycloak.realm: must not be . or .."
+        );
+    }
+    for odd in ["data/sec", "data sec", "data%2Fsec", "dätä"] {
+        assert!(
+            rejected(|o| o.spec.keycloak.realm = odd.into())
+                .starts_with("spec.keycloak.realm: may only hold letters, digits"),
+            "{odd}"
+        );
+    }
+    assert!(
+        rejected(|o| o.spec.keycloak.admin_realm = Some("..".into()))
+            .starts_with("spec.keycloak.adminRealm: must not be . or ..")
+    );
+    assert!(
+        rejected(|o| o.spec.keycloak.url = Some("not a url".into()))
+            .starts_with("spec.keycloak.url: is not a valid URL")
+    );
+    assert!(
+        rejected(|o| o.spec.keycloak.url = Some("https://admin:pw@kc.example.com".into()))
+            .contains("must not embed credentials")
+    );
+    assert!(
+        rejected(|o| o.spec.openmetadata.url = "ftp://om".into())
+            .starts_with("spec.openmetadata.url: must use http or https")
+    );
+    assert!(
+        rejected(|o| o
+            .spec
+            .keycloak
+            .credentials_secret_ref
+            .as_mut()
+            .unwrap()
+            .name = "Bad_Name".into())
+        .starts_with("spec.keycloak.credentialsSecretRef.name")
+    );
+    assert!(
+        rejected(|o| o.spec.keycloak.ca_bundle = Some("garbage".into()))
+            .starts_with("spec.keycloak.caBundle")
+    );
+    assert!(
+        rejected(|o| o.spec.openmetadata.extra_web_origins = vec!["https://x.example/path".into()])
+            .starts_with("spec.openmetadata.extraWebOrigins[0]")
+    );
+    assert!(
+        rejected(|o| o.spec.openmetadata.extra_redirect_uris = vec!["::".into()])
+            .starts_with("spec.openmetadata.extraRedirectUris[0]")
+    );
+    assert!(
+        rejected(|o| {
+            o.spec.secret = Some(crate::crd::OutputSecretSpec {
+                client_id_key: Some("same".into()),
+                client_secret_key: Some("same".into()),
+                ..Default::default()
+            })
+        })
+        .starts_with("spec.secret.clientSecretKey: must differ")
+    );
+    assert!(
+        rejected(|o| {
+            o.spec.secret = Some(crate::crd::OutputSecretSpec {
+                client_secret_key: Some("has space".into()),
+                ..Default::default()
+            })
+        })
+        .starts_with("spec.secret.clientSecretKey")
+    );
+    assert!(
+        rejected(|o| {
+            o.spec.secret = Some(crate::crd::OutputSecretSpec {
+                labels: [("argocd.argoproj.io/instance".to_string(), "x".to_string())].into(),
+                ..Default::default()
+            })
+        })
+        .contains("reserved")
+    );
+}
