@@ -1,0 +1,98 @@
+//! The connections in the controller loop: a connection's health on its own status, and a
+//! connection the watch has not shown yet.
+
+use super::*;
+
+/// Signed in, the realms it may serve, the version (its account is a server admin), the
+/// resources naming it; then a wrong password, shown on the connection itself.
+pub(super) async fn a_connection_reports_its_health(
+    api: &ApiServer,
+    emu: &Emulator,
+    ctx: &Arc<Context>,
+    http_base: &str,
+) {
+    // A connection's health, on its own status: signed in, the realms it may serve, the
+    // version (its account is a server admin), the resources naming it.
+    let checks = tokio::spawn(omkc::controller::connections::run(
+        api.client(),
+        ctx.clone(),
+        std::future::pending(),
+    ));
+    api.put(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+        "metadata": {"name": "platform"},
+        "spec": {"url": emu.base_url, "credentialsSecretRef": {"name": "keycloak-admin"},
+                 "namespaceSelector": {}, "allowedRealms": ["data-sec", "payroll"]}
+    }));
+    let status = eventually(api, "the connection's status", || async {
+        let c = api.get(
+            "omkc.dev/v1alpha1/clusterkeycloakconnections",
+            "",
+            "platform",
+        )?;
+        (c["status"]["conditions"][0]["reason"] == "Connected").then(|| c["status"].clone())
+    })
+    .await;
+    assert_eq!(status["conditions"][0]["status"], "True");
+    assert_eq!(
+        status["realms"],
+        json!(["data-sec"]),
+        "payroll does not exist"
+    );
+    assert_eq!(status["resources"], 0);
+    let (major, minor) = emu.version();
+    assert_eq!(status["keycloakVersion"], format!("{major}.{minor}.0"));
+    assert!(status["lastChecked"].is_string());
+    // A wrong password shows on the connection itself.
+    api.edit(
+        "omkc.dev/v1alpha1/clusterkeycloakconnections",
+        "",
+        "platform",
+        |c| c["spec"]["adminRealm"] = json!("data-sec"),
+    );
+    eventually(api, "the connection not ready", || async {
+        let c = api.get(
+            "omkc.dev/v1alpha1/clusterkeycloakconnections",
+            "",
+            "platform",
+        )?;
+        (c["status"]["conditions"][0]["reason"] == "CredentialsRejected").then_some(())
+    })
+    .await;
+    let metrics = reqwest::get(format!("{http_base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains(r#"omkc_connection_ready{connection="platform"} 0"#));
+    checks.abort();
+}
+
+/// A connection the watch has not shown is read before it is called gone.
+pub(super) async fn a_connection_the_watch_has_not_shown_is_read(api: &ApiServer, emu: &Emulator) {
+    // A connection the watch has not shown is read before it is called gone.
+    let mut orphan = resource(
+        "via-connection",
+        emu,
+        "keycloak-admin",
+        "via-connection-oidc",
+    );
+    orphan["spec"]["keycloak"] = json!({"connectionRef": {"name": "not-yet"}, "realm": "data-sec"});
+    api.put(orphan);
+    eventually(api, "ConnectionNotFound", || async {
+        (ready_reason(api, "via-connection")?.1 == "ConnectionNotFound").then_some(())
+    })
+    .await;
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with("/clusterkeycloakconnections/not-yet")),
+        "read from the API server"
+    );
+    api.delete(CRS, NS, "via-connection");
+    eventually(api, "the resource released", || async {
+        api.get(CRS, NS, "via-connection").is_none().then_some(())
+    })
+    .await;
+}

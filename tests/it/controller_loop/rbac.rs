@@ -1,0 +1,86 @@
+//! What the loop needs of RBAC and of the API server's selectors: the chart grants exactly what the code uses.
+
+use super::*;
+
+/// The rules of the rendered install manifest's ClusterRole, one [`Access`] per verb.
+fn granted_by_the_chart() -> BTreeSet<Access> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/openmetadata-keycloak-operator.yaml"
+    );
+    let text = std::fs::read_to_string(path).expect("the kubectl manifest");
+    let mut granted = BTreeSet::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let object: Value = serde::Deserialize::deserialize(doc).unwrap();
+        if object["kind"] != "ClusterRole" {
+            continue;
+        }
+        for rule in object["rules"].as_array().unwrap() {
+            for group in rule["apiGroups"].as_array().unwrap() {
+                for resource in rule["resources"].as_array().unwrap() {
+                    for verb in rule["verbs"].as_array().unwrap() {
+                        granted.insert(Access {
+                            group: group.as_str().unwrap().into(),
+                            resource: resource.as_str().unwrap().into(),
+                            verb: verb.as_str().unwrap().into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    granted
+}
+
+/// Least privilege, both ways: every request the operator made during a full lifecycle is
+/// granted, and nothing is granted that no request needed. (The chart's namespaced mode renders
+/// the same rules into Roles; tests/deploy/test_chart.py checks that.)
+#[tokio::test]
+async fn the_chart_grants_exactly_what_the_code_uses() {
+    let used = lifecycle(None).await;
+    let granted = granted_by_the_chart();
+    let missing: Vec<_> = used.difference(&granted).collect();
+    let unused: Vec<_> = granted.difference(&used).collect();
+    assert!(
+        missing.is_empty() && unused.is_empty(),
+        "the chart's RBAC is out of line with the code:\n  used but not granted: {missing:?}\n  granted but never used: {unused:?}"
+    );
+}
+
+/// The fake API server tells a label-selected watch what a real one does: an object that stops
+/// matching is DELETED for it, one that starts matching is ADDED (the watch cache's behaviour
+/// the operator relies on to drop a Secret whose opt-in label was removed).
+#[tokio::test]
+async fn the_fake_apiserver_shows_objects_leaving_and_joining_a_selector() {
+    use futures::{StreamExt, TryStreamExt};
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, WatchEvent, WatchParams};
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    let secret = |labels: Value| {
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "s", "namespace": NS, "labels": labels}})
+    };
+    api.put(secret(json!({"pick": "me"})));
+    let secrets: Api<Secret> = Api::namespaced(api.client(), NS);
+    let mut events = secrets
+        .watch(&WatchParams::default().labels("pick=me"), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let mut next = async || match events.try_next().await.unwrap().unwrap() {
+        WatchEvent::Added(_) => "ADDED",
+        WatchEvent::Modified(_) => "MODIFIED",
+        WatchEvent::Deleted(_) => "DELETED",
+        _ => "OTHER",
+    };
+    assert_eq!(next().await, "ADDED");
+    api.edit("v1/secrets", NS, "s", |s| {
+        s["metadata"]["labels"] = json!({})
+    });
+    assert_eq!(next().await, "DELETED", "it left the selector");
+    api.edit("v1/secrets", NS, "s", |s| {
+        s["metadata"]["labels"] = json!({"pick": "me"})
+    });
+    assert_eq!(next().await, "ADDED", "it joined again");
+}

@@ -1,0 +1,196 @@
+//! What a tenant can make the operator spend: tokens, reads of large Secrets, slow Keycloaks, a connection's limit.
+
+use super::*;
+
+#[tokio::test]
+async fn a_hundred_resources_with_rejected_credentials_cost_one_token_request() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection("wrong-password");
+    for i in 0..100 {
+        c.resource(
+            "team-data",
+            &format!("om-{i}"),
+            through_connection("data-sec"),
+        );
+    }
+    for i in 0..100 {
+        c.reason_becomes("team-data", &format!("om-{i}"), "CredentialsRejected")
+            .await;
+    }
+    assert_eq!(
+        c.emu.token_requests(),
+        1,
+        "one attempt per backoff window, not one per resource"
+    );
+    assert!(c.emu.admin_calls().is_empty());
+}
+
+#[tokio::test]
+async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    // A tenant labels twenty 1 MiB Secrets as credentials (nothing uses them), and names one
+    // more, 100 KiB large, as its credentials.
+    let big = "x".repeat(1024 * 1024);
+    for i in 0..20 {
+        let mut s = credentials("team-data", &format!("ballast-{i}"), ADMIN_PASSWORD);
+        s["data"]["padding"] = json!(b64(&big));
+        c.api.put(s);
+    }
+    let mut oversized = credentials("team-data", "oversized", ADMIN_PASSWORD);
+    oversized["data"]["padding"] = json!(b64(&"y".repeat(100 * 1024)));
+    c.api.put(oversized);
+    c.api
+        .put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
+    let inline = |secret: &str| {
+        json!({"url": c.emu.base_url, "realm": "data-sec",
+               "credentialsSecretRef": {"name": secret}})
+    };
+    c.resource("team-data", "good", inline("kc-admin"));
+    c.resource("team-data", "greedy", inline("oversized"));
+    c.reason_becomes("team-data", "good", "Reconciled").await;
+    assert_eq!(c.reason("team-data", "greedy").await, "CredentialsInvalid");
+    let message =
+        c.api.get(CRS, "team-data", "greedy").unwrap()["status"]["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert!(message.contains("more than the 65536"), "{message}");
+
+    // The watch knows every labelled Secret by its metadata; only the one in use is held whole.
+    eventually(&c.api, "the watch to list the ballast", || async {
+        (c.ctx.credentials.in_namespace("team-data").len() == 22).then_some(())
+    })
+    .await;
+    assert_eq!(c.ctx.secret_data.len(), 1, "only kc-admin is held whole");
+    let listed_whole = c
+        .api
+        .requests()
+        .iter()
+        .any(|r| r.method == "GET" && r.path.ends_with("/secrets/ballast-0"));
+    assert!(!listed_whole, "an unused Secret is never read");
+}
+
+#[tokio::test]
+async fn a_reconcile_that_a_slow_keycloak_drags_out_is_cut_short_and_retried() {
+    let emu = Emulator::start().await;
+    // Each answer takes 700 ms: a fresh resource needs several, more than the 1 s bound.
+    emu.set_latency(Duration::from_millis(700));
+    let c = cluster_with("cluster-a", emu, |s| {
+        s.reconcile_timeout = Duration::from_secs(1);
+        s.backoff_base = Duration::from_millis(200);
+    })
+    .await;
+    c.api
+        .put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
+    c.resource(
+        "team-data",
+        "slow",
+        json!({"url": c.emu.base_url, "realm": "data-sec",
+               "credentialsSecretRef": {"name": "kc-admin"}}),
+    );
+    c.reason_becomes("team-data", "slow", "ReconcileTimedOut")
+        .await;
+    let obj = c.api.get(CRS, "team-data", "slow").unwrap();
+    let message = obj["status"]["conditions"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("longer than 1s"), "{message}");
+    // Keycloak answers promptly again: the retry (backoff, not the next resync) converges.
+    c.emu.set_latency(Duration::ZERO);
+    c.reason_becomes("team-data", "slow", "Reconciled").await;
+}
+
+#[tokio::test]
+async fn a_foreign_secret_in_the_way_is_judged_by_its_metadata_only() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.api
+        .put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
+    // Someone else's Secret holds the output's name (no owner, no label of the operator).
+    c.api.put(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "catalog-oidc", "namespace": "team-data"},
+        "data": {"theirs": b64("not for the operator to read")}
+    }));
+    c.resource(
+        "team-data",
+        "catalog",
+        json!({"url": c.emu.base_url, "realm": "data-sec",
+               "credentialsSecretRef": {"name": "kc-admin"}}),
+    );
+    assert_eq!(c.reason("team-data", "catalog").await, "SecretConflict");
+    let reads: Vec<_> = c
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/secrets/catalog-oidc"))
+        .collect();
+    assert!(!reads.is_empty(), "the owner was checked");
+    assert!(
+        reads.iter().all(|r| r.metadata_only),
+        "never its data: {reads:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_serves_at_most_its_max_clients() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection(ADMIN_PASSWORD);
+    c.api.edit(
+        "omkc.dev/v1alpha1/clusterkeycloakconnections",
+        "",
+        "platform",
+        |o| o["spec"]["maxClients"] = json!(1),
+    );
+    c.resource("team-data", "a-first", through_connection("data-sec"));
+    c.reason_becomes("team-data", "a-first", "Reconciled").await;
+    c.resource("team-data", "b-second", through_connection("data-sec"));
+    assert_eq!(
+        c.reason("team-data", "b-second").await,
+        "ConnectionClientLimit"
+    );
+    assert!(
+        c.emu.client("data-sec", "b-second").is_none(),
+        "nothing reached Keycloak for it"
+    );
+    let note = c.events("team-data", "ConnectionClientLimit")[0]["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.contains("allows 1 clients"), "{note}");
+    assert!(!note.contains("a-first"), "names no other resource: {note}");
+    // The first one goes: the second gets its client (at its next reconcile).
+    c.delete_and_wait("team-data", "a-first").await;
+    annotate_touch(&c, "b-second");
+    c.reason_becomes("team-data", "b-second", "Reconciled")
+        .await;
+}
+
+#[tokio::test]
+async fn a_connections_status_write_does_not_reconcile_the_resources_using_it() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.connection(ADMIN_PASSWORD);
+    c.resource("team-data", "catalog", through_connection("data-sec"));
+    c.reason_becomes("team-data", "catalog", "Reconciled").await;
+    let conns = "omkc.dev/v1alpha1/clusterkeycloakconnections";
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.emu.clear_log();
+    // What the connection checks write at every resync: status only, same generation.
+    c.api.edit(conns, "", "platform", |o| {
+        o["status"] = json!({"lastChecked": "2026-12-03T00:00:00Z", "resources": 1})
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        c.emu.admin_calls(),
+        Vec::<String>::new(),
+        "no reconcile for a status write"
+    );
+    // A change of its spec does reach them.
+    c.api.edit(conns, "", "platform", |o| {
+        o["spec"]["allowedRealms"] = json!(["data-sec", "payroll"])
+    });
+    eventually(&c.api, "a reconcile after the spec change", || async {
+        (!c.emu.admin_calls().is_empty()).then_some(())
+    })
+    .await;
+}
