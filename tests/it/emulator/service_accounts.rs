@@ -1,0 +1,57 @@
+//! Service accounts: the user, its scope from 26.3 on.
+
+use super::*;
+
+/// Keycloak 26.3 and later give a client the realm's `service_account` scope as a default scope
+/// exactly while its service account is enabled; older versions have no such scope.
+async fn the_service_account_scope_follows_the_service_account(kc: Kc) {
+    let raw = Raw::admin(&kc).await;
+    let since_26_3 = kc.version >= (26, 3);
+    let realm_has_it = sorted(
+        &raw.get("/client-scopes")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].clone())
+            .collect(),
+    )
+    .contains(&"service_account".to_string());
+    assert_eq!(realm_has_it, since_26_3, "{}", kc.describe());
+    let has_scope = |names: Vec<String>| names.contains(&"service_account".to_string());
+    let id = kc
+        .seed_client(
+            REALM,
+            json!({"clientId": "sa", "publicClient": false, "serviceAccountsEnabled": true}),
+        )
+        .await;
+    assert_eq!(
+        has_scope(kc.default_scope_names(REALM, "sa").await),
+        since_26_3
+    );
+    for (enabled, expected) in [(false, false), (true, since_26_3)] {
+        let (status, _) = raw
+            .send(
+                reqwest::Method::PUT,
+                &format!("/clients/{id}"),
+                Some(json!({ "serviceAccountsEnabled": enabled })),
+            )
+            .await;
+        assert_eq!(status, 204);
+        assert_eq!(
+            has_scope(kc.default_scope_names(REALM, "sa").await),
+            expected,
+            "service account {enabled} on {}",
+            kc.describe()
+        );
+    }
+}
+
+both!(a_service_account_brings_its_scope, |kc| {
+    the_service_account_scope_follows_the_service_account(kc).await
+});
+
+#[tokio::test]
+async fn a_service_account_brings_no_scope_before_26_3() {
+    the_service_account_scope_follows_the_service_account(Kc::emulator_as((26, 0)).await).await
+}
