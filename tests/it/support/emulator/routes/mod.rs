@@ -116,69 +116,6 @@ pub fn route(
     result
 }
 
-fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8]) -> Reply {
-    if *method != Method::POST {
-        return reply(405, json!({"error": "method not allowed"}));
-    }
-    if !inner.realms.contains_key(realm) {
-        return reply(404, json!({"error": "Realm does not exist"}));
-    }
-    let form: HashMap<String, String> = url::form_urlencoded::parse(raw).into_owned().collect();
-    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
-    let mut server_admin = realm == "master";
-    let level = match get("grant_type").as_str() {
-        "password" => match inner.users.get(&(realm.to_string(), get("username"))) {
-            Some((pw, level)) if *pw == get("password") && get("client_id") == "admin-cli" => {
-                server_admin &= get("username") == super::ADMIN_USER;
-                *level
-            }
-            _ => {
-                // 401 on 26.0, 400 on 26.7 (both seen; the versions between are untested).
-                let status = if inner.version >= (26, 7) { 400 } else { 401 };
-                return reply(
-                    status,
-                    json!({"error": "invalid_grant", "error_description": "Invalid user credentials"}),
-                );
-            }
-        },
-        "client_credentials" => match inner
-            .service_clients
-            .get(&(realm.to_string(), get("client_id")))
-        {
-            Some(secret) if *secret == get("client_secret") => Level::Manage,
-            _ => {
-                return reply(
-                    401,
-                    json!({"error": "invalid_client", "error_description": "Invalid client or Invalid client credentials"}),
-                );
-            }
-        },
-        _ => return reply(400, json!({"error": "unsupported_grant_type"})),
-    };
-    let token = format!("token-{}", inner.next_id("t"));
-    let lifetime = inner.token_lifetime;
-    inner.tokens.insert(
-        token.clone(),
-        Token {
-            expires: Instant::now() + lifetime,
-            level,
-            realm: realm.to_string(),
-            server_admin,
-        },
-    );
-    reply(
-        200,
-        json!({
-            "access_token": token,
-            "expires_in": lifetime.as_secs(),
-            "refresh_expires_in": 0,
-            "token_type": "Bearer",
-            "not-before-policy": 0,
-            "scope": "profile email"
-        }),
-    )
-}
-
 /// The mask a caller who may view but not manage clients gets instead of a secret (26.8 on).
 pub const SECRET_MASK: &str = "**********";
 
@@ -423,3 +360,6 @@ fn fragment_refused(rep: &serde_json::Map<String, Value>) -> Option<Reply> {
             )
         })
 }
+
+mod token;
+use token::token;

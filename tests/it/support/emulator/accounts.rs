@@ -1,0 +1,65 @@
+//! Accounts, tokens and faults of the emulator: users, service clients, token lifetimes, injected failures.
+
+use super::*;
+
+impl Emulator {
+    /// Adds a user in `master` with what it may do.
+    pub fn add_user(&self, username: &str, password: &str, level: Level) {
+        self.lock()
+            .users
+            .insert(("master".into(), username.into()), (password.into(), level));
+    }
+
+    /// Adds an admin user in `master` whose token is refused (403) on admin calls.
+    pub fn add_unprivileged_user(&self, username: &str, password: &str) {
+        self.add_user(username, password, Level::None);
+    }
+
+    /// Changes a user's password (as a rotation would).
+    pub fn set_password(&self, username: &str, password: &str) {
+        self.add_user(username, password, Level::Manage);
+    }
+
+    /// Registers a confidential service-account client for client-credentials logins.
+    pub fn add_service_client(&self, realm: &str, client_id: &str, secret: &str) {
+        self.lock()
+            .service_clients
+            .insert((realm.into(), client_id.into()), secret.into());
+    }
+
+    /// Lifetime of newly issued tokens.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.lock().token_lifetime = lifetime;
+    }
+
+    /// Delay before every answer, as a remote Keycloak would have.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// Moves Keycloak's clock (secret creation times) forward.
+    pub fn advance_clock(&self, by: Duration) {
+        self.lock().clock_offset += by.as_secs() as i64;
+    }
+
+    /// Makes every token issued so far invalid (as a restart or revocation would).
+    pub fn revoke_all_tokens(&self) {
+        self.lock().tokens.clear();
+    }
+
+    /// Queues a fault for the first request matching `method` and `path_contains`.
+    pub fn inject(
+        &self,
+        method: Option<&'static str>,
+        path_contains: &str,
+        status: u16,
+        body: &str,
+    ) {
+        self.inject_fault(Fault::once(method, path_contains, status, body));
+    }
+
+    /// Queues a fault.
+    pub fn inject_fault(&self, fault: Fault) {
+        self.lock().faults.push_back(fault);
+    }
+}

@@ -1,0 +1,271 @@
+//! Putting a Keycloak in a state by hand: users, service clients, tokens, clients, scopes, authorization.
+
+use super::*;
+
+impl Kc {
+    /// A user of `master` that may do `level` with the clients of [`REALM`].
+    pub async fn add_user(&self, username: &str, password: &str, level: Level) {
+        match &self.backend {
+            Backend::Emulator(e) => e.add_user(username, password, level),
+            Backend::Real { admin, .. } => {
+                let id = admin.user("master", username, password).await;
+                let roles: &[&str] = match level {
+                    Level::Manage => &["manage-clients", "view-clients", "query-client-scopes"],
+                    Level::View => &["view-clients"],
+                    Level::Query => &["query-clients"],
+                    Level::None => &[],
+                };
+                if !roles.is_empty() {
+                    admin
+                        .grant_client_roles("master", &id, &format!("{REALM}-realm"), roles)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// A confidential client of `master` whose service account is an admin, for client
+    /// credentials logins.
+    pub async fn add_service_client(&self, client_id: &str, secret: &str) {
+        match &self.backend {
+            Backend::Emulator(e) => e.add_service_client("master", client_id, secret),
+            Backend::Real { admin, .. } => {
+                if let Some(old) = admin.client_uuid("master", client_id).await {
+                    admin
+                        .ok(Method::DELETE, &format!("/master/clients/{old}"), None)
+                        .await;
+                }
+                let created = admin
+                    .ok(
+                        Method::POST,
+                        "/master/clients",
+                        Some(json!({"clientId": client_id, "secret": secret,
+                                    "publicClient": false, "serviceAccountsEnabled": true,
+                                    "standardFlowEnabled": false})),
+                    )
+                    .await;
+                let uuid = real::last_segment(&created);
+                let user = admin
+                    .ok(
+                        Method::GET,
+                        &format!("/master/clients/{uuid}/service-account-user"),
+                        None,
+                    )
+                    .await;
+                admin
+                    .grant_realm_roles("master", user["id"].as_str().unwrap(), &["admin"])
+                    .await;
+            }
+        }
+    }
+
+    /// Lifetime of the admin tokens issued from now on.
+    pub async fn set_token_lifetime(&self, lifetime: Duration) {
+        match &self.backend {
+            Backend::Emulator(e) => e.set_token_lifetime(lifetime),
+            Backend::Real { admin, .. } => {
+                admin.set_master_token_lifespan(lifetime.as_secs()).await
+            }
+        }
+    }
+
+    /// Ends every admin session, so that tokens issued so far are refused.
+    pub async fn revoke_all_tokens(&self) {
+        match &self.backend {
+            Backend::Emulator(e) => e.revoke_all_tokens(),
+            Backend::Real { admin, .. } => {
+                admin.ok(Method::POST, "/master/logout-all", None).await;
+            }
+        }
+    }
+
+    /// Creates a client directly, as an admin in the console would; returns its id.
+    pub async fn seed_client(&self, realm: &str, representation: Value) -> String {
+        match &self.backend {
+            Backend::Emulator(e) => e.seed_client(realm, representation),
+            Backend::Real { admin, .. } => {
+                let created = admin
+                    .ok(
+                        Method::POST,
+                        &format!("/{realm}/clients"),
+                        Some(representation),
+                    )
+                    .await;
+                real::last_segment(&created)
+            }
+        }
+    }
+
+    /// Changes a client as a person in the console would: the whole representation, with
+    /// `patch`'s fields replaced (`attributes` merged), sent back with PUT.
+    pub async fn edit_client(&self, realm: &str, client_id: &str, patch: Value) {
+        let mut rep = self.client(realm, client_id).await.expect("client exists");
+        for (k, v) in patch.as_object().expect("an object") {
+            if k == "attributes" {
+                for (a, val) in v.as_object().expect("attributes") {
+                    rep["attributes"][a] = val.clone();
+                }
+            } else {
+                rep[k] = v.clone();
+            }
+        }
+        match &self.backend {
+            Backend::Emulator(e) => {
+                let version = e.version();
+                e.edit_client(realm, client_id, |c| {
+                    c.update(rep.as_object().expect("object"), version)
+                        .expect("the console's update is accepted");
+                })
+            }
+            Backend::Real { admin, .. } => {
+                let uuid = rep["id"].as_str().unwrap().to_string();
+                admin
+                    .ok(Method::PUT, &format!("/{realm}/clients/{uuid}"), Some(rep))
+                    .await;
+            }
+        }
+    }
+
+    /// Regenerates a client's secret by hand (the console's Credentials tab); the new one.
+    pub async fn regenerate_secret_directly(&self, realm: &str, client_id: &str) -> String {
+        match &self.backend {
+            Backend::Emulator(e) => e.regenerate_secret_directly(realm, client_id),
+            Backend::Real { admin, .. } => {
+                let uuid = Self::uuid_of(&self.client(realm, client_id).await);
+                admin
+                    .ok(
+                        Method::POST,
+                        &format!("/{realm}/clients/{uuid}/client-secret"),
+                        None,
+                    )
+                    .await["value"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }
+        }
+    }
+
+    /// Moves one of a client's scopes between its default and optional lists (or drops it),
+    /// as the console's Client scopes tab does.
+    pub async fn set_client_scope(&self, realm: &str, client_id: &str, scope: &str, to: ScopeKind) {
+        match &self.backend {
+            Backend::Emulator(e) => e.set_client_scope(realm, client_id, scope, to),
+            Backend::Real { admin, .. } => {
+                let uuid = Self::uuid_of(&self.client(realm, client_id).await);
+                let sid = admin.scope_id(realm, scope).await;
+                for kind in ["default-client-scopes", "optional-client-scopes"] {
+                    admin
+                        .call(
+                            Method::DELETE,
+                            &format!("/{realm}/clients/{uuid}/{kind}/{sid}"),
+                            None,
+                        )
+                        .await;
+                }
+                let kind = match to {
+                    ScopeKind::Default => "default-client-scopes",
+                    ScopeKind::Optional => "optional-client-scopes",
+                    ScopeKind::None => return,
+                };
+                admin
+                    .ok(
+                        Method::PUT,
+                        &format!("/{realm}/clients/{uuid}/{kind}/{sid}"),
+                        None,
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// Deletes a client scope from the realm.
+    pub async fn remove_realm_scope(&self, realm: &str, name: &str) {
+        match &self.backend {
+            Backend::Emulator(e) => e.remove_realm_scope(realm, name),
+            Backend::Real { admin, .. } => {
+                let sid = admin.scope_id(realm, name).await;
+                admin
+                    .call(
+                        Method::DELETE,
+                        &format!("/{realm}/default-default-client-scopes/{sid}"),
+                        None,
+                    )
+                    .await;
+                admin
+                    .ok(
+                        Method::DELETE,
+                        &format!("/{realm}/client-scopes/{sid}"),
+                        None,
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// Removes a scope from the realm's defaults (new clients do not get it).
+    pub async fn remove_realm_default_scope(&self, realm: &str, name: &str) {
+        match &self.backend {
+            Backend::Emulator(e) => e.remove_realm_default_scope(realm, name),
+            Backend::Real { admin, .. } => {
+                let sid = admin.scope_id(realm, name).await;
+                admin
+                    .ok(
+                        Method::DELETE,
+                        &format!("/{realm}/default-default-client-scopes/{sid}"),
+                        None,
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// Gives a client a service account (if it has none) and authorization settings with a
+    /// client policy per name, as a user of the console would.
+    pub async fn enable_authorization(&self, realm: &str, client_id: &str, policies: &[&str]) {
+        match &self.backend {
+            Backend::Emulator(e) => e.enable_authorization(realm, client_id, policies),
+            Backend::Real { admin, .. } => {
+                self.edit_client(
+                    realm,
+                    client_id,
+                    json!({"serviceAccountsEnabled": true, "authorizationServicesEnabled": true}),
+                )
+                .await;
+                let uuid = Self::uuid_of(&self.client(realm, client_id).await);
+                for policy in policies {
+                    admin
+                        .ok(
+                            Method::POST,
+                            &format!("/{realm}/clients/{uuid}/authz/resource-server/policy/client"),
+                            Some(json!({"name": policy, "clients": [uuid], "logic": "POSITIVE"})),
+                        )
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Maps realm roles to a client's service-account user.
+    pub async fn grant_service_account_roles(&self, realm: &str, client_id: &str, roles: &[&str]) {
+        match &self.backend {
+            Backend::Emulator(e) => e.edit_client(realm, client_id, |c| {
+                let sa = c.service_account.as_mut().expect("a service account");
+                sa.roles.extend(roles.iter().map(|r| r.to_string()));
+            }),
+            Backend::Real { admin, .. } => {
+                let uuid = Self::uuid_of(&self.client(realm, client_id).await);
+                let user = admin
+                    .ok(
+                        Method::GET,
+                        &format!("/{realm}/clients/{uuid}/service-account-user"),
+                        None,
+                    )
+                    .await;
+                admin
+                    .grant_realm_roles(realm, user["id"].as_str().unwrap(), roles)
+                    .await;
+            }
+        }
+    }
+}
