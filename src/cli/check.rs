@@ -17,10 +17,10 @@ use crate::{
     },
     names::{OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE},
     reconcile::{
-        Error, Seen,
+        Error,
         change::Change,
-        known_uuid, now, observe,
-        plan::{self, Put, Then, Write},
+        now, observe,
+        plan::{self, Observed, Put, Then, Write},
     },
     telemetry::Metrics,
     validate::Validated,
@@ -232,7 +232,7 @@ async fn would(
             let observed = async {
                 let (secret, previous_secrets) = observe::output_secrets(&v, ctx).await?;
                 let (config_map, previous_config_maps) = observe::config_maps(&v, ctx).await?;
-                Ok::<_, Error>(Seen {
+                Ok::<_, Error>(Observed {
                     issuer: observe::issuer(session, connection, &v).await?,
                     secret,
                     previous_secrets,
@@ -241,19 +241,18 @@ async fn would(
                     previous_config_maps,
                     now: now(),
                     adoption_allowed: connection.allow_adoption,
-                    ..Seen::default()
+                    ..Observed::default()
                 })
             };
             observed.await.map_err(|e| Failure::of("", e))?
         }
-        None => Seen {
+        None => Observed {
             issuer: session.realm_url(&v.realm),
             now: now(),
-            ..Seen::default()
+            ..Observed::default()
         },
     };
-    let observed = seen.observed(client, known_uuid(&obj), false);
-    let p = plan::plan(&obj, &v, observed).map_err(|e| Failure::of("", e))?;
+    let p = plan::plan(&obj, &v, &seen, client).map_err(|e| Failure::of("", e))?;
     let mut steps: Vec<String> = p
         .writes
         .iter()

@@ -1,7 +1,7 @@
 //! The reconcile: one loop around a pure plan.
 //!
 //! ```text
-//! resource ─validate─▶ Validated ─observe─▶ Seen, client ─plan─▶ Plan ─execute─▶ Event
+//! resource ─validate─▶ Validated ─observe─▶ Observed, client ─plan─▶ Plan ─execute─▶ Event
 //!                                              ▲                     │
 //!                                              └── then: ObserveAgain┘
 //! ```
@@ -33,7 +33,6 @@ use kube::{ResourceExt, core::DeserializeGuard, runtime::controller::Action};
 use tracing::{info, warn};
 
 pub use error::Error;
-pub use observe::Seen;
 
 use crate::{
     context::Context,
@@ -189,7 +188,7 @@ async fn release(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Conv
         Ok(v) => {
             let converged = match observe::deletion_session(&v, ctx).await {
                 Ok(session) => {
-                    converge_client(&session, obj, &v, observe::Seen::default(), None).await
+                    converge_client(&session, obj, &v, plan::Observed::default(), None).await
                 }
                 Err(e) => Err(e),
             };
@@ -233,15 +232,15 @@ pub async fn converge_client(
     session: &Session,
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
-    mut seen: observe::Seen,
+    mut seen: plan::Observed,
     ctx: Option<&Context>,
 ) -> Result<Converged, Error> {
     let known = known_uuid(obj);
     let mut client = observe::client(session, v, known).await?;
     let mut changes = Vec::new();
     for _ in 0..MAX_PASSES {
-        let observed = seen.observed(client.as_ref(), known, session.authorization_ignored());
-        let planned = plan::plan(obj, v, observed)?;
+        seen.authorization_ignored = session.authorization_ignored();
+        let planned = plan::plan(obj, v, &seen, client.as_ref())?;
         changes.extend(planned.changes);
         let written = execute::keycloak(session, v, &planned.writes).await?;
         let kubernetes: Vec<Write> = planned

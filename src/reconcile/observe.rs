@@ -1,4 +1,4 @@
-//! Observe step: every read the reconcile makes, gathered into one owned value ([`Seen`])
+//! Observe step: every read the reconcile makes, gathered into one owned value ([`Observed`])
 //! besides the client. What the watches already hold is read
 //! from [`Context`]'s caches; the API server and Keycloak are asked only for the rest. Nothing
 //! here writes.
@@ -20,7 +20,7 @@ use super::{
 use crate::{
     context::Context,
     crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient, WorkloadKind, owner::owned_by},
-    keycloak::{ConnectionSpec, KeycloakError, ObservedClient, SecretValue, Session},
+    keycloak::{ConnectionSpec, KeycloakError, ObservedClient, Session},
     names::{CHECKSUM_ANNOTATION, RESTARTED_FOR_ANNOTATION, ROTATED_FOR_ANNOTATION},
     reason::Reason,
     urls::realm_url,
@@ -241,37 +241,13 @@ pub async fn issuer(
     }
 }
 
-/// What a reconcile observed in Kubernetes (and the realm's issuer), owned: every pass plans
-/// from it, and a pass after a write plans from what was written.
-#[derive(Default)]
-pub struct Seen {
-    /// The realm's issuer as browsers reach it.
-    pub issuer: String,
-    /// The output Secret, if it exists.
-    pub secret: Option<Secret>,
-    /// Other output Secrets this resource owns (left behind by a rename).
-    pub previous_secrets: Vec<Secret>,
-    /// The client secret from `spec.secret.source`, when there is one.
-    pub source: Option<SecretValue>,
-    /// The values ConfigMap, if it exists.
-    pub config_map: Option<ConfigMap>,
-    /// Other values ConfigMaps this resource owns.
-    pub previous_config_maps: Vec<ConfigMap>,
-    /// Now, in epoch seconds.
-    pub now: i64,
-    /// Whether the connection allows adoption.
-    pub adoption_allowed: bool,
-    /// The shortest time between two rotations (seconds).
-    pub rotation_gap: i64,
-}
-
 /// Observes what a reconcile needs besides the client: the connection (within its
 /// `maxClients`), the source secret, the issuer, the output Secret and values ConfigMap.
 pub async fn resource(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
     ctx: &Context,
-) -> Result<(Arc<Session>, Seen), Error> {
+) -> Result<(Arc<Session>, Observed), Error> {
     let (session, connection) = session(v, ctx).await?;
     if let crate::validate::ConnectionSource::Cluster(name) = &v.connection {
         let all = ctx.all_resources();
@@ -286,7 +262,7 @@ pub async fn resource(
     let issuer = issuer(&session, &connection, v).await?;
     let (secret, previous_secrets) = output_secrets(v, ctx).await?;
     let (config_map, previous_config_maps) = config_maps(v, ctx).await?;
-    let seen = Seen {
+    let seen = Observed {
         issuer,
         secret,
         previous_secrets,
@@ -294,36 +270,12 @@ pub async fn resource(
         config_map,
         previous_config_maps,
         now: super::now(),
+        authorization_ignored: session.authorization_ignored(),
         adoption_allowed: connection.allow_adoption,
         rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())
             .unwrap_or(i64::MAX),
     };
     Ok((session, seen))
-}
-
-impl Seen {
-    /// What a pass plans from: this, the client as observed, and what the status recorded.
-    pub fn observed<'a>(
-        &'a self,
-        client: Option<&'a ObservedClient>,
-        known_uuid: Option<&'a str>,
-        authorization_ignored: bool,
-    ) -> Observed<'a> {
-        Observed {
-            issuer: &self.issuer,
-            known_uuid,
-            client,
-            secret: self.secret.as_ref(),
-            previous_secrets: &self.previous_secrets,
-            source: self.source.as_ref(),
-            config_map: self.config_map.as_ref(),
-            previous_config_maps: &self.previous_config_maps,
-            now: self.now,
-            authorization_ignored,
-            adoption_allowed: self.adoption_allowed,
-            rotation_gap: self.rotation_gap,
-        }
-    }
 }
 
 /// The session of a deleted resource: as for a reconcile, or, when its credentials Secret is

@@ -37,25 +37,23 @@ use crate::{
     validate::Validated,
 };
 
-/// What was observed, read by [`super::observe`]. `Debug` never shows a Secret's data.
-#[derive(Clone, Copy, Default)]
-pub struct Observed<'a> {
+/// What a reconcile observed besides the client, read by [`super::observe`], owned: every pass
+/// plans from it, and a pass after a write plans from what was written. `Debug` never shows a
+/// Secret's data.
+#[derive(Clone, Default)]
+pub struct Observed {
     /// The realm's issuer as browsers reach it (for the values published for OpenMetadata).
-    pub issuer: &'a str,
-    /// The client id this resource's status recorded, if any.
-    pub known_uuid: Option<&'a str>,
-    /// The client in Keycloak, if it exists.
-    pub client: Option<&'a ObservedClient>,
+    pub issuer: String,
     /// The output Secret, if it exists.
-    pub secret: Option<&'a Secret>,
+    pub secret: Option<Secret>,
     /// Other output Secrets this resource owns (left behind by a rename).
-    pub previous_secrets: &'a [Secret],
+    pub previous_secrets: Vec<Secret>,
     /// The client secret from `spec.secret.source`, when there is one.
-    pub source: Option<&'a SecretValue>,
+    pub source: Option<SecretValue>,
     /// The values ConfigMap, if it exists.
-    pub config_map: Option<&'a ConfigMap>,
+    pub config_map: Option<ConfigMap>,
     /// Other values ConfigMaps this resource owns (left behind by a rename).
-    pub previous_config_maps: &'a [ConfigMap],
+    pub previous_config_maps: Vec<ConfigMap>,
     /// Now, in epoch seconds (scheduled rotation).
     pub now: i64,
     /// Whether this Keycloak was seen ignoring `authorizationServicesEnabled: true` (its
@@ -183,16 +181,18 @@ pub struct Plan {
 pub fn plan(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
-    observed: Observed<'_>,
+    observed: &Observed,
+    client: Option<&ObservedClient>,
 ) -> Result<Plan, Error> {
+    let known_uuid = super::known_uuid(obj);
     if obj.metadata.deletion_timestamp.is_some() {
-        return deletion(v, observed.client.map(|c| &c.rep), observed.known_uuid);
+        return deletion(v, client.map(|c| &c.rep), known_uuid);
     }
     let mut wanted = desired::desired_client(v);
-    let Some(client) = observed.client else {
+    let Some(client) = client else {
         // A new client: the secret comes from the source when there is one (in the POST body,
         // never reported back), else from Keycloak.
-        wanted.secret = observed.source.map(|s| s.expose().to_string());
+        wanted.secret = observed.source.as_ref().map(|s| s.expose().to_string());
         return Ok(Plan {
             writes: vec![Write::CreateClient(wanted)],
             changes: vec![Change::ClientCreated {
@@ -210,7 +210,7 @@ pub fn plan(
         .ok_or_else(|| KeycloakError::Protocol("a client without an id".into()))?;
     let mut changes = Vec::new();
     let mut writes = Vec::new();
-    match desired::ownership(&client.rep, v, observed.known_uuid) {
+    match desired::ownership(&client.rep, v, known_uuid) {
         Ownership::Ours => {}
         Ownership::Unowned | Ownership::EarlierResource(_) if v.adopt_existing => {
             adoption::check(&client.rep, v, observed.adoption_allowed)?;

@@ -38,7 +38,7 @@ pub fn checksum(v: &Validated, value: &SecretValue) -> String {
 pub(super) fn plan(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
-    observed: Observed<'_>,
+    observed: &Observed,
     client: &ObservedClient,
     uuid: &str,
     hand_over: &HandOver,
@@ -52,7 +52,7 @@ pub(super) fn plan(
         .as_ref()
         .is_some_and(|(name, _)| *name == v.secret.name);
     if !source_is_output {
-        let (write, change) = secret(v, hand_over, observed.secret)?;
+        let (write, change) = secret(v, hand_over, observed.secret.as_ref())?;
         changes.extend(change);
         writes.extend(write.map(Write::Secret));
     }
@@ -72,8 +72,8 @@ pub(super) fn plan(
     );
 
     if let Some(target) = &v.values {
-        let wanted = desired::values_config_map(v, target, observed.issuer);
-        let write = config_map(v, wanted, observed.config_map, &mut changes)?;
+        let wanted = desired::values_config_map(v, target, &observed.issuer);
+        let write = config_map(v, wanted, observed.config_map.as_ref(), &mut changes)?;
         writes.extend(write.map(Write::ConfigMap));
     }
     let keep = v.values.as_ref().map(|t| t.name.as_str());
@@ -100,7 +100,7 @@ pub(super) fn plan(
         });
     }
     let (secret_status, requeue) = secret_status(v, client, hand_over, observed.now);
-    let mut ready = status::ready(obj, v, uuid, observed.issuer, observed.now);
+    let mut ready = status::ready(obj, v, uuid, &observed.issuer, observed.now);
     ready.secret = secret_status;
     writes.extend(status::to_write(obj, ready).map(Write::Status));
     if !v.secret.rollout.is_empty() {

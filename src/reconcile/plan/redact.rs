@@ -47,17 +47,15 @@ impl<K: Redact + fmt::Debug> fmt::Debug for Put<K> {
     }
 }
 
-impl fmt::Debug for Observed<'_> {
+impl fmt::Debug for Observed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names = |secrets: &[Secret]| -> Vec<Option<String>> {
             secrets.iter().map(|s| s.metadata.name.clone()).collect()
         };
         f.debug_struct("Observed")
             .field("issuer", &self.issuer)
-            .field("known_uuid", &self.known_uuid)
-            .field("client", &self.client)
-            .field("secret", &self.secret.map(Redact::redacted))
-            .field("previous_secrets", &names(self.previous_secrets))
+            .field("secret", &self.secret.as_ref().map(Redact::redacted))
+            .field("previous_secrets", &names(&self.previous_secrets))
             .field("source", &self.source)
             .field("config_map", &self.config_map)
             .field("previous_config_maps", &self.previous_config_maps.len())
@@ -143,7 +141,7 @@ mod tests {
             ..Default::default()
         };
         let observed = Observed {
-            secret: Some(&secret),
+            secret: Some(secret.clone()),
             ..Default::default()
         };
         let printed = format!(

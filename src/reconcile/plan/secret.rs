@@ -106,7 +106,7 @@ fn may_not_manage(client: &ObservedClient) -> bool {
 pub(super) fn decide(
     v: &Validated,
     client: &ObservedClient,
-    observed: Observed<'_>,
+    observed: &Observed,
     updating: bool,
 ) -> Result<Decided, Error> {
     let decided = |next: Next, changes: Vec<Change>| Decided {
@@ -116,7 +116,7 @@ pub(super) fn decide(
     };
     // Marks on a Secret this resource does not own are not its own state (and the Secret
     // itself is refused when the outputs are planned).
-    let existing = observed.secret.filter(|s| owned_by(*s, &v.uid));
+    let existing = observed.secret.as_ref().filter(|s| owned_by(*s, &v.uid));
     let marks = existing.map(RotationMarks::of).unwrap_or_default();
     let held = existing
         .and_then(|s| s.data.as_ref()?.get(&v.secret.client_secret_key))
@@ -131,7 +131,7 @@ pub(super) fn decide(
         rotating_for: None,
     };
 
-    if let Some(source) = observed.source {
+    if let Some(source) = &observed.source {
         let differs = client.secret.as_ref() != Some(source);
         let changes = if differs {
             vec![Change::SecretSetFromSource {

@@ -130,7 +130,7 @@ both!(
             .unwrap()
             .as_secs() as i64;
         let converge = async |held: &str| {
-            let seen = omkc::reconcile::Seen {
+            let seen = omkc::reconcile::plan::Observed {
                 issuer: issuer.clone(),
                 secret: Some(desired::output_secret(&v, held, &Default::default())),
                 now,

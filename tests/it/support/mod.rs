@@ -122,7 +122,7 @@ pub async fn keycloak_sync(
 ) -> Result<omkc::reconcile::Converged, omkc::Error> {
     let v = omkc::validate::validate(obj, INSTALLATION)?;
     // As through a connection that allows adoption (what adoption may take is the plan's).
-    let seen = omkc::reconcile::Seen {
+    let seen = omkc::reconcile::plan::Observed {
         issuer: session.realm_url(&v.realm),
         adoption_allowed: true,
         ..Default::default()

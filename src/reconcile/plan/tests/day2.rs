@@ -20,8 +20,8 @@ fn marked(v: &Validated, value: &str, rotated: Option<&str>, rotating: Option<&s
     desired::output_secret(v, value, &marks)
 }
 
-pub(super) fn observe<'a>(client: &'a ObservedClient, secret: Option<&'a Secret>) -> Observed<'a> {
-    Observed {
+pub(super) fn observe<'a>(client: &'a ObservedClient, secret: Option<&'a Secret>) -> Given<'a> {
+    Given {
         issuer: ISSUER,
         client: Some(client),
         secret,
@@ -43,7 +43,7 @@ fn a_rotation_token_is_marked_then_carried_out_then_recorded() {
     // Secret still holds Keycloak's current secret.
     let marking = marked(&v, "s3cr3t", None, token().as_deref());
     assert_eq!(
-        plan(&obj, &v, observe(&client, Some(&plain))).unwrap(),
+        pass(&obj, &v, observe(&client, Some(&plain))).unwrap(),
         Plan {
             writes: vec![Write::Secret(Put::Apply(marking.clone()))],
             changes: vec![],
@@ -53,7 +53,7 @@ fn a_rotation_token_is_marked_then_carried_out_then_recorded() {
 
     // 2. Marked, the Secret still holds what Keycloak holds: regenerate, read back.
     assert_eq!(
-        plan(&obj, &v, observe(&client, Some(&marking))).unwrap(),
+        pass(&obj, &v, observe(&client, Some(&marking))).unwrap(),
         Plan {
             writes: vec![Write::RegenerateSecret { uuid: "u-1".into() }],
             changes: vec![Change::SecretRotated {
@@ -67,7 +67,7 @@ fn a_rotation_token_is_marked_then_carried_out_then_recorded() {
     // 3. Read back (or after a restart): Keycloak holds a new secret; hand it over, record.
     let mut regenerated = client.clone();
     regenerated.secret = Some(SecretValue::new("n3w"));
-    let p = plan(&obj, &v, observe(&regenerated, Some(&marking))).unwrap();
+    let p = pass(&obj, &v, observe(&regenerated, Some(&marking))).unwrap();
     assert_eq!(p.keycloak(), [], "never a second regeneration");
     assert_eq!(p.then, Then::Done(None));
     let done = marked(&v, "n3w", token().as_deref(), None);
@@ -82,7 +82,7 @@ fn a_rotation_token_is_marked_then_carried_out_then_recorded() {
     // 4. Recorded: nothing more, whatever happens to the token's Secret marks later.
     let mut recorded = obj.clone();
     recorded.status = p.status().cloned();
-    let p = plan(&recorded, &v, observe(&regenerated, Some(&done)));
+    let p = pass(&recorded, &v, observe(&regenerated, Some(&done)));
     assert_eq!(
         p.unwrap(),
         Plan {
@@ -98,7 +98,7 @@ fn a_token_present_when_the_secret_is_first_written_counts_as_done() {
     let obj = with_token("t1");
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
-    let p = plan(&obj, &v, observe(&client, None)).unwrap();
+    let p = pass(&obj, &v, observe(&client, None)).unwrap();
     assert_eq!(p.keycloak(), []);
     assert_eq!(
         p.secret(),
@@ -116,12 +116,12 @@ fn a_scheduled_rotation_is_due_from_keycloaks_own_creation_time() {
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let secret = output(&v, "s3cr3t");
-    let at = |now| Observed {
+    let at = |now| Given {
         now,
         ..observe(&client, Some(&secret))
     };
 
-    let early = plan(&obj, &v, at(SECRET_CREATED + 3599)).unwrap();
+    let early = pass(&obj, &v, at(SECRET_CREATED + 3599)).unwrap();
     assert_eq!(early.keycloak(), []);
     assert_eq!(
         early.then,
@@ -136,7 +136,7 @@ fn a_scheduled_rotation_is_due_from_keycloaks_own_creation_time() {
     );
 
     assert_eq!(
-        plan(&obj, &v, at(SECRET_CREATED + 3600)).unwrap(),
+        pass(&obj, &v, at(SECRET_CREATED + 3600)).unwrap(),
         Plan {
             writes: vec![Write::RegenerateSecret { uuid: "u-1".into() }],
             changes: vec![Change::SecretRotated {
@@ -165,7 +165,7 @@ fn a_secret_of_unknown_age_is_rotated_once_then_on_schedule() {
         .unwrap()
         .remove("client.secret.creation.time");
     let secret = output(&v, "s3cr3t");
-    let unknown = plan(&obj, &v, observe(&client, Some(&secret))).unwrap();
+    let unknown = pass(&obj, &v, observe(&client, Some(&secret))).unwrap();
     assert_eq!(
         unknown,
         Plan {
@@ -186,7 +186,7 @@ fn a_secret_of_unknown_age_is_rotated_once_then_on_schedule() {
     // Without rotationInterval, an unknown age is no reason to rotate.
     let plain = resource();
     let v_plain = validate(&plain, INSTALLATION).unwrap();
-    let quiet = plan(
+    let quiet = pass(
         &plain,
         &v_plain,
         observe(&client, Some(&output(&v_plain, "s3cr3t"))),

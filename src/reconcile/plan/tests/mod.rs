@@ -2,8 +2,11 @@
 //! The Keycloak side here, the Kubernetes side and deletion in [`outputs`].
 
 mod day2;
+mod given;
 mod outputs;
 mod picks;
+
+use given::{Given, pass};
 mod refusals;
 mod sources;
 
@@ -107,10 +110,10 @@ struct Expect {
 fn keycloak_side(obj: &OpenMetadataKeycloakClient, client: &ObservedClient) -> Plan {
     let v = validate(obj, INSTALLATION).unwrap();
     let secret = output(&v, "s3cr3t");
-    plan(
+    pass(
         &converged(obj, "u-1"),
         &v,
-        Observed {
+        Given {
             issuer: ISSUER,
             known_uuid: None,
             client: Some(client),
@@ -321,7 +324,7 @@ fn a_missing_client_is_created_and_read_back_before_anything_else() {
     let v = validate(&obj, INSTALLATION).unwrap();
     // The secret is not known before the read-back: nothing for Kubernetes yet.
     assert_eq!(
-        plan(&obj, &v, Observed::default()).unwrap(),
+        pass(&obj, &v, Given::default()).unwrap(),
         Plan {
             writes: vec![Write::CreateClient(desired::desired_client(&v))],
             changes: vec![Change::ClientCreated {
@@ -349,10 +352,10 @@ fn a_converged_resource_plans_no_write_at_all() {
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let secret = output(&v, "s3cr3t");
-    let planned = plan(
+    let planned = pass(
         &converged(&obj, "u-1"),
         &v,
-        Observed {
+        Given {
             issuer: ISSUER,
             known_uuid: None,
             client: Some(&client),

@@ -9,10 +9,10 @@ fn the_secret_write_for_each_observation() {
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let run = |secret: Option<&Secret>, previous: &[Secret]| {
-        plan(
+        pass(
             &obj,
             &v,
-            Observed {
+            Given {
                 issuer: ISSUER,
                 known_uuid: None,
                 client: Some(&client),
@@ -92,7 +92,7 @@ fn an_unchanged_status_is_not_written_again() {
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let secret = output(&v, "s3cr3t");
-    let observed = Observed {
+    let observed = Given {
         issuer: ISSUER,
         known_uuid: None,
         client: Some(&client),
@@ -100,13 +100,13 @@ fn an_unchanged_status_is_not_written_again() {
         previous_secrets: &[],
         ..Default::default()
     };
-    let first = plan(&obj, &v, observed).unwrap();
+    let first = pass(&obj, &v, observed).unwrap();
     assert!(first.status().is_some(), "a first status is written");
     let seen = converged(&obj, "u-1");
-    assert_eq!(plan(&seen, &v, observed).unwrap().writes, []);
+    assert_eq!(pass(&seen, &v, observed).unwrap().writes, []);
     let moved = converged(&obj, "u-2");
     assert!(
-        plan(&moved, &v, observed).unwrap().status().is_some(),
+        pass(&moved, &v, observed).unwrap().status().is_some(),
         "a new uuid is news"
     );
 }

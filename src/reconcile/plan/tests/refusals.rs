@@ -9,10 +9,10 @@ fn adoption_needs_the_connections_consent_and_never_takes_a_powerful_client() {
     let v = validate(&adopting, INSTALLATION).unwrap();
     let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
     let attempt = |client: &ObservedClient, allowed: bool| {
-        plan(
+        pass(
             &adopting,
             &v,
-            Observed {
+            Given {
                 issuer: ISSUER,
                 client: Some(client),
                 adoption_allowed: allowed,
@@ -83,13 +83,13 @@ fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
             .get_or_insert_with(Default::default)
             .insert(OWNER_UID_ATTRIBUTE.into(), "uid-of-the-earlier-one".into());
     });
-    let observe = |allowed| Observed {
+    let observe = |allowed| Given {
         issuer: ISSUER,
         client: Some(&earlier),
         adoption_allowed: allowed,
         ..Default::default()
     };
-    let err = plan(&basic, &v, observe(true)).unwrap_err();
+    let err = pass(&basic, &v, observe(true)).unwrap_err();
     assert_eq!(err.reason(), Reason::ClientConflict);
     assert!(err.to_string().contains("earlier"), "{err}");
     assert!(err.to_string().contains("uid-of-the-earlier-one"), "{err}");
@@ -102,8 +102,8 @@ fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
     // Taken over explicitly: adoption, where the connection allows it; the uid becomes ours.
     let adopting = with_client(|c| c.adopt_existing = Some(true));
     let va = validate(&adopting, INSTALLATION).unwrap();
-    assert!(plan(&adopting, &va, observe(false)).is_err());
-    let taken = plan(&adopting, &va, observe(true)).unwrap();
+    assert!(pass(&adopting, &va, observe(false)).is_err());
+    let taken = pass(&adopting, &va, observe(true)).unwrap();
     let [Write::UpdateClient { body, .. }, ..] = taken.writes.as_slice() else {
         panic!("{:?}", taken.writes)
     };
@@ -120,19 +120,19 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
     let adopting = with_client(|c| c.adopt_existing = Some(true));
     let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
     let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("team-b/openmetadata"));
-    let observe = |c| Observed {
+    let observe = |c| Given {
         issuer: ISSUER,
         known_uuid: None,
         client: Some(c),
         ..Default::default()
     };
 
-    let err = plan(&basic, &v, observe(&by_hand)).unwrap_err();
+    let err = pass(&basic, &v, observe(&by_hand)).unwrap_err();
     assert_eq!(err.reason(), Reason::ClientConflict);
     assert!(err.to_string().contains("adoptExisting: true"), "{err}");
     for obj in [&basic, &adopting] {
         let v = validate(obj, INSTALLATION).unwrap();
-        let err = plan(obj, &v, observe(&others)).unwrap_err();
+        let err = pass(obj, &v, observe(&others)).unwrap_err();
         assert_eq!(err.reason(), Reason::ClientConflict);
         assert!(
             err.to_string()
@@ -152,7 +152,7 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
         },
         |c| c.access = Some([("manage".to_string(), false)].into()),
     );
-    let err = plan(&basic, &v, observe(&viewed)).unwrap_err();
+    let err = pass(&basic, &v, observe(&viewed)).unwrap_err();
     assert_eq!(err.reason(), Reason::KeycloakForbidden);
     // Said as what Keycloak showed, not as an HTTP status nobody sent.
     assert!(err.to_string().contains("may view but not manage"), "{err}");
@@ -167,10 +167,10 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
         secret: None,
         ..as_keycloak_reports(&v, "u-1")
     };
-    let planned = plan(
+    let planned = pass(
         &obj,
         &v,
-        Observed {
+        Given {
             issuer: ISSUER,
             known_uuid: None,
             client: Some(&never_had_one),
@@ -190,10 +190,10 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
     );
     // A public client made confidential: first the update, then a fresh read.
     let public = edited(never_had_one, |c| c.public_client = Some(true));
-    let planned = plan(
+    let planned = pass(
         &obj,
         &v,
-        Observed {
+        Given {
             issuer: ISSUER,
             known_uuid: None,
             client: Some(&public),
@@ -213,19 +213,19 @@ fn an_older_owner_marker_is_ours_only_for_the_client_our_status_recorded() {
         as_keycloak_reports(&v, "u-1"),
         Some("openmetadata/openmetadata"),
     );
-    let observe = |known: Option<&'static str>| Observed {
+    let observe = |known: Option<&'static str>| Given {
         client: Some(&legacy),
         known_uuid: known,
         issuer: ISSUER,
         ..Default::default()
     };
     // Another cluster's resource of the same namespace and name: not ours.
-    let err = plan(&obj, &v, observe(None)).unwrap_err();
+    let err = pass(&obj, &v, observe(None)).unwrap_err();
     assert_eq!(err.reason(), Reason::ClientConflict);
-    let err = plan(&obj, &v, observe(Some("u-2"))).unwrap_err();
+    let err = pass(&obj, &v, observe(Some("u-2"))).unwrap_err();
     assert_eq!(err.reason(), Reason::ClientConflict);
     // The very client this resource recorded: ours, and the marker is rewritten.
-    let planned = plan(&obj, &v, observe(Some("u-1"))).unwrap();
+    let planned = pass(&obj, &v, observe(Some("u-1"))).unwrap();
     let Some(Write::UpdateClient { body, .. }) = planned.writes.first() else {
         panic!("an update: {planned:?}")
     };
