@@ -19,7 +19,7 @@ use crate::{
     reconcile::{
         Error,
         change::Change,
-        now, observe,
+        observe,
         plan::{self, Observed, Put, Then, Write},
     },
     telemetry::Metrics,
@@ -239,7 +239,7 @@ async fn would(
                     source: observe::source(&v, ctx).await?,
                     config_map,
                     previous_config_maps,
-                    now: now(),
+                    now: observe::now(),
                     adoption_allowed: connection.allow_adoption,
                     ..Observed::default()
                 })
@@ -248,7 +248,7 @@ async fn would(
         }
         None => Observed {
             issuer: session.realm_url(&v.realm),
-            now: now(),
+            now: observe::now(),
             ..Observed::default()
         },
     };

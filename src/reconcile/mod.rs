@@ -157,7 +157,7 @@ async fn converge_and_report(
             } else {
                 (err.to_string(), err.to_string())
             };
-            let failed = status::failed(obj, err.reason(), &message, now());
+            let failed = status::failed(obj, err.reason(), &message, observe::now());
             if let Some(failed) = status::to_write(obj, failed) {
                 execute::status(obj, ctx, &failed).await?;
             }
@@ -209,18 +209,6 @@ async fn release(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Conv
     })
 }
 
-/// The uuid of the client this resource's status recorded, if any.
-pub fn known_uuid(obj: &OpenMetadataKeycloakClient) -> Option<&str> {
-    obj.status.as_ref().and_then(|s| s.client_uuid.as_deref())
-}
-
-/// Now, in epoch seconds: read here, given to the plan and the status.
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// The loop at the heart of a reconcile: observe the client, plan, write, until a plan has
 /// nothing left to observe again. A plan observes again after creating the client or giving it
 /// a secret (what Keycloak built is read back), and after marking a rotation on the Secret (the
@@ -235,7 +223,7 @@ pub async fn converge_client(
     mut seen: plan::Observed,
     ctx: Option<&Context>,
 ) -> Result<Converged, Error> {
-    let known = known_uuid(obj);
+    let known = status::known_uuid(obj);
     let mut client = observe::client(session, v, known).await?;
     let mut changes = Vec::new();
     for _ in 0..MAX_PASSES {

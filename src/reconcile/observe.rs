@@ -241,6 +241,13 @@ pub async fn issuer(
     }
 }
 
+/// Now, in epoch seconds: the clock is read here, with the rest of what a pass observes.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Observes what a reconcile needs besides the client: the connection (within its
 /// `maxClients`), the source secret, the issuer, the output Secret and values ConfigMap.
 pub async fn resource(
@@ -269,7 +276,7 @@ pub async fn resource(
         source,
         config_map,
         previous_config_maps,
-        now: super::now(),
+        now: now(),
         authorization_ignored: session.authorization_ignored(),
         adoption_allowed: connection.allow_adoption,
         rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())

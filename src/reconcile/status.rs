@@ -15,6 +15,11 @@ use crate::{
     validate::Validated,
 };
 
+/// The uuid of the client this resource's status recorded, if any.
+pub fn known_uuid(obj: &OpenMetadataKeycloakClient) -> Option<&str> {
+    obj.status.as_ref().and_then(|s| s.client_uuid.as_deref())
+}
+
 fn condition(
     obj: &OpenMetadataKeycloakClient,
     ready: bool,

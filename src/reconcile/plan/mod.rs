@@ -184,7 +184,7 @@ pub fn plan(
     observed: &Observed,
     client: Option<&ObservedClient>,
 ) -> Result<Plan, Error> {
-    let known_uuid = super::known_uuid(obj);
+    let known_uuid = super::status::known_uuid(obj);
     if obj.metadata.deletion_timestamp.is_some() {
         return deletion(v, client.map(|c| &c.rep), known_uuid);
     }
