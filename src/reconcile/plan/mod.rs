@@ -3,13 +3,14 @@
 //! and whether to observe again. Nothing here does IO; [`super::execute`] makes the writes.
 //!
 //! The Keycloak side is here; which secret the client should have (Keycloak's, a rotated one,
-//! one from a source Secret) in [`secret`]; the output Secret and ConfigMap in [`outputs`];
-//! deletion in [`deletion`]; restarting workloads in [`rollout`].
+//! one from a source Secret) in [`secret`]; the Kubernetes side (the output Secret and
+//! ConfigMap, the status) in [`kubernetes`]; deletion in [`deletion`]; restarting workloads in
+//! [`rollout`].
 
 mod adoption;
 pub use adoption::BUILT_IN_CLIENTS;
 mod deletion;
-mod outputs;
+mod kubernetes;
 mod redact;
 pub mod rollout;
 mod secret;
@@ -22,7 +23,7 @@ use keycloak::types::ClientRepresentation;
 
 pub use crate::crd::owner::owned_by;
 pub use deletion::{deletion, orphaned, retained};
-pub use outputs::checksum;
+pub use kubernetes::checksum;
 pub use secret::{HandOver, secret_created};
 
 use super::{
@@ -312,7 +313,7 @@ pub fn plan(
             })
         }
         secret::Next::Write(hand_over) => {
-            let rest = outputs::plan(obj, v, observed, client, &uuid, &hand_over)?;
+            let rest = kubernetes::plan(obj, v, observed, client, &uuid, &hand_over)?;
             writes.extend(rest.writes);
             changes.extend(rest.changes);
             Ok(Plan {

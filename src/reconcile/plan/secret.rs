@@ -51,7 +51,7 @@ pub(super) enum Next {
         /// Generate a new secret first.
         regenerate: bool,
     },
-    /// Write the outputs.
+    /// Write the Secret and the rest of the Kubernetes side.
     Write(HandOver),
 }
 
@@ -62,7 +62,7 @@ pub struct HandOver {
     pub value: SecretValue,
     /// The rotation marks.
     pub marks: RotationMarks,
-    /// Run another pass once the outputs are written (a rotation was marked, it comes next).
+    /// Run another pass once the Secret is written (a rotation was marked, it comes next).
     pub again: bool,
     /// A rotation asked for waits until then (epoch seconds): come back at that moment.
     pub deferred_until: Option<i64>,
@@ -115,7 +115,7 @@ pub(super) fn decide(
         next,
     };
     // Marks on a Secret this resource does not own are not its own state (and the Secret
-    // itself is refused when the outputs are planned).
+    // itself is refused when the Kubernetes side is planned).
     let existing = observed.secret.as_ref().filter(|s| owned_by(*s, &v.uid));
     let marks = existing.map(RotationMarks::of).unwrap_or_default();
     let held = existing

@@ -3,7 +3,7 @@
 
 mod day2;
 mod given;
-mod outputs;
+mod kubernetes;
 mod picks;
 
 use given::{Given, pass};

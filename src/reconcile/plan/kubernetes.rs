@@ -33,7 +33,7 @@ pub fn checksum(v: &Validated, value: &SecretValue) -> String {
         .collect()
 }
 
-/// Plans the outputs once the client secret is settled (`hand_over`): in this order the Secret,
+/// Plans the Kubernetes side once the client secret is settled (`hand_over`): in this order the Secret,
 /// the ConfigMap, the removals, the status, the restarts.
 pub(super) fn plan(
     obj: &OpenMetadataKeycloakClient,
