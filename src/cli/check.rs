@@ -227,7 +227,7 @@ async fn would(
     cluster: Option<&Cluster>,
 ) -> Result<String, Failure> {
     let (obj, v) = as_reconciled(obj, installation, client, cluster).await?;
-    let seen = match cluster {
+    let observed = match cluster {
         Some(Cluster { ctx, connection }) => {
             let observed = async {
                 let (secret, previous_secrets) = observe::output_secrets(&v, ctx).await?;
@@ -252,7 +252,7 @@ async fn would(
             ..Observed::default()
         },
     };
-    let p = plan::plan(&obj, &v, &seen, client).map_err(|e| Failure::of("", e))?;
+    let p = plan::plan(&obj, &v, &observed, client).map_err(|e| Failure::of("", e))?;
     let mut steps: Vec<String> = p
         .writes
         .iter()

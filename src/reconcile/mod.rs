@@ -173,8 +173,8 @@ async fn converge(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<Con
         return release(obj, ctx).await;
     }
     let v = validate(obj, &ctx.settings.installation)?;
-    let (session, seen) = observe::resource(obj, &v, ctx).await?;
-    converge_client(&session, obj, &v, seen, Some(ctx)).await
+    let (session, observed) = observe::resource(obj, &v, ctx).await?;
+    converge_client(&session, obj, &v, observed, Some(ctx)).await
 }
 
 /// A deleted resource: the loop deletes its client in Keycloak (as its plan says), then its
@@ -220,15 +220,15 @@ pub async fn converge_client(
     session: &Session,
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
-    mut seen: plan::Observed,
+    mut observed: plan::Observed,
     ctx: Option<&Context>,
 ) -> Result<Converged, Error> {
     let known = status::known_uuid(obj);
     let mut client = observe::client(session, v, known).await?;
     let mut changes = Vec::new();
     for _ in 0..MAX_PASSES {
-        seen.authorization_ignored = session.authorization_ignored();
-        let planned = plan::plan(obj, v, &seen, client.as_ref())?;
+        observed.authorization_ignored = session.authorization_ignored();
+        let planned = plan::plan(obj, v, &observed, client.as_ref())?;
         changes.extend(planned.changes);
         let written = execute::keycloak(session, v, &planned.writes).await?;
         let kubernetes: Vec<Write> = planned
@@ -266,11 +266,11 @@ pub async fn converge_client(
             });
         }
         // Observe again, from what was just written (the watch may not show it yet).
-        seen.secret = made.secret.or(seen.secret);
-        seen.config_map = made.config_map.or(seen.config_map);
+        observed.secret = made.secret.or(observed.secret);
+        observed.config_map = made.config_map.or(observed.config_map);
         if !kubernetes.is_empty() {
-            seen.previous_secrets.clear();
-            seen.previous_config_maps.clear();
+            observed.previous_secrets.clear();
+            observed.previous_config_maps.clear();
         }
         client = observe_again(session, v, known, written).await?;
     }

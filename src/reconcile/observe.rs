@@ -269,7 +269,7 @@ pub async fn resource(
     let issuer = issuer(&session, &connection, v).await?;
     let (secret, previous_secrets) = output_secrets(v, ctx).await?;
     let (config_map, previous_config_maps) = config_maps(v, ctx).await?;
-    let seen = Observed {
+    let observed = Observed {
         issuer,
         secret,
         previous_secrets,
@@ -282,7 +282,7 @@ pub async fn resource(
         rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())
             .unwrap_or(i64::MAX),
     };
-    Ok((session, seen))
+    Ok((session, observed))
 }
 
 /// The session of a deleted resource: as for a reconcile, or, when its credentials Secret is

@@ -130,13 +130,13 @@ both!(
             .unwrap()
             .as_secs() as i64;
         let converge = async |held: &str| {
-            let seen = omkc::reconcile::plan::Observed {
+            let observed = omkc::reconcile::plan::Observed {
                 issuer: issuer.clone(),
                 secret: Some(desired::output_secret(&v, held, &Default::default())),
                 now,
                 ..Default::default()
             };
-            omkc::reconcile::converge_client(&session, &obj, &v, seen, None)
+            omkc::reconcile::converge_client(&session, &obj, &v, observed, None)
                 .await
                 .unwrap()
         };

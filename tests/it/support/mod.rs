@@ -122,12 +122,12 @@ pub async fn keycloak_sync(
 ) -> Result<omkc::reconcile::Converged, omkc::Error> {
     let v = omkc::validate::validate(obj, INSTALLATION)?;
     // As through a connection that allows adoption (what adoption may take is the plan's).
-    let seen = omkc::reconcile::plan::Observed {
+    let observed = omkc::reconcile::plan::Observed {
         issuer: session.realm_url(&v.realm),
         adoption_allowed: true,
         ..Default::default()
     };
-    omkc::reconcile::converge_client(session, obj, &v, seen, None).await
+    omkc::reconcile::converge_client(session, obj, &v, observed, None).await
 }
 
 /// The output Secret a converge without a context left to write.
