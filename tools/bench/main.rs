@@ -24,6 +24,7 @@
 mod support;
 
 mod baseline;
+mod resync;
 mod steps;
 
 use std::{
@@ -313,108 +314,7 @@ async fn bench(o: Options) {
         rss_kib(&child, "VmHWM:") as f64 / 1024.0
     );
 
-    // One converged resync period: every resource is resynced once. The first round of
-    // resyncs starts one period after the operator started; measure exactly one round.
-    let period = omkc::cli::parse_duration(&o.resync).unwrap();
-    // Rounds start every period from the operator's start: the first one after convergence.
-    let mut first_round = started + period + Duration::from_millis(200);
-    while first_round < Instant::now() {
-        first_round += period;
-    }
-    tokio::time::sleep_until(first_round.into()).await;
-    emu.clear_log();
-    let writes_before = api.requests().iter().filter(|r| is_write(r)).count();
-    let lease_writes_before = api
-        .requests()
-        .iter()
-        .filter(|r| r.method != "GET" && r.path.contains("/leases"))
-        .count();
-    let reconciles_before = metric(&base, "omkc_reconciliations_total").await;
-    let metrics_before = metrics_text(&base).await;
-    // Half-way, a new resource arrives: it must not wait behind the resyncs.
-    tokio::time::sleep(period / 2).await;
-    let newcomer = Instant::now();
-    api.put(json!({
-        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-        "metadata": {"name": "newcomer", "namespace": namespace(0)},
-        "spec": {
-            "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
-            "openmetadata": {"url": "https://newcomer.example.com"},
-            "client": {"clientId": "newcomer"},
-            "secret": {"name": "newcomer-oidc"}
-        }
-    }));
-    let (newcomer_ready, newcomer_uuid) = loop {
-        let obj = api.get(CRS, &namespace(0), "newcomer").unwrap();
-        if obj["status"]["conditions"][0]["status"] == "True" {
-            let uuid = obj["status"]["clientUuid"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            break (newcomer.elapsed(), uuid);
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
-    tokio::time::sleep_until((first_round + period).into()).await;
-    // The newcomer's own requests are not the resync's.
-    let resync: Vec<String> = emu
-        .log()
-        .iter()
-        .filter(|e| e.path.starts_with("/admin/"))
-        .filter(|e| {
-            !e.query.contains("clientId=newcomer")
-                && !e.path.contains(&newcomer_uuid)
-                && !e.body.as_ref().is_some_and(|b| b["clientId"] == "newcomer")
-        })
-        .map(|e| format!("{} {}", e.method, e.path))
-        .collect();
-    let mentions_newcomer = |r: &support::apiserver::Request| {
-        r.path.contains("newcomer")
-            || r.body
-                .as_ref()
-                .is_some_and(|b| b.to_string().contains("newcomer"))
-    };
-    let writes: Vec<String> = api
-        .requests()
-        .iter()
-        .filter(|r| is_write(r))
-        .skip(writes_before)
-        .filter(|r| !mentions_newcomer(r))
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    // Less the newcomer's one reconcile.
-    let reconciles = metric(&base, "omkc_reconciliations_total").await - reconciles_before - 1.0;
-    println!("\none converged resync period ({})", o.resync);
-    println!("  reconciles per resource  {:.2}", reconciles / n as f64);
-    println!("  Keycloak requests/res.   {}", by_method(&resync, n));
-    println!(
-        "  Keycloak writes          {} (the newcomer's create only)",
-        emu.admin_events().len()
-    );
-    println!(
-        "  Kubernetes writes/res.   {} ({} writes, Events included)",
-        writes.len() as f64 / n as f64,
-        writes.len()
-    );
-    println!("  token requests           {}", emu.token_requests());
-    let lease_writes = api
-        .requests()
-        .iter()
-        .filter(|r| r.method != "GET" && r.path.contains("/leases"))
-        .count()
-        - lease_writes_before;
-    println!(
-        "  Lease renewals           {lease_writes} (leader election, per period, not per resource)"
-    );
-    println!(
-        "  a new resource created half-way was Ready after {:.0} ms",
-        newcomer_ready.as_secs_f64() * 1000.0
-    );
-    println!("  steps (count per resource, latency):");
-    println!(
-        "{}",
-        steps::table(&metrics_before, &metrics_text(&base).await, n)
-    );
+    resync::one_period(&o, &api, &emu, &base, started).await;
     println!(
         "\noperator peak RSS          {:.1} MiB ({:.1} MiB now)",
         rss_kib(&child, "VmHWM:") as f64 / 1024.0,
