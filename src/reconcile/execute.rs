@@ -22,6 +22,7 @@ use super::{
 use crate::{
     context::{Context, Fingerprint},
     crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
+    events,
     keycloak::{KeycloakError, Session},
     names::OPERATOR_NAME,
     validate::Validated,
@@ -222,6 +223,9 @@ pub async fn restarts(
 ) -> Result<Vec<Change>, Error> {
     let (namespace, me) = (obj.namespace().unwrap_or_default(), obj.name_any());
     let mut changes = Vec::new();
+    // A Warning is remembered as said only once every patch went through: a failed patch fails
+    // the reconcile, and the Warning, unreported, must be said by the next one.
+    let mut warned = Vec::new();
     for (workload, mut step) in planned {
         let (kind, name) = (workload.kind, workload.name.as_str());
         if let Some(patch) = &step.patch {
@@ -242,8 +246,23 @@ pub async fn restarts(
                 patched => drop(patched?),
             }
         }
+        let slot = rollout::slot(&me, kind);
+        let warning = step
+            .change
+            .as_ref()
+            .is_some_and(|c| events::type_of(c.reason()) == events::EventType::Warning);
+        if warning {
+            warned.push((slot, workload.name.clone(), step));
+            continue;
+        }
         if let Some(marker) = &step.remember {
-            ctx.remember_rolled(&namespace, &rollout::slot(&me, kind), name, marker);
+            ctx.remember_rolled(&namespace, &slot, name, marker);
+        }
+        changes.extend(step.change);
+    }
+    for (slot, name, step) in warned {
+        if let Some(marker) = &step.remember {
+            ctx.remember_rolled(&namespace, &slot, &name, marker);
         }
         changes.extend(step.change);
     }
