@@ -219,3 +219,45 @@ async fn workloads_roll_when_the_secret_changes_and_never_otherwise() {
     assert!(used.is_subset(&rollout_rule()), "{used:?}");
     assert!(used.iter().any(|a| a.verb == "patch"));
 }
+
+#[tokio::test]
+async fn a_warning_of_a_restart_round_that_failed_is_said_by_the_next_one() {
+    let (api, emu) = world().await;
+    api.put(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "openmetadata", "namespace": NS},
+        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
+    }));
+    // The first workload does not exist (a Warning); patching the second fails for a while.
+    api.fail_writes(DEPLOYMENTS, true);
+    let _operator = start(&api, Duration::from_secs(300));
+    api.put(resource(
+        &emu,
+        json!({"secret": {"rollout": [
+            {"kind": "Deployment", "name": "not-there"},
+            {"kind": "Deployment", "name": "openmetadata"}
+        ]}}),
+    ));
+    eventually(&api, "the failed restart in the status", || async {
+        let obj = api.get(CRS, NS, "openmetadata")?;
+        (obj["status"]["conditions"][0]["reason"] == "KubernetesError").then_some(())
+    })
+    .await;
+    assert!(
+        events(&api, "WorkloadNotFound").is_empty(),
+        "not reported by the reconcile that failed"
+    );
+    // The API server recovers; a change brings the next reconcile (failures back off long
+    // here): it says it, once.
+    api.fail_writes(DEPLOYMENTS, false);
+    annotate(&api, "retry", "1");
+    let said = events_seen(&api, "WorkloadNotFound").await;
+    assert!(
+        said[0]["note"].as_str().unwrap().contains("\"not-there\""),
+        "{said:?}"
+    );
+    ready(&api).await;
+    annotate(&api, "touched", "1");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(events(&api, "WorkloadNotFound").len(), 1);
+}

@@ -174,6 +174,17 @@ pub(super) async fn handle(
             ),
         );
     }
+    if method != Method::GET
+        && shared
+            .0
+            .lock()
+            .unwrap()
+            .failing
+            .contains(&route.collection())
+    {
+        record(vec![]);
+        return status(500, "InternalError", "etcdserver: request timed out".into());
+    }
     let metadata_only = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -103,6 +103,9 @@ struct Inner {
     list_delays: BTreeMap<String, std::time::Duration>,
     /// Collections RBAC does not grant the operator (every verb answers 403 Forbidden).
     forbidden: BTreeSet<String>,
+    /// Collections whose writes fail (500 Internal Server Error: an etcd timeout, a webhook
+    /// down); reads still work.
+    failing: BTreeSet<String>,
     /// Users cut off from the server: their requests get no answer, their watches go silent.
     partitioned: BTreeSet<String>,
     /// What each request costs, when modelled (the benchmark): see [`super::load`].
@@ -169,6 +172,16 @@ impl ApiServer {
             .unwrap()
             .forbidden
             .insert(collection.to_string());
+    }
+
+    /// Makes every write to `collection` fail with 500, or (`false`) work again.
+    pub fn fail_writes(&self, collection: &str, failing: bool) {
+        let mut inner = self.shared.0.lock().unwrap();
+        if failing {
+            inner.failing.insert(collection.to_string());
+        } else {
+            inner.failing.remove(collection);
+        }
     }
 
     /// Cuts `user` off, as a network partition between one pod and the API server would: its
