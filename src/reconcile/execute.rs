@@ -1,6 +1,7 @@
 //! Execute step: the only writes, to Keycloak and to Kubernetes, each made as a plan says and
 //! in its order (a plan's Keycloak writes come before its Kubernetes writes). Nothing here
-//! decides, except what the API server's answer to a write means.
+//! decides, except what the answer to a write means. Two reads belong to a write: the realm's
+//! scope ids behind the names to add, and the read-back that Keycloak kept authorization.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{

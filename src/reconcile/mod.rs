@@ -152,7 +152,7 @@ async fn converge_and_report(
         Err(err) => {
             let (message, note) = if obj.metadata.deletion_timestamp.is_some() {
                 let note = format!("deleting: {err}");
-                let message = format!("{note}; the finalizer stays until Keycloak answers");
+                let message = format!("{note}; the finalizer stays and the deletion is retried");
                 (message, note)
             } else {
                 (err.to_string(), err.to_string())
