@@ -99,6 +99,10 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.http_address)
         .await
         .map_err(|e| format!("cannot listen on --http-address {}: {e}", args.http_address))?;
+    // Where it really listens (port 0 lets the system choose).
+    let http_address = listener
+        .local_addr()
+        .map_or_else(|_| args.http_address.to_string(), |a| a.to_string());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(telemetry::serve(
         listener,
@@ -133,7 +137,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         inline_adoption = args.allow_inline_adoption,
         resource_selector = ?ctx.settings.resource_selector,
         leader_election = args.leader_election,
-        http_address = %args.http_address,
+        http_address = %http_address,
         "starting openmetadata-keycloak-operator {}",
         env!("CARGO_PKG_VERSION")
     );

@@ -4,7 +4,6 @@
 //! kubeconfig file.
 
 use std::{
-    net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Output, Stdio},
     time::{Duration, Instant},
@@ -31,12 +30,82 @@ impl Drop for Running {
     }
 }
 
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// An operator process started by [`spawn_listening`]: where it serves, and its stderr so far.
+pub(crate) struct Listening {
+    pub(crate) process: Running,
+    /// `http://127.0.0.1:<port>`, the port the process chose.
+    pub(crate) base: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts `command` (`run`) on a port the process chooses itself, and waits until its start-up
+/// log line says which: a port picked by the test and freed before the process binds it may be
+/// taken meanwhile by any outgoing connection of the machine.
+pub(crate) async fn spawn_listening(mut command: Command) -> Listening {
+    let mut child = command
+        .env("HTTP_ADDRESS", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = child.stderr.take().unwrap();
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let reader = std::thread::spawn({
+        let stderr = stderr.clone();
+        move || {
+            use std::io::BufRead;
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let address = serde_json::from_str::<Value>(&line)
+                    .ok()
+                    .and_then(|l| l["fields"]["http_address"].as_str().map(str::to_string));
+                if let Some(address) = address
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(address);
+                }
+                let mut all = stderr.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        }
+    });
+    let mut process = Running(Some(child));
+    let address = tokio::time::timeout(Duration::from_secs(20), rx).await;
+    let Ok(Ok(address)) = address else {
+        let _ = process.0.as_mut().map(Child::kill);
+        panic!(
+            "the operator never said where it listens: {}",
+            stderr.lock().unwrap()
+        )
+    };
+    Listening {
+        process,
+        base: format!("http://{address}"),
+        stderr,
+        reader: Some(reader),
+    }
+}
+
+impl Listening {
+    /// Waits for the process to end; whether it ended cleanly, and its whole stderr.
+    pub(crate) async fn ended(&mut self) -> (bool, String) {
+        let mut child = self.process.0.take().unwrap();
+        let reader = self.reader.take();
+        let status = tokio::task::spawn_blocking(move || {
+            let status = child.wait().unwrap();
+            if let Some(reader) = reader {
+                reader.join().unwrap();
+            }
+            status
+        })
+        .await
+        .unwrap();
+        (status.success(), self.stderr.lock().unwrap().clone())
+    }
 }
 
 pub(crate) fn temp_dir(name: &str) -> PathBuf {
@@ -79,20 +148,14 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
     omkc::tls::install_crypto_provider();
     let api = ApiServer::start().await;
     let dir = temp_dir("binary");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("run")
         .env("KUBECONFIG", api.kubeconfig(&dir))
-        .env("HTTP_ADDRESS", format!("127.0.0.1:{port}"))
-        .env("LOG_FORMAT", "json")
         .env("WATCH_NAMESPACES", "openmetadata,analytics")
-        .env("OPERATOR_NAMESPACE", "omkc-system")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut running = Running(Some(child));
+        .env("OPERATOR_NAMESPACE", "omkc-system");
+    let mut running = spawn_listening(command).await;
+    let base = running.base.clone();
 
     let start = Instant::now();
     loop {
@@ -175,7 +238,7 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
                 && r.query.contains("omkc.dev%2Fkeycloak-credentials%3Dtrue"))
     );
 
-    let pid = running.0.as_ref().unwrap().id().to_string();
+    let pid = running.process.0.as_ref().unwrap().id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -183,17 +246,8 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
             .unwrap()
             .success()
     );
-    let child = running.0.take().unwrap();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "exit {:?}: {stderr}",
-        output.status
-    );
+    let (clean, stderr) = running.ended().await;
+    assert!(clean, "exit not clean: {stderr}");
     assert!(stderr.contains("shutdown signal received"), "{stderr}");
     // The lease is handed back for a standby to take over at once, not after it expires.
     let lease = api
@@ -228,7 +282,7 @@ async fn without_the_crd_the_binary_says_so_and_exits_non_zero() {
     command
         .arg("run")
         .env("KUBECONFIG", api.kubeconfig(&temp_dir("nocrd")))
-        .env("HTTP_ADDRESS", format!("127.0.0.1:{}", free_port()));
+        .env("HTTP_ADDRESS", "127.0.0.1:0");
     let (code, stderr) = run_to_end(command).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(

@@ -5,14 +5,14 @@
 
 use std::{
     collections::BTreeSet,
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant, SystemTime},
 };
 
 use serde_json::{Value, json};
 
 use crate::{
-    binary::{BIN, Running, free_port, get, temp_dir},
+    binary::{BIN, Listening, get, spawn_listening, temp_dir},
     support::{
         apiserver::{Access, ApiServer, write_kubeconfig_as},
         emulator::Emulator,
@@ -27,46 +27,34 @@ const LEASE: &str = "openmetadata-keycloak-operator";
 /// Short timings for the test: a standby takes over at most 3 s after the leader stops renewing.
 const LEASE_DURATION: Duration = Duration::from_secs(3);
 
-struct Instance {
-    base: String,
-    process: Running,
+struct Instance(Listening);
+
+async fn start(api: &ApiServer, name: &'static str) -> Instance {
+    start_with(api, name, LEASE_DURATION, &[]).await
 }
 
-fn start(api: &ApiServer, name: &'static str) -> Instance {
-    start_with(api, name, LEASE_DURATION, &[])
-}
-
-fn start_with(
+async fn start_with(
     api: &ApiServer,
     name: &'static str,
     lease: Duration,
     env: &[(&str, &str)],
 ) -> Instance {
     let dir = temp_dir(name);
-    let port = free_port();
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("run")
         .envs(env.iter().copied())
         .env("KUBECONFIG", write_kubeconfig_as(&api.url, &dir, name))
-        .env("HTTP_ADDRESS", format!("127.0.0.1:{port}"))
         .env("OPERATOR_NAMESPACE", OPERATOR_NS)
         .env("POD_NAME", name)
         .env("LEASE_DURATION", format!("{}s", lease.as_secs()))
-        .env("LEASE_RENEW_GRACE", "1s")
-        .env("LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Instance {
-        base: format!("http://127.0.0.1:{port}"),
-        process: Running(Some(child)),
-    }
+        .env("LEASE_RENEW_GRACE", "1s");
+    Instance(spawn_listening(command).await)
 }
 
 impl Instance {
     async fn leading(&self) -> Option<bool> {
-        let (_, metrics) = get(&format!("{}/metrics", self.base)).await?;
+        let (_, metrics) = get(&format!("{}/metrics", self.0.base)).await?;
         match metrics.lines().find(|l| l.starts_with("omkc_leader "))? {
             "omkc_leader 1" => Some(true),
             "omkc_leader 0" => Some(false),
@@ -75,13 +63,13 @@ impl Instance {
     }
 
     async fn ready(&self) -> bool {
-        get(&format!("{}/readyz", self.base))
+        get(&format!("{}/readyz", self.0.base))
             .await
             .is_some_and(|(code, _)| code == 200)
     }
 
     fn signal(&mut self, signal: &str) {
-        let pid = self.process.0.as_ref().unwrap().id().to_string();
+        let pid = self.0.process.0.as_ref().unwrap().id().to_string();
         assert!(
             Command::new("kill")
                 .args([signal, &pid])
@@ -91,17 +79,9 @@ impl Instance {
         );
     }
 
-    /// Waits for the process to end; its exit status and stderr.
+    /// Waits for the process to end; whether it ended cleanly, and its stderr.
     async fn ended(&mut self) -> (bool, String) {
-        let child = self.process.0.take().unwrap();
-        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap();
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        self.0.ended().await
     }
 }
 
@@ -183,17 +163,17 @@ async fn one_leader_writes_and_a_standby_takes_over_when_it_stops() {
     let emu = Emulator::start().await;
     api.put(crate::support::admin_credentials(NS));
 
-    let mut a = start(&api, "op-a");
+    let mut a = start(&api, "op-a").await;
     eventually(&api, "op-a to lead", || async {
         (a.leading().await == Some(true) && a.ready().await).then_some(())
     })
     .await;
-    let mut b = start(&api, "op-b");
+    let mut b = start(&api, "op-b").await;
     for _ in 0..100 {
         if b.leading().await == Some(false) && b.ready().await {
             break;
         }
-        if let Some(status) = b.process.0.as_mut().unwrap().try_wait().unwrap() {
+        if let Some(status) = b.0.process.0.as_mut().unwrap().try_wait().unwrap() {
             let (_, stderr) = b.ended().await;
             panic!("op-b exited {status}: {stderr}");
         }
@@ -240,7 +220,7 @@ async fn one_leader_writes_and_a_standby_takes_over_when_it_stops() {
     assert!(!writes_by(&api, "op-b").is_empty(), "the new leader writes");
 
     // A new standby; the leader stops on SIGTERM and hands the lease back.
-    let mut c = start(&api, "op-c");
+    let mut c = start(&api, "op-c").await;
     eventually(&api, "op-c to stand by", || async {
         (c.leading().await == Some(false)).then_some(())
     })
@@ -293,7 +273,7 @@ async fn a_leader_cut_off_from_the_api_server_writes_nothing_once_its_lease_may_
     let api = ApiServer::start().await;
     let emu = Emulator::start().await;
     api.put(crate::support::admin_credentials(NS));
-    let mut a = start_with(&api, "op-a", LEASE_DURATION, &[("RESYNC_PERIOD", "10s")]);
+    let mut a = start_with(&api, "op-a", LEASE_DURATION, &[("RESYNC_PERIOD", "10s")]).await;
     eventually(&api, "op-a to lead", || async {
         (a.leading().await == Some(true)).then_some(())
     })
@@ -342,7 +322,7 @@ async fn a_leader_cut_off_from_the_api_server_writes_nothing_once_its_lease_may_
             writes_at_expiry = Some(emu.admin_events().len());
         }
         if exited.is_none()
-            && let Some(status) = a.process.0.as_mut().unwrap().try_wait().unwrap()
+            && let Some(status) = a.0.process.0.as_mut().unwrap().try_wait().unwrap()
         {
             exited = Some((status, SystemTime::now()));
         }

@@ -9,12 +9,12 @@ async fn a_standby_takes_a_released_lease_at_once() {
     api.put(crate::support::admin_credentials(NS));
     // A long lease: a standby that waited for the old expiry would wait up to 20 s.
     let lease = Duration::from_secs(20);
-    let mut a = start_with(&api, "op-a", lease, &[]);
+    let mut a = start_with(&api, "op-a", lease, &[]).await;
     eventually(&api, "op-a to lead", || async {
         (a.leading().await == Some(true)).then_some(())
     })
     .await;
-    let b = start_with(&api, "op-b", lease, &[]);
+    let b = start_with(&api, "op-b", lease, &[]).await;
     eventually(&api, "op-b to stand by", || async {
         (b.leading().await == Some(false) && b.ready().await).then_some(())
     })
