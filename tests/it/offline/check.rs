@@ -182,23 +182,7 @@ async fn check_reads_the_connection_and_credentials_from_the_cluster() {
     let emu = Emulator::start().await;
     let api = ApiServer::start().await;
     let dir = temp_dir("check-cluster");
-    api.put(json!({"apiVersion": "v1", "kind": "Namespace",
-                   "metadata": {"name": "openmetadata", "labels": {"team": "data"}}}));
-    api.put(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "platform-admin", "namespace": "default",
-                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
-        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
-    }));
-    api.put(json!({
-        "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
-        "metadata": {"name": "platform"},
-        "spec": {"url": emu.base_url, "credentialsSecretRef": {"name": "platform-admin"},
-                 "namespaceSelector": {"matchLabels": {"team": "data"}},
-                 "allowedRealms": ["data-sec"]}
-    }));
-    let text = "apiVersion: omkc.dev/v1alpha1\nkind: OpenMetadataKeycloakClient\nmetadata: {name: openmetadata, namespace: openmetadata}\nspec:\n  keycloak: {connectionRef: {name: platform}, realm: data-sec}\n  openmetadata: {url: https://openmetadata.example.com}\n";
-    let resource = file("by-connection.yaml", text);
+    let (resource, _) = cluster_with_a_connection(&api, &emu);
     let kubeconfig = api.kubeconfig(&dir).display().to_string();
     let out = run(
         &["check", "-f", &resource],
@@ -300,8 +284,8 @@ async fn check_reads_the_connection_and_credentials_from_the_cluster() {
     );
 }
 
-/// The cluster of [`check_with_a_cluster_plans_the_kubernetes_side_too`]: a connection for the
-/// namespace, its credentials, and the resource's file.
+/// A cluster where `openmetadata` may use the ClusterKeycloakConnection `platform` (for
+/// `data-sec`), with its credentials; the file of a resource naming it, and the resource.
 fn cluster_with_a_connection(api: &ApiServer, emu: &Emulator) -> (String, serde_json::Value) {
     api.put(json!({"apiVersion": "v1", "kind": "Namespace",
                    "metadata": {"name": "openmetadata", "labels": {"team": "data"}}}));
