@@ -70,11 +70,17 @@ impl Error {
                     ),
                 )
             },
-            _ => Self::new(
-                Reason::KubernetesError,
-                format!("Kubernetes API error while trying to {action}: {source}"),
-            ),
+            _ => Self::kube_retried(&action, source),
         }
+    }
+
+    /// A Kubernetes failure while doing `action`, retried whatever its status (a refusal that
+    /// cannot be the spec's fault, such as a stale copy's failed patch `test`).
+    pub fn kube_retried(action: &str, source: kube::Error) -> Self {
+        Self::new(
+            Reason::KubernetesError,
+            format!("Kubernetes API error while trying to {action}: {source}"),
+        )
     }
 
     /// The credentials Secret `namespace/name` does not exist.

@@ -23,7 +23,6 @@ use super::{
 use crate::{
     context::{Context, Fingerprint},
     crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
-    events,
     keycloak::{KeycloakError, Session},
     names::OPERATOR_NAME,
     validate::Validated,
@@ -223,10 +222,10 @@ pub async fn restarts(
     planned: Vec<(Workload, Step)>,
 ) -> Result<Vec<Change>, Error> {
     let (namespace, me) = (obj.namespace().unwrap_or_default(), obj.name_any());
-    let mut changes = Vec::new();
-    // A Warning is remembered as said only once every patch went through: a failed patch fails
-    // the reconcile, and the Warning, unreported, must be said by the next one.
-    let mut warned = Vec::new();
+    // What each workload carries (and each Warning) is remembered only once every patch went
+    // through: a failed patch fails the reconcile, and its unreported Warnings must be said by
+    // the next one (a workload patched meanwhile is read again then, and found at its checksum).
+    let mut done = Vec::new();
     for (workload, mut step) in planned {
         let (kind, name) = (workload.kind, workload.name.as_str());
         if let Some(patch) = &step.patch {
@@ -247,23 +246,13 @@ pub async fn restarts(
                 patched => drop(patched?),
             }
         }
-        let slot = rollout::slot(&me, kind);
-        let warning = step
-            .change
-            .as_ref()
-            .is_some_and(|c| events::type_of(c.reason()) == events::EventType::Warning);
-        if warning {
-            warned.push((slot, workload.name.clone(), step));
-            continue;
-        }
-        if let Some(marker) = &step.remember {
-            ctx.remember_rolled(&namespace, &slot, name, marker);
-        }
-        changes.extend(step.change);
+        done.push((workload, step));
     }
-    for (slot, name, step) in warned {
+    let mut changes = Vec::new();
+    for (workload, step) in done {
         if let Some(marker) = &step.remember {
-            ctx.remember_rolled(&namespace, &slot, &name, marker);
+            let slot = rollout::slot(&me, workload.kind);
+            ctx.remember_rolled(&namespace, &slot, &workload.name, marker);
         }
         changes.extend(step.change);
     }

@@ -67,14 +67,6 @@ fn stale(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 422 || s.code == 409)
 }
 
-/// A patch made from a fresh copy failed: retried (not a refusal of the spec).
-fn retried(action: &str, source: kube::Error) -> Error {
-    Error::new(
-        crate::reason::Reason::KubernetesError,
-        format!("Kubernetes API error while trying to {action}: {source}"),
-    )
-}
-
 /// IO: adds the finalizer. When the copy at hand is stale, reads the resource and patches
 /// from what it holds (nothing to do if the finalizer is there already).
 pub async fn add(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<(), Error> {
@@ -95,7 +87,7 @@ pub async fn add(obj: &OpenMetadataKeycloakClient, ctx: &Context) -> Result<(), 
     }
     patch(&api, &name, add_patch(fresh.metadata.finalizers.as_ref()))
         .await
-        .map_err(|e| retried(ACTION, e))
+        .map_err(|e| Error::kube_retried(ACTION, e))
 }
 
 /// IO: removes the finalizer (nothing to do if it is gone already). Works from the metadata
@@ -126,6 +118,6 @@ pub async fn remove(meta: &ObjectMeta, ctx: &Context) -> Result<(), Error> {
     match patch(&api, name, second).await {
         Ok(()) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(retried(ACTION, e)),
+        Err(e) => Err(Error::kube_retried(ACTION, e)),
     }
 }
