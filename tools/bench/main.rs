@@ -112,12 +112,23 @@ fn main() {
         .block_on(bench(options()));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The address the child really listens on, from its start-up line (it binds port 0 itself,
+/// so no other process can take the port between a pick and a bind). Every line of the child's
+/// stderr is passed on to ours.
+fn listening_address(child: &mut Child) -> String {
+    let pipe = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Some(at) = line.split("http_address=").nth(1) {
+                let _ = tx.send(at.split_whitespace().next().unwrap_or_default().to_string());
+            }
+            eprintln!("{line}");
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the operator never said where it listens")
 }
 
 /// A memory figure of the child from `/proc` (`VmHWM:` the peak, `VmRSS:` now), in KiB.
@@ -224,20 +235,20 @@ async fn bench(o: Options) {
     });
     let dir = std::env::temp_dir().join(format!("omkc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--operator", "run", "--resync", &o.resync])
         .args(["--concurrency", &o.concurrency.to_string()])
         .args(&o.extra)
         .env("KUBECONFIG", api.kubeconfig(&dir))
-        .env("HTTP_ADDRESS", format!("127.0.0.1:{port}"))
-        .env("LOG_LEVEL", "warn")
+        .env("HTTP_ADDRESS", "127.0.0.1:0")
+        .env("LOG_LEVEL", "warn,omkc::cli::run=info")
+        .env("LOG_FORMAT", "text")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let base = format!("http://{}", listening_address(&mut child));
     println!(
         "{} resources in {} namespaces (a backlog), Keycloak latency {:?} per request, API server {}, concurrency {}, resync {}, operator args {:?}",
         o.resources,
