@@ -81,21 +81,15 @@ impl Default for Settings {
 
 /// Shared state of all reconciles.
 pub struct Context {
-    /// Kubernetes client.
     pub client: Client,
-    /// Event publisher.
     pub events: Publisher,
-    /// Keycloak sessions.
     pub keycloak: Pool,
-    /// Settings.
     pub settings: Settings,
-    /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// The output Secrets (labelled by this operator), as the watches see them.
     pub output_secrets: ObjectCache<Secret>,
     /// The metadata of the Secrets labelled as Keycloak credentials (and only those).
     pub credentials: ObjectCache<PartialObjectMeta<Secret>>,
-    /// The ClusterKeycloakConnections.
     pub connections: ObjectCache<ClusterKeycloakConnection>,
     /// The namespaces' metadata (labels, for the connections' namespace selectors).
     pub namespaces: ObjectCache<PartialObjectMeta<Namespace>>,

@@ -27,7 +27,6 @@ use tracing::{info, warn};
 /// Which lease, and who competes for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseSettings {
-    /// Name of the Lease.
     pub name: String,
     /// Its namespace (the operator's).
     pub namespace: String,

@@ -22,6 +22,21 @@ pub fn realm_url(base: &str, realm: &str) -> String {
     )
 }
 
+/// A route's path: each `{…}` of `route` in turn replaced by the next of `args`, percent-encoded.
+pub fn route_path(route: &str, args: &[&str]) -> String {
+    let mut args = args.iter();
+    let mut parts = route.split('{');
+    let mut path = parts.next().unwrap_or_default().to_string();
+    for part in parts {
+        let (_, rest) = part.split_once('}').expect("a placeholder is closed");
+        path.push_str(&encode_segment(
+            args.next().expect("an argument per placeholder"),
+        ));
+        path.push_str(rest);
+    }
+    path
+}
+
 /// An issuer announced for `realm` (a discovery document's `issuer`), if it is usable: an
 /// absolute http(s) URL ending in `/realms/<realm>`, with no query, fragment or credentials
 /// (it is published for browsers). Returned without a trailing slash.
@@ -66,6 +81,10 @@ mod tests {
         assert_eq!(
             realm_url("https://kc/auth/", "a b"),
             "https://kc/auth/realms/a%20b"
+        );
+        assert_eq!(
+            route_path("/admin/realms/{realm}/clients/{id}", &["a b", "x/y"]),
+            "/admin/realms/a%20b/clients/x%2Fy"
         );
     }
 }

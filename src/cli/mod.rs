@@ -18,7 +18,6 @@ pub use run::{installation_id, run};
 #[command(name = "openmetadata-keycloak-operator", version, about)]
 pub struct Cli {
     #[command(subcommand)]
-    /// The subcommand.
     pub command: Command,
 }
 

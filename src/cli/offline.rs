@@ -52,7 +52,6 @@ impl ExitCode {
 /// stdout: `check`'s table up to the failing step).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
-    /// Exit code.
     pub code: ExitCode,
     /// What went wrong and what to do.
     pub message: String,

@@ -36,7 +36,6 @@ pub(super) struct Target {
 pub(super) struct Cluster {
     /// A context with no watch: every read goes to the API server.
     pub ctx: Context,
-    /// The connection as resolved.
     pub connection: connection::Connection,
 }
 

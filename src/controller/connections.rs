@@ -36,7 +36,6 @@ use crate::{
 pub struct Health {
     /// Ready's reason: [`Reason::Connected`] or what is wrong.
     pub reason: Reason,
-    /// Ready's message.
     pub message: String,
     /// Keycloak's version, when the account may see it.
     pub version: Option<String>,

@@ -17,16 +17,10 @@ pub enum KeycloakError {
     Unreachable(String),
     /// Keycloak answered 5xx.
     #[error("Keycloak failed with HTTP {status}{}", code_suffix(.code))]
-    Server {
-        /// HTTP status.
-        status: u16,
-        /// Keycloak's error code, if any.
-        code: Option<String>,
-    },
+    Server { status: u16, code: Option<String> },
     /// 429, or 503 with `Retry-After`: Keycloak asks to come back later.
     #[error("Keycloak is busy (HTTP {status}){}", retry_suffix(.retry_after))]
     Throttled {
-        /// HTTP status.
         status: u16,
         /// What `Retry-After` asked for.
         retry_after: Option<Duration>,
@@ -37,7 +31,6 @@ pub enum KeycloakError {
     /// The token endpoint refused the admin credentials.
     #[error("Keycloak refused the admin credentials (HTTP {status}{})", code_inline(.code))]
     CredentialsRejected {
-        /// HTTP status.
         status: u16,
         /// Keycloak's error code (`invalid_grant`, `invalid_client`, ...).
         code: Option<String>,
@@ -46,10 +39,7 @@ pub enum KeycloakError {
     #[error(
         "the admin account may not do this (HTTP {status}): grant it manage-clients in the realm"
     )]
-    Forbidden {
-        /// HTTP status.
-        status: u16,
-    },
+    Forbidden { status: u16 },
     /// The account may view the realm's clients but not manage them: Keycloak shows it the
     /// client with `access.manage: false` (and, from 26.8 on, a masked secret).
     #[error(
@@ -67,20 +57,12 @@ pub enum KeycloakError {
     ScopeNotFound(String),
     /// Any other refusal (4xx) of a request.
     #[error("Keycloak rejected the request (HTTP {status}{})", code_inline(.code))]
-    Rejected {
-        /// HTTP status.
-        status: u16,
-        /// Keycloak's error code, if any.
-        code: Option<String>,
-    },
+    Rejected { status: u16, code: Option<String> },
     /// A 3xx: redirects are never followed (they could send credentials elsewhere).
     #[error(
         "Keycloak answered with a redirect (HTTP {status}), which is never followed: set the URL to Keycloak's base URL"
     )]
-    Redirected {
-        /// HTTP status.
-        status: u16,
-    },
+    Redirected { status: u16 },
     /// The CA bundle holds no usable PEM certificate.
     #[error("the CA bundle cannot be read: {0}")]
     InvalidCaBundle(String),

@@ -45,11 +45,8 @@ pub struct ConnectionKey {
 /// Everything needed to open a [`Session`].
 #[derive(Clone, Debug)]
 pub struct ConnectionSpec {
-    /// Identity of the connection.
     pub key: ConnectionKey,
-    /// Admin credentials.
     pub credentials: Credentials,
-    /// Extra PEM roots.
     pub ca_bundle: Option<String>,
 }
 
@@ -130,9 +127,7 @@ impl ObservedClient {
 /// A realm's client scope: id and name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scope {
-    /// Internal id.
     pub id: String,
-    /// Name.
     pub name: String,
 }
 

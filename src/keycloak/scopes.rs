@@ -5,21 +5,12 @@
 use reqwest::Method;
 
 use super::{KeycloakError, Scope, Session, session::missing_is_done};
-use crate::urls::encode_segment;
 
 impl Session {
     /// The realm's client scopes.
     pub async fn realm_scopes(&self, realm: &str) -> Result<Vec<Scope>, KeycloakError> {
-        let answer = self
-            .call(
-                Method::GET,
-                "/admin/realms/{realm}/client-scopes",
-                realm,
-                "/client-scopes",
-                &[],
-                None,
-            )
-            .await?;
+        let route = "/admin/realms/{realm}/client-scopes";
+        let answer = self.call(Method::GET, route, &[realm], &[], None).await?;
         let scopes: Vec<keycloak::types::ClientScopeRepresentation> =
             Self::parse(&answer, "the client scopes")?;
         Ok(scopes
@@ -66,16 +57,11 @@ impl Session {
         uuid: &str,
         scope_id: &str,
     ) -> Result<(), KeycloakError> {
-        let template = match kind {
+        let route = match kind {
             "default" => "/admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}",
             _ => "/admin/realms/{realm}/clients/{id}/optional-client-scopes/{scope}",
         };
-        let path = format!(
-            "/clients/{}/{kind}-client-scopes/{}",
-            encode_segment(uuid),
-            encode_segment(scope_id)
-        );
-        self.call(method, template, realm, &path, &[], None)
+        self.call(method, route, &[realm, uuid, scope_id], &[], None)
             .await
             .map(drop)
     }

@@ -28,16 +28,9 @@ impl Session {
     /// account holds an admin role (a realm's `realm-management` roles: that realm alone), and
     /// the brief form of a realm to a non-server admin is its name alone.
     pub async fn visible_realms(&self) -> Result<Vec<String>, KeycloakError> {
-        let url = format!("{}/admin/realms", self.base_url());
+        let brief = &[("briefRepresentation", "true")];
         let answer = self
-            .call_url(
-                Method::GET,
-                "/admin/realms",
-                "",
-                &url,
-                &[("briefRepresentation", "true")],
-                None,
-            )
+            .call(Method::GET, "/admin/realms", &[], brief, None)
             .await?;
         let realms: Vec<RealmName> = Self::parse(&answer, "the list of realms")?;
         let mut names: Vec<String> = realms.into_iter().map(|r| r.realm).collect();
@@ -48,9 +41,8 @@ impl Session {
     /// Keycloak's version, when the account may see it: the server info carries `systemInfo`
     /// only for an admin of the whole server (master realm); others get `None`.
     pub async fn server_version(&self) -> Result<Option<String>, KeycloakError> {
-        let url = format!("{}/admin/serverinfo", self.base_url());
         let answer = self
-            .call_url(Method::GET, "/admin/serverinfo", "", &url, &[], None)
+            .call(Method::GET, "/admin/serverinfo", &[], &[], None)
             .await?;
         let info: ServerInfo = Self::parse(&answer, "the server info")?;
         Ok(info

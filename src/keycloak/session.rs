@@ -18,7 +18,11 @@ use super::{
     error::from_status,
     http::{Answer, Transport},
 };
-use crate::urls::{checked_issuer, encode_segment, realm_url};
+use crate::urls::{checked_issuer, realm_url, route_path};
+
+/// A realm's clients, and one client.
+const CLIENTS: &str = "/admin/realms/{realm}/clients";
+const CLIENT: &str = "/admin/realms/{realm}/clients/{id}";
 
 /// How long a realm's issuer read from its discovery document is reused.
 const ISSUER_TTL: Duration = Duration::from_secs(3600);
@@ -54,35 +58,27 @@ impl Session {
     }
 
     /// One Admin API call with a valid token; on 401 renews the token once and retries.
+    /// `route` is the path under the base URL with `{…}` placeholders, filled in turn by
+    /// `args` (percent-encoded); the first of a realm's route is the realm.
     pub(super) async fn call(
         &self,
         method: Method,
         route: &'static str,
-        realm: &str,
-        path: &str,
+        args: &[&str],
         query: &[(&str, &str)],
         body: Option<&(dyn erased::Body + Sync)>,
     ) -> Result<Answer, KeycloakError> {
-        let url = format!("{}/admin{}{path}", self.base_url, realm_path(realm));
-        self.call_url(method, route, realm, &url, query, body).await
-    }
-
-    /// [`Self::call`] at a full URL (for the Admin API's few routes outside a realm).
-    pub(super) async fn call_url(
-        &self,
-        method: Method,
-        route: &'static str,
-        realm: &str,
-        url: &str,
-        query: &[(&str, &str)],
-        body: Option<&(dyn erased::Body + Sync)>,
-    ) -> Result<Answer, KeycloakError> {
+        let url = format!("{}{}", self.base_url, route_path(route, args));
+        let realm = match route.starts_with("/admin/realms/{realm}") {
+            true => args[0],
+            false => "",
+        };
         let mut renewed = false;
         loop {
             let token = self.tokens.get().await?;
             let answer = self
                 .transport
-                .send(method.clone(), route, url, |r| {
+                .send(method.clone(), route, &url, |r| {
                     let r = r.bearer_auth(token).query(query);
                     match body {
                         Some(b) => b.attach(r),
@@ -99,11 +95,6 @@ impl Session {
                 status => return Err(from_status(status, &answer.body, answer.retry_after, realm)),
             }
         }
-    }
-
-    /// The base URL (no trailing slash).
-    pub(super) fn base_url(&self) -> &str {
-        &self.base_url
     }
 
     pub(super) fn parse<T: DeserializeOwned>(
@@ -149,9 +140,8 @@ impl Session {
         let answer = self
             .call(
                 Method::GET,
-                "/admin/realms/{realm}/clients",
-                realm,
-                "/clients",
+                CLIENTS,
+                &[realm],
                 &[("clientId", client_id)],
                 None,
             )
@@ -170,16 +160,8 @@ impl Session {
         realm: &str,
         uuid: &str,
     ) -> Result<Option<ObservedClient>, KeycloakError> {
-        let path = format!("/clients/{}", encode_segment(uuid));
         match self
-            .call(
-                Method::GET,
-                "/admin/realms/{realm}/clients/{id}",
-                realm,
-                &path,
-                &[],
-                None,
-            )
+            .call(Method::GET, CLIENT, &[realm, uuid], &[], None)
             .await
         {
             Ok(answer) => {
@@ -198,14 +180,7 @@ impl Session {
         client: &ClientRepresentation,
     ) -> Result<String, KeycloakError> {
         let answer = self
-            .call(
-                Method::POST,
-                "/admin/realms/{realm}/clients",
-                realm,
-                "/clients",
-                &[],
-                Some(&client),
-            )
+            .call(Method::POST, CLIENTS, &[realm], &[], Some(&client))
             .await?;
         answer
             .location
@@ -225,32 +200,16 @@ impl Session {
         uuid: &str,
         client: &ClientRepresentation,
     ) -> Result<(), KeycloakError> {
-        let path = format!("/clients/{}", encode_segment(uuid));
-        self.call(
-            Method::PUT,
-            "/admin/realms/{realm}/clients/{id}",
-            realm,
-            &path,
-            &[],
-            Some(&client),
-        )
-        .await
-        .map(drop)
+        self.call(Method::PUT, CLIENT, &[realm, uuid], &[], Some(&client))
+            .await
+            .map(drop)
     }
 
     /// Deletes a client; an id that no longer exists counts as deleted.
     pub async fn delete_client(&self, realm: &str, uuid: &str) -> Result<(), KeycloakError> {
-        let path = format!("/clients/{}", encode_segment(uuid));
         missing_is_done(
-            self.call(
-                Method::DELETE,
-                "/admin/realms/{realm}/clients/{id}",
-                realm,
-                &path,
-                &[],
-                None,
-            )
-            .await,
+            self.call(Method::DELETE, CLIENT, &[realm, uuid], &[], None)
+                .await,
         )
     }
 
@@ -260,16 +219,9 @@ impl Session {
         realm: &str,
         uuid: &str,
     ) -> Result<SecretValue, KeycloakError> {
-        let path = format!("/clients/{}/client-secret", encode_segment(uuid));
+        let route = "/admin/realms/{realm}/clients/{id}/client-secret";
         let answer = self
-            .call(
-                Method::POST,
-                "/admin/realms/{realm}/clients/{id}/client-secret",
-                realm,
-                &path,
-                &[],
-                None,
-            )
+            .call(Method::POST, route, &[realm, uuid], &[], None)
             .await?;
         let credential: CredentialRepresentation = Self::parse(&answer, "the new secret")?;
         credential
@@ -297,15 +249,9 @@ impl Session {
     /// Whether the signed-in account may manage the realm's clients, from the `access` object
     /// Keycloak adds to each listed client (every realm has built-in clients to list).
     pub async fn may_manage_clients(&self, realm: &str) -> Result<bool, KeycloakError> {
+        let first = &[("first", "0"), ("max", "1")];
         let answer = self
-            .call(
-                Method::GET,
-                "/admin/realms/{realm}/clients",
-                realm,
-                "/clients",
-                &[("first", "0"), ("max", "1")],
-                None,
-            )
+            .call(Method::GET, CLIENTS, &[realm], first, None)
             .await?;
         let list = Self::clients(&answer, "the client list")?;
         Ok(list
@@ -335,19 +281,9 @@ impl Session {
         if let Some(issuer) = cached {
             return Ok(issuer);
         }
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            realm_url(&self.base_url, realm)
-        );
-        let answer = self
-            .transport
-            .send(
-                Method::GET,
-                "/realms/{realm}/.well-known/openid-configuration",
-                &url,
-                |r| r,
-            )
-            .await?;
+        let route = "/realms/{realm}/.well-known/openid-configuration";
+        let url = format!("{}{}", self.base_url, route_path(route, &[realm]));
+        let answer = self.transport.send(Method::GET, route, &url, |r| r).await?;
         if !(200..=299).contains(&answer.status) {
             return Err(from_status(
                 answer.status,
@@ -378,11 +314,6 @@ pub(super) fn missing_is_done<T>(result: Result<T, KeycloakError>) -> Result<(),
         Ok(_) | Err(KeycloakError::NotFound) => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// `/realms/{realm}`, the realm percent-encoded.
-fn realm_path(realm: &str) -> String {
-    format!("/realms/{}", encode_segment(realm))
 }
 
 /// Request bodies of any serializable type, behind one object-safe trait.

@@ -19,17 +19,10 @@ use super::{
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Credentials {
     /// Password grant through the `admin-cli` client.
-    Password {
-        /// Admin user name.
-        username: String,
-        /// Admin password.
-        password: String,
-    },
+    Password { username: String, password: String },
     /// Client-credentials grant of a confidential client with a service account.
     ClientCredentials {
-        /// Client id.
         client_id: String,
-        /// Client secret.
         client_secret: String,
     },
 }

@@ -10,60 +10,32 @@ use crate::reason::Reason;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     /// The client was created.
-    ClientCreated {
-        /// Keycloak client id.
-        client_id: String,
-        /// Realm it was created in.
-        realm: String,
-    },
+    ClientCreated { client_id: String, realm: String },
     /// An existing client without owner was taken over (`adoptExisting`).
-    ClientAdopted {
-        /// Keycloak client id.
-        client_id: String,
-    },
+    ClientAdopted { client_id: String },
     /// Managed fields of the client were corrected.
     ClientUpdated {
-        /// Keycloak client id.
         client_id: String,
-        /// The fields that differed.
         fields: Vec<ClientField>,
     },
     /// Default client scopes were added.
-    ScopesAdded {
-        /// Their names.
-        scopes: Vec<String>,
-    },
+    ScopesAdded { scopes: Vec<String> },
     /// The client got a (new) secret.
-    SecretRegenerated {
-        /// Keycloak client id.
-        client_id: String,
-    },
+    SecretRegenerated { client_id: String },
     /// The output Secret was created.
-    SecretCreated {
-        /// Secret name.
-        name: String,
-    },
+    SecretCreated { name: String },
     /// The output Secret's data was changed.
-    SecretUpdated {
-        /// Secret name.
-        name: String,
-    },
+    SecretUpdated { name: String },
     /// A previous output Secret (before a rename) was deleted.
-    SecretRemoved {
-        /// Secret name.
-        name: String,
-    },
+    SecretRemoved { name: String },
     /// A new client secret was generated because a rotation was asked for or due.
     SecretRotated {
-        /// Keycloak client id.
         client_id: String,
-        /// Why.
         trigger: Rotation,
     },
     /// A rotation asked for with `omkc.dev/rotate` waits: the client's secret is younger than
     /// the shortest interval between two rotations.
     RotationDeferred {
-        /// Keycloak client id.
         client_id: String,
         /// The annotation's new value.
         token: String,
@@ -73,76 +45,44 @@ pub enum Change {
         gap: String,
     },
     /// The client secret in Keycloak was set to the source Secret's value.
-    SecretSetFromSource {
-        /// Keycloak client id.
-        client_id: String,
-        /// The source Secret's name.
-        source: String,
-    },
+    SecretSetFromSource { client_id: String, source: String },
     /// The values ConfigMap was created or its content changed.
-    ValuesWritten {
-        /// ConfigMap name.
-        name: String,
-    },
+    ValuesWritten { name: String },
     /// A previous values ConfigMap (before a rename, or values no longer asked for) was deleted.
-    ValuesRemoved {
-        /// ConfigMap name.
-        name: String,
-    },
+    ValuesRemoved { name: String },
     /// A workload's pods were restarted to read the changed Secret.
     WorkloadRestarted {
         /// `Deployment` or `StatefulSet`.
         kind: String,
-        /// Its name.
         name: String,
     },
     /// A workload named in `spec.secret.rollout` is restarted for another resource.
     WorkloadClaimed {
         /// `Deployment` or `StatefulSet`.
         kind: String,
-        /// Its name.
         name: String,
-        /// The other resource.
         other: String,
     },
     /// A workload named in `spec.secret.rollout` does not exist.
     WorkloadMissing {
         /// `Deployment` or `StatefulSet`.
         kind: String,
-        /// Its name.
         name: String,
     },
     /// The operator may not restart a workload named in `spec.secret.rollout`.
     WorkloadRestartForbidden {
         /// `Deployment` or `StatefulSet`.
         kind: String,
-        /// Its name.
         name: String,
     },
     /// The resource was deleted, and its client with it.
-    ClientDeleted {
-        /// Keycloak client id.
-        client_id: String,
-        /// Its realm.
-        realm: String,
-    },
+    ClientDeleted { client_id: String, realm: String },
     /// The resource was deleted; its client stays (`deletionPolicy: Retain`, or adopted).
-    ClientRetained {
-        /// Keycloak client id.
-        client_id: String,
-        /// Its realm.
-        realm: String,
-    },
+    ClientRetained { client_id: String, realm: String },
     /// The resource was deleted; its client was already gone from Keycloak.
-    ClientGone {
-        /// Keycloak client id.
-        client_id: String,
-    },
+    ClientGone { client_id: String },
     /// The resource was deleted; the client of that id is not its own, and stays.
-    ClientNotOurs {
-        /// Keycloak client id.
-        client_id: String,
-    },
+    ClientNotOurs { client_id: String },
     /// The resource was deleted and its client could not be: it is left in Keycloak.
     ClientOrphaned {
         /// Keycloak client id, as the status recorded it.
@@ -155,10 +95,7 @@ pub enum Change {
         why: String,
     },
     /// A resource that does not parse was deleted: what client it made cannot be known.
-    UnreadableOrphaned {
-        /// Why it does not parse.
-        error: String,
-    },
+    UnreadableOrphaned { error: String },
 }
 
 /// Why a client secret was rotated.

@@ -30,7 +30,6 @@ pub struct Connection {
     pub public_url: Option<String>,
     /// Realm the credentials authenticate against.
     pub admin_realm: String,
-    /// Extra PEM roots.
     pub ca_bundle: Option<String>,
     /// Namespace and name of the credentials Secret.
     pub credentials: (String, String),

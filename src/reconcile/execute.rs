@@ -75,9 +75,7 @@ pub async fn keycloak(
 /// plans from them: the watch may not show them yet).
 #[derive(Default)]
 pub struct Made {
-    /// The output Secret, as written.
     pub secret: Option<Secret>,
-    /// The values ConfigMap, as written.
     pub config_map: Option<ConfigMap>,
 }
 

@@ -23,7 +23,6 @@ pub struct ResultLabels {
 pub struct RequestLabels {
     /// Route template, e.g. `/admin/realms/{realm}/clients/{id}`.
     pub route: &'static str,
-    /// HTTP method.
     pub method: &'static str,
     /// `2xx`, `3xx`, `4xx`, `5xx`, or `error` when no response came.
     pub status: &'static str,
@@ -32,9 +31,7 @@ pub struct RequestLabels {
 /// Labels of a latency observation.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    /// Route template.
     pub route: &'static str,
-    /// HTTP method.
     pub method: &'static str,
 }
 
@@ -64,9 +61,7 @@ pub struct ConnectionLabels {
 /// Labels of the resources gauge: the Ready condition's status and reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReadyLabels {
-    /// `True` or `False`.
     pub ready: &'static str,
-    /// The condition's reason.
     pub reason: &'static str,
 }
 

@@ -32,7 +32,6 @@ pub const DEFAULT_ADMIN_REALM: &str = "master";
 pub struct Validated {
     /// Namespace of the resource (the Secret and the credentials live there).
     pub namespace: String,
-    /// Resource name.
     pub name: String,
     /// Resource UID (the output Secret's owner reference).
     pub uid: String,
@@ -41,13 +40,10 @@ pub struct Validated {
     pub owner: String,
     /// Which Keycloak, and how to sign in.
     pub connection: ConnectionSource,
-    /// Realm holding the client.
     pub realm: String,
     /// OpenMetadata base URL without a trailing slash.
     pub openmetadata_url: String,
-    /// Extra redirect URIs.
     pub extra_redirect_uris: Vec<String>,
-    /// Extra web origins.
     pub extra_web_origins: Vec<String>,
     /// Where Keycloak may send users after logout.
     pub post_logout_redirect_uris: Vec<String>,
@@ -59,13 +55,9 @@ pub struct Validated {
     pub principal_domain: Option<String>,
     /// The value of the `omkc.dev/rotate` annotation: a rotation asked for on demand.
     pub rotate_token: Option<String>,
-    /// Keycloak client id.
     pub client_id: String,
-    /// Display name.
     pub client_name: String,
-    /// Description.
     pub description: Option<String>,
-    /// Implicit flow switch.
     pub implicit_flow: bool,
     /// Service account switch: `None` leaves Keycloak's value alone (forced on by
     /// authorization services).
@@ -74,7 +66,6 @@ pub struct Validated {
     pub authorization_services: Option<bool>,
     /// Whether an unowned existing client may be taken over.
     pub adopt_existing: bool,
-    /// Output Secret settings.
     pub secret: SecretTarget,
     /// Deletion policy as written; `None`: delete a client this resource created, retain one
     /// it adopted.
@@ -108,17 +99,11 @@ pub struct InlineConnection {
 /// Where and how the output Secret is written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SecretTarget {
-    /// Secret name.
     pub name: String,
-    /// Key for the client id.
     pub client_id_key: String,
-    /// Key for the client secret.
     pub client_secret_key: String,
-    /// Extra labels.
     pub labels: BTreeMap<String, String>,
-    /// Extra annotations.
     pub annotations: BTreeMap<String, String>,
-    /// Scheduled rotation.
     pub rotation_interval: Option<std::time::Duration>,
     /// The Secret and key the client secret comes from, instead of Keycloak.
     pub source: Option<(String, String)>,
@@ -129,7 +114,6 @@ pub struct SecretTarget {
 /// Where the OpenMetadata Helm values are written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValuesTarget {
-    /// ConfigMap name.
     pub name: String,
     /// Key of the values YAML.
     pub key: String,
@@ -146,7 +130,6 @@ pub const MIN_ROTATION_INTERVAL: std::time::Duration = std::time::Duration::from
 pub struct InvalidSpec {
     /// Path of the offending field, e.g. `spec.keycloak.realm`.
     pub field: String,
-    /// What is wrong with it.
     pub message: String,
 }
 

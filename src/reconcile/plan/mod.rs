@@ -45,13 +45,11 @@ use crate::{
 pub struct Observed {
     /// The realm's issuer as browsers reach it (for the values published for OpenMetadata).
     pub issuer: String,
-    /// The output Secret, if it exists.
     pub secret: Option<Secret>,
     /// Other output Secrets this resource owns (left behind by a rename).
     pub previous_secrets: Vec<Secret>,
     /// The client secret from `spec.secret.source`, when there is one.
     pub source: Option<SecretValue>,
-    /// The values ConfigMap, if it exists.
     pub config_map: Option<ConfigMap>,
     /// Other values ConfigMaps this resource owns (left behind by a rename).
     pub previous_config_maps: Vec<ConfigMap>,
@@ -84,30 +82,21 @@ pub enum Write {
     CreateClient(ClientRepresentation),
     /// Send this partial update (exactly the drifted fields, and what keeps authorization).
     UpdateClient {
-        /// Keycloak's internal id.
         uuid: String,
         /// The partial representation to PUT.
         body: ClientRepresentation,
     },
     /// Add these default client scopes, by name, one by one.
     AddScopes {
-        /// Keycloak's internal id.
         uuid: String,
-        /// Scope names.
         names: Vec<String>,
         /// Those of `names` the client has as optional scopes: removed from there first.
         from_optional: Vec<String>,
     },
     /// Generate a new secret for the client (it has none, or a new one is due).
-    RegenerateSecret {
-        /// Keycloak's internal id.
-        uuid: String,
-    },
+    RegenerateSecret { uuid: String },
     /// Delete the client (the resource is deleted and owns it).
-    DeleteClient {
-        /// Keycloak's internal id.
-        uuid: String,
-    },
+    DeleteClient { uuid: String },
     /// Write the output Secret.
     Secret(Put<Secret>),
     /// Write the values ConfigMap.
@@ -124,7 +113,6 @@ pub enum Write {
     Rollout {
         /// The hash of the Secret's content ([`checksum`]).
         checksum: String,
-        /// The workloads, by kind and name.
         workloads: Vec<(WorkloadKind, String)>,
     },
     /// Release the finalizer: the resource is deleted, nothing is left to do for it.
@@ -169,11 +157,9 @@ pub enum Then {
 /// Everything one pass decides: the writes, the changes they make (for Events), what next.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
-    /// The writes, in order.
     pub writes: Vec<Write>,
     /// The changes all these writes make.
     pub changes: Vec<Change>,
-    /// What comes after the writes.
     pub then: Then,
 }
 

@@ -80,7 +80,6 @@ pub enum Found {
 /// What to do for one workload, from what was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
-    /// The merge patch to send, if any.
     pub patch: Option<serde_json::Value>,
     /// What to report, if anything: a restart, or a Warning said once per content of the Secret.
     pub change: Option<Change>,
@@ -97,13 +96,10 @@ pub fn slot(me: &str, kind: WorkloadKind) -> String {
 /// One workload named in `spec.secret.rollout`, as observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workload {
-    /// Its kind.
     pub kind: WorkloadKind,
-    /// Its name.
     pub name: String,
     /// What the operator remembers it carries (a checksum, or a Warning's marker).
     pub remembered: Option<String>,
-    /// What was found.
     pub found: Found,
 }
 

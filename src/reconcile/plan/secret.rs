@@ -36,9 +36,7 @@ use crate::{
 pub(super) struct Decided {
     /// Set the client secret to this value (from the source Secret) with the update.
     pub set: Option<SecretValue>,
-    /// The changes this decision makes.
     pub changes: Vec<Change>,
-    /// What comes next.
     pub next: Next,
 }
 
@@ -47,10 +45,7 @@ pub(super) struct Decided {
 pub(super) enum Next {
     /// Read the client again (after generating a new secret when `regenerate`): what the
     /// Secret must hold is not known yet.
-    ReadAgain {
-        /// Generate a new secret first.
-        regenerate: bool,
-    },
+    ReadAgain { regenerate: bool },
     /// Write the Secret and the rest of the Kubernetes side.
     Write(HandOver),
 }
@@ -58,9 +53,7 @@ pub(super) enum Next {
 /// What the output Secret must hold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HandOver {
-    /// The client secret.
     pub value: SecretValue,
-    /// The rotation marks.
     pub marks: RotationMarks,
     /// Run another pass once the Secret is written (a rotation was marked, it comes next).
     pub again: bool,
