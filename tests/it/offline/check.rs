@@ -39,18 +39,18 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     let emu = Emulator::start().await;
     let resource = resource_for(&emu, "data-sec");
 
-    let out = run(&["check", "-f", &resource], &as_admin(), None).await;
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
-    for line in [
-        "resource     ok   openmetadata/openmetadata: client \"open-metadata\" in realm \"data-sec\"",
-        "sign-in      ok   password grant as \"admin\"",
-        "realm        ok",
-        "scopes       ok",
-        "permissions  ok",
-        "client       ok   a reconcile would create client \"open-metadata\"",
-    ] {
-        assert!(out.stdout.contains(line), "{line:?} in\n{}", out.stdout);
-    }
+    let out = run(&["check", "-f", &resource], &as_admin()).await;
+    out.says(
+        0,
+        &[
+            "resource     ok   openmetadata/openmetadata: client \"open-metadata\" in realm \"data-sec\"",
+            "sign-in      ok   password grant as \"admin\"",
+            "realm        ok",
+            "scopes       ok",
+            "permissions  ok",
+            "client       ok   a reconcile would create client \"open-metadata\"",
+        ],
+    );
     assert!(!out.stdout.contains(ADMIN_PASSWORD) && !out.stderr.contains(ADMIN_PASSWORD));
     assert!(
         emu.admin_events().is_empty(),
@@ -69,37 +69,22 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     obj.metadata.namespace = Some("openmetadata".into());
     // Made by the resource with its uid; the file has none: the client is still its own.
     assert!(obj.metadata.uid.is_some());
-    let installation = crate::support::INSTALLATION;
     crate::support::keycloak_sync(&session, &obj).await.unwrap();
-    let out = run(
-        &["check", "-f", &resource, "--installation-id", installation],
-        &as_admin(),
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("in sync"), "{}", out.stdout);
+    let installed = async |id: &str| {
+        let args = ["check", "-f", &resource, "--installation-id", id];
+        run(&args, &as_admin()).await
+    };
+    installed(INSTALLATION).await.says(0, &["in sync"]);
     // Another installation's client of that id: a conflict the reconcile would report.
-    let out = run(
-        &["check", "-f", &resource, "--installation-id", "elsewhere"],
-        &as_admin(),
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(4), "{}{}", out.stdout, out.stderr);
-    assert!(out.stderr.contains("ClientConflict"), "{}", out.stderr);
+    installed("elsewhere").await.says(4, &["ClientConflict"]);
 
     // The sign-in refused, Keycloak unreachable: 3.
-    let out = run(
-        &["check", "-f", &resource],
-        &[
-            ("KEYCLOAK_USERNAME", ADMIN_USER),
-            ("KEYCLOAK_PASSWORD", "wrong"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let wrong = [
+        ("KEYCLOAK_USERNAME", ADMIN_USER),
+        ("KEYCLOAK_PASSWORD", "wrong"),
+    ];
+    let out = run(&["check", "-f", &resource], &wrong).await;
+    out.says(3, &["error: sign-in: "]);
     // The table on stdout, the verdict on stderr: never glued together.
     assert!(out.stdout.contains("sign-in      FAIL"), "{}", out.stdout);
     assert!(
@@ -108,39 +93,20 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
         out.stderr
     );
     assert!(!out.stderr.contains("wrong") && !out.stdout.contains("wrong"));
-    let out = run(
-        &["check", "-f", &resource, "--url", "http://127.0.0.1:9"],
-        &as_admin(),
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    let elsewhere = ["check", "-f", &resource, "--url", "http://127.0.0.1:9"];
+    run(&elsewhere, &as_admin()).await.says(3, &[]);
 
     // A realm that does not exist; an account that may only view: 4.
-    let out = run(
-        &["check", "-f", &resource_for(&emu, "nope")],
-        &as_admin(),
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    let out = run(&["check", "-f", &resource_for(&emu, "nope")], &as_admin()).await;
+    out.says(4, &[]);
     assert!(out.stdout.contains("realm        FAIL"), "{}", out.stdout);
     emu.add_user("viewer", "viewer-password", Level::View);
-    let out = run(
-        &["check", "-f", &resource],
-        &[
-            ("KEYCLOAK_USERNAME", "viewer"),
-            ("KEYCLOAK_PASSWORD", "viewer-password"),
-        ],
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("grant manage-clients"),
-        "{}",
-        out.stderr
-    );
+    let viewer = [
+        ("KEYCLOAK_USERNAME", "viewer"),
+        ("KEYCLOAK_PASSWORD", "viewer-password"),
+    ];
+    let out = run(&["check", "-f", &resource], &viewer).await;
+    out.says(4, &["grant manage-clients"]);
 
     // Credentials from a file, and a file without them (1).
     let creds = file(
@@ -149,30 +115,19 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
             "apiVersion: v1\nkind: Secret\nstringData:\n  username: {ADMIN_USER}\n  password: {ADMIN_PASSWORD}\n"
         ),
     );
-    let out = run(
-        &[
-            "check",
-            "-f",
-            &resource,
-            "--credentials",
-            &creds,
-            "--installation-id",
-            installation,
-        ],
-        &[],
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let from_file = [
+        "check",
+        "-f",
+        &resource,
+        "--credentials",
+        &creds,
+        "--installation-id",
+        INSTALLATION,
+    ];
+    run(&from_file, &[]).await.says(0, &[]);
     let empty = file("empty.env", "user=admin\n");
-    let out = run(
-        &["check", "-f", &resource, "--credentials", &empty],
-        &[],
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(out.stderr.contains("needs keys"), "{}", out.stderr);
+    let without = ["check", "-f", &resource, "--credentials", &empty];
+    run(&without, &[]).await.says(1, &["needs keys"]);
     assert!(emu.admin_events().iter().all(|e| e.operation != "DELETE"));
 }
 
@@ -184,63 +139,34 @@ async fn check_reads_the_connection_and_credentials_from_the_cluster() {
     let dir = temp_dir("check-cluster");
     let (resource, _) = cluster_with_a_connection(&api, &emu);
     let kubeconfig = api.kubeconfig(&dir).display().to_string();
-    let out = run(
-        &["check", "-f", &resource],
-        &[("KUBECONFIG", &kubeconfig)],
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout
-            .contains("credentials from Secret default/platform-admin"),
-        "{}",
-        out.stdout
-    );
+    let cluster = [("KUBECONFIG", kubeconfig.as_str())];
+    run(&["check", "-f", &resource], &cluster)
+        .await
+        .says(0, &["credentials from Secret default/platform-admin"]);
     // Resolved as `run` resolves it: the operator's namespace from its flag or environment.
-    let out = run(
-        &[
-            "check",
-            "-f",
-            &resource,
-            "--operator-namespace",
-            "omkc-system",
-        ],
-        &[("KUBECONFIG", &kubeconfig)],
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("CredentialsNotFound") && out.stderr.contains("omkc-system"),
-        "{}",
-        out.stderr
-    );
+    let elsewhere = [
+        "check",
+        "-f",
+        &resource,
+        "--operator-namespace",
+        "omkc-system",
+    ];
+    run(&elsewhere, &cluster)
+        .await
+        .says(4, &["CredentialsNotFound", "omkc-system"]);
     // Credentials bound to the connection's URL never go to another one given with --url:
     // refused before anything is sent (4, not "unreachable").
     api.edit("v1/secrets", "default", "platform-admin", |s| {
         s["metadata"]["annotations"] = json!({"omkc.dev/keycloak-url": emu.base_url})
     });
-    let out = run(
-        &["check", "-f", &resource],
-        &[("KUBECONFIG", &kubeconfig)],
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(0), "bound to where it goes: {}", out.stderr);
+    run(&["check", "-f", &resource], &cluster)
+        .await
+        .says(0, &[]);
     let reads_before = api.requests().len();
-    let out = run(
-        &["check", "-f", &resource, "--url", "http://127.0.0.1:9"],
-        &[("KUBECONFIG", &kubeconfig)],
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("CredentialsNotAllowed") && out.stderr.contains("127.0.0.1:9"),
-        "{}",
-        out.stderr
-    );
+    let other_url = ["check", "-f", &resource, "--url", "http://127.0.0.1:9"];
+    run(&other_url, &cluster)
+        .await
+        .says(4, &["CredentialsNotAllowed", "127.0.0.1:9"]);
     assert!(
         api.requests()[reads_before..]
             .iter()
@@ -250,34 +176,17 @@ async fn check_reads_the_connection_and_credentials_from_the_cluster() {
     );
     // An inline resource where the operator takes none (the chart's default).
     let inline = resource_for(&emu, "data-sec");
-    let out = run(
-        &["check", "-f", &inline, "--allow-inline-connections=false"],
-        &as_admin(),
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("ConnectionNotAllowed"),
-        "{}",
-        out.stderr
-    );
+    let no_inline = ["check", "-f", &inline, "--allow-inline-connections=false"];
+    run(&no_inline, &as_admin())
+        .await
+        .says(4, &["ConnectionNotAllowed"]);
     // A namespace the connection does not allow: 4, with the operator's own reason.
     api.edit("v1/namespaces", "", "openmetadata", |ns| {
         ns["metadata"]["labels"]["team"] = json!("web")
     });
-    let out = run(
-        &["check", "-f", &resource],
-        &[("KUBECONFIG", &kubeconfig)],
-        None,
-    )
-    .await;
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("ConnectionNotAllowed"),
-        "{}",
-        out.stderr
-    );
+    run(&["check", "-f", &resource], &cluster)
+        .await
+        .says(4, &["ConnectionNotAllowed"]);
     assert!(
         api.requests().iter().all(|r| r.method == "GET"),
         "check only reads"
@@ -326,16 +235,11 @@ async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
     let (path, resource) = cluster_with_a_connection(&api, &emu);
     let check = async || {
         let args = ["check", "-f", &path, "--installation-id", INSTALLATION];
-        run(&args, &[("KUBECONFIG", &kubeconfig)], None).await
+        run(&args, &[("KUBECONFIG", &kubeconfig)]).await
     };
 
     let out = check().await;
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout.contains("a reconcile would create client \"openmetadata\", then read the client back and write the Secret"),
-        "{}",
-        out.stdout
-    );
+    out.says(0, &["a reconcile would create client \"openmetadata\", then read the client back and write the Secret"]);
     assert!(
         out.stdout.ends_with("Nothing was written.\n"),
         "{}",
@@ -363,19 +267,13 @@ async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
     api.put(json!({"apiVersion": "v1", "kind": "Secret",
                    "metadata": {"name": "oidc-secrets", "namespace": "openmetadata"},
                    "data": {"note": b64("made by hand")}}));
-    let out = check().await;
-    assert_eq!(out.code, Some(4), "{}{}", out.stdout, out.stderr);
-    assert!(out.stderr.contains("SecretConflict"), "{}", out.stderr);
+    check().await.says(4, &["SecretConflict"]);
 
     // Gone: the reconcile would write it, and nothing in Keycloak.
     api.delete("v1/secrets", "openmetadata", "oidc-secrets");
-    let out = check().await;
-    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout
-            .contains("client       ok   a reconcile would create Secret \"oidc-secrets\"\n"),
-        "{}",
-        out.stdout
+    check().await.says(
+        0,
+        &["client       ok   a reconcile would create Secret \"oidc-secrets\"\n"],
     );
     assert!(
         api.requests().iter().all(|r| r.method == "GET"),

@@ -16,7 +16,27 @@ pub(super) struct Run {
     pub stderr: String,
 }
 
-pub(super) async fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+impl Run {
+    /// Asserts the exit code, and that what it prints for it (stdout on success, stderr
+    /// otherwise) says each of `words`.
+    #[track_caller]
+    pub fn says(&self, code: i32, words: &[&str]) {
+        let (said, other) = match code {
+            0 => (&self.stdout, &self.stderr),
+            _ => (&self.stderr, &self.stdout),
+        };
+        assert_eq!(self.code, Some(code), "{said}{other}");
+        for word in words {
+            assert!(said.contains(word), "{word:?} in\n{said}");
+        }
+    }
+}
+
+pub(super) async fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_with(args, env, None).await
+}
+
+pub(super) async fn run_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
     let mut command = Command::new(BIN);
     command
         .args(args)
@@ -75,7 +95,7 @@ const CONNECTION: &str = concat!(
 
 #[tokio::test]
 async fn plan_prints_the_client_the_redacted_secret_and_the_helm_values() {
-    let out = run(&["plan", "-f", CONNECTION, "-f", EXAMPLE], &[], None).await;
+    let out = run(&["plan", "-f", CONNECTION, "-f", EXAMPLE], &[]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&out.stdout)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
@@ -112,12 +132,9 @@ async fn plan_prints_the_client_the_redacted_secret_and_the_helm_values() {
     let text = std::fs::read_to_string(EXAMPLE)
         .unwrap()
         .replace("  namespace: openmetadata\n", "");
-    let out = run(&["plan", "-f", "-", "-n", "team-a"], &[], Some(&text)).await;
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(
-        out.stdout
-            .contains("OpenMetadataKeycloakClient team-a/openmetadata")
-    );
+    run_with(&["plan", "-f", "-", "-n", "team-a"], &[], Some(&text))
+        .await
+        .says(0, &["OpenMetadataKeycloakClient team-a/openmetadata"]);
 }
 
 #[tokio::test]
@@ -162,14 +179,13 @@ async fn plan_refuses_bad_input_with_exit_1_and_a_message_naming_the_problem() {
         ),
     ];
     for (path, expected) in cases {
-        let out = run(&["plan", "-f", &path], &[], None).await;
+        let out = run(&["plan", "-f", &path], &[]).await;
         assert_eq!(out.code, Some(1), "{path}: {}", out.stderr);
         assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
         assert!(out.stderr.contains(expected), "{path}: {}", out.stderr);
         assert!(out.stdout.is_empty());
     }
-    let usage = run(&["plan"], &[], None).await;
-    assert_eq!(usage.code, Some(2), "a usage error: {}", usage.stderr);
+    run(&["plan"], &[]).await.says(2, &["Usage"]);
 }
 
 /// The single-team example (its own URL and credentials), pointed at `emu`.
@@ -191,7 +207,7 @@ async fn every_example_is_valid() {
             match value["kind"].as_str() {
                 Some("OpenMetadataKeycloakClient") => {
                     resources += 1;
-                    let out = run(&["plan", "-f", CONNECTION, "-f", &path], &[], None).await;
+                    let out = run(&["plan", "-f", CONNECTION, "-f", &path], &[]).await;
                     assert_eq!(out.code, Some(0), "{path}: {}", out.stderr);
                     assert!(
                         !out.stdout.contains("<public URL of"),
@@ -200,8 +216,9 @@ async fn every_example_is_valid() {
                 }
                 Some("ClusterKeycloakConnection") => {
                     // Decoded strictly when a resource names it.
-                    let out = run(&["plan", "-f", &path, "-f", EXAMPLE], &[], None).await;
-                    assert_eq!(out.code, Some(0), "{path}: {}", out.stderr);
+                    run(&["plan", "-f", &path, "-f", EXAMPLE], &[])
+                        .await
+                        .says(0, &[]);
                 }
                 Some("Secret") => {
                     let secret: k8s_openapi::api::core::v1::Secret =
@@ -226,7 +243,7 @@ async fn every_example_is_valid() {
             .unwrap()
             .replace("allowedRealms", "allowedRealm"),
     );
-    let out = run(&["plan", "-f", &typo, "-f", EXAMPLE], &[], None).await;
-    assert_eq!(out.code, Some(1), "{}", out.stdout);
-    assert!(out.stderr.contains("allowedRealm"), "{}", out.stderr);
+    run(&["plan", "-f", &typo, "-f", EXAMPLE], &[])
+        .await
+        .says(1, &["allowedRealm"]);
 }
