@@ -108,6 +108,26 @@ impl Admin {
         (status, body)
     }
 
+    /// `GET` that must succeed; the body.
+    pub async fn get(&self, path: &str) -> Value {
+        self.ok(Method::GET, path, None).await
+    }
+
+    /// `DELETE` that must succeed.
+    pub async fn delete(&self, path: &str) -> Value {
+        self.ok(Method::DELETE, path, None).await
+    }
+
+    /// `POST` that must succeed; the body (or the `Location` it answered).
+    pub async fn post(&self, path: &str, body: Option<Value>) -> Value {
+        self.ok(Method::POST, path, body).await
+    }
+
+    /// `PUT` that must succeed.
+    pub async fn put(&self, path: &str, body: Option<Value>) -> Value {
+        self.ok(Method::PUT, path, body).await
+    }
+
     /// A call that must succeed; its body.
     pub async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let (status, answer) = self.call(method.clone(), path, body).await;
@@ -121,8 +141,7 @@ impl Admin {
     /// Creates (or re-creates, empty) a realm with admin events recorded.
     pub async fn fresh_realm(&self, realm: &str) {
         self.call(Method::DELETE, &format!("/{realm}"), None).await;
-        self.ok(
-            Method::POST,
+        self.post(
             "",
             Some(json!({
                 "realm": realm, "enabled": true,
@@ -135,11 +154,7 @@ impl Admin {
     /// The internal id of a client, by clientId.
     pub async fn client_uuid(&self, realm: &str, client_id: &str) -> Option<String> {
         let list = self
-            .ok(
-                Method::GET,
-                &format!("/{realm}/clients?clientId={client_id}"),
-                None,
-            )
+            .get(&format!("/{realm}/clients?clientId={client_id}"))
             .await;
         list.as_array()?
             .iter()
@@ -150,9 +165,7 @@ impl Admin {
 
     /// The id of a realm's client scope, by name.
     pub async fn scope_id(&self, realm: &str, name: &str) -> String {
-        let scopes = self
-            .ok(Method::GET, &format!("/{realm}/client-scopes"), None)
-            .await;
+        let scopes = self.get(&format!("/{realm}/client-scopes")).await;
         scopes
             .as_array()
             .into_iter()
@@ -166,20 +179,14 @@ impl Admin {
     /// Creates a user (with a password, a verified email and names), replacing one of that name.
     pub async fn user(&self, realm: &str, username: &str, password: &str) -> String {
         let found = self
-            .ok(
-                Method::GET,
-                &format!("/{realm}/users?username={username}&exact=true"),
-                None,
-            )
+            .get(&format!("/{realm}/users?username={username}&exact=true"))
             .await;
         for old in found.as_array().into_iter().flatten() {
             let id = old["id"].as_str().unwrap_or_default();
-            self.ok(Method::DELETE, &format!("/{realm}/users/{id}"), None)
-                .await;
+            self.delete(&format!("/{realm}/users/{id}")).await;
         }
         let created = self
-            .ok(
-                Method::POST,
+            .post(
                 &format!("/{realm}/users"),
                 Some(json!({
                     "username": username, "enabled": true,
@@ -207,16 +214,11 @@ impl Admin {
         let mut reps = Vec::new();
         for role in roles {
             reps.push(
-                self.ok(
-                    Method::GET,
-                    &format!("/{realm}/clients/{holder}/roles/{role}"),
-                    None,
-                )
-                .await,
+                self.get(&format!("/{realm}/clients/{holder}/roles/{role}"))
+                    .await,
             );
         }
-        self.ok(
-            Method::POST,
+        self.post(
             &format!("/{realm}/users/{user_id}/role-mappings/clients/{holder}"),
             Some(Value::Array(reps)),
         )
@@ -227,13 +229,9 @@ impl Admin {
     pub async fn grant_realm_roles(&self, realm: &str, user_id: &str, roles: &[&str]) {
         let mut reps = Vec::new();
         for role in roles {
-            reps.push(
-                self.ok(Method::GET, &format!("/{realm}/roles/{role}"), None)
-                    .await,
-            );
+            reps.push(self.get(&format!("/{realm}/roles/{role}")).await);
         }
-        self.ok(
-            Method::POST,
+        self.post(
             &format!("/{realm}/users/{user_id}/role-mappings/realm"),
             Some(Value::Array(reps)),
         )
@@ -242,12 +240,8 @@ impl Admin {
 
     /// The master realm's access-token lifespan, in seconds.
     pub async fn set_master_token_lifespan(&self, seconds: u64) {
-        self.ok(
-            Method::PUT,
-            "/master",
-            Some(json!({"accessTokenLifespan": seconds})),
-        )
-        .await;
+        self.put("/master", Some(json!({"accessTokenLifespan": seconds})))
+            .await;
     }
 }
 

@@ -9,11 +9,7 @@ impl Kc {
             Backend::Emulator(e) => e.client(realm, client_id),
             Backend::Real { admin, .. } => {
                 let uuid = admin.client_uuid(realm, client_id).await?;
-                Some(
-                    admin
-                        .ok(Method::GET, &format!("/{realm}/clients/{uuid}"), None)
-                        .await,
-                )
+                Some(admin.get(&format!("/{realm}/clients/{uuid}")).await)
             }
         }
     }
@@ -119,11 +115,7 @@ impl Kc {
                 }
                 let id = user["id"].as_str()?;
                 let roles = admin
-                    .ok(
-                        Method::GET,
-                        &format!("/{realm}/users/{id}/role-mappings/realm"),
-                        None,
-                    )
+                    .get(&format!("/{realm}/users/{id}/role-mappings/realm"))
                     .await;
                 let mut names: Vec<String> = roles
                     .as_array()?
@@ -151,9 +143,7 @@ impl Kc {
             Backend::Emulator(e) => e.clear_log(),
             Backend::Real { admin, proxy } => {
                 proxy.clear_log();
-                admin
-                    .ok(Method::DELETE, &format!("/{REALM}/admin-events"), None)
-                    .await;
+                admin.delete(&format!("/{REALM}/admin-events")).await;
             }
         }
     }
@@ -188,13 +178,7 @@ impl Kc {
         match &self.backend {
             Backend::Emulator(e) => e.admin_events(),
             Backend::Real { admin, .. } => {
-                let list = admin
-                    .ok(
-                        Method::GET,
-                        &format!("/{REALM}/admin-events?max=10000"),
-                        None,
-                    )
-                    .await;
+                let list = admin.get(&format!("/{REALM}/admin-events?max=10000")).await;
                 let mut events: Vec<AdminEvent> = list
                     .as_array()
                     .into_iter()

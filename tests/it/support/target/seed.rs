@@ -31,13 +31,10 @@ impl Kc {
             Backend::Emulator(e) => e.add_service_client("master", client_id, secret),
             Backend::Real { admin, .. } => {
                 if let Some(old) = admin.client_uuid("master", client_id).await {
-                    admin
-                        .ok(Method::DELETE, &format!("/master/clients/{old}"), None)
-                        .await;
+                    admin.delete(&format!("/master/clients/{old}")).await;
                 }
                 let created = admin
-                    .ok(
-                        Method::POST,
+                    .post(
                         "/master/clients",
                         Some(json!({"clientId": client_id, "secret": secret,
                                     "publicClient": false, "serviceAccountsEnabled": true,
@@ -46,11 +43,7 @@ impl Kc {
                     .await;
                 let uuid = real::last_segment(&created);
                 let user = admin
-                    .ok(
-                        Method::GET,
-                        &format!("/master/clients/{uuid}/service-account-user"),
-                        None,
-                    )
+                    .get(&format!("/master/clients/{uuid}/service-account-user"))
                     .await;
                 admin
                     .grant_realm_roles("master", user["id"].as_str().unwrap(), &["admin"])
@@ -74,7 +67,7 @@ impl Kc {
         match &self.backend {
             Backend::Emulator(e) => e.revoke_all_tokens(),
             Backend::Real { admin, .. } => {
-                admin.ok(Method::POST, "/master/logout-all", None).await;
+                admin.post("/master/logout-all", None).await;
             }
         }
     }
@@ -85,11 +78,7 @@ impl Kc {
             Backend::Emulator(e) => e.seed_client(realm, representation),
             Backend::Real { admin, .. } => {
                 let created = admin
-                    .ok(
-                        Method::POST,
-                        &format!("/{realm}/clients"),
-                        Some(representation),
-                    )
+                    .post(&format!("/{realm}/clients"), Some(representation))
                     .await;
                 real::last_segment(&created)
             }
@@ -120,7 +109,7 @@ impl Kc {
             Backend::Real { admin, .. } => {
                 let uuid = rep["id"].as_str().unwrap().to_string();
                 admin
-                    .ok(Method::PUT, &format!("/{realm}/clients/{uuid}"), Some(rep))
+                    .put(&format!("/{realm}/clients/{uuid}"), Some(rep))
                     .await;
             }
         }
@@ -133,11 +122,7 @@ impl Kc {
             Backend::Real { admin, .. } => {
                 let uuid = Self::uuid_of(&self.client(realm, client_id).await);
                 admin
-                    .ok(
-                        Method::POST,
-                        &format!("/{realm}/clients/{uuid}/client-secret"),
-                        None,
-                    )
+                    .post(&format!("/{realm}/clients/{uuid}/client-secret"), None)
                     .await["value"]
                     .as_str()
                     .unwrap()
@@ -169,11 +154,7 @@ impl Kc {
                     ScopeKind::None => return,
                 };
                 admin
-                    .ok(
-                        Method::PUT,
-                        &format!("/{realm}/clients/{uuid}/{kind}/{sid}"),
-                        None,
-                    )
+                    .put(&format!("/{realm}/clients/{uuid}/{kind}/{sid}"), None)
                     .await;
             }
         }
@@ -192,13 +173,7 @@ impl Kc {
                         None,
                     )
                     .await;
-                admin
-                    .ok(
-                        Method::DELETE,
-                        &format!("/{realm}/client-scopes/{sid}"),
-                        None,
-                    )
-                    .await;
+                admin.delete(&format!("/{realm}/client-scopes/{sid}")).await;
             }
         }
     }
@@ -210,11 +185,7 @@ impl Kc {
             Backend::Real { admin, .. } => {
                 let sid = admin.scope_id(realm, name).await;
                 admin
-                    .ok(
-                        Method::DELETE,
-                        &format!("/{realm}/default-default-client-scopes/{sid}"),
-                        None,
-                    )
+                    .delete(&format!("/{realm}/default-default-client-scopes/{sid}"))
                     .await;
             }
         }
@@ -235,8 +206,7 @@ impl Kc {
                 let uuid = Self::uuid_of(&self.client(realm, client_id).await);
                 for policy in policies {
                     admin
-                        .ok(
-                            Method::POST,
+                        .post(
                             &format!("/{realm}/clients/{uuid}/authz/resource-server/policy/client"),
                             Some(json!({"name": policy, "clients": [uuid], "logic": "POSITIVE"})),
                         )
@@ -256,11 +226,7 @@ impl Kc {
             Backend::Real { admin, .. } => {
                 let uuid = Self::uuid_of(&self.client(realm, client_id).await);
                 let user = admin
-                    .ok(
-                        Method::GET,
-                        &format!("/{realm}/clients/{uuid}/service-account-user"),
-                        None,
-                    )
+                    .get(&format!("/{realm}/clients/{uuid}/service-account-user"))
                     .await;
                 admin
                     .grant_realm_roles(realm, user["id"].as_str().unwrap(), roles)
