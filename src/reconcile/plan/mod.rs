@@ -12,6 +12,7 @@ pub use adoption::BUILT_IN_CLIENTS;
 mod deletion;
 mod kubernetes;
 mod redact;
+pub use redact::Body;
 pub mod rollout;
 mod secret;
 
@@ -19,7 +20,6 @@ use crate::reason::Reason;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use keycloak::types::ClientRepresentation;
 
 pub use crate::crd::owner::owned_by;
 pub use deletion::{deletion, orphaned, retained};
@@ -75,16 +75,16 @@ pub fn authorization_unavailable() -> Error {
 }
 
 /// One write a plan asks for, in Keycloak or in Kubernetes, in the order given. `Debug` never
-/// shows a secret a write carries.
-#[derive(Clone, PartialEq)]
+/// shows a secret a write carries ([`Body`], [`Put`]).
+#[derive(Clone, Debug, PartialEq)]
 pub enum Write {
     /// No client with this id exists: create it with this body.
-    CreateClient(ClientRepresentation),
+    CreateClient(Body),
     /// Send this partial update (exactly the drifted fields, and what keeps authorization).
     UpdateClient {
         uuid: String,
         /// The partial representation to PUT.
-        body: ClientRepresentation,
+        body: Body,
     },
     /// Add these default client scopes, by name, one by one.
     AddScopes {
@@ -181,7 +181,7 @@ pub fn plan(
         // never reported back), else from Keycloak.
         wanted.secret = observed.source.as_ref().map(|s| s.expose().to_string());
         return Ok(Plan {
-            writes: vec![Write::CreateClient(wanted)],
+            writes: vec![Write::CreateClient(Body(wanted))],
             changes: vec![Change::ClientCreated {
                 client_id: v.client_id.clone(),
                 realm: v.realm.clone(),
@@ -275,7 +275,7 @@ pub fn plan(
     if let Some(body) = update {
         writes.push(Write::UpdateClient {
             uuid: uuid.clone(),
-            body,
+            body: Body(body),
         });
     }
     if !missing.is_empty() {

@@ -1,4 +1,4 @@
-//! `Debug` of what a plan writes, without the secrets in it: a client body may carry the secret
+//! `Debug` of what a plan writes and observes, without the secrets in it: a client body may carry the secret
 //! from `spec.secret.source`, and the output Secret carries the client secret. A plan printed in
 //! a test failure or a debug log shows their shape, never their values.
 
@@ -9,7 +9,9 @@ use k8s_openapi::{
     api::core::v1::{ConfigMap, Secret},
 };
 
-use super::{Observed, Put, Write};
+use keycloak::types::ClientRepresentation;
+
+use super::{Observed, Put};
 
 const REDACTED: &str = "<redacted>";
 
@@ -67,66 +69,32 @@ impl fmt::Debug for Observed {
     }
 }
 
-fn without_secret(
-    body: &keycloak::types::ClientRepresentation,
-) -> keycloak::types::ClientRepresentation {
-    let mut copy = body.clone();
-    if copy.secret.is_some() {
-        copy.secret = Some(REDACTED.into());
+/// A client representation to send. It may carry the secret of `spec.secret.source`, which
+/// its `Debug` never shows.
+#[derive(Clone, PartialEq)]
+pub struct Body(pub ClientRepresentation);
+
+impl std::ops::Deref for Body {
+    type Target = ClientRepresentation;
+    fn deref(&self) -> &ClientRepresentation {
+        &self.0
     }
-    copy
 }
 
-impl fmt::Debug for Write {
+impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::CreateClient(body) => f
-                .debug_tuple("CreateClient")
-                .field(&without_secret(body))
-                .finish(),
-            Self::UpdateClient { uuid, body } => f
-                .debug_struct("UpdateClient")
-                .field("uuid", uuid)
-                .field("body", &without_secret(body))
-                .finish(),
-            Self::AddScopes {
-                uuid,
-                names,
-                from_optional,
-            } => f
-                .debug_struct("AddScopes")
-                .field("uuid", uuid)
-                .field("names", names)
-                .field("from_optional", from_optional)
-                .finish(),
-            Self::RegenerateSecret { uuid } => f
-                .debug_struct("RegenerateSecret")
-                .field("uuid", uuid)
-                .finish(),
-            Self::DeleteClient { uuid } => {
-                f.debug_struct("DeleteClient").field("uuid", uuid).finish()
-            }
-            Self::Secret(put) => f.debug_tuple("Secret").field(put).finish(),
-            Self::ConfigMap(put) => f.debug_tuple("ConfigMap").field(put).finish(),
-            Self::DeleteSecret(name) => f.debug_tuple("DeleteSecret").field(name).finish(),
-            Self::DeleteConfigMap(name) => f.debug_tuple("DeleteConfigMap").field(name).finish(),
-            Self::Status(status) => f.debug_tuple("Status").field(status).finish(),
-            Self::Rollout {
-                checksum,
-                workloads,
-            } => f
-                .debug_struct("Rollout")
-                .field("checksum", checksum)
-                .field("workloads", workloads)
-                .finish(),
-            Self::RemoveFinalizer => f.write_str("RemoveFinalizer"),
+        let mut copy = self.0.clone();
+        if copy.secret.is_some() {
+            copy.secret = Some(REDACTED.into());
         }
+        copy.fmt(f)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::plan::Write;
 
     #[test]
     fn neither_a_client_body_nor_a_secret_write_shows_a_secret() {
@@ -146,10 +114,10 @@ mod tests {
         };
         let printed = format!(
             "{observed:?} {:?} {:?} {:?} {:?}",
-            Write::CreateClient(body.clone()),
+            Write::CreateClient(Body(body.clone())),
             Write::UpdateClient {
                 uuid: "u".into(),
-                body
+                body: Body(body)
             },
             Write::Secret(Put::Create(secret.clone())),
             Write::Secret(Put::Apply(secret.clone())),

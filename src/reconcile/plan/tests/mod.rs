@@ -280,11 +280,10 @@ fn the_keycloak_writes_for_each_observation() {
         // The Secret already holds the secret and the status is unchanged: Keycloak alone.
         let uuid = || "u-1".to_string();
         let mut writes = Vec::new();
-        writes.extend(
-            expect
-                .body
-                .map(|body| Write::UpdateClient { uuid: uuid(), body }),
-        );
+        writes.extend(expect.body.map(|body| Write::UpdateClient {
+            uuid: uuid(),
+            body: Body(body),
+        }));
         writes.extend(expect.scopes.map(|s| Write::AddScopes {
             uuid: uuid(),
             names: s.iter().map(|n| n.to_string()).collect(),
@@ -326,7 +325,7 @@ fn a_missing_client_is_created_and_read_back_before_anything_else() {
     assert_eq!(
         pass(&obj, &v, Given::default()).unwrap(),
         Plan {
-            writes: vec![Write::CreateClient(desired::desired_client(&v))],
+            writes: vec![Write::CreateClient(Body(desired::desired_client(&v)))],
             changes: vec![Change::ClientCreated {
                 client_id: "openmetadata".into(),
                 realm: "data-sec".into()
