@@ -46,8 +46,26 @@ pick_java() {
   echo "$best"
 }
 
+# A free port below the kernel's ephemeral range. Tens of seconds pass between this pick and
+# Keycloak's bind; a port of the ephemeral range could meanwhile be taken by any outgoing
+# connection on the machine (the tests make thousands), one below it only by another bind.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 -c '
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except OSError:
+    low = 32768
+for _ in range(500):
+    port = random.randrange(10000, max(low, 10001))
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+'
 }
 
 fetch() { # VERSION -> unpacked home
@@ -80,6 +98,8 @@ start() {
   rm -rf "$home/data"
   port=$(free_port)
   mport=$(free_port)
+  while [ "$mport" = "$port" ]; do mport=$(free_port); done
+  [ -n "$port" ] && [ -n "$mport" ] || die "no free port below the ephemeral range"
   t=$SECONDS
   # setsid: its own process group, so stop ends the JVM and the launcher together.
   JAVA_HOME="$java" KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD \
