@@ -295,7 +295,8 @@ fn describe(write: &Write, changes: &[Change]) -> Option<String> {
                 .collect();
             format!("update the client ({})", fields.join(", "))
         }
-        Write::AddScopes { names, .. } => {
+        Write::AddScopes { scopes, .. } => {
+            let names: Vec<&str> = scopes.iter().map(|s| s.name.as_str()).collect();
             format!("add the default client scopes {}", names.join(", "))
         }
         Write::RegenerateSecret { .. } => "generate a client secret".into(),

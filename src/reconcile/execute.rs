@@ -1,7 +1,7 @@
 //! Execute step: the only writes, to Keycloak and to Kubernetes, each made as a plan says and
 //! in its order (a plan's Keycloak writes come before its Kubernetes writes). Nothing here
-//! decides, except what the answer to a write means. Two reads belong to a write: the realm's
-//! scope ids behind the names to add, and the read-back that Keycloak kept authorization.
+//! decides, except what the answer to a write means. One Keycloak read belongs to a write: the
+//! read-back that Keycloak kept authorization.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{
@@ -23,7 +23,7 @@ use super::{
 use crate::{
     context::{Context, Fingerprint},
     crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
-    keycloak::{KeycloakError, Session},
+    keycloak::Session,
     names::OPERATOR_NAME,
     validate::Validated,
 };
@@ -50,10 +50,19 @@ pub async fn keycloak(
             }
             Write::AddScopes {
                 uuid,
-                names,
+                scopes,
                 from_optional,
             } => {
-                add_scopes(session, v, uuid, names, from_optional).await?;
+                // One by one: PUT bodies ignore scopes and POST bodies would replace the
+                // realm's defaults. Keycloak adds no scope the client has in either list.
+                for scope in scopes {
+                    if from_optional.contains(&scope.id) {
+                        session
+                            .remove_optional_scope(&v.realm, uuid, &scope.id)
+                            .await?;
+                    }
+                    session.add_default_scope(&v.realm, uuid, &scope.id).await?;
+                }
                 written = Some(uuid.clone());
             }
             Write::RegenerateSecret { uuid } => {
@@ -114,31 +123,6 @@ async fn authorization_taken(session: &Session, v: &Validated, uuid: &str) -> Re
     if read.is_some_and(|c| c.rep.authorization_services_enabled != Some(true)) {
         session.note_authorization_ignored();
         return Err(plan::authorization_unavailable());
-    }
-    Ok(())
-}
-
-/// Adds default client scopes by name, one by one (PUT bodies ignore scopes and POST bodies
-/// would replace the realm's defaults). A scope the client has as an optional one is removed
-/// from there first: Keycloak does not add a scope the client already has in either list.
-async fn add_scopes(
-    session: &Session,
-    v: &Validated,
-    uuid: &str,
-    names: &[String],
-    from_optional: &[String],
-) -> Result<(), Error> {
-    let realm_scopes = session.realm_scopes(&v.realm).await?;
-    for name in names {
-        let id = realm_scopes
-            .iter()
-            .find(|s| s.name == *name)
-            .map(|s| s.id.as_str())
-            .ok_or_else(|| KeycloakError::ScopeNotFound(name.clone()))?;
-        if from_optional.contains(name) {
-            session.remove_optional_scope(&v.realm, uuid, id).await?;
-        }
-        session.add_default_scope(&v.realm, uuid, id).await?;
     }
     Ok(())
 }

@@ -228,6 +228,7 @@ pub async fn converge_client(
     let mut changes = Vec::new();
     for _ in 0..MAX_PASSES {
         observed.authorization_ignored = session.authorization_ignored();
+        observed.realm_scopes = observe::realm_scopes(session, obj, v, client.as_ref()).await?;
         let planned = plan::plan(obj, v, &observed, client.as_ref())?;
         changes.extend(planned.changes);
         let written = execute::keycloak(session, v, &planned.writes).await?;

@@ -20,7 +20,7 @@ use super::{
 use crate::{
     context::Context,
     crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient, WorkloadKind, owner::owned_by},
-    keycloak::{ConnectionSpec, KeycloakError, ObservedClient, Session},
+    keycloak::{ConnectionSpec, KeycloakError, ObservedClient, Scope, Session},
     names::{CHECKSUM_ANNOTATION, RESTARTED_FOR_ANNOTATION, ROTATED_FOR_ANNOTATION},
     reason::Reason,
     urls::realm_url,
@@ -123,6 +123,21 @@ fn manageable(
     } else {
         Err(Error::from(KeycloakError::MayNotManage))
     }
+}
+
+/// IO: the realm's client scopes when the client of a live resource lacks a required one (the
+/// plan adds them by id); nothing otherwise.
+pub async fn realm_scopes(
+    session: &Session,
+    obj: &OpenMetadataKeycloakClient,
+    v: &Validated,
+    client: Option<&ObservedClient>,
+) -> Result<Vec<Scope>, Error> {
+    let lacking = client.is_some_and(|c| !desired::missing_scopes(&c.rep).is_empty());
+    if !lacking || obj.metadata.deletion_timestamp.is_some() {
+        return Ok(Vec::new());
+    }
+    Ok(session.realm_scopes(&v.realm).await?)
 }
 
 /// IO: a client just written, read back by its id: what Keycloak built from the requests.
@@ -278,6 +293,7 @@ pub async fn resource(
         previous_config_maps,
         now: now(),
         authorization_ignored: session.authorization_ignored(),
+        realm_scopes: Vec::new(),
         adoption_allowed: connection.allow_adoption,
         rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())
             .unwrap_or(i64::MAX),

@@ -335,9 +335,10 @@ fn as_set(list: &Option<Vec<String>>) -> BTreeSet<&str> {
     list.iter().flatten().map(String::as_str).collect()
 }
 
-/// Which of `wanted` are not among `current` (scope names).
-pub fn missing_scopes(current: &[String], wanted: &[&str]) -> Vec<String> {
-    wanted
+/// Which of [`REQUIRED_SCOPES`] the client lacks among its default scopes.
+pub fn missing_scopes(client: &ClientRepresentation) -> Vec<String> {
+    let current = client.default_client_scopes.as_deref().unwrap_or_default();
+    REQUIRED_SCOPES
         .iter()
         .filter(|w| !current.iter().any(|c| c == *w))
         .map(|w| w.to_string())

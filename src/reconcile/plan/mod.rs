@@ -33,7 +33,7 @@ use super::{
 };
 use crate::{
     crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus, WorkloadKind},
-    keycloak::{KeycloakError, ObservedClient, SecretValue},
+    keycloak::{KeycloakError, ObservedClient, Scope, SecretValue},
     names::ADOPTED_ATTRIBUTE,
     validate::Validated,
 };
@@ -61,6 +61,9 @@ pub struct Observed {
     /// Whether the connection lets this resource take over a client no resource owns
     /// (`allowAdoption` of a ClusterKeycloakConnection, `--allow-inline-adoption`).
     pub adoption_allowed: bool,
+    /// The realm's client scopes, read when the client lacks one of
+    /// [`desired::REQUIRED_SCOPES`] (the scopes are added by id).
+    pub realm_scopes: Vec<Scope>,
     /// The shortest time between two rotations of one client's secret (seconds): an
     /// `omkc.dev/rotate` value that arrives sooner waits.
     pub rotation_gap: i64,
@@ -86,11 +89,11 @@ pub enum Write {
         /// The partial representation to PUT.
         body: Body,
     },
-    /// Add these default client scopes, by name, one by one.
+    /// Add these default client scopes of the realm, one by one.
     AddScopes {
         uuid: String,
-        names: Vec<String>,
-        /// Those of `names` the client has as optional scopes: removed from there first.
+        scopes: Vec<Scope>,
+        /// The ids of those the client has as optional scopes: removed from there first.
         from_optional: Vec<String>,
     },
     /// Generate a new secret for the client (it has none, or a new one is due).
@@ -253,17 +256,21 @@ pub fn plan(
             fields,
         });
     }
-    let current = client.rep.default_client_scopes.clone().unwrap_or_default();
-    let missing = desired::missing_scopes(&current, &desired::REQUIRED_SCOPES);
-    let optional = client
-        .rep
-        .optional_client_scopes
-        .clone()
-        .unwrap_or_default();
-    let from_optional: Vec<String> = missing
+    let missing = desired::missing_scopes(&client.rep);
+    let scopes = missing
         .iter()
-        .filter(|m| optional.contains(m))
-        .cloned()
+        .map(|name| {
+            let scope = observed.realm_scopes.iter().find(|s| s.name == *name);
+            scope
+                .cloned()
+                .ok_or_else(|| KeycloakError::ScopeNotFound(name.clone()))
+        })
+        .collect::<Result<Vec<Scope>, _>>()?;
+    let optional = client.rep.optional_client_scopes.as_deref();
+    let from_optional: Vec<String> = scopes
+        .iter()
+        .filter(|s| optional.unwrap_or_default().contains(&s.name))
+        .map(|s| s.id.clone())
         .collect();
 
     let decided = secret::decide(v, client, observed, update.is_some())?;
@@ -281,7 +288,7 @@ pub fn plan(
     if !missing.is_empty() {
         writes.push(Write::AddScopes {
             uuid: uuid.clone(),
-            names: missing.clone(),
+            scopes,
             from_optional,
         });
         changes.push(Change::ScopesAdded { scopes: missing });

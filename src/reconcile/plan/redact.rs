@@ -64,6 +64,7 @@ impl fmt::Debug for Observed {
             .field("now", &self.now)
             .field("authorization_ignored", &self.authorization_ignored)
             .field("adoption_allowed", &self.adoption_allowed)
+            .field("realm_scopes", &self.realm_scopes)
             .field("rotation_gap", &self.rotation_gap)
             .finish()
     }

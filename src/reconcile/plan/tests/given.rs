@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use super::super::{Observed, Plan, plan};
 use crate::{
     crd::OpenMetadataKeycloakClient,
-    keycloak::{ObservedClient, SecretValue},
+    keycloak::{ObservedClient, Scope, SecretValue},
     reconcile::Error,
     validate::Validated,
 };
@@ -24,6 +24,7 @@ pub(super) struct Given<'a> {
     pub(super) previous_config_maps: &'a [ConfigMap],
     pub(super) now: i64,
     pub(super) authorization_ignored: bool,
+    pub(super) realm_scopes: &'a [Scope],
     pub(super) adoption_allowed: bool,
     pub(super) rotation_gap: i64,
 }
@@ -47,6 +48,7 @@ pub(super) fn pass(
         previous_config_maps: given.previous_config_maps.to_vec(),
         now: given.now,
         authorization_ignored: given.authorization_ignored,
+        realm_scopes: given.realm_scopes.to_vec(),
         adoption_allowed: given.adoption_allowed,
         rotation_gap: given.rotation_gap,
     };

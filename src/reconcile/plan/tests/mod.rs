@@ -8,6 +8,7 @@ mod picks;
 
 use given::{Given, pass};
 mod refusals;
+mod scopes;
 mod sources;
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use keycloak::types::ClientRepresentation;
 use super::*;
 use crate::{
     crd::{ClientSpec, OpenMetadataKeycloakClient},
-    keycloak::SecretValue,
+    keycloak::{Scope, SecretValue},
     names::{ADOPTED_ATTRIBUTE, OWNER_ATTRIBUTE},
     reason::Reason,
     reconcile::desired::ClientField,
@@ -107,7 +108,24 @@ struct Expect {
     changes: Vec<Change>,
 }
 
+/// A client scope of the realm, with the id the tests give it.
+fn realm_scope(name: &str) -> Scope {
+    Scope {
+        id: format!("{name}-id"),
+        name: name.into(),
+    }
+}
+
 fn keycloak_side(obj: &OpenMetadataKeycloakClient, client: &ObservedClient) -> Plan {
+    keycloak_side_in(obj, client, &["email", "profile", "roles"].map(realm_scope)).unwrap()
+}
+
+/// The Keycloak side of a converged resource's pass, in a realm with these client scopes.
+fn keycloak_side_in(
+    obj: &OpenMetadataKeycloakClient,
+    client: &ObservedClient,
+    realm_scopes: &[Scope],
+) -> Result<Plan, Error> {
     let v = validate(obj, INSTALLATION).unwrap();
     let secret = output(&v, "s3cr3t");
     pass(
@@ -120,10 +138,10 @@ fn keycloak_side(obj: &OpenMetadataKeycloakClient, client: &ObservedClient) -> P
             secret: Some(&secret),
             previous_secrets: &[],
             adoption_allowed: true,
+            realm_scopes,
             ..Default::default()
         },
     )
-    .unwrap()
 }
 
 #[test]
@@ -286,7 +304,7 @@ fn the_keycloak_writes_for_each_observation() {
         }));
         writes.extend(expect.scopes.map(|s| Write::AddScopes {
             uuid: uuid(),
-            names: s.iter().map(|n| n.to_string()).collect(),
+            scopes: s.iter().map(|n| realm_scope(n)).collect(),
             from_optional: vec![],
         }));
         let want = Plan {
