@@ -10,16 +10,6 @@ impl Emulator {
             .insert(("master".into(), username.into()), (password.into(), level));
     }
 
-    /// Adds an admin user in `master` whose token is refused (403) on admin calls.
-    pub fn add_unprivileged_user(&self, username: &str, password: &str) {
-        self.add_user(username, password, Level::None);
-    }
-
-    /// Changes a user's password (as a rotation would).
-    pub fn set_password(&self, username: &str, password: &str) {
-        self.add_user(username, password, Level::Manage);
-    }
-
     /// Registers a confidential service-account client for client-credentials logins.
     pub fn add_service_client(&self, realm: &str, client_id: &str, secret: &str) {
         self.lock()

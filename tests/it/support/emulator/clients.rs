@@ -73,13 +73,6 @@ impl Emulator {
         fresh
     }
 
-    /// Deletes a client directly.
-    pub fn delete_client_directly(&self, realm: &str, client_id: &str) {
-        let mut inner = self.lock();
-        let r = inner.realms.get_mut(realm).expect("realm");
-        r.clients.retain(|_, c| c.client_id != client_id);
-    }
-
     /// The secret of a client, by clientId.
     pub fn secret_of(&self, realm: &str, client_id: &str) -> Option<String> {
         self.model(realm, client_id)?.secret
@@ -172,8 +165,4 @@ impl Emulator {
             .count()
     }
 
-    /// Validates every logged admin request body and response body against the OpenAPI spec.
-    pub fn openapi_violations(&self, spec: &OpenApi) -> Vec<String> {
-        super::super::openapi::violations(spec, &self.log())
-    }
 }

@@ -307,11 +307,6 @@ impl Emulator {
         f(client)
     }
 
-    /// Adds a realm with Keycloak's usual client scopes.
-    pub fn add_realm(&self, name: &str) {
-        self.lock().add_realm(name);
-    }
-
     /// The issuer's base browsers see (what the discovery document names).
     pub fn set_public_base(&self, base: &str) {
         self.lock().public_base = base.trim_end_matches('/').to_string();

@@ -115,22 +115,6 @@ impl Kc {
         }
     }
 
-    /// Regenerates a client's secret by hand (the console's Credentials tab); the new one.
-    pub async fn regenerate_secret_directly(&self, realm: &str, client_id: &str) -> String {
-        match &self.backend {
-            Backend::Emulator(e) => e.regenerate_secret_directly(realm, client_id),
-            Backend::Real { admin, .. } => {
-                let uuid = Self::uuid_of(&self.client(realm, client_id).await);
-                admin
-                    .post(&format!("/{realm}/clients/{uuid}/client-secret"), None)
-                    .await["value"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            }
-        }
-    }
-
     /// Moves one of a client's scopes between its default and optional lists (or drops it),
     /// as the console's Client scopes tab does.
     pub async fn set_client_scope(&self, realm: &str, client_id: &str, scope: &str, to: ScopeKind) {
@@ -174,19 +158,6 @@ impl Kc {
                     )
                     .await;
                 admin.delete(&format!("/{realm}/client-scopes/{sid}")).await;
-            }
-        }
-    }
-
-    /// Removes a scope from the realm's defaults (new clients do not get it).
-    pub async fn remove_realm_default_scope(&self, realm: &str, name: &str) {
-        match &self.backend {
-            Backend::Emulator(e) => e.remove_realm_default_scope(realm, name),
-            Backend::Real { admin, .. } => {
-                let sid = admin.scope_id(realm, name).await;
-                admin
-                    .delete(&format!("/{realm}/default-default-client-scopes/{sid}"))
-                    .await;
             }
         }
     }
