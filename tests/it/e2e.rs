@@ -19,6 +19,8 @@ use kube::{
 use omkc::crd::OpenMetadataKeycloakClient;
 use serde_json::{Value, json};
 
+use crate::support::real::{Admin, Endpoint};
+
 struct Env {
     keycloak: String,
     keycloak_in_cluster: String,
@@ -38,49 +40,39 @@ fn env() -> Option<Env> {
     })
 }
 
-async fn admin_token(http: &reqwest::Client, e: &Env) -> String {
-    let response = crate::support::password_grant(http, &e.keycloak, &e.user, &e.password).await;
-    response["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string()
+/// Keycloak's Admin API as the master-realm admin, as this process reaches it.
+fn admin(e: &Env) -> Admin {
+    Admin::new(&Endpoint {
+        url: e.keycloak.clone(),
+        version: "e2e".into(),
+        user: e.user.clone(),
+        password: e.password.clone(),
+    })
 }
 
-async fn keycloak_client(
-    http: &reqwest::Client,
-    e: &Env,
-    realm: &str,
-    client_id: &str,
-) -> Option<Value> {
-    let token = admin_token(http, e).await;
-    let list: Vec<Value> = http
-        .get(format!("{}/admin/realms/{realm}/clients", e.keycloak))
-        .query(&[("clientId", client_id)])
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list.into_iter().next()
+async fn keycloak_client(admin: &Admin, realm: &str, client_id: &str) -> Option<Value> {
+    let list = admin
+        .get(&format!("/{realm}/clients?clientId={client_id}"))
+        .await;
+    list.as_array()?.first().cloned()
 }
 
-/// The realm's admin events, oldest first.
-async fn admin_events(http: &reqwest::Client, e: &Env, realm: &str) -> Vec<Value> {
-    let token = admin_token(http, e).await;
-    let mut events: Vec<Value> = http
-        .get(format!("{}/admin/realms/{realm}/admin-events", e.keycloak))
-        .query(&[("max", "1000")])
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    events.sort_by_key(|ev| ev["time"].as_i64().unwrap_or(0));
+/// The realm's admin events after `since` (epoch milliseconds; 0: all), oldest first.
+async fn admin_events(admin: &Admin, realm: &str, since: i64) -> Vec<Value> {
+    let time = |ev: &Value| ev["time"].as_i64().unwrap_or(0);
+    let all = admin.get(&format!("/{realm}/admin-events?max=1000")).await;
+    let mut events: Vec<Value> = all.as_array().into_iter().flatten().cloned().collect();
+    events.retain(|ev| time(ev) > since);
+    events.sort_by_key(time);
     events
+}
+
+/// The time of the realm's last admin event (epoch milliseconds; 0 when none).
+async fn last_event(admin: &Admin, realm: &str) -> i64 {
+    let events = admin_events(admin, realm, 0).await;
+    events
+        .last()
+        .map_or(0, |ev| ev["time"].as_i64().unwrap_or(0))
 }
 
 async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
@@ -105,34 +97,13 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
         "e2e runs against a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL (docs/contributors/testing.md, End-to-end tests)",
     );
     omkc::tls::install_crypto_provider();
-    let http = reqwest::Client::new();
+    let admin = admin(&e);
     let client = Client::try_default().await.expect("kube client");
     let realm = "omkc-e2e";
     let ns = format!("omkc-e2e-{}", fastrand::u32(..));
 
-    // A realm for the test (409 when it exists already is fine), with admin events on.
-    let token = admin_token(&http, &e).await;
-    let status = http
-        .post(format!("{}/admin/realms", e.keycloak))
-        .bearer_auth(&token)
-        .json(&json!({"realm": realm, "enabled": true}))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert!(
-        status.is_success() || status.as_u16() == 409,
-        "creating realm: {status}"
-    );
-    let status = http
-        .put(format!("{}/admin/realms/{realm}", e.keycloak))
-        .bearer_auth(&token)
-        .json(&json!({"adminEventsEnabled": true, "adminEventsDetailsEnabled": true}))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert!(status.is_success(), "turning admin events on: {status}");
+    // The test's own realm, made afresh, with admin events on.
+    admin.fresh_realm(realm).await;
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces
@@ -180,11 +151,7 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
     // Converged means silent: with admin events on, two resync periods (the workflow runs
     // the operator with RESYNC_PERIOD=30s) record no CREATE or UPDATE of anything. Real
     // Keycloak tells on any needless write, whatever field would cause it.
-    let converged_at = admin_events(&http, &e, realm)
-        .await
-        .last()
-        .map(|ev| ev["time"].as_i64().unwrap_or(0))
-        .unwrap_or(0);
+    let converged_at = last_event(&admin, realm).await;
     tokio::time::sleep(Duration::from_secs(
         std::env::var("E2E_RESYNC_SECONDS")
             .ok()
@@ -194,10 +161,9 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
             + 5,
     ))
     .await;
-    let writes: Vec<Value> = admin_events(&http, &e, realm)
+    let writes: Vec<Value> = admin_events(&admin, realm, converged_at)
         .await
         .into_iter()
-        .filter(|ev| ev["time"].as_i64().unwrap_or(0) > converged_at)
         .filter(|ev| matches!(ev["operationType"].as_str(), Some("CREATE" | "UPDATE")))
         .collect();
     assert!(writes.is_empty(), "writes while converged: {writes:#?}");
@@ -206,7 +172,7 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
     let data = secret.data.unwrap();
     let client_id = format!("om-{ns}");
     assert_eq!(data["openmetadata-oidc-client-id"].0, client_id.as_bytes());
-    let kc = keycloak_client(&http, &e, realm, &client_id)
+    let kc = keycloak_client(&admin, realm, &client_id)
         .await
         .expect("client exists in Keycloak");
     assert_eq!(
@@ -220,11 +186,7 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
 
     // Rotation on demand: one regeneration (one ACTION on client-secret in Keycloak's admin
     // events), and the Secret holds the new secret with the token recorded.
-    let before_rotation = admin_events(&http, &e, realm)
-        .await
-        .last()
-        .map(|ev| ev["time"].as_i64().unwrap_or(0))
-        .unwrap_or(0);
+    let before_rotation = last_event(&admin, realm).await;
     resources
         .patch(
             "openmetadata",
@@ -245,16 +207,15 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
         (done && value != data["openmetadata-oidc-client-secret"].0).then_some(value)
     })
     .await;
-    let kc = keycloak_client(&http, &e, realm, &client_id).await.unwrap();
+    let kc = keycloak_client(&admin, realm, &client_id).await.unwrap();
     assert_eq!(
         kc["secret"].as_str().unwrap().as_bytes(),
         rotated.as_slice()
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let regenerations = admin_events(&http, &e, realm)
+    let regenerations = admin_events(&admin, realm, before_rotation)
         .await
         .into_iter()
-        .filter(|ev| ev["time"].as_i64().unwrap_or(0) > before_rotation)
         .filter(|ev| {
             ev["operationType"] == "ACTION"
                 && ev["resourcePath"]
@@ -290,9 +251,7 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
     })
     .await;
     assert!(
-        keycloak_client(&http, &e, realm, &client_id)
-            .await
-            .is_none(),
+        keycloak_client(&admin, realm, &client_id).await.is_none(),
         "client removed from Keycloak"
     );
     namespaces

@@ -164,5 +164,4 @@ impl Emulator {
             .filter(|e| e.path.ends_with("/protocol/openid-connect/token"))
             .count()
     }
-
 }
