@@ -11,6 +11,8 @@ use std::{
 
 use kube::{Resource, ResourceExt, runtime::watcher};
 
+use crate::sync::{Locked, Shared};
+
 type Key = (String, String);
 
 /// Objects by namespace and name.
@@ -52,8 +54,7 @@ impl<K: Resource + Clone> ObjectCache<K> {
     /// The object, if the watches have seen it.
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
         self.objects
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .reading()
             .get(&(namespace.to_string(), name.to_string()))
             .cloned()
     }
@@ -61,15 +62,14 @@ impl<K: Resource + Clone> ObjectCache<K> {
     /// Whether a watch over `namespace` (or over all namespaces) has listed it completely:
     /// before that, an object missing from the cache may exist.
     pub fn has_listed(&self, namespace: &str) -> bool {
-        let listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        let listed = self.listed.locked();
         listed.contains(&None) || listed.contains(&Some(namespace.to_string()))
     }
 
     /// Every object of a namespace.
     pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
         self.objects
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .reading()
             .iter()
             .filter(|((ns, _), _)| ns == namespace)
             .map(|(_, o)| o.clone())
@@ -79,8 +79,7 @@ impl<K: Resource + Clone> ObjectCache<K> {
     /// Adds or replaces an object.
     pub fn insert(&self, obj: K) {
         self.objects
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .writing()
             .insert(key_of(&obj), Arc::new(lean(obj)));
     }
 
@@ -101,41 +100,26 @@ impl<K: Resource + Clone> ObjectCache<K> {
         match event {
             watcher::Event::Apply(obj) => self.insert(obj.clone()),
             watcher::Event::Delete(obj) => {
-                self.objects
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&key_of(obj));
+                self.objects.writing().remove(&key_of(obj));
             }
             watcher::Event::Init => {
-                self.relisting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(watch, Vec::new());
+                self.relisting.locked().insert(watch, Vec::new());
             }
             watcher::Event::InitApply(obj) => {
                 self.relisting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                    .locked()
                     .entry(watch)
                     .or_default()
                     .push(Arc::new(lean(obj.clone())));
             }
             watcher::Event::InitDone => {
-                let listed = self
-                    .relisting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&watch)
-                    .unwrap_or_default();
-                let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
+                let listed = self.relisting.locked().remove(&watch).unwrap_or_default();
+                let mut objects = self.objects.writing();
                 objects.retain(|(ns, _), _| scope.is_some_and(|s| s != ns));
                 for obj in listed {
                     objects.insert(key_of(obj.as_ref()), obj);
                 }
-                self.listed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(scope_key);
+                self.listed.locked().insert(scope_key);
             }
         }
     }
@@ -159,8 +143,7 @@ impl SecretData {
         version: &str,
     ) -> Option<Arc<k8s_openapi::api::core::v1::Secret>> {
         self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .get(&(namespace.to_string(), name.to_string()))
             .filter(|(v, _)| v == version)
             .map(|(_, s)| s.clone())
@@ -170,14 +153,13 @@ impl SecretData {
     pub fn insert(&self, secret: Arc<k8s_openapi::api::core::v1::Secret>) {
         let version = secret.metadata.resource_version.clone().unwrap_or_default();
         self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .insert(key_of(secret.as_ref()), (version, secret));
     }
 
     /// How many Secrets are held whole.
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.entries.locked().len()
     }
 
     /// Whether none is.

@@ -23,6 +23,7 @@ use crate::{
     crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient, WorkloadKind},
     events::Publisher,
     keycloak::Pool,
+    sync::Locked,
     telemetry::Metrics,
 };
 
@@ -146,8 +147,7 @@ impl Context {
     /// Notes that `key` (`namespace/name`) waits for a worker from now, unless it already did.
     pub fn queued(&self, key: String) {
         self.waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .entry(key)
             .or_insert_with(std::time::Instant::now);
     }
@@ -155,25 +155,20 @@ impl Context {
     /// How long `key` waited for the reconcile that starts now, if its wait was seen.
     pub fn dequeued(&self, key: &str) -> Option<Duration> {
         self.waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .remove(key)
             .map(|since| since.elapsed())
     }
 
     /// Adds a watched scope's resource cache.
     pub fn add_resources(&self, store: Store<DeserializeGuard<OpenMetadataKeycloakClient>>) {
-        self.resources
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(store);
+        self.resources.locked().push(store);
     }
 
     /// Every resource the watches show, across scopes (the well-formed ones).
     pub fn all_resources(&self) -> Vec<Arc<DeserializeGuard<OpenMetadataKeycloakClient>>> {
         self.resources
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .iter()
             .flat_map(Store::state)
             .filter(|g| g.0.is_ok())
@@ -183,8 +178,7 @@ impl Context {
     /// Records, before writing it, what this operator writes into an output object.
     pub fn writing<K: Fingerprint>(&self, obj: &K) {
         self.written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .insert(written_key(obj), obj.fingerprint());
     }
 
@@ -192,8 +186,7 @@ impl Context {
     /// write coming back through the watch, nothing to react to.
     pub fn is_own_write<K: Fingerprint>(&self, obj: &K) -> bool {
         self.written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .get(&written_key(obj))
             .is_some_and(|written| *written == obj.fingerprint())
     }
@@ -211,25 +204,21 @@ impl Context {
     /// The checksum a workload is known to carry.
     pub fn rolled(&self, namespace: &str, kind: &str, name: &str) -> Option<String> {
         self.rolled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .get(&(namespace.into(), kind.into(), name.into()))
             .cloned()
     }
 
     /// Remembers the checksum a workload carries.
     pub fn remember_rolled(&self, namespace: &str, kind: &str, name: &str, checksum: &str) {
-        self.rolled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                (namespace.into(), kind.into(), name.into()),
-                checksum.into(),
-            );
+        self.rolled.locked().insert(
+            (namespace.into(), kind.into(), name.into()),
+            checksum.into(),
+        );
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+        self.failures.locked()
     }
 
     /// The delay before the next attempt after a transient failure of `key`: exponential

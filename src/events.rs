@@ -31,6 +31,7 @@ use crate::{
     crd::OpenMetadataKeycloakClient,
     names::OPERATOR_NAME,
     reason::{Class, Reason},
+    sync::Locked,
 };
 
 /// Longest Event note, in bytes (the API server refuses notes over 1 kB).
@@ -140,7 +141,7 @@ impl Publisher {
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         let now = Timestamp::now();
         let repeat = {
-            let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
+            let mut series = self.series.locked();
             series.retain(|_, p| p.last.elapsed() < SERIES_WINDOW);
             series.get_mut(&key).map(|p| {
                 p.count += 1;
@@ -182,17 +183,14 @@ impl Publisher {
                 };
                 let created = api.create(&PostParams::default(), &event).await;
                 if created.is_ok() {
-                    self.series
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(
-                            key,
-                            Published {
-                                name,
-                                count: 1,
-                                last: Instant::now(),
-                            },
-                        );
+                    self.series.locked().insert(
+                        key,
+                        Published {
+                            name,
+                            count: 1,
+                            last: Instant::now(),
+                        },
+                    );
                 }
                 created.map(drop)
             }

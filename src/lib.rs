@@ -19,6 +19,7 @@ pub mod leader;
 pub mod names;
 pub mod reason;
 pub mod reconcile;
+pub mod sync;
 pub mod telemetry;
 pub mod tls;
 pub mod urls;

@@ -12,6 +12,8 @@ use std::{
     time::Duration,
 };
 
+use crate::sync::Locked;
+
 /// How long a reconcile that was not admitted waits before it asks again.
 pub(super) const DEFERRED_FOR: Duration = Duration::from_millis(500);
 
@@ -49,7 +51,7 @@ impl Fair {
     /// Admits a reconcile in `namespace`: always while it has fewer than `share` in flight;
     /// beyond that, only while `share` workers stay free for the other namespaces.
     pub(super) fn admit(self: &Arc<Self>, namespace: &str) -> Option<Slot> {
-        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let mut busy = self.busy.locked();
         let mine = busy.by_namespace.get(namespace).copied().unwrap_or(0);
         if mine >= self.share && busy.all + self.share >= self.total {
             return None;
@@ -65,7 +67,7 @@ impl Fair {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut busy = self.fair.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let mut busy = self.fair.busy.locked();
         busy.all -= 1;
         if let Some(n) = busy.by_namespace.get_mut(&self.namespace) {
             *n -= 1;

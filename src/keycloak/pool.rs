@@ -11,6 +11,8 @@ use tokio::sync::Semaphore;
 use super::{ConnectionKey, ConnectionSpec, KeycloakError, Session, http::Transport, http_client};
 use crate::telemetry::Metrics;
 
+use crate::sync::Locked;
+
 /// Sessions by connection, and the per-host limits.
 pub struct Pool {
     per_host: usize,
@@ -33,7 +35,7 @@ impl Pool {
     /// The session for `spec`, opened on first use or when its credentials or CA changed.
     pub fn session(&self, spec: &ConnectionSpec) -> Result<Arc<Session>, KeycloakError> {
         let fingerprint = spec.fingerprint();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = self.sessions.locked();
         if let Some((known, session)) = sessions.get(&spec.key)
             && *known == fingerprint
         {
@@ -41,8 +43,7 @@ impl Pool {
         }
         let limit = self
             .hosts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .entry(spec.host())
             .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
             .clone();
@@ -59,11 +60,7 @@ impl Pool {
     /// The session last opened for `key`, whatever its credentials: cleanup uses it when the
     /// credentials are gone (a namespace being deleted takes its Secrets first).
     pub fn last_session(&self, key: &ConnectionKey) -> Option<Arc<Session>> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .map(|(_, s)| s.clone())
+        self.sessions.locked().get(key).map(|(_, s)| s.clone())
     }
 }
 

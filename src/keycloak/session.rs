@@ -20,6 +20,8 @@ use super::{
 };
 use crate::urls::{checked_issuer, realm_url, route_path};
 
+use crate::sync::Locked;
+
 /// A realm's clients, and one client.
 const CLIENTS: &str = "/admin/realms/{realm}/clients";
 const CLIENT: &str = "/admin/realms/{realm}/clients/{id}";
@@ -273,8 +275,7 @@ impl Session {
     pub async fn issuer(&self, realm: &str) -> Result<String, KeycloakError> {
         let cached = self
             .issuers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .get(realm)
             .filter(|(_, at)| at.elapsed() < ISSUER_TTL)
             .map(|(issuer, _)| issuer.clone());
@@ -301,8 +302,7 @@ impl Session {
             KeycloakError::Protocol("the realm's discovery document has no usable issuer".into())
         })?;
         self.issuers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .insert(realm.to_string(), (issuer.clone(), Instant::now()));
         Ok(issuer)
     }

@@ -9,6 +9,8 @@ use prometheus_client::{
     registry::Registry,
 };
 
+use crate::sync::Locked;
+
 /// Labels of a reconcile outcome.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
@@ -286,18 +288,12 @@ impl Metrics {
 
     /// Records a resource's Ready state after a reconcile.
     pub fn resource_state(&self, key: &str, ready: bool, reason: &'static str) {
-        self.ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.to_string(), (ready, reason));
+        self.ready.locked().insert(key.to_string(), (ready, reason));
     }
 
     /// Forgets a deleted resource.
     pub fn forget_resource(&self, key: &str) {
-        self.ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        self.ready.locked().remove(key);
     }
 
     /// Whether this instance leads (1) or stands by (0).
@@ -308,12 +304,7 @@ impl Metrics {
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         self.resources.clear();
-        for (ready, reason) in self
-            .ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-        {
+        for (ready, reason) in self.ready.locked().values() {
             self.resources
                 .get_or_create(&ReadyLabels {
                     ready: if *ready { "True" } else { "False" },
@@ -322,7 +313,7 @@ impl Metrics {
                 .inc();
         }
         let mut out = String::new();
-        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let registry = self.registry.locked();
         encode(&mut out, &registry).expect("writing to a String cannot fail");
         out
     }
