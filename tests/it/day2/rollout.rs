@@ -18,6 +18,15 @@ fn rollout_rule() -> BTreeSet<Access> {
     rule
 }
 
+/// OpenMetadata's Deployment, as its chart makes it (the pod template is what a restart patches).
+fn openmetadata_deployment() -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "openmetadata", "namespace": NS},
+        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
+    })
+}
+
 fn deployment_patches(api: &ApiServer) -> usize {
     api.requests()
         .iter()
@@ -28,11 +37,7 @@ fn deployment_patches(api: &ApiServer) -> usize {
 #[tokio::test]
 async fn without_the_rollout_permission_the_client_and_secret_are_still_delivered() {
     let (api, emu) = world().await;
-    api.put(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "openmetadata", "namespace": NS},
-        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
-    }));
+    api.put(openmetadata_deployment());
     // The chart was installed without rollout.enabled: the role grants nothing on workloads.
     api.forbid(DEPLOYMENTS);
     let _operator = start(&api, Duration::from_secs(300));
@@ -55,11 +60,7 @@ async fn without_the_rollout_permission_the_client_and_secret_are_still_delivere
 #[tokio::test]
 async fn a_workload_named_by_two_resources_follows_the_first_only() {
     let (api, emu) = world().await;
-    api.put(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "openmetadata", "namespace": NS},
-        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
-    }));
+    api.put(openmetadata_deployment());
     let _operator = start(&api, Duration::from_secs(300));
     let rollout = json!({"secret": {"rollout": [{"kind": "Deployment", "name": "openmetadata"}]}});
     api.put(resource(&emu, rollout.clone()));
@@ -124,11 +125,7 @@ async fn a_workload_named_by_two_resources_follows_the_first_only() {
 #[tokio::test]
 async fn workloads_roll_when_the_secret_changes_and_never_otherwise() {
     let (api, emu) = world().await;
-    api.put(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "openmetadata", "namespace": NS},
-        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
-    }));
+    api.put(openmetadata_deployment());
     let operator = start(&api, Duration::from_secs(300));
     api.put(resource(
         &emu,
@@ -223,11 +220,7 @@ async fn workloads_roll_when_the_secret_changes_and_never_otherwise() {
 #[tokio::test]
 async fn a_warning_of_a_restart_round_that_failed_is_said_by_the_next_one() {
     let (api, emu) = world().await;
-    api.put(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "openmetadata", "namespace": NS},
-        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
-    }));
+    api.put(openmetadata_deployment());
     // The first workload does not exist (a Warning); patching the second fails for a while.
     api.fail_writes(DEPLOYMENTS, true);
     let _operator = start(&api, Duration::from_secs(300));
