@@ -7,13 +7,22 @@
 #   tests/keycloak/keycloak.sh check VERSION       run the tests against the one started, stop it
 #   tests/keycloak/keycloak.sh stop VERSION        stop it (by pid)
 #   tests/keycloak/keycloak.sh log VERSION         print its log
+#   tests/keycloak/keycloak.sh pause VERSION [S]   freeze the one started for S seconds (default
+#                                                  320) while it imports realms; fails unless every
+#                                                  import succeeds after it thaws
 #   tests/keycloak/keycloak.sh fetch|versions      fetch every version / list them
 #
 # VERSION defaults to every line of tests/keycloak/versions. The distribution comes from Maven
 # Central only (`mvn dependency:get` of org.keycloak:keycloak-quarkus-dist, cached in ~/.m2), is
 # unpacked once under $OMKC_KEYCLOAK_HOME (default ~/.cache/omkc-keycloak), and runs in
-# development mode with its embedded H2 database (wiped at every start), a bootstrap admin, and
-# health on the management port. Each version runs on the newest JDK under /usr/lib/jvm (or
+# development mode with an in-memory H2 database, a bootstrap admin, and health on the
+# management port.
+#
+# A frozen machine (a CI virtual machine snapshotted and restored mid-run) must not break it. On
+# thawing, the wall clock jumps; Keycloak's transaction reaper (Narayana, on the wall clock) then
+# aborts every request in flight as older than the default transaction timeout (5 min), and its
+# interrupt can close the file of a file-backed H2 store for good ("The database has been closed"):
+# hence the in-memory database and a transaction timeout of a day. `pause` checks both. Each version runs on the newest JDK under /usr/lib/jvm (or
 # JAVA_HOME) that the versions file allows for it.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -22,6 +31,7 @@ CACHE="${OMKC_KEYCLOAK_HOME:-$HOME/.cache/omkc-keycloak}"
 ADMIN_USER=admin
 ADMIN_PASSWORD="${OMKC_TEST_KEYCLOAK_PASSWORD:-admin-password-for-tests}"
 STARTUP_LIMIT="${OMKC_KEYCLOAK_STARTUP_SECONDS:-300}"
+TRANSACTION_TIMEOUT="${OMKC_KEYCLOAK_TRANSACTION_TIMEOUT:-24h}"
 
 die() { echo "keycloak.sh: $*" >&2; exit 1; }
 
@@ -104,7 +114,8 @@ start() {
   # setsid: its own process group, so stop ends the JVM and the launcher together.
   JAVA_HOME="$java" KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     KEYCLOAK_ADMIN=$ADMIN_USER KEYCLOAK_ADMIN_PASSWORD=$ADMIN_PASSWORD \
-    setsid "$home/bin/kc.sh" start-dev --http-host=127.0.0.1 --http-port="$port" \
+    JAVA_OPTS_APPEND="-Dquarkus.transaction-manager.default-transaction-timeout=$TRANSACTION_TIMEOUT" \
+    setsid "$home/bin/kc.sh" start-dev --db=dev-mem --http-host=127.0.0.1 --http-port="$port" \
     --http-management-port="$mport" --health-enabled=true \
     >"$run/log" 2>&1 </dev/null &
   echo $! >"$run/pid"
@@ -164,6 +175,34 @@ check() {
   echo "Keycloak $v: the real-Keycloak tests passed in $((SECONDS - t)) s" >&2
 }
 
+# Realm imports in flight while the JVM is stopped for $2 seconds; each must succeed once thawed.
+pause() {
+  local v=$1 seconds=${2:-320} url jvm token i failed=0 run
+  run=$(state "$v")
+  [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null || die "Keycloak $v is not running (start it first)"
+  url=$(cat "$run/url")
+  jvm=$(pgrep -g "$(cat "$run/pid")" java | head -1)
+  token=$(curl -fsS -d grant_type=password -d client_id=admin-cli -d username=$ADMIN_USER \
+    --data-urlencode password="$ADMIN_PASSWORD" "$url/realms/master/protocol/openid-connect/token" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+  for i in 1 2 3 4; do
+    curl -sS -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' -d "{\"realm\":\"pause-$$-$i\",\"enabled\":true}" \
+      "$url/admin/realms" >"$run/pause-$i" &
+  done
+  sleep 0.4
+  kill -STOP "$jvm"
+  sleep "$seconds"
+  kill -CONT "$jvm"
+  wait
+  for i in 1 2 3 4; do
+    echo "realm import $i after a ${seconds} s freeze: HTTP $(cat "$run/pause-$i")" >&2
+    [ "$(cat "$run/pause-$i")" = 201 ] || failed=1
+  done
+  rm -f "$run"/pause-*
+  [ "$failed" = 0 ] || die "Keycloak $v lost requests in flight across a freeze; its log: $run/log"
+}
+
 cmd=${1:-test}
 shift || true
 case "$cmd" in
@@ -175,8 +214,9 @@ case "$cmd" in
   versions) versions ;;
   stop) stop "${1:?VERSION}" ;;
   log) cat "$(state "${1:?VERSION}")/log" ;;
+  pause) pause "${1:?VERSION}" "${2:-320}" ;;
   fetch)
     [ $# -gt 0 ] || set -- $(versions)
     for v in "$@"; do fetch "$v" >/dev/null; done ;;
-  *) die "unknown command $cmd (test, start, stop, log, fetch)" ;;
+  *) die "unknown command $cmd (test, start, check, stop, log, pause, fetch, versions)" ;;
 esac
