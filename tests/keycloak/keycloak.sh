@@ -22,7 +22,9 @@
 # thawing, the wall clock jumps; Keycloak's transaction reaper (Narayana, on the wall clock) then
 # aborts every request in flight as older than the default transaction timeout (5 min), and its
 # interrupt can close the file of a file-backed H2 store for good ("The database has been closed"):
-# hence the in-memory database and a transaction timeout of a day. `pause` checks both. Each version runs on the newest JDK under /usr/lib/jvm (or
+# hence the in-memory database and a transaction timeout of a day, set as the Quarkus property
+# both versions read (26.7 would rather have its own option and says so in its log; 26.0 has
+# none). `pause` checks both. Each version runs on the newest JDK under /usr/lib/jvm (or
 # JAVA_HOME) that the versions file allows for it.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -34,6 +36,10 @@ STARTUP_LIMIT="${OMKC_KEYCLOAK_STARTUP_SECONDS:-300}"
 TRANSACTION_TIMEOUT="${OMKC_KEYCLOAK_TRANSACTION_TIMEOUT:-24h}"
 
 die() { echo "keycloak.sh: $*" >&2; exit 1; }
+
+# Seconds since boot. Elapsed times use this, not bash's SECONDS: SECONDS follows the wall
+# clock, which jumps when a frozen machine thaws (see above), and would end a wait at once.
+uptime_s() { local up _; read -r up _ </proc/uptime; echo "${up%.*}"; }
 
 versions() { grep -v '^\s*#' "$HERE/versions" | awk 'NF {print $1}'; }
 java_range() { # VERSION -> "min max"
@@ -79,7 +85,7 @@ for _ in range(500):
 }
 
 fetch() { # VERSION -> unpacked home
-  local v=$1 home="$CACHE/keycloak-$v" t=$SECONDS
+  local v=$1 home="$CACHE/keycloak-$v" t=$(uptime_s)
   if [ ! -x "$home/bin/kc.sh" ]; then
     local archive="$HOME/.m2/repository/org/keycloak/keycloak-quarkus-dist/$v/keycloak-quarkus-dist-$v.tar.gz"
     if [ ! -s "$archive" ]; then
@@ -89,7 +95,7 @@ fetch() { # VERSION -> unpacked home
     fi
     mkdir -p "$CACHE"
     tar -xzf "$archive" -C "$CACHE"
-    echo "Keycloak $v: fetched and unpacked in $((SECONDS - t)) s" >&2
+    echo "Keycloak $v: fetched and unpacked in $(($(uptime_s) - t)) s" >&2
   fi
   echo "$home"
 }
@@ -110,7 +116,7 @@ start() {
   mport=$(free_port)
   while [ "$mport" = "$port" ]; do mport=$(free_port); done
   [ -n "$port" ] && [ -n "$mport" ] || die "no free port below the ephemeral range"
-  t=$SECONDS
+  t=$(uptime_s)
   # setsid: its own process group, so stop ends the JVM and the launcher together.
   JAVA_HOME="$java" KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     KEYCLOAK_ADMIN=$ADMIN_USER KEYCLOAK_ADMIN_PASSWORD=$ADMIN_PASSWORD \
@@ -125,14 +131,14 @@ start() {
       tail -n 60 "$run/log" >&2
       die "Keycloak $v exited during start-up (Java $(basename "$java")); its log is above"
     fi
-    if [ $((SECONDS - t)) -gt "$STARTUP_LIMIT" ]; then
+    if [ $(($(uptime_s) - t)) -gt "$STARTUP_LIMIT" ]; then
       tail -n 60 "$run/log" >&2
       stop "$v"
       die "Keycloak $v not ready after ${STARTUP_LIMIT} s; its log is above"
     fi
     sleep 1
   done
-  echo "Keycloak $v: ready in $((SECONDS - t)) s on http://127.0.0.1:$port (Java: $(basename "$java"), log: $run/log)" >&2
+  echo "Keycloak $v: ready in $(($(uptime_s) - t)) s on http://127.0.0.1:$port (Java: $(basename "$java"), log: $run/log)" >&2
   echo "OMKC_TEST_KEYCLOAK_URL=http://127.0.0.1:$port"
 }
 
@@ -160,7 +166,7 @@ check() {
   run=$(state "$v")
   [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null || die "Keycloak $v is not running (start it first)"
   url=$(cat "$run/url")
-  t=$SECONDS
+  t=$(uptime_s)
   # The real-Keycloak tests are marked ignored (a plain `cargo test` has no Keycloak); they run
   # one at a time, since several of them change server-wide settings of the master realm.
   if ! (cd "$ROOT" && OMKC_TEST_KEYCLOAK_URL="$url" OMKC_TEST_KEYCLOAK_VERSION="$v" \
@@ -172,7 +178,7 @@ check() {
     die "real-Keycloak tests failed on Keycloak $v"
   fi
   stop "$v"
-  echo "Keycloak $v: the real-Keycloak tests passed in $((SECONDS - t)) s" >&2
+  echo "Keycloak $v: the real-Keycloak tests passed in $(($(uptime_s) - t)) s" >&2
 }
 
 # Realm imports in flight while the JVM is stopped for $2 seconds; each must succeed once thawed.
