@@ -1,7 +1,6 @@
 //! Execute step: the only writes, to Keycloak and to Kubernetes, each made as a plan says and
 //! in its order (a plan's Keycloak writes come before its Kubernetes writes). Nothing here
-//! decides, except what the answer to a write means. One Keycloak read belongs to a write: the
-//! read-back that Keycloak kept authorization.
+//! decides, except what the answer to a write means.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{
@@ -16,7 +15,7 @@ use super::{
     change::Change,
     finalizer,
     plan::{
-        self, Put, Write, owned_by,
+        Put, Write, owned_by,
         rollout::{self, Step, Workload},
     },
 };
@@ -43,9 +42,6 @@ pub async fn keycloak(
             }
             Write::UpdateClient { uuid, body } => {
                 session.update_client(&v.realm, uuid, body).await?;
-                if body.authorization_services_enabled == Some(true) {
-                    authorization_taken(session, v, uuid).await?;
-                }
                 written = Some(uuid.clone());
             }
             Write::AddScopes {
@@ -113,18 +109,6 @@ pub async fn kubernetes(
         }
     }
     Ok(made)
-}
-
-/// Checks that Keycloak kept `authorizationServicesEnabled: true`: with its `authorization`
-/// feature disabled it ignores the field, and a PUT would follow on every resync. The session
-/// remembers it, and the plan refuses the spec from then on.
-async fn authorization_taken(session: &Session, v: &Validated, uuid: &str) -> Result<(), Error> {
-    let read = session.get_client(&v.realm, uuid).await?;
-    if read.is_some_and(|c| c.rep.authorization_services_enabled != Some(true)) {
-        session.note_authorization_ignored();
-        return Err(plan::authorization_unavailable());
-    }
-    Ok(())
 }
 
 /// Deletes a previous output object of the resource (already gone is fine).

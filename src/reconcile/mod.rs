@@ -232,6 +232,7 @@ pub async fn converge_client(
         let planned = plan::plan(obj, v, &observed, client.as_ref())?;
         changes.extend(planned.changes);
         let written = execute::keycloak(session, v, &planned.writes).await?;
+        let sent_authorization = planned.writes.iter().any(Write::sends_authorization);
         let kubernetes: Vec<Write> = planned
             .writes
             .iter()
@@ -246,7 +247,7 @@ pub async fn converge_client(
         };
         let Some(ctx) = ctx else {
             if done.is_none() && kubernetes.is_empty() {
-                client = observe_again(session, v, known, written).await?;
+                client = observe_again(session, v, known, written, sent_authorization).await?;
                 continue;
             }
             return Ok(Converged {
@@ -273,7 +274,7 @@ pub async fn converge_client(
             observed.previous_secrets.clear();
             observed.previous_config_maps.clear();
         }
-        client = observe_again(session, v, known, written).await?;
+        client = observe_again(session, v, known, written, sent_authorization).await?;
     }
     Err(Error::from(KeycloakError::Protocol(
         "the client did not settle".into(),
@@ -300,15 +301,27 @@ async fn restart(
 }
 
 /// The client after a pass's writes: read back by its id when Keycloak was written (what it
-/// built from the writes), else looked up as at the start.
+/// built from the writes), else looked up as at the start. A client sent
+/// `authorizationServicesEnabled: true` that does not show it means Keycloak ignores the field
+/// (its `authorization` feature is disabled): the session remembers it, and the plan refuses
+/// the spec from then on instead of sending the same update at every resync.
 async fn observe_again(
     session: &Session,
     v: &Validated,
     known: Option<&str>,
     written: Option<String>,
+    sent_authorization: bool,
 ) -> Result<Option<ObservedClient>, Error> {
-    match written {
-        Some(uuid) => Ok(Some(observe::client_by_id(session, v, &uuid).await?)),
-        None => observe::client(session, v, known).await,
+    let client = match written {
+        Some(uuid) => Some(observe::client_by_id(session, v, &uuid).await?),
+        None => observe::client(session, v, known).await?,
+    };
+    if sent_authorization
+        && client
+            .as_ref()
+            .is_some_and(|c| c.rep.authorization_services_enabled != Some(true))
+    {
+        session.note_authorization_ignored();
     }
+    Ok(client)
 }

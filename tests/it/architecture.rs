@@ -233,7 +233,8 @@ fn the_plan_does_no_io_and_reads_no_clock() {
 #[test]
 fn inside_the_reconcile_the_steps_import_only_forward() {
     // Which file of `src/reconcile` may not name which step: the plan neither reads nor writes,
-    // execute does not read (it makes what the plan says), observe does not write.
+    // execute does not read (it makes what the plan says; nothing from Keycloak at all, and of
+    // Kubernetes only what a write's own answer asks for), observe does not write.
     let reconcile = src().join("reconcile");
     let rules: [(&str, &[&str]); 3] = [
         (
@@ -242,7 +243,16 @@ fn inside_the_reconcile_the_steps_import_only_forward() {
         ),
         (
             "execute.rs",
-            &["observe::", "observe,", "get_opt(", ".get(&", "list("],
+            &[
+                "observe::",
+                "observe,",
+                "get_opt(",
+                ".get(&",
+                "list(",
+                "get_client(",
+                "find_client(",
+                "realm_scopes(",
+            ],
         ),
         (
             "observe.rs",

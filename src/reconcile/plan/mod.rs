@@ -123,6 +123,12 @@ pub enum Write {
 }
 
 impl Write {
+    /// Whether this sends `authorizationServicesEnabled: true`, which Keycloak ignores with its
+    /// `authorization` feature disabled.
+    pub fn sends_authorization(&self) -> bool {
+        matches!(self, Self::UpdateClient { body, .. } if body.authorization_services_enabled == Some(true))
+    }
+
     /// Whether Keycloak is written (else Kubernetes).
     pub fn is_keycloak(&self) -> bool {
         matches!(
@@ -254,6 +260,22 @@ pub fn plan(
         changes.push(Change::ClientUpdated {
             client_id: v.client_id.clone(),
             fields,
+        });
+    }
+    if client.rep.authorization_services_enabled != Some(true)
+        && let Some(body) = update.take_if(|b| b.authorization_services_enabled == Some(true))
+    {
+        // Keycloak ignores the field with its `authorization` feature disabled: the client is
+        // read back before anything else is written (the loop notes a field ignored, and the
+        // next plan refuses the spec).
+        writes.push(Write::UpdateClient {
+            uuid,
+            body: Body(body),
+        });
+        return Ok(Plan {
+            writes,
+            changes,
+            then: Then::ObserveAgain,
         });
     }
     let missing = desired::missing_scopes(&client.rep);

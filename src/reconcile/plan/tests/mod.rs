@@ -149,7 +149,6 @@ fn the_keycloak_writes_for_each_observation() {
     let basic = resource();
     let v = validate(&basic, INSTALLATION).unwrap();
     let reported = as_keycloak_reports(&v, "u-1");
-    let with_authz = with_client(|c| c.authorization_services_enabled = Some(true));
     let authz_off = with_client(|c| c.authorization_services_enabled = Some(false));
     let adopting = with_client(|c| c.adopt_existing = Some(true));
 
@@ -222,25 +221,6 @@ fn the_keycloak_writes_for_each_observation() {
                 changes: vec![updated(vec![
                     ClientField::PublicClient,
                     ClientField::RedirectUris,
-                ])],
-            },
-        ),
-        (
-            "authorization asked and absent: turned on with a service account",
-            &with_authz,
-            edited(reported.clone(), |c| {
-                c.authorization_services_enabled = None
-            }),
-            Expect {
-                body: Some(ClientRepresentation {
-                    service_accounts_enabled: Some(true),
-                    authorization_services_enabled: Some(true),
-                    ..Default::default()
-                }),
-                scopes: None,
-                changes: vec![updated(vec![
-                    ClientField::ServiceAccountsEnabled,
-                    ClientField::AuthorizationServicesEnabled,
                 ])],
             },
         ),

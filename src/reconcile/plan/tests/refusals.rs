@@ -273,3 +273,53 @@ fn post_logout_redirect_uris_are_a_list_in_keycloaks_one_attribute() {
     let err = validate(&obj, INSTALLATION).unwrap_err();
     assert_eq!(err.field, "spec.openmetadata.postLogoutRedirectUris[0]");
 }
+
+/// Keycloak ignores `authorizationServicesEnabled` with its `authorization` feature disabled:
+/// an update that turns it on is read back before anything else is written (here, a missing
+/// scope), and once the loop has seen it ignored, the spec is refused.
+#[test]
+fn authorization_turned_on_is_read_back_before_anything_else() {
+    let obj = with_client(|c| c.authorization_services_enabled = Some(true));
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let client = edited(as_keycloak_reports(&v, "u-1"), |c| {
+        c.authorization_services_enabled = None;
+        c.default_client_scopes
+            .as_mut()
+            .unwrap()
+            .retain(|s| s != "email");
+    });
+    let secret = output(&v, "s3cr3t");
+    let scopes = [realm_scope("email")];
+    let given = |authorization_ignored| Given {
+        issuer: ISSUER,
+        client: Some(&client),
+        secret: Some(&secret),
+        adoption_allowed: true,
+        realm_scopes: &scopes,
+        authorization_ignored,
+        ..Default::default()
+    };
+    let turned_on = Plan {
+        writes: vec![Write::UpdateClient {
+            uuid: "u-1".into(),
+            body: Body(ClientRepresentation {
+                service_accounts_enabled: Some(true),
+                authorization_services_enabled: Some(true),
+                ..Default::default()
+            }),
+        }],
+        changes: vec![updated(vec![ClientField::AuthorizationServicesEnabled])],
+        then: Then::ObserveAgain,
+    };
+    assert_eq!(
+        pass(&converged(&obj, "u-1"), &v, given(false)),
+        Ok(turned_on)
+    );
+    let refused = pass(&converged(&obj, "u-1"), &v, given(true)).unwrap_err();
+    assert_eq!(refused.reason(), Reason::InvalidSpec, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("authorization feature is disabled")
+    );
+}
