@@ -102,6 +102,13 @@ fetch() { # VERSION -> unpacked home
 
 state() { echo "$CACHE/run-$1"; }
 
+# Dies unless the Keycloak `start` left for VERSION is still running.
+running() {
+  local run
+  run=$(state "$1")
+  [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null || die "Keycloak $1 is not running (start it first)"
+}
+
 start() {
   local v=$1 home java port mport run t
   read -r min max <<<"$(java_range "$v")"
@@ -164,7 +171,7 @@ run_tests() {
 check() {
   local v=$1 url run t
   run=$(state "$v")
-  [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null || die "Keycloak $v is not running (start it first)"
+  running "$v"
   url=$(cat "$run/url")
   t=$(uptime_s)
   # The real-Keycloak tests are marked ignored (a plain `cargo test` has no Keycloak); they run
@@ -183,9 +190,9 @@ check() {
 
 # Realm imports in flight while the JVM is stopped for $2 seconds; each must succeed once thawed.
 pause() {
-  local v=$1 seconds=${2:-320} url jvm token i failed=0 run
+  local v=$1 seconds=$2 url jvm token i failed=0 run
   run=$(state "$v")
-  [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null || die "Keycloak $v is not running (start it first)"
+  running "$v"
   url=$(cat "$run/url")
   jvm=$(pgrep -g "$(cat "$run/pid")" java | head -1)
   token=$(curl -fsS -d grant_type=password -d client_id=admin-cli -d username=$ADMIN_USER \

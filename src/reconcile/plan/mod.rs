@@ -70,7 +70,7 @@ pub struct Observed {
 }
 
 /// The spec asks for authorization services on a Keycloak that ignores them.
-pub fn authorization_unavailable() -> Error {
+fn authorization_unavailable() -> Error {
     Error::from(crate::validate::InvalidSpec {
         field: "spec.client.authorizationServicesEnabled".into(),
         message: "Keycloak ignores it: its authorization feature is disabled (start Keycloak without --features-disabled=authorization, or remove the field)".into(),
