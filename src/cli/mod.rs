@@ -73,7 +73,7 @@ pub struct RunArgs {
     /// This installation's id, part of the owner marker on every Keycloak client it makes, so
     /// clusters sharing a realm never take each other's clients (default: the UID of the
     /// kube-system namespace).
-    #[arg(long, env = "INSTALLATION_ID")]
+    #[arg(long, env = "INSTALLATION_ID", value_parser = parse_installation_id)]
     pub installation_id: Option<String>,
     /// The operator's own namespace, where a ClusterKeycloakConnection's credentials are by
     /// default (default: the pod's namespace, or the kube context's).
@@ -140,6 +140,15 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
 /// Parses a lease timing: at least 1s.
 pub fn parse_lease_time(raw: &str) -> Result<Duration, String> {
     crate::duration::parse_at_least(raw, Duration::from_secs(1))
+}
+
+/// Parses an installation id: the first part of every owner marker
+/// (`installation/namespace/name`), so it holds no '/'.
+pub fn parse_installation_id(raw: &str) -> Result<String, String> {
+    if raw.contains('/') {
+        return Err("must contain no '/': it is the first part of every owner marker (installation/namespace/name)".into());
+    }
+    Ok(raw.trim().to_string())
 }
 
 /// Checks a log filter now, so that a bad one is a usage error like any other bad flag.
@@ -220,5 +229,14 @@ mod tests {
         let bad_level = Cli::try_parse_from(["omkc", "run", "--log-level", "info,=x=y"]);
         assert!(bad_level.is_err(), "a bad log filter is a usage error");
         assert!(Cli::try_parse_from(["omkc", "crd"]).is_ok());
+        for command in [&["run"][..], &["plan", "-f-"], &["check", "-f-"]] {
+            let id = ["--installation-id", "a/b"];
+            let slash = Cli::try_parse_from(["omkc"].iter().chain(command).chain(&id));
+            let Err(error) = slash else {
+                panic!("{command:?}: an installation id with '/' accepted")
+            };
+            let error = error.to_string();
+            assert!(error.contains("no '/'"), "{command:?}: {error}");
+        }
     }
 }

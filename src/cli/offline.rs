@@ -98,7 +98,7 @@ pub struct PlanArgs {
     #[arg(short, long, default_value = "default")]
     pub namespace: String,
     /// Installation id in the owner marker, as `run --installation-id` (shown as is).
-    #[arg(long, default_value = "<installation>")]
+    #[arg(long, default_value = "<installation>", value_parser = super::parse_installation_id)]
     pub installation_id: String,
 }
 
@@ -113,7 +113,7 @@ pub struct CheckArgs {
     pub namespace: String,
     /// Installation id in the owner marker (default: this cluster's, as `run` derives it; or
     /// `<installation>` without a cluster).
-    #[arg(long, env = "INSTALLATION_ID")]
+    #[arg(long, env = "INSTALLATION_ID", value_parser = super::parse_installation_id)]
     pub installation_id: Option<String>,
     /// Keycloak's base URL as this machine reaches it (default: the resource's keycloak.url, or
     /// its connection's url read from the cluster).

@@ -173,3 +173,29 @@ fn validate_explains_each_bad_input() {
         .contains("reserved")
     );
 }
+
+#[test]
+fn blank_optional_text_is_unset_and_the_installation_id_is_checked() {
+    let mut obj = fixture("basic.yaml");
+    obj.spec.openmetadata.principal_domain = Some("  ".into());
+    obj.spec.openmetadata.initial_admins = vec![" alice ".into()];
+    obj.spec
+        .client
+        .get_or_insert_with(Default::default)
+        .description = Some(String::new());
+    let v = validate(&obj, INSTALLATION).unwrap();
+    assert_eq!(v.principal_domain, None, "blank: OpenMetadata's default");
+    assert_eq!(v.description, None, "empty: Keycloak's default");
+    assert_eq!(v.initial_admins, ["alice"]);
+    obj.spec.openmetadata.principal_domain = Some(" example.com ".into());
+    let v = validate(&obj, INSTALLATION).unwrap();
+    assert_eq!(v.principal_domain.as_deref(), Some("example.com"));
+
+    for installation in ["", "a/b"] {
+        let error = validate(&obj, installation).unwrap_err().to_string();
+        assert!(
+            error.starts_with("the operator's installation id: must be non-empty"),
+            "{installation:?}: {error}"
+        );
+    }
+}
