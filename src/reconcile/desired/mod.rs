@@ -144,65 +144,69 @@ pub fn desired_client(v: &Validated) -> ClientRepresentation {
     }
 }
 
-/// A managed field of the Keycloak client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ClientField {
-    /// `name`.
-    Name,
-    /// `description`.
-    Description,
-    /// `enabled`.
-    Enabled,
-    /// `protocol`.
-    Protocol,
-    /// `publicClient`.
-    PublicClient,
-    /// `bearerOnly`.
-    BearerOnly,
-    /// `clientAuthenticatorType`.
-    ClientAuthenticatorType,
-    /// `standardFlowEnabled`.
-    StandardFlowEnabled,
-    /// `implicitFlowEnabled`.
-    ImplicitFlowEnabled,
-    /// `directAccessGrantsEnabled`.
-    DirectAccessGrantsEnabled,
-    /// `serviceAccountsEnabled`.
-    ServiceAccountsEnabled,
-    /// `authorizationServicesEnabled`.
-    AuthorizationServicesEnabled,
-    /// `rootUrl`.
-    RootUrl,
-    /// `redirectUris`.
-    RedirectUris,
-    /// `webOrigins`.
-    WebOrigins,
-    /// The managed keys of `attributes`.
-    Attributes,
+/// The managed fields of the Keycloak client, in one list: each one's variant of
+/// [`ClientField`], its field of `ClientRepresentation`, its name in Keycloak's JSON, and how
+/// [`client_drift`] compares what Keycloak reports with what the spec means.
+macro_rules! managed_fields {
+    ($($variant:ident: $field:ident, $json:literal, $same:ident;)*) => {
+        /// A managed field of the Keycloak client.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum ClientField {
+            $($variant,)*
+        }
+
+        impl ClientField {
+            /// Every managed field, in the list's order.
+            pub const ALL: &[ClientField] = &[$(Self::$variant,)*];
+
+            /// The field's name in Keycloak's ClientRepresentation.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $json,)*
+                }
+            }
+
+            /// Sets this field of `to` to its value in `from`.
+            fn copy(self, from: &ClientRepresentation, to: &mut ClientRepresentation) {
+                match self {
+                    $(Self::$variant => to.$field = from.$field.clone(),)*
+                }
+            }
+        }
+
+        /// The managed fields where what Keycloak reports (`observed`) differs from what the
+        /// spec means (`desired`), in the list's order; empty when converged.
+        pub fn client_drift(
+            observed: &ClientRepresentation,
+            desired: &ClientRepresentation,
+        ) -> Vec<ClientField> {
+            let mut drift = Vec::new();
+            $(if !$same(&observed.$field, &desired.$field) {
+                drift.push(ClientField::$variant);
+            })*
+            drift
+        }
+    };
 }
 
-impl ClientField {
-    /// The field's name in Keycloak's ClientRepresentation.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::Description => "description",
-            Self::Enabled => "enabled",
-            Self::Protocol => "protocol",
-            Self::PublicClient => "publicClient",
-            Self::BearerOnly => "bearerOnly",
-            Self::ClientAuthenticatorType => "clientAuthenticatorType",
-            Self::StandardFlowEnabled => "standardFlowEnabled",
-            Self::ImplicitFlowEnabled => "implicitFlowEnabled",
-            Self::DirectAccessGrantsEnabled => "directAccessGrantsEnabled",
-            Self::ServiceAccountsEnabled => "serviceAccountsEnabled",
-            Self::AuthorizationServicesEnabled => "authorizationServicesEnabled",
-            Self::RootUrl => "rootUrl",
-            Self::RedirectUris => "redirectUris",
-            Self::WebOrigins => "webOrigins",
-            Self::Attributes => "attributes",
-        }
-    }
+managed_fields! {
+    Name: name, "name", same;
+    Description: description, "description", same;
+    Enabled: enabled, "enabled", same;
+    Protocol: protocol, "protocol", same;
+    PublicClient: public_client, "publicClient", same;
+    BearerOnly: bearer_only, "bearerOnly", same;
+    ClientAuthenticatorType: client_authenticator_type, "clientAuthenticatorType", same;
+    StandardFlowEnabled: standard_flow_enabled, "standardFlowEnabled", same;
+    ImplicitFlowEnabled: implicit_flow_enabled, "implicitFlowEnabled", same;
+    DirectAccessGrantsEnabled: direct_access_grants_enabled, "directAccessGrantsEnabled", same;
+    ServiceAccountsEnabled: service_accounts_enabled, "serviceAccountsEnabled", same_or_false;
+    AuthorizationServicesEnabled:
+        authorization_services_enabled, "authorizationServicesEnabled", same_or_false;
+    RootUrl: root_url, "rootUrl", same;
+    RedirectUris: redirect_uris, "redirectUris", same_set;
+    WebOrigins: web_origins, "webOrigins", same_set;
+    Attributes: attributes, "attributes", same_managed_keys;
 }
 
 impl fmt::Display for ClientField {
@@ -211,63 +215,31 @@ impl fmt::Display for ClientField {
     }
 }
 
-/// The managed fields where what Keycloak reports (`observed`) differs from what the spec means
-/// (`desired`); empty when converged. A field the spec leaves unset is not compared. A field
-/// Keycloak omits is read as Keycloak's default: `authorizationServicesEnabled` only ever
-/// appears as `true`. URI lists compare as sets (Keycloak keeps them unordered); attributes
-/// compare on the managed keys only (Keycloak adds its own).
-pub fn client_drift(
-    observed: &ClientRepresentation,
-    desired: &ClientRepresentation,
-) -> Vec<ClientField> {
-    let mut drift = Vec::new();
-    macro_rules! scalar {
-        ($field:ident, $name:ident) => {
-            scalar!($field, $name, None)
-        };
-        ($field:ident, $name:ident, $absent:expr) => {
-            if desired.$field.is_some() && observed.$field.clone().or($absent) != desired.$field {
-                drift.push(ClientField::$name);
-            }
-        };
-    }
-    scalar!(name, Name);
-    scalar!(description, Description);
-    scalar!(enabled, Enabled);
-    scalar!(protocol, Protocol);
-    scalar!(public_client, PublicClient);
-    scalar!(bearer_only, BearerOnly);
-    scalar!(client_authenticator_type, ClientAuthenticatorType);
-    scalar!(standard_flow_enabled, StandardFlowEnabled);
-    scalar!(implicit_flow_enabled, ImplicitFlowEnabled);
-    scalar!(direct_access_grants_enabled, DirectAccessGrantsEnabled);
-    scalar!(
-        service_accounts_enabled,
-        ServiceAccountsEnabled,
-        Some(false)
-    );
-    scalar!(
-        authorization_services_enabled,
-        AuthorizationServicesEnabled,
-        Some(false)
-    );
-    scalar!(root_url, RootUrl);
-    if as_set(&observed.redirect_uris) != as_set(&desired.redirect_uris) {
-        drift.push(ClientField::RedirectUris);
-    }
-    if as_set(&observed.web_origins) != as_set(&desired.web_origins) {
-        drift.push(ClientField::WebOrigins);
-    }
-    if let Some(wanted) = &desired.attributes {
-        let have = observed.attributes.as_ref();
-        if wanted
-            .iter()
-            .any(|(k, val)| have.and_then(|h| h.get(k)) != Some(val))
-        {
-            drift.push(ClientField::Attributes);
-        }
-    }
-    drift
+/// A field the spec leaves unset is not compared.
+fn same<T: PartialEq>(observed: &Option<T>, desired: &Option<T>) -> bool {
+    desired.is_none() || observed == desired
+}
+
+/// A flag Keycloak omits when false (`authorizationServicesEnabled` only ever appears as `true`).
+fn same_or_false(observed: &Option<bool>, desired: &Option<bool>) -> bool {
+    same(&observed.or(Some(false)), desired)
+}
+
+/// URI lists compare as sets: Keycloak keeps them unordered.
+fn same_set(observed: &Option<Vec<String>>, desired: &Option<Vec<String>>) -> bool {
+    as_set(observed) == as_set(desired)
+}
+
+/// Attributes compare on the managed keys only: Keycloak adds its own.
+fn same_managed_keys(
+    observed: &Option<HashMap<String, String>>,
+    desired: &Option<HashMap<String, String>>,
+) -> bool {
+    let have = observed.as_ref();
+    desired
+        .iter()
+        .flatten()
+        .all(|(k, val)| have.and_then(|h| h.get(k)) == Some(val))
 }
 
 /// The body of a partial update: exactly the drifted fields, and, whenever the client has
@@ -281,34 +253,7 @@ pub fn update_body(
 ) -> ClientRepresentation {
     let mut body = ClientRepresentation::default();
     for field in fields {
-        match field {
-            ClientField::Name => body.name = desired.name.clone(),
-            ClientField::Description => body.description = desired.description.clone(),
-            ClientField::Enabled => body.enabled = desired.enabled,
-            ClientField::Protocol => body.protocol = desired.protocol.clone(),
-            ClientField::PublicClient => body.public_client = desired.public_client,
-            ClientField::BearerOnly => body.bearer_only = desired.bearer_only,
-            ClientField::ClientAuthenticatorType => {
-                body.client_authenticator_type = desired.client_authenticator_type.clone()
-            }
-            ClientField::StandardFlowEnabled => {
-                body.standard_flow_enabled = desired.standard_flow_enabled
-            }
-            ClientField::ImplicitFlowEnabled => {
-                body.implicit_flow_enabled = desired.implicit_flow_enabled
-            }
-            ClientField::DirectAccessGrantsEnabled => {
-                body.direct_access_grants_enabled = desired.direct_access_grants_enabled
-            }
-            ClientField::ServiceAccountsEnabled => {
-                body.service_accounts_enabled = desired.service_accounts_enabled
-            }
-            ClientField::AuthorizationServicesEnabled => {}
-            ClientField::RootUrl => body.root_url = desired.root_url.clone(),
-            ClientField::RedirectUris => body.redirect_uris = desired.redirect_uris.clone(),
-            ClientField::WebOrigins => body.web_origins = desired.web_origins.clone(),
-            ClientField::Attributes => body.attributes = desired.attributes.clone(),
-        }
+        field.copy(desired, &mut body);
     }
     let has_authorization = observed.authorization_services_enabled == Some(true);
     let turned_off = desired.authorization_services_enabled == Some(false);

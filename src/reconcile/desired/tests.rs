@@ -59,6 +59,22 @@ fn desired_client_derives_urls_and_flows_from_openmetadata() {
 }
 
 #[test]
+fn every_managed_field_is_wanted_named_as_keycloak_names_it_and_copied_alone() {
+    let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
+    let wanted = desired_client(&v);
+    let json = serde_json::to_value(&wanted).unwrap();
+    for field in ClientField::ALL {
+        assert!(!json[field.as_str()].is_null(), "{field} is wanted");
+        let mut body = ClientRepresentation::default();
+        field.copy(&wanted, &mut body);
+        let body = serde_json::to_value(&body).unwrap();
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, [field.as_str()]);
+        assert_eq!(body[field.as_str()], json[field.as_str()]);
+    }
+}
+
+#[test]
 fn drift_ignores_order_and_unmanaged_fields_but_sees_managed_changes() {
     let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
     let wanted = desired_client(&v);
