@@ -199,3 +199,74 @@ fn blank_optional_text_is_unset_and_the_installation_id_is_checked() {
         );
     }
 }
+
+#[test]
+fn single_fields_a_pem_bundle_reserved_keys_and_blank_names() {
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    assert_eq!(
+        fields::ca_bundle("caBundle", Some(&format!(" {pem}\n"))),
+        Ok(Some(pem.to_string()))
+    );
+    assert_eq!(fields::ca_bundle("caBundle", Some("  ")), Ok(None));
+    for key in [
+        "app.kubernetes.io/managed-by",
+        "app.kubernetes.io/instance",
+        "argocd.argoproj.io/tracking-id",
+        "omkc.dev/owner",
+    ] {
+        assert!(fields::is_reserved_metadata_key(key), "{key}");
+    }
+    assert!(!fields::is_reserved_metadata_key("app.kubernetes.io/name"));
+    let mut obj = fixture("basic.yaml");
+    obj.spec.client.get_or_insert_with(Default::default).name = Some("  ".into());
+    let v = validate(&obj, INSTALLATION).unwrap();
+    assert_eq!(v.client_name, "OpenMetadata", "blank: the default");
+}
+
+#[test]
+fn each_limit_holds_at_its_bound() {
+    for (raw, problem) in [
+        (
+            "https://kc.example.com?x=1",
+            "must not have a query or fragment",
+        ),
+        (
+            "https://kc.example.com#top",
+            "must not have a query or fragment",
+        ),
+        ("https://admin@kc.example.com", "must not embed credentials"),
+        ("https://:pw@kc.example.com", "must not embed credentials"),
+    ] {
+        let error = fields::base_url("url", raw).unwrap_err().to_string();
+        assert!(error.contains(problem), "{raw}: {error}");
+    }
+    assert!(
+        fields::check_web_origin("origin", "file:///").is_err(),
+        "no host"
+    );
+    assert!(fields::check_realm_name("realm", &"r".repeat(100)).is_ok());
+    assert!(fields::check_realm_name("realm", &"r".repeat(101)).is_err());
+
+    let rotate = |token: String| {
+        let mut obj = fixture("basic.yaml");
+        obj.metadata.annotations = Some([(ROTATE_ANNOTATION.to_string(), token)].into());
+        validate(&obj, INSTALLATION).map(|v| v.rotate_token)
+    };
+    assert_eq!(rotate("t".repeat(63)), Ok(Some("t".repeat(63))));
+    assert!(rotate("t".repeat(64)).is_err());
+
+    // The source may be the client id's key of another Secret, never of the output itself.
+    let source = |name: &str| {
+        let mut obj = fixture("basic.yaml");
+        obj.spec.secret = Some(crate::crd::OutputSecretSpec {
+            source: Some(crate::crd::SecretKeyReference {
+                name: name.into(),
+                key: "openmetadata-oidc-client-id".into(),
+            }),
+            ..Default::default()
+        });
+        validate(&obj, INSTALLATION).map(|_| ())
+    };
+    assert_eq!(source("sealed"), Ok(()));
+    assert!(source("oidc-secrets").is_err());
+}

@@ -201,6 +201,7 @@ fn the_transition_time_is_the_given_now_and_moves_only_when_ready_flips() {
     use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
     let at = |s: i64| Time(Timestamp::from_second(s).unwrap());
     let mut obj = resource();
+    obj.metadata.generation = Some(7);
     let failed = status::failed(
         &obj,
         crate::reason::Reason::KeycloakUnavailable,
@@ -208,6 +209,11 @@ fn the_transition_time_is_the_given_now_and_moves_only_when_ready_flips() {
         1_000,
     );
     assert_eq!(failed.conditions[0].last_transition_time, at(1_000));
+    assert_eq!(
+        failed.observed_generation,
+        Some(7),
+        "a failure is about this spec"
+    );
     obj.status = Some(failed);
     let again = status::failed(
         &obj,

@@ -311,6 +311,15 @@ fn authorization_turned_on_is_read_back_before_anything_else() {
         changes: vec![updated(vec![ClientField::AuthorizationServicesEnabled])],
         then: Then::ObserveAgain,
     };
+    assert!(
+        turned_on.writes[0].sends_authorization(),
+        "the loop checks it"
+    );
+    let plain = Write::UpdateClient {
+        uuid: "u-1".into(),
+        body: Body(ClientRepresentation::default()),
+    };
+    assert!(!plain.sends_authorization());
     assert_eq!(
         pass(&converged(&obj, "u-1"), &v, given(false)),
         Ok(turned_on)
