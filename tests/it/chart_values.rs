@@ -50,7 +50,7 @@ fn binary_accepts(flag: &str, raw: &str) -> bool {
 #[test]
 fn the_schema_accepts_exactly_the_durations_and_numbers_the_operator_accepts() {
     let schema = schema();
-    let cases: [(&str, &str, &[&str]); 6] = [
+    let cases: [(&str, &str, &[&str]); 7] = [
         (
             "operator.resync",
             "--resync",
@@ -78,6 +78,11 @@ fn the_schema_accepts_exactly_the_durations_and_numbers_the_operator_accepts() {
             "leaderElection.leaseDuration",
             "--lease-duration",
             &["15s", "1s", "0s", "1m", "15", "0", "1.5s", "s"],
+        ),
+        (
+            "installationId",
+            "--installation-id",
+            &["cluster-1", "", "a/b", "/", "9f1c-uid"],
         ),
         (
             "leaderElection.renewGrace",
