@@ -269,4 +269,17 @@ fn each_limit_holds_at_its_bound() {
     };
     assert_eq!(source("sealed"), Ok(()));
     assert!(source("oidc-secrets").is_err());
+
+    let admin = |name: String| {
+        let mut obj = fixture("basic.yaml");
+        obj.spec.openmetadata.values_config_map = Some(crate::crd::ValuesConfigMapSpec {
+            name: "sso-values".into(),
+            key: None,
+        });
+        obj.spec.openmetadata.initial_admins = vec![name];
+        validate(&obj, INSTALLATION).map(|_| ())
+    };
+    assert_eq!(admin("a".repeat(253)), Ok(()));
+    assert!(admin("a".repeat(254)).is_err());
+    assert!(admin(" ".into()).is_err());
 }

@@ -105,6 +105,10 @@ mod tests {
             ..Default::default()
         };
         let secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some("oidc-secrets".into()),
+                ..Default::default()
+            },
             data: Some([("k".to_string(), ByteString(b"s3cr3t-bytes".to_vec()))].into()),
             string_data: Some([("k".to_string(), "s3cr3t-text".to_string())].into()),
             ..Default::default()
@@ -113,24 +117,54 @@ mod tests {
             secret: Some(secret.clone()),
             ..Default::default()
         };
-        let printed = format!(
-            "{observed:?} {:?} {:?} {:?} {:?}",
-            Write::CreateClient(Body(body.clone())),
-            Write::UpdateClient {
-                uuid: "u".into(),
-                body: Body(body)
+        let config_map = ConfigMap {
+            metadata: kube::api::ObjectMeta {
+                name: Some("sso-values".into()),
+                ..Default::default()
             },
-            Write::Secret(Put::Create(secret.clone())),
-            Write::Secret(Put::Apply(secret.clone())),
-        );
-        for value in ["from-the-vault-s3cr3t", "s3cr3t-bytes", "s3cr3t-text"] {
-            assert!(!printed.contains(value), "{printed}");
-        }
+            ..Default::default()
+        };
+        // Each one shows its shape; none shows a secret.
+        let printed = [
+            (format!("{observed:?}"), "\"oidc-secrets\""),
+            (
+                format!("{:?}", Write::CreateClient(Body(body.clone()))),
+                "\"om\"",
+            ),
+            (
+                format!(
+                    "{:?}",
+                    Write::UpdateClient {
+                        uuid: "u".into(),
+                        body: Body(body)
+                    }
+                ),
+                REDACTED,
+            ),
+            (
+                format!("{:?}", Write::Secret(Put::Create(secret.clone()))),
+                "\"k\"",
+            ),
+            (
+                format!("{:?}", Write::Secret(Put::Apply(secret))),
+                "\"oidc-secrets\"",
+            ),
+            (
+                format!("{:?}", Write::ConfigMap(Put::Apply(config_map))),
+                "\"sso-values\"",
+            ),
+        ];
         let bytes = format!("{:?}", b"s3cr3t-bytes".to_vec());
-        assert!(!printed.contains(&bytes[1..20]), "{printed}");
-        assert!(
-            printed.contains("\"om\"") && printed.contains(REDACTED),
-            "{printed}"
-        );
+        for (printed, shape) in printed {
+            assert!(printed.contains(shape), "{shape} in {printed}");
+            for value in [
+                "from-the-vault-s3cr3t",
+                "s3cr3t-bytes",
+                "s3cr3t-text",
+                &bytes[1..20],
+            ] {
+                assert!(!printed.contains(value), "{printed}");
+            }
+        }
     }
 }

@@ -140,6 +140,20 @@ fn the_values_config_map_is_written_owned_and_refused_when_foreign() {
     )
     .unwrap();
     assert_eq!(p.config_map(), None);
+    // Edited by hand: written again, and said; a label lost: put back, silently.
+    let mut edited = cm.clone();
+    edited.data = Some([("values.yaml".to_string(), "{}".to_string())].into());
+    let mut unlabelled = cm.clone();
+    unlabelled.metadata.labels = None;
+    for (observed, said) in [(&edited, true), (&unlabelled, false)] {
+        let given = Given {
+            config_map: Some(observed),
+            ..observe(&client, Some(&secret))
+        };
+        let p = pass(&obj, &v, given).unwrap();
+        assert_eq!(p.config_map(), Some(&Put::Apply(cm.clone())));
+        assert_eq!(!p.changes.is_empty(), said, "{:?}", p.changes);
+    }
     let mut foreign = cm.clone();
     foreign.metadata.owner_references = None;
     let err = pass(
