@@ -234,3 +234,41 @@ fn the_transition_time_is_the_given_now_and_moves_only_when_ready_flips() {
         "flipped"
     );
 }
+
+#[test]
+fn a_rotation_asked_too_soon_waits_until_the_gap_has_passed_unless_already_marked() {
+    let obj = with_token("t2");
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let client = as_keycloak_reports(&v, "u-1");
+    let plain = output(&v, "s3cr3t");
+    let given = |secret, now| Given {
+        now,
+        rotation_gap: 300,
+        ..observe(&client, Some(secret))
+    };
+    let until = SECRET_CREATED + 300;
+
+    let soon = pass(&obj, &v, given(&plain, until - 240)).unwrap();
+    assert_eq!(soon.keycloak(), []);
+    assert_eq!(
+        soon.changes,
+        [Change::RotationDeferred {
+            client_id: "openmetadata".into(),
+            token: "t2".into(),
+            until,
+            gap: "5m".into(),
+        }]
+    );
+    assert_eq!(soon.then, Then::Done(Some(Duration::from_secs(240))));
+
+    // Due: marked on the Secret, the first step of a rotation.
+    let marking = marked(&v, "s3cr3t", None, Some("t2"));
+    let due = pass(&obj, &v, given(&plain, until)).unwrap();
+    assert_eq!(due.writes, [Write::Secret(Put::Apply(marking.clone()))]);
+    // Marked already (by a pass that was in time): carried out, never deferred half-way.
+    let marked_already = pass(&obj, &v, given(&marking, until - 240)).unwrap();
+    assert_eq!(
+        marked_already.keycloak(),
+        [Write::RegenerateSecret { uuid: "u-1".into() }]
+    );
+}
