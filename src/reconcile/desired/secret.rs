@@ -101,20 +101,10 @@ pub(super) fn subset<V: PartialEq>(
         .all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
 }
 
-/// Whether `observed` carries every owner reference of `desired` (by uid).
-pub(super) fn owners_held(observed: &ObjectMeta, desired: &ObjectMeta) -> bool {
-    desired.owner_references.iter().flatten().all(|o| {
-        observed
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|x| x.uid == o.uid)
-    })
-}
-
 /// Whether `observed` already holds everything `desired` sets: the data keys with their values,
-/// the labels, annotations, type and owner, and exactly the rotation marks `desired` has. Keys,
-/// labels and annotations others added are not ours to judge.
+/// the labels, annotations and type, and exactly the rotation marks `desired` has. Keys, labels
+/// and annotations others added are not ours to judge; the owner is judged before (the plan
+/// refuses a Secret this resource does not own).
 pub fn secret_holds(observed: &Secret, desired: &Secret) -> bool {
     subset(&desired.data, &observed.data)
         && subset(&desired.metadata.labels, &observed.metadata.labels)
@@ -125,5 +115,4 @@ pub fn secret_holds(observed: &Secret, desired: &Secret) -> bool {
         && RotationMarks::of(observed) == RotationMarks::of(desired)
         && observed.type_.as_deref().unwrap_or("Opaque")
             == desired.type_.as_deref().unwrap_or("Opaque")
-        && owners_held(&observed.metadata, &desired.metadata)
 }

@@ -129,6 +129,11 @@ fn openmetadata_values_match_the_helm_chart_keys() {
 fn output_secret_carries_only_the_operators_and_the_users_metadata() {
     let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
     let s = output_secret(&v, "s3cr3t", &Default::default());
+    assert_eq!(
+        (s.metadata.name.as_deref(), s.metadata.namespace.as_deref()),
+        (Some("om-oidc"), Some("data"))
+    );
+    assert_eq!(s.type_.as_deref(), Some("Opaque"));
     let owner = &s.metadata.owner_references.as_ref().unwrap()[0];
     assert_eq!(
         (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
@@ -156,4 +161,47 @@ fn output_secret_carries_only_the_operators_and_the_users_metadata() {
     let data = s.data.unwrap();
     assert_eq!(data["id"].0, b"open-metadata");
     assert_eq!(data["secret"].0, b"s3cr3t");
+}
+
+#[test]
+fn the_values_config_map_holds_the_charts_keys_beside_the_secret() {
+    let mut obj = fixture("full.yaml");
+    obj.spec.openmetadata.initial_admins = vec!["alice".into()];
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let issuer = "https://sso.example.com/realms/data-sec";
+    let target = crate::validate::ValuesTarget {
+        name: "sso-values".into(),
+        key: "values.yaml".into(),
+    };
+    let cm = values_config_map(&v, &target, issuer);
+    assert_eq!(
+        (
+            cm.metadata.name.as_deref(),
+            cm.metadata.namespace.as_deref()
+        ),
+        (Some("sso-values"), Some("data"))
+    );
+    assert_eq!(cm.metadata.labels, Some(secret_labels(&v)));
+    let text = &cm.data.as_ref().unwrap()["values.yaml"];
+    assert!(text.starts_with("# OpenMetadata Helm values"), "{text}");
+    let values: serde_json::Value = serde_yaml::from_str(text).unwrap();
+    assert_eq!(values, helm_values(&v, issuer));
+    let config = &values["openmetadata"]["config"];
+    assert_eq!(
+        config["authorizer"]["initialAdmins"],
+        serde_json::json!(["alice"])
+    );
+    assert!(config["authorizer"].get("principalDomain").is_none());
+    let oidc = &config["authentication"]["oidcConfiguration"];
+    assert_eq!(oidc["clientSecret"]["secretRef"], "om-oidc");
+    assert_eq!(oidc["clientSecret"]["secretKey"], "secret");
+    assert_eq!(oidc["clientId"]["secretKey"], "id");
+
+    obj.spec.openmetadata.initial_admins.clear();
+    let v = validate(&obj, INSTALLATION).unwrap();
+    assert!(
+        helm_values(&v, issuer)["openmetadata"]["config"]["authorizer"]
+            .get("initialAdmins")
+            .is_none()
+    );
 }

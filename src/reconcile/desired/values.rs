@@ -7,11 +7,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
-use super::{
-    callback_url, owner_reference,
-    secret::{owners_held, subset},
-    secret_labels,
-};
+use super::{callback_url, owner_reference, secret::subset, secret_labels};
 use crate::{
     crd::OpenMetadataValues,
     validate::{Validated, ValuesTarget},
@@ -111,9 +107,9 @@ pub fn values_config_map(v: &Validated, target: &ValuesTarget, issuer: &str) -> 
     }
 }
 
-/// Whether an observed ConfigMap holds what `desired` sets (data, labels, owner).
+/// Whether an observed ConfigMap holds what `desired` sets (data, labels; the owner is judged
+/// before).
 pub fn config_map_holds(observed: &ConfigMap, desired: &ConfigMap) -> bool {
     subset(&desired.data, &observed.data)
         && subset(&desired.metadata.labels, &observed.metadata.labels)
-        && owners_held(&observed.metadata, &desired.metadata)
 }
