@@ -244,6 +244,9 @@ fn each_limit_holds_at_its_bound() {
         fields::check_web_origin("origin", "file:///").is_err(),
         "no host"
     );
+    for keyword in ["+", "*"] {
+        assert_eq!(fields::check_web_origin("origin", keyword), Ok(()));
+    }
     assert!(fields::check_realm_name("realm", &"r".repeat(100)).is_ok());
     assert!(fields::check_realm_name("realm", &"r".repeat(101)).is_err());
 
