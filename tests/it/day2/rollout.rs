@@ -34,6 +34,17 @@ fn deployment_patches(api: &ApiServer) -> usize {
         .count()
 }
 
+fn deployment_reads(api: &ApiServer) -> usize {
+    api.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/deployments/"))
+        .count()
+}
+
+fn keycloak_gets(emu: &Emulator) -> usize {
+    emu.log().iter().filter(|e| e.method == "GET").count()
+}
+
 #[tokio::test]
 async fn without_the_rollout_permission_the_client_and_secret_are_still_delivered() {
     let (api, emu) = world().await;
@@ -120,6 +131,30 @@ async fn a_workload_named_by_two_resources_follows_the_first_only() {
             .map(str::to_string)
     })
     .await;
+
+    // Each resource remembers the Deployment for itself: a pass of the second reads it (it is
+    // claimed) and says nothing again; a pass of the first then does not read it at all.
+    let reads_before = deployment_reads(&api);
+    api.edit(CRS, NS, "analytics", |o| {
+        o["metadata"]["annotations"]["touched"] = json!("1")
+    });
+    eventually(&api, "the second resource's pass", || async {
+        (deployment_reads(&api) > reads_before).then_some(())
+    })
+    .await;
+    let (reads, keycloak_reads) = (deployment_reads(&api), keycloak_gets(&emu));
+    annotate(&api, "touched", "1");
+    eventually(&api, "the first resource's pass", || async {
+        (keycloak_gets(&emu) > keycloak_reads).then_some(())
+    })
+    .await;
+    quiet(&api, &emu).await;
+    assert_eq!(
+        deployment_reads(&api),
+        reads,
+        "the first resource remembers its own"
+    );
+    assert_eq!(events(&api, "WorkloadClaimed").len(), 1);
 }
 
 #[tokio::test]
