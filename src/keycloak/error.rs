@@ -296,4 +296,33 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn refusals_and_messages_say_the_status_the_code_and_the_wait_on_one_bounded_line() {
+        for status in [401, 403] {
+            assert_eq!(
+                from_status(status, "", None, "r"),
+                KeycloakError::Forbidden { status }
+            );
+        }
+        assert_eq!(from_status(409, "", None, "r"), KeycloakError::Conflict);
+        let code = r#"{"error":"unknown_error"}"#;
+        assert_eq!(
+            from_status(500, code, None, "r").to_string(),
+            "Keycloak failed with HTTP 500 (error unknown_error)"
+        );
+        assert_eq!(
+            from_status(400, code, None, "r").to_string(),
+            "Keycloak rejected the request (HTTP 400, error unknown_error)"
+        );
+        assert_eq!(
+            from_status(429, "", Some(Duration::from_secs(7)), "r").to_string(),
+            "Keycloak is busy (HTTP 429); it asked to retry after 7s"
+        );
+        assert_eq!(tidy(" one\ntwo "), "one two");
+        assert_eq!(tidy("\n"), "(no detail)");
+        let long = "x".repeat(MAX_DETAIL);
+        assert_eq!(tidy(&long), long, "at the bound: kept whole");
+        assert_eq!(tidy(&format!("{long}y")), format!("{long}…"));
+    }
 }
