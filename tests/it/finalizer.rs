@@ -80,3 +80,34 @@ async fn removing_when_someone_removed_ours_already_is_done() {
         .expect("no refusal");
     assert_eq!(finalizers(&api), json!(["other.example/guard"]));
 }
+
+#[tokio::test]
+async fn removing_from_an_object_gone_already_is_done() {
+    let (api, ctx, copy) = stale_copy(Some(&[OURS]), Some(&[OURS])).await;
+    api.delete(CRS, NS, "om");
+    api.edit(CRS, NS, "om", |o| o["metadata"]["finalizers"] = json!([]));
+    assert!(api.get(CRS, NS, "om").is_none(), "gone");
+    finalizer::remove(&copy.metadata, &ctx)
+        .await
+        .expect("gone counts as released");
+    let methods: Vec<String> = api.requests().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, ["PATCH"], "one patch, nothing read");
+}
+
+#[tokio::test]
+async fn a_failure_that_is_not_a_stale_copy_is_reported_without_a_read_or_a_retry() {
+    for removing in [false, true] {
+        let held: &[&str] = if removing { &[OURS] } else { &[] };
+        let (api, ctx, copy) = stale_copy(Some(held), Some(held)).await;
+        api.fail_writes(CRS, true);
+        let failed = if removing {
+            finalizer::remove(&copy.metadata, &ctx).await
+        } else {
+            finalizer::add(&copy, &ctx).await
+        };
+        let err = failed.expect_err("the API server failed");
+        assert!(err.is_transient(), "{err}");
+        let methods: Vec<String> = api.requests().iter().map(|r| r.method.clone()).collect();
+        assert_eq!(methods, ["PATCH"], "removing: {removing}");
+    }
+}

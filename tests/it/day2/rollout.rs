@@ -69,6 +69,30 @@ async fn without_the_rollout_permission_the_client_and_secret_are_still_delivere
 }
 
 #[tokio::test]
+async fn a_workload_the_operator_may_read_but_not_patch_is_said_and_the_rest_delivered() {
+    let (api, emu) = world().await;
+    api.put(openmetadata_deployment());
+    // A role edited by hand: get on Deployments, no patch.
+    api.forbid(&format!("PATCH {DEPLOYMENTS}"));
+    let _operator = start(&api, Duration::from_secs(300));
+    api.put(resource(
+        &emu,
+        json!({"secret": {"rollout": [{"kind": "Deployment", "name": "openmetadata"}]}}),
+    ));
+    ready(&api).await;
+    in_step(&api, &emu).await;
+    let warned = events_seen(&api, "WorkloadRestartForbidden").await;
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path.contains("/deployments/openmetadata")),
+        "the patch was tried"
+    );
+    let note = warned[0]["note"].as_str().unwrap();
+    assert!(note.contains("rollout.enabled=true"), "{note}");
+}
+
+#[tokio::test]
 async fn a_workload_named_by_two_resources_follows_the_first_only() {
     let (api, emu) = world().await;
     api.put(openmetadata_deployment());

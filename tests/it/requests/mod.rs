@@ -35,6 +35,7 @@ const CREDS_PATH: &str = "/api/v1/namespaces/openmetadata/secrets/keycloak-admin
 const SECRETS_PATH: &str = "/api/v1/namespaces/openmetadata/secrets";
 const OUT_PATH: &str = "/api/v1/namespaces/openmetadata/secrets/oidc-secrets";
 const EVENTS_PATH: &str = "/apis/events.k8s.io/v1/namespaces/openmetadata/events";
+const EVENTS: &str = "events.k8s.io/v1/events";
 
 /// The resource of `tests/fixtures/basic.yaml` for a Keycloak at `url`, edited by `edit`.
 fn resource(
@@ -107,9 +108,18 @@ fn ready_in(api: &ApiServer, index: usize) -> Value {
     call(api, index).body.unwrap()["status"]["conditions"][0].clone()
 }
 
+/// The Event created by request `index`, as the fake holds it: it keeps only what a real API
+/// server accepts (`support/apiserver/validation.rs`).
+fn stored_event(api: &ApiServer, index: usize) -> Value {
+    let sent = call(api, index).body.unwrap();
+    let name = sent["metadata"]["name"].as_str().unwrap();
+    api.get(EVENTS, NS, name)
+        .unwrap_or_else(|| panic!("the API server refused the Event {sent}"))
+}
+
 /// Type, reason and note of the Event created by request `index`.
 fn event_in(api: &ApiServer, index: usize) -> (String, String, String) {
-    let body = call(api, index).body.unwrap();
+    let body = stored_event(api, index);
     assert_eq!(body["regarding"]["kind"], "OpenMetadataKeycloakClient");
     assert_eq!(
         body["reportingController"],
@@ -320,7 +330,7 @@ async fn a_repeated_warning_becomes_a_series_and_a_new_message_a_new_event() {
     seen.status = serde_json::from_value(stored["status"].clone()).unwrap();
     reconcile(guard(&seen), ctx.clone()).await.unwrap_err();
     assert_eq!(calls(&api, 2), [format!("PATCH {EVENTS_PATH}/{name}")]);
-    assert_eq!(call(&api, 2).body.unwrap()["series"]["count"], 2);
+    assert_eq!(api.get(EVENTS, NS, &name).unwrap()["series"]["count"], 2);
 
     // Another message under the same reason is a new Event, never a stale note.
     let mut other = seen;
@@ -331,5 +341,9 @@ async fn a_repeated_warning_becomes_a_series_and_a_new_message_a_new_event() {
 }
 
 mod deletion;
+
+mod events;
+
+mod previous;
 
 mod refusals;

@@ -114,7 +114,7 @@ async fn an_invalid_spec_gets_a_condition_and_an_event() {
 async fn a_malformed_resource_is_reported_and_skipped() {
     let raw = json!({
         "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-        "metadata": {"name": "broken", "namespace": NS, "uid": "u-1"},
+        "metadata": {"name": "broken", "namespace": NS, "uid": "u-1", "resourceVersion": "7"},
         "spec": {"keycloak": {"url": 42}}
     });
     let (ctx, api) = setup(&resource("http://unused", |_| {}), true).await;
@@ -124,7 +124,15 @@ async fn a_malformed_resource_is_reported_and_skipped() {
     let action = reconcile(Arc::new(guard), ctx).await.unwrap();
     assert_eq!(action, Action::await_change());
     assert_eq!(calls(&api, 0), [format!("POST {EVENTS_PATH}")]);
-    let body = call(&api, 0).body.unwrap();
+    let body = stored_event(&api, 0);
     assert_eq!(body["reason"], "MalformedResource");
-    assert_eq!(body["regarding"]["name"], "broken");
+    assert_eq!(body["type"], "Warning");
+    // The reference is built from the metadata alone, yet names the kind like any other Event.
+    assert_eq!(
+        body["regarding"],
+        json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+            "name": "broken", "namespace": NS, "uid": "u-1", "resourceVersion": "7"
+        })
+    );
 }

@@ -160,7 +160,8 @@ pub(super) async fn handle(
         .lock()
         .unwrap()
         .forbidden
-        .contains(&route.collection())
+        .iter()
+        .any(|f| *f == route.collection() || *f == format!("{method} {}", route.collection()))
     {
         record(vec![]);
         return status(
@@ -272,7 +273,11 @@ pub(super) async fn handle(
             if let Some(ns) = &route.namespace {
                 object["metadata"]["namespace"] = json!(ns);
             }
-            if let Some(invalid) = invalid_labels(&object, kind, &name) {
+            let invalid = match kind {
+                "Event" => invalid_event(&object, None, &name),
+                _ => invalid_labels(&object, kind, &name),
+            };
+            if let Some(invalid) = invalid {
                 return status(422, "Invalid", invalid);
             }
             let mut inner = lock.lock().unwrap();

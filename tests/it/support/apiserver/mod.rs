@@ -163,8 +163,9 @@ impl ApiServer {
             .insert(collection.to_string(), by);
     }
 
-    /// Refuses every request on `collection` (e.g. `apps/v1/deployments`) with 403, as RBAC does
-    /// for what the operator's role does not grant.
+    /// Refuses every request on `collection` (e.g. `apps/v1/deployments`), or only those of one
+    /// method (`PATCH apps/v1/deployments`), with 403, as RBAC does for what the operator's role
+    /// does not grant.
     pub fn forbid(&self, collection: &str) {
         self.shared
             .0
@@ -344,7 +345,9 @@ pub fn write_kubeconfig_as(url: &str, dir: &std::path::Path, user: &str) -> std:
 mod http;
 mod route;
 mod store;
+mod validation;
 mod verbs;
 
 use http::{fields_match, handle, labels_match, status};
 use store::{Path, invalid_labels};
+use validation::invalid_event;

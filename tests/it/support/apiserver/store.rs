@@ -228,13 +228,6 @@ impl Inner {
 /// (apimachinery's `ValidateLabels`: a value of at most 63 characters, alphanumerics with `-`,
 /// `_` and `.` inside; a key likewise, with an optional DNS-subdomain prefix and `/`).
 pub(super) fn invalid_labels(object: &Value, kind: &str, name: &str) -> Option<String> {
-    pub(super) fn is_name(s: &str) -> bool {
-        s.len() <= 63
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && s.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
-            && s.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
-    }
     let labels = object["metadata"]["labels"].as_object()?;
     for (key, value) in labels {
         let key_name = key.rsplit_once('/').map_or(key.as_str(), |(_, n)| n);
@@ -254,4 +247,14 @@ pub(super) fn invalid_labels(object: &Value, kind: &str, name: &str) -> Option<S
         }
     }
     None
+}
+
+/// A label value, or the name part of a label key or qualified name (apimachinery's
+/// `IsQualifiedName`): at most 63 characters, alphanumerics with `-`, `_` and `.` inside.
+pub(super) fn is_name(s: &str) -> bool {
+    s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && s.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
 }

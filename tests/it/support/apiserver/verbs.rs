@@ -213,7 +213,11 @@ pub(super) fn patch(
         }
         None => patched,
     };
-    if let Some(invalid) = invalid_labels(&object, kind, name) {
+    let invalid = match kind {
+        "Event" => invalid_event(&object, Some(&base), name),
+        _ => invalid_labels(&object, kind, name),
+    };
+    if let Some(invalid) = invalid {
         return status(422, "Invalid", invalid);
     }
     let mut inner = lock.lock().unwrap();

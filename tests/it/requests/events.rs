@@ -1,0 +1,114 @@
+//! The fake refuses what a real API server refuses of an `events.k8s.io/v1` Event, so that the
+//! operator's Events are checked as a cluster would take them (`stored_event`).
+
+use super::*;
+use k8s_openapi::api::events::v1::Event;
+use kube::{
+    Api,
+    api::{Patch, PatchParams, PostParams},
+};
+
+/// An Event as the API server takes it.
+fn valid(name: &str) -> Value {
+    json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": NS},
+        "eventTime": "2026-12-03T00:00:00.000000Z",
+        "type": "Normal", "reason": "ClientCreated", "action": "Reconcile", "note": "created",
+        "reportingController": "openmetadata-keycloak-operator",
+        "reportingInstance": "omkc-0",
+        "regarding": {"kind": "OpenMetadataKeycloakClient", "namespace": NS, "name": "openmetadata"}
+    })
+}
+
+/// The API server's answer to creating `event`: `Ok` or its code and message.
+async fn create(api: &Api<Event>, event: Value) -> Result<(), (u16, String)> {
+    let event: Event = serde_json::from_value(event).unwrap();
+    match api.create(&PostParams::default(), &event).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) => Err((s.code, s.message)),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test]
+async fn the_fake_refuses_an_event_a_real_api_server_refuses() {
+    let server = ApiServer::start().await;
+    let api: Api<Event> = Api::namespaced(server.client(), NS);
+    create(&api, valid("ok")).await.unwrap();
+    let refused = [
+        ("eventTime", Value::Null, "eventTime: Required value"),
+        ("type", json!("Info"), "type: Invalid value"),
+        ("action", Value::Null, "action: Required value"),
+        ("reason", Value::Null, "reason: Required value"),
+        (
+            "reportingController",
+            Value::Null,
+            "reportingController: Required value",
+        ),
+        (
+            "reportingController",
+            json!("omkc dev"),
+            "reportingController: Invalid value",
+        ),
+        (
+            "reportingInstance",
+            Value::Null,
+            "reportingInstance: Required value",
+        ),
+        (
+            "reportingInstance",
+            json!("i".repeat(129)),
+            "at most 128 characters",
+        ),
+        ("note", json!("n".repeat(1025)), "at most 1024 characters"),
+        (
+            "regarding",
+            json!({"kind": "OpenMetadataKeycloakClient", "name": "x"}),
+            "does not match event.namespace",
+        ),
+        (
+            "series",
+            json!({"count": 1, "lastObservedTime": "2026-12-03T00:00:00.000000Z"}),
+            "series.count",
+        ),
+    ];
+    for (i, (field, value, message)) in refused.into_iter().enumerate() {
+        let mut event = valid(&format!("refused-{i}"));
+        event[field] = value;
+        let (code, said) = create(&api, event).await.unwrap_err();
+        assert_eq!(code, 422, "{field}: {said}");
+        assert!(said.contains(message), "{field}: {said}");
+    }
+    assert_eq!(
+        server.list(EVENTS, NS).len(),
+        1,
+        "only the valid Event is kept"
+    );
+
+    // An update may add a series, never change what the Event said.
+    let patch = |body: Value| {
+        let api = api.clone();
+        async move {
+            api.patch("ok", &PatchParams::default(), &Patch::Merge(body))
+                .await
+                .map(drop)
+        }
+    };
+    let series = json!({"series": {"count": 2, "lastObservedTime": "2026-12-03T00:01:00.000000Z"}});
+    patch(series).await.unwrap();
+    let Err(kube::Error::Api(s)) = patch(json!({"note": "another"})).await else {
+        panic!("a note changed")
+    };
+    assert_eq!(s.code, 422);
+    assert!(
+        s.message
+            .contains("note: Invalid value: field is immutable"),
+        "{}",
+        s.message
+    );
+    let Err(kube::Error::Api(s)) = patch(json!({"series": {"count": 1}})).await else {
+        panic!("a series of one")
+    };
+    assert!(s.message.contains("series.count"), "{}", s.message);
+}

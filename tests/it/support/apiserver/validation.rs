@@ -1,0 +1,133 @@
+//! What the API server refuses of an `events.k8s.io/v1` Event, as Kubernetes'
+//! `pkg/apis/core/validation/events.go` says (`ValidateEventCreate`, `ValidateEventUpdate`,
+//! `legacyValidateEvent`, `validateV1EventSeries`; its field paths are the internal type's:
+//! `involvedObject` for `regarding`, `message` for `note`): a double that took any Event would pass an
+//! operator whose Events a real cluster refuses, and that no one would ever see.
+
+use serde_json::Value;
+
+use super::store::is_name;
+
+/// The fields an Event keeps for life (`ValidateEventUpdate`'s immutable fields).
+const IMMUTABLE: [&str; 13] = [
+    "regarding",
+    "reason",
+    "note",
+    "type",
+    "eventTime",
+    "action",
+    "related",
+    "reportingController",
+    "reportingInstance",
+    "deprecatedSource",
+    "deprecatedFirstTimestamp",
+    "deprecatedLastTimestamp",
+    "deprecatedCount",
+];
+
+/// The first thing the API server refuses of the Event `object` (created when `old` is `None`,
+/// else updated from `old`), said as it says it.
+pub(super) fn invalid_event(object: &Value, old: Option<&Value>, name: &str) -> Option<String> {
+    let refused = match old {
+        None => on_create(object),
+        Some(old) => on_update(object, old),
+    }?;
+    Some(format!(
+        "Event.events.k8s.io {name:?} is invalid: {refused}"
+    ))
+}
+
+fn text<'a>(object: &'a Value, field: &str) -> &'a str {
+    object[field].as_str().unwrap_or_default()
+}
+
+fn on_create(event: &Value) -> Option<String> {
+    if let Some(refused) = legacy(event).or_else(|| series(event)) {
+        return Some(refused);
+    }
+    if !event["eventTime"].is_string() {
+        return Some("eventTime: Required value".into());
+    }
+    if !matches!(text(event, "type"), "Normal" | "Warning") {
+        return Some(format!(
+            "type: Invalid value: \"\": has invalid value: {}",
+            text(event, "type")
+        ));
+    }
+    for unset in [
+        "deprecatedFirstTimestamp",
+        "deprecatedLastTimestamp",
+        "deprecatedCount",
+        "deprecatedSource",
+    ] {
+        if !event[unset].is_null() {
+            return Some(format!("{unset}: Invalid value: \"\": needs to be unset"));
+        }
+    }
+    None
+}
+
+fn on_update(event: &Value, old: &Value) -> Option<String> {
+    if let Some(refused) = legacy(event) {
+        return Some(refused);
+    }
+    if event["series"] != old["series"]
+        && let Some(refused) = series(event)
+    {
+        return Some(refused);
+    }
+    IMMUTABLE
+        .iter()
+        .find(|field| event[**field] != old[**field])
+        .map(|field| format!("{field}: Invalid value: field is immutable"))
+}
+
+/// `validateV1EventSeries`.
+fn series(event: &Value) -> Option<String> {
+    let series = event.get("series").filter(|s| !s.is_null())?;
+    if series["count"].as_i64().unwrap_or(0) < 2 {
+        return Some("series.count: Invalid value: \"\": should be at least 2".into());
+    }
+    if !series["lastObservedTime"].is_string() {
+        return Some("series.lastObservedTime: Required value".into());
+    }
+    None
+}
+
+/// `legacyValidateEvent` for an Event with an `eventTime` (every `events.k8s.io/v1` Event).
+fn legacy(event: &Value) -> Option<String> {
+    let namespace = event["metadata"]["namespace"].as_str().unwrap_or_default();
+    let regarding_namespace = event["regarding"]["namespace"].as_str().unwrap_or_default();
+    if regarding_namespace.is_empty() && !matches!(namespace, "default" | "kube-system") {
+        return Some(
+            "involvedObject.namespace: Invalid value: \"\": does not match event.namespace".into(),
+        );
+    }
+    let controller = text(event, "reportingController");
+    if controller.is_empty() {
+        return Some("reportingController: Required value".into());
+    }
+    let (prefix, short) = controller.rsplit_once('/').unwrap_or(("", controller));
+    let prefix_ok = prefix.is_empty()
+        || (prefix.len() <= 253 && prefix.split('.').all(|l| !l.is_empty() && is_name(l)));
+    if short.is_empty() || !is_name(short) || !prefix_ok {
+        return Some(format!(
+            "reportingController: Invalid value: {controller:?}: name part must consist of alphanumeric characters, '-', '_' or '.'"
+        ));
+    }
+    for (field, limit) in [("reportingInstance", 128), ("action", 128), ("reason", 128)] {
+        let value = text(event, field);
+        if value.is_empty() {
+            return Some(format!("{field}: Required value"));
+        }
+        if value.len() > limit {
+            return Some(format!(
+                "{field}: Invalid value: \"\": can have at most {limit} characters"
+            ));
+        }
+    }
+    if text(event, "note").len() > 1024 {
+        return Some("message: Invalid value: \"\": can have at most 1024 characters".into());
+    }
+    None
+}
