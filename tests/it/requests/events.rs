@@ -72,6 +72,11 @@ async fn the_fake_refuses_an_event_a_real_api_server_refuses() {
             json!({"count": 1, "lastObservedTime": "2026-12-03T00:00:00.000000Z"}),
             "series.count",
         ),
+        (
+            "deprecatedCount",
+            json!(3),
+            "deprecatedCount: Invalid value",
+        ),
     ];
     for (i, (field, value, message)) in refused.into_iter().enumerate() {
         let mut event = valid(&format!("refused-{i}"));
@@ -80,10 +85,14 @@ async fn the_fake_refuses_an_event_a_real_api_server_refuses() {
         assert_eq!(code, 422, "{field}: {said}");
         assert!(said.contains(message), "{field}: {said}");
     }
+    // A deprecated field at its zero value is unset, as Go sees it.
+    let mut zero = valid("zero");
+    zero["deprecatedCount"] = json!(0);
+    create(&api, zero).await.unwrap();
     assert_eq!(
         server.list(EVENTS, NS).len(),
-        1,
-        "only the valid Event is kept"
+        2,
+        "only the valid Events are kept"
     );
 
     // An update may add a series, never change what the Event said.

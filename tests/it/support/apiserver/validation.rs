@@ -1,8 +1,8 @@
 //! What the API server refuses of an `events.k8s.io/v1` Event, as Kubernetes'
 //! `pkg/apis/core/validation/events.go` says (`ValidateEventCreate`, `ValidateEventUpdate`,
 //! `legacyValidateEvent`, `validateV1EventSeries`; its field paths are the internal type's:
-//! `involvedObject` for `regarding`, `message` for `note`): a double that took any Event would pass an
-//! operator whose Events a real cluster refuses, and that no one would ever see.
+//! `involvedObject` for `regarding`, `message` for `note`). A double that took any Event would
+//! pass an operator whose Events a real cluster refuses, and no one would ever see them.
 
 use serde_json::Value;
 
@@ -54,17 +54,29 @@ fn on_create(event: &Value) -> Option<String> {
             text(event, "type")
         ));
     }
-    for unset in [
-        "deprecatedFirstTimestamp",
-        "deprecatedLastTimestamp",
-        "deprecatedCount",
-        "deprecatedSource",
-    ] {
-        if !event[unset].is_null() {
-            return Some(format!("{unset}: Invalid value: \"\": needs to be unset"));
-        }
-    }
-    None
+    // Unset as Go sees it: a zero time, a zero count, a source without component or host.
+    let source = &event["deprecatedSource"];
+    let set = [
+        (
+            "deprecatedFirstTimestamp",
+            event["deprecatedFirstTimestamp"].is_string(),
+        ),
+        (
+            "deprecatedLastTimestamp",
+            event["deprecatedLastTimestamp"].is_string(),
+        ),
+        (
+            "deprecatedCount",
+            event["deprecatedCount"].as_i64().unwrap_or(0) != 0,
+        ),
+        (
+            "deprecatedSource",
+            !text(source, "component").is_empty() || !text(source, "host").is_empty(),
+        ),
+    ];
+    set.iter()
+        .find(|(_, set)| *set)
+        .map(|(field, _)| format!("{field}: Invalid value: \"\": needs to be unset"))
 }
 
 fn on_update(event: &Value, old: &Value) -> Option<String> {
@@ -94,10 +106,21 @@ fn series(event: &Value) -> Option<String> {
     None
 }
 
-/// `legacyValidateEvent` for an Event with an `eventTime` (every `events.k8s.io/v1` Event).
+/// `legacyValidateEvent`: an Event without `eventTime` is held to the old rule (its namespace is
+/// its object's), one with it to the new ones.
 fn legacy(event: &Value) -> Option<String> {
     let namespace = event["metadata"]["namespace"].as_str().unwrap_or_default();
     let regarding_namespace = event["regarding"]["namespace"].as_str().unwrap_or_default();
+    if !event["eventTime"].is_string() {
+        let matches = if regarding_namespace.is_empty() {
+            matches!(namespace, "" | "default")
+        } else {
+            namespace == regarding_namespace
+        };
+        return (!matches).then(|| {
+            "involvedObject.namespace: Invalid value: \"\": does not match event.namespace".into()
+        });
+    }
     if regarding_namespace.is_empty() && !matches!(namespace, "default" | "kube-system") {
         return Some(
             "involvedObject.namespace: Invalid value: \"\": does not match event.namespace".into(),
