@@ -45,23 +45,30 @@ fn keycloak_gets(emu: &Emulator) -> usize {
     emu.log().iter().filter(|e| e.method == "GET").count()
 }
 
-#[tokio::test]
-async fn without_the_rollout_permission_the_client_and_secret_are_still_delivered() {
+/// A resource naming OpenMetadata's Deployment, with the operator refused what `forbidden`
+/// names: it becomes Ready with the client and the Secret in place, and warns that the workload
+/// was not restarted, naming the chart setting that grants it.
+async fn delivered_without_a_restart(forbidden: &str) -> (ApiServer, Emulator, Operator) {
     let (api, emu) = world().await;
     api.put(openmetadata_deployment());
-    // The chart was installed without rollout.enabled: the role grants nothing on workloads.
-    api.forbid(DEPLOYMENTS);
-    let _operator = start(&api, Duration::from_secs(300));
+    api.forbid(forbidden);
+    let operator = start(&api, Duration::from_secs(300));
     api.put(resource(
         &emu,
         json!({"secret": {"rollout": [{"kind": "Deployment", "name": "openmetadata"}]}}),
     ));
-    // Ready, with the client and the Secret in place.
     ready(&api).await;
     in_step(&api, &emu).await;
     let warned = events_seen(&api, "WorkloadRestartForbidden").await;
     let note = warned[0]["note"].as_str().unwrap();
     assert!(note.contains("rollout.enabled=true"), "{note}");
+    (api, emu, operator)
+}
+
+#[tokio::test]
+async fn without_the_rollout_permission_the_client_and_secret_are_still_delivered() {
+    // The chart was installed without rollout.enabled: the role grants nothing on workloads.
+    let (api, _emu, _operator) = delivered_without_a_restart(DEPLOYMENTS).await;
     // Said once per content of the Secret, not on every pass.
     annotate(&api, "touched", "1");
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -70,26 +77,14 @@ async fn without_the_rollout_permission_the_client_and_secret_are_still_delivere
 
 #[tokio::test]
 async fn a_workload_the_operator_may_read_but_not_patch_is_said_and_the_rest_delivered() {
-    let (api, emu) = world().await;
-    api.put(openmetadata_deployment());
     // A role edited by hand: get on Deployments, no patch.
-    api.forbid(&format!("PATCH {DEPLOYMENTS}"));
-    let _operator = start(&api, Duration::from_secs(300));
-    api.put(resource(
-        &emu,
-        json!({"secret": {"rollout": [{"kind": "Deployment", "name": "openmetadata"}]}}),
-    ));
-    ready(&api).await;
-    in_step(&api, &emu).await;
-    let warned = events_seen(&api, "WorkloadRestartForbidden").await;
+    let (api, _emu, _operator) = delivered_without_a_restart(&format!("PATCH {DEPLOYMENTS}")).await;
     assert!(
         api.requests()
             .iter()
             .any(|r| r.method == "PATCH" && r.path.contains("/deployments/openmetadata")),
         "the patch was tried"
     );
-    let note = warned[0]["note"].as_str().unwrap();
-    assert!(note.contains("rollout.enabled=true"), "{note}");
 }
 
 #[tokio::test]
