@@ -136,3 +136,103 @@ async fn a_malformed_resource_is_reported_and_skipped() {
         })
     );
 }
+
+/// A resource that no longer parses (written under another schema) and carries the finalizer.
+fn malformed_and_finalized() -> Value {
+    json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "openmetadata", "namespace": NS, "uid": "u-1", "resourceVersion": "7",
+                     "finalizers": [FINALIZER]},
+        "spec": {"keycloak": {"url": 42}}
+    })
+}
+
+async fn reconcile_raw(ctx: Arc<Context>, raw: Value) -> Action {
+    let guard: DeserializeGuard<OpenMetadataKeycloakClient> = serde_json::from_value(raw).unwrap();
+    assert!(guard.0.is_err());
+    reconcile(Arc::new(guard), ctx).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_malformed_resource_that_is_not_deleted_keeps_its_finalizer() {
+    let (ctx, api) = setup(&resource("http://unused", |_| {}), true).await;
+    let raw = malformed_and_finalized();
+    api.put(raw.clone());
+    assert_eq!(reconcile_raw(ctx, raw).await, Action::await_change());
+    // Said, and nothing released: its client may still be in use.
+    assert_eq!(calls(&api, 0), [format!("POST {EVENTS_PATH}")]);
+    assert_eq!(stored_event(&api, 0)["reason"], "MalformedResource");
+    let stored = api.get(CRS, NS, "openmetadata").unwrap();
+    assert_eq!(stored["metadata"]["finalizers"], json!([FINALIZER]));
+}
+
+#[tokio::test]
+async fn a_malformed_resource_being_deleted_is_released_and_its_client_said_left() {
+    let (ctx, api) = setup(&resource("http://unused", |_| {}), true).await;
+    let mut raw = malformed_and_finalized();
+    api.put(raw.clone());
+    api.edit(CRS, NS, "openmetadata", |o| {
+        o["metadata"]["deletionTimestamp"] = json!("2026-12-03T00:00:00Z")
+    });
+    raw["metadata"]["deletionTimestamp"] = json!("2026-12-03T00:00:00Z");
+    assert_eq!(reconcile_raw(ctx, raw).await, Action::await_change());
+    assert_eq!(
+        calls(&api, 0),
+        [format!("POST {EVENTS_PATH}"), format!("PATCH {CR_PATH}")]
+    );
+    let event = stored_event(&api, 0);
+    assert_eq!(event["reason"], "ClientOrphaned");
+    assert_eq!(event["type"], "Warning");
+    let note = event["note"].as_str().unwrap();
+    assert!(
+        note.contains("does not parse") && note.contains("left in Keycloak"),
+        "{note}"
+    );
+    assert!(
+        api.get(CRS, NS, "openmetadata").is_none(),
+        "released, it goes"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_resource_without_our_finalizer_is_left_alone() {
+    // Ours went already; another controller's finalizer holds the object.
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, |o| {
+        deleting(o);
+        o.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    });
+    let (ctx, api) = setup(&obj, true).await;
+    let action = reconcile(guard(&obj), ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(calls(&api, 0), Vec::<String>::new());
+    assert!(
+        emu.log().is_empty(),
+        "Keycloak is not asked: {:?}",
+        emu.log()
+    );
+}
+
+#[tokio::test]
+async fn each_resource_backs_off_on_its_own_failures() {
+    let named = |name: &str| resource("http://unused", |o| o.metadata.name = Some(name.into()));
+    let (a, b) = (named("a"), named("b"));
+    let (ctx, _api) = setup(&a, false).await;
+    let down = omkc::reconcile::Error::new(Reason::KeycloakUnavailable, "connection refused");
+    assert_ne!(
+        error_policy(guard(&a), &down, ctx.clone()),
+        Action::await_change()
+    );
+    // The backoff (and the resync it skips meanwhile) is A's, keyed `namespace/name`.
+    assert!(ctx.in_backoff("openmetadata/a"));
+    assert!(!ctx.in_backoff("openmetadata/b"));
+    // A permanent failure of B forgets B's failures only.
+    let refused = omkc::reconcile::Error::new(Reason::SecretConflict, "not owned");
+    assert!(error_policy(guard(&b), &down, ctx.clone()) != Action::await_change());
+    assert_eq!(
+        error_policy(guard(&b), &refused, ctx.clone()),
+        Action::await_change()
+    );
+    assert!(!ctx.in_backoff("openmetadata/b"));
+    assert!(ctx.in_backoff("openmetadata/a"));
+}
