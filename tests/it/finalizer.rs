@@ -1,7 +1,8 @@
 //! The finalizer patches against a copy older than the object (a watch cache that has not seen
 //! the last write yet, often the operator's own finalizer): the JSON patch's `test` fails with
 //! 422, as on a real API server, and the operator reads the object and patches from what it
-//! holds instead of reporting a refusal and waiting for the next resync.
+//! holds instead of reporting a refusal and waiting for the next resync. The object may go, or
+//! change again, between that read and the second patch.
 
 use std::sync::Arc;
 
@@ -110,4 +111,63 @@ async fn a_failure_that_is_not_a_stale_copy_is_reported_without_a_read_or_a_retr
         let methods: Vec<String> = api.requests().iter().map(|r| r.method.clone()).collect();
         assert_eq!(methods, ["PATCH"], "removing: {removing}");
     }
+}
+
+/// A deleted resource held by another finalizer and ours, and a copy whose index of ours is
+/// stale: the first removal's `test` fails, and the operator reads the object again.
+async fn deleted_with_a_stale_index() -> (ApiServer, Arc<Context>, OpenMetadataKeycloakClient) {
+    let (api, ctx, copy) = stale_copy(Some(&["other.example/guard", OURS]), Some(&[OURS])).await;
+    api.delete(CRS, NS, "om");
+    (api, ctx, copy)
+}
+
+/// Another client releases every finalizer: the deleted object goes.
+fn released(o: &mut Value) {
+    o["metadata"]["finalizers"] = json!([]);
+}
+
+fn methods(api: &ApiServer) -> Vec<String> {
+    api.requests().iter().map(|r| r.method.clone()).collect()
+}
+
+#[tokio::test]
+async fn removing_when_the_object_goes_before_the_read_again_is_done() {
+    let (api, ctx, copy) = deleted_with_a_stale_index().await;
+    api.edit_before(&format!("GET {CRS}"), 1, (CRS, NS, "om"), released);
+    finalizer::remove(&copy.metadata, &ctx)
+        .await
+        .expect("gone counts as released");
+    assert_eq!(methods(&api), ["PATCH", "GET"]);
+    assert!(api.get(CRS, NS, "om").is_none());
+}
+
+#[tokio::test]
+async fn removing_when_the_object_goes_before_the_second_patch_is_done() {
+    let (api, ctx, copy) = deleted_with_a_stale_index().await;
+    api.edit_before(&format!("PATCH {CRS}"), 2, (CRS, NS, "om"), released);
+    finalizer::remove(&copy.metadata, &ctx)
+        .await
+        .expect("gone counts as released");
+    assert_eq!(methods(&api), ["PATCH", "GET", "PATCH"]);
+    assert!(api.get(CRS, NS, "om").is_none());
+}
+
+#[tokio::test]
+async fn a_read_again_or_a_second_patch_that_fails_is_reported() {
+    // The read is refused (a role without `get`).
+    let (api, ctx, copy) = deleted_with_a_stale_index().await;
+    api.forbid(&format!("GET {CRS}"));
+    let err = finalizer::remove(&copy.metadata, &ctx).await.unwrap_err();
+    assert!(err.to_string().contains("read the resource"), "{err}");
+    assert_eq!(methods(&api), ["PATCH", "GET"]);
+    // The list changes again between the read and the second patch: that patch's `test` fails
+    // too, and the removal is left to the retry, with our finalizer in place.
+    let (api, ctx, copy) = deleted_with_a_stale_index().await;
+    api.edit_before(&format!("PATCH {CRS}"), 2, (CRS, NS, "om"), |o| {
+        o["metadata"]["finalizers"] = json!([OURS, "other.example/guard"])
+    });
+    let err = finalizer::remove(&copy.metadata, &ctx).await.unwrap_err();
+    assert!(err.to_string().contains("remove the finalizer"), "{err}");
+    assert_eq!(methods(&api), ["PATCH", "GET", "PATCH"]);
+    assert_eq!(finalizers(&api), json!([OURS, "other.example/guard"]));
 }

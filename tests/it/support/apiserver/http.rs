@@ -155,6 +155,7 @@ pub(super) async fn handle(
             format!("resource {} is not emulated", route.resource),
         );
     };
+    interleave(&shared, &format!("{method} {}", route.collection()));
     if shared
         .0
         .lock()
@@ -324,5 +325,27 @@ pub(super) async fn handle(
             record(vec![route.access(verb)]);
             status(405, "MethodNotAllowed", format!("{m} is not emulated"))
         }
+    }
+}
+
+/// Makes the edits due before this request (see [`ApiServer::edit_before`]).
+fn interleave(shared: &Shared, request: &str) {
+    let (lock, tx) = &**shared;
+    let mut inner = lock.lock().unwrap();
+    for pending in inner
+        .interleaved
+        .iter_mut()
+        .filter(|i| i.request == request)
+    {
+        pending.left -= 1;
+    }
+    let (due, waiting) = std::mem::take(&mut inner.interleaved)
+        .into_iter()
+        .partition(|i| i.left == 0);
+    inner.interleaved = waiting;
+    for Interleaved { key, edit, .. } in due {
+        let mut object = inner.objects.get(&key).expect("object to edit").clone();
+        edit(&mut object);
+        inner.write(tx, &key, object);
     }
 }

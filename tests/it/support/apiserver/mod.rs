@@ -10,7 +10,8 @@
 //! Every HTTP request is recorded and can be turned into the RBAC attributes the apiserver
 //! would authorise ([`Access`]), which is how the chart's RBAC rules are derived from what the
 //! code really does. The test itself changes objects through methods that bypass HTTP, so only
-//! the operator's requests are recorded.
+//! the operator's requests are recorded; [`ApiServer::edit_before`] times such a change to land
+//! between two of the operator's requests.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -110,6 +111,17 @@ struct Inner {
     partitioned: BTreeSet<String>,
     /// What each request costs, when modelled (the benchmark): see [`super::load`].
     load: Option<Arc<super::load::Server>>,
+    /// Edits another client makes just before one of the operator's requests is served.
+    interleaved: Vec<Interleaved>,
+}
+
+/// An edit of `key` by another client, made just before the `left`th next request `request`
+/// (`METHOD collection`) is served: a race in the gap between two requests of one call.
+struct Interleaved {
+    request: String,
+    left: usize,
+    key: Key,
+    edit: Box<dyn FnOnce(&mut Value) + Send>,
 }
 
 type Shared = Arc<(Mutex<Inner>, broadcast::Sender<WatchEvent>)>;
@@ -264,6 +276,24 @@ impl ApiServer {
         let mut object = inner.objects.get(&key).expect("object to edit").clone();
         f(&mut object);
         inner.write(tx, &key, object);
+    }
+
+    /// Edits an object as [`Self::edit`] does, just before the operator's `nth` next request
+    /// `request` (`METHOD collection`, e.g. `GET v1/secrets`; 1 for the next) is served: another
+    /// client's write in the gap between two requests of one call.
+    pub fn edit_before(
+        &self,
+        request: &str,
+        nth: usize,
+        (collection, namespace, name): (&str, &str, &str),
+        edit: impl FnOnce(&mut Value) + Send + 'static,
+    ) {
+        self.shared.0.lock().unwrap().interleaved.push(Interleaved {
+            request: request.to_string(),
+            left: nth,
+            key: (collection.into(), namespace.into(), name.into()),
+            edit: Box::new(edit),
+        });
     }
 
     /// Deletes an object as a user would (not recorded).
