@@ -241,8 +241,6 @@ pub async fn converge_client(
             .collect();
         let done = match planned.then {
             Then::Done(requeue) => Some(requeue),
-            // Nothing was written: observing again would see the same.
-            Then::ObserveAgain if planned.writes.is_empty() => break,
             Then::ObserveAgain => None,
         };
         let Some(ctx) = ctx else {

@@ -41,3 +41,26 @@ async fn a_previous_secret_the_api_server_will_not_delete_fails_the_reconcile() 
     assert!(err.to_string().contains("oidc-secrets-old"), "{err}");
     assert!(api.get("v1/secrets", NS, "oidc-secrets-old").is_some());
 }
+
+#[tokio::test]
+async fn a_client_recreated_in_the_same_reconcile_still_removes_the_previous_secret_once() {
+    let emu = Emulator::start().await;
+    let (ctx, api, obj, old) = with_previous(&emu).await;
+    api.put(old);
+    // The client was deleted in Keycloak by hand: the first pass creates it and reads it
+    // back, with nothing yet for Kubernetes; the second writes the Secret and removes the old.
+    let session = admin_session(&emu);
+    let uuid = obj.status.as_ref().unwrap().client_uuid.clone().unwrap();
+    session.delete_client("data-sec", &uuid).await.unwrap();
+    reconcile(guard(&obj), ctx).await.unwrap();
+    let deletes: Vec<String> = calls(&api, 0)
+        .into_iter()
+        .filter(|c| c.starts_with("DELETE"))
+        .collect();
+    assert_eq!(deletes, [format!("DELETE {SECRETS_PATH}/oidc-secrets-old")]);
+    assert!(api.get("v1/secrets", NS, "oidc-secrets-old").is_none());
+    assert!(
+        emu.client("data-sec", "openmetadata").is_some(),
+        "made again"
+    );
+}
