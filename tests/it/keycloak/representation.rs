@@ -16,6 +16,28 @@ both!(authorization_services_bring_a_service_account, |kc| {
     assert_eq!(client["serviceAccountsEnabled"], true);
 });
 
+both!(
+    /// Turned on for a client made without them, through the session that made it: a client
+    /// read back without authorization (not asked for) says nothing of the server's feature.
+    authorization_services_asked_later_are_turned_on,
+    |kc| {
+        let session = kc.admin_session();
+        sync_keycloak(&session, &resource_for(&kc, |_| {}))
+            .await
+            .unwrap();
+        let v = resource_for(&kc, |o| {
+            o.spec.client = Some(omkc::crd::ClientSpec {
+                authorization_services_enabled: Some(true),
+                ..Default::default()
+            });
+        });
+        sync_keycloak(&session, &v).await.unwrap();
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        assert_eq!(client["authorizationServicesEnabled"], true);
+        assert_eq!(client["serviceAccountsEnabled"], true);
+    }
+);
+
 /// From 26.8 on, an account that may view but not manage clients gets `"**********"` for a
 /// secret (no such Keycloak is served to test against: the emulator models it). The mask is
 /// never taken for a secret, and the account's lack of rights is said plainly.

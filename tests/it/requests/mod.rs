@@ -340,6 +340,8 @@ async fn a_repeated_warning_becomes_a_series_and_a_new_message_a_new_event() {
     assert!(note.contains("spec.keycloak.url"), "{note}");
 }
 
+mod connections;
+
 mod deletion;
 
 mod events;
