@@ -9,14 +9,16 @@ use omkc::{
     crd::OpenMetadataKeycloakClient,
     keycloak::Session,
     keycloak::{Credentials, KeycloakError},
-    names::{OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE, SECRET_CREATION_ATTRIBUTE},
+    names::{
+        OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE, ROTATING_FOR_ANNOTATION, SECRET_CREATION_ATTRIBUTE,
+    },
     reason::Reason,
     reconcile::{
         change::{Change, Rotation},
         desired::{self, ClientField},
         plan::Put,
     },
-    validate::validate,
+    validate::{ROTATE_ANNOTATION, validate},
 };
 use serde_json::json;
 
@@ -330,3 +332,39 @@ mod access;
 mod scopes;
 
 mod representation;
+
+/// Without a context the loop makes no Kubernetes write: a rotation asked for stops at its
+/// first pass, which marks the Secret, and hands that write back with nothing sent to Keycloak
+/// (a loop that went on would plan the same mark again and again, from a Secret never written).
+#[tokio::test]
+async fn without_a_context_a_rotation_stops_at_the_mark_it_hands_back() {
+    let kc = Kc::emulator().await;
+    let session = kc.admin_session();
+    let fresh = resource_for(&kc, |_| {});
+    let made = keycloak_sync(&session, &fresh).await.unwrap();
+    let held = kc.secret_of(REALM, "openmetadata").await.unwrap();
+    let mut obj = resource_for(&kc, |o| {
+        o.metadata.annotations = Some([(ROTATE_ANNOTATION.to_string(), "t1".to_string())].into());
+    });
+    obj.status = unmade_status(&made).cloned();
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let observed = omkc::reconcile::plan::Observed {
+        issuer: session.realm_url(REALM),
+        secret: Some(desired::output_secret(&v, &held, &Default::default())),
+        now: omkc::reconcile::observe::now(),
+        ..Default::default()
+    };
+    kc.clear_log().await;
+    let converged = omkc::reconcile::converge_client(&session, &obj, &v, observed, None)
+        .await
+        .unwrap();
+    let Some(Put::Apply(marked)) = unmade_secret(&converged) else {
+        panic!("the Secret marked: {:?}", converged.changes)
+    };
+    assert_eq!(
+        marked.metadata.annotations.as_ref().unwrap()[ROTATING_FOR_ANNOTATION],
+        "t1"
+    );
+    assert!(kc.writes().is_empty(), "{:?}", kc.writes());
+    assert_eq!(kc.secret_of(REALM, "openmetadata").await.unwrap(), held);
+}
