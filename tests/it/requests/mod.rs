@@ -62,13 +62,22 @@ fn deleting(o: &mut OpenMetadataKeycloakClient) {
 /// The fake with the resource stored, and a context whose watches have listed the output
 /// Secrets and ConfigMaps (none) and, when `credentials`, seen the labelled credentials Secret.
 async fn setup(obj: &OpenMetadataKeycloakClient, credentials: bool) -> (Arc<Context>, ApiServer) {
+    setup_with(obj, credentials, Settings::default()).await
+}
+
+/// [`setup`] with these settings (the installation id aside).
+async fn setup_with(
+    obj: &OpenMetadataKeycloakClient,
+    credentials: bool,
+    settings: Settings,
+) -> (Arc<Context>, ApiServer) {
     let api = ApiServer::start().await;
     api.put(serde_json::to_value(obj).unwrap());
     let ctx = Context::new(
         api.client(),
         Settings {
             installation: INSTALLATION.into(),
-            ..Settings::default()
+            ..settings
         },
     );
     ctx.output_secrets.apply(None, &watcher::Event::Init);
@@ -349,3 +358,5 @@ mod events;
 mod previous;
 
 mod refusals;
+
+mod rotation;
