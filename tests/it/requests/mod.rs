@@ -359,4 +359,6 @@ mod previous;
 
 mod refusals;
 
+mod resync;
+
 mod rotation;

@@ -236,3 +236,36 @@ async fn each_resource_backs_off_on_its_own_failures() {
     assert!(!ctx.in_backoff("openmetadata/b"));
     assert!(ctx.in_backoff("openmetadata/a"));
 }
+
+#[tokio::test]
+async fn a_secret_of_another_resource_is_read_by_its_metadata_only() {
+    // Another resource of the namespace writes the Secret this one names; a rotation asked for
+    // here makes the operator read the Secret from the API server rather than the watch.
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, |o| {
+        finalized(o);
+        o.metadata.annotations = Some([("omkc.dev/rotate".to_string(), "t1".to_string())].into());
+    });
+    let (ctx, api) = setup(&obj, true).await;
+    let theirs = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "oidc-secrets", "namespace": NS,
+                     "labels": {"app.kubernetes.io/managed-by": "openmetadata-keycloak-operator"},
+                     "ownerReferences": [{"apiVersion": "omkc.dev/v1alpha1",
+                         "kind": "OpenMetadataKeycloakClient", "name": "analytics",
+                         "uid": "uid-of-analytics", "controller": true}]},
+        "data": {"openmetadata-oidc-client-secret": b64("theirs")}
+    });
+    api.put(theirs.clone());
+    ctx.output_secrets
+        .insert(serde_json::from_value(theirs).unwrap());
+    let err = reconcile(guard(&obj), ctx).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::SecretConflict);
+    let reads: Vec<bool> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == OUT_PATH)
+        .map(|r| r.metadata_only)
+        .collect();
+    assert_eq!(reads, [true], "their data is never read");
+}
