@@ -88,6 +88,24 @@ async fn a_workload_the_operator_may_read_but_not_patch_is_said_and_the_rest_del
 }
 
 #[tokio::test]
+async fn a_workload_read_that_fails_is_a_failure_to_retry_not_a_missing_permission() {
+    let (api, emu) = world().await;
+    api.put(openmetadata_deployment());
+    // The API server cannot answer reads of Deployments (an etcd timeout): no RBAC says no.
+    api.fail_writes(&format!("GET {DEPLOYMENTS}"), true);
+    let _operator = start(&api, Duration::from_secs(300));
+    api.put(resource(
+        &emu,
+        json!({"secret": {"rollout": [{"kind": "Deployment", "name": "openmetadata"}]}}),
+    ));
+    in_step(&api, &emu).await;
+    let failed = events_seen(&api, "KubernetesError").await;
+    let note = failed[0]["note"].as_str().unwrap();
+    assert!(note.contains("\"openmetadata\""), "{note}");
+    assert!(events(&api, "WorkloadRestartForbidden").is_empty());
+}
+
+#[tokio::test]
 async fn a_workload_named_by_two_resources_follows_the_first_only() {
     let (api, emu) = world().await;
     api.put(openmetadata_deployment());

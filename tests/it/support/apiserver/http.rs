@@ -176,14 +176,12 @@ pub(super) async fn handle(
             ),
         );
     }
-    if method != Method::GET
-        && shared
-            .0
-            .lock()
-            .unwrap()
-            .failing
-            .contains(&route.collection())
-    {
+    let failing = {
+        let failing = &shared.0.lock().unwrap().failing;
+        (method != Method::GET && failing.contains(&route.collection()))
+            || failing.contains(&format!("{method} {}", route.collection()))
+    };
+    if failing {
         record(vec![]);
         return status(500, "InternalError", "etcdserver: request timed out".into());
     }

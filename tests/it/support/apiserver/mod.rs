@@ -105,7 +105,7 @@ struct Inner {
     /// Collections RBAC does not grant the operator (every verb answers 403 Forbidden).
     forbidden: BTreeSet<String>,
     /// Collections whose writes fail (500 Internal Server Error: an etcd timeout, a webhook
-    /// down); reads still work.
+    /// down), reads still working; or `METHOD collection`, requests of that method only.
     failing: BTreeSet<String>,
     /// Users cut off from the server: their requests get no answer, their watches go silent.
     partitioned: BTreeSet<String>,
@@ -187,7 +187,8 @@ impl ApiServer {
             .insert(collection.to_string());
     }
 
-    /// Makes every write to `collection` fail with 500, or (`false`) work again.
+    /// Makes every write to `collection` fail with 500, or (`false`) work again; with
+    /// `METHOD collection` (`GET apps/v1/deployments`), the requests of that method, reads too.
     pub fn fail_writes(&self, collection: &str, failing: bool) {
         let mut inner = self.shared.0.lock().unwrap();
         if failing {
