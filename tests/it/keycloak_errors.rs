@@ -136,10 +136,11 @@ async fn a_fresh_client_in_a_realm_without_the_default_scopes_gets_them_one_by_o
     );
 }
 
-/// A Keycloak URL that answers every admin call with a body too long to hold: announced with a
-/// `Content-Length` of 100 MiB (`chunked: false`), or streamed without one. It never finishes
-/// the body, so only a client that stops reading gets an answer.
-async fn endless_body_server(chunked: bool) -> String {
+/// A Keycloak URL that answers every admin call with `[]` padded with spaces to `length` bytes
+/// (valid JSON: an empty list), or, with no length, with a body too long to hold that never
+/// ends. Announced with a `Content-Length` (100 MiB for the endless one), or (`chunked`) streamed
+/// without one in pieces of 100,000 bytes, which add up to no round number.
+async fn body_server(chunked: bool, length: Option<usize>) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -171,27 +172,43 @@ async fn endless_body_server(chunked: bool) -> String {
                     let _ = socket.write_all(answer.as_bytes()).await;
                     return;
                 }
+                let body = match length {
+                    Some(n) => {
+                        let mut body = vec![b' '; n];
+                        (body[0], body[n - 1]) = (b'[', b']');
+                        body
+                    }
+                    None => vec![b' '; 64 * 1024 * 1024],
+                };
                 let head = if chunked {
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_string()
                 } else {
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n"
+                    let announced = length.unwrap_or(100 * 1024 * 1024);
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {announced}\r\n\r\n"
+                    )
                 };
                 if socket.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
-                let piece = vec![b' '; 64 * 1024];
-                for _ in 0..(if chunked { 1024 } else { 1 }) {
+                for piece in body.chunks(100_000) {
                     let chunk = if chunked {
                         let mut c = format!("{:x}\r\n", piece.len()).into_bytes();
-                        c.extend_from_slice(&piece);
+                        c.extend_from_slice(piece);
                         c.extend_from_slice(b"\r\n");
                         c
                     } else {
-                        piece.clone()
+                        piece.to_vec()
                     };
                     if socket.write_all(&chunk).await.is_err() {
                         return;
                     }
+                }
+                if length.is_some() {
+                    if chunked {
+                        let _ = socket.write_all(b"0\r\n\r\n").await;
+                    }
+                    return;
                 }
                 // Never finish: hold the connection open.
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -201,28 +218,39 @@ async fn endless_body_server(chunked: bool) -> String {
     base
 }
 
+/// `find_client` against [`body_server`], bounded: a client that read on would wait for a body
+/// that never ends.
+async fn find_at(base: &str) -> Result<Option<omkc::keycloak::ObservedClient>, KeycloakError> {
+    let session = crate::support::session_at(
+        base,
+        Credentials::Password {
+            username: ADMIN_USER.into(),
+            password: "irrelevant".into(),
+        },
+    );
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        session.find_client("data-sec", "openmetadata"),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{base}: still reading after 10 s"))
+}
+
 #[tokio::test]
 async fn a_response_body_too_long_to_need_is_refused_without_reading_it_all() {
+    const MIB: usize = 1024 * 1024;
     for chunked in [false, true] {
-        let base = endless_body_server(chunked).await;
-        let session = crate::support::session_at(
-            &base,
-            Credentials::Password {
-                username: ADMIN_USER.into(),
-                password: "irrelevant".into(),
-            },
-        );
-        // Bounded: a client that read on would wait for a body that never ends.
-        let answer = tokio::time::timeout(
-            Duration::from_secs(10),
-            session.find_client("data-sec", "openmetadata"),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("chunked {chunked}: still reading after 10 s"));
-        let err = answer.unwrap_err();
-        assert!(
-            matches!(&err, KeycloakError::Protocol(m) if m.contains("larger than 1 MiB")),
-            "chunked {chunked}: {err}"
-        );
+        // Up to 1 MiB is read; a byte more, or a body that never ends, is refused.
+        let read = find_at(&body_server(chunked, Some(MIB)).await).await;
+        assert!(matches!(read, Ok(None)), "chunked {chunked}: {read:?}");
+        for length in [Some(MIB + 1), None] {
+            let err = find_at(&body_server(chunked, length).await)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, KeycloakError::Protocol(m) if m.contains("larger than 1 MiB")),
+                "chunked {chunked}, {length:?} bytes: {err}"
+            );
+        }
     }
 }
