@@ -136,6 +136,26 @@ async fn a_fresh_client_in_a_realm_without_the_default_scopes_gets_them_one_by_o
     );
 }
 
+#[tokio::test]
+async fn a_401_after_a_fresh_token_is_an_error_not_a_second_renewal() {
+    // The token is revoked, and so is the next one: a session renews once, then says so.
+    let emu = Emulator::start().await;
+    emu.inject_fault(Fault {
+        times: 2,
+        ..Fault::once(
+            Some("GET"),
+            "/clients",
+            401,
+            r#"{"error":"HTTP 401 Unauthorized"}"#,
+        )
+    });
+    let err = attempt(&emu, &admin_session(&emu)).await.unwrap_err();
+    assert!(err.to_string().contains("HTTP 401"), "{err}");
+    assert_eq!(emu.token_requests(), 2, "one token, one renewal");
+    let refused = emu.log().iter().filter(|e| e.status == 401).count();
+    assert_eq!(refused, 2);
+}
+
 /// A Keycloak URL that answers every admin call with `[]` padded with spaces to `length` bytes
 /// (valid JSON: an empty list), or, with no length, with a body too long to hold that never
 /// ends. Announced with a `Content-Length` (100 MiB for the endless one), or (`chunked`) streamed

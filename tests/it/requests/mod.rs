@@ -355,6 +355,8 @@ mod deletion;
 
 mod events;
 
+mod metrics;
+
 mod previous;
 
 mod refusals;
