@@ -85,3 +85,23 @@ async fn deletion_keeps_the_finalizer_while_keycloak_is_down() {
         "at least what the service asked for (Retry-After)"
     );
 }
+
+#[tokio::test]
+async fn a_client_keycloak_fails_to_delete_keeps_the_finalizer() {
+    let emu = Emulator::start().await;
+    let (ctx, api) = setup(&resource(&emu.base_url, finalized), true).await;
+    let mut obj = converged(&emu, &ctx, &api).await;
+    deleting(&mut obj);
+    api.edit(CRS, NS, "openmetadata", |o| {
+        o["metadata"]["deletionTimestamp"] = json!("2026-12-03T00:00:00Z")
+    });
+    emu.inject(Some("DELETE"), "/clients/", 500, "{}");
+    let err = reconcile(guard(&obj), ctx).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    let stored = api.get(CRS, NS, "openmetadata").unwrap();
+    assert_eq!(stored["metadata"]["finalizers"], json!([FINALIZER]));
+    assert!(
+        emu.client("data-sec", "openmetadata").is_some(),
+        "tried again later"
+    );
+}

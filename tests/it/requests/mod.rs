@@ -317,6 +317,12 @@ async fn a_converged_resource_makes_no_kubernetes_request_and_one_keycloak_reque
     );
     assert_eq!(emu.admin_events(), []);
     assert_eq!(emu.token_requests(), 1, "one token for all of them");
+    let discovery = emu
+        .log()
+        .iter()
+        .filter(|e| e.path.ends_with("/.well-known/openid-configuration"))
+        .count();
+    assert_eq!(discovery, 1, "the realm's issuer is read once an hour");
 }
 
 #[tokio::test]
