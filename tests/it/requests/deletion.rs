@@ -1,16 +1,25 @@
-//! One reconcile of a deleted resource: the client, then the finalizer; Retain; Keycloak down.
+//! One reconcile of a deleted resource: the client, then the finalizer; Retain; Keycloak down
+//! or failing the deletion.
 
 use super::*;
 
-#[tokio::test]
-async fn deletion_removes_the_owned_client_then_the_finalizer() {
-    let emu = Emulator::start().await;
+/// A converged resource that a user has just deleted, as the API server and the watch show it.
+async fn converged_then_deleted(
+    emu: &Emulator,
+) -> (Arc<Context>, ApiServer, OpenMetadataKeycloakClient) {
     let (ctx, api) = setup(&resource(&emu.base_url, finalized), true).await;
-    let mut obj = converged(&emu, &ctx, &api).await;
+    let mut obj = converged(emu, &ctx, &api).await;
     deleting(&mut obj);
     api.edit(CRS, NS, "openmetadata", |o| {
         o["metadata"]["deletionTimestamp"] = json!("2026-12-03T00:00:00Z")
     });
+    (ctx, api, obj)
+}
+
+#[tokio::test]
+async fn deletion_removes_the_owned_client_then_the_finalizer() {
+    let emu = Emulator::start().await;
+    let (ctx, api, obj) = converged_then_deleted(&emu).await;
     let action = reconcile(guard(&obj), ctx).await.unwrap();
     assert_eq!(action, Action::await_change());
     // The writes, then what they did is reported (as in every reconcile).
@@ -89,12 +98,7 @@ async fn deletion_keeps_the_finalizer_while_keycloak_is_down() {
 #[tokio::test]
 async fn a_client_keycloak_fails_to_delete_keeps_the_finalizer() {
     let emu = Emulator::start().await;
-    let (ctx, api) = setup(&resource(&emu.base_url, finalized), true).await;
-    let mut obj = converged(&emu, &ctx, &api).await;
-    deleting(&mut obj);
-    api.edit(CRS, NS, "openmetadata", |o| {
-        o["metadata"]["deletionTimestamp"] = json!("2026-12-03T00:00:00Z")
-    });
+    let (ctx, api, obj) = converged_then_deleted(&emu).await;
     emu.inject(Some("DELETE"), "/clients/", 500, "{}");
     let err = reconcile(guard(&obj), ctx).await.unwrap_err();
     assert!(err.is_transient(), "{err}");
