@@ -39,8 +39,15 @@ fn writes(namespace: &str, name: &str) -> [(reqwest::Method, String, &'static st
             reqwest::Method::POST,
             format!("/apis/events.k8s.io/v1/namespaces/{namespace}/events"),
             "application/json",
+            // As valid as the operator's: the fake API server refuses what a real one refuses.
             json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
                    "metadata": {"name": format!("{name}.created"), "namespace": namespace},
+                   "eventTime": "2026-12-04T00:00:00.000000Z",
+                   "reportingController": "openmetadata-keycloak-operator",
+                   "reportingInstance": "bench",
+                   "regarding": {"apiVersion": "omkc.dev/v1alpha1",
+                                 "kind": "OpenMetadataKeycloakClient",
+                                 "name": name, "namespace": namespace},
                    "reason": "Created", "action": "Reconcile", "type": "Normal", "note": "created"}),
         ),
     ]
