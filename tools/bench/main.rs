@@ -24,6 +24,7 @@
 mod support;
 
 mod baseline;
+mod claims;
 mod resync;
 mod steps;
 
@@ -48,6 +49,7 @@ struct Options {
     concurrency: usize,
     instant: bool,
     baseline: bool,
+    check: bool,
     namespaces: usize,
     latency: Duration,
     resync: String,
@@ -60,6 +62,7 @@ fn options() -> Options {
         concurrency: 16,
         instant: false,
         baseline: true,
+        check: false,
         namespaces: 10,
         latency: Duration::from_millis(10),
         // Longer than 1000 resources take to converge, so that no resync falls in the
@@ -82,6 +85,8 @@ fn options() -> Options {
             "--instant" => o.instant = true,
             // Skips the plain writers' runs (long at 10,000 resources).
             "--no-baseline" => o.baseline = false,
+            // Fails the run when a count differs from the docs' claim (CI runs it small).
+            "--check" => o.check = true,
             // Passed to `run` as they are, e.g. --concurrency 8.
             other => o.extra.push(other.to_string()),
         }
@@ -249,6 +254,18 @@ async fn bench(o: Options) {
         .spawn()
         .unwrap();
     let base = format!("http://{}", listening_address(&mut child));
+    // The resyncs' rounds are timed from the moment the operator leads (it starts its
+    // controllers then): read from its `omkc_leader` gauge, every 2 ms.
+    let leading_since = loop {
+        if metric(&base, "omkc_leader").await == 1.0 {
+            break Instant::now();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the operator never led"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
     println!(
         "{} resources in {} namespaces (a backlog), Keycloak latency {:?} per request, API server {}, concurrency {}, resync {}, operator args {:?}",
         o.resources,
@@ -311,6 +328,25 @@ async fn bench(o: Options) {
     );
     println!("  reconciles per resource  {:.2}", reconciles / n as f64);
     println!("  Keycloak requests/res.   {}", by_method(&converging, n));
+    let mut claims = claims::Claims::default();
+    let per = |count: f64| count / n as f64;
+    claims.count("converging: reconciles per resource", per(reconciles), 1.0);
+    let gets = converging.iter().filter(|c| c.starts_with("GET ")).count();
+    claims.count(
+        "converging: Keycloak requests per resource",
+        per(converging.len() as f64),
+        3.0,
+    );
+    claims.count(
+        "converging: Keycloak GETs per resource",
+        per(gets as f64),
+        2.0,
+    );
+    claims.count(
+        "converging: Kubernetes writes per resource",
+        per(k8s_writes as f64),
+        4.0,
+    );
     println!(
         "  Kubernetes writes/res.   {:.2} (incl. Events)",
         k8s_writes as f64 / n as f64
@@ -325,7 +361,7 @@ async fn bench(o: Options) {
         rss_kib(&child, "VmHWM:") as f64 / 1024.0
     );
 
-    resync::one_period(&o, &api, &emu, &base, started).await;
+    resync::one_period(&o, &api, &emu, &base, leading_since, &mut claims).await;
     println!(
         "\noperator peak RSS          {:.1} MiB ({:.1} MiB now)",
         rss_kib(&child, "VmHWM:") as f64 / 1024.0,
@@ -359,6 +395,7 @@ async fn bench(o: Options) {
     // follower's, from the fake's log), and with no watch at all.
     if !o.baseline {
         let _ = std::fs::remove_dir_all(&dir);
+        claims.finish(o.check);
         return;
     }
     let (alone, alone_writes) = baseline::writes_alone(load, &names, o.concurrency, &watches).await;
@@ -380,4 +417,5 @@ async fn bench(o: Options) {
         all_ready.as_secs_f64() / bare.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
+    claims.finish(o.check);
 }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::{
-    CRS, Options, by_method, metric, metrics_text, steps,
+    CRS, Options, by_method,
+    claims::Claims,
+    metric, metrics_text, steps,
     support::{
         self,
         apiserver::{ApiServer, Request},
@@ -20,17 +22,20 @@ pub async fn one_period(
     api: &ApiServer,
     emu: &Emulator,
     base: &str,
-    started: Instant,
+    leading_since: Instant,
+    claims: &mut Claims,
 ) {
     let n = o.resources;
     let namespace = |i: usize| format!("team-{}", i % o.namespaces);
     // The leader election's Lease writes are counted apart.
     let is_write = |r: &Request| r.method != "GET" && !r.path.contains("/leases");
-    // One converged resync period: every resource is resynced once. The first round of
-    // resyncs starts one period after the operator started; measure exactly one round.
+    // One converged resync period: every resource is resynced once. A round starts every
+    // period from the moment the operator leads and resyncs one resource every `period / n`
+    // (`src/controller/resync.rs`). The window opens half such a gap before a round, so that
+    // it holds that round's n resyncs and none of the next, whatever the start-up took.
     let period = omkc::cli::parse_duration(&o.resync).unwrap();
-    // Rounds start every period from the operator's start: the first one after convergence.
-    let mut first_round = started + period + Duration::from_millis(200);
+    let gap = period / n as u32;
+    let mut first_round = leading_since + period - gap / 2;
     while first_round < Instant::now() {
         first_round += period;
     }
@@ -42,7 +47,10 @@ pub async fn one_period(
         .iter()
         .filter(|r| r.method != "GET" && r.path.contains("/leases"))
         .count();
-    let reconciles_before = metric(base, "omkc_reconciliations_total").await;
+    // Reconciles counted as they start (a queue wait is observed once a reconcile), not as
+    // they end: the last of a round may end after the window.
+    const STARTED: &str = "omkc_reconcile_queue_wait_seconds_count";
+    let reconciles_before = metric(base, STARTED).await;
     let metrics_before = metrics_text(base).await;
     // Half-way, a new resource arrives: it must not wait behind the resyncs.
     tokio::time::sleep(period / 2).await;
@@ -96,7 +104,23 @@ pub async fn one_period(
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     // Less the newcomer's one reconcile.
-    let reconciles = metric(base, "omkc_reconciliations_total").await - reconciles_before - 1.0;
+    let reconciles = metric(base, STARTED).await - reconciles_before - 1.0;
+    let per = |count: f64| count / n as f64;
+    claims.count("resync: reconciles per resource", per(reconciles), 1.0);
+    claims.count(
+        "resync: Keycloak requests per resource",
+        per(resync.len() as f64),
+        1.0,
+    );
+    let gets = resync.iter().filter(|c| c.starts_with("GET ")).count();
+    claims.count("resync: Keycloak GETs per resource", per(gets as f64), 1.0);
+    claims.count("resync: Kubernetes writes", writes.len() as f64, 0.0);
+    // The newcomer's create is the only one.
+    claims.count(
+        "resync: Keycloak writes",
+        emu.admin_events().len() as f64,
+        1.0,
+    );
     println!("\none converged resync period ({})", o.resync);
     println!("  reconciles per resource  {:.2}", reconciles / n as f64);
     println!("  Keycloak requests/res.   {}", by_method(&resync, n));
