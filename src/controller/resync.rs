@@ -56,3 +56,114 @@ pub(super) fn spread_resyncs(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeSet, sync::Arc, time::Duration};
+
+    use futures::StreamExt;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use kube::{
+        core::DeserializeGuard,
+        runtime::{reflector, watcher},
+    };
+    use tokio::time::Instant;
+
+    use super::{Guarded, spread_resyncs};
+    use crate::{Settings, context::Context, crd::OpenMetadataKeycloakClient};
+
+    const PERIOD: Duration = Duration::from_secs(40);
+
+    fn resource(name: &str) -> Guarded {
+        let mut obj: OpenMetadataKeycloakClient =
+            serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+        obj.metadata.name = Some(name.into());
+        obj.metadata.namespace = Some("team".into());
+        DeserializeGuard(Ok(obj))
+    }
+
+    /// A context whose client is never called (nothing here talks to Kubernetes).
+    fn context() -> Arc<Context> {
+        crate::tls::install_crypto_provider();
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        Arc::new(Context::new(client, Settings::default()))
+    }
+
+    /// The first `n` resyncs: the resource's name and when, from the stream's creation.
+    async fn resyncs(
+        store: reflector::Store<Guarded>,
+        ctx: Arc<Context>,
+        n: usize,
+    ) -> Vec<(String, Duration)> {
+        let start = Instant::now();
+        spread_resyncs(store, PERIOD, ctx)
+            .take(n)
+            .map(|r| (r.name, start.elapsed()))
+            .collect()
+            .await
+    }
+
+    fn at(seconds: &[u64]) -> Vec<Duration> {
+        seconds.iter().copied().map(Duration::from_secs).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_resource_once_a_period_evenly_spread_from_one_period_in() {
+        let (store, mut writer) = reflector::store();
+        for name in ["a", "b", "c", "d"] {
+            writer.apply_watcher_event(&watcher::Event::Apply(resource(name)));
+        }
+        let seen = resyncs(store, context(), 8).await;
+        let times: Vec<Duration> = seen.iter().map(|(_, t)| *t).collect();
+        assert_eq!(times, at(&[40, 50, 60, 70, 80, 90, 100, 110]));
+        for round in seen.chunks(4) {
+            let names: BTreeSet<&str> = round.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, BTreeSet::from(["a", "b", "c", "d"]), "{seen:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_round_waits_a_whole_period_for_the_next() {
+        let (store, mut writer) = reflector::store();
+        // Resources appear after the first (empty) round: the next round is one period later.
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(50)).await;
+            for name in ["a", "b"] {
+                writer.apply_watcher_event(&watcher::Event::Apply(resource(name)));
+            }
+            std::future::pending::<()>().await
+        });
+        let times: Vec<Duration> = resyncs(store, context(), 3)
+            .await
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        assert_eq!(times, at(&[80, 100, 120]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resource_being_deleted_or_waiting_out_a_backoff_keeps_its_slot_unused() {
+        let (store, mut writer) = reflector::store();
+        let mut deleting = resource("deleting");
+        if let Ok(obj) = &mut deleting.0 {
+            obj.metadata.deletion_timestamp = Some(Time(Default::default()));
+        }
+        for guard in [resource("a"), deleting, resource("failing"), resource("b")] {
+            writer.apply_watcher_event(&watcher::Event::Apply(guard));
+        }
+        let ctx = context();
+        ctx.backoff("team/failing", None);
+        let seen = resyncs(store, ctx, 3).await;
+        let names: BTreeSet<&str> = seen[..2].iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, BTreeSet::from(["a", "b"]), "{seen:?}");
+        // Each in one of the round's four slots, the skipped ones' left empty; then the next
+        // round, on time.
+        assert!(
+            seen[..2]
+                .iter()
+                .all(|(_, t)| at(&[40, 50, 60, 70]).contains(t))
+        );
+        assert!(at(&[80, 90, 100, 110]).contains(&seen[2].1), "{seen:?}");
+    }
+}

@@ -152,3 +152,24 @@ pub(crate) fn http_client(ca_bundle: Option<&str>) -> Result<reqwest::Client, Ke
         KeycloakError::Unreachable(format!("HTTP client: {}", error::tidy(&e.to_string())))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_observed_client_shows_that_it_has_a_secret_never_the_secret() {
+        let observed = ObservedClient::new(ClientRepresentation {
+            client_id: Some("openmetadata".into()),
+            secret: Some("s3cr3t-value".into()),
+            ..Default::default()
+        });
+        let text = format!("{observed:?}");
+        assert!(text.contains("secret: Some(<redacted>)"), "{text}");
+        assert!(!text.contains("s3cr3t-value"), "{text}");
+        assert_eq!(
+            observed.rep.secret, None,
+            "the secret is taken out of the body"
+        );
+    }
+}
