@@ -118,6 +118,38 @@ async fn rejected_credentials_are_remembered_instead_of_retried_per_resource() {
 }
 
 #[tokio::test]
+async fn a_token_endpoint_that_fails_for_a_moment_is_asked_again_at_once() {
+    // Only a refusal is remembered for a window; a 503 is not, and the next resource's
+    // reconcile asks for a token again (and converges).
+    let emu = Emulator::start().await;
+    let session = admin_session(&emu);
+    emu.inject(Some("POST"), "/protocol/openid-connect/token", 503, "");
+    let err = attempt(&emu, &session).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::KeycloakUnavailable, "{err}");
+    attempt(&emu, &session).await.unwrap();
+    assert_eq!(emu.token_requests(), 2, "the failed one, then one at once");
+}
+
+#[tokio::test]
+async fn a_server_version_is_reported_only_when_it_is_short_plain_text() {
+    let emu = Emulator::start().await;
+    let session = admin_session(&emu);
+    let (major, minor) = emu.version();
+    let reported = session.server_version().await.unwrap();
+    assert_eq!(reported, Some(format!("{major}.{minor}.0")));
+    for (version, shown) in [
+        ("", false),
+        (&*"9".repeat(64), true),
+        (&*"9".repeat(65), false),
+    ] {
+        let body = serde_json::json!({"systemInfo": {"version": version}}).to_string();
+        emu.inject(Some("GET"), "/admin/serverinfo", 200, &body);
+        let reported = session.server_version().await.unwrap();
+        assert_eq!(reported.is_some(), shown, "{} characters", version.len());
+    }
+}
+
+#[tokio::test]
 async fn a_fresh_client_in_a_realm_without_the_default_scopes_gets_them_one_by_one() {
     let emu = Emulator::start().await;
     emu.remove_realm_default_scope("data-sec", "email");
