@@ -107,6 +107,55 @@ fn is_refusal(error: &KeycloakError) -> bool {
     )
 }
 
+impl State {
+    /// What the cache answers at `now`: the token until its renewal time, else a refusal
+    /// until its window ends; `None` when Keycloak must be asked.
+    fn cached(&self, now: Instant) -> Option<Result<String, KeycloakError>> {
+        if let Some(token) = &self.token
+            && now < token.renew_at
+        {
+            return Some(Ok(token.value.clone()));
+        }
+        if let Some(refusal) = &self.refusal
+            && now < refusal.until
+        {
+            return Some(Err(refusal.error.clone()));
+        }
+        None
+    }
+
+    /// Keeps Keycloak's answer at `now`: a token (forgetting any refusal), or a refusal
+    /// remembered for a window one step longer than the last; other errors are not kept.
+    fn record(
+        &mut self,
+        answer: Result<CachedToken, KeycloakError>,
+        now: Instant,
+    ) -> Result<String, KeycloakError> {
+        self.token = None;
+        match answer {
+            Ok(fresh) => {
+                let value = fresh.value.clone();
+                *self = State {
+                    token: Some(fresh),
+                    refusal: None,
+                };
+                Ok(value)
+            }
+            Err(error) => {
+                if is_refusal(&error) {
+                    let streak = self.refusal.as_ref().map_or(0, |r| r.streak) + 1;
+                    self.refusal = Some(Refusal {
+                        error: error.clone(),
+                        until: now + refusal_window(streak),
+                        streak,
+                    });
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
 impl TokenCache {
     /// A cache for `credentials` at `{base_url}/realms/{admin_realm}/protocol/openid-connect/token`.
     pub(crate) fn new(
@@ -131,44 +180,16 @@ impl TokenCache {
     /// window lasts.
     pub async fn get(&self) -> Result<String, KeycloakError> {
         let mut state = self.state.lock().await;
-        let now = Instant::now();
-        if let Some(token) = &state.token
-            && now < token.renew_at
-        {
-            return Ok(token.value.clone());
+        if let Some(cached) = state.cached(Instant::now()) {
+            return cached;
         }
-        if let Some(refusal) = &state.refusal
-            && now < refusal.until
-        {
-            return Err(refusal.error.clone());
-        }
-        match self.request().await {
-            Ok(fresh) => {
-                self.transport.metrics.token_request("success");
-                let value = fresh.value.clone();
-                *state = State {
-                    token: Some(fresh),
-                    refusal: None,
-                };
-                Ok(value)
-            }
-            Err(error) => {
-                let refused = is_refusal(&error);
-                self.transport
-                    .metrics
-                    .token_request(if refused { "rejected" } else { "error" });
-                if refused {
-                    let streak = state.refusal.as_ref().map_or(0, |r| r.streak) + 1;
-                    state.refusal = Some(Refusal {
-                        error: error.clone(),
-                        until: Instant::now() + refusal_window(streak),
-                        streak,
-                    });
-                }
-                state.token = None;
-                Err(error)
-            }
-        }
+        let answer = self.request().await;
+        self.transport.metrics.token_request(match &answer {
+            Ok(_) => "success",
+            Err(e) if is_refusal(e) => "rejected",
+            Err(_) => "error",
+        });
+        state.record(answer, Instant::now())
     }
 
     /// Forgets the cached token (after Keycloak answered 401 to it).
@@ -261,12 +282,71 @@ mod tests {
         );
     }
 
+    fn rejected() -> KeycloakError {
+        KeycloakError::CredentialsRejected {
+            status: 401,
+            code: Some("invalid_grant".into()),
+        }
+    }
+
+    fn token(value: &str, renew_at: Instant) -> CachedToken {
+        CachedToken {
+            value: value.into(),
+            renew_at,
+        }
+    }
+
     #[test]
-    fn a_refusal_is_remembered_for_a_window_that_doubles_up_to_five_minutes() {
-        assert_eq!(refusal_window(1), Duration::from_secs(30));
-        assert_eq!(refusal_window(2), Duration::from_secs(60));
-        assert_eq!(refusal_window(4), Duration::from_secs(240));
-        assert_eq!(refusal_window(9), Duration::from_secs(300));
+    fn a_token_is_served_until_its_renewal_time_then_asked_again() {
+        let t0 = Instant::now();
+        let mut state = State::default();
+        assert_eq!(state.cached(t0), None);
+        let renew_at = t0 + Duration::from_secs(45);
+        assert_eq!(state.record(Ok(token("t1", renew_at)), t0), Ok("t1".into()));
+        let just_before = renew_at - Duration::from_millis(1);
+        assert_eq!(state.cached(just_before), Some(Ok("t1".into())));
+        assert_eq!(state.cached(renew_at), None);
+    }
+
+    #[test]
+    fn refusals_are_remembered_for_windows_that_double_and_a_token_ends_the_streak() {
+        let t0 = Instant::now();
+        let mut state = State::default();
+        let mut at = t0;
+        for window in [30, 60, 120, 240, 300, 300] {
+            assert_eq!(state.record(Err(rejected()), at), Err(rejected()));
+            let end = at + Duration::from_secs(window);
+            let just_before = end - Duration::from_millis(1);
+            assert_eq!(state.cached(just_before), Some(Err(rejected())), "{window}");
+            assert_eq!(state.cached(end), None, "asked again after {window} s");
+            at = end;
+        }
+        // Accepted at last: the token is served, and the next refusal starts over at 30 s.
+        let renew_at = at + Duration::from_secs(45);
+        state.record(Ok(token("t1", renew_at)), at).unwrap();
+        assert_eq!(state.cached(at), Some(Ok("t1".into())));
+        state.record(Err(rejected()), renew_at).unwrap_err();
+        assert_eq!(state.cached(renew_at), Some(Err(rejected())));
+        assert_eq!(state.cached(renew_at + Duration::from_secs(30)), None);
+    }
+
+    #[test]
+    fn a_failure_other_than_a_refusal_is_not_remembered_and_drops_the_token() {
+        let t0 = Instant::now();
+        let mut state = State::default();
+        state
+            .record(Ok(token("t1", t0 + Duration::from_secs(45))), t0)
+            .unwrap();
+        let unavailable = KeycloakError::Server {
+            status: 503,
+            code: None,
+        };
+        assert_eq!(state.record(Err(unavailable.clone()), t0), Err(unavailable));
+        assert_eq!(state.cached(t0), None, "asked again at once");
+        // A missing admin realm is a refusal too: it will not change by itself.
+        let missing = KeycloakError::RealmNotFound("master".into());
+        state.record(Err(missing.clone()), t0).unwrap_err();
+        assert_eq!(state.cached(t0), Some(Err(missing)));
     }
 
     #[test]
