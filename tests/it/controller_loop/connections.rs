@@ -34,6 +34,15 @@ pub(super) async fn a_connection_reports_its_health(
     })
     .await;
     assert_eq!(status["conditions"][0]["status"], "True");
+    // Where, as whom: the account is the one of the credentials Secret.
+    assert_eq!(
+        status["conditions"][0]["message"],
+        format!(
+            "signed in at {} as {:?}; may serve realms data-sec",
+            emu.base_url,
+            crate::support::emulator::ADMIN_USER
+        )
+    );
     assert_eq!(
         status["realms"],
         json!(["data-sec"]),

@@ -285,6 +285,14 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         metrics.contains(r#"omkc_resources{ready="False",reason="ConfigMapConflict"} 1"#),
         "{metrics}"
     );
+    // The Ready ones are counted; the deleted one is forgotten.
+    let ready = api
+        .list(CRS, NS)
+        .iter()
+        .filter(|o| o["status"]["conditions"][0]["status"] == "True")
+        .count();
+    let line = format!(r#"omkc_resources{{ready="True",reason="Reconciled"}} {ready}"#);
+    assert!(ready > 0 && metrics.contains(&line), "{line}\n{metrics}");
     assert!(
         metrics
             .contains(r#"omkc_reconciliations_total{result="error",reason="CredentialsNotFound"}"#),
