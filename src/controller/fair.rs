@@ -14,8 +14,14 @@ use std::{
 
 use crate::sync::Locked;
 
-/// How long a reconcile that was not admitted waits before it asks again.
-pub(super) const DEFERRED_FOR: Duration = Duration::from_millis(500);
+/// How long a reconcile that was not admitted waits at least before it asks again.
+const DEFERRED_FOR: Duration = Duration::from_millis(500);
+
+/// How long a reconcile that was not admitted waits: [`DEFERRED_FOR`] and up to as much again
+/// (`jitter` in 0..1), so that the deferred ones do not all come back at once.
+pub(super) fn deferral(jitter: f64) -> Duration {
+    DEFERRED_FOR.mul_f64(1.0 + jitter.clamp(0.0, 1.0))
+}
 
 /// The workers of one scope, by namespace.
 #[derive(Debug)]
@@ -107,6 +113,13 @@ mod tests {
             (0, 0),
             "every worker given back"
         );
+    }
+
+    #[test]
+    fn a_deferred_reconcile_asks_again_after_half_a_second_to_a_second() {
+        assert_eq!(deferral(0.0), Duration::from_millis(500));
+        assert_eq!(deferral(0.5), Duration::from_millis(750));
+        assert_eq!(deferral(1.0), Duration::from_secs(1));
     }
 
     #[test]

@@ -95,8 +95,7 @@ async fn fair_reconcile(
     .unwrap_or_default();
     let Some(_slot) = fair.admit(&namespace) else {
         ctx.metrics.deferred();
-        let jitter = std::time::Duration::from_millis(fastrand::u64(..500));
-        return Ok(Action::requeue(fair::DEFERRED_FOR + jitter));
+        return Ok(Action::requeue(fair::deferral(fastrand::f64())));
     };
     measured_reconcile(guard, ctx).await
 }
