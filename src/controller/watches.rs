@@ -272,3 +272,83 @@ pub(super) fn in_namespace_with_connection(
             && obj.spec.keycloak.connection_ref.is_some()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use kube::{
+        core::{DeserializeGuard, PartialObjectMetaExt},
+        runtime::reflector,
+    };
+    use serde_json::json;
+
+    use super::*;
+
+    /// A store of resources, each `(namespace, name, spec.keycloak and spec.secret edits)`.
+    fn store(resources: &[(&str, &str, serde_json::Value)]) -> Store<Guarded> {
+        let (store, mut writer) = reflector::store();
+        for (namespace, name, spec) in resources {
+            let mut obj: serde_json::Value =
+                serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+            obj["metadata"] = json!({"name": name, "namespace": namespace});
+            json_patch::merge(&mut obj["spec"], spec);
+            let obj = serde_json::from_value(obj).unwrap();
+            writer.apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(obj))));
+        }
+        store
+    }
+
+    fn names(refs: Vec<ObjectRef<Guarded>>) -> BTreeSet<String> {
+        refs.into_iter()
+            .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+            .collect()
+    }
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_source_secret_brings_back_the_resources_of_its_namespace_that_name_it() {
+        let source = |name: &str| json!({"secret": {"source": {"name": name, "key": "secret"}}});
+        let store = store(&[
+            ("a", "uses-it", source("shared")),
+            ("a", "uses-another", source("other")),
+            ("a", "generates-its-own", json!({})),
+            ("b", "same-name-elsewhere", source("shared")),
+        ]);
+        let secret = |namespace: &str, name: &str| {
+            ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(namespace.into()),
+                ..Default::default()
+            }
+            .into_request_partial::<Secret>()
+        };
+        assert_eq!(
+            names(using_source(&store, &secret("a", "shared"))),
+            set(&["a/uses-it"])
+        );
+        assert_eq!(
+            names(using_source(&store, &secret("c", "shared"))),
+            set(&[])
+        );
+    }
+
+    #[test]
+    fn a_connection_brings_back_the_resources_that_use_it() {
+        let via = |name: &str| json!({"keycloak": {"connectionRef": {"name": name}}});
+        let store = store(&[
+            ("a", "platform-a", via("platform")),
+            ("b", "platform-b", via("platform")),
+            ("a", "staging", via("staging")),
+            ("a", "direct", json!({})),
+        ]);
+        let platform = set(&["a/platform-a", "b/platform-b"]);
+        assert_eq!(names(using_connection(&store, "platform")), platform);
+        let in_a = set(&["a/platform-a", "a/staging"]);
+        assert_eq!(names(in_namespace_with_connection(&store, "a")), in_a);
+    }
+}
