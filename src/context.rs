@@ -296,6 +296,15 @@ pub fn backoff_delay(settings: &Settings, attempt: u32, jitter: f64) -> Duration
     capped.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))
 }
 
+/// A context whose Kubernetes client is never called, for the unit tests that need one.
+#[cfg(test)]
+pub(crate) fn offline_context() -> Arc<Context> {
+    crate::tls::install_crypto_provider();
+    let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+    let client = Client::try_from(config).unwrap();
+    Arc::new(Context::new(client, Settings::default()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

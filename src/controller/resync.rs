@@ -70,7 +70,10 @@ mod tests {
     use tokio::time::Instant;
 
     use super::{Guarded, spread_resyncs};
-    use crate::{Settings, context::Context, crd::OpenMetadataKeycloakClient};
+    use crate::{
+        context::{Context, offline_context as context},
+        crd::OpenMetadataKeycloakClient,
+    };
 
     const PERIOD: Duration = Duration::from_secs(40);
 
@@ -80,14 +83,6 @@ mod tests {
         obj.metadata.name = Some(name.into());
         obj.metadata.namespace = Some("team".into());
         DeserializeGuard(Ok(obj))
-    }
-
-    /// A context whose client is never called (nothing here talks to Kubernetes).
-    fn context() -> Arc<Context> {
-        crate::tls::install_crypto_provider();
-        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
-        let client = kube::Client::try_from(config).unwrap();
-        Arc::new(Context::new(client, Settings::default()))
     }
 
     /// The first `n` resyncs: the resource's name and when, from the stream's creation.

@@ -337,6 +337,56 @@ mod tests {
         );
     }
 
+    // A runtime for the context's client, which is never called.
+    #[tokio::test]
+    async fn a_credentials_secret_brings_back_the_resources_it_signs_in_for() {
+        let via = |name: &str| json!({"keycloak": {"connectionRef": {"name": name}}});
+        let store = store(&[
+            ("a", "direct", json!({})),
+            (
+                "a",
+                "other-credentials",
+                json!({"keycloak": {"credentialsSecretRef": {"name": "other"}}}),
+            ),
+            ("b", "direct-b", json!({})),
+            ("a", "via-platform", via("platform")),
+            ("b", "via-platform-b", via("platform")),
+            ("a", "via-staging", via("staging")),
+        ]);
+        let ctx = crate::context::offline_context();
+        // platform's Secret is in the operator's namespace; staging names one in `a`.
+        for (name, secret_ref) in [
+            ("platform", json!({"name": "keycloak-admin"})),
+            (
+                "staging",
+                json!({"name": "keycloak-admin", "namespace": "a"}),
+            ),
+        ] {
+            ctx.connections.insert(
+                serde_json::from_value(json!({
+                    "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+                    "metadata": {"name": name},
+                    "spec": {"url": "https://keycloak.example", "credentialsSecretRef": secret_ref,
+                             "namespaceSelector": {}, "allowedRealms": ["data-sec"]}
+                }))
+                .unwrap(),
+            );
+        }
+        let secret = |namespace: &str| {
+            ObjectMeta {
+                name: Some("keycloak-admin".into()),
+                namespace: Some(namespace.into()),
+                ..Default::default()
+            }
+            .into_request_partial::<Secret>()
+        };
+        let using = |namespace| names(using_credentials(&store, &ctx, &secret(namespace)));
+        assert_eq!(using("a"), set(&["a/direct", "a/via-staging"]));
+        assert_eq!(using("b"), set(&["b/direct-b"]));
+        let operator = set(&["a/via-platform", "b/via-platform-b"]);
+        assert_eq!(using(&ctx.settings.operator_namespace), operator);
+    }
+
     #[test]
     fn a_connection_brings_back_the_resources_that_use_it() {
         let via = |name: &str| json!({"keycloak": {"connectionRef": {"name": name}}});
