@@ -31,15 +31,18 @@ pub async fn one_period(
     let is_write = |r: &Request| r.method != "GET" && !r.path.contains("/leases");
     // One converged resync period: every resource is resynced once. A round starts every
     // period from the moment the operator leads and resyncs one resource every `period / n`
-    // (`src/controller/resync.rs`). The window opens half such a gap before a round, so that
-    // it holds that round's n resyncs and none of the next, whatever the start-up took.
+    // (`src/controller/resync.rs`). The counts are taken in the quiet before a round; the
+    // round's first resync is then seen as the operator starts it, and the window is the
+    // period from half a gap before it: that round's n resyncs and none of the next, however
+    // late the controllers started after the leader gauge went up. (Its end must fall in the
+    // quiet half gap before the next round, reading the operator's metrics included.)
     let period = omkc::cli::parse_duration(&o.resync).unwrap();
     let gap = period / n as u32;
-    let mut first_round = leading_since + period - gap / 2;
-    while first_round < Instant::now() {
-        first_round += period;
+    let mut round = leading_since + period;
+    while round < Instant::now() + Duration::from_millis(300) {
+        round += period;
     }
-    tokio::time::sleep_until(first_round.into()).await;
+    tokio::time::sleep_until((round - Duration::from_millis(200)).into()).await;
     emu.clear_log();
     let writes_before = api.requests().iter().filter(|r| is_write(r)).count();
     let lease_writes_before = api
@@ -52,8 +55,18 @@ pub async fn one_period(
     const STARTED: &str = "omkc_reconcile_queue_wait_seconds_count";
     let reconciles_before = metric(base, STARTED).await;
     let metrics_before = metrics_text(base).await;
+    // The round's first resync, seen in the same count as the window's end is read from (a
+    // read of the operator's metrics, every 2 ms, timed when asked: rendering the metrics of
+    // many resources takes the operator milliseconds).
+    let window = loop {
+        let asked = Instant::now();
+        if metric(base, STARTED).await > reconciles_before {
+            break asked - gap / 2;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    tokio::time::sleep_until((window + period / 2).into()).await;
     // Half-way, a new resource arrives: it must not wait behind the resyncs.
-    tokio::time::sleep(period / 2).await;
     let newcomer = Instant::now();
     api.put(json!({
         "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
@@ -76,7 +89,12 @@ pub async fn one_period(
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
-    tokio::time::sleep_until((first_round + period).into()).await;
+    tokio::time::sleep_until((window + period).into()).await;
+    // Less the newcomer's one reconcile.
+    let reconciles = metric(base, STARTED).await - reconciles_before - 1.0;
+    // The emulator logs a request once it has answered it: the round's last ones come in
+    // within its latency (the next round's first, later still).
+    tokio::time::sleep(o.latency).await;
     // The newcomer's own requests are not the resync's.
     let resync: Vec<String> = emu
         .log()
@@ -103,8 +121,6 @@ pub async fn one_period(
         .filter(|r| !mentions_newcomer(r))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    // Less the newcomer's one reconcile.
-    let reconciles = metric(base, STARTED).await - reconciles_before - 1.0;
     let per = |count: f64| count / n as f64;
     claims.count("resync: reconciles per resource", per(reconciles), 1.0);
     claims.count(
