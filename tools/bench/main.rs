@@ -282,17 +282,21 @@ async fn bench(o: Options) {
     println!("  Keycloak requests/res.   {}", by_method(&converging, n));
     let mut claims = claims::Claims::default();
     let per = |count: f64| count / n as f64;
-    claims.count("converging: reconciles per resource", per(reconciles), 1.0);
-    let gets = converging.iter().filter(|c| c.starts_with("GET ")).count();
+    // Converging, only the writes are checked exactly. The reconciles and Keycloak GETs are
+    // 1.00 and 2.00 at 1000 resources, but a resource that is Ready before the credentials
+    // watch's first list arrives is reconciled once more at start-up (one GET, no write): seen
+    // in CI at 40 resources (1.025 reconciles, 2.025 GETs).
+    let posts = converging.iter().filter(|c| c.starts_with("POST ")).count();
     claims.count(
-        "converging: Keycloak requests per resource",
-        per(converging.len() as f64),
-        3.0,
+        "converging: Keycloak writes per resource",
+        per(posts as f64),
+        1.0,
     );
+    let others = converging.iter().filter(|c| !c.starts_with("GET ")).count() - posts;
     claims.count(
-        "converging: Keycloak GETs per resource",
-        per(gets as f64),
-        2.0,
+        "converging: Keycloak writes but the creates",
+        others as f64,
+        0.0,
     );
     claims.count(
         "converging: Kubernetes writes per resource",
