@@ -131,7 +131,6 @@ impl State {
         answer: Result<CachedToken, KeycloakError>,
         now: Instant,
     ) -> Result<String, KeycloakError> {
-        self.token = None;
         match answer {
             Ok(fresh) => {
                 let value = fresh.value.clone();
@@ -142,6 +141,7 @@ impl State {
                 Ok(value)
             }
             Err(error) => {
+                self.token = None;
                 if is_refusal(&error) {
                     let streak = self.refusal.as_ref().map_or(0, |r| r.streak) + 1;
                     self.refusal = Some(Refusal {

@@ -283,9 +283,9 @@ async fn bench(o: Options) {
     let mut claims = claims::Claims::default();
     let per = |count: f64| count / n as f64;
     // Converging, only the writes are checked exactly. The reconciles and Keycloak GETs are
-    // 1.00 and 2.00 at 1000 resources, but a resource that is Ready before the credentials
-    // watch's first list arrives is reconciled once more at start-up (one GET, no write): seen
-    // in CI at 40 resources (1.025 reconciles, 2.025 GETs).
+    // 1.00 and 2.00 at 1000 resources, but at start-up a resource may be reconciled once more
+    // (one GET, no write), most likely when a secondary watch's first list (credentials or
+    // output Secrets) arrives after it converged: seen in CI at 40 resources (1.025, 2.025).
     let posts = converging.iter().filter(|c| c.starts_with("POST ")).count();
     claims.count(
         "converging: Keycloak writes per resource",
