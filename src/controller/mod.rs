@@ -10,6 +10,9 @@
 //!   ClusterKeycloakConnection changes; its namespace's labels change;
 //! - the periodic resync, spread evenly over the resync period (never a burst), skipping
 //!   resources that wait out a backoff: changes are never starved behind resyncs.
+//!
+//! At start-up the resources are listed last, once every other watch has listed (or failed
+//! to): each resource is reconciled once, from complete caches.
 
 pub mod connections;
 mod fair;
@@ -192,7 +195,11 @@ pub async fn run_scope_with(
         Some(selector) => watcher::Config::default().labels(selector),
         None => watcher::Config::default(),
     };
-    let main = watcher(resources, config.any_semantic())
+    // Every other watch lists first: the six below.
+    let (mut listings, listed) = watches::first_lists(6);
+    let first_lists_done = futures::stream::once(listed).filter_map(|()| async { None });
+    let main = first_lists_done
+        .chain(watcher(resources, config.any_semantic()))
         .default_backoff()
         // Never read by a reconcile; a real API server's are often half an object.
         .modify(|guard| match &mut guard.0 {
@@ -231,14 +238,13 @@ pub async fn run_scope_with(
         }
     };
 
-    let outputs =
-        watches::outputs::<Secret>(&client, &namespace, |c| &c.output_secrets, ctx.clone());
-    let values =
-        watches::outputs::<ConfigMap>(&client, &namespace, |c| &c.config_maps, ctx.clone());
-    let sources = watches::sources(&client, &namespace, ctx.clone());
-    let credentials = watches::credentials(&client, &credential_scopes, ctx.clone());
-    let connections = watches::connections(&client, ctx.clone());
-    let namespaces = watches::namespaces(&client, &namespace, ctx.clone());
+    let mut next = || (ctx.clone(), listings.pop().expect("one listing a watch"));
+    let outputs = watches::outputs::<Secret>(&client, &namespace, |c| &c.output_secrets, next());
+    let values = watches::outputs::<ConfigMap>(&client, &namespace, |c| &c.config_maps, next());
+    let sources = watches::sources(&client, &namespace, next());
+    let connections = watches::connections(&client, next());
+    let namespaces = watches::namespaces(&client, &namespace, next());
+    let credentials = watches::credentials(&client, &credential_scopes, next());
 
     let resyncs = spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone()).inspect({
         let ctx = ctx.clone();

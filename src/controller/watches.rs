@@ -19,6 +19,36 @@ use kube::{
 };
 
 use super::Guarded;
+
+/// Held by each watch until its first list is complete (or has failed: a watch the operator may
+/// not list must not stop it). The resources are listed once every watch has let go (see
+/// [`first_lists`]): their reconciles then read complete caches, and the first lists' objects,
+/// arriving before any resource is in the store, bring no resource back a second time.
+pub(super) struct Listing(Option<tokio::sync::mpsc::Sender<()>>);
+
+impl Listing {
+    /// One more holder, for another watch of the same kind.
+    fn another(&self) -> Self {
+        Self(self.0.clone())
+    }
+
+    fn event<K>(&mut self, event: &Result<Event<K>, watcher::Error>) {
+        if matches!(event, Ok(Event::InitDone) | Err(_)) {
+            self.0 = None;
+        }
+    }
+}
+
+/// `count` [`Listing`]s, and a future that resolves once each of them has seen its first list
+/// through (or been dropped).
+pub(super) fn first_lists(
+    count: usize,
+) -> (Vec<Listing>, impl std::future::Future<Output = ()> + Send) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let listings = (0..count).map(|_| Listing(Some(tx.clone()))).collect();
+    // No one ever sends: the channel closes when the last holder lets go.
+    (listings, async move { while rx.recv().await.is_some() {} })
+}
 use crate::{
     cache::ObjectCache,
     context::{Context, Fingerprint},
@@ -44,7 +74,7 @@ fn cached<K>(
     config: watcher::Config,
     scope: Option<String>,
     cache: impl Fn(&Context) -> &ObjectCache<K> + Send + 'static,
-    ctx: Arc<Context>,
+    (ctx, mut listing): (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
@@ -54,6 +84,7 @@ where
     watcher(api, config)
         .default_backoff()
         .inspect(move |event| {
+            listing.event(event);
             if let Ok(event) = event {
                 cache(&ctx).apply_from(watch, scope.as_deref(), event);
             }
@@ -68,7 +99,7 @@ pub(super) fn outputs<K>(
     client: &Client,
     namespace: &Option<String>,
     cache: fn(&Context) -> &ObjectCache<K>,
-    ctx: Arc<Context>,
+    (ctx, mut listing): (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + use<K>
 where
     K: Fingerprint + Resource<Scope = NamespaceResourceScope> + Clone + std::fmt::Debug,
@@ -82,6 +113,7 @@ where
     )
     .default_backoff()
     .map(move |event| {
+        listing.event(&event);
         if let Ok(event) = &event {
             cache(&ctx).apply_from(watch, scope.as_deref(), event);
         }
@@ -101,7 +133,7 @@ where
 pub(super) fn sources(
     client: &Client,
     namespace: &Option<String>,
-    ctx: Arc<Context>,
+    ctx: (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + use<> {
     // `Api<PartialObjectMeta<_>>` lists and watches metadata only: the data never comes.
     cached(
@@ -135,7 +167,7 @@ pub(super) fn using_source(
 pub(super) fn credentials(
     client: &Client,
     scopes: &[Option<String>],
-    ctx: Arc<Context>,
+    (ctx, listing): (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + use<> {
     let watches = scopes.iter().map(|scope| {
         cached(
@@ -143,7 +175,7 @@ pub(super) fn credentials(
             watcher::Config::default().labels(&format!("{CREDENTIALS_LABEL}=true")),
             scope.clone(),
             |ctx| &ctx.credentials,
-            ctx.clone(),
+            (ctx.clone(), listing.another()),
         )
         .boxed()
     });
@@ -153,7 +185,7 @@ pub(super) fn credentials(
 /// The ClusterKeycloakConnections.
 pub(super) fn connections(
     client: &Client,
-    ctx: Arc<Context>,
+    (ctx, mut listing): (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<ClusterKeycloakConnection, watcher::Error>> + Send + use<> {
     let watch = ctx.connections.new_watch();
     // The generation each connection was last passed on with: its status (written by the
@@ -162,6 +194,7 @@ pub(super) fn connections(
     watcher(Api::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .inspect(move |event| {
+            listing.event(event);
             if let Ok(event) = event {
                 ctx.connections.apply_from(watch, None, event);
             }
@@ -187,7 +220,7 @@ pub(super) fn connections(
 pub(super) fn namespaces(
     client: &Client,
     namespace: &Option<String>,
-    ctx: Arc<Context>,
+    ctx: (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<PartialObjectMeta<Namespace>, watcher::Error>> + Send + use<> {
     let config = match namespace {
         Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),

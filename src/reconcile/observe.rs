@@ -158,8 +158,8 @@ pub async fn client_by_id(
 }
 
 /// The output Secret and the resource's previous output Secrets, from the watch cache. Two
-/// exceptions read the Secret from the API server: the watch has not listed the namespace yet
-/// (right after a start, a missing Secret may exist), and a rotation asked for and not yet
+/// exceptions read the Secret from the API server: the watch has not listed the namespace (its
+/// first list failed: the resources wait for it otherwise, and a missing Secret may exist), and a rotation asked for and not yet
 /// recorded (a watch event still on its way must not make a rotation run twice, or never).
 pub async fn output_secrets(
     v: &Validated,

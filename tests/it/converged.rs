@@ -76,3 +76,115 @@ async fn a_converged_resource_makes_no_write_anywhere_across_many_resyncs() {
     );
     run.abort();
 }
+
+/// `omkc_reconcile_duration_seconds_count`: the reconciles an operator has run.
+fn reconciles(ctx: &Context) -> f64 {
+    ctx.metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix("omkc_reconcile_duration_seconds_count "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_restarted_operator_reconciles_each_resource_once_after_every_watch_has_listed() {
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    let emu = Emulator::start().await;
+    api.put(crate::support::admin_credentials(NS));
+    let settings = Settings {
+        resync: Duration::from_secs(300),
+        ..Settings::default()
+    };
+    let start = |api: &ApiServer| {
+        let ctx = Arc::new(Context::new(api.client(), settings.clone()));
+        let health = Arc::new(Health::new(1));
+        let run = tokio::spawn(run_scope(api.client(), None, ctx.clone(), 4, health, 0));
+        (ctx, run)
+    };
+    let (_, first) = start(&api);
+    api.put(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "openmetadata", "namespace": NS},
+        "spec": {
+            "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
+            "openmetadata": {"url": "https://openmetadata.example.com"}
+        }
+    }));
+    eventually(&api, "Ready=True", || async {
+        let obj = api.get(CRS, NS, "openmetadata")?;
+        (obj["status"]["conditions"][0]["status"] == "True").then_some(())
+    })
+    .await;
+    first.abort();
+
+    // The next operator's Secret lists answer late, as on a busy API server. Its resources wait
+    // for them: the watches' first lists, the output Secret's and the credentials' included,
+    // bring nothing a reconcile has not seen.
+    let lists = Duration::from_millis(500);
+    api.delay_lists("v1/secrets", lists);
+    let before = api.requests().len();
+    let (ctx, second) = start(&api);
+    eventually(&api, "a reconcile", || async {
+        (reconciles(&ctx) >= 1.0).then_some(())
+    })
+    .await;
+    // The three Secret lists (outputs, sources, credentials) answered, and a moment to act on them.
+    eventually(&api, "the Secret lists", || async {
+        let lists = api.requests()[before..]
+            .iter()
+            .filter(|r| {
+                r.method == "GET" && r.path == "/api/v1/secrets" && !r.query.contains("watch=")
+            })
+            .count();
+        (lists >= 3).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(reconciles(&ctx), 1.0, "{}", ctx.metrics.render());
+    let reads: Vec<String> = api.requests()[before..]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/secrets/oidc-secrets"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        reads,
+        Vec::<String>::new(),
+        "the output Secret came from the watch"
+    );
+    second.abort();
+}
+
+#[tokio::test]
+async fn a_watch_the_operator_may_not_list_does_not_hold_the_resources_back() {
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    let emu = Emulator::start().await;
+    api.put(crate::support::admin_credentials(NS));
+    // RBAC without the namespaces: that watch fails its first list, and keeps failing.
+    api.forbid("v1/namespaces");
+    let ctx = Arc::new(Context::new(api.client(), Settings::default()));
+    let run = tokio::spawn(run_scope(
+        api.client(),
+        None,
+        ctx,
+        4,
+        Arc::new(Health::new(1)),
+        0,
+    ));
+    api.put(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "openmetadata", "namespace": NS},
+        "spec": {
+            "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
+            "openmetadata": {"url": "https://openmetadata.example.com"}
+        }
+    }));
+    eventually(&api, "Ready=True", || async {
+        let obj = api.get(CRS, NS, "openmetadata")?;
+        (obj["status"]["conditions"][0]["status"] == "True").then_some(())
+    })
+    .await;
+    run.abort();
+}

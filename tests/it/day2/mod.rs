@@ -242,7 +242,7 @@ async fn a_rotation_token_regenerates_exactly_once_even_across_a_restart() {
 }
 
 #[tokio::test]
-async fn a_rotation_asked_while_the_operator_was_down_is_done_before_its_caches_fill() {
+async fn a_rotation_asked_while_the_operator_was_down_is_done_once_when_its_lists_answer_late() {
     let (api, emu) = world().await;
     let operator = start(&api, Duration::from_secs(300));
     api.put(resource(&emu, json!({})));
@@ -250,8 +250,8 @@ async fn a_rotation_asked_while_the_operator_was_down_is_done_before_its_caches_
     let first = in_step(&api, &emu).await;
     drop(operator);
 
-    // Annotated while no operator runs; the next one reconciles before its Secret watches have
-    // listed anything (the lists answer late, as on a busy API server).
+    // Annotated while no operator runs; the next one's Secret lists answer late, as on a busy
+    // API server (its resources wait for them).
     annotate(&api, "omkc.dev/rotate", "t3");
     api.delay_lists(SECRETS, Duration::from_millis(1500));
     let _operator = start(&api, Duration::from_secs(300));
