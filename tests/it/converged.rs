@@ -1,5 +1,6 @@
 //! A converged resource is silent: reconciled again and again by the real controller loop, it
-//! makes no write to Keycloak (no admin event) and none to Kubernetes, and records no Event.
+//! makes no write to Keycloak (no admin event) and none to Kubernetes, and records no Event; a
+//! restarted operator reconciles it once.
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,20 +16,17 @@ fn is_write(method: &str) -> bool {
     matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
 }
 
-#[tokio::test]
-async fn a_converged_resource_makes_no_write_anywhere_across_many_resyncs() {
+/// The operator's controller loop with `settings`, over every namespace.
+fn operator(api: &ApiServer, settings: Settings) -> (Arc<Context>, tokio::task::JoinHandle<()>) {
     omkc::tls::install_crypto_provider();
-    let api = ApiServer::start().await;
-    let emu = Emulator::start().await;
-    api.put(crate::support::admin_credentials(NS));
-    let resync = Duration::from_millis(300);
-    let settings = Settings {
-        resync,
-        ..Settings::default()
-    };
     let ctx = Arc::new(Context::new(api.client(), settings));
     let health = Arc::new(Health::new(1));
-    let run = tokio::spawn(run_scope(api.client(), None, ctx, 4, health, 0));
+    let run = tokio::spawn(run_scope(api.client(), None, ctx.clone(), 4, health, 0));
+    (ctx, run)
+}
+
+/// A resource, once Ready.
+async fn ready_resource(api: &ApiServer, emu: &Emulator) {
     api.put(json!({
         "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
         "metadata": {"name": "openmetadata", "namespace": NS},
@@ -37,11 +35,30 @@ async fn a_converged_resource_makes_no_write_anywhere_across_many_resyncs() {
             "openmetadata": {"url": "https://openmetadata.example.com"}
         }
     }));
-    eventually(&api, "Ready=True", || async {
+    eventually(api, "Ready=True", || async {
         let obj = api.get(CRS, NS, "openmetadata")?;
         (obj["status"]["conditions"][0]["status"] == "True").then_some(())
     })
     .await;
+}
+
+async fn world() -> (ApiServer, Emulator) {
+    let api = ApiServer::start().await;
+    let emu = Emulator::start().await;
+    api.put(crate::support::admin_credentials(NS));
+    (api, emu)
+}
+
+#[tokio::test]
+async fn a_converged_resource_makes_no_write_anywhere_across_many_resyncs() {
+    let (api, emu) = world().await;
+    let resync = Duration::from_millis(300);
+    let settings = Settings {
+        resync,
+        ..Settings::default()
+    };
+    let (_, run) = operator(&api, settings);
+    ready_resource(&api, &emu).await;
     // Let the first reconciles settle, then watch many resync periods go by.
     tokio::time::sleep(resync * 3).await;
     let writes_before = api
@@ -89,43 +106,21 @@ fn reconciles(ctx: &Context) -> f64 {
 
 #[tokio::test]
 async fn a_restarted_operator_reconciles_each_resource_once_after_every_watch_has_listed() {
-    omkc::tls::install_crypto_provider();
-    let api = ApiServer::start().await;
-    let emu = Emulator::start().await;
-    api.put(crate::support::admin_credentials(NS));
+    let (api, emu) = world().await;
     let settings = Settings {
         resync: Duration::from_secs(300),
         ..Settings::default()
     };
-    let start = |api: &ApiServer| {
-        let ctx = Arc::new(Context::new(api.client(), settings.clone()));
-        let health = Arc::new(Health::new(1));
-        let run = tokio::spawn(run_scope(api.client(), None, ctx.clone(), 4, health, 0));
-        (ctx, run)
-    };
-    let (_, first) = start(&api);
-    api.put(json!({
-        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-        "metadata": {"name": "openmetadata", "namespace": NS},
-        "spec": {
-            "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
-            "openmetadata": {"url": "https://openmetadata.example.com"}
-        }
-    }));
-    eventually(&api, "Ready=True", || async {
-        let obj = api.get(CRS, NS, "openmetadata")?;
-        (obj["status"]["conditions"][0]["status"] == "True").then_some(())
-    })
-    .await;
+    let (_, first) = operator(&api, settings.clone());
+    ready_resource(&api, &emu).await;
     first.abort();
 
     // The next operator's Secret lists answer late, as on a busy API server. Its resources wait
     // for them: the watches' first lists, the output Secret's and the credentials' included,
     // bring nothing a reconcile has not seen.
-    let lists = Duration::from_millis(500);
-    api.delay_lists("v1/secrets", lists);
+    api.delay_lists("v1/secrets", Duration::from_millis(500));
     let before = api.requests().len();
-    let (ctx, second) = start(&api);
+    let (ctx, second) = operator(&api, settings);
     eventually(&api, "a reconcile", || async {
         (reconciles(&ctx) >= 1.0).then_some(())
     })
@@ -158,33 +153,10 @@ async fn a_restarted_operator_reconciles_each_resource_once_after_every_watch_ha
 
 #[tokio::test]
 async fn a_watch_the_operator_may_not_list_does_not_hold_the_resources_back() {
-    omkc::tls::install_crypto_provider();
-    let api = ApiServer::start().await;
-    let emu = Emulator::start().await;
-    api.put(crate::support::admin_credentials(NS));
+    let (api, emu) = world().await;
     // RBAC without the namespaces: that watch fails its first list, and keeps failing.
     api.forbid("v1/namespaces");
-    let ctx = Arc::new(Context::new(api.client(), Settings::default()));
-    let run = tokio::spawn(run_scope(
-        api.client(),
-        None,
-        ctx,
-        4,
-        Arc::new(Health::new(1)),
-        0,
-    ));
-    api.put(json!({
-        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-        "metadata": {"name": "openmetadata", "namespace": NS},
-        "spec": {
-            "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
-            "openmetadata": {"url": "https://openmetadata.example.com"}
-        }
-    }));
-    eventually(&api, "Ready=True", || async {
-        let obj = api.get(CRS, NS, "openmetadata")?;
-        (obj["status"]["conditions"][0]["status"] == "True").then_some(())
-    })
-    .await;
+    let (_, run) = operator(&api, Settings::default());
+    ready_resource(&api, &emu).await;
     run.abort();
 }

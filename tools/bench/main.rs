@@ -15,8 +15,8 @@
 //! model (the ratio is what the operator adds), the steps of a reconcile from the operator's
 //! own histograms (queue wait, each Kubernetes and Keycloak request), reconciles and
 //! Keycloak requests per resource while converging, Keycloak requests and Kubernetes writes per
-//! resource during one converged resync period (by verb), token requests, and the operator's
-//! peak RSS. Every figure is counted by the fakes or read from the operator's own metrics and
+//! resource during one converged resync period (by verb), token requests, the operator's
+//! peak RSS, and what a restarted operator does with every resource converged. Every figure is counted by the fakes or read from the operator's own metrics and
 //! `/proc`, never estimated.
 
 #[path = "../../tests/it/support/mod.rs"]
@@ -24,17 +24,19 @@
 mod support;
 
 mod baseline;
+mod child;
 mod claims;
 mod options;
+mod restart;
 mod resync;
 mod steps;
 
 use std::{
     collections::BTreeMap,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
+use child::{leading, operator, rss_kib, stop};
 use options::{Options, options};
 use serde_json::json;
 use support::{
@@ -67,36 +69,6 @@ fn main() {
     tokio::runtime::Runtime::new()
         .expect("a runtime")
         .block_on(bench(options()));
-}
-
-/// The address the child really listens on, from its start-up line (it binds port 0 itself,
-/// so no other process can take the port between a pick and a bind). Every line of the child's
-/// stderr is passed on to ours.
-fn listening_address(child: &mut Child) -> String {
-    let pipe = child.stderr.take().expect("stderr piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-            if let Some(at) = line.split("http_address=").nth(1) {
-                let _ = tx.send(at.split_whitespace().next().unwrap_or_default().to_string());
-            }
-            eprintln!("{line}");
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the operator never said where it listens")
-}
-
-/// A memory figure of the child from `/proc` (`VmHWM:` the peak, `VmRSS:` now), in KiB.
-fn rss_kib(child: &Child, field: &str) -> u64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -193,31 +165,8 @@ async fn bench(o: Options) {
     let dir = std::env::temp_dir().join(format!("omkc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let started = Instant::now();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--operator", "run", "--resync", &o.resync])
-        .args(["--concurrency", &o.concurrency.to_string()])
-        .args(&o.extra)
-        .env("KUBECONFIG", api.kubeconfig(&dir))
-        .env("HTTP_ADDRESS", "127.0.0.1:0")
-        .env("LOG_LEVEL", "warn,omkc::cli::run=info")
-        .env("LOG_FORMAT", "text")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://{}", listening_address(&mut child));
-    // The resyncs' rounds are timed from the moment the operator leads (it starts its
-    // controllers then): read from its `omkc_leader` gauge, every 2 ms.
-    let leading_since = loop {
-        if metric(&base, "omkc_leader").await == 1.0 {
-            break Instant::now();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the operator never led"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
+    let (child, base) = operator(&o, &api, &dir);
+    let leading_since = leading(&base, started).await;
     println!(
         "{} resources in {} namespaces (a backlog), Keycloak latency {:?} per request, API server {}, concurrency {}, resync {}, operator args {:?}",
         o.resources,
@@ -347,10 +296,8 @@ async fn bench(o: Options) {
         .collect();
     watches.sort();
     watches.dedup();
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    stop(child);
+    restart::converged(&o, &api, &emu, &dir, &mut claims).await;
 
     // What the API server allows: the same writes by a plain client with as many writers as
     // the operator has workers, with the watches of the operator's run open (its own and the
