@@ -1,4 +1,5 @@
-//! Which resources a watched object brings back (the mappers of `watches.rs`).
+//! Which resources a watched object brings back (the mappers of `watches.rs`), and when the
+//! resources themselves are listed (`first_lists`).
 
 use std::collections::BTreeSet;
 
@@ -125,4 +126,29 @@ fn a_connection_brings_back_the_resources_that_use_it() {
     assert_eq!(names(using_connection(&store, "platform")), platform);
     let in_a = set(&["a/platform-a", "a/staging"]);
     assert_eq!(names(in_namespace_with_connection(&store, "a")), in_a);
+}
+
+#[test]
+fn the_resources_wait_for_every_watch_to_list_or_fail_once() {
+    use futures::FutureExt;
+    let (mut listings, listed) = first_lists(2);
+    let mut listed = std::pin::pin!(listed);
+    let (mut outputs, mut namespaces) = (listings.pop().unwrap(), listings.pop().unwrap());
+    let mut credentials_b = outputs.another();
+    let mut waiting = || listed.as_mut().now_or_never().is_none();
+    let listing = |l: &mut Listing, event: Result<Event<Secret>, watcher::Error>| l.event(&event);
+
+    listing(&mut outputs, Ok(Event::Init));
+    listing(&mut outputs, Ok(Event::InitApply(Secret::default())));
+    assert!(waiting(), "a list under way");
+    listing(&mut outputs, Ok(Event::InitDone));
+    listing(&mut namespaces, Err(watcher::Error::NoResourceVersion));
+    assert!(
+        waiting(),
+        "one more watch of credentials, in another namespace"
+    );
+    listing(&mut credentials_b, Ok(Event::Apply(Secret::default())));
+    assert!(waiting(), "a watch event is not a list's end");
+    listing(&mut credentials_b, Ok(Event::InitDone));
+    assert!(!waiting(), "every watch has listed, or failed to");
 }
