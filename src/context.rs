@@ -319,4 +319,24 @@ mod tests {
         assert_eq!(backoff_delay(&s, 1, 0.0), Duration::from_secs_f64(1.6));
         assert_eq!(backoff_delay(&s, 1, 1.0), Duration::from_secs_f64(2.4));
     }
+
+    // A runtime for the context's client, which is never called.
+    #[tokio::test]
+    async fn a_queue_wait_is_seen_once_and_only_when_it_was_queued() {
+        let ctx = offline_context();
+        assert_eq!(
+            ctx.dequeued("ns/a"),
+            None,
+            "a retry or a deferral was not queued"
+        );
+        ctx.queued("ns/a".into());
+        std::thread::sleep(Duration::from_millis(2));
+        ctx.queued("ns/a".into());
+        let waited = ctx.dequeued("ns/a").expect("queued");
+        assert!(
+            waited >= Duration::from_millis(2),
+            "from the first event: {waited:?}"
+        );
+        assert_eq!(ctx.dequeued("ns/a"), None, "seen once");
+    }
 }

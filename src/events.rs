@@ -73,6 +73,34 @@ struct Published {
     last: Instant,
 }
 
+/// The Events published lately, each until [`SERIES_WINDOW`] has passed since it last repeated.
+#[derive(Default)]
+struct Series(HashMap<SeriesKey, Published>);
+
+impl Series {
+    /// At `now`: the name and new count of the Event `key` repeats, if it is still in its
+    /// window (forgetting those that are not).
+    fn repeat(&mut self, key: &SeriesKey, now: Instant) -> Option<(String, i32)> {
+        self.0
+            .retain(|_, p| now.saturating_duration_since(p.last) < SERIES_WINDOW);
+        self.0.get_mut(key).map(|p| {
+            p.count += 1;
+            p.last = now;
+            (p.name.clone(), p.count)
+        })
+    }
+
+    /// Remembers an Event just created at `now`.
+    fn created(&mut self, key: SeriesKey, name: String, now: Instant) {
+        let published = Published {
+            name,
+            count: 1,
+            last: now,
+        };
+        self.0.insert(key, published);
+    }
+}
+
 /// The type of an Event with `reason`: Normal for what went as asked (a change, Ready), Warning
 /// for what did not (a refusal, a failure, something left behind).
 pub fn type_of(reason: Reason) -> EventType {
@@ -86,7 +114,7 @@ pub fn type_of(reason: Reason) -> EventType {
 pub struct Publisher {
     client: Client,
     instance: String,
-    series: Mutex<HashMap<SeriesKey, Published>>,
+    series: Mutex<Series>,
 }
 
 impl Publisher {
@@ -140,15 +168,7 @@ impl Publisher {
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         let now = Timestamp::now();
-        let repeat = {
-            let mut series = self.series.locked();
-            series.retain(|_, p| p.last.elapsed() < SERIES_WINDOW);
-            series.get_mut(&key).map(|p| {
-                p.count += 1;
-                p.last = Instant::now();
-                (p.name.clone(), p.count)
-            })
-        };
+        let repeat = self.series.locked().repeat(&key, Instant::now());
         let result = match repeat {
             Some((name, count)) => {
                 let patch = serde_json::json!({"series": EventSeries {
@@ -183,14 +203,7 @@ impl Publisher {
                 };
                 let created = api.create(&PostParams::default(), &event).await;
                 if created.is_ok() {
-                    self.series.locked().insert(
-                        key,
-                        Published {
-                            name,
-                            count: 1,
-                            last: Instant::now(),
-                        },
-                    );
+                    self.series.locked().created(key, name, Instant::now());
                 }
                 created.map(drop)
             }
@@ -227,6 +240,34 @@ mod tests {
         assert_eq!(type_of(Reason::ClientOrphaned), EventType::Warning);
         assert_eq!(type_of(Reason::KeycloakUnavailable), EventType::Warning);
         assert_eq!(type_of(Reason::MalformedResource), EventType::Warning);
+    }
+
+    #[test]
+    fn an_event_repeats_as_a_series_until_an_hour_after_its_last_repeat() {
+        let key = |note: &str| SeriesKey {
+            uid: Some("uid-1".into()),
+            namespace: Some("ns".into()),
+            name: Some("om".into()),
+            type_: EventType::Warning,
+            reason: Reason::KeycloakUnavailable,
+            note: note.into(),
+        };
+        let t0 = Instant::now();
+        let ms = Duration::from_millis(1);
+        let mut series = Series::default();
+        assert_eq!(series.repeat(&key("down"), t0), None, "never published");
+        series.created(key("down"), "om.1".into(), t0);
+        assert_eq!(series.repeat(&key("other note"), t0), None);
+        let second = t0 + SERIES_WINDOW - ms;
+        assert_eq!(
+            series.repeat(&key("down"), second),
+            Some(("om.1".into(), 2))
+        );
+        // The window runs from the last repeat.
+        let third = second + SERIES_WINDOW - ms;
+        assert_eq!(series.repeat(&key("down"), third), Some(("om.1".into(), 3)));
+        assert_eq!(series.repeat(&key("down"), third + SERIES_WINDOW), None);
+        assert!(series.0.is_empty(), "forgotten once its window has passed");
     }
 
     #[test]

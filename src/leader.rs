@@ -85,6 +85,23 @@ impl Seen {
     }
 }
 
+/// [`Election::deadline`] of `identity`, which took the lease at `acquired_at`, after the watch
+/// `seen`: its last renewal of ours (another holder's never counts) or the take-over, whichever
+/// is later (else `now`), plus the lease `(duration, margin)`'s duration less the margin.
+fn deadline_from(
+    seen: &Seen,
+    identity: &str,
+    acquired_at: Option<SystemTime>,
+    (duration, margin): (Duration, Duration),
+    now: SystemTime,
+) -> SystemTime {
+    let renewed = match &seen.holder {
+        Some(h) if h == identity => seen.renewed,
+        _ => None,
+    };
+    renewed.max(acquired_at).unwrap_or(now) + duration - margin
+}
+
 /// Why this instance stopped leading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lost {
@@ -169,15 +186,14 @@ impl Election {
     /// duration, less a margin for the time a request takes and clocks drift. Past it, another
     /// instance may hold the lease even if no one said so yet.
     fn deadline(&self) -> SystemTime {
-        let seen = self.seen.borrow();
-        let renewed = match &seen.holder {
-            Some(h) if *h == self.identity => seen.renewed,
-            _ => None,
-        };
-        let from = renewed
-            .max(self.acquired_at)
-            .unwrap_or_else(SystemTime::now);
-        from + self.duration - self.margin
+        let lease = (self.duration, self.margin);
+        deadline_from(
+            &self.seen.borrow(),
+            &self.identity,
+            self.acquired_at,
+            lease,
+            SystemTime::now(),
+        )
     }
 
     /// Resolves once this instance may no longer hold the lease: another holder is seen, or
@@ -311,5 +327,52 @@ mod tests {
             ..ok
         };
         assert!(anonymous.check().unwrap_err().contains("POD_NAME"));
+    }
+
+    #[test]
+    fn the_lease_watch_reads_the_holder_and_the_instant_of_its_renewal() {
+        use k8s_openapi::{
+            api::coordination::v1::LeaseSpec, apimachinery::pkg::apis::meta::v1::MicroTime,
+            jiff::Timestamp,
+        };
+        let lease = |holder: &str| Lease {
+            spec: Some(LeaseSpec {
+                holder_identity: Some(holder.into()),
+                renew_time: Some(MicroTime(
+                    Timestamp::from_microsecond(1_800_000_000_000_007).unwrap(),
+                )),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let seen = Seen::of(Some(&lease("pod-a")));
+        assert_eq!(seen.holder.as_deref(), Some("pod-a"));
+        let renewed = SystemTime::UNIX_EPOCH + Duration::from_micros(1_800_000_000_000_007);
+        assert_eq!(seen.renewed, Some(renewed));
+        assert_eq!(Seen::of(Some(&lease(""))).holder, None, "released");
+        assert_eq!(Seen::of(None), Seen::default());
+    }
+
+    #[test]
+    fn only_a_renewal_of_ours_moves_the_deadline() {
+        let t = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        let lease = (Duration::from_secs(15), Duration::from_secs(2));
+        let seen = |holder: &str, renewed| Seen {
+            holder: Some(holder.into()),
+            renewed: Some(t(renewed)),
+        };
+        let deadline = |seen: &Seen, acquired| deadline_from(seen, "pod-a", acquired, lease, t(1));
+        assert_eq!(deadline(&seen("pod-a", 110), Some(t(100))), t(123));
+        assert_eq!(
+            deadline(&seen("pod-a", 90), Some(t(100))),
+            t(113),
+            "from the take-over"
+        );
+        assert_eq!(
+            deadline(&seen("pod-b", 110), Some(t(100))),
+            t(113),
+            "not ours"
+        );
+        assert_eq!(deadline(&Seen::default(), None), t(14), "from now");
     }
 }

@@ -277,7 +277,7 @@ impl Session {
             .issuers
             .locked()
             .get(realm)
-            .filter(|(_, at)| at.elapsed() < ISSUER_TTL)
+            .filter(|(_, at)| still_fresh(*at, Instant::now()))
             .map(|(issuer, _)| issuer.clone());
         if let Some(issuer) = cached {
             return Ok(issuer);
@@ -308,6 +308,11 @@ impl Session {
     }
 }
 
+/// Whether an issuer read at `read_at` is still used at `now`.
+fn still_fresh(read_at: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(read_at) < ISSUER_TTL
+}
+
 /// A removal that found nothing to remove is done.
 pub(super) fn missing_is_done<T>(result: Result<T, KeycloakError>) -> Result<(), KeycloakError> {
     match result {
@@ -319,3 +324,19 @@ pub(super) fn missing_is_done<T>(result: Result<T, KeycloakError>) -> Result<(),
 /// Request bodies of any serializable type, behind one object-safe trait.
 #[path = "erased.rs"]
 mod erased;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issuer_is_read_again_an_hour_after_it_was_read() {
+        let read = Instant::now();
+        assert!(still_fresh(read, read));
+        assert!(still_fresh(
+            read,
+            read + ISSUER_TTL - Duration::from_millis(1)
+        ));
+        assert!(!still_fresh(read, read + ISSUER_TTL));
+    }
+}

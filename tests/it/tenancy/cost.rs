@@ -45,6 +45,8 @@ async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
         json!({"url": c.emu.base_url, "realm": "data-sec",
                "credentialsSecretRef": {"name": secret}})
     };
+    assert!(c.ctx.secret_data.is_empty());
+    assert_eq!(c.ctx.secret_data.len(), 0, "nothing read yet");
     c.resource("team-data", "good", inline("kc-admin"));
     c.resource("team-data", "greedy", inline("oversized"));
     c.reason_becomes("team-data", "good", "Reconciled").await;
@@ -62,6 +64,7 @@ async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
     })
     .await;
     assert_eq!(c.ctx.secret_data.len(), 1, "only kc-admin is held whole");
+    assert!(!c.ctx.secret_data.is_empty());
     let listed_whole = c
         .api
         .requests()
