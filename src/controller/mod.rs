@@ -195,8 +195,8 @@ pub async fn run_scope_with(
         Some(selector) => watcher::Config::default().labels(selector),
         None => watcher::Config::default(),
     };
-    // Every other watch lists first: the six below.
-    let (mut listings, listed) = watches::first_lists(6);
+    // Every other watch lists first: each of the six below holds one of `listing`.
+    let (listing, listed) = watches::first_lists();
     let first_lists_done = futures::stream::once(listed).filter_map(|()| async { None });
     let main = first_lists_done
         .chain(watcher(resources, config.any_semantic()))
@@ -238,13 +238,14 @@ pub async fn run_scope_with(
         }
     };
 
-    let mut next = || (ctx.clone(), listings.pop().expect("one listing a watch"));
+    let next = || (ctx.clone(), listing.another());
     let outputs = watches::outputs::<Secret>(&client, &namespace, |c| &c.output_secrets, next());
     let values = watches::outputs::<ConfigMap>(&client, &namespace, |c| &c.config_maps, next());
     let sources = watches::sources(&client, &namespace, next());
     let connections = watches::connections(&client, next());
     let namespaces = watches::namespaces(&client, &namespace, next());
     let credentials = watches::credentials(&client, &credential_scopes, next());
+    drop(listing);
 
     let resyncs = spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone()).inspect({
         let ctx = ctx.clone();

@@ -20,6 +20,13 @@ use kube::{
 
 use super::Guarded;
 
+use crate::{
+    cache::ObjectCache,
+    context::{Context, Fingerprint},
+    crd::ClusterKeycloakConnection,
+    names::{CREDENTIALS_LABEL, MANAGED_BY_LABEL, OPERATOR_NAME, SOURCE_LABEL},
+};
+
 /// Held by each watch until its first list is complete (or has failed: a watch the operator may
 /// not list must not stop it). The resources are listed once every watch has let go (see
 /// [`first_lists`]): their reconciles then read complete caches, and the first lists' objects,
@@ -27,8 +34,8 @@ use super::Guarded;
 pub(super) struct Listing(Option<tokio::sync::mpsc::Sender<()>>);
 
 impl Listing {
-    /// One more holder, for another watch of the same kind.
-    fn another(&self) -> Self {
+    /// One more holder, for one more watch.
+    pub(super) fn another(&self) -> Self {
         Self(self.0.clone())
     }
 
@@ -39,22 +46,15 @@ impl Listing {
     }
 }
 
-/// `count` [`Listing`]s, and a future that resolves once each of them has seen its first list
-/// through (or been dropped).
-pub(super) fn first_lists(
-    count: usize,
-) -> (Vec<Listing>, impl std::future::Future<Output = ()> + Send) {
+/// A [`Listing`] to hand out ([`Listing::another`] for each watch, then drop it), and a future
+/// that resolves once every one handed out has seen its first list through (or been dropped).
+pub(super) fn first_lists() -> (Listing, impl std::future::Future<Output = ()> + Send) {
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-    let listings = (0..count).map(|_| Listing(Some(tx.clone()))).collect();
     // No one ever sends: the channel closes when the last holder lets go.
-    (listings, async move { while rx.recv().await.is_some() {} })
+    (Listing(Some(tx)), async move {
+        while rx.recv().await.is_some() {}
+    })
 }
-use crate::{
-    cache::ObjectCache,
-    context::{Context, Fingerprint},
-    crd::ClusterKeycloakConnection,
-    names::{CREDENTIALS_LABEL, MANAGED_BY_LABEL, OPERATOR_NAME, SOURCE_LABEL},
-};
 
 /// The API of a namespaced kind in one namespace, or in all.
 pub(super) fn api<K>(client: &Client, namespace: &Option<String>) -> Api<K>

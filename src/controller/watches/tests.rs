@@ -131,10 +131,11 @@ fn a_connection_brings_back_the_resources_that_use_it() {
 #[test]
 fn the_resources_wait_for_every_watch_to_list_or_fail_once() {
     use futures::FutureExt;
-    let (mut listings, listed) = first_lists(2);
+    let (listing, listed) = first_lists();
     let mut listed = std::pin::pin!(listed);
-    let (mut outputs, mut namespaces) = (listings.pop().unwrap(), listings.pop().unwrap());
+    let (mut outputs, mut namespaces) = (listing.another(), listing.another());
     let mut credentials_b = outputs.another();
+    drop(listing);
     let mut waiting = || listed.as_mut().now_or_never().is_none();
     let listing = |l: &mut Listing, event: Result<Event<Secret>, watcher::Error>| l.event(&event);
 
