@@ -29,7 +29,9 @@ use kube::{
     runtime::{
         Controller, WatchStreamExt,
         controller::{self, Action},
-        predicates, reflector, watcher,
+        predicates,
+        reflector::{self, ObjectRef},
+        watcher,
     },
 };
 use tracing::{info, warn};
@@ -85,18 +87,20 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
 }
 
 /// [`measured_reconcile`] once the namespace's fair share of workers admits it; otherwise the
-/// resource is put back for a moment and the worker goes to another namespace's work.
+/// resource is put back in line (woken by the first worker it may take, else asking again after
+/// a deferral) and the worker goes to another namespace's work.
 async fn fair_reconcile(
     fair: Arc<fair::Fair>,
     guard: Arc<Guarded>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
-    let namespace = match &guard.0 {
-        Ok(obj) => obj.namespace(),
-        Err(invalid) => invalid.metadata.namespace.clone(),
-    }
-    .unwrap_or_default();
-    let Some(_slot) = fair.admit(&namespace) else {
+    let meta = match &guard.0 {
+        Ok(obj) => &obj.metadata,
+        Err(invalid) => &invalid.metadata,
+    };
+    let namespace = meta.namespace.as_deref().unwrap_or_default();
+    let name = meta.name.as_deref().unwrap_or_default();
+    let Some(_slot) = fair.admit(namespace, name) else {
         ctx.metrics.deferred();
         return Ok(Action::requeue(fair::deferral(fastrand::f64())));
     };
@@ -257,7 +261,12 @@ pub async fn run_scope_with(
             ))
         }
     });
-    let fair = fair::Fair::new(usize::from(concurrency), ctx.settings.namespace_share);
+    let (fair, woken) = fair::Fair::new(usize::from(concurrency), ctx.settings.namespace_share);
+    // A reconcile put back for its namespace's share, woken by the first worker it may take.
+    let woken = futures::stream::unfold(woken, |mut woken| async move {
+        let (namespace, name) = woken.recv().await?;
+        Some((ObjectRef::new_with(&name, ()).within(&namespace), woken))
+    });
     let run = Controller::for_stream(main, store.clone())
         .watches_stream(outputs, |secret| watches::owner_of(&secret))
         .watches_stream(values, |config_map| watches::owner_of(&config_map))
@@ -278,6 +287,7 @@ pub async fn run_scope_with(
             move |ns| watches::in_namespace_with_connection(&store, &ns.name_any())
         })
         .reconcile_on(resyncs)
+        .reconcile_on(woken)
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(stop)
         .run(
