@@ -56,6 +56,11 @@ impl Busy {
 
     /// The oldest resource put back that may now take a worker, taken off the queue.
     fn next_admitted(&mut self, share: usize, total: usize) -> Option<Key> {
+        // Entries of resources admitted meanwhile are dropped once they are most of the line.
+        if self.queue.len() > 2 * self.put_back.len() + 16 {
+            let put_back = &self.put_back;
+            self.queue.retain(|key| put_back.contains(key));
+        }
         let at = self
             .queue
             .iter()
@@ -191,6 +196,26 @@ mod tests {
         drop(a.pop());
         assert!(woken.try_recv().is_err(), "no one left in line");
         drop(a5);
+    }
+
+    #[test]
+    fn the_line_does_not_grow_with_resources_admitted_by_their_own_retry() {
+        let (fair, _woken) = Fair::new(2, 1);
+        for i in 0..100 {
+            let r = format!("r{i}");
+            let a1 = fair.admit("a", "a1").expect("a worker");
+            assert!(fair.admit("a", "x").is_none() && fair.admit("a", &r).is_none());
+            drop(a1); // wakes x
+            let own = fair.admit("a", &r).expect("its own retry, first");
+            assert!(
+                fair.admit("a", "x").is_none(),
+                "woken too late: back in line"
+            );
+            drop(own); // wakes x again
+            drop(fair.admit("a", "x").expect("woken"));
+        }
+        let line = fair.busy.lock().unwrap().queue.len();
+        assert!(line <= 17, "{line} entries for nobody in line");
     }
 
     #[test]
