@@ -91,7 +91,12 @@ fn by_method(calls: &[String], n: usize) -> String {
 }
 
 async fn metrics_text(base: &str) -> String {
-    reqwest::get(format!("{base}/metrics"))
+    // One client, its connection kept: a read is then a request, not a handshake too.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(reqwest::Client::new);
+    client
+        .get(format!("{base}/metrics"))
+        .send()
         .await
         .unwrap()
         .text()

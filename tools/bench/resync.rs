@@ -32,10 +32,11 @@ pub async fn one_period(
     // One converged resync period: every resource is resynced once. A round starts every
     // period from the moment the operator leads and resyncs one resource every `period / n`
     // (`src/controller/resync.rs`). The counts are taken in the quiet before a round; the
-    // round's first resync is then seen as the operator starts it, and the window is the
-    // period from half a gap before it: that round's n resyncs and none of the next, however
-    // late the controllers started after the leader gauge went up. (Its end must fall in the
-    // quiet half gap before the next round, reading the operator's metrics included.)
+    // window is then the period from half a gap before the round's first resync, so that it
+    // holds that round's n resyncs and none of the next, however late the controllers started
+    // after the leader gauge went up. Every instant is the one a resync starts at: a Keycloak
+    // request's is when the emulator answered it less its latency, never when the benchmark
+    // got round to reading a count (a read of the operator's metrics takes milliseconds).
     let period = omkc::cli::parse_duration(&o.resync).unwrap();
     let gap = period / n as u32;
     let mut round = leading_since + period;
@@ -55,17 +56,13 @@ pub async fn one_period(
     const STARTED: &str = "omkc_reconcile_queue_wait_seconds_count";
     let reconciles_before = metric(base, STARTED).await;
     let metrics_before = metrics_text(base).await;
-    // The round's first resync, seen in the same count as the window's end is read from (a
-    // read of the operator's metrics, every 2 ms, timed when asked: rendering the metrics of
-    // many resources takes the operator milliseconds).
+    // The round's first resync: its request to Keycloak.
     let window = loop {
-        let asked = Instant::now();
-        if metric(base, STARTED).await > reconciles_before {
-            break asked - gap / 2;
+        if let Some(first) = emu.log().iter().find(|e| e.path.starts_with("/admin/")) {
+            break first.at - o.latency - gap / 2;
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     };
-    tokio::time::sleep_until((window + period / 2).into()).await;
     // Half-way, a new resource arrives: it must not wait behind the resyncs.
     let newcomer = Instant::now();
     api.put(json!({
@@ -89,24 +86,56 @@ pub async fn one_period(
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
+    // The reconciles started in the window: read at its end, half-way between the round's last
+    // resync and the next round's first (a read takes a millisecond or two).
     tokio::time::sleep_until((window + period).into()).await;
+    let read_at = Instant::now();
     // Less the newcomer's one reconcile.
     let reconciles = metric(base, STARTED).await - reconciles_before - 1.0;
+    let read_in = read_at.elapsed();
     // The emulator logs a request once it has answered it: the round's last ones come in
     // within its latency (the next round's first, later still).
-    tokio::time::sleep(o.latency).await;
+    tokio::time::sleep(o.latency + gap).await;
     // The newcomer's own requests are not the resync's.
-    let resync: Vec<String> = emu
-        .log()
+    let log = emu.log();
+    let exchanges: Vec<_> = log
         .iter()
-        .filter(|e| e.path.starts_with("/admin/"))
+        .filter(|e| e.path.starts_with("/admin/") && e.at - o.latency < window + period)
         .filter(|e| {
             !e.query.contains("clientId=newcomer")
                 && !e.path.contains(&newcomer_uuid)
                 && !e.body.as_ref().is_some_and(|b| b["clientId"] == "newcomer")
         })
+        .collect();
+    let resync: Vec<String> = exchanges
+        .iter()
         .map(|e| format!("{} {}", e.method, e.path))
         .collect();
+    if resync.len() != n || reconciles != n as f64 {
+        // What a differing count needs to be understood: when the round's last requests and
+        // the next round's first were answered, when the count was read, which resources the
+        // window saw twice (ms into the window).
+        let ms = |t: Instant| {
+            t.saturating_duration_since(window).as_millis() as i128
+                - window.saturating_duration_since(t).as_millis() as i128
+        };
+        let mut times: Vec<i128> = (log.iter())
+            .filter(|e| e.path.starts_with("/admin/"))
+            .map(|e| ms(e.at))
+            .collect();
+        times.sort();
+        let end = times.partition_point(|t| *t < (period + o.latency).as_millis() as i128);
+        let (last, next) = (&times[end.saturating_sub(3)..end], &times[end..]);
+        let next = &next[..next.len().min(3)];
+        println!("  answered around the end (ms): {last:?} | {next:?}");
+        println!("  the count read at {} ms, in {read_in:?}", ms(read_at));
+        let mut seen: std::collections::BTreeMap<&str, Vec<i128>> = Default::default();
+        for e in &exchanges {
+            seen.entry(e.path.as_str()).or_default().push(ms(e.at));
+        }
+        seen.retain(|_, at| at.len() > 1);
+        println!("  requests of one resource more than once: {seen:?}");
+    }
     let mentions_newcomer = |r: &support::apiserver::Request| {
         r.path.contains("newcomer")
             || r.body

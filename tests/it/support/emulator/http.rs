@@ -165,6 +165,7 @@ pub(super) async fn handle(
         body,
         status,
         response: (!response.is_null()).then(|| response.clone()),
+        at: std::time::Instant::now(),
     });
     drop(inner);
 

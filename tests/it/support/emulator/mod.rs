@@ -48,6 +48,8 @@ pub struct Exchange {
     pub status: u16,
     /// JSON response body, if any.
     pub response: Option<Value>,
+    /// When the answer was given.
+    pub at: std::time::Instant,
 }
 
 /// An admin event, as Keycloak records one for every successful write.

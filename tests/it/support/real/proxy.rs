@@ -139,6 +139,7 @@ async fn forward(
         body,
         status,
         response: serde_json::from_slice(&bytes).ok(),
+        at: std::time::Instant::now(),
     });
     let mut response = (StatusCode::from_u16(status).expect("status"), bytes).into_response();
     response.headers_mut().extend(out_headers);
