@@ -89,21 +89,36 @@ impl<K: Resource + Clone> ObjectCache<K> {
     }
 
     /// Applies one event of the only watch over `scope` (a namespace, or all when `None`).
-    pub fn apply(&self, scope: Option<&str>, event: &watcher::Event<K>) {
-        self.apply_from(0, scope, event);
+    pub fn apply(&self, scope: Option<&str>, event: &watcher::Event<K>) -> Vec<Touched<K>> {
+        self.apply_from(0, scope, event)
     }
 
-    /// Applies one event of watch `watch` over `scope` (a namespace, or all when `None`). A
-    /// re-list replaces exactly the objects of its scope once it is complete.
-    pub fn apply_from(&self, watch: u64, scope: Option<&str>, event: &watcher::Event<K>) {
-        let scope_key = scope.map(str::to_string);
+    /// Applies one event of watch `watch` over `scope` (a namespace, or all when `None`), and
+    /// returns what it changed. A re-list replaces exactly the objects of its scope once it is
+    /// complete: what changed is then the objects new or at another `resourceVersion`, and those
+    /// gone from the list (deleted while no watch was open), never the ones listed again as
+    /// they were.
+    pub fn apply_from(
+        &self,
+        watch: u64,
+        scope: Option<&str>,
+        event: &watcher::Event<K>,
+    ) -> Vec<Touched<K>> {
         match event {
-            watcher::Event::Apply(obj) => self.insert(obj.clone()),
+            watcher::Event::Apply(obj) => {
+                let obj = Arc::new(lean(obj.clone()));
+                self.objects.writing().insert(key_of(&*obj), obj.clone());
+                vec![Touched::Applied(obj)]
+            }
             watcher::Event::Delete(obj) => {
-                self.objects.writing().remove(&key_of(obj));
+                let gone = self.objects.writing().remove(&key_of(obj));
+                vec![Touched::Deleted(
+                    gone.unwrap_or_else(|| Arc::new(obj.clone())),
+                )]
             }
             watcher::Event::Init => {
                 self.relisting.locked().insert(watch, Vec::new());
+                vec![]
             }
             watcher::Event::InitApply(obj) => {
                 self.relisting
@@ -111,16 +126,45 @@ impl<K: Resource + Clone> ObjectCache<K> {
                     .entry(watch)
                     .or_default()
                     .push(Arc::new(lean(obj.clone())));
+                vec![]
             }
             watcher::Event::InitDone => {
                 let listed = self.relisting.locked().remove(&watch).unwrap_or_default();
                 let mut objects = self.objects.writing();
-                objects.retain(|(ns, _), _| scope.is_some_and(|s| s != ns));
+                let mut before: HashMap<Key, Arc<K>> = objects
+                    .extract_if(|(ns, _), _| scope.is_none_or(|s| s == ns))
+                    .collect();
+                let mut touched = Vec::new();
                 for obj in listed {
-                    objects.insert(key_of(obj.as_ref()), obj);
+                    let key = key_of(obj.as_ref());
+                    let was = before.remove(&key).or_else(|| objects.get(&key).cloned());
+                    if was.is_none_or(|was| was.resource_version() != obj.resource_version()) {
+                        touched.push(Touched::Applied(obj.clone()));
+                    }
+                    objects.insert(key, obj);
                 }
-                self.listed.locked().insert(scope_key);
+                touched.extend(before.into_values().map(Touched::Deleted));
+                self.listed.locked().insert(scope.map(str::to_string));
+                touched
             }
+        }
+    }
+}
+
+/// What a watch event changed in an [`ObjectCache`].
+#[derive(Debug)]
+pub enum Touched<K> {
+    /// An object added or changed.
+    Applied(Arc<K>),
+    /// An object gone.
+    Deleted(Arc<K>),
+}
+
+impl<K: Clone> Touched<K> {
+    /// The object, added, changed or gone.
+    pub fn object(self) -> K {
+        match self {
+            Self::Applied(obj) | Self::Deleted(obj) => Arc::unwrap_or_clone(obj),
         }
     }
 }
@@ -237,6 +281,45 @@ mod tests {
         assert_eq!(cache.in_namespace("c").len(), 1);
         cache.apply(None, &watcher::Event::Delete(secret("c", "x")));
         assert!(cache.get("c", "x").is_none());
+    }
+
+    #[test]
+    fn a_relist_yields_what_changed_and_what_is_gone_never_what_it_finds_as_it_was() {
+        use watcher::Event::{Apply, Delete, Init, InitApply, InitDone};
+        let at = |name: &str, version: &str| {
+            let mut s = secret("a", name);
+            s.metadata.resource_version = Some(version.into());
+            s
+        };
+        let said = |touched: Vec<Touched<Secret>>| {
+            let mut said: Vec<String> = (touched.into_iter())
+                .map(|t| match t {
+                    Touched::Applied(o) => format!("applied {}", o.name_any()),
+                    Touched::Deleted(o) => format!("deleted {}", o.name_any()),
+                })
+                .collect();
+            said.sort();
+            said
+        };
+        let cache = ObjectCache::default();
+        let list = |objects: Vec<Secret>| {
+            let mut touched = cache.apply(Some("a"), &Init);
+            for obj in objects {
+                touched.extend(cache.apply(Some("a"), &InitApply(obj)));
+            }
+            touched.extend(cache.apply(Some("a"), &InitDone));
+            said(touched)
+        };
+        let first = list(vec![at("same", "1"), at("changed", "1"), at("gone", "1")]);
+        assert_eq!(first, ["applied changed", "applied gone", "applied same"]);
+        cache.insert(secret("b", "elsewhere"));
+        let again = list(vec![at("same", "1"), at("changed", "2"), at("new", "3")]);
+        assert_eq!(again, ["applied changed", "applied new", "deleted gone"]);
+        assert!(cache.get("b", "elsewhere").is_some(), "another scope's");
+        let applied = said(cache.apply(Some("a"), &Apply(at("same", "4"))));
+        assert_eq!(applied, ["applied same"], "a watch event always counts");
+        let deleted = said(cache.apply(Some("a"), &Delete(at("same", "4"))));
+        assert_eq!(deleted, ["deleted same"]);
     }
 
     #[test]

@@ -212,6 +212,12 @@ pub async fn run_scope_with(
         })
         .reflect(writer)
         .applied_objects()
+        .filter(|guard| {
+            if let Err(e) = guard {
+                watches::failed("OpenMetadataKeycloakClient", None, e);
+            }
+            futures::future::ready(guard.is_ok())
+        })
         .predicate_filter(relevant, Default::default())
         .inspect({
             let ctx = ctx.clone();

@@ -21,7 +21,7 @@ use kube::{
 use super::Guarded;
 
 use crate::{
-    cache::ObjectCache,
+    cache::{ObjectCache, Touched},
     context::{Context, Fingerprint},
     crd::ClusterKeycloakConnection,
     names::{CREDENTIALS_LABEL, MANAGED_BY_LABEL, OPERATOR_NAME, SOURCE_LABEL},
@@ -68,28 +68,67 @@ where
     }
 }
 
-/// A watch that keeps `cache` current and yields the objects it touches.
+/// A watch that keeps `cache` current and yields what changed in it, each object once: a
+/// re-list (after a watch was lost) yields only the objects it finds changed or gone.
 fn cached<K>(
     api: Api<K>,
     config: watcher::Config,
     scope: Option<String>,
     cache: impl Fn(&Context) -> &ObjectCache<K> + Send + 'static,
+    (ctx, listing): (Arc<Context>, Listing),
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    changes(api, config, scope, cache, (ctx, listing), |_, touched| {
+        Some(touched.object())
+    })
+}
+
+/// A watch that keeps `cache` current and yields what `pass` keeps of each change in it.
+fn changes<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    scope: Option<String>,
+    cache: impl Fn(&Context) -> &ObjectCache<K> + Send + 'static,
     (ctx, mut listing): (Arc<Context>, Listing),
+    mut pass: impl FnMut(&Context, Touched<K>) -> Option<K> + Send + 'static,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     let watch = cache(&ctx).new_watch();
+    let kind = K::kind(&Default::default()).to_string();
+    let selector = config.label_selector.clone();
     watcher(api, config)
         .default_backoff()
-        .inspect(move |event| {
-            listing.event(event);
-            if let Ok(event) = event {
-                cache(&ctx).apply_from(watch, scope.as_deref(), event);
-            }
+        .map(move |event| {
+            listing.event(&event);
+            let passed: Vec<_> = match event {
+                Ok(event) => (cache(&ctx).apply_from(watch, scope.as_deref(), &event))
+                    .into_iter()
+                    .filter_map(|touched| pass(&ctx, touched).map(Ok))
+                    .collect(),
+                Err(e) => {
+                    failed(&kind, selector.as_deref(), &e);
+                    vec![]
+                }
+            };
+            stream::iter(passed)
         })
-        .touched_objects()
+        .flatten()
+}
+
+/// A watch's error, logged and kept from the controller. The watch backs off on its own
+/// (`default_backoff`) and lists again when it must; passed on, the error would make the
+/// controller pause every trigger (the other watches', the resources' own, the resyncs') for a
+/// backoff that grows with each error of any watch until a trigger gets through (kube's
+/// `trigger_backoff`): one watch RBAC does not grant, or a `410 Gone`, held new resources back
+/// for up to 30 s.
+pub(super) fn failed(kind: &str, selector: Option<&str>, error: &watcher::Error) {
+    tracing::warn!(kind, selector, "watch failed, retrying: {error}");
 }
 
 /// Output objects (Secrets, values ConfigMaps): only the ones this operator labelled, cached
@@ -99,34 +138,23 @@ pub(super) fn outputs<K>(
     client: &Client,
     namespace: &Option<String>,
     cache: fn(&Context) -> &ObjectCache<K>,
-    (ctx, mut listing): (Arc<Context>, Listing),
+    ctx: (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + use<K>
 where
     K: Fingerprint + Resource<Scope = NamespaceResourceScope> + Clone + std::fmt::Debug,
     K: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    let scope = namespace.clone();
-    let watch = cache(&ctx).new_watch();
-    watcher(
+    changes(
         api::<K>(client, namespace),
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR_NAME}")),
+        namespace.clone(),
+        cache,
+        ctx,
+        |ctx, touched| match touched {
+            Touched::Applied(obj) if ctx.is_own_write(obj.as_ref()) => None,
+            touched => Some(touched.object()),
+        },
     )
-    .default_backoff()
-    .map(move |event| {
-        listing.event(&event);
-        if let Ok(event) = &event {
-            cache(&ctx).apply_from(watch, scope.as_deref(), event);
-        }
-        stream::iter(match event {
-            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                (!ctx.is_own_write(&o)).then_some(Ok(o))
-            }
-            Ok(watcher::Event::Delete(o)) => Some(Ok(o)),
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-            Err(e) => Some(Err(e)),
-        })
-    })
-    .flatten()
 }
 
 /// Secrets labelled as sources of client secrets, their metadata only.
@@ -185,35 +213,29 @@ pub(super) fn credentials(
 /// The ClusterKeycloakConnections.
 pub(super) fn connections(
     client: &Client,
-    (ctx, mut listing): (Arc<Context>, Listing),
+    ctx: (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<ClusterKeycloakConnection, watcher::Error>> + Send + use<> {
-    let watch = ctx.connections.new_watch();
     // The generation each connection was last passed on with: its status (written by the
     // connection checks at every resync) changes nothing for the resources using it.
     let mut seen: HashMap<String, Option<i64>> = HashMap::new();
-    watcher(Api::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .inspect(move |event| {
-            listing.event(event);
-            if let Ok(event) = event {
-                ctx.connections.apply_from(watch, None, event);
+    changes(
+        Api::all(client.clone()),
+        watcher::Config::default(),
+        None,
+        |ctx| &ctx.connections,
+        ctx,
+        move |_, touched| match touched {
+            Touched::Applied(c) => {
+                let generation = c.metadata.generation;
+                (seen.insert(c.name_any(), generation) != Some(generation))
+                    .then(|| Arc::unwrap_or_clone(c))
             }
-        })
-        .filter_map(move |event| {
-            let passed = match event {
-                Ok(Event::Apply(c) | Event::InitApply(c)) => {
-                    let generation = c.metadata.generation;
-                    (seen.insert(c.name_any(), generation) != Some(generation)).then_some(Ok(c))
-                }
-                Ok(Event::Delete(c)) => {
-                    seen.remove(&c.name_any());
-                    Some(Ok(c))
-                }
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
-            };
-            futures::future::ready(passed)
-        })
+            Touched::Deleted(c) => {
+                seen.remove(&c.name_any());
+                Some(Arc::unwrap_or_clone(c))
+            }
+        },
+    )
 }
 
 /// The metadata of the watched namespace (or of all), for the connections' namespace selectors.

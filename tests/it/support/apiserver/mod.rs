@@ -109,6 +109,8 @@ struct Inner {
     failing: BTreeSet<String>,
     /// Users cut off from the server: their requests get no answer, their watches go silent.
     partitioned: BTreeSet<String>,
+    /// Collections whose history before this resourceVersion is gone (see [`ApiServer::compact`]).
+    compacted: BTreeMap<String, u64>,
     /// What each request costs, when modelled (the benchmark): see [`super::load`].
     load: Option<Arc<super::load::Server>>,
     /// Edits another client makes just before one of the operator's requests is served.

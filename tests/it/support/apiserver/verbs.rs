@@ -21,7 +21,28 @@ pub(super) fn watch(
         .get("resourceVersion")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let compacted = lock
+        .lock()
+        .unwrap()
+        .compacted
+        .get(&route.collection())
+        .copied();
+    if let Some(compacted) = compacted.filter(|c| since < *c) {
+        // What the apiserver answers a watch from a resourceVersion it no longer has.
+        let gone = json!({"type": "ERROR", "object": {
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": format!("too old resource version: {since} ({compacted})"),
+            "reason": "Expired", "code": 410
+        }});
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{gone}\n"),
+        )
+            .into_response();
+    }
     let rx = tx.subscribe();
+    let collection = route.collection();
     let replay: Vec<WatchEvent> = lock
         .lock()
         .unwrap()
@@ -65,10 +86,12 @@ pub(super) fn watch(
         let line = line;
         let cut_off = cut_off.clone();
         let server = server.clone();
+        let collection = collection.clone();
         async move {
             loop {
                 match rx.recv().await {
                     Ok(_) if cut_off() => std::future::pending::<()>().await,
+                    Ok(e) if e.kind == COMPACTED && e.collection == collection => return None,
                     Ok(e) if e.rv > last && filter(&e).is_some() => {
                         last = e.rv;
                         if let Some(server) = &server {
@@ -98,6 +121,29 @@ pub(super) fn watch(
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// The kind of the event that ends the watches of a compacted collection.
+const COMPACTED: &str = "COMPACTED";
+
+impl ApiServer {
+    /// Forgets the history of `collection` (e.g. `v1/secrets`), as an API server restart or an
+    /// etcd compaction would: its open watches end, and a watch from an older resourceVersion is
+    /// answered 410 Gone, so watchers list it again.
+    pub fn compact(&self, collection: &str) {
+        let (lock, tx) = &*self.shared;
+        let mut inner = lock.lock().unwrap();
+        let rv = inner.next_rv();
+        inner.compacted.insert(collection.to_string(), rv);
+        let _ = tx.send(WatchEvent {
+            collection: collection.to_string(),
+            namespace: String::new(),
+            rv,
+            kind: COMPACTED,
+            object: json!({"metadata": {}}),
+            previous: None,
+        });
+    }
 }
 
 /// What a PATCH is about.
