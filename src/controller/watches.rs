@@ -124,9 +124,9 @@ where
 /// A watch's error, logged and kept from the controller. The watch backs off on its own
 /// (`default_backoff`) and lists again when it must; passed on, the error would make the
 /// controller pause every trigger (the other watches', the resources' own, the resyncs') for a
-/// backoff that grows with each error of any watch until a trigger gets through (kube's
-/// `trigger_backoff`): one watch RBAC does not grant, or a `410 Gone`, held new resources back
-/// for up to 30 s.
+/// backoff of 0.8 s that doubles, up to 30 s, with each error of any watch until a trigger gets
+/// through (kube's `trigger_backoff`): one watch RBAC does not grant, or a `410 Gone`, held a new
+/// resource back for a second or more.
 pub(super) fn failed(kind: &str, selector: Option<&str>, error: &watcher::Error) {
     tracing::warn!(kind, selector, "watch failed, retrying: {error}");
 }
