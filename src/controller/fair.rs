@@ -9,7 +9,7 @@
 //! [`deferral`].
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -43,9 +43,9 @@ pub(super) struct Fair {
 struct Busy {
     all: usize,
     by_namespace: HashMap<String, usize>,
-    /// The resources put back, oldest first (an entry no longer in `put_back` is stale).
-    queue: VecDeque<Key>,
-    put_back: HashSet<Key>,
+    /// The resources put back, oldest first, each once. A resource admitted otherwise (its own
+    /// retry, an event) leaves it.
+    line: VecDeque<Key>,
 }
 
 impl Busy {
@@ -54,20 +54,10 @@ impl Busy {
         mine < share || self.all + share < total
     }
 
-    /// The oldest resource put back that may now take a worker, taken off the queue.
+    /// The oldest resource put back that may now take a worker, taken out of line.
     fn next_admitted(&mut self, share: usize, total: usize) -> Option<Key> {
-        // Entries of resources admitted meanwhile are dropped once they are most of the line.
-        if self.queue.len() > 2 * self.put_back.len() + 16 {
-            let put_back = &self.put_back;
-            self.queue.retain(|key| put_back.contains(key));
-        }
-        let at = self
-            .queue
-            .iter()
-            .position(|key| self.put_back.contains(key) && self.admits(&key.0, share, total))?;
-        let key = self.queue.remove(at)?;
-        self.put_back.remove(&key);
-        Some(key)
+        let at = (self.line.iter()).position(|key| self.admits(&key.0, share, total))?;
+        self.line.remove(at)
     }
 }
 
@@ -99,12 +89,13 @@ impl Fair {
         let mut busy = self.busy.locked();
         let key = (namespace.to_string(), name.to_string());
         if !busy.admits(namespace, self.share, self.total) {
-            if busy.put_back.insert(key.clone()) {
-                busy.queue.push_back(key);
+            if !busy.line.contains(&key) {
+                busy.line.push_back(key);
             }
             return None;
         }
-        busy.put_back.remove(&key);
+        // Scanning the line costs little: it holds only the resources put back.
+        busy.line.retain(|waiting| *waiting != key);
         busy.all += 1;
         *busy.by_namespace.entry(namespace.to_string()).or_default() += 1;
         Some(Slot {
@@ -214,8 +205,8 @@ mod tests {
             drop(own); // wakes x again
             drop(fair.admit("a", "x").expect("woken"));
         }
-        let line = fair.busy.lock().unwrap().queue.len();
-        assert!(line <= 17, "{line} entries for nobody in line");
+        let line = fair.busy.lock().unwrap().line.clone();
+        assert_eq!(line, [], "nobody is in line");
     }
 
     #[test]

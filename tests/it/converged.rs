@@ -156,6 +156,15 @@ async fn a_watch_the_operator_may_not_list_does_not_hold_the_resources_back() {
     let (api, emu) = world().await;
     // RBAC without the namespaces: that watch fails its first list, and keeps failing.
     api.forbid("v1/namespaces");
+    let logs = Logs::default();
+    let _logging = tracing::subscriber::set_default(
+        (tracing_subscriber::fmt().with_ansi(false))
+            .with_writer({
+                let logs = logs.clone();
+                move || logs.clone()
+            })
+            .finish(),
+    );
     let (_, run) = operator(&api, Settings::default());
     // Its first failed list. kube's controller, told of it, would pause every trigger for 0.8 s
     // or more (its backoff, doubling with each error of any watch until a trigger gets through).
@@ -170,7 +179,31 @@ async fn a_watch_the_operator_may_not_list_does_not_hold_the_resources_back() {
     // About 50 ms here when nothing holds it back.
     let took = created.elapsed();
     assert!(took < Duration::from_millis(500), "Ready after {took:?}");
+    // Kept from the controller, the watch's failure is still told.
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        (logs.lines()).any(|l| l.contains("WARN")
+            && l.contains("watch failed, retrying")
+            && l.contains("kind=\"Namespace\"")
+            && l.contains("403")),
+        "{logs}"
+    );
     run.abort();
+}
+
+/// What this test's thread logs (its runtime runs every task on it).
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The lists of Secrets (not their watches) since request `since`.
