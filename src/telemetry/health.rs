@@ -167,6 +167,15 @@ mod tests {
     }
 
     #[test]
+    fn a_beat_is_taken_now() {
+        let h = Health::new(1);
+        h.beat(0);
+        let stale = Instant::now() + STALE_AFTER + Duration::from_secs(2);
+        assert!(h.live_at(stale).is_err(), "a beat was recorded");
+        assert!(h.live().is_ok());
+    }
+
+    #[test]
     fn readiness_waits_for_every_cache_and_drops_on_shutdown() {
         let h = Health::new(2);
         let t0 = h.started;

@@ -64,3 +64,41 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_probes_answer_with_the_health_and_say_why_not() {
+        crate::tls::install_crypto_provider();
+        let health = Arc::new(Health::new(1));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let metrics = Arc::new(Metrics::default());
+        tokio::spawn(serve(
+            listener,
+            health.clone(),
+            metrics,
+            std::future::pending(),
+        ));
+        let get = |path: &str| {
+            let url = format!("{base}{path}");
+            async move {
+                let response = reqwest::get(url).await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let ok = (200, "ok\n".to_string());
+        assert_eq!(get("/livez").await, ok);
+        let unsynced = "1 of 1 resource caches not synced yet\n".to_string();
+        assert_eq!(get("/readyz").await, (503, unsynced));
+        health.mark_synced(0);
+        assert_eq!(get("/readyz").await, ok);
+        health.mark_ended(0);
+        let stopped = "controller loop 0 has stopped\n".to_string();
+        assert_eq!(get("/livez").await, (503, stopped));
+        let (code, text) = get("/metrics").await;
+        assert!(code == 200 && text.ends_with("# EOF\n"), "{code} {text}");
+    }
+}
