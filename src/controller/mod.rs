@@ -307,6 +307,10 @@ pub async fn run_scope_with(
                 Err(controller::Error::ReconcilerFailed(err, obj)) => {
                     tracing::debug!(resource = %obj, reason = %err.reason(), "reconcile failed")
                 }
+                // A resync, a retry or a fair-share wake of a resource deleted meanwhile.
+                Err(controller::Error::ObjectNotFound(obj)) => {
+                    tracing::debug!(resource = %obj, "gone before its reconcile")
+                }
                 Err(e) => warn!("controller: {e}"),
             }
         });
