@@ -127,13 +127,7 @@ async fn a_restarted_operator_reconciles_each_resource_once_after_every_watch_ha
     .await;
     // The three Secret lists (outputs, sources, credentials) answered, and a moment to act on them.
     eventually(&api, "the Secret lists", || async {
-        let lists = api.requests()[before..]
-            .iter()
-            .filter(|r| {
-                r.method == "GET" && r.path == "/api/v1/secrets" && !r.query.contains("watch=")
-            })
-            .count();
-        (lists >= 3).then_some(())
+        (secret_lists(&api, before) >= 3).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
