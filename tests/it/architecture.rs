@@ -120,6 +120,20 @@ fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
         .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
 }
 
+/// The top level holds what the project is made of, and nothing a stray command left behind
+/// (a shell redirection once committed a file named after a sed expression).
+#[test]
+fn the_top_level_holds_only_the_projects_parts() {
+    let parts = "CHANGELOG.md Cargo.lock Cargo.toml Dockerfile README.md crds deploy docs examples \
+        src target tests tools";
+    let stray: Vec<String> = std::fs::read_dir(env!("CARGO_MANIFEST_DIR"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && !parts.split_whitespace().any(|p| p == name))
+        .collect();
+    assert!(stray.is_empty(), "not a part of the project: {stray:?}");
+}
+
 #[test]
 fn no_source_file_is_longer_than_one_sitting() {
     // The operator's code, its tests and its tools alike.
