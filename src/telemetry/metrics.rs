@@ -366,4 +366,12 @@ mod tests {
         m.forget_resource("team-c/om");
         assert!(!m.render().contains("ClientConflict"));
     }
+
+    #[test]
+    fn statuses_are_labelled_by_class_and_the_metrics_debug_as_a_name() {
+        let classes =
+            [Some(204), Some(302), Some(404), Some(503), Some(600), None].map(status_class);
+        assert_eq!(classes, ["2xx", "3xx", "4xx", "5xx", "error", "error"]);
+        assert_eq!(format!("{:?}", Metrics::default()), "Metrics { .. }");
+    }
 }

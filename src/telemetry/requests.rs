@@ -118,64 +118,72 @@ mod tests {
 
     #[test]
     fn requests_are_labelled_by_verb_and_resource_never_by_name() {
+        let omkc = "/apis/omkc.dev/v1alpha1/namespaces/team-a/openmetadatakeycloakclients";
         let cases = [
-            (
-                "GET",
-                "/api/v1/namespaces/team-a/secrets/om-oidc",
-                Some(("get", "secrets")),
-            ),
-            (
-                "GET",
-                "/api/v1/namespaces/team-a/secrets?labelSelector=x",
-                Some(("list", "secrets")),
-            ),
-            ("GET", "/api/v1/secrets?watch=true&resourceVersion=1", None),
-            (
-                "POST",
-                "/apis/events.k8s.io/v1/namespaces/team-a/events",
-                Some(("create", "events")),
-            ),
-            (
-                "PATCH",
-                "/apis/omkc.dev/v1alpha1/namespaces/team-a/openmetadatakeycloakclients/om/status",
-                Some(("patch", "openmetadatakeycloakclients/status")),
-            ),
-            (
-                "PATCH",
-                "/apis/omkc.dev/v1alpha1/namespaces/team-a/openmetadatakeycloakclients/om",
-                Some(("patch", "openmetadatakeycloakclients")),
-            ),
-            (
-                "GET",
-                "/apis/omkc.dev/v1alpha1/clusterkeycloakconnections/shared",
-                Some(("get", "clusterkeycloakconnections")),
-            ),
-            (
-                "GET",
-                "/api/v1/namespaces/kube-system",
-                Some(("get", "namespaces")),
-            ),
-            ("GET", "/api/v1/namespaces", Some(("list", "namespaces"))),
-            (
-                "PUT",
-                "/apis/coordination.k8s.io/v1/namespaces/omkc/leases/omkc",
-                Some(("update", "leases")),
-            ),
-            (
-                "GET",
-                "/apis/example.com/v1/namespaces/a/widgets/w",
-                Some(("get", "other")),
-            ),
-            (
-                "DELETE",
-                "/api/v1/namespaces/a/configmaps/c",
-                Some(("delete", "configmaps")),
-            ),
+            "GET /api/v1/namespaces/team-a/secrets/om-oidc -> get secrets",
+            "GET /api/v1/namespaces/team-a/secrets?labelSelector=x -> list secrets",
+            "GET /api/v1/secrets?watch=true&resourceVersion=1 -> (a watch: not timed)",
+            "POST /apis/events.k8s.io/v1/namespaces/team-a/events -> create events",
+            &format!("PATCH {omkc}/om/status -> patch openmetadatakeycloakclients/status"),
+            &format!("PATCH {omkc}/om -> patch openmetadatakeycloakclients"),
+            "GET /apis/omkc.dev/v1alpha1/clusterkeycloakconnections/a -> get clusterkeycloakconnections",
+            "PATCH /apis/omkc.dev/v1alpha1/clusterkeycloakconnections/a/status -> patch clusterkeycloakconnections/status",
+            "GET /apis/apps/v1/namespaces/a/deployments/om -> get deployments",
+            "PATCH /apis/apps/v1/namespaces/a/statefulsets/om -> patch statefulsets",
+            "GET /api/v1/namespaces/kube-system -> get namespaces",
+            "GET /api/v1/namespaces -> list namespaces",
+            "PUT /apis/coordination.k8s.io/v1/namespaces/omkc/leases/omkc -> update leases",
+            "GET /apis/example.com/v1/namespaces/a/widgets/w -> get other",
+            "DELETE /api/v1/namespaces/a/configmaps/c -> delete configmaps",
         ];
-        for (method, uri, expected) in cases {
-            let method: http::Method = method.parse().unwrap();
-            let uri: http::Uri = uri.parse().unwrap();
-            assert_eq!(labels(&method, &uri), expected, "{method} {uri}");
+        for case in cases {
+            let (request, expected) = case.split_once(" -> ").unwrap();
+            let (method, uri) = request.split_once(' ').unwrap();
+            let labelled = labels(&method.parse().unwrap(), &uri.parse().unwrap());
+            let said = labelled.map_or("(a watch: not timed)".into(), |(v, r)| format!("{v} {r}"));
+            assert_eq!(said, expected, "{request}");
         }
+    }
+
+    /// An inner service that must be polled ready before each call, as a buffer must.
+    struct Gated {
+        ready: bool,
+    }
+
+    impl tower::Service<http::Request<()>> for Gated {
+        type Response = ();
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<(), Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.ready = true;
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            assert!(
+                std::mem::take(&mut self.ready),
+                "called before it was ready"
+            );
+            std::future::ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_layer_asks_the_inner_service_for_readiness_then_times_the_request() {
+        use tower::{Layer, Service};
+        let metrics = Arc::new(Metrics::default());
+        let mut timed = Timed::layer(metrics.clone()).layer(Gated { ready: false });
+        std::future::poll_fn(|cx| timed.poll_ready(cx))
+            .await
+            .unwrap();
+        let get = http::Request::get("/api/v1/namespaces/a/secrets/s")
+            .body(())
+            .unwrap();
+        timed.call(get).await.unwrap();
+        let text = metrics.render();
+        let timed_get =
+            r#"omkc_kubernetes_request_duration_seconds_count{verb="get",resource="secrets"} 1"#;
+        assert!(text.contains(timed_get), "{text}");
     }
 }
