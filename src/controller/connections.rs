@@ -12,7 +12,7 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 use kube::{
-    Api, Client, ResourceExt,
+    Api, Client, Resource, ResourceExt,
     api::{Patch, PatchParams},
     runtime::{
         Controller, WatchStreamExt,
@@ -214,6 +214,10 @@ pub async fn run(
         .default_backoff()
         .reflect(writer)
         .applied_objects()
+        .filter(super::watches::without_errors(
+            ClusterKeycloakConnection::kind(&()).into(),
+            None,
+        ))
         .predicate_filter(predicates::generation, Default::default());
     Controller::for_stream(changes, store)
         .graceful_shutdown_on(stop)

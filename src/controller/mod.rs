@@ -212,12 +212,10 @@ pub async fn run_scope_with(
         })
         .reflect(writer)
         .applied_objects()
-        .filter(|guard| {
-            if let Err(e) = guard {
-                watches::failed("OpenMetadataKeycloakClient", None, e);
-            }
-            futures::future::ready(guard.is_ok())
-        })
+        .filter(watches::without_errors(
+            <OpenMetadataKeycloakClient as kube::Resource>::kind(&()).into(),
+            ctx.settings.resource_selector.clone(),
+        ))
         .predicate_filter(relevant, Default::default())
         .inspect({
             let ctx = ctx.clone();

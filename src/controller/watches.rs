@@ -68,25 +68,9 @@ where
     }
 }
 
-/// A watch that keeps `cache` current and yields what changed in it, each object once: a
-/// re-list (after a watch was lost) yields only the objects it finds changed or gone.
-fn cached<K>(
-    api: Api<K>,
-    config: watcher::Config,
-    scope: Option<String>,
-    cache: impl Fn(&Context) -> &ObjectCache<K> + Send + 'static,
-    (ctx, listing): (Arc<Context>, Listing),
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    changes(api, config, scope, cache, (ctx, listing), |_, touched| {
-        Some(touched.object())
-    })
-}
-
-/// A watch that keeps `cache` current and yields what `pass` keeps of each change in it.
+/// A watch that keeps `cache` current and yields what `pass` keeps of each change in it, each
+/// object once: a re-list (after a watch was lost) yields only the objects it finds changed or
+/// gone.
 fn changes<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -121,6 +105,11 @@ where
         .flatten()
 }
 
+/// A `pass` that keeps every change.
+fn every<K: Clone>(_: &Context, touched: Touched<K>) -> Option<K> {
+    Some(touched.object())
+}
+
 /// A watch's error, logged and kept from the controller. The watch backs off on its own
 /// (`default_backoff`) and lists again when it must; passed on, the error would make the
 /// controller pause every trigger (the other watches', the resources' own, the resyncs') for a
@@ -129,6 +118,19 @@ where
 /// resource back for a second or more.
 pub(super) fn failed(kind: &str, selector: Option<&str>, error: &watcher::Error) {
     tracing::warn!(kind, selector, "watch failed, retrying: {error}");
+}
+
+/// A stream filter that keeps a watch's errors from the controller, [`failed`].
+pub(super) fn without_errors<T>(
+    kind: String,
+    selector: Option<String>,
+) -> impl FnMut(&Result<T, watcher::Error>) -> std::future::Ready<bool> {
+    move |event| {
+        if let Err(e) = event {
+            failed(&kind, selector.as_deref(), e);
+        }
+        std::future::ready(event.is_ok())
+    }
 }
 
 /// Output objects (Secrets, values ConfigMaps): only the ones this operator labelled, cached
@@ -164,12 +166,13 @@ pub(super) fn sources(
     ctx: (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + use<> {
     // `Api<PartialObjectMeta<_>>` lists and watches metadata only: the data never comes.
-    cached(
+    changes(
         api::<PartialObjectMeta<Secret>>(client, namespace),
         watcher::Config::default().labels(&format!("{SOURCE_LABEL}=true")),
         namespace.clone(),
         |ctx| &ctx.sources,
         ctx,
+        every,
     )
 }
 
@@ -198,12 +201,13 @@ pub(super) fn credentials(
     (ctx, listing): (Arc<Context>, Listing),
 ) -> impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + use<> {
     let watches = scopes.iter().map(|scope| {
-        cached(
+        changes(
             api::<PartialObjectMeta<Secret>>(client, scope),
             watcher::Config::default().labels(&format!("{CREDENTIALS_LABEL}=true")),
             scope.clone(),
             |ctx| &ctx.credentials,
             (ctx.clone(), listing.another()),
+            every,
         )
         .boxed()
     });
@@ -248,12 +252,13 @@ pub(super) fn namespaces(
         Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
         None => watcher::Config::default(),
     };
-    cached(
+    changes(
         Api::all(client.clone()),
         config,
         namespace.clone(),
         |ctx| &ctx.namespaces,
         ctx,
+        every,
     )
 }
 
