@@ -2,27 +2,18 @@
 //! makes no write to Keycloak (no admin event) and none to Kubernetes, and records no Event; a
 //! restarted operator reconciles it once.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
-use omkc::{Context, Settings, controller::run_scope, telemetry::Health};
+use omkc::{Context, Settings};
 use serde_json::json;
 
-use crate::support::{apiserver::ApiServer, emulator::Emulator, eventually};
+use crate::support::{Logs, apiserver::ApiServer, emulator::Emulator, eventually, operator};
 
 const NS: &str = "openmetadata";
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
 
 fn is_write(method: &str) -> bool {
     matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
-}
-
-/// The operator's controller loop with `settings`, over every namespace.
-fn operator(api: &ApiServer, settings: Settings) -> (Arc<Context>, tokio::task::JoinHandle<()>) {
-    omkc::tls::install_crypto_provider();
-    let ctx = Arc::new(Context::new(api.client(), settings));
-    let health = Arc::new(Health::new(1));
-    let run = tokio::spawn(run_scope(api.client(), None, ctx.clone(), 4, health, 0));
-    (ctx, run)
 }
 
 /// A resource, once Ready.
@@ -57,7 +48,7 @@ async fn a_converged_resource_makes_no_write_anywhere_across_many_resyncs() {
         resync,
         ..Settings::default()
     };
-    let (_, run) = operator(&api, settings);
+    let (_, run) = operator(&api, settings, 4);
     ready_resource(&api, &emu).await;
     // Let the first reconciles settle, then watch many resync periods go by.
     tokio::time::sleep(resync * 3).await;
@@ -111,7 +102,7 @@ async fn a_restarted_operator_reconciles_each_resource_once_after_every_watch_ha
         resync: Duration::from_secs(300),
         ..Settings::default()
     };
-    let (_, first) = operator(&api, settings.clone());
+    let (_, first) = operator(&api, settings.clone(), 4);
     ready_resource(&api, &emu).await;
     first.abort();
 
@@ -120,7 +111,7 @@ async fn a_restarted_operator_reconciles_each_resource_once_after_every_watch_ha
     // bring nothing a reconcile has not seen.
     api.delay_lists("v1/secrets", Duration::from_millis(500));
     let before = api.requests().len();
-    let (ctx, second) = operator(&api, settings);
+    let (ctx, second) = operator(&api, settings, 4);
     eventually(&api, "a reconcile", || async {
         (reconciles(&ctx) >= 1.0).then_some(())
     })
@@ -150,16 +141,8 @@ async fn a_watch_the_operator_may_not_list_does_not_hold_the_resources_back() {
     let (api, emu) = world().await;
     // RBAC without the namespaces: that watch fails its first list, and keeps failing.
     api.forbid("v1/namespaces");
-    let logs = Logs::default();
-    let _logging = tracing::subscriber::set_default(
-        (tracing_subscriber::fmt().with_ansi(false))
-            .with_writer({
-                let logs = logs.clone();
-                move || logs.clone()
-            })
-            .finish(),
-    );
-    let (_, run) = operator(&api, Settings::default());
+    let (logs, _logging) = Logs::capture();
+    let (_, run) = operator(&api, Settings::default(), 4);
     // Its first failed list. kube's controller, told of it, would pause every trigger for 0.8 s
     // or more (its backoff, doubling with each error of any watch until a trigger gets through).
     eventually(&api, "a failed list of the namespaces", || async {
@@ -174,7 +157,7 @@ async fn a_watch_the_operator_may_not_list_does_not_hold_the_resources_back() {
     let took = created.elapsed();
     assert!(took < Duration::from_millis(500), "Ready after {took:?}");
     // Kept from the controller, the watch's failure is still told.
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         (logs.lines()).any(|l| l.contains("WARN")
             && l.contains("watch failed, retrying")
@@ -183,21 +166,6 @@ async fn a_watch_the_operator_may_not_list_does_not_hold_the_resources_back() {
         "{logs}"
     );
     run.abort();
-}
-
-/// What this test's thread logs (its runtime runs every task on it).
-#[derive(Clone, Default)]
-struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The lists of Secrets (not their watches) since request `since`.
@@ -214,7 +182,7 @@ async fn a_lost_watch_lists_again_and_brings_back_only_what_changed_meanwhile() 
         resync: Duration::from_secs(300),
         ..Settings::default()
     };
-    let (ctx, run) = operator(&api, settings);
+    let (ctx, run) = operator(&api, settings, 4);
     ready_resource(&api, &emu).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let settled = reconciles(&ctx);

@@ -2,15 +2,14 @@
 //! that answers late (or never) holds at most its share of the workers, and another tenant's new
 //! resource is reconciled at once, not after the slow tenant's requests time out.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use omkc::{Context, Settings, controller::run_scope, telemetry::Health};
+use omkc::{Context, Settings};
 use serde_json::json;
 
-use crate::support::{admin_credentials, apiserver::ApiServer, emulator::Emulator, eventually};
+use crate::support::{
+    admin_credentials, apiserver::ApiServer, emulator::Emulator, eventually, operator,
+};
 
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
 
@@ -41,15 +40,7 @@ async fn a_slow_tenant_cannot_starve_another() {
         namespace_share: 1,
         ..Settings::default()
     };
-    let ctx = Arc::new(Context::new(api.client(), settings));
-    let run = tokio::spawn(run_scope(
-        api.client(),
-        None,
-        ctx.clone(),
-        4,
-        Arc::new(Health::new(1)),
-        0,
-    ));
+    let (ctx, run) = operator(&api, settings, 4);
     for namespace in ["team-slow", "team-fast"] {
         api.put(admin_credentials(namespace));
     }

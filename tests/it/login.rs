@@ -15,15 +15,15 @@
 //! Then an on-demand rotation: the old secret is refused, the new one works; then deletion
 //! (policy Delete): the client is gone and the login fails.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use base64::Engine;
-use omkc::{Context, Settings, controller::run_scope, telemetry::Health};
+use omkc::Settings;
 use serde_json::{Value, json};
 
 use crate::support::{
     apiserver::ApiServer,
-    b64, decode, eventually,
+    b64, decode, eventually, operator,
     target::{Kc, REALM},
 };
 
@@ -208,7 +208,6 @@ async fn log_in(om: &Configured) -> Value {
 }
 
 fn start(api: &ApiServer) -> tokio::task::JoinHandle<()> {
-    omkc::tls::install_crypto_provider();
     let settings = Settings {
         installation: "cluster-1".into(),
         operator_namespace: NS.into(),
@@ -217,15 +216,7 @@ fn start(api: &ApiServer) -> tokio::task::JoinHandle<()> {
         min_rotation_interval: Duration::ZERO,
         ..Settings::default()
     };
-    let ctx = Arc::new(Context::new(api.client(), settings));
-    tokio::spawn(run_scope(
-        api.client(),
-        None,
-        ctx,
-        2,
-        Arc::new(Health::new(1)),
-        0,
-    ))
+    operator(api, settings, 2).1
 }
 
 async fn configured(api: &ApiServer) -> Configured {

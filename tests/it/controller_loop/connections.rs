@@ -13,6 +13,7 @@ pub(super) async fn a_connection_reports_its_health(
 ) {
     // A connection's health, on its own status: signed in, the realms it may serve, the
     // version (its account is a server admin), the resources naming it.
+    let (logs, _logging) = crate::support::Logs::capture();
     let checks = tokio::spawn(omkc::controller::connections::run(
         api.client(),
         ctx.clone(),
@@ -52,6 +53,11 @@ pub(super) async fn a_connection_reports_its_health(
     let (major, minor) = emu.version();
     assert_eq!(status["keycloakVersion"], format!("{major}.{minor}.0"));
     assert!(status["lastChecked"].is_string());
+    assert!(
+        !logs.text().contains("connection not ready"),
+        "{}",
+        logs.text()
+    );
     // A wrong password shows on the connection itself.
     api.edit(
         "omkc.dev/v1alpha1/clusterkeycloakconnections",
@@ -68,6 +74,13 @@ pub(super) async fn a_connection_reports_its_health(
         (c["status"]["conditions"][0]["reason"] == "CredentialsRejected").then_some(())
     })
     .await;
+    assert!(
+        (logs.text().lines()).any(|l| l.contains("WARN")
+            && l.contains("connection not ready")
+            && l.contains("reason=CredentialsRejected")),
+        "{}",
+        logs.text()
+    );
     let metrics = reqwest::get(format!("{http_base}/metrics"))
         .await
         .unwrap()

@@ -30,6 +30,57 @@ use emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator};
 /// The installation id the tests run the operator with.
 pub const INSTALLATION: &str = "cluster-1";
 
+/// The operator's controller loop with `settings` and `workers`, over every namespace.
+pub fn operator(
+    api: &ApiServer,
+    settings: omkc::Settings,
+    workers: u16,
+) -> (Arc<omkc::Context>, tokio::task::JoinHandle<()>) {
+    omkc::tls::install_crypto_provider();
+    let ctx = Arc::new(omkc::Context::new(api.client(), settings));
+    let health = Arc::new(omkc::telemetry::Health::new(1));
+    let run = tokio::spawn(omkc::controller::run_scope(
+        api.client(),
+        None,
+        ctx.clone(),
+        workers,
+        health,
+        0,
+    ));
+    (ctx, run)
+}
+
+/// What the test's thread logs while the guard lives (a `#[tokio::test]` runtime runs every
+/// task on that thread).
+#[derive(Clone, Default)]
+pub struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone());
+        (logs, tracing::subscriber::set_default(subscriber.finish()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A resource from `tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> OpenMetadataKeycloakClient {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));

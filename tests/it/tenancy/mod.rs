@@ -4,14 +4,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use omkc::{Context, Settings, controller::run_scope, telemetry::Health};
+use omkc::{Context, Settings};
 use serde_json::{Value, json};
 
 use crate::support::{
     apiserver::ApiServer,
     b64,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
-    eventually,
+    eventually, operator,
 };
 
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
@@ -56,15 +56,7 @@ async fn cluster_with(
         ..Settings::default()
     };
     edit(&mut settings);
-    let ctx = Arc::new(Context::new(api.client(), settings));
-    let run = tokio::spawn(run_scope(
-        api.client(),
-        None,
-        ctx.clone(),
-        4,
-        Arc::new(Health::new(1)),
-        0,
-    ));
+    let (ctx, run) = operator(&api, settings, 4);
     for (name, labels) in [
         ("team-data", json!({"team": "data"})),
         ("team-web", json!({"team": "web"})),
@@ -248,22 +240,12 @@ async fn two_installations_sharing_a_realm_never_take_each_others_clients() {
 
     // Another cluster, same namespace and name, same Keycloak realm, adoption even allowed.
     let b_api = ApiServer::start().await;
-    let b_ctx = Arc::new(Context::new(
-        b_api.client(),
-        Settings {
-            installation: "cluster-b".into(),
-            operator_namespace: OPERATOR_NS.into(),
-            ..Settings::default()
-        },
-    ));
-    let b_run = tokio::spawn(run_scope(
-        b_api.client(),
-        None,
-        b_ctx,
-        4,
-        Arc::new(Health::new(1)),
-        0,
-    ));
+    let b = Settings {
+        installation: "cluster-b".into(),
+        operator_namespace: OPERATOR_NS.into(),
+        ..Settings::default()
+    };
+    let (_, b_run) = operator(&b_api, b, 4);
     b_api.put(credentials("team-data", "admin", ADMIN_PASSWORD));
     b_api.put(json!({
         "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
