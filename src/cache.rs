@@ -201,6 +201,11 @@ impl SecretData {
             .insert(key_of(secret.as_ref()), (version, secret));
     }
 
+    /// Lets go of a Secret that is gone (or no longer labelled for the operator).
+    pub fn forget(&self, namespace: &str, name: &str) {
+        (self.entries.locked()).remove(&(namespace.to_string(), name.to_string()));
+    }
+
     /// How many Secrets are held whole.
     pub fn len(&self) -> usize {
         self.entries.locked().len()

@@ -191,6 +191,33 @@ impl Context {
             .is_some_and(|written| *written == obj.fingerprint())
     }
 
+    /// Forgets this operator's last write of an output object that is gone.
+    pub fn forget_written<K: Fingerprint>(&self, obj: &K) {
+        self.written.locked().remove(&written_key(obj));
+    }
+
+    /// Forgets a resource that is gone: its Ready state in the metrics, its backoff, and the
+    /// checksums its workloads were known to carry (its slots are `<name>/<kind>`).
+    pub fn forget_resource(&self, namespace: &str, name: &str) {
+        let key = format!("{namespace}/{name}");
+        self.metrics.forget_resource(&key);
+        self.failures().remove(&key);
+        let slots = format!("{name}/");
+        (self.rolled.locked())
+            .retain(|(ns, slot, _), _| ns != namespace || !slot.starts_with(&slots));
+    }
+
+    /// How many entries the context holds of objects and resources, besides the watch caches:
+    /// its own writes, workloads' checksums, backoffs, queue waits, Secrets held whole. Each
+    /// goes with its object, so that a cluster's churn leaves nothing behind.
+    pub fn remembered(&self) -> usize {
+        self.written.locked().len()
+            + self.rolled.locked().len()
+            + self.failures().len()
+            + self.waiting.locked().len()
+            + self.secret_data.len()
+    }
+
     /// The API of a kind of workload in a namespace, untyped: reads and writes of a workload
     /// touch only its metadata and pod template annotations, the same for every kind.
     pub fn workload_api(&self, namespace: &str, kind: WorkloadKind) -> Api<DynamicObject> {

@@ -78,7 +78,7 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
     ctx.metrics
         .observe(outcome, reason.as_str(), started.elapsed());
     if deleting && result.is_ok() {
-        ctx.metrics.forget_resource(&key);
+        ctx.forget_resource(&namespace, &name);
     } else if !deleting {
         ctx.metrics
             .resource_state(&key, result.is_ok(), reason.as_str());

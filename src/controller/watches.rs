@@ -110,6 +110,18 @@ fn every<K: Clone>(_: &Context, touched: Touched<K>) -> Option<K> {
     Some(touched.object())
 }
 
+/// A `pass` for labelled Secrets read whole on demand: every change, and a Secret that is gone
+/// (or no longer labelled) is let go of.
+fn letting_go(
+    ctx: &Context,
+    touched: Touched<PartialObjectMeta<Secret>>,
+) -> Option<PartialObjectMeta<Secret>> {
+    if let Touched::Deleted(secret) = &touched {
+        (ctx.secret_data).forget(&secret.namespace().unwrap_or_default(), &secret.name_any());
+    }
+    Some(touched.object())
+}
+
 /// A watch's error, logged and kept from the controller. The watch backs off on its own
 /// (`default_backoff`) and lists again when it must; passed on, the error would make the
 /// controller pause every trigger (the other watches', the resources' own, the resyncs') for a
@@ -154,7 +166,11 @@ where
         ctx,
         |ctx, touched| match touched {
             Touched::Applied(obj) if ctx.is_own_write(obj.as_ref()) => None,
-            touched => Some(touched.object()),
+            Touched::Applied(obj) => Some(Arc::unwrap_or_clone(obj)),
+            Touched::Deleted(obj) => {
+                ctx.forget_written(obj.as_ref());
+                Some(Arc::unwrap_or_clone(obj))
+            }
         },
     )
 }
@@ -172,7 +188,7 @@ pub(super) fn sources(
         namespace.clone(),
         |ctx| &ctx.sources,
         ctx,
-        every,
+        letting_go,
     )
 }
 
@@ -207,7 +223,7 @@ pub(super) fn credentials(
             scope.clone(),
             |ctx| &ctx.credentials,
             (ctx.clone(), listing.another()),
-            every,
+            letting_go,
         )
         .boxed()
     });

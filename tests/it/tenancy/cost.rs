@@ -197,3 +197,52 @@ async fn a_connections_status_write_does_not_reconcile_the_resources_using_it() 
     })
     .await;
 }
+
+/// Churn leaves nothing behind: what the operator remembers of a resource (its Secret's last
+/// write, its workloads' checksums, its backoff) and of a credentials Secret (held whole) goes
+/// with them.
+#[tokio::test]
+async fn resources_and_secrets_that_are_gone_leave_nothing_in_the_operators_memory() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.api
+        .put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
+    c.api.put(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "openmetadata", "namespace": "team-data"},
+        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
+    }));
+    let names = ["om-0", "om-1", "om-2"];
+    for name in names {
+        c.api.put(json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+            "metadata": {"name": name, "namespace": "team-data"},
+            "spec": {
+                "keycloak": {"url": c.emu.base_url, "realm": "data-sec",
+                             "credentialsSecretRef": {"name": "kc-admin"}},
+                "openmetadata": {"url": format!("https://{name}.example.com")},
+                "secret": {"name": format!("{name}-oidc"),
+                           "rollout": [{"kind": "Deployment", "name": "openmetadata"}]}
+            }
+        }));
+    }
+    for name in names {
+        c.reason_becomes("team-data", name, "Reconciled").await;
+    }
+    // Three Secrets written, three workload checksums (remembered once the restarts that
+    // follow the status are made), the credentials Secret.
+    eventually(&c.api, "the operator to remember 7 things", || async {
+        (c.ctx.remembered() == 7).then_some(())
+    })
+    .await;
+    for name in names {
+        c.delete_and_wait("team-data", name).await;
+        // As the garbage collector would.
+        c.api
+            .delete("v1/secrets", "team-data", &format!("{name}-oidc"));
+    }
+    c.api.delete("v1/secrets", "team-data", "kc-admin");
+    eventually(&c.api, "the operator to let go of everything", || async {
+        (c.ctx.remembered() == 0).then_some(())
+    })
+    .await;
+}
