@@ -84,3 +84,45 @@ async fn the_fake_apiserver_shows_objects_leaving_and_joining_a_selector() {
     });
     assert_eq!(next().await, "ADDED", "it joined again");
 }
+
+/// The fake API server ends a finalized object as a real one does (the registry's
+/// `deleteWithoutFinalizers`): the update that drops the last finalizer of an object marked for
+/// deletion is a deletion, seen by watches as one DELETED at a new resourceVersion. (It once
+/// sent a MODIFIED and a DELETED at one resourceVersion, and its watches dropped the second: the
+/// operator's cache kept every deleted resource.)
+#[tokio::test]
+async fn the_fake_apiserver_ends_a_finalized_object_with_one_deletion() {
+    use futures::{StreamExt, TryStreamExt};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
+    omkc::tls::install_crypto_provider();
+    let api = ApiServer::start().await;
+    api.put(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "c", "namespace": NS, "finalizers": ["omkc.dev/test"]}}));
+    let maps: Api<ConfigMap> = Api::namespaced(api.client(), NS);
+    api.delete("v1/configmaps", NS, "c");
+    let marked = maps
+        .get("c")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut events = (maps.watch(&WatchParams::default(), &marked).await.unwrap()).boxed();
+    let release = json!({"metadata": {"finalizers": null}});
+    let params = PatchParams::default();
+    maps.patch("c", &params, &Patch::Merge(&release))
+        .await
+        .unwrap();
+    let WatchEvent::Deleted(gone) = events.try_next().await.unwrap().unwrap() else {
+        panic!("a DELETED first")
+    };
+    let deleted = gone.metadata.resource_version.unwrap();
+    assert!(deleted.parse::<u64>().unwrap() > marked.parse().unwrap());
+    assert_eq!(
+        gone.metadata.finalizers,
+        Some(vec!["omkc.dev/test".into()]),
+        "as it was stored"
+    );
+    assert!(maps.get_opt("c").await.unwrap().is_none());
+}

@@ -182,12 +182,14 @@ impl Inner {
         let finalizers_left = object["metadata"]["finalizers"]
             .as_array()
             .is_some_and(|f| !f.is_empty());
-        if deleting && !finalizers_left {
-            // The update that drops the last finalizer is seen, then the deletion.
-            self.emit(tx, key, "MODIFIED", object.clone());
+        if let Some(mut last) = previous.clone().filter(|_| deleting && !finalizers_left) {
+            // The update that drops the last finalizer is made a deletion (the registry's
+            // `deleteWithoutFinalizers`): watches see one DELETED, of the object as it was
+            // stored, at the deletion's resourceVersion; the writer gets its update back.
+            last["metadata"]["resourceVersion"] = json!(rv.to_string());
             self.objects.remove(key);
             self.applied.retain(|(k, _), _| k != key);
-            self.emit(tx, key, "DELETED", object.clone());
+            self.emit(tx, key, "DELETED", last);
         } else {
             let kind = if previous.is_some() {
                 "MODIFIED"
@@ -216,7 +218,8 @@ impl Inner {
             }
             return Some(object);
         }
-        self.next_rv();
+        // A DELETED event carries the deletion's resourceVersion.
+        object["metadata"]["resourceVersion"] = json!(self.next_rv().to_string());
         self.objects.remove(key);
         self.applied.retain(|(k, _), _| k != key);
         self.emit(tx, key, "DELETED", object.clone());
