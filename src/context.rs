@@ -3,7 +3,7 @@
 //! backoff.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -22,7 +22,7 @@ use crate::{
     cache::ObjectCache,
     crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient, WorkloadKind},
     events::Publisher,
-    keycloak::Pool,
+    keycloak::{ConnectionKey, Pool},
     sync::Locked,
     telemetry::Metrics,
 };
@@ -196,26 +196,51 @@ impl Context {
         self.written.locked().remove(&written_key(obj));
     }
 
-    /// Forgets a resource that is gone: its Ready state in the metrics, its backoff, and the
-    /// checksums its workloads were known to carry (its slots are `<name>/<kind>`).
-    pub fn forget_resource(&self, namespace: &str, name: &str) {
-        let key = format!("{namespace}/{name}");
-        self.metrics.forget_resource(&key);
-        self.failures().remove(&key);
-        let slots = format!("{name}/");
-        (self.rolled.locked())
-            .retain(|(ns, slot, _), _| ns != namespace || !slot.starts_with(&slots));
+    /// Lets go of what is remembered of resources that are gone (the checksums their workloads
+    /// were known to carry, their backoff), and closes the Keycloak sessions, the credentials in
+    /// them with them, that no resource and no existing ClusterKeycloakConnection uses. Until
+    /// then a session outlives its credentials Secret: a namespace being deleted takes the
+    /// Secret before its resources, whose cleanup needs the session.
+    pub fn forget_gone(&self) {
+        let resources = self.all_resources();
+        let resources: Vec<_> = resources.iter().filter_map(|g| g.0.as_ref().ok()).collect();
+        let keys: HashSet<String> = resources.iter().map(|obj| key_of(*obj)).collect();
+        // A workload's slot is `<resource>/<kind>`.
+        (self.rolled.locked()).retain(|(namespace, slot, _), _| {
+            let resource = slot.split('/').next().unwrap_or_default();
+            keys.contains(&format!("{namespace}/{resource}"))
+        });
+        self.failures().retain(|key, _| keys.contains(key));
+        let used: HashSet<String> = (resources.iter())
+            .filter_map(|obj| {
+                let keycloak = &obj.spec.keycloak;
+                match (&keycloak.connection_ref, &keycloak.credentials_secret_ref) {
+                    (Some(c), _) => Some(ConnectionKey::connection_source(&c.name)),
+                    (None, Some(s)) => {
+                        let namespace = obj.namespace().unwrap_or_default();
+                        Some(ConnectionKey::secret_source(&namespace, &s.name))
+                    }
+                    (None, None) => None,
+                }
+            })
+            .collect();
+        self.keycloak.close_unused(|source| {
+            used.contains(source)
+                || ConnectionKey::connection_of(source)
+                    .is_some_and(|name| self.connections.get("", name).is_some())
+        });
     }
 
     /// How many entries the context holds of objects and resources, besides the watch caches:
-    /// its own writes, workloads' checksums, backoffs, queue waits, Secrets held whole. Each
-    /// goes with its object, so that a cluster's churn leaves nothing behind.
+    /// its own writes, workloads' checksums, backoffs, queue waits, Secrets held whole, Keycloak
+    /// sessions. Each goes with its object, so that a cluster's churn leaves nothing behind.
     pub fn remembered(&self) -> usize {
         self.written.locked().len()
             + self.rolled.locked().len()
             + self.failures().len()
             + self.waiting.locked().len()
             + self.secret_data.len()
+            + self.keycloak.len()
     }
 
     /// The API of a kind of workload in a namespace, untyped: reads and writes of a workload
@@ -269,6 +294,11 @@ impl Context {
     pub fn reset_backoff(&self, key: &str) {
         self.failures().remove(key);
     }
+}
+
+/// `namespace/name` of an object.
+fn key_of(obj: &impl Resource) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
 fn written_key<K: Fingerprint>(obj: &K) -> (&'static str, String, String) {
@@ -333,37 +363,4 @@ pub(crate) fn offline_context() -> Arc<Context> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps_with_bounded_jitter() {
-        let s = Settings::default();
-        assert_eq!(backoff_delay(&s, 1, 0.5), Duration::from_secs(2));
-        assert_eq!(backoff_delay(&s, 2, 0.5), Duration::from_secs(4));
-        assert_eq!(backoff_delay(&s, 3, 0.5), Duration::from_secs(8));
-        assert_eq!(backoff_delay(&s, 30, 0.5), Duration::from_secs(300));
-        assert_eq!(backoff_delay(&s, 1, 0.0), Duration::from_secs_f64(1.6));
-        assert_eq!(backoff_delay(&s, 1, 1.0), Duration::from_secs_f64(2.4));
-    }
-
-    // A runtime for the context's client, which is never called.
-    #[tokio::test]
-    async fn a_queue_wait_is_seen_once_and_only_when_it_was_queued() {
-        let ctx = offline_context();
-        assert_eq!(
-            ctx.dequeued("ns/a"),
-            None,
-            "a retry or a deferral was not queued"
-        );
-        ctx.queued("ns/a".into());
-        std::thread::sleep(Duration::from_millis(2));
-        ctx.queued("ns/a".into());
-        let waited = ctx.dequeued("ns/a").expect("queued");
-        assert!(
-            waited >= Duration::from_millis(2),
-            "from the first event: {waited:?}"
-        );
-        assert_eq!(ctx.dequeued("ns/a"), None, "seen once");
-    }
-}
+mod tests;

@@ -78,7 +78,7 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
     ctx.metrics
         .observe(outcome, reason.as_str(), started.elapsed());
     if deleting && result.is_ok() {
-        ctx.forget_resource(&namespace, &name);
+        ctx.metrics.forget_resource(&key);
     } else if !deleting {
         ctx.metrics
             .resource_state(&key, result.is_ok(), reason.as_str());
@@ -211,6 +211,16 @@ pub async fn run_scope_with(
             Err(invalid) => invalid.metadata.managed_fields = None,
         })
         .reflect(writer)
+        // The store has let go of a deleted resource (or of every one a re-list no longer
+        // finds): so does the rest of the context.
+        .inspect({
+            let ctx = ctx.clone();
+            move |event| {
+                if let Ok(watcher::Event::Delete(_) | watcher::Event::InitDone) = event {
+                    ctx.forget_gone();
+                }
+            }
+        })
         .applied_objects()
         .filter(watches::without_errors(
             <OpenMetadataKeycloakClient as kube::Resource>::kind(&()).into(),

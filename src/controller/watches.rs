@@ -244,7 +244,7 @@ pub(super) fn connections(
         None,
         |ctx| &ctx.connections,
         ctx,
-        move |_, touched| match touched {
+        move |ctx, touched| match touched {
             Touched::Applied(c) => {
                 let generation = c.metadata.generation;
                 (seen.insert(c.name_any(), generation) != Some(generation))
@@ -252,6 +252,7 @@ pub(super) fn connections(
             }
             Touched::Deleted(c) => {
                 seen.remove(&c.name_any());
+                ctx.forget_gone();
                 Some(Arc::unwrap_or_clone(c))
             }
         },

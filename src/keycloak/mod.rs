@@ -50,6 +50,24 @@ pub struct ConnectionSpec {
     pub ca_bundle: Option<String>,
 }
 
+impl ConnectionKey {
+    /// The credentials source of a resource's own Secret. Three segments: never equal to a
+    /// connection's two (a namespace may be called `connection`).
+    pub fn secret_source(namespace: &str, name: &str) -> String {
+        format!("secret/{namespace}/{name}")
+    }
+
+    /// The credentials source of a ClusterKeycloakConnection.
+    pub fn connection_source(name: &str) -> String {
+        format!("connection/{name}")
+    }
+
+    /// The ClusterKeycloakConnection a credentials source is of, if it is one's.
+    pub fn connection_of(source: &str) -> Option<&str> {
+        source.strip_prefix("connection/")
+    }
+}
+
 impl ConnectionSpec {
     /// Changes to credentials or CA roots produce a new fingerprint, and so a new session.
     pub(crate) fn fingerprint(&self) -> u64 {

@@ -57,6 +57,22 @@ impl Pool {
         Ok(session)
     }
 
+    /// Closes the sessions (their credentials with them) whose credentials source `used` no
+    /// longer names.
+    pub fn close_unused(&self, used: impl Fn(&str) -> bool) {
+        (self.sessions.locked()).retain(|key, _| used(&key.credentials_source));
+    }
+
+    /// How many sessions are open.
+    pub fn len(&self) -> usize {
+        self.sessions.locked().len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The session last opened for `key`, whatever its credentials: cleanup uses it when the
     /// credentials are gone (a namespace being deleted takes its Secrets first).
     pub fn last_session(&self, key: &ConnectionKey) -> Option<Arc<Session>> {

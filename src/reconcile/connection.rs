@@ -71,11 +71,9 @@ pub fn resolve(v: &Validated, env: Environment<'_>) -> Result<Connection, Error>
                 key: ConnectionKey {
                     base_url: inline.url.clone(),
                     admin_realm: inline.admin_realm.clone(),
-                    // Three segments: never equal to a connection's two (a namespace may be
-                    // called `connection`).
-                    credentials_source: format!(
-                        "secret/{}/{}",
-                        v.namespace, inline.credentials_secret
+                    credentials_source: ConnectionKey::secret_source(
+                        &v.namespace,
+                        &inline.credentials_secret,
                     ),
                 },
                 url: inline.url.clone(),
@@ -165,7 +163,7 @@ pub fn of_cluster(
         key: ConnectionKey {
             base_url: url.clone(),
             admin_realm: admin_realm.clone(),
-            credentials_source: format!("connection/{name}"),
+            credentials_source: ConnectionKey::connection_source(&name),
         },
         url,
         public_url,
@@ -228,7 +226,7 @@ impl Connection {
     /// the resource's own, only the connection for the platform team's (whose Secrets are not
     /// the tenants' to know; the operator's log names it).
     pub fn credentials_shown(&self) -> String {
-        match self.key.credentials_source.strip_prefix("connection/") {
+        match ConnectionKey::connection_of(&self.key.credentials_source) {
             Some(connection) if !self.inline => {
                 format!("of ClusterKeycloakConnection {connection:?}")
             }

@@ -199,8 +199,8 @@ async fn a_connections_status_write_does_not_reconcile_the_resources_using_it() 
 }
 
 /// Churn leaves nothing behind: what the operator remembers of a resource (its Secret's last
-/// write, its workloads' checksums, its backoff) and of a credentials Secret (held whole) goes
-/// with them.
+/// write, its workloads' checksums, its backoff) and of a credentials Secret (held whole, and
+/// in the Keycloak session opened with it, once no resource uses it) goes with them.
 #[tokio::test]
 async fn resources_and_secrets_that_are_gone_leave_nothing_in_the_operators_memory() {
     let c = cluster("cluster-a", Emulator::start().await).await;
@@ -229,9 +229,9 @@ async fn resources_and_secrets_that_are_gone_leave_nothing_in_the_operators_memo
         c.reason_becomes("team-data", name, "Reconciled").await;
     }
     // Three Secrets written, three workload checksums (remembered once the restarts that
-    // follow the status are made), the credentials Secret.
-    eventually(&c.api, "the operator to remember 7 things", || async {
-        (c.ctx.remembered() == 7).then_some(())
+    // follow the status are made), the credentials Secret, the Keycloak session opened with it.
+    eventually(&c.api, "the operator to remember 8 things", || async {
+        (c.ctx.remembered() == 8).then_some(())
     })
     .await;
     for name in names {

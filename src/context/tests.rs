@@ -1,0 +1,76 @@
+//! The context's backoff, queue waits and what it lets go of.
+
+use super::*;
+
+#[test]
+fn backoff_doubles_and_caps_with_bounded_jitter() {
+    let s = Settings::default();
+    assert_eq!(backoff_delay(&s, 1, 0.5), Duration::from_secs(2));
+    assert_eq!(backoff_delay(&s, 2, 0.5), Duration::from_secs(4));
+    assert_eq!(backoff_delay(&s, 3, 0.5), Duration::from_secs(8));
+    assert_eq!(backoff_delay(&s, 30, 0.5), Duration::from_secs(300));
+    assert_eq!(backoff_delay(&s, 1, 0.0), Duration::from_secs_f64(1.6));
+    assert_eq!(backoff_delay(&s, 1, 1.0), Duration::from_secs_f64(2.4));
+}
+
+// A runtime for the context's client, which is never called.
+#[tokio::test]
+async fn a_queue_wait_is_seen_once_and_only_when_it_was_queued() {
+    let ctx = offline_context();
+    assert_eq!(
+        ctx.dequeued("ns/a"),
+        None,
+        "a retry or a deferral was not queued"
+    );
+    ctx.queued("ns/a".into());
+    std::thread::sleep(Duration::from_millis(2));
+    ctx.queued("ns/a".into());
+    let waited = ctx.dequeued("ns/a").expect("queued");
+    assert!(
+        waited >= Duration::from_millis(2),
+        "from the first event: {waited:?}"
+    );
+    assert_eq!(ctx.dequeued("ns/a"), None, "seen once");
+}
+
+// A runtime for the context's client, which is never called.
+#[tokio::test]
+async fn a_connections_session_stays_while_the_connection_exists() {
+    use crate::keycloak::{ConnectionSpec, Credentials};
+    let ctx = offline_context();
+    for source in [
+        "connection/platform",
+        "connection/gone",
+        "secret/team/admin",
+    ] {
+        let key = ConnectionKey {
+            base_url: "http://127.0.0.1:1".into(),
+            admin_realm: "master".into(),
+            credentials_source: source.into(),
+        };
+        let credentials = Credentials::Password {
+            username: "admin".into(),
+            password: "pw".into(),
+        };
+        let spec = ConnectionSpec {
+            key,
+            credentials,
+            ca_bundle: None,
+        };
+        ctx.keycloak.session(&spec).unwrap();
+    }
+    let platform = serde_json::json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+        "metadata": {"name": "platform"},
+        "spec": {"url": "http://127.0.0.1:1", "credentialsSecretRef": {"name": "admin"},
+                 "namespaceSelector": {}, "allowedRealms": []}
+    });
+    ctx.connections
+        .insert(serde_json::from_value(platform).unwrap());
+    ctx.forget_gone();
+    assert_eq!(
+        ctx.keycloak.len(),
+        1,
+        "no resource uses any; platform exists"
+    );
+}
