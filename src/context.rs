@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// Settings of the controller.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     /// Period in which every resource is resynced once (drift made in Keycloak by hand is
     /// corrected within it); resyncs are spread evenly over it.

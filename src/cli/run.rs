@@ -49,51 +49,18 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     crate::tls::install_crypto_provider();
     let metrics = Arc::new(crate::telemetry::Metrics::default());
     let (client, url) = connect(metrics.clone()).await?;
-    let namespaces: Vec<String> = args
-        .namespaces
-        .iter()
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect();
-
-    let scopes = scopes(&namespaces);
-    for scope in &scopes {
-        can_list(&client, &url, scope.as_deref()).await?;
-    }
-
-    let installation = match args.installation_id.as_deref().map(str::trim) {
-        Some(id) if !id.is_empty() => id.to_string(),
-        _ => installation_id(&client).await?,
-    };
-    let operator_namespace = args
-        .operator_namespace
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .or_else(|| std::fs::read_to_string(IN_CLUSTER_NAMESPACE).ok())
-        .map(|n| n.trim().to_string())
+    let operator_namespace = given(&args.operator_namespace)
+        .or_else(|| given(&std::fs::read_to_string(IN_CLUSTER_NAMESPACE).ok()))
         .unwrap_or_else(|| client.default_namespace().to_string());
-    let settings = Settings {
-        resync: args.resync,
-        keycloak_per_host: args.keycloak_concurrency.into(),
-        namespace_share: args.namespace_share.into(),
-        min_rotation_interval: args.min_rotation_interval,
-        installation,
-        operator_namespace: operator_namespace.clone(),
-        allow_inline_connections: args.allow_inline_connections,
-        allow_inline_adoption: args.allow_inline_adoption,
-        resource_selector: args
-            .resource_selector
-            .clone()
-            .filter(|s| !s.trim().is_empty()),
-        ..Settings::default()
+    let scopes = scopes(&args.namespaces, &operator_namespace);
+    for scope in &scopes {
+        can_list(&client, &url, scope.namespace.as_deref()).await?;
+    }
+    let installation = match given(&args.installation_id) {
+        Some(id) => id,
+        None => installation_id(&client).await?,
     };
-    // Connections keep their credentials in the operator's namespace: watched too, by the first
-    // scope, when it is not among the watched namespaces.
-    let extra_credentials = if namespaces.is_empty() || namespaces.contains(&operator_namespace) {
-        Vec::new()
-    } else {
-        vec![operator_namespace.clone()]
-    };
+    let settings = settings(&args, installation, operator_namespace.clone());
     let ctx = Arc::new(Context::with_metrics(client.clone(), settings, metrics));
     let health = Arc::new(Health::new(scopes.len()));
     let listener = tokio::net::TcpListener::bind(args.http_address)
@@ -125,7 +92,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         }
     });
     tracing::info!(
-        namespaces = ?namespaces,
+        namespaces = ?scopes.iter().filter_map(|s| s.namespace.as_deref()).collect::<Vec<_>>(),
         resync = ?args.resync,
         concurrency = args.concurrency,
         keycloak_concurrency = args.keycloak_concurrency,
@@ -146,11 +113,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     if args.leader_election {
         let lease = LeaseSettings {
             name: args.lease_name.clone(),
-            namespace: args
-                .lease_namespace
-                .clone()
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| operator_namespace.clone()),
+            namespace: given(&args.lease_namespace).unwrap_or_else(|| operator_namespace.clone()),
             identity: leader::identity(),
             duration: args.lease_duration,
             grace: args.lease_renew_grace,
@@ -179,16 +142,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     }
     ctx.metrics.set_leader(true);
 
-    let runs = scopes.into_iter().enumerate().map(|(index, namespace)| {
-        let scope = controller::Scope {
-            namespace,
-            extra_credentials: if index == 0 {
-                extra_credentials.clone()
-            } else {
-                Vec::new()
-            },
-            index,
-        };
+    let runs = scopes.into_iter().map(|scope| {
         controller::run_scope_with(
             scope,
             client.clone(),
@@ -289,38 +243,46 @@ async fn can_list(client: &Client, url: &str, namespace: Option<&str>) -> Result
     let Err(e) = api.list_metadata(&ListParams::default().limit(1)).await else {
         return Ok(());
     };
-    let within = namespace
-        .map(|n| format!(" in namespace {n}"))
-        .unwrap_or_default();
-    Err(match &e {
-        kube::Error::Api(s) if s.code == 404 => {
-            let installed = client
+    // Asked of the API's discovery, not guessed from a 404.
+    let installed = match &e {
+        kube::Error::Api(s) if s.code == 404 => Some(
+            client
                 .list_api_group_resources("omkc.dev/v1alpha1")
                 .await
                 .is_ok_and(|list| {
-                    list.resources
-                        .iter()
-                        .any(|r| r.name == "openmetadatakeycloakclients")
-                });
-            if installed {
-                format!(
-                    "the Kubernetes API answered 404 listing OpenMetadataKeycloakClients{within} ({e})"
-                )
-            } else {
-                "the CRDs are not installed: apply them with `kubectl apply --server-side -f crds/` from this repository (the Helm chart and deploy/kubernetes/openmetadata-keycloak-operator.yaml include them)".to_string()
-            }
-        }
+                    (list.resources.iter()).any(|r| r.name == "openmetadatakeycloakclients")
+                }),
+        ),
+        _ => None,
+    };
+    Err(cannot_list(&e, installed, url, namespace))
+}
+
+/// Why the resources cannot be listed, in words (`installed`: whether discovery shows the CRD,
+/// asked after a 404).
+fn cannot_list(
+    e: &kube::Error,
+    installed: Option<bool>,
+    url: &str,
+    namespace: Option<&str>,
+) -> String {
+    let within = namespace
+        .map(|n| format!(" in namespace {n}"))
+        .unwrap_or_default();
+    match e {
+        _ if installed == Some(false) => "the CRDs are not installed: apply them with `kubectl apply --server-side -f crds/` from this repository (the Helm chart and deploy/kubernetes/openmetadata-keycloak-operator.yaml include them)".to_string(),
         kube::Error::Api(s) if s.code == 401 => {
             format!("the Kubernetes API refused the credentials of the configuration ({e})")
         }
         kube::Error::Api(s) if s.code == 403 => {
             format!("RBAC forbids listing OpenMetadataKeycloakClients{within} ({e})")
         }
-        kube::Error::Api(_) => {
-            format!("the Kubernetes API refused to list OpenMetadataKeycloakClients{within} ({e})")
-        }
+        kube::Error::Api(s) => format!(
+            "the Kubernetes API answered {} listing OpenMetadataKeycloakClients{within} ({e})",
+            s.code
+        ),
         _ => format!("cannot reach the Kubernetes API at {url} ({e})"),
-    })
+    }
 }
 
 /// Where a pod finds its namespace.
@@ -339,10 +301,56 @@ pub async fn installation_id(client: &Client) -> Result<String, String> {
         })
 }
 
-fn scopes(namespaces: &[String]) -> Vec<Option<String>> {
-    if namespaces.is_empty() {
-        vec![None]
-    } else {
-        namespaces.iter().cloned().map(Some).collect()
+/// A flag's value, trimmed; a blank one counts as not given.
+fn given(value: &Option<String>) -> Option<String> {
+    let value = value.as_deref().map(str::trim)?;
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// The controller's settings, from the flags, the installation id and the operator's namespace.
+fn settings(args: &RunArgs, installation: String, operator_namespace: String) -> Settings {
+    Settings {
+        resync: args.resync,
+        keycloak_per_host: args.keycloak_concurrency.into(),
+        namespace_share: args.namespace_share.into(),
+        min_rotation_interval: args.min_rotation_interval,
+        installation,
+        operator_namespace,
+        allow_inline_connections: args.allow_inline_connections,
+        allow_inline_adoption: args.allow_inline_adoption,
+        resource_selector: given(&args.resource_selector),
+        ..Settings::default()
     }
 }
+
+/// One scope per watched namespace, or one for all. Connections keep their credentials in the
+/// operator's namespace: the first scope watches those too when it is not among the watched.
+fn scopes(namespaces: &[String], operator_namespace: &str) -> Vec<controller::Scope> {
+    let namespaces: Vec<String> = (namespaces.iter())
+        .filter_map(|n| given(&Some(n.clone())))
+        .collect();
+    let extra = if namespaces.is_empty() || namespaces.iter().any(|n| n == operator_namespace) {
+        Vec::new()
+    } else {
+        vec![operator_namespace.to_string()]
+    };
+    let watched = if namespaces.is_empty() {
+        vec![None]
+    } else {
+        namespaces.into_iter().map(Some).collect()
+    };
+    (watched.into_iter().enumerate())
+        .map(|(index, namespace)| controller::Scope {
+            namespace,
+            extra_credentials: if index == 0 {
+                extra.clone()
+            } else {
+                Vec::new()
+            },
+            index,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

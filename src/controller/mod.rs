@@ -162,7 +162,7 @@ pub async fn run_scope(
 }
 
 /// One watched scope of [`run_scope_with`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Scope {
     /// The namespace, or `None` for all.
     pub namespace: Option<String>,
