@@ -125,6 +125,29 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
         INSTALLATION,
     ];
     run(&from_file, &[]).await.says(0, &[]);
+    // As a manifest's `data` (base64), and as `key=value` / `key: value` lines.
+    let data = format!(
+        "apiVersion: v1\nkind: Secret\ndata:\n  username: {}\n  password: {}\n",
+        b64(ADMIN_USER),
+        b64(ADMIN_PASSWORD)
+    );
+    let lines = format!("username={ADMIN_USER}\npassword: \"{ADMIN_PASSWORD}\"\n");
+    for (name, text) in [("creds-data.yaml", data), ("creds.env", lines)] {
+        let creds = file(name, &text);
+        let args = ["check", "-f", &resource, "--credentials", &creds];
+        run(&args, &[("INSTALLATION_ID", INSTALLATION)])
+            .await
+            .says(0, &[]);
+    }
+    // A service account's client credentials, from the environment.
+    emu.add_service_client("master", "omkc-admin", "s3cret");
+    let service = [
+        ("KEYCLOAK_CLIENT_ID", "omkc-admin"),
+        ("KEYCLOAK_CLIENT_SECRET", "s3cret"),
+    ];
+    let out = run(&["check", "-f", &resource], &service).await;
+    let signed_in = "sign-in      ok   client credentials of \"omkc-admin\"";
+    assert!(out.stdout.contains(signed_in), "{}", out.stdout);
     let empty = file("empty.env", "user=admin\n");
     let without = ["check", "-f", &resource, "--credentials", &empty];
     run(&without, &[]).await.says(1, &["needs keys"]);
@@ -174,10 +197,19 @@ async fn check_reads_the_connection_and_credentials_from_the_cluster() {
                 || r.path != "/api/v1/namespaces/default/secrets/platform-admin"),
         "the data of a Secret that may not be used is never read"
     );
+    // Nor with a CA bundle of the caller's: it could let another certificate stand for the URL.
+    let bundle = file("bundle.pem", "not read: refused before\n");
+    let own_ca = ["check", "-f", &resource, "--ca-bundle", &bundle];
+    run(&own_ca, &cluster)
+        .await
+        .says(4, &["CredentialsNotAllowed", "not trusted"]);
     // An inline resource where the operator takes none (the chart's default).
     let inline = resource_for(&emu, "data-sec");
     let no_inline = ["check", "-f", &inline, "--allow-inline-connections=false"];
     run(&no_inline, &as_admin())
+        .await
+        .says(4, &["ConnectionNotAllowed"]);
+    run(&no_inline, &cluster)
         .await
         .says(4, &["ConnectionNotAllowed"]);
     // A namespace the connection does not allow: 4, with the operator's own reason.
