@@ -197,7 +197,7 @@ impl Context {
     }
 
     /// Lets go of what is remembered of resources that are gone (the checksums their workloads
-    /// were known to carry, their backoff), and closes the Keycloak sessions, the credentials in
+    /// were known to carry, their backoff, their wait for a worker), and closes the Keycloak sessions, the credentials in
     /// them with them, that no resource and no existing ClusterKeycloakConnection uses. Until
     /// then a session outlives its credentials Secret: a namespace being deleted takes the
     /// Secret before its resources, whose cleanup needs the session.
@@ -211,6 +211,8 @@ impl Context {
             keys.contains(&format!("{namespace}/{resource}"))
         });
         self.failures().retain(|key, _| keys.contains(key));
+        // A resource deleted while it waited for a worker never starts its reconcile.
+        self.waiting.locked().retain(|key, _| keys.contains(key));
         let used: HashSet<String> = (resources.iter())
             .filter_map(|obj| {
                 let keycloak = &obj.spec.keycloak;

@@ -74,3 +74,27 @@ async fn a_connections_session_stays_while_the_connection_exists() {
         "no resource uses any; platform exists"
     );
 }
+
+#[tokio::test]
+async fn what_is_remembered_of_a_resource_goes_once_the_watch_no_longer_shows_it() {
+    use kube::runtime::{reflector, watcher};
+    let ctx = offline_context();
+    let (store, mut writer) = reflector::store();
+    let kept: OpenMetadataKeycloakClient =
+        serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+    writer.apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(kept))));
+    ctx.add_resources(store);
+    for name in ["openmetadata", "gone"] {
+        ctx.queued(format!("openmetadata/{name}"));
+        ctx.backoff(&format!("openmetadata/{name}"), None);
+        ctx.remember_rolled("openmetadata", &format!("{name}/Deployment"), "om", "sum");
+    }
+    assert_eq!(ctx.remembered(), 6);
+    ctx.forget_gone();
+    assert_eq!(
+        ctx.remembered(),
+        3,
+        "only openmetadata/openmetadata's are kept"
+    );
+    assert!(ctx.in_backoff("openmetadata/openmetadata") && !ctx.in_backoff("openmetadata/gone"));
+}
