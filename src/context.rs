@@ -213,6 +213,7 @@ impl Context {
         self.failures().retain(|key, _| keys.contains(key));
         // A resource deleted while it waited for a worker never starts its reconcile.
         self.waiting.locked().retain(|key, _| keys.contains(key));
+        self.metrics.forget_resources_but(|key| keys.contains(key));
         let used: HashSet<String> = (resources.iter())
             .filter_map(|obj| {
                 let keycloak = &obj.spec.keycloak;

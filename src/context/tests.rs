@@ -85,6 +85,9 @@ async fn what_is_remembered_of_a_resource_goes_once_the_watch_no_longer_shows_it
     writer.apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(kept))));
     ctx.add_resources(store);
     for name in ["openmetadata", "gone"] {
+        let ready = if name == "gone" { "Gone" } else { "Reconciled" };
+        ctx.metrics
+            .resource_state(&format!("openmetadata/{name}"), true, ready);
         ctx.queued(format!("openmetadata/{name}"));
         ctx.backoff(&format!("openmetadata/{name}"), None);
         ctx.remember_rolled("openmetadata", &format!("{name}/Deployment"), "om", "sum");
@@ -97,4 +100,6 @@ async fn what_is_remembered_of_a_resource_goes_once_the_watch_no_longer_shows_it
         "only openmetadata/openmetadata's are kept"
     );
     assert!(ctx.in_backoff("openmetadata/openmetadata") && !ctx.in_backoff("openmetadata/gone"));
+    let metrics = ctx.metrics.render();
+    assert!(metrics.contains(r#"reason="Reconciled"} 1"#) && !metrics.contains("Gone"));
 }

@@ -296,6 +296,12 @@ impl Metrics {
         self.ready.locked().remove(key);
     }
 
+    /// Forgets every resource `exists` no longer says exists (one deleted without a reconcile
+    /// of its deletion: its finalizer removed by hand).
+    pub fn forget_resources_but(&self, exists: impl Fn(&str) -> bool) {
+        self.ready.locked().retain(|key, _| exists(key));
+    }
+
     /// Whether this instance leads (1) or stands by (0).
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
