@@ -214,21 +214,38 @@ impl Context {
         // A resource deleted while it waited for a worker never starts its reconcile.
         self.waiting.locked().retain(|key, _| keys.contains(key));
         self.metrics.forget_resources_but(|key| keys.contains(key));
-        let used: HashSet<String> = (resources.iter())
-            .filter_map(|obj| {
-                let keycloak = &obj.spec.keycloak;
-                match (&keycloak.connection_ref, &keycloak.credentials_secret_ref) {
-                    (Some(c), _) => Some(ConnectionKey::connection_source(&c.name)),
-                    (None, Some(s)) => {
-                        let namespace = obj.namespace().unwrap_or_default();
-                        Some(ConnectionKey::secret_source(&namespace, &s.name))
-                    }
-                    (None, None) => None,
-                }
-            })
-            .collect();
+        let used: HashSet<String> = resources.iter().filter_map(|o| credentials_of(o)).collect();
+        self.close_sessions(|source| !used.contains(source));
+    }
+
+    /// [`Context::forget_gone`] for one resource the watch saw deleted: what is remembered of
+    /// it, and its session unless another resource uses it (a deletion costs no sweep).
+    pub fn forget_deleted(&self, obj: &OpenMetadataKeycloakClient) {
+        let key = key_of(obj);
+        self.metrics.forget_resource(&key);
+        self.failures().remove(&key);
+        self.waiting.locked().remove(&key);
+        let (namespace, slots) = (
+            obj.namespace().unwrap_or_default(),
+            format!("{}/", obj.name_any()),
+        );
+        (self.rolled.locked())
+            .retain(|(ns, slot, _), _| *ns != namespace || !slot.starts_with(&slots));
+        let Some(gone) = credentials_of(obj) else {
+            return;
+        };
+        let resources = self.all_resources();
+        let mut others = resources.iter().filter_map(|g| g.0.as_ref().ok());
+        if !others.any(|o| credentials_of(o).as_ref() == Some(&gone)) {
+            self.close_sessions(|source| source == gone);
+        }
+    }
+
+    /// Closes the sessions whose credentials source `unused` says no resource uses, but a
+    /// ClusterKeycloakConnection's while it exists (its checks use it).
+    fn close_sessions(&self, unused: impl Fn(&str) -> bool) {
         self.keycloak.close_unused(|source| {
-            used.contains(source)
+            !unused(source)
                 || ConnectionKey::connection_of(source)
                     .is_some_and(|name| self.connections.get("", name).is_some())
         });
@@ -296,6 +313,19 @@ impl Context {
     /// Forgets the failures of `key` after a success, or after a permanent failure.
     pub fn reset_backoff(&self, key: &str) {
         self.failures().remove(key);
+    }
+}
+
+/// Where a resource's Keycloak credentials come from, as its session is keyed.
+fn credentials_of(obj: &OpenMetadataKeycloakClient) -> Option<String> {
+    let keycloak = &obj.spec.keycloak;
+    match (&keycloak.connection_ref, &keycloak.credentials_secret_ref) {
+        (Some(c), _) => Some(ConnectionKey::connection_source(&c.name)),
+        (None, Some(s)) => {
+            let namespace = obj.namespace().unwrap_or_default();
+            Some(ConnectionKey::secret_source(&namespace, &s.name))
+        }
+        (None, None) => None,
     }
 }
 

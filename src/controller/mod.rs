@@ -215,10 +215,10 @@ pub async fn run_scope_with(
         // finds): so does the rest of the context.
         .inspect({
             let ctx = ctx.clone();
-            move |event| {
-                if let Ok(watcher::Event::Delete(_) | watcher::Event::InitDone) = event {
-                    ctx.forget_gone();
-                }
+            move |event| match event {
+                Ok(watcher::Event::Delete(DeserializeGuard(Ok(obj)))) => ctx.forget_deleted(obj),
+                Ok(watcher::Event::Delete(_) | watcher::Event::InitDone) => ctx.forget_gone(),
+                _ => {}
             }
         })
         .applied_objects()

@@ -234,13 +234,19 @@ async fn resources_and_secrets_that_are_gone_leave_nothing_in_the_operators_memo
         (c.ctx.remembered() == 8).then_some(())
     })
     .await;
+    // As a namespace's deletion goes: the credentials Secret first, then the resources, one
+    // by one. Each cleanup still has the session (the last one opened with the Secret).
+    c.api.delete("v1/secrets", "team-data", "kc-admin");
     for name in names {
         c.delete_and_wait("team-data", name).await;
+        assert!(
+            c.emu.client("data-sec", name).is_none(),
+            "{name}'s client deleted"
+        );
         // As the garbage collector would.
         c.api
             .delete("v1/secrets", "team-data", &format!("{name}-oidc"));
     }
-    c.api.delete("v1/secrets", "team-data", "kc-admin");
     eventually(&c.api, "the operator to let go of everything", || async {
         (c.ctx.remembered() == 0).then_some(())
     })
