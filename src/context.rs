@@ -196,11 +196,11 @@ impl Context {
         self.written.locked().remove(&written_key(obj));
     }
 
-    /// Lets go of what is remembered of resources that are gone (the checksums their workloads
-    /// were known to carry, their backoff, their wait for a worker), and closes the Keycloak sessions, the credentials in
-    /// them with them, that no resource and no existing ClusterKeycloakConnection uses. Until
-    /// then a session outlives its credentials Secret: a namespace being deleted takes the
-    /// Secret before its resources, whose cleanup needs the session.
+    /// Lets go of what is remembered of resources that are gone (their workloads' checksums,
+    /// backoff, wait for a worker, Ready state), and closes the Keycloak sessions (the
+    /// credentials in them with them) that no resource and no existing ClusterKeycloakConnection
+    /// uses. Until then a session outlives its credentials Secret: a namespace being deleted
+    /// takes the Secret before its resources, whose cleanup needs the session.
     pub fn forget_gone(&self) {
         let resources = self.all_resources();
         let resources: Vec<_> = resources.iter().filter_map(|g| g.0.as_ref().ok()).collect();
