@@ -20,7 +20,7 @@ use kube::{
 
 use crate::{
     cache::ObjectCache,
-    crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient, WorkloadKind},
+    crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient, WorkloadKind, object_key},
     events::Publisher,
     keycloak::{ConnectionKey, Pool},
     sync::Locked,
@@ -103,9 +103,10 @@ pub struct Context {
     /// The content of this operator's last write of each output Secret and ConfigMap (by kind,
     /// namespace and name): the watch event of its own write does not trigger a reconcile.
     written: Mutex<HashMap<(&'static str, String, String), u64>>,
-    /// The checksum each restartable workload (namespace, kind, name) is known to carry, so a
-    /// converged pass does not read it again.
-    rolled: Mutex<HashMap<(String, String, String), String>>,
+    /// The checksum each workload named in a resource's rollout (the resource's `namespace/name`,
+    /// the workload's kind and name) is known to carry, so a converged pass does not read it
+    /// again. Another resource naming the same workload keeps its own.
+    rolled: Mutex<HashMap<(String, WorkloadKind, String), String>>,
     /// Consecutive transient failures per resource (`namespace/name`), for backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// The resource caches of the watched scopes (for the connections' `maxClients`).
@@ -204,12 +205,8 @@ impl Context {
     pub fn forget_gone(&self) {
         let resources = self.all_resources();
         let resources: Vec<_> = resources.iter().filter_map(|g| g.0.as_ref().ok()).collect();
-        let keys: HashSet<String> = resources.iter().map(|obj| key_of(*obj)).collect();
-        // A workload's slot is `<resource>/<kind>`.
-        (self.rolled.locked()).retain(|(namespace, slot, _), _| {
-            let resource = slot.split('/').next().unwrap_or_default();
-            keys.contains(&format!("{namespace}/{resource}"))
-        });
+        let keys: HashSet<String> = resources.iter().map(|obj| object_key(*obj)).collect();
+        (self.rolled.locked()).retain(|(key, _, _), _| keys.contains(key));
         self.failures().retain(|key, _| keys.contains(key));
         // A resource deleted while it waited for a worker never starts its reconcile.
         self.waiting.locked().retain(|key, _| keys.contains(key));
@@ -221,16 +218,11 @@ impl Context {
     /// [`Context::forget_gone`] for one resource the watch saw deleted: what is remembered of
     /// it, and its session unless another resource uses it (a deletion costs no sweep).
     pub fn forget_deleted(&self, obj: &OpenMetadataKeycloakClient) {
-        let key = key_of(obj);
+        let key = object_key(obj);
         self.metrics.forget_resource(&key);
         self.failures().remove(&key);
         self.waiting.locked().remove(&key);
-        let (namespace, slots) = (
-            obj.namespace().unwrap_or_default(),
-            format!("{}/", obj.name_any()),
-        );
-        (self.rolled.locked())
-            .retain(|(ns, slot, _), _| *ns != namespace || !slot.starts_with(&slots));
+        (self.rolled.locked()).retain(|(resource, _, _), _| *resource != key);
         let Some(gone) = credentials_of(obj) else {
             return;
         };
@@ -273,20 +265,17 @@ impl Context {
         Api::namespaced_with(self.client.clone(), namespace, &resource)
     }
 
-    /// The checksum a workload is known to carry.
-    pub fn rolled(&self, namespace: &str, kind: &str, name: &str) -> Option<String> {
-        self.rolled
-            .locked()
-            .get(&(namespace.into(), kind.into(), name.into()))
-            .cloned()
+    /// The checksum a workload named in the rollout of `resource` (its `namespace/name`) is
+    /// known to carry.
+    pub fn rolled(&self, resource: &str, kind: WorkloadKind, name: &str) -> Option<String> {
+        let key = (resource.into(), kind, name.into());
+        self.rolled.locked().get(&key).cloned()
     }
 
-    /// Remembers the checksum a workload carries.
-    pub fn remember_rolled(&self, namespace: &str, kind: &str, name: &str, checksum: &str) {
-        self.rolled.locked().insert(
-            (namespace.into(), kind.into(), name.into()),
-            checksum.into(),
-        );
+    /// Remembers the checksum a workload named in the rollout of `resource` carries.
+    pub fn remember_rolled(&self, resource: &str, kind: WorkloadKind, name: &str, checksum: &str) {
+        let key = (resource.into(), kind, name.into());
+        self.rolled.locked().insert(key, checksum.into());
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -327,11 +316,6 @@ fn credentials_of(obj: &OpenMetadataKeycloakClient) -> Option<String> {
         }
         (None, None) => None,
     }
-}
-
-/// `namespace/name` of an object.
-fn key_of(obj: &impl Resource) -> String {
-    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
 fn written_key<K: Fingerprint>(obj: &K) -> (&'static str, String, String) {

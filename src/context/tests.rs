@@ -90,7 +90,8 @@ async fn what_is_remembered_of_a_resource_goes_once_the_watch_no_longer_shows_it
             .resource_state(&format!("openmetadata/{name}"), true, ready);
         ctx.queued(format!("openmetadata/{name}"));
         ctx.backoff(&format!("openmetadata/{name}"), None);
-        ctx.remember_rolled("openmetadata", &format!("{name}/Deployment"), "om", "sum");
+        let resource = format!("openmetadata/{name}");
+        ctx.remember_rolled(&resource, WorkloadKind::Deployment, "om", "sum");
     }
     assert_eq!(ctx.remembered(), 6);
     ctx.forget_gone();

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{
-    Api, Client, ResourceExt,
+    Api, Client, Resource, ResourceExt,
     core::DeserializeGuard,
     runtime::{
         Controller, WatchStreamExt,
@@ -38,9 +38,9 @@ use tracing::{info, warn};
 
 use crate::{
     context::Context,
-    crd::OpenMetadataKeycloakClient,
+    crd::{OpenMetadataKeycloakClient, object_key},
     reason::Reason,
-    reconcile::{self, Error, object_key},
+    reconcile::{self, Error},
     telemetry::{HEARTBEAT, Health},
 };
 use resync::spread_resyncs;
@@ -51,18 +51,13 @@ type Guarded = DeserializeGuard<OpenMetadataKeycloakClient>;
 /// and counted in the metrics, with the resource's Ready state recorded for `omkc_resources`.
 pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
     use tracing::Instrument;
-    let (namespace, name) = match &guard.0 {
-        Ok(obj) => (obj.namespace().unwrap_or_default(), obj.name_any()),
-        Err(invalid) => (
-            invalid.metadata.namespace.clone().unwrap_or_default(),
-            invalid.metadata.name.clone().unwrap_or_default(),
-        ),
-    };
-    let key = format!("{namespace}/{name}");
-    let deleting = match &guard.0 {
-        Ok(obj) => obj.metadata.deletion_timestamp.is_some(),
-        Err(invalid) => invalid.metadata.deletion_timestamp.is_some(),
-    };
+    let meta = guard.meta();
+    let namespace = meta.namespace.as_deref().unwrap_or_default();
+    let name = meta.name.as_deref().unwrap_or_default();
+    let (key, deleting) = (
+        object_key(guard.as_ref()),
+        meta.deletion_timestamp.is_some(),
+    );
     if let Some(waited) = ctx.dequeued(&key) {
         ctx.metrics.queue_wait(waited);
     }
@@ -77,9 +72,8 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
     };
     ctx.metrics
         .observe(outcome, reason.as_str(), started.elapsed());
-    if deleting && result.is_ok() {
-        ctx.metrics.forget_resource(&key);
-    } else if !deleting {
+    // A deleted resource's state is forgotten when the watch sees it go.
+    if !deleting {
         ctx.metrics
             .resource_state(&key, result.is_ok(), reason.as_str());
     }
@@ -94,10 +88,7 @@ async fn fair_reconcile(
     guard: Arc<Guarded>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
-    let meta = match &guard.0 {
-        Ok(obj) => &obj.metadata,
-        Err(invalid) => &invalid.metadata,
-    };
+    let meta = guard.meta();
     let namespace = meta.namespace.as_deref().unwrap_or_default();
     let name = meta.name.as_deref().unwrap_or_default();
     let Some(_slot) = fair.admit(namespace, name) else {

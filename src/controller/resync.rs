@@ -7,7 +7,7 @@ use futures::Stream;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::Guarded;
-use crate::{context::Context, reconcile::object_key};
+use crate::{context::Context, crd::object_key};
 
 /// Every resource once per `period`, one at a time at even intervals (deadlines, so a round
 /// takes the period exactly), skipping malformed resources and those waiting out a backoff.

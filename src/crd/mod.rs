@@ -24,6 +24,13 @@ pub use outputs::{
 };
 pub use status::{OpenMetadataKeycloakClientStatus, OpenMetadataValues, SecretStatus};
 
+/// `namespace/name` of an object: a resource's key in the operator's memory and log lines.
+pub fn object_key(obj: &impl kube::Resource) -> String {
+    let meta = obj.meta();
+    let namespace = meta.namespace.as_deref().unwrap_or_default();
+    format!("{namespace}/{}", meta.name.as_deref().unwrap_or_default())
+}
+
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     context::{Context, Fingerprint},
-    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus},
+    crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus, object_key},
     keycloak::Session,
     names::OPERATOR_NAME,
     validate::Validated,
@@ -187,7 +187,7 @@ pub async fn restarts(
     checksum: &str,
     planned: Vec<(Workload, Step)>,
 ) -> Result<Vec<Change>, Error> {
-    let (namespace, me) = (obj.namespace().unwrap_or_default(), obj.name_any());
+    let namespace = obj.namespace().unwrap_or_default();
     // What each workload carries (and each Warning) is remembered only once every patch went
     // through: a failed patch fails the reconcile, and its unreported Warnings must be said by
     // the next one (a workload patched meanwhile is read again then, and found at its checksum).
@@ -217,8 +217,7 @@ pub async fn restarts(
     let mut changes = Vec::new();
     for (workload, step) in done {
         if let Some(marker) = &step.remember {
-            let slot = rollout::slot(&me, workload.kind);
-            ctx.remember_rolled(&namespace, &slot, &workload.name, marker);
+            ctx.remember_rolled(&object_key(obj), workload.kind, &workload.name, marker);
         }
         changes.extend(step.change);
     }

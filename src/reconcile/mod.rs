@@ -29,14 +29,14 @@ pub mod status;
 
 use std::{sync::Arc, time::Duration};
 
-use kube::{ResourceExt, core::DeserializeGuard, runtime::controller::Action};
+use kube::{core::DeserializeGuard, runtime::controller::Action};
 use tracing::{info, warn};
 
 pub use error::Error;
 
 use crate::{
     context::Context,
-    crd::{DeletionPolicy, OpenMetadataKeycloakClient},
+    crd::{DeletionPolicy, OpenMetadataKeycloakClient, object_key},
     events,
     keycloak::{KeycloakError, ObservedClient, Session},
     reason::Reason,
@@ -44,11 +44,6 @@ use crate::{
 };
 use change::Change;
 use plan::{Then, Write};
-
-/// `namespace/name` of a resource: the key of its backoff and of its log lines.
-pub fn object_key(obj: &OpenMetadataKeycloakClient) -> String {
-    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
-}
 
 /// Passes of observe → plan → write before giving up. The longest path: create the client,
 /// read it back, mark a rotation on the Secret, observe again, regenerate, read back.

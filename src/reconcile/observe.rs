@@ -14,7 +14,7 @@ use super::{
     desired,
     plan::{
         Observed,
-        rollout::{Found, Marks, Workload, slot},
+        rollout::{Found, Marks, Workload},
     },
 };
 use crate::{
@@ -325,7 +325,7 @@ pub async fn workloads(
 ) -> Result<Vec<Workload>, Error> {
     let mut seen = Vec::new();
     for (kind, name) in &v.secret.rollout {
-        let remembered = ctx.rolled(&v.namespace, &slot(&v.name, *kind), name);
+        let remembered = ctx.rolled(&format!("{}/{}", v.namespace, v.name), *kind, name);
         let found = if remembered.as_deref() == Some(checksum) {
             Found::AsRemembered
         } else {

@@ -87,12 +87,6 @@ pub struct Step {
     pub remember: Option<String>,
 }
 
-/// Where the operator remembers what a workload of `kind` carries, for resource `me` (another
-/// resource naming the same workload keeps its own).
-pub fn slot(me: &str, kind: WorkloadKind) -> String {
-    format!("{me}/{kind:?}")
-}
-
 /// One workload named in `spec.secret.rollout`, as observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workload {
