@@ -68,7 +68,7 @@ async fn the_fake_apiserver_shows_objects_leaving_and_joining_a_selector() {
         .await
         .unwrap()
         .boxed();
-    let mut next = async || match events.try_next().await.unwrap().unwrap() {
+    let mut next = async || match within(events.try_next()).await.unwrap().unwrap() {
         WatchEvent::Added(_) => "ADDED",
         WatchEvent::Modified(_) => "MODIFIED",
         WatchEvent::Deleted(_) => "DELETED",
@@ -114,7 +114,7 @@ async fn the_fake_apiserver_ends_a_finalized_object_with_one_deletion() {
     maps.patch("c", &params, &Patch::Merge(&release))
         .await
         .unwrap();
-    let WatchEvent::Deleted(gone) = events.try_next().await.unwrap().unwrap() else {
+    let WatchEvent::Deleted(gone) = within(events.try_next()).await.unwrap().unwrap() else {
         panic!("a DELETED first")
     };
     let deleted = gone.metadata.resource_version.unwrap();
@@ -125,4 +125,10 @@ async fn the_fake_apiserver_ends_a_finalized_object_with_one_deletion() {
         "as it was stored"
     );
     assert!(maps.get_opt("c").await.unwrap().is_none());
+}
+
+/// A watch's next event, or a failure after 10 s: a fake that sends none fails rather than hangs.
+async fn within<T>(next: impl Future<Output = T>) -> T {
+    let limit = std::time::Duration::from_secs(10);
+    (tokio::time::timeout(limit, next).await).expect("a watch event within 10 s")
 }
