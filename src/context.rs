@@ -3,7 +3,7 @@
 //! backoff.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -20,9 +20,9 @@ use kube::{
 
 use crate::{
     cache::ObjectCache,
-    crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient, WorkloadKind, object_key},
+    crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient, WorkloadKind},
     events::Publisher,
-    keycloak::{ConnectionKey, Pool},
+    keycloak::Pool,
     sync::Locked,
     telemetry::Metrics,
 };
@@ -197,64 +197,6 @@ impl Context {
         self.written.locked().remove(&written_key(obj));
     }
 
-    /// Lets go of what is remembered of resources that are gone (their workloads' checksums,
-    /// backoff, wait for a worker, Ready state), and closes the Keycloak sessions (the
-    /// credentials in them with them) that no resource and no existing ClusterKeycloakConnection
-    /// uses. Until then a session outlives its credentials Secret: a namespace being deleted
-    /// takes the Secret before its resources, whose cleanup needs the session.
-    pub fn forget_gone(&self) {
-        let resources = self.all_resources();
-        let resources: Vec<_> = resources.iter().filter_map(|g| g.0.as_ref().ok()).collect();
-        let keys: HashSet<String> = resources.iter().map(|obj| object_key(*obj)).collect();
-        (self.rolled.locked()).retain(|(key, _, _), _| keys.contains(key));
-        self.failures().retain(|key, _| keys.contains(key));
-        // A resource deleted while it waited for a worker never starts its reconcile.
-        self.waiting.locked().retain(|key, _| keys.contains(key));
-        self.metrics.forget_resources_but(|key| keys.contains(key));
-        let used: HashSet<String> = resources.iter().filter_map(|o| credentials_of(o)).collect();
-        self.close_sessions(|source| !used.contains(source));
-    }
-
-    /// [`Context::forget_gone`] for one resource the watch saw deleted: what is remembered of
-    /// it, and its session unless another resource uses it (a deletion costs no sweep).
-    pub fn forget_deleted(&self, obj: &OpenMetadataKeycloakClient) {
-        let key = object_key(obj);
-        self.metrics.forget_resource(&key);
-        self.failures().remove(&key);
-        self.waiting.locked().remove(&key);
-        (self.rolled.locked()).retain(|(resource, _, _), _| *resource != key);
-        let Some(gone) = credentials_of(obj) else {
-            return;
-        };
-        let resources = self.all_resources();
-        let mut others = resources.iter().filter_map(|g| g.0.as_ref().ok());
-        if !others.any(|o| credentials_of(o).as_ref() == Some(&gone)) {
-            self.close_sessions(|source| source == gone);
-        }
-    }
-
-    /// Closes the sessions whose credentials source `unused` says no resource uses, but a
-    /// ClusterKeycloakConnection's while it exists (its checks use it).
-    fn close_sessions(&self, unused: impl Fn(&str) -> bool) {
-        self.keycloak.close_unused(|source| {
-            !unused(source)
-                || ConnectionKey::connection_of(source)
-                    .is_some_and(|name| self.connections.get("", name).is_some())
-        });
-    }
-
-    /// How many entries the context holds of objects and resources, besides the watch caches:
-    /// its own writes, workloads' checksums, backoffs, queue waits, Secrets held whole, Keycloak
-    /// sessions. Each goes with its object, so that a cluster's churn leaves nothing behind.
-    pub fn remembered(&self) -> usize {
-        self.written.locked().len()
-            + self.rolled.locked().len()
-            + self.failures().len()
-            + self.waiting.locked().len()
-            + self.secret_data.len()
-            + self.keycloak.len()
-    }
-
     /// The API of a kind of workload in a namespace, untyped: reads and writes of a workload
     /// touch only its metadata and pod template annotations, the same for every kind.
     pub fn workload_api(&self, namespace: &str, kind: WorkloadKind) -> Api<DynamicObject> {
@@ -302,19 +244,6 @@ impl Context {
     /// Forgets the failures of `key` after a success, or after a permanent failure.
     pub fn reset_backoff(&self, key: &str) {
         self.failures().remove(key);
-    }
-}
-
-/// Where a resource's Keycloak credentials come from, as its session is keyed.
-fn credentials_of(obj: &OpenMetadataKeycloakClient) -> Option<String> {
-    let keycloak = &obj.spec.keycloak;
-    match (&keycloak.connection_ref, &keycloak.credentials_secret_ref) {
-        (Some(c), _) => Some(ConnectionKey::connection_source(&c.name)),
-        (None, Some(s)) => {
-            let namespace = obj.namespace().unwrap_or_default();
-            Some(ConnectionKey::secret_source(&namespace, &s.name))
-        }
-        (None, None) => None,
     }
 }
 
@@ -379,5 +308,25 @@ pub(crate) fn offline_context() -> Arc<Context> {
     Arc::new(Context::new(client, Settings::default()))
 }
 
+/// Opens a session for a Keycloak that is never called, with credentials from `source`.
+#[cfg(test)]
+pub(crate) fn open_session(ctx: &Context, source: &str) {
+    use crate::keycloak::{ConnectionKey, ConnectionSpec, Credentials};
+    let key = ConnectionKey {
+        base_url: "http://127.0.0.1:1".into(),
+        admin_realm: "master".into(),
+        credentials_source: source.into(),
+    };
+    let (username, password) = ("admin".into(), "pw".into());
+    let credentials = Credentials::Password { username, password };
+    let spec = ConnectionSpec {
+        key,
+        credentials,
+        ca_bundle: None,
+    };
+    ctx.keycloak.session(&spec).unwrap();
+}
+
+mod memory;
 #[cfg(test)]
 mod tests;

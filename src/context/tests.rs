@@ -36,28 +36,13 @@ async fn a_queue_wait_is_seen_once_and_only_when_it_was_queued() {
 // A runtime for the context's client, which is never called.
 #[tokio::test]
 async fn a_connections_session_stays_while_the_connection_exists() {
-    use crate::keycloak::{ConnectionSpec, Credentials};
     let ctx = offline_context();
     for source in [
         "connection/platform",
         "connection/gone",
         "secret/team/admin",
     ] {
-        let key = ConnectionKey {
-            base_url: "http://127.0.0.1:1".into(),
-            admin_realm: "master".into(),
-            credentials_source: source.into(),
-        };
-        let credentials = Credentials::Password {
-            username: "admin".into(),
-            password: "pw".into(),
-        };
-        let spec = ConnectionSpec {
-            key,
-            credentials,
-            ca_bundle: None,
-        };
-        ctx.keycloak.session(&spec).unwrap();
+        open_session(&ctx, source);
     }
     let platform = serde_json::json!({
         "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",

@@ -11,7 +11,10 @@ use crate::{context::Context, crd::object_key};
 
 /// Every resource once per `period`, one at a time at even intervals (deadlines, so a round
 /// takes the period exactly), skipping malformed resources and those waiting out a backoff.
-/// The first round starts one period in, after the watch has reconciled everything once.
+/// The first round starts one period in, after the watch has reconciled everything once. Each
+/// round starts with [`Context::forget_gone`]: what a deletion or a re-list did not let go of
+/// (a session whose credentials Secret no resource names since it switched to another) goes
+/// within a period.
 pub(super) fn spread_resyncs(
     store: Store<Guarded>,
     period: Duration,
@@ -34,6 +37,7 @@ pub(super) fn spread_resyncs(
             loop {
                 if round.queue.is_empty() {
                     sleep_until(round.next).await;
+                    ctx.forget_gone();
                     round.queue = store.state().into_iter().collect();
                     if round.queue.is_empty() {
                         round.next += period;
@@ -91,6 +95,8 @@ mod tests {
         ctx: Arc<Context>,
         n: usize,
     ) -> Vec<(String, Duration)> {
+        // As the controller does: the resources' cache is the context's too.
+        ctx.add_resources(store.clone());
         let start = Instant::now();
         spread_resyncs(store, PERIOD, ctx)
             .take(n)
@@ -160,5 +166,17 @@ mod tests {
                 .all(|(_, t)| at(&[40, 50, 60, 70]).contains(t))
         );
         assert!(at(&[80, 90, 100, 110]).contains(&seen[2].1), "{seen:?}");
+    }
+    #[tokio::test(start_paused = true)]
+    async fn a_round_starts_by_closing_the_sessions_no_resource_names() {
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(resource("a")));
+        let ctx = context();
+        for source in ["secret/team/keycloak-admin", "secret/team/switched-from"] {
+            crate::context::open_session(&ctx, source);
+        }
+        let seen = resyncs(store, ctx.clone(), 1).await;
+        assert_eq!(seen[0].1, PERIOD);
+        assert_eq!(ctx.keycloak.len(), 1, "the one `a` names is kept");
     }
 }

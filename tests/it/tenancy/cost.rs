@@ -252,3 +252,55 @@ async fn resources_and_secrets_that_are_gone_leave_nothing_in_the_operators_memo
     })
     .await;
 }
+
+/// A resource that switches to another credentials Secret leaves the session opened with the
+/// first one (the credentials in it) for at most a resync period: each round lets go of it.
+#[tokio::test]
+async fn a_session_no_resource_names_any_more_goes_within_a_resync_period() {
+    let emu = Emulator::start().await;
+    let c = cluster_with("cluster-a", emu, |s| s.resync = Duration::from_secs(1)).await;
+    c.inline_catalog().await;
+    c.api
+        .put(credentials("team-data", "admin-2", ADMIN_PASSWORD));
+    c.api.edit(CRS, "team-data", "catalog", |o| {
+        o["spec"]["keycloak"]["credentialsSecretRef"]["name"] = json!("admin-2")
+    });
+    let session = |name: &str| {
+        c.ctx.keycloak.last_session(&omkc::keycloak::ConnectionKey {
+            base_url: c.emu.base_url.clone(),
+            admin_realm: "master".into(),
+            credentials_source: omkc::keycloak::ConnectionKey::secret_source("team-data", name),
+        })
+    };
+    eventually(&c.api, "only the session opened with admin-2", || async {
+        (session("admin").is_none() && session("admin-2").is_some()).then_some(())
+    })
+    .await;
+    assert_eq!(c.ctx.keycloak.len(), 1);
+    assert_eq!(c.reason("team-data", "catalog").await, "Reconciled");
+}
+
+/// A resource deleted while the resources' watch was lost (its history compacted, as after an
+/// API server restart) is seen gone only by the list that follows: that list lets go of it.
+#[tokio::test]
+async fn a_resource_gone_while_the_watch_was_lost_is_let_go_of_by_the_list_that_follows() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.inline_catalog().await;
+    let counted = r#"omkc_resources{ready="True",reason="Reconciled"} 1"#;
+    // Counted once its reconcile has returned, just after its status is written.
+    eventually(&c.api, "the resource counted Ready", || async {
+        c.ctx.metrics.render().contains(counted).then_some(())
+    })
+    .await;
+    assert_eq!(c.ctx.keycloak.len(), 1);
+    // Its finalizer taken off by hand and the resource deleted, neither seen by a watch.
+    c.api.compact(CRS);
+    c.api.edit(CRS, "team-data", "catalog", |o| {
+        o["metadata"]["finalizers"] = json!(null)
+    });
+    c.api.delete(CRS, "team-data", "catalog");
+    eventually(&c.api, "its state and session let go of", || async {
+        (c.ctx.keycloak.is_empty() && !c.ctx.metrics.render().contains(counted)).then_some(())
+    })
+    .await;
+}
