@@ -206,6 +206,11 @@ impl SecretData {
         (self.entries.locked()).remove(&(namespace.to_string(), name.to_string()));
     }
 
+    /// Keeps only the Secrets `named` says are still named by something.
+    pub fn retain(&self, named: impl Fn(&str, &str) -> bool) {
+        (self.entries.locked()).retain(|(namespace, name), _| named(namespace, name));
+    }
+
     /// How many Secrets are held whole.
     pub fn len(&self) -> usize {
         self.entries.locked().len()

@@ -14,7 +14,8 @@ use crate::{
 
 impl Context {
     /// Lets go of what is remembered of resources that are gone (their workloads' checksums,
-    /// backoff, wait for a worker, Ready state), and closes the Keycloak sessions (the
+    /// backoff, wait for a worker, Ready state) and of the Secrets held whole that no resource
+    /// and no ClusterKeycloakConnection names any more, and closes the Keycloak sessions (the
     /// credentials in them with them) that no resource and no existing ClusterKeycloakConnection
     /// uses. Until then a session outlives its credentials Secret: a namespace being deleted
     /// takes the Secret before its resources, whose cleanup needs the session.
@@ -29,6 +30,19 @@ impl Context {
         self.metrics.forget_resources_but(|key| keys.contains(key));
         let used: HashSet<String> = resources.iter().filter_map(|o| credentials_of(o)).collect();
         self.close_sessions(|source| !used.contains(source));
+        let named: HashSet<(String, String)> = (resources.iter())
+            .flat_map(|obj| secrets_of(obj))
+            .chain(self.connections.in_namespace("").iter().map(|c| {
+                let r = &c.spec.credentials_secret_ref;
+                let namespace = r
+                    .namespace
+                    .as_ref()
+                    .unwrap_or(&self.settings.operator_namespace);
+                (namespace.clone(), r.name.clone())
+            }))
+            .collect();
+        (self.secret_data)
+            .retain(|namespace, name| named.contains(&(namespace.to_string(), name.to_string())));
     }
 
     /// [`Context::forget_gone`] for one resource the watch saw deleted: what is remembered of
@@ -83,4 +97,19 @@ fn credentials_of(obj: &OpenMetadataKeycloakClient) -> Option<String> {
         }
         (None, None) => None,
     }
+}
+
+/// The Secrets of its own namespace a resource names: its credentials and its secret's source.
+fn secrets_of(obj: &OpenMetadataKeycloakClient) -> impl Iterator<Item = (String, String)> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let credentials = obj.spec.keycloak.credentials_secret_ref.as_ref();
+    let source = obj.spec.secret.as_ref().and_then(|s| s.source.as_ref());
+    let names = [
+        credentials.map(|r| r.name.clone()),
+        source.map(|r| r.name.clone()),
+    ];
+    names
+        .into_iter()
+        .flatten()
+        .map(move |name| (namespace.clone(), name))
 }

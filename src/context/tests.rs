@@ -52,12 +52,26 @@ async fn a_connections_session_stays_while_the_connection_exists() {
     });
     ctx.connections
         .insert(serde_json::from_value(platform).unwrap());
+    hold_whole(&ctx, &[("omkc-system", "admin"), ("omkc-system", "other")]);
     ctx.forget_gone();
     assert_eq!(
         ctx.keycloak.len(),
         1,
         "no resource uses any; platform exists"
     );
+    assert_eq!(ctx.secret_data.len(), 1, "platform's credentials are kept");
+    assert!(ctx.secret_data.get("omkc-system", "admin", "1").is_some());
+}
+
+/// Holds these Secrets (namespace, name) whole, at resourceVersion 1.
+fn hold_whole(ctx: &Context, secrets: &[(&str, &str)]) {
+    for (namespace, name) in secrets {
+        let mut secret = Secret::default();
+        secret.metadata.namespace = Some(namespace.to_string());
+        secret.metadata.name = Some(name.to_string());
+        secret.metadata.resource_version = Some("1".into());
+        ctx.secret_data.insert(Arc::new(secret));
+    }
 }
 
 #[tokio::test]
@@ -65,8 +79,10 @@ async fn what_is_remembered_of_a_resource_goes_once_the_watch_no_longer_shows_it
     use kube::runtime::{reflector, watcher};
     let ctx = offline_context();
     let (store, mut writer) = reflector::store();
-    let kept: OpenMetadataKeycloakClient =
+    let mut kept: serde_json::Value =
         serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+    kept["spec"]["secret"] = serde_json::json!({"source": {"name": "byo", "key": "secret"}});
+    let kept = serde_json::from_value(kept).unwrap();
     writer.apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(kept))));
     ctx.add_resources(store);
     for name in ["openmetadata", "gone"] {
@@ -78,12 +94,20 @@ async fn what_is_remembered_of_a_resource_goes_once_the_watch_no_longer_shows_it
         let resource = format!("openmetadata/{name}");
         ctx.remember_rolled(&resource, WorkloadKind::Deployment, "om", "sum");
     }
-    assert_eq!(ctx.remembered(), 6);
+    // Its credentials and source, and a Secret it named before it switched to them.
+    let named = [("openmetadata", "keycloak-admin"), ("openmetadata", "byo")];
+    hold_whole(&ctx, &[named[0], named[1], ("openmetadata", "old")]);
+    assert_eq!(ctx.remembered(), 9);
     ctx.forget_gone();
     assert_eq!(
         ctx.remembered(),
-        3,
+        5,
         "only openmetadata/openmetadata's are kept"
+    );
+    assert!(
+        ctx.secret_data
+            .get("openmetadata", "keycloak-admin", "1")
+            .is_some()
     );
     assert!(ctx.in_backoff("openmetadata/openmetadata") && !ctx.in_backoff("openmetadata/gone"));
     let metrics = ctx.metrics.render();
