@@ -310,7 +310,7 @@ pub(crate) fn offline_context() -> Arc<Context> {
 
 /// Opens a session for a Keycloak that is never called, with credentials from `source`.
 #[cfg(test)]
-pub(crate) fn open_session(ctx: &Context, source: &str) {
+pub(crate) fn open_session(ctx: &Context, source: &str) -> crate::keycloak::ConnectionKey {
     use crate::keycloak::{ConnectionKey, ConnectionSpec, Credentials};
     let key = ConnectionKey {
         base_url: "http://127.0.0.1:1".into(),
@@ -325,6 +325,7 @@ pub(crate) fn open_session(ctx: &Context, source: &str) {
         ca_bundle: None,
     };
     ctx.keycloak.session(&spec).unwrap();
+    spec.key
 }
 
 mod memory;

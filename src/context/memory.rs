@@ -63,14 +63,17 @@ impl Context {
         }
     }
 
-    /// Closes the sessions whose credentials source `unused` says no resource uses, but a
-    /// ClusterKeycloakConnection's while it exists (its checks use it).
+    /// Closes the sessions whose credentials source `unused` says no resource uses. A
+    /// ClusterKeycloakConnection's session goes with the connection instead: its checks use it
+    /// while it exists, and nothing once it is gone (a resource naming it is refused before it
+    /// asks for one). Until the connections are listed, their sessions go as the others do.
     fn close_sessions(&self, unused: impl Fn(&str) -> bool) {
-        self.keycloak.close_unused(|source| {
-            !unused(source)
-                || ConnectionKey::connection_of(source)
-                    .is_some_and(|name| self.connections.get("", name).is_some())
-        });
+        let listed = self.connections.has_listed("");
+        self.keycloak
+            .close_unused(|source| match ConnectionKey::connection_of(source) {
+                Some(name) if listed => self.connections.get("", name).is_some(),
+                _ => !unused(source),
+            });
     }
 
     /// How many entries the context holds of objects and resources, besides the watch caches:

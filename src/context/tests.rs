@@ -35,30 +35,41 @@ async fn a_queue_wait_is_seen_once_and_only_when_it_was_queued() {
 
 // A runtime for the context's client, which is never called.
 #[tokio::test]
-async fn a_connections_session_stays_while_the_connection_exists() {
+async fn a_connections_session_goes_with_the_connection_once_the_connections_are_listed() {
+    use kube::runtime::{reflector, watcher::Event};
     let ctx = offline_context();
-    for source in [
+    let (store, mut writer) = reflector::store();
+    let mut naming_gone: OpenMetadataKeycloakClient =
+        serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+    naming_gone.spec.keycloak.connection_ref = Some(crate::crd::ConnectionReference {
+        name: "gone".into(),
+    });
+    writer.apply_watcher_event(&Event::Apply(DeserializeGuard(Ok(naming_gone))));
+    ctx.add_resources(store);
+    let sources = [
         "connection/platform",
         "connection/gone",
         "secret/team/admin",
-    ] {
-        open_session(&ctx, source);
-    }
+    ];
+    let keys: Vec<_> = sources.iter().map(|s| open_session(&ctx, s)).collect();
+    ctx.forget_gone();
+    assert_eq!(ctx.keycloak.len(), 1, "not listed yet: kept while named");
+    assert!(ctx.keycloak.last_session(&keys[1]).is_some());
+    open_session(&ctx, sources[0]);
+    hold_whole(&ctx, &[("omkc-system", "admin"), ("omkc-system", "other")]);
     let platform = serde_json::json!({
         "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
         "metadata": {"name": "platform"},
         "spec": {"url": "http://127.0.0.1:1", "credentialsSecretRef": {"name": "admin"},
                  "namespaceSelector": {}, "allowedRealms": []}
     });
-    ctx.connections
-        .insert(serde_json::from_value(platform).unwrap());
-    hold_whole(&ctx, &[("omkc-system", "admin"), ("omkc-system", "other")]);
+    let platform = serde_json::from_value(platform).unwrap();
+    for event in [Event::Init, Event::InitApply(platform), Event::InitDone] {
+        ctx.connections.apply(None, &event);
+    }
     ctx.forget_gone();
-    assert_eq!(
-        ctx.keycloak.len(),
-        1,
-        "no resource uses any; platform exists"
-    );
+    assert_eq!(ctx.keycloak.len(), 1, "platform exists; gone does not");
+    assert!(ctx.keycloak.last_session(&keys[0]).is_some());
     assert_eq!(ctx.secret_data.len(), 1, "platform's credentials are kept");
     assert!(ctx.secret_data.get("omkc-system", "admin", "1").is_some());
 }
