@@ -101,3 +101,56 @@ fn a_failed_list_says_why() {
         "{said}"
     );
 }
+
+/// An API server that answers a list of the resources with `list` and the discovery of
+/// `omkc.dev/v1alpha1` with these resources (404 when there are none).
+fn answering(list: u16, discovered: &'static [&'static str]) -> Client {
+    use kube::client::Body;
+    let service = tower::service_fn(move |request: http::Request<Body>| async move {
+        let (code, body) = if request.uri().path() == "/apis/omkc.dev/v1alpha1" {
+            let resources: Vec<_> = (discovered.iter())
+                .map(|name| {
+                    serde_json::json!({"name": name, "namespaced": true, "kind": "K",
+                                               "singularName": "", "verbs": ["list"]})
+                })
+                .collect();
+            let list = serde_json::json!({"kind": "APIResourceList",
+                "groupVersion": "omkc.dev/v1alpha1", "resources": resources});
+            (if discovered.is_empty() { 404 } else { 200 }, list)
+        } else {
+            let status = serde_json::json!({"kind": "Status", "apiVersion": "v1",
+                "status": "Failure", "message": "no", "reason": "x", "code": list});
+            (list, status)
+        };
+        let response = http::Response::builder().status(code);
+        Ok::<_, std::convert::Infallible>(
+            response
+                .body(Body::from(body.to_string().into_bytes()))
+                .unwrap(),
+        )
+    });
+    Client::new(service, "default")
+}
+
+#[tokio::test]
+async fn the_crd_is_missing_only_when_discovery_shows_no_resources_of_ours() {
+    let said = async |list, discovered| {
+        can_list(&answering(list, discovered), "https://k8s", None)
+            .await
+            .unwrap_err()
+    };
+    let connections_only = &["clusterkeycloakconnections"];
+    assert!(
+        said(404, connections_only)
+            .await
+            .starts_with("the CRDs are not installed")
+    );
+    let both = &["openmetadatakeycloakclients", "clusterkeycloakconnections"];
+    assert!(
+        said(404, both)
+            .await
+            .starts_with("the Kubernetes API answered 404")
+    );
+    // A refusal is RBAC's, whatever discovery would say.
+    assert!(said(403, &[]).await.starts_with("RBAC forbids listing"));
+}
