@@ -124,3 +124,24 @@ async fn what_is_remembered_of_a_resource_goes_once_the_watch_no_longer_shows_it
     let metrics = ctx.metrics.render();
     assert!(metrics.contains(r#"reason="Reconciled"} 1"#) && !metrics.contains("Gone"));
 }
+
+#[tokio::test]
+async fn a_deletion_forgets_that_resource_and_nothing_of_another() {
+    let ctx = offline_context();
+    let mut deleted: OpenMetadataKeycloakClient =
+        serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+    deleted.metadata.name = Some("deleted".into());
+    for name in ["deleted", "other"] {
+        let key = format!("openmetadata/{name}");
+        ctx.metrics.resource_state(&key, true, "Reconciled");
+        ctx.queued(key.clone());
+        ctx.backoff(&key, None);
+        ctx.remember_rolled(&key, WorkloadKind::Deployment, "om", "sum");
+    }
+    ctx.forget_deleted(&deleted);
+    assert_eq!(ctx.remembered(), 3, "other's wait, backoff and checksum");
+    let kept = ctx.rolled("openmetadata/other", WorkloadKind::Deployment, "om");
+    assert_eq!(kept.as_deref(), Some("sum"));
+    assert!(ctx.in_backoff("openmetadata/other") && !ctx.in_backoff("openmetadata/deleted"));
+    assert!(ctx.metrics.render().contains(r#"reason="Reconciled"} 1"#));
+}
