@@ -14,11 +14,11 @@ use crate::{
 
 impl Context {
     /// Lets go of what is remembered of resources that are gone (their workloads' checksums,
-    /// backoff, wait for a worker, Ready state) and of the Secrets held whole that no resource
-    /// and no ClusterKeycloakConnection names any more, and closes the Keycloak sessions (the
-    /// credentials in them with them) that no resource and no existing ClusterKeycloakConnection
-    /// uses. Until then a session outlives its credentials Secret: a namespace being deleted
-    /// takes the Secret before its resources, whose cleanup needs the session.
+    /// backoff, wait for a worker, Ready state), of the Secrets held whole that no resource and
+    /// no ClusterKeycloakConnection names any more, and closes the Keycloak sessions (the
+    /// credentials in them with them) nothing uses (see `close_sessions`). A session
+    /// outlives its credentials Secret until then: a namespace being deleted takes the Secret
+    /// before its resources, whose cleanup needs the session.
     pub fn forget_gone(&self) {
         let resources = self.all_resources();
         let resources: Vec<_> = resources.iter().filter_map(|g| g.0.as_ref().ok()).collect();
