@@ -72,8 +72,11 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
     };
     ctx.metrics
         .observe(outcome, reason.as_str(), started.elapsed());
-    // A deleted resource's state is forgotten when the watch sees it go.
-    if !deleting {
+    // A resource cleaned up is no longer counted, even while another finalizer keeps it (the
+    // watch's Delete forgets it too, for one whose finalizer was removed by hand).
+    if deleting && result.is_ok() {
+        ctx.metrics.forget_resource(&key);
+    } else if !deleting {
         ctx.metrics
             .resource_state(&key, result.is_ok(), reason.as_str());
     }

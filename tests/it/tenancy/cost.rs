@@ -304,3 +304,27 @@ async fn a_resource_gone_while_the_watch_was_lost_is_let_go_of_by_the_list_that_
     })
     .await;
 }
+
+/// A resource cleaned up (its client deleted, the operator's finalizer released) that another
+/// finalizer still keeps is no longer counted as Ready.
+#[tokio::test]
+async fn a_resource_cleaned_up_but_kept_by_another_finalizer_is_no_longer_counted() {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.inline_catalog().await;
+    let counted = r#"omkc_resources{ready="True",reason="Reconciled"} 1"#;
+    eventually(&c.api, "the resource counted Ready", || async {
+        c.ctx.metrics.render().contains(counted).then_some(())
+    })
+    .await;
+    c.api.edit(CRS, "team-data", "catalog", |o| {
+        o["metadata"]["finalizers"] = json!(["omkc.dev/cleanup", "example.com/hold"])
+    });
+    c.api.delete(CRS, "team-data", "catalog");
+    eventually(&c.api, "its cleanup done and its count gone", || async {
+        let gone = c.emu.client("data-sec", "catalog").is_none();
+        (gone && !c.ctx.metrics.render().contains(counted)).then_some(())
+    })
+    .await;
+    let kept = c.api.get(CRS, "team-data", "catalog").unwrap();
+    assert_eq!(kept["metadata"]["finalizers"], json!(["example.com/hold"]));
+}
