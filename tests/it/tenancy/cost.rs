@@ -280,18 +280,26 @@ async fn a_session_no_resource_names_any_more_goes_within_a_resync_period() {
     assert_eq!(c.reason("team-data", "catalog").await, "Reconciled");
 }
 
+/// `omkc_resources` with one resource Ready.
+const COUNTED: &str = r#"omkc_resources{ready="True",reason="Reconciled"} 1"#;
+
+/// A cluster with one inline resource, Ready and counted so: it is counted once its reconcile
+/// has returned, just after its status is written.
+async fn counted_catalog() -> Cluster {
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    c.inline_catalog().await;
+    eventually(&c.api, "the resource counted Ready", || async {
+        c.ctx.metrics.render().contains(COUNTED).then_some(())
+    })
+    .await;
+    c
+}
+
 /// A resource deleted while the resources' watch was lost (its history compacted, as after an
 /// API server restart) is seen gone only by the list that follows: that list lets go of it.
 #[tokio::test]
 async fn a_resource_gone_while_the_watch_was_lost_is_let_go_of_by_the_list_that_follows() {
-    let c = cluster("cluster-a", Emulator::start().await).await;
-    c.inline_catalog().await;
-    let counted = r#"omkc_resources{ready="True",reason="Reconciled"} 1"#;
-    // Counted once its reconcile has returned, just after its status is written.
-    eventually(&c.api, "the resource counted Ready", || async {
-        c.ctx.metrics.render().contains(counted).then_some(())
-    })
-    .await;
+    let c = counted_catalog().await;
     assert_eq!(c.ctx.keycloak.len(), 1);
     // Its finalizer taken off by hand and the resource deleted, neither seen by a watch.
     c.api.compact(CRS);
@@ -300,7 +308,7 @@ async fn a_resource_gone_while_the_watch_was_lost_is_let_go_of_by_the_list_that_
     });
     c.api.delete(CRS, "team-data", "catalog");
     eventually(&c.api, "its state and session let go of", || async {
-        (c.ctx.keycloak.is_empty() && !c.ctx.metrics.render().contains(counted)).then_some(())
+        (c.ctx.keycloak.is_empty() && !c.ctx.metrics.render().contains(COUNTED)).then_some(())
     })
     .await;
 }
@@ -309,20 +317,14 @@ async fn a_resource_gone_while_the_watch_was_lost_is_let_go_of_by_the_list_that_
 /// finalizer still keeps is no longer counted as Ready.
 #[tokio::test]
 async fn a_resource_cleaned_up_but_kept_by_another_finalizer_is_no_longer_counted() {
-    let c = cluster("cluster-a", Emulator::start().await).await;
-    c.inline_catalog().await;
-    let counted = r#"omkc_resources{ready="True",reason="Reconciled"} 1"#;
-    eventually(&c.api, "the resource counted Ready", || async {
-        c.ctx.metrics.render().contains(counted).then_some(())
-    })
-    .await;
+    let c = counted_catalog().await;
     c.api.edit(CRS, "team-data", "catalog", |o| {
         o["metadata"]["finalizers"] = json!(["omkc.dev/cleanup", "example.com/hold"])
     });
     c.api.delete(CRS, "team-data", "catalog");
     eventually(&c.api, "its cleanup done and its count gone", || async {
         let gone = c.emu.client("data-sec", "catalog").is_none();
-        (gone && !c.ctx.metrics.render().contains(counted)).then_some(())
+        (gone && !c.ctx.metrics.render().contains(COUNTED)).then_some(())
     })
     .await;
     let kept = c.api.get(CRS, "team-data", "catalog").unwrap();
