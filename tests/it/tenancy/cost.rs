@@ -314,18 +314,39 @@ async fn a_resource_gone_while_the_watch_was_lost_is_let_go_of_by_the_list_that_
 }
 
 /// A resource cleaned up (its client deleted, the operator's finalizer released) that another
-/// finalizer still keeps is no longer counted as Ready.
+/// finalizer still keeps is no longer counted as Ready, nor its workloads' checksums kept.
 #[tokio::test]
 async fn a_resource_cleaned_up_but_kept_by_another_finalizer_is_no_longer_counted() {
     let c = counted_catalog().await;
+    c.api.put(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "openmetadata", "namespace": "team-data"},
+        "spec": {"template": {"metadata": {"labels": {"app": "openmetadata"}}}}
+    }));
+    c.api.edit(CRS, "team-data", "catalog", |o| {
+        o["spec"]["secret"]["rollout"] = json!([{"kind": "Deployment", "name": "openmetadata"}])
+    });
+    let rolled = || {
+        let deployment = omkc::crd::WorkloadKind::Deployment;
+        c.ctx
+            .rolled("team-data/catalog", deployment, "openmetadata")
+    };
+    eventually(&c.api, "the Deployment's checksum remembered", || async {
+        rolled().map(drop)
+    })
+    .await;
     c.api.edit(CRS, "team-data", "catalog", |o| {
         o["metadata"]["finalizers"] = json!(["omkc.dev/cleanup", "example.com/hold"])
     });
     c.api.delete(CRS, "team-data", "catalog");
-    eventually(&c.api, "its cleanup done and its count gone", || async {
-        let gone = c.emu.client("data-sec", "catalog").is_none();
-        (gone && !c.ctx.metrics.render().contains(COUNTED)).then_some(())
-    })
+    eventually(
+        &c.api,
+        "its cleanup done, its count and checksum gone",
+        || async {
+            let gone = c.emu.client("data-sec", "catalog").is_none();
+            (gone && !c.ctx.metrics.render().contains(COUNTED) && rolled().is_none()).then_some(())
+        },
+    )
     .await;
     let kept = c.api.get(CRS, "team-data", "catalog").unwrap();
     assert_eq!(kept["metadata"]["finalizers"], json!(["example.com/hold"]));
