@@ -30,17 +30,13 @@ impl Context {
         self.metrics.forget_resources_but(|key| keys.contains(key));
         let used: HashSet<String> = resources.iter().filter_map(|o| credentials_of(o)).collect();
         self.close_sessions(|source| !used.contains(source));
-        let named: HashSet<(String, String)> = (resources.iter())
-            .flat_map(|obj| secrets_of(obj))
-            .chain(self.connections.in_namespace("").iter().map(|c| {
-                let r = &c.spec.credentials_secret_ref;
-                let namespace = r
-                    .namespace
-                    .as_ref()
-                    .unwrap_or(&self.settings.operator_namespace);
-                (namespace.clone(), r.name.clone())
-            }))
-            .collect();
+        let named: HashSet<(String, String)> =
+            (resources.iter())
+                .flat_map(|obj| secrets_of(obj))
+                .chain(self.connections.in_namespace("").iter().map(|c| {
+                    (c.spec.credentials_secret_ref).in_or(&self.settings.operator_namespace)
+                }))
+                .collect();
         (self.secret_data)
             .retain(|namespace, name| named.contains(&(namespace.to_string(), name.to_string())));
     }
@@ -48,11 +44,7 @@ impl Context {
     /// [`Context::forget_gone`] for one resource the watch saw deleted: what is remembered of
     /// it, and its session unless another resource uses it (a deletion costs no sweep).
     pub fn forget_deleted(&self, obj: &OpenMetadataKeycloakClient) {
-        let key = object_key(obj);
-        self.metrics.forget_resource(&key);
-        self.failures().remove(&key);
-        self.waiting.locked().remove(&key);
-        (self.rolled.locked()).retain(|(resource, _, _), _| *resource != key);
+        self.forget_resource(&object_key(obj));
         let Some(gone) = credentials_of(obj) else {
             return;
         };
@@ -61,6 +53,16 @@ impl Context {
         if !others.any(|o| credentials_of(o).as_ref() == Some(&gone)) {
             self.close_sessions(|source| source == gone);
         }
+    }
+
+    /// Lets go of what is remembered of one resource (`namespace/name`): its Ready state,
+    /// backoff, wait for a worker and workloads' checksums. Not its session: see
+    /// [`Context::forget_deleted`].
+    pub fn forget_resource(&self, key: &str) {
+        self.metrics.forget_resource(key);
+        self.failures().remove(key);
+        self.waiting.locked().remove(key);
+        (self.rolled.locked()).retain(|(resource, _, _), _| resource != key);
     }
 
     /// Closes the sessions whose credentials source `unused` says no resource uses. A

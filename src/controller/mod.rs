@@ -63,7 +63,7 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
     }
     let span = tracing::info_span!("reconcile", %namespace, %name);
     let started = std::time::Instant::now();
-    let result = reconcile::reconcile(guard.clone(), ctx.clone())
+    let result = reconcile::reconcile(guard, ctx.clone())
         .instrument(span)
         .await;
     let (outcome, reason) = match &result {
@@ -73,13 +73,10 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
     ctx.metrics
         .observe(outcome, reason.as_str(), started.elapsed());
     // A resource cleaned up is let go of (its count, its workloads' checksums) even while
-    // another finalizer keeps it; the watch's Delete does the same, for one whose finalizer was
-    // removed by hand.
+    // another finalizer keeps it; the watch's Delete does the same, and closes its session, for
+    // one whose finalizer was removed by hand too.
     if deleting && result.is_ok() {
-        match &guard.0 {
-            Ok(obj) => ctx.forget_deleted(obj),
-            Err(_) => ctx.metrics.forget_resource(&key),
-        }
+        ctx.forget_resource(&key);
     } else if !deleting {
         ctx.metrics
             .resource_state(&key, result.is_ok(), reason.as_str());

@@ -167,6 +167,7 @@ mod tests {
         );
         assert!(at(&[80, 90, 100, 110]).contains(&seen[2].1), "{seen:?}");
     }
+
     #[tokio::test(start_paused = true)]
     async fn a_round_starts_by_closing_the_sessions_no_resource_names() {
         let (store, mut writer) = reflector::store();

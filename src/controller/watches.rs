@@ -310,12 +310,8 @@ pub(super) fn using_credentials(
         let k = &obj.spec.keycloak;
         if let Some(reference) = &k.connection_ref {
             return ctx.connections.get("", &reference.name).is_some_and(|c| {
-                let r = &c.spec.credentials_secret_ref;
-                r.name == name
-                    && r.namespace
-                        .as_deref()
-                        .unwrap_or(&ctx.settings.operator_namespace)
-                        == namespace
+                (c.spec.credentials_secret_ref).in_or(&ctx.settings.operator_namespace)
+                    == (namespace.clone(), name.clone())
             });
         }
         obj.metadata.namespace.as_deref() == Some(namespace.as_str())

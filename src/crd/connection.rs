@@ -132,3 +132,11 @@ pub struct NamespacedSecretReference {
     #[schemars(length(min = 1, max = 63))]
     pub namespace: Option<String>,
 }
+
+impl NamespacedSecretReference {
+    /// The Secret's namespace and name, its namespace `default` when the reference names none.
+    pub fn in_or(&self, default: &str) -> (String, String) {
+        let namespace = self.namespace.as_deref().unwrap_or(default);
+        (namespace.to_string(), self.name.clone())
+    }
+}

@@ -154,11 +154,6 @@ pub fn of_cluster(
         .as_deref()
         .map(|u| base_url("spec.publicUrl", u).map_err(invalid))
         .transpose()?;
-    let secret = &spec.credentials_secret_ref;
-    let secret_namespace = secret
-        .namespace
-        .clone()
-        .unwrap_or_else(|| operator_namespace.to_string());
     Ok(Connection {
         key: ConnectionKey {
             base_url: url.clone(),
@@ -169,7 +164,7 @@ pub fn of_cluster(
         public_url,
         admin_realm,
         ca_bundle: ca_bundle("spec.caBundle", spec.ca_bundle.as_deref()).map_err(invalid)?,
-        credentials: (secret_namespace, secret.name.clone()),
+        credentials: spec.credentials_secret_ref.in_or(operator_namespace),
         allow_adoption: spec.allow_adoption.unwrap_or(false),
         max_clients: spec.max_clients,
         inline: false,

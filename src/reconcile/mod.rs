@@ -282,7 +282,7 @@ async fn restart(
     ctx: &Context,
     checksum: &str,
 ) -> Result<Vec<Change>, Error> {
-    let planned = observe::workloads(ctx, v, checksum)
+    let planned = observe::workloads(ctx, &object_key(obj), v, checksum)
         .await?
         .into_iter()
         .map(|w| {

@@ -316,16 +316,18 @@ pub async fn deletion_session(v: &Validated, ctx: &Context) -> Result<Arc<Sessio
     }
 }
 
-/// The workloads named in `spec.secret.rollout`, as a restart at `checksum` needs them: one the
-/// operator remembers carrying this checksum is not read.
+/// The workloads named in `spec.secret.rollout` of `resource` (its `namespace/name`), as a
+/// restart at `checksum` needs them: one the operator remembers carrying this checksum is not
+/// read.
 pub async fn workloads(
     ctx: &Context,
+    resource: &str,
     v: &Validated,
     checksum: &str,
 ) -> Result<Vec<Workload>, Error> {
     let mut seen = Vec::new();
     for (kind, name) in &v.secret.rollout {
-        let remembered = ctx.rolled(&format!("{}/{}", v.namespace, v.name), *kind, name);
+        let remembered = ctx.rolled(resource, *kind, name);
         let found = if remembered.as_deref() == Some(checksum) {
             Found::AsRemembered
         } else {
