@@ -226,15 +226,7 @@ pub async fn run_scope_with(
             let ctx = ctx.clone();
             move |guard| {
                 if let Ok(guard) = guard {
-                    let meta = match &guard.0 {
-                        Ok(obj) => &obj.metadata,
-                        Err(invalid) => &invalid.metadata,
-                    };
-                    ctx.queued(format!(
-                        "{}/{}",
-                        meta.namespace.as_deref().unwrap_or_default(),
-                        meta.name.as_deref().unwrap_or_default()
-                    ));
+                    ctx.queued(object_key(guard));
                 }
             }
         });
@@ -260,16 +252,19 @@ pub async fn run_scope_with(
     let credentials = watches::credentials(&client, &credential_scopes, next());
     drop(listing);
 
-    let resyncs = spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone()).inspect({
-        let ctx = ctx.clone();
-        move |r| {
-            ctx.queued(format!(
-                "{}/{}",
-                r.namespace.as_deref().unwrap_or_default(),
-                r.name
-            ))
-        }
-    });
+    // One scope sweeps what no resource names any more: the sweep covers them all.
+    let sweeps = index == 0;
+    let resyncs =
+        spread_resyncs(store.clone(), ctx.settings.resync, ctx.clone(), sweeps).inspect({
+            let ctx = ctx.clone();
+            move |r| {
+                ctx.queued(format!(
+                    "{}/{}",
+                    r.namespace.as_deref().unwrap_or_default(),
+                    r.name
+                ))
+            }
+        });
     let (fair, woken) = fair::Fair::new(usize::from(concurrency), ctx.settings.namespace_share);
     // A reconcile put back for its namespace's share, woken by the first worker it may take.
     let woken = futures::stream::unfold(woken, |mut woken| async move {

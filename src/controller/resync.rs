@@ -12,13 +12,15 @@ use crate::{context::Context, crd::object_key};
 /// Every resource once per `period`, one at a time at even intervals (deadlines, so a round
 /// takes the period exactly), skipping malformed resources and those waiting out a backoff.
 /// The first round starts one period in, after the watch has reconciled everything once. Each
-/// round starts with [`Context::forget_gone`]: what a deletion or a re-list did not let go of
-/// (a session whose credentials Secret no resource names since it switched to another) goes
-/// within a period.
+/// round of the scope that `sweeps` (one per operator: the sweep covers every scope) starts
+/// with [`Context::forget_gone`]: what a deletion or a re-list did not let go of (a session
+/// whose credentials Secret no resource names since it switched to another) goes within a
+/// period.
 pub(super) fn spread_resyncs(
     store: Store<Guarded>,
     period: Duration,
     ctx: Arc<Context>,
+    sweeps: bool,
 ) -> impl Stream<Item = ObjectRef<Guarded>> + Send {
     use tokio::time::{Instant, sleep_until};
     struct Round {
@@ -37,7 +39,9 @@ pub(super) fn spread_resyncs(
             loop {
                 if round.queue.is_empty() {
                     sleep_until(round.next).await;
-                    ctx.forget_gone();
+                    if sweeps {
+                        ctx.forget_gone();
+                    }
                     round.queue = store.state().into_iter().collect();
                     if round.queue.is_empty() {
                         round.next += period;
@@ -95,10 +99,20 @@ mod tests {
         ctx: Arc<Context>,
         n: usize,
     ) -> Vec<(String, Duration)> {
+        resyncs_of(store, ctx, n, true).await
+    }
+
+    /// [`resyncs`] of a scope that `sweeps`, or not.
+    async fn resyncs_of(
+        store: reflector::Store<Guarded>,
+        ctx: Arc<Context>,
+        n: usize,
+        sweeps: bool,
+    ) -> Vec<(String, Duration)> {
         // As the controller does: the resources' cache is the context's too.
         ctx.add_resources(store.clone());
         let start = Instant::now();
-        spread_resyncs(store, PERIOD, ctx)
+        spread_resyncs(store, PERIOD, ctx, sweeps)
             .take(n)
             .map(|r| (r.name, start.elapsed()))
             .collect()
@@ -169,15 +183,18 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_round_starts_by_closing_the_sessions_no_resource_names() {
-        let (store, mut writer) = reflector::store();
-        writer.apply_watcher_event(&watcher::Event::Apply(resource("a")));
-        let ctx = context();
-        for source in ["secret/team/keycloak-admin", "secret/team/switched-from"] {
-            crate::context::open_session(&ctx, source);
+    async fn a_round_starts_by_closing_the_sessions_no_resource_names_in_one_scope_only() {
+        for (sweeps, left) in [(true, 1), (false, 2)] {
+            let (store, mut writer) = reflector::store();
+            writer.apply_watcher_event(&watcher::Event::Apply(resource("a")));
+            let ctx = context();
+            for source in ["secret/team/keycloak-admin", "secret/team/switched-from"] {
+                crate::context::open_session(&ctx, source);
+            }
+            let seen = resyncs_of(store, ctx.clone(), 1, sweeps).await;
+            assert_eq!(seen[0].1, PERIOD);
+            // The one `a` names is kept; a scope that does not sweep closes none.
+            assert_eq!(ctx.keycloak.len(), left, "sweeps: {sweeps}");
         }
-        let seen = resyncs(store, ctx.clone(), 1).await;
-        assert_eq!(seen[0].1, PERIOD);
-        assert_eq!(ctx.keycloak.len(), 1, "the one `a` names is kept");
     }
 }
