@@ -228,24 +228,9 @@ async fn would(
 ) -> Result<String, Failure> {
     let (obj, v) = as_reconciled(obj, installation, client, cluster).await?;
     let observed = match cluster {
-        Some(Cluster { ctx, connection }) => {
-            let observed = async {
-                let (secret, previous_secrets) = observe::output_secrets(&v, ctx).await?;
-                let (config_map, previous_config_maps) = observe::config_maps(&v, ctx).await?;
-                Ok::<_, Error>(Observed {
-                    issuer: observe::issuer(session, connection, &v).await?,
-                    secret,
-                    previous_secrets,
-                    source: observe::source(&v, ctx).await?,
-                    config_map,
-                    previous_config_maps,
-                    now: observe::now(),
-                    adoption_allowed: connection.allow_adoption,
-                    ..Observed::default()
-                })
-            };
-            observed.await.map_err(|e| Failure::of("", e))?
-        }
+        Some(Cluster { ctx, connection }) => observe::around_client(session, connection, &v, ctx)
+            .await
+            .map_err(|e| Failure::of("", e))?,
         None => Observed {
             issuer: session.realm_url(&v.realm),
             now: observe::now(),
@@ -262,7 +247,7 @@ async fn would(
     if p.then == Then::ObserveAgain && cluster.is_some() {
         steps.push("read the client back and write the Secret".into());
     }
-    Ok(if steps.is_empty() {
+    let said = if steps.is_empty() {
         let side = match cluster {
             Some(_) => "Keycloak or Kubernetes",
             None => "Keycloak",
@@ -270,7 +255,12 @@ async fn would(
         format!("in sync: a reconcile would change nothing in {side}")
     } else {
         format!("a reconcile would {}", steps.join(", then "))
-    })
+    };
+    // What the plan defers rather than writes (a rotation asked for too soon).
+    Ok(p.changes
+        .iter()
+        .filter(|c| matches!(c, Change::RotationDeferred { .. }))
+        .fold(said, |said, c| format!("{said}; {c}")))
 }
 
 /// A write in words (`None` for the status and the restarts: they follow the rest).

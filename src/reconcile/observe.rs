@@ -264,7 +264,7 @@ pub fn now() -> i64 {
 }
 
 /// Observes what a reconcile needs besides the client: the connection (within its
-/// `maxClients`), the source secret, the issuer, the output Secret and values ConfigMap.
+/// `maxClients`), then [`around_client`].
 pub async fn resource(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,
@@ -280,11 +280,23 @@ pub async fn resource(
             all.iter().filter_map(|g| g.0.as_ref().ok()),
         )?;
     }
+    let observed = around_client(&session, &connection, v, ctx).await?;
+    Ok((session, observed))
+}
+
+/// What a plan needs besides the client (the reconcile's and `check`'s alike): the source
+/// secret, the issuer, the output Secret and values ConfigMap, the clock.
+pub async fn around_client(
+    session: &Session,
+    connection: &Connection,
+    v: &Validated,
+    ctx: &Context,
+) -> Result<Observed, Error> {
     let source = source(v, ctx).await?;
-    let issuer = issuer(&session, &connection, v).await?;
+    let issuer = issuer(session, connection, v).await?;
     let (secret, previous_secrets) = output_secrets(v, ctx).await?;
     let (config_map, previous_config_maps) = config_maps(v, ctx).await?;
-    let observed = Observed {
+    Ok(Observed {
         issuer,
         secret,
         previous_secrets,
@@ -297,8 +309,7 @@ pub async fn resource(
         adoption_allowed: connection.allow_adoption,
         rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())
             .unwrap_or(i64::MAX),
-    };
-    Ok((session, observed))
+    })
 }
 
 /// The session of a deleted resource: as for a reconcile, or, when its credentials Secret is

@@ -307,6 +307,25 @@ async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
         0,
         &["client       ok   a reconcile would create Secret \"oidc-secrets\"\n"],
     );
+
+    // The resource's own Secret, and a rotation asked for within the operator's shortest
+    // interval (5 minutes) of the client's secret: the reconcile would wait, and says so.
+    let uid = obj.metadata.uid.clone().unwrap();
+    api.put(json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "oidc-secrets", "namespace": "openmetadata",
+                                "ownerReferences": [{"apiVersion": "omkc.dev/v1alpha1",
+                                    "kind": "OpenMetadataKeycloakClient", "name": "openmetadata",
+                                    "uid": uid, "controller": true}]},
+                   "data": {"openmetadata-oidc-client-id": b64("openmetadata")}}));
+    let mut rotated: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    rotated["metadata"]["annotations"] = json!({"omkc.dev/rotate": "2026-12-04"});
+    let rotated = file("rotated.yaml", &rotated.to_string());
+    let args = ["check", "-f", &rotated, "--installation-id", INSTALLATION];
+    run(&args, &[("KUBECONFIG", &kubeconfig)]).await.says(
+        0,
+        &["update Secret \"oidc-secrets\"", "; the rotation of client \"openmetadata\" for omkc.dev/rotate \"2026-12-04\" waits until"],
+    );
     assert!(
         api.requests().iter().all(|r| r.method == "GET"),
         "check only reads"
