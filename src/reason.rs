@@ -141,6 +141,7 @@ mod tests {
             assert!(r.as_str().starts_with(|c: char| c.is_ascii_uppercase()));
             assert!(r.as_str().chars().all(|c| c.is_ascii_alphanumeric()));
             assert_eq!(format!("{r:?}"), r.as_str());
+            assert_eq!(r.to_string(), r.as_str(), "shown as named");
         }
     }
 

@@ -231,8 +231,9 @@ async fn would(
         Some(Cluster { ctx, connection }) => observe::around_client(session, connection, &v, ctx)
             .await
             .map_err(|e| Failure::of("", e))?,
+        // Only Keycloak's side is planned: no issuer (it goes to the Secret's side), the clock
+        // for a scheduled rotation.
         None => Observed {
-            issuer: session.realm_url(&v.realm),
             now: observe::now(),
             ..Observed::default()
         },

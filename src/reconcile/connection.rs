@@ -222,9 +222,7 @@ impl Connection {
     /// the tenants' to know; the operator's log names it).
     pub fn credentials_shown(&self) -> String {
         match ConnectionKey::connection_of(&self.key.credentials_source) {
-            Some(connection) if !self.inline => {
-                format!("of ClusterKeycloakConnection {connection:?}")
-            }
+            Some(connection) => format!("of ClusterKeycloakConnection {connection:?}"),
             _ => format!("{}/{}", self.credentials.0, self.credentials.1),
         }
     }

@@ -64,24 +64,22 @@ async fn labelled_secret(
         .map_err(|e| Error::kube(action(), e))?;
     // The label may have gone in between: the whole Secret is judged again.
     allowed(&secret.metadata)?;
-    let size: usize = secret
-        .data
-        .iter()
-        .flatten()
-        .map(|(k, v)| k.len() + v.0.len())
-        .sum::<usize>()
-        + secret
-            .string_data
-            .iter()
-            .flatten()
-            .map(|(k, v)| k.len() + v.len())
-            .sum::<usize>();
-    if size > MAX_SECRET_BYTES {
+    if let Some(size) = oversized(&secret) {
         return Err(too_large(size));
     }
     let secret = Arc::new(secret);
     ctx.secret_data.insert(secret.clone());
     Ok(secret)
+}
+
+/// The size of a Secret larger than [`MAX_SECRET_BYTES`] (its keys and values, `stringData`
+/// too), if it is.
+fn oversized(secret: &Secret) -> Option<usize> {
+    let data = secret.data.iter().flatten();
+    let string_data = secret.string_data.iter().flatten();
+    let size = data.map(|(k, v)| k.len() + v.0.len()).sum::<usize>()
+        + string_data.map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    (size > MAX_SECRET_BYTES).then_some(size)
 }
 
 /// The admin credentials of a connection, from the watch of Secrets labelled as credentials.
@@ -240,5 +238,52 @@ mod tests {
         assert!(err.to_string().contains("`password`"));
         let err = credentials_from("a", &secret(&[("clientSecret", "topsecret")])).unwrap_err();
         assert!(!err.to_string().contains("topsecret"), "{err}");
+        // Half a pair is named as such.
+        for (pairs, says) in [
+            (
+                &[("username", "admin")][..],
+                "has `username` but no non-empty `password`",
+            ),
+            (
+                &[("password", "pw")][..],
+                "has `password` but no non-empty `username`",
+            ),
+            (
+                &[("clientId", "ops")][..],
+                "has `clientId` but no non-empty `clientSecret`",
+            ),
+            (
+                &[("user", "admin")][..],
+                "needs keys `username` and `password`, or",
+            ),
+        ] {
+            let err = credentials_from("a", &secret(pairs)).unwrap_err();
+            assert!(err.to_string().contains(says), "{pairs:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_secret_is_too_large_past_the_limit_counting_keys_and_string_data() {
+        use k8s_openapi::ByteString;
+        let secret = |key: &str, data: usize, string_data: usize| Secret {
+            data: Some([(key.into(), ByteString(vec![b'x'; data]))].into()),
+            string_data: Some([("s".into(), "y".repeat(string_data))].into()),
+            ..Default::default()
+        };
+        // Keys and values of both maps add up: 1 + 1 of keys.
+        let at_limit = secret("k", MAX_SECRET_BYTES - 12, 10);
+        assert_eq!(oversized(&at_limit), None, "exactly the limit is read");
+        assert_eq!(
+            oversized(&secret("k", MAX_SECRET_BYTES - 12, 11)),
+            Some(MAX_SECRET_BYTES + 1)
+        );
+        assert_eq!(
+            oversized(&secret("kk", MAX_SECRET_BYTES - 12, 10)),
+            Some(MAX_SECRET_BYTES + 1)
+        );
+        assert_eq!(
+            oversized(&secret("k", MAX_SECRET_BYTES, 0)),
+            Some(MAX_SECRET_BYTES + 2)
+        );
     }
 }

@@ -1,16 +1,16 @@
 //! `check`: every step reported, nothing written, the exit code by outcome; with credentials
-//! given (Keycloak only) and from the cluster (the Kubernetes side too).
+//! given (Keycloak only) and with the connection from the cluster (`cluster.rs` plans the
+//! Kubernetes side).
 
 use serde_json::json;
 
-use super::{file, run};
+use super::{cluster::cluster_with_a_connection, file, run};
 use crate::binary::temp_dir;
 use crate::support::{
-    INSTALLATION, admin_session,
+    INSTALLATION,
     apiserver::ApiServer,
     b64,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator, Level},
-    keycloak_sync,
 };
 
 fn resource_for(emu: &Emulator, realm: &str) -> String {
@@ -77,6 +77,34 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     installed(INSTALLATION).await.says(0, &["in sync"]);
     // Another installation's client of that id: a conflict the reconcile would report.
     installed("elsewhere").await.says(4, &["ClientConflict"]);
+    // Drifted: the fields the update would set are named.
+    emu.edit_client("data-sec", "open-metadata", |c| {
+        c.root_url = Some("https://elsewhere.example.com".into())
+    });
+    installed(INSTALLATION)
+        .await
+        .says(0, &["a reconcile would update the client (rootUrl)"]);
+    // A secret older than the resource's rotationInterval: due, by the clock read now.
+    let scheduled = std::fs::read_to_string(&resource).unwrap().replace(
+        "    clientId: open-metadata\n",
+        "    clientId: open-metadata\n  secret:\n    rotationInterval: 1h\n",
+    );
+    let scheduled = file("scheduled.yaml", &scheduled);
+    let two_hours_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 7200;
+    emu.edit_client("data-sec", "open-metadata", |c| {
+        c.attributes.insert(
+            "client.secret.creation.time".into(),
+            two_hours_ago.to_string(),
+        );
+    });
+    let args = ["check", "-f", &scheduled, "--installation-id", INSTALLATION];
+    run(&args, &as_admin())
+        .await
+        .says(0, &["generate a client secret"]);
 
     // The sign-in refused, Keycloak unreachable: 3.
     let wrong = [
@@ -152,6 +180,12 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     let without = ["check", "-f", &resource, "--credentials", &empty];
     run(&without, &[]).await.says(1, &["needs keys"]);
     assert!(emu.admin_events().iter().all(|e| e.operation != "DELETE"));
+
+    // A realm without a scope OpenMetadata needs: 4, before anything else is judged.
+    emu.remove_realm_scope("data-sec", "profile");
+    let out = run(&["check", "-f", &resource], &as_admin()).await;
+    out.says(4, &["the realm lacks the client scopes profile"]);
+    assert!(out.stdout.contains("scopes       FAIL"), "{}", out.stdout);
 }
 
 #[tokio::test]
@@ -219,113 +253,6 @@ async fn check_reads_the_connection_and_credentials_from_the_cluster() {
     run(&["check", "-f", &resource], &cluster)
         .await
         .says(4, &["ConnectionNotAllowed"]);
-    assert!(
-        api.requests().iter().all(|r| r.method == "GET"),
-        "check only reads"
-    );
-}
-
-/// A cluster where `openmetadata` may use the ClusterKeycloakConnection `platform` (for
-/// `data-sec`), with its credentials; the file of a resource naming it, and the resource.
-fn cluster_with_a_connection(api: &ApiServer, emu: &Emulator) -> (String, serde_json::Value) {
-    api.put(json!({"apiVersion": "v1", "kind": "Namespace",
-                   "metadata": {"name": "openmetadata", "labels": {"team": "data"}}}));
-    api.put(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "platform-admin", "namespace": "default",
-                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
-        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
-    }));
-    api.put(json!({
-        "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
-        "metadata": {"name": "platform"},
-        "spec": {"url": emu.base_url, "credentialsSecretRef": {"name": "platform-admin"},
-                 "namespaceSelector": {"matchLabels": {"team": "data"}},
-                 "allowedRealms": ["data-sec"]}
-    }));
-    let resource = json!({
-        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-        "metadata": {"name": "openmetadata", "namespace": "openmetadata"},
-        "spec": {"keycloak": {"connectionRef": {"name": "platform"}, "realm": "data-sec"},
-                 "openmetadata": {"url": "https://openmetadata.example.com"}}
-    });
-    (
-        file("planned.yaml", &serde_json::to_string(&resource).unwrap()),
-        resource,
-    )
-}
-
-#[tokio::test]
-async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
-    omkc::tls::install_crypto_provider();
-    let emu = Emulator::start().await;
-    let api = ApiServer::start().await;
-    let kubeconfig = api
-        .kubeconfig(&temp_dir("check-kubernetes"))
-        .display()
-        .to_string();
-    let (path, resource) = cluster_with_a_connection(&api, &emu);
-    let check = async || {
-        let args = ["check", "-f", &path, "--installation-id", INSTALLATION];
-        run(&args, &[("KUBECONFIG", &kubeconfig)]).await
-    };
-
-    let out = check().await;
-    out.says(0, &["a reconcile would create client \"openmetadata\", then read the client back and write the Secret"]);
-    assert!(
-        out.stdout.ends_with("Nothing was written.\n"),
-        "{}",
-        out.stdout
-    );
-
-    // The resource in the cluster made its client (with its uid, which the file does not
-    // have); someone else's Secret has the output's name: the reconcile would refuse it.
-    api.put(resource);
-    let live = api
-        .get(
-            "omkc.dev/v1alpha1/openmetadatakeycloakclients",
-            "openmetadata",
-            "openmetadata",
-        )
-        .unwrap();
-    let mut obj: omkc::crd::OpenMetadataKeycloakClient = serde_json::from_value(live).unwrap();
-    assert!(obj.metadata.uid.is_some(), "the API server gave it one");
-    obj.spec.keycloak.url = Some(emu.base_url.clone());
-    obj.spec.keycloak.connection_ref = None;
-    obj.spec.keycloak.credentials_secret_ref = Some(omkc::crd::SecretReference {
-        name: "unused".into(),
-    });
-    keycloak_sync(&admin_session(&emu), &obj).await.unwrap();
-    api.put(json!({"apiVersion": "v1", "kind": "Secret",
-                   "metadata": {"name": "oidc-secrets", "namespace": "openmetadata"},
-                   "data": {"note": b64("made by hand")}}));
-    check().await.says(4, &["SecretConflict"]);
-
-    // Gone: the reconcile would write it, and nothing in Keycloak.
-    api.delete("v1/secrets", "openmetadata", "oidc-secrets");
-    check().await.says(
-        0,
-        &["client       ok   a reconcile would create Secret \"oidc-secrets\"\n"],
-    );
-
-    // The resource's own Secret, and a rotation asked for within the operator's shortest
-    // interval (5 minutes) of the client's secret: the reconcile would wait, and says so.
-    let uid = obj.metadata.uid.clone().unwrap();
-    api.put(json!({"apiVersion": "v1", "kind": "Secret",
-                   "metadata": {"name": "oidc-secrets", "namespace": "openmetadata",
-                                "ownerReferences": [{"apiVersion": "omkc.dev/v1alpha1",
-                                    "kind": "OpenMetadataKeycloakClient", "name": "openmetadata",
-                                    "uid": uid, "controller": true}]},
-                   "data": {"openmetadata-oidc-client-id": b64("openmetadata")}}));
-    let mut rotated: serde_json::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    rotated["metadata"]["annotations"] = json!({"omkc.dev/rotate": "2026-12-04"});
-    let rotated = file("rotated.yaml", &rotated.to_string());
-    let args = ["check", "-f", &rotated, "--installation-id", INSTALLATION];
-    run(&args, &[("KUBECONFIG", &kubeconfig)]).await.says(
-        0,
-        &["update Secret \"oidc-secrets\"", "; the rotation of client \"openmetadata\" for omkc.dev/rotate \"2026-12-04\" waits until"],
-    );
     assert!(
         api.requests().iter().all(|r| r.method == "GET"),
         "check only reads"

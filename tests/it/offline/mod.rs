@@ -3,6 +3,7 @@
 //! exit codes.
 
 mod check;
+mod cluster;
 
 use std::process::{Command, Stdio};
 

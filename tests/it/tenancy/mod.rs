@@ -228,6 +228,51 @@ async fn an_unlabelled_secret_is_never_used_as_credentials() {
 }
 
 #[tokio::test]
+async fn a_connections_unusable_credentials_are_named_to_the_platform_team_only() {
+    let (logs, _logging) = crate::support::Logs::capture();
+    let c = cluster("cluster-a", Emulator::start().await).await;
+    let half = |namespace: &str, name: &str| {
+        let mut s = credentials(namespace, name, ADMIN_PASSWORD);
+        s["data"].as_object_mut().unwrap().remove("password");
+        s
+    };
+    // A tenant's own Secret: its status names it, and the operator's log does not repeat it.
+    c.api.put(half("team-data", "own-admin"));
+    let inline = json!({"url": c.emu.base_url, "realm": "data-sec",
+                        "credentialsSecretRef": {"name": "own-admin"}});
+    c.resource("team-data", "inline", inline);
+    let message = async |name: &str| {
+        assert_eq!(c.reason("team-data", name).await, "CredentialsInvalid");
+        let obj = c.api.get(CRS, "team-data", name).unwrap();
+        obj["status"]["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(message("inline").await.contains("team-data/own-admin"));
+    assert!(
+        !logs.text().contains("connection credentials"),
+        "{}",
+        logs.text()
+    );
+    // The platform team's: the tenant reads the connection's name only, the log the Secret's.
+    c.connection(ADMIN_PASSWORD);
+    c.api.put(half(OPERATOR_NS, "platform-admin"));
+    c.resource("team-data", "shared", through_connection("data-sec"));
+    let said = message("shared").await;
+    assert!(
+        said.contains("of ClusterKeycloakConnection \"platform\""),
+        "{said}"
+    );
+    assert!(!said.contains("platform-admin"), "{said}");
+    let logged = logs.text();
+    assert!(
+        logged.contains("connection credentials") && logged.contains("omkc-system/platform-admin"),
+        "{logged}"
+    );
+}
+
+#[tokio::test]
 async fn two_installations_sharing_a_realm_never_take_each_others_clients() {
     let emu = Emulator::start().await;
     let a = cluster("cluster-a", emu).await;
