@@ -161,6 +161,11 @@ pub fn parse_log_level(raw: &str) -> Result<String, String> {
 /// Names the environment variable in a usage error about a value that came from it (clap
 /// names only the flag): `invalid value '5s' for RESYNC_PERIOD (--resync)`.
 pub fn with_environment(error: clap::Error, args: &[String]) -> String {
+    naming_environment(&error, args, |name| std::env::var_os(name).is_some())
+}
+
+/// [`with_environment`], with `set` saying which environment variables are set.
+fn naming_environment(error: &clap::Error, args: &[String], set: impl Fn(&str) -> bool) -> String {
     use clap::{CommandFactory, error::ContextKind};
     let text = error.render().to_string();
     let Some(clap::error::ContextValue::String(invalid)) = error.get(ContextKind::InvalidArg)
@@ -185,7 +190,7 @@ pub fn with_environment(error: clap::Error, args: &[String]) -> String {
         .and_then(|e| e.to_str())
         .map(str::to_string);
     match env {
-        Some(name) if !given_as_flag && std::env::var_os(&name).is_some() => {
+        Some(name) if !given_as_flag && set(&name) => {
             text.replace(&format!("'{invalid}'"), &format!("{name} (--{long})"))
         }
         _ => text,
@@ -205,6 +210,38 @@ mod tests {
         assert!(parse_duration("5w").unwrap_err().contains("unit"));
         assert!(parse_duration("m").unwrap_err().contains("number"));
         assert!(parse_duration("2s").unwrap_err().contains("too short"));
+        assert_eq!(parse_lease_time("1s"), Ok(Duration::from_secs(1)));
+        assert!(parse_lease_time("0s").unwrap_err().contains("at least 1s"));
+    }
+
+    #[test]
+    fn a_bad_value_from_the_environment_is_named_by_its_variable_and_a_flag_by_itself() {
+        let refused = |args: &[&str]| {
+            let Err(error) = Cli::try_parse_from(["omkc"].iter().chain(args)) else {
+                panic!("5s accepted as a resync period")
+            };
+            error
+        };
+        let given = |args: &[&str]| args.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let from_env = refused(&["run", "--resync", "5s"]);
+        // As if RESYNC_PERIOD=5s had been read: the variable is named, with its flag.
+        let said = naming_environment(&from_env, &given(&["run"]), |n| n == "RESYNC_PERIOD");
+        assert!(said.contains("for RESYNC_PERIOD (--resync)"), "{said}");
+        assert!(
+            said.contains("invalid value '5s' for RESYNC_PERIOD"),
+            "{said}"
+        );
+        // Given as a flag, in either spelling, or not set at all: clap's own words.
+        for (args, set) in [
+            (&["run", "--resync", "5s"][..], true),
+            (&["run", "--resync=5s"], true),
+            (&["run"], false),
+        ] {
+            let error = refused(&["run", "--resync=5s"]);
+            let said = naming_environment(&error, &given(args), |_| set);
+            assert_eq!(said, error.render().to_string(), "{args:?}");
+            assert!(!said.contains("RESYNC_PERIOD"), "{said}");
+        }
     }
 
     #[test]

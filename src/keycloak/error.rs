@@ -222,6 +222,12 @@ pub(crate) fn from_reqwest(err: &reqwest::Error) -> KeycloakError {
         text.push_str(&inner.to_string());
         source = inner.source();
     }
+    if text.contains("invalid peer certificate") {
+        // What to do first: the detail may be cut at its bound.
+        text = format!(
+            "its certificate is not trusted (put the PEM of the authority that signed it in caBundle): {text}"
+        );
+    }
     KeycloakError::Unreachable(tidy(&text))
 }
 

@@ -7,6 +7,7 @@ pub mod load;
 pub mod openapi;
 pub mod real;
 pub mod target;
+pub mod tls;
 
 use std::{
     future::Future,

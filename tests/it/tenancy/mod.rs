@@ -393,3 +393,4 @@ fn annotate_touch(c: &Cluster, name: &str) {
 }
 
 mod cost;
+mod tls;

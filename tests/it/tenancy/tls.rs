@@ -1,0 +1,53 @@
+//! A Keycloak behind a private certificate authority: reached with the `caBundle` that holds
+//! it, refused without it (or with another authority's) before any credentials are sent.
+
+use super::*;
+use crate::support::tls;
+
+#[tokio::test]
+async fn a_keycloak_behind_a_private_authority_is_reached_with_its_ca_bundle_only() {
+    let emu = Emulator::start().await;
+    let front = tls::front(emu.base_url.trim_start_matches("http://")).await;
+    // Keycloak announces the issuer browsers reach: the TLS one.
+    emu.set_public_base(&front.url);
+    let c = cluster("cluster-a", emu).await;
+    c.api
+        .put(credentials("team-data", "kc-admin", ADMIN_PASSWORD));
+    let inline = |ca: Option<&str>| {
+        let mut keycloak = json!({"url": front.url, "realm": "data-sec",
+                                  "credentialsSecretRef": {"name": "kc-admin"}});
+        if let Some(ca) = ca {
+            keycloak["caBundle"] = json!(ca);
+        }
+        keycloak
+    };
+    let refused = async |name: &str| {
+        assert_eq!(c.reason("team-data", name).await, "KeycloakUnavailable");
+        let obj = c.api.get(CRS, "team-data", name).unwrap();
+        let message = obj["status"]["conditions"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("invalid peer certificate"),
+            "{name}: {message}"
+        );
+        assert!(message.contains("in caBundle"), "what to do: {message}");
+    };
+    // The system's authorities do not vouch for it.
+    c.resource("team-data", "untrusted", inline(None));
+    refused("untrusted").await;
+    // Nor does another authority.
+    let elsewhere = tls::front("127.0.0.1:9").await;
+    c.resource("team-data", "other-ca", inline(Some(&elsewhere.ca)));
+    refused("other-ca").await;
+    assert_eq!(c.emu.token_requests(), 0, "the credentials went nowhere");
+    assert!(c.emu.log().is_empty());
+
+    // Its own authority: the client is made over TLS, and the issuer published is the TLS one.
+    c.resource("team-data", "trusted", inline(Some(&front.ca)));
+    c.reason_becomes("team-data", "trusted", "Reconciled").await;
+    assert!(c.emu.client("data-sec", "trusted").is_some());
+    let obj = c.api.get(CRS, "team-data", "trusted").unwrap();
+    assert_eq!(
+        obj["status"]["openmetadata"]["authority"],
+        format!("{}/realms/data-sec", front.url)
+    );
+}
