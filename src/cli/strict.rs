@@ -113,6 +113,40 @@ mod tests {
     }
 
     #[test]
+    fn the_schemas_other_forms_are_judged_as_the_api_server_does() {
+        let schema = json!({"type": "object", "properties": {
+            "n": {"type": "integer", "nullable": true},
+            "f": {"type": "number"},
+            "port": {"x-kubernetes-int-or-string": true},
+            "open": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+            "free": {"type": "object", "additionalProperties": true}
+        }});
+        let fine = json!({"n": -1, "f": 1, "port": "http", "open": {"x": 1}, "free": {"y": 2}});
+        assert_eq!(problems(&fine, &schema), Vec::<String>::new());
+        let fine = json!({"n": null, "f": 1.5, "port": 8080});
+        assert_eq!(problems(&fine, &schema), Vec::<String>::new());
+        let wrong = json!({"n": 1.5, "f": "1", "port": true, "open": 3, "free": [1]});
+        assert_eq!(
+            problems(&wrong, &schema),
+            [
+                "f: expected number, got string",
+                "free: expected object, got array",
+                "n: expected integer, got number",
+                "open: expected object, got integer",
+                "port: expected an integer or a string, got boolean",
+            ]
+        );
+        let port = problems(&json!({"port": 1.5}), &schema);
+        assert_eq!(port, ["port: expected an integer or a string, got number"]);
+        for port in [json!(-1), json!(u64::MAX)] {
+            assert_eq!(
+                problems(&json!({ "port": port }), &schema),
+                Vec::<String>::new()
+            );
+        }
+    }
+
+    #[test]
     fn unknown_fields_wrong_types_and_missing_fields_are_named_by_path() {
         let manifest = json!({
             "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
