@@ -102,6 +102,27 @@ fetch() { # VERSION -> unpacked home
 
 state() { echo "$CACHE/run-$1"; }
 
+# A certificate authority of the run's own, and a certificate for 127.0.0.1 it signed, in a
+# PKCS #12 store Keycloak serves HTTPS with: a Keycloak behind a private CA, which the tests
+# reach with the authority's PEM as caBundle (and are refused without it).
+certificates() { # RUN_DIR JAVA_HOME
+  local run=$1 keytool="$2/bin/keytool" pw=omkc-test-store
+  rm -f "$run"/ca.p12 "$run"/kc.p12 "$run"/ca.pem "$run"/kc.pem
+  "$keytool" -genkeypair -alias ca -dname CN=omkc-test-authority -ext bc:c -keyalg EC \
+    -groupname secp256r1 -validity 2 -keystore "$run/ca.p12" -storepass $pw 2>/dev/null
+  "$keytool" -exportcert -rfc -alias ca -keystore "$run/ca.p12" -storepass $pw >"$run/ca.pem"
+  "$keytool" -genkeypair -alias kc -dname CN=127.0.0.1 -keyalg EC -groupname secp256r1 \
+    -validity 2 -keystore "$run/kc.p12" -storepass $pw 2>/dev/null
+  "$keytool" -certreq -alias kc -keystore "$run/kc.p12" -storepass $pw \
+    | "$keytool" -gencert -alias ca -keystore "$run/ca.p12" -storepass $pw -rfc -validity 2 \
+      -ext san=ip:127.0.0.1 >"$run/kc.pem"
+  "$keytool" -importcert -noprompt -alias ca -file "$run/ca.pem" -keystore "$run/kc.p12" \
+    -storepass $pw >/dev/null 2>&1
+  "$keytool" -importcert -alias kc -file "$run/kc.pem" -keystore "$run/kc.p12" -storepass $pw \
+    >/dev/null 2>&1
+  [ -s "$run/ca.pem" ] && [ -s "$run/kc.pem" ] || die "could not make the test certificates"
+}
+
 # Dies unless the Keycloak `start` left for VERSION is still running.
 running() {
   local run
@@ -110,7 +131,7 @@ running() {
 }
 
 start() {
-  local v=$1 home java port mport run t
+  local v=$1 home java port mport hport run t
   read -r min max <<<"$(java_range "$v")"
   [ -n "${min:-}" ] || die "Keycloak $v is not in tests/keycloak/versions"
   home=$(fetch "$v")
@@ -122,18 +143,24 @@ start() {
   port=$(free_port)
   mport=$(free_port)
   while [ "$mport" = "$port" ]; do mport=$(free_port); done
-  [ -n "$port" ] && [ -n "$mport" ] || die "no free port below the ephemeral range"
+  hport=$(free_port)
+  while [ "$hport" = "$port" ] || [ "$hport" = "$mport" ]; do hport=$(free_port); done
+  [ -n "$port" ] && [ -n "$mport" ] && [ -n "$hport" ] || die "no free port below the ephemeral range"
+  certificates "$run" "$java"
   t=$(uptime_s)
   # setsid: its own process group, so stop ends the JVM and the launcher together.
   JAVA_HOME="$java" KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     KEYCLOAK_ADMIN=$ADMIN_USER KEYCLOAK_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     JAVA_OPTS_APPEND="-Dquarkus.transaction-manager.default-transaction-timeout=$TRANSACTION_TIMEOUT" \
     setsid "$home/bin/kc.sh" start-dev --db=dev-mem --http-host=127.0.0.1 --http-port="$port" \
-    --http-management-port="$mport" --health-enabled=true \
+    --http-management-port="$mport" --health-enabled=true --https-port="$hport" \
+    --https-key-store-file="$run/kc.p12" --https-key-store-password=omkc-test-store \
     >"$run/log" 2>&1 </dev/null &
   echo $! >"$run/pid"
   echo "http://127.0.0.1:$port" >"$run/url"
-  until curl -fsS "http://127.0.0.1:$mport/health/ready" >/dev/null 2>&1; do
+  echo "https://127.0.0.1:$hport" >"$run/https-url"
+  # With HTTPS on, the management interface inherits it (and its certificate).
+  until curl -fsS --cacert "$run/ca.pem" "https://127.0.0.1:$mport/health/ready" >/dev/null 2>&1; do
     if ! kill -0 "$(cat "$run/pid")" 2>/dev/null; then
       tail -n 60 "$run/log" >&2
       die "Keycloak $v exited during start-up (Java $(basename "$java")); its log is above"
@@ -177,6 +204,7 @@ check() {
   # The real-Keycloak tests are marked ignored (a plain `cargo test` has no Keycloak); they run
   # one at a time, since several of them change server-wide settings of the master realm.
   if ! (cd "$ROOT" && OMKC_TEST_KEYCLOAK_URL="$url" OMKC_TEST_KEYCLOAK_VERSION="$v" \
+    OMKC_TEST_KEYCLOAK_HTTPS_URL="$(cat "$run/https-url")" OMKC_TEST_KEYCLOAK_CA="$run/ca.pem" \
     OMKC_TEST_KEYCLOAK_USER=$ADMIN_USER OMKC_TEST_KEYCLOAK_PASSWORD=$ADMIN_PASSWORD \
     cargo test --locked --test it -- --ignored --test-threads=1 real_keycloak); then
     echo "== the real-Keycloak tests failed on Keycloak $v; its log (last 200 lines):" >&2

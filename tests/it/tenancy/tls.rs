@@ -51,3 +51,50 @@ async fn a_keycloak_behind_a_private_authority_is_reached_with_its_ca_bundle_onl
         format!("{}/realms/data-sec", front.url)
     );
 }
+
+/// The same against a real Keycloak serving HTTPS with a certificate of an authority of
+/// `tests/keycloak/keycloak.sh`'s own (`OMKC_TEST_KEYCLOAK_HTTPS_URL`, `OMKC_TEST_KEYCLOAK_CA`):
+/// the operator's TLS (rustls on ring) and Keycloak's agree, and the bundle is what decides.
+#[tokio::test]
+#[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
+async fn a_real_keycloak_behind_a_private_authority_is_reached_with_its_ca_bundle_only_real_keycloak()
+ {
+    let endpoint = crate::support::real::endpoint().expect("OMKC_TEST_KEYCLOAK_URL");
+    let url = std::env::var("OMKC_TEST_KEYCLOAK_HTTPS_URL").expect("keycloak.sh sets it");
+    let ca = std::fs::read_to_string(std::env::var("OMKC_TEST_KEYCLOAK_CA").unwrap()).unwrap();
+    let session = |ca_bundle: Option<String>| {
+        omkc::keycloak::Pool::new(2, Arc::default())
+            .session(&omkc::keycloak::ConnectionSpec {
+                key: omkc::keycloak::ConnectionKey {
+                    base_url: url.clone(),
+                    admin_realm: "master".into(),
+                    credentials_source: "secret/omkc-system/keycloak-admin".into(),
+                },
+                credentials: omkc::keycloak::Credentials::Password {
+                    username: endpoint.user.clone(),
+                    password: endpoint.password.clone(),
+                },
+                ca_bundle,
+            })
+            .unwrap()
+    };
+    let another = tls::front("127.0.0.1:9").await.ca.clone();
+    for refused in [None, Some(another)] {
+        let err = session(refused).sign_in().await.unwrap_err();
+        assert_eq!(err.reason(), omkc::reason::Reason::KeycloakUnavailable);
+        assert!(
+            err.to_string().contains("its certificate is not trusted"),
+            "{err}"
+        );
+    }
+    let trusted = session(Some(ca));
+    trusted.sign_in().await.unwrap();
+    assert!(
+        trusted
+            .find_client("master", "admin-cli")
+            .await
+            .unwrap()
+            .is_some(),
+        "the Admin API answers over TLS"
+    );
+}
