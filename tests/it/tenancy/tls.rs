@@ -50,6 +50,21 @@ async fn a_keycloak_behind_a_private_authority_is_reached_with_its_ca_bundle_onl
         obj["status"]["openmetadata"]["authority"],
         format!("{}/realms/data-sec", front.url)
     );
+
+    // Through the platform team's ClusterKeycloakConnection, its own caBundle alike.
+    c.api
+        .put(credentials(OPERATOR_NS, "platform-admin", ADMIN_PASSWORD));
+    c.api.put(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+        "metadata": {"name": "platform"},
+        "spec": {"url": front.url, "caBundle": front.ca,
+                 "credentialsSecretRef": {"name": "platform-admin"},
+                 "namespaceSelector": {"matchLabels": {"team": "data"}},
+                 "allowedRealms": ["data-sec"]}
+    }));
+    c.resource("team-data", "shared", through_connection("data-sec"));
+    c.reason_becomes("team-data", "shared", "Reconciled").await;
+    assert!(c.emu.client("data-sec", "shared").is_some());
 }
 
 /// The same against a real Keycloak serving HTTPS with a certificate of an authority of
