@@ -89,3 +89,23 @@ pub fn crd_yaml() -> String {
         .collect::<Vec<_>>()
         .join("---\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn only_descriptions_are_made_plain() {
+        let crd = json!({"description": "The `url`,\n  joined.", "properties": {"rules": [
+            {"rule": "self.a  ==  `b`", "description": "A  rule."}
+        ]}});
+        let plain = super::plain_descriptions(crd);
+        assert_eq!(plain["description"], "The url, joined.");
+        let rule = &plain["properties"]["rules"][0];
+        assert_eq!(rule["description"], "A rule.");
+        assert_eq!(
+            rule["rule"], "self.a  ==  `b`",
+            "a CEL rule is left as written"
+        );
+    }
+}

@@ -94,6 +94,22 @@ const CONNECTION: &str = concat!(
     "/examples/clusterkeycloakconnection.yaml"
 );
 
+/// `--help` and `--version` are answers, not usage errors: stdout, exit 0.
+#[tokio::test]
+async fn help_and_version_answer_on_stdout() {
+    let version = run(&["--version"], &[]).await;
+    version.says(
+        0,
+        &[concat!(
+            "openmetadata-keycloak-operator ",
+            env!("CARGO_PKG_VERSION")
+        )],
+    );
+    let help = run(&["check", "--help"], &[]).await;
+    help.says(0, &["Usage:", "--credentials"]);
+    assert!(version.stderr.is_empty() && help.stderr.is_empty());
+}
+
 #[tokio::test]
 async fn plan_prints_the_client_the_redacted_secret_and_the_helm_values() {
     let out = run(&["plan", "-f", CONNECTION, "-f", EXAMPLE], &[]).await;
