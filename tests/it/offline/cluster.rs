@@ -56,9 +56,17 @@ async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
         .display()
         .to_string();
     let (path, resource) = cluster_with_a_connection(&api, &emu);
-    let check = async || {
-        let args = ["check", "-f", &path, "--installation-id", INSTALLATION];
+    let check_file = async |file: &str| {
+        let args = ["check", "-f", file, "--installation-id", INSTALLATION];
         run(&args, &[("KUBECONFIG", &kubeconfig)]).await
+    };
+    let check = async || check_file(&path).await;
+    // The resource's file, edited.
+    let planned = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut planned: serde_json::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut planned);
+        file(name, &planned.to_string())
     };
 
     let out = check().await;
@@ -108,12 +116,10 @@ async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
                                     "kind": "OpenMetadataKeycloakClient", "name": "openmetadata",
                                     "uid": uid, "controller": true}]},
                    "data": {"openmetadata-oidc-client-id": b64("openmetadata")}}));
-    let mut rotated: serde_json::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    rotated["metadata"]["annotations"] = json!({"omkc.dev/rotate": "2026-12-04"});
-    let rotated = file("rotated.yaml", &rotated.to_string());
-    let args = ["check", "-f", &rotated, "--installation-id", INSTALLATION];
-    run(&args, &[("KUBECONFIG", &kubeconfig)]).await.says(
+    let rotated = planned("rotated.yaml", &|r| {
+        r["metadata"]["annotations"] = json!({"omkc.dev/rotate": "2026-12-04"});
+    });
+    check_file(&rotated).await.says(
         0,
         &["update Secret \"oidc-secrets\"", "; the rotation of client \"openmetadata\" for omkc.dev/rotate \"2026-12-04\" waits until"],
     );
@@ -123,17 +129,10 @@ async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
                    "metadata": {"name": "own", "namespace": "openmetadata",
                                 "labels": {"omkc.dev/client-secret-source": "true"}},
                    "data": {"secret": b64("a-secret-of-our-own-choosing")}}));
-    let planned = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
-        let mut planned: serde_json::Value =
-            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        edit(&mut planned);
-        file(name, &planned.to_string())
-    };
     let sourced = planned("sourced.yaml", &|r| {
         r["spec"]["secret"] = json!({"source": {"name": "own", "key": "secret"}});
     });
-    let args = ["check", "-f", &sourced, "--installation-id", INSTALLATION];
-    run(&args, &[("KUBECONFIG", &kubeconfig)])
+    check_file(&sourced)
         .await
         .says(0, &["update the client (secret)"]);
     // A client made by hand, taken over where the connection allows it.
@@ -155,8 +154,7 @@ async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
         r["spec"]["client"] = json!({"clientId": "by-hand", "adoptExisting": true});
         r["spec"]["secret"] = json!({"name": "by-hand-oidc"});
     });
-    let args = ["check", "-f", &adopting, "--installation-id", INSTALLATION];
-    run(&args, &[("KUBECONFIG", &kubeconfig)])
+    check_file(&adopting)
         .await
         .says(0, &["update the client (owner marker (adopt)"]);
     assert!(

@@ -110,6 +110,15 @@ pub fn session_with(emu: &Emulator, credentials: Credentials) -> Arc<Session> {
 
 /// A Keycloak session to `base_url` (admin realm `master`), from a pool of its own.
 pub fn session_at(base_url: &str, credentials: Credentials) -> Arc<Session> {
+    session_trusting(base_url, credentials, None)
+}
+
+/// [`session_at`], trusting the authorities of `ca_bundle` (PEM) besides the system's.
+pub fn session_trusting(
+    base_url: &str,
+    credentials: Credentials,
+    ca_bundle: Option<String>,
+) -> Arc<Session> {
     Pool::new(8, Arc::default())
         .session(&ConnectionSpec {
             key: ConnectionKey {
@@ -118,7 +127,7 @@ pub fn session_at(base_url: &str, credentials: Credentials) -> Arc<Session> {
                 credentials_source: "openmetadata/keycloak-admin".into(),
             },
             credentials,
-            ca_bundle: None,
+            ca_bundle,
         })
         .unwrap()
 }

@@ -78,20 +78,11 @@ async fn a_real_keycloak_behind_a_private_authority_is_reached_with_its_ca_bundl
     let url = std::env::var("OMKC_TEST_KEYCLOAK_HTTPS_URL").expect("keycloak.sh sets it");
     let ca = std::fs::read_to_string(std::env::var("OMKC_TEST_KEYCLOAK_CA").unwrap()).unwrap();
     let session = |ca_bundle: Option<String>| {
-        omkc::keycloak::Pool::new(2, Arc::default())
-            .session(&omkc::keycloak::ConnectionSpec {
-                key: omkc::keycloak::ConnectionKey {
-                    base_url: url.clone(),
-                    admin_realm: "master".into(),
-                    credentials_source: "secret/omkc-system/keycloak-admin".into(),
-                },
-                credentials: omkc::keycloak::Credentials::Password {
-                    username: endpoint.user.clone(),
-                    password: endpoint.password.clone(),
-                },
-                ca_bundle,
-            })
-            .unwrap()
+        let credentials = omkc::keycloak::Credentials::Password {
+            username: endpoint.user.clone(),
+            password: endpoint.password.clone(),
+        };
+        crate::support::session_trusting(&url, credentials, ca_bundle)
     };
     let another = tls::front("127.0.0.1:9").await.ca.clone();
     for refused in [None, Some(another)] {
