@@ -104,14 +104,16 @@ state() { echo "$CACHE/run-$1"; }
 
 # A certificate authority of the run's own, and a certificate for 127.0.0.1 it signed, in a
 # PKCS #12 store Keycloak serves HTTPS with: a Keycloak behind a private CA, which the tests
-# reach with the authority's PEM as caBundle (and are refused without it).
+# reach with the authority's PEM as caBundle (and are refused without it). Both keys are RSA, as
+# in most Keycloaks in the field, so the authority's signature and the server's in the handshake
+# are RSA ones (the emulator's TLS front in tests/it has ECDSA keys).
 certificates() { # RUN_DIR JAVA_HOME
   local run=$1 keytool="$2/bin/keytool" pw=omkc-test-store
   rm -f "$run"/ca.p12 "$run"/kc.p12 "$run"/ca.pem "$run"/kc.pem
-  "$keytool" -genkeypair -alias ca -dname CN=omkc-test-authority -ext bc:c -keyalg EC \
-    -groupname secp256r1 -validity 2 -keystore "$run/ca.p12" -storepass $pw 2>/dev/null
+  "$keytool" -genkeypair -alias ca -dname CN=omkc-test-authority -ext bc:c -keyalg RSA \
+    -keysize 2048 -validity 2 -keystore "$run/ca.p12" -storepass $pw 2>/dev/null
   "$keytool" -exportcert -rfc -alias ca -keystore "$run/ca.p12" -storepass $pw >"$run/ca.pem"
-  "$keytool" -genkeypair -alias kc -dname CN=127.0.0.1 -keyalg EC -groupname secp256r1 \
+  "$keytool" -genkeypair -alias kc -dname CN=127.0.0.1 -keyalg RSA -keysize 2048 \
     -validity 2 -keystore "$run/kc.p12" -storepass $pw 2>/dev/null
   "$keytool" -certreq -alias kc -keystore "$run/kc.p12" -storepass $pw \
     | "$keytool" -gencert -alias ca -keystore "$run/ca.p12" -storepass $pw -rfc -validity 2 \
