@@ -13,11 +13,12 @@ use tokio_rustls::{
     },
 };
 
-/// The front: its `https://` URL and its authority's certificate (PEM), the one a `caBundle`
-/// must hold.
+/// The front: its `https://` URL, its root authority's certificate (PEM), the one a `caBundle`
+/// must hold, and the intermediate authority's between them, when there is one.
 pub struct TlsFront {
     pub url: String,
     pub ca: String,
+    pub intermediate: Option<String>,
     serve: tokio::task::JoinHandle<()>,
 }
 
@@ -27,30 +28,53 @@ impl Drop for TlsFront {
     }
 }
 
-/// A certificate authority of its own, and a certificate it signed for 127.0.0.1.
-fn certificates() -> (String, ServerConfig) {
+/// An authority's parameters, named `name`.
+fn authority(name: &str) -> rcgen::CertificateParams {
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "omkc test authority");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
+    ca.distinguished_name.push(rcgen::DnType::CommonName, name);
+    ca
+}
+
+/// A root authority of its own, optionally an intermediate one it signed, and a certificate
+/// for 127.0.0.1 signed by the last: served with the intermediate's, as a server sends its chain.
+fn certificates(intermediate: bool) -> (String, Option<String>, ServerConfig) {
+    let generate = || rcgen::KeyPair::generate().unwrap();
+    let root = rcgen::CertifiedIssuer::self_signed(authority("omkc test authority"), generate());
+    let root = root.unwrap();
+    let middle = intermediate.then(|| {
+        let params = authority("omkc test intermediate");
+        rcgen::CertifiedIssuer::signed_by(params, generate(), &root).unwrap()
+    });
+    let key = generate();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let leaf = match &middle {
+        Some(m) => leaf.signed_by(&key, m),
+        None => leaf.signed_by(&key, &root),
+    };
+    let mut chain = vec![leaf.unwrap().der().clone()];
+    chain.extend(middle.iter().map(|m| m.der().clone()));
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let config = ServerConfig::builder()
         .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone()], key)
+        .with_single_cert(chain, key)
         .unwrap();
-    (ca.pem(), config)
+    (root.pem(), middle.map(|m| m.pem()), config)
 }
 
 /// Serves TLS on a port of its own and passes every connection to `backend` (`host:port`).
 pub async fn front(backend: &str) -> TlsFront {
+    front_of(backend, false).await
+}
+
+/// [`front`] with a certificate an intermediate authority signed, as private PKIs issue them.
+pub async fn front_via_intermediate(backend: &str) -> TlsFront {
+    front_of(backend, true).await
+}
+
+async fn front_of(backend: &str, intermediate: bool) -> TlsFront {
     omkc::tls::install_crypto_provider();
-    let (ca, config) = certificates();
+    let (ca, intermediate, config) = certificates(intermediate);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
@@ -70,5 +94,10 @@ pub async fn front(backend: &str) -> TlsFront {
             });
         }
     });
-    TlsFront { url, ca, serve }
+    TlsFront {
+        url,
+        ca,
+        intermediate,
+        serve,
+    }
 }

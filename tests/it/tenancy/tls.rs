@@ -104,3 +104,33 @@ async fn a_real_keycloak_behind_a_private_authority_is_reached_with_its_ca_bundl
         "the Admin API answers over TLS"
     );
 }
+
+/// A private PKI's usual chain: the server sends its certificate and the intermediate
+/// authority's, and the bundle holds the root (alone or among others), or the intermediate.
+#[tokio::test]
+async fn a_chain_through_an_intermediate_authority_is_trusted_from_its_root() {
+    let emu = Emulator::start().await;
+    let front = tls::front_via_intermediate(emu.base_url.trim_start_matches("http://")).await;
+    let other = tls::front("127.0.0.1:9").await;
+    let session = |ca_bundle: Option<String>| {
+        let credentials = omkc::keycloak::Credentials::Password {
+            username: ADMIN_USER.into(),
+            password: ADMIN_PASSWORD.into(),
+        };
+        crate::support::session_trusting(&front.url, credentials, ca_bundle)
+    };
+    for refused in [None, Some(other.ca.clone())] {
+        let err = session(refused).sign_in().await.unwrap_err();
+        assert!(err.to_string().contains("not trusted"), "{err}");
+    }
+    assert_eq!(emu.token_requests(), 0);
+    let trusted = [
+        front.ca.clone(),
+        format!("{}{}", other.ca, front.ca),
+        front.intermediate.clone().unwrap(),
+    ];
+    for bundle in trusted {
+        session(Some(bundle)).sign_in().await.unwrap();
+    }
+    assert_eq!(emu.token_requests(), 3);
+}
