@@ -272,23 +272,20 @@ async fn check_reaches_a_keycloak_behind_a_private_authority_with_ca_bundle_only
     // to do, and the password sent nowhere.
     let out = run(&["check", "-f", &resource], &as_admin()).await;
     out.says(3, &["invalid peer certificate", "in caBundle"]);
+    let with_bundle = async |pem: &str| {
+        let bundle = file("bundle.pem", pem);
+        let args = ["check", "-f", &resource, "--ca-bundle", &bundle];
+        run(&args, &as_admin()).await
+    };
     let elsewhere = tls::front("127.0.0.1:9").await;
-    let other = file("other-ca.pem", &elsewhere.ca);
-    run(
-        &["check", "-f", &resource, "--ca-bundle", &other],
-        &as_admin(),
-    )
-    .await
-    .says(3, &["invalid peer certificate"]);
+    with_bundle(&elsewhere.ca)
+        .await
+        .says(3, &["invalid peer certificate"]);
     assert_eq!(emu.token_requests(), 0, "the credentials went nowhere");
     // Its own authority, from --ca-bundle: every step over TLS, nothing written.
-    let own = file("own-ca.pem", &front.ca);
-    run(
-        &["check", "-f", &resource, "--ca-bundle", &own],
-        &as_admin(),
-    )
-    .await
-    .says(0, &["client       ok   a reconcile would create"]);
+    with_bundle(&front.ca)
+        .await
+        .says(0, &["client       ok   a reconcile would create"]);
     // Or from the resource's own caBundle.
     let pem = front.ca.trim_end().replace('\n', "\n      ");
     let with_ca = std::fs::read_to_string(&resource).unwrap().replace(
