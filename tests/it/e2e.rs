@@ -47,6 +47,8 @@ fn admin(e: &Env) -> Admin {
         version: "e2e".into(),
         user: e.user.clone(),
         password: e.password.clone(),
+        https_url: None,
+        ca_file: None,
     })
 }
 

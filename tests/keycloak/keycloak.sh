@@ -34,6 +34,8 @@ ADMIN_USER=admin
 ADMIN_PASSWORD="${OMKC_TEST_KEYCLOAK_PASSWORD:-admin-password-for-tests}"
 STARTUP_LIMIT="${OMKC_KEYCLOAK_STARTUP_SECONDS:-300}"
 TRANSACTION_TIMEOUT="${OMKC_KEYCLOAK_TRANSACTION_TIMEOUT:-24h}"
+# The password of the test certificates' PKCS #12 stores (see certificates).
+STORE_PASSWORD=omkc-test-store
 
 die() { echo "keycloak.sh: $*" >&2; exit 1; }
 
@@ -108,7 +110,7 @@ state() { echo "$CACHE/run-$1"; }
 # in most Keycloaks in the field, so the authority's signature and the server's in the handshake
 # are RSA ones (the emulator's TLS front in tests/it has ECDSA keys).
 certificates() { # RUN_DIR JAVA_HOME
-  local run=$1 keytool="$2/bin/keytool" pw=omkc-test-store
+  local run=$1 keytool="$2/bin/keytool" pw=$STORE_PASSWORD
   rm -f "$run"/ca.p12 "$run"/kc.p12 "$run"/ca.pem "$run"/kc.pem
   "$keytool" -genkeypair -alias ca -dname CN=omkc-test-authority -ext bc:c -keyalg RSA \
     -keysize 2048 -validity 2 -keystore "$run/ca.p12" -storepass $pw 2>/dev/null
@@ -156,7 +158,7 @@ start() {
     JAVA_OPTS_APPEND="-Dquarkus.transaction-manager.default-transaction-timeout=$TRANSACTION_TIMEOUT" \
     setsid "$home/bin/kc.sh" start-dev --db=dev-mem --http-host=127.0.0.1 --http-port="$port" \
     --http-management-port="$mport" --health-enabled=true --https-port="$hport" \
-    --https-key-store-file="$run/kc.p12" --https-key-store-password=omkc-test-store \
+    --https-key-store-file="$run/kc.p12" --https-key-store-password="$STORE_PASSWORD" \
     >"$run/log" 2>&1 </dev/null &
   echo $! >"$run/pid"
   echo "http://127.0.0.1:$port" >"$run/url"

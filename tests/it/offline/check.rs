@@ -333,8 +333,8 @@ async fn check_against_a_real_keycloak_over_tls_real_keycloak() {
     let endpoint = crate::support::real::endpoint().expect("OMKC_TEST_KEYCLOAK_URL");
     let admin = crate::support::real::Admin::new(&endpoint);
     admin.fresh_realm("check-real").await;
-    let url = std::env::var("OMKC_TEST_KEYCLOAK_HTTPS_URL").expect("keycloak.sh sets it");
-    let ca = std::env::var("OMKC_TEST_KEYCLOAK_CA").expect("keycloak.sh sets it");
+    let url = endpoint.https_url.clone().expect("keycloak.sh sets it");
+    let ca = endpoint.ca_file.clone().expect("keycloak.sh sets it");
     let resource = resource_at(&url, "check-real");
     let as_bootstrap = [
         ("KEYCLOAK_USERNAME", endpoint.user.as_str()),

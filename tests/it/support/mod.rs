@@ -142,15 +142,17 @@ pub fn admin_credentials(namespace: &str) -> serde_json::Value {
     })
 }
 
+/// The emulator admin's credentials.
+pub fn emulator_admin() -> Credentials {
+    Credentials::Password {
+        username: ADMIN_USER.into(),
+        password: ADMIN_PASSWORD.into(),
+    }
+}
+
 /// A Keycloak session as the emulator's admin.
 pub fn admin_session(emu: &Emulator) -> Arc<Session> {
-    session_with(
-        emu,
-        Credentials::Password {
-            username: ADMIN_USER.into(),
-            password: ADMIN_PASSWORD.into(),
-        },
-    )
+    session_with(emu, emulator_admin())
 }
 
 /// Polls `probe` until it yields a value; after 20 s, prints the requests the fake API server

@@ -75,8 +75,8 @@ async fn a_keycloak_behind_a_private_authority_is_reached_with_its_ca_bundle_onl
 async fn a_real_keycloak_behind_a_private_authority_is_reached_with_its_ca_bundle_only_real_keycloak()
  {
     let endpoint = crate::support::real::endpoint().expect("OMKC_TEST_KEYCLOAK_URL");
-    let url = std::env::var("OMKC_TEST_KEYCLOAK_HTTPS_URL").expect("keycloak.sh sets it");
-    let ca = std::fs::read_to_string(std::env::var("OMKC_TEST_KEYCLOAK_CA").unwrap()).unwrap();
+    let url = endpoint.https_url.clone().expect("keycloak.sh sets it");
+    let ca = std::fs::read_to_string(endpoint.ca_file.as_ref().unwrap()).unwrap();
     let session = |ca_bundle: Option<String>| {
         let credentials = omkc::keycloak::Credentials::Password {
             username: endpoint.user.clone(),
@@ -113,11 +113,7 @@ async fn a_chain_through_an_intermediate_authority_is_trusted_from_its_root() {
     let front = tls::front_via_intermediate(emu.base_url.trim_start_matches("http://")).await;
     let other = tls::front("127.0.0.1:9").await;
     let session = |ca_bundle: Option<String>| {
-        let credentials = omkc::keycloak::Credentials::Password {
-            username: ADMIN_USER.into(),
-            password: ADMIN_PASSWORD.into(),
-        };
-        crate::support::session_trusting(&front.url, credentials, ca_bundle)
+        crate::support::session_trusting(&front.url, crate::support::emulator_admin(), ca_bundle)
     };
     for refused in [None, Some(other.ca.clone())] {
         let err = session(refused).sign_in().await.unwrap_err();

@@ -35,6 +35,10 @@ pub struct Endpoint {
     pub user: String,
     /// Its password.
     pub password: String,
+    /// Its HTTPS URL, with a certificate of an authority of `keycloak.sh`'s own.
+    pub https_url: Option<String>,
+    /// The file holding that authority's certificate (PEM).
+    pub ca_file: Option<String>,
 }
 
 /// `OMKC_TEST_KEYCLOAK_URL` and friends, set by `tests/keycloak/keycloak.sh`.
@@ -46,6 +50,8 @@ pub fn endpoint() -> Option<Endpoint> {
         user: std::env::var("OMKC_TEST_KEYCLOAK_USER").unwrap_or_else(|_| "admin".into()),
         password: std::env::var("OMKC_TEST_KEYCLOAK_PASSWORD")
             .unwrap_or_else(|_| "admin-password-for-tests".into()),
+        https_url: std::env::var("OMKC_TEST_KEYCLOAK_HTTPS_URL").ok(),
+        ca_file: std::env::var("OMKC_TEST_KEYCLOAK_CA").ok(),
     })
 }
 
