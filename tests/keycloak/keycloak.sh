@@ -38,10 +38,8 @@ TRANSACTION_TIMEOUT="${OMKC_KEYCLOAK_TRANSACTION_TIMEOUT:-24h}"
 STORE_PASSWORD=omkc-test-store
 
 die() { echo "keycloak.sh: $*" >&2; exit 1; }
-
-# Seconds since boot. Elapsed times use this, not bash's SECONDS: SECONDS follows the wall
-# clock, which jumps when a frozen machine thaws (see above), and would end a wait at once.
-uptime_s() { local up _; read -r up _ </proc/uptime; echo "${up%.*}"; }
+# shellcheck source=../ports.sh
+. "$ROOT/tests/ports.sh"
 
 versions() { grep -v '^\s*#' "$HERE/versions" | awk 'NF {print $1}'; }
 java_range() { # VERSION -> "min max"
@@ -62,28 +60,6 @@ pick_java() {
   done
   [ -n "$best" ] || die "no JDK between $min and $max under /usr/lib/jvm (Keycloak needs one)"
   echo "$best"
-}
-
-# A free port below the kernel's ephemeral range. Tens of seconds pass between this pick and
-# Keycloak's bind; a port of the ephemeral range could meanwhile be taken by any outgoing
-# connection on the machine (the tests make thousands), one below it only by another bind.
-free_port() {
-  python3 -c '
-import random, socket
-try:
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except OSError:
-    low = 32768
-for _ in range(500):
-    port = random.randrange(10000, max(low, 10001))
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-    print(port)
-    break
-'
 }
 
 fetch() { # VERSION -> unpacked home

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane as a test service: etcd, kube-apiserver and
+# kube-controller-manager as plain processes on 127.0.0.1, built from source (no container
+# engine, no kubelet: nothing runs pods, everything else is the real API server).
+#
+#   tests/kubernetes/cluster.sh build            build the binaries (once per go.mod / go.sum)
+#   tests/kubernetes/cluster.sh start            start it; prints KUBECONFIG=... (an admin)
+#   tests/kubernetes/cluster.sh stop             stop it
+#   tests/kubernetes/cluster.sh e2e VERSION      start it and Keycloak VERSION, install the
+#                                                operator's manifest, run the operator binary as
+#                                                its ServiceAccount, run the e2e suite, stop all
+#
+# The versions are those of go.mod (k8s.io/kubernetes, with its staging modules replaced by their
+# releases) and etcd/go.mod; the Go module proxy serves them. The binaries are cached under
+# $OMKC_KUBE_HOME (default ~/.cache/omkc-kube), one directory per hash of the Go files.
+#
+# What the API server is given is what a kubeadm or kind cluster has that the operator meets:
+# TLS with a private authority, client certificates, RBAC, service-account tokens (the operator
+# runs with one, minted by the TokenRequest API, so the manifest's RBAC is what it is allowed),
+# the garbage collector and the namespace controller. What it is not: no scheduler and no kubelet,
+# so the manifest's Deployment stays without pods (the operator runs beside it, as a process).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CACHE="${OMKC_KUBE_HOME:-$HOME/.cache/omkc-kube}"
+RUN="$CACHE/run"
+# shellcheck source=../ports.sh
+. "$ROOT/tests/ports.sh"
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+bin_dir() {
+  local hash
+  hash=$(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/tools.go" "$HERE"/etcd/* | sha256sum | cut -c1-16)
+  echo "$CACHE/bin-$hash"
+}
+
+build() {
+  local bin t
+  bin=$(bin_dir)
+  [ -x "$bin/kubectl" ] && return 0
+  t=$(uptime_s)
+  mkdir -p "$bin.partial"
+  (cd "$HERE" && go build -trimpath -ldflags="-s -w" -o "$bin.partial/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kubectl)
+  (cd "$HERE/etcd" && go build -trimpath -ldflags="-s -w" -o "$bin.partial/etcd" .)
+  mv "$bin.partial" "$bin"
+  echo "Kubernetes $(kubernetes_version): built in $(($(uptime_s) - t)) s into $bin" >&2
+}
+
+kubernetes_version() { grep -oE "k8s.io/kubernetes v[0-9.]+" "$HERE/go.mod" | cut -d" " -f2; }
+
+# A certificate signed by the run's authority: NAME SUBJECT EXTENSIONS.
+sign() {
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$RUN/$1.key" \
+    -subj "$2" 2>/dev/null \
+    | openssl x509 -req -CA "$RUN/ca.crt" -CAkey "$RUN/ca.key" -CAcreateserial -days 2 \
+      -out "$RUN/$1.crt" -extfile <(printf '%s\n' "$3") 2>/dev/null
+}
+
+certificates() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -keyout "$RUN/ca.key" -out "$RUN/ca.crt" -subj /CN=omkc-test-kubernetes-authority \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+  sign apiserver /CN=kube-apiserver \
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc
+extendedKeyUsage=serverAuth"
+  sign admin "/O=system:masters/CN=omkc-test-admin" "extendedKeyUsage=clientAuth"
+  sign controller-manager /CN=system:kube-controller-manager "extendedKeyUsage=clientAuth"
+  openssl genrsa -out "$RUN/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$RUN/sa.key" -pubout -out "$RUN/sa.pub" 2>/dev/null
+}
+
+kubeconfig() { # USER: a kubeconfig for the user's client certificate
+  cat <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+  - name: omkc-test
+    cluster: {server: "$(cat "$RUN/url")", certificate-authority: "$RUN/ca.crt"}
+users:
+  - name: $1
+    user: {client-certificate: "$RUN/$1.crt", client-key: "$RUN/$1.key"}
+contexts:
+  - name: omkc-test
+    context: {cluster: omkc-test, user: $1, namespace: default}
+current-context: omkc-test
+EOF
+}
+
+# Starts a process of the run in its own process group; its pid goes to $RUN/NAME.pid.
+launch() { # NAME COMMAND...
+  local name=$1
+  shift
+  setsid "$@" >"$RUN/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+wait_until() { # WHAT NAME COMMAND...: until COMMAND succeeds, while process NAME lives (60 s)
+  local what=$1 name=$2 t
+  shift 2
+  t=$(uptime_s)
+  until "$@" >/dev/null 2>&1; do
+    alive "$name" || { tail -n 40 "$RUN/$name.log" >&2; die "$name exited before $what"; }
+    [ $(($(uptime_s) - t)) -lt 60 ] || { tail -n 40 "$RUN/$name.log" >&2; die "no $what after 60 s"; }
+    sleep 0.5
+  done
+}
+
+start() {
+  local bin eport aport t
+  build
+  bin=$(bin_dir)
+  stop
+  rm -rf "$RUN"
+  mkdir -p "$RUN"
+  certificates
+  eport=$(free_port)
+  aport=$(free_port)
+  while [ "$aport" = "$eport" ]; do aport=$(free_port); done
+  t=$(uptime_s)
+  launch etcd "$bin/etcd" "$RUN/etcd" "http://127.0.0.1:$eport"
+  wait_until "etcd ready" etcd curl -fsS "http://127.0.0.1:$eport/health"
+  echo "https://127.0.0.1:$aport" >"$RUN/url"
+  launch apiserver "$bin/kube-apiserver" --etcd-servers="http://127.0.0.1:$eport" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$aport" \
+    --tls-cert-file="$RUN/apiserver.crt" --tls-private-key-file="$RUN/apiserver.key" \
+    --client-ca-file="$RUN/ca.crt" --authorization-mode=RBAC \
+    --service-account-issuer=https://kubernetes.default.svc \
+    --service-account-key-file="$RUN/sa.pub" --service-account-signing-key-file="$RUN/sa.key" \
+    --service-cluster-ip-range=10.96.0.0/24 --cert-dir="$RUN/apiserver-certs"
+  kubeconfig admin >"$RUN/admin.kubeconfig"
+  kubeconfig controller-manager >"$RUN/controller-manager.kubeconfig"
+  wait_until "API server ready" apiserver curl -fsS --cacert "$RUN/ca.crt" \
+    --cert "$RUN/admin.crt" --key "$RUN/admin.key" "https://127.0.0.1:$aport/readyz"
+  # Owner references are collected, and deleted namespaces emptied, as in any cluster.
+  launch controller-manager "$bin/kube-controller-manager" \
+    --kubeconfig="$RUN/controller-manager.kubeconfig" --leader-elect=false \
+    --controllers=garbagecollector,namespace,serviceaccount --secure-port=0 \
+    --service-account-private-key-file="$RUN/sa.key" --root-ca-file="$RUN/ca.crt"
+  sleep 1
+  alive controller-manager || { cat "$RUN/controller-manager.log" >&2; die "kube-controller-manager exited"; }
+  echo "Kubernetes $(kubernetes_version): ready in $(($(uptime_s) - t)) s at $(cat "$RUN/url") (logs: $RUN)" >&2
+  echo "KUBECONFIG=$RUN/admin.kubeconfig"
+}
+
+stop() {
+  local name pid
+  for name in operator controller-manager apiserver etcd; do
+    [ -f "$RUN/$name.pid" ] || continue
+    pid=$(cat "$RUN/$name.pid")
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    rm -f "$RUN/$name.pid"
+  done
+}
+
+# The e2e suite (tests/it/e2e.rs) against this cluster and a real Keycloak.
+e2e() {
+  local v=$1 kc kubectl url token t ok=0
+  t=$(uptime_s)
+  start >/dev/null
+  kubectl="$(bin_dir)/kubectl --kubeconfig=$RUN/admin.kubeconfig"
+  kc=$(bash "$ROOT/tests/keycloak/keycloak.sh" start "$v" | sed -n 's/^OMKC_TEST_KEYCLOAK_URL=//p')
+  [ -n "$kc" ] || die "Keycloak $v did not start"
+  # The manifest users apply: the CRDs, the namespace, the ServiceAccount and its RBAC.
+  $kubectl apply --server-side -f "$ROOT/deploy/kubernetes/openmetadata-keycloak-operator.yaml" >/dev/null
+  $kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
+  token=$($kubectl -n omkc-system create token openmetadata-keycloak-operator --duration=2h)
+  url=$(cat "$RUN/url")
+  cat >"$RUN/operator.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: omkc-test, cluster: {server: "$url", certificate-authority: "$RUN/ca.crt"}}]
+users: [{name: operator, user: {token: "$token"}}]
+contexts: [{name: omkc-test, context: {cluster: omkc-test, user: operator, namespace: omkc-system}}]
+current-context: omkc-test
+EOF
+  # The binary as `cargo test` builds it (a `cargo build` would rebuild the dependencies without
+  # the dev-dependencies' features, and the test build after it would rebuild them again).
+  (cd "$ROOT" && cargo test --locked --quiet --test it --no-run)
+  # As the chart's Deployment runs it (leader election on), with the e2e workflow's settings.
+  launch operator env KUBECONFIG="$RUN/operator.kubeconfig" OPERATOR_NAMESPACE=omkc-system \
+    RESYNC_PERIOD=30s MIN_ROTATION_INTERVAL=0s ALLOW_INLINE_CONNECTIONS=true \
+    HTTP_ADDRESS=127.0.0.1:0 \
+    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/openmetadata-keycloak-operator" run
+  if (cd "$ROOT" && KUBECONFIG="$RUN/admin.kubeconfig" KEYCLOAK_URL="$kc" \
+    KEYCLOAK_ADMIN_USER=admin KEYCLOAK_ADMIN_PASSWORD="$(keycloak_password)" \
+    E2E_RESYNC_SECONDS=30 cargo test --locked --test it -- --ignored --nocapture e2e::); then
+    ok=1
+  else
+    echo "== the operator's log (last 200 lines):" >&2
+    tail -n 200 "$RUN/operator.log" >&2
+    echo "== the API server's log (last 50 lines):" >&2
+    tail -n 50 "$RUN/apiserver.log" >&2
+  fi
+  stop
+  bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
+  [ "$ok" = 1 ] || die "the e2e suite failed on Kubernetes $(kubernetes_version) and Keycloak $v"
+  echo "the e2e suite passed on Kubernetes $(kubernetes_version) and Keycloak $v in $(($(uptime_s) - t)) s" >&2
+}
+
+keycloak_password() { echo "${OMKC_TEST_KEYCLOAK_PASSWORD:-admin-password-for-tests}"; }
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  build) build ;;
+  start) start ;;
+  stop) stop ;;
+  e2e) e2e "${1:?KEYCLOAK_VERSION}" ;;
+  *) die "unknown command '$cmd' (build, start, stop, e2e VERSION)" ;;
+esac
