@@ -1,14 +1,14 @@
 //! End-to-end: a real cluster running the operator, and a real Keycloak.
 //!
 //! Ignored by a plain `cargo test` (reported as ignored, with the reason); `tests/kubernetes/cluster.sh
-//! e2e VERSION` (on a real API server built here, in every CI run) and the e2e workflow on kind
+//! test VERSION` (on a real API server built here, in every CI run) and the e2e workflow on kind
 //! run it with `--ignored` and set the environment, and then a missing variable fails it.
 //! Environment:
 //! - `KEYCLOAK_URL`: Keycloak as this test process reaches it (e.g. `http://localhost:8080`);
 //! - `KEYCLOAK_URL_IN_CLUSTER`: Keycloak as the operator reaches it (default: `KEYCLOAK_URL`);
 //! - `KEYCLOAK_ADMIN_USER` / `KEYCLOAK_ADMIN_PASSWORD`: master-realm admin (default admin/admin).
 //!
-//! The operator and its CRD must already be installed in the cluster (`cluster.sh e2e` does it;
+//! The operator and its CRD must already be installed in the cluster (`cluster.sh test` does it;
 //! docs/contributors/testing.md, "End-to-end tests").
 
 use std::time::{Duration, Instant};

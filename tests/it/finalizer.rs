@@ -9,7 +9,10 @@ use std::sync::Arc;
 use omkc::{Context, Settings, crd::OpenMetadataKeycloakClient, reconcile::finalizer};
 use serde_json::{Value, json};
 
-use crate::support::apiserver::ApiServer;
+use crate::{
+    both_apiservers,
+    support::{apiserver::ApiServer, apiservers::Cluster},
+};
 
 const NS: &str = "openmetadata";
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
@@ -31,8 +34,23 @@ fn resource(finalizers: Option<&[&str]>) -> Value {
     obj
 }
 
-/// The API server holding `held`, and the copy a stale cache would hand a reconcile.
-async fn stale_copy(
+/// `held` on the API server, and the copy a stale cache would hand a reconcile, with a context
+/// whose client is the operator's.
+async fn stale_copy_on(
+    cluster: &Cluster,
+    held: Option<&[&str]>,
+    cached: Option<&[&str]>,
+) -> (Arc<Context>, OpenMetadataKeycloakClient) {
+    cluster.create(resource(held)).await;
+    let mut copy: OpenMetadataKeycloakClient =
+        serde_json::from_value(cluster.get("om").await.unwrap()).unwrap();
+    copy.metadata.finalizers = cached.map(|f| f.iter().map(|s| s.to_string()).collect());
+    let ctx = Arc::new(Context::new(cluster.operator(), Settings::default()));
+    (ctx, copy)
+}
+
+/// The same on the fake API server, for what only it can do (fail, interleave, record).
+pub(crate) async fn stale_copy(
     held: Option<&[&str]>,
     cached: Option<&[&str]>,
 ) -> (ApiServer, Arc<Context>, OpenMetadataKeycloakClient) {
@@ -46,54 +64,74 @@ async fn stale_copy(
     (api, ctx, copy)
 }
 
+async fn finalizers_on(cluster: &Cluster) -> Value {
+    cluster.get("om").await.unwrap()["metadata"]["finalizers"].clone()
+}
+
 fn finalizers(api: &ApiServer) -> Value {
     api.get(CRS, NS, "om").unwrap()["metadata"]["finalizers"].clone()
 }
 
-#[tokio::test]
-async fn adding_from_a_copy_that_lacks_our_own_finalizer_is_done() {
-    let (api, ctx, copy) = stale_copy(Some(&[OURS]), None).await;
-    finalizer::add(&copy, &ctx).await.expect("no refusal");
-    assert_eq!(finalizers(&api), json!([OURS]), "added once, not twice");
-}
+both_apiservers!(
+    adding_from_a_copy_that_lacks_our_own_finalizer_is_done,
+    |cluster| {
+        let (ctx, copy) = stale_copy_on(cluster, Some(&[OURS]), None).await;
+        finalizer::add(&copy, &ctx).await.expect("no refusal");
+        assert_eq!(
+            finalizers_on(cluster).await,
+            json!([OURS]),
+            "added once, not twice"
+        );
+    }
+);
 
-#[tokio::test]
-async fn adding_from_a_copy_that_missed_another_finalizer_keeps_both() {
-    let (api, ctx, copy) = stale_copy(Some(&["other.example/guard"]), None).await;
-    finalizer::add(&copy, &ctx).await.expect("no refusal");
-    assert_eq!(finalizers(&api), json!(["other.example/guard", OURS]));
-}
+both_apiservers!(
+    adding_from_a_copy_that_missed_another_finalizer_keeps_both,
+    |cluster| {
+        let (ctx, copy) = stale_copy_on(cluster, Some(&["other.example/guard"]), None).await;
+        finalizer::add(&copy, &ctx).await.expect("no refusal");
+        let both = json!(["other.example/guard", OURS]);
+        assert_eq!(finalizers_on(cluster).await, both);
+    }
+);
 
-#[tokio::test]
-async fn removing_from_a_copy_with_a_stale_index_removes_only_ours() {
-    let (api, ctx, copy) = stale_copy(Some(&["other.example/guard", OURS]), Some(&[OURS])).await;
-    finalizer::remove(&copy.metadata, &ctx)
-        .await
-        .expect("no refusal");
-    assert_eq!(finalizers(&api), json!(["other.example/guard"]));
-}
+both_apiservers!(
+    removing_from_a_copy_with_a_stale_index_removes_only_ours,
+    |cluster| {
+        let held: &[&str] = &["other.example/guard", OURS];
+        let (ctx, copy) = stale_copy_on(cluster, Some(held), Some(&[OURS])).await;
+        finalizer::remove(&copy.metadata, &ctx)
+            .await
+            .expect("no refusal");
+        assert_eq!(finalizers_on(cluster).await, json!(["other.example/guard"]));
+    }
+);
 
-#[tokio::test]
-async fn removing_when_someone_removed_ours_already_is_done() {
-    let (api, ctx, copy) = stale_copy(Some(&["other.example/guard"]), Some(&[OURS])).await;
-    finalizer::remove(&copy.metadata, &ctx)
-        .await
-        .expect("no refusal");
-    assert_eq!(finalizers(&api), json!(["other.example/guard"]));
-}
+both_apiservers!(
+    removing_when_someone_removed_ours_already_is_done,
+    |cluster| {
+        let held: &[&str] = &["other.example/guard"];
+        let (ctx, copy) = stale_copy_on(cluster, Some(held), Some(&[OURS])).await;
+        finalizer::remove(&copy.metadata, &ctx)
+            .await
+            .expect("no refusal");
+        assert_eq!(finalizers_on(cluster).await, json!(["other.example/guard"]));
+    }
+);
 
-#[tokio::test]
-async fn removing_from_an_object_gone_already_is_done() {
-    let (api, ctx, copy) = stale_copy(Some(&[OURS]), Some(&[OURS])).await;
-    api.delete(CRS, NS, "om");
-    api.edit(CRS, NS, "om", |o| o["metadata"]["finalizers"] = json!([]));
-    assert!(api.get(CRS, NS, "om").is_none(), "gone");
+both_apiservers!(removing_from_an_object_gone_already_is_done, |cluster| {
+    let (ctx, copy) = stale_copy_on(cluster, Some(&[OURS]), Some(&[OURS])).await;
+    cluster.delete("om").await;
+    cluster.set_finalizers("om", json!([])).await;
+    assert!(cluster.get("om").await.is_none(), "gone");
     finalizer::remove(&copy.metadata, &ctx)
         .await
         .expect("gone counts as released");
-    let methods: Vec<String> = api.requests().iter().map(|r| r.method.clone()).collect();
-    assert_eq!(methods, ["PATCH"], "one patch, nothing read");
-}
+    if let Some(api) = cluster.fake_server() {
+        let methods: Vec<String> = api.requests().iter().map(|r| r.method.clone()).collect();
+        assert_eq!(methods, ["PATCH"], "one patch, nothing read");
+    }
+});
 
 #[tokio::test]
 async fn a_failure_that_is_not_a_stale_copy_is_reported_without_a_read_or_a_retry() {

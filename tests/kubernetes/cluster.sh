@@ -4,11 +4,14 @@
 # engine, no kubelet: nothing runs pods, everything else is the real API server).
 #
 #   tests/kubernetes/cluster.sh build            build the binaries (once per go.mod / go.sum)
-#   tests/kubernetes/cluster.sh start            start it; prints KUBECONFIG=... (an admin)
+#   tests/kubernetes/cluster.sh start            start it and apply the operator's manifest;
+#                                                prints KUBECONFIG=... (an admin) and the
+#                                                variables of the real-Kubernetes tests
 #   tests/kubernetes/cluster.sh stop             stop it
-#   tests/kubernetes/cluster.sh e2e VERSION      start it and Keycloak VERSION, install the
-#                                                operator's manifest, run the operator binary as
-#                                                its ServiceAccount, run the e2e suite, stop all
+#   tests/kubernetes/cluster.sh test VERSION     start it and Keycloak VERSION, install the
+#                                                operator's manifest, run the real-Kubernetes
+#                                                tests, then the operator binary as its
+#                                                ServiceAccount and the e2e suite; stop all
 #
 # The versions are those of go.mod (k8s.io/kubernetes, with its staging modules replaced by their
 # releases) and etcd/go.mod; the Go module proxy serves them. The binaries are cached under
@@ -144,7 +147,29 @@ start() {
   sleep 1
   alive controller-manager || { cat "$RUN/controller-manager.log" >&2; die "kube-controller-manager exited"; }
   echo "Kubernetes $(kubernetes_version): ready in $(($(uptime_s) - t)) s at $(cat "$RUN/url") (logs: $RUN)" >&2
+  install
   echo "KUBECONFIG=$RUN/admin.kubeconfig"
+  echo "OMKC_TEST_KUBECONFIG=$RUN/admin.kubeconfig"
+  echo "OMKC_TEST_OPERATOR_KUBECONFIG=$RUN/operator.kubeconfig"
+}
+
+# What users apply (deploy/kubernetes/openmetadata-keycloak-operator.yaml: the CRDs, the
+# namespace, the ServiceAccount and its RBAC), and a kubeconfig with a token of that
+# ServiceAccount (TokenRequest), as the operator's pod is given.
+install() {
+  local kubectl token
+  kubectl="$(bin_dir)/kubectl --kubeconfig=$RUN/admin.kubeconfig"
+  $kubectl apply --server-side -f "$ROOT/deploy/kubernetes/openmetadata-keycloak-operator.yaml" >/dev/null
+  $kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
+  token=$($kubectl -n omkc-system create token openmetadata-keycloak-operator --duration=2h)
+  cat >"$RUN/operator.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: omkc-test, cluster: {server: "$(cat "$RUN/url")", certificate-authority: "$RUN/ca.crt"}}]
+users: [{name: operator, user: {token: "$token"}}]
+contexts: [{name: omkc-test, context: {cluster: omkc-test, user: operator, namespace: omkc-system}}]
+current-context: omkc-test
+EOF
 }
 
 stop() {
@@ -159,30 +184,28 @@ stop() {
   done
 }
 
-# The e2e suite (tests/it/e2e.rs) against this cluster and a real Keycloak.
-e2e() {
-  local v=$1 kc kubectl url token t ok=0
+# The real-Kubernetes tests (both_apiservers! scenarios, tests/it/support/apiservers.rs), then
+# the e2e suite (tests/it/e2e.rs) against this cluster and a real Keycloak.
+run_tests() {
+  local v=$1 kc t ok=0
   t=$(uptime_s)
   start >/dev/null
-  kubectl="$(bin_dir)/kubectl --kubeconfig=$RUN/admin.kubeconfig"
   kc=$(bash "$ROOT/tests/keycloak/keycloak.sh" start "$v" | sed -n 's/^OMKC_TEST_KEYCLOAK_URL=//p')
   [ -n "$kc" ] || die "Keycloak $v did not start"
-  # The manifest users apply: the CRDs, the namespace, the ServiceAccount and its RBAC.
-  $kubectl apply --server-side -f "$ROOT/deploy/kubernetes/openmetadata-keycloak-operator.yaml" >/dev/null
-  $kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
-  token=$($kubectl -n omkc-system create token openmetadata-keycloak-operator --duration=2h)
-  url=$(cat "$RUN/url")
-  cat >"$RUN/operator.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: omkc-test, cluster: {server: "$url", certificate-authority: "$RUN/ca.crt"}}]
-users: [{name: operator, user: {token: "$token"}}]
-contexts: [{name: omkc-test, context: {cluster: omkc-test, user: operator, namespace: omkc-system}}]
-current-context: omkc-test
-EOF
   # The binary as `cargo test` builds it (a `cargo build` would rebuild the dependencies without
   # the dev-dependencies' features, and the test build after it would rebuild them again).
   (cd "$ROOT" && cargo test --locked --quiet --test it --no-run)
+  # Before the operator runs: the scenarios call the operator's code with its ServiceAccount's
+  # client themselves, and a running operator would reconcile their resources too.
+  if ! (cd "$ROOT" && OMKC_TEST_KUBECONFIG="$RUN/admin.kubeconfig" \
+    OMKC_TEST_OPERATOR_KUBECONFIG="$RUN/operator.kubeconfig" \
+    cargo test --locked --test it -- --ignored real_kubernetes); then
+    echo "== the API server's log (last 50 lines):" >&2
+    tail -n 50 "$RUN/apiserver.log" >&2
+    stop
+    bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
+    die "the real-Kubernetes tests failed on Kubernetes $(kubernetes_version)"
+  fi
   # As the chart's Deployment runs it (leader election on), with the e2e workflow's settings.
   launch operator env KUBECONFIG="$RUN/operator.kubeconfig" OPERATOR_NAMESPACE=omkc-system \
     RESYNC_PERIOD=30s MIN_ROTATION_INTERVAL=0s ALLOW_INLINE_CONNECTIONS=true \
@@ -201,7 +224,7 @@ EOF
   stop
   bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
   [ "$ok" = 1 ] || die "the e2e suite failed on Kubernetes $(kubernetes_version) and Keycloak $v"
-  echo "the e2e suite passed on Kubernetes $(kubernetes_version) and Keycloak $v in $(($(uptime_s) - t)) s" >&2
+  echo "the real-Kubernetes tests and the e2e suite passed on Kubernetes $(kubernetes_version) and Keycloak $v in $(($(uptime_s) - t)) s" >&2
 }
 
 keycloak_password() { echo "${OMKC_TEST_KEYCLOAK_PASSWORD:-admin-password-for-tests}"; }
@@ -212,6 +235,6 @@ case "$cmd" in
   build) build ;;
   start) start ;;
   stop) stop ;;
-  e2e) e2e "${1:?KEYCLOAK_VERSION}" ;;
-  *) die "unknown command '$cmd' (build, start, stop, e2e VERSION)" ;;
+  test) run_tests "${1:?KEYCLOAK_VERSION}" ;;
+  *) die "unknown command '$cmd' (build, start, stop, test VERSION)" ;;
 esac

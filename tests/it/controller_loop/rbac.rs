@@ -32,12 +32,22 @@ fn granted_by_the_chart() -> BTreeSet<Access> {
     granted
 }
 
-/// Least privilege, both ways: every request the operator made during a full lifecycle is
-/// granted, and nothing is granted that no request needed. (The chart's namespaced mode renders
-/// the same rules into Roles; tests/deploy/test_chart.py checks that.)
+/// What a finalizer patch against a copy the cache had not updated yet needs besides: it reads
+/// the resource again (tests/it/finalizer.rs). A real API server refused that read until the
+/// chart granted `get` (finalizer's `real_kubernetes` tests).
+async fn a_stale_finalizer_patch() -> BTreeSet<Access> {
+    let (api, ctx, copy) = crate::finalizer::stale_copy(Some(&["other.example/guard"]), None).await;
+    omkc::reconcile::finalizer::add(&copy, &ctx).await.unwrap();
+    api.accesses()
+}
+
+/// Least privilege, both ways: every request the operator made during a full lifecycle and a
+/// stale finalizer patch is granted, and nothing is granted that no request needed. (The chart's
+/// namespaced mode renders the same rules into Roles; tests/deploy/test_chart.py checks that.)
 #[tokio::test]
 async fn the_chart_grants_exactly_what_the_code_uses() {
-    let used = lifecycle(None).await;
+    let mut used = lifecycle(None).await;
+    used.extend(a_stale_finalizer_patch().await);
     let granted = granted_by_the_chart();
     let missing: Vec<_> = used.difference(&granted).collect();
     let unused: Vec<_> = granted.difference(&used).collect();

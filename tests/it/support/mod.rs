@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod apiserver;
+pub mod apiservers;
 pub mod emulator;
 pub mod load;
 pub mod openapi;

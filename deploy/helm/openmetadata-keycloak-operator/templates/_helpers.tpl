@@ -56,11 +56,12 @@ operator really makes, and compares.
 */}}
 {{- define "omkc.rules" -}}
 # The custom resources: list and watch feed the controller's cache; patch adds and removes
-# the omkc.dev/cleanup finalizer. The operator never writes spec, and never gets, creates,
-# updates or deletes the resources.
+# the omkc.dev/cleanup finalizer; get reads one again when that patch met finalizers the
+# cache had not seen yet (its JSON patch tests them first). The operator never writes spec,
+# and never creates, updates or deletes the resources.
 - apiGroups: ["omkc.dev"]
   resources: ["openmetadatakeycloakclients"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 # Status is a subresource: patched with Ready, observedGeneration and the OpenMetadata values.
 - apiGroups: ["omkc.dev"]
   resources: ["openmetadatakeycloakclients/status"]
