@@ -1,6 +1,7 @@
 //! What the loop needs of RBAC and of the API server's selectors: the chart grants exactly what the code uses.
 
 use super::*;
+use crate::both_apiservers;
 
 /// The rules of the rendered install manifest's ClusterRole, one [`Access`] per verb.
 fn granted_by_the_chart() -> BTreeSet<Access> {
@@ -57,60 +58,61 @@ async fn the_chart_grants_exactly_what_the_code_uses() {
     );
 }
 
-/// The fake API server tells a label-selected watch what a real one does: an object that stops
-/// matching is DELETED for it, one that starts matching is ADDED (the watch cache's behaviour
-/// the operator relies on to drop a Secret whose opt-in label was removed).
-#[tokio::test]
-async fn the_fake_apiserver_shows_objects_leaving_and_joining_a_selector() {
-    use futures::{StreamExt, TryStreamExt};
+both_apiservers!(
+    /// A label-selected watch sees an object that stops matching as DELETED, one that starts
+    /// matching as ADDED (the watch cache's behaviour the operator relies on to drop a Secret whose
+    /// opt-in label was removed): the fake as a real API server.
+    a_selected_watch_sees_objects_leave_and_join, |cluster| {
+    use futures::StreamExt;
     use k8s_openapi::api::core::v1::Secret;
-    use kube::api::{Api, WatchEvent, WatchParams};
-    omkc::tls::install_crypto_provider();
-    let api = ApiServer::start().await;
-    let secret = |labels: Value| {
-        json!({"apiVersion": "v1", "kind": "Secret",
-               "metadata": {"name": "s", "namespace": NS, "labels": labels}})
-    };
-    api.put(secret(json!({"pick": "me"})));
-    let secrets: Api<Secret> = Api::namespaced(api.client(), NS);
+    use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+    let secrets: Api<Secret> = Api::namespaced(cluster.admin(), cluster.namespace());
+    let secret = json!({"metadata": {"name": "s", "labels": {"pick": "me"}}});
+    let secret = serde_json::from_value(secret).unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
     let mut events = secrets
         .watch(&WatchParams::default().labels("pick=me"), "0")
         .await
         .unwrap()
         .boxed();
-    let mut next = async || match within(events.try_next()).await.unwrap().unwrap() {
+    let mut next = async || match change(&mut events).await {
         WatchEvent::Added(_) => "ADDED",
         WatchEvent::Modified(_) => "MODIFIED",
         WatchEvent::Deleted(_) => "DELETED",
         _ => "OTHER",
     };
+    let label = async |value: Value| {
+        let patch = Patch::Merge(json!({"metadata": {"labels": {"pick": value}}}));
+        secrets
+            .patch("s", &PatchParams::default(), &patch)
+            .await
+            .unwrap();
+    };
     assert_eq!(next().await, "ADDED");
-    api.edit("v1/secrets", NS, "s", |s| {
-        s["metadata"]["labels"] = json!({})
-    });
+    label(Value::Null).await;
     assert_eq!(next().await, "DELETED", "it left the selector");
-    api.edit("v1/secrets", NS, "s", |s| {
-        s["metadata"]["labels"] = json!({"pick": "me"})
-    });
+    label(json!("me")).await;
     assert_eq!(next().await, "ADDED", "it joined again");
-}
+});
 
-/// The fake API server ends a finalized object as a real one does (the registry's
-/// `deleteWithoutFinalizers`): the update that drops the last finalizer of an object marked for
-/// deletion is a deletion, seen by watches as one DELETED at a new resourceVersion. (It once
-/// sent a MODIFIED and a DELETED at one resourceVersion, and its watches dropped the second: the
-/// operator's cache kept every deleted resource.)
-#[tokio::test]
-async fn the_fake_apiserver_ends_a_finalized_object_with_one_deletion() {
-    use futures::{StreamExt, TryStreamExt};
+both_apiservers!(
+    /// An object marked for deletion ends as on a real API server (the registry's
+    /// `deleteWithoutFinalizers`): the update that drops its last finalizer is a deletion, seen by
+    /// watches as one DELETED at a new resourceVersion. (The fake once sent a MODIFIED and a DELETED
+    /// at one resourceVersion, and its watches dropped the second: the operator's cache kept every
+    /// deleted resource.)
+    a_finalized_object_ends_with_one_deletion, |cluster| {
+    use futures::StreamExt;
     use k8s_openapi::api::core::v1::ConfigMap;
-    use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
-    omkc::tls::install_crypto_provider();
-    let api = ApiServer::start().await;
-    api.put(json!({"apiVersion": "v1", "kind": "ConfigMap",
-                   "metadata": {"name": "c", "namespace": NS, "finalizers": ["omkc.dev/test"]}}));
-    let maps: Api<ConfigMap> = Api::namespaced(api.client(), NS);
-    api.delete("v1/configmaps", NS, "c");
+    use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.admin(), cluster.namespace());
+    let map = json!({"metadata": {"name": "c", "finalizers": ["omkc.dev/test"]}});
+    let map = serde_json::from_value(map).unwrap();
+    maps.create(&PostParams::default(), &map).await.unwrap();
+    maps.delete("c", &DeleteParams::default()).await.unwrap();
     let marked = maps
         .get("c")
         .await
@@ -124,7 +126,7 @@ async fn the_fake_apiserver_ends_a_finalized_object_with_one_deletion() {
     maps.patch("c", &params, &Patch::Merge(&release))
         .await
         .unwrap();
-    let WatchEvent::Deleted(gone) = within(events.try_next()).await.unwrap().unwrap() else {
+    let WatchEvent::Deleted(gone) = change(&mut events).await else {
         panic!("a DELETED first")
     };
     let deleted = gone.metadata.resource_version.unwrap();
@@ -135,6 +137,20 @@ async fn the_fake_apiserver_ends_a_finalized_object_with_one_deletion() {
         "as it was stored"
     );
     assert!(maps.get_opt("c").await.unwrap().is_none());
+});
+
+/// A watch's next event that is not a bookmark (a real API server sends those, as kube asks for
+/// them; the fake sends none).
+async fn change<K>(
+    events: &mut (impl futures::Stream<Item = Result<kube::api::WatchEvent<K>, kube::Error>> + Unpin),
+) -> kube::api::WatchEvent<K> {
+    use futures::TryStreamExt;
+    loop {
+        match within(events.try_next()).await.unwrap().unwrap() {
+            kube::api::WatchEvent::Bookmark(_) => continue,
+            event => return event,
+        }
+    }
 }
 
 /// A watch's next event, or a failure after 10 s: a fake that sends none fails rather than hangs.

@@ -115,6 +115,15 @@ impl Cluster {
         }
     }
 
+    /// A client as another user is: an administrator on a real API server (on the fake, any
+    /// client is).
+    pub fn admin(&self) -> Client {
+        match self {
+            Self::Fake(api) => api.client(),
+            Self::Real { admin, .. } => admin.clone(),
+        }
+    }
+
     /// The fake API server, for what only it can tell (the requests made).
     pub fn fake_server(&self) -> Option<&ApiServer> {
         match self {
@@ -169,6 +178,23 @@ impl Cluster {
                 (Self::resources(admin, namespace).patch(name, &PatchParams::default(), &patch))
                     .await
                     .expect("the finalizers set");
+            }
+        }
+    }
+
+    /// The `events.k8s.io/v1` Events of the scenario's namespace, as stored.
+    pub async fn events(&self) -> Vec<Value> {
+        match self {
+            Self::Fake(api) => api.list("events.k8s.io/v1/events", self.namespace()),
+            Self::Real {
+                admin, namespace, ..
+            } => {
+                let api: Api<k8s_openapi::api::events::v1::Event> =
+                    Api::namespaced(admin.clone(), namespace);
+                let list = api.list(&Default::default()).await.expect("the Events");
+                (list.items.iter())
+                    .map(|e| serde_json::to_value(e).unwrap())
+                    .collect()
             }
         }
     }

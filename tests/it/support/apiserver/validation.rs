@@ -8,21 +8,22 @@ use serde_json::Value;
 
 use super::store::is_name;
 
-/// The fields an Event keeps for life (`ValidateEventUpdate`'s immutable fields).
-const IMMUTABLE: [&str; 13] = [
-    "regarding",
-    "reason",
-    "note",
-    "type",
-    "eventTime",
-    "action",
-    "related",
-    "reportingController",
-    "reportingInstance",
-    "deprecatedSource",
-    "deprecatedFirstTimestamp",
-    "deprecatedLastTimestamp",
-    "deprecatedCount",
+/// The fields an Event keeps for life, with the internal type's names the API server says, in
+/// `ValidateEventUpdate`'s order.
+const IMMUTABLE: [(&str, &str); 13] = [
+    ("regarding", "involvedObject"),
+    ("reason", "reason"),
+    ("note", "message"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+    ("type", "type"),
+    ("eventTime", "eventTime"),
+    ("action", "action"),
+    ("related", "related"),
+    ("reportingController", "reportingController"),
+    ("reportingInstance", "reportingInstance"),
 ];
 
 /// The first thing the API server refuses of the Event `object` (created when `old` is `None`,
@@ -54,23 +55,22 @@ fn on_create(event: &Value) -> Option<String> {
             text(event, "type")
         ));
     }
-    // Unset as Go sees it: a zero time, a zero count, a source without component or host.
+    // Unset as Go sees it: a zero time, a zero count, a source without component or host. The
+    // API server validates the Event converted to its internal form, so it names these fields
+    // as that form does (count, not deprecatedCount): seen on a real kube-apiserver 1.34.
     let source = &event["deprecatedSource"];
     let set = [
         (
-            "deprecatedFirstTimestamp",
+            "firstTimestamp",
             event["deprecatedFirstTimestamp"].is_string(),
         ),
         (
-            "deprecatedLastTimestamp",
+            "lastTimestamp",
             event["deprecatedLastTimestamp"].is_string(),
         ),
+        ("count", event["deprecatedCount"].as_i64().unwrap_or(0) != 0),
         (
-            "deprecatedCount",
-            event["deprecatedCount"].as_i64().unwrap_or(0) != 0,
-        ),
-        (
-            "deprecatedSource",
+            "source",
             !text(source, "component").is_empty() || !text(source, "host").is_empty(),
         ),
     ];
@@ -88,10 +88,17 @@ fn on_update(event: &Value, old: &Value) -> Option<String> {
     {
         return Some(refused);
     }
+    // The new value as Go prints it: a string quoted (an object's would be a Go struct, which
+    // this double does not spell).
     IMMUTABLE
         .iter()
-        .find(|field| event[**field] != old[**field])
-        .map(|field| format!("{field}: Invalid value: field is immutable"))
+        .find(|(field, _)| event[*field] != old[*field])
+        .map(|(field, internal)| {
+            format!(
+                "{internal}: Invalid value: {}: field is immutable",
+                event[*field]
+            )
+        })
 }
 
 /// `validateV1EventSeries`.
