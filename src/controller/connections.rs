@@ -237,6 +237,10 @@ pub async fn run(
             match result {
                 Ok((obj, _)) => debug!(connection = %obj.name, "connection checked"),
                 Err(controller::Error::ReconcilerFailed(..)) => {}
+                // A recheck of a connection deleted meanwhile (seen on a real API server).
+                Err(controller::Error::ObjectNotFound(obj)) => {
+                    debug!(connection = %obj, "gone before its check")
+                }
                 Err(e) => warn!("connections controller: {e}"),
             }
         })

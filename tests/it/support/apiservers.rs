@@ -85,7 +85,9 @@ impl Cluster {
         let operator = client_from("OMKC_TEST_OPERATOR_KUBECONFIG").await;
         let namespace = format!("omkc-test-{:08x}", fastrand::u32(..));
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
-        let object = json!({"metadata": {"name": namespace}});
+        // Labelled, so that tests/kubernetes/cluster.sh can wait for them to go.
+        let object =
+            json!({"metadata": {"name": namespace, "labels": {"omkc.dev/test-scenario": "true"}}});
         (namespaces.create(
             &PostParams::default(),
             &serde_json::from_value(object).unwrap(),
@@ -199,12 +201,24 @@ impl Cluster {
         }
     }
 
-    /// Deletes a real API server's namespace of the scenario (with every object in it).
+    /// Deletes a real API server's namespace of the scenario (with every object in it), first
+    /// releasing the finalizers of its custom resources (no operator runs beside the scenarios
+    /// to release ours, nor any other controller the scenario played).
     pub async fn clean_up(&self) {
         if let Self::Real {
             admin, namespace, ..
         } = self
         {
+            let resources = Self::resources(admin, namespace);
+            let release = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+            for object in
+                (resources.list(&Default::default()).await).expect("the scenario's resources")
+            {
+                let name = object.metadata.name.unwrap_or_default();
+                (resources.patch(&name, &PatchParams::default(), &release))
+                    .await
+                    .expect("the finalizers released");
+            }
             let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
             (namespaces.delete(namespace, &DeleteParams::default()))
                 .await

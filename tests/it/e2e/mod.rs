@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 
 use crate::support::real::{Admin, Endpoint};
 
+mod connection;
+
 struct Env {
     keycloak: String,
     keycloak_in_cluster: String,
