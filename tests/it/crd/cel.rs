@@ -1,6 +1,7 @@
 //! The CEL rules of the CRDs, evaluated by a real CEL engine.
 
 use super::*;
+use crate::{both_apiservers, support::apiservers::Cluster};
 
 fn schema() -> Value {
     let crd = serde_json::to_value(OpenMetadataKeycloakClient::crd()).unwrap();
@@ -21,6 +22,57 @@ pub(super) fn cel(
         .map_err(|e| e.to_string())
 }
 
+/// Whether `new` is admitted (as created, or as an update of `old`): by the CEL engine for the
+/// fake API server, which does not evaluate rules itself; by a real API server's own admission
+/// (schema, CEL rules, transition rules), asked with a dry run, for `real_kubernetes`. A refusal
+/// is the API server's message.
+pub(super) async fn admit(
+    cluster: &Cluster,
+    new: &OpenMetadataKeycloakClient,
+    old: Option<&OpenMetadataKeycloakClient>,
+) -> Result<(), String> {
+    if cluster.fake_server().is_some() {
+        return cel(new, old);
+    }
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "admit-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    // As a user writes it: no server-set metadata.
+    let as_written = |obj: &OpenMetadataKeycloakClient| {
+        let mut obj = obj.clone();
+        obj.metadata = kube::core::ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(cluster.namespace().to_string()),
+            ..Default::default()
+        };
+        obj
+    };
+    let api: kube::Api<OpenMetadataKeycloakClient> =
+        kube::Api::namespaced(cluster.admin(), cluster.namespace());
+    let refused = |e: kube::Error| match e {
+        kube::Error::Api(s) => s.message,
+        e => panic!("{e}"),
+    };
+    let dry_run = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let mut new = as_written(new);
+    if let Some(old) = old {
+        let stored = (api.create(&Default::default(), &as_written(old)).await)
+            .expect("the earlier version admitted");
+        new.metadata.resource_version = stored.metadata.resource_version;
+        return api
+            .replace(&name, &dry_run, &new)
+            .await
+            .map(drop)
+            .map_err(refused);
+    }
+    api.create(&dry_run, &new).await.map(drop).map_err(refused)
+}
+
 /// A resource that uses a ClusterKeycloakConnection.
 fn through_connection() -> OpenMetadataKeycloakClient {
     let mut obj = fixture("basic.yaml");
@@ -31,58 +83,66 @@ fn through_connection() -> OpenMetadataKeycloakClient {
     obj
 }
 
-#[test]
-fn cel_wants_either_a_connection_or_a_url_with_credentials() {
-    cel(&through_connection(), None).unwrap();
-    let mut both = through_connection();
-    both.spec.keycloak.url = Some("https://kc.example.com".into());
-    assert!(
-        cel(&both, None)
-            .unwrap_err()
-            .contains("set either keycloak.connectionRef")
-    );
-    let mut neither = fixture("basic.yaml");
-    neither.spec.keycloak.url = None;
-    assert!(
-        cel(&neither, None)
-            .unwrap_err()
-            .contains("set either keycloak.connectionRef")
-    );
-    let mut url_alone = fixture("basic.yaml");
-    url_alone.spec.keycloak.credentials_secret_ref = None;
-    assert!(
-        cel(&url_alone, None)
-            .unwrap_err()
-            .contains("needs keycloak.credentialsSecretRef")
-    );
-    let mut mixed = through_connection();
-    mixed.spec.keycloak.ca_bundle = Some("x".into());
-    assert!(
-        cel(&mixed, None)
-            .unwrap_err()
-            .contains("the connection holds the URL")
-    );
-}
+both_apiservers!(
+    cel_wants_either_a_connection_or_a_url_with_credentials,
+    |cluster| {
+        admit(cluster, &through_connection(), None).await.unwrap();
+        let mut both = through_connection();
+        both.spec.keycloak.url = Some("https://kc.example.com".into());
+        assert!(
+            admit(cluster, &both, None)
+                .await
+                .unwrap_err()
+                .contains("set either keycloak.connectionRef")
+        );
+        let mut neither = fixture("basic.yaml");
+        neither.spec.keycloak.url = None;
+        assert!(
+            admit(cluster, &neither, None)
+                .await
+                .unwrap_err()
+                .contains("set either keycloak.connectionRef")
+        );
+        let mut url_alone = fixture("basic.yaml");
+        url_alone.spec.keycloak.credentials_secret_ref = None;
+        assert!(
+            admit(cluster, &url_alone, None)
+                .await
+                .unwrap_err()
+                .contains("needs keycloak.credentialsSecretRef")
+        );
+        let mut mixed = through_connection();
+        mixed.spec.keycloak.ca_bundle = Some("x".into());
+        assert!(
+            admit(cluster, &mixed, None)
+                .await
+                .unwrap_err()
+                .contains("the connection holds the URL")
+        );
+    }
+);
 
-#[test]
-fn cel_makes_the_keycloak_of_a_resource_immutable() {
+both_apiservers!(cel_makes_the_keycloak_of_a_resource_immutable, |cluster| {
     let old = fixture("basic.yaml");
     let mut moved = old.clone();
     moved.spec.keycloak.url = Some("https://elsewhere.example.com".into());
     assert!(
-        cel(&moved, Some(&old))
+        admit(cluster, &moved, Some(&old))
+            .await
             .unwrap_err()
             .contains("are immutable")
     );
     assert!(
-        cel(&through_connection(), Some(&old))
+        admit(cluster, &through_connection(), Some(&old))
+            .await
             .unwrap_err()
             .contains("are immutable")
     );
     let mut other = through_connection();
     other.spec.keycloak.connection_ref.as_mut().unwrap().name = "other".into();
     assert!(
-        cel(&other, Some(&through_connection()))
+        admit(cluster, &other, Some(&through_connection()))
+            .await
             .unwrap_err()
             .contains("are immutable")
     );
@@ -94,8 +154,10 @@ fn cel_makes_the_keycloak_of_a_resource_immutable() {
         .as_mut()
         .unwrap()
         .name = "new-admin".into();
-    cel(&rotated, Some(&old)).expect("new credentials for the same Keycloak are fine");
-}
+    admit(cluster, &rotated, Some(&old))
+        .await
+        .expect("new credentials for the same Keycloak are fine");
+});
 
 #[test]
 fn cel_makes_a_connections_url_immutable() {
@@ -121,38 +183,47 @@ fn cel_makes_a_connections_url_immutable() {
     assert!(err.contains("absolute http(s) URL"), "{err}");
 }
 
-#[test]
-fn cel_accepts_the_fixtures() {
-    cel(&fixture("basic.yaml"), None).unwrap();
-    cel(&fixture("full.yaml"), None).unwrap();
-    cel(&fixture("full.yaml"), Some(&fixture("full.yaml"))).unwrap();
-}
+both_apiservers!(cel_accepts_the_fixtures, |cluster| {
+    admit(cluster, &fixture("basic.yaml"), None).await.unwrap();
+    admit(cluster, &fixture("full.yaml"), None).await.unwrap();
+    admit(cluster, &fixture("full.yaml"), Some(&fixture("full.yaml")))
+        .await
+        .unwrap();
+});
 
-#[test]
-fn cel_rejects_the_master_realm() {
+both_apiservers!(cel_rejects_the_master_realm, |cluster| {
     let mut obj = fixture("basic.yaml");
     obj.spec.keycloak.realm = "master".into();
-    let err = cel(&obj, None).unwrap_err();
+    let err = admit(cluster, &obj, None).await.unwrap_err();
     assert!(err.contains("must not be master"), "{err}");
-}
+});
 
-#[test]
-fn cel_rejects_urls_that_are_not_http() {
+both_apiservers!(cel_rejects_urls_that_are_not_http, |cluster| {
     let mut obj = fixture("basic.yaml");
     obj.spec.keycloak.url = Some("keycloak.example.com".into());
-    assert!(cel(&obj, None).unwrap_err().contains("keycloak.url"));
+    assert!(
+        admit(cluster, &obj, None)
+            .await
+            .unwrap_err()
+            .contains("keycloak.url")
+    );
     let mut obj = fixture("basic.yaml");
     obj.spec.openmetadata.url = "ftp://om.example.com".into();
-    assert!(cel(&obj, None).unwrap_err().contains("openmetadata.url"));
-}
+    assert!(
+        admit(cluster, &obj, None)
+            .await
+            .unwrap_err()
+            .contains("openmetadata.url")
+    );
+});
 
-#[test]
-fn cel_makes_realm_and_client_id_immutable() {
+both_apiservers!(cel_makes_realm_and_client_id_immutable, |cluster| {
     let old = fixture("full.yaml");
     let mut moved = old.clone();
     moved.spec.keycloak.realm = "other".into();
     assert!(
-        cel(&moved, Some(&old))
+        admit(cluster, &moved, Some(&old))
+            .await
             .unwrap_err()
             .contains("realm is immutable")
     );
@@ -160,7 +231,8 @@ fn cel_makes_realm_and_client_id_immutable() {
     let mut renamed = old.clone();
     renamed.spec.client.as_mut().unwrap().client_id = Some("another".into());
     assert!(
-        cel(&renamed, Some(&old))
+        admit(cluster, &renamed, Some(&old))
+            .await
             .unwrap_err()
             .contains("clientId is immutable")
     );
@@ -168,12 +240,13 @@ fn cel_makes_realm_and_client_id_immutable() {
     let mut dropped = old.clone();
     dropped.spec.client.as_mut().unwrap().client_id = None;
     assert!(
-        cel(&dropped, Some(&old))
+        admit(cluster, &dropped, Some(&old))
+            .await
             .unwrap_err()
             .contains("clientId is immutable")
     );
 
     let mut harmless = old.clone();
     harmless.spec.client.as_mut().unwrap().name = Some("New name".into());
-    cel(&harmless, Some(&old)).unwrap();
-}
+    admit(cluster, &harmless, Some(&old)).await.unwrap();
+});
