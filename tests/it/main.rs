@@ -26,6 +26,7 @@ mod docs;
 mod e2e;
 mod emulator;
 mod fairness;
+mod fake_apiserver;
 mod finalizer;
 mod keycloak;
 mod keycloak_errors;

@@ -1,0 +1,124 @@
+//! The fake API server's claims about a real one (`support/apiserver/`), each run against both:
+//! server-side apply's ownership, removals and conflicts, which the operator's writes of its
+//! Secrets and ConfigMaps rest on; and a custom resource's status subresource and generation,
+//! which its status and `observedGeneration` rest on.
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use omkc::crd::OpenMetadataKeycloakClient;
+use serde_json::{Value, json};
+
+use crate::both_apiservers;
+
+/// A server-side apply of the ConfigMap `m`'s `data` by `manager`: its answer's `data`, or the
+/// refusal's code and message.
+async fn apply(
+    maps: &Api<ConfigMap>,
+    manager: &str,
+    force: bool,
+    data: Value,
+) -> Result<Value, (u16, String)> {
+    let body =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m"}, "data": data});
+    let mut params = PatchParams::apply(manager);
+    params.force = force;
+    match maps.patch("m", &params, &Patch::Apply(&body)).await {
+        Ok(map) => Ok(json!(map.data)),
+        Err(kube::Error::Api(s)) => Err((s.code, s.message)),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// An edit by another client (a merge patch: an Update, which takes over the fields it changes).
+async fn edit(maps: &Api<ConfigMap>, data: Value) -> Value {
+    let params = PatchParams {
+        field_manager: Some("editor".into()),
+        ..Default::default()
+    };
+    let patch = Patch::Merge(json!({"data": data}));
+    json!(maps.patch("m", &params, &patch).await.unwrap().data)
+}
+
+both_apiservers!(
+    /// What the operator's applies of its Secrets and ConfigMaps rest on.
+    server_side_apply_owns_removes_and_conflicts,
+    |cluster| {
+        let maps: Api<ConfigMap> = Api::namespaced(cluster.admin(), cluster.namespace());
+        let two = json!({"a": "1", "b": "2"});
+        assert_eq!(apply(&maps, "owner", false, two.clone()).await, Ok(two));
+        // A field the same manager applied before and omits now is removed.
+        let one = json!({"a": "1"});
+        assert_eq!(apply(&maps, "owner", false, one.clone()).await, Ok(one.clone()));
+        // A field another client added stays.
+        edit(&maps, json!({"c": "3"})).await;
+        let kept = json!({"a": "1", "c": "3"});
+        assert_eq!(apply(&maps, "owner", false, one.clone()).await, Ok(kept));
+        // Another manager's different value is a conflict, named; forced, it wins the field.
+        let other = json!({"a": "other"});
+        let (code, message) = apply(&maps, "rival", false, other.clone()).await.unwrap_err();
+        assert_eq!(code, 409, "{message}");
+        assert!(
+            message.contains(r#"Apply failed with 1 conflict: conflict with "owner": .data.a"#),
+            "{message}"
+        );
+        let forced = apply(&maps, "rival", true, other.clone()).await.unwrap();
+        assert_eq!(forced["a"], "other");
+        let (code, message) = apply(&maps, "owner", false, one.clone()).await.unwrap_err();
+        assert_eq!(code, 409, "{message}");
+        assert!(message.contains(r#"conflict with "rival""#), "{message}");
+        // An edit takes the field over: the manager that applied it no longer removes it.
+        edit(&maps, json!({"a": "edited"})).await;
+        let without_a = apply(&maps, "rival", false, json!({"d": "4"})).await.unwrap();
+        assert_eq!(without_a, json!({"a": "edited", "c": "3", "d": "4"}));
+    }
+);
+
+both_apiservers!(
+    /// What the operator's status and `observedGeneration` rest on.
+    a_custom_resources_status_and_generation,
+    |cluster| {
+        let resource = json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+            "metadata": {"name": "om", "namespace": cluster.namespace()},
+            "spec": {
+                "keycloak": {"url": "http://keycloak.example", "realm": "data-sec",
+                             "credentialsSecretRef": {"name": "kc"}},
+                "openmetadata": {"url": "https://openmetadata.example.com"}
+            }
+        });
+        let api: Api<OpenMetadataKeycloakClient> =
+            Api::namespaced(cluster.admin(), cluster.namespace());
+        let created = api
+            .create(&PostParams::default(), &serde_json::from_value(resource).unwrap())
+            .await
+            .unwrap();
+        let generation = |o: &OpenMetadataKeycloakClient| o.metadata.generation.unwrap();
+        assert_eq!(generation(&created), 1);
+        let params = PatchParams::default();
+        let status = json!({"status": {"observedGeneration": 1, "clientId": "om"}});
+        // Status through its subresource: stored, the generation unchanged.
+        let patched = api
+            .patch_status("om", &params, &Patch::Merge(&status))
+            .await
+            .unwrap();
+        assert_eq!(generation(&patched), 1);
+        assert_eq!(patched.status.as_ref().unwrap().client_id.as_deref(), Some("om"));
+        // Status through the resource itself: ignored.
+        let ignored = json!({"status": {"clientId": "other"}, "metadata": {"labels": {"x": "y"}}});
+        let patched = api.patch("om", &params, &Patch::Merge(&ignored)).await.unwrap();
+        assert_eq!(patched.status.as_ref().unwrap().client_id.as_deref(), Some("om"));
+        assert_eq!(generation(&patched), 1, "metadata is not spec");
+        // A spec change bumps the generation; so does marking the resource for deletion.
+        let spec = json!({"spec": {"openmetadata": {"url": "https://om.example.com"}}});
+        let patched = api.patch("om", &params, &Patch::Merge(&spec)).await.unwrap();
+        assert_eq!(generation(&patched), 2);
+        let held = json!({"metadata": {"finalizers": ["omkc.dev/test"]}});
+        api.patch("om", &params, &Patch::Merge(&held)).await.unwrap();
+        api.delete("om", &DeleteParams::default()).await.unwrap();
+        let marked = api.get("om").await.unwrap();
+        assert!(marked.metadata.deletion_timestamp.is_some());
+        assert_eq!(generation(&marked), 3);
+        cluster.set_finalizers("om", json!(null)).await;
+        assert!(api.get_opt("om").await.unwrap().is_none());
+    }
+);
