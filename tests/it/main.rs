@@ -9,6 +9,8 @@
 //! - [`binary`]: the built binary, as the Deployment runs it;
 //! - [`crd`]: the CRD, its CEL rules, validation and the documented examples;
 //! - [`day2`]: rotation, restarts of workloads, a secret from a source, the issuer browsers see;
+//! - [`fake_apiserver`]: the fake API server's claims about a real one, and (with the scenarios
+//!   of `both_apiservers!`) a real API server, when configured;
 //! - [`e2e`]: a real cluster and a real Keycloak, when configured.
 
 mod support;
