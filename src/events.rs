@@ -25,7 +25,7 @@ use kube::{
     api::{Patch, PatchParams, PostParams},
     core::ObjectMeta,
 };
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::{
     crd::OpenMetadataKeycloakClient,
@@ -208,10 +208,26 @@ impl Publisher {
                 created.map(drop)
             }
         };
-        if let Err(e) = result {
-            warn!("could not publish event {reason}: {e}");
+        match result {
+            Ok(()) => {}
+            // A namespace being deleted takes no new objects, Events included: nothing to warn
+            // about while its resources are cleaned up (seen on a real API server).
+            Err(kube::Error::Api(s)) if namespace_terminating(&s) => {
+                debug!("event {reason} not recorded: the namespace is being deleted")
+            }
+            Err(e) => warn!("could not publish event {reason}: {e}"),
         }
     }
+}
+
+/// Whether the API server refused a write because its namespace is being deleted (the
+/// NamespaceLifecycle admission's `NamespaceTerminating` cause).
+fn namespace_terminating(status: &kube::core::Status) -> bool {
+    let causes = status.details.iter().flat_map(|d| &d.causes);
+    status.code == 403
+        && causes
+            .into_iter()
+            .any(|c| c.reason == "NamespaceTerminating")
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
@@ -229,6 +245,31 @@ pub fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real kube-apiserver's (1.34) answer to an Event in a namespace being deleted, and an
+    /// RBAC refusal, which still warns.
+    #[test]
+    fn a_namespace_being_deleted_is_told_from_other_refusals() {
+        let terminating: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "events.events.k8s.io \"e1\" is forbidden: unable to create new content in namespace term-x because it is being terminated",
+            "reason": "Forbidden",
+            "details": {"name": "e1", "group": "events.k8s.io", "kind": "events", "causes": [
+                {"reason": "NamespaceTerminating", "message": "namespace term-x is being terminated",
+                 "field": "metadata.namespace"}
+            ]},
+            "code": 403
+        }))
+        .unwrap();
+        assert!(namespace_terminating(&terminating));
+        let rbac: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "reason": "Forbidden", "code": 403,
+            "message": "events.events.k8s.io is forbidden: User \"x\" cannot create resource \"events\"",
+            "details": {"group": "events.k8s.io", "kind": "events"}
+        }))
+        .unwrap();
+        assert!(!namespace_terminating(&rbac));
+    }
 
     #[test]
     fn an_events_type_comes_from_its_reasons_class() {

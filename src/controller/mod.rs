@@ -110,13 +110,26 @@ pub fn error_policy(guard: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Ac
     };
     let key = object_key(obj);
     let reason = error.reason();
+    // While its namespace is being deleted, a failure is what that deletion does (the
+    // credentials Secret goes first, Events are refused): said, not warned about.
+    let namespace = obj.metadata.namespace.as_deref().unwrap_or_default();
+    let going = (ctx.namespaces.get("", namespace))
+        .is_some_and(|n| n.metadata.deletion_timestamp.is_some());
     if error.is_transient() {
         let delay = ctx.backoff(&key, error.retry_after());
-        warn!(resource = %key, %reason, retry_in = ?delay, "reconcile failed: {error}");
+        if going {
+            info!(resource = %key, %reason, retry_in = ?delay, "reconcile failed while the namespace is being deleted: {error}");
+        } else {
+            warn!(resource = %key, %reason, retry_in = ?delay, "reconcile failed: {error}");
+        }
         Action::requeue(delay)
     } else {
         ctx.reset_backoff(&key);
-        warn!(resource = %key, %reason, "reconcile failed, waiting for a change: {error}");
+        if going {
+            info!(resource = %key, %reason, "reconcile failed while the namespace is being deleted: {error}");
+        } else {
+            warn!(resource = %key, %reason, "reconcile failed, waiting for a change: {error}");
+        }
         Action::await_change()
     }
 }

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use crate::support::real::{Admin, Endpoint};
 
 mod connection;
+mod namespace;
 
 struct Env {
     keycloak: String,

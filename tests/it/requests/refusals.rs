@@ -97,6 +97,39 @@ async fn a_missing_credentials_secret_is_reported_without_calling_keycloak() {
     assert!(emu.log().is_empty());
 }
 
+/// A real namespace deletion removes the credentials Secret before the resource: the failed
+/// reconcile in between is said at INFO, not warned about (the e2e suite checks that the
+/// operator warns about nothing while it deletes a whole namespace).
+#[tokio::test]
+async fn a_failure_while_the_namespace_is_deleted_is_not_a_warning() {
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, finalized);
+    let (ctx, _api) = setup(&obj, false).await;
+    let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
+    for deleting in [false, true] {
+        let mut namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}});
+        if deleting {
+            namespace["metadata"]["deletionTimestamp"] = json!("2026-12-04T00:00:00Z");
+        }
+        ctx.namespaces
+            .insert(serde_json::from_value(namespace).unwrap());
+        let (logs, _captured) = crate::support::Logs::capture();
+        assert_eq!(
+            error_policy(guard(&obj), &err, ctx.clone()),
+            Action::await_change()
+        );
+        let text = logs.text();
+        assert!(text.contains("CredentialsNotFound"), "{text}");
+        assert_eq!(text.contains(" WARN "), !deleting, "{text}");
+        assert_eq!(
+            text.contains("the namespace is being deleted"),
+            deleting,
+            "{text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_invalid_spec_gets_a_condition_and_an_event() {
     let emu = Emulator::start().await;

@@ -1,0 +1,74 @@
+//! End-to-end: a team deletes its whole namespace, with the resource and the credentials Secret
+//! it names in it. The namespace controller deletes both in its own order; the operator still
+//! removes the client (with the session it opened with those credentials), and the namespace
+//! goes, never held by the finalizer.
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, PostParams},
+};
+use omkc::crd::OpenMetadataKeycloakClient;
+use serde_json::json;
+
+use super::*;
+
+#[tokio::test]
+#[ignore = "needs a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL, then cargo test --test it -- --ignored e2e (docs/contributors/testing.md, End-to-end tests)"]
+async fn end_to_end_a_namespace_deleted_whole() {
+    let e = env().expect(
+        "e2e runs against a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL (docs/contributors/testing.md, End-to-end tests)",
+    );
+    omkc::tls::install_crypto_provider();
+    let admin = admin(&e);
+    let client = Client::try_default().await.expect("kube client");
+    let realm = "omkc-e2e-namespace";
+    admin.fresh_realm(realm).await;
+    let run = format!("{:08x}", fastrand::u32(..));
+    let ns = format!("omkc-e2e-{run}");
+    let post = PostParams::default();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+    namespaces.create(&post, &namespace).await.unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let credentials = json!({
+        "metadata": {"name": "keycloak-admin", "labels": {"omkc.dev/keycloak-credentials": "true"}},
+        "stringData": {"username": e.user, "password": e.password}
+    });
+    let credentials = serde_json::from_value(credentials).unwrap();
+    secrets.create(&post, &credentials).await.unwrap();
+    let resources: Api<OpenMetadataKeycloakClient> = Api::namespaced(client.clone(), &ns);
+    let client_id = format!("om-{run}");
+    let resource = json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "openmetadata"},
+        "spec": {
+            "keycloak": {"url": e.keycloak_in_cluster, "realm": realm,
+                         "credentialsSecretRef": {"name": "keycloak-admin"}},
+            "openmetadata": {"url": "https://openmetadata.e2e.example"},
+            "client": {"clientId": client_id}
+        }
+    });
+    let resource = serde_json::from_value(resource).unwrap();
+    resources.create(&post, &resource).await.unwrap();
+    wait_for("Ready=True", Duration::from_secs(120), || async {
+        let status = resources.get("openmetadata").await.ok()?.status?;
+        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+        (ready.status == "True").then_some(())
+    })
+    .await;
+    assert!(keycloak_client(&admin, realm, &client_id).await.is_some());
+
+    namespaces
+        .delete(&ns, &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("the namespace to go", Duration::from_secs(120), || async {
+        namespaces.get_opt(&ns).await.ok()?.is_none().then_some(())
+    })
+    .await;
+    assert!(
+        keycloak_client(&admin, realm, &client_id).await.is_none(),
+        "the client went with the namespace"
+    );
+}
