@@ -32,9 +32,17 @@ RUN="$CACHE/run"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
+# The release's version stamped in, as its own build does (`kubectl version` and /version say it).
+ldflags() {
+  local v pkg=k8s.io/component-base/version
+  v=$(kubernetes_version)
+  v=${v#v}
+  echo "-s -w -X $pkg.gitVersion=v$v -X $pkg.gitMajor=${v%%.*} -X $pkg.gitMinor=$(echo "$v" | cut -d. -f2)"
+}
+
 bin_dir() {
   local hash
-  hash=$(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/tools.go" "$HERE"/etcd/* | sha256sum | cut -c1-16)
+  hash=$( (cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/tools.go" "$HERE"/etcd/*; ldflags) | sha256sum | cut -c1-16)
   echo "$CACHE/bin-$hash"
 }
 
@@ -44,7 +52,7 @@ build() {
   [ -x "$bin/kubectl" ] && return 0
   t=$(uptime_s)
   mkdir -p "$bin.partial"
-  (cd "$HERE" && go build -trimpath -ldflags="-s -w" -o "$bin.partial/" \
+  (cd "$HERE" && go build -trimpath -ldflags="$(ldflags)" -o "$bin.partial/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kubectl)
   (cd "$HERE/etcd" && go build -trimpath -ldflags="-s -w" -o "$bin.partial/etcd" .)

@@ -6,6 +6,7 @@
 //! cargo run --release --example bench                       # 1000 resources, 10 namespaces, 10 ms, resync 30 s
 //! cargo run --release --example bench -- --resources 300 --latency-ms 10 --resync 15s
 //! cargo run --release --example bench -- --instant          # an API server that answers at once
+//! cargo run --release --example bench -- --measure-apiserver  # the model's figures, on the real API server of KUBECONFIG
 //! ```
 //!
 //! The resources are a backlog: all exist before the operator starts. The fake API server costs
@@ -26,6 +27,7 @@ mod support;
 mod baseline;
 mod child;
 mod claims;
+mod measure;
 mod options;
 mod restart;
 mod resync;
@@ -66,9 +68,12 @@ fn main() {
         }
         return;
     }
-    tokio::runtime::Runtime::new()
-        .expect("a runtime")
-        .block_on(bench(options()));
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    if args.get(1).map(String::as_str) == Some("--measure-apiserver") {
+        omkc::tls::install_crypto_provider();
+        return runtime.block_on(measure::measure());
+    }
+    runtime.block_on(bench(options()));
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
