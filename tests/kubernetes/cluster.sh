@@ -185,7 +185,7 @@ EOF
 
 stop() {
   local name pid
-  for name in operator controller-manager apiserver etcd; do
+  for name in standby operator controller-manager apiserver etcd; do
     [ -f "$RUN/$name.pid" ] || continue
     pid=$(cat "$RUN/$name.pid")
     kill -TERM -- "-$pid" 2>/dev/null || true
@@ -193,6 +193,45 @@ stop() {
     kill -KILL -- "-$pid" 2>/dev/null || true
     rm -f "$RUN/$name.pid"
   done
+}
+
+# An instance of the operator, NAME (its log in $RUN/NAME.log), as the chart's Deployment runs it
+# (leader election on) with the e2e workflow's settings.
+operator() {
+  launch "$1" env KUBECONFIG="$RUN/operator.kubeconfig" OPERATOR_NAMESPACE=omkc-system \
+    RESYNC_PERIOD=30s MIN_ROTATION_INTERVAL=0s ALLOW_INLINE_CONNECTIONS=true \
+    HTTP_ADDRESS=127.0.0.1:0 \
+    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/openmetadata-keycloak-operator" run
+}
+
+# A rolling update's failover: a second instance stands by; the leader gets SIGTERM and releases
+# the lease; the standby leads at once and reconciles a new resource (Keycloak at KC).
+failover() {
+  local kc=$1 t ns=omkc-e2e-failover kubectl
+  kubectl="$(bin_dir)/kubectl --kubeconfig=$RUN/admin.kubeconfig"
+  operator standby
+  wait_until "the standby standing by" standby grep -q "standing by until" "$RUN/standby.log"
+  t=$(uptime_s)
+  kill -TERM -- "-$(cat "$RUN/operator.pid")"
+  wait_until "the standby leading" standby grep -q "holding the lease" "$RUN/standby.log"
+  echo "failover: the standby led $(($(uptime_s) - t)) s after the leader's SIGTERM" >&2
+  $kubectl create namespace $ns >/dev/null
+  $kubectl -n $ns create secret generic keycloak-admin --from-literal=username=admin \
+    --from-literal=password="$(keycloak_password)" >/dev/null
+  $kubectl -n $ns label secret keycloak-admin omkc.dev/keycloak-credentials=true >/dev/null
+  $kubectl -n $ns apply -f - >/dev/null <<EOF
+apiVersion: omkc.dev/v1alpha1
+kind: OpenMetadataKeycloakClient
+metadata: {name: openmetadata}
+spec:
+  keycloak: {url: "$kc", realm: omkc-e2e, credentialsSecretRef: {name: keycloak-admin}}
+  openmetadata: {url: "https://openmetadata.failover.example"}
+  client: {clientId: om-failover}
+EOF
+  $kubectl -n $ns wait --for=condition=Ready omkc/openmetadata --timeout=60s >/dev/null \
+    || { echo "== the standby's log:" >&2; cat "$RUN/standby.log" >&2; return 1; }
+  echo "failover: the standby made a new resource Ready" >&2
+  $kubectl delete namespace $ns --timeout=60s >/dev/null
 }
 
 # The real-Kubernetes tests (both_apiservers! scenarios, tests/it/support/apiservers.rs), then
@@ -220,14 +259,11 @@ run_tests() {
   # Their namespaces gone first: the operator starts on a cluster without them.
   "$(bin_dir)/kubectl" --kubeconfig="$RUN/admin.kubeconfig" wait --for=delete namespace \
     -l omkc.dev/test-scenario=true --timeout=60s >/dev/null
-  # As the chart's Deployment runs it (leader election on), with the e2e workflow's settings.
-  launch operator env KUBECONFIG="$RUN/operator.kubeconfig" OPERATOR_NAMESPACE=omkc-system \
-    RESYNC_PERIOD=30s MIN_ROTATION_INTERVAL=0s ALLOW_INLINE_CONNECTIONS=true \
-    HTTP_ADDRESS=127.0.0.1:0 \
-    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/openmetadata-keycloak-operator" run
+  operator operator
   if (cd "$ROOT" && KUBECONFIG="$RUN/admin.kubeconfig" KEYCLOAK_URL="$kc" \
     KEYCLOAK_ADMIN_USER=admin KEYCLOAK_ADMIN_PASSWORD="$(keycloak_password)" \
-    E2E_RESYNC_SECONDS=30 cargo test --locked --test it -- --ignored --nocapture e2e::); then
+    E2E_RESYNC_SECONDS=30 cargo test --locked --test it -- --ignored --nocapture e2e::) \
+    && failover "$kc"; then
     ok=1
   else
     echo "== the operator's log (last 200 lines):" >&2
@@ -235,15 +271,15 @@ run_tests() {
     echo "== the API server's log (last 50 lines):" >&2
     tail -n 50 "$RUN/apiserver.log" >&2
   fi
-  # The operator met nothing that called for a warning, and never logged a credential: the
+  # Neither instance met anything that called for a warning, nor logged a credential: the
   # Keycloak admin's password, or its own ServiceAccount token.
-  if [ "$ok" = 1 ] && grep -E '^[^ ]+ +(WARN|ERROR) ' "$RUN/operator.log" >&2; then
+  if [ "$ok" = 1 ] && grep -E '^[^ ]+ +(WARN|ERROR) ' "$RUN/operator.log" "$RUN/standby.log" >&2; then
     echo "== the operator warned during the e2e suite (above)" >&2
     ok=0
   fi
   if grep -qF -e "$(keycloak_password)" -e "$(sed -n 's/.*token: "\(.*\)".*/\1/p' "$RUN/operator.kubeconfig")" \
-    "$RUN/operator.log"; then
-    echo "== a credential is in the operator's log ($RUN/operator.log)" >&2
+    "$RUN/operator.log" "$RUN/standby.log" 2>/dev/null; then
+    echo "== a credential is in the operator's log ($RUN/operator.log, $RUN/standby.log)" >&2
     ok=0
   fi
   stop
