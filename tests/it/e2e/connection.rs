@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::{
-    Api, Client,
+    Api,
     api::{DeleteParams, Patch, PatchParams, PostParams},
 };
 use omkc::crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient};
@@ -21,8 +21,8 @@ fn created<T: serde::de::DeserializeOwned>(value: Value) -> T {
     serde_json::from_value(value).unwrap()
 }
 
-/// The Ready condition's status of a stored object (`None` until there is one).
-fn ready(object: &Value) -> Option<String> {
+/// The Ready condition's status of a stored connection (`None` until there is one).
+fn connection_ready(object: &Value) -> Option<String> {
     let conditions = object["status"]["conditions"].as_array()?;
     let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
     ready["status"].as_str().map(str::to_string)
@@ -31,14 +31,8 @@ fn ready(object: &Value) -> Option<String> {
 #[tokio::test]
 #[ignore = "needs a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL, then cargo test --test it -- --ignored e2e (docs/contributors/testing.md, End-to-end tests)"]
 async fn end_to_end_through_a_connection() {
-    let e = env().expect(
-        "e2e runs against a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL (docs/contributors/testing.md, End-to-end tests)",
-    );
-    omkc::tls::install_crypto_provider();
-    let admin = admin(&e);
-    let client = Client::try_default().await.expect("kube client");
     let realm = "omkc-e2e-connection";
-    admin.fresh_realm(realm).await;
+    let (e, admin, client) = begin(realm).await;
     let run = format!("{:08x}", fastrand::u32(..));
     let (ns, connection) = (format!("omkc-e2e-{run}"), format!("e2e-{run}"));
     let operator_ns = operator_namespace();
@@ -75,7 +69,7 @@ async fn end_to_end_through_a_connection() {
         let (api, name) = (connections.clone(), connection.clone());
         async move {
             let object = stored(api, name).await?;
-            (ready(&object).as_deref() == Some("True")).then(|| object["status"].clone())
+            (connection_ready(&object).as_deref() == Some("True")).then(|| object["status"].clone())
         }
     })
     .await;
@@ -101,11 +95,7 @@ async fn end_to_end_through_a_connection() {
         }
     });
     resources.create(&post, &created(resource)).await.unwrap();
-    wait_for("Ready=True", Duration::from_secs(120), || async {
-        let object = serde_json::to_value(resources.get("openmetadata").await.ok()?).ok()?;
-        (ready(&object).as_deref() == Some("True")).then_some(())
-    })
-    .await;
+    ready(&resources, "openmetadata").await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let first = secrets.get("oidc-first").await.expect("the Secret");
     let kc = keycloak_client(&admin, realm, &client_id)

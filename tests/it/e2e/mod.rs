@@ -97,20 +97,38 @@ where
     }
 }
 
-#[tokio::test]
-#[ignore = "needs a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL, then cargo test --test it -- --ignored e2e (docs/contributors/testing.md, End-to-end tests)"]
-async fn end_to_end_on_a_real_cluster_and_keycloak() {
+/// A scenario's start: the environment, Keycloak's admin and the cluster's client, and the
+/// scenario's own `realm`, made afresh, with admin events on.
+async fn begin(realm: &str) -> (Env, Admin, Client) {
     let e = env().expect(
         "e2e runs against a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL (docs/contributors/testing.md, End-to-end tests)",
     );
     omkc::tls::install_crypto_provider();
     let admin = admin(&e);
     let client = Client::try_default().await.expect("kube client");
-    let realm = "omkc-e2e";
-    let ns = format!("omkc-e2e-{}", fastrand::u32(..));
-
-    // The test's own realm, made afresh, with admin events on.
     admin.fresh_realm(realm).await;
+    (e, admin, client)
+}
+
+/// The status of the resource `name` once it is Ready (at most 120 s).
+async fn ready(
+    resources: &Api<OpenMetadataKeycloakClient>,
+    name: &str,
+) -> omkc::crd::OpenMetadataKeycloakClientStatus {
+    wait_for("Ready=True", Duration::from_secs(120), || async {
+        let status = resources.get(name).await.ok()?.status?;
+        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+        (ready.status == "True").then_some(status)
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL, then cargo test --test it -- --ignored e2e (docs/contributors/testing.md, End-to-end tests)"]
+async fn end_to_end_on_a_real_cluster_and_keycloak() {
+    let realm = "omkc-e2e";
+    let (e, admin, client) = begin(realm).await;
+    let ns = format!("omkc-e2e-{}", fastrand::u32(..));
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces
@@ -146,13 +164,7 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
     .unwrap();
     resources.create(&PostParams::default(), &cr).await.unwrap();
 
-    let ready = wait_for("Ready=True", Duration::from_secs(120), || async {
-        let obj = resources.get("openmetadata").await.ok()?;
-        let status = obj.status?;
-        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
-        (ready.status == "True").then_some(status)
-    })
-    .await;
+    let ready = ready(&resources, "openmetadata").await;
     assert_eq!(ready.secret_name.as_deref(), Some("oidc-secrets"));
 
     // Converged means silent: with admin events on, two resync periods (the workflow runs

@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
-    Api, Client,
+    Api,
     api::{DeleteParams, PostParams},
 };
 use omkc::crd::OpenMetadataKeycloakClient;
@@ -16,14 +16,8 @@ use super::*;
 #[tokio::test]
 #[ignore = "needs a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL, then cargo test --test it -- --ignored e2e (docs/contributors/testing.md, End-to-end tests)"]
 async fn end_to_end_a_namespace_deleted_whole() {
-    let e = env().expect(
-        "e2e runs against a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL (docs/contributors/testing.md, End-to-end tests)",
-    );
-    omkc::tls::install_crypto_provider();
-    let admin = admin(&e);
-    let client = Client::try_default().await.expect("kube client");
     let realm = "omkc-e2e-namespace";
-    admin.fresh_realm(realm).await;
+    let (e, admin, client) = begin(realm).await;
     let run = format!("{:08x}", fastrand::u32(..));
     let ns = format!("omkc-e2e-{run}");
     let post = PostParams::default();
@@ -51,12 +45,7 @@ async fn end_to_end_a_namespace_deleted_whole() {
     });
     let resource = serde_json::from_value(resource).unwrap();
     resources.create(&post, &resource).await.unwrap();
-    wait_for("Ready=True", Duration::from_secs(120), || async {
-        let status = resources.get("openmetadata").await.ok()?.status?;
-        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
-        (ready.status == "True").then_some(())
-    })
-    .await;
+    ready(&resources, "openmetadata").await;
     assert!(keycloak_client(&admin, realm, &client_id).await.is_some());
 
     namespaces
