@@ -11,7 +11,8 @@
 #   tests/kubernetes/cluster.sh test VERSION     start it and Keycloak VERSION, install the
 #                                                operator's manifest, run the real-Kubernetes
 #                                                tests, then the operator binary as its
-#                                                ServiceAccount and the e2e suite; stop all
+#                                                ServiceAccount, the e2e suite and a failover
+#                                                to a standby; stop all
 #
 # The versions are those of go.mod (k8s.io/kubernetes, with its staging modules replaced by their
 # releases) and etcd/go.mod; the Go module proxy serves them. The binaries are cached under
@@ -57,6 +58,8 @@ build() {
     k8s.io/kubernetes/cmd/kubectl)
   (cd "$HERE/etcd" && go build -trimpath -ldflags="-s -w" -o "$bin.partial/etcd" .)
   mv "$bin.partial" "$bin"
+  # Binaries of other versions (or flags) go: ~300 MB each.
+  find "$CACHE" -maxdepth 1 -name 'bin-*' ! -path "$bin" ! -path "$bin.partial" -exec rm -rf {} +
   echo "Kubernetes $(kubernetes_version): built in $(($(uptime_s) - t)) s into $bin" >&2
 }
 
