@@ -159,10 +159,56 @@ both_apiservers!(cel_makes_the_keycloak_of_a_resource_immutable, |cluster| {
         .expect("new credentials for the same Keycloak are fine");
 });
 
-#[test]
-fn cel_makes_a_connections_url_immutable() {
-    let crd = serde_json::to_value(omkc::crd::ClusterKeycloakConnection::crd()).unwrap();
-    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+/// Whether the connection `new` is admitted (created, or as an update of `old`): as [`admit`],
+/// for the cluster-scoped ClusterKeycloakConnection (a real server's is deleted afterwards).
+async fn admit_connection(
+    cluster: &Cluster,
+    new: &Value,
+    old: Option<&Value>,
+) -> Result<(), String> {
+    if cluster.fake_server().is_some() {
+        let crd = serde_json::to_value(omkc::crd::ClusterKeycloakConnection::crd()).unwrap();
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        return (Validator::new().validate(schema, new, old)).map_err(|e| e.to_string());
+    }
+    let name = format!("admit-{}", cluster.namespace());
+    let written = |v: &Value| {
+        let mut v = v.clone();
+        v["metadata"] = json!({"name": name});
+        serde_json::from_value::<omkc::crd::ClusterKeycloakConnection>(v).unwrap()
+    };
+    let api: kube::Api<omkc::crd::ClusterKeycloakConnection> = kube::Api::all(cluster.admin());
+    let refused = |e: kube::Error| match e {
+        kube::Error::Api(s) => s.message,
+        e => panic!("{e}"),
+    };
+    let dry_run = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let Some(old) = old else {
+        return api
+            .create(&dry_run, &written(new))
+            .await
+            .map(drop)
+            .map_err(refused);
+    };
+    let stored = (api.create(&Default::default(), &written(old)).await)
+        .expect("the earlier version admitted");
+    let mut new = written(new);
+    new.metadata.resource_version = stored.metadata.resource_version;
+    let answer = api
+        .replace(&name, &dry_run, &new)
+        .await
+        .map(drop)
+        .map_err(refused);
+    api.delete(&name, &Default::default())
+        .await
+        .expect("the connection deleted");
+    answer
+}
+
+both_apiservers!(cel_makes_a_connections_url_immutable, |cluster| {
     let connection = |url: &str| {
         json!({"apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
                "metadata": {"name": "platform"},
@@ -170,18 +216,17 @@ fn cel_makes_a_connections_url_immutable() {
                         "namespaceSelector": {}, "allowedRealms": ["*"]}})
     };
     let old = connection("https://kc.example.com");
-    Validator::new().validate(schema, &old, None).unwrap();
-    let err = Validator::new()
-        .validate(schema, &connection("https://evil.example.com"), Some(&old))
-        .unwrap_err()
-        .to_string();
+    admit_connection(cluster, &old, None).await.unwrap();
+    let moved = connection("https://evil.example.com");
+    let err = admit_connection(cluster, &moved, Some(&old))
+        .await
+        .unwrap_err();
     assert!(err.contains("url is immutable"), "{err}");
-    let err = Validator::new()
-        .validate(schema, &connection("ftp://x"), None)
-        .unwrap_err()
-        .to_string();
+    let err = admit_connection(cluster, &connection("ftp://x"), None)
+        .await
+        .unwrap_err();
     assert!(err.contains("absolute http(s) URL"), "{err}");
-}
+});
 
 both_apiservers!(cel_accepts_the_fixtures, |cluster| {
     admit(cluster, &fixture("basic.yaml"), None).await.unwrap();
