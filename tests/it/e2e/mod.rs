@@ -25,6 +25,7 @@ use crate::support::real::{Admin, Endpoint};
 
 mod connection;
 mod namespace;
+mod rollout;
 
 struct Env {
     keycloak: String,
