@@ -124,33 +124,33 @@ async fn ready(
     .await
 }
 
+/// A team's namespace, `omkc-e2e-<run>`, with the Keycloak admin's credentials in the Secret
+/// `keycloak-admin`, labelled as the operator asks.
+async fn team_namespace(client: &Client, e: &Env, run: &str) -> String {
+    let ns = format!("omkc-e2e-{run}");
+    let post = PostParams::default();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+    namespaces.create(&post, &namespace).await.unwrap();
+    let credentials = json!({
+        "metadata": {"name": "keycloak-admin", "labels": {"omkc.dev/keycloak-credentials": "true"}},
+        "stringData": {"username": e.user, "password": e.password}
+    });
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    (secrets.create(&post, &serde_json::from_value(credentials).unwrap()))
+        .await
+        .unwrap();
+    ns
+}
+
 #[tokio::test]
 #[ignore = "needs a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL, then cargo test --test it -- --ignored e2e (docs/contributors/testing.md, End-to-end tests)"]
 async fn end_to_end_on_a_real_cluster_and_keycloak() {
     let realm = "omkc-e2e";
     let (e, admin, client) = begin(realm).await;
-    let ns = format!("omkc-e2e-{}", fastrand::u32(..));
-
+    let ns = team_namespace(&client, &e, &format!("{:08x}", fastrand::u32(..))).await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-        )
-        .await
-        .unwrap();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "metadata": {"name": "keycloak-admin", "labels": {"omkc.dev/keycloak-credentials": "true"}},
-                "stringData": {"username": e.user, "password": e.password}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
 
     let resources: Api<OpenMetadataKeycloakClient> = Api::namespaced(client.clone(), &ns);
     let cr: OpenMetadataKeycloakClient = serde_json::from_value(json!({

@@ -3,7 +3,7 @@
 //! removes the client (with the session it opened with those credentials), and the namespace
 //! goes, never held by the finalizer.
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api,
     api::{DeleteParams, PostParams},
@@ -19,18 +19,9 @@ async fn end_to_end_a_namespace_deleted_whole() {
     let realm = "omkc-e2e-namespace";
     let (e, admin, client) = begin(realm).await;
     let run = format!("{:08x}", fastrand::u32(..));
-    let ns = format!("omkc-e2e-{run}");
+    let ns = team_namespace(&client, &e, &run).await;
     let post = PostParams::default();
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-    namespaces.create(&post, &namespace).await.unwrap();
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let credentials = json!({
-        "metadata": {"name": "keycloak-admin", "labels": {"omkc.dev/keycloak-credentials": "true"}},
-        "stringData": {"username": e.user, "password": e.password}
-    });
-    let credentials = serde_json::from_value(credentials).unwrap();
-    secrets.create(&post, &credentials).await.unwrap();
     let resources: Api<OpenMetadataKeycloakClient> = Api::namespaced(client.clone(), &ns);
     let client_id = format!("om-{run}");
     let resource = json!({

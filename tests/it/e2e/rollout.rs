@@ -21,19 +21,10 @@ use super::*;
 async fn end_to_end_a_rollout_the_role_does_not_grant() {
     let realm = "omkc-e2e-rollout";
     let (e, _admin, client) = begin(realm).await;
-    let ns = format!("omkc-e2e-{:08x}", fastrand::u32(..));
+    let ns = team_namespace(&client, &e, &format!("{:08x}", fastrand::u32(..))).await;
     let post = PostParams::default();
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-    namespaces.create(&post, &namespace).await.unwrap();
-    let credentials = json!({
-        "metadata": {"name": "keycloak-admin", "labels": {"omkc.dev/keycloak-credentials": "true"}},
-        "stringData": {"username": e.user, "password": e.password}
-    });
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    (secrets.create(&post, &serde_json::from_value(credentials).unwrap()))
-        .await
-        .unwrap();
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
     let deployment = json!({
         "metadata": {"name": "openmetadata"},
