@@ -54,14 +54,9 @@ pub(crate) async fn stale_copy(
     held: Option<&[&str]>,
     cached: Option<&[&str]>,
 ) -> (ApiServer, Arc<Context>, OpenMetadataKeycloakClient) {
-    omkc::tls::install_crypto_provider();
-    let api = ApiServer::start().await;
-    api.put(resource(held));
-    let mut copy: OpenMetadataKeycloakClient =
-        serde_json::from_value(api.get(CRS, NS, "om").unwrap()).unwrap();
-    copy.metadata.finalizers = cached.map(|f| f.iter().map(|s| s.to_string()).collect());
-    let ctx = Arc::new(Context::new(api.client(), Settings::default()));
-    (api, ctx, copy)
+    let cluster = Cluster::fake().await;
+    let (ctx, copy) = stale_copy_on(&cluster, held, cached).await;
+    (cluster.into_fake(), ctx, copy)
 }
 
 async fn finalizers_on(cluster: &Cluster) -> Value {

@@ -33,6 +33,9 @@ RUN="$CACHE/run"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
+# kubectl as the cluster's administrator.
+kubectl() { "$(bin_dir)/kubectl" --kubeconfig="$RUN/admin.kubeconfig" "$@"; }
+
 # The release's version stamped in, as its own build does (`kubectl version` and /version say it).
 ldflags() {
   local v pkg=k8s.io/component-base/version
@@ -171,11 +174,10 @@ start() {
 # namespace, the ServiceAccount and its RBAC), and a kubeconfig with a token of that
 # ServiceAccount (TokenRequest), as the operator's pod is given.
 install() {
-  local kubectl token
-  kubectl="$(bin_dir)/kubectl --kubeconfig=$RUN/admin.kubeconfig"
-  $kubectl apply --server-side -f "$ROOT/deploy/kubernetes/openmetadata-keycloak-operator.yaml" >/dev/null
-  $kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
-  token=$($kubectl -n omkc-system create token openmetadata-keycloak-operator --duration=2h)
+  local token
+  kubectl apply --server-side -f "$ROOT/deploy/kubernetes/openmetadata-keycloak-operator.yaml" >/dev/null
+  kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
+  token=$(kubectl -n omkc-system create token openmetadata-keycloak-operator --duration=2h)
   cat >"$RUN/operator.kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -210,19 +212,18 @@ operator() {
 # A rolling update's failover: a second instance stands by; the leader gets SIGTERM and releases
 # the lease; the standby leads at once and reconciles a new resource (Keycloak at KC).
 failover() {
-  local kc=$1 t ns=omkc-e2e-failover kubectl
-  kubectl="$(bin_dir)/kubectl --kubeconfig=$RUN/admin.kubeconfig"
+  local kc=$1 t ns=omkc-e2e-failover
   operator standby
   wait_until "the standby standing by" standby grep -q "standing by until" "$RUN/standby.log"
   t=$(uptime_s)
   kill -TERM -- "-$(cat "$RUN/operator.pid")"
   wait_until "the standby leading" standby grep -q "holding the lease" "$RUN/standby.log"
   echo "failover: the standby led $(($(uptime_s) - t)) s after the leader's SIGTERM" >&2
-  $kubectl create namespace $ns >/dev/null
-  $kubectl -n $ns create secret generic keycloak-admin --from-literal=username=admin \
+  kubectl create namespace $ns >/dev/null
+  kubectl -n $ns create secret generic keycloak-admin --from-literal=username=admin \
     --from-literal=password="$(keycloak_password)" >/dev/null
-  $kubectl -n $ns label secret keycloak-admin omkc.dev/keycloak-credentials=true >/dev/null
-  $kubectl -n $ns apply -f - >/dev/null <<EOF
+  kubectl -n $ns label secret keycloak-admin omkc.dev/keycloak-credentials=true >/dev/null
+  kubectl -n $ns apply -f - >/dev/null <<EOF
 apiVersion: omkc.dev/v1alpha1
 kind: OpenMetadataKeycloakClient
 metadata: {name: openmetadata}
@@ -231,10 +232,10 @@ spec:
   openmetadata: {url: "https://openmetadata.failover.example"}
   client: {clientId: om-failover}
 EOF
-  $kubectl -n $ns wait --for=condition=Ready omkc/openmetadata --timeout=60s >/dev/null \
+  kubectl -n $ns wait --for=condition=Ready omkc/openmetadata --timeout=60s >/dev/null \
     || { echo "== the standby's log:" >&2; cat "$RUN/standby.log" >&2; return 1; }
   echo "failover: the standby made a new resource Ready" >&2
-  $kubectl delete namespace $ns --timeout=60s >/dev/null
+  kubectl delete namespace $ns --timeout=60s >/dev/null
 }
 
 # The real-Kubernetes tests (both_apiservers! scenarios, tests/it/support/apiservers.rs), then
@@ -260,7 +261,7 @@ run_tests() {
     die "the real-Kubernetes tests failed on Kubernetes $(kubernetes_version)"
   fi
   # Their namespaces gone first: the operator starts on a cluster without them.
-  "$(bin_dir)/kubectl" --kubeconfig="$RUN/admin.kubeconfig" wait --for=delete namespace \
+  kubectl wait --for=delete namespace \
     -l omkc.dev/test-scenario=true --timeout=60s >/dev/null
   operator operator
   if (cd "$ROOT" && KUBECONFIG="$RUN/admin.kubeconfig" KEYCLOAK_URL="$kc" \

@@ -1,11 +1,17 @@
 //! The CEL rules of the CRDs, evaluated by a real CEL engine.
 
 use super::*;
+use omkc::crd::ClusterKeycloakConnection;
+
 use crate::{both_apiservers, support::apiservers::Cluster};
 
-fn schema() -> Value {
-    let crd = serde_json::to_value(OpenMetadataKeycloakClient::crd()).unwrap();
-    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+/// The CRD of `K`, as JSON.
+fn crd_of<K: CustomResourceExt>() -> Value {
+    serde_json::to_value(K::crd()).unwrap()
+}
+
+fn schema_of(crd: &Value) -> &Value {
+    &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 }
 
 fn as_json(obj: &OpenMetadataKeycloakClient) -> Value {
@@ -18,39 +24,44 @@ pub(super) fn cel(
 ) -> Result<(), String> {
     let old = old.map(as_json);
     Validator::new()
-        .validate(&schema(), &as_json(new), old.as_ref())
+        .validate(
+            schema_of(&crd_of::<OpenMetadataKeycloakClient>()),
+            &as_json(new),
+            old.as_ref(),
+        )
         .map_err(|e| e.to_string())
 }
 
-/// Whether `new` is admitted (as created, or as an update of `old`): by the CEL engine for the
-/// fake API server, which does not evaluate rules itself; by a real API server's own admission
-/// (schema, CEL rules, transition rules), asked with a dry run, for `real_kubernetes`. A refusal
-/// is the API server's message.
-pub(super) async fn admit(
+/// Whether the `K` object `new` is admitted (as created, or as an update of `old`): by the CEL
+/// engine for the fake API server, which does not evaluate rules itself; by a real API server's
+/// own admission (schema, CEL rules, transition rules), asked with a dry run, for
+/// `real_kubernetes` (the earlier version is stored for it, then deleted). A refusal is the API
+/// server's message.
+async fn admit_as<K: kube::Resource<DynamicType = ()> + CustomResourceExt>(
     cluster: &Cluster,
-    new: &OpenMetadataKeycloakClient,
-    old: Option<&OpenMetadataKeycloakClient>,
+    new: &Value,
+    old: Option<&Value>,
 ) -> Result<(), String> {
+    let crd = crd_of::<K>();
     if cluster.fake_server().is_some() {
-        return cel(new, old);
+        let validated = Validator::new().validate(schema_of(&crd), new, old);
+        return validated.map_err(|e| e.to_string());
     }
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let name = format!(
-        "admit-{}",
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
-    // As a user writes it: no server-set metadata.
-    let as_written = |obj: &OpenMetadataKeycloakClient| {
-        let mut obj = obj.clone();
-        obj.metadata = kube::core::ObjectMeta {
-            name: Some(name.clone()),
-            namespace: Some(cluster.namespace().to_string()),
-            ..Default::default()
-        };
-        obj
+    let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("admit-{}-{next}", cluster.namespace());
+    let resource = kube::api::ApiResource::erase::<K>(&());
+    let api: kube::Api<kube::api::DynamicObject> = if crd["spec"]["scope"] == "Namespaced" {
+        kube::Api::namespaced_with(cluster.admin(), cluster.namespace(), &resource)
+    } else {
+        kube::Api::all_with(cluster.admin(), &resource)
     };
-    let api: kube::Api<OpenMetadataKeycloakClient> =
-        kube::Api::namespaced(cluster.admin(), cluster.namespace());
+    // As a user writes it: no server-set metadata.
+    let written = |v: &Value| {
+        let mut v = v.clone();
+        v["metadata"] = json!({"name": name});
+        serde_json::from_value::<kube::api::DynamicObject>(v).unwrap()
+    };
     let refused = |e: kube::Error| match e {
         kube::Error::Api(s) => s.message,
         e => panic!("{e}"),
@@ -59,18 +70,27 @@ pub(super) async fn admit(
         dry_run: true,
         ..Default::default()
     };
-    let mut new = as_written(new);
-    if let Some(old) = old {
-        let stored = (api.create(&Default::default(), &as_written(old)).await)
-            .expect("the earlier version admitted");
-        new.metadata.resource_version = stored.metadata.resource_version;
-        return api
-            .replace(&name, &dry_run, &new)
-            .await
-            .map(drop)
-            .map_err(refused);
-    }
-    api.create(&dry_run, &new).await.map(drop).map_err(refused)
+    let Some(old) = old else {
+        let answer = api.create(&dry_run, &written(new)).await;
+        return answer.map(drop).map_err(refused);
+    };
+    let stored = (api.create(&Default::default(), &written(old)).await)
+        .expect("the earlier version admitted");
+    let mut new = written(new);
+    new.metadata.resource_version = stored.metadata.resource_version;
+    let answer = api.replace(&name, &dry_run, &new).await;
+    (api.delete(&name, &Default::default()).await).expect("the earlier version deleted");
+    answer.map(drop).map_err(refused)
+}
+
+/// [`admit_as`] for a resource.
+pub(super) async fn admit(
+    cluster: &Cluster,
+    new: &OpenMetadataKeycloakClient,
+    old: Option<&OpenMetadataKeycloakClient>,
+) -> Result<(), String> {
+    let old = old.map(as_json);
+    admit_as::<OpenMetadataKeycloakClient>(cluster, &as_json(new), old.as_ref()).await
 }
 
 /// A resource that uses a ClusterKeycloakConnection.
@@ -159,55 +179,6 @@ both_apiservers!(cel_makes_the_keycloak_of_a_resource_immutable, |cluster| {
         .expect("new credentials for the same Keycloak are fine");
 });
 
-/// Whether the connection `new` is admitted (created, or as an update of `old`): as [`admit`],
-/// for the cluster-scoped ClusterKeycloakConnection (a real server's is deleted afterwards).
-async fn admit_connection(
-    cluster: &Cluster,
-    new: &Value,
-    old: Option<&Value>,
-) -> Result<(), String> {
-    if cluster.fake_server().is_some() {
-        let crd = serde_json::to_value(omkc::crd::ClusterKeycloakConnection::crd()).unwrap();
-        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
-        return (Validator::new().validate(schema, new, old)).map_err(|e| e.to_string());
-    }
-    let name = format!("admit-{}", cluster.namespace());
-    let written = |v: &Value| {
-        let mut v = v.clone();
-        v["metadata"] = json!({"name": name});
-        serde_json::from_value::<omkc::crd::ClusterKeycloakConnection>(v).unwrap()
-    };
-    let api: kube::Api<omkc::crd::ClusterKeycloakConnection> = kube::Api::all(cluster.admin());
-    let refused = |e: kube::Error| match e {
-        kube::Error::Api(s) => s.message,
-        e => panic!("{e}"),
-    };
-    let dry_run = kube::api::PostParams {
-        dry_run: true,
-        ..Default::default()
-    };
-    let Some(old) = old else {
-        return api
-            .create(&dry_run, &written(new))
-            .await
-            .map(drop)
-            .map_err(refused);
-    };
-    let stored = (api.create(&Default::default(), &written(old)).await)
-        .expect("the earlier version admitted");
-    let mut new = written(new);
-    new.metadata.resource_version = stored.metadata.resource_version;
-    let answer = api
-        .replace(&name, &dry_run, &new)
-        .await
-        .map(drop)
-        .map_err(refused);
-    api.delete(&name, &Default::default())
-        .await
-        .expect("the connection deleted");
-    answer
-}
-
 both_apiservers!(cel_makes_a_connections_url_immutable, |cluster| {
     let connection = |url: &str| {
         json!({"apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
@@ -216,13 +187,15 @@ both_apiservers!(cel_makes_a_connections_url_immutable, |cluster| {
                         "namespaceSelector": {}, "allowedRealms": ["*"]}})
     };
     let old = connection("https://kc.example.com");
-    admit_connection(cluster, &old, None).await.unwrap();
+    admit_as::<ClusterKeycloakConnection>(cluster, &old, None)
+        .await
+        .unwrap();
     let moved = connection("https://evil.example.com");
-    let err = admit_connection(cluster, &moved, Some(&old))
+    let err = admit_as::<ClusterKeycloakConnection>(cluster, &moved, Some(&old))
         .await
         .unwrap_err();
     assert!(err.contains("url is immutable"), "{err}");
-    let err = admit_connection(cluster, &connection("ftp://x"), None)
+    let err = admit_as::<ClusterKeycloakConnection>(cluster, &connection("ftp://x"), None)
         .await
         .unwrap_err();
     assert!(err.contains("absolute http(s) URL"), "{err}");

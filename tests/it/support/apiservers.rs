@@ -126,6 +126,14 @@ impl Cluster {
         }
     }
 
+    /// The fake API server itself; panics on a real one.
+    pub fn into_fake(self) -> ApiServer {
+        match self {
+            Self::Fake(api) => api,
+            Self::Real { .. } => panic!("a real API server is not the fake"),
+        }
+    }
+
     /// The fake API server, for what only it can tell (the requests made).
     pub fn fake_server(&self) -> Option<&ApiServer> {
         match self {
