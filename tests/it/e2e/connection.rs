@@ -2,13 +2,8 @@
 //! namespace, a namespace selector, a values ConfigMap, a renamed Secret, and the garbage
 //! collector removing what a deleted resource owned.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
-use kube::{
-    Api,
-    api::{DeleteParams, Patch, PatchParams, PostParams},
-};
-use omkc::crd::{ClusterKeycloakConnection, OpenMetadataKeycloakClient};
-use serde_json::{Value, json};
+use k8s_openapi::api::core::v1::ConfigMap;
+use omkc::crd::ClusterKeycloakConnection;
 
 use super::*;
 

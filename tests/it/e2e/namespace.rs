@@ -3,14 +3,6 @@
 //! removes the client (with the session it opened with those credentials), and the namespace
 //! goes, never held by the finalizer.
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::{
-    Api,
-    api::{DeleteParams, PostParams},
-};
-use omkc::crd::OpenMetadataKeycloakClient;
-use serde_json::json;
-
 use super::*;
 
 #[tokio::test]

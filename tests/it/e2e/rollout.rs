@@ -2,17 +2,7 @@
 //! whose role grants nothing on workloads. The resource is still Ready with its client and
 //! Secret, the Deployment is untouched, and a Warning says which chart value to set.
 
-use k8s_openapi::api::{
-    apps::v1::Deployment,
-    core::v1::{Namespace, Secret},
-    events::v1::Event,
-};
-use kube::{
-    Api,
-    api::{DeleteParams, PostParams},
-};
-use omkc::crd::OpenMetadataKeycloakClient;
-use serde_json::json;
+use k8s_openapi::api::{apps::v1::Deployment, events::v1::Event};
 
 use super::*;
 
