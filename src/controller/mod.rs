@@ -22,10 +22,10 @@ mod watches;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::{
     Api, Client, Resource, ResourceExt,
-    core::DeserializeGuard,
+    core::{DeserializeGuard, PartialObjectMeta},
     runtime::{
         Controller, WatchStreamExt,
         controller::{self, Action},
@@ -34,7 +34,7 @@ use kube::{
         watcher,
     },
 };
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     context::Context,
@@ -52,7 +52,7 @@ type Guarded = DeserializeGuard<OpenMetadataKeycloakClient>;
 pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
     use tracing::Instrument;
     let meta = guard.meta();
-    let namespace = meta.namespace.as_deref().unwrap_or_default();
+    let namespace = meta.namespace.clone().unwrap_or_default();
     let name = meta.name.as_deref().unwrap_or_default();
     let (key, deleting) = (
         object_key(guard.as_ref()),
@@ -63,9 +63,15 @@ pub async fn measured_reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Resul
     }
     let span = tracing::info_span!("reconcile", %namespace, %name);
     let started = std::time::Instant::now();
-    let result = reconcile::reconcile(guard, ctx.clone())
+    let result = match reconcile::reconcile(guard, ctx.clone())
         .instrument(span)
-        .await;
+        .await
+    {
+        Err(e) if namespace_deleted(&ctx, &namespace, e.reason()).await => {
+            Err(e.in_namespace_deletion())
+        }
+        result => result,
+    };
     let (outcome, reason) = match &result {
         Ok(_) => ("success", Reason::Reconciled),
         Err(e) => ("error", e.reason()),
@@ -102,6 +108,40 @@ async fn fair_reconcile(
     measured_reconcile(guard, ctx).await
 }
 
+/// Whether the failure with `reason` of a resource in `namespace` is what the namespace's
+/// deletion does: the namespace cache shows the deletion or, for a failure on the Kubernetes
+/// side, a quorum read does. The namespace controller deletes the credentials Secret before
+/// the resource, and that can come before the watch shows the namespace deleting; the read
+/// keeps the choice between news and a warning from depending on that order. Failures in
+/// Keycloak are not read for: an outage fails every resource, and no deletion causes one.
+async fn namespace_deleted(ctx: &Context, namespace: &str, reason: Reason) -> bool {
+    let deleting = |n: &PartialObjectMeta<Namespace>| n.metadata.deletion_timestamp.is_some();
+    if ctx
+        .namespaces
+        .get("", namespace)
+        .is_some_and(|n| deleting(&n))
+    {
+        return true;
+    }
+    use Reason::*;
+    if !matches!(
+        reason,
+        CredentialsNotFound | SecretSourceNotFound | KubernetesRejected | KubernetesError
+    ) {
+        return false;
+    }
+    match Api::<Namespace>::all(ctx.client.clone())
+        .get_metadata_opt(namespace)
+        .await
+    {
+        Ok(found) => found.is_some_and(|n| deleting(&n)),
+        Err(e) => {
+            debug!(%namespace, "namespace not read after a failure: {e}");
+            false
+        }
+    }
+}
+
 /// Decides when to retry after an error: backoff (at least what the failing service asked
 /// for) for transient errors; permanent ones wait for a change or the next resync.
 pub fn error_policy(guard: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -110,11 +150,7 @@ pub fn error_policy(guard: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Ac
     };
     let key = object_key(obj);
     let reason = error.reason();
-    // While its namespace is being deleted, a failure is what that deletion does (the
-    // credentials Secret goes first, Events are refused): said, not warned about.
-    let namespace = obj.metadata.namespace.as_deref().unwrap_or_default();
-    let going = (ctx.namespaces.get("", namespace))
-        .is_some_and(|n| n.metadata.deletion_timestamp.is_some());
+    let going = error.during_namespace_deletion();
     if error.is_transient() {
         let delay = ctx.backoff(&key, error.retry_after());
         if going {

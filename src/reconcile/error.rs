@@ -16,6 +16,8 @@ pub struct Error {
     message: String,
     retry_after: Option<Duration>,
     status: Option<u16>,
+    /// Met while the resource's namespace is being deleted (see [`Error::in_namespace_deletion`]).
+    namespace_deleted: bool,
 }
 
 impl fmt::Display for Error {
@@ -33,6 +35,7 @@ impl From<KeycloakError> for Error {
             message: e.to_string(),
             retry_after: e.retry_after(),
             status: None,
+            namespace_deleted: false,
         }
     }
 }
@@ -51,6 +54,7 @@ impl Error {
             message: message.into(),
             retry_after: None,
             status: None,
+            namespace_deleted: false,
         }
     }
 
@@ -176,6 +180,20 @@ impl Error {
     /// Whether Kubernetes refused with this HTTP status (403: the role does not grant it).
     pub fn refused_with(&self, code: u16) -> bool {
         self.status == Some(code)
+    }
+
+    /// This failure, known to be what the deletion of the resource's namespace does (its
+    /// Secrets go first, new objects are refused): logged as news, not as a warning.
+    pub fn in_namespace_deletion(self) -> Self {
+        Self {
+            namespace_deleted: true,
+            ..self
+        }
+    }
+
+    /// Whether [`Error::in_namespace_deletion`] marked this failure.
+    pub fn during_namespace_deletion(&self) -> bool {
+        self.namespace_deleted
     }
 }
 

@@ -325,8 +325,8 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         }
         if let Some(ns) = namespace {
             // Namespaced objects only in its namespace; cluster-scoped reads only of the
-            // connections, its own namespace's labels and kube-system's UID; the connections'
-            // status.
+            // connections, its own namespace (its labels; whether it is being deleted, after a
+            // failure) and kube-system's UID; the connections' status.
             let connection_status = r.method == "PATCH"
                 && r.path
                     .starts_with("/apis/omkc.dev/v1alpha1/clusterkeycloakconnections/")
@@ -337,6 +337,7 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
                         || r.path
                             .starts_with("/apis/omkc.dev/v1alpha1/clusterkeycloakconnections/")
                         || r.path == "/api/v1/namespaces/kube-system"
+                        || r.path == format!("/api/v1/namespaces/{ns}")
                         || (r.path == "/api/v1/namespaces"
                             && r.query.contains(&format!("metadata.name%3D{ns}"))));
             assert!(

@@ -19,7 +19,7 @@ use kube::{
 };
 use omkc::{
     Context, Settings,
-    controller::error_policy,
+    controller::{error_policy, measured_reconcile},
     crd::{DeletionPolicy, FINALIZER, OpenMetadataKeycloakClient},
     reason::Reason,
     reconcile::reconcile,

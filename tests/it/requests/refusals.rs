@@ -99,34 +99,56 @@ async fn a_missing_credentials_secret_is_reported_without_calling_keycloak() {
 
 /// A real namespace deletion removes the credentials Secret before the resource: the failed
 /// reconcile in between is said at INFO, not warned about (the e2e suite checks that the
-/// operator warns about nothing while it deletes a whole namespace).
+/// operator warns about nothing while it deletes a whole namespace). Whether the watch has
+/// shown the deletion yet does not matter: a failure on the Kubernetes side reads the
+/// namespace; a failure in Keycloak does not.
 #[tokio::test]
 async fn a_failure_while_the_namespace_is_deleted_is_not_a_warning() {
     let emu = Emulator::start().await;
     let obj = resource(&emu.base_url, finalized);
-    let (ctx, _api) = setup(&obj, false).await;
-    let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
-    for deleting in [false, true] {
+    let namespace = |deleting: bool| {
         let mut namespace =
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}});
         if deleting {
             namespace["metadata"]["deletionTimestamp"] = json!("2026-12-04T00:00:00Z");
         }
+        namespace
+    };
+    // (what the watch shows, what the API server holds, whether Keycloak is down, INFO)
+    for (cached, stored, keycloak_down, said) in [
+        (false, false, false, false),
+        (true, false, false, true),
+        (false, true, false, true),
+        (false, true, true, false),
+    ] {
+        let (ctx, api) = setup(&obj, keycloak_down).await;
+        if keycloak_down {
+            emu.stop(); // the last case
+        }
+        api.put(namespace(stored));
         ctx.namespaces
-            .insert(serde_json::from_value(namespace).unwrap());
+            .insert(serde_json::from_value(namespace(cached)).unwrap());
         let (logs, _captured) = crate::support::Logs::capture();
-        assert_eq!(
-            error_policy(guard(&obj), &err, ctx.clone()),
-            Action::await_change()
-        );
+        let err = measured_reconcile(guard(&obj), ctx.clone())
+            .await
+            .unwrap_err();
+        error_policy(guard(&obj), &err, ctx.clone());
         let text = logs.text();
-        assert!(text.contains("CredentialsNotFound"), "{text}");
-        assert_eq!(text.contains(" WARN "), !deleting, "{text}");
+        let case = format!("cached {cached}, stored {stored}, Keycloak down {keycloak_down}");
+        let expected = if keycloak_down {
+            "KeycloakUnavailable"
+        } else {
+            "CredentialsNotFound"
+        };
+        assert!(text.contains(expected), "{case}: {text}");
+        assert_eq!(text.contains(" WARN "), !said, "{case}: {text}");
         assert_eq!(
             text.contains("the namespace is being deleted"),
-            deleting,
-            "{text}"
+            said,
+            "{case}: {text}"
         );
+        let read = calls(&api, 0).contains(&format!("GET /api/v1/namespaces/{NS}"));
+        assert_eq!(read, !cached && !keycloak_down, "{case}: namespace read");
     }
 }
 
