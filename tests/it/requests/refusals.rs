@@ -1,6 +1,9 @@
 //! What one reconcile refuses, and how it says so.
 
 use super::*;
+use crate::both_apiservers;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
 
 #[tokio::test]
 async fn credentials_the_watch_does_not_show_are_looked_up_by_metadata_and_refused_unlabelled() {
@@ -151,6 +154,62 @@ async fn a_failure_while_the_namespace_is_deleted_is_not_a_warning() {
         assert_eq!(read, !cached && !keycloak_down, "{case}: namespace read");
     }
 }
+
+both_apiservers!(
+    /// A namespace being deleted takes no new object (the NamespaceLifecycle admission), and a
+    /// reconcile that fails in it (its credentials Secret gone first) is news, not a warning,
+    /// although the operator's caches have not seen the deletion: it reads the namespace, and
+    /// its Event is refused quietly.
+    a_reconcile_in_a_namespace_being_deleted_is_not_a_warning,
+    |cluster| {
+        let ns = cluster.namespace();
+        let emu = Emulator::start().await;
+        let obj = resource(&emu.base_url, |o| {
+            finalized(o);
+            o.metadata.namespace = Some(ns.to_string());
+        });
+        // Its finalizer keeps the namespace terminating: no operator runs to release it.
+        cluster.create(serde_json::to_value(&obj).unwrap()).await;
+        cluster.delete_namespace().await;
+        let late = serde_json::from_value(json!({"metadata": {"name": "late"}})).unwrap();
+        let refused = Api::<Secret>::namespaced(cluster.admin(), ns)
+            .create(&Default::default(), &late)
+            .await;
+        let Err(kube::Error::Api(status)) = refused else {
+            panic!("created in a namespace being deleted: {refused:?}")
+        };
+        assert_eq!(status.code, 403, "{status:?}");
+        assert!(
+            status.message.ends_with(&format!(
+                "unable to create new content in namespace {ns} because it is being terminated"
+            )),
+            "{status:?}"
+        );
+        let causes = status.details.map(|d| d.causes).unwrap_or_default();
+        assert_eq!(causes[0].reason, "NamespaceTerminating", "{causes:?}");
+
+        let ctx = Context::new(
+            cluster.operator(),
+            Settings {
+                installation: INSTALLATION.into(),
+                ..Settings::default()
+            },
+        );
+        let ctx = Arc::new(ctx);
+        let (logs, _captured) = crate::support::Logs::capture();
+        let err = measured_reconcile(guard(&obj), ctx.clone())
+            .await
+            .unwrap_err();
+        error_policy(guard(&obj), &err, ctx);
+        assert_eq!(err.reason(), Reason::CredentialsNotFound);
+        assert!(err.during_namespace_deletion());
+        let text = logs.text();
+        assert!(!text.contains(" WARN "), "{text}");
+        assert!(text.contains("the namespace is being deleted"), "{text}");
+        assert_eq!(cluster.events().await, Vec::<Value>::new(), "no Event taken");
+        assert!(emu.log().is_empty(), "nothing reached Keycloak");
+    }
+);
 
 #[tokio::test]
 async fn an_invalid_spec_gets_a_condition_and_an_event() {

@@ -75,7 +75,11 @@ impl Cluster {
     /// The fake API server.
     pub async fn fake() -> Self {
         omkc::tls::install_crypto_provider();
-        Self::Fake(ApiServer::start().await)
+        let api = ApiServer::start().await;
+        api.put(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "openmetadata"}}),
+        );
+        Self::Fake(api)
     }
 
     /// The real API server of `OMKC_TEST_KUBECONFIG`, with a fresh namespace.
@@ -227,11 +231,26 @@ impl Cluster {
                     .await
                     .expect("the finalizers released");
             }
-            let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
-            (namespaces.delete(namespace, &DeleteParams::default()))
-                .await
-                .expect("the scenario's namespace deleted");
+            match Self::delete_namespace_of(admin, namespace).await {
+                // Deleted by the scenario already, and still being emptied.
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                deleted => {
+                    deleted.expect("the scenario's namespace deleted");
+                }
+            }
         }
+    }
+
+    async fn delete_namespace_of(admin: &Client, namespace: &str) -> kube::Result<()> {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
+        (namespaces.delete(namespace, &DeleteParams::default()).await).map(drop)
+    }
+
+    /// Deletes the scenario's namespace, as a user would. It stays terminating while an object
+    /// in it keeps a finalizer (on the fake, for good: no namespace controller runs there).
+    pub async fn delete_namespace(&self) {
+        (Self::delete_namespace_of(&self.admin(), self.namespace()).await)
+            .expect("the namespace deleted");
     }
 
     /// Deletes the custom resource `name`, as a user would.

@@ -272,6 +272,11 @@ pub(super) async fn handle(
             if let Some(ns) = &route.namespace {
                 object["metadata"]["namespace"] = json!(ns);
             }
+            // Admission (NamespaceLifecycle) comes before validation.
+            let namespace = route.namespace.as_deref().unwrap_or_default();
+            if lock.lock().unwrap().terminating(namespace) {
+                return route.namespace_terminating(&name);
+            }
             let invalid = match kind {
                 "Event" => invalid_event(&object, None, &name),
                 _ => invalid_labels(&object, kind, &name),
@@ -307,7 +312,17 @@ pub(super) async fn handle(
         }
         (Method::DELETE, Some(name)) => {
             record(vec![route.access("delete")]);
-            match lock.lock().unwrap().delete(tx, &key(&name)) {
+            let mut inner = lock.lock().unwrap();
+            if kind == "Namespace" && inner.terminating(&name) {
+                return status(
+                    409,
+                    "Conflict",
+                    format!(
+                        "Operation cannot be fulfilled on namespaces {name:?}: The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."
+                    ),
+                );
+            }
+            match inner.delete(tx, &key(&name)) {
                 Some(v) => ok_json(&v),
                 None => not_found(&name),
             }

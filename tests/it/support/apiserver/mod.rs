@@ -5,7 +5,8 @@
 //! fields merged; the fields the same field manager applied before and omits now removed, unless
 //! another write took them over; without `force`, 409 Conflict when another apply manager owns a
 //! field with another value; authorised as `create` when it creates the object), the status subresource and
-//! `metadata.generation` bumps on spec changes.
+//! `metadata.generation` bumps on spec changes, and the NamespaceLifecycle admission (a deleted
+//! namespace stays terminating, as with no namespace controller, and refuses every create in it).
 //!
 //! Every HTTP request is recorded and can be turned into the RBAC attributes the apiserver
 //! would authorise ([`Access`]), which is how the chart's RBAC rules are derived from what the

@@ -86,6 +86,32 @@ impl Route {
         )
     }
 
+    /// The NamespaceLifecycle admission's refusal to create `name` in this route's namespace,
+    /// being deleted, worded as a real kube-apiserver (1.34) words it.
+    pub(super) fn namespace_terminating(&self, name: &str) -> Response {
+        let namespace = self.namespace.clone().unwrap_or_default();
+        let resource = match self.group.as_str() {
+            "" => self.resource.clone(),
+            group => format!("{}.{group}", self.resource),
+        };
+        let body = json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": format!("{resource} {name:?} is forbidden: unable to create new content in namespace {namespace} because it is being terminated"),
+            "reason": "Forbidden",
+            "details": {"name": name, "group": self.group, "kind": self.resource, "causes": [
+                {"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                 "message": format!("namespace {namespace} is being terminated")}
+            ]},
+            "code": 403
+        });
+        (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+
     pub(super) fn access(&self, verb: &str) -> Access {
         Access {
             group: self.group.clone(),

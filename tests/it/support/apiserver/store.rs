@@ -178,10 +178,13 @@ impl Inner {
                 object["metadata"]["generation"] = json!(bumped);
             }
         }
+        if key.0 == "v1/namespaces" && previous.is_none() {
+            // The API server's defaulting: the namespace controller's finalizer, and Active.
+            object["spec"]["finalizers"] = json!(["kubernetes"]);
+            object["status"]["phase"] = json!("Active");
+        }
         let deleting = object["metadata"]["deletionTimestamp"].is_string();
-        let finalizers_left = object["metadata"]["finalizers"]
-            .as_array()
-            .is_some_and(|f| !f.is_empty());
+        let finalizers_left = held(&object);
         if let Some(mut last) = previous.clone().filter(|_| deleting && !finalizers_left) {
             // The update that drops the last finalizer is made a deletion (the registry's
             // `deleteWithoutFinalizers`): watches see one DELETED, of the object as it was
@@ -202,18 +205,29 @@ impl Inner {
         object
     }
 
+    /// Whether `namespace` is being deleted: the NamespaceLifecycle admission then refuses
+    /// every create in it.
+    pub(super) fn terminating(&self, namespace: &str) -> bool {
+        let key = (
+            "v1/namespaces".to_string(),
+            String::new(),
+            namespace.to_string(),
+        );
+        (self.objects.get(&key)).is_some_and(|n| n["metadata"]["deletionTimestamp"].is_string())
+    }
+
     pub(super) fn delete(
         &mut self,
         tx: &broadcast::Sender<WatchEvent>,
         key: &Key,
     ) -> Option<Value> {
         let mut object = self.objects.get(key)?.clone();
-        let has_finalizers = object["metadata"]["finalizers"]
-            .as_array()
-            .is_some_and(|f| !f.is_empty());
-        if has_finalizers {
+        if held(&object) {
             if !object["metadata"]["deletionTimestamp"].is_string() {
                 object["metadata"]["deletionTimestamp"] = json!("2026-11-23T00:00:01Z");
+                if key.0 == "v1/namespaces" {
+                    object["status"]["phase"] = json!("Terminating");
+                }
                 return Some(self.write(tx, key, object));
             }
             return Some(object);
@@ -225,6 +239,14 @@ impl Inner {
         self.emit(tx, key, "DELETED", object.clone());
         Some(object)
     }
+}
+
+/// Whether a deletion of `object` waits: for its finalizers, or a namespace's `spec.finalizers`
+/// (`kubernetes`, until the namespace controller has emptied it; none runs here, so a deleted
+/// namespace stays terminating).
+fn held(object: &Value) -> bool {
+    let some = |finalizers: &Value| finalizers.as_array().is_some_and(|f| !f.is_empty());
+    some(&object["metadata"]["finalizers"]) || some(&object["spec"]["finalizers"])
 }
 
 /// What the apiserver's metadata validation says of the first label it refuses

@@ -184,8 +184,14 @@ pub(super) fn patch(
     let base = match (existing, is_apply) {
         (Some(v), _) => v,
         (None, true) if route.subresource.is_none() => {
-            // Server-side apply that creates the object is authorised as create too.
+            // Server-side apply that creates the object is authorised as create too, and
+            // admitted as one.
             access.push(route.access("create"));
+            let namespace = route.namespace.as_deref().unwrap_or_default();
+            if lock.lock().unwrap().terminating(namespace) {
+                record(access);
+                return route.namespace_terminating(name);
+            }
             json!({
                 "apiVersion": route.api_version(), "kind": kind,
                 "metadata": {"name": name, "namespace": route.namespace.clone().unwrap_or_default()}
