@@ -8,6 +8,9 @@
 #                                                prints KUBECONFIG=... (an admin) and the
 #                                                variables of the real-Kubernetes tests
 #   tests/kubernetes/cluster.sh stop             stop it
+#   tests/kubernetes/cluster.sh helm VERSION     start it bare and Keycloak VERSION, install the
+#                                                chart with Helm and run the operator as its
+#                                                release does (tests/kubernetes/helm.py); stop all
 #   tests/kubernetes/cluster.sh test VERSION     start it and Keycloak VERSION, install the
 #                                                operator's manifest, run the real-Kubernetes
 #                                                tests, then the operator binary as its
@@ -164,7 +167,7 @@ start() {
   sleep 1
   alive controller-manager || { cat "$RUN/controller-manager.log" >&2; die "kube-controller-manager exited"; }
   echo "Kubernetes $(kubernetes_version): ready in $(($(uptime_s) - t)) s at $(cat "$RUN/url") (logs: $RUN)" >&2
-  install
+  [ "${1:-}" = bare ] || install
   echo "KUBECONFIG=$RUN/admin.kubeconfig"
   echo "OMKC_TEST_KUBECONFIG=$RUN/admin.kubeconfig"
   echo "OMKC_TEST_OPERATOR_KUBECONFIG=$RUN/operator.kubeconfig"
@@ -292,6 +295,31 @@ run_tests() {
   echo "the real-Kubernetes tests and the e2e suite passed on Kubernetes $(kubernetes_version) and Keycloak $v in $(($(uptime_s) - t)) s" >&2
 }
 
+# The chart as Helm installs it, on a bare cluster, and the operator as that release runs it
+# against Keycloak VERSION (tests/kubernetes/helm.py says what is checked). $PYTHON (default
+# python3) has tests/deploy/requirements.txt installed.
+run_helm() {
+  local v=$1 kc t
+  t=$(uptime_s)
+  start bare >/dev/null
+  kc=$(bash "$ROOT/tests/keycloak/keycloak.sh" start "$v" | sed -n 's/^OMKC_TEST_KEYCLOAK_URL=//p')
+  [ -n "$kc" ] || die "Keycloak $v did not start"
+  (cd "$ROOT" && cargo test --locked --quiet --test it --no-run) # the binary, as in run_tests
+  if ! OMKC_RUN="$RUN" OMKC_KUBECTL="$(bin_dir)/kubectl" KEYCLOAK_URL="$kc" \
+    KEYCLOAK_ADMIN_PASSWORD="$(keycloak_password)" \
+    OMKC_BINARY="${CARGO_TARGET_DIR:-$ROOT/target}/debug/openmetadata-keycloak-operator" \
+    "${PYTHON:-python3}" "$ROOT/tests/kubernetes/helm.py"; then
+    echo "== the operator's log (last 100 lines):" >&2
+    tail -n 100 "$RUN/helm-operator.log" >&2 2>/dev/null || true
+    stop
+    bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
+    die "the Helm release failed on Kubernetes $(kubernetes_version) and Keycloak $v"
+  fi
+  stop
+  bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
+  echo "the Helm release passed on Kubernetes $(kubernetes_version) and Keycloak $v in $(($(uptime_s) - t)) s" >&2
+}
+
 keycloak_password() { echo "${OMKC_TEST_KEYCLOAK_PASSWORD:-admin-password-for-tests}"; }
 
 cmd=${1:-}
@@ -301,5 +329,6 @@ case "$cmd" in
   start) start ;;
   stop) stop ;;
   test) run_tests "${1:?KEYCLOAK_VERSION}" ;;
-  *) die "unknown command '$cmd' (build, start, stop, test VERSION)" ;;
+  helm) run_helm "${1:?KEYCLOAK_VERSION}" ;;
+  *) die "unknown command '$cmd' (build, start, stop, test VERSION, helm VERSION)" ;;
 esac

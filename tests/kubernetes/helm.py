@@ -1,0 +1,244 @@
+"""The chart as Helm installs it, on a real API server, and the operator as that release runs it.
+
+Run by `tests/kubernetes/cluster.sh helm VERSION`, which starts a bare control plane (nothing
+applied) and Keycloak VERSION, with a Python that has helm-python-sdk (Helm v4's own library,
+tests/deploy/requirements.txt). Every step is the README's or the docs' own:
+
+1. `helm install` in the README's command, with the watched namespaces and a connection from
+   the values (docs/install.md): Helm installs the CRDs from `crds/`, then the release; the API
+   server admits every object of it.
+2. The release's RBAC, as the API server authorises its ServiceAccount: what a watched namespace
+   grants, and nothing in one that is not watched.
+3. The operator binary, as the release's Deployment runs it: its args and env from the
+   release's manifest (the pod's fields filled in), its ServiceAccount's token, and nothing
+   else. A resource in a watched namespace becomes Ready with its Secret; one in another
+   namespace is not touched; the connection from the values reports Ready.
+4. `helm upgrade --reuse-values --set rollout.enabled=true` grants the workload restarts.
+5. The documented uninstall (docs/operators/upgrade-and-uninstall.md): the resources deleted
+   while the operator runs (their clients go from Keycloak), then `helm uninstall`, which
+   removes the release and keeps the CRDs and what is stored in them.
+
+The run fails if the operator logged a warning or an error, or a credential.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import helm_python as helm
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "openmetadata-keycloak-operator"
+RELEASE, NS = "openmetadata-keycloak-operator", "omkc-system"
+WATCHED, OTHER, REALM = "team-a", "team-b", "omkc-helm"
+RUN = Path(os.environ["OMKC_RUN"])
+KUBECTL = os.environ["OMKC_KUBECTL"]
+BINARY = os.environ["OMKC_BINARY"]
+KEYCLOAK = os.environ["KEYCLOAK_URL"]
+PASSWORD = os.environ["KEYCLOAK_ADMIN_PASSWORD"]
+ADMIN = RUN / "admin.kubeconfig"
+SERVICE_ACCOUNT = f"system:serviceaccount:{NS}:{RELEASE}"
+
+
+def say(text: str) -> None:
+    print(f"helm: {text}", file=sys.stderr, flush=True)
+
+
+def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [KUBECTL, f"--kubeconfig={ADMIN}", *args], input=stdin, text=True, capture_output=True
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
+    return done
+
+
+def can_i(verb: str, resource: str, namespace: str) -> bool:
+    """What the API server's authoriser answers for the release's ServiceAccount."""
+    done = kubectl("auth", "can-i", verb, resource, "-n", namespace, "--as", SERVICE_ACCOUNT, check=False)
+    return done.stdout.strip() == "yes"
+
+
+def until(what: str, check, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} after {seconds:.0f} s")
+        time.sleep(0.5)
+
+
+def keycloak(method: str, path: str, body: dict | None = None):
+    """Keycloak's Admin API as the master realm's admin; the answer's JSON, if any."""
+    form = urllib.parse.urlencode(
+        {"grant_type": "password", "client_id": "admin-cli", "username": "admin", "password": PASSWORD}
+    ).encode()
+    with urllib.request.urlopen(f"{KEYCLOAK}/realms/master/protocol/openid-connect/token", form) as r:
+        token = json.load(r)["access_token"]
+    request = urllib.request.Request(
+        f"{KEYCLOAK}/admin/realms{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as r:
+        text = r.read()
+    return json.loads(text) if text else None
+
+
+def client_ids() -> list[str]:
+    return [c["clientId"] for c in keycloak("GET", f"/{REALM}/clients")]
+
+
+def resource(name: str, client_id: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "omkc.dev/v1alpha1",
+            "kind": "OpenMetadataKeycloakClient",
+            "metadata": {"name": name},
+            "spec": {
+                "keycloak": {"connectionRef": {"name": "keycloak"}, "realm": REALM},
+                "openmetadata": {"url": f"https://{client_id}.example"},
+                "client": {"clientId": client_id},
+            },
+        }
+    )
+
+
+def operator_process(manifest: list[dict], kubeconfig: Path) -> subprocess.Popen:
+    """The release's Deployment, run as a process: its container's args and env (the pod's
+    fields filled in as the kubelet would), with the ServiceAccount token's kubeconfig in place
+    of the pod's projected one, and the HTTP port on a free one of this machine."""
+    deployment = next(o for o in manifest if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    pod = {"metadata.namespace": NS, "metadata.name": f"{RELEASE}-helm-test"}
+    env = {"PATH": os.environ["PATH"], "KUBECONFIG": str(kubeconfig)}
+    for variable in container.get("env", []):
+        if "value" in variable:
+            env[variable["name"]] = variable["value"]
+        else:
+            env[variable["name"]] = pod[variable["valueFrom"]["fieldRef"]["fieldPath"]]
+    assert env["HTTP_ADDRESS"] == "0.0.0.0:8080", env["HTTP_ADDRESS"]
+    env["HTTP_ADDRESS"] = "127.0.0.1:0"
+    log = open(RUN / "helm-operator.log", "w")
+    return subprocess.Popen(
+        [BINARY, *container["args"]], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def main() -> None:
+    keycloak("POST", "", {"realm": REALM, "enabled": True})
+    # A namespaced install's namespaces exist first (values.yaml says so).
+    kubectl("create", "namespace", WATCHED)
+    kubectl("create", "namespace", OTHER)
+    config = helm.Config(kubeconfig_path=str(ADMIN), namespace=NS)
+    values = {
+        # The README's install command's values.
+        "image": {"repository": "openmetadata-keycloak-operator", "tag": "dev", "pullPolicy": "Never"},
+        "watchNamespaces": [WATCHED],
+        "connections": [
+            {
+                "name": "keycloak",
+                "url": KEYCLOAK,
+                "credentialsSecret": {"name": "keycloak-admin"},
+                "namespaceSelector": {},
+                "allowedRealms": [REALM],
+            }
+        ],
+    }
+    release = config.install(str(CHART), RELEASE, values, namespace=NS, create_namespace=True)
+    assert release["status"] == "deployed", {k: v for k, v in release.items() if k != "manifest"}
+    manifest = [o for o in yaml.safe_load_all(release["manifest"]) if o]
+    say(f"installed: {len(manifest)} objects, {sorted({o['kind'] for o in manifest})}")
+
+    # 1. The CRDs came from crds/, and the API server holds every object of the release.
+    kubectl("wait", "--for=condition=Established", "--timeout=60s",
+            "crd/openmetadatakeycloakclients.omkc.dev", "crd/clusterkeycloakconnections.omkc.dev")
+    stored = kubectl("get", "-f", "-", "-o", "name", stdin=release["manifest"]).stdout.split()
+    assert len(stored) == len(manifest), (stored, len(manifest))
+
+    # 2. The release's RBAC as the API server authorises it.
+    granted = {
+        ("list", "openmetadatakeycloakclients.omkc.dev", WATCHED): True,
+        ("patch", "openmetadatakeycloakclients.omkc.dev/status", WATCHED): True,
+        ("create", "secrets", WATCHED): True,
+        ("create", "events.events.k8s.io", WATCHED): True,
+        ("list", "openmetadatakeycloakclients.omkc.dev", OTHER): False,
+        ("create", "secrets", OTHER): False,
+        ("get", "secrets", OTHER): False,
+        ("list", "clusterkeycloakconnections.omkc.dev", NS): True,
+        ("get", "leases.coordination.k8s.io", NS): True,
+        ("get", "leases.coordination.k8s.io", WATCHED): False,
+        ("patch", "deployments.apps", WATCHED): False,
+        ("watch", "secrets", NS): True,
+        ("create", "secrets", NS): False,
+    }
+    answers = {ask: can_i(*ask) for ask in granted}
+    assert answers == granted, {ask: a for ask, a in answers.items() if a != granted[ask]}
+    say(f"RBAC: {len(granted)} answers as expected (watched, other and release namespaces)")
+
+    # 3. The operator as the release runs it.
+    kubectl("-n", NS, "create", "secret", "generic", "keycloak-admin",
+            "--from-literal=username=admin", f"--from-literal=password={PASSWORD}")
+    kubectl("-n", NS, "label", "secret", "keycloak-admin", "omkc.dev/keycloak-credentials=true")
+    token = kubectl("-n", NS, "create", "token", RELEASE, "--duration=1h").stdout.strip()
+    kubeconfig = RUN / "helm-operator.kubeconfig"
+    server = (RUN / "url").read_text().strip()
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "helm",
+        "clusters": [{"name": "helm", "cluster": {"server": server, "certificate-authority": str(RUN / "ca.crt")}}],
+        "users": [{"name": "helm", "user": {"token": token}}],
+        "contexts": [{"name": "helm", "context": {"cluster": "helm", "user": "helm", "namespace": NS}}],
+    }))
+    operator = operator_process(manifest, kubeconfig)
+    try:
+        kubectl("-n", WATCHED, "apply", "-f", "-", stdin=resource("openmetadata", "om-helm"))
+        kubectl("-n", OTHER, "apply", "-f", "-", stdin=resource("openmetadata", "om-helm-other"))
+        kubectl("-n", WATCHED, "wait", "--for=condition=Ready", "omkc/openmetadata", "--timeout=60s")
+        kubectl("wait", "--for=condition=Ready", "kcconn/keycloak", "--timeout=60s")
+        secret = json.loads(kubectl("-n", WATCHED, "get", "secret", "oidc-secrets", "-o", "json").stdout)
+        assert set(secret["data"]) == {"openmetadata-oidc-client-id", "openmetadata-oidc-client-secret"}, secret["data"].keys()
+        assert "om-helm" in client_ids()
+        other = json.loads(kubectl("-n", OTHER, "get", "omkc", "openmetadata", "-o", "json").stdout)
+        assert "status" not in other and not other["metadata"].get("finalizers"), other
+        assert kubectl("-n", OTHER, "get", "secret", "oidc-secrets", check=False).returncode != 0
+        assert "om-helm-other" not in client_ids()
+        say("the operator, run as the release's Deployment: Ready in the watched namespace, the other untouched")
+
+        # 4. An upgrade that turns workload restarts on.
+        upgraded = config.upgrade(str(CHART), RELEASE, {"rollout": {"enabled": True}},
+                                  namespace=NS, reuse_values=True)
+        assert upgraded["status"] == "deployed" and upgraded["revision"] == 2, upgraded["status"]
+        assert can_i("patch", "deployments.apps", WATCHED) and not can_i("patch", "deployments.apps", OTHER)
+        say("upgraded: rollout.enabled grants workload restarts in the watched namespace only")
+
+        # 5. The documented uninstall: the resources first, while the operator runs.
+        kubectl("-n", WATCHED, "delete", "omkc", "openmetadata", "--timeout=60s")
+        until("client deletion in Keycloak", lambda: "om-helm" not in client_ids())
+    finally:
+        os.killpg(operator.pid, signal.SIGTERM)
+        operator.wait(timeout=30)
+    config.uninstall(RELEASE)
+    left = kubectl("get", "-f", "-", "-o", "name", "--ignore-not-found", stdin=release["manifest"]).stdout
+    assert left.strip() == "", f"left after helm uninstall: {left}"
+    kubectl("get", "crd/openmetadatakeycloakclients.omkc.dev", "crd/clusterkeycloakconnections.omkc.dev")
+    kubectl("-n", OTHER, "get", "omkc", "openmetadata")
+    say("uninstalled: the release is gone; the CRDs and the resources stored in them stay")
+
+    # The operator met nothing that called for a warning, and logged no credential.
+    log = (RUN / "helm-operator.log").read_text()
+    levels = [json.loads(line).get("level") for line in log.splitlines() if line.startswith("{")]
+    assert levels and "WARN" not in levels and "ERROR" not in levels, log[-4000:]
+    assert PASSWORD not in log and token not in log, "a credential is in the operator's log"
+
+
+if __name__ == "__main__":
+    main()
