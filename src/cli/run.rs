@@ -92,7 +92,10 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         }
     });
     tracing::info!(
-        namespaces = ?scopes.iter().filter_map(|s| s.namespace.as_deref()).collect::<Vec<_>>(),
+        namespaces = match scopes.iter().filter_map(|s| s.namespace.as_deref()).collect::<Vec<_>>() {
+            watched if watched.is_empty() => "(all)".to_string(),
+            watched => watched.join(","),
+        },
         resync = ?args.resync,
         concurrency = args.concurrency,
         keycloak_concurrency = args.keycloak_concurrency,
@@ -102,7 +105,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         operator_namespace = %ctx.settings.operator_namespace,
         inline_connections = args.allow_inline_connections,
         inline_adoption = args.allow_inline_adoption,
-        resource_selector = ?ctx.settings.resource_selector,
+        resource_selector = ctx.settings.resource_selector.as_deref().unwrap_or("(every resource)"),
         leader_election = args.leader_election,
         http_address = %http_address,
         "starting openmetadata-keycloak-operator {}",

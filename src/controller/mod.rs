@@ -285,7 +285,8 @@ pub async fn run_scope_with(
         let namespace = namespace.clone();
         async move {
             if store.wait_until_ready().await.is_ok() {
-                info!(namespace = ?namespace, "resource cache synced");
+                let scope = namespace.as_deref().unwrap_or("(all namespaces)");
+                info!(namespace = scope, "resource cache synced");
                 health.mark_synced(index);
             }
             futures::future::pending::<()>().await

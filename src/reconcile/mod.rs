@@ -59,7 +59,11 @@ pub async fn reconcile(
         Ok(obj) => obj,
         Err(invalid) => {
             let meta = &invalid.metadata;
-            warn!(name = ?meta.name, namespace = ?meta.namespace, "malformed OpenMetadataKeycloakClient: {}", invalid.error);
+            let (name, namespace) = (meta.name.as_deref(), meta.namespace.as_deref());
+            warn!(
+                name,
+                namespace, "malformed OpenMetadataKeycloakClient: {}", invalid.error
+            );
             if meta.deletion_timestamp.is_some() && finalizer::has(meta) {
                 // Deletable even when it no longer parses; what it made cannot be looked up.
                 let left = Change::UnreadableOrphaned {

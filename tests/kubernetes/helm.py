@@ -235,8 +235,14 @@ def main() -> None:
 
     # The operator met nothing that called for a warning, and logged no credential.
     log = (RUN / "helm-operator.log").read_text()
-    levels = [json.loads(line).get("level") for line in log.splitlines() if line.startswith("{")]
-    assert levels and "WARN" not in levels and "ERROR" not in levels, log[-4000:]
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    levels = {line["level"] for line in lines}
+    assert levels and not levels & {"WARN", "ERROR"}, log[-4000:]
+    # Its scope said plainly, as the chart's watchNamespaces gave it.
+    said = {line["fields"]["message"]: line["fields"] for line in lines}
+    assert said["resource cache synced"]["namespace"] == WATCHED, said["resource cache synced"]
+    started = next(f for m, f in said.items() if m.startswith("starting openmetadata-keycloak-operator"))
+    assert started["namespaces"] == WATCHED and started["resource_selector"] == "(every resource)", started
     assert PASSWORD not in log and token not in log, "a credential is in the operator's log"
 
 
