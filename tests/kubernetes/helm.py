@@ -134,6 +134,30 @@ def operator_process(manifest: list[dict], kubeconfig: Path) -> subprocess.Popen
     )
 
 
+def log_lines() -> list[dict]:
+    log = (RUN / "helm-operator.log").read_text()
+    return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+
+
+def probe(manifest: list[dict]) -> None:
+    """The Deployment's probes, as the kubelet would make them, and the metrics the Service
+    exposes, on the port the operator says it serves."""
+    started = next(line["fields"] for line in log_lines() if line["fields"]["message"].startswith("starting "))
+    base = f"http://{started['http_address']}"
+    deployment = next(o for o in manifest if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    service = next(o for o in manifest if o["kind"] == "Service")
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"], service["spec"]["ports"]
+    assert [p["name"] for p in container["ports"]] == ["http"], container["ports"]
+    paths = [container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")]
+    for path in [*paths, "/metrics"]:
+        with urllib.request.urlopen(base + path, timeout=5) as r:
+            assert r.status == 200, (path, r.status)
+            body = r.read().decode()
+    assert "omkc_resources" in body, body[:2000]
+    say(f"probes {paths} answer 200, and /metrics the operator's metrics")
+
+
 def main() -> None:
     keycloak("POST", "", {"realm": REALM, "enabled": True})
     # A namespaced install's namespaces exist first (values.yaml says so).
@@ -212,6 +236,7 @@ def main() -> None:
         assert kubectl("-n", OTHER, "get", "secret", "oidc-secrets", check=False).returncode != 0
         assert "om-helm-other" not in client_ids()
         say("the operator, run as the release's Deployment: Ready in the watched namespace, the other untouched")
+        probe(manifest)
 
         # 4. An upgrade that turns workload restarts on.
         upgraded = config.upgrade(str(CHART), RELEASE, {"rollout": {"enabled": True}},
@@ -235,7 +260,7 @@ def main() -> None:
 
     # The operator met nothing that called for a warning, and logged no credential.
     log = (RUN / "helm-operator.log").read_text()
-    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    lines = log_lines()
     levels = {line["level"] for line in lines}
     assert levels and not levels & {"WARN", "ERROR"}, log[-4000:]
     # Its scope said plainly, as the chart's watchNamespaces gave it.
