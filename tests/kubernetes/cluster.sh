@@ -295,18 +295,24 @@ run_tests() {
   echo "the real-Kubernetes tests and the e2e suite passed on Kubernetes $(kubernetes_version) and Keycloak $v in $(($(uptime_s) - t)) s" >&2
 }
 
+# The version whose CRDs the monitoring templates are checked against.
+PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
+
 # The chart as Helm installs it, on a bare cluster, and the operator as that release runs it
 # against Keycloak VERSION (tests/kubernetes/helm.py says what is checked). $PYTHON (default
 # python3) has tests/deploy/requirements.txt installed.
 run_helm() {
-  local v=$1 kc t
+  local v=$1 kc t crds
   t=$(uptime_s)
   start bare >/dev/null
   kc=$(bash "$ROOT/tests/keycloak/keycloak.sh" start "$v" | sed -n 's/^OMKC_TEST_KEYCLOAK_URL=//p')
   [ -n "$kc" ] || die "Keycloak $v did not start"
   (cd "$ROOT" && cargo test --locked --quiet --test it --no-run) # the binary, as in run_tests
+  # prometheus-operator's CRDs (ServiceMonitor, PrometheusRule), from its Go module.
+  crds=$(cd / && go mod download -json "$PROMETHEUS_OPERATOR" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -d "$crds/example/prometheus-operator-crd" ] || die "no CRDs in $PROMETHEUS_OPERATOR"
   if ! OMKC_RUN="$RUN" OMKC_KUBECTL="$(bin_dir)/kubectl" KEYCLOAK_URL="$kc" \
-    KEYCLOAK_ADMIN_PASSWORD="$(keycloak_password)" \
+    OMKC_MONITORING_CRDS="$crds/example/prometheus-operator-crd" KEYCLOAK_ADMIN_PASSWORD="$(keycloak_password)" \
     OMKC_BINARY="${CARGO_TARGET_DIR:-$ROOT/target}/debug/openmetadata-keycloak-operator" \
     "${PYTHON:-python3}" "$ROOT/tests/kubernetes/helm.py"; then
     echo "== the operator's log (last 100 lines):" >&2

@@ -13,7 +13,9 @@ tests/deploy/requirements.txt). Every step is the README's or the docs' own:
    release's manifest (the pod's fields filled in), its ServiceAccount's token, and nothing
    else. A resource in a watched namespace becomes Ready with its Secret; one in another
    namespace is not touched; the connection from the values reports Ready.
-4. `helm upgrade --reuse-values --set rollout.enabled=true` grants the workload restarts.
+4. `helm upgrade --reuse-values --set rollout.enabled=true` grants the workload restarts; an
+   upgrade that turns monitoring on (with prometheus-operator's CRDs installed) is admitted, its
+   ServiceMonitor selecting the release's Service.
 5. The documented uninstall (docs/operators/upgrade-and-uninstall.md): the resources deleted
    while the operator runs (their clients go from Keycloak), then `helm uninstall`, which
    removes the release and keeps the CRDs and what is stored in them.
@@ -158,6 +160,42 @@ def probe(manifest: list[dict]) -> None:
     say(f"probes {paths} answer 200, and /metrics the operator's metrics")
 
 
+def monitoring(config: helm.Config) -> str:
+    """With prometheus-operator's CRDs installed (from its Go module, $OMKC_MONITORING_CRDS), an
+    upgrade that turns on the ServiceMonitor, the PrometheusRule, the Grafana dashboard and the
+    NetworkPolicy: the API server admits each against its schema, and the ServiceMonitor selects
+    the release's Service by its labels and names one of its ports. The new manifest."""
+    crds = Path(os.environ["OMKC_MONITORING_CRDS"])
+    for kind in ("servicemonitors", "prometheusrules"):
+        kubectl("apply", "--server-side", "-f", str(crds / f"monitoring.coreos.com_{kind}.yaml"))
+        kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{kind}.monitoring.coreos.com")
+    on = {
+        "metrics": {
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+            "prometheusRule": {"enabled": True},
+            "grafanaDashboard": {"enabled": True},
+        },
+        "networkPolicy": {"enabled": True},
+    }
+    upgraded = config.upgrade(str(CHART), RELEASE, on, namespace=NS, reuse_values=True)
+    assert upgraded["status"] == "deployed" and upgraded["revision"] == 3, upgraded["status"]
+    kinds = {o["kind"] for o in yaml.safe_load_all(upgraded["manifest"]) if o}
+    assert {"ServiceMonitor", "PrometheusRule", "ConfigMap", "NetworkPolicy"} <= kinds, kinds
+    stored = kubectl("get", "-f", "-", "-o", "json", stdin=upgraded["manifest"]).stdout
+    objects = json.loads(stored)["items"]
+    (monitor,) = [o for o in objects if o["kind"] == "ServiceMonitor"]
+    (service,) = [o for o in objects if o["kind"] == "Service"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items(), (selector, service["metadata"]["labels"])
+    ports = {p["name"] for p in service["spec"]["ports"]}
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports, (monitor["spec"]["endpoints"], ports)
+    (rule,) = [o for o in objects if o["kind"] == "PrometheusRule"]
+    alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    say(f"upgraded: monitoring on, admitted by prometheus-operator's CRDs ({len(alerts)} alerts), "
+        "the ServiceMonitor selecting the Service's port")
+    return upgraded["manifest"]
+
+
 def main() -> None:
     keycloak("POST", "", {"realm": REALM, "enabled": True})
     # A namespaced install's namespaces exist first (values.yaml says so).
@@ -244,6 +282,7 @@ def main() -> None:
         assert upgraded["status"] == "deployed" and upgraded["revision"] == 2, upgraded["status"]
         assert can_i("patch", "deployments.apps", WATCHED) and not can_i("patch", "deployments.apps", OTHER)
         say("upgraded: rollout.enabled grants workload restarts in the watched namespace only")
+        latest = monitoring(config)
 
         # 5. The documented uninstall: the resources first, while the operator runs.
         kubectl("-n", WATCHED, "delete", "omkc", "openmetadata", "--timeout=60s")
@@ -252,7 +291,7 @@ def main() -> None:
         os.killpg(operator.pid, signal.SIGTERM)
         operator.wait(timeout=30)
     config.uninstall(RELEASE)
-    left = kubectl("get", "-f", "-", "-o", "name", "--ignore-not-found", stdin=release["manifest"]).stdout
+    left = kubectl("get", "-f", "-", "-o", "name", "--ignore-not-found", stdin=latest).stdout
     assert left.strip() == "", f"left after helm uninstall: {left}"
     kubectl("get", "crd/openmetadatakeycloakclients.omkc.dev", "crd/clusterkeycloakconnections.omkc.dev")
     kubectl("-n", OTHER, "get", "omkc", "openmetadata")
