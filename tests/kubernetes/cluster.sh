@@ -24,8 +24,10 @@
 # What the API server is given is what a kubeadm or kind cluster has that the operator meets:
 # TLS with a private authority, client certificates, RBAC, service-account tokens (the operator
 # runs with one, minted by the TokenRequest API, so the manifest's RBAC is what it is allowed),
-# the garbage collector and the namespace controller. What it is not: no scheduler and no kubelet,
-# so the manifest's Deployment stays without pods (the operator runs beside it, as a process).
+# the garbage collector, the namespace controller and the root CA publisher (the kube-root-ca.crt
+# ConfigMap a pod's projected volume reads). What it is not: no scheduler and no kubelet, so the
+# manifest's Deployment stays without pods (the operator runs beside it, as a process; `helm`
+# starts it as the kubelet would start the release's pod).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -161,7 +163,7 @@ start() {
   # manager's own identity may not delete what they delete).
   launch controller-manager "$bin/kube-controller-manager" \
     --kubeconfig="$RUN/controller-manager.kubeconfig" --leader-elect=false \
-    --controllers=garbagecollector,namespace,serviceaccount --secure-port=0 \
+    --controllers=garbagecollector,namespace,serviceaccount,root-ca-cert-publisher --secure-port=0 \
     --use-service-account-credentials=true \
     --service-account-private-key-file="$RUN/sa.key" --root-ca-file="$RUN/ca.crt"
   sleep 1

@@ -9,9 +9,9 @@ tests/deploy/requirements.txt). Every step is the README's or the docs' own:
    server admits every object of it.
 2. The release's RBAC, as the API server authorises its ServiceAccount: what a watched namespace
    grants, and nothing in one that is not watched.
-3. The operator binary, as the release's Deployment runs it: its args and env from the
-   release's manifest (the pod's fields filled in), its ServiceAccount's token, and nothing
-   else. A resource in a watched namespace becomes Ready with its Secret; one in another
+3. The operator binary, started as the kubelet would start the release's pod (see
+   `operator_process`): its args and env, its projected ServiceAccount token and CA, its user,
+   no capabilities and a read-only root file system. A resource in a watched namespace becomes Ready with its Secret; one in another
    namespace is not touched; the connection from the values reports Ready.
 4. `helm upgrade --reuse-values --set rollout.enabled=true` grants the workload restarts; an
    upgrade that turns monitoring on (with prometheus-operator's CRDs installed) is admitted, its
@@ -25,11 +25,14 @@ The run fails if the operator logged a warning or an error, or a credential.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -115,14 +118,31 @@ def resource(name: str, client_id: str) -> str:
     )
 
 
-def operator_process(manifest: list[dict], kubeconfig: Path) -> subprocess.Popen:
-    """The release's Deployment, run as a process: its container's args and env (the pod's
-    fields filled in as the kubelet would), with the ServiceAccount token's kubeconfig in place
-    of the pod's projected one, and the HTTP port on a free one of this machine."""
+def scratch(prefix: str) -> Path:
+    """A folder outside $OMKC_RUN (which may be under a home the pod's user cannot enter),
+    removed when the run ends."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def operator_process(manifest: list[dict]) -> tuple[subprocess.Popen, str]:
+    """The release's Deployment, started as the kubelet would start its pod, without a
+    container engine: the container's args and env (the pod's fields filled in); its projected
+    volume (a ServiceAccount token of the volume's lifetime, the CA from the namespace's
+    kube-root-ca.crt ConfigMap, the namespace; mode defaultMode) mounted read-only at the
+    ServiceAccount path, with KUBERNETES_SERVICE_HOST/PORT, so the operator configures itself as
+    in a cluster; the pod's user and group, no capabilities, no privilege escalation and a
+    read-only root file system, in a mount namespace of its own. Only the HTTP port differs: a
+    free one of this machine. Also the token, to look for in the log."""
+    if os.geteuid() != 0:
+        sys.exit("helm.py starts the operator as a pod: a mount namespace and the pod's user need root")
     deployment = next(o for o in manifest if o["kind"] == "Deployment")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    pod_spec = deployment["spec"]["template"]["spec"]
+    container = pod_spec["containers"][0]
     pod = {"metadata.namespace": NS, "metadata.name": f"{RELEASE}-helm-test"}
-    env = {"PATH": os.environ["PATH"], "KUBECONFIG": str(kubeconfig)}
+    server = urllib.parse.urlsplit((RUN / "url").read_text().strip())
+    env = {"KUBERNETES_SERVICE_HOST": server.hostname, "KUBERNETES_SERVICE_PORT": str(server.port)}
     for variable in container.get("env", []):
         if "value" in variable:
             env[variable["name"]] = variable["value"]
@@ -130,10 +150,69 @@ def operator_process(manifest: list[dict], kubeconfig: Path) -> subprocess.Popen
             env[variable["name"]] = pod[variable["valueFrom"]["fieldRef"]["fieldPath"]]
     assert env["HTTP_ADDRESS"] == "0.0.0.0:8080", env["HTTP_ADDRESS"]
     env["HTTP_ADDRESS"] = "127.0.0.1:0"
+
+    # The projected volume, as the kubelet writes it.
+    (mount,) = container["volumeMounts"]
+    (volume,) = [v for v in pod_spec["volumes"] if v["name"] == mount["name"]]
+    assert mount["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount" and mount["readOnly"]
+    files = scratch("omkc-pod-")
+    for source in volume["projected"]["sources"]:
+        if "serviceAccountToken" in source:
+            seconds = source["serviceAccountToken"]["expirationSeconds"]
+            token = kubectl("-n", NS, "create", "token", RELEASE, f"--duration={seconds}s").stdout.strip()
+            (files / source["serviceAccountToken"]["path"]).write_text(token)
+        elif "configMap" in source:
+            name = source["configMap"]["name"]
+            until(f"ConfigMap {name}", lambda: kubectl("-n", NS, "get", "configmap", name, check=False).returncode == 0)
+            data = json.loads(kubectl("-n", NS, "get", "configmap", name, "-o", "json").stdout)["data"]
+            for item in source["configMap"]["items"]:
+                (files / item["path"]).write_text(data[item["key"]])
+        else:
+            for item in source["downwardAPI"]["items"]:
+                (files / item["path"]).write_text(pod[item["fieldRef"]["fieldPath"]])
+    for f in [files, *files.iterdir()]:
+        f.chmod(0o755 if f.is_dir() else volume["projected"]["defaultMode"])
+    # The image's binary, where the pod's user can run it.
+    image = scratch("omkc-image-")
+    image.chmod(0o755)
+    shutil.copy(BINARY, image / "openmetadata-keycloak-operator")
+
+    user = pod_spec["securityContext"]
+    security = container["securityContext"]
+    assert user["runAsNonRoot"] and security["capabilities"]["drop"] == ["ALL"]
+    assert not security["allowPrivilegeEscalation"] and security["readOnlyRootFilesystem"]
+    setup = f"""
+        mount -t tmpfs -o mode=755 tmpfs /run
+        mkdir -p {mount["mountPath"]}
+        mount --bind {files} {mount["mountPath"]}
+        mount -o remount,bind,ro {mount["mountPath"]}
+        mount -o remount,bind,ro /
+        exec setpriv --reuid={user["runAsUser"]} --regid={user["runAsGroup"]} --clear-groups \\
+          --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"
+    """
+    command = [image / "openmetadata-keycloak-operator", *container["args"]]
     log = open(RUN / "helm-operator.log", "w")
-    return subprocess.Popen(
-        [BINARY, *container["args"]], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    process = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", setup, "pod", *map(str, command)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
+    return process, token
+
+
+def as_the_pod(pid: int) -> None:
+    """The operator's process is the pod's: its user, no capabilities, no privilege escalation,
+    a read-only root and the projected volume, and no kubeconfig (it configured itself from the
+    ServiceAccount path)."""
+    status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    assert status["Uid"].split()[0] == "65532" and status["Gid"].split()[0] == "65532", status["Uid"]
+    assert int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0, status["CapEff"]
+    assert status["NoNewPrivs"].strip() == "1"
+    mounts = {m.split()[4]: m.split()[5] for m in Path(f"/proc/{pid}/mountinfo").read_text().splitlines()}
+    assert mounts["/"].startswith("ro"), mounts["/"]
+    # /var/run is /run, as mountinfo says.
+    assert mounts[os.path.realpath("/var/run/secrets/kubernetes.io/serviceaccount")].startswith("ro"), mounts
+    environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert not any(e.startswith((b"KUBECONFIG=", b"HOME=")) for e in environment)
 
 
 def log_lines() -> list[dict]:
@@ -251,16 +330,7 @@ def main() -> None:
     kubectl("-n", NS, "create", "secret", "generic", "keycloak-admin",
             "--from-literal=username=admin", f"--from-literal=password={PASSWORD}")
     kubectl("-n", NS, "label", "secret", "keycloak-admin", "omkc.dev/keycloak-credentials=true")
-    token = kubectl("-n", NS, "create", "token", RELEASE, "--duration=1h").stdout.strip()
-    kubeconfig = RUN / "helm-operator.kubeconfig"
-    server = (RUN / "url").read_text().strip()
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "helm",
-        "clusters": [{"name": "helm", "cluster": {"server": server, "certificate-authority": str(RUN / "ca.crt")}}],
-        "users": [{"name": "helm", "user": {"token": token}}],
-        "contexts": [{"name": "helm", "context": {"cluster": "helm", "user": "helm", "namespace": NS}}],
-    }))
-    operator = operator_process(manifest, kubeconfig)
+    operator, token = operator_process(manifest)
     try:
         kubectl("-n", WATCHED, "apply", "-f", "-", stdin=resource("openmetadata", "om-helm"))
         kubectl("-n", OTHER, "apply", "-f", "-", stdin=resource("openmetadata", "om-helm-other"))
@@ -273,7 +343,8 @@ def main() -> None:
         assert "status" not in other and not other["metadata"].get("finalizers"), other
         assert kubectl("-n", OTHER, "get", "secret", "oidc-secrets", check=False).returncode != 0
         assert "om-helm-other" not in client_ids()
-        say("the operator, run as the release's Deployment: Ready in the watched namespace, the other untouched")
+        as_the_pod(operator.pid)
+        say("the operator, run as the release's pod: Ready in the watched namespace, the other untouched")
         probe(manifest)
 
         # 4. An upgrade that turns workload restarts on.
