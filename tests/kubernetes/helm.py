@@ -11,7 +11,8 @@ tests/deploy/requirements.txt). Every step is the README's or the docs' own:
    grants, and nothing in one that is not watched.
 3. The operator binary, started as the kubelet would start the release's pod (see
    `operator_process`): its args and env, its projected ServiceAccount token and CA, its user,
-   no capabilities and a read-only root file system. A resource in a watched namespace becomes Ready with its Secret; one in another
+   no capabilities and a read-only root file system; its token rotated as the kubelet
+   rotates it, and the old one revoked. A resource in a watched namespace becomes Ready with its Secret; one in another
    namespace is not touched; the connection from the values reports Ready.
 4. `helm upgrade --reuse-values --set rollout.enabled=true` grants the workload restarts; an
    upgrade that turns monitoring on (with prometheus-operator's CRDs installed) is admitted, its
@@ -126,6 +127,38 @@ def scratch(prefix: str) -> Path:
     return folder
 
 
+def bound_token(seconds: int, holder: str) -> str:
+    """A token of the release's ServiceAccount, bound to a Secret `holder` (made here) as a
+    pod's token is bound to its pod: deleting the holder revokes it."""
+    kubectl("-n", NS, "create", "secret", "generic", holder)
+    return kubectl("-n", NS, "create", "token", RELEASE, f"--duration={seconds}s",
+                   "--bound-object-kind=Secret", f"--bound-object-name={holder}").stdout.strip()
+
+
+def rotate_token(files: Path, old: str) -> str:
+    """The kubelet's rotation of the projected token (at 80% of its lifetime), then the old
+    token revoked: the operator goes on with the new one. kube-client re-reads the token file
+    once its copy is 50 s old (its `TokenFile`: 60 s, refreshed 10 s early), so the old token
+    is revoked only after 60 s; then a deleted output Secret is written again, which takes
+    requests to the API server with the new token. The new token."""
+    new = bound_token(3600, "pod-token-2")
+    staged = files / ".token"
+    staged.write_text(new)
+    staged.chmod(0o444)
+    os.replace(staged, files / "token")
+    time.sleep(60)
+    kubectl("-n", NS, "delete", "secret", "pod-token-1")
+    server = (RUN / "url").read_text().strip()
+    as_old = [KUBECTL, "--kubeconfig=/dev/null", f"--server={server}",
+              f"--certificate-authority={RUN / 'ca.crt'}", f"--token={old}", "auth", "whoami"]
+    until("the old token refused", lambda: subprocess.run(as_old, capture_output=True).returncode != 0)
+    kubectl("-n", WATCHED, "delete", "secret", "oidc-secrets")
+    until("the output Secret written again",
+          lambda: kubectl("-n", WATCHED, "get", "secret", "oidc-secrets", check=False).returncode == 0)
+    say("the projected token rotated and the old one revoked: the operator writes with the new one")
+    return new
+
+
 def operator_process(manifest: list[dict]) -> tuple[subprocess.Popen, str]:
     """The release's Deployment, started as the kubelet would start its pod, without a
     container engine: the container's args and env (the pod's fields filled in); its projected
@@ -159,7 +192,7 @@ def operator_process(manifest: list[dict]) -> tuple[subprocess.Popen, str]:
     for source in volume["projected"]["sources"]:
         if "serviceAccountToken" in source:
             seconds = source["serviceAccountToken"]["expirationSeconds"]
-            token = kubectl("-n", NS, "create", "token", RELEASE, f"--duration={seconds}s").stdout.strip()
+            token = bound_token(seconds, "pod-token-1")
             (files / source["serviceAccountToken"]["path"]).write_text(token)
         elif "configMap" in source:
             name = source["configMap"]["name"]
@@ -196,7 +229,7 @@ def operator_process(manifest: list[dict]) -> tuple[subprocess.Popen, str]:
         ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", setup, "pod", *map(str, command)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    return process, token
+    return process, token, files
 
 
 def as_the_pod(pid: int) -> None:
@@ -330,7 +363,8 @@ def main() -> None:
     kubectl("-n", NS, "create", "secret", "generic", "keycloak-admin",
             "--from-literal=username=admin", f"--from-literal=password={PASSWORD}")
     kubectl("-n", NS, "label", "secret", "keycloak-admin", "omkc.dev/keycloak-credentials=true")
-    operator, token = operator_process(manifest)
+    operator, token, pod_files = operator_process(manifest)
+    first_token = token
     try:
         kubectl("-n", WATCHED, "apply", "-f", "-", stdin=resource("openmetadata", "om-helm"))
         kubectl("-n", OTHER, "apply", "-f", "-", stdin=resource("openmetadata", "om-helm-other"))
@@ -346,6 +380,7 @@ def main() -> None:
         as_the_pod(operator.pid)
         say("the operator, run as the release's pod: Ready in the watched namespace, the other untouched")
         probe(manifest)
+        token = rotate_token(pod_files, token)
 
         # 4. An upgrade that turns workload restarts on.
         upgraded = config.upgrade(str(CHART), RELEASE, {"rollout": {"enabled": True}},
@@ -378,7 +413,7 @@ def main() -> None:
     assert said["resource cache synced"]["namespace"] == WATCHED, said["resource cache synced"]
     started = next(f for m, f in said.items() if m.startswith("starting openmetadata-keycloak-operator"))
     assert started["namespaces"] == WATCHED and started["resource_selector"] == "(every resource)", started
-    assert PASSWORD not in log and token not in log, "a credential is in the operator's log"
+    assert PASSWORD not in log and token not in log and first_token not in log, "a credential is in the operator's log"
 
 
 if __name__ == "__main__":
