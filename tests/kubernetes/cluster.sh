@@ -7,6 +7,7 @@
 #   tests/kubernetes/cluster.sh start            start it and apply the operator's manifest;
 #                                                prints KUBECONFIG=... (an admin) and the
 #                                                variables of the real-Kubernetes tests
+#   tests/kubernetes/cluster.sh start bare       start it, nothing applied
 #   tests/kubernetes/cluster.sh stop             stop it
 #   tests/kubernetes/cluster.sh helm VERSION     start it bare and Keycloak VERSION, install the
 #                                                chart with Helm and run the operator as its
@@ -334,7 +335,7 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
   build) build ;;
-  start) start ;;
+  start) start "${1:-}" ;;
   stop) stop ;;
   test) run_tests "${1:?KEYCLOAK_VERSION}" ;;
   helm) run_helm "${1:?KEYCLOAK_VERSION}" ;;

@@ -7,6 +7,7 @@ tests/deploy/requirements.txt). Every step is the README's or the docs' own:
 1. `helm install` in the README's command, with the watched namespaces and a connection from
    the values (docs/install.md): Helm installs the CRDs from `crds/`, then the release; the API
    server admits every object of it.
+   Then the docs' CRD step of an upgrade, run as written, over the CRDs Helm installed.
 2. The release's RBAC, as the API server authorises its ServiceAccount: what a watched namespace
    grants, and nothing in one that is not watched.
 3. The operator binary, started as the kubelet would start the release's pod (see
@@ -37,8 +38,8 @@ from pathlib import Path
 import helm_python as helm
 import yaml
 
-from kubelet import as_the_pod, operator_process, rotate_token
-from support import (ADMIN, CHART, KEYCLOAK, NS, OTHER, PASSWORD, REALM, RELEASE, RUN, WATCHED,
+from kubelet import as_the_pod, operator_process, rotate_token, scratch
+from support import (ADMIN, CHART, KEYCLOAK, KUBECTL, NS, OTHER, PASSWORD, REALM, RELEASE, ROOT, RUN, WATCHED,
                      can_i, keycloak, kubectl, say, until)
 
 
@@ -148,6 +149,31 @@ def install(config: helm.Config) -> list[dict]:
     return manifest
 
 
+def crds_upgraded() -> None:
+    """The docs' CRD step of an upgrade (docs/operators/upgrade-and-uninstall.md, run as
+    written) over the CRDs Helm installed, with a new version's CRD (a description changed): it
+    applies, where the same command without `--force-conflicts` stops at Helm's ownership."""
+    doc = (ROOT / "docs" / "operators" / "upgrade-and-uninstall.md").read_text()
+    (line,) = [l.strip() for l in doc.split("## Upgrade")[1].split("## Uninstall")[0].splitlines()
+               if l.strip().startswith("kubectl apply --server-side")]
+    command = line.split("#")[0].split()
+    tree = scratch("omkc-next-")
+    (tree / "crds").mkdir()
+    for crd in (ROOT / "crds").glob("*.yaml"):
+        body = yaml.safe_load(crd.read_text())
+        schema = body["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        schema["description"] += " (the next version)"
+        (tree / "crds" / crd.name).write_text(yaml.safe_dump(body))
+    admin = [KUBECTL, f"--kubeconfig={ADMIN}"]
+    without = [a for a in command[1:] if a != "--force-conflicts"]
+    refused = subprocess.run(admin + without, cwd=tree, capture_output=True, text=True)
+    assert refused.returncode != 0 and "conflict" in refused.stderr, refused
+    subprocess.run(admin + command[1:], cwd=tree, capture_output=True, text=True, check=True)
+    served = json.loads(kubectl("get", "crd/openmetadatakeycloakclients.omkc.dev", "-o", "json").stdout)
+    assert served["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["description"].endswith("(the next version)")
+    say(f"the docs' CRD upgrade ({' '.join(command)}) applies over Helm's CRDs; without --force-conflicts it conflicts")
+
+
 def rbac() -> None:
     """Step 2: the release's RBAC, as the API server's authoriser answers for its account."""
     granted = {
@@ -216,6 +242,7 @@ def log_is_clean(tokens: list[str]) -> None:
 def main() -> None:
     config = helm.Config(kubeconfig_path=str(ADMIN), namespace=NS)
     manifest = install(config)
+    crds_upgraded()
     rbac()
     kubectl("-n", NS, "create", "secret", "generic", "keycloak-admin",
             "--from-literal=username=admin", f"--from-literal=password={PASSWORD}")
