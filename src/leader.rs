@@ -269,7 +269,11 @@ async fn drive(
             () = state.closed() => {
                 match manager.release().await {
                     Ok(()) => info!(identity = %settings.identity, "released the lease"),
-                    Err(e) => warn!(identity = %settings.identity, "releasing the lease: {e}"),
+                    Err(e) => match access_removed(&e) {
+                        // An uninstall: the release's RBAC, account or namespace went first.
+                        Some(code) => info!(identity = %settings.identity, "the lease is left to expire: releasing it was refused (HTTP {code}), as when an uninstall has removed this instance's access"),
+                        None => warn!(identity = %settings.identity, "releasing the lease: {e}"),
+                    },
                 }
                 return;
             }
@@ -297,82 +301,18 @@ async fn drive(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timings_are_checked_before_the_crate_would_panic() {
-        let ok = LeaseSettings {
-            name: "l".into(),
-            namespace: "n".into(),
-            identity: "pod-a".into(),
-            duration: Duration::from_secs(15),
-            grace: Duration::from_secs(5),
-        };
-        assert!(ok.check().is_ok());
-        for (d, g) in [(5, 5), (5, 0), (4, 5)] {
-            let bad = LeaseSettings {
-                duration: Duration::from_secs(d),
-                grace: Duration::from_secs(g),
-                ..ok.clone()
-            };
-            assert!(
-                bad.check().unwrap_err().contains("--lease-duration"),
-                "{d} {g}"
-            );
+/// The status of a refusal that says this instance's access is gone (its token revoked with its
+/// ServiceAccount: 401; its Role: 403; the Lease or its namespace: 404), as at the end of an
+/// uninstall, when Helm deletes the RBAC while the pod is still stopping.
+fn access_removed(e: &LeaseManagerError) -> Option<u16> {
+    match e {
+        LeaseManagerError::KubeError(kube::Error::Api(s)) if matches!(s.code, 401 | 403 | 404) => {
+            Some(s.code)
         }
-        let anonymous = LeaseSettings {
-            identity: String::new(),
-            ..ok
-        };
-        assert!(anonymous.check().unwrap_err().contains("POD_NAME"));
-    }
-
-    #[test]
-    fn the_lease_watch_reads_the_holder_and_the_instant_of_its_renewal() {
-        use k8s_openapi::{
-            api::coordination::v1::LeaseSpec, apimachinery::pkg::apis::meta::v1::MicroTime,
-            jiff::Timestamp,
-        };
-        let lease = |holder: &str| Lease {
-            spec: Some(LeaseSpec {
-                holder_identity: Some(holder.into()),
-                renew_time: Some(MicroTime(
-                    Timestamp::from_microsecond(1_800_000_000_000_007).unwrap(),
-                )),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let seen = Seen::of(Some(&lease("pod-a")));
-        assert_eq!(seen.holder.as_deref(), Some("pod-a"));
-        let renewed = SystemTime::UNIX_EPOCH + Duration::from_micros(1_800_000_000_000_007);
-        assert_eq!(seen.renewed, Some(renewed));
-        assert_eq!(Seen::of(Some(&lease(""))).holder, None, "released");
-        assert_eq!(Seen::of(None), Seen::default());
-    }
-
-    #[test]
-    fn only_a_renewal_of_ours_moves_the_deadline() {
-        let t = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-        let lease = (Duration::from_secs(15), Duration::from_secs(2));
-        let seen = |holder: &str, renewed| Seen {
-            holder: Some(holder.into()),
-            renewed: Some(t(renewed)),
-        };
-        let deadline = |seen: &Seen, acquired| deadline_from(seen, "pod-a", acquired, lease, t(1));
-        assert_eq!(deadline(&seen("pod-a", 110), Some(t(100))), t(123));
-        assert_eq!(
-            deadline(&seen("pod-a", 90), Some(t(100))),
-            t(113),
-            "from the take-over"
-        );
-        assert_eq!(
-            deadline(&seen("pod-b", 110), Some(t(100))),
-            t(113),
-            "not ours"
-        );
-        assert_eq!(deadline(&Seen::default(), None), t(14), "from now");
+        LeaseManagerError::NonexistentLease(_) => Some(404),
+        _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

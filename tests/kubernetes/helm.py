@@ -19,9 +19,9 @@ tests/deploy/requirements.txt). Every step is the README's or the docs' own:
 4. `helm upgrade --reuse-values --set rollout.enabled=true` grants the workload restarts; an
    upgrade that turns monitoring on (with prometheus-operator's CRDs installed) is admitted, its
    ServiceMonitor selecting the release's Service.
-5. The documented uninstall (docs/operators/upgrade-and-uninstall.md): the resources deleted
-   while the operator runs (their clients go from Keycloak), then `helm uninstall`, which
-   removes the release and keeps the CRDs and what is stored in them.
+5. The documented uninstall (docs/operators/upgrade-and-uninstall.md), its commands as
+   written: the resources deleted while the operator runs (their clients go from Keycloak), the
+   connections and the release (which keeps the CRDs), then the CRDs.
 
 The run fails if the operator logged a warning or an error, or a credential.
 """
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import urllib.request
@@ -149,14 +150,21 @@ def install(config: helm.Config) -> list[dict]:
     return manifest
 
 
+def documented(section: str) -> list[list[str]]:
+    """The commands of the ```sh blocks of a section of docs/operators/upgrade-and-uninstall.md,
+    as written (comments dropped)."""
+    doc = (ROOT / "docs" / "operators" / "upgrade-and-uninstall.md").read_text()
+    text = doc.split(f"## {section}\n")[1].split("\n## ")[0]
+    blocks = [b.split("```")[0].replace("\\\n", " ") for b in text.split("```sh\n")[1:]]
+    return [[shlex.split(l.split(" #")[0]) for l in b.splitlines() if l.strip()] for b in blocks]
+
+
 def crds_upgraded() -> None:
     """The docs' CRD step of an upgrade (docs/operators/upgrade-and-uninstall.md, run as
     written) over the CRDs Helm installed, with a new version's CRD (a description changed): it
     applies, where the same command without `--force-conflicts` stops at Helm's ownership."""
-    doc = (ROOT / "docs" / "operators" / "upgrade-and-uninstall.md").read_text()
-    (line,) = [l.strip() for l in doc.split("## Upgrade")[1].split("## Uninstall")[0].splitlines()
-               if l.strip().startswith("kubectl apply --server-side")]
-    command = line.split("#")[0].split()
+    ((command,), (helm_upgrade,)) = documented("Upgrade")
+    assert helm_upgrade[:3] == ["helm", "upgrade", RELEASE] and "--reuse-values" in helm_upgrade
     tree = scratch("omkc-next-")
     (tree / "crds").mkdir()
     for crd in (ROOT / "crds").glob("*.yaml"):
@@ -214,15 +222,30 @@ def reconciles(operator: subprocess.Popen) -> None:
     say("the operator, run as the release's pod: Ready in the watched namespace, the other untouched")
 
 
-def uninstall(config: helm.Config, latest: str) -> None:
-    """Step 5, after the resource's deletion: `helm uninstall` leaves nothing of the release,
-    and keeps the CRDs and what is stored in them."""
+def uninstall(config: helm.Config, latest: str, operator: subprocess.Popen) -> None:
+    """Step 5: the documented uninstall, its steps 2 to 4 as written (step 1 only chooses to
+    keep the clients). The resources are deleted while the operator runs, and their clients go
+    from Keycloak; then the connections and the release, which leaves nothing of itself and
+    keeps the CRDs; then the CRDs."""
+    (_, resources, release, crds) = documented("Uninstall")
+    admin = [KUBECTL, f"--kubeconfig={ADMIN}"]
+    assert resources == [["kubectl", "delete", "omkc", "--all", "-A", "--wait"]], resources
+    subprocess.run(admin + resources[0][1:], check=True, capture_output=True, timeout=120)
+    assert "om-helm" not in client_ids()
+    until("the output Secret collected", lambda: kubectl(
+        "-n", WATCHED, "get", "secret", "oidc-secrets", check=False).returncode != 0)
+    (connections, helm_uninstall) = release
+    subprocess.run(admin + connections[1:], check=True, capture_output=True, timeout=60)
+    assert helm_uninstall == ["helm", "uninstall", RELEASE, "-n", NS], helm_uninstall
     config.uninstall(RELEASE)
+    os.killpg(operator.pid, signal.SIGTERM)  # the Deployment went with the release
+    operator.wait(timeout=30)
     left = kubectl("get", "-f", "-", "-o", "name", "--ignore-not-found", stdin=latest).stdout
     assert left.strip() == "", f"left after helm uninstall: {left}"
     kubectl("get", "crd/openmetadatakeycloakclients.omkc.dev", "crd/clusterkeycloakconnections.omkc.dev")
-    kubectl("-n", OTHER, "get", "omkc", "openmetadata")
-    say("uninstalled: the release is gone; the CRDs and the resources stored in them stay")
+    subprocess.run(admin + crds[0][1:], check=True, capture_output=True, timeout=60, cwd=ROOT)
+    assert kubectl("get", "crd", "-o", "name").stdout.count("omkc.dev") == 0
+    say("uninstalled as documented: clients deleted, the release gone (CRDs kept), then the CRDs")
 
 
 def log_is_clean(tokens: list[str]) -> None:
@@ -260,13 +283,11 @@ def main() -> None:
         assert can_i("patch", "deployments.apps", WATCHED) and not can_i("patch", "deployments.apps", OTHER)
         say("upgraded: rollout.enabled grants workload restarts in the watched namespace only")
         latest = monitoring(config)
-        # Step 5, the documented uninstall: the resources first, while the operator runs.
-        kubectl("-n", WATCHED, "delete", "omkc", "openmetadata", "--timeout=60s")
-        until("client deletion in Keycloak", lambda: "om-helm" not in client_ids())
+        uninstall(config, latest, operator)
     finally:
-        os.killpg(operator.pid, signal.SIGTERM)
-        operator.wait(timeout=30)
-    uninstall(config, latest)
+        if operator.poll() is None:
+            os.killpg(operator.pid, signal.SIGTERM)
+            operator.wait(timeout=30)
     log_is_clean(tokens)
 
 
