@@ -120,7 +120,10 @@ both_apiservers!(
         .metadata
         .resource_version
         .unwrap();
-    let mut events = (maps.watch(&WatchParams::default(), &marked).await.unwrap()).boxed();
+    // Only this object's events: a real cluster publishes its CA (kube-root-ca.crt) into every
+    // namespace meanwhile.
+    let only_c = WatchParams::default().fields("metadata.name=c");
+    let mut events = (maps.watch(&only_c, &marked).await.unwrap()).boxed();
     let release = json!({"metadata": {"finalizers": null}});
     let params = PatchParams::default();
     maps.patch("c", &params, &Patch::Merge(&release))
