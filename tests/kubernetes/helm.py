@@ -68,59 +68,13 @@ def log_lines() -> list[dict]:
     return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
 
 
-def probe(manifest: list[dict]) -> None:
-    """The Deployment's probes, as the kubelet would make them, and the metrics the Service
-    exposes, on the port the operator says it serves."""
-    started = next(line["fields"] for line in log_lines() if line["fields"]["message"].startswith("starting "))
-    base = f"http://{started['http_address']}"
-    deployment = next(o for o in manifest if o["kind"] == "Deployment")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    service = next(o for o in manifest if o["kind"] == "Service")
-    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"], service["spec"]["ports"]
-    assert [p["name"] for p in container["ports"]] == ["http"], container["ports"]
-    paths = [container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")]
-    for path in [*paths, "/metrics"]:
-        with urllib.request.urlopen(base + path, timeout=5) as r:
-            assert r.status == 200, (path, r.status)
-            body = r.read().decode()
-    assert "omkc_resources" in body, body[:2000]
-    say(f"probes {paths} answer 200, and /metrics the operator's metrics")
-
-
-def monitoring(config: helm.Config) -> str:
-    """With prometheus-operator's CRDs installed (from its Go module, $OMKC_MONITORING_CRDS), an
-    upgrade that turns on the ServiceMonitor, the PrometheusRule, the Grafana dashboard and the
-    NetworkPolicy: the API server admits each against its schema, and the ServiceMonitor selects
-    the release's Service by its labels and names one of its ports. The new manifest."""
-    crds = Path(os.environ["OMKC_MONITORING_CRDS"])
-    for kind in ("servicemonitors", "prometheusrules"):
-        kubectl("apply", "--server-side", "-f", str(crds / f"monitoring.coreos.com_{kind}.yaml"))
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{kind}.monitoring.coreos.com")
-    on = {
-        "metrics": {
-            "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
-            "prometheusRule": {"enabled": True},
-            "grafanaDashboard": {"enabled": True},
-        },
-        "networkPolicy": {"enabled": True},
-    }
-    upgraded = config.upgrade(str(CHART), RELEASE, on, namespace=NS, reuse_values=True)
-    assert upgraded["status"] == "deployed" and upgraded["revision"] == 3, upgraded["status"]
-    kinds = {o["kind"] for o in yaml.safe_load_all(upgraded["manifest"]) if o}
-    assert {"ServiceMonitor", "PrometheusRule", "ConfigMap", "NetworkPolicy"} <= kinds, kinds
-    stored = kubectl("get", "-f", "-", "-o", "json", stdin=upgraded["manifest"]).stdout
-    objects = json.loads(stored)["items"]
-    (monitor,) = [o for o in objects if o["kind"] == "ServiceMonitor"]
-    (service,) = [o for o in objects if o["kind"] == "Service"]
-    selector = monitor["spec"]["selector"]["matchLabels"]
-    assert selector.items() <= service["metadata"]["labels"].items(), (selector, service["metadata"]["labels"])
-    ports = {p["name"] for p in service["spec"]["ports"]}
-    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports, (monitor["spec"]["endpoints"], ports)
-    (rule,) = [o for o in objects if o["kind"] == "PrometheusRule"]
-    alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
-    say(f"upgraded: monitoring on, admitted by prometheus-operator's CRDs ({len(alerts)} alerts), "
-        "the ServiceMonitor selecting the Service's port")
-    return upgraded["manifest"]
+def documented(section: str) -> list[list[str]]:
+    """The commands of the ```sh blocks of a section of docs/operators/upgrade-and-uninstall.md,
+    as written (comments dropped)."""
+    doc = (ROOT / "docs" / "operators" / "upgrade-and-uninstall.md").read_text()
+    text = doc.split(f"## {section}\n")[1].split("\n## ")[0]
+    blocks = [b.split("```")[0].replace("\\\n", " ") for b in text.split("```sh\n")[1:]]
+    return [[shlex.split(l.split(" #")[0]) for l in b.splitlines() if l.strip()] for b in blocks]
 
 
 def install(config: helm.Config) -> list[dict]:
@@ -148,15 +102,6 @@ def install(config: helm.Config) -> list[dict]:
     stored = kubectl("get", "-f", "-", "-o", "name", stdin=release["manifest"]).stdout.split()
     assert len(stored) == len(manifest), (stored, len(manifest))
     return manifest
-
-
-def documented(section: str) -> list[list[str]]:
-    """The commands of the ```sh blocks of a section of docs/operators/upgrade-and-uninstall.md,
-    as written (comments dropped)."""
-    doc = (ROOT / "docs" / "operators" / "upgrade-and-uninstall.md").read_text()
-    text = doc.split(f"## {section}\n")[1].split("\n## ")[0]
-    blocks = [b.split("```")[0].replace("\\\n", " ") for b in text.split("```sh\n")[1:]]
-    return [[shlex.split(l.split(" #")[0]) for l in b.splitlines() if l.strip()] for b in blocks]
 
 
 def crds_upgraded() -> None:
@@ -220,6 +165,61 @@ def reconciles(operator: subprocess.Popen) -> None:
     assert "om-helm-other" not in client_ids()
     as_the_pod(operator.pid)
     say("the operator, run as the release's pod: Ready in the watched namespace, the other untouched")
+
+
+def probe(manifest: list[dict]) -> None:
+    """The Deployment's probes, as the kubelet would make them, and the metrics the Service
+    exposes, on the port the operator says it serves."""
+    started = next(line["fields"] for line in log_lines() if line["fields"]["message"].startswith("starting "))
+    base = f"http://{started['http_address']}"
+    deployment = next(o for o in manifest if o["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    service = next(o for o in manifest if o["kind"] == "Service")
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"], service["spec"]["ports"]
+    assert [p["name"] for p in container["ports"]] == ["http"], container["ports"]
+    paths = [container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")]
+    for path in [*paths, "/metrics"]:
+        with urllib.request.urlopen(base + path, timeout=5) as r:
+            assert r.status == 200, (path, r.status)
+            body = r.read().decode()
+    assert "omkc_resources" in body, body[:2000]
+    say(f"probes {paths} answer 200, and /metrics the operator's metrics")
+
+
+def monitoring(config: helm.Config) -> str:
+    """With prometheus-operator's CRDs installed (from its Go module, $OMKC_MONITORING_CRDS), an
+    upgrade that turns on the ServiceMonitor, the PrometheusRule, the Grafana dashboard and the
+    NetworkPolicy: the API server admits each against its schema, and the ServiceMonitor selects
+    the release's Service by its labels and names one of its ports. The new manifest."""
+    crds = Path(os.environ["OMKC_MONITORING_CRDS"])
+    for kind in ("servicemonitors", "prometheusrules"):
+        kubectl("apply", "--server-side", "-f", str(crds / f"monitoring.coreos.com_{kind}.yaml"))
+        kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{kind}.monitoring.coreos.com")
+    on = {
+        "metrics": {
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+            "prometheusRule": {"enabled": True},
+            "grafanaDashboard": {"enabled": True},
+        },
+        "networkPolicy": {"enabled": True},
+    }
+    upgraded = config.upgrade(str(CHART), RELEASE, on, namespace=NS, reuse_values=True)
+    assert upgraded["status"] == "deployed" and upgraded["revision"] == 3, upgraded["status"]
+    kinds = {o["kind"] for o in yaml.safe_load_all(upgraded["manifest"]) if o}
+    assert {"ServiceMonitor", "PrometheusRule", "ConfigMap", "NetworkPolicy"} <= kinds, kinds
+    stored = kubectl("get", "-f", "-", "-o", "json", stdin=upgraded["manifest"]).stdout
+    objects = json.loads(stored)["items"]
+    (monitor,) = [o for o in objects if o["kind"] == "ServiceMonitor"]
+    (service,) = [o for o in objects if o["kind"] == "Service"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items(), (selector, service["metadata"]["labels"])
+    ports = {p["name"] for p in service["spec"]["ports"]}
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= ports, (monitor["spec"]["endpoints"], ports)
+    (rule,) = [o for o in objects if o["kind"] == "PrometheusRule"]
+    alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    say(f"upgraded: monitoring on, admitted by prometheus-operator's CRDs ({len(alerts)} alerts), "
+        "the ServiceMonitor selecting the Service's port")
+    return upgraded["manifest"]
 
 
 def uninstall(config: helm.Config, latest: str, operator: subprocess.Popen) -> None:
