@@ -16,6 +16,7 @@ from pathlib import Path
 
 from support import BINARY, KUBECTL, NS, RELEASE, RUN, WATCHED, kubectl, say, until
 
+
 def scratch(prefix: str) -> Path:
     """A folder outside $OMKC_RUN (which may be under a home the pod's user cannot enter),
     removed when the run ends."""
