@@ -129,7 +129,24 @@ fn letting_go(
 /// through (kube's `trigger_backoff`): one watch RBAC does not grant, or a `410 Gone`, held a new
 /// resource back for a second or more.
 pub(super) fn failed(kind: &str, selector: Option<&str>, error: &watcher::Error) {
-    tracing::warn!(kind, selector, "watch failed, retrying: {error}");
+    if expired(error) {
+        tracing::info!(kind, selector, "watch expired, listing again: {error}");
+    } else {
+        tracing::warn!(kind, selector, "watch failed, retrying: {error}");
+    }
+}
+
+/// A `410` (Expired, Gone): the API server no longer has the history a watch asked for (its
+/// watch cache was rebuilt, as after a CRD is applied, or the watch fell behind), and the watcher
+/// lists again. Part of the watch protocol, not a fault: client-go's reflector does not warn
+/// either.
+fn expired(error: &watcher::Error) -> bool {
+    match error {
+        watcher::Error::WatchError(status) => status.code == 410,
+        watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status.code == 410,
+        _ => false,
+    }
 }
 
 /// A stream filter that keeps a watch's errors from the controller, [`failed`].

@@ -10,8 +10,9 @@
 #   tests/kubernetes/cluster.sh start bare       start it, nothing applied
 #   tests/kubernetes/cluster.sh stop             stop it
 #   tests/kubernetes/cluster.sh helm VERSION     start it bare and Keycloak VERSION, install the
-#                                                chart with Helm and run the operator as its
-#                                                release does (tests/kubernetes/helm.py); stop all
+#                                                chart with Helm, start the operator as the
+#                                                kubelet would start the release's pod, upgrade,
+#                                                uninstall as documented (helm.py); stop all
 #   tests/kubernetes/cluster.sh test VERSION     start it and Keycloak VERSION, install the
 #                                                operator's manifest, run the real-Kubernetes
 #                                                tests, then the operator binary as its
@@ -170,9 +171,10 @@ start() {
   sleep 1
   alive controller-manager || { cat "$RUN/controller-manager.log" >&2; die "kube-controller-manager exited"; }
   echo "Kubernetes $(kubernetes_version): ready in $(($(uptime_s) - t)) s at $(cat "$RUN/url") (logs: $RUN)" >&2
-  [ "${1:-}" = bare ] || install
   echo "KUBECONFIG=$RUN/admin.kubeconfig"
   echo "OMKC_TEST_KUBECONFIG=$RUN/admin.kubeconfig"
+  [ "${1:-}" = bare ] && return
+  install
   echo "OMKC_TEST_OPERATOR_KUBECONFIG=$RUN/operator.kubeconfig"
 }
 
@@ -315,7 +317,8 @@ run_helm() {
   crds=$(cd / && go mod download -json "$PROMETHEUS_OPERATOR" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   [ -d "$crds/example/prometheus-operator-crd" ] || die "no CRDs in $PROMETHEUS_OPERATOR"
   if ! OMKC_RUN="$RUN" OMKC_KUBECTL="$(bin_dir)/kubectl" KEYCLOAK_URL="$kc" \
-    OMKC_MONITORING_CRDS="$crds/example/prometheus-operator-crd" KEYCLOAK_ADMIN_PASSWORD="$(keycloak_password)" \
+    KEYCLOAK_ADMIN_PASSWORD="$(keycloak_password)" \
+    OMKC_MONITORING_CRDS="$crds/example/prometheus-operator-crd" \
     OMKC_BINARY="${CARGO_TARGET_DIR:-$ROOT/target}/debug/openmetadata-keycloak-operator" \
     "${PYTHON:-python3}" "$ROOT/tests/kubernetes/helm.py"; then
     echo "== the operator's log (last 100 lines):" >&2

@@ -153,3 +153,24 @@ fn the_resources_wait_for_every_watch_to_list_or_fail_once() {
     listing(&mut credentials_b, Ok(Event::InitDone));
     assert!(!waiting(), "every watch has listed, or failed to");
 }
+
+/// A real kube-apiserver's (1.34) answer to a watch from before its cache was rebuilt (seen
+/// right after a CRD was applied) is said, not warned about; other watch failures warn.
+#[test]
+fn an_expired_watch_is_told_from_a_failed_one() {
+    let status = |code: u16, reason: &str| {
+        let status = json!({"status": "Failure", "code": code, "reason": reason,
+            "message": "too old resource version: 255 (256)"});
+        serde_json::from_value::<kube::core::Status>(status).unwrap()
+    };
+    let during = watcher::Error::WatchError(Box::new(status(410, "Expired")));
+    assert!(expired(&during));
+    let at_start = watcher::Error::WatchStartFailed(kube::Error::Api(status(410, "Gone").into()));
+    assert!(expired(&at_start));
+    let forbidden = watcher::Error::WatchError(Box::new(status(403, "Forbidden")));
+    assert!(!expired(&forbidden));
+    let refused =
+        watcher::Error::WatchStartFailed(kube::Error::Api(status(403, "Forbidden").into()));
+    assert!(!expired(&refused));
+    assert!(!expired(&watcher::Error::NoResourceVersion));
+}
