@@ -143,6 +143,22 @@ async fn team_namespace(client: &Client, e: &Env, run: &str) -> String {
     ns
 }
 
+/// The resource `openmetadata` with an inline connection: the Keycloak of `e`, `realm`, the
+/// credentials of [`team_namespace`], and the spec's `field` set to `value`.
+fn inline_resource(e: &Env, realm: &str, field: &str, value: Value) -> OpenMetadataKeycloakClient {
+    let mut resource = json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": "openmetadata"},
+        "spec": {
+            "keycloak": {"url": e.keycloak_in_cluster, "realm": realm,
+                         "credentialsSecretRef": {"name": "keycloak-admin"}},
+            "openmetadata": {"url": "https://openmetadata.e2e.example"}
+        }
+    });
+    resource["spec"][field] = value;
+    serde_json::from_value(resource).unwrap()
+}
+
 #[tokio::test]
 #[ignore = "needs a real cluster and Keycloak: set KUBECONFIG and KEYCLOAK_URL, then cargo test --test it -- --ignored e2e (docs/contributors/testing.md, End-to-end tests)"]
 async fn end_to_end_on_a_real_cluster_and_keycloak() {
@@ -153,16 +169,7 @@ async fn end_to_end_on_a_real_cluster_and_keycloak() {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
 
     let resources: Api<OpenMetadataKeycloakClient> = Api::namespaced(client.clone(), &ns);
-    let cr: OpenMetadataKeycloakClient = serde_json::from_value(json!({
-        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-        "metadata": {"name": "openmetadata"},
-        "spec": {
-            "keycloak": {"url": e.keycloak_in_cluster, "realm": realm, "credentialsSecretRef": {"name": "keycloak-admin"}},
-            "openmetadata": {"url": "https://openmetadata.e2e.example"},
-            "client": {"clientId": format!("om-{ns}")}
-        }
-    }))
-    .unwrap();
+    let cr = inline_resource(&e, realm, "client", json!({"clientId": format!("om-{ns}")}));
     resources.create(&PostParams::default(), &cr).await.unwrap();
 
     let ready = ready(&resources, "openmetadata").await;

@@ -16,17 +16,7 @@ async fn end_to_end_a_namespace_deleted_whole() {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let resources: Api<OpenMetadataKeycloakClient> = Api::namespaced(client.clone(), &ns);
     let client_id = format!("om-{run}");
-    let resource = json!({
-        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-        "metadata": {"name": "openmetadata"},
-        "spec": {
-            "keycloak": {"url": e.keycloak_in_cluster, "realm": realm,
-                         "credentialsSecretRef": {"name": "keycloak-admin"}},
-            "openmetadata": {"url": "https://openmetadata.e2e.example"},
-            "client": {"clientId": client_id}
-        }
-    });
-    let resource = serde_json::from_value(resource).unwrap();
+    let resource = inline_resource(&e, realm, "client", json!({"clientId": client_id}));
     resources.create(&post, &resource).await.unwrap();
     ready(&resources, "openmetadata").await;
     assert!(keycloak_client(&admin, realm, &client_id).await.is_some());

@@ -29,17 +29,8 @@ async fn end_to_end_a_rollout_the_role_does_not_grant() {
     let deployment = serde_json::from_value(deployment).unwrap();
     let before = deployments.create(&post, &deployment).await.unwrap();
     let resources: Api<OpenMetadataKeycloakClient> = Api::namespaced(client.clone(), &ns);
-    let resource = json!({
-        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-        "metadata": {"name": "openmetadata"},
-        "spec": {
-            "keycloak": {"url": e.keycloak_in_cluster, "realm": realm,
-                         "credentialsSecretRef": {"name": "keycloak-admin"}},
-            "openmetadata": {"url": "https://openmetadata.e2e.example"},
-            "secret": {"rollout": [{"kind": "Deployment", "name": "openmetadata"}]}
-        }
-    });
-    let resource = serde_json::from_value(resource).unwrap();
+    let rollout = json!({"rollout": [{"kind": "Deployment", "name": "openmetadata"}]});
+    let resource = inline_resource(&e, realm, "secret", rollout);
     resources.create(&post, &resource).await.unwrap();
     ready(&resources, "openmetadata").await;
     assert!(secrets.get_opt("oidc-secrets").await.unwrap().is_some());
