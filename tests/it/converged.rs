@@ -7,7 +7,7 @@ use std::time::Duration;
 use omkc::{Context, Settings};
 use serde_json::json;
 
-use crate::support::{Logs, apiserver::ApiServer, emulator::Emulator, eventually, operator};
+use crate::support::{Logs, apiserver::ApiServer, emulator::Emulator, eventually, operator, until};
 
 const NS: &str = "openmetadata";
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
@@ -112,15 +112,9 @@ async fn a_restarted_operator_reconciles_each_resource_once_after_every_watch_ha
     api.delay_lists("v1/secrets", Duration::from_millis(500));
     let before = api.requests().len();
     let (ctx, second) = operator(&api, settings, 4);
-    eventually(&api, "a reconcile", || async {
-        (reconciles(&ctx) >= 1.0).then_some(())
-    })
-    .await;
+    until(&api, "a reconcile", || reconciles(&ctx) >= 1.0).await;
     // The three Secret lists (outputs, sources, credentials) answered, and a moment to act on them.
-    eventually(&api, "the Secret lists", || async {
-        (secret_lists(&api, before) >= 3).then_some(())
-    })
-    .await;
+    until(&api, "the Secret lists", || secret_lists(&api, before) >= 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(reconciles(&ctx), 1.0, "{}", ctx.metrics.render());
     let reads: Vec<String> = api.requests()[before..]
@@ -191,8 +185,8 @@ async fn a_lost_watch_lists_again_and_brings_back_only_what_changed_meanwhile() 
     // again, and find every Secret as it was.
     let before = api.requests().len();
     api.compact("v1/secrets");
-    eventually(&api, "the Secrets listed again", || async {
-        (secret_lists(&api, before) >= 3).then_some(())
+    until(&api, "the Secrets listed again", || {
+        secret_lists(&api, before) >= 3
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -8,7 +8,7 @@ use omkc::{Context, Settings};
 use serde_json::json;
 
 use crate::support::{
-    admin_credentials, apiserver::ApiServer, emulator::Emulator, eventually, operator,
+    admin_credentials, apiserver::ApiServer, emulator::Emulator, eventually, operator, until,
 };
 
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
@@ -49,8 +49,8 @@ async fn a_slow_tenant_cannot_starve_another() {
     }
     // Team slow holds every worker it may (3 of 4, all waiting on its Keycloak), and more of
     // its resources are put back rather than given the last one.
-    eventually(&api, "team slow's reconciles to be held back", || async {
-        (deferred(&ctx) > 0).then_some(())
+    until(&api, "team slow's reconciles to be held back", || {
+        deferred(&ctx) > 0
     })
     .await;
     let started = Instant::now();

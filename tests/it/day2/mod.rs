@@ -12,7 +12,7 @@ use crate::support::{
     apiserver::{Access, ApiServer},
     b64, decode,
     emulator::{Emulator, Fault},
-    eventually, operator,
+    eventually, operator, until,
 };
 
 const NS: &str = "openmetadata";
@@ -222,10 +222,7 @@ async fn a_rotation_token_regenerates_exactly_once_even_across_a_restart() {
 
     // A new token: one more, in one go, with its Event.
     annotate(&api, "omkc.dev/rotate", "2026-12-01");
-    eventually(&api, "the second rotation", || async {
-        (regenerations(&emu) == 2).then_some(())
-    })
-    .await;
+    until(&api, "the second rotation", || regenerations(&emu) == 2).await;
     let second = in_step(&api, &emu).await;
     assert_ne!(second, kc);
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -283,10 +280,7 @@ async fn a_rotation_marked_before_a_restart_is_carried_out_once() {
     assert_eq!(emu.secret_of("data-sec", CLIENT_ID).unwrap(), first);
 
     let _operator = start(&api, Duration::from_secs(300));
-    eventually(&api, "the rotation", || async {
-        (regenerations(&emu) == 1).then_some(())
-    })
-    .await;
+    until(&api, "the rotation", || regenerations(&emu) == 1).await;
     assert_ne!(in_step(&api, &emu).await, first);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(regenerations(&emu), 1);

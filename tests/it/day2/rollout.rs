@@ -175,14 +175,14 @@ async fn a_workload_named_by_two_resources_follows_the_first_only() {
     api.edit(CRS, NS, "analytics", |o| {
         o["metadata"]["annotations"]["touched"] = json!("1")
     });
-    eventually(&api, "the second resource's pass", || async {
-        (deployment_reads(&api) > reads_before).then_some(())
+    until(&api, "the second resource's pass", || {
+        deployment_reads(&api) > reads_before
     })
     .await;
     let (reads, keycloak_reads) = (deployment_reads(&api), keycloak_gets(&emu));
     annotate(&api, "touched", "1");
-    eventually(&api, "the first resource's pass", || async {
-        (keycloak_gets(&emu) > keycloak_reads).then_some(())
+    until(&api, "the first resource's pass", || {
+        keycloak_gets(&emu) > keycloak_reads
     })
     .await;
     quiet(&api, &emu).await;
@@ -224,8 +224,8 @@ async fn workloads_roll_when_the_secret_changes_and_never_otherwise() {
         "naming a running workload does not restart it"
     );
     assert!(!seen.contains(&emu.secret_of("data-sec", CLIENT_ID).unwrap()));
-    eventually(&api, "one WorkloadNotFound", || async {
-        (events(&api, "WorkloadNotFound").len() == 1).then_some(())
+    until(&api, "one WorkloadNotFound", || {
+        events(&api, "WorkloadNotFound").len() == 1
     })
     .await;
 

@@ -27,10 +27,7 @@ async fn a_scheduled_rotation_is_due_from_keycloaks_clock_and_status_says_when()
             .insert("client.secret.creation.time".into(), old.to_string());
     });
     annotate(&api, "touched", "1");
-    eventually(&api, "the scheduled rotation", || async {
-        (regenerations(&emu) == 1).then_some(())
-    })
-    .await;
+    until(&api, "the scheduled rotation", || regenerations(&emu) == 1).await;
     assert_ne!(in_step(&api, &emu).await, first);
     let note = events_seen(&api, "SecretRotated").await[0]["note"].clone();
     assert!(
@@ -107,10 +104,7 @@ async fn rotations_asked_too_often_wait_for_the_shortest_interval() {
         );
     });
     annotate(&api, "touched", "1");
-    eventually(&api, "the rotation", || async {
-        (regenerations(&emu) == 1).then_some(())
-    })
-    .await;
+    until(&api, "the rotation", || regenerations(&emu) == 1).await;
     assert_ne!(in_step(&api, &emu).await, first);
     events_seen(&api, "SecretRotated").await;
     // And the next one right after waits again.

@@ -178,6 +178,11 @@ where
     }
 }
 
+/// [`eventually`] for a condition that needs no await.
+pub async fn until(api: &ApiServer, what: &str, mut holds: impl FnMut() -> bool) {
+    eventually(api, what, || std::future::ready(holds().then_some(()))).await
+}
+
 /// The Keycloak half of a reconcile for `obj` (validated with [`INSTALLATION`]), with no output
 /// Secret in place and no client id recorded in status.
 pub async fn keycloak_sync(

@@ -59,8 +59,8 @@ async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
     assert!(message.contains("more than the 65536"), "{message}");
 
     // The watch knows every labelled Secret by its metadata; only the one in use is held whole.
-    eventually(&c.api, "the watch to list the ballast", || async {
-        (c.ctx.credentials.in_namespace("team-data").len() == 22).then_some(())
+    until(&c.api, "the watch to list the ballast", || {
+        c.ctx.credentials.in_namespace("team-data").len() == 22
     })
     .await;
     assert_eq!(c.ctx.secret_data.len(), 1, "only kc-admin is held whole");
@@ -192,8 +192,8 @@ async fn a_connections_status_write_does_not_reconcile_the_resources_using_it() 
     c.api.edit(conns, "", "platform", |o| {
         o["spec"]["allowedRealms"] = json!(["data-sec", "payroll"])
     });
-    eventually(&c.api, "a reconcile after the spec change", || async {
-        (!c.emu.admin_calls().is_empty()).then_some(())
+    until(&c.api, "a reconcile after the spec change", || {
+        !c.emu.admin_calls().is_empty()
     })
     .await;
 }
@@ -230,8 +230,8 @@ async fn resources_and_secrets_that_are_gone_leave_nothing_in_the_operators_memo
     }
     // Three Secrets written, three workload checksums (remembered once the restarts that
     // follow the status are made), the credentials Secret, the Keycloak session opened with it.
-    eventually(&c.api, "the operator to remember 8 things", || async {
-        (c.ctx.remembered() == 8).then_some(())
+    until(&c.api, "the operator to remember 8 things", || {
+        c.ctx.remembered() == 8
     })
     .await;
     // As a namespace's deletion goes: the credentials Secret first, then the resources, one
@@ -247,8 +247,8 @@ async fn resources_and_secrets_that_are_gone_leave_nothing_in_the_operators_memo
         c.api
             .delete("v1/secrets", "team-data", &format!("{name}-oidc"));
     }
-    eventually(&c.api, "the operator to let go of everything", || async {
-        (c.ctx.remembered() == 0).then_some(())
+    until(&c.api, "the operator to let go of everything", || {
+        c.ctx.remembered() == 0
     })
     .await;
 }
@@ -272,8 +272,8 @@ async fn a_session_no_resource_names_any_more_goes_within_a_resync_period() {
             credentials_source: omkc::keycloak::ConnectionKey::secret_source("team-data", name),
         })
     };
-    eventually(&c.api, "only the session opened with admin-2", || async {
-        (session("admin").is_none() && session("admin-2").is_some()).then_some(())
+    until(&c.api, "only the session opened with admin-2", || {
+        session("admin").is_none() && session("admin-2").is_some()
     })
     .await;
     assert_eq!(c.ctx.keycloak.len(), 1);
@@ -307,8 +307,8 @@ async fn a_resource_gone_while_the_watch_was_lost_is_let_go_of_by_the_list_that_
         o["metadata"]["finalizers"] = json!(null)
     });
     c.api.delete(CRS, "team-data", "catalog");
-    eventually(&c.api, "its state and session let go of", || async {
-        (c.ctx.keycloak.is_empty() && !c.ctx.metrics.render().contains(COUNTED)).then_some(())
+    until(&c.api, "its state and session let go of", || {
+        c.ctx.keycloak.is_empty() && !c.ctx.metrics.render().contains(COUNTED)
     })
     .await;
 }

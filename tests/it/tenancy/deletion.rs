@@ -16,8 +16,8 @@ async fn deletion_uses_the_connections_credentials_when_the_namespace_goes() {
         "cleaned up in Keycloak"
     );
     // The Event may follow the release of the finalizer: wait for it, then count.
-    eventually(&c.api, "the ClientDeleted Event", || async {
-        (!c.events("team-data", "ClientDeleted").is_empty()).then_some(())
+    until(&c.api, "the ClientDeleted Event", || {
+        !c.events("team-data", "ClientDeleted").is_empty()
     })
     .await;
     assert_eq!(c.events("team-data", "ClientDeleted").len(), 1);
@@ -89,8 +89,8 @@ async fn deletion_never_uses_credentials_whose_label_was_withdrawn() {
         c.emu.client("data-sec", "catalog").is_some(),
         "left in Keycloak: the credentials were withdrawn"
     );
-    eventually(&c.api, "the ClientOrphaned Warning", || async {
-        (!c.events("team-data", "ClientOrphaned").is_empty()).then_some(())
+    until(&c.api, "the ClientOrphaned Warning", || {
+        !c.events("team-data", "ClientOrphaned").is_empty()
     })
     .await;
 }

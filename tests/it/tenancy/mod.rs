@@ -11,7 +11,7 @@ use crate::support::{
     apiserver::ApiServer,
     b64,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
-    eventually, operator,
+    eventually, operator, until,
 };
 
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
