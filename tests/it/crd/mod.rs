@@ -78,6 +78,72 @@ fn the_crd_schema_has_no_defaults_argo_cd_would_fight() {
     assert_eq!(probe.len(), 1);
 }
 
+/// The `format`s of `schema` that the API server does not know, as it judges them (1.37,
+/// apiextensions-apiserver's `GetUnrecognizedFormats`): it warns about each on every apply.
+fn unrecognized_formats(schema: &Value, at: &str, found: &mut Vec<String>) {
+    const STRING: &[&str] = &[
+        "bsonobjectid",
+        "uri",
+        "email",
+        "hostname",
+        "ipv4",
+        "ipv6",
+        "cidr",
+        "mac",
+        "uuid",
+        "uuid3",
+        "uuid4",
+        "uuid5",
+        "isbn",
+        "isbn10",
+        "isbn13",
+        "creditcard",
+        "ssn",
+        "hexcolor",
+        "rgbcolor",
+        "byte",
+        "password",
+        "date",
+        "duration",
+        "datetime",
+    ];
+    if let Some(format) = schema.get("format").and_then(Value::as_str) {
+        let known = match schema["type"].as_str().unwrap_or("") {
+            "" | "string" => STRING.contains(&format.replace('-', "").as_str()),
+            "integer" => ["int32", "int64"].contains(&format),
+            "number" => ["float", "double"].contains(&format),
+            _ => false,
+        };
+        if !known {
+            found.push(format!("{at}: {format}"));
+        }
+    }
+    match schema {
+        Value::Object(map) => map
+            .iter()
+            .for_each(|(k, v)| unrecognized_formats(v, &format!("{at}.{k}"), found)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| unrecognized_formats(v, &format!("{at}[]"), found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_format_in_the_crds_is_one_the_api_server_knows() {
+    let mut found = Vec::new();
+    for (file, yaml) in omkc::crds() {
+        let crd: Value = serde_yaml::from_str(&yaml).unwrap();
+        unrecognized_formats(&crd["spec"], &file, &mut found);
+    }
+    assert_eq!(found, Vec::<String>::new(), "kubectl apply would warn");
+    // The check itself finds what a u32 field gets from schemars.
+    let mut probe = Vec::new();
+    let u32_field = json!({"properties": {"n": {"type": "integer", "format": "uint32"}}});
+    unrecognized_formats(&u32_field, "$", &mut probe);
+    assert_eq!(probe, ["$.properties.n: uint32"]);
+}
+
 #[test]
 fn the_crd_names_printer_columns_and_status_subresource_are_right() {
     let crd = OpenMetadataKeycloakClient::crd();
