@@ -3,6 +3,7 @@
 # kube-controller-manager as plain processes on 127.0.0.1, built from source (no container
 # engine, no kubelet: nothing runs pods, everything else is the real API server).
 #
+#   tests/kubernetes/cluster.sh releases         list the Kubernetes releases it can build
 #   tests/kubernetes/cluster.sh build            build the binaries (once per go.mod / go.sum)
 #   tests/kubernetes/cluster.sh start            start it and apply the operator's manifest;
 #                                                prints KUBECONFIG=... (an admin) and the
@@ -19,9 +20,10 @@
 #                                                ServiceAccount, the e2e suite and a failover
 #                                                to a standby; stop all
 #
-# The versions are those of go.mod (k8s.io/kubernetes, with its staging modules replaced by their
-# releases) and etcd/go.mod; the Go module proxy serves them. The binaries are cached under
-# $OMKC_KUBE_HOME (default ~/.cache/omkc-kube), one directory per hash of the Go files.
+# Each Kubernetes release is a Go module of its own, releases/MAJOR.MINOR/go.mod (k8s.io/kubernetes,
+# with its staging modules replaced by their releases); $KUBERNETES picks one (default: the
+# newest); etcd is etcd/go.mod's. The Go module proxy serves them. The binaries are cached under
+# $OMKC_KUBE_HOME (default ~/.cache/omkc-kube), one directory per release and hash of the Go files.
 #
 # What the API server is given is what a kubeadm or kind cluster has that the operator meets:
 # TLS with a private authority, client certificates, RBAC, service-account tokens (the operator
@@ -51,10 +53,25 @@ ldflags() {
   echo "-s -w -X $pkg.gitVersion=v$v -X $pkg.gitMajor=${v%%.*} -X $pkg.gitMinor=$(echo "$v" | cut -d. -f2)"
 }
 
+# Without the in-tree cloud providers (the `providerless` build tag of Kubernetes' own build):
+# their modules are not served for every release (1.30's legacy-cloud-providers), and nothing
+# here uses them.
+TAGS=providerless
+
+releases() { (cd "$HERE/releases" && ls -d -- */ | tr -d / | sort -V); }
+
+# The release's Go module: $KUBERNETES, else the newest.
+module() {
+  local r=${KUBERNETES:-$(releases | tail -n 1)}
+  [ -f "$HERE/releases/$r/go.mod" ] || die "no Kubernetes release '$r' (releases: $(releases | xargs))"
+  echo "$HERE/releases/$r"
+}
+
 bin_dir() {
-  local hash
-  hash=$( (cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/tools.go" "$HERE"/etcd/*; ldflags) | sha256sum | cut -c1-16)
-  echo "$CACHE/bin-$hash"
+  local hash m
+  m=$(module)
+  hash=$( (cat "$m/go.mod" "$m/go.sum" "$m/tools.go" "$HERE"/etcd/*; ldflags; echo "$TAGS") | sha256sum | cut -c1-16)
+  echo "$CACHE/bin-$(basename "$m")-$hash"
 }
 
 build() {
@@ -63,17 +80,19 @@ build() {
   [ -x "$bin/kubectl" ] && return 0
   t=$(uptime_s)
   mkdir -p "$bin.partial"
-  (cd "$HERE" && go build -trimpath -ldflags="$(ldflags)" -o "$bin.partial/" \
+  (cd "$(module)" && go build -tags "$TAGS" -trimpath -ldflags="$(ldflags)" -o "$bin.partial/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kubectl)
   (cd "$HERE/etcd" && go build -trimpath -ldflags="-s -w" -o "$bin.partial/etcd" .)
   mv "$bin.partial" "$bin"
-  # Binaries of other versions (or flags) go: ~300 MB each.
-  find "$CACHE" -maxdepth 1 -name 'bin-*' ! -path "$bin" ! -path "$bin.partial" -exec rm -rf {} +
+  # This release's binaries of other versions (or flags) go, and those cached before releases had
+  # directories of their own: ~300 MB each.
+  find "$CACHE" -maxdepth 1 -name 'bin-*' ! -path "$bin" ! -path "$bin.partial" \
+    \( -name "bin-$(basename "$(module)")-*" -o ! -name "bin-[0-9]*.*-*" \) -exec rm -rf {} +
   echo "Kubernetes $(kubernetes_version): built in $(($(uptime_s) - t)) s into $bin" >&2
 }
 
-kubernetes_version() { grep -oE "k8s.io/kubernetes v[0-9.]+" "$HERE/go.mod" | cut -d" " -f2; }
+kubernetes_version() { grep -oE "k8s.io/kubernetes v[0-9.]+" "$(module)/go.mod" | cut -d" " -f2; }
 
 # A certificate signed by the run's authority: NAME SUBJECT EXTENSIONS.
 sign() {
@@ -149,13 +168,17 @@ start() {
   launch etcd "$bin/etcd" "$RUN/etcd" "http://127.0.0.1:$eport"
   wait_until "etcd ready" etcd curl -fsS "http://127.0.0.1:$eport/health"
   echo "https://127.0.0.1:$aport" >"$RUN/url"
+  # No endpoints for the `kubernetes` Service: nothing reaches the API server through it here
+  # (the operator's pod in `helm` is given 127.0.0.1), and newer API servers (1.37) refuse to
+  # publish a loopback address.
   launch apiserver "$bin/kube-apiserver" --etcd-servers="http://127.0.0.1:$eport" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$aport" \
     --tls-cert-file="$RUN/apiserver.crt" --tls-private-key-file="$RUN/apiserver.key" \
     --client-ca-file="$RUN/ca.crt" --authorization-mode=RBAC \
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$RUN/sa.pub" --service-account-signing-key-file="$RUN/sa.key" \
-    --service-cluster-ip-range=10.96.0.0/24 --cert-dir="$RUN/apiserver-certs"
+    --service-cluster-ip-range=10.96.0.0/24 --cert-dir="$RUN/apiserver-certs" \
+    --endpoint-reconciler-type=none
   kubeconfig admin >"$RUN/admin.kubeconfig"
   kubeconfig controller-manager >"$RUN/controller-manager.kubeconfig"
   wait_until "API server ready" apiserver curl -fsS --cacert "$RUN/ca.crt" \
@@ -182,8 +205,12 @@ start() {
 # namespace, the ServiceAccount and its RBAC), and a kubeconfig with a token of that
 # ServiceAccount (TokenRequest), as the operator's pod is given.
 install() {
-  local token
-  kubectl apply --server-side -f "$ROOT/deploy/kubernetes/openmetadata-keycloak-operator.yaml" >/dev/null
+  local token said
+  # A warning of the API server's (an unknown schema format, a deprecated field) fails the run:
+  # every user applying the manifest would read it.
+  said=$(kubectl apply --server-side -f "$ROOT/deploy/kubernetes/openmetadata-keycloak-operator.yaml" 2>&1 >/dev/null) \
+    || die "the manifest was refused: $said"
+  [ -z "$said" ] || die "applying the manifest warned: $said"
   kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
   token=$(kubectl -n omkc-system create token openmetadata-keycloak-operator --duration=2h)
   cat >"$RUN/operator.kubeconfig" <<EOF
@@ -337,10 +364,11 @@ keycloak_password() { echo "${OMKC_TEST_KEYCLOAK_PASSWORD:-admin-password-for-te
 cmd=${1:-}
 shift || true
 case "$cmd" in
+  releases) releases ;;
   build) build ;;
   start) start "${1:-}" ;;
   stop) stop ;;
   test) run_tests "${1:?KEYCLOAK_VERSION}" ;;
   helm) run_helm "${1:?KEYCLOAK_VERSION}" ;;
-  *) die "unknown command '$cmd' (build, start, stop, test VERSION, helm VERSION)" ;;
+  *) die "unknown command '$cmd' (releases, build, start, stop, test VERSION, helm VERSION)" ;;
 esac

@@ -23,7 +23,8 @@ tests/deploy/requirements.txt). Every step is the README's or the docs' own:
    written: the resources deleted while the operator runs (their clients go from Keycloak), the
    connections and the release (which keeps the CRDs), then the CRDs.
 
-The run fails if the operator logged a warning or an error, or a credential.
+The run fails if the API server warned during a Helm call, or if the operator logged a warning
+or an error, or a credential.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import yaml
 
 from kubelet import as_the_pod, operator_process, rotate_token, scratch
 from support import (ADMIN, CHART, KEYCLOAK, KUBECTL, NS, OTHER, PASSWORD, REALM, RELEASE, ROOT, RUN, WATCHED,
-                     can_i, keycloak, kubectl, say, until)
+                     can_i, keycloak, kubectl, say, until, unwarned)
 
 
 def client_ids() -> list[str]:
@@ -92,7 +93,8 @@ def install(config: helm.Config) -> list[dict]:
         "watchNamespaces": [WATCHED],
         "connections": [connection],
     }
-    release = config.install(str(CHART), RELEASE, values, namespace=NS, create_namespace=True)
+    with unwarned("helm install"):
+        release = config.install(str(CHART), RELEASE, values, namespace=NS, create_namespace=True)
     assert release["status"] == "deployed", {k: v for k, v in release.items() if k != "manifest"}
     manifest = [o for o in yaml.safe_load_all(release["manifest"]) if o]
     say(f"installed: {len(manifest)} objects, {sorted({o['kind'] for o in manifest})}")
@@ -121,7 +123,8 @@ def crds_upgraded() -> None:
     without = [a for a in command[1:] if a != "--force-conflicts"]
     refused = subprocess.run(admin + without, cwd=tree, capture_output=True, text=True)
     assert refused.returncode != 0 and "conflict" in refused.stderr, refused
-    subprocess.run(admin + command[1:], cwd=tree, capture_output=True, text=True, check=True)
+    applied = subprocess.run(admin + command[1:], cwd=tree, capture_output=True, text=True, check=True)
+    assert "Warning:" not in applied.stderr, applied.stderr
     served = json.loads(kubectl("get", "crd/openmetadatakeycloakclients.omkc.dev", "-o", "json").stdout)
     assert served["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["description"].endswith("(the next version)")
     say(f"the docs' CRD upgrade ({' '.join(command)}) applies over Helm's CRDs; without --force-conflicts it conflicts")
@@ -203,7 +206,8 @@ def monitoring(config: helm.Config) -> str:
         },
         "networkPolicy": {"enabled": True},
     }
-    upgraded = config.upgrade(str(CHART), RELEASE, on, namespace=NS, reuse_values=True)
+    with unwarned("helm upgrade with monitoring"):
+        upgraded = config.upgrade(str(CHART), RELEASE, on, namespace=NS, reuse_values=True)
     assert upgraded["status"] == "deployed" and upgraded["revision"] == 3, upgraded["status"]
     kinds = {o["kind"] for o in yaml.safe_load_all(upgraded["manifest"]) if o}
     assert {"ServiceMonitor", "PrometheusRule", "ConfigMap", "NetworkPolicy"} <= kinds, kinds
@@ -237,7 +241,8 @@ def uninstall(config: helm.Config, latest: str, operator: subprocess.Popen) -> N
     (connections, helm_uninstall) = release
     subprocess.run(admin + connections[1:], check=True, capture_output=True, timeout=60)
     assert helm_uninstall == ["helm", "uninstall", RELEASE, "-n", NS], helm_uninstall
-    config.uninstall(RELEASE)
+    with unwarned("helm uninstall"):
+        config.uninstall(RELEASE)
     os.killpg(operator.pid, signal.SIGTERM)  # the Deployment went with the release
     operator.wait(timeout=30)
     left = kubectl("get", "-f", "-", "-o", "name", "--ignore-not-found", stdin=latest).stdout
@@ -277,8 +282,9 @@ def main() -> None:
         probe(manifest)
         tokens.append(rotate_token(pod_files, token))
         # Step 4: upgrades.
-        upgraded = config.upgrade(str(CHART), RELEASE, {"rollout": {"enabled": True}},
-                                  namespace=NS, reuse_values=True)
+        with unwarned("helm upgrade"):
+            upgraded = config.upgrade(str(CHART), RELEASE, {"rollout": {"enabled": True}},
+                                      namespace=NS, reuse_values=True)
         assert upgraded["status"] == "deployed" and upgraded["revision"] == 2, upgraded["status"]
         assert can_i("patch", "deployments.apps", WATCHED) and not can_i("patch", "deployments.apps", OTHER)
         say("upgraded: rollout.enabled grants workload restarts in the watched namespace only")

@@ -3,10 +3,12 @@ tests/kubernetes/cluster.sh helm), kubectl as the cluster's administrator, Keycl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -36,6 +38,26 @@ def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subproc
     if check and done.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
     return done
+
+
+@contextlib.contextmanager
+def unwarned(what: str):
+    """Runs a Helm call and fails if the API server warned (an unknown schema format, a deprecated
+    API): Helm's Go code, in this process, logs each warning on stderr, as the helm binary does
+    for its users."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            said = caught.read().decode(errors="replace")
+    sys.stderr.write(said)
+    warned = [line for line in said.splitlines() if "Warning:" in line]
+    assert not warned, f"{what}: the API server warned: {warned}"
 
 
 def can_i(verb: str, resource: str, namespace: str) -> bool:
