@@ -168,6 +168,9 @@ start() {
   launch etcd "$bin/etcd" "$RUN/etcd" "http://127.0.0.1:$eport"
   wait_until "etcd ready" etcd curl -fsS "http://127.0.0.1:$eport/health"
   echo "https://127.0.0.1:$aport" >"$RUN/url"
+  # Every request's metadata, as an audit log (what deprecated_requests reads).
+  printf '%s\n' 'apiVersion: audit.k8s.io/v1' 'kind: Policy' 'omitStages: [RequestReceived]' \
+    'rules: [{level: Metadata}]' >"$RUN/audit-policy.yaml"
   # No endpoints for the `kubernetes` Service: nothing reaches the API server through it here
   # (the operator's pod in `helm` is given 127.0.0.1), and newer API servers (1.37) refuse to
   # publish a loopback address.
@@ -178,7 +181,8 @@ start() {
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$RUN/sa.pub" --service-account-signing-key-file="$RUN/sa.key" \
     --service-cluster-ip-range=10.96.0.0/24 --cert-dir="$RUN/apiserver-certs" \
-    --endpoint-reconciler-type=none
+    --endpoint-reconciler-type=none \
+    --audit-policy-file="$RUN/audit-policy.yaml" --audit-log-path="$RUN/audit.log" --audit-log-format=json
   kubeconfig admin >"$RUN/admin.kubeconfig"
   kubeconfig controller-manager >"$RUN/controller-manager.kubeconfig"
   wait_until "API server ready" apiserver curl -fsS --cacert "$RUN/ca.crt" \
@@ -233,6 +237,22 @@ stop() {
     kill -KILL -- "-$pid" 2>/dev/null || true
     rm -f "$RUN/$name.pid"
   done
+}
+
+# The requests of the audit log that used an API the release deprecates (the API server marks
+# them k8s.io/deprecated), but the control plane's own: user, verb, URI.
+deprecated_requests() {
+  python3 - "$RUN/audit.log" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    event = json.loads(line)
+    user = event["user"]["username"]
+    if event.get("annotations", {}).get("k8s.io/deprecated") != "true" or user in (
+        "system:apiserver", "system:kube-controller-manager"
+    ) or user.startswith("system:serviceaccount:kube-system:"):
+        continue
+    print(user, event["verb"], event["requestURI"])
+EOF
 }
 
 # An instance of the operator, NAME (its log in $RUN/NAME.log), as the chart's Deployment runs it
@@ -309,6 +329,11 @@ run_tests() {
     tail -n 200 "$RUN/operator.log" >&2
     echo "== the API server's log (last 50 lines):" >&2
     tail -n 50 "$RUN/apiserver.log" >&2
+  fi
+  # No request of the operator's (nor of the tests') used an API the release deprecates.
+  if [ "$ok" = 1 ] && deprecated_requests | grep . >&2; then
+    echo "== a deprecated API was requested (above, from the API server's audit log)" >&2
+    ok=0
   fi
   # Neither instance met anything that called for a warning, nor logged a credential: the
   # Keycloak admin's password, or its own ServiceAccount token.
