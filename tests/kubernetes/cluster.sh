@@ -239,6 +239,37 @@ stop() {
   done
 }
 
+# The operator's writes in the audit log since a time (RFC 3339), the Lease's renewals aside:
+# verb and URI.
+operator_writes() {
+  python3 - "$RUN/audit.log" "$1" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    event = json.loads(line)
+    if (event["user"]["username"] == "system:serviceaccount:omkc-system:openmetadata-keycloak-operator"
+            and event["stageTimestamp"] >= sys.argv[2]
+            and event["verb"] in ("create", "update", "patch", "delete", "deletecollection")
+            and event["objectRef"].get("resource") != "leases"):
+        print(event["verb"], event["requestURI"])
+EOF
+}
+
+# A converged resource over a resync period (30 s) on a real API server, as the benchmark counts
+# it: reconciled again (the operator's omkc_reconciliations_total), and not one write.
+quiet_resync() { # NAME: the instance leading
+  local metrics since before after writes
+  metrics="http://$(grep -o 'http_address=[0-9.:]*' "$RUN/$1.log" | head -n 1 | cut -d= -f2)/metrics"
+  reconciles() { curl -fsS "$metrics" | awk '/^omkc_reconciliations_total/ {n += $2} END {print n + 0}'; }
+  since=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+  before=$(reconciles)
+  sleep 35
+  after=$(reconciles)
+  writes=$(operator_writes "$since")
+  [ "$after" -gt "$before" ] || { echo "no reconcile in a resync period ($before, then $after)" >&2; return 1; }
+  [ -z "$writes" ] || { printf 'writes in a converged resync:\n%s\n' "$writes" >&2; return 1; }
+  echo "failover: a resync period later, $((after - before)) reconcile(s) and no write" >&2
+}
+
 # The requests of the audit log that used an API the release deprecates (the API server marks
 # them k8s.io/deprecated), but the control plane's own: user, verb, URI.
 deprecated_requests() {
@@ -290,6 +321,7 @@ EOF
   kubectl -n $ns wait --for=condition=Ready omkc/openmetadata --timeout=60s >/dev/null \
     || { echo "== the standby's log:" >&2; cat "$RUN/standby.log" >&2; return 1; }
   echo "failover: the standby made a new resource Ready" >&2
+  quiet_resync standby
   kubectl delete namespace $ns --timeout=60s >/dev/null
 }
 
