@@ -18,7 +18,9 @@
 #                                                operator's manifest, run the real-Kubernetes
 #                                                tests, then the operator binary as its
 #                                                ServiceAccount, the e2e suite and a failover
-#                                                to a standby; stop all
+#                                                to a standby, a converged resync (no write);
+#                                                fails on a warning of the API server's or a
+#                                                deprecated API requested; stop all
 #
 # Each Kubernetes release is a Go module of its own, releases/MAJOR.MINOR/go.mod (k8s.io/kubernetes,
 # with its staging modules replaced by their releases); $KUBERNETES picks one (default: the

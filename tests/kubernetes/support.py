@@ -55,7 +55,7 @@ def unwarned(what: str):
             os.close(saved)
             caught.seek(0)
             said = caught.read().decode(errors="replace")
-    sys.stderr.write(said)
+            sys.stderr.write(said)  # still shown, the failing call's too
     warned = [line for line in said.splitlines() if "Warning:" in line]
     assert not warned, f"{what}: the API server warned: {warned}"
 
