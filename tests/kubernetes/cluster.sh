@@ -256,12 +256,18 @@ for line in open(sys.argv[1]):
 EOF
 }
 
+# Whether namespace NS holds an Event (here only the operator makes them).
+has_event() { [ -n "$(kubectl -n "$1" get events.events.k8s.io -o name)" ]; }
+
 # A converged resource over a resync period (30 s) on a real API server, as the benchmark counts
 # it: reconciled again (the operator's omkc_reconciliations_total), and not one write.
-quiet_resync() { # NAME: the instance leading
+quiet_resync() { # NAME NS: the instance leading, the resource's namespace
   local metrics since before after writes
   metrics="http://$(grep -o 'http_address=[0-9.:]*' "$RUN/$1.log" | head -n 1 | cut -d= -f2)/metrics"
   reconciles() { curl -fsS "$metrics" | awk '/^omkc_reconciliations_total/ {n += $2} END {print n + 0}'; }
+  # The reconcile that made it Ready writes its Event after the status `kubectl wait` saw: the
+  # window starts once that Event is there (CI once counted it as a resync's write).
+  wait_until "the resource's Event" "$1" has_event "$2"
   since=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
   before=$(reconciles)
   sleep 35
@@ -323,7 +329,7 @@ EOF
   kubectl -n $ns wait --for=condition=Ready omkc/openmetadata --timeout=60s >/dev/null \
     || { echo "== the standby's log:" >&2; cat "$RUN/standby.log" >&2; return 1; }
   echo "failover: the standby made a new resource Ready" >&2
-  quiet_resync standby
+  quiet_resync standby $ns || return 1
   kubectl delete namespace $ns --timeout=60s >/dev/null
 }
 
