@@ -69,6 +69,7 @@ def has(workflow: str, fragment: str) -> bool:
         "lua5.4",
         "deploy/image/build.sh",
         "python -m pytest -q tests/deploy/test_image.py",
+        "tests/kubernetes/crd-admission/check.sh",
     ],
 )
 def test_ci_runs_every_check(fragment):
