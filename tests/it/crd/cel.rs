@@ -33,10 +33,11 @@ pub(super) fn cel(
 }
 
 /// Whether the `K` object `new` is admitted (as created, or as an update of `old`): by the CEL
-/// engine for the fake API server, which does not evaluate rules itself; by a real API server's
-/// own admission (schema, CEL rules, transition rules), asked with a dry run, for
-/// `real_kubernetes` (the earlier version is stored for it, then deleted). A refusal is the API
-/// server's message.
+/// engine for the fake API server, which does not evaluate rules itself, or by a Kubernetes
+/// release's own CEL validator where `OMKC_TEST_CEL_CHECKER` names one ([`release_checker`]); by
+/// a real API server's own admission (schema, CEL rules, transition rules), asked with a dry
+/// run, for `real_kubernetes` (the earlier version is stored for it, then deleted). A refusal is
+/// the API server's message.
 async fn admit_as<K: kube::Resource<DynamicType = ()> + CustomResourceExt>(
     cluster: &Cluster,
     new: &Value,
@@ -44,6 +45,9 @@ async fn admit_as<K: kube::Resource<DynamicType = ()> + CustomResourceExt>(
 ) -> Result<(), String> {
     let crd = crd_of::<K>();
     if cluster.fake_server().is_some() {
+        if let Some(checker) = std::env::var_os("OMKC_TEST_CEL_CHECKER") {
+            return release_checker(&checker, json!({"crd": crd, "new": new, "old": old}));
+        }
         let validated = Validator::new().validate(schema_of(&crd), new, old);
         return validated.map_err(|e| e.to_string());
     }
@@ -81,6 +85,32 @@ async fn admit_as<K: kube::Resource<DynamicType = ()> + CustomResourceExt>(
     let answer = api.replace(&name, &dry_run, &new).await;
     (api.delete(&name, &Default::default()).await).expect("the earlier version deleted");
     answer.map(drop).map_err(refused)
+}
+
+/// A Kubernetes release's CEL validator, the one its API server runs on a custom resource
+/// (`tests/kubernetes/crd-admission`'s `admit --cel`, which `check.sh` builds per release and
+/// runs these scenarios with): `Err` with its refusal, or a panic if it could not answer.
+fn release_checker(checker: &std::ffi::OsStr, request: Value) -> Result<(), String> {
+    use std::{io::Write, process::Stdio};
+    let mut child = (std::process::Command::new(checker).arg("--cel"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("OMKC_TEST_CEL_CHECKER {checker:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    (stdin.write_all(request.to_string().as_bytes())).expect("the request written to the checker");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(1) if !said.is_empty() => Err(said),
+        _ => panic!(
+            "{checker:?} --cel could not answer ({}): {said}",
+            out.status
+        ),
+    }
 }
 
 /// [`admit_as`] for a resource.

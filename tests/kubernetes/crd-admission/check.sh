@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Whether every Kubernetes release the chart installs on would create the operator's CRDs, asked
-# of each release's own CRD code (main.go: the API server's create strategy, which compiles each
-# CEL rule in that release's CEL environment and prices it against that release's budget).
+# Whether every Kubernetes release the chart installs on would create the operator's CRDs and
+# enforce their CEL rules as the tests expect, asked of each release's own code (main.go: the API
+# server's CRD create strategy, which compiles each rule in that release's CEL environment and
+# prices it against that release's budget; and its CEL validator of custom resources).
 # Real API servers run only two releases (tests/kubernetes/releases/); this covers every minor
 # from Chart.yaml's kubeVersion floor to the newest, none skipped.
 #
 #   tests/kubernetes/crd-admission/check.sh build   build each release's checker (cached)
 #   tests/kubernetes/crd-admission/check.sh         build, check the CRDs on each release, and
-#                                                   probe that each checker is its release's
+#                                                   probe that each checker is its release's;
+#                                                   then run the tests' CEL scenarios with each
+#                                                   release's CEL validator (cargo test)
+#   tests/kubernetes/crd-admission/check.sh scenarios   only the CEL scenarios
 #
 # A release is go.MAJOR.MINOR.mod here (k8s.io/apiextensions-apiserver of that release, with its
 # go.MAJOR.MINOR.sum); the Go module proxy serves them. Binaries are cached under
@@ -102,11 +106,29 @@ check() {
     fi
   done
   echo "crd-admission: Kubernetes $(releases | head -n 1) to $(releases | tail -n 1), every minor, would create the CRDs with no warning"
+  scenarios
+}
+
+# The CEL scenarios of tests/it/crd/cel.rs (their fake_apiserver legs), each rule enforced by each
+# release's own CEL validator (OMKC_TEST_CEL_CHECKER) instead of the in-process engine; the real
+# API servers run their real_kubernetes legs. A checker that cannot answer must fail them.
+scenarios() {
+  local want r said
+  want=$(grep -c '^both_apiservers!(' "$ROOT/tests/it/crd/cel.rs")
+  run() { (cd "$ROOT" && OMKC_TEST_CEL_CHECKER="$1" cargo test --locked -q --test it -- crd::cel:: 2>&1); }
+  for r in $(releases); do
+    said=$(run "$(checker "$r")") || die "the CEL scenarios failed with Kubernetes $r's validator: $said"
+    grep -q "test result: ok. $want passed; 0 failed" <<<"$said" \
+      || die "Kubernetes $r: not the $want CEL scenarios: $said"
+  done
+  said=$(run false) && die "the CEL scenarios passed with a checker that cannot answer: $said"
+  echo "crd-admission: the $want CEL scenarios pass with the CEL validator of each release, $(releases | head -n 1) to $(releases | tail -n 1)"
 }
 
 case "${1:-check}" in
   build) build ;;
   check) check ;;
+  scenarios) build && scenarios ;;
   releases) releases ;;
-  *) die "usage: $0 [build|check|releases]" ;;
+  *) die "usage: $0 [build|check|scenarios|releases]" ;;
 esac

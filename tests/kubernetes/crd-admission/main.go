@@ -6,18 +6,32 @@
 //
 //	admit FILE...   prints "FILE: admitted" for each; a refusal or a warning goes to stderr
 //	                and makes the exit status 1
+//	admit --cel     reads {"crd": CRD, "new": OBJECT, "old": OBJECT or absent} on stdin and
+//	                evaluates the CRD's CEL rules on the object, as that release's API server
+//	                does on a create (no old) or an update; a refusal goes to stderr and makes
+//	                the exit status 1. The tests' CEL scenarios ask it (OMKC_TEST_CEL_CHECKER)
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	v1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	"k8s.io/apiextensions-apiserver/pkg/registry/customresourcedefinition"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
+)
+
+// The API server's CEL limits (k8s.io/apiserver/pkg/apis/cel; in the CEL package before 1.27),
+// the same in every release here.
+const (
+	perCallLimit         = 1000000
+	runtimeCELCostBudget = 10000000
 )
 
 func main() {
@@ -26,6 +40,13 @@ func main() {
 		if err := add(scheme); err != nil {
 			panic(err)
 		}
+	}
+	if len(os.Args) == 2 && os.Args[1] == "--cel" {
+		if err := evaluate(scheme); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
 	}
 	strategy := customresourcedefinition.NewStrategy(scheme)
 	failed := false
@@ -64,6 +85,10 @@ func read(scheme *runtime.Scheme, path string) (*apiextensions.CustomResourceDef
 	if err != nil {
 		return nil, err
 	}
+	return decode(scheme, raw)
+}
+
+func decode(scheme *runtime.Scheme, raw []byte) (*apiextensions.CustomResourceDefinition, error) {
 	var external v1.CustomResourceDefinition
 	if err := yaml.UnmarshalStrict(raw, &external); err != nil {
 		return nil, err
@@ -74,4 +99,42 @@ func read(scheme *runtime.Scheme, path string) (*apiextensions.CustomResourceDef
 		return nil, err
 	}
 	return &internal, nil
+}
+
+// evaluate answers --cel: the rules of the CRD's first version, on the object.
+func evaluate(scheme *runtime.Scheme) error {
+	var request struct {
+		CRD json.RawMessage        `json:"crd"`
+		New map[string]interface{} `json:"new"`
+		Old map[string]interface{} `json:"old"`
+	}
+	if err := json.NewDecoder(os.Stdin).Decode(&request); err != nil {
+		return err
+	}
+	crd, err := decode(scheme, request.CRD)
+	if err != nil {
+		return err
+	}
+	// The internal version holds a schema all versions share at the top.
+	validation := crd.Spec.Validation
+	if validation == nil {
+		validation = crd.Spec.Versions[0].Schema
+	}
+	structural, err := schema.NewStructural(validation.OpenAPIV3Schema)
+	if err != nil {
+		return err
+	}
+	validator := cel.NewValidator(structural, true, perCallLimit)
+	if validator == nil {
+		return fmt.Errorf("the CRD has no CEL rule")
+	}
+	var old interface{}
+	if request.Old != nil {
+		old = request.Old
+	}
+	refusals, _ := validator.Validate(context.Background(), nil, structural, request.New, old, runtimeCELCostBudget)
+	if len(refusals) > 0 {
+		return refusals.ToAggregate()
+	}
+	return nil
 }
