@@ -23,11 +23,11 @@ impl Inner {
 
     pub(super) fn add_realm(&mut self, name: &str) {
         let mut realm = Realm::default();
-        let newer: &[&str] = if self.version >= (26, 3) {
-            &REALM_SCOPES_SINCE_26_3
-        } else {
-            &[]
-        };
+        let version = self.version;
+        let newer = REALM_SCOPES_SINCE
+            .iter()
+            .filter(|(since, _)| version >= *since)
+            .map(|(_, scope)| scope);
         for &scope in REALM_SCOPES.iter().chain(newer) {
             let id = self.next_id("scope");
             realm.scopes.push(Scope {
