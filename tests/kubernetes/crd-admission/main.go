@@ -9,7 +9,8 @@
 //	admit --cel     reads {"crd": CRD, "new": OBJECT, "old": OBJECT or absent} on stdin and
 //	                evaluates the CRD's CEL rules on the object, as that release's API server
 //	                does on a create (no old) or an update; a refusal goes to stderr and makes
-//	                the exit status 1. The tests' CEL scenarios ask it (OMKC_TEST_CEL_CHECKER)
+//	                the exit status 1, a request it cannot answer 2. The tests' CEL scenarios
+//	                ask it (OMKC_TEST_CEL_CHECKER)
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	"k8s.io/apiextensions-apiserver/pkg/registry/customresourcedefinition"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 )
 
@@ -42,11 +44,20 @@ func main() {
 		}
 	}
 	if len(os.Args) == 2 && os.Args[1] == "--cel" {
-		if err := evaluate(scheme); err != nil {
+		refusals, err := evaluate(scheme)
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		if len(refusals) > 0 {
+			fmt.Fprintln(os.Stderr, refusals.ToAggregate())
 			os.Exit(1)
 		}
 		return
+	}
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: admit FILE... | admit --cel")
+		os.Exit(2)
 	}
 	strategy := customresourcedefinition.NewStrategy(scheme)
 	failed := false
@@ -73,7 +84,7 @@ func main() {
 		}
 		fmt.Printf("%s: admitted\n", path)
 	}
-	if failed || len(os.Args) < 2 {
+	if failed {
 		os.Exit(1)
 	}
 }
@@ -101,19 +112,22 @@ func decode(scheme *runtime.Scheme, raw []byte) (*apiextensions.CustomResourceDe
 	return &internal, nil
 }
 
-// evaluate answers --cel: the rules of the CRD's first version, on the object.
-func evaluate(scheme *runtime.Scheme) error {
+// evaluate answers --cel: the refusals of the rules of the CRD's first version, on the object.
+func evaluate(scheme *runtime.Scheme) (field.ErrorList, error) {
 	var request struct {
 		CRD json.RawMessage        `json:"crd"`
 		New map[string]interface{} `json:"new"`
 		Old map[string]interface{} `json:"old"`
 	}
 	if err := json.NewDecoder(os.Stdin).Decode(&request); err != nil {
-		return err
+		return nil, err
 	}
 	crd, err := decode(scheme, request.CRD)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if request.New == nil {
+		return nil, fmt.Errorf("no object to evaluate (\"new\")")
 	}
 	// The internal version holds a schema all versions share at the top.
 	validation := crd.Spec.Validation
@@ -122,19 +136,16 @@ func evaluate(scheme *runtime.Scheme) error {
 	}
 	structural, err := schema.NewStructural(validation.OpenAPIV3Schema)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	validator := cel.NewValidator(structural, true, perCallLimit)
 	if validator == nil {
-		return fmt.Errorf("the CRD has no CEL rule")
+		return nil, fmt.Errorf("the CRD has no CEL rule")
 	}
 	var old interface{}
 	if request.Old != nil {
 		old = request.Old
 	}
 	refusals, _ := validator.Validate(context.Background(), nil, structural, request.New, old, runtimeCELCostBudget)
-	if len(refusals) > 0 {
-		return refusals.ToAggregate()
-	}
-	return nil
+	return refusals, nil
 }
