@@ -217,14 +217,14 @@ const REALM_SCOPES: [&str; 13] = [
 // its service account is enabled; from 26.3) and `AuthnContextClassRef` (SAML; absent on 26.5.6,
 // present on 26.7.0: 26.6 is not served here, so the emulator takes 26.6). The differential
 // test sees 26.0.8 (neither), 26.5.6 (the first) and 26.7.3 (both).
-pub(super) const REALM_SCOPES_SINCE: [((u32, u32), &str); 2] = [
+const REALM_SCOPES_SINCE: [((u32, u32), &str); 2] = [
     ((26, 3), "service_account"),
     (CHANGED_AFTER_26_5, "AuthnContextClassRef"),
 ];
 /// Where the Admin API changed between 26.5.6 and 26.7.0 (26.6 is not served here: the emulator
 /// takes 26.6): a realm's `AuthnContextClassRef` scope, `realm-management` not manageable, the
 /// version hidden from a realm's admins.
-pub(super) const CHANGED_AFTER_26_5: (u32, u32) = (26, 6);
+const CHANGED_AFTER_26_5: (u32, u32) = (26, 6);
 const REALM_DEFAULTS: [&str; 6] = ["acr", "basic", "email", "profile", "roles", "web-origins"];
 const REALM_OPTIONALS: [&str; 5] = [
     "address",
