@@ -7,7 +7,9 @@ use std::time::Duration;
 use omkc::{Context, Settings};
 use serde_json::json;
 
-use crate::support::{Logs, apiserver::ApiServer, emulator::Emulator, eventually, operator, until};
+use crate::support::{
+    Logs, apiserver::ApiServer, condition, emulator::Emulator, eventually, operator, until,
+};
 
 const NS: &str = "openmetadata";
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
@@ -26,11 +28,7 @@ async fn ready_resource(api: &ApiServer, emu: &Emulator) {
             "openmetadata": {"url": "https://openmetadata.example.com"}
         }
     }));
-    eventually(api, "Ready=True", || async {
-        let obj = api.get(CRS, NS, "openmetadata")?;
-        (obj["status"]["conditions"][0]["status"] == "True").then_some(())
-    })
-    .await;
+    condition(api, CRS, NS, "openmetadata", "Reconciled").await;
 }
 
 async fn world() -> (ApiServer, Emulator) {
@@ -197,12 +195,7 @@ async fn a_lost_watch_lists_again_and_brings_back_only_what_changed_meanwhile() 
     let before = api.requests().len();
     api.compact("v1/secrets");
     api.delete("v1/secrets", NS, "keycloak-admin");
-    eventually(&api, "Ready=False, the credentials gone", || async {
-        let obj = api.get(CRS, NS, "openmetadata")?;
-        let ready = &obj["status"]["conditions"][0];
-        (ready["reason"] == "CredentialsNotFound").then_some(())
-    })
-    .await;
+    condition(&api, CRS, NS, "openmetadata", "CredentialsNotFound").await;
     assert!(secret_lists(&api, before) >= 1, "learnt from a list");
     run.abort();
 }

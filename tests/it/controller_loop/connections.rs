@@ -25,19 +25,12 @@ pub(super) async fn a_connection_reports_its_health(
         "spec": {"url": emu.base_url, "credentialsSecretRef": {"name": "keycloak-admin"},
                  "namespaceSelector": {}, "allowedRealms": ["data-sec", "payroll"]}
     }));
-    let status = eventually(api, "the connection's status", || async {
-        let c = api.get(
-            "omkc.dev/v1alpha1/clusterkeycloakconnections",
-            "",
-            "platform",
-        )?;
-        (c["status"]["conditions"][0]["reason"] == "Connected").then(|| c["status"].clone())
-    })
-    .await;
-    assert_eq!(status["conditions"][0]["status"], "True");
+    let ready = condition(api, CONNECTIONS, "", "platform", "Connected").await;
+    assert_eq!(ready["status"], "True");
     // Where, as whom: the account is the one of the credentials Secret.
+    let status = &api.get(CONNECTIONS, "", "platform").unwrap()["status"];
     assert_eq!(
-        status["conditions"][0]["message"],
+        ready["message"],
         format!(
             "signed in at {} as {:?}; may serve realms data-sec",
             emu.base_url,
@@ -59,21 +52,10 @@ pub(super) async fn a_connection_reports_its_health(
         logs.text()
     );
     // A wrong password shows on the connection itself.
-    api.edit(
-        "omkc.dev/v1alpha1/clusterkeycloakconnections",
-        "",
-        "platform",
-        |c| c["spec"]["adminRealm"] = json!("data-sec"),
-    );
-    eventually(api, "the connection not ready", || async {
-        let c = api.get(
-            "omkc.dev/v1alpha1/clusterkeycloakconnections",
-            "",
-            "platform",
-        )?;
-        (c["status"]["conditions"][0]["reason"] == "CredentialsRejected").then_some(())
-    })
-    .await;
+    api.edit(CONNECTIONS, "", "platform", |c| {
+        c["spec"]["adminRealm"] = json!("data-sec")
+    });
+    condition(api, CONNECTIONS, "", "platform", "CredentialsRejected").await;
     assert!(
         (logs.text().lines()).any(|l| l.contains("WARN")
             && l.contains("connection not ready")

@@ -9,7 +9,7 @@ use std::{collections::BTreeSet, sync::Arc};
 
 use crate::support::{
     apiserver::{Access, ApiServer},
-    b64,
+    b64, condition,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
     eventually,
 };
@@ -24,6 +24,7 @@ const NS: &str = "openmetadata";
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
 const SECRETS: &str = "v1/secrets";
 const CONFIG_MAPS: &str = "v1/configmaps";
+const CONNECTIONS: &str = "omkc.dev/v1alpha1/clusterkeycloakconnections";
 
 fn resource(name: &str, emu: &Emulator, credentials: &str, secret: &str) -> Value {
     json!({
@@ -53,10 +54,7 @@ fn ready_reason(api: &ApiServer, name: &str) -> Option<(String, String)> {
 }
 
 fn events(api: &ApiServer, reason: &str) -> Vec<Value> {
-    api.list("events.k8s.io/v1/events", NS)
-        .into_iter()
-        .filter(|e| e["reason"] == reason)
-        .collect()
+    crate::support::events(api, NS, reason)
 }
 
 /// Drives one resource through its life and returns the RBAC attributes the operator used.

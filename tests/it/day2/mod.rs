@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     apiserver::{Access, ApiServer},
-    b64, decode,
+    b64, condition, decode,
     emulator::{Emulator, Fault},
     eventually, operator, until,
 };
@@ -117,10 +117,7 @@ fn annotate(api: &ApiServer, key: &str, value: &str) {
 }
 
 fn events(api: &ApiServer, reason: &str) -> Vec<Value> {
-    api.list("events.k8s.io/v1/events", NS)
-        .into_iter()
-        .filter(|e| e["reason"] == reason)
-        .collect()
+    crate::support::events(api, NS, reason)
 }
 
 /// The Events of this reason, once there is one (they go out after the reconcile's writes).

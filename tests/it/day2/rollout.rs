@@ -303,11 +303,7 @@ async fn a_warning_of_a_restart_round_that_failed_is_said_by_the_next_one() {
             {"kind": "Deployment", "name": "openmetadata"}
         ]}}),
     ));
-    eventually(&api, "the failed restart in the status", || async {
-        let obj = api.get(CRS, NS, "openmetadata")?;
-        (obj["status"]["conditions"][0]["reason"] == "KubernetesError").then_some(())
-    })
-    .await;
+    condition(&api, CRS, NS, "openmetadata", "KubernetesError").await;
     assert!(
         events(&api, "WorkloadNotFound").is_empty(),
         "not reported by the reconcile that failed"

@@ -23,19 +23,10 @@ async fn a_source_secret_sets_the_client_secret_and_its_changes_propagate_prompt
 
     // Missing, then not labelled: refused, nothing read.
     api.put(resource(&emu, with_source.clone()));
-    eventually(&api, "SecretSourceNotFound", || async {
-        let obj = api.get(CRS, NS, "openmetadata")?;
-        (obj["status"]["conditions"][0]["reason"] == "SecretSourceNotFound").then_some(())
-    })
-    .await;
+    condition(&api, CRS, NS, "openmetadata", "SecretSourceNotFound").await;
     api.put(source_secret("sealed", "from-sealed-secrets", false));
     annotate(&api, "touched", "1");
-    eventually(&api, "SecretSourceInvalid", || async {
-        let obj = api.get(CRS, NS, "openmetadata")?;
-        let c = &obj["status"]["conditions"][0];
-        (c["reason"] == "SecretSourceInvalid").then(|| c["message"].clone())
-    })
-    .await;
+    condition(&api, CRS, NS, "openmetadata", "SecretSourceInvalid").await;
     assert!(
         emu.client("data-sec", CLIENT_ID).is_none(),
         "no client without its secret"

@@ -183,6 +183,30 @@ pub async fn until(api: &ApiServer, what: &str, mut holds: impl FnMut() -> bool)
     eventually(api, what, || std::future::ready(holds().then_some(()))).await
 }
 
+/// Waits until the object's first condition (its Ready) gives `reason`; returns that condition.
+pub async fn condition(
+    api: &ApiServer,
+    collection: &str,
+    namespace: &str,
+    name: &str,
+    reason: &str,
+) -> serde_json::Value {
+    let what = format!("{namespace}/{name} to report {reason}");
+    eventually(api, &what, || async {
+        let obj = api.get(collection, namespace, name)?;
+        let c = &obj["status"]["conditions"][0];
+        (c["reason"] == reason).then(|| c.clone())
+    })
+    .await
+}
+
+/// The Events of `namespace` with `reason`.
+pub fn events(api: &ApiServer, namespace: &str, reason: &str) -> Vec<serde_json::Value> {
+    let mut events = api.list("events.k8s.io/v1/events", namespace);
+    events.retain(|e| e["reason"] == reason);
+    events
+}
+
 /// The Keycloak half of a reconcile for `obj` (validated with [`INSTALLATION`]), with no output
 /// Secret in place and no client id recorded in status.
 pub async fn keycloak_sync(

@@ -51,11 +51,7 @@ async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
     c.resource("team-data", "greedy", inline("oversized"));
     c.reason_becomes("team-data", "good", "Reconciled").await;
     assert_eq!(c.reason("team-data", "greedy").await, "CredentialsInvalid");
-    let message =
-        c.api.get(CRS, "team-data", "greedy").unwrap()["status"]["conditions"][0]["message"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let message = c.message("team-data", "greedy");
     assert!(message.contains("more than the 65536"), "{message}");
 
     // The watch knows every labelled Secret by its metadata; only the one in use is held whole.
@@ -91,13 +87,10 @@ async fn a_reconcile_that_a_slow_keycloak_drags_out_is_cut_short_and_retried() {
         json!({"url": c.emu.base_url, "realm": "data-sec",
                "credentialsSecretRef": {"name": "kc-admin"}}),
     );
-    c.reason_becomes("team-data", "slow", "ReconcileTimedOut")
+    let ready = c
+        .reason_becomes("team-data", "slow", "ReconcileTimedOut")
         .await;
-    let obj = c.api.get(CRS, "team-data", "slow").unwrap();
-    let message = obj["status"]["conditions"][0]["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let message = ready["message"].as_str().unwrap();
     assert!(message.contains("longer than 1s"), "{message}");
     // Keycloak answers promptly again: the retry (backoff, not the next resync) converges.
     c.emu.set_latency(Duration::ZERO);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     apiserver::ApiServer,
-    b64,
+    b64, condition,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
     eventually, operator, until,
 };
@@ -109,24 +109,21 @@ impl Cluster {
         .await
     }
 
-    async fn reason_becomes(&self, namespace: &str, name: &str, want: &str) {
-        eventually(
-            &self.api,
-            &format!("{namespace}/{name} to report {want}"),
-            || async {
-                let obj = self.api.get(CRS, namespace, name)?;
-                (obj["status"]["conditions"][0]["reason"] == want).then_some(())
-            },
-        )
-        .await;
+    async fn reason_becomes(&self, namespace: &str, name: &str, want: &str) -> Value {
+        condition(&self.api, CRS, namespace, name, want).await
+    }
+
+    /// The message of the resource's Ready condition.
+    fn message(&self, namespace: &str, name: &str) -> String {
+        let obj = self.api.get(CRS, namespace, name).unwrap();
+        obj["status"]["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .into()
     }
 
     fn events(&self, namespace: &str, reason: &str) -> Vec<Value> {
-        self.api
-            .list("events.k8s.io/v1/events", namespace)
-            .into_iter()
-            .filter(|e| e["reason"] == reason)
-            .collect()
+        crate::support::events(&self.api, namespace, reason)
     }
 }
 
@@ -243,11 +240,7 @@ async fn a_connections_unusable_credentials_are_named_to_the_platform_team_only(
     c.resource("team-data", "inline", inline);
     let message = async |name: &str| {
         assert_eq!(c.reason("team-data", name).await, "CredentialsInvalid");
-        let obj = c.api.get(CRS, "team-data", name).unwrap();
-        obj["status"]["conditions"][0]["message"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        c.message("team-data", name)
     };
     assert!(message("inline").await.contains("team-data/own-admin"));
     assert!(
@@ -301,12 +294,7 @@ async fn two_installations_sharing_a_realm_never_take_each_others_clients() {
             "client": {"adoptExisting": true}
         }
     }));
-    eventually(&b_api, "cluster-b's conflict", || async {
-        let obj = b_api.get(CRS, "team-data", "catalog")?;
-        let ready = &obj["status"]["conditions"][0];
-        (ready["reason"] == "ClientConflict").then(|| ready["message"].to_string())
-    })
-    .await;
+    condition(&b_api, CRS, "team-data", "catalog", "ClientConflict").await;
     assert_eq!(
         a.emu.client("data-sec", "catalog").unwrap()["rootUrl"],
         "https://catalog.example.com",
@@ -339,12 +327,7 @@ async fn adoption_through_a_connection_waits_for_the_platform_teams_consent() {
     }
     assert_eq!(c.reason("team-data", "hand").await, "ClientConflict");
     assert_eq!(c.reason("team-data", "builtin").await, "ClientConflict");
-    let message = |name: &str| {
-        c.api.get(CRS, "team-data", name).unwrap()["status"]["conditions"][0]["message"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let message = |name| c.message("team-data", name);
     assert!(
         message("hand").contains("spec.allowAdoption"),
         "{}",

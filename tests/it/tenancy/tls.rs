@@ -23,8 +23,7 @@ async fn a_keycloak_behind_a_private_authority_is_reached_with_its_ca_bundle_onl
     };
     let refused = async |name: &str| {
         assert_eq!(c.reason("team-data", name).await, "KeycloakUnavailable");
-        let obj = c.api.get(CRS, "team-data", name).unwrap();
-        let message = obj["status"]["conditions"][0]["message"].as_str().unwrap();
+        let message = c.message("team-data", name);
         assert!(
             message.contains("invalid peer certificate"),
             "{name}: {message}"

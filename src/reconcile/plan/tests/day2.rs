@@ -43,7 +43,7 @@ fn a_rotation_token_is_marked_then_carried_out_then_recorded() {
     // Secret still holds Keycloak's current secret.
     let marking = marked(&v, "s3cr3t", None, token().as_deref());
     assert_eq!(
-        pass(&obj, &v, observe(&client, Some(&plain))).unwrap(),
+        observe(&client, Some(&plain)).pass(&obj, &v).unwrap(),
         Plan {
             writes: vec![Write::Secret(Put::Apply(marking.clone()))],
             changes: vec![],
@@ -53,7 +53,7 @@ fn a_rotation_token_is_marked_then_carried_out_then_recorded() {
 
     // 2. Marked, the Secret still holds what Keycloak holds: regenerate, read back.
     assert_eq!(
-        pass(&obj, &v, observe(&client, Some(&marking))).unwrap(),
+        observe(&client, Some(&marking)).pass(&obj, &v).unwrap(),
         Plan {
             writes: vec![Write::RegenerateSecret { uuid: "u-1".into() }],
             changes: vec![Change::SecretRotated {
@@ -67,7 +67,9 @@ fn a_rotation_token_is_marked_then_carried_out_then_recorded() {
     // 3. Read back (or after a restart): Keycloak holds a new secret; hand it over, record.
     let mut regenerated = client.clone();
     regenerated.secret = Some(SecretValue::new("n3w"));
-    let p = pass(&obj, &v, observe(&regenerated, Some(&marking))).unwrap();
+    let p = observe(&regenerated, Some(&marking))
+        .pass(&obj, &v)
+        .unwrap();
     assert_eq!(p.keycloak(), [], "never a second regeneration");
     assert_eq!(p.then, Then::Done(None));
     let done = marked(&v, "n3w", token().as_deref(), None);
@@ -82,7 +84,7 @@ fn a_rotation_token_is_marked_then_carried_out_then_recorded() {
     // 4. Recorded: nothing more, whatever happens to the token's Secret marks later.
     let mut recorded = obj.clone();
     recorded.status = p.status().cloned();
-    let p = pass(&recorded, &v, observe(&regenerated, Some(&done)));
+    let p = observe(&regenerated, Some(&done)).pass(&recorded, &v);
     assert_eq!(
         p.unwrap(),
         Plan {
@@ -98,7 +100,7 @@ fn a_token_present_when_the_secret_is_first_written_counts_as_done() {
     let obj = with_token("t1");
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
-    let p = pass(&obj, &v, observe(&client, None)).unwrap();
+    let p = observe(&client, None).pass(&obj, &v).unwrap();
     assert_eq!(p.keycloak(), []);
     assert_eq!(
         p.secret(),
@@ -121,7 +123,7 @@ fn a_scheduled_rotation_is_due_from_keycloaks_own_creation_time() {
         ..observe(&client, Some(&secret))
     };
 
-    let early = pass(&obj, &v, at(SECRET_CREATED + 3599)).unwrap();
+    let early = at(SECRET_CREATED + 3599).pass(&obj, &v).unwrap();
     assert_eq!(early.keycloak(), []);
     assert_eq!(
         early.then,
@@ -136,7 +138,7 @@ fn a_scheduled_rotation_is_due_from_keycloaks_own_creation_time() {
     );
 
     assert_eq!(
-        pass(&obj, &v, at(SECRET_CREATED + 3600)).unwrap(),
+        at(SECRET_CREATED + 3600).pass(&obj, &v).unwrap(),
         Plan {
             writes: vec![Write::RegenerateSecret { uuid: "u-1".into() }],
             changes: vec![Change::SecretRotated {
@@ -165,7 +167,7 @@ fn a_secret_of_unknown_age_is_rotated_once_then_on_schedule() {
         .unwrap()
         .remove("client.secret.creation.time");
     let secret = output(&v, "s3cr3t");
-    let unknown = pass(&obj, &v, observe(&client, Some(&secret))).unwrap();
+    let unknown = observe(&client, Some(&secret)).pass(&obj, &v).unwrap();
     assert_eq!(
         unknown,
         Plan {
@@ -186,12 +188,9 @@ fn a_secret_of_unknown_age_is_rotated_once_then_on_schedule() {
     // Without rotationInterval, an unknown age is no reason to rotate.
     let plain = resource();
     let v_plain = validate(&plain, INSTALLATION).unwrap();
-    let quiet = pass(
-        &plain,
-        &v_plain,
-        observe(&client, Some(&output(&v_plain, "s3cr3t"))),
-    )
-    .unwrap();
+    let quiet = observe(&client, Some(&output(&v_plain, "s3cr3t")))
+        .pass(&plain, &v_plain)
+        .unwrap();
     assert_eq!(quiet.keycloak(), []);
 }
 
@@ -248,7 +247,7 @@ fn a_rotation_asked_too_soon_waits_until_the_gap_has_passed_unless_already_marke
     };
     let until = SECRET_CREATED + 300;
 
-    let soon = pass(&obj, &v, given(&plain, until - 240)).unwrap();
+    let soon = given(&plain, until - 240).pass(&obj, &v).unwrap();
     assert_eq!(soon.keycloak(), []);
     assert_eq!(
         soon.changes,
@@ -263,10 +262,10 @@ fn a_rotation_asked_too_soon_waits_until_the_gap_has_passed_unless_already_marke
 
     // Due: marked on the Secret, the first step of a rotation.
     let marking = marked(&v, "s3cr3t", None, Some("t2"));
-    let due = pass(&obj, &v, given(&plain, until)).unwrap();
+    let due = given(&plain, until).pass(&obj, &v).unwrap();
     assert_eq!(due.writes, [Write::Secret(Put::Apply(marking.clone()))]);
     // Marked already (by a pass that was in time): carried out, never deferred half-way.
-    let marked_already = pass(&obj, &v, given(&marking, until - 240)).unwrap();
+    let marked_already = given(&marking, until - 240).pass(&obj, &v).unwrap();
     assert_eq!(
         marked_already.keycloak(),
         [Write::RegenerateSecret { uuid: "u-1".into() }]

@@ -29,28 +29,30 @@ pub(super) struct Given<'a> {
     pub(super) rotation_gap: i64,
 }
 
-/// One pass of the plan for `obj` (with the uuid `given` says its status recorded).
-pub(super) fn pass(
-    obj: &OpenMetadataKeycloakClient,
-    v: &Validated,
-    given: Given<'_>,
-) -> Result<Plan, Error> {
-    let mut obj = obj.clone();
-    if let Some(uuid) = given.known_uuid {
-        obj.status.get_or_insert_with(Default::default).client_uuid = Some(uuid.into());
+impl Given<'_> {
+    /// One pass of the plan for `obj` (with the uuid this says its status recorded).
+    pub(super) fn pass(
+        self,
+        obj: &OpenMetadataKeycloakClient,
+        v: &Validated,
+    ) -> Result<Plan, Error> {
+        let mut obj = obj.clone();
+        if let Some(uuid) = self.known_uuid {
+            obj.status.get_or_insert_with(Default::default).client_uuid = Some(uuid.into());
+        }
+        let observed = Observed {
+            issuer: self.issuer.into(),
+            secret: self.secret.cloned(),
+            previous_secrets: self.previous_secrets.to_vec(),
+            source: self.source.cloned(),
+            config_map: self.config_map.cloned(),
+            previous_config_maps: self.previous_config_maps.to_vec(),
+            now: self.now,
+            authorization_ignored: self.authorization_ignored,
+            realm_scopes: self.realm_scopes.to_vec(),
+            adoption_allowed: self.adoption_allowed,
+            rotation_gap: self.rotation_gap,
+        };
+        plan(&obj, v, &observed, self.client)
     }
-    let observed = Observed {
-        issuer: given.issuer.into(),
-        secret: given.secret.cloned(),
-        previous_secrets: given.previous_secrets.to_vec(),
-        source: given.source.cloned(),
-        config_map: given.config_map.cloned(),
-        previous_config_maps: given.previous_config_maps.to_vec(),
-        now: given.now,
-        authorization_ignored: given.authorization_ignored,
-        realm_scopes: given.realm_scopes.to_vec(),
-        adoption_allowed: given.adoption_allowed,
-        rotation_gap: given.rotation_gap,
-    };
-    plan(&obj, v, &observed, given.client)
 }

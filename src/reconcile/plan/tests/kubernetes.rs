@@ -9,18 +9,15 @@ fn the_secret_write_for_each_observation() {
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let run = |secret: Option<&Secret>, previous: &[Secret]| {
-        pass(
-            &obj,
-            &v,
-            Given {
-                issuer: ISSUER,
-                known_uuid: None,
-                client: Some(&client),
-                secret,
-                previous_secrets: previous,
-                ..Default::default()
-            },
-        )
+        Given {
+            issuer: ISSUER,
+            known_uuid: None,
+            client: Some(&client),
+            secret,
+            previous_secrets: previous,
+            ..Default::default()
+        }
+        .pass(&obj, &v)
         .map(|p| (p.secret().cloned(), p.writes.clone(), p.changes))
     };
     let name = || "oidc-secrets".to_string();
@@ -100,13 +97,13 @@ fn an_unchanged_status_is_not_written_again() {
         previous_secrets: &[],
         ..Default::default()
     };
-    let first = pass(&obj, &v, observed).unwrap();
+    let first = observed.pass(&obj, &v).unwrap();
     assert!(first.status().is_some(), "a first status is written");
     let seen = converged(&obj, "u-1");
-    assert_eq!(pass(&seen, &v, observed).unwrap().writes, []);
+    assert_eq!(observed.pass(&seen, &v).unwrap().writes, []);
     let moved = converged(&obj, "u-2");
     assert!(
-        pass(&moved, &v, observed).unwrap().status().is_some(),
+        observed.pass(&moved, &v).unwrap().status().is_some(),
         "a new uuid is news"
     );
 }

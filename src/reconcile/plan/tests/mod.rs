@@ -6,7 +6,7 @@ mod given;
 mod kubernetes;
 mod picks;
 
-use given::{Given, pass};
+use given::Given;
 mod refusals;
 mod scopes;
 mod sources;
@@ -128,20 +128,17 @@ fn keycloak_side_in(
 ) -> Result<Plan, Error> {
     let v = validate(obj, INSTALLATION).unwrap();
     let secret = output(&v, "s3cr3t");
-    pass(
-        &converged(obj, "u-1"),
-        &v,
-        Given {
-            issuer: ISSUER,
-            known_uuid: None,
-            client: Some(client),
-            secret: Some(&secret),
-            previous_secrets: &[],
-            adoption_allowed: true,
-            realm_scopes,
-            ..Default::default()
-        },
-    )
+    Given {
+        issuer: ISSUER,
+        known_uuid: None,
+        client: Some(client),
+        secret: Some(&secret),
+        previous_secrets: &[],
+        adoption_allowed: true,
+        realm_scopes,
+        ..Default::default()
+    }
+    .pass(&converged(obj, "u-1"), &v)
 }
 
 #[test]
@@ -321,7 +318,7 @@ fn a_missing_client_is_created_and_read_back_before_anything_else() {
     let v = validate(&obj, INSTALLATION).unwrap();
     // The secret is not known before the read-back: nothing for Kubernetes yet.
     assert_eq!(
-        pass(&obj, &v, Given::default()).unwrap(),
+        Given::default().pass(&obj, &v).unwrap(),
         Plan {
             writes: vec![Write::CreateClient(Body(desired::desired_client(&v)))],
             changes: vec![Change::ClientCreated {
@@ -349,18 +346,15 @@ fn a_converged_resource_plans_no_write_at_all() {
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let secret = output(&v, "s3cr3t");
-    let planned = pass(
-        &converged(&obj, "u-1"),
-        &v,
-        Given {
-            issuer: ISSUER,
-            known_uuid: None,
-            client: Some(&client),
-            secret: Some(&secret),
-            previous_secrets: &[],
-            ..Default::default()
-        },
-    )
+    let planned = Given {
+        issuer: ISSUER,
+        known_uuid: None,
+        client: Some(&client),
+        secret: Some(&secret),
+        previous_secrets: &[],
+        ..Default::default()
+    }
+    .pass(&converged(&obj, "u-1"), &v)
     .unwrap();
     assert_eq!(
         planned,

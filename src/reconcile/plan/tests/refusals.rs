@@ -9,16 +9,13 @@ fn adoption_needs_the_connections_consent_and_never_takes_a_powerful_client() {
     let v = validate(&adopting, INSTALLATION).unwrap();
     let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
     let attempt = |client: &ObservedClient, allowed: bool| {
-        pass(
-            &adopting,
-            &v,
-            Given {
-                issuer: ISSUER,
-                client: Some(client),
-                adoption_allowed: allowed,
-                ..Default::default()
-            },
-        )
+        Given {
+            issuer: ISSUER,
+            client: Some(client),
+            adoption_allowed: allowed,
+            ..Default::default()
+        }
+        .pass(&adopting, &v)
     };
     let err = attempt(&by_hand, false).unwrap_err();
     assert_eq!(err.reason(), Reason::ClientConflict);
@@ -89,7 +86,7 @@ fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
         adoption_allowed: allowed,
         ..Default::default()
     };
-    let err = pass(&basic, &v, observe(true)).unwrap_err();
+    let err = observe(true).pass(&basic, &v).unwrap_err();
     assert_eq!(err.reason(), Reason::ClientConflict);
     assert!(err.to_string().contains("earlier"), "{err}");
     assert!(err.to_string().contains("uid-of-the-earlier-one"), "{err}");
@@ -102,8 +99,8 @@ fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
     // Taken over explicitly: adoption, where the connection allows it; the uid becomes ours.
     let adopting = with_client(|c| c.adopt_existing = Some(true));
     let va = validate(&adopting, INSTALLATION).unwrap();
-    assert!(pass(&adopting, &va, observe(false)).is_err());
-    let taken = pass(&adopting, &va, observe(true)).unwrap();
+    assert!(observe(false).pass(&adopting, &va).is_err());
+    let taken = observe(true).pass(&adopting, &va).unwrap();
     let [Write::UpdateClient { body, .. }, ..] = taken.writes.as_slice() else {
         panic!("{:?}", taken.writes)
     };
@@ -127,12 +124,12 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
         ..Default::default()
     };
 
-    let err = pass(&basic, &v, observe(&by_hand)).unwrap_err();
+    let err = observe(&by_hand).pass(&basic, &v).unwrap_err();
     assert_eq!(err.reason(), Reason::ClientConflict);
     assert!(err.to_string().contains("adoptExisting: true"), "{err}");
     for obj in [&basic, &adopting] {
         let v = validate(obj, INSTALLATION).unwrap();
-        let err = pass(obj, &v, observe(&others)).unwrap_err();
+        let err = observe(&others).pass(obj, &v).unwrap_err();
         assert_eq!(err.reason(), Reason::ClientConflict);
         assert!(
             err.to_string()
@@ -152,7 +149,7 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
         },
         |c| c.access = Some([("manage".to_string(), false)].into()),
     );
-    let err = pass(&basic, &v, observe(&viewed)).unwrap_err();
+    let err = observe(&viewed).pass(&basic, &v).unwrap_err();
     assert_eq!(err.reason(), Reason::KeycloakForbidden);
     // Said as what Keycloak showed, not as an HTTP status nobody sent.
     assert!(err.to_string().contains("may view but not manage"), "{err}");
@@ -167,16 +164,13 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
         secret: None,
         ..as_keycloak_reports(&v, "u-1")
     };
-    let planned = pass(
-        &obj,
-        &v,
-        Given {
-            issuer: ISSUER,
-            known_uuid: None,
-            client: Some(&never_had_one),
-            ..Default::default()
-        },
-    )
+    let planned = Given {
+        issuer: ISSUER,
+        known_uuid: None,
+        client: Some(&never_had_one),
+        ..Default::default()
+    }
+    .pass(&obj, &v)
     .unwrap();
     assert_eq!(
         planned,
@@ -190,16 +184,13 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
     );
     // A public client made confidential: first the update, then a fresh read.
     let public = edited(never_had_one, |c| c.public_client = Some(true));
-    let planned = pass(
-        &obj,
-        &v,
-        Given {
-            issuer: ISSUER,
-            known_uuid: None,
-            client: Some(&public),
-            ..Default::default()
-        },
-    )
+    let planned = Given {
+        issuer: ISSUER,
+        known_uuid: None,
+        client: Some(&public),
+        ..Default::default()
+    }
+    .pass(&obj, &v)
     .unwrap();
     assert!(matches!(planned.writes[..], [Write::UpdateClient { .. }]));
     assert_eq!(planned.then, Then::ObserveAgain);
@@ -220,12 +211,12 @@ fn an_older_owner_marker_is_ours_only_for_the_client_our_status_recorded() {
         ..Default::default()
     };
     // Another cluster's resource of the same namespace and name: not ours.
-    let err = pass(&obj, &v, observe(None)).unwrap_err();
+    let err = observe(None).pass(&obj, &v).unwrap_err();
     assert_eq!(err.reason(), Reason::ClientConflict);
-    let err = pass(&obj, &v, observe(Some("u-2"))).unwrap_err();
+    let err = observe(Some("u-2")).pass(&obj, &v).unwrap_err();
     assert_eq!(err.reason(), Reason::ClientConflict);
     // The very client this resource recorded: ours, and the marker is rewritten.
-    let planned = pass(&obj, &v, observe(Some("u-1"))).unwrap();
+    let planned = observe(Some("u-1")).pass(&obj, &v).unwrap();
     let Some(Write::UpdateClient { body, .. }) = planned.writes.first() else {
         panic!("an update: {planned:?}")
     };
@@ -321,10 +312,10 @@ fn authorization_turned_on_is_read_back_before_anything_else() {
     };
     assert!(!plain.sends_authorization());
     assert_eq!(
-        pass(&converged(&obj, "u-1"), &v, given(false)),
+        given(false).pass(&converged(&obj, "u-1"), &v),
         Ok(turned_on)
     );
-    let refused = pass(&converged(&obj, "u-1"), &v, given(true)).unwrap_err();
+    let refused = given(true).pass(&converged(&obj, "u-1"), &v).unwrap_err();
     assert_eq!(refused.reason(), Reason::InvalidSpec, "{refused}");
     assert!(
         refused
