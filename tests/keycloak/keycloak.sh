@@ -23,9 +23,9 @@
 # aborts every request in flight as older than the default transaction timeout (5 min), and its
 # interrupt can close the file of a file-backed H2 store for good ("The database has been closed"):
 # hence the in-memory database and a transaction timeout of a day, set as the Quarkus property
-# every version here reads (26.7 would rather have its own option and says so in its log; 26.0
-# has none). `pause` checks it (run by hand on 26.0 and 26.7). Each version runs on the newest JDK under /usr/lib/jvm (or
-# JAVA_HOME) that the versions file allows for it.
+# every version here reads (26.6 and 26.7 would rather have their own option and say so in their
+# log; 26.0 has none). `pause` checks it (run by hand on 26.0 and 26.7). Each version runs on the
+# newest JDK under /usr/lib/jvm (or JAVA_HOME) that the versions file allows for it.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"

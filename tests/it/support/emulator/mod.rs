@@ -214,17 +214,16 @@ const REALM_SCOPES: [&str; 13] = [
     "saml_organization",
 ];
 // Scopes newer realms have as well: `service_account` (OpenID Connect, given to a client while
-// its service account is enabled; from 26.3) and `AuthnContextClassRef` (SAML; absent on 26.5.6,
-// present on 26.7.0: 26.6 is not served here, so the emulator takes 26.6). The differential
-// test sees 26.0.8 (neither), 26.5.6 (the first) and 26.7.3 (both).
+// its service account is enabled; from 26.3) and `AuthnContextClassRef` (SAML; from 26.7). The
+// differential test sees 26.0.8 (neither), 26.6.4 (the first) and 26.7.3 (both).
 const REALM_SCOPES_SINCE: [((u32, u32), &str); 2] = [
     ((26, 3), "service_account"),
-    (CHANGED_AFTER_26_5, "AuthnContextClassRef"),
+    (CHANGED_IN_26_7, "AuthnContextClassRef"),
 ];
-/// Where the Admin API changed between 26.5.6 and 26.7.0 (26.6 is not served here: the emulator
-/// takes 26.6): a realm's `AuthnContextClassRef` scope, `realm-management` not manageable, the
-/// version hidden from a realm's admins.
-const CHANGED_AFTER_26_5: (u32, u32) = (26, 6);
+/// Where the Admin API changed between 26.6.4 and 26.7.0 (absent on 26.0.8, 26.4.7, 26.5.6 and
+/// 26.6.4; present on 26.7.0 and 26.7.3): a realm's `AuthnContextClassRef` scope,
+/// `realm-management` not manageable, the version hidden from a realm's admins.
+const CHANGED_IN_26_7: (u32, u32) = (26, 7);
 const REALM_DEFAULTS: [&str; 6] = ["acr", "basic", "email", "profile", "roles", "web-origins"];
 const REALM_OPTIONALS: [&str; 5] = [
     "address",

@@ -41,9 +41,9 @@ pub fn realms(inner: &Inner, issuer: &str) -> Reply {
 pub fn info(inner: &Inner, issuer: &str) -> Reply {
     let (major, minor) = inner.version;
     let mut body = json!({"profileInfo": {}, "features": []});
-    // A realm's own admins see the version up to 26.5 (seen on 26.0.8, 26.4.7 and 26.5.6), not
-    // on 26.7.0 and 26.7.3.
-    if server_admin(issuer) || inner.version < super::CHANGED_AFTER_26_5 {
+    // A realm's own admins see the version up to 26.6 (seen on 26.0.8, 26.4.7, 26.5.6 and
+    // 26.6.4), not on 26.7.0 and 26.7.3.
+    if server_admin(issuer) || inner.version < super::CHANGED_IN_26_7 {
         body["systemInfo"] = json!({"version": format!("{major}.{minor}.0")});
     }
     (200, None, body)

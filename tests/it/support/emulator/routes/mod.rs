@@ -123,9 +123,9 @@ pub const SECRET_MASK: &str = "**********";
 fn shown(client: &ClientModel, scopes: &[Scope], level: Level, version: (u32, u32)) -> Value {
     match level {
         // No one may manage or configure `realm-management`, not even the realm's admin: seen on
-        // 26.7.0 and 26.7.3, not on 26.0.8, 26.4.7 or 26.5.6.
+        // 26.7.0 and 26.7.3, not on 26.0.8, 26.4.7, 26.5.6 or 26.6.4.
         Level::Manage
-            if client.client_id == "realm-management" && version >= super::CHANGED_AFTER_26_5 =>
+            if client.client_id == "realm-management" && version >= super::CHANGED_IN_26_7 =>
         {
             let mut rep = client.representation(scopes, None);
             rep["access"] = json!({"view": true, "configure": false, "manage": false});
