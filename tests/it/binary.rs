@@ -11,6 +11,7 @@ use std::{
 
 use serde_json::Value;
 
+use crate::support::has;
 use crate::support::{
     apiserver::{ApiServer, write_kubeconfig},
     eventually,
@@ -248,7 +249,7 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
     );
     let (clean, stderr) = running.ended().await;
     assert!(clean, "exit not clean: {stderr}");
-    assert!(stderr.contains("shutdown signal received"), "{stderr}");
+    has(&stderr, "shutdown signal received");
     // The lease is handed back for a standby to take over at once, not after it expires.
     let lease = api
         .get(
@@ -263,7 +264,7 @@ async fn the_binary_serves_probes_and_metrics_and_stops_gracefully_on_sigterm() 
             .is_none_or(Value::is_null),
         "{lease}"
     );
-    assert!(stderr.contains("released the lease"), "{stderr}");
+    has(&stderr, "released the lease");
     assert!(
         stderr.contains("\"stopped\""),
         "JSON logs end with stopped: {stderr}"
@@ -285,9 +286,9 @@ async fn without_the_crd_the_binary_says_so_and_exits_non_zero() {
         .env("HTTP_ADDRESS", "127.0.0.1:0");
     let (code, stderr) = run_to_end(command).await;
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.contains("error: the CRDs are not installed: apply them with `kubectl apply --server-side -f crds/`"),
-        "{stderr}"
+    has(
+        &stderr,
+        "error: the CRDs are not installed: apply them with `kubectl apply --server-side -f crds/`",
     );
     // The hint is the install guide's own command.
     let readme =
@@ -375,11 +376,9 @@ async fn without_a_cluster_the_binary_says_so_and_exits_non_zero() {
     );
     let (code, stderr) = run_to_end(command).await;
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "error: cannot reach the Kubernetes API at {nowhere}"
-        )),
-        "{stderr}"
+    has(
+        &stderr,
+        &format!("error: cannot reach the Kubernetes API at {nowhere}"),
     );
     // The clean message alone: not preceded by the client library's raw ERROR line.
     assert!(
@@ -394,5 +393,5 @@ async fn a_bad_http_address_is_refused_by_the_cli() {
     command.args(["run", "--http-address", "localhost"]);
     let (code, stderr) = run_to_end(command).await;
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("--http-address"), "{stderr}");
+    has(&stderr, "--http-address");
 }

@@ -3,6 +3,7 @@
 //! Secrets and ConfigMaps rest on; and a custom resource's status subresource and generation,
 //! which its status and `observedGeneration` rest on.
 
+use crate::support::has;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use omkc::crd::OpenMetadataKeycloakClient;
@@ -57,15 +58,12 @@ both_apiservers!(
         let other = json!({"a": "other"});
         let (code, message) = apply(&maps, "rival", false, other.clone()).await.unwrap_err();
         assert_eq!(code, 409, "{message}");
-        assert!(
-            message.contains(r#"Apply failed with 1 conflict: conflict with "owner": .data.a"#),
-            "{message}"
-        );
+        has(&message, r#"Apply failed with 1 conflict: conflict with "owner": .data.a"#);
         let forced = apply(&maps, "rival", true, other.clone()).await.unwrap();
         assert_eq!(forced["a"], "other");
         let (code, message) = apply(&maps, "owner", false, one.clone()).await.unwrap_err();
         assert_eq!(code, 409, "{message}");
-        assert!(message.contains(r#"conflict with "rival""#), "{message}");
+        has(&message, r#"conflict with "rival""#);
         // An edit takes the field over: the manager that applied it no longer removes it.
         edit(&maps, json!({"a": "edited"})).await;
         let without_a = apply(&maps, "rival", false, json!({"d": "4"})).await.unwrap();

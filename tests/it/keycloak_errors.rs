@@ -9,6 +9,7 @@ use omkc::{
     reason::Reason,
 };
 
+use crate::support::has;
 use crate::support::{
     admin_session,
     emulator::{ADMIN_USER, Emulator, Fault},
@@ -71,7 +72,7 @@ async fn remote_error_text_never_reaches_a_message() {
             !text.contains("10.0.0.7") && !text.contains("hunter2"),
             "{text}"
         );
-        assert!(text.contains(&format!("HTTP {status}")), "{text}");
+        has(&text, &format!("HTTP {status}"));
         assert!(
             text.contains("invalid_request"),
             "the plain error code is kept: {text}"

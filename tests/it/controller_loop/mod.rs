@@ -7,6 +7,7 @@
 
 use std::{collections::BTreeSet, sync::Arc};
 
+use crate::support::has;
 use crate::support::{
     apiserver::{Access, ApiServer},
     b64, condition,
@@ -146,7 +147,7 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     })
     .await;
     let note = created["note"].as_str().unwrap();
-    assert!(note.contains("created Secret \"oidc-secrets\""), "{note}");
+    has(note, "created Secret \"oidc-secrets\"");
     assert!(
         events(&api, "SecretWritten").is_empty(),
         "not a second Event"
@@ -155,9 +156,9 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     // trigger another.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (_, metrics) = probe("/metrics").await;
-    assert!(
-        metrics.contains(r#"omkc_reconciliations_total{result="success",reason="Reconciled"} 1"#),
-        "{metrics}"
+    has(
+        &metrics,
+        r#"omkc_reconciliations_total{result="success",reason="Reconciled"} 1"#,
     );
 
     connections::a_connection_reports_its_health(&api, &emu, &ctx, &http_base).await;
@@ -279,9 +280,9 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     assert!(waits >= 3.0, "{metrics}");
-    assert!(
-        metrics.contains(r#"omkc_resources{ready="False",reason="ConfigMapConflict"} 1"#),
-        "{metrics}"
+    has(
+        &metrics,
+        r#"omkc_resources{ready="False",reason="ConfigMapConflict"} 1"#,
     );
     // The Ready ones are counted; the deleted one is forgotten.
     let ready = api
@@ -291,10 +292,9 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         .count();
     let line = format!(r#"omkc_resources{{ready="True",reason="Reconciled"}} {ready}"#);
     assert!(ready > 0 && metrics.contains(&line), "{line}\n{metrics}");
-    assert!(
-        metrics
-            .contains(r#"omkc_reconciliations_total{result="error",reason="CredentialsNotFound"}"#),
-        "{metrics}"
+    has(
+        &metrics,
+        r#"omkc_reconciliations_total{result="error",reason="CredentialsNotFound"}"#,
     );
     assert!(
         metrics.contains(r#"omkc_reconciliations_total{result="success",reason="Reconciled"}"#)

@@ -10,6 +10,7 @@ use omkc::{
 };
 use serde_json::{Value, json};
 
+use crate::support::has;
 use crate::support::{INSTALLATION, fixture};
 
 #[test]
@@ -159,15 +160,12 @@ fn kubectl_explain_reads_as_plain_text() {
     let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
     let policy = spec["deletionPolicy"]["description"].as_str().unwrap();
     for words in ["Delete removes it", "Retain leaves it", "Default: Delete"] {
-        assert!(policy.contains(words), "{policy}");
+        has(policy, words);
     }
     let labels = spec["secret"]["properties"]["labels"]["description"]
         .as_str()
         .unwrap();
-    assert!(
-        labels.contains("Refused: app.kubernetes.io/managed-by"),
-        "{labels}"
-    );
+    has(labels, "Refused: app.kubernetes.io/managed-by");
 }
 
 mod cel;

@@ -1,6 +1,7 @@
 //! Restarts of the workloads named in `spec.secret.rollout`.
 
 use super::*;
+use crate::support::has;
 
 /// The rule the chart adds with `rollout.enabled` (tests/deploy/test_chart.py checks the chart
 /// renders exactly this).
@@ -61,7 +62,7 @@ async fn delivered_without_a_restart(forbidden: &str) -> (ApiServer, Emulator, O
     in_step(&api, &emu).await;
     let warned = events_seen(&api, "WorkloadRestartForbidden").await;
     let note = warned[0]["note"].as_str().unwrap();
-    assert!(note.contains("rollout.enabled=true"), "{note}");
+    has(note, "rollout.enabled=true");
     (api, emu, operator)
 }
 
@@ -101,7 +102,7 @@ async fn a_workload_read_that_fails_is_a_failure_to_retry_not_a_missing_permissi
     in_step(&api, &emu).await;
     let failed = events_seen(&api, "KubernetesError").await;
     let note = failed[0]["note"].as_str().unwrap();
-    assert!(note.contains("\"openmetadata\""), "{note}");
+    has(note, "\"openmetadata\"");
     assert!(events(&api, "WorkloadRestartForbidden").is_empty());
 }
 

@@ -1,6 +1,7 @@
 //! Rotation on schedule, and rotations asked too often.
 
 use super::*;
+use crate::support::has;
 
 #[tokio::test]
 async fn a_scheduled_rotation_is_due_from_keycloaks_clock_and_status_says_when() {
@@ -77,11 +78,8 @@ async fn rotations_asked_too_often_wait_for_the_shortest_interval() {
     annotate(&api, "omkc.dev/rotate", "t1");
     let note = events_seen(&api, "RotationDeferred").await[0]["note"].clone();
     let note = note.as_str().unwrap();
-    assert!(
-        note.contains("omkc.dev/rotate \"t1\" waits until"),
-        "{note}"
-    );
-    assert!(note.contains("less than 1h old"), "{note}");
+    has(note, "omkc.dev/rotate \"t1\" waits until");
+    has(note, "less than 1h old");
     assert_eq!(regenerations(&emu), 0);
     assert_eq!(in_step(&api, &emu).await, first);
     let secret = api.get(SECRETS, NS, "oidc-secrets").unwrap();

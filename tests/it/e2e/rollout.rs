@@ -2,6 +2,7 @@
 //! whose role grants nothing on workloads. The resource is still Ready with its client and
 //! Secret, the Deployment is untouched, and a Warning says which chart value to set.
 
+use crate::support::has;
 use k8s_openapi::api::{apps::v1::Deployment, events::v1::Event};
 
 use super::*;
@@ -46,7 +47,7 @@ async fn end_to_end_a_rollout_the_role_does_not_grant() {
     .await;
     assert_eq!(warning.type_.as_deref(), Some("Warning"));
     let note = warning.note.unwrap_or_default();
-    assert!(note.contains("rollout.enabled=true"), "{note}");
+    has(&note, "rollout.enabled=true");
     let after = deployments.get("openmetadata").await.unwrap();
     assert_eq!(
         after.metadata.resource_version, before.metadata.resource_version,

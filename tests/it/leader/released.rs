@@ -1,6 +1,7 @@
 //! A lease released on shutdown is taken at once.
 
 use super::*;
+use crate::support::has;
 
 #[tokio::test]
 async fn a_standby_takes_a_released_lease_at_once() {
@@ -22,7 +23,7 @@ async fn a_standby_takes_a_released_lease_at_once() {
     a.signal("-TERM");
     let (clean, stderr) = a.ended().await;
     assert!(clean, "{stderr}");
-    assert!(stderr.contains("released the lease"), "{stderr}");
+    has(&stderr, "released the lease");
     let released = Instant::now();
     eventually(&api, "op-b to take over", || async {
         (b.leading().await == Some(true)).then_some(())

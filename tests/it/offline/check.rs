@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{cluster::cluster_with_a_connection, file, run};
 use crate::binary::temp_dir;
+use crate::support::has;
 use crate::support::{
     INSTALLATION,
     apiserver::ApiServer,
@@ -117,7 +118,7 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     let out = run(&["check", "-f", &resource], &wrong).await;
     out.says(3, &["error: sign-in: "]);
     // The table on stdout, the verdict on stderr: never glued together.
-    assert!(out.stdout.contains("sign-in      FAIL"), "{}", out.stdout);
+    has(&out.stdout, "sign-in      FAIL");
     assert!(
         out.stderr.starts_with("error: sign-in: ") && !out.stderr.contains("FAIL"),
         "{}",
@@ -130,7 +131,7 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     // A realm that does not exist; an account that may only view: 4.
     let out = run(&["check", "-f", &resource_for(&emu, "nope")], &as_admin()).await;
     out.says(4, &[]);
-    assert!(out.stdout.contains("realm        FAIL"), "{}", out.stdout);
+    has(&out.stdout, "realm        FAIL");
     emu.add_user("viewer", "viewer-password", Level::View);
     let viewer = [
         ("KEYCLOAK_USERNAME", "viewer"),
@@ -178,7 +179,7 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     ];
     let out = run(&["check", "-f", &resource], &service).await;
     let signed_in = "sign-in      ok   client credentials of \"omkc-admin\"";
-    assert!(out.stdout.contains(signed_in), "{}", out.stdout);
+    has(&out.stdout, signed_in);
     let empty = file("empty.env", "user=admin\n");
     let without = ["check", "-f", &resource, "--credentials", &empty];
     run(&without, &[]).await.says(1, &["needs keys"]);
@@ -188,7 +189,7 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     emu.remove_realm_scope("data-sec", "profile");
     let out = run(&["check", "-f", &resource], &as_admin()).await;
     out.says(4, &["the realm lacks the client scopes profile"]);
-    assert!(out.stdout.contains("scopes       FAIL"), "{}", out.stdout);
+    has(&out.stdout, "scopes       FAIL");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use crate::support::has;
 use crate::support::{
     INSTALLATION, admin_credentials, admin_session,
     apiserver::{ApiServer, Request},
@@ -352,7 +353,7 @@ async fn a_repeated_warning_becomes_a_series_and_a_new_message_a_new_event() {
     other.spec.keycloak.url = Some("ftp://kc.example".into());
     reconcile(guard(&other), ctx).await.unwrap_err();
     let note = assert_not_ready(&api, 3, Reason::InvalidSpec, "spec.keycloak.url");
-    assert!(note.contains("spec.keycloak.url"), "{note}");
+    has(&note, "spec.keycloak.url");
 }
 
 mod connections;

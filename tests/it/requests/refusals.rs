@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::both_apiservers;
+use crate::support::{has, lacks};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
@@ -26,7 +27,7 @@ async fn credentials_the_watch_does_not_show_are_looked_up_by_metadata_and_refus
         Reason::CredentialsNotAllowed,
         "lacks the label omkc.dev/keycloak-credentials=true",
     );
-    assert!(note.contains("openmetadata/keycloak-admin"), "{note}");
+    has(&note, "openmetadata/keycloak-admin");
     assert!(emu.log().is_empty(), "nothing reached Keycloak");
 }
 
@@ -96,7 +97,7 @@ async fn a_missing_credentials_secret_is_reported_without_calling_keycloak() {
     assert!(!err.is_transient());
     assert_eq!(calls(&api, 0)[0], format!("GET {CREDS_PATH}"));
     let note = assert_not_ready(&api, 1, Reason::CredentialsNotFound, "");
-    assert!(note.contains("keycloak-admin"), "{note}");
+    has(&note, "keycloak-admin");
     assert!(emu.log().is_empty());
 }
 
@@ -204,8 +205,8 @@ both_apiservers!(
         assert_eq!(err.reason(), Reason::CredentialsNotFound);
         assert!(err.during_namespace_deletion());
         let text = logs.text();
-        assert!(!text.contains(" WARN "), "{text}");
-        assert!(text.contains("the namespace is being deleted"), "{text}");
+        lacks(&text, " WARN ");
+        has(&text, "the namespace is being deleted");
         assert_eq!(cluster.events().await, Vec::<Value>::new(), "no Event taken");
         assert!(emu.log().is_empty(), "nothing reached Keycloak");
     }

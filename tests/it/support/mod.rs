@@ -183,6 +183,18 @@ pub async fn until(api: &ApiServer, what: &str, mut holds: impl FnMut() -> bool)
     eventually(api, what, || std::future::ready(holds().then_some(()))).await
 }
 
+/// Asserts that `text` holds `part`, showing both when it does not.
+#[track_caller]
+pub fn has(text: &str, part: &str) {
+    assert!(text.contains(part), "{part:?} not in:\n{text}");
+}
+
+/// Asserts that `text` does not hold `part`, showing both when it does.
+#[track_caller]
+pub fn lacks(text: &str, part: &str) {
+    assert!(!text.contains(part), "{part:?} in:\n{text}");
+}
+
 /// Waits until the object's first condition (its Ready) gives `reason`; returns that condition.
 pub async fn condition(
     api: &ApiServer,

@@ -1,6 +1,7 @@
 //! What a tenant can make the operator spend: tokens, reads of large Secrets, slow Keycloaks, a connection's limit.
 
 use super::*;
+use crate::support::has;
 
 #[tokio::test]
 async fn a_hundred_resources_with_rejected_credentials_cost_one_token_request() {
@@ -52,7 +53,7 @@ async fn large_labelled_secrets_of_a_tenant_cost_their_metadata_only() {
     c.reason_becomes("team-data", "good", "Reconciled").await;
     assert_eq!(c.reason("team-data", "greedy").await, "CredentialsInvalid");
     let message = c.message("team-data", "greedy");
-    assert!(message.contains("more than the 65536"), "{message}");
+    has(&message, "more than the 65536");
 
     // The watch knows every labelled Secret by its metadata; only the one in use is held whole.
     until(&c.api, "the watch to list the ballast", || {
@@ -91,7 +92,7 @@ async fn a_reconcile_that_a_slow_keycloak_drags_out_is_cut_short_and_retried() {
         .reason_becomes("team-data", "slow", "ReconcileTimedOut")
         .await;
     let message = ready["message"].as_str().unwrap();
-    assert!(message.contains("longer than 1s"), "{message}");
+    has(message, "longer than 1s");
     // Keycloak answers promptly again: the retry (backoff, not the next resync) converges.
     c.emu.set_latency(Duration::ZERO);
     c.reason_becomes("team-data", "slow", "Reconciled").await;
@@ -153,7 +154,7 @@ async fn a_connection_serves_at_most_its_max_clients() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(note.contains("allows 1 clients"), "{note}");
+    has(&note, "allows 1 clients");
     assert!(!note.contains("a-first"), "names no other resource: {note}");
     // The first one goes: the second gets its client (at its next reconcile).
     c.delete_and_wait("team-data", "a-first").await;
