@@ -1,12 +1,12 @@
-//! Service accounts: the user, its scope from 26.3 on.
+//! Service accounts: the user, its scope from 26.1 on.
 
 use super::*;
 
-/// Keycloak 26.3 and later give a client the realm's `service_account` scope as a default scope
+/// Keycloak 26.1 and later give a client the realm's `service_account` scope as a default scope
 /// exactly while its service account is enabled; older versions have no such scope.
 async fn the_service_account_scope_follows_the_service_account(kc: Kc) {
     let raw = Raw::admin(&kc).await;
-    let since_26_3 = kc.version >= (26, 3);
+    let since_26_1 = kc.version >= (26, 1);
     let realm_has_it = sorted(
         &raw.get("/client-scopes")
             .await
@@ -17,7 +17,7 @@ async fn the_service_account_scope_follows_the_service_account(kc: Kc) {
             .collect(),
     )
     .contains(&"service_account".to_string());
-    assert_eq!(realm_has_it, since_26_3, "{}", kc.describe());
+    assert_eq!(realm_has_it, since_26_1, "{}", kc.describe());
     let has_scope = |names: Vec<String>| names.contains(&"service_account".to_string());
     let id = kc
         .seed_client(
@@ -27,9 +27,9 @@ async fn the_service_account_scope_follows_the_service_account(kc: Kc) {
         .await;
     assert_eq!(
         has_scope(kc.default_scope_names(REALM, "sa").await),
-        since_26_3
+        since_26_1
     );
-    for (enabled, expected) in [(false, false), (true, since_26_3)] {
+    for (enabled, expected) in [(false, false), (true, since_26_1)] {
         let (status, _) = raw
             .send(
                 reqwest::Method::PUT,
@@ -52,6 +52,6 @@ both!(a_service_account_brings_its_scope, |kc| {
 });
 
 #[tokio::test]
-async fn a_service_account_brings_no_scope_before_26_3() {
+async fn a_service_account_brings_no_scope_before_26_1() {
     the_service_account_scope_follows_the_service_account(Kc::emulator_as((26, 0)).await).await
 }

@@ -214,10 +214,10 @@ const REALM_SCOPES: [&str; 13] = [
     "saml_organization",
 ];
 // Scopes newer realms have as well: `service_account` (OpenID Connect, given to a client while
-// its service account is enabled; from 26.3) and `AuthnContextClassRef` (SAML; from 26.7). The
+// its service account is enabled; from 26.1) and `AuthnContextClassRef` (SAML; from 26.7). The
 // differential test sees 26.0.8 (neither), 26.6.4 (the first) and 26.7.3 (both).
 const REALM_SCOPES_SINCE: [((u32, u32), &str); 2] = [
-    ((26, 3), "service_account"),
+    ((26, 1), "service_account"),
     (CHANGED_IN_26_7, "AuthnContextClassRef"),
 ];
 /// Where the Admin API changed between 26.6.4 and 26.7.0 (absent on 26.0.8, 26.4.7, 26.5.6 and

@@ -67,7 +67,7 @@ pub struct ClientModel {
     pub optional_scopes: Vec<String>,
     pub resource_server: Option<ResourceServer>,
     pub service_account: Option<ServiceAccount>,
-    /// The realm's `service_account` scope (Keycloak 26.3 and later): a default scope of the
+    /// The realm's `service_account` scope (Keycloak 26.1 and later): a default scope of the
     /// client exactly while its service account is enabled.
     pub service_account_scope: Option<String>,
 }
@@ -198,7 +198,7 @@ impl ClientModel {
         Ok(client)
     }
 
-    /// ClientManager.enableServiceAccount / disableServiceAccount (26.3 and later): the realm's
+    /// ClientManager.enableServiceAccount / disableServiceAccount (26.1 and later): the realm's
     /// `service_account` scope is added as a default scope with the service account and removed
     /// with it (seen on 26.7.3: create, PUT `false`, PUT `true`).
     pub fn follow_service_account_scope(&mut self) {
