@@ -27,7 +27,7 @@ def actionlint(*paths: Path) -> subprocess.CompletedProcess:
 
 def test_the_workflows_pass_actionlint():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert [f.name for f in files] == ["ci.yml", "e2e.yml", "release.yml"]
+    assert [f.name for f in files] == ["ci.yml", "e2e.yml", "keycloak-minors.yml", "release.yml"]
     done = actionlint(*files)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -109,6 +109,21 @@ def test_e2e_builds_installs_and_runs_the_suite(fragment):
 )
 def test_a_tag_publishes_the_image_and_the_chart(fragment):
     assert has("release.yml", fragment), fragment
+
+
+def test_every_keycloak_minor_runs_weekly():
+    doc = yaml.safe_load((WORKFLOWS / "keycloak-minors.yml").read_text())
+    assert doc[True] == {"schedule": [{"cron": "17 4 * * 1"}], "workflow_dispatch": None}
+    assert has("keycloak-minors.yml", "tests/keycloak/keycloak.sh minors")
+    listed = subprocess.run(
+        [ROOT / "tests/keycloak/keycloak.sh", "versions"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    lines = [l.split() for l in (ROOT / "tests/keycloak/versions").read_text().splitlines()]
+    every = [l[0] for l in lines if l and not l[0].startswith("#")]
+    minors = [tuple(v.split(".")[:2]) for v in every]
+    # One release of each minor, 26.0 to the newest, none skipped; CI runs the oldest and newest.
+    assert minors == [("26", str(m)) for m in range(int(minors[-1][1]) + 1)], every
+    assert listed[0] == every[0] and listed[-1] == every[-1] and set(listed) < set(every), listed
 
 
 def test_the_release_runs_on_version_tags_only():

@@ -10,9 +10,11 @@
 #   tests/keycloak/keycloak.sh pause VERSION [S]   freeze the one started for S seconds (default
 #                                                  320) while it imports realms; fails unless every
 #                                                  import succeeds after it thaws
-#   tests/keycloak/keycloak.sh fetch|versions      fetch every version / list them
+#   tests/keycloak/keycloak.sh fetch|versions      fetch every CI version / list them
+#   tests/keycloak/keycloak.sh minors              run the tests against every version listed,
+#                                                  one minor after another; say which failed
 #
-# VERSION defaults to every line of tests/keycloak/versions. The distribution comes from Maven
+# VERSION defaults to the versions tests/keycloak/versions marks `ci`. The distribution comes from Maven
 # Central only (`mvn dependency:get` of org.keycloak:keycloak-quarkus-dist, cached in ~/.m2), is
 # unpacked once under $OMKC_KEYCLOAK_HOME (default ~/.cache/omkc-keycloak), and runs in
 # development mode with an in-memory H2 database, a bootstrap admin, and health on the
@@ -41,7 +43,8 @@ die() { echo "keycloak.sh: $*" >&2; exit 1; }
 # shellcheck source=../ports.sh
 . "$ROOT/tests/ports.sh"
 
-versions() { grep -v '^\s*#' "$HERE/versions" | awk 'NF {print $1}'; }
+versions() { grep -v '^\s*#' "$HERE/versions" | awk '$4 == "ci" {print $1}'; }
+minors() { grep -v '^\s*#' "$HERE/versions" | awk 'NF {print $1}'; }
 java_range() { # VERSION -> "min max"
   awk -v v="$1" '$1 == v {print $2, $3}' "$HERE/versions"
 }
@@ -241,11 +244,16 @@ case "$cmd" in
   start) start "${1:?VERSION}" ;;
   check) check "${1:?VERSION}" ;;
   versions) versions ;;
+  minors)
+    failed=""
+    for v in $(minors); do (run_tests "$v") || failed="$failed $v"; done
+    [ -z "$failed" ] || die "real-Keycloak tests failed on:$failed"
+    echo "the real-Keycloak tests passed on every version listed: $(minors | xargs)" >&2 ;;
   stop) stop "${1:?VERSION}" ;;
   log) cat "$(state "${1:?VERSION}")/log" ;;
   pause) pause "${1:?VERSION}" "${2:-320}" ;;
   fetch)
     [ $# -gt 0 ] || set -- $(versions)
     for v in "$@"; do fetch "$v" >/dev/null; done ;;
-  *) die "unknown command $cmd (test, start, check, stop, log, pause, fetch, versions)" ;;
+  *) die "unknown command $cmd (test, start, check, stop, log, pause, fetch, versions, minors)" ;;
 esac
