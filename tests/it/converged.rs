@@ -32,10 +32,7 @@ async fn ready_resource(api: &ApiServer, emu: &Emulator) {
 }
 
 async fn world() -> (ApiServer, Emulator) {
-    let api = ApiServer::start().await;
-    let emu = Emulator::start().await;
-    api.put(crate::support::admin_credentials(NS));
-    (api, emu)
+    crate::support::world(NS).await
 }
 
 #[tokio::test]

@@ -61,9 +61,7 @@ fn events(api: &ApiServer, reason: &str) -> Vec<Value> {
 /// Drives one resource through its life and returns the RBAC attributes the operator used.
 async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     omkc::tls::install_crypto_provider();
-    let api = ApiServer::start().await;
-    let emu = Emulator::start().await;
-    api.put(crate::support::admin_credentials(NS));
+    let (api, emu) = crate::support::world(NS).await;
 
     // What `run` does first: the installation id from the kube-system namespace's UID.
     let installation = omkc::cli::installation_id(&api.client()).await.unwrap();

@@ -53,10 +53,7 @@ fn start_with(api: &ApiServer, resync: Duration, min_rotation_interval: Duration
 }
 
 async fn world() -> (ApiServer, Emulator) {
-    let api = ApiServer::start().await;
-    let emu = Emulator::start().await;
-    api.put(crate::support::admin_credentials(NS));
-    (api, emu)
+    crate::support::world(NS).await
 }
 
 /// The resource, with `extra` merged into its spec.

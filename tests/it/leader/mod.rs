@@ -160,9 +160,7 @@ fn lease_rules_of_the_chart() -> BTreeSet<Access> {
 #[tokio::test]
 async fn one_leader_writes_and_a_standby_takes_over_when_it_stops() {
     omkc::tls::install_crypto_provider();
-    let api = ApiServer::start().await;
-    let emu = Emulator::start().await;
-    api.put(crate::support::admin_credentials(NS));
+    let (api, emu) = crate::support::world(NS).await;
 
     let mut a = start(&api, "op-a").await;
     eventually(&api, "op-a to lead", || async {
@@ -271,9 +269,7 @@ fn drift_all(emu: &Emulator, clients: &[String]) {
 #[tokio::test]
 async fn a_leader_cut_off_from_the_api_server_writes_nothing_once_its_lease_may_have_expired() {
     omkc::tls::install_crypto_provider();
-    let api = ApiServer::start().await;
-    let emu = Emulator::start().await;
-    api.put(crate::support::admin_credentials(NS));
+    let (api, emu) = crate::support::world(NS).await;
     let mut a = start_with(&api, "op-a", LEASE_DURATION, &[("RESYNC_PERIOD", "10s")]).await;
     eventually(&api, "op-a to lead", || async {
         (a.leading().await == Some(true)).then_some(())

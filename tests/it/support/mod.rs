@@ -156,6 +156,15 @@ pub fn admin_session(emu: &Emulator) -> Arc<Session> {
     session_with(emu, emulator_admin())
 }
 
+/// The fake API server holding the Keycloak admin credentials Secret in `namespace`, and the
+/// Keycloak emulator they sign in to.
+pub async fn world(namespace: &str) -> (ApiServer, Emulator) {
+    let api = ApiServer::start().await;
+    let emu = Emulator::start().await;
+    api.put(admin_credentials(namespace));
+    (api, emu)
+}
+
 /// Polls `probe` until it yields a value; after 20 s, prints the requests the fake API server
 /// saw and fails with `what`.
 pub async fn eventually<T, F, Fut>(api: &ApiServer, what: &str, mut probe: F) -> T
