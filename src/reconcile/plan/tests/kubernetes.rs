@@ -11,7 +11,6 @@ fn the_secret_write_for_each_observation() {
     let run = |secret: Option<&Secret>, previous: &[Secret]| {
         Given {
             issuer: ISSUER,
-            known_uuid: None,
             client: Some(&client),
             secret,
             previous_secrets: previous,
@@ -91,10 +90,8 @@ fn an_unchanged_status_is_not_written_again() {
     let secret = output(&v, "s3cr3t");
     let observed = Given {
         issuer: ISSUER,
-        known_uuid: None,
         client: Some(&client),
         secret: Some(&secret),
-        previous_secrets: &[],
         ..Default::default()
     };
     let first = observed.pass(&obj, &v).unwrap();

@@ -130,10 +130,8 @@ fn keycloak_side_in(
     let secret = output(&v, "s3cr3t");
     Given {
         issuer: ISSUER,
-        known_uuid: None,
         client: Some(client),
         secret: Some(&secret),
-        previous_secrets: &[],
         adoption_allowed: true,
         realm_scopes,
         ..Default::default()
@@ -348,10 +346,8 @@ fn a_converged_resource_plans_no_write_at_all() {
     let secret = output(&v, "s3cr3t");
     let planned = Given {
         issuer: ISSUER,
-        known_uuid: None,
         client: Some(&client),
         secret: Some(&secret),
-        previous_secrets: &[],
         ..Default::default()
     }
     .pass(&converged(&obj, "u-1"), &v)

@@ -119,7 +119,6 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
     let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("team-b/openmetadata"));
     let observe = |c| Given {
         issuer: ISSUER,
-        known_uuid: None,
         client: Some(c),
         ..Default::default()
     };
@@ -166,7 +165,6 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
     };
     let planned = Given {
         issuer: ISSUER,
-        known_uuid: None,
         client: Some(&never_had_one),
         ..Default::default()
     }
@@ -186,7 +184,6 @@ fn a_client_without_a_secret_gets_one_then_is_read_again() {
     let public = edited(never_had_one, |c| c.public_client = Some(true));
     let planned = Given {
         issuer: ISSUER,
-        known_uuid: None,
         client: Some(&public),
         ..Default::default()
     }
