@@ -14,11 +14,11 @@
 #   tests/keycloak/keycloak.sh minors              run the tests against every version listed,
 #                                                  one minor after another; say which failed
 #
-# VERSION defaults to the versions tests/keycloak/versions marks `ci`. The distribution comes from Maven
-# Central only (`mvn dependency:get` of org.keycloak:keycloak-quarkus-dist, cached in ~/.m2), is
-# unpacked once under $OMKC_KEYCLOAK_HOME (default ~/.cache/omkc-keycloak), and runs in
-# development mode with an in-memory H2 database, a bootstrap admin, and health on the
-# management port.
+# VERSION defaults to the versions tests/keycloak/versions marks `ci`. The distribution comes
+# from Maven Central only (`mvn dependency:get` of org.keycloak:keycloak-quarkus-dist, cached in
+# ~/.m2), is unpacked once under $OMKC_KEYCLOAK_HOME (default ~/.cache/omkc-keycloak), and runs in
+# development mode with an in-memory H2 database, a bootstrap admin, and health on the management
+# port.
 #
 # A frozen machine (a CI virtual machine snapshotted and restored mid-run) must not break it. On
 # thawing, the wall clock jumps; Keycloak's transaction reaper (Narayana, on the wall clock) then
@@ -246,7 +246,8 @@ case "$cmd" in
   versions) versions ;;
   minors)
     failed=""
-    for v in $(minors); do (run_tests "$v") || failed="$failed $v"; done
+    # Each in a process of its own (errexit holds there), so one failure does not stop the rest.
+    for v in $(minors); do "$0" test "$v" || failed="$failed $v"; done
     [ -z "$failed" ] || die "real-Keycloak tests failed on:$failed"
     echo "the real-Keycloak tests passed on every version listed: $(minors | xargs)" >&2 ;;
   stop) stop "${1:?VERSION}" ;;
