@@ -25,10 +25,13 @@ pub(super) async fn a_connection_reports_its_health(
         "spec": {"url": emu.base_url, "credentialsSecretRef": {"name": "keycloak-admin"},
                  "namespaceSelector": {}, "allowedRealms": ["data-sec", "payroll"]}
     }));
-    let ready = condition(api, CONNECTIONS, "", "platform", "Connected").await;
+    let connection = condition(api, CONNECTIONS, "", "platform", "Connected").await;
+    let (status, ready) = (
+        &connection["status"],
+        &connection["status"]["conditions"][0],
+    );
     assert_eq!(ready["status"], "True");
     // Where, as whom: the account is the one of the credentials Secret.
-    let status = &api.get(CONNECTIONS, "", "platform").unwrap()["status"];
     assert_eq!(
         ready["message"],
         format!(

@@ -204,7 +204,8 @@ pub fn lacks(text: &str, part: &str) {
     assert!(!text.contains(part), "{part:?} in:\n{text}");
 }
 
-/// Waits until the object's first condition (its Ready) gives `reason`; returns that condition.
+/// Waits until the object's first condition (its Ready) gives `reason`; returns the object as it
+/// was then.
 pub async fn condition(
     api: &ApiServer,
     collection: &str,
@@ -215,8 +216,7 @@ pub async fn condition(
     let what = format!("{namespace}/{name} to report {reason}");
     eventually(api, &what, || async {
         let obj = api.get(collection, namespace, name)?;
-        let c = &obj["status"]["conditions"][0];
-        (c["reason"] == reason).then(|| c.clone())
+        (obj["status"]["conditions"][0]["reason"] == reason).then_some(obj)
     })
     .await
 }

@@ -88,10 +88,10 @@ async fn a_reconcile_that_a_slow_keycloak_drags_out_is_cut_short_and_retried() {
         json!({"url": c.emu.base_url, "realm": "data-sec",
                "credentialsSecretRef": {"name": "kc-admin"}}),
     );
-    let ready = c
+    let obj = c
         .reason_becomes("team-data", "slow", "ReconcileTimedOut")
         .await;
-    let message = ready["message"].as_str().unwrap();
+    let message = obj["status"]["conditions"][0]["message"].as_str().unwrap();
     has(message, "longer than 1s");
     // Keycloak answers promptly again: the retry (backoff, not the next resync) converges.
     c.emu.set_latency(Duration::ZERO);
