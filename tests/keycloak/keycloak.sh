@@ -117,8 +117,10 @@ start() {
   local v=$1 home java port mport hport run t
   read -r min max <<<"$(java_range "$v")"
   [ -n "${min:-}" ] || die "Keycloak $v is not in tests/keycloak/versions"
-  home=$(fetch "$v")
-  java=$(pick_java "$min" "$max")
+  # start runs inside a command substitution, where errexit does not hold: stop on either one's
+  # failure (it said why).
+  home=$(fetch "$v") || exit 1
+  java=$(pick_java "$min" "$max") || exit 1
   run=$(state "$v")
   stop "$v" 2>/dev/null || true
   mkdir -p "$run"
