@@ -11,10 +11,9 @@ use std::{
 
 use serde_json::Value;
 
-use crate::support::has;
 use crate::support::{
     apiserver::{ApiServer, write_kubeconfig},
-    eventually,
+    eventually, has,
 };
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_openmetadata-keycloak-operator");

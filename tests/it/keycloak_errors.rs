@@ -9,11 +9,10 @@ use omkc::{
     reason::Reason,
 };
 
-use crate::support::has;
 use crate::support::{
     admin_session,
     emulator::{ADMIN_USER, Emulator, Fault},
-    fixture, keycloak_sync, session_with,
+    fixture, has, keycloak_sync, session_with,
 };
 
 async fn attempt(emu: &Emulator, session: &omkc::keycloak::Session) -> Result<(), omkc::Error> {

@@ -7,12 +7,11 @@
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use crate::support::has;
 use crate::support::{
     apiserver::{Access, ApiServer},
     b64, condition,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
-    eventually,
+    eventually, has,
 };
 use omkc::{
     Context, Settings,

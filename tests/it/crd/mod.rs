@@ -10,8 +10,7 @@ use omkc::{
 };
 use serde_json::{Value, json};
 
-use crate::support::has;
-use crate::support::{INSTALLATION, fixture};
+use crate::support::{INSTALLATION, fixture, has};
 
 #[test]
 fn committed_crds_are_regenerated_from_the_rust_types() {

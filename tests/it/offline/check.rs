@@ -6,13 +6,12 @@ use serde_json::json;
 
 use super::{cluster::cluster_with_a_connection, file, run};
 use crate::binary::temp_dir;
-use crate::support::has;
 use crate::support::{
     INSTALLATION,
     apiserver::ApiServer,
     b64,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator, Level},
-    tls,
+    has, tls,
 };
 
 fn resource_for(emu: &Emulator, realm: &str) -> String {

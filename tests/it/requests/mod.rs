@@ -6,13 +6,12 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::support::has;
 use crate::support::{
     INSTALLATION, admin_credentials, admin_session,
     apiserver::{ApiServer, Request},
     b64, decode,
     emulator::Emulator,
-    keycloak_sync, unmade_secret, unmade_status,
+    has, keycloak_sync, unmade_secret, unmade_status,
 };
 use kube::{
     core::DeserializeGuard,

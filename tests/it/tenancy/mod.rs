@@ -11,9 +11,8 @@ use crate::support::{
     apiserver::ApiServer,
     b64, condition,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
-    eventually, operator, until,
+    eventually, has, lacks, operator, until,
 };
-use crate::support::{has, lacks};
 
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
 const OPERATOR_NS: &str = "omkc-system";
