@@ -87,10 +87,7 @@ pub(super) async fn a_connection_the_watch_has_not_shown_is_read(api: &ApiServer
     );
     orphan["spec"]["keycloak"] = json!({"connectionRef": {"name": "not-yet"}, "realm": "data-sec"});
     api.put(orphan);
-    eventually(api, "ConnectionNotFound", || async {
-        (ready_reason(api, "via-connection")?.1 == "ConnectionNotFound").then_some(())
-    })
-    .await;
+    condition(api, CRS, NS, "via-connection", "ConnectionNotFound").await;
     assert!(
         api.requests()
             .iter()

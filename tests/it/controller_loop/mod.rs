@@ -11,7 +11,7 @@ use crate::support::{
     apiserver::{Access, ApiServer},
     b64, condition,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
-    eventually, has,
+    events, eventually, has,
 };
 use omkc::{
     Context, Settings,
@@ -38,23 +38,6 @@ fn resource(name: &str, emu: &Emulator, credentials: &str, secret: &str) -> Valu
             "secret": {"name": secret}
         }
     })
-}
-
-fn ready_reason(api: &ApiServer, name: &str) -> Option<(String, String)> {
-    let obj = api.get(CRS, NS, name)?;
-    let ready = obj["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "Ready")?
-        .clone();
-    Some((
-        ready["status"].as_str()?.to_string(),
-        ready["reason"].as_str()?.to_string(),
-    ))
-}
-
-fn events(api: &ApiServer, reason: &str) -> Vec<Value> {
-    crate::support::events(api, NS, reason)
 }
 
 /// Drives one resource through its life and returns the RBAC attributes the operator used.
@@ -114,10 +97,7 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     created["metadata"]["managedFields"] = json!([{"manager": "kubectl", "operation": "Apply", "apiVersion": "omkc.dev/v1alpha1",
                 "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]);
     api.put(created);
-    eventually(&api, "Ready=True", || async {
-        (ready_reason(&api, "openmetadata")? == ("True".into(), "Reconciled".into())).then_some(())
-    })
-    .await;
+    condition(&api, CRS, NS, "openmetadata", "Reconciled").await;
     // The watch's cache keeps it without them (never read, often half an object).
     let cached = ctx.all_resources();
     let cached = cached
@@ -140,13 +120,13 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     // One Event for the reconcile follows the status patch: named by its first change, saying
     // every change.
     let created = eventually(&api, "the ClientCreated Event", || async {
-        events(&api, "ClientCreated").first().cloned()
+        events(&api, NS, "ClientCreated").first().cloned()
     })
     .await;
     let note = created["note"].as_str().unwrap();
     has(note, "created Secret \"oidc-secrets\"");
     assert!(
-        events(&api, "SecretWritten").is_empty(),
+        events(&api, NS, "SecretWritten").is_empty(),
         "not a second Event"
     );
     // One reconcile for the new resource: its finalizer, status and Secret writes did not
@@ -220,10 +200,7 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         "data": {"values.yaml": "mine: true"}
     }));
     api.put(resource("taken", &emu, "keycloak-admin", "taken-secrets"));
-    eventually(&api, "ConfigMapConflict", || async {
-        (ready_reason(&api, "taken")? == ("False".into(), "ConfigMapConflict".into())).then_some(())
-    })
-    .await;
+    condition(&api, CRS, NS, "taken", "ConfigMapConflict").await;
     assert_eq!(
         api.get(CONFIG_MAPS, NS, "taken-values").unwrap()["data"]["values.yaml"],
         "mine: true"
@@ -231,16 +208,12 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
 
     // Missing credentials: Ready=False and a Warning; a second failure patches the Event series.
     api.put(resource("broken", &emu, "does-not-exist", "broken-secrets"));
-    eventually(&api, "CredentialsNotFound", || async {
-        (ready_reason(&api, "broken")? == ("False".into(), "CredentialsNotFound".into()))
-            .then_some(())
-    })
-    .await;
+    condition(&api, CRS, NS, "broken", "CredentialsNotFound").await;
     api.edit(CRS, NS, "broken", |o| {
         o["metadata"]["annotations"] = json!({"touched": "1"})
     });
     eventually(&api, "the Warning to repeat as a series", || async {
-        events(&api, "CredentialsNotFound")
+        events(&api, NS, "CredentialsNotFound")
             .iter()
             .any(|e| e["series"]["count"].as_i64() >= Some(2))
             .then_some(())
@@ -253,10 +226,7 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
                      "labels": {"omkc.dev/keycloak-credentials": "true"}},
         "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
     }));
-    eventually(&api, "the broken resource to recover", || async {
-        (ready_reason(&api, "broken")?.0 == "True").then_some(())
-    })
-    .await;
+    condition(&api, CRS, NS, "broken", "Reconciled").await;
 
     // Delete: cleanup removes the client, then the finalizer; the object goes.
     api.delete(CRS, NS, "openmetadata");
