@@ -78,12 +78,12 @@ pub struct OutputSecretSpec {
     /// app.kubernetes.io/instance, argocd.argoproj.io/* and omkc.dev/* (the operator's and Argo
     /// CD's own).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 32))]
+    #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 63}))]
     pub labels: BTreeMap<String, String>,
     /// Extra annotations for the Secret (e.g. a reloader's). Refused: the same keys as for
     /// labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 32))]
+    #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 262144}))]
     pub annotations: BTreeMap<String, String>,
     /// Generate a new client secret this often, e.g. 720h or 90d (at least 1h). Off by default.
     /// On demand: set the annotation omkc.dev/rotate on the resource to a new value.

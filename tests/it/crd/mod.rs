@@ -34,48 +34,42 @@ fn committed_crds_are_regenerated_from_the_rust_types() {
     }
 }
 
-fn find_key(value: &Value, key: &str, at: &str, found: &mut Vec<String>) {
+/// Calls `f` with every node of `value` and its path (`$.a.b[0]`), parents first.
+fn each(value: &Value, at: &str, f: &mut dyn FnMut(&str, &Value)) {
+    f(at, value);
     match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let path = format!("{at}.{k}");
-                // A property *named* "default" would be fine; a schema keyword is not.
-                if k == key && at.ends_with("properties") {
-                    find_key(v, key, &path, found);
-                    continue;
-                }
-                if k == key {
-                    found.push(path.clone());
-                }
-                find_key(v, key, &path, found);
-            }
-        }
-        Value::Array(items) => items
+        Value::Object(map) => map
             .iter()
-            .enumerate()
-            .for_each(|(i, v)| find_key(v, key, &format!("{at}[{i}]"), found)),
+            .for_each(|(k, v)| each(v, &format!("{at}.{k}"), f)),
+        Value::Array(items) => {
+            (items.iter().enumerate()).for_each(|(i, v)| each(v, &format!("{at}[{i}]"), f))
+        }
         _ => {}
     }
+}
+
+/// The schema defaults in `value` (a property *named* "default" is not one).
+fn defaults(value: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    each(value, "$", &mut |at, _| {
+        if at.ends_with(".default") && !at.ends_with(".properties.default") {
+            found.push(at.to_string());
+        }
+    });
+    found
 }
 
 #[test]
 fn the_crd_schema_has_no_defaults_argo_cd_would_fight() {
     let crd = serde_json::to_value(OpenMetadataKeycloakClient::crd()).unwrap();
-    let mut found = Vec::new();
-    find_key(&crd, "default", "$", &mut found);
+    let found = defaults(&crd);
     assert!(
         found.is_empty(),
         "schema defaults cause OutOfSync in Argo CD: {found:?}"
     );
     // The check itself finds a default where there is one.
-    let mut probe = Vec::new();
-    find_key(
-        &json!({"type": "object", "properties": {"a": {"type": "string", "default": "x"}}}),
-        "default",
-        "$",
-        &mut probe,
-    );
-    assert_eq!(probe.len(), 1);
+    let probe = json!({"properties": {"default": {"type": "string", "default": "x"}}});
+    assert_eq!(defaults(&probe), ["$.properties.default.default"]);
 }
 
 #[test]
@@ -103,21 +97,14 @@ fn every_spec_field_has_a_description_for_kubectl_explain() {
     let crd = serde_json::to_value(OpenMetadataKeycloakClient::crd()).unwrap();
     let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
     let mut missing = Vec::new();
-    fn walk(schema: &Value, at: &str, missing: &mut Vec<String>) {
-        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-            for (name, p) in props {
-                let path = format!("{at}.{name}");
-                if p.get("description")
-                    .and_then(Value::as_str)
-                    .is_none_or(str::is_empty)
-                {
-                    missing.push(path.clone());
-                }
-                walk(p, &path, missing);
-            }
+    each(spec, "spec", &mut |at, p| {
+        let property = at
+            .rsplit_once('.')
+            .is_some_and(|(up, _)| up.ends_with(".properties"));
+        if property && p["description"].as_str().is_none_or(str::is_empty) {
+            missing.push(at.to_string());
         }
-    }
-    walk(spec, "spec", &mut missing);
+    });
     assert!(
         missing.is_empty(),
         "fields without description: {missing:?}"
@@ -129,23 +116,12 @@ fn every_spec_field_has_a_description_for_kubectl_explain() {
 #[test]
 fn kubectl_explain_reads_as_plain_text() {
     let mut descriptions = Vec::new();
-    fn walk(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    match v {
-                        Value::String(s) if k == "description" => out.push(s.clone()),
-                        other => walk(other, out),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-            _ => {}
-        }
-    }
     for (_, yaml) in omkc::crds() {
         let crd: Value = serde_yaml::from_str(&yaml).unwrap();
-        walk(&crd, &mut descriptions);
+        each(&crd, "", &mut |at, d| match d.as_str() {
+            Some(d) if at.ends_with(".description") => descriptions.push(d.to_string()),
+            _ => {}
+        });
     }
     assert!(descriptions.len() > 50);
     for d in &descriptions {
