@@ -83,9 +83,14 @@ pub(super) async fn handle(
     body: Bytes,
 ) -> Response {
     let query = query_map(&uri);
-    let user = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let is_watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let text_of = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let metadata_only =
+        text_of(header::ACCEPT).is_some_and(|v| v.contains("as=PartialObjectMetadata"));
+    let content_type = text_of(header::CONTENT_TYPE)
+        .unwrap_or_default()
+        .to_string();
+    let user = text_of(header::AUTHORIZATION)
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default()
         .to_string();
@@ -99,9 +104,7 @@ pub(super) async fn handle(
     }
     let server = shared.0.lock().unwrap().load.clone();
     let _in_flight = match server {
-        Some(server) if !query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
-            Some(server.serve(method == Method::GET).await)
-        }
+        Some(server) if !is_watch => Some(server.serve(method == Method::GET).await),
         _ => None,
     };
     let route = Route::parse(uri.path());
@@ -113,10 +116,7 @@ pub(super) async fn handle(
             access,
             body: serde_json::from_slice(&body).ok(),
             user: user.clone(),
-            metadata_only: headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("as=PartialObjectMetadata")),
+            metadata_only,
         });
     };
     // Discovery of this project's API group: what `kubectl api-resources` reads, present only
@@ -185,16 +185,6 @@ pub(super) async fn handle(
         record(vec![]);
         return status(500, "InternalError", "etcdserver: request timed out".into());
     }
-    let metadata_only = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("as=PartialObjectMetadata"));
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let is_watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
     if method == Method::GET && route.name.is_none() && !is_watch {
         let delay = shared
             .0
@@ -212,7 +202,7 @@ pub(super) async fn handle(
     let not_found = |name: &str| route.not_found(name);
 
     match (method.clone(), route.name.clone()) {
-        (Method::GET, None) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
+        (Method::GET, None) if is_watch => {
             record(vec![route.access("watch")]);
             watch(&shared, &route, &query, metadata_only, cut_off)
         }
