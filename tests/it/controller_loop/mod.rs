@@ -11,7 +11,7 @@ use crate::support::{
     apiserver::{Access, ApiServer},
     b64, condition,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator},
-    events, eventually, has,
+    events, eventually, has, lacks,
 };
 use omkc::{
     Context, Settings,
@@ -263,8 +263,9 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
         &metrics,
         r#"omkc_reconciliations_total{result="error",reason="CredentialsNotFound"}"#,
     );
-    assert!(
-        metrics.contains(r#"omkc_reconciliations_total{result="success",reason="Reconciled"}"#)
+    has(
+        &metrics,
+        r#"omkc_reconciliations_total{result="success",reason="Reconciled"}"#,
     );
 
     loop_task.abort();

@@ -155,10 +155,7 @@ fn assert_not_ready(api: &ApiServer, from: usize, reason: Reason, message_part: 
     let ready = ready_in(api, from);
     assert_eq!(ready["status"], "False", "{ready}");
     assert_eq!(ready["reason"], reason.as_str(), "{ready}");
-    assert!(
-        ready["message"].as_str().unwrap().contains(message_part),
-        "{ready}"
-    );
+    has(ready["message"].as_str().unwrap(), message_part);
     let (type_, event_reason, note) = event_in(api, from + 1);
     assert_eq!(
         (type_.as_str(), event_reason.as_str()),

@@ -50,10 +50,8 @@ async fn a_connection_deleted_before_cleanup_releases_the_resource_and_names_the
     let orphaned = c.events("team-data", "ClientOrphaned");
     assert_eq!(orphaned.len(), 1);
     let note = orphaned[0]["note"].as_str().unwrap();
-    assert!(
-        note.contains(uuid.as_str().unwrap()) && note.contains("\"catalog\""),
-        "{note}"
-    );
+    has(note, uuid.as_str().unwrap());
+    has(note, "\"catalog\"");
     assert!(
         c.emu.client("data-sec", "catalog").is_some(),
         "left behind, and said so"
