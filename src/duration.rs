@@ -78,23 +78,16 @@ mod tests {
         assert_eq!(parse("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse(" 2d "), Ok(Duration::from_secs(172800)));
-        assert!(parse("5 m").unwrap_err().contains("unknown unit \" m\""));
-        assert!(parse("5w").unwrap_err().contains("use s, m, h or d"));
-        assert!(
-            parse("m")
-                .unwrap_err()
-                .contains("does not start with a number")
-        );
-        assert!(
-            parse("")
-                .unwrap_err()
-                .contains("does not start with a number")
-        );
-        assert!(
-            parse("99999999999999999999d")
-                .unwrap_err()
-                .contains("too large")
-        );
+        for (raw, says) in [
+            ("5 m", "unknown unit \" m\""),
+            ("5w", "use s, m, h or d"),
+            ("m", "does not start with a number"),
+            ("", "does not start with a number"),
+            ("99999999999999999999d", "too large"),
+        ] {
+            let error = parse(raw).unwrap_err();
+            assert!(error.contains(says), "{raw:?}: {error}");
+        }
         for raw in ["90d", "36h", "5m", "45s", "0s"] {
             assert_eq!(format(parse(raw).unwrap()), raw);
         }

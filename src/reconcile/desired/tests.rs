@@ -16,45 +16,29 @@ const INSTALLATION: &str = "cluster-1";
 #[test]
 fn desired_client_derives_urls_and_flows_from_openmetadata() {
     let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
-    let c = desired_client(&v);
-    assert_eq!(c.client_id.as_deref(), Some("open-metadata"));
-    assert_eq!(
-        c.root_url.as_deref(),
-        Some("https://catalog.example.com:8443")
+    let (root, alt) = (
+        "https://catalog.example.com:8443",
+        "https://catalog-alt.example.com",
     );
+    // The whole body: redirect URIs with the callback first and duplicates dropped; no scopes
+    // (they go through their own endpoints), no secret (Keycloak's, or a source's).
     assert_eq!(
-        c.redirect_uris.unwrap(),
-        [
-            "https://catalog.example.com:8443/callback",
-            "https://catalog-alt.example.com/callback"
-        ],
-        "callback first, duplicates dropped"
-    );
-    assert_eq!(
-        c.web_origins.unwrap(),
-        [
-            "https://catalog.example.com:8443",
-            "https://catalog-alt.example.com"
-        ]
-    );
-    assert_eq!(c.public_client, Some(false));
-    assert_eq!(c.standard_flow_enabled, Some(true));
-    assert_eq!(c.implicit_flow_enabled, Some(true));
-    assert_eq!(c.service_accounts_enabled, Some(true));
-    assert!(
-        c.default_client_scopes.is_none(),
-        "scopes go through their own endpoints"
-    );
-    assert!(c.secret.is_none());
-    let attrs = c.attributes.unwrap();
-    assert_eq!(attrs["omkc.dev/owner"], "cluster-1/data/om-sso");
-    assert_eq!(
-        attrs["omkc.dev/owner-uid"],
-        "7d3c9a52-0000-4000-8000-000000000002"
-    );
-    assert_eq!(
-        attrs["post.logout.redirect.uris"],
-        "https://catalog.example.com:8443/logout"
+        serde_json::to_value(desired_client(&v)).unwrap(),
+        serde_json::json!({
+            "clientId": "open-metadata", "name": "Data catalog", "description": "OpenMetadata SSO",
+            "protocol": "openid-connect", "enabled": true, "rootUrl": root,
+            "redirectUris": [format!("{root}/callback"), format!("{alt}/callback")],
+            "webOrigins": [root, alt],
+            "publicClient": false, "bearerOnly": false, "clientAuthenticatorType": "client-secret",
+            "standardFlowEnabled": true, "implicitFlowEnabled": true,
+            "directAccessGrantsEnabled": false, "serviceAccountsEnabled": true,
+            "authorizationServicesEnabled": true,
+            "attributes": {
+                "omkc.dev/owner": "cluster-1/data/om-sso",
+                "omkc.dev/owner-uid": "7d3c9a52-0000-4000-8000-000000000002",
+                "post.logout.redirect.uris": format!("{root}/logout")
+            }
+        })
     );
 }
 
@@ -128,39 +112,29 @@ fn openmetadata_values_match_the_helm_chart_keys() {
 #[test]
 fn output_secret_carries_only_the_operators_and_the_users_metadata() {
     let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
-    let s = output_secret(&v, "s3cr3t", &Default::default());
+    let mut s = serde_json::to_value(output_secret(&v, "s3cr3t", &Default::default())).unwrap();
+    let data = s.as_object_mut().unwrap().remove("data").unwrap();
     assert_eq!(
-        (s.metadata.name.as_deref(), s.metadata.namespace.as_deref()),
-        (Some("om-oidc"), Some("data"))
+        s,
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {
+                "name": "om-oidc", "namespace": "data",
+                "labels": {"app.kubernetes.io/managed-by": "openmetadata-keycloak-operator", "team": "data"},
+                "annotations": {"reloader.stakater.com/match": "true"},
+                "ownerReferences": [{
+                    "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+                    "name": "om-sso", "uid": "7d3c9a52-0000-4000-8000-000000000002",
+                    "controller": true, "blockOwnerDeletion": true
+                }]
+            }
+        })
     );
-    assert_eq!(s.type_.as_deref(), Some("Opaque"));
-    let owner = &s.metadata.owner_references.as_ref().unwrap()[0];
+    // base64 of "open-metadata" and "s3cr3t".
     assert_eq!(
-        (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
-        (
-            "OpenMetadataKeycloakClient",
-            "om-sso",
-            "7d3c9a52-0000-4000-8000-000000000002"
-        )
+        data,
+        serde_json::json!({"id": "b3Blbi1tZXRhZGF0YQ==", "secret": "czNjcjN0"})
     );
-    assert_eq!(
-        (owner.controller, owner.block_owner_deletion),
-        (Some(true), Some(true))
-    );
-    let labels = s.metadata.labels.unwrap();
-    assert_eq!(labels.len(), 2);
-    assert_eq!(
-        labels["app.kubernetes.io/managed-by"],
-        "openmetadata-keycloak-operator"
-    );
-    assert_eq!(labels["team"], "data");
-    assert_eq!(
-        s.metadata.annotations.unwrap()["reloader.stakater.com/match"],
-        "true"
-    );
-    let data = s.data.unwrap();
-    assert_eq!(data["id"].0, b"open-metadata");
-    assert_eq!(data["secret"].0, b"s3cr3t");
 }
 
 #[test]
