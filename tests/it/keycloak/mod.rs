@@ -29,6 +29,7 @@ use crate::{
         emulator::Level,
         fixture, keycloak_delete, keycloak_sync,
         openapi::{OpenApi, violations},
+        shows,
         target::{Kc, REALM, ScopeKind},
         unmade_secret, unmade_status,
     },
@@ -113,28 +114,18 @@ both!(
             .client(REALM, "openmetadata")
             .await
             .expect("client created");
-        assert_eq!(client["publicClient"], false);
-        assert_eq!(client["standardFlowEnabled"], true);
-        assert_eq!(client["implicitFlowEnabled"], false);
-        assert_eq!(client["serviceAccountsEnabled"], false);
-        assert_eq!(client["directAccessGrantsEnabled"], false);
-        assert_eq!(client["clientAuthenticatorType"], "client-secret");
-        assert_eq!(client["rootUrl"], "https://openmetadata.example.com");
-        assert_eq!(
-            client["redirectUris"],
-            json!(["https://openmetadata.example.com/callback"])
-        );
-        assert_eq!(
-            client["webOrigins"],
-            json!(["https://openmetadata.example.com"])
-        );
-        assert_eq!(
-            client["attributes"]["post.logout.redirect.uris"],
-            "https://openmetadata.example.com/logout"
-        );
-        assert_eq!(
-            client["attributes"][OWNER_ATTRIBUTE],
-            "cluster-1/openmetadata/openmetadata"
+        let url = "https://openmetadata.example.com";
+        let attributes = json!({"post.logout.redirect.uris": format!("{url}/logout"),
+                                OWNER_ATTRIBUTE: "cluster-1/openmetadata/openmetadata"});
+        shows(
+            &client,
+            &json!({
+                "publicClient": false, "standardFlowEnabled": true, "implicitFlowEnabled": false,
+                "serviceAccountsEnabled": false, "directAccessGrantsEnabled": false,
+                "clientAuthenticatorType": "client-secret", "rootUrl": url,
+                "redirectUris": [format!("{url}/callback")], "webOrigins": [url],
+                "attributes": attributes
+            }),
         );
         assert_eq!(synced.client_uuid, client["id"].as_str().unwrap());
         assert_eq!(

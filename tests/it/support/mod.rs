@@ -204,6 +204,24 @@ pub fn lacks(text: &str, part: &str) {
     assert!(!text.contains(part), "{part:?} in:\n{text}");
 }
 
+/// Asserts that `actual` shows every field of `expected` with its value (objects field by field,
+/// all the way down; `actual`'s other fields are not looked at), naming each that differs.
+#[track_caller]
+pub fn shows(actual: &serde_json::Value, expected: &serde_json::Value) {
+    fn differences(a: &serde_json::Value, e: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        match e.as_object() {
+            Some(fields) => {
+                (fields.iter()).for_each(|(k, e)| differences(&a[k], e, &format!("{at}.{k}"), out))
+            }
+            None if a != e => out.push(format!("{at}: {a}, not {e}")),
+            None => {}
+        }
+    }
+    let mut out = Vec::new();
+    differences(actual, expected, "", &mut out);
+    assert!(out.is_empty(), "{}", out.join("\n"));
+}
+
 /// Waits until the object's first condition (its Ready) gives `reason`; returns the object as it
 /// was then.
 pub async fn condition(
