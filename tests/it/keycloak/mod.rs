@@ -229,18 +229,12 @@ both!(
             }]
         );
         let client = kc.client(REALM, "openmetadata").await.unwrap();
-        assert_eq!(
-            client["redirectUris"],
-            json!(["https://openmetadata.example.com/callback"])
-        );
-        assert_eq!(client["publicClient"], false);
-        assert_eq!(
-            client["attributes"]["custom.setting"], "kept",
-            "attributes merge key by key"
-        );
-        assert_eq!(
-            client["consentRequired"], true,
-            "fields the operator does not manage stay"
+        // Attributes merge key by key; fields the operator does not manage stay.
+        shows(
+            &client,
+            &json!({"redirectUris": ["https://openmetadata.example.com/callback"],
+                               "publicClient": false, "attributes": {"custom.setting": "kept"},
+                               "consentRequired": true}),
         );
         let puts: Vec<_> = kc.log().into_iter().filter(|e| e.method == "PUT").collect();
         assert_eq!(puts.len(), 1);

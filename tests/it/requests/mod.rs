@@ -11,7 +11,7 @@ use crate::support::{
     apiserver::{ApiServer, Request},
     b64, decode,
     emulator::Emulator,
-    has, keycloak_sync, unmade_secret, unmade_status,
+    has, keycloak_sync, shows, unmade_secret, unmade_status,
 };
 use kube::{
     core::DeserializeGuard,
@@ -204,22 +204,16 @@ async fn a_new_resource_gets_finalizer_client_secret_status_and_one_event_in_one
     assert_eq!(stored["metadata"]["finalizers"], json!([FINALIZER]));
 
     let secret = api.get("v1/secrets", NS, "oidc-secrets").expect("created");
-    assert_eq!(secret["type"], "Opaque");
-    let owner = &secret["metadata"]["ownerReferences"][0];
-    assert_eq!(owner["kind"], "OpenMetadataKeycloakClient");
-    assert_eq!(owner["apiVersion"], "omkc.dev/v1alpha1");
-    assert_eq!(owner["name"], "openmetadata");
-    assert_eq!(owner["uid"], obj.metadata.uid.clone().unwrap());
-    assert_eq!(owner["controller"], true);
-    let labels = secret["metadata"]["labels"].as_object().unwrap();
-    assert_eq!(
-        labels["app.kubernetes.io/managed-by"],
-        "openmetadata-keycloak-operator"
-    );
-    assert_eq!(labels["team"], "data");
-    assert!(
-        !labels.contains_key("app.kubernetes.io/instance"),
-        "the resource's Argo CD label is not copied"
+    let uid = obj.metadata.uid.clone().unwrap();
+    shows(
+        &secret,
+        &json!({"type": "Opaque", "metadata": {
+            "ownerReferences": [{"apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+                                 "name": "openmetadata", "uid": uid, "controller": true, "blockOwnerDeletion": true}],
+            // The resource's Argo CD label is not copied.
+            "labels": {"app.kubernetes.io/managed-by": "openmetadata-keycloak-operator", "team": "data",
+                       "app.kubernetes.io/instance": null}
+        }}),
     );
     let data = secret["data"].as_object().unwrap();
     assert_eq!(data.len(), 2);
@@ -231,17 +225,17 @@ async fn a_new_resource_gets_finalizer_client_secret_status_and_one_event_in_one
     );
 
     let status = &api.get(CRS, NS, "openmetadata").unwrap()["status"];
-    assert_eq!(status["observedGeneration"], 1);
-    assert_eq!(status["conditions"][0]["type"], "Ready");
-    assert_eq!(status["conditions"][0]["status"], "True");
-    assert_eq!(status["conditions"][0]["reason"], "Reconciled");
-    assert_eq!(status["clientId"], "openmetadata");
-    assert_eq!(status["secretName"], "oidc-secrets");
-    assert!(status["clientUuid"].as_str().is_some_and(|u| !u.is_empty()));
-    assert_eq!(
-        status["openmetadata"]["callbackUrl"],
-        "https://openmetadata.example.com/callback"
+    shows(
+        status,
+        &json!({"observedGeneration": 1, "clientId": "openmetadata", "secretName": "oidc-secrets",
+                          "openmetadata": {"callbackUrl": "https://openmetadata.example.com/callback"}}),
     );
+    let ready = &status["conditions"][0];
+    shows(
+        ready,
+        &json!({"type": "Ready", "status": "True", "reason": "Reconciled"}),
+    );
+    assert!(status["clientUuid"].as_str().is_some_and(|u| !u.is_empty()));
     assert!(
         status["openmetadata"]["discoveryUri"]
             .as_str()
