@@ -21,6 +21,7 @@ use base64::Engine;
 use omkc::Settings;
 use serde_json::{Value, json};
 
+use crate::shows;
 use crate::support::{
     apiserver::ApiServer,
     b64, decode, eventually, operator,
@@ -196,14 +197,10 @@ async fn log_in(om: &Configured) -> Value {
         one => vec![one.clone()],
     };
     assert!(audience.contains(&json!(om.client_id)), "audience: {id}");
-    assert_eq!(id["nonce"], browser.nonce.clone().unwrap().as_str());
-    assert_eq!(
-        id["email"],
-        format!("{USER}@example.com"),
-        "the email scope"
-    );
-    assert_eq!(id["preferred_username"], USER, "the profile scope");
-    assert_eq!(id["family_name"], USER, "the profile scope");
+    // The email and profile scopes' claims.
+    let nonce = browser.nonce.clone().unwrap();
+    shows!(id, {"nonce": nonce, "email": format!("{USER}@example.com"),
+                       "preferred_username": USER, "family_name": USER});
     id
 }
 

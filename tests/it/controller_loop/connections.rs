@@ -2,6 +2,7 @@
 //! connection the watch has not shown yet.
 
 use super::*;
+use crate::shows;
 
 /// Signed in, the realms it may serve, the version (its account is a server admin), the
 /// resources naming it; then a wrong password, shown on the connection itself.
@@ -26,28 +27,17 @@ pub(super) async fn a_connection_reports_its_health(
                  "namespaceSelector": {}, "allowedRealms": ["data-sec", "payroll"]}
     }));
     let connection = condition(api, CONNECTIONS, "", "platform", "Connected").await;
-    let (status, ready) = (
-        &connection["status"],
-        &connection["status"]["conditions"][0],
+    // Where, as whom (the account of the credentials Secret); payroll does not exist.
+    let user = crate::support::emulator::ADMIN_USER;
+    let message = format!(
+        "signed in at {} as {user:?}; may serve realms data-sec",
+        emu.base_url
     );
-    assert_eq!(ready["status"], "True");
-    // Where, as whom: the account is the one of the credentials Secret.
-    assert_eq!(
-        ready["message"],
-        format!(
-            "signed in at {} as {:?}; may serve realms data-sec",
-            emu.base_url,
-            crate::support::emulator::ADMIN_USER
-        )
-    );
-    assert_eq!(
-        status["realms"],
-        json!(["data-sec"]),
-        "payroll does not exist"
-    );
-    assert_eq!(status["resources"], 0);
     let (major, minor) = emu.version();
-    assert_eq!(status["keycloakVersion"], format!("{major}.{minor}.0"));
+    let status = &connection["status"];
+    shows!(status["conditions"][0], {"status": "True", "message": message});
+    shows!(status, {"realms": ["data-sec"], "resources": 0,
+                    "keycloakVersion": format!("{major}.{minor}.0")});
     assert!(status["lastChecked"].is_string());
     lacks(&logs.text(), "connection not ready");
     // A wrong password shows on the connection itself.

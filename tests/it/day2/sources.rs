@@ -1,6 +1,7 @@
 //! A client secret from a source Secret, the issuer browsers see, the values ConfigMap.
 
 use super::*;
+use crate::shows;
 
 fn source_secret(name: &str, value: &str, labelled: bool) -> Value {
     let labels = if labelled {
@@ -98,15 +99,13 @@ async fn the_issuer_browsers_see_comes_from_discovery_or_the_public_url() {
         json!({"openmetadata": {"valuesConfigMap": {"name": "openmetadata-sso"}}}),
     ));
     let obj = ready(&api).await;
-    let om = &obj["status"]["openmetadata"];
-    assert_eq!(om["authority"], "https://sso.example.com/realms/data-sec");
+    let realm = "https://sso.example.com/realms/data-sec";
+    shows!(obj["status"]["openmetadata"], {"authority": realm,
+        "discoveryUri": format!("{realm}/.well-known/openid-configuration")});
+    let keys = &obj["status"]["openmetadata"]["publicKeys"][1];
     assert_eq!(
-        om["discoveryUri"],
-        "https://sso.example.com/realms/data-sec/.well-known/openid-configuration"
-    );
-    assert_eq!(
-        om["publicKeys"][1],
-        "https://sso.example.com/realms/data-sec/protocol/openid-connect/certs"
+        keys,
+        &json!(format!("{realm}/protocol/openid-connect/certs"))
     );
     let values = eventually(&api, "the values ConfigMap", || async {
         let cm = api.get("v1/configmaps", NS, "openmetadata-sso")?;

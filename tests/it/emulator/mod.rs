@@ -9,11 +9,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    both,
+    both, shows,
     support::{
         emulator::Level,
         openapi::{OpenApi, violations},
-        password_grant, shows,
+        password_grant,
         target::{Kc, REALM},
     },
 };
@@ -203,11 +203,8 @@ both!(
         assert_eq!(status, 204);
         let got = raw.get(&path).await;
         // Absent scalars stay; attributes merge key by key; a blank value removes the key.
-        shows(
-            &got,
-            &json!({"name": "Catalog", "rootUrl": "https://x.example",
-                            "attributes": {"kept": "yes", "added": "1", "dropped": null}}),
-        );
+        shows!(got, {"name": "Catalog", "rootUrl": "https://x.example",
+                            "attributes": {"kept": "yes", "added": "1", "dropped": null}});
         assert_eq!(
             sorted(&got["defaultClientScopes"]),
             scopes_before,

@@ -23,13 +23,12 @@ use omkc::{
 use serde_json::json;
 
 use crate::{
-    both,
+    both, shows,
     support::{
         INSTALLATION,
         emulator::Level,
         fixture, keycloak_delete, keycloak_sync,
         openapi::{OpenApi, violations},
-        shows,
         target::{Kc, REALM, ScopeKind},
         unmade_secret, unmade_status,
     },
@@ -117,16 +116,13 @@ both!(
         let url = "https://openmetadata.example.com";
         let attributes = json!({"post.logout.redirect.uris": format!("{url}/logout"),
                                 OWNER_ATTRIBUTE: "cluster-1/openmetadata/openmetadata"});
-        shows(
-            &client,
-            &json!({
-                "publicClient": false, "standardFlowEnabled": true, "implicitFlowEnabled": false,
-                "serviceAccountsEnabled": false, "directAccessGrantsEnabled": false,
-                "clientAuthenticatorType": "client-secret", "rootUrl": url,
-                "redirectUris": [format!("{url}/callback")], "webOrigins": [url],
-                "attributes": attributes
-            }),
-        );
+        shows!(client, {
+            "publicClient": false, "standardFlowEnabled": true, "implicitFlowEnabled": false,
+            "serviceAccountsEnabled": false, "directAccessGrantsEnabled": false,
+            "clientAuthenticatorType": "client-secret", "rootUrl": url,
+            "redirectUris": [format!("{url}/callback")], "webOrigins": [url],
+            "attributes": attributes
+        });
         assert_eq!(synced.client_uuid, client["id"].as_str().unwrap());
         assert_eq!(
             Some(synced.client_secret.clone()),
@@ -230,12 +226,9 @@ both!(
         );
         let client = kc.client(REALM, "openmetadata").await.unwrap();
         // Attributes merge key by key; fields the operator does not manage stay.
-        shows(
-            &client,
-            &json!({"redirectUris": ["https://openmetadata.example.com/callback"],
+        shows!(client, {"redirectUris": ["https://openmetadata.example.com/callback"],
                                "publicClient": false, "attributes": {"custom.setting": "kept"},
-                               "consentRequired": true}),
-        );
+                               "consentRequired": true});
         let puts: Vec<_> = kc.log().into_iter().filter(|e| e.method == "PUT").collect();
         assert_eq!(puts.len(), 1);
         let body = puts[0].body.clone().unwrap();

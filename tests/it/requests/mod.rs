@@ -6,12 +6,13 @@
 
 use std::{sync::Arc, time::Duration};
 
+use crate::shows;
 use crate::support::{
     INSTALLATION, admin_credentials, admin_session,
     apiserver::{ApiServer, Request},
     b64, decode,
     emulator::Emulator,
-    has, keycloak_sync, shows, unmade_secret, unmade_status,
+    has, keycloak_sync, unmade_secret, unmade_status,
 };
 use kube::{
     core::DeserializeGuard,
@@ -205,16 +206,13 @@ async fn a_new_resource_gets_finalizer_client_secret_status_and_one_event_in_one
 
     let secret = api.get("v1/secrets", NS, "oidc-secrets").expect("created");
     let uid = obj.metadata.uid.clone().unwrap();
-    shows(
-        &secret,
-        &json!({"type": "Opaque", "metadata": {
-            "ownerReferences": [{"apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-                                 "name": "openmetadata", "uid": uid, "controller": true, "blockOwnerDeletion": true}],
-            // The resource's Argo CD label is not copied.
-            "labels": {"app.kubernetes.io/managed-by": "openmetadata-keycloak-operator", "team": "data",
-                       "app.kubernetes.io/instance": null}
-        }}),
-    );
+    shows!(secret, {"type": "Opaque", "metadata": {
+        "ownerReferences": [{"apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+                             "name": "openmetadata", "uid": uid, "controller": true, "blockOwnerDeletion": true}],
+        // The resource's Argo CD label is not copied.
+        "labels": {"app.kubernetes.io/managed-by": "openmetadata-keycloak-operator", "team": "data",
+                   "app.kubernetes.io/instance": null}
+    }});
     let data = secret["data"].as_object().unwrap();
     assert_eq!(data.len(), 2);
     assert_eq!(decode(&data["openmetadata-oidc-client-id"]), "openmetadata");
@@ -225,16 +223,10 @@ async fn a_new_resource_gets_finalizer_client_secret_status_and_one_event_in_one
     );
 
     let status = &api.get(CRS, NS, "openmetadata").unwrap()["status"];
-    shows(
-        status,
-        &json!({"observedGeneration": 1, "clientId": "openmetadata", "secretName": "oidc-secrets",
-                          "openmetadata": {"callbackUrl": "https://openmetadata.example.com/callback"}}),
-    );
+    shows!(status, {"observedGeneration": 1, "clientId": "openmetadata", "secretName": "oidc-secrets",
+                          "openmetadata": {"callbackUrl": "https://openmetadata.example.com/callback"}});
     let ready = &status["conditions"][0];
-    shows(
-        ready,
-        &json!({"type": "Ready", "status": "True", "reason": "Reconciled"}),
-    );
+    shows!(ready, {"type": "Ready", "status": "True", "reason": "Reconciled"});
     assert!(status["clientUuid"].as_str().is_some_and(|u| !u.is_empty()));
     assert!(
         status["openmetadata"]["discoveryUri"]

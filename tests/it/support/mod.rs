@@ -204,8 +204,16 @@ pub fn lacks(text: &str, part: &str) {
     assert!(!text.contains(part), "{part:?} in:\n{text}");
 }
 
-/// Asserts that `actual` shows every field of `expected` with its value (objects field by field,
-/// all the way down; `actual`'s other fields are not looked at), naming each that differs.
+/// Asserts that `actual` (a JSON value) shows every field of the JSON after it with its value:
+/// objects field by field, all the way down (`actual`'s other fields are not looked at; `null`:
+/// absent), anything else whole. Names each field that differs.
+#[macro_export]
+macro_rules! shows {
+    ($actual:expr, $($expected:tt)+) => {
+        $crate::support::shows(&$actual, &serde_json::json!($($expected)+))
+    };
+}
+
 #[track_caller]
 pub fn shows(actual: &serde_json::Value, expected: &serde_json::Value) {
     fn differences(a: &serde_json::Value, e: &serde_json::Value, at: &str, out: &mut Vec<String>) {
