@@ -206,7 +206,7 @@ pub fn lacks(text: &str, part: &str) {
 
 /// Asserts that `actual` (a JSON value) shows every field of the JSON after it with its value:
 /// objects field by field, all the way down (`actual`'s other fields are not looked at; `null`:
-/// absent), anything else whole. Names each field that differs.
+/// the field is absent), anything else whole. Names each field that differs.
 #[macro_export]
 macro_rules! shows {
     ($actual:expr, $($expected:tt)+) => {
@@ -216,13 +216,21 @@ macro_rules! shows {
 
 #[track_caller]
 pub fn shows(actual: &serde_json::Value, expected: &serde_json::Value) {
-    fn differences(a: &serde_json::Value, e: &serde_json::Value, at: &str, out: &mut Vec<String>) {
-        match e.as_object() {
-            Some(fields) => {
-                (fields.iter()).for_each(|(k, e)| differences(&a[k], e, &format!("{at}.{k}"), out))
+    use serde_json::Value;
+    fn differences(a: &Value, e: &Value, at: &str, out: &mut Vec<String>) {
+        let Some(fields) = e.as_object() else {
+            if a != e {
+                out.push(format!("{at}: {a}, not {e}"));
             }
-            None if a != e => out.push(format!("{at}: {a}, not {e}")),
-            None => {}
+            return;
+        };
+        for (k, e) in fields {
+            let at = format!("{at}.{k}");
+            match (a.get(k), e) {
+                (None, Value::Null) => {}
+                (Some(a), Value::Null) => out.push(format!("{at}: {a}, not absent")),
+                (a, e) => differences(a.unwrap_or(&Value::Null), e, &at, out),
+            }
         }
     }
     let mut out = Vec::new();
