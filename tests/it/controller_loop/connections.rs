@@ -2,7 +2,6 @@
 //! connection the watch has not shown yet.
 
 use super::*;
-use crate::shows;
 
 /// Signed in, the realms it may serve, the version (its account is a server admin), the
 /// resources naming it; then a wrong password, shown on the connection itself.

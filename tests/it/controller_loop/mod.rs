@@ -7,6 +7,7 @@
 
 use std::{collections::BTreeSet, sync::Arc};
 
+use crate::shows;
 use crate::support::{
     apiserver::{Access, ApiServer},
     b64, condition,
@@ -109,14 +110,9 @@ async fn lifecycle(namespace: Option<&str>) -> BTreeSet<Access> {
     let cr = api.get(CRS, NS, "openmetadata").unwrap();
     assert_eq!(cr["metadata"]["finalizers"], json!(["omkc.dev/cleanup"]));
     let secret = api.get(SECRETS, NS, "oidc-secrets").expect("output Secret");
-    assert_eq!(
-        secret["data"]["openmetadata-oidc-client-secret"],
-        json!(b64(&emu.secret_of("data-sec", "om-openmetadata").unwrap()))
-    );
-    assert_eq!(
-        secret["metadata"]["ownerReferences"][0]["uid"],
-        cr["metadata"]["uid"]
-    );
+    let held = b64(&emu.secret_of("data-sec", "om-openmetadata").unwrap());
+    shows!(secret, {"data": {"openmetadata-oidc-client-secret": held}});
+    shows!(secret["metadata"]["ownerReferences"][0], {"uid": cr["metadata"]["uid"]});
     // One Event for the reconcile follows the status patch: named by its first change, saying
     // every change.
     let created = eventually(&api, "the ClientCreated Event", || async {

@@ -36,11 +36,8 @@ both!(
             kc.secret_of(REALM, "openmetadata").await
         );
         let client = kc.client(REALM, "openmetadata").await.unwrap();
-        assert_eq!(client["publicClient"], false);
-        assert_eq!(
-            client["attributes"][OWNER_ATTRIBUTE],
-            "cluster-1/openmetadata/openmetadata"
-        );
+        let owner = "cluster-1/openmetadata/openmetadata";
+        shows!(client, {"publicClient": false, "attributes": {OWNER_ATTRIBUTE: owner}});
     }
 );
 

@@ -130,11 +130,8 @@ fn stored_event(api: &ApiServer, index: usize) -> Value {
 /// Type, reason and note of the Event created by request `index`.
 fn event_in(api: &ApiServer, index: usize) -> (String, String, String) {
     let body = stored_event(api, index);
-    assert_eq!(body["regarding"]["kind"], "OpenMetadataKeycloakClient");
-    assert_eq!(
-        body["reportingController"],
-        "openmetadata-keycloak-operator"
-    );
+    shows!(body, {"regarding": {"kind": "OpenMetadataKeycloakClient"},
+                  "reportingController": "openmetadata-keycloak-operator"});
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     (
         text(&body["type"]),
