@@ -241,8 +241,9 @@ stop() {
   done
 }
 
-# The operator's writes in the audit log since a time (RFC 3339), the Lease's renewals aside:
-# verb and URI.
+# The operator's writes in the audit log since a time (RFC 3339), verb and URI; aside: the
+# Lease's renewals, and a connection's status (its health check writes when it was last checked,
+# once per resync period and connection, however many resources name it).
 operator_writes() {
   python3 - "$RUN/audit.log" "$1" <<'EOF'
 import json, sys
@@ -251,31 +252,34 @@ for line in open(sys.argv[1]):
     if (event["user"]["username"] == "system:serviceaccount:omkc-system:openmetadata-keycloak-operator"
             and event["stageTimestamp"] >= sys.argv[2]
             and event["verb"] in ("create", "update", "patch", "delete", "deletecollection")
-            and event["objectRef"].get("resource") != "leases"):
+            and event["objectRef"].get("resource") != "leases"
+            and not (event["objectRef"].get("resource") == "clusterkeycloakconnections"
+                     and event["objectRef"].get("subresource") == "status")):
         print(event["verb"], event["requestURI"])
 EOF
 }
 
-# Whether namespace NS holds an Event (here only the operator makes them).
-has_event() { [ -n "$(kubectl -n "$1" get events.events.k8s.io -o name)" ]; }
+# Whether namespace NS holds N Events or more (here only the operator makes them).
+has_events() { [ "$(kubectl -n "$1" get events.events.k8s.io -o name | wc -l)" -ge "$2" ]; }
 
-# A converged resource at its next resync (RESYNC_PERIOD, 30 s) on a real API server, as the
+# Converged resources at their next resync (RESYNC_PERIOD, 30 s) on a real API server, as the
 # benchmark counts it: reconciled again (the operator's omkc_reconciliations_total, counted once a
-# reconcile has ended), and not one write.
-quiet_resync() { # NAME NS: the instance leading, the resource's namespace
-  local metrics since before writes
+# reconcile has ended, as many more as there are resources in the cluster), and not one write.
+quiet_resync() { # NAME NS: the instance leading, the resources' namespace
+  local metrics since before writes resources
   metrics="http://$(grep -o 'http_address=[0-9.:]*' "$RUN/$1.log" | head -n 1 | cut -d= -f2)/metrics"
   reconciles() { curl -fsS "$metrics" | awk '/^omkc_reconciliations_total/ {n += $2} END {print n + 0}'; }
-  resynced() { [ "$(reconciles)" -gt "$before" ]; }
-  # The reconcile that made it Ready writes its Event after the status `kubectl wait` saw: the
-  # window starts once that Event is there (CI once counted it as a resync's write).
-  wait_until "the resource's Event" "$1" has_event "$2"
+  resynced() { [ "$(reconciles)" -ge $((before + resources)) ]; }
+  resources=$(kubectl get omkc -A -o name | wc -l)
+  # The reconcile that made one Ready writes its Event after the status `kubectl wait` saw: the
+  # window starts once each one's Event is there (CI once counted one as a resync's write).
+  wait_until "the resources' Events" "$1" has_events "$2" "$(kubectl -n "$2" get omkc -o name | wc -l)"
   since=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
   before=$(reconciles)
-  wait_until "a resync of the converged resource" "$1" resynced
+  wait_until "a resync of the converged resources" "$1" resynced
   writes=$(operator_writes "$since")
   [ -z "$writes" ] || { printf 'writes in a converged resync:\n%s\n' "$writes" >&2; return 1; }
-  echo "failover: the converged resource's next resync reconciled it and wrote nothing" >&2
+  echo "failover: the $resources converged resources' next resync reconciled them and wrote nothing" >&2
 }
 
 # The requests of the audit log that used an API the release deprecates (the API server marks
@@ -317,20 +321,47 @@ failover() {
   kubectl -n $ns create secret generic keycloak-admin --from-literal=username=admin \
     --from-literal=password="$(keycloak_password)" >/dev/null
   kubectl -n $ns label secret keycloak-admin omkc.dev/keycloak-credentials=true >/dev/null
+  kubectl label namespace $ns omkc.dev/failover=true >/dev/null
+  kubectl -n omkc-system create secret generic keycloak-failover --from-literal=username=admin \
+    --from-literal=password="$(keycloak_password)" >/dev/null
+  kubectl -n omkc-system label secret keycloak-failover omkc.dev/keycloak-credentials=true >/dev/null
+  # One resource with its own credentials, a values ConfigMap and the Secret's own labels and
+  # annotations; one through a connection: a resync of either must write nothing.
   kubectl -n $ns apply -f - >/dev/null <<EOF
 apiVersion: omkc.dev/v1alpha1
 kind: OpenMetadataKeycloakClient
 metadata: {name: openmetadata}
 spec:
   keycloak: {url: "$kc", realm: omkc-e2e, credentialsSecretRef: {name: keycloak-admin}}
-  openmetadata: {url: "https://openmetadata.failover.example"}
+  openmetadata: {url: "https://openmetadata.failover.example", valuesConfigMap: {name: openmetadata-values}}
   client: {clientId: om-failover}
+  secret: {labels: {team: data}, annotations: {reloader.stakater.com/match: "true"}}
+---
+apiVersion: omkc.dev/v1alpha1
+kind: ClusterKeycloakConnection
+metadata: {name: failover}
+spec:
+  url: "$kc"
+  credentialsSecretRef: {name: keycloak-failover}
+  namespaceSelector: {matchLabels: {omkc.dev/failover: "true"}}
+  allowedRealms: [omkc-e2e]
+---
+apiVersion: omkc.dev/v1alpha1
+kind: OpenMetadataKeycloakClient
+metadata: {name: through-connection}
+spec:
+  keycloak: {connectionRef: {name: failover}, realm: omkc-e2e}
+  openmetadata: {url: "https://openmetadata.failover.example"}
+  client: {clientId: om-failover-connection}
+  secret: {name: oidc-secrets-connection}
 EOF
-  kubectl -n $ns wait --for=condition=Ready omkc/openmetadata --timeout=60s >/dev/null \
+  kubectl -n $ns wait --for=condition=Ready omkc/openmetadata omkc/through-connection --timeout=60s >/dev/null \
     || { echo "== the standby's log:" >&2; cat "$RUN/standby.log" >&2; return 1; }
-  echo "failover: the standby made a new resource Ready" >&2
+  echo "failover: the standby made two new resources Ready" >&2
   quiet_resync standby $ns || return 1
   kubectl delete namespace $ns --timeout=60s >/dev/null
+  kubectl delete clusterkeycloakconnection failover >/dev/null
+  kubectl -n omkc-system delete secret keycloak-failover >/dev/null
 }
 
 # The real-Kubernetes tests (both_apiservers! scenarios, tests/it/support/apiservers.rs), then
