@@ -259,6 +259,12 @@ for line in open(sys.argv[1]):
 EOF
 }
 
+# Whether the Deployment openmetadata of namespace NS carries the Secret's checksum.
+marked() {
+  [ -n "$(kubectl -n "$1" get deployment openmetadata \
+    -o jsonpath='{.metadata.annotations.omkc\.dev/secret-checksum}')" ]
+}
+
 # Whether namespace NS holds N Events or more (here only the operator makes them).
 has_events() { [ "$(kubectl -n "$1" get events.events.k8s.io -o name | wc -l)" -ge "$2" ]; }
 
@@ -325,9 +331,30 @@ failover() {
   kubectl -n omkc-system create secret generic keycloak-failover --from-literal=username=admin \
     --from-literal=password="$(keycloak_password)" >/dev/null
   kubectl -n omkc-system label secret keycloak-failover omkc.dev/keycloak-credentials=true >/dev/null
-  # One resource with its own credentials, a values ConfigMap and the Secret's own labels and
-  # annotations; one through a connection: a resync of either must write nothing.
+  # One resource with its own credentials, a values ConfigMap, the Secret's own labels and
+  # annotations and a Deployment to restart (granted here, as the chart's rollout.enabled grants
+  # it); one through a connection: a resync of either must write nothing.
   kubectl -n $ns apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: omkc-rollout}
+rules: [{apiGroups: [apps], resources: [deployments], verbs: [get, patch]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: omkc-rollout}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: omkc-rollout}
+subjects: [{kind: ServiceAccount, name: openmetadata-keycloak-operator, namespace: omkc-system}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: openmetadata}
+spec:
+  selector: {matchLabels: {app: openmetadata}}
+  template:
+    metadata: {labels: {app: openmetadata}}
+    spec: {containers: [{name: openmetadata, image: openmetadata/server}]}
+---
 apiVersion: omkc.dev/v1alpha1
 kind: OpenMetadataKeycloakClient
 metadata: {name: openmetadata}
@@ -335,7 +362,10 @@ spec:
   keycloak: {url: "$kc", realm: omkc-e2e, credentialsSecretRef: {name: keycloak-admin}}
   openmetadata: {url: "https://openmetadata.failover.example", valuesConfigMap: {name: openmetadata-values}}
   client: {clientId: om-failover}
-  secret: {labels: {team: data}, annotations: {reloader.stakater.com/match: "true"}}
+  secret:
+    labels: {team: data}
+    annotations: {reloader.stakater.com/match: "true"}
+    rollout: [{kind: Deployment, name: openmetadata}]
 ---
 apiVersion: omkc.dev/v1alpha1
 kind: ClusterKeycloakConnection
@@ -358,6 +388,8 @@ EOF
   kubectl -n $ns wait --for=condition=Ready omkc/openmetadata omkc/through-connection --timeout=60s >/dev/null \
     || { echo "== the standby's log:" >&2; cat "$RUN/standby.log" >&2; return 1; }
   echo "failover: the standby made two new resources Ready" >&2
+  # The Deployment marked with the first Secret's checksum (a baseline: its pods are left alone).
+  wait_until "the Deployment marked" standby marked $ns
   quiet_resync standby $ns || return 1
   kubectl delete namespace $ns --timeout=60s >/dev/null
   kubectl delete clusterkeycloakconnection failover >/dev/null
