@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelectorRequirement, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
 use super::*;
@@ -63,114 +63,44 @@ fn env<'a>(
 
 #[test]
 fn a_connection_is_used_only_by_the_namespaces_and_realms_it_allows() {
-    let data_team = labels(&[("team", "data")]);
-    let other_team = labels(&[("team", "web")]);
     let data_only = connection(json!({"matchLabels": {"team": "data"}}), &["data-sec"]);
     let everyone = connection(json!({}), &["*"]);
     let mut ops_admin = connection(json!({}), &["*"]);
     ops_admin.spec.admin_realm = Some("ops".into());
     let mut bad_admin = connection(json!({}), &["*"]);
     bad_admin.spec.admin_realm = Some("..".into());
-    let realm = |name: &str| {
+    let connections = BTreeMap::from([
+        ("data-only", &data_only),
+        ("everyone", &everyone),
+        ("ops-admin", &ops_admin),
+        ("bad-admin", &bad_admin),
+    ]);
+    // [what, the realm, the connection (null: none), the namespace's labels, the refusal]
+    let cases = json!([
+        ["allowed namespace and realm", "data-sec", "data-only", {"team": "data"}, null],
+        ["namespace outside the selector", "data-sec", "data-only", {"team": "web"}, "ConnectionNotAllowed"],
+        ["realm not allowed", "payroll", "data-only", {"team": "data"}, "RealmNotAllowed"],
+        ["empty selector and *: any namespace, any realm", "payroll", "everyone", {"team": "web"}, null],
+        ["* never allows master", "master", "everyone", {"team": "web"}, "RealmNotAllowed"],
+        ["* never allows master, in any case", "MASTER", "everyone", {"team": "web"}, "RealmNotAllowed"],
+        ["* never allows the realm the credentials administer", "OPS", "ops-admin", {"team": "web"}, "RealmNotAllowed"],
+        ["* allows the other realms of that connection", "payroll", "ops-admin", {"team": "web"}, null],
+        ["an admin realm that walks up a path", "payroll", "bad-admin", {"team": "web"}, "ConnectionInvalid"],
+        ["no such connection", "data-sec", null, {"team": "data"}, "ConnectionNotFound"],
+        ["no labels at all", "data-sec", "data-only", {}, "ConnectionNotAllowed"]
+    ]);
+    for case in cases.as_array().unwrap() {
         let mut v = by_connection("data-sec");
-        v.realm = name.into();
-        v
-    };
-    type Case<'a> = (
-        &'a str,
-        Validated,
-        Option<&'a ClusterKeycloakConnection>,
-        &'a BTreeMap<String, String>,
-        Option<Reason>,
-    );
-    let cases: [Case; 11] = [
-        (
-            "allowed namespace and realm",
-            by_connection("data-sec"),
-            Some(&data_only),
-            &data_team,
-            None,
-        ),
-        (
-            "namespace outside the selector",
-            by_connection("data-sec"),
-            Some(&data_only),
-            &other_team,
-            Some(Reason::ConnectionNotAllowed),
-        ),
-        (
-            "realm not allowed",
-            by_connection("payroll"),
-            Some(&data_only),
-            &data_team,
-            Some(Reason::RealmNotAllowed),
-        ),
-        (
-            "empty selector and *: any namespace, any realm",
-            by_connection("payroll"),
-            Some(&everyone),
-            &other_team,
-            None,
-        ),
-        (
-            "* never allows master",
-            {
-                let mut v = by_connection("data-sec");
-                v.realm = "master".into();
-                v
-            },
-            Some(&everyone),
-            &other_team,
-            Some(Reason::RealmNotAllowed),
-        ),
-        (
-            "* never allows master, in any case",
-            realm("MASTER"),
-            Some(&everyone),
-            &other_team,
-            Some(Reason::RealmNotAllowed),
-        ),
-        (
-            "* never allows the realm the credentials administer",
-            realm("OPS"),
-            Some(&ops_admin),
-            &other_team,
-            Some(Reason::RealmNotAllowed),
-        ),
-        (
-            "* allows the other realms of that connection",
-            realm("payroll"),
-            Some(&ops_admin),
-            &other_team,
-            None,
-        ),
-        (
-            "an admin realm that walks up a path",
-            realm("payroll"),
-            Some(&bad_admin),
-            &other_team,
-            Some(Reason::ConnectionInvalid),
-        ),
-        (
-            "no such connection",
-            by_connection("data-sec"),
-            None,
-            &data_team,
-            Some(Reason::ConnectionNotFound),
-        ),
-        (
-            "no labels at all",
-            by_connection("data-sec"),
-            Some(&data_only),
-            &BTreeMap::new(),
-            Some(Reason::ConnectionNotAllowed),
-        ),
-    ];
-    for (name, v, cluster, ns_labels, want) in cases {
-        let got = resolve(&v, env(cluster, ns_labels))
-            .err()
-            .map(|e| e.reason());
-        assert_eq!(got, want, "{name}");
+        v.realm = case[1].as_str().unwrap().into();
+        let cluster = case[2].as_str().map(|name| connections[name]);
+        let namespace_labels = serde_json::from_value(case[3].clone()).unwrap();
+        let got = resolve(&v, env(cluster, &namespace_labels)).err();
+        assert_eq!(
+            got.map(|e| e.reason().as_str()),
+            case[4].as_str(),
+            "{}",
+            case[0]
+        );
     }
 }
 
@@ -272,75 +202,28 @@ fn a_secret_is_credentials_only_when_labelled_and_only_for_the_url_it_names() {
 
 #[test]
 fn label_selectors_match_as_kubernetes_does() {
-    let expr = |key: &str, op: &str, values: &[&str]| LabelSelectorRequirement {
-        key: key.into(),
-        operator: op.into(),
-        values: Some(values.iter().map(|v| v.to_string()).collect()),
-    };
     let ns = labels(&[("team", "data"), ("tier", "prod")]);
-    let cases = [
-        (LabelSelector::default(), true),
-        (
-            LabelSelector {
-                match_labels: Some(labels(&[("team", "data")])),
-                ..Default::default()
-            },
-            true,
-        ),
-        (
-            LabelSelector {
-                match_labels: Some(labels(&[("team", "web")])),
-                ..Default::default()
-            },
-            false,
-        ),
-        (
-            LabelSelector {
-                match_expressions: Some(vec![expr("tier", "In", &["prod", "staging"])]),
-                ..Default::default()
-            },
-            true,
-        ),
-        (
-            LabelSelector {
-                match_expressions: Some(vec![expr("tier", "NotIn", &["prod"])]),
-                ..Default::default()
-            },
-            false,
-        ),
-        (
-            LabelSelector {
-                match_expressions: Some(vec![expr("owner", "NotIn", &["x"])]),
-                ..Default::default()
-            },
-            true,
-        ),
-        (
-            LabelSelector {
-                match_expressions: Some(vec![expr("team", "Exists", &[])]),
-                ..Default::default()
-            },
-            true,
-        ),
-        (
-            LabelSelector {
-                match_expressions: Some(vec![expr("team", "DoesNotExist", &[])]),
-                ..Default::default()
-            },
-            false,
-        ),
-    ];
-    for (selector, want) in cases {
+    // [the selector, whether it selects the namespace]
+    let cases = json!([
+        [{}, true],
+        [{"matchLabels": {"team": "data"}}, true],
+        [{"matchLabels": {"team": "web"}}, false],
+        [{"matchExpressions": [{"key": "tier", "operator": "In", "values": ["prod", "staging"]}]}, true],
+        [{"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["prod"]}]}, false],
+        [{"matchExpressions": [{"key": "owner", "operator": "NotIn", "values": ["x"]}]}, true],
+        [{"matchExpressions": [{"key": "team", "operator": "Exists"}]}, true],
+        [{"matchExpressions": [{"key": "team", "operator": "DoesNotExist"}]}, false]
+    ]);
+    for case in cases.as_array().unwrap() {
+        let selector: LabelSelector = serde_json::from_value(case[0].clone()).unwrap();
         assert_eq!(
             selector_matches(&selector, &ns).unwrap(),
-            want,
+            case[1],
             "{selector:?}"
         );
     }
-    let bad = LabelSelector {
-        match_expressions: Some(vec![expr("team", "Like", &[])]),
-        ..Default::default()
-    };
+    let bad = json!({"matchExpressions": [{"key": "team", "operator": "Like"}]});
+    let bad: LabelSelector = serde_json::from_value(bad).unwrap();
     assert_eq!(
         selector_matches(&bad, &ns).unwrap_err().reason(),
         Reason::ConnectionInvalid
