@@ -50,48 +50,21 @@ fn binary_accepts(flag: &str, raw: &str) -> bool {
 #[test]
 fn the_schema_accepts_exactly_the_durations_and_numbers_the_operator_accepts() {
     let schema = schema();
-    let cases: [(&str, &str, &[&str]); 7] = [
-        (
-            "operator.resync",
-            "--resync",
-            &[
-                "5m", "300", "300s", "10s", "10", "9s", "5s", "0m", "1h", "2d", "0010s", "5 m",
-                "5w", "m", "", "1.5m", "-5m",
-            ],
-        ),
-        (
-            "operator.concurrency",
-            "--concurrency",
-            &["0", "1", "16", "256", "257", "-1", "x"],
-        ),
-        (
-            "operator.keycloakConcurrency",
-            "--keycloak-concurrency",
-            &["0", "1", "8", "256", "257"],
-        ),
-        (
-            "operator.logFormat",
-            "--log-format",
-            &["json", "text", "JSON", "yaml", ""],
-        ),
-        (
-            "leaderElection.leaseDuration",
-            "--lease-duration",
-            &["15s", "1s", "0s", "1m", "15", "0", "1.5s", "s"],
-        ),
-        (
-            "installationId",
-            "--installation-id",
-            &["cluster-1", "", "a/b", "/", "9f1c-uid"],
-        ),
-        (
-            "leaderElection.renewGrace",
-            "--lease-renew-grace",
-            &["5s", "1s", "0s", "2m", "x"],
-        ),
-    ];
-    for (path, flag, samples) in cases {
-        for raw in samples {
+    // The value's path: the flag it becomes, and samples.
+    let cases = serde_json::json!({
+        "operator.resync": ["--resync", ["5m", "300", "300s", "10s", "10", "9s", "5s", "0m", "1h",
+                                         "2d", "0010s", "5 m", "5w", "m", "", "1.5m", "-5m"]],
+        "operator.concurrency": ["--concurrency", ["0", "1", "16", "256", "257", "-1", "x"]],
+        "operator.keycloakConcurrency": ["--keycloak-concurrency", ["0", "1", "8", "256", "257"]],
+        "operator.logFormat": ["--log-format", ["json", "text", "JSON", "yaml", ""]],
+        "leaderElection.leaseDuration": ["--lease-duration",
+                                         ["15s", "1s", "0s", "1m", "15", "0", "1.5s", "s"]],
+        "installationId": ["--installation-id", ["cluster-1", "", "a/b", "/", "9f1c-uid"]],
+        "leaderElection.renewGrace": ["--lease-renew-grace", ["5s", "1s", "0s", "2m", "x"]]
+    });
+    for (path, case) in cases.as_object().unwrap() {
+        let (flag, samples) = (case[0].as_str().unwrap(), case[1].as_array().unwrap());
+        for raw in samples.iter().map(|raw| raw.as_str().unwrap()) {
             assert_eq!(
                 schema_accepts(&schema, path, raw),
                 binary_accepts(flag, raw),
