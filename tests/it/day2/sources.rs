@@ -238,53 +238,33 @@ async fn the_values_config_map_renders_the_charts_keycloak_configuration() {
     let yaml = cm["data"]["sso.yaml"].as_str().unwrap();
     assert!(!yaml.contains(&secret), "no secret in a ConfigMap");
     let env = chart_env(yaml);
-    let want = [
-        ("AUTHENTICATION_PROVIDER", "custom-oidc"),
-        ("AUTHENTICATION_CLIENT_TYPE", "confidential"),
-        (
-            "AUTHENTICATION_PUBLIC_KEYS",
-            "https://openmetadata.example.com/api/v1/system/config/jwks,https://sso.example.com/realms/data-sec/protocol/openid-connect/certs",
-        ),
-        (
-            "AUTHENTICATION_AUTHORITY",
-            "https://sso.example.com/realms/data-sec",
-        ),
-        ("AUTHENTICATION_CLIENT_ID", CLIENT_ID),
-        (
-            "AUTHENTICATION_CALLBACK_URL",
-            "https://openmetadata.example.com/callback",
-        ),
-        (
-            "AUTHORIZER_CLASS_NAME",
-            "org.openmetadata.service.security.DefaultAuthorizer",
-        ),
-        (
-            "AUTHORIZER_REQUEST_FILTER",
-            "org.openmetadata.service.security.JwtFilter",
-        ),
-        ("AUTHORIZER_ADMIN_PRINCIPALS", "alice,bob"),
-        ("AUTHORIZER_PRINCIPAL_DOMAIN", "example.com"),
-        ("OIDC_TYPE", "Keycloak"),
-        (
-            "OIDC_DISCOVERY_URI",
-            "https://sso.example.com/realms/data-sec/.well-known/openid-configuration",
-        ),
-        ("OIDC_CALLBACK", "https://openmetadata.example.com/callback"),
-        ("OIDC_SERVER_URL", "https://openmetadata.example.com"),
-        ("OIDC_SCOPE", "openid email profile"),
-        (
-            "OIDC_CLIENT_ID",
-            "secretKeyRef:oidc-secrets/openmetadata-oidc-client-id",
-        ),
-        (
-            "OIDC_CLIENT_SECRET",
-            "secretKeyRef:oidc-secrets/openmetadata-oidc-client-secret",
-        ),
-    ];
-    let got: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut want = want.to_vec();
-    want.sort();
-    assert_eq!(got, want);
+    let (om, realm) = (
+        "https://openmetadata.example.com",
+        "https://sso.example.com/realms/data-sec",
+    );
+    let secret_ref = "secretKeyRef:oidc-secrets/openmetadata-oidc-client";
+    let security = "org.openmetadata.service.security";
+    let want = json!({
+        "AUTHENTICATION_PROVIDER": "custom-oidc",
+        "AUTHENTICATION_CLIENT_TYPE": "confidential",
+        "AUTHENTICATION_PUBLIC_KEYS":
+            format!("{om}/api/v1/system/config/jwks,{realm}/protocol/openid-connect/certs"),
+        "AUTHENTICATION_AUTHORITY": realm,
+        "AUTHENTICATION_CLIENT_ID": CLIENT_ID,
+        "AUTHENTICATION_CALLBACK_URL": format!("{om}/callback"),
+        "AUTHORIZER_CLASS_NAME": format!("{security}.DefaultAuthorizer"),
+        "AUTHORIZER_REQUEST_FILTER": format!("{security}.JwtFilter"),
+        "AUTHORIZER_ADMIN_PRINCIPALS": "alice,bob",
+        "AUTHORIZER_PRINCIPAL_DOMAIN": "example.com",
+        "OIDC_TYPE": "Keycloak",
+        "OIDC_DISCOVERY_URI": format!("{realm}/.well-known/openid-configuration"),
+        "OIDC_CALLBACK": format!("{om}/callback"),
+        "OIDC_SERVER_URL": om,
+        "OIDC_SCOPE": "openid email profile",
+        "OIDC_CLIENT_ID": format!("{secret_ref}-id"),
+        "OIDC_CLIENT_SECRET": format!("{secret_ref}-secret")
+    });
+    assert_eq!(serde_json::to_value(&env).unwrap(), want);
     // The Secret the values point at holds the client id they name.
     let s = api.get(SECRETS, NS, "oidc-secrets").unwrap();
     assert_eq!(decode(&s["data"]["openmetadata-oidc-client-id"]), CLIENT_ID);
