@@ -46,39 +46,24 @@ impl Inner {
         let account = format!("/realms/{name}/account/");
         let console = format!("/admin/{name}/console/");
         let logout = json!({"post.logout.redirect.uris": "+"});
-        for (client_id, rep) in [
-            (
-                "account",
-                json!({"publicClient": true, "rootUrl": "${authBaseUrl}", "baseUrl": account,
-                       "redirectUris": [format!("{account}*")], "attributes": logout}),
-            ),
-            (
-                "account-console",
-                json!({"publicClient": true, "rootUrl": "${authBaseUrl}", "baseUrl": account,
-                       "redirectUris": [format!("{account}*")], "attributes": logout}),
-            ),
-            (
-                "admin-cli",
-                json!({"publicClient": true, "standardFlowEnabled": false,
-                       "directAccessGrantsEnabled": true}),
-            ),
-            (
-                "broker",
-                json!({"bearerOnly": true, "attributes": {"realm_client": "true"}}),
-            ),
-            (
-                "realm-management",
-                json!({"bearerOnly": true, "attributes": {"realm_client": "true"}}),
-            ),
-            (
-                "security-admin-console",
-                json!({"publicClient": true, "rootUrl": "${authAdminUrl}", "baseUrl": console,
-                       "redirectUris": [format!("{console}*")], "webOrigins": ["+"],
-                       "attributes": logout}),
-            ),
-        ] {
+        let built_in = json!({
+            "account": {"publicClient": true, "rootUrl": "${authBaseUrl}", "baseUrl": account,
+                        "redirectUris": [format!("{account}*")], "attributes": logout},
+            "account-console": {"publicClient": true, "rootUrl": "${authBaseUrl}",
+                                "baseUrl": account, "redirectUris": [format!("{account}*")],
+                                "attributes": logout},
+            "admin-cli": {"publicClient": true, "standardFlowEnabled": false,
+                          "directAccessGrantsEnabled": true},
+            "broker": {"bearerOnly": true, "attributes": {"realm_client": "true"}},
+            "realm-management": {"bearerOnly": true, "attributes": {"realm_client": "true"}},
+            "security-admin-console": {"publicClient": true, "rootUrl": "${authAdminUrl}",
+                                       "baseUrl": console, "redirectUris": [format!("{console}*")],
+                                       "webOrigins": ["+"], "attributes": logout}
+        });
+        // By name, each with the next id.
+        for (client_id, rep) in built_in.as_object().expect("object") {
             let id = self.next_id("client");
-            let mut rep = rep;
+            let mut rep = rep.clone();
             rep["clientId"] = json!(client_id);
             rep["name"] = json!(format!("${{client_{client_id}}}"));
             let client = ClientModel::create(
