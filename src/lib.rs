@@ -91,6 +91,9 @@ pub fn crd_yaml() -> String {
 }
 
 #[cfg(test)]
+mod testing;
+
+#[cfg(test)]
 mod tests {
     use serde_json::json;
 

@@ -80,16 +80,8 @@ fn validate_reads_every_field_of_the_full_fixture() {
 
 /// The basic fixture with these fields merged into its spec, validated.
 fn with_spec(spec: serde_json::Value) -> Result<Validated, InvalidSpec> {
-    fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
-        match (into, from) {
-            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => b
-                .into_iter()
-                .for_each(|(k, v)| merge(a.entry(k).or_insert(v.clone()), v)),
-            (slot, v) => *slot = v,
-        }
-    }
     let mut obj = serde_json::to_value(fixture("basic.yaml")).unwrap();
-    merge(&mut obj["spec"], spec);
+    crate::testing::merge(&mut obj["spec"], spec);
     validate(&serde_json::from_value(obj).unwrap(), INSTALLATION)
 }
 

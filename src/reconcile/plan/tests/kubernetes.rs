@@ -110,12 +110,11 @@ fn deletion_only_deletes_a_client_this_resource_owns_and_may_delete() {
     let basic = resource();
     let v = validate(&basic, INSTALLATION).unwrap();
     let ours = as_keycloak_reports(&v, "u-1").rep;
-    let adopted = edited(as_keycloak_reports(&v, "u-1"), |c| {
-        c.attributes
-            .as_mut()
-            .unwrap()
-            .insert(ADOPTED_ATTRIBUTE.into(), "true".into());
-    })
+    let adopted = patched(
+        as_keycloak_reports(&v, "u-1"),
+        serde_json::json!({
+        "attributes": {ADOPTED_ATTRIBUTE: "true"}}),
+    )
     .rep;
     let policy = |p: Option<DeletionPolicy>| {
         let mut obj = basic.clone();

@@ -75,6 +75,14 @@ fn with_owner(mut c: ObservedClient, owner: Option<&str>) -> ObservedClient {
     c
 }
 
+/// The client with these fields merged into its representation (`null` removes one).
+fn patched(mut c: ObservedClient, patch: serde_json::Value) -> ObservedClient {
+    let mut rep = serde_json::to_value(&c.rep).unwrap();
+    crate::testing::merge(&mut rep, patch);
+    c.rep = serde_json::from_value(rep).unwrap();
+    c
+}
+
 fn edited(mut c: ObservedClient, edit: impl FnOnce(&mut ClientRepresentation)) -> ObservedClient {
     edit(&mut c.rep);
     c

@@ -25,42 +25,18 @@ fn adoption_needs_the_connections_consent_and_never_takes_a_powerful_client() {
         client_id: "openmetadata".into()
     }));
 
-    let refused = [
-        (
-            edited(by_hand.clone(), |c| c.client_id = Some("admin-cli".into())),
-            "built-in",
-        ),
-        (
-            edited(by_hand.clone(), |c| {
-                c.attributes
-                    .get_or_insert_with(Default::default)
-                    .insert("realm_client".into(), "true".into());
-            }),
-            "built-in",
-        ),
-        (
-            edited(by_hand.clone(), |c| c.service_accounts_enabled = Some(true)),
-            "service account",
-        ),
-        (
-            edited(by_hand.clone(), |c| {
-                c.service_accounts_enabled = Some(true);
-                c.authorization_services_enabled = Some(true);
-            }),
-            "service account",
-        ),
-        (
-            edited(by_hand.clone(), |c| {
-                c.authorization_services_enabled = Some(true)
-            }),
-            "authorization settings",
-        ),
-        (
-            edited(by_hand.clone(), |c| c.protocol = Some("saml".into())),
-            "saml protocol",
-        ),
-    ];
-    for (client, why) in refused {
+    // [fields of the hand-made client, why it is never adopted]
+    let refused = serde_json::json!([
+        [{"clientId": "admin-cli"}, "built-in"],
+        [{"attributes": {"realm_client": "true"}}, "built-in"],
+        [{"serviceAccountsEnabled": true}, "service account"],
+        [{"serviceAccountsEnabled": true, "authorizationServicesEnabled": true}, "service account"],
+        [{"authorizationServicesEnabled": true}, "authorization settings"],
+        [{"protocol": "saml"}, "saml protocol"]
+    ]);
+    for case in refused.as_array().unwrap() {
+        let client = patched(by_hand.clone(), case[0].clone());
+        let why = case[1].as_str().unwrap();
         for allowed in [true, false] {
             let err = attempt(&client, allowed).unwrap_err();
             assert_eq!(err.reason(), Reason::ClientConflict);
@@ -75,11 +51,11 @@ fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
     let basic = resource();
     let v = validate(&basic, INSTALLATION).unwrap();
     // Made by a resource of this namespace and name that was deleted with Retain.
-    let earlier = edited(as_keycloak_reports(&v, "u-1"), |c| {
-        c.attributes
-            .get_or_insert_with(Default::default)
-            .insert(OWNER_UID_ATTRIBUTE.into(), "uid-of-the-earlier-one".into());
-    });
+    let earlier = patched(
+        as_keycloak_reports(&v, "u-1"),
+        serde_json::json!({
+        "attributes": {OWNER_UID_ATTRIBUTE: "uid-of-the-earlier-one"}}),
+    );
     let observe = |allowed| Given {
         issuer: ISSUER,
         client: Some(&earlier),
@@ -240,12 +216,11 @@ fn post_logout_redirect_uris_are_a_list_in_keycloaks_one_attribute() {
     let client = as_keycloak_reports(&v, "u-1");
     assert!(desired::client_drift(&client.rep, &wanted).is_empty());
     // Reported with one URI only: the attribute is corrected.
-    let one = edited(client, |c| {
-        c.attributes.as_mut().unwrap().insert(
-            "post.logout.redirect.uris".into(),
-            "https://openmetadata.example.com/logout".into(),
-        );
-    });
+    let one = patched(
+        client,
+        serde_json::json!({
+        "attributes": {"post.logout.redirect.uris": "https://openmetadata.example.com/logout"}}),
+    );
     assert_eq!(
         desired::client_drift(&one.rep, &wanted),
         [ClientField::Attributes]
@@ -269,13 +244,11 @@ fn post_logout_redirect_uris_are_a_list_in_keycloaks_one_attribute() {
 fn authorization_turned_on_is_read_back_before_anything_else() {
     let obj = with_client(|c| c.authorization_services_enabled = Some(true));
     let v = validate(&obj, INSTALLATION).unwrap();
-    let client = edited(as_keycloak_reports(&v, "u-1"), |c| {
-        c.authorization_services_enabled = None;
-        c.default_client_scopes
-            .as_mut()
-            .unwrap()
-            .retain(|s| s != "email");
-    });
+    let client = patched(
+        as_keycloak_reports(&v, "u-1"),
+        serde_json::json!({
+        "authorizationServicesEnabled": null, "defaultClientScopes": ["web-origins", "acr", "profile", "roles", "basic"]}),
+    );
     let secret = output(&v, "s3cr3t");
     let scopes = [realm_scope("email")];
     let given = |authorization_ignored| Given {

@@ -7,13 +7,11 @@ fn missing_scopes_are_added_by_the_realms_ids_and_an_absent_one_is_refused() {
     let obj = resource();
     let v = validate(&obj, INSTALLATION).unwrap();
     // The client has `email` as an optional scope: moved to the defaults, by id.
-    let optional = edited(as_keycloak_reports(&v, "u-1"), |c| {
-        c.default_client_scopes
-            .as_mut()
-            .unwrap()
-            .retain(|s| s != "email");
-        c.optional_client_scopes = Some(vec!["email".into(), "phone".into()]);
-    });
+    let optional = patched(
+        as_keycloak_reports(&v, "u-1"),
+        serde_json::json!({
+        "defaultClientScopes": ["web-origins", "acr", "profile", "roles", "basic"], "optionalClientScopes": ["email", "phone"]}),
+    );
     let realm = ["phone", "email", "profile"].map(realm_scope);
     let planned = keycloak_side_in(&obj, &optional, &realm).unwrap();
     assert_eq!(
