@@ -78,7 +78,7 @@ fn with_owner(mut c: ObservedClient, owner: Option<&str>) -> ObservedClient {
 /// The client with these fields merged into its representation (`null` removes one).
 fn patched(mut c: ObservedClient, patch: serde_json::Value) -> ObservedClient {
     let mut rep = serde_json::to_value(&c.rep).unwrap();
-    crate::testing::merge(&mut rep, patch);
+    crate::tests::merge(&mut rep, patch);
     c.rep = serde_json::from_value(rep).unwrap();
     c
 }
