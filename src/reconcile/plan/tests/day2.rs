@@ -110,11 +110,7 @@ fn a_token_present_when_the_secret_is_first_written_counts_as_done() {
 
 #[test]
 fn a_scheduled_rotation_is_due_from_keycloaks_own_creation_time() {
-    let mut obj = resource();
-    obj.spec.secret = Some(crate::crd::OutputSecretSpec {
-        rotation_interval: Some("1h".into()),
-        ..Default::default()
-    });
+    let obj = with_spec(serde_json::json!({"secret": {"rotationInterval": "1h"}}));
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let secret = output(&v, "s3cr3t");
@@ -152,11 +148,7 @@ fn a_scheduled_rotation_is_due_from_keycloaks_own_creation_time() {
 
 #[test]
 fn a_secret_of_unknown_age_is_rotated_once_then_on_schedule() {
-    let mut obj = resource();
-    obj.spec.secret = Some(crate::crd::OutputSecretSpec {
-        rotation_interval: Some("1h".into()),
-        ..Default::default()
-    });
+    let obj = with_spec(serde_json::json!({"secret": {"rotationInterval": "1h"}}));
     let v = validate(&obj, INSTALLATION).unwrap();
     let mut client = as_keycloak_reports(&v, "u-1");
     // A secret given rather than generated: Keycloak keeps no creation time.

@@ -18,7 +18,7 @@ use keycloak::types::ClientRepresentation;
 
 use super::*;
 use crate::{
-    crd::{ClientSpec, OpenMetadataKeycloakClient},
+    crd::OpenMetadataKeycloakClient,
     keycloak::{Scope, SecretValue},
     names::{ADOPTED_ATTRIBUTE, OWNER_ATTRIBUTE},
     reason::Reason,
@@ -35,10 +35,11 @@ fn resource() -> OpenMetadataKeycloakClient {
     serde_yaml::from_str(include_str!("../../../../tests/fixtures/basic.yaml")).unwrap()
 }
 
-fn with_client(edit: impl FnOnce(&mut ClientSpec)) -> OpenMetadataKeycloakClient {
-    let mut obj = resource();
-    edit(obj.spec.client.get_or_insert_with(Default::default));
-    obj
+/// The basic resource with these fields merged into its spec.
+fn with_spec(spec: serde_json::Value) -> OpenMetadataKeycloakClient {
+    let mut obj = serde_json::to_value(resource()).unwrap();
+    crate::tests::merge(&mut obj["spec"], spec);
+    serde_json::from_value(obj).unwrap()
 }
 
 /// The client as Keycloak reports it after creating it from the desired state: Keycloak's own
@@ -152,8 +153,9 @@ fn the_keycloak_writes_for_each_observation() {
     let basic = resource();
     let v = validate(&basic, INSTALLATION).unwrap();
     let reported = as_keycloak_reports(&v, "u-1");
-    let authz_off = with_client(|c| c.authorization_services_enabled = Some(false));
-    let adopting = with_client(|c| c.adopt_existing = Some(true));
+    let authz_off =
+        with_spec(serde_json::json!({"client": {"authorizationServicesEnabled": false}}));
+    let adopting = with_spec(serde_json::json!({"client": {"adoptExisting": true}}));
 
     let drifted_body = ClientRepresentation {
         public_client: Some(false),

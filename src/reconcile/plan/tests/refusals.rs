@@ -5,7 +5,7 @@ use crate::names::OWNER_UID_ATTRIBUTE;
 
 #[test]
 fn adoption_needs_the_connections_consent_and_never_takes_a_powerful_client() {
-    let adopting = with_client(|c| c.adopt_existing = Some(true));
+    let adopting = with_spec(serde_json::json!({"client": {"adoptExisting": true}}));
     let v = validate(&adopting, INSTALLATION).unwrap();
     let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
     let attempt = |client: &ObservedClient, allowed: bool| {
@@ -73,7 +73,7 @@ fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
     );
 
     // Taken over explicitly: adoption, where the connection allows it; the uid becomes ours.
-    let adopting = with_client(|c| c.adopt_existing = Some(true));
+    let adopting = with_spec(serde_json::json!({"client": {"adoptExisting": true}}));
     let va = validate(&adopting, INSTALLATION).unwrap();
     assert!(observe(false).pass(&adopting, &va).is_err());
     let taken = observe(true).pass(&adopting, &va).unwrap();
@@ -90,7 +90,7 @@ fn a_client_of_an_earlier_resource_of_the_same_name_is_not_this_ones() {
 fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
     let basic = resource();
     let v = validate(&basic, INSTALLATION).unwrap();
-    let adopting = with_client(|c| c.adopt_existing = Some(true));
+    let adopting = with_spec(serde_json::json!({"client": {"adoptExisting": true}}));
     let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
     let others = with_owner(as_keycloak_reports(&v, "u-1"), Some("team-b/openmetadata"));
     let observe = |c| Given {
@@ -201,11 +201,11 @@ fn an_older_owner_marker_is_ours_only_for_the_client_our_status_recorded() {
 
 #[test]
 fn post_logout_redirect_uris_are_a_list_in_keycloaks_one_attribute() {
-    let mut obj = resource();
-    obj.spec.openmetadata.post_logout_redirect_uris = vec![
-        "https://openmetadata.example.com/logout".into(),
-        "https://om.internal.example.com/logout".into(),
+    let uris = [
+        "https://openmetadata.example.com/logout",
+        "https://om.internal.example.com/logout",
     ];
+    let mut obj = with_spec(serde_json::json!({"openmetadata": {"postLogoutRedirectUris": uris}}));
     let v = validate(&obj, INSTALLATION).unwrap();
     let wanted = desired::desired_client(&v);
     assert_eq!(
@@ -242,7 +242,7 @@ fn post_logout_redirect_uris_are_a_list_in_keycloaks_one_attribute() {
 /// scope), and once the loop has seen it ignored, the spec is refused.
 #[test]
 fn authorization_turned_on_is_read_back_before_anything_else() {
-    let obj = with_client(|c| c.authorization_services_enabled = Some(true));
+    let obj = with_spec(serde_json::json!({"client": {"authorizationServicesEnabled": true}}));
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = patched(
         as_keycloak_reports(&v, "u-1"),

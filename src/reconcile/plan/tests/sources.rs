@@ -4,18 +4,9 @@
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::{day2::observe, *};
-use crate::crd::{SecretKeyReference, ValuesConfigMapSpec, WorkloadKind, WorkloadReference};
 
 fn with_source(name: &str) -> OpenMetadataKeycloakClient {
-    let mut obj = resource();
-    obj.spec.secret = Some(crate::crd::OutputSecretSpec {
-        source: Some(SecretKeyReference {
-            name: name.into(),
-            key: "client-secret".into(),
-        }),
-        ..Default::default()
-    });
-    obj
+    with_spec(serde_json::json!({"secret": {"source": {"name": name, "key": "client-secret"}}}))
 }
 
 #[test]
@@ -87,19 +78,10 @@ fn a_source_that_is_the_output_secret_is_never_written() {
     assert_eq!(p.secret(), None);
 }
 
-fn with_values(edit: impl FnOnce(&mut crate::crd::OpenMetadataSpec)) -> OpenMetadataKeycloakClient {
-    let mut obj = resource();
-    obj.spec.openmetadata.values_config_map = Some(ValuesConfigMapSpec {
-        name: "openmetadata-sso-values".into(),
-        key: None,
-    });
-    edit(&mut obj.spec.openmetadata);
-    obj
-}
-
 #[test]
 fn the_values_config_map_is_written_owned_and_refused_when_foreign() {
-    let obj = with_values(|_| {});
+    let values = serde_json::json!({"name": "openmetadata-sso-values"});
+    let obj = with_spec(serde_json::json!({"openmetadata": {"valuesConfigMap": values}}));
     let v = validate(&obj, INSTALLATION).unwrap();
     let client = as_keycloak_reports(&v, "u-1");
     let secret = output(&v, "s3cr3t");
@@ -170,13 +152,9 @@ fn the_checksum_follows_the_secret_and_only_when_workloads_are_named() {
     let p = observe(&client, Some(&secret)).pass(&obj, &v).unwrap();
     assert_eq!(p.checksum(), None);
 
-    obj.spec.secret = Some(crate::crd::OutputSecretSpec {
-        rollout: vec![WorkloadReference {
-            kind: WorkloadKind::Deployment,
-            name: "openmetadata".into(),
-        }],
-        ..Default::default()
-    });
+    let rollout = serde_json::json!([{"kind": "Deployment", "name": "openmetadata"}]);
+    obj.spec.secret =
+        Some(serde_json::from_value(serde_json::json!({"rollout": rollout})).unwrap());
     let v = validate(&obj, INSTALLATION).unwrap();
     let before = observe(&client, Some(&secret)).pass(&obj, &v).unwrap();
     let before = before.checksum().unwrap().to_string();
