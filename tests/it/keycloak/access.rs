@@ -81,10 +81,7 @@ async fn as_limited_account(kc: &Kc, level: Level) -> Error {
     });
     // A resource whose client does not exist yet, and one whose client exists.
     let other = resource_for(kc, |o| {
-        o.spec.client = Some(omkc::crd::ClientSpec {
-            client_id: Some("openmetadata-two".into()),
-            ..Default::default()
-        })
+        merge_spec(o, json!({"client": {"clientId": "openmetadata-two"}}))
     });
     let err = sync_keycloak(&session, &other).await.unwrap_err();
     assert_eq!(

@@ -27,7 +27,7 @@ use crate::{
     support::{
         INSTALLATION,
         emulator::Level,
-        fixture, keycloak_delete, keycloak_sync,
+        fixture, keycloak_delete, keycloak_sync, merge_spec,
         openapi::{OpenApi, violations},
         target::{Kc, REALM, ScopeKind},
         unmade_secret, unmade_status,
@@ -94,10 +94,7 @@ async fn delete(session: &Session, obj: &OpenMetadataKeycloakClient) -> Result<C
 
 fn adopting(kc: &Kc) -> OpenMetadataKeycloakClient {
     resource_for(kc, |o| {
-        o.spec.client = Some(omkc::crd::ClientSpec {
-            adopt_existing: Some(true),
-            ..Default::default()
-        });
+        merge_spec(o, json!({"client": {"adoptExisting": true}}))
     })
 }
 
@@ -252,14 +249,9 @@ both!(
     |kc| {
         let spec = OpenApi::keycloak();
         let session = kc.admin_session();
-        let v = resource_for(&kc, |o| {
-            o.spec.client = Some(omkc::crd::ClientSpec {
-                description: Some("SSO".into()),
-                implicit_flow_enabled: Some(true),
-                authorization_services_enabled: Some(true),
-                ..Default::default()
-            });
-        });
+        let client = json!({"client": {"description": "SSO", "implicitFlowEnabled": true,
+                                       "authorizationServicesEnabled": true}});
+        let v = resource_for(&kc, |o| merge_spec(o, client));
         sync_keycloak(&session, &v).await.unwrap();
         kc.edit_client(REALM, "openmetadata", json!({"webOrigins": ["*"]}))
             .await;

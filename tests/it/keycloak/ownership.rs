@@ -107,13 +107,8 @@ both!(
         let session = kc.admin_session();
         for builtin in ["admin-cli", "realm-management", "security-admin-console", "broker"] {
             let before = kc.client(REALM, builtin).await.expect("every realm has it");
-            let obj = resource_for(&kc, |o| {
-                o.spec.client = Some(omkc::crd::ClientSpec {
-                    client_id: Some(builtin.into()),
-                    adopt_existing: Some(true),
-                    ..Default::default()
-                })
-            });
+            let client = json!({"client": {"clientId": builtin, "adoptExisting": true}});
+            let obj = resource_for(&kc, |o| merge_spec(o, client));
             kc.clear_log().await;
             let err = sync_keycloak(&session, &obj).await.unwrap_err();
             assert_eq!(err.reason(), Reason::ClientConflict, "{builtin}: {err}");
@@ -150,10 +145,7 @@ both!(
         assert!(kc.client(REALM, "openmetadata").await.is_some());
 
         // Taken over explicitly.
-        second.spec.client = Some(omkc::crd::ClientSpec {
-            adopt_existing: Some(true),
-            ..Default::default()
-        });
+        merge_spec(&mut second, json!({"client": {"adoptExisting": true}}));
         let taken = sync_keycloak(&session, &second).await.unwrap();
         assert_eq!(taken.client_uuid, made.client_uuid);
         let client = kc.client(REALM, "openmetadata").await.unwrap();

@@ -5,10 +5,7 @@ use super::*;
 
 both!(authorization_services_bring_a_service_account, |kc| {
     let v = resource_for(&kc, |o| {
-        o.spec.client = Some(omkc::crd::ClientSpec {
-            authorization_services_enabled: Some(true),
-            ..Default::default()
-        });
+        merge_spec(o, json!({"client": {"authorizationServicesEnabled": true}}))
     });
     sync_keycloak(&kc.admin_session(), &v).await.unwrap();
     let client = kc.client(REALM, "openmetadata").await.unwrap();
@@ -25,12 +22,8 @@ both!(
         sync_keycloak(&session, &resource_for(&kc, |_| {}))
             .await
             .unwrap();
-        let v = resource_for(&kc, |o| {
-            o.spec.client = Some(omkc::crd::ClientSpec {
-                authorization_services_enabled: Some(true),
-                ..Default::default()
-            });
-        });
+        let authorization = json!({"client": {"authorizationServicesEnabled": true}});
+        let v = resource_for(&kc, |o| merge_spec(o, authorization));
         sync_keycloak(&session, &v).await.unwrap();
         let client = kc.client(REALM, "openmetadata").await.unwrap();
         assert_eq!(client["authorizationServicesEnabled"], true);
@@ -99,10 +92,7 @@ async fn authorization_on_a_server_without_the_feature_is_a_clear_error_not_a_pu
     let kc = Kc::emulator().await;
     kc.emulator_only().unwrap().disable_authorization_feature();
     let v = resource_for(&kc, |o| {
-        o.spec.client = Some(omkc::crd::ClientSpec {
-            authorization_services_enabled: Some(true),
-            ..Default::default()
-        });
+        merge_spec(o, json!({"client": {"authorizationServicesEnabled": true}}))
     });
     let session = kc.admin_session();
     let err = sync_keycloak(&session, &v).await.unwrap_err();
@@ -125,12 +115,7 @@ both!(
     a_secret_of_unknown_age_is_rotated_once_then_on_schedule,
     |kc| {
         let given = "given-by-an-import-0123456789";
-        let obj = resource_for(&kc, |o| {
-            o.spec.secret = Some(omkc::crd::OutputSecretSpec {
-                rotation_interval: Some("1h".into()),
-                ..Default::default()
-            })
-        });
+        let obj = resource_for(&kc, |o| merge_spec(o, json!({"secret": {"rotationInterval": "1h"}})));
         let v = validate(&obj, INSTALLATION).unwrap();
         kc.seed_client(
             REALM,

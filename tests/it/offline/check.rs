@@ -11,7 +11,7 @@ use crate::support::{
     apiserver::ApiServer,
     b64,
     emulator::{ADMIN_PASSWORD, ADMIN_USER, Emulator, Level},
-    has, tls,
+    has, merge_spec, tls,
 };
 
 fn resource_for(emu: &Emulator, realm: &str) -> String {
@@ -65,10 +65,7 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     let session = crate::support::admin_session(&emu);
     let mut obj = crate::support::fixture("basic.yaml");
     obj.spec.keycloak.url = Some(emu.base_url.clone());
-    obj.spec.client = Some(omkc::crd::ClientSpec {
-        client_id: Some("open-metadata".into()),
-        ..Default::default()
-    });
+    merge_spec(&mut obj, json!({"client": {"clientId": "open-metadata"}}));
     obj.metadata.namespace = Some("openmetadata".into());
     // Made by the resource with its uid; the file has none: the client is still its own.
     assert!(obj.metadata.uid.is_some());

@@ -12,7 +12,7 @@ use crate::support::{
     apiserver::{ApiServer, Request},
     b64, decode,
     emulator::Emulator,
-    has, keycloak_sync, unmade_secret, unmade_status,
+    has, keycloak_sync, merge_spec, unmade_secret, unmade_status,
 };
 use kube::{
     core::DeserializeGuard,
@@ -168,10 +168,7 @@ async fn a_new_resource_gets_finalizer_client_secret_status_and_one_event_in_one
     let obj = resource(&emu.base_url, |o| {
         o.metadata.labels =
             Some([("app.kubernetes.io/instance".into(), "argocd-app".into())].into());
-        o.spec.secret = Some(omkc::crd::OutputSecretSpec {
-            labels: [("team".to_string(), "data".to_string())].into(),
-            ..Default::default()
-        });
+        merge_spec(o, json!({"secret": {"labels": {"team": "data"}}}));
     });
     let (ctx, api) = setup(&obj, true).await;
     let action = reconcile(guard(&obj), ctx.clone()).await.unwrap();

@@ -65,10 +65,7 @@ async fn a_label_the_api_server_refuses_is_a_permanent_clearly_worded_condition(
     let emu = Emulator::start().await;
     let obj = resource(&emu.base_url, |o| {
         finalized(o);
-        o.spec.secret = Some(omkc::crd::OutputSecretSpec {
-            labels: [("team".to_string(), "a b".to_string())].into(),
-            ..Default::default()
-        });
+        merge_spec(o, json!({"secret": {"labels": {"team": "a b"}}}));
     });
     let (ctx, api) = setup(&obj, true).await;
     let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();

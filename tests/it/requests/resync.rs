@@ -8,10 +8,10 @@ async fn a_converged_resource_with_a_values_config_map_reads_nothing_at_a_resync
     let emu = Emulator::start().await;
     let obj = resource(&emu.base_url, |o| {
         finalized(o);
-        o.spec.openmetadata.values_config_map = Some(omkc::crd::ValuesConfigMapSpec {
-            name: "openmetadata-values".into(),
-            key: None,
-        });
+        merge_spec(
+            o,
+            json!({"openmetadata": {"valuesConfigMap": {"name": "openmetadata-values"}}}),
+        );
     });
     let (ctx, api) = setup(&obj, true).await;
     reconcile(guard(&obj), ctx.clone()).await.unwrap();

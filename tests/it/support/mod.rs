@@ -192,6 +192,13 @@ pub async fn until(api: &ApiServer, what: &str, mut holds: impl FnMut() -> bool)
     eventually(api, what, || std::future::ready(holds().then_some(()))).await
 }
 
+/// Merges these fields into the resource's spec, as a JSON merge patch would.
+pub fn merge_spec(obj: &mut OpenMetadataKeycloakClient, fields: serde_json::Value) {
+    let mut value = serde_json::to_value(&*obj).unwrap();
+    json_patch::merge(&mut value["spec"], &fields);
+    *obj = serde_json::from_value(value).unwrap();
+}
+
 /// Asserts that `text` holds `part`, showing both when it does not.
 #[track_caller]
 pub fn has(text: &str, part: &str) {
