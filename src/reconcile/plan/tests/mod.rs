@@ -111,6 +111,7 @@ fn converged(obj: &OpenMetadataKeycloakClient, uuid: &str) -> OpenMetadataKeyclo
 const SECRET_CREATED: i64 = 1_764_547_200;
 const SECRET_CREATED_RFC3339: &str = "2025-12-01T00:00:00Z";
 
+#[derive(Default)]
 struct Expect {
     body: Option<ClientRepresentation>,
     scopes: Option<Vec<&'static str>>,
@@ -167,11 +168,7 @@ fn the_keycloak_writes_for_each_observation() {
             "as Keycloak reports it after the create: nothing (absent authorization is false)",
             &basic,
             reported.clone(),
-            Expect {
-                body: None,
-                scopes: None,
-                changes: vec![],
-            },
+            Expect::default(),
         ),
         (
             "sets in another order, unmanaged fields and Keycloak's attributes: nothing",
@@ -185,11 +182,7 @@ fn the_keycloak_writes_for_each_observation() {
                     .insert("custom".into(), "x".into());
                 c.description = None;
             }),
-            Expect {
-                body: None,
-                scopes: None,
-                changes: vec![],
-            },
+            Expect::default(),
         ),
         (
             "drifted: exactly the drifted fields are sent",
