@@ -166,50 +166,36 @@ async fn plan_prints_the_client_the_redacted_secret_and_the_helm_values() {
 
 #[tokio::test]
 async fn plan_refuses_bad_input_with_exit_1_and_a_message_naming_the_problem() {
-    let master = std::fs::read_to_string(EXAMPLE)
-        .unwrap()
-        .replace("realm: data-sec", "realm: master");
-    let cases = [
-        (file("master.yaml", &master), "spec.keycloak.realm"),
-        (
-            file("none.yaml", "kind: ConfigMap\napiVersion: v1\n"),
-            "no OpenMetadataKeycloakClient",
-        ),
-        (file("broken.yaml", "spec: [unclosed"), "not YAML or JSON"),
-        (
-            file(
-                "typo.yaml",
-                "apiVersion: omkc.dev/v1alpha1\nkind: OpenMetadataKeycloakClient\nmetadata: {name: x}\nspec: {keycloak: {realm: 5}}\n",
-            ),
-            "document 1",
-        ),
-        (
-            "/does/not/exist.yaml".to_string(),
-            "cannot read /does/not/exist.yaml",
-        ),
-        // Strict, as the API server decodes: a typo is an unknown field, not a silent default.
-        (
-            file(
-                "clientID.yaml",
-                &std::fs::read_to_string(EXAMPLE)
-                    .unwrap()
-                    .replace("clientId: open-metadata", "clientID: open-metadata"),
-            ),
-            "unknown field \"spec.client.clientID\"",
-        ),
-        (
-            file(
-                "norealm.yaml",
-                "apiVersion: omkc.dev/v1alpha1\nkind: OpenMetadataKeycloakClient\nmetadata: {name: x}\nspec: {keycloak: {connectionRef: {name: p}}, openmetadata: {url: 'https://om.example.com'}}\n",
-            ),
-            "spec.keycloak.realm: required",
-        ),
-    ];
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let header =
+        "apiVersion: omkc.dev/v1alpha1\nkind: OpenMetadataKeycloakClient\nmetadata: {name: x}\n";
+    // A file's name: its content, and what the refusal says. The typo of clientID: strict, as
+    // the API server decodes, an unknown field and not a silent default.
+    let files = serde_json::json!({
+        "master.yaml": [example.replace("realm: data-sec", "realm: master"), "spec.keycloak.realm"],
+        "none.yaml": ["kind: ConfigMap\napiVersion: v1\n", "no OpenMetadataKeycloakClient"],
+        "broken.yaml": ["spec: [unclosed", "not YAML or JSON"],
+        "typo.yaml": [format!("{header}spec: {{keycloak: {{realm: 5}}}}\n"), "document 1"],
+        "clientID.yaml": [example.replace("clientId: open-metadata", "clientID: open-metadata"),
+                          "unknown field \"spec.client.clientID\""],
+        "norealm.yaml": [format!("{header}spec: {{keycloak: {{connectionRef: {{name: p}}}}, openmetadata: {{url: 'https://om.example.com'}}}}\n"),
+                         "spec.keycloak.realm: required"]
+    });
+    let mut cases: Vec<(String, String)> = (files.as_object().unwrap().iter())
+        .map(|(name, case)| {
+            (
+                file(name, case[0].as_str().unwrap()),
+                case[1].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let nowhere = "/does/not/exist.yaml";
+    cases.push((nowhere.into(), format!("cannot read {nowhere}")));
     for (path, expected) in cases {
         let out = run(&["plan", "-f", &path], &[]).await;
         assert_eq!(out.code, Some(1), "{path}: {}", out.stderr);
         assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
-        assert!(out.stderr.contains(expected), "{path}: {}", out.stderr);
+        assert!(out.stderr.contains(&expected), "{path}: {}", out.stderr);
         assert!(out.stdout.is_empty());
     }
     run(&["plan"], &[]).await.says(2, &["Usage"]);
