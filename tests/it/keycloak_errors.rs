@@ -29,13 +29,8 @@ async fn a_redirect_is_never_followed_not_even_for_the_token_request() {
         ("/clients", "GET"),
     ] {
         emu.inject_fault(Fault {
-            method: Some(method),
-            path_contains: path.into(),
-            status: 307,
-            body: String::new(),
             headers: vec![("location", format!("{}/elsewhere", emu.base_url))],
-            times: 1,
-            pass: 0,
+            ..Fault::once(Some(method), path, 307, "")
         });
         let err = attempt(&emu, &admin_session(&emu)).await.unwrap_err();
         assert_eq!(
@@ -79,13 +74,8 @@ async fn throttling_carries_retry_after_and_is_transient() {
     let emu = Emulator::start().await;
     for status in [429, 503] {
         emu.inject_fault(Fault {
-            method: Some("GET"),
-            path_contains: "/clients".into(),
-            status,
-            body: String::new(),
             headers: vec![("retry-after", "17".into())],
-            times: 1,
-            pass: 0,
+            ..Fault::once(Some("GET"), "/clients", status, "")
         });
         let err = attempt(&emu, &admin_session(&emu)).await.unwrap_err();
         assert_eq!(err.retry_after(), Some(Duration::from_secs(17)), "{status}");

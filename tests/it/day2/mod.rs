@@ -167,13 +167,8 @@ async fn a_rotation_token_regenerates_exactly_once_even_across_a_restart() {
     // (the first two GETs of the client pass: the lookups of the two rounds), and the next
     // attempt waits longer than the test.
     emu.inject_fault(Fault {
-        method: Some("GET"),
-        path_contains: format!("/clients/{uuid}"),
-        status: 503,
-        body: String::new(),
-        headers: vec![],
-        times: 1,
         pass: 2,
+        ..Fault::once(Some("GET"), &format!("/clients/{uuid}"), 503, "")
     });
     annotate(&api, "omkc.dev/rotate", "2026-11-30");
     eventually(&api, "the interruption", || async {
