@@ -265,8 +265,15 @@ marked() {
     -o jsonpath='{.metadata.annotations.omkc\.dev/secret-checksum}')" ]
 }
 
-# Whether namespace NS holds N Events or more (here only the operator makes them).
-has_events() { [ "$(kubectl -n "$1" get events.events.k8s.io -o name | wc -l)" -ge "$2" ]; }
+# Whether every resource of namespace NS has had the Event of its creation.
+created_events() {
+  local said name
+  said=$(kubectl -n "$1" get events.events.k8s.io \
+    -o jsonpath='{range .items[*]}{.regarding.name}/{.reason}{"\n"}{end}')
+  for name in $(kubectl -n "$1" get omkc -o jsonpath='{.items[*].metadata.name}'); do
+    grep -qx "$name/ClientCreated" <<<"$said" || return 1
+  done
+}
 
 # Converged resources at their next resync (RESYNC_PERIOD, 30 s) on a real API server, as the
 # benchmark counts it: reconciled again (the operator's omkc_reconciliations_total, counted once a
@@ -279,7 +286,7 @@ quiet_resync() { # NAME NS: the instance leading, the resources' namespace
   resources=$(kubectl get omkc -A -o name | wc -l)
   # The reconcile that made one Ready writes its Event after the status `kubectl wait` saw: the
   # window starts once each one's Event is there (CI once counted one as a resync's write).
-  wait_until "the resources' Events" "$1" has_events "$2" "$(kubectl -n "$2" get omkc -o name | wc -l)"
+  wait_until "the resources' Events" "$1" created_events "$2"
   since=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
   before=$(reconciles)
   wait_until "a resync of the converged resources" "$1" resynced
