@@ -81,7 +81,7 @@ fn validate_reads_every_field_of_the_full_fixture() {
 /// The basic fixture with these fields merged into its spec, validated.
 fn with_spec(spec: serde_json::Value) -> Result<Validated, InvalidSpec> {
     let mut obj = serde_json::to_value(fixture("basic.yaml")).unwrap();
-    crate::tests::merge(&mut obj["spec"], spec);
+    json_patch::merge(&mut obj["spec"], &spec);
     validate(&serde_json::from_value(obj).unwrap(), INSTALLATION)
 }
 

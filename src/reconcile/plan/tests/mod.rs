@@ -38,7 +38,7 @@ fn resource() -> OpenMetadataKeycloakClient {
 /// The basic resource with these fields merged into its spec.
 fn with_spec(spec: serde_json::Value) -> OpenMetadataKeycloakClient {
     let mut obj = serde_json::to_value(resource()).unwrap();
-    crate::tests::merge(&mut obj["spec"], spec);
+    json_patch::merge(&mut obj["spec"], &spec);
     serde_json::from_value(obj).unwrap()
 }
 
@@ -79,7 +79,7 @@ fn with_owner(mut c: ObservedClient, owner: Option<&str>) -> ObservedClient {
 /// The client with these fields merged into its representation (`null` removes one).
 fn patched(mut c: ObservedClient, patch: serde_json::Value) -> ObservedClient {
     let mut rep = serde_json::to_value(&c.rep).unwrap();
-    crate::tests::merge(&mut rep, patch);
+    json_patch::merge(&mut rep, &patch);
     c.rep = serde_json::from_value(rep).unwrap();
     c
 }
