@@ -1,7 +1,9 @@
 //! The offline commands decode a manifest as strictly as the API server does with
 //! `kubectl apply --validate=strict`: every field the CRD's schema does not know, every value of
 //! the wrong type and every required field missing is named by its full path. Without it a typo
-//! (`clientID:`) would pass silently and fall back to a default.
+//! (`clientID:`) would pass silently and fall back to a default. The schema's bounds (lengths,
+//! counts, enums, minimum and maximum) are checked too, so a value the API server refuses is
+//! refused here first. CEL rules are `validate`'s business.
 
 use serde_json::Value;
 
@@ -58,6 +60,7 @@ fn walk(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
         ));
         return;
     }
+    bounds(value, schema, path, out);
     match value {
         Value::Object(map) => {
             for required in schema["required"].as_array().into_iter().flatten() {
@@ -91,6 +94,43 @@ fn walk(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
             }
         }
         _ => {}
+    }
+}
+
+/// The schema's bounds on `value`, which already has the schema's type. Lengths count
+/// characters (Unicode code points), as the API server's validator does.
+fn bounds(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
+    let (size, unit, min, max) = match value {
+        Value::String(s) => (s.chars().count(), "characters", "minLength", "maxLength"),
+        Value::Array(a) => (a.len(), "items", "minItems", "maxItems"),
+        Value::Object(m) => (m.len(), "entries", "minProperties", "maxProperties"),
+        _ => (0, "", "", ""),
+    };
+    if let Some(max) = schema[max].as_u64().filter(|&max| size as u64 > max) {
+        out.push(format!("{path}: {size} {unit}, more than {max}"));
+    }
+    if let Some(min) = schema[min].as_u64().filter(|&min| (size as u64) < min) {
+        out.push(format!("{path}: {size} {unit}, fewer than {min}"));
+    }
+    if let Some(allowed) = schema["enum"].as_array().filter(|a| !a.contains(value)) {
+        let allowed: Vec<String> = allowed.iter().map(Value::to_string).collect();
+        out.push(format!(
+            "{path}: {value} is not one of {}",
+            allowed.join(", ")
+        ));
+    }
+    let number = value.as_f64();
+    if let Some(min) = schema["minimum"]
+        .as_f64()
+        .filter(|&m| number.is_some_and(|n| n < m))
+    {
+        out.push(format!("{path}: {value} is less than {min}"));
+    }
+    if let Some(max) = schema["maximum"]
+        .as_f64()
+        .filter(|&m| number.is_some_and(|n| n > m))
+    {
+        out.push(format!("{path}: {value} is more than {max}"));
     }
 }
 
@@ -138,6 +178,35 @@ mod tests {
         );
         let port = problems(&json!({"port": 1.5}), &schema);
         assert_eq!(port, ["port: expected an integer or a string, got number"]);
+        let bounded = json!({"type": "object", "maxProperties": 2, "properties": {
+            "s": {"type": "string", "minLength": 2, "maxLength": 3},
+            "a": {"type": "array", "minItems": 1, "maxItems": 1, "items": {"type": "integer"}},
+            "e": {"type": "string", "enum": ["Delete", "Retain"]},
+            "n": {"type": "integer", "minimum": 0.0, "maximum": 10.0}
+        }});
+        let at_the_bounds = json!({"s": "ééé", "a": [1]});
+        assert_eq!(problems(&at_the_bounds, &bounded), Vec::<String>::new());
+        let past = json!({"s": "é", "a": [1, 2], "e": "Keep", "n": 11});
+        assert_eq!(
+            problems(&past, &bounded),
+            [
+                ": 4 entries, more than 2",
+                "a: 2 items, more than 1",
+                "e: \"Keep\" is not one of \"Delete\", \"Retain\"",
+                "n: 11 is more than 10",
+                "s: 1 characters, fewer than 2",
+            ]
+        );
+        let under = json!({"s": "abcd", "a": [], "n": -1});
+        assert_eq!(
+            problems(&under, &bounded),
+            [
+                ": 3 entries, more than 2",
+                "a: 0 items, fewer than 1",
+                "n: -1 is less than 0",
+                "s: 4 characters, more than 3",
+            ]
+        );
         for port in [json!(-1), json!(u64::MAX)] {
             assert_eq!(
                 problems(&json!({ "port": port }), &schema),
@@ -155,7 +224,8 @@ mod tests {
                 "keycloak": {"url": "https://kc.example.com", "credentialsSecretRef": {"name": "kc"}},
                 "openmetadata": {"url": "https://om.example.com", "extraRedirectUris": [5]},
                 "client": {"clientID": "typo", "adoptExisting": "yes"},
-                "secret": {"labels": {"team": "data"}}
+                "secret": {"labels": {"team": "data", "long": "x".repeat(64)}},
+                "deletionPolicy": "Keep"
             }
         });
         let found = problems(&manifest, &schema());
@@ -164,8 +234,10 @@ mod tests {
             [
                 "spec.client.adoptExisting: expected boolean, got string",
                 "unknown field \"spec.client.clientID\"",
+                "spec.deletionPolicy: \"Keep\" is not one of \"Delete\", \"Retain\"",
                 "spec.keycloak.realm: required",
                 "spec.openmetadata.extraRedirectUris[0]: expected string, got integer",
+                "spec.secret.labels.long: 64 characters, more than 63",
             ]
         );
         let fine = json!({

@@ -170,7 +170,7 @@ async fn plan_refuses_bad_input_with_exit_1_and_a_message_naming_the_problem() {
     let header =
         "apiVersion: omkc.dev/v1alpha1\nkind: OpenMetadataKeycloakClient\nmetadata: {name: x}\n";
     // A file's name: its content, and what the refusal says. The typo of clientID: strict, as
-    // the API server decodes, an unknown field and not a silent default.
+    // the API server decodes, an unknown field and not a silent default; an enum, as it bounds.
     let files = serde_json::json!({
         "master.yaml": [example.replace("realm: data-sec", "realm: master"), "spec.keycloak.realm"],
         "none.yaml": ["kind: ConfigMap\napiVersion: v1\n", "no OpenMetadataKeycloakClient"],
@@ -178,6 +178,8 @@ async fn plan_refuses_bad_input_with_exit_1_and_a_message_naming_the_problem() {
         "typo.yaml": [format!("{header}spec: {{keycloak: {{realm: 5}}}}\n"), "document 1"],
         "clientID.yaml": [example.replace("clientId: open-metadata", "clientID: open-metadata"),
                           "unknown field \"spec.client.clientID\""],
+        "keep.yaml": [example.replace("deletionPolicy: Delete", "deletionPolicy: Keep"),
+                      "spec.deletionPolicy: \"Keep\" is not one of \"Delete\", \"Retain\""],
         "norealm.yaml": [format!("{header}spec: {{keycloak: {{connectionRef: {{name: p}}}}, openmetadata: {{url: 'https://om.example.com'}}}}\n"),
                          "spec.keycloak.realm: required"]
     });
