@@ -3,7 +3,7 @@
 mod check;
 mod offline;
 mod run;
-mod strict;
+pub mod strict;
 mod target;
 
 use std::time::Duration;

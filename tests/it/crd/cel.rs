@@ -32,8 +32,9 @@ pub(super) fn cel(
         .map_err(|e| e.to_string())
 }
 
-/// Whether the `K` object `new` is admitted (as created, or as an update of `old`): by the CEL
-/// engine for the fake API server, which does not evaluate rules itself, or by a Kubernetes
+/// Whether the `K` object `new` is admitted (as created, or as an update of `old`): for the fake
+/// API server, which judges neither schema nor rules itself, by the offline commands' schema
+/// checker and then the CEL engine, or by a Kubernetes
 /// release's own CEL validator where `OMKC_TEST_CEL_CHECKER` names one ([`release_checker`]); by
 /// a real API server's own admission (schema, CEL rules, transition rules), asked with a dry
 /// run, for `real_kubernetes` (the earlier version is stored for it, then deleted). A refusal is
@@ -45,6 +46,12 @@ async fn admit_as<K: kube::Resource<DynamicType = ()> + CustomResourceExt>(
 ) -> Result<(), String> {
     let crd = crd_of::<K>();
     if cluster.fake_server().is_some() {
+        // The schema first, as the API server's validator does: by the offline commands' own
+        // checker (what `plan` refuses), which `the_schemas_bounds` holds to a real API server.
+        let problems = omkc::cli::strict::problems(new, schema_of(&crd));
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
         if let Some(checker) = std::env::var_os("OMKC_TEST_CEL_CHECKER") {
             return release_checker(&checker, json!({"crd": crd, "new": new, "old": old}));
         }
@@ -271,3 +278,47 @@ both_apiservers!(cel_makes_realm_and_client_id_immutable, |cluster| {
     harmless.spec.client.as_mut().unwrap().name = Some("New name".into());
     admit(cluster, &harmless, Some(&old)).await.unwrap();
 });
+
+// The schema's bounds, at and past each kind of bound: `plan`'s checker on the fake API server
+// and the API server's own validator on a real one must refuse the same values, by path.
+both_apiservers!(
+    the_schemas_bounds_are_judged_as_the_api_server_does,
+    |cluster| {
+        let admit_with = |fields: Value| {
+            let mut obj = as_json(&fixture("basic.yaml"));
+            json_patch::merge(&mut obj["spec"], &fields);
+            async move { admit_as::<OpenMetadataKeycloakClient>(cluster, &obj, None).await }
+        };
+        let labels = |n: usize, value: &str| {
+            let labels: serde_json::Map<_, _> =
+                (0..n).map(|i| (format!("l{i}"), json!(value))).collect();
+            json!({"secret": {"labels": labels}})
+        };
+        let uris = |n: usize| json!({"openmetadata": {"extraRedirectUris": (0..n).map(|i| format!("https://om{i}.example.com/callback")).collect::<Vec<_>>()}});
+        admit_with(labels(32, &"x".repeat(63))).await.unwrap();
+        admit_with(uris(32)).await.unwrap();
+        // Characters, not bytes (the API server says "bytes" but counts code points).
+        admit_with(labels(1, &"é".repeat(63))).await.unwrap();
+        admit_with(json!({"deletionPolicy": "Retain"}))
+            .await
+            .unwrap();
+        refused(
+            admit_with(labels(1, &"x".repeat(64))).await,
+            "spec.secret.labels.l0",
+        );
+        refused(admit_with(labels(33, "x")).await, "spec.secret.labels");
+        refused(
+            admit_with(uris(33)).await,
+            "spec.openmetadata.extraRedirectUris",
+        );
+        refused(
+            admit_with(json!({"deletionPolicy": "Keep"})).await,
+            "spec.deletionPolicy",
+        );
+        let empty = json!({"keycloak": {"credentialsSecretRef": {"name": ""}}});
+        refused(
+            admit_with(empty).await,
+            "spec.keycloak.credentialsSecretRef.name",
+        );
+    }
+);
