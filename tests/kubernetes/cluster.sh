@@ -265,34 +265,41 @@ marked() {
     -o jsonpath='{.metadata.annotations.omkc\.dev/secret-checksum}')" ]
 }
 
-# Whether every resource of namespace NS has had the Event of its creation.
-created_events() {
-  local said name
-  said=$(kubectl -n "$1" get events.events.k8s.io \
+# Whether the Deployment openmetadata of namespace NS was restarted: its pod template carries the
+# Secret's checksum.
+restarted() {
+  [ -n "$(kubectl -n "$1" get deployment openmetadata \
+    -o jsonpath='{.spec.template.metadata.annotations.omkc\.dev/secret-checksum}')" ]
+}
+
+# Whether namespace NS has each Event RESOURCE/REASON given.
+said() {
+  local ns=$1 events
+  events=$(kubectl -n "$ns" get events.events.k8s.io \
     -o jsonpath='{range .items[*]}{.regarding.name}/{.reason}{"\n"}{end}')
-  for name in $(kubectl -n "$1" get omkc -o jsonpath='{.items[*].metadata.name}'); do
-    grep -qx "$name/ClientCreated" <<<"$said" || return 1
-  done
+  shift
+  for event in "$@"; do grep -qx "$event" <<<"$events" || return 1; done
 }
 
 # Converged resources at their next resync (RESYNC_PERIOD, 30 s) on a real API server, as the
 # benchmark counts it: reconciled again (the operator's omkc_reconciliations_total, counted once a
 # reconcile has ended, as many more as there are resources in the cluster), and not one write.
-quiet_resync() { # NAME NS: the instance leading, the resources' namespace
+quiet_resync() { # NAME NS RESOURCE/REASON...: the instance leading, the resources' namespace,
+  # the Events the last change made
   local metrics since before writes resources
   metrics="http://$(grep -o 'http_address=[0-9.:]*' "$RUN/$1.log" | head -n 1 | cut -d= -f2)/metrics"
   reconciles() { curl -fsS "$metrics" | awk '/^omkc_reconciliations_total/ {n += $2} END {print n + 0}'; }
   resynced() { [ "$(reconciles)" -ge $((before + resources)) ]; }
   resources=$(kubectl get omkc -A -o name | wc -l)
   # The reconcile that made one Ready writes its Event after the status `kubectl wait` saw: the
-  # window starts once each one's Event is there (CI once counted one as a resync's write).
-  wait_until "the resources' Events" "$1" created_events "$2"
+  # window starts once each Event is there (CI once counted one as a resync's write).
+  wait_until "the Events ${*:3}" "$1" said "${@:2}"
   since=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
   before=$(reconciles)
   wait_until "a resync of the converged resources" "$1" resynced
   writes=$(operator_writes "$since")
   [ -z "$writes" ] || { printf 'writes in a converged resync:\n%s\n' "$writes" >&2; return 1; }
-  echo "failover: the $resources converged resources' next resync reconciled them and wrote nothing" >&2
+  echo "failover: after ${*:3}, the $resources converged resources' next resync reconciled them and wrote nothing" >&2
 }
 
 # The requests of the audit log that used an API the release deprecates (the API server marks
@@ -397,7 +404,12 @@ EOF
   echo "failover: the standby made two new resources Ready" >&2
   # The Deployment marked with the first Secret's checksum (a baseline: its pods are left alone).
   wait_until "the Deployment marked" standby marked $ns
-  quiet_resync standby $ns || return 1
+  quiet_resync standby $ns openmetadata/ClientCreated through-connection/ClientCreated || return 1
+  # A rotation on demand: a new secret, the Deployment's pods rolled (one Event says both); then
+  # again, nothing.
+  kubectl -n $ns annotate omkc/openmetadata omkc.dev/rotate=failover-1 >/dev/null
+  wait_until "the Deployment restarted" standby restarted $ns
+  quiet_resync standby $ns openmetadata/SecretRotated || return 1
   kubectl delete namespace $ns --timeout=60s >/dev/null
   kubectl delete clusterkeycloakconnection failover >/dev/null
   kubectl -n omkc-system delete secret keycloak-failover >/dev/null
@@ -405,9 +417,14 @@ EOF
 
 # The real-Kubernetes tests (both_apiservers! scenarios, tests/it/support/apiservers.rs), then
 # the e2e suite (tests/it/e2e/) against this cluster and a real Keycloak.
+# Whatever happens next, the cluster and Keycloak VERSION stop when this script ends (a wait that
+# times out ends it at once; stopping twice is fine).
+stop_all_on_exit() { trap "stop; bash '$ROOT/tests/keycloak/keycloak.sh' stop '$1'" EXIT; }
+
 run_tests() {
   local v=$1 kc t ok=0
   t=$(uptime_s)
+  stop_all_on_exit "$v"
   start >/dev/null
   kc=$(bash "$ROOT/tests/keycloak/keycloak.sh" start "$v" | sed -n 's/^OMKC_TEST_KEYCLOAK_URL=//p')
   [ -n "$kc" ] || die "Keycloak $v did not start"
@@ -421,8 +438,6 @@ run_tests() {
     cargo test --locked --test it -- --ignored real_kubernetes); then
     echo "== the API server's log (last 50 lines):" >&2
     tail -n 50 "$RUN/apiserver.log" >&2
-    stop
-    bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
     die "the real-Kubernetes tests failed on Kubernetes $(kubernetes_version)"
   fi
   # Their namespaces gone first: the operator starts on a cluster without them.
@@ -440,6 +455,9 @@ run_tests() {
     echo "== the API server's log (last 50 lines):" >&2
     tail -n 50 "$RUN/apiserver.log" >&2
   fi
+  # Stopped before the checks of their logs (stopping must not warn either).
+  stop
+  bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
   # No request of the operator's (nor of the tests') used an API the release deprecates.
   if [ "$ok" = 1 ] && deprecated_requests | grep . >&2; then
     echo "== a deprecated API was requested (above, from the API server's audit log)" >&2
@@ -456,8 +474,6 @@ run_tests() {
     echo "== a credential is in the operator's log ($RUN/operator.log, $RUN/standby.log)" >&2
     ok=0
   fi
-  stop
-  bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
   [ "$ok" = 1 ] || die "the e2e suite failed on Kubernetes $(kubernetes_version) and Keycloak $v"
   echo "the real-Kubernetes tests and the e2e suite passed on Kubernetes $(kubernetes_version) and Keycloak $v in $(($(uptime_s) - t)) s" >&2
 }
@@ -471,6 +487,7 @@ PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
 run_helm() {
   local v=$1 kc t crds
   t=$(uptime_s)
+  stop_all_on_exit "$v"
   start bare >/dev/null
   kc=$(bash "$ROOT/tests/keycloak/keycloak.sh" start "$v" | sed -n 's/^OMKC_TEST_KEYCLOAK_URL=//p')
   [ -n "$kc" ] || die "Keycloak $v did not start"
@@ -485,8 +502,6 @@ run_helm() {
     "${PYTHON:-python3}" "$ROOT/tests/kubernetes/helm.py"; then
     echo "== the operator's log (last 100 lines):" >&2
     tail -n 100 "$RUN/helm-operator.log" >&2 2>/dev/null || true
-    stop
-    bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
     die "the Helm release failed on Kubernetes $(kubernetes_version) and Keycloak $v"
   fi
   stop
