@@ -13,6 +13,7 @@
 #   tests/keycloak/keycloak.sh fetch|versions      fetch every CI version / list them
 #   tests/keycloak/keycloak.sh minors              run the tests against every version listed,
 #                                                  one minor after another; say which failed
+#                                                  (OMKC_KEYCLOAK_JAVA: which JDK, see below)
 #
 # VERSION defaults to the versions tests/keycloak/versions marks `ci`. The distribution comes
 # from Maven Central only (`mvn dependency:get` of org.keycloak:keycloak-quarkus-dist, cached in
@@ -27,7 +28,9 @@
 # hence the in-memory database and a transaction timeout of a day, set as the Quarkus property
 # every version here reads (26.6 and 26.7 would rather have their own option and say so in their
 # log; 26.0 has none). `pause` checks it (run by hand on 26.0 and 26.7). Each version runs on the
-# newest JDK under /usr/lib/jvm (or JAVA_HOME) that the versions file allows for it.
+# newest JDK under /usr/lib/jvm (or JAVA_HOME) that the versions file allows for it; with
+# OMKC_KEYCLOAK_JAVA=lowest or highest, on the JDK of exactly that bound of its range, or not at
+# all (`minors` run twice so checks both bounds of every line).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -49,20 +52,31 @@ java_range() { # VERSION -> "min max"
   awk -v v="$1" '$1 == v {print $2, $3}' "$HERE/versions"
 }
 
-# The newest JDK whose major version lies in [min, max].
+# The newest JDK whose major version lies in [min, max] (with OMKC_KEYCLOAK_JAVA=lowest or
+# highest, one of exactly min or max).
 pick_java() {
   local min=$1 max=$2 best="" best_major=0 home major
+  case "${OMKC_KEYCLOAK_JAVA:-newest}" in
+    newest) ;;
+    lowest) max=$min ;;
+    highest) min=$max ;;
+    *) die "OMKC_KEYCLOAK_JAVA is newest, lowest or highest, not '$OMKC_KEYCLOAK_JAVA'" ;;
+  esac
   for home in ${JAVA_HOME:-} /usr/lib/jvm/*; do
     [ -x "$home/bin/java" ] || continue
-    major=$("$home/bin/java" -XshowSettings:properties -version 2>&1 \
-      | awk -F= '/java.specification.version/ {gsub(/ /, "", $2); print $2}')
+    major=$(java_major "$home")
     [ -n "$major" ] || continue
     if [ "$major" -ge "$min" ] && [ "$major" -le "$max" ] && [ "$major" -gt "$best_major" ]; then
       best=$home best_major=$major
     fi
   done
-  [ -n "$best" ] || die "no JDK between $min and $max under /usr/lib/jvm (Keycloak needs one)"
+  [ -n "$best" ] || die "no JDK of Java $min to $max in JAVA_HOME or under /usr/lib/jvm (Keycloak needs one)"
   echo "$best"
+}
+
+java_major() { # JAVA_HOME -> its Java major version
+  "$1/bin/java" -XshowSettings:properties -version 2>&1 \
+    | awk -F= '/java.specification.version/ {gsub(/ /, "", $2); print $2}'
 }
 
 fetch() { # VERSION -> unpacked home
@@ -148,7 +162,7 @@ start() {
   until curl -fsS --cacert "$run/ca.pem" "https://127.0.0.1:$mport/health/ready" >/dev/null 2>&1; do
     if ! kill -0 "$(cat "$run/pid")" 2>/dev/null; then
       tail -n 60 "$run/log" >&2
-      die "Keycloak $v exited during start-up (Java $(basename "$java")); its log is above"
+      die "Keycloak $v exited during start-up (Java $(java_major "$java") in $java); its log is above"
     fi
     if [ $(($(uptime_s) - t)) -gt "$STARTUP_LIMIT" ]; then
       tail -n 60 "$run/log" >&2
@@ -157,7 +171,7 @@ start() {
     fi
     sleep 1
   done
-  echo "Keycloak $v: ready in $(($(uptime_s) - t)) s on http://127.0.0.1:$port (Java: $(basename "$java"), log: $run/log)" >&2
+  echo "Keycloak $v: ready in $(($(uptime_s) - t)) s on http://127.0.0.1:$port (Java $(java_major "$java") in $java, log: $run/log)" >&2
   echo "OMKC_TEST_KEYCLOAK_URL=http://127.0.0.1:$port"
 }
 
