@@ -100,12 +100,23 @@ fn walk(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
 /// The schema's bounds on `value`, which already has the schema's type. Lengths count
 /// characters (Unicode code points), as the API server's validator does.
 fn bounds(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
-    let (size, unit, min, max) = match value {
-        Value::String(s) => (s.chars().count(), "characters", "minLength", "maxLength"),
-        Value::Array(a) => (a.len(), "items", "minItems", "maxItems"),
-        Value::Object(m) => (m.len(), "entries", "minProperties", "maxProperties"),
-        _ => (0, "", "", ""),
+    let (size, units, min, max) = match value {
+        Value::String(s) => (
+            s.chars().count(),
+            ["character", "characters"],
+            "minLength",
+            "maxLength",
+        ),
+        Value::Array(a) => (a.len(), ["item", "items"], "minItems", "maxItems"),
+        Value::Object(m) => (
+            m.len(),
+            ["entry", "entries"],
+            "minProperties",
+            "maxProperties",
+        ),
+        _ => (0, ["", ""], "", ""),
     };
+    let unit = units[usize::from(size != 1)];
     if let Some(max) = schema[max].as_u64().filter(|&max| size as u64 > max) {
         out.push(format!("{path}: {size} {unit}, more than {max}"));
     }
@@ -194,7 +205,7 @@ mod tests {
                 "a: 2 items, more than 1",
                 "e: \"Keep\" is not one of \"Delete\", \"Retain\"",
                 "n: 11 is more than 10",
-                "s: 1 characters, fewer than 2",
+                "s: 1 character, fewer than 2",
             ]
         );
         let under = json!({"s": "abcd", "a": [], "n": -1});
