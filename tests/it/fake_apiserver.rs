@@ -1,7 +1,7 @@
 //! The fake API server's claims about a real one (`support/apiserver/`), each run against both:
 //! server-side apply's ownership, removals and conflicts, which the operator's writes of its
-//! Secrets and ConfigMaps rest on; and a custom resource's status subresource and generation,
-//! which its status and `observedGeneration` rest on.
+//! Secrets and ConfigMaps rest on; a custom resource's status subresource and generation,
+//! which its status and `observedGeneration` rest on; and its schema, which `plan` checks too.
 
 use crate::support::has;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -118,5 +118,51 @@ both_apiservers!(
         assert_eq!(generation(&marked), 3);
         cluster.set_finalizers("om", json!(null)).await;
         assert!(api.get_opt("om").await.unwrap().is_none());
+    }
+);
+
+both_apiservers!(
+    /// What `plan` and the CRD's bounds rest on: the schema judges every write of a custom
+    /// resource, its status too, and drops what it does not know.
+    a_custom_resource_is_held_to_its_schema,
+    |cluster| {
+        let resource = kube::api::ApiResource::erase::<OpenMetadataKeycloakClient>(&());
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(cluster.admin(), cluster.namespace(), &resource);
+        let refusal = |answer: Result<kube::api::DynamicObject, kube::Error>| match answer {
+            Err(kube::Error::Api(s)) => (s.code, s.message),
+            other => panic!("admitted: {other:?}"),
+        };
+        let mut resource = json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+            "metadata": {"name": "om"},
+            "spec": {
+                "keycloak": {"url": "http://keycloak.example", "realm": "data-sec",
+                             "credentialsSecretRef": {"name": "kc"}},
+                "openmetadata": {"url": "https://openmetadata.example.com"},
+                "secret": {"labels": {"team": "x".repeat(64)}}
+            }
+        });
+        let post = PostParams::default();
+        let as_object = |r: &Value| serde_json::from_value(r.clone()).unwrap();
+        let (code, said) = refusal(api.create(&post, &as_object(&resource)).await);
+        assert_eq!(code, 422);
+        has(&said, "spec.secret.labels.team");
+        // Created with a field it does not know: kept out, not refused.
+        resource["spec"]["secret"] = json!({"labels": {"team": "data"}, "lables": {"typo": "x"}});
+        let created = api.create(&post, &as_object(&resource)).await.unwrap();
+        assert_eq!(created.data["spec"]["secret"], json!({"labels": {"team": "data"}}));
+        let params = PatchParams::default();
+        let keep = Patch::Merge(json!({"spec": {"deletionPolicy": "Keep"}}));
+        let (code, said) = refusal(api.patch("om", &params, &keep).await);
+        assert_eq!(code, 422);
+        has(&said, "spec.deletionPolicy");
+        let wrong = json!({"status": {"observedGeneration": "one"}});
+        let (code, said) = refusal(api.patch_status("om", &params, &Patch::Merge(wrong)).await);
+        assert_eq!(code, 422);
+        has(&said, "observedGeneration"); // 1.30 leaves out "status."; 1.37 says it
+        let status = json!({"status": {"observedGeneration": 1, "unknown": true}});
+        let patched = api.patch_status("om", &params, &Patch::Merge(status)).await;
+        assert_eq!(patched.unwrap().data["status"], json!({"observedGeneration": 1}));
     }
 );

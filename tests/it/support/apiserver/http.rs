@@ -269,7 +269,8 @@ pub(super) async fn handle(
             }
             let invalid = match kind {
                 "Event" => invalid_event(&object, None, &name),
-                _ => invalid_labels(&object, kind, &name),
+                _ => invalid_labels(&object, kind, &name)
+                    .or_else(|| invalid_custom(&mut object, None, kind, &name)),
             };
             if let Some(invalid) = invalid {
                 return status(422, "Invalid", invalid);

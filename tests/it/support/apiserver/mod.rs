@@ -384,4 +384,4 @@ mod verbs;
 
 use http::{fields_match, handle, labels_match, status};
 use store::{Path, invalid_labels};
-use validation::invalid_event;
+use validation::{invalid_custom, invalid_event};

@@ -161,3 +161,80 @@ fn legacy(event: &Value) -> Option<String> {
     }
     None
 }
+
+/// The structural schema of each custom resource kind the operator defines, from its CRD.
+static SCHEMAS: std::sync::LazyLock<Vec<(&'static str, Value)>> = std::sync::LazyLock::new(|| {
+    use kube::CustomResourceExt;
+    let schema = |crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition| {
+        let version = &crd.spec.versions[0];
+        serde_json::to_value(&version.schema.as_ref().unwrap().open_api_v3_schema).unwrap()
+    };
+    vec![
+        (
+            "OpenMetadataKeycloakClient",
+            schema(omkc::crd::OpenMetadataKeycloakClient::crd()),
+        ),
+        (
+            "ClusterKeycloakConnection",
+            schema(omkc::crd::ClusterKeycloakConnection::crd()),
+        ),
+    ]
+});
+
+/// A custom resource as the API server admits it against its CRD's schema (created, or updated
+/// from `old`): fields the schema does not know pruned (the default `fieldValidation`, Warn,
+/// keeps the request and drops them), then every refusal of a type, a required field or a bound,
+/// by path (the offline commands' checker, which `crd::cel::the_schemas_bounds_…` holds to a
+/// real API server). The status subresource's writes too: the whole object is validated. An
+/// update is ratcheted as from 1.30: what `old` already broke the same way is let through (a
+/// resource stored under an older schema can still lose its finalizer), a little more than the
+/// API server, which also wants the offending value unchanged.
+pub(super) fn invalid_custom(
+    object: &mut Value,
+    old: Option<&Value>,
+    kind: &str,
+    name: &str,
+) -> Option<String> {
+    let (_, schema) = SCHEMAS.iter().find(|(k, _)| *k == kind)?;
+    prune(object, schema, true);
+    let ratcheted = old.map_or_else(Vec::new, |old| omkc::cli::strict::problems(old, schema));
+    let mut problems = omkc::cli::strict::problems(object, schema);
+    problems.retain(|p| !ratcheted.contains(p));
+    (!problems.is_empty()).then(|| {
+        format!(
+            "{kind}.omkc.dev {name:?} is invalid: {}",
+            problems.join(", ")
+        )
+    })
+}
+
+/// Drops what `schema` does not know from `value` (the object's own `apiVersion`, `kind` and
+/// `metadata` aside, at the root), as the API server's pruning does.
+fn prune(value: &mut Value, schema: &Value, root: bool) {
+    if schema["x-kubernetes-preserve-unknown-fields"] == true {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            let properties = schema["properties"].as_object();
+            let additional = &schema["additionalProperties"];
+            map.retain(|key, _| {
+                (root && matches!(key.as_str(), "apiVersion" | "kind" | "metadata"))
+                    || properties.is_some_and(|p| p.contains_key(key))
+                    || additional.is_object()
+                    || *additional == true
+            });
+            for (key, child) in map.iter_mut() {
+                match properties.and_then(|p| p.get(key)) {
+                    Some(s) => prune(child, s, false),
+                    None if additional.is_object() => prune(child, additional, false),
+                    None => {}
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| prune(i, &schema["items"], false)),
+        _ => {}
+    }
+}

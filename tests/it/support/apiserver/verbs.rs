@@ -179,6 +179,7 @@ pub(super) fn patch(
         }
     };
     let existing = lock.lock().unwrap().objects.get(&route.key(name)).cloned();
+    let updating = existing.is_some();
     let is_apply = content_type.starts_with("application/apply-patch");
     let mut access = vec![route.access("patch")];
     let base = match (existing, is_apply) {
@@ -245,7 +246,7 @@ pub(super) fn patch(
         return status(415, "UnsupportedMediaType", content_type.to_string());
     }
     let is_custom = route.group == "omkc.dev";
-    let object = match route.subresource.as_deref() {
+    let mut object = match route.subresource.as_deref() {
         Some("status") => {
             let mut object = base.clone();
             object["status"] = patched["status"].clone();
@@ -267,7 +268,8 @@ pub(super) fn patch(
     };
     let invalid = match kind {
         "Event" => invalid_event(&object, Some(&base), name),
-        _ => invalid_labels(&object, kind, name),
+        _ => invalid_labels(&object, kind, name)
+            .or_else(|| invalid_custom(&mut object, updating.then_some(&base), kind, name)),
     };
     if let Some(invalid) = invalid {
         return status(422, "Invalid", invalid);
