@@ -193,3 +193,21 @@ mod a_legacy_auth_base_url_works {
         super::legacy_auth_base_url(crate::support::target::Kc::real_at("/auth").await).await
     }
 }
+
+both!(
+    /// A realm whose `frontendUrl` is set (Keycloak behind a public hostname of that realm's
+    /// own) announces it as its issuer, though the operator calls Keycloak by another URL; the
+    /// Admin API still answers there.
+    a_realms_frontend_url_is_the_issuer_it_announces,
+    |kc| {
+        let before = kc.admin_session().issuer(REALM).await.unwrap();
+        assert!(!before.starts_with("https://sso.example.com"), "{before}");
+        kc.set_frontend_url(REALM, "https://sso.example.com/auth").await;
+        let fresh = kc.admin_session();
+        let issuer = fresh.issuer(REALM).await.unwrap();
+        assert_eq!(issuer, format!("https://sso.example.com/auth/realms/{REALM}"));
+        let v = resource_for(&kc, |_| {});
+        sync_keycloak(&fresh, &v).await.unwrap();
+        assert!(kc.client(REALM, "openmetadata").await.is_some());
+    }
+);

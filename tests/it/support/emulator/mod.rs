@@ -145,6 +145,8 @@ pub struct Realm {
     pub default_scopes: Vec<String>,
     /// Ids of the realm's optional client scopes.
     pub optional_scopes: Vec<String>,
+    /// The realm's `frontendUrl` attribute: the base of its issuer, whatever the request's.
+    pub frontend_url: Option<String>,
 }
 
 struct Token {
@@ -319,6 +321,13 @@ impl Emulator {
     /// The issuer's base browsers see (what the discovery document names).
     pub fn set_public_base(&self, base: &str) {
         self.lock().public_base = base.trim_end_matches('/').to_string();
+    }
+
+    /// Sets a realm's `frontendUrl` attribute, as an admin of the console's realm settings does.
+    pub fn set_frontend_url(&self, realm: &str, url: &str) {
+        let mut inner = self.lock();
+        let r = inner.realms.get_mut(realm).expect("realm exists");
+        r.frontend_url = Some(url.trim_end_matches('/').to_string());
     }
 
     /// Removes a client scope from a realm (to provoke `ScopeNotFound`).

@@ -144,6 +144,17 @@ impl Kc {
         }
     }
 
+    /// Sets the realm's `frontendUrl` attribute (the console's realm settings, "Frontend URL").
+    pub async fn set_frontend_url(&self, realm: &str, url: &str) {
+        match &self.backend {
+            Backend::Emulator(e) => e.set_frontend_url(realm, url),
+            Backend::Real { admin, .. } => {
+                let attributes = json!({"attributes": {"frontendUrl": url}});
+                admin.put(&format!("/{realm}"), Some(attributes)).await;
+            }
+        }
+    }
+
     /// Deletes a client scope from the realm.
     pub async fn remove_realm_scope(&self, realm: &str, name: &str) {
         match &self.backend {

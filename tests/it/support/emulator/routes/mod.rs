@@ -39,10 +39,13 @@ pub fn route(
             return token(inner, method, realm, raw);
         }
         ["realms", realm, ".well-known", "openid-configuration"] if *method == Method::GET => {
-            if !inner.realms.contains_key(*realm) {
+            let Some(model) = inner.realms.get(*realm) else {
                 return reply(404, json!({"error": "Realm does not exist"}));
-            }
-            let issuer = format!("{}/realms/{realm}", inner.public_base);
+            };
+            // Keycloak's frontend URL: the realm's `frontendUrl` attribute first, then the
+            // server's hostname (DefaultHostnameProvider / HostnameV2Provider).
+            let base = model.frontend_url.as_ref().unwrap_or(&inner.public_base);
+            let issuer = format!("{base}/realms/{realm}");
             return reply(
                 200,
                 json!({
