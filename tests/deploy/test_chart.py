@@ -462,6 +462,18 @@ def test_rbac_can_be_left_to_the_user():
                               "allowedRealms": ["data-sec"]}]},
             "namespaceSelector",
         ),
+        # A misspelt selector key would reach the API server, which drops what its schema does
+        # not know: the selector would be empty, and the connection open to every namespace.
+        (
+            {"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"},
+                              "allowedRealms": ["data-sec"], "namespaceSelector": {"matchLabel": {"team": "a"}}}]},
+            "matchLabel",
+        ),
+        (
+            {"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"},
+                              "allowedRealms": ["r"] * 65, "namespaceSelector": {}}]},
+            "allowedRealms",
+        ),
     ],
 )
 def test_values_schema_rejects_mistakes(values, fragment):
@@ -572,6 +584,34 @@ def test_the_repository_examples_are_valid():
                 validate_custom_resource(doc)
             else:
                 kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_a_connections_values_are_bounded_as_its_crd_bounds_it():
+    """What `helm install` accepts of a connection the API server admits: each value's bounds at
+    least as tight as the CRD field it fills (connections.yaml: credentialsSecret fills
+    credentialsSecretRef)."""
+    values = json.loads((render.CHART / "values.schema.json").read_text())
+    connection = values["properties"]["connections"]["items"]["properties"]
+    crd = render.crd_schema(render.CONNECTION_CRD)["properties"]["spec"]["properties"]
+    at_most, at_least = ("maxLength", "maxItems", "maxProperties", "maximum"), ("minLength", "minItems", "minimum")
+
+    def compare(value, field, path):
+        for bound in at_most:
+            if bound in field:
+                assert value.get(bound, float("inf")) <= field[bound], f"{path}: {bound}"
+        for bound in at_least:
+            if bound in field:
+                assert value.get(bound, float("-inf")) >= field[bound], f"{path}: {bound}"
+        for key, child in value.get("properties", {}).items():
+            compare(child, field["properties"][key], f"{path}.{key}")
+        if "items" in value:
+            compare(value["items"], field["items"], f"{path}[]")
+        if isinstance(value.get("additionalProperties"), dict):
+            compare(value["additionalProperties"], field["additionalProperties"], f"{path}.*")
+
+    for key, value in connection.items():
+        if key != "name":  # metadata.name, bounded by the API server
+            compare(value, crd["credentialsSecretRef" if key == "credentialsSecret" else key], key)
 
 
 def test_the_values_schema_is_strict_everywhere():
