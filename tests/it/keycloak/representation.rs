@@ -86,28 +86,51 @@ async fn a_null_attribute_does_not_break_parsing() {
 }
 
 /// With the server's `authorization` feature off, `authorizationServicesEnabled` never shows:
-/// the operator says so once instead of sending the same update on every resync.
-#[tokio::test]
-async fn authorization_on_a_server_without_the_feature_is_a_clear_error_not_a_put_per_resync() {
-    let kc = Kc::emulator().await;
-    kc.emulator_only().unwrap().disable_authorization_feature();
-    let v = resource_for(&kc, |o| {
-        merge_spec(o, json!({"client": {"authorizationServicesEnabled": true}}))
-    });
-    let session = kc.admin_session();
-    let err = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(err.reason(), Reason::InvalidSpec, "{err}");
-    assert!(err.to_string().contains("authorization"), "{err}");
-    assert!(!err.is_transient());
-    kc.clear_log().await;
-    let again = sync_keycloak(&session, &v).await.unwrap_err();
-    assert_eq!(again.reason(), Reason::InvalidSpec);
-    assert_eq!(
-        kc.writes(),
-        Vec::<String>::new(),
-        "no PUT on the next attempt"
-    );
+/// the operator says so once instead of sending the same update on every resync. On the
+/// emulator, and by hand on a real Keycloak started without the feature
+/// (`KC_FEATURES_DISABLED=authorization`, docs/contributors/testing.md).
+mod authorization_on_a_server_without_the_feature_is_a_clear_error_not_a_put_per_resync {
+    use super::*;
+
+    async fn scenario(kc: Kc) {
+        let v = resource_for(&kc, |o| {
+            merge_spec(o, json!({"client": {"authorizationServicesEnabled": true}}))
+        });
+        let session = kc.admin_session();
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::InvalidSpec, "{err}");
+        assert!(err.to_string().contains("authorization"), "{err}");
+        assert!(!err.is_transient());
+        kc.clear_log().await;
+        let again = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(again.reason(), Reason::InvalidSpec);
+        assert_eq!(
+            kc.writes(),
+            Vec::<String>::new(),
+            "no PUT on the next attempt"
+        );
+    }
+
+    #[tokio::test]
+    async fn emulator() {
+        let kc = Kc::emulator().await;
+        kc.emulator_only().unwrap().disable_authorization_feature();
+        scenario(kc).await
+    }
+
+    #[tokio::test]
+    #[ignore = "needs a real Keycloak started with KC_FEATURES_DISABLED=authorization (docs/contributors/testing.md)"]
+    async fn on_a_real_server_without_it() {
+        let kc = Kc::real().await;
+        let admin = kc.admin().unwrap();
+        assert!(
+            !admin.feature_enabled("AUTHORIZATION").await,
+            "start Keycloak with KC_FEATURES_DISABLED=authorization"
+        );
+        scenario(kc).await
+    }
 }
+
 both!(
     /// Keycloak keeps no creation time for a secret given rather than generated (an imported
     /// client): with `rotationInterval` the secret's age is unknown, so it is rotated once, and

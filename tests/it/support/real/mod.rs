@@ -114,6 +114,24 @@ impl Admin {
         (status, body)
     }
 
+    /// Whether the server has its feature `name` (e.g. `AUTHORIZATION`) enabled, as its
+    /// `serverinfo` lists them.
+    pub async fn feature_enabled(&self, name: &str) -> bool {
+        let info: Value = (self.http.get(format!("{}/admin/serverinfo", self.url)))
+            .bearer_auth(self.token().await)
+            .send()
+            .await
+            .expect("serverinfo")
+            .json()
+            .await
+            .expect("serverinfo is JSON");
+        let features = info["features"]
+            .as_array()
+            .expect("serverinfo lists features");
+        let feature = features.iter().find(|f| f["name"] == name);
+        feature.expect("the feature is listed")["enabled"] == true
+    }
+
     /// `GET` that must succeed; the body.
     pub async fn get(&self, path: &str) -> Value {
         self.ok(Method::GET, path, None).await
