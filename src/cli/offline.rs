@@ -161,7 +161,7 @@ pub(super) fn read(file: &PathBuf) -> Result<String, Failure> {
 
 /// Document `i` (0-based) decoded as a `K`, as strictly as the API server decodes it: unknown
 /// fields, wrong types and missing fields are errors, by path.
-fn strictly<K>(value: Value, i: usize) -> Result<K, Failure>
+fn strictly<K>(mut value: Value, i: usize) -> Result<K, Failure>
 where
     K: kube::CustomResourceExt + serde::de::DeserializeOwned,
 {
@@ -172,6 +172,7 @@ where
         .as_ref()
         .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
         .unwrap_or_default();
+    super::strict::drop_nulls(&mut value, &schema);
     let problems = super::strict::problems(&value, &schema);
     if !problems.is_empty() {
         return Err(invalid(format!(

@@ -14,6 +14,35 @@ pub fn problems(value: &Value, schema: &Value) -> Vec<String> {
     out
 }
 
+/// Drops each `null` the schema does not allow where it is a field's value, as the API server
+/// prunes them before it validates: `extraRedirectUris:` left empty in YAML is as if absent
+/// (and a required field so left is missing). A field the schema does not know is left for
+/// [`problems`] to name.
+pub fn drop_nulls(value: &mut Value, schema: &Value) {
+    match value {
+        Value::Object(map) => {
+            let properties = schema["properties"].as_object();
+            let additional = &schema["additionalProperties"];
+            let field = |key: &str| {
+                (properties.and_then(|p| p.get(key)))
+                    .or_else(|| additional.is_object().then_some(additional))
+            };
+            map.retain(|key, child| {
+                !child.is_null() || field(key).is_none_or(|s| s["nullable"] == true)
+            });
+            for (key, child) in map.iter_mut() {
+                if let Some(s) = field(key) {
+                    drop_nulls(child, s);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| drop_nulls(i, &schema["items"])),
+        _ => {}
+    }
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -224,6 +253,34 @@ mod tests {
                 Vec::<String>::new()
             );
         }
+    }
+
+    #[test]
+    fn a_null_the_schema_does_not_allow_is_dropped_as_the_api_server_drops_it() {
+        let mut manifest = json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+            "metadata": {"name": "x"},
+            "spec": {
+                "keycloak": {"connectionRef": {"name": "p"}, "realm": null, "publicUrl": null},
+                "openmetadata": {"url": "https://om.example.com", "extraRedirectUris": null},
+                "secret": {"labels": null, "typo": null}
+            }
+        });
+        drop_nulls(&mut manifest, &schema());
+        // Kept: a nullable field's null, and an unknown field (for `problems` to name).
+        let kept = json!({
+            "keycloak": {"connectionRef": {"name": "p"}, "publicUrl": null},
+            "openmetadata": {"url": "https://om.example.com"},
+            "secret": {"typo": null}
+        });
+        assert_eq!(manifest["spec"], kept);
+        assert_eq!(
+            problems(&manifest, &schema()),
+            [
+                "spec.keycloak.realm: required",
+                "unknown field \"spec.secret.typo\""
+            ]
+        );
     }
 
     #[test]

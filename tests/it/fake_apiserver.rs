@@ -148,10 +148,14 @@ both_apiservers!(
         let (code, said) = refusal(api.create(&post, &as_object(&resource)).await);
         assert_eq!(code, 422);
         has(&said, "spec.secret.labels.team");
-        // Created with a field it does not know: kept out, not refused.
+        // Created with a field it does not know, and a null where the schema allows none (a
+        // YAML key left empty): both kept out, not refused.
         resource["spec"]["secret"] = json!({"labels": {"team": "data"}, "lables": {"typo": "x"}});
+        resource["spec"]["openmetadata"]["extraRedirectUris"] = json!(null);
         let created = api.create(&post, &as_object(&resource)).await.unwrap();
         assert_eq!(created.data["spec"]["secret"], json!({"labels": {"team": "data"}}));
+        let openmetadata = json!({"url": "https://openmetadata.example.com"});
+        assert_eq!(created.data["spec"]["openmetadata"], openmetadata);
         let params = PatchParams::default();
         let keep = Patch::Merge(json!({"spec": {"deletionPolicy": "Keep"}}));
         let (code, said) = refusal(api.patch("om", &params, &keep).await);

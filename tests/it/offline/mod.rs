@@ -162,6 +162,16 @@ async fn plan_prints_the_client_the_redacted_secret_and_the_helm_values() {
     run_with(&["plan", "-f", "-", "-n", "team-a"], &[], Some(&text))
         .await
         .says(0, &["OpenMetadataKeycloakClient team-a/openmetadata"]);
+
+    // A key left empty (as a template leaves it) is absent, as the API server takes it.
+    let text = std::fs::read_to_string(EXAMPLE).unwrap().replace(
+        "    url: https://openmetadata.example.com",
+        "    extraRedirectUris:\n    url: https://openmetadata.example.com",
+    );
+    assert!(text.contains("extraRedirectUris:\n"));
+    run_with(&["plan", "-f", "-"], &[], Some(&text))
+        .await
+        .says(0, &["is valid"]);
 }
 
 #[tokio::test]
