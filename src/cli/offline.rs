@@ -172,7 +172,7 @@ where
         .as_ref()
         .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
         .unwrap_or_default();
-    super::strict::drop_nulls(&mut value, &schema);
+    super::strict::normalize(&mut value, &schema);
     let problems = super::strict::problems(&value, &schema);
     if !problems.is_empty() {
         return Err(invalid(format!(

@@ -14,11 +14,20 @@ pub fn problems(value: &Value, schema: &Value) -> Vec<String> {
     out
 }
 
-/// Drops each `null` the schema does not allow where it is a field's value, as the API server
-/// prunes them before it validates: `extraRedirectUris:` left empty in YAML is as if absent
-/// (and a required field so left is missing). A field the schema does not know is left for
+/// `value` as the API server decodes it before it validates: each `null` the schema does not
+/// allow as a field's value dropped (`extraRedirectUris:` left empty in YAML is as if absent, a
+/// required field so left is missing), and a whole number written as one (`5.0`) where the
+/// schema wants an integer stored as the integer. A field the schema does not know is left for
 /// [`problems`] to name.
-pub fn drop_nulls(value: &mut Value, schema: &Value) {
+pub fn normalize(value: &mut Value, schema: &Value) {
+    if schema["type"] == "integer"
+        && value.is_f64()
+        && let Some(n) = value.as_f64()
+        && n.fract() == 0.0
+        && n.abs() < 9.0e15
+    {
+        *value = Value::from(n as i64);
+    }
     match value {
         Value::Object(map) => {
             let properties = schema["properties"].as_object();
@@ -32,13 +41,13 @@ pub fn drop_nulls(value: &mut Value, schema: &Value) {
             });
             for (key, child) in map.iter_mut() {
                 if let Some(s) = field(key) {
-                    drop_nulls(child, s);
+                    normalize(child, s);
                 }
             }
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|i| drop_nulls(i, &schema["items"])),
+            .for_each(|i| normalize(i, &schema["items"])),
         _ => {}
     }
 }
@@ -256,6 +265,20 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_number_is_an_integer_as_the_api_server_decodes_it() {
+        let schema = json!({"type": "object", "properties": {
+            "n": {"type": "integer"}, "f": {"type": "number"}, "a": {"type": "array", "items": {"type": "integer"}}
+        }});
+        let mut value = json!({"n": 5.0, "f": 5.0, "a": [1.0, 2.5]});
+        normalize(&mut value, &schema);
+        assert_eq!(value, json!({"n": 5, "f": 5.0, "a": [1, 2.5]}));
+        assert_eq!(
+            problems(&value, &schema),
+            ["a[1]: expected integer, got number"]
+        );
+    }
+
+    #[test]
     fn a_null_the_schema_does_not_allow_is_dropped_as_the_api_server_drops_it() {
         let mut manifest = json!({
             "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
@@ -266,7 +289,7 @@ mod tests {
                 "secret": {"labels": null, "typo": null}
             }
         });
-        drop_nulls(&mut manifest, &schema());
+        normalize(&mut manifest, &schema());
         // Kept: a nullable field's null, and an unknown field (for `problems` to name).
         let kept = json!({
             "keycloak": {"connectionRef": {"name": "p"}, "publicUrl": null},

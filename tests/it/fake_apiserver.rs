@@ -165,7 +165,8 @@ both_apiservers!(
         let (code, said) = refusal(api.patch_status("om", &params, &Patch::Merge(wrong)).await);
         assert_eq!(code, 422);
         has(&said, "observedGeneration"); // 1.30 leaves out "status."; 1.37 says it
-        let status = json!({"status": {"observedGeneration": 1, "unknown": true}});
+        // A whole number written as one (`1.0`) is the integer.
+        let status = json!({"status": {"observedGeneration": 1.0, "unknown": true}});
         let patched = api.patch_status("om", &params, &Patch::Merge(status)).await;
         assert_eq!(patched.unwrap().data["status"], json!({"observedGeneration": 1}));
     }

@@ -163,13 +163,17 @@ async fn plan_prints_the_client_the_redacted_secret_and_the_helm_values() {
         .await
         .says(0, &["OpenMetadataKeycloakClient team-a/openmetadata"]);
 
-    // A key left empty (as a template leaves it) is absent, as the API server takes it.
+    // A key left empty (as a template leaves it) is absent, and `5.0` where an integer goes is
+    // 5, as the API server takes them.
     let text = std::fs::read_to_string(EXAMPLE).unwrap().replace(
         "    url: https://openmetadata.example.com",
         "    extraRedirectUris:\n    url: https://openmetadata.example.com",
     );
     assert!(text.contains("extraRedirectUris:\n"));
-    run_with(&["plan", "-f", "-"], &[], Some(&text))
+    let limited = connection.replace("  allowedRealms:", "  maxClients: 5.0\n  allowedRealms:");
+    assert!(limited.contains("maxClients: 5.0"));
+    let limited = file("limited.yaml", &limited);
+    run_with(&["plan", "-f", &limited, "-f", "-"], &[], Some(&text))
         .await
         .says(0, &["is valid"]);
 }

@@ -183,7 +183,8 @@ static SCHEMAS: std::sync::LazyLock<Vec<(&'static str, Value)>> = std::sync::Laz
 
 /// A custom resource as the API server admits it against its CRD's schema (created, or updated
 /// from `old`): fields the schema does not know pruned (the default `fieldValidation`, Warn,
-/// keeps the request and drops them), and the nulls it does not allow, then every refusal of a type, a required field or a bound,
+/// keeps the request and drops them), and the rest decoded as it decodes it (nulls it does not
+/// allow dropped, `5.0` stored as `5` where it wants an integer), then every refusal of a type, a required field or a bound,
 /// by path (the offline commands' checker, which `crd::cel::the_schemas_bounds_…` holds to a
 /// real API server). The status subresource's writes too: the whole object is validated. An
 /// update is ratcheted as from 1.30: what `old` already broke the same way is let through (a
@@ -197,7 +198,7 @@ pub(super) fn invalid_custom(
 ) -> Option<String> {
     let (_, schema) = SCHEMAS.iter().find(|(k, _)| *k == kind)?;
     prune(object, schema, true);
-    omkc::cli::strict::drop_nulls(object, schema);
+    omkc::cli::strict::normalize(object, schema);
     let ratcheted = old.map_or_else(Vec::new, |old| omkc::cli::strict::problems(old, schema));
     let mut problems = omkc::cli::strict::problems(object, schema);
     problems.retain(|p| !ratcheted.contains(p));
