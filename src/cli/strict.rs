@@ -3,7 +3,8 @@
 //! the wrong type and every required field missing is named by its full path. Without it a typo
 //! (`clientID:`) would pass silently and fall back to a default. The schema's bounds (lengths,
 //! counts, enums, minimum and maximum) are checked too, so a value the API server refuses is
-//! refused here first. CEL rules are `validate`'s business.
+//! refused here first, and what it takes ([`normalize`]: an empty key, `5.0` for 5) is taken.
+//! CEL rules are `validate`'s business.
 
 use serde_json::Value;
 
