@@ -160,7 +160,8 @@ pub(super) fn read(file: &PathBuf) -> Result<String, Failure> {
 }
 
 /// Document `i` (0-based) decoded as a `K`, as strictly as the API server decodes it: unknown
-/// fields, wrong types and missing fields are errors, by path.
+/// fields, wrong types, missing fields, values past the schema's bounds and a name that is no
+/// Kubernetes name are errors, by path.
 fn strictly<K>(mut value: Value, i: usize) -> Result<K, Failure>
 where
     K: kube::CustomResourceExt + serde::de::DeserializeOwned,
@@ -173,7 +174,13 @@ where
         .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
         .unwrap_or_default();
     super::strict::normalize(&mut value, &schema);
-    let problems = super::strict::problems(&value, &schema);
+    let mut problems = super::strict::problems(&value, &schema);
+    // The one check of metadata the API server makes of every object that can fail here.
+    if let Some(Err(e)) = (value["metadata"]["name"].as_str())
+        .map(|name| crate::validate::check_dns_subdomain("metadata.name", name))
+    {
+        problems.insert(0, e.to_string());
+    }
     if !problems.is_empty() {
         return Err(invalid(format!(
             "document {}: {}",

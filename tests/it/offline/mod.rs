@@ -192,6 +192,8 @@ async fn plan_refuses_bad_input_with_exit_1_and_a_message_naming_the_problem() {
         "typo.yaml": [format!("{header}spec: {{keycloak: {{realm: 5}}}}\n"), "document 1"],
         "clientID.yaml": [example.replace("clientId: open-metadata", "clientID: open-metadata"),
                           "unknown field \"spec.client.clientID\""],
+        "name.yaml": [example.replace("name: openmetadata\n", "name: Open_Metadata\n"),
+                      "metadata.name: \"Open_Metadata\" is not a valid Kubernetes object name"],
         "keep.yaml": [example.replace("deletionPolicy: Delete", "deletionPolicy: Keep"),
                       "spec.deletionPolicy: \"Keep\" is not one of \"Delete\", \"Retain\""],
         "norealm.yaml": [format!("{header}spec: {{keycloak: {{connectionRef: {{name: p}}}}, openmetadata: {{url: 'https://om.example.com'}}}}\n"),
