@@ -117,15 +117,58 @@ pub fn check_realm_name(field: &str, name: &str) -> Result<(), InvalidSpec> {
     }
 }
 
-pub fn check_dns_subdomain(field: &str, name: &str) -> Result<(), InvalidSpec> {
-    let ok = !name.is_empty()
+fn is_dns_subdomain(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 253
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// A label value, or the name part of a label or annotation key (apimachinery's
+/// `IsValidLabelValue`, `IsQualifiedName`): at most 63 characters, alphanumerics with `-`, `_`
+/// and `.` inside.
+fn is_name_part(s: &str) -> bool {
+    s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && s.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+}
+
+/// A label's or an annotation's key and (`label`) a label's value, as the API server checks
+/// them: refused here, before anything is written, not when the Secret is.
+pub(super) fn check_metadata_entry(
+    field: &str,
+    key: &str,
+    label: Option<&str>,
+) -> Result<(), InvalidSpec> {
+    let (prefix, name) = key
+        .rsplit_once('/')
+        .map_or((None, key), |(p, n)| (Some(p), n));
+    if name.is_empty() || !is_name_part(name) || prefix.is_some_and(|p| !is_dns_subdomain(p)) {
+        return Err(invalid(
+            field,
+            format!(
+                "{key:?} is not a valid key: an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+            ),
+        ));
+    }
+    match label {
+        Some(value) if !is_name_part(value) => Err(invalid(
+            &format!("{field}[{key}]"),
+            format!(
+                "{value:?} is not a valid label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub fn check_dns_subdomain(field: &str, name: &str) -> Result<(), InvalidSpec> {
+    if is_dns_subdomain(name) {
         Ok(())
     } else {
         Err(invalid(

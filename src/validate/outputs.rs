@@ -6,7 +6,10 @@ use std::time::Duration;
 use super::{
     DEFAULT_CLIENT_ID_KEY, DEFAULT_CLIENT_SECRET_KEY, DEFAULT_SECRET_NAME, InvalidSpec,
     MIN_ROTATION_INTERVAL, ROTATE_ANNOTATION, SecretTarget, ValuesTarget,
-    fields::{check_dns_subdomain, check_redirect_uri, check_secret_key, non_empty_or},
+    fields::{
+        check_dns_subdomain, check_metadata_entry, check_redirect_uri, check_secret_key,
+        non_empty_or,
+    },
     invalid, is_reserved_metadata_key,
 };
 use crate::crd::{OpenMetadataKeycloakClient, OpenMetadataSpec, OutputSecretSpec};
@@ -45,6 +48,12 @@ pub(super) fn secret_target(out: OutputSecretSpec) -> Result<SecretTarget, Inval
             "spec.secret.clientSecretKey",
             "must differ from spec.secret.clientIdKey",
         ));
+    }
+    for (key, value) in &secret.labels {
+        check_metadata_entry("spec.secret.labels", key, Some(value))?;
+    }
+    for key in secret.annotations.keys() {
+        check_metadata_entry("spec.secret.annotations", key, None)?;
     }
     for key in secret.labels.keys().chain(secret.annotations.keys()) {
         if is_reserved_metadata_key(key) {

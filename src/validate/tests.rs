@@ -91,6 +91,15 @@ fn refused(spec: serde_json::Value) -> String {
 }
 
 #[test]
+fn labels_and_annotations_the_api_server_takes_are_taken() {
+    let labels = json!({"example.com/team": "", "app": "open_metadata.1", "a": "x".repeat(63)});
+    let annotations = json!({"a.b/c_d": " any text ", "checksum": "x".repeat(1000)});
+    let v = with_spec(json!({"secret": {"labels": labels, "annotations": annotations}})).unwrap();
+    assert_eq!(v.secret.labels.len(), 3);
+    assert_eq!(v.secret.annotations.len(), 2);
+}
+
+#[test]
 fn validate_explains_each_bad_input() {
     let letters = "spec.keycloak.realm: may only hold letters, digits, '-', '_' and '.'";
     // [fields of a spec, how its refusal starts]
@@ -118,7 +127,14 @@ fn validate_explains_each_bad_input() {
          "spec.secret.clientSecretKey: must differ"],
         [{"secret": {"clientSecretKey": "has space"}}, "spec.secret.clientSecretKey"],
         [{"secret": {"labels": {"argocd.argoproj.io/instance": "x"}}},
-         "spec.secret: label or annotation \"argocd.argoproj.io/instance\" is reserved"]
+         "spec.secret: label or annotation \"argocd.argoproj.io/instance\" is reserved"],
+        [{"secret": {"labels": {"team": "a b"}}},
+         "spec.secret.labels[team]: \"a b\" is not a valid label value"],
+        [{"secret": {"labels": {"team": "-a"}}}, "spec.secret.labels[team]"],
+        [{"secret": {"labels": {"a b": "x"}}}, "spec.secret.labels: \"a b\" is not a valid key"],
+        [{"secret": {"labels": {"Example.com/team": "x"}}}, "spec.secret.labels: \"Example.com/team\""],
+        [{"secret": {"annotations": {"/x": "any value at all"}}}, "spec.secret.annotations: \"/x\""],
+        [{"secret": {"annotations": {"example.com/": "y"}}}, "spec.secret.annotations"]
     ]);
     for case in cases.as_array().unwrap() {
         let said = refused(case[0].clone());

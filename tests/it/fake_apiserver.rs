@@ -171,3 +171,28 @@ both_apiservers!(
         assert_eq!(patched.unwrap().data["status"], json!({"observedGeneration": 1}));
     }
 );
+
+both_apiservers!(
+    /// What the operator's own checks of a Secret's labels and annotations stand in for.
+    an_objects_labels_and_annotation_keys_are_kubernetes_names,
+    |cluster| {
+        let maps: Api<ConfigMap> = Api::namespaced(cluster.admin(), cluster.namespace());
+        let create = |metadata: Value| {
+            let map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata});
+            let map: ConfigMap = serde_json::from_value(map).unwrap();
+            let maps = maps.clone();
+            async move { maps.create(&PostParams::default(), &map).await }
+        };
+        let refused = |answer: Result<ConfigMap, kube::Error>| match answer {
+            Err(kube::Error::Api(s)) if s.code == 422 => s.message,
+            other => panic!("not refused: {other:?}"),
+        };
+        let said = refused(create(json!({"name": "v", "labels": {"team": "a b"}})).await);
+        has(&said, "metadata.labels: Invalid value: \"a b\"");
+        let said = refused(create(json!({"name": "k", "annotations": {"a b": "x"}})).await);
+        has(&said, "metadata.annotations: Invalid value: \"a b\"");
+        let fine = json!({"name": "ok", "labels": {"example.com/team": "", "app": "open_metadata.1"},
+                          "annotations": {"a.b/c_d": " any text "}});
+        create(fine).await.unwrap();
+    }
+);

@@ -60,8 +60,10 @@ async fn a_secret_the_operator_does_not_own_is_left_alone() {
     assert_eq!(error_policy(guard(&obj), &err, ctx), Action::await_change());
 }
 
+/// A label the API server would refuse on the Secret is refused before anything is written:
+/// no client in Keycloak waiting for a Secret that cannot be.
 #[tokio::test]
-async fn a_label_the_api_server_refuses_is_a_permanent_clearly_worded_condition() {
+async fn a_label_the_api_server_would_refuse_stops_the_reconcile_before_any_write() {
     let emu = Emulator::start().await;
     let obj = resource(&emu.base_url, |o| {
         finalized(o);
@@ -69,16 +71,28 @@ async fn a_label_the_api_server_refuses_is_a_permanent_clearly_worded_condition(
     });
     let (ctx, api) = setup(&obj, true).await;
     let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::InvalidSpec);
+    let note = assert_not_ready(&api, 0, Reason::InvalidSpec, "spec.secret.labels[team]");
+    has(&note, "is not a valid label value");
+    assert!(emu.log().is_empty(), "nothing reached Keycloak");
+    assert!(api.get("v1/secrets", NS, "oidc-secrets").is_none());
+    assert_eq!(error_policy(guard(&obj), &err, ctx), Action::await_change());
+}
+
+/// A write the API server refuses for a reason of its own (here RBAC) is a permanent,
+/// clearly worded condition.
+#[tokio::test]
+async fn a_secret_write_the_api_server_refuses_is_a_permanent_clearly_worded_condition() {
+    let emu = Emulator::start().await;
+    let obj = resource(&emu.base_url, finalized);
+    let (ctx, api) = setup(&obj, true).await;
+    api.forbid("POST v1/secrets");
+    let err = reconcile(guard(&obj), ctx.clone()).await.unwrap_err();
     assert!(!err.is_transient());
     assert_eq!(calls(&api, 0)[0], format!("POST {SECRETS_PATH}"));
-    let note = assert_not_ready(
-        &api,
-        1,
-        Reason::KubernetesRejected,
-        "metadata.labels: Invalid value",
-    );
+    let note = assert_not_ready(&api, 1, Reason::KubernetesRejected, "");
     assert!(
-        note.starts_with("Kubernetes refused to write Secret \"oidc-secrets\" (HTTP 422)"),
+        note.starts_with("Kubernetes refused to write Secret \"oidc-secrets\" (HTTP 403)"),
         "{note}"
     );
     assert!(api.get("v1/secrets", NS, "oidc-secrets").is_none());

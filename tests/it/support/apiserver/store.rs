@@ -249,21 +249,32 @@ fn held(object: &Value) -> bool {
     some(&object["metadata"]["finalizers"]) || some(&object["spec"]["finalizers"])
 }
 
-/// What the apiserver's metadata validation says of the first label it refuses
+/// What the apiserver's metadata validation says of the first label or annotation it refuses
 /// (apimachinery's `ValidateLabels`: a value of at most 63 characters, alphanumerics with `-`,
-/// `_` and `.` inside; a key likewise, with an optional DNS-subdomain prefix and `/`).
+/// `_` and `.` inside; a key likewise, with an optional DNS-subdomain prefix and `/`; an
+/// annotation's key as a label's, `ValidateAnnotations`).
 pub(super) fn invalid_labels(object: &Value, kind: &str, name: &str) -> Option<String> {
-    let labels = object["metadata"]["labels"].as_object()?;
-    for (key, value) in labels {
+    let metadata = &object["metadata"];
+    let keys = ["labels", "annotations"].into_iter().flat_map(|field| {
+        let keys = metadata[field]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.keys());
+        keys.map(move |key| (field, key))
+    });
+    for (field, key) in keys {
         let key_name = key.rsplit_once('/').map_or(key.as_str(), |(_, n)| n);
         let prefix_ok = key.rsplit_once('/').is_none_or(|(p, _)| {
             !p.is_empty() && p.len() <= 253 && p.split('.').all(|l| !l.is_empty() && is_name(l))
         });
         if key_name.is_empty() || !is_name(key_name) || !prefix_ok {
             return Some(format!(
-                "{kind} {name:?} is invalid: metadata.labels: Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+                "{kind} {name:?} is invalid: metadata.{field}: Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
             ));
         }
+    }
+    let labels = metadata["labels"].as_object()?;
+    for value in labels.values() {
         let value = value.as_str().unwrap_or_default();
         if !is_name(value) {
             return Some(format!(
