@@ -33,7 +33,9 @@ fn writes(namespace: &str, name: &str) -> [(reqwest::Method, String, &'static st
             reqwest::Method::PATCH,
             format!("{cr}/status"),
             "application/merge-patch+json",
-            json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Reconciled"}]}}),
+            // Whole, as the schema wants it: the fake API server refuses what a real one refuses.
+            json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Reconciled",
+                   "message": "ready", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}),
         ),
         (
             reqwest::Method::POST,
