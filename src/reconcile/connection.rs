@@ -148,6 +148,13 @@ pub fn of_cluster(
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| DEFAULT_ADMIN_REALM.to_string());
     crate::validate::check_realm_name("spec.adminRealm", &admin_realm).map_err(invalid)?;
+    // Said on the connection's own status too, not only to the resources it would serve.
+    check_selector(&spec.namespace_selector).map_err(|m| {
+        Error::new(
+            Reason::ConnectionInvalid,
+            format!("ClusterKeycloakConnection {name:?}: spec.{m}"),
+        )
+    })?;
     let url = base_url("spec.url", &spec.url).map_err(invalid)?;
     let public_url = spec
         .public_url
@@ -274,12 +281,37 @@ pub fn credentials_allowed(secret: &ObjectMeta, connection: &Connection) -> Resu
     Ok(())
 }
 
+/// What Kubernetes refuses of a label selector (apimachinery's `LabelSelectorAsSelector`): an
+/// operator but `In`, `NotIn`, `Exists` and `DoesNotExist`; no values with `In` or `NotIn`;
+/// values with `Exists` or `DoesNotExist`.
+fn check_selector(selector: &LabelSelector) -> Result<(), String> {
+    for (i, e) in selector.match_expressions.iter().flatten().enumerate() {
+        let has_values = e.values.as_ref().is_some_and(|v| !v.is_empty());
+        let problem = match (e.operator.as_str(), has_values) {
+            ("In" | "NotIn", true) | ("Exists" | "DoesNotExist", false) => continue,
+            ("In" | "NotIn", false) => "values must be given with In and NotIn".to_string(),
+            ("Exists" | "DoesNotExist", true) => {
+                "values must not be given with Exists and DoesNotExist".to_string()
+            }
+            (other, _) => {
+                format!("unknown operator {other:?} (In, NotIn, Exists, DoesNotExist)")
+            }
+        };
+        return Err(format!(
+            "namespaceSelector.matchExpressions[{i}]: {problem}"
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `labels` match a label selector (`matchLabels` and `matchExpressions` with `In`,
-/// `NotIn`, `Exists`, `DoesNotExist`). An unknown operator is an error, never a match.
+/// `NotIn`, `Exists`, `DoesNotExist`). A selector Kubernetes would refuse is an error, never a
+/// match.
 pub fn selector_matches(
     selector: &LabelSelector,
     labels: &BTreeMap<String, String>,
 ) -> Result<bool, Error> {
+    check_selector(selector).map_err(|m| Error::new(Reason::ConnectionInvalid, m))?;
     let by_labels = selector
         .match_labels
         .iter()
@@ -293,15 +325,8 @@ pub fn selector_matches(
             "In" => value.is_some_and(|v| values.contains(v)),
             "NotIn" => value.is_none_or(|v| !values.contains(v)),
             "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            other => {
-                return Err(Error::new(
-                    Reason::ConnectionInvalid,
-                    format!(
-                        "namespaceSelector: unknown operator {other:?} (In, NotIn, Exists, DoesNotExist)"
-                    ),
-                ));
-            }
+            // DoesNotExist: the one operator left once checked.
+            _ => value.is_none(),
         };
     }
     Ok(by_labels && by_expressions)

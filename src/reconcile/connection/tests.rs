@@ -222,12 +222,29 @@ fn label_selectors_match_as_kubernetes_does() {
             "{selector:?}"
         );
     }
-    let bad = json!({"matchExpressions": [{"key": "team", "operator": "Like"}]});
-    let bad: LabelSelector = serde_json::from_value(bad).unwrap();
-    assert_eq!(
-        selector_matches(&bad, &ns).unwrap_err().reason(),
-        Reason::ConnectionInvalid
-    );
+    // [an expression Kubernetes refuses, what is said]
+    let refused = json!([
+        [{"key": "team", "operator": "Like"}, "unknown operator \"Like\""],
+        [{"key": "team", "operator": "in", "values": ["data"]}, "unknown operator \"in\""],
+        [{"key": "team", "operator": "In"}, "values must be given with In and NotIn"],
+        [{"key": "team", "operator": "NotIn", "values": []}, "values must be given"],
+        [{"key": "team", "operator": "Exists", "values": ["data"]}, "values must not be given"]
+    ]);
+    for case in refused.as_array().unwrap() {
+        let bad = json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}, case[0]]});
+        let bad: LabelSelector = serde_json::from_value(bad).unwrap();
+        let err = selector_matches(&bad, &ns).unwrap_err();
+        assert_eq!(err.reason(), Reason::ConnectionInvalid);
+        let said = format!(
+            "namespaceSelector.matchExpressions[1]: {}",
+            case[1].as_str().unwrap()
+        );
+        assert!(err.to_string().starts_with(&said), "{err}");
+        // The connection itself says so, where the platform team looks.
+        let c = connection(json!({"matchExpressions": [case[0]]}), &["data-sec"]);
+        let err = of_cluster(&c, "omkc-system").unwrap_err().to_string();
+        assert!(err.starts_with("ClusterKeycloakConnection \"platform\": spec.namespaceSelector.matchExpressions[0]: "), "{err}");
+    }
 }
 
 #[test]
