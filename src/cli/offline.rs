@@ -250,7 +250,7 @@ fn offline_issuer(v: &Validated, connection: Option<&ClusterKeycloakConnectionSp
 }
 
 /// The ClusterKeycloakConnection called `name` among the documents, decoded as strictly as the
-/// API server would.
+/// API server would, and checked as the operator checks it.
 fn connection_in(text: &str, name: &str) -> Result<Option<ClusterKeycloakConnectionSpec>, Failure> {
     let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
@@ -260,6 +260,9 @@ fn connection_in(text: &str, name: &str) -> Result<Option<ClusterKeycloakConnect
             continue;
         }
         let connection: ClusterKeycloakConnection = strictly(value, i)?;
+        // Where its credentials are is not checked here: any namespace will do.
+        crate::reconcile::connection::of_cluster(&connection, "default")
+            .map_err(|e| invalid(format!("document {}: {e}", i + 1)))?;
         return Ok(Some(connection.spec));
     }
     Ok(None)

@@ -207,6 +207,22 @@ async fn plan_refuses_bad_input_with_exit_1_and_a_message_naming_the_problem() {
             )
         })
         .collect();
+    // A connection the operator would find invalid, named by the resource.
+    let connection = std::fs::read_to_string(CONNECTION).unwrap();
+    let selector =
+        "  namespaceSelector:\n    matchExpressions: [{key: team, operator: in, values: [a]}]\n";
+    let bad = connection
+        .replace("  namespaceSelector:\n", selector)
+        .replace(
+            "    matchLabels:\n      omkc.dev/tenant: \"true\"",
+            "    matchLabels: {}",
+        );
+    assert!(bad.contains("operator: in"), "{bad}");
+    let bad = file("bad-selector.yaml", &format!("{bad}\n---\n{example}"));
+    cases.push((
+        bad,
+        "spec.namespaceSelector.matchExpressions[0]: unknown operator \"in\"".into(),
+    ));
     let nowhere = "/does/not/exist.yaml";
     cases.push((nowhere.into(), format!("cannot read {nowhere}")));
     for (path, expected) in cases {
