@@ -74,14 +74,15 @@ pub struct OutputSecretSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub client_secret_key: Option<String>,
-    /// Extra labels for the Secret. Refused: app.kubernetes.io/managed-by,
-    /// app.kubernetes.io/instance, argocd.argoproj.io/* and omkc.dev/* (the operator's and Argo
-    /// CD's own).
+    /// Extra labels for the Secret, as Kubernetes takes them (a value: at most 63 letters,
+    /// digits, '-', '_' or '.', starting and ending with a letter or digit). Refused:
+    /// app.kubernetes.io/managed-by, app.kubernetes.io/instance, argocd.argoproj.io/* and
+    /// omkc.dev/* (the operator's and Argo CD's own).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 63}))]
     pub labels: BTreeMap<String, String>,
-    /// Extra annotations for the Secret (e.g. a reloader's). Refused: the same keys as for
-    /// labels.
+    /// Extra annotations for the Secret (e.g. a reloader's), keys as Kubernetes takes them.
+    /// Refused: the same keys as for labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 262144}))]
     pub annotations: BTreeMap<String, String>,
