@@ -14,6 +14,9 @@ use super::{
 };
 use crate::crd::{OpenMetadataKeycloakClient, OpenMetadataSpec, OutputSecretSpec};
 
+/// The most bytes a Secret's annotations from the spec may hold, keys and values together.
+const ANNOTATIONS_LIMIT: usize = 262_144 - 4096;
+
 /// Default key of the values YAML in the values ConfigMap.
 pub const DEFAULT_VALUES_KEY: &str = "values.yaml";
 
@@ -54,6 +57,19 @@ pub(super) fn secret_target(out: OutputSecretSpec) -> Result<SecretTarget, Inval
     }
     for key in secret.annotations.keys() {
         check_metadata_entry("spec.secret.annotations", key, None)?;
+    }
+    // The API server's limit for all of an object's annotations (256 KiB, keys and values),
+    // less room for the operator's own on the Secret.
+    let size: usize = (secret.annotations.iter())
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if size > ANNOTATIONS_LIMIT {
+        return Err(invalid(
+            "spec.secret.annotations",
+            format!(
+                "{size} bytes in all, more than {ANNOTATIONS_LIMIT} (the API server takes 262144 in all, and the operator adds its own)"
+            ),
+        ));
     }
     for key in secret.labels.keys().chain(secret.annotations.keys()) {
         if is_reserved_metadata_key(key) {

@@ -134,7 +134,9 @@ fn validate_explains_each_bad_input() {
         [{"secret": {"labels": {"a b": "x"}}}, "spec.secret.labels: \"a b\" is not a valid key"],
         [{"secret": {"labels": {"Example.com/team": "x"}}}, "spec.secret.labels: \"Example.com/team\""],
         [{"secret": {"annotations": {"/x": "any value at all"}}}, "spec.secret.annotations: \"/x\""],
-        [{"secret": {"annotations": {"example.com/": "y"}}}, "spec.secret.annotations"]
+        [{"secret": {"annotations": {"example.com/": "y"}}}, "spec.secret.annotations"],
+        [{"secret": {"annotations": {"a": "x".repeat(200_000), "b": "x".repeat(60_000)}}},
+         "spec.secret.annotations: 260002 bytes in all, more than 258048"]
     ]);
     for case in cases.as_array().unwrap() {
         let said = refused(case[0].clone());
