@@ -29,8 +29,9 @@
 # every version here reads (26.6 and 26.7 would rather have their own option and say so in their
 # log; 26.0 has none). `pause` checks it (run by hand on 26.0 and 26.7). Each version runs on the
 # newest JDK under /usr/lib/jvm (or JAVA_HOME) that the versions file allows for it; with
-# OMKC_KEYCLOAK_JAVA=lowest or highest, on the JDK of exactly that bound of its range, or not at
-# all (`minors` run twice so checks both bounds of every line).
+# OMKC_KEYCLOAK_JAVA=lowest or highest, on the JDK of exactly that end of its range, or not at
+# all (`minors`, run once with each, checks both ends of every line's range). Keycloak's own
+# options pass through as its KC_* variables (KC_FEATURES_DISABLED=..., for a test by hand).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"

@@ -1,4 +1,4 @@
-//! The CEL rules of the CRDs, evaluated by a real CEL engine.
+//! The CEL rules of the CRDs, evaluated by a real CEL engine, and the schema's bounds.
 
 use super::*;
 use omkc::crd::ClusterKeycloakConnection;
@@ -294,7 +294,12 @@ both_apiservers!(
                 (0..n).map(|i| (format!("l{i}"), json!(value))).collect();
             json!({"secret": {"labels": labels}})
         };
-        let uris = |n: usize| json!({"openmetadata": {"extraRedirectUris": (0..n).map(|i| format!("https://om{i}.example.com/callback")).collect::<Vec<_>>()}});
+        let uris = |n: usize| {
+            let uris: Vec<String> = (0..n)
+                .map(|i| format!("https://om{i}.example.com/cb"))
+                .collect();
+            json!({"openmetadata": {"extraRedirectUris": uris}})
+        };
         admit_with(labels(32, &"x".repeat(63))).await.unwrap();
         admit_with(uris(32)).await.unwrap();
         // Characters, not bytes (the API server says "bytes" but counts code points).

@@ -88,7 +88,7 @@ async fn a_null_attribute_does_not_break_parsing() {
 /// With the server's `authorization` feature off, `authorizationServicesEnabled` never shows:
 /// the operator says so once instead of sending the same update on every resync. On the
 /// emulator, and by hand on a real Keycloak started without the feature
-/// (`KC_FEATURES_DISABLED=authorization`, docs/contributors/testing.md).
+/// (`KC_FEATURES_DISABLED=authorization,admin-fine-grained-authz`, docs/contributors/testing.md).
 mod authorization_on_a_server_without_the_feature_is_a_clear_error_not_a_put_per_resync {
     use super::*;
 
@@ -119,13 +119,13 @@ mod authorization_on_a_server_without_the_feature_is_a_clear_error_not_a_put_per
     }
 
     #[tokio::test]
-    #[ignore = "needs a real Keycloak started with KC_FEATURES_DISABLED=authorization (docs/contributors/testing.md)"]
+    #[ignore = "needs a real Keycloak started with KC_FEATURES_DISABLED=authorization,admin-fine-grained-authz (docs/contributors/testing.md)"]
     async fn on_a_real_server_without_it() {
         let kc = Kc::real().await;
         let admin = kc.admin().unwrap();
         assert!(
             !admin.feature_enabled("AUTHORIZATION").await,
-            "start Keycloak with KC_FEATURES_DISABLED=authorization"
+            "start Keycloak with KC_FEATURES_DISABLED=authorization,admin-fine-grained-authz"
         );
         scenario(kc).await
     }

@@ -184,12 +184,13 @@ static SCHEMAS: std::sync::LazyLock<Vec<(&'static str, Value)>> = std::sync::Laz
 /// A custom resource as the API server admits it against its CRD's schema (created, or updated
 /// from `old`): fields the schema does not know pruned (the default `fieldValidation`, Warn,
 /// keeps the request and drops them), and the rest decoded as it decodes it (nulls it does not
-/// allow dropped, `5.0` stored as `5` where it wants an integer), then every refusal of a type, a required field or a bound,
-/// by path (the offline commands' checker, which `crd::cel::the_schemas_bounds_…` holds to a
-/// real API server). The status subresource's writes too: the whole object is validated. An
-/// update is ratcheted as from 1.30: what `old` already broke the same way is let through (a
-/// resource stored under an older schema can still lose its finalizer), a little more than the
-/// API server, which also wants the offending value unchanged.
+/// allow dropped, `5.0` stored as `5` where it wants an integer); then every refusal of a type,
+/// a required field or a bound, by path (the offline commands' checker, which
+/// `crd::cel::the_schemas_bounds_…` holds to a real API server). The status subresource's writes
+/// too: the whole object is validated. An update is ratcheted as from 1.30: what `old` already
+/// broke the same way is let through (a resource stored under an older schema can still lose
+/// its finalizer), a little more than the API server, which also wants the offending value
+/// unchanged.
 pub(super) fn invalid_custom(
     object: &mut Value,
     old: Option<&Value>,
