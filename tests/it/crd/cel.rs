@@ -46,16 +46,18 @@ async fn admit_as<K: kube::Resource<DynamicType = ()> + CustomResourceExt>(
 ) -> Result<(), String> {
     let crd = crd_of::<K>();
     if cluster.fake_server().is_some() {
-        // The schema first, as the API server's validator does: by the offline commands' own
-        // checker (what `plan` refuses), which `the_schemas_bounds` holds to a real API server.
-        let problems = omkc::cli::strict::problems(new, schema_of(&crd));
-        if !problems.is_empty() {
-            return Err(problems.join("; "));
+        // The schema first, as the API server's validator does: the fake API server's own
+        // admission (what `plan` refuses), which `the_schemas_bounds` holds to a real one.
+        let mut new = new.clone();
+        let kind = K::kind(&());
+        if let Some(said) = crate::support::apiserver::invalid_custom(&mut new, old, &kind, "admit")
+        {
+            return Err(said);
         }
         if let Some(checker) = std::env::var_os("OMKC_TEST_CEL_CHECKER") {
             return release_checker(&checker, json!({"crd": crd, "new": new, "old": old}));
         }
-        let validated = Validator::new().validate(schema_of(&crd), new, old);
+        let validated = Validator::new().validate(schema_of(&crd), &new, old);
         return validated.map_err(|e| e.to_string());
     }
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -264,14 +264,24 @@ pub(super) fn invalid_labels(object: &Value, kind: &str, name: &str) -> Option<S
     });
     for (field, key) in keys {
         let key_name = key.rsplit_once('/').map_or(key.as_str(), |(_, n)| n);
+        // The prefix: a DNS-1123 subdomain (lower case, no `_`).
         let prefix_ok = key.rsplit_once('/').is_none_or(|(p, _)| {
-            !p.is_empty() && p.len() <= 253 && p.split('.').all(|l| !l.is_empty() && is_name(l))
+            !p.is_empty()
+                && p.len() <= 253
+                && p.split('.').all(|l| {
+                    !l.is_empty() && is_name(l) && !l.contains('_') && l == l.to_lowercase()
+                })
         });
-        if key_name.is_empty() || !is_name(key_name) || !prefix_ok {
-            return Some(format!(
-                "{kind} {name:?} is invalid: metadata.{field}: Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-            ));
-        }
+        let part = if !prefix_ok {
+            "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+        } else if key_name.is_empty() || !is_name(key_name) {
+            "name part must consist of alphanumeric characters, '-', '_' or '.'"
+        } else {
+            continue;
+        };
+        return Some(format!(
+            "{kind} {name:?} is invalid: metadata.{field}: Invalid value: {key:?}: {part}, and must start and end with an alphanumeric character"
+        ));
     }
     let labels = metadata["labels"].as_object()?;
     for value in labels.values() {

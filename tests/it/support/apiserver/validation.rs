@@ -191,7 +191,7 @@ static SCHEMAS: std::sync::LazyLock<Vec<(&'static str, Value)>> = std::sync::Laz
 /// broke the same way is let through (a resource stored under an older schema can still lose
 /// its finalizer), a little more than the API server, which also wants the offending value
 /// unchanged.
-pub(super) fn invalid_custom(
+pub fn invalid_custom(
     object: &mut Value,
     old: Option<&Value>,
     kind: &str,
