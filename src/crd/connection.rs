@@ -74,6 +74,7 @@ pub struct ClusterKeycloakConnectionSpec {
     /// Namespaces whose OpenMetadataKeycloakClients may use this connection, by label. An empty
     /// selector ({}) allows every namespace; a namespace that does not match is refused with
     /// ConnectionNotAllowed and nothing reaches Keycloak.
+    #[x_kube(validation = kube::core::Rule::new("!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'] && (e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0))").message("namespaceSelector.matchExpressions: the operator is In, NotIn, Exists or DoesNotExist, with values for In and NotIn and none for Exists and DoesNotExist"))]
     pub namespace_selector: LabelSelector,
     /// Realms in which clients may be created through this connection. "*" allows every realm but
     /// master. A resource asking for another realm is refused with RealmNotAllowed.

@@ -230,6 +230,43 @@ both_apiservers!(cel_makes_a_connections_url_immutable, |cluster| {
     );
 });
 
+// The operator refuses these selectors too (`ConnectionInvalid`), for a connection stored before
+// the rule; admission refuses them first, as Kubernetes does for its own label selectors.
+both_apiservers!(cel_refuses_a_selector_kubernetes_would_refuse, |cluster| {
+    let with = |expression: Value| {
+        json!({"apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+               "metadata": {"name": "platform"},
+               "spec": {"url": "https://kc.example.com", "credentialsSecretRef": {"name": "admin"},
+                        "namespaceSelector": {"matchLabels": {"team": "data"},
+                                              "matchExpressions": [expression]},
+                        "allowedRealms": ["*"]}})
+    };
+    let admit =
+        |new| async move { admit_as::<ClusterKeycloakConnection>(cluster, &new, None).await };
+    for fine in [
+        json!({"key": "tier", "operator": "In", "values": ["prod"]}),
+        json!({"key": "tier", "operator": "NotIn", "values": ["dev", "test"]}),
+        json!({"key": "tier", "operator": "Exists"}),
+        json!({"key": "tier", "operator": "DoesNotExist", "values": []}),
+    ] {
+        admit(with(fine.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{fine}: {e}"));
+    }
+    for bad in [
+        json!({"key": "tier", "operator": "Like"}),
+        json!({"key": "tier", "operator": "in", "values": ["prod"]}),
+        json!({"key": "tier", "operator": "In"}),
+        json!({"key": "tier", "operator": "NotIn", "values": []}),
+        json!({"key": "tier", "operator": "Exists", "values": ["prod"]}),
+    ] {
+        refused(
+            admit(with(bad)).await,
+            "namespaceSelector.matchExpressions: the operator is",
+        );
+    }
+});
+
 both_apiservers!(cel_accepts_the_fixtures, |cluster| {
     admit(cluster, &fixture("basic.yaml"), None).await.unwrap();
     admit(cluster, &fixture("full.yaml"), None).await.unwrap();
