@@ -174,7 +174,7 @@ where
         .and_then(|s| serde_json::to_value(&s.open_api_v3_schema).ok())
         .unwrap_or_default();
     super::strict::normalize(&mut value, &schema);
-    let mut problems = super::strict::problems(&value, &schema);
+    let mut problems = super::strict::problems(&value, None, &schema);
     // The one check of metadata the API server makes of every object that can fail here.
     if let Some(Err(e)) = (value["metadata"]["name"].as_str())
         .map(|name| crate::validate::check_dns_subdomain("metadata.name", name))

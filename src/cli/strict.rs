@@ -8,10 +8,12 @@
 
 use serde_json::Value;
 
-/// Every problem of `value` against the structural `schema` of a CRD version, by path.
-pub fn problems(value: &Value, schema: &Value) -> Vec<String> {
+/// Every problem of `value` against the structural `schema` of a CRD version, by path. For an
+/// update from `old`, ratcheted as the API server does from 1.30: nothing is said of a part the
+/// update left as it was (an object's fields correlated by name, a list only as a whole).
+pub fn problems(value: &Value, old: Option<&Value>, schema: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    walk(value, schema, "", &mut out);
+    walk(value, old, schema, "", &mut out);
     out
 }
 
@@ -73,8 +75,8 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn walk(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
-    if value.is_null() && schema["nullable"] == true {
+fn walk(value: &Value, old: Option<&Value>, schema: &Value, path: &str, out: &mut Vec<String>) {
+    if old == Some(value) || (value.is_null() && schema["nullable"] == true) {
         return;
     }
     if schema["x-kubernetes-int-or-string"] == true {
@@ -119,9 +121,10 @@ fn walk(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
                 if path.is_empty() && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
                     continue;
                 }
+                let old = old.and_then(|o| o.get(key));
                 match properties.and_then(|p| p.get(key)) {
-                    Some(s) => walk(child, s, &at, out),
-                    None if additional.is_object() => walk(child, additional, &at, out),
+                    Some(s) => walk(child, old, s, &at, out),
+                    None if additional.is_object() => walk(child, old, additional, &at, out),
                     None if open || additional == true => {}
                     None => out.push(format!("unknown field \"{at}\"")),
                 }
@@ -129,7 +132,7 @@ fn walk(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk(item, &schema["items"], &format!("{path}[{i}]"), out);
+                walk(item, None, &schema["items"], &format!("{path}[{i}]"), out);
             }
         }
         _ => {}
@@ -212,12 +215,12 @@ mod tests {
             "free": {"type": "object", "additionalProperties": true}
         }});
         let fine = json!({"n": -1, "f": 1, "port": "http", "open": {"x": 1}, "free": {"y": 2}});
-        assert_eq!(problems(&fine, &schema), Vec::<String>::new());
+        assert_eq!(problems(&fine, None, &schema), Vec::<String>::new());
         let fine = json!({"n": null, "f": 1.5, "port": 8080});
-        assert_eq!(problems(&fine, &schema), Vec::<String>::new());
+        assert_eq!(problems(&fine, None, &schema), Vec::<String>::new());
         let wrong = json!({"n": 1.5, "f": "1", "port": true, "open": 3, "free": [1]});
         assert_eq!(
-            problems(&wrong, &schema),
+            problems(&wrong, None, &schema),
             [
                 "f: expected number, got string",
                 "free: expected object, got array",
@@ -226,7 +229,7 @@ mod tests {
                 "port: expected an integer or a string, got boolean",
             ]
         );
-        let port = problems(&json!({"port": 1.5}), &schema);
+        let port = problems(&json!({"port": 1.5}), None, &schema);
         assert_eq!(port, ["port: expected an integer or a string, got number"]);
         let bounded = json!({"type": "object", "maxProperties": 2, "properties": {
             "s": {"type": "string", "minLength": 2, "maxLength": 3},
@@ -235,10 +238,13 @@ mod tests {
             "n": {"type": "integer", "minimum": 0.0, "maximum": 10.0}
         }});
         let at_the_bounds = json!({"s": "ééé", "a": [1]});
-        assert_eq!(problems(&at_the_bounds, &bounded), Vec::<String>::new());
+        assert_eq!(
+            problems(&at_the_bounds, None, &bounded),
+            Vec::<String>::new()
+        );
         let past = json!({"s": "é", "a": [1, 2], "e": "Keep", "n": 11});
         assert_eq!(
-            problems(&past, &bounded),
+            problems(&past, None, &bounded),
             [
                 ": 4 entries, more than 2",
                 "a: 2 items, more than 1",
@@ -249,7 +255,7 @@ mod tests {
         );
         let under = json!({"s": "abcd", "a": [], "n": -1});
         assert_eq!(
-            problems(&under, &bounded),
+            problems(&under, None, &bounded),
             [
                 ": 3 entries, more than 2",
                 "a: 0 items, fewer than 1",
@@ -259,10 +265,41 @@ mod tests {
         );
         for port in [json!(-1), json!(u64::MAX)] {
             assert_eq!(
-                problems(&json!({ "port": port }), &schema),
+                problems(&json!({ "port": port }), None, &schema),
                 Vec::<String>::new()
             );
         }
+    }
+
+    /// Kubernetes' CRD validation ratcheting (from 1.30): "each part of the resource that failed
+    /// to validate was not changed by the update".
+    #[test]
+    fn an_update_is_judged_only_where_it_changed_something() {
+        let schema = json!({"type": "object", "required": ["r"], "properties": {
+            "r": {"type": "string"},
+            "o": {"type": "object", "properties": {"s": {"type": "string", "maxLength": 1}}},
+            "a": {"type": "array", "items": {"type": "string", "maxLength": 1}},
+            "t": {"type": "string"}
+        }});
+        let old = json!({"o": {"s": "long"}, "a": ["long", "x"]});
+        let judged = |new: Value| problems(&new, Some(&old), &schema);
+        let untouched = json!({"o": {"s": "long"}, "a": ["long", "x"], "t": "new"});
+        assert_eq!(judged(untouched.clone()), ["r: required"]);
+        // The same fault with another value, in a changed field, or in a list changed elsewhere.
+        let changed = json!({"o": {"s": "longer"}, "a": ["long", "y"], "r": "", "t": 1});
+        assert_eq!(
+            judged(changed),
+            [
+                "a[0]: 4 characters, more than 1",
+                "o.s: 6 characters, more than 1",
+                "t: expected string, got integer",
+            ]
+        );
+        assert_eq!(
+            problems(&untouched, None, &schema).len(),
+            3,
+            "a create is judged whole"
+        );
     }
 
     #[test]
@@ -274,7 +311,7 @@ mod tests {
         normalize(&mut value, &schema);
         assert_eq!(value, json!({"n": 5, "f": 5.0, "a": [1, 2.5]}));
         assert_eq!(
-            problems(&value, &schema),
+            problems(&value, None, &schema),
             ["a[1]: expected integer, got number"]
         );
     }
@@ -299,7 +336,7 @@ mod tests {
         });
         assert_eq!(manifest["spec"], kept);
         assert_eq!(
-            problems(&manifest, &schema()),
+            problems(&manifest, None, &schema()),
             [
                 "spec.keycloak.realm: required",
                 "unknown field \"spec.secret.typo\""
@@ -320,7 +357,7 @@ mod tests {
                 "deletionPolicy": "Keep"
             }
         });
-        let found = problems(&manifest, &schema());
+        let found = problems(&manifest, None, &schema());
         assert_eq!(
             found,
             [
@@ -338,6 +375,6 @@ mod tests {
             "spec": {"keycloak": {"connectionRef": {"name": "platform"}, "realm": "data-sec"},
                      "openmetadata": {"url": "https://om.example.com"}}
         });
-        assert_eq!(problems(&fine, &schema()), Vec::<String>::new());
+        assert_eq!(problems(&fine, None, &schema()), Vec::<String>::new());
     }
 }

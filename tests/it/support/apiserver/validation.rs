@@ -187,10 +187,9 @@ static SCHEMAS: std::sync::LazyLock<Vec<(&'static str, Value)>> = std::sync::Laz
 /// allow dropped, `5.0` stored as `5` where it wants an integer); then every refusal of a type,
 /// a required field or a bound, by path (the offline commands' checker, which
 /// `crd::cel::the_schemas_bounds_…` holds to a real API server). The status subresource's writes
-/// too: the whole object is validated. An update is ratcheted as from 1.30: what `old` already
-/// broke the same way is let through (a resource stored under an older schema can still lose
-/// its finalizer), a little more than the API server, which also wants the offending value
-/// unchanged.
+/// too: the whole object is validated. An update is ratcheted as from 1.30: a part it leaves as
+/// `old` had it is not judged (a resource stored under an older schema can still lose its
+/// finalizer).
 pub fn invalid_custom(
     object: &mut Value,
     old: Option<&Value>,
@@ -200,9 +199,7 @@ pub fn invalid_custom(
     let (_, schema) = SCHEMAS.iter().find(|(k, _)| *k == kind)?;
     prune(object, schema, true);
     omkc::cli::strict::normalize(object, schema);
-    let ratcheted = old.map_or_else(Vec::new, |old| omkc::cli::strict::problems(old, schema));
-    let mut problems = omkc::cli::strict::problems(object, schema);
-    problems.retain(|p| !ratcheted.contains(p));
+    let problems = omkc::cli::strict::problems(object, old, schema);
     (!problems.is_empty()).then(|| {
         format!(
             "{kind}.omkc.dev {name:?} is invalid: {}",
