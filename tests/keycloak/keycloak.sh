@@ -4,7 +4,12 @@
 #   tests/keycloak/keycloak.sh test [VERSION...]   start each version, run the real-Keycloak tests
 #                                                  against it, print its log if they fail, stop it
 #   tests/keycloak/keycloak.sh start VERSION       start one; prints OMKC_TEST_KEYCLOAK_URL=...
-#   tests/keycloak/keycloak.sh check VERSION       run the tests against the one started, stop it
+#   tests/keycloak/keycloak.sh check VERSION [FILTER]  run the tests (those FILTER names)
+#                                                  against the one started, stop it
+#   tests/keycloak/keycloak.sh features-off VERSION  start it with the optional features the
+#                                                  operator must cope without turned off
+#                                                  (authorization), run the scenarios for such a
+#                                                  server, stop it
 #   tests/keycloak/keycloak.sh stop VERSION        stop it (by pid)
 #   tests/keycloak/keycloak.sh log VERSION         print its log
 #   tests/keycloak/keycloak.sh pause VERSION [S]   freeze the one started for S seconds (default
@@ -31,7 +36,7 @@
 # newest JDK under /usr/lib/jvm (or JAVA_HOME) that the versions file allows for it; with
 # OMKC_KEYCLOAK_JAVA=lowest or highest, on the JDK of exactly that end of its range, or not at
 # all (`minors`, run once with each, checks both ends of every line's range). Keycloak's own
-# options pass through as its KC_* variables (KC_FEATURES_DISABLED=..., for a test by hand).
+# options pass through as its KC_* variables.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -194,26 +199,37 @@ run_tests() {
   check "$v"
 }
 
-# The tests against the Keycloak `start` left running; stops it afterwards, pass or fail.
+# The tests named by FILTER (default: every real-Keycloak scenario) against the Keycloak `start`
+# left running; stops it afterwards, pass or fail. A filter that runs none fails.
 check() {
-  local v=$1 url run t
+  local v=$1 filter=${2:-real_keycloak} url run t said
   run=$(state "$v")
   running "$v"
   url=$(cat "$run/url")
   t=$(uptime_s)
   # The real-Keycloak tests are marked ignored (a plain `cargo test` has no Keycloak); they run
   # one at a time, since several of them change server-wide settings of the master realm.
-  if ! (cd "$ROOT" && OMKC_TEST_KEYCLOAK_URL="$url" OMKC_TEST_KEYCLOAK_VERSION="$v" \
+  if ! said=$(cd "$ROOT" && OMKC_TEST_KEYCLOAK_URL="$url" OMKC_TEST_KEYCLOAK_VERSION="$v" \
     OMKC_TEST_KEYCLOAK_HTTPS_URL="$(cat "$run/https-url")" OMKC_TEST_KEYCLOAK_CA="$run/ca.pem" \
     OMKC_TEST_KEYCLOAK_USER=$ADMIN_USER OMKC_TEST_KEYCLOAK_PASSWORD=$ADMIN_PASSWORD \
-    cargo test --locked --test it -- --ignored --test-threads=1 real_keycloak); then
-    echo "== the real-Keycloak tests failed on Keycloak $v; its log (last 200 lines):" >&2
+    cargo test --locked --test it -- --ignored --test-threads=1 "$filter" 2>&1 | tee /dev/stderr) \
+    || ! grep -Eq "test result: ok\. [1-9][0-9]* passed" <<<"$said"; then
+    echo "== the tests ($filter) failed on Keycloak $v, or none ran; its log (last 200 lines):" >&2
     tail -n 200 "$(state "$v")/log" >&2
     stop "$v"
-    die "real-Keycloak tests failed on Keycloak $v"
+    die "real-Keycloak tests ($filter) failed on Keycloak $v"
   fi
   stop "$v"
-  echo "Keycloak $v: the real-Keycloak tests passed in $(($(uptime_s) - t)) s" >&2
+  echo "Keycloak $v: the real-Keycloak tests ($filter) passed in $(($(uptime_s) - t)) s" >&2
+}
+
+# Keycloak started with the optional features the operator must cope without turned off, and the
+# scenarios for such a server (each reads the server's features first and fails on one that has
+# them). From 26.2 admin-fine-grained-authz (v2) depends on authorization: both go.
+features_off() {
+  local v=$1
+  KC_FEATURES_DISABLED=authorization,admin-fine-grained-authz start "$v" >/dev/null
+  check "$v" on_a_real_server_without_it
 }
 
 # Realm imports in flight while the JVM is stopped for $2 seconds; each must succeed once thawed.
@@ -259,7 +275,8 @@ case "$cmd" in
     [ $# -gt 0 ] || set -- $(versions)
     for v in "$@"; do run_tests "$v"; done ;;
   start) start "${1:?VERSION}" ;;
-  check) check "${1:?VERSION}" ;;
+  check) check "${1:?VERSION}" "${2:-real_keycloak}" ;;
+  features-off) features_off "${1:?VERSION}" ;;
   versions) versions ;;
   minors)
     failed=""
@@ -273,5 +290,5 @@ case "$cmd" in
   fetch)
     [ $# -gt 0 ] || set -- $(versions)
     for v in "$@"; do fetch "$v" >/dev/null; done ;;
-  *) die "unknown command $cmd (test, start, check, stop, log, pause, fetch, versions, minors)" ;;
+  *) die "unknown command $cmd (test, start, check, features-off, stop, log, pause, fetch, versions, minors)" ;;
 esac

@@ -87,8 +87,7 @@ async fn a_null_attribute_does_not_break_parsing() {
 
 /// With the server's `authorization` feature off, `authorizationServicesEnabled` never shows:
 /// the operator says so once instead of sending the same update on every resync. On the
-/// emulator, and by hand on a real Keycloak started without the feature
-/// (`KC_FEATURES_DISABLED=authorization,admin-fine-grained-authz`, docs/contributors/testing.md).
+/// emulator, and on a real Keycloak started without the feature (`keycloak.sh features-off`, in CI).
 mod authorization_on_a_server_without_the_feature_is_a_clear_error_not_a_put_per_resync {
     use super::*;
 
@@ -119,7 +118,7 @@ mod authorization_on_a_server_without_the_feature_is_a_clear_error_not_a_put_per
     }
 
     #[tokio::test]
-    #[ignore = "needs a real Keycloak started with KC_FEATURES_DISABLED=authorization,admin-fine-grained-authz (docs/contributors/testing.md)"]
+    #[ignore = "needs a real Keycloak without the authorization feature: tests/keycloak/keycloak.sh features-off VERSION"]
     async fn on_a_real_server_without_it() {
         let kc = Kc::real().await;
         let admin = kc.admin().unwrap();
