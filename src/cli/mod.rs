@@ -5,6 +5,7 @@ mod offline;
 mod run;
 pub mod strict;
 mod target;
+pub mod yaml;
 
 use std::time::Duration;
 

@@ -195,9 +195,11 @@ where
 /// would give it: a namespace and a uid.
 pub fn load(text: &str, namespace: &str) -> Result<OpenMetadataKeycloakClient, Failure> {
     let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value: Value = serde::Deserialize::deserialize(doc)
-            .map_err(|e| invalid(format!("document {}: not YAML or JSON: {e}", i + 1)))?;
+    for (i, value) in super::yaml::documents(text)
+        .map_err(invalid)?
+        .into_iter()
+        .enumerate()
+    {
         if value["kind"] != "OpenMetadataKeycloakClient" {
             continue;
         }
@@ -253,9 +255,11 @@ fn offline_issuer(v: &Validated, connection: Option<&ClusterKeycloakConnectionSp
 /// API server would, and checked as the operator checks it.
 fn connection_in(text: &str, name: &str) -> Result<Option<ClusterKeycloakConnectionSpec>, Failure> {
     let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value: Value = serde::Deserialize::deserialize(doc)
-            .map_err(|e| invalid(format!("document {}: not YAML or JSON: {e}", i + 1)))?;
+    for (i, value) in super::yaml::documents(text)
+        .map_err(invalid)?
+        .into_iter()
+        .enumerate()
+    {
         if value["kind"] != "ClusterKeycloakConnection" || value["metadata"]["name"] != name {
             continue;
         }

@@ -433,8 +433,9 @@ run_tests() {
   (cd "$ROOT" && cargo test --locked --quiet --test it --no-run)
   # Before the operator runs: the scenarios call the operator's code with its ServiceAccount's
   # client themselves, and a running operator would reconcile their resources too.
+  # And `plan`'s YAML held to this release's kubectl (OMKC_TEST_KUBECTL).
   if ! (cd "$ROOT" && OMKC_TEST_KUBECONFIG="$RUN/admin.kubeconfig" \
-    OMKC_TEST_OPERATOR_KUBECONFIG="$RUN/operator.kubeconfig" \
+    OMKC_TEST_OPERATOR_KUBECONFIG="$RUN/operator.kubeconfig" OMKC_TEST_KUBECTL="$(bin_dir)/kubectl" \
     cargo test --locked --test it -- --ignored real_kubernetes); then
     echo "== the API server's log (last 50 lines):" >&2
     tail -n 50 "$RUN/apiserver.log" >&2

@@ -4,6 +4,7 @@
 
 mod check;
 mod cluster;
+mod yaml;
 
 use std::process::{Command, Stdio};
 
