@@ -202,18 +202,18 @@ run_tests() {
 # The tests named by FILTER (default: every real-Keycloak scenario) against the Keycloak `start`
 # left running; stops it afterwards, pass or fail. A filter that runs none fails.
 check() {
-  local v=$1 filter=${2:-real_keycloak} url run t said
+  local v=$1 filter=${2:-real_keycloak} url run t
   run=$(state "$v")
   running "$v"
   url=$(cat "$run/url")
   t=$(uptime_s)
   # The real-Keycloak tests are marked ignored (a plain `cargo test` has no Keycloak); they run
   # one at a time, since several of them change server-wide settings of the master realm.
-  if ! said=$(cd "$ROOT" && OMKC_TEST_KEYCLOAK_URL="$url" OMKC_TEST_KEYCLOAK_VERSION="$v" \
+  if ! (cd "$ROOT" && OMKC_TEST_KEYCLOAK_URL="$url" OMKC_TEST_KEYCLOAK_VERSION="$v" \
     OMKC_TEST_KEYCLOAK_HTTPS_URL="$(cat "$run/https-url")" OMKC_TEST_KEYCLOAK_CA="$run/ca.pem" \
     OMKC_TEST_KEYCLOAK_USER=$ADMIN_USER OMKC_TEST_KEYCLOAK_PASSWORD=$ADMIN_PASSWORD \
-    cargo test --locked --test it -- --ignored --test-threads=1 "$filter" 2>&1 | tee /dev/stderr) \
-    || ! grep -Eq "test result: ok\. [1-9][0-9]* passed" <<<"$said"; then
+    cargo test --locked --test it -- --ignored --test-threads=1 "$filter" 2>&1 | tee "$run/tests") \
+    || ! grep -Eq "test result: ok\. [1-9][0-9]* passed" "$run/tests"; then
     echo "== the tests ($filter) failed on Keycloak $v, or none ran; its log (last 200 lines):" >&2
     tail -n 200 "$(state "$v")/log" >&2
     stop "$v"
