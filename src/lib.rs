@@ -24,6 +24,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod urls;
 pub mod validate;
+pub mod yaml;
 
 pub use context::{Context, Settings};
 pub use reconcile::Error;
@@ -35,7 +36,7 @@ pub fn crds() -> Vec<(String, String)> {
     let yaml = |crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition| {
         let crd = plain_descriptions(crd);
         let file = format!("{}.yaml", crd.metadata.name.clone().unwrap_or_default());
-        (file, serde_yaml::to_string(&crd).expect("a CRD serializes to YAML"))
+        (file, serde_saphyr::to_string(&crd).expect("a CRD serializes to YAML"))
     };
     let mut all = vec![
         yaml(crd::OpenMetadataKeycloakClient::crd()),

@@ -5,7 +5,6 @@ mod offline;
 mod run;
 pub mod strict;
 mod target;
-pub mod yaml;
 
 use std::time::Duration;
 

@@ -195,7 +195,7 @@ where
 /// would give it: a namespace and a uid.
 pub fn load(text: &str, namespace: &str) -> Result<OpenMetadataKeycloakClient, Failure> {
     let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
-    for (i, value) in super::yaml::documents(text)
+    for (i, value) in crate::yaml::documents(text)
         .map_err(invalid)?
         .into_iter()
         .enumerate()
@@ -255,7 +255,7 @@ fn offline_issuer(v: &Validated, connection: Option<&ClusterKeycloakConnectionSp
 /// API server would, and checked as the operator checks it.
 fn connection_in(text: &str, name: &str) -> Result<Option<ClusterKeycloakConnectionSpec>, Failure> {
     let invalid = |m: String| Failure::new(ExitCode::Invalid, m);
-    for (i, value) in super::yaml::documents(text)
+    for (i, value) in crate::yaml::documents(text)
         .map_err(invalid)?
         .into_iter()
         .enumerate()
@@ -273,7 +273,7 @@ fn connection_in(text: &str, name: &str) -> Result<Option<ClusterKeycloakConnect
 }
 
 fn yaml(value: &impl serde::Serialize) -> String {
-    serde_yaml::to_string(value).unwrap_or_default()
+    serde_saphyr::to_string(value).unwrap_or_default()
 }
 
 /// The text `plan` prints: three YAML documents with comments.

@@ -73,7 +73,10 @@ pub(super) fn given_credentials(
 /// A credentials file: a Secret manifest (`data` or `stringData`), or `key: value` / `key=value`
 /// lines.
 fn credentials_file(text: &str) -> Secret {
-    if let Ok(secret) = serde_yaml::from_str::<Secret>(text)
+    if let Some(first) = crate::yaml::documents(text)
+        .ok()
+        .and_then(|d| d.into_iter().next())
+        && let Ok(secret) = serde_json::from_value::<Secret>(first)
         && (secret.data.is_some() || secret.string_data.is_some())
     {
         return secret;

@@ -40,7 +40,7 @@ async fn a_connections_session_goes_with_the_connection_once_the_connections_are
     let ctx = offline_context();
     let (store, mut writer) = reflector::store();
     let mut naming_gone: OpenMetadataKeycloakClient =
-        serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+        serde_saphyr::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
     naming_gone.spec.keycloak.connection_ref = Some(crate::crd::ConnectionReference {
         name: "gone".into(),
     });
@@ -91,7 +91,7 @@ async fn what_is_remembered_of_a_resource_goes_once_the_watch_no_longer_shows_it
     let ctx = offline_context();
     let (store, mut writer) = reflector::store();
     let mut kept: serde_json::Value =
-        serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+        serde_saphyr::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
     kept["spec"]["secret"] = serde_json::json!({"source": {"name": "byo", "key": "secret"}});
     let kept = serde_json::from_value(kept).unwrap();
     writer.apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(kept))));
@@ -129,7 +129,7 @@ async fn what_is_remembered_of_a_resource_goes_once_the_watch_no_longer_shows_it
 async fn a_deletion_forgets_that_resource_and_nothing_of_another() {
     let ctx = offline_context();
     let mut deleted: OpenMetadataKeycloakClient =
-        serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+        serde_saphyr::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
     deleted.metadata.name = Some("deleted".into());
     for name in ["deleted", "other"] {
         let key = format!("openmetadata/{name}");

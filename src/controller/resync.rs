@@ -87,7 +87,7 @@ mod tests {
 
     fn resource(name: &str) -> Guarded {
         let mut obj: OpenMetadataKeycloakClient =
-            serde_yaml::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
+            serde_saphyr::from_str(include_str!("../../tests/fixtures/basic.yaml")).unwrap();
         obj.metadata.name = Some(name.into());
         obj.metadata.namespace = Some("team".into());
         DeserializeGuard(Ok(obj))

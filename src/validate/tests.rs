@@ -8,7 +8,7 @@ use crate::crd::DeletionPolicy;
 /// A resource from `tests/fixtures/<name>`.
 fn fixture(name: &str) -> OpenMetadataKeycloakClient {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// The installation id of the tests.

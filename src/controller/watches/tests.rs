@@ -17,7 +17,7 @@ fn store(resources: &[(&str, &str, serde_json::Value)]) -> Store<Guarded> {
     let (store, mut writer) = reflector::store();
     for (namespace, name, spec) in resources {
         let mut obj: serde_json::Value =
-            serde_yaml::from_str(include_str!("../../../tests/fixtures/basic.yaml")).unwrap();
+            serde_saphyr::from_str(include_str!("../../../tests/fixtures/basic.yaml")).unwrap();
         obj["metadata"] = json!({"name": name, "namespace": namespace});
         json_patch::merge(&mut obj["spec"], spec);
         let obj = serde_json::from_value(obj).unwrap();

@@ -7,7 +7,7 @@ use crate::{crd::OpenMetadataKeycloakClient, validate::validate};
 /// A resource from `tests/fixtures/<name>`.
 fn fixture(name: &str) -> OpenMetadataKeycloakClient {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// The installation id of the tests.
@@ -137,6 +137,19 @@ fn output_secret_carries_only_the_operators_and_the_users_metadata() {
     );
 }
 
+/// Helm, Flux and Argo CD read values as YAML 1.1, where an unquoted `no`, `on` or `1_000` is no
+/// text: every text is written so that it stays one (serde_yaml, used before, wrote `no` bare).
+#[test]
+fn the_values_stay_text_to_a_yaml_1_1_reader() {
+    let mut obj = fixture("full.yaml");
+    let admins = ["no", "On", "y", "1_000", "0x1F", "~", "2024-01-02"];
+    obj.spec.openmetadata.initial_admins = admins.map(String::from).to_vec();
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let issuer = "https://sso.example.com/realms/data-sec";
+    let read = crate::yaml::documents(&helm_values_yaml(&v, issuer)).unwrap();
+    assert_eq!(read, [helm_values(&v, issuer)]);
+}
+
 #[test]
 fn the_values_config_map_holds_the_charts_keys_beside_the_secret() {
     let mut obj = fixture("full.yaml");
@@ -158,7 +171,8 @@ fn the_values_config_map_holds_the_charts_keys_beside_the_secret() {
     assert_eq!(cm.metadata.labels, Some(secret_labels(&v)));
     let text = &cm.data.as_ref().unwrap()["values.yaml"];
     assert!(text.starts_with("# OpenMetadata Helm values"), "{text}");
-    let values: serde_json::Value = serde_yaml::from_str(text).unwrap();
+    // Read as Helm and Flux read it, YAML 1.1: each text stays text.
+    let values = crate::yaml::documents(text).unwrap().remove(0);
     assert_eq!(values, helm_values(&v, issuer));
     let config = &values["openmetadata"]["config"];
     assert_eq!(

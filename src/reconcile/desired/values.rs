@@ -85,7 +85,7 @@ pub fn helm_values_yaml(v: &Validated, issuer: &str) -> String {
         "# OpenMetadata Helm values for Keycloak client {:?} in realm {:?}.\n# Written by openmetadata-keycloak-operator from OpenMetadataKeycloakClient {}/{}; edits are overwritten.\n",
         v.client_id, v.realm, v.namespace, v.name
     );
-    let body = serde_yaml::to_string(&helm_values(v, issuer)).unwrap_or_default();
+    let body = serde_saphyr::to_string(&helm_values(v, issuer)).unwrap_or_default();
     header + &body
 }
 

@@ -11,8 +11,7 @@ fn granted_by_the_chart() -> BTreeSet<Access> {
     );
     let text = std::fs::read_to_string(path).expect("the kubectl manifest");
     let mut granted = BTreeSet::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let object: Value = serde::Deserialize::deserialize(doc).unwrap();
+    for object in omkc::yaml::documents(&text).unwrap() {
         if object["kind"] != "ClusterRole" {
             continue;
         }

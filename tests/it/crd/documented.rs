@@ -5,7 +5,7 @@ use super::{cel::cel, *};
 #[test]
 fn the_readme_examples_are_valid_resources_and_values() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
-    let mut obj: OpenMetadataKeycloakClient = serde_yaml::from_str(
+    let mut obj: OpenMetadataKeycloakClient = serde_saphyr::from_str(
         &std::fs::read_to_string(format!("{dir}/openmetadatakeycloakclient.yaml")).unwrap(),
     )
     .unwrap();
@@ -13,11 +13,11 @@ fn the_readme_examples_are_valid_resources_and_values() {
     obj.metadata.uid = Some("u".into());
     let v = validate(&obj, INSTALLATION).unwrap();
     // The example Helm values agree with what the operator reports in status.
-    let values: Value = serde_yaml::from_str(
+    let values: Value = serde_saphyr::from_str(
         &std::fs::read_to_string(format!("{dir}/openmetadata-values.yaml")).unwrap(),
     )
     .unwrap();
-    let connection: omkc::crd::ClusterKeycloakConnection = serde_yaml::from_str(
+    let connection: omkc::crd::ClusterKeycloakConnection = serde_saphyr::from_str(
         &std::fs::read_to_string(format!("{dir}/clusterkeycloakconnection.yaml")).unwrap(),
     )
     .unwrap();
@@ -32,7 +32,7 @@ fn the_readme_examples_are_valid_resources_and_values() {
         desired::helm_values(&v, &issuer),
         "the README's values are what the operator writes into the values ConfigMap"
     );
-    let creds: k8s_openapi::api::core::v1::Secret = serde_yaml::from_str(
+    let creds: k8s_openapi::api::core::v1::Secret = serde_saphyr::from_str(
         &std::fs::read_to_string(format!("{dir}/keycloak-admin-secret.yaml")).unwrap(),
     )
     .unwrap();

@@ -117,7 +117,7 @@ fn every_spec_field_has_a_description_for_kubectl_explain() {
 fn kubectl_explain_reads_as_plain_text() {
     let mut descriptions = Vec::new();
     for (_, yaml) in omkc::crds() {
-        let crd: Value = serde_yaml::from_str(&yaml).unwrap();
+        let crd: Value = serde_saphyr::from_str(&yaml).unwrap();
         each(&crd, "", &mut |at, d| match d.as_str() {
             Some(d) if at.ends_with(".description") => descriptions.push(d.to_string()),
             _ => {}
@@ -131,7 +131,7 @@ fn kubectl_explain_reads_as_plain_text() {
         );
     }
     let yaml = omkc::crd_yaml();
-    let crd: Value = serde_yaml::from_str(yaml.split("---\n").nth(1).unwrap()).unwrap();
+    let crd: Value = serde_saphyr::from_str(yaml.split("---\n").nth(1).unwrap()).unwrap();
     let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
     let policy = spec["deletionPolicy"]["description"].as_str().unwrap();
     for words in ["Delete removes it", "Retain leaves it", "Default: Delete"] {

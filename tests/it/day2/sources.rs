@@ -149,11 +149,11 @@ async fn the_issuer_browsers_see_comes_from_discovery_or_the_public_url() {
 /// does, then each value's environment variable (shared/openmetadata/NOTES.md). The OIDC_*
 /// variables exist only with `clientType: confidential` and `oidcConfiguration.enabled`.
 fn chart_env(values_yaml: &str) -> std::collections::BTreeMap<&'static str, String> {
-    let mut values: Value = serde_yaml::from_str(include_str!(
+    let mut values: Value = serde_saphyr::from_str(include_str!(
         "../../fixtures/openmetadata-chart-defaults.yaml"
     ))
     .unwrap();
-    merge(&mut values, serde_yaml::from_str(values_yaml).unwrap());
+    merge(&mut values, serde_saphyr::from_str(values_yaml).unwrap());
     let config = &values["openmetadata"]["config"];
     let auth = &config["authentication"];
     let text = |v: &Value| match v {

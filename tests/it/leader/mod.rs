@@ -136,8 +136,7 @@ fn lease_rules_of_the_chart() -> BTreeSet<Access> {
     );
     let text = std::fs::read_to_string(path).unwrap();
     let mut granted = BTreeSet::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let object: Value = serde::Deserialize::deserialize(doc).unwrap();
+    for object in omkc::yaml::documents(&text).unwrap() {
         if object["kind"] != "Role" || object["metadata"]["namespace"] != OPERATOR_NS {
             continue;
         }

@@ -64,7 +64,7 @@ async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
     // The resource's file, edited.
     let planned = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
         let mut planned: serde_json::Value =
-            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         edit(&mut planned);
         file(name, &planned.to_string())
     };

@@ -1,4 +1,4 @@
-//! `plan` reads a manifest as `kubectl` reads it (YAML 1.1's scalars: `src/cli/yaml.rs`), held to
+//! `plan` reads a manifest as `kubectl` reads it (YAML 1.1's scalars: `src/yaml.rs`), held to
 //! a real `kubectl`.
 
 use std::process::{Command, Stdio};
@@ -58,7 +58,7 @@ fn as_kubectl_reads(kubectl: &str, text: &str) -> Result<Value, String> {
 fn plan_reads_yaml_as_kubectl_does_real_kubernetes() {
     let kubectl = std::env::var("OMKC_TEST_KUBECTL").expect("OMKC_TEST_KUBECTL names a kubectl");
     let theirs = as_kubectl_reads(&kubectl, CORPUS).unwrap();
-    let ours = omkc::cli::yaml::documents(CORPUS).unwrap();
+    let ours = omkc::yaml::documents(CORPUS).unwrap();
     assert_eq!(ours.len(), 1);
     for (field, value) in theirs.as_object().unwrap() {
         assert_eq!(&ours[0][field], value, "{field}");
@@ -68,7 +68,7 @@ fn plan_reads_yaml_as_kubectl_does_real_kubernetes() {
     let infinite = "apiVersion: v1\nkind: Probe\nmetadata: {name: p}\nx: .inf\n";
     let refused = as_kubectl_reads(&kubectl, infinite).unwrap_err();
     assert!(refused.contains("unsupported value: +Inf"), "{refused}");
-    omkc::cli::yaml::documents(infinite).unwrap_err();
+    omkc::yaml::documents(infinite).unwrap_err();
 }
 
 /// As kubectl would: an unquoted `no` is a boolean where one is wanted, and refused where text is.

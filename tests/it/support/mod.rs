@@ -86,7 +86,7 @@ impl std::io::Write for Logs {
 /// A resource from `tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> OpenMetadataKeycloakClient {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// Base64 of a string, as Secret data carries it.

@@ -32,7 +32,7 @@ const INSTALLATION: &str = "cluster-1";
 const ISSUER: &str = "http://keycloak.example:8080/realms/data-sec";
 
 fn resource() -> OpenMetadataKeycloakClient {
-    serde_yaml::from_str(include_str!("../../../../tests/fixtures/basic.yaml")).unwrap()
+    serde_saphyr::from_str(include_str!("../../../../tests/fixtures/basic.yaml")).unwrap()
 }
 
 /// The basic resource with these fields merged into its spec.

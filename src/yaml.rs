@@ -1,30 +1,31 @@
 //! Manifests read as `kubectl` and Helm read them. Both turn YAML into JSON with go-yaml v2
 //! (through sigs.k8s.io/yaml), which resolves a plain scalar by YAML 1.1's rules: unquoted
 //! `yes`, `no`, `on`, `off`, `y` and `n` are booleans, `010` is 8 and `0o17`, `0x1F`, `0b101` and
-//! `1_000` are integers, where YAML 1.2 (serde_yaml) reads strings or 10. A key is turned into
+//! `1_000` are integers, where YAML 1.2 reads strings or 10. A key is turned into
 //! text (`n:` is the key `false`), `<<` merges a mapping in, and a quoted scalar is always text.
 //! The integration test `offline::yaml::plan_reads_yaml_as_kubectl_does…` holds this to
-//! `kubectl`. The syntax is yaml-rust2's, which is stricter in corners (a lone `-` as an item of
-//! a flow sequence is refused; libyaml takes it as text).
+//! `kubectl`. The syntax is granit-parser's (serde-saphyr's, kube's own YAML), stricter than
+//! libyaml in corners: a lone `-` as an item of a flow sequence is refused, not text.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use yaml_rust2::{
-    parser::{Event, MarkedEventReceiver, Parser, Tag},
-    scanner::{Marker, TScalarStyle},
-};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Tag};
 
 /// Every document of `text` (JSON is YAML too), as `kubectl` would send it; an empty document is
 /// `null`.
 pub fn documents(text: &str) -> Result<Vec<Value>, String> {
     let mut reader = Reader::default();
-    let loaded = Parser::new_from_str(text).load(&mut reader, true);
-    loaded.map_err(|e| format!("document {}: not YAML or JSON: {e}", reader.docs.len() + 1))?;
-    match reader.error {
-        Some(e) => Err(e),
-        None => Ok(reader.docs),
+    for event in Parser::new_from_str(text) {
+        let document = reader.docs.len() + 1;
+        let (event, span) =
+            event.map_err(|e| format!("document {document}: not YAML or JSON: {e}"))?;
+        reader.read(event).map_err(|e| {
+            let (line, column) = (span.start.line(), span.start.col() + 1);
+            format!("document {document}: line {line} column {column}: {e}")
+        })?;
     }
+    Ok(reader.docs)
 }
 
 /// A mapping or sequence being read: its anchor, and for a mapping the key waiting for a value.
@@ -44,65 +45,48 @@ struct Reader {
     docs: Vec<Value>,
     open: Vec<Open>,
     anchors: HashMap<usize, Value>,
-    error: Option<String>,
 }
 
-impl MarkedEventReceiver for Reader {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        if self.error.is_some() {
-            return;
-        }
-        let at = |m: String| format!("line {} column {}: {m}", mark.line(), mark.col() + 1);
-        let done = match event {
-            Event::DocumentStart => {
+impl Reader {
+    fn read(&mut self, event: Event) -> Result<(), String> {
+        let (anchor, value) = match event {
+            Event::DocumentStart(..) => {
                 self.anchors.clear();
-                return;
+                return Ok(());
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart(_, anchor, _) => {
                 self.open.push(Open::Sequence(anchor, Vec::new()));
-                return;
+                return Ok(());
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(_, anchor, _) => {
                 self.open.push(Open::Mapping(anchor, Map::new(), None));
-                return;
+                return Ok(());
             }
             Event::SequenceEnd | Event::MappingEnd => match self.open.pop() {
-                Some(Open::Sequence(anchor, items)) => Ok((anchor, Value::Array(items))),
-                Some(Open::Mapping(anchor, map, _)) => Ok((anchor, Value::Object(map))),
-                None => return,
+                Some(Open::Sequence(anchor, items)) => (anchor, Value::Array(items)),
+                Some(Open::Mapping(anchor, map, _)) => (anchor, Value::Object(map)),
+                None => return Ok(()),
             },
-            Event::Alias(anchor) => (self.anchors.get(&anchor).cloned())
-                .map(|v| (0, v))
-                .ok_or_else(|| at(format!("unknown alias {anchor}"))),
+            Event::Alias(anchor) => match self.anchors.get(&anchor) {
+                Some(value) => (0, value.clone()),
+                None => return Err(format!("unknown alias {anchor}")),
+            },
             Event::Scalar(text, style, anchor, tag) => {
-                let merge = style == TScalarStyle::Plain && text == "<<" && tag.is_none();
+                let merge = style == ScalarStyle::Plain && text == "<<" && tag.is_none();
                 if merge && let Some(Open::Mapping(_, _, key @ None)) = self.open.last_mut() {
                     *key = Some(Key::Merge);
-                    return;
+                    return Ok(());
                 }
-                scalar(&text, style, tag.as_ref())
-                    .map(|v| (anchor, v))
-                    .map_err(at)
+                (anchor, scalar(&text, style, tag.as_deref())?)
             }
-            _ => return,
-        };
-        let (anchor, value) = match done {
-            Ok(done) => done,
-            Err(e) => {
-                self.error = Some(format!("document {}: {e}", self.docs.len() + 1));
-                return;
-            }
+            _ => return Ok(()),
         };
         if anchor != 0 {
             self.anchors.insert(anchor, value.clone());
         }
-        if let Err(e) = self.place(value) {
-            self.error = Some(format!("document {}: {}", self.docs.len() + 1, at(e)));
-        }
+        self.place(value)
     }
-}
 
-impl Reader {
     /// A whole node read: an item, a key, a key's value, or a document.
     fn place(&mut self, value: Value) -> Result<(), String> {
         match self.open.last_mut() {
@@ -142,18 +126,18 @@ fn key_text(key: Value) -> Result<String, String> {
 }
 
 fn is_core(tag: &Tag, suffix: &str) -> bool {
-    matches!(tag.handle.as_str(), "!!" | "tag:yaml.org,2002:") && tag.suffix == suffix
+    matches!(tag.handle(), "!!" | "tag:yaml.org,2002:") && tag.suffix() == suffix
 }
 
 /// A scalar's value: text when quoted, a block or tagged `!!str`; else resolved as go-yaml v2
 /// resolves it.
-fn scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
     let typed = tag.is_some_and(|t| {
         ["int", "float", "bool", "null"]
             .iter()
             .any(|s| is_core(t, s))
     });
-    if (style != TScalarStyle::Plain || tag.is_some()) && !typed {
+    if (style != ScalarStyle::Plain || tag.is_some()) && !typed {
         return Ok(Value::String(text.to_string()));
     }
     Ok(match text {
