@@ -31,9 +31,9 @@ merged:
   d: *base
 "#;
 
-/// What `kubectl` sends for `text`: the object as `kubectl annotate --local` prints it, which
+/// What `kubectl` sends for `text`: the objects as `kubectl annotate --local` prints them, which
 /// reads the file as `apply` does and needs no cluster; without the annotation it adds.
-fn as_kubectl_reads(kubectl: &str, text: &str) -> Result<Value, String> {
+fn as_kubectl_reads(kubectl: &str, text: &str) -> Result<Vec<Value>, String> {
     let path = file("probe.yaml", text);
     let out =
         (Command::new(kubectl).args(["annotate", "--local", "-f", &path, "omkc.dev/probe=x"]))
@@ -45,25 +45,48 @@ fn as_kubectl_reads(kubectl: &str, text: &str) -> Result<Value, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    let mut object: Value = serde_json::from_slice(&out.stdout).unwrap();
-    object["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("annotations");
-    Ok(object)
+    let stream = serde_json::Deserializer::from_slice(&out.stdout).into_iter::<Value>();
+    let mut objects: Vec<Value> = stream.map(Result::unwrap).collect();
+    for object in &mut objects {
+        let metadata = object["metadata"].as_object_mut().unwrap();
+        let annotations = metadata["annotations"].as_object_mut().unwrap();
+        annotations.remove("omkc.dev/probe");
+        if annotations.is_empty() {
+            metadata.remove("annotations");
+        }
+    }
+    Ok(objects)
 }
 
 #[test]
 #[ignore = "needs kubectl: OMKC_TEST_KUBECTL (tests/kubernetes/cluster.sh test sets it)"]
 fn plan_reads_yaml_as_kubectl_does_real_kubernetes() {
     let kubectl = std::env::var("OMKC_TEST_KUBECTL").expect("OMKC_TEST_KUBECTL names a kubectl");
-    let theirs = as_kubectl_reads(&kubectl, CORPUS).unwrap();
+    let theirs = as_kubectl_reads(&kubectl, CORPUS).unwrap().remove(0);
     let ours = omkc::yaml::documents(CORPUS).unwrap();
     assert_eq!(ours.len(), 1);
     for (field, value) in theirs.as_object().unwrap() {
         assert_eq!(&ours[0][field], value, "{field}");
     }
     assert_eq!(ours[0], theirs);
+    // And every example and fixture kubectl takes as objects, each document.
+    let mut compared = 0;
+    for dir in ["examples", "tests/fixtures"] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(theirs) = as_kubectl_reads(&kubectl, &text) else {
+                continue;
+            };
+            let ours = omkc::yaml::documents(&text).unwrap();
+            let ours: Vec<_> = ours.into_iter().filter(|d| !d.is_null()).collect();
+            assert_eq!(ours, theirs, "{}", path.display());
+            compared += 1;
+        }
+    }
+    assert!(compared >= 8, "{compared} files compared");
     // What JSON cannot carry, both refuse.
     let infinite = "apiVersion: v1\nkind: Probe\nmetadata: {name: p}\nx: .inf\n";
     let refused = as_kubectl_reads(&kubectl, infinite).unwrap_err();
