@@ -272,8 +272,11 @@ fn connection_in(text: &str, name: &str) -> Result<Option<ClusterKeycloakConnect
     Ok(None)
 }
 
+/// `value` as YAML, its maps' keys in order (the client's attributes are a hash map), so that a
+/// file plans to the same text every time.
 fn yaml(value: &impl serde::Serialize) -> String {
-    serde_saphyr::to_string(value).unwrap_or_default()
+    let sorted = serde_json::to_value(value).unwrap_or_default();
+    serde_saphyr::to_string(&sorted).unwrap_or_default()
 }
 
 /// The text `plan` prints: three YAML documents with comments.
