@@ -196,3 +196,107 @@ both_apiservers!(
         create(fine).await.unwrap();
     }
 );
+
+/// A custom resource schema with one bounded field (`spec.s`) and one free one (`spec.t`).
+fn bounded(max: u32) -> Value {
+    json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "s": {"type": "string", "maxLength": max}, "t": {"type": "string"}}}}})
+}
+
+/// Polls `probe` until it answers, for at most 60 s: a real API server takes a CRD up, or its
+/// new schema, a moment after it answers the write.
+async fn until<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    probe: impl Fn() -> F,
+) -> T {
+    for _ in 0..600 {
+        if let Some(answer) = probe().await {
+            return answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 60 s")
+}
+
+both_apiservers!(
+    /// The ratcheting the fake claims (as from 1.30): an object stored under an older schema can
+    /// still be updated where it is sound, but not where it changed, even to another fault. On a
+    /// real API server, with a CRD of the scenario's own whose bound tightens once the object is
+    /// stored; on the fake, by the checker its admission runs.
+    an_update_is_judged_only_where_it_changed_something,
+    |cluster| {
+        let (loose, tight) = (bounded(20), bounded(10));
+        let spec = |s: usize, c: char, t: &str| json!({"s": c.to_string().repeat(s), "t": t});
+        let stored = spec(12, 'x', "a");
+        let updates = [spec(12, 'x', "b"), spec(12, 'y', "a"), spec(11, 'x', "a")];
+        let admitted: Vec<bool> = match cluster.fake_server() {
+            Some(_) => {
+                let old = json!({"spec": stored});
+                let problems = |s: &Value| {
+                    omkc::cli::strict::problems(&json!({"spec": s}), Some(&old), &tight)
+                };
+                updates.iter().map(|s| problems(s).is_empty()).collect()
+            }
+            None => {
+                use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition as Crd;
+                use kube::ResourceExt;
+                let group = format!("r{:08x}.omkc.test", fastrand::u32(..));
+                let crd = json!({
+                    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                    "metadata": {"name": format!("ratchets.{group}")},
+                    "spec": {"group": group, "scope": "Namespaced",
+                             "names": {"plural": "ratchets", "kind": "Ratchet"},
+                             "versions": [{"name": "v1", "served": true, "storage": true,
+                                           "schema": {"openAPIV3Schema": loose}}]}});
+                let crds: Api<Crd> = Api::all(cluster.admin());
+                let post = PostParams::default();
+                let dry = PostParams { dry_run: true, ..Default::default() };
+                let crd: Crd = serde_json::from_value(crd).unwrap();
+                let name = crds.create(&post, &crd).await.unwrap().name_any();
+                let resource = kube::api::ApiResource {
+                    group: group.clone(),
+                    version: "v1".into(),
+                    api_version: format!("{group}/v1"),
+                    kind: "Ratchet".into(),
+                    plural: "ratchets".into(),
+                };
+                let api: Api<kube::api::DynamicObject> =
+                    Api::namespaced_with(cluster.admin(), cluster.namespace(), &resource);
+                let object = |name: &str, spec: &Value, rv: Option<&str>| {
+                    let o = json!({"apiVersion": format!("{group}/v1"), "kind": "Ratchet",
+                                   "metadata": {"name": name, "resourceVersion": rv}, "spec": spec});
+                    serde_json::from_value::<kube::api::DynamicObject>(o).unwrap()
+                };
+                let create = |name: &str, params: &PostParams| {
+                    let (api, o, params) = (api.clone(), object(name, &stored, None), params.clone());
+                    async move { api.create(&params, &o).await }
+                };
+                // Served a moment after it is made; the object is stored while it is sound.
+                let old = until("the CRD served", || async { create("r", &post).await.ok() }).await;
+                let mut current = crds.get(&name).await.unwrap();
+                current.spec.versions[0].schema =
+                    Some(serde_json::from_value(json!({"openAPIV3Schema": tight})).unwrap());
+                crds.replace(&name, &post, &current).await.unwrap();
+                until("the tighter schema in force", || async {
+                    let refused = create("probe", &dry).await;
+                    matches!(refused, Err(kube::Error::Api(e)) if e.code == 422).then_some(())
+                })
+                .await;
+                let rv = old.metadata.resource_version.clone();
+                let mut verdicts = Vec::new();
+                for s in &updates {
+                    let update = object("r", s, rv.as_deref());
+                    verdicts.push(match api.replace("r", &dry, &update).await {
+                        Ok(_) => true,
+                        Err(kube::Error::Api(e)) if e.code == 422 => false,
+                        Err(e) => panic!("{e}"),
+                    });
+                }
+                crds.delete(&name, &Default::default()).await.unwrap();
+                verdicts
+            }
+        };
+        // t changed alone; s changed to the same fault; s shorter, but still too long.
+        assert_eq!(admitted, [true, false, false]);
+    }
+);
