@@ -197,10 +197,12 @@ both_apiservers!(
     }
 );
 
-/// A custom resource schema with one bounded field (`spec.s`) and one free one (`spec.t`).
+/// A custom resource schema with a bounded field (`spec.s`), a list of bounded items (`spec.a`)
+/// and a free field (`spec.t`).
 fn bounded(max: u32) -> Value {
+    let text = json!({"type": "string", "maxLength": max});
     json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
-        "s": {"type": "string", "maxLength": max}, "t": {"type": "string"}}}}})
+        "s": text, "a": {"type": "array", "items": text}, "t": {"type": "string"}}}}})
 }
 
 /// Polls `probe` until it answers, for at most 60 s: a real API server takes a CRD up, or its
@@ -226,9 +228,17 @@ both_apiservers!(
     an_update_is_judged_only_where_it_changed_something,
     |cluster| {
         let (loose, tight) = (bounded(20), bounded(10));
-        let spec = |s: usize, c: char, t: &str| json!({"s": c.to_string().repeat(s), "t": t});
-        let stored = spec(12, 'x', "a");
-        let updates = [spec(12, 'x', "b"), spec(12, 'y', "a"), spec(11, 'x', "a")];
+        let spec = |s: usize, c: char, t: &str, last: &str| {
+            let long = c.to_string().repeat(s);
+            json!({"s": long, "a": [long, last], "t": t})
+        };
+        let stored = spec(12, 'x', "a", "b");
+        let updates = [
+            spec(12, 'x', "b", "b"),
+            spec(12, 'y', "a", "b"),
+            spec(11, 'x', "a", "b"),
+            spec(12, 'x', "a", "c"),
+        ];
         let admitted: Vec<bool> = match cluster.fake_server() {
             Some(_) => {
                 let old = json!({"spec": stored});
@@ -296,7 +306,8 @@ both_apiservers!(
                 verdicts
             }
         };
-        // t changed alone; s changed to the same fault; s shorter, but still too long.
-        assert_eq!(admitted, [true, false, false]);
+        // t changed alone; s (and a[0]) to the same fault; s shorter, but still too long; the
+        // list changed after its unchanged faulty item (a list is compared whole).
+        assert_eq!(admitted, [true, false, false, false]);
     }
 );
