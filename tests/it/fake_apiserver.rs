@@ -1,7 +1,8 @@
 //! The fake API server's claims about a real one (`support/apiserver/`), each run against both:
 //! server-side apply's ownership, removals and conflicts, which the operator's writes of its
 //! Secrets and ConfigMaps rest on; a custom resource's status subresource and generation,
-//! which its status and `observedGeneration` rest on; and its schema, which `plan` checks too.
+//! which its status and `observedGeneration` rest on; and its schema, which `plan` checks too
+//! (bounds, pruning and its warnings, ratcheting).
 
 use crate::support::has;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -309,5 +310,44 @@ both_apiservers!(
         // t changed alone; s (and a[0]) to the same fault; s shorter, but still too long; the
         // list changed after its unchanged faulty item (a list is compared whole).
         assert_eq!(admitted, [true, false, false, false]);
+    }
+);
+
+both_apiservers!(
+    /// A field the schema does not know is dropped with a warning, on a create and on a patch.
+    a_pruned_field_is_said_in_a_warning,
+    |cluster| {
+        let path = format!(
+            "/apis/omkc.dev/v1alpha1/namespaces/{}/openmetadatakeycloakclients",
+            cluster.namespace()
+        );
+        let resource = json!({
+            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+            "metadata": {"name": "warned"},
+            "spec": {"keycloak": {"url": "http://keycloak.example", "realm": "data-sec",
+                                  "credentialsSecretRef": {"name": "kc"}},
+                     "openmetadata": {"url": "https://openmetadata.example.com"},
+                     "secret": {"lables": {"team": "data"}}}});
+        let warnings = |method: &str, uri: String, content: &str, body: &Value| {
+            let request = http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("content-type", content)
+                .body(kube::client::Body::from(serde_json::to_vec(body).unwrap()))
+                .unwrap();
+            let client = cluster.admin();
+            async move {
+                let response = client.send(request).await.unwrap();
+                assert!(response.status().is_success(), "{}", response.status());
+                let said = response.headers().get_all("warning").iter();
+                said.map(|w| w.to_str().unwrap().to_string()).collect::<Vec<_>>()
+            }
+        };
+        let said = warnings("POST", path.clone(), "application/json", &resource).await;
+        assert_eq!(said, [r#"299 - "unknown field \"spec.secret.lables\"""#]);
+        let patch = json!({"spec": {"deletionPolicy": "Retain", "typo": 1}});
+        let patched = format!("{path}/warned");
+        let said = warnings("PATCH", patched, "application/merge-patch+json", &patch).await;
+        assert_eq!(said, [r#"299 - "unknown field \"spec.typo\"""#]);
     }
 );

@@ -267,6 +267,7 @@ pub(super) async fn handle(
             if lock.lock().unwrap().terminating(namespace) {
                 return route.namespace_terminating(&name);
             }
+            let warnings = validation::pruning_warnings(&object, kind);
             let invalid = match kind {
                 "Event" => invalid_event(&object, None, &name),
                 _ => invalid_labels(&object, kind, &name)
@@ -284,12 +285,12 @@ pub(super) async fn handle(
                 );
             }
             let stored = inner.write(tx, &key(&name), object);
-            (
+            let created = (
                 StatusCode::CREATED,
                 [(header::CONTENT_TYPE, "application/json")],
                 stored.to_string(),
-            )
-                .into_response()
+            );
+            validation::warned(created.into_response(), &warnings)
         }
         (Method::PATCH, Some(name)) => {
             let request = Patching {

@@ -4,6 +4,7 @@
 //! `involvedObject` for `regarding`, `message` for `note`). A double that took any Event would
 //! pass an operator whose Events a real cluster refuses, and no one would ever see them.
 
+use axum::response::Response;
 use serde_json::Value;
 
 use super::store::is_name;
@@ -206,6 +207,31 @@ pub fn invalid_custom(
             problems.join(", ")
         )
     })
+}
+
+/// What the API server says, with a `Warning` header each, of the fields of a custom resource its
+/// schema does not know as it prunes them: `unknown field "spec.x"` (the default
+/// `fieldValidation`, Warn).
+pub(super) fn pruning_warnings(object: &Value, kind: &str) -> Vec<String> {
+    let Some((_, schema)) = SCHEMAS.iter().find(|(k, _)| *k == kind) else {
+        return Vec::new();
+    };
+    let problems = omkc::cli::strict::problems(object, None, schema);
+    problems
+        .into_iter()
+        .filter(|p| p.starts_with("unknown field "))
+        .collect()
+}
+
+/// `response` with a `Warning` header for each of `warnings`, as Go quotes it.
+pub(super) fn warned(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let value = format!("299 - {warning:?}");
+        response
+            .headers_mut()
+            .append("warning", value.parse().unwrap());
+    }
+    response
 }
 
 /// Drops what `schema` does not know from `value` (the object's own `apiVersion`, `kind` and

@@ -266,6 +266,7 @@ pub(super) fn patch(
         }
         None => patched,
     };
+    let warnings = validation::pruning_warnings(&object, kind);
     let invalid = match kind {
         "Event" => invalid_event(&object, Some(&base), name),
         _ => invalid_labels(&object, kind, name)
@@ -280,5 +281,5 @@ pub(super) fn patch(
     } else {
         inner.write(tx, &route.key(name), object)
     };
-    ok_json(&stored)
+    validation::warned(ok_json(&stored), &warnings)
 }
