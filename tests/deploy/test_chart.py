@@ -443,39 +443,40 @@ def test_rbac_can_be_left_to_the_user():
     assert pod["serviceAccountName"] == "platform-operators"
 
 
-@pytest.mark.parametrize(
-    "values, fragment",
-    [
-        ({"imagee": {"tag": "x"}}, "imagee"),
-        ({"image": {"tagg": "x"}}, "tagg"),
-        ({"operator": {"concurrency": 0}}, "concurrency"),
-        ({"operator": {"logFormat": "xml"}}, "logFormat"),
-        ({"operator": {"resync": "5 minutes"}}, "resync"),
-        ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
-        ({"metrics": {"port": "8080"}}, "port"),
-        ({"tokenExpirationSeconds": 60}, "tokenExpirationSeconds"),
-        ({"installationId": "a/b"}, "installationId"),
-        ({"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"}}]}, "allowedRealms"),
-        # A connection open to every namespace must say so ({}), never by omission.
-        (
-            {"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"},
-                              "allowedRealms": ["data-sec"]}]},
-            "namespaceSelector",
-        ),
-        # A misspelt selector key would reach the API server, which drops what its schema does
-        # not know: the selector would be empty, and the connection open to every namespace.
-        (
-            {"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"},
-                              "allowedRealms": ["data-sec"], "namespaceSelector": {"matchLabel": {"team": "a"}}}]},
-            "matchLabel",
-        ),
-        (
-            {"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"},
-                              "allowedRealms": ["r"] * 65, "namespaceSelector": {}}]},
-            "allowedRealms",
-        ),
-    ],
-)
+# Values the schema refuses, each with a word its message must name (Helm 3 and 4 alike).
+MISTAKES = [
+    ({"imagee": {"tag": "x"}}, "imagee"),
+    ({"image": {"tagg": "x"}}, "tagg"),
+    ({"operator": {"concurrency": 0}}, "concurrency"),
+    ({"operator": {"logFormat": "xml"}}, "logFormat"),
+    ({"operator": {"resync": "5 minutes"}}, "resync"),
+    ({"watchNamespaces": ["Not_A_Namespace"]}, "watchNamespaces"),
+    ({"metrics": {"port": "8080"}}, "port"),
+    ({"tokenExpirationSeconds": 60}, "tokenExpirationSeconds"),
+    ({"installationId": "a/b"}, "installationId"),
+    ({"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"}}]}, "allowedRealms"),
+    # A connection open to every namespace must say so ({}), never by omission.
+    (
+        {"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"},
+                          "allowedRealms": ["data-sec"]}]},
+        "namespaceSelector",
+    ),
+    # A misspelt selector key would reach the API server, which drops what its schema does
+    # not know: the selector would be empty, and the connection open to every namespace.
+    (
+        {"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"},
+                          "allowedRealms": ["data-sec"], "namespaceSelector": {"matchLabel": {"team": "a"}}}]},
+        "matchLabel",
+    ),
+    (
+        {"connections": [{"name": "x", "url": "https://kc", "credentialsSecret": {"name": "s"},
+                          "allowedRealms": ["r"] * 65, "namespaceSelector": {}}]},
+        "allowedRealms",
+    ),
+]
+
+
+@pytest.mark.parametrize("values, fragment", MISTAKES)
 def test_values_schema_rejects_mistakes(values, fragment):
     with helm.Chart.load(render.CHART) as chart:
         with pytest.raises(helm.HelmValuesError) as err:
