@@ -484,7 +484,8 @@ PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
 
 # The chart as Helm installs it, on a bare cluster, and the operator as that release runs it
 # against Keycloak VERSION (tests/kubernetes/helm.py says what is checked). $PYTHON (default
-# python3) has tests/deploy/requirements.txt installed.
+# python3) has tests/deploy/requirements.txt installed. OMKC_HELM=3 runs it with the helm v3
+# binary $OMKC_HELM3 instead of Helm 4's library.
 run_helm() {
   local v=$1 kc t crds
   t=$(uptime_s)
@@ -507,7 +508,7 @@ run_helm() {
   fi
   stop
   bash "$ROOT/tests/keycloak/keycloak.sh" stop "$v"
-  echo "the Helm release passed on Kubernetes $(kubernetes_version) and Keycloak $v in $(($(uptime_s) - t)) s" >&2
+  echo "the Helm release passed on Kubernetes $(kubernetes_version) and Keycloak $v with Helm ${OMKC_HELM:-4} in $(($(uptime_s) - t)) s" >&2
 }
 
 keycloak_password() { echo "${OMKC_TEST_KEYCLOAK_PASSWORD:-admin-password-for-tests}"; }

@@ -2,7 +2,9 @@
 
 Run by `tests/kubernetes/cluster.sh helm VERSION`, which starts a bare control plane (nothing
 applied) and Keycloak VERSION, with a Python that has helm-python-sdk (Helm v4's own library,
-tests/deploy/requirements.txt). Every step is the README's or the docs' own:
+tests/deploy/requirements.txt). With OMKC_HELM=3, every Helm call is the `helm` v3 binary's
+($OMKC_HELM3) instead, for the users who still run Helm 3. Every step is the README's or the
+docs' own:
 
 1. `helm install` in the README's command, with the watched namespaces and a connection from
    the values (docs/install.md): Helm installs the CRDs from `crds/`, then the release; the API
@@ -45,6 +47,39 @@ from support import (ADMIN, CHART, KEYCLOAK, KUBECTL, NS, OTHER, PASSWORD, REALM
                      can_i, keycloak, kubectl, say, until, unwarned)
 
 
+class Helm3:
+    """The `helm` v3 binary behind the three calls this run makes of Helm 4's library (install,
+    upgrade, uninstall), each answering as the library does. Its stderr is this process's, where
+    `unwarned` reads the API server's warnings."""
+
+    def __init__(self, binary: str):
+        self.binary = binary
+
+    def helm(self, *args: str, values: dict | None = None) -> subprocess.CompletedProcess:
+        command = [self.binary, f"--kubeconfig={ADMIN}", *args]
+        if values is not None:
+            file = scratch("omkc-values-") / "values.json"
+            file.write_text(json.dumps(values))
+            command += ["-f", str(file), "-o", "json"]
+        return subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True, timeout=300)
+
+    @staticmethod
+    def release(done: subprocess.CompletedProcess) -> dict:
+        release = json.loads(done.stdout)
+        return {"status": release["info"]["status"], "revision": release["version"], "manifest": release["manifest"]}
+
+    def install(self, chart: str, name: str, values: dict, namespace: str, create_namespace: bool) -> dict:
+        create = ["--create-namespace"] if create_namespace else []
+        return self.release(self.helm("install", name, chart, "-n", namespace, *create, values=values))
+
+    def upgrade(self, chart: str, name: str, values: dict, namespace: str, reuse_values: bool) -> dict:
+        reuse = ["--reuse-values"] if reuse_values else []
+        return self.release(self.helm("upgrade", name, chart, "-n", namespace, *reuse, values=values))
+
+    def uninstall(self, name: str) -> None:
+        self.helm("uninstall", name, "-n", NS)
+
+
 def client_ids() -> list[str]:
     return [c["clientId"] for c in keycloak("GET", f"/{REALM}/clients")]
 
@@ -78,7 +113,7 @@ def documented(section: str) -> list[list[str]]:
     return [[shlex.split(l.split(" #")[0]) for l in b.splitlines() if l.strip()] for b in blocks]
 
 
-def install(config: helm.Config) -> list[dict]:
+def install(config: helm.Config | Helm3) -> list[dict]:
     """Step 1: the README's `helm install`, namespaced, with a connection from the values. The
     release's objects."""
     keycloak("POST", "", {"realm": REALM, "enabled": True})
@@ -189,7 +224,7 @@ def probe(manifest: list[dict]) -> None:
     say(f"probes {paths} answer 200, and /metrics the operator's metrics")
 
 
-def monitoring(config: helm.Config) -> str:
+def monitoring(config: helm.Config | Helm3) -> str:
     """With prometheus-operator's CRDs installed (from its Go module, $OMKC_MONITORING_CRDS), an
     upgrade that turns on the ServiceMonitor, the PrometheusRule, the Grafana dashboard and the
     NetworkPolicy: the API server admits each against its schema, and the ServiceMonitor selects
@@ -226,7 +261,7 @@ def monitoring(config: helm.Config) -> str:
     return upgraded["manifest"]
 
 
-def uninstall(config: helm.Config, latest: str, operator: subprocess.Popen) -> None:
+def uninstall(config: helm.Config | Helm3, latest: str, operator: subprocess.Popen) -> None:
     """Step 5: the documented uninstall, its steps 2 to 4 as written (step 1 only chooses to
     keep the clients). The resources are deleted while the operator runs, and their clients go
     from Keycloak; then the connections and the release, which leaves nothing of itself and
@@ -268,7 +303,13 @@ def log_is_clean(tokens: list[str]) -> None:
 
 
 def main() -> None:
-    config = helm.Config(kubeconfig_path=str(ADMIN), namespace=NS)
+    if os.environ.get("OMKC_HELM") == "3":
+        config = Helm3(os.environ["OMKC_HELM3"])
+        version = config.helm("version", "--short").stdout.strip()
+        assert version.startswith("v3."), version
+        say(f"every Helm call is the helm binary's, {version}")
+    else:
+        config = helm.Config(kubeconfig_path=str(ADMIN), namespace=NS)
     manifest = install(config)
     crds_upgraded()
     rbac()
