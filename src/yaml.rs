@@ -2,7 +2,8 @@
 //! (through sigs.k8s.io/yaml), which resolves a plain scalar by YAML 1.1's rules: unquoted
 //! `yes`, `no`, `on`, `off`, `y` and `n` are booleans, `010` is 8 and `0o17`, `0x1F`, `0b101` and
 //! `1_000` are integers, where YAML 1.2 reads strings or 10. A key is turned into
-//! text (`n:` is the key `false`), `<<` merges a mapping in, and a quoted scalar is always text.
+//! text (`n:` is the key `false`), a key given twice keeps its last value, `<<` merges a mapping
+//! in, and a quoted scalar is always text.
 //! The integration test `offline::yaml::plan_reads_yaml_as_kubectl_does…` holds this to
 //! `kubectl`. The syntax is granit-parser's (serde-saphyr's, kube's own YAML), stricter than
 //! libyaml in corners: a lone `-` as an item of a flow sequence is refused, not text.
@@ -256,6 +257,12 @@ mod tests {
                 Value::Null,
                 json!([1, "two"])
             ]
+        );
+        let repeated = documents("a: 1\nb: 2\na: 3\n").unwrap();
+        assert_eq!(
+            repeated,
+            [json!({"a": 3, "b": 2})],
+            "the last value, as kubectl"
         );
         let refused = documents("a: 1\n---\nb: [1\n").unwrap_err();
         assert!(

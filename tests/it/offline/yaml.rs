@@ -8,7 +8,8 @@ use serde_json::Value;
 use super::{EXAMPLE, file, run};
 
 /// Where YAML 1.1 (kubectl, Helm) and YAML 1.2 part ways, and the forms around them: words,
-/// integers in each base, Go's integer and float edges, keys that are not text, anchors, merges.
+/// integers in each base, Go's integer and float edges, keys that are not text, a key given twice
+/// (the last wins), anchors, merges.
 const CORPUS: &str = r#"apiVersion: v1
 kind: Probe
 metadata: {name: probe}
@@ -24,6 +25,11 @@ blocks:
   - >
     no
 keys: {y: 1, n: 2, on: 3, 1: 4, 1.5: 5, 010: 6, ~x: 7}
+repeated: {a: 1, a: 2, b: 3}
+repeated_block:
+  a: 1
+  b: 2
+  a: 3
 base: &base {a: 1, b: 2}
 merged:
   a: 9
