@@ -210,15 +210,10 @@ fn bounded(max: u32) -> Value {
 /// new schema, a moment after it answers the write.
 async fn until<T, F: std::future::Future<Output = Option<T>>>(
     what: &str,
-    probe: impl Fn() -> F,
+    probe: impl FnMut() -> F,
 ) -> T {
-    for _ in 0..600 {
-        if let Some(answer) = probe().await {
-            return answer;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within 60 s")
+    let answer = crate::support::poll(std::time::Duration::from_secs(60), probe).await;
+    answer.unwrap_or_else(|| panic!("{what}: not within 60 s"))
 }
 
 both_apiservers!(

@@ -165,9 +165,8 @@ pub async fn world(namespace: &str) -> (ApiServer, Emulator) {
     (api, emu)
 }
 
-/// Polls `probe` until it yields a value; after 20 s, prints the requests the fake API server
-/// saw and fails with `what`.
-pub async fn eventually<T, F, Fut>(api: &ApiServer, what: &str, mut probe: F) -> T
+/// Polls `probe` every 50 ms until it yields a value, for at most `limit`.
+pub async fn poll<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -175,16 +174,29 @@ where
     let start = Instant::now();
     loop {
         if let Some(v) = probe().await {
-            return v;
+            return Some(v);
         }
-        if start.elapsed() > Duration::from_secs(20) {
-            for r in api.requests() {
-                eprintln!("{} {}?{} -> {:?}", r.method, r.path, r.query, r.access);
-            }
-            panic!("timed out waiting for {what}");
+        if start.elapsed() > limit {
+            return None;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Polls `probe` until it yields a value; after 20 s, prints the requests the fake API server
+/// saw and fails with `what`.
+pub async fn eventually<T, F, Fut>(api: &ApiServer, what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let found = poll(Duration::from_secs(20), probe).await;
+    found.unwrap_or_else(|| {
+        for r in api.requests() {
+            eprintln!("{} {}?{} -> {:?}", r.method, r.path, r.query, r.access);
+        }
+        panic!("timed out waiting for {what}");
+    })
 }
 
 /// [`eventually`] for a condition that needs no await.

@@ -198,7 +198,7 @@ pub fn invalid_custom(
     name: &str,
 ) -> Option<String> {
     let (_, schema) = SCHEMAS.iter().find(|(k, _)| *k == kind)?;
-    prune(object, schema, true);
+    prune(object, schema, "", &mut Vec::new());
     omkc::cli::strict::normalize(object, schema);
     let problems = omkc::cli::strict::problems(object, old, schema);
     (!problems.is_empty()).then(|| {
@@ -211,16 +211,13 @@ pub fn invalid_custom(
 
 /// What the API server says, with a `Warning` header each, of the fields of a custom resource its
 /// schema does not know as it prunes them: `unknown field "spec.x"` (the default
-/// `fieldValidation`, Warn).
+/// `fieldValidation`, Warn). The fields [`invalid_custom`]'s pruning drops, by the same walk.
 pub(super) fn pruning_warnings(object: &Value, kind: &str) -> Vec<String> {
-    let Some((_, schema)) = SCHEMAS.iter().find(|(k, _)| *k == kind) else {
-        return Vec::new();
-    };
-    let problems = omkc::cli::strict::problems(object, None, schema);
-    problems
-        .into_iter()
-        .filter(|p| p.starts_with("unknown field "))
-        .collect()
+    let mut dropped = Vec::new();
+    if let Some((_, schema)) = SCHEMAS.iter().find(|(k, _)| *k == kind) {
+        prune(&mut object.clone(), schema, "", &mut dropped);
+    }
+    dropped
 }
 
 /// `response` with a `Warning` header for each of `warnings`, as Go quotes it.
@@ -235,32 +232,44 @@ pub(super) fn warned(mut response: Response, warnings: &[String]) -> Response {
 }
 
 /// Drops what `schema` does not know from `value` (the object's own `apiVersion`, `kind` and
-/// `metadata` aside, at the root), as the API server's pruning does.
-fn prune(value: &mut Value, schema: &Value, root: bool) {
+/// `metadata` aside, at the root, where `at` is empty), as the API server's pruning does, and
+/// says each field it drops in `dropped` as the API server's warning does.
+fn prune(value: &mut Value, schema: &Value, at: &str, dropped: &mut Vec<String>) {
     if schema["x-kubernetes-preserve-unknown-fields"] == true {
         return;
     }
+    let path = |key: &str| match at {
+        "" => key.to_string(),
+        _ => format!("{at}.{key}"),
+    };
     match value {
         Value::Object(map) => {
             let properties = schema["properties"].as_object();
             let additional = &schema["additionalProperties"];
             map.retain(|key, _| {
-                (root && matches!(key.as_str(), "apiVersion" | "kind" | "metadata"))
+                let known = (at.is_empty()
+                    && matches!(key.as_str(), "apiVersion" | "kind" | "metadata"))
                     || properties.is_some_and(|p| p.contains_key(key))
                     || additional.is_object()
-                    || *additional == true
+                    || *additional == true;
+                if !known {
+                    dropped.push(format!("unknown field \"{}\"", path(key)));
+                }
+                known
             });
             for (key, child) in map.iter_mut() {
                 match properties.and_then(|p| p.get(key)) {
-                    Some(s) => prune(child, s, false),
-                    None if additional.is_object() => prune(child, additional, false),
+                    Some(s) => prune(child, s, &path(key), dropped),
+                    None if additional.is_object() => prune(child, additional, &path(key), dropped),
                     None => {}
                 }
             }
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|i| prune(i, &schema["items"], false)),
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                prune(item, &schema["items"], &format!("{at}[{i}]"), dropped);
+            }
+        }
         _ => {}
     }
 }
