@@ -5,8 +5,13 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
-    registry::Registry,
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::{Metric, Registry, Unit},
 };
 
 use crate::sync::Locked;
@@ -106,115 +111,96 @@ impl std::fmt::Debug for Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("omkc");
-        let reconciliations = Family::<ResultLabels, Counter>::default();
-        // 5 ms .. ~20 s: a converged reconcile is a few Keycloak reads, a first one a dozen calls.
-        let duration = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-            0.005, 2.0, 13,
-        ));
-        registry.register(
-            "reconciliations",
-            "Reconciles of OpenMetadataKeycloakClient resources by result and reason",
-            reconciliations.clone(),
-        );
-        registry.register_with_unit(
-            "reconcile_duration",
-            "Duration of one reconcile",
-            prometheus_client::registry::Unit::Seconds,
-            duration.clone(),
-        );
-        let keycloak_requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "keycloak_requests",
-            "Requests to Keycloak by route template, method and status class",
-            keycloak_requests.clone(),
-        );
-        let keycloak_latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            // 1 ms .. ~8 s.
-            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-                0.001, 2.0, 14,
-            ))
-        });
-        registry.register_with_unit(
-            "keycloak_request_duration",
-            "Latency of requests to Keycloak by route template and method",
-            prometheus_client::registry::Unit::Seconds,
-            keycloak_latency.clone(),
-        );
-        let kubernetes_latency =
-            Family::<KubernetesLabels, Histogram>::new_with_constructor(|| {
-                // 1 ms .. ~8 s.
-                Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-                    0.001, 2.0, 14,
-                ))
-            });
-        registry.register_with_unit(
-            "kubernetes_request_duration",
-            "Latency of requests to the Kubernetes API by verb and resource (watches excluded)",
-            prometheus_client::registry::Unit::Seconds,
-            kubernetes_latency.clone(),
-        );
-        // 1 ms .. ~2 min: a backlog of thousands waits minutes for a worker.
-        let queue_wait = Histogram::new(
-            prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 18),
-        );
-        registry.register_with_unit(
-            "reconcile_queue_wait",
-            "Time from a change seen by a watch to the start of its reconcile (waiting for a worker)",
-            prometheus_client::registry::Unit::Seconds,
-            queue_wait.clone(),
-        );
-        let token_requests = Family::<TokenLabels, Counter>::default();
-        registry.register(
-            "keycloak_token_requests",
-            "Admin token requests by result (success, rejected, error)",
-            token_requests.clone(),
-        );
-        let orphaned = Counter::default();
-        registry.register(
-            "orphaned_clients",
-            "Keycloak clients left behind because cleanup was impossible (connection gone, credentials refused)",
-            orphaned.clone(),
-        );
-        let resources = Family::<ReadyLabels, Gauge>::default();
-        registry.register(
-            "resources",
-            "OpenMetadataKeycloakClients by Ready status and reason, as of their last reconcile by this instance",
-            resources.clone(),
-        );
-        let connections = Family::<ConnectionLabels, Gauge>::default();
-        registry.register(
-            "connection_ready",
-            "Whether each ClusterKeycloakConnection passed its last check (signed in, a realm to serve)",
-            connections.clone(),
-        );
-        let deferred = Counter::default();
-        registry.register(
-            "reconciles_deferred",
-            "Reconciles put back because their namespace held more than its fair share of workers while others waited",
-            deferred.clone(),
-        );
-        let leader = Gauge::default();
-        registry.register(
-            "leader",
-            "Whether this instance reconciles: holds the leader lease, or runs without leader election",
-            leader.clone(),
-        );
+        fn add<M: Metric + Clone>(r: &mut Registry, name: &str, help: &str, metric: M) -> M {
+            r.register(name, help, metric.clone());
+            metric
+        }
+        fn seconds<M: Metric + Clone>(r: &mut Registry, name: &str, help: &str, metric: M) -> M {
+            r.register_with_unit(name, help, Unit::Seconds, metric.clone());
+            metric
+        }
+        // 1 ms .. ~8 s.
+        fn latency() -> Histogram {
+            Histogram::new(exponential_buckets(0.001, 2.0, 14))
+        }
+        let mut r = Registry::with_prefix("omkc");
         Self {
-            resources,
+            reconciliations: add(
+                &mut r,
+                "reconciliations",
+                "Reconciles of OpenMetadataKeycloakClient resources by result and reason",
+                Family::default(),
+            ),
+            // 5 ms .. ~20 s: a converged reconcile is a few Keycloak reads, a first one a dozen calls.
+            duration: seconds(
+                &mut r,
+                "reconcile_duration",
+                "Duration of one reconcile",
+                Histogram::new(exponential_buckets(0.005, 2.0, 13)),
+            ),
+            keycloak_requests: add(
+                &mut r,
+                "keycloak_requests",
+                "Requests to Keycloak by route template, method and status class",
+                Family::default(),
+            ),
+            keycloak_latency: seconds(
+                &mut r,
+                "keycloak_request_duration",
+                "Latency of requests to Keycloak by route template and method",
+                Family::new_with_constructor(latency),
+            ),
+            kubernetes_latency: seconds(
+                &mut r,
+                "kubernetes_request_duration",
+                "Latency of requests to the Kubernetes API by verb and resource (watches excluded)",
+                Family::new_with_constructor(latency),
+            ),
+            // 1 ms .. ~2 min: a backlog of thousands waits minutes for a worker.
+            queue_wait: seconds(
+                &mut r,
+                "reconcile_queue_wait",
+                "Time from a change seen by a watch to the start of its reconcile (waiting for a worker)",
+                Histogram::new(exponential_buckets(0.001, 2.0, 18)),
+            ),
+            token_requests: add(
+                &mut r,
+                "keycloak_token_requests",
+                "Admin token requests by result (success, rejected, error)",
+                Family::default(),
+            ),
+            orphaned: add(
+                &mut r,
+                "orphaned_clients",
+                "Keycloak clients left behind because cleanup was impossible (connection gone, credentials refused)",
+                Counter::default(),
+            ),
+            resources: add(
+                &mut r,
+                "resources",
+                "OpenMetadataKeycloakClients by Ready status and reason, as of their last reconcile by this instance",
+                Family::default(),
+            ),
             ready: Mutex::default(),
-            leader,
-            registry: Mutex::new(registry),
-            reconciliations,
-            duration,
-            keycloak_requests,
-            keycloak_latency,
-            kubernetes_latency,
-            queue_wait,
-            token_requests,
-            orphaned,
-            deferred,
-            connections,
+            connections: add(
+                &mut r,
+                "connection_ready",
+                "Whether each ClusterKeycloakConnection passed its last check (signed in, a realm to serve)",
+                Family::default(),
+            ),
+            deferred: add(
+                &mut r,
+                "reconciles_deferred",
+                "Reconciles put back because their namespace held more than its fair share of workers while others waited",
+                Counter::default(),
+            ),
+            leader: add(
+                &mut r,
+                "leader",
+                "Whether this instance reconciles: holds the leader lease, or runs without leader election",
+                Gauge::default(),
+            ),
+            registry: Mutex::new(r),
         }
     }
 }
