@@ -77,6 +77,7 @@ reasons! {
     SecretSourceNotFound => Permanent,
     SecretSourceInvalid => Permanent,
     KeycloakRejected => Permanent,
+    ClientPolicyConflict => Permanent,
     KubernetesRejected => Permanent,
 
     KeycloakUnavailable => Transient,

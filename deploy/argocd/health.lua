@@ -17,6 +17,7 @@ local hs = {}
 -- and a test keeps this table equal to it.
 local permanent = {
   ClientConflict = true,
+  ClientPolicyConflict = true,
   ConfigMapConflict = true,
   ConnectionClientLimit = true,
   ConnectionInvalid = true,

@@ -55,6 +55,15 @@ pub enum KeycloakError {
     /// A client scope the client needs does not exist in the realm.
     #[error("client scope {0:?} does not exist in the realm")]
     ScopeNotFound(String),
+    /// 400 `invalid_client_metadata` or `invalid_registration`: a client policy of the realm
+    /// (Realm settings → Client policies) refused the client as sent (seen on 26.7: the first
+    /// from `reject-implicit-grant`, `pkce-enforcer`, `secure-client-authenticator`, the second
+    /// from `consent-required`, `full-scope-disabled`). Keycloak's own validation says
+    /// `invalid_input`.
+    #[error(
+        "a client policy of the realm refuses the client as the spec describes it (HTTP 400, error {code}): change the spec, or the realm's client policies (Realm settings → Client policies)"
+    )]
+    PolicyRefused { code: String },
     /// Any other refusal (4xx) of a request.
     #[error("Keycloak rejected the request (HTTP {status}{})", code_inline(.code))]
     Rejected { status: u16, code: Option<String> },
@@ -104,6 +113,7 @@ impl KeycloakError {
             Self::RealmNotFound(_) => Reason::RealmNotFound,
             Self::ScopeNotFound(_) => Reason::ScopeNotFound,
             Self::Rejected { .. } | Self::Redirected { .. } => Reason::KeycloakRejected,
+            Self::PolicyRefused { .. } => Reason::ClientPolicyConflict,
             Self::Protocol(_) => Reason::KeycloakProtocolError,
             Self::InvalidCaBundle(_) => Reason::InvalidSpec,
         }
@@ -191,6 +201,15 @@ pub(crate) fn from_status(
         404 if mentions_realm(body) => KeycloakError::RealmNotFound(realm.to_string()),
         404 => KeycloakError::NotFound,
         409 => KeycloakError::Conflict,
+        400 if matches!(
+            code.as_deref(),
+            Some("invalid_client_metadata" | "invalid_registration")
+        ) =>
+        {
+            KeycloakError::PolicyRefused {
+                code: code.unwrap_or_default(),
+            }
+        }
         429 => KeycloakError::Throttled {
             status,
             retry_after,
@@ -285,6 +304,26 @@ mod tests {
             from_status(404, r#"{"error":"Could not find client"}"#, None, "r"),
             KeycloakError::NotFound
         );
+        // A client policy says invalid_client_metadata; Keycloak's own validation invalid_input.
+        let policy = r#"{"error":"invalid_client_metadata","error_description":"Invalid client metadata: implicit flow enabled"}"#;
+        let refused = |code: &str| KeycloakError::PolicyRefused { code: code.into() };
+        assert_eq!(
+            from_status(400, policy, None, "r"),
+            refused("invalid_client_metadata")
+        );
+        let consent = r#"{"error":"invalid_registration","error_description":"Client is required to enable consentRequired"}"#;
+        assert_eq!(
+            from_status(400, consent, None, "r").to_string(),
+            "a client policy of the realm refuses the client as the spec describes it (HTTP 400, error invalid_registration): change the spec, or the realm's client policies (Realm settings → Client policies)"
+        );
+        assert_eq!(
+            from_status(400, policy, None, "r").reason(),
+            Reason::ClientPolicyConflict
+        );
+        assert!(matches!(
+            from_status(400, r#"{"error":"invalid_input"}"#, None, "r"),
+            KeycloakError::Rejected { .. }
+        ));
         assert_eq!(
             from_status(307, "", None, "r"),
             KeycloakError::Redirected { status: 307 }

@@ -229,6 +229,14 @@ pub async fn converge_client(
         observed.authorization_ignored = session.authorization_ignored();
         observed.realm_scopes = observe::realm_scopes(session, obj, v, client.as_ref()).await?;
         let planned = plan::plan(obj, v, &observed, client.as_ref())?;
+        observed.sent = planned
+            .writes
+            .iter()
+            .find_map(|w| match w {
+                Write::UpdateClient { body, .. } => Some(desired::ClientField::set_in(body)),
+                _ => None,
+            })
+            .unwrap_or_default();
         changes.extend(planned.changes);
         let written = execute::keycloak(session, v, &planned.writes).await?;
         let sent_authorization = planned.writes.iter().any(Write::sends_authorization);

@@ -306,6 +306,7 @@ pub async fn around_client(
         now: now(),
         authorization_ignored: session.authorization_ignored(),
         realm_scopes: Vec::new(),
+        sent: Vec::new(),
         adoption_allowed: connection.allow_adoption,
         rotation_gap: i64::try_from(ctx.settings.min_rotation_interval.as_secs())
             .unwrap_or(i64::MAX),

@@ -166,6 +166,15 @@ macro_rules! managed_fields {
                 }
             }
 
+            /// The managed fields `rep` sets (those an update body sends).
+            pub fn set_in(rep: &ClientRepresentation) -> Vec<ClientField> {
+                let mut set = Vec::new();
+                $(if rep.$field.is_some() {
+                    set.push(Self::$variant);
+                })*
+                set
+            }
+
             /// Sets this field of `to` to its value in `from`.
             fn copy(self, from: &ClientRepresentation, to: &mut ClientRepresentation) {
                 match self {
@@ -242,8 +251,9 @@ fn same_managed_keys(
         .all(|(k, val)| have.and_then(|h| h.get(k)) == Some(val))
 }
 
-/// The body of a partial update: exactly the drifted fields, and, whenever the client has
-/// authorization settings the spec does not turn off, `authorizationServicesEnabled: true`.
+/// The body of a partial update: exactly the drifted fields, `implicitFlowEnabled`, and,
+/// whenever the client has authorization settings the spec does not turn off,
+/// `authorizationServicesEnabled: true`.
 /// Keycloak deletes a client's resource server (resources, policies, permissions) on any PUT
 /// that does not say `true`, absent included.
 pub fn update_body(
@@ -255,6 +265,9 @@ pub fn update_body(
     for field in fields {
         field.copy(desired, &mut body);
     }
+    // A realm client policy with `reject-implicit-grant` (without auto-configure) fails any
+    // update that does not say the field with HTTP 500 (a NullPointerException, seen on 26.7).
+    body.implicit_flow_enabled = desired.implicit_flow_enabled;
     let has_authorization = observed.authorization_services_enabled == Some(true);
     let turned_off = desired.authorization_services_enabled == Some(false);
     let turned_on = desired.authorization_services_enabled == Some(true);

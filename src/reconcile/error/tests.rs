@@ -25,6 +25,7 @@ fn every_keycloak_failure_has_a_failure_reason() {
             | KeycloakError::NotFound
             | KeycloakError::ScopeNotFound(_)
             | KeycloakError::Rejected { .. }
+            | KeycloakError::PolicyRefused { .. }
             | KeycloakError::Redirected { .. }
             | KeycloakError::InvalidCaBundle(_)
             | KeycloakError::Protocol(_) => {}
@@ -55,6 +56,7 @@ fn every_keycloak_failure_has_a_failure_reason() {
             status: 400,
             code: None,
         },
+        KeycloakError::PolicyRefused { code: m() },
         KeycloakError::Redirected { status: 302 },
         KeycloakError::InvalidCaBundle(m()),
         KeycloakError::Protocol(m()),

@@ -67,6 +67,9 @@ pub struct Observed {
     /// The shortest time between two rotations of one client's secret (seconds): an
     /// `omkc.dev/rotate` value that arrives sooner waits.
     pub rotation_gap: i64,
+    /// The managed fields the previous pass's update sent: one that still differs when the
+    /// client is read back is one Keycloak did not keep.
+    pub sent: Vec<desired::ClientField>,
 }
 
 /// The spec asks for authorization services on a Keycloak that ignores them.
@@ -77,13 +80,29 @@ fn authorization_unavailable() -> Error {
     })
 }
 
+/// Keycloak changed fields back right after the operator set them: a client policy of the
+/// realm with an executor that auto-configures them, most likely.
+fn not_kept(v: &Validated, fields: &[&desired::ClientField]) -> Error {
+    let fields: Vec<String> = fields.iter().map(ToString::to_string).collect();
+    Error::new(
+        Reason::ClientPolicyConflict,
+        format!(
+            "Keycloak changes {} of client {:?} back after the operator sets it: a client policy of realm {:?} auto-configures it, most likely (Realm settings → Client policies); change the spec or the policy (the operator sets it again at each resync)",
+            fields.join(", "),
+            v.client_id,
+            v.realm
+        ),
+    )
+}
+
 /// One write a plan asks for, in Keycloak or in Kubernetes, in the order given. `Debug` never
 /// shows a secret a write carries ([`Body`], [`Put`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Write {
     /// No client with this id exists: create it with this body.
     CreateClient(Body),
-    /// Send this partial update (exactly the drifted fields, and what keeps authorization).
+    /// Send this partial update (exactly the drifted fields, `implicitFlowEnabled`, and what
+    /// keeps authorization).
     UpdateClient {
         uuid: String,
         /// The partial representation to PUT.
@@ -254,6 +273,13 @@ pub fn plan(
         return Err(authorization_unavailable());
     }
     let fields = desired::client_drift(&client.rep, &wanted);
+    let changed_back: Vec<&desired::ClientField> = fields
+        .iter()
+        .filter(|f| observed.sent.contains(f))
+        .collect();
+    if !changed_back.is_empty() {
+        return Err(not_kept(v, &changed_back));
+    }
     let mut update =
         (!fields.is_empty()).then(|| desired::update_body(&client.rep, &wanted, &fields));
     if !fields.is_empty() {
@@ -295,7 +321,8 @@ pub fn plan(
         .map(|s| s.id.clone())
         .collect();
 
-    let decided = secret::decide(v, client, observed, update.is_some())?;
+    let updated = update.is_some();
+    let decided = secret::decide(v, client, observed, updated)?;
     if let Some(value) = &decided.set {
         // The source's secret rides on the update there is anyway, or on one of its own.
         let body = update.get_or_insert_with(|| desired::update_body(&client.rep, &wanted, &[]));
@@ -327,6 +354,13 @@ pub fn plan(
                 then: Then::ObserveAgain,
             })
         }
+        // What Keycloak made of an update is read back before anything is handed over: a
+        // client policy may have changed a field back.
+        secret::Next::Write(_) if updated => Ok(Plan {
+            writes,
+            changes,
+            then: Then::ObserveAgain,
+        }),
         secret::Next::Write(hand_over) => {
             let rest = kubernetes::plan(obj, v, observed, client, &uuid, &hand_over)?;
             writes.extend(rest.writes);

@@ -233,8 +233,8 @@ both!(
         keys.sort();
         assert_eq!(
             keys,
-            ["publicClient", "redirectUris"],
-            "exactly the drifted fields; never the secret, never a field the spec does not manage"
+            ["implicitFlowEnabled", "publicClient", "redirectUris"],
+            "the drifted fields and implicitFlowEnabled (a realm's reject-implicit-grant fails an update without it); never the secret, never a field the spec does not manage"
         );
         // It was public while drifted (Keycloak hides a public client's secret): read back after.
         assert_eq!(
@@ -296,6 +296,8 @@ fn the_openapi_check_catches_unknown_fields_and_wrong_types() {
 }
 
 mod ownership;
+
+mod policies;
 
 mod access;
 

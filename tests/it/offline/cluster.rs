@@ -132,9 +132,18 @@ async fn check_with_a_cluster_plans_the_kubernetes_side_too() {
     let sourced = planned("sourced.yaml", &|r| {
         r["spec"]["secret"] = json!({"source": {"name": "own", "key": "secret"}});
     });
-    check_file(&sourced)
-        .await
-        .says(0, &["update the client (secret)"]);
+    check_file(&sourced).await.says(
+        0,
+        &["update the client (secret), then update Secret \"oidc-secrets\""],
+    );
+    // Drift: the client's URLs, read back after; the Secret holds the same id and secret.
+    let moved = planned("moved.yaml", &|r| {
+        r["spec"]["openmetadata"]["url"] = json!("https://om.example.org");
+    });
+    check_file(&moved).await.says(
+        0,
+        &["update the client (rootUrl, redirectUris, webOrigins, attributes), then read the client back (then the Secret, where it differs)"],
+    );
     // A client made by hand, taken over where the connection allows it.
     emu.seed_client(
         "data-sec",

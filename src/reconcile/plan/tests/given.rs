@@ -6,7 +6,7 @@ use super::super::{Observed, Plan, plan};
 use crate::{
     crd::OpenMetadataKeycloakClient,
     keycloak::{ObservedClient, Scope, SecretValue},
-    reconcile::Error,
+    reconcile::{Error, desired::ClientField},
     validate::Validated,
 };
 
@@ -27,6 +27,7 @@ pub(super) struct Given<'a> {
     pub(super) realm_scopes: &'a [Scope],
     pub(super) adoption_allowed: bool,
     pub(super) rotation_gap: i64,
+    pub(super) sent: &'a [ClientField],
 }
 
 impl Given<'_> {
@@ -52,6 +53,7 @@ impl Given<'_> {
             realm_scopes: self.realm_scopes.to_vec(),
             adoption_allowed: self.adoption_allowed,
             rotation_gap: self.rotation_gap,
+            sent: self.sent.to_vec(),
         };
         plan(&obj, v, &observed, self.client)
     }

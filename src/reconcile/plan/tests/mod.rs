@@ -275,10 +275,20 @@ fn the_keycloak_writes_for_each_observation() {
     for (name, obj, client, expect) in cases {
         // The Secret already holds the secret and the status is unchanged: Keycloak alone.
         let uuid = || "u-1".to_string();
+        // An update is read back before anything else: a client policy may change it back.
+        let then = match expect.body {
+            Some(_) => Then::ObserveAgain,
+            None => Then::Done(None),
+        };
         let mut writes = Vec::new();
+        // Every update says implicitFlowEnabled (a realm's reject-implicit-grant fails one
+        // that does not).
         writes.extend(expect.body.map(|body| Write::UpdateClient {
             uuid: uuid(),
-            body: Body(body),
+            body: Body(ClientRepresentation {
+                implicit_flow_enabled: Some(false),
+                ..body
+            }),
         }));
         writes.extend(expect.scopes.map(|s| Write::AddScopes {
             uuid: uuid(),
@@ -288,7 +298,7 @@ fn the_keycloak_writes_for_each_observation() {
         let want = Plan {
             writes,
             changes: expect.changes,
-            then: Then::Done(None),
+            then,
         };
         assert_eq!(keycloak_side(obj, &client), want, "{name}");
     }

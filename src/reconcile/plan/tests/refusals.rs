@@ -266,6 +266,7 @@ fn authorization_turned_on_is_read_back_before_anything_else() {
             body: Body(ClientRepresentation {
                 service_accounts_enabled: Some(true),
                 authorization_services_enabled: Some(true),
+                implicit_flow_enabled: Some(false),
                 ..Default::default()
             }),
         }],
@@ -292,4 +293,51 @@ fn authorization_turned_on_is_read_back_before_anything_else() {
             .to_string()
             .contains("authorization feature is disabled")
     );
+}
+
+#[test]
+fn a_field_keycloak_changes_back_right_after_the_update_is_refused_not_sent_again() {
+    let implicit = with_spec(serde_json::json!({"client": {"implicitFlowEnabled": true}}));
+    let v = validate(&implicit, INSTALLATION).unwrap();
+    let secret = output(&v, "s3cr3t");
+    // As Keycloak shows it with a realm policy whose reject-implicit-grant auto-configures.
+    let changed_back = patched(
+        as_keycloak_reports(&v, "u-1"),
+        serde_json::json!({"implicitFlowEnabled": false, "description": "by hand"}),
+    );
+    let pass = |sent: &[ClientField]| {
+        Given {
+            issuer: ISSUER,
+            client: Some(&changed_back),
+            secret: Some(&secret),
+            sent,
+            ..Default::default()
+        }
+        .pass(&implicit, &v)
+    };
+    // Not sent just before: an update like any other, read back before the Secret.
+    let first = pass(&[]).unwrap();
+    assert_eq!(first.keycloak().len(), 1, "{:?}", first.writes);
+    assert_eq!(first.then, Then::ObserveAgain);
+    // Sent by the pass before, and changed back: said, with the field, and not sent again.
+    for sent in [
+        &[ClientField::ImplicitFlowEnabled][..],
+        &[ClientField::Description, ClientField::ImplicitFlowEnabled],
+    ] {
+        let err = pass(sent).unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientPolicyConflict);
+        let said = err.to_string();
+        assert!(
+            said.starts_with(
+                "Keycloak changes implicitFlowEnabled of client \"openmetadata\" back"
+            ),
+            "{said}"
+        );
+        assert!(
+            said.contains("client policy of realm \"data-sec\""),
+            "{said}"
+        );
+    }
+    // Another field sent before does not make this one a policy's.
+    assert!(pass(&[ClientField::RedirectUris]).is_ok());
 }

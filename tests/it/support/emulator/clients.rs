@@ -59,6 +59,17 @@ impl Emulator {
         });
     }
 
+    /// Gives the realm one client policy, for every client, with this executor (Realm
+    /// settings → Client policies).
+    pub fn set_client_policy(&self, realm: &str, executor: &str, auto_configure: bool) {
+        let executor = model::policies::Executor::named(executor, auto_configure);
+        self.lock()
+            .realms
+            .get_mut(realm)
+            .expect("realm")
+            .client_policies = vec![executor];
+    }
+
     /// Regenerates a client's secret by hand (the console's Credentials tab).
     pub fn regenerate_secret_directly(&self, realm: &str, client_id: &str) -> String {
         let mut inner = self.lock();

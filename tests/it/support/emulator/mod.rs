@@ -147,6 +147,8 @@ pub struct Realm {
     pub optional_scopes: Vec<String>,
     /// The realm's `frontendUrl` attribute: the base of its issuer, whatever the request's.
     pub frontend_url: Option<String>,
+    /// The executors of the realm's client policies that apply to every client.
+    pub client_policies: Vec<model::policies::Executor>,
 }
 
 struct Token {

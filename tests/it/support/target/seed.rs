@@ -173,6 +173,27 @@ impl Kc {
         }
     }
 
+    /// Gives the realm one client policy, for every client (condition `any-client`), with this
+    /// executor, as a realm admin would in Realm settings → Client policies.
+    pub async fn set_client_policy(&self, realm: &str, executor: &str, auto_configure: bool) {
+        match &self.backend {
+            Backend::Emulator(e) => e.set_client_policy(realm, executor, auto_configure),
+            Backend::Real { admin, .. } => {
+                let profile = json!({"profiles": [{"name": "omkc-test", "executors": [
+                    {"executor": executor, "configuration": {"auto-configure": auto_configure}}]}]});
+                admin
+                    .put(&format!("/{realm}/client-policies/profiles"), Some(profile))
+                    .await;
+                let policy = json!({"policies": [{"name": "omkc-test", "enabled": true,
+                    "conditions": [{"condition": "any-client", "configuration": {}}],
+                    "profiles": ["omkc-test"]}]});
+                admin
+                    .put(&format!("/{realm}/client-policies/policies"), Some(policy))
+                    .await;
+            }
+        }
+    }
+
     /// Gives a client a service account (if it has none) and authorization settings with a
     /// client policy per name, as a user of the console would.
     pub async fn enable_authorization(&self, realm: &str, client_id: &str, policies: &[&str]) {

@@ -337,4 +337,5 @@ fn keycloak_order(set: &BTreeSet<String>) -> Vec<String> {
     items.into_iter().cloned().collect()
 }
 
+pub mod policies;
 mod representation;

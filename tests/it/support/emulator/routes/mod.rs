@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{
     AdminEvent, Inner, Level, Token,
-    model::{ClientModel, Scope},
+    model::{ClientModel, Scope, policies::enforce},
     server,
 };
 
@@ -187,7 +187,10 @@ fn admin(
             let Some(Value::Object(rep)) = body else {
                 return reply(400, json!({"error": "invalid body"}));
             };
-            let rep = &without_disabled_features(rep, inner.authorization_feature);
+            let rep = &mut without_disabled_features(rep, inner.authorization_feature);
+            if let Err((status, body)) = enforce(&inner.realms[realm].client_policies, rep) {
+                return reply(status, body);
+            }
             if let Some(refusal) = fragment_refused(rep) {
                 return refusal;
             }
@@ -235,7 +238,10 @@ fn admin(
                 return reply(400, json!({"error": "invalid body"}));
             };
             let version = inner.version;
-            let rep = &without_disabled_features(rep, inner.authorization_feature);
+            let rep = &mut without_disabled_features(rep, inner.authorization_feature);
+            if let Err((status, body)) = enforce(&inner.realms[realm].client_policies, rep) {
+                return reply(status, body);
+            }
             if let Some(refusal) = fragment_refused(rep) {
                 return refusal;
             }

@@ -1,0 +1,90 @@
+//! A realm's client policies (Realm settings → Client policies), as Keycloak's
+//! `ClientPolicyManager` runs them on a client registered or updated through the Admin API:
+//! before the representation reaches the model, the executors of each policy whose conditions
+//! match may change it, or refuse it.
+//!
+//! Modelled: one policy whose condition is `any-client`, with one of two executors, as Keycloak
+//! answers (seen on 26.7, checked by the `both!` scenarios in `tests/it/keycloak/policies.rs` on
+//! every version CI runs):
+//! - `reject-implicit-grant`: with `auto-configure`, `implicitFlowEnabled` becomes false,
+//!   whatever was sent (absent included); without, `true` is refused with 400
+//!   `invalid_client_metadata`, and a representation without the field fails with 500 (the
+//!   executor unboxes a null: a NullPointerException);
+//! - `consent-required`: with `auto-configure`, `consentRequired` becomes true; without, a
+//!   representation that does not say `true` is refused with 400 `invalid_registration`.
+
+use serde_json::{Map, Value, json};
+
+/// An executor of the realm's client policies.
+#[derive(Clone, Debug)]
+pub enum Executor {
+    RejectImplicitGrant { auto_configure: bool },
+    ConsentRequired { auto_configure: bool },
+}
+
+impl Executor {
+    /// The executor of this name; the emulator refuses to pretend it runs one it does not model.
+    pub fn named(name: &str, auto_configure: bool) -> Self {
+        match name {
+            "reject-implicit-grant" => Self::RejectImplicitGrant { auto_configure },
+            "consent-required" => Self::ConsentRequired { auto_configure },
+            other => panic!("the emulator does not model the client policy executor {other:?}"),
+        }
+    }
+}
+
+/// Runs the executors on a representation sent to register or update a client: `Err` holds
+/// Keycloak's answer.
+pub fn enforce(executors: &[Executor], rep: &mut Map<String, Value>) -> Result<(), (u16, Value)> {
+    let refused = |status, error: &str, description: &str| {
+        Err((
+            status,
+            json!({"error": error, "error_description": description}),
+        ))
+    };
+    for executor in executors {
+        match *executor {
+            Executor::RejectImplicitGrant {
+                auto_configure: true,
+            } => {
+                rep.insert("implicitFlowEnabled".into(), json!(false));
+            }
+            Executor::RejectImplicitGrant {
+                auto_configure: false,
+            } => match rep.get("implicitFlowEnabled").and_then(Value::as_bool) {
+                Some(false) => {}
+                Some(true) => {
+                    return refused(
+                        400,
+                        "invalid_client_metadata",
+                        "Invalid client metadata: implicit flow enabled",
+                    );
+                }
+                None => {
+                    return refused(
+                        500,
+                        "unknown_error",
+                        "For more on this error consult the server log.",
+                    );
+                }
+            },
+            Executor::ConsentRequired {
+                auto_configure: true,
+            } => {
+                rep.insert("consentRequired".into(), json!(true));
+            }
+            Executor::ConsentRequired {
+                auto_configure: false,
+            } => {
+                if rep.get("consentRequired") != Some(&json!(true)) {
+                    return refused(
+                        400,
+                        "invalid_registration",
+                        "Client is required to enable consentRequired",
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
