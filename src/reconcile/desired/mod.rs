@@ -251,9 +251,9 @@ fn same_managed_keys(
         .all(|(k, val)| have.and_then(|h| h.get(k)) == Some(val))
 }
 
-/// The body of a partial update: exactly the drifted fields, `implicitFlowEnabled`, and,
-/// whenever the client has authorization settings the spec does not turn off,
-/// `authorizationServicesEnabled: true`.
+/// The body of a partial update: exactly the drifted fields, `implicitFlowEnabled` and
+/// `clientAuthenticatorType`, and, whenever the client has authorization settings the spec does
+/// not turn off, `authorizationServicesEnabled: true`.
 /// Keycloak deletes a client's resource server (resources, policies, permissions) on any PUT
 /// that does not say `true`, absent included.
 pub fn update_body(
@@ -265,9 +265,12 @@ pub fn update_body(
     for field in fields {
         field.copy(desired, &mut body);
     }
-    // A realm client policy with `reject-implicit-grant` (without auto-configure) fails any
-    // update that does not say the field with HTTP 500 (a NullPointerException, seen on 26.7).
+    // Two fields a realm's client policies read in every update (seen on 26.0, 26.6, 26.7):
+    // `reject-implicit-grant` (without auto-configure) fails an update without the first with
+    // HTTP 500 (a NullPointerException); `secure-client-authenticator` gives an update without
+    // the second its default authenticator (client-jwt: the client secret would stop working).
     body.implicit_flow_enabled = desired.implicit_flow_enabled;
+    body.client_authenticator_type = desired.client_authenticator_type.clone();
     let has_authorization = observed.authorization_services_enabled == Some(true);
     let turned_off = desired.authorization_services_enabled == Some(false);
     let turned_on = desired.authorization_services_enabled == Some(true);

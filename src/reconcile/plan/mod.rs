@@ -101,8 +101,8 @@ fn not_kept(v: &Validated, fields: &[&desired::ClientField]) -> Error {
 pub enum Write {
     /// No client with this id exists: create it with this body.
     CreateClient(Body),
-    /// Send this partial update (exactly the drifted fields, `implicitFlowEnabled`, and what
-    /// keeps authorization).
+    /// Send this partial update (exactly the drifted fields, the two fields client policies
+    /// read, and what keeps authorization).
     UpdateClient {
         uuid: String,
         /// The partial representation to PUT.

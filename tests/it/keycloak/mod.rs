@@ -233,8 +233,13 @@ both!(
         keys.sort();
         assert_eq!(
             keys,
-            ["implicitFlowEnabled", "publicClient", "redirectUris"],
-            "the drifted fields and implicitFlowEnabled (a realm's reject-implicit-grant fails an update without it); never the secret, never a field the spec does not manage"
+            [
+                "clientAuthenticatorType",
+                "implicitFlowEnabled",
+                "publicClient",
+                "redirectUris"
+            ],
+            "the drifted fields and the two a realm's client policies read (tests/it/keycloak/policies.rs); never the secret, never a field the spec does not manage"
         );
         // It was public while drifted (Keycloak hides a public client's secret): read back after.
         assert_eq!(

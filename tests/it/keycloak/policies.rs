@@ -1,8 +1,9 @@
-//! A realm's client policies (Realm settings → Client policies), here `reject-implicit-grant`
-//! for every client: a client they refuse, or a field they change back, is said as such
-//! (`ClientPolicyConflict`, naming the fields), never fought in a loop.
+//! A realm's client policies (Realm settings → Client policies), one executor for every client:
+//! a client they refuse, or a field they change back, is said as such (`ClientPolicyConflict`,
+//! naming the fields), never fought in a loop; an update says the fields they read.
 
 use keycloak::types::ClientRepresentation;
+use omkc::keycloak::Session;
 
 use super::*;
 
@@ -12,11 +13,43 @@ fn with_implicit_flow(kc: &Kc) -> OpenMetadataKeycloakClient {
     })
 }
 
+/// Redirect URIs changed by hand are corrected by one update and nothing else, under the
+/// realm's policy.
+async fn hand_made_drift_corrected_once(
+    kc: &Kc,
+    session: &Session,
+    plain: &OpenMetadataKeycloakClient,
+) {
+    kc.edit_client(
+        REALM,
+        "openmetadata",
+        json!({"redirectUris": ["https://evil.example/*"]}),
+    )
+    .await;
+    kc.clear_log().await;
+    let synced = sync_keycloak(session, plain).await.unwrap();
+    assert_eq!(
+        synced.changes,
+        [Change::ClientUpdated {
+            client_id: "openmetadata".into(),
+            fields: vec![ClientField::RedirectUris],
+        }]
+    );
+    let puts = kc.writes().iter().filter(|w| w.starts_with("PUT ")).count();
+    assert_eq!(puts, 1, "{:?}", kc.writes());
+    let client = kc.client(REALM, "openmetadata").await.unwrap();
+    shows!(client, {"redirectUris": ["https://openmetadata.example.com/callback"]});
+}
+
 both!(
     a_field_a_client_policy_changes_back_is_said_not_fought,
     |kc| {
-        kc.set_client_policy(REALM, "reject-implicit-grant", true)
-            .await;
+        kc.set_client_policy(
+            REALM,
+            "reject-implicit-grant",
+            json!({"auto-configure": true}),
+        )
+        .await;
         let session = kc.admin_session();
         for round in ["the first reconcile", "a resync"] {
             kc.clear_log().await;
@@ -50,8 +83,12 @@ both!(
 both!(
     a_client_a_client_policy_refuses_is_said_and_updates_keep_to_it,
     |kc| {
-        kc.set_client_policy(REALM, "reject-implicit-grant", false)
-            .await;
+        kc.set_client_policy(
+            REALM,
+            "reject-implicit-grant",
+            json!({"auto-configure": false}),
+        )
+        .await;
         let session = kc.admin_session();
         let err = sync_keycloak(&session, &with_implicit_flow(&kc))
             .await
@@ -76,22 +113,7 @@ both!(
             session.update_client(REALM, &uuid, &silent).await,
             Err(KeycloakError::Server { status: 500, .. })
         ));
-        kc.edit_client(
-            REALM,
-            "openmetadata",
-            json!({"redirectUris": ["https://evil.example/*"]}),
-        )
-        .await;
-        let synced = sync_keycloak(&session, &plain).await.unwrap();
-        assert_eq!(
-            synced.changes,
-            [Change::ClientUpdated {
-                client_id: "openmetadata".into(),
-                fields: vec![ClientField::RedirectUris],
-            }]
-        );
-        let client = kc.client(REALM, "openmetadata").await.unwrap();
-        shows!(client, {"redirectUris": ["https://openmetadata.example.com/callback"]});
+        hand_made_drift_corrected_once(&kc, &session, &plain).await;
     }
 );
 
@@ -99,7 +121,8 @@ both!(
     a_client_policy_asking_for_consent_refuses_the_client_or_is_left_its_field,
     |kc| {
         // consentRequired is not the spec's: without auto-configure the client cannot be made.
-        kc.set_client_policy(REALM, "consent-required", false).await;
+        kc.set_client_policy(REALM, "consent-required", json!({"auto-configure": false}))
+            .await;
         let session = kc.admin_session();
         let plain = resource_for(&kc, |_| {});
         let err = sync_keycloak(&session, &plain).await.unwrap_err();
@@ -111,7 +134,8 @@ both!(
         );
         assert!(kc.client(REALM, "openmetadata").await.is_none());
         // With it, Keycloak sets the field, and the operator leaves a field it does not manage.
-        kc.set_client_policy(REALM, "consent-required", true).await;
+        kc.set_client_policy(REALM, "consent-required", json!({"auto-configure": true}))
+            .await;
         let synced = sync_keycloak(&session, &plain).await.unwrap();
         assert!(
             matches!(synced.changes[..], [Change::ClientCreated { .. }]),
@@ -120,5 +144,36 @@ both!(
         );
         let client = kc.client(REALM, "openmetadata").await.unwrap();
         shows!(client, {"consentRequired": true});
+    }
+);
+
+both!(
+    an_update_keeps_the_client_authenticator_a_policy_would_replace,
+    |kc| {
+        // secure-client-authenticator gives a representation without clientAuthenticatorType its
+        // default: an update that did not say it would switch the client to client-jwt, and
+        // OpenMetadata's client secret would stop working.
+        let session = kc.admin_session();
+        let plain = resource_for(&kc, |_| {});
+        sync_keycloak(&session, &plain).await.unwrap();
+        kc.set_client_policy(
+            REALM,
+            "secure-client-authenticator",
+            json!({"allowed-client-authenticators": ["client-secret", "client-jwt"],
+               "default-client-authenticator": "client-jwt"}),
+        )
+        .await;
+        hand_made_drift_corrected_once(&kc, &session, &plain).await;
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        shows!(client, {"clientAuthenticatorType": "client-secret"});
+        // What the executor does with an update that does not say it (the operator's own session).
+        let uuid = client["id"].as_str().unwrap();
+        let silent = ClientRepresentation {
+            description: Some("no clientAuthenticatorType".into()),
+            ..Default::default()
+        };
+        session.update_client(REALM, uuid, &silent).await.unwrap();
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        shows!(client, {"clientAuthenticatorType": "client-jwt"});
     }
 );

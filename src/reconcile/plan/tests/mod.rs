@@ -281,12 +281,12 @@ fn the_keycloak_writes_for_each_observation() {
             None => Then::Done(None),
         };
         let mut writes = Vec::new();
-        // Every update says implicitFlowEnabled (a realm's reject-implicit-grant fails one
-        // that does not).
+        // Every update says the two fields a realm's client policies read.
         writes.extend(expect.body.map(|body| Write::UpdateClient {
             uuid: uuid(),
             body: Body(ClientRepresentation {
                 implicit_flow_enabled: Some(false),
+                client_authenticator_type: Some("client-secret".into()),
                 ..body
             }),
         }));

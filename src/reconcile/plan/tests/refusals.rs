@@ -267,6 +267,7 @@ fn authorization_turned_on_is_read_back_before_anything_else() {
                 service_accounts_enabled: Some(true),
                 authorization_services_enabled: Some(true),
                 implicit_flow_enabled: Some(false),
+                client_authenticator_type: Some("client-secret".into()),
                 ..Default::default()
             }),
         }],

@@ -61,8 +61,8 @@ impl Emulator {
 
     /// Gives the realm one client policy, for every client, with this executor (Realm
     /// settings → Client policies).
-    pub fn set_client_policy(&self, realm: &str, executor: &str, auto_configure: bool) {
-        let executor = model::policies::Executor::named(executor, auto_configure);
+    pub fn set_client_policy(&self, realm: &str, executor: &str, configuration: &Value) {
+        let executor = model::policies::Executor::named(executor, configuration);
         self.lock()
             .realms
             .get_mut(realm)

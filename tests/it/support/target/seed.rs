@@ -175,12 +175,12 @@ impl Kc {
 
     /// Gives the realm one client policy, for every client (condition `any-client`), with this
     /// executor, as a realm admin would in Realm settings → Client policies.
-    pub async fn set_client_policy(&self, realm: &str, executor: &str, auto_configure: bool) {
+    pub async fn set_client_policy(&self, realm: &str, executor: &str, configuration: Value) {
         match &self.backend {
-            Backend::Emulator(e) => e.set_client_policy(realm, executor, auto_configure),
+            Backend::Emulator(e) => e.set_client_policy(realm, executor, &configuration),
             Backend::Real { admin, .. } => {
                 let profile = json!({"profiles": [{"name": "omkc-test", "executors": [
-                    {"executor": executor, "configuration": {"auto-configure": auto_configure}}]}]});
+                    {"executor": executor, "configuration": configuration}]}]});
                 admin
                     .put(&format!("/{realm}/client-policies/profiles"), Some(profile))
                     .await;

@@ -3,7 +3,7 @@
 //! before the representation reaches the model, the executors of each policy whose conditions
 //! match may change it, or refuse it.
 //!
-//! Modelled: one policy whose condition is `any-client`, with one of two executors, as Keycloak
+//! Modelled: one policy whose condition is `any-client`, with one of three executors, as Keycloak
 //! answers (seen on 26.7, checked by the `both!` scenarios in `tests/it/keycloak/policies.rs` on
 //! every version CI runs):
 //! - `reject-implicit-grant`: with `auto-configure`, `implicitFlowEnabled` becomes false,
@@ -11,23 +11,44 @@
 //!   `invalid_client_metadata`, and a representation without the field fails with 500 (the
 //!   executor unboxes a null: a NullPointerException);
 //! - `consent-required`: with `auto-configure`, `consentRequired` becomes true; without, a
-//!   representation that does not say `true` is refused with 400 `invalid_registration`.
+//!   representation that does not say `true` is refused with 400 `invalid_registration`;
+//! - `secure-client-authenticator`: a representation without `clientAuthenticatorType` is given
+//!   the default authenticator; one not allowed is refused with 400 `invalid_client_metadata`.
 
 use serde_json::{Map, Value, json};
 
 /// An executor of the realm's client policies.
 #[derive(Clone, Debug)]
 pub enum Executor {
-    RejectImplicitGrant { auto_configure: bool },
-    ConsentRequired { auto_configure: bool },
+    RejectImplicitGrant {
+        auto_configure: bool,
+    },
+    ConsentRequired {
+        auto_configure: bool,
+    },
+    SecureClientAuthenticator {
+        allowed: Vec<String>,
+        default: Option<String>,
+    },
 }
 
 impl Executor {
-    /// The executor of this name; the emulator refuses to pretend it runs one it does not model.
-    pub fn named(name: &str, auto_configure: bool) -> Self {
+    /// The executor of this name, with this configuration; the emulator refuses to pretend it
+    /// runs one it does not model.
+    pub fn named(name: &str, configuration: &Value) -> Self {
+        let auto_configure = configuration["auto-configure"] == json!(true);
         match name {
             "reject-implicit-grant" => Self::RejectImplicitGrant { auto_configure },
             "consent-required" => Self::ConsentRequired { auto_configure },
+            "secure-client-authenticator" => Self::SecureClientAuthenticator {
+                allowed: serde_json::from_value(
+                    configuration["allowed-client-authenticators"].clone(),
+                )
+                .unwrap_or_default(),
+                default: configuration["default-client-authenticator"]
+                    .as_str()
+                    .map(String::from),
+            },
             other => panic!("the emulator does not model the client policy executor {other:?}"),
         }
     }
@@ -43,7 +64,7 @@ pub fn enforce(executors: &[Executor], rep: &mut Map<String, Value>) -> Result<(
         ))
     };
     for executor in executors {
-        match *executor {
+        match executor {
             Executor::RejectImplicitGrant {
                 auto_configure: true,
             } => {
@@ -82,6 +103,23 @@ pub fn enforce(executors: &[Executor], rep: &mut Map<String, Value>) -> Result<(
                         "invalid_registration",
                         "Client is required to enable consentRequired",
                     );
+                }
+            }
+            Executor::SecureClientAuthenticator { allowed, default } => {
+                match rep.get("clientAuthenticatorType").and_then(Value::as_str) {
+                    None => {
+                        if let Some(default) = default {
+                            rep.insert("clientAuthenticatorType".into(), json!(default));
+                        }
+                    }
+                    Some(chosen) if allowed.iter().any(|a| a == chosen) => {}
+                    Some(_) => {
+                        return refused(
+                            400,
+                            "invalid_client_metadata",
+                            "Invalid client metadata: token_endpoint_auth_method",
+                        );
+                    }
                 }
             }
         }
