@@ -253,9 +253,10 @@ async fn would(
                 Write::CreateClient(_) | Write::RegenerateSecret { .. } | Write::Secret(_)
             )
         });
-        steps.push(match made {
-            true => "read the client back and write the Secret".into(),
-            false => "read the client back (then the Secret, where it differs)".into(),
+        steps.push(if made {
+            "read the client back and write the Secret".into()
+        } else {
+            "read the client back (then the Secret, where it differs)".into()
         });
     }
     let said = if steps.is_empty() {

@@ -187,13 +187,10 @@ fn admin(
             let Some(Value::Object(rep)) = body else {
                 return reply(400, json!({"error": "invalid body"}));
             };
-            let rep = &mut without_disabled_features(rep, inner.authorization_feature);
-            if let Err((status, body)) = enforce(&inner.realms[realm].client_policies, rep) {
-                return reply(status, body);
-            }
-            if let Some(refusal) = fragment_refused(rep) {
-                return refusal;
-            }
+            let rep = &match admitted(inner, realm, rep) {
+                Ok(rep) => rep,
+                Err(refusal) => return refusal,
+            };
             let id = inner.next_id("client");
             let secret = format!("generated-secret-{}", inner.next_id("s"));
             let prefix = inner.prefix.clone();
@@ -238,13 +235,10 @@ fn admin(
                 return reply(400, json!({"error": "invalid body"}));
             };
             let version = inner.version;
-            let rep = &mut without_disabled_features(rep, inner.authorization_feature);
-            if let Err((status, body)) = enforce(&inner.realms[realm].client_policies, rep) {
-                return reply(status, body);
-            }
-            if let Some(refusal) = fragment_refused(rep) {
-                return refusal;
-            }
+            let rep = &match admitted(inner, realm, rep) {
+                Ok(rep) => rep,
+                Err(refusal) => return refusal,
+            };
             let r = inner.realms.get_mut(realm).expect("realm");
             let Some(client) = r.clients.get_mut(*id) else {
                 return not_found_client();
@@ -345,17 +339,25 @@ fn admin(
     }
 }
 
-/// With the server's `authorization` feature off, `ClientResource` and
-/// `RepresentationToModel` never look at `authorizationServicesEnabled`.
-fn without_disabled_features(
+/// A representation sent to create or update a client, as Keycloak takes it before the model:
+/// with the server's `authorization` feature off, `ClientResource` and `RepresentationToModel`
+/// never look at `authorizationServicesEnabled`; then the realm's client policies run
+/// ([`enforce`]); then the client validation.
+fn admitted(
+    inner: &Inner,
+    realm: &str,
     rep: &serde_json::Map<String, Value>,
-    authorization: bool,
-) -> serde_json::Map<String, Value> {
+) -> Result<serde_json::Map<String, Value>, Reply> {
     let mut rep = rep.clone();
-    if !authorization {
+    if !inner.authorization_feature {
         rep.remove("authorizationServicesEnabled");
     }
-    rep
+    enforce(&inner.realms[realm].client_policies, &mut rep)
+        .map_err(|(status, body)| reply(status, body))?;
+    match fragment_refused(&rep) {
+        Some(refusal) => Err(refusal),
+        None => Ok(rep),
+    }
 }
 
 /// Keycloak's client validation refuses a redirect URI with a fragment (seen on 26.0 and 26.7).
