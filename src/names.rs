@@ -9,6 +9,8 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const OWNER_ATTRIBUTE: &str = "omkc.dev/owner";
 /// Client attribute with OpenMetadata's post-logout redirect.
 pub const POST_LOGOUT_ATTRIBUTE: &str = "post.logout.redirect.uris";
+/// The client attribute holding the PKCE method its logins must use (blank: none required).
+pub const PKCE_ATTRIBUTE: &str = "pkce.code.challenge.method";
 /// Client attribute marking a client this operator took over (`adoptExisting`) rather than
 /// created: such a client is retained on delete unless the resource asks for deletion.
 pub const ADOPTED_ATTRIBUTE: &str = "omkc.dev/adopted";

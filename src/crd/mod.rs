@@ -178,6 +178,11 @@ pub struct ClientSpec {
     /// Enable the implicit flow (off by default; older OpenMetadata docs turned it on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implicit_flow_enabled: Option<bool>,
+    /// Require PKCE (S256) on this client's logins (off by default, as OpenMetadata's
+    /// `disablePkce` is on by default). Needed in a realm whose client policies enforce PKCE;
+    /// OpenMetadata must then send it: the values ConfigMap sets `disablePkce: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_pkce: Option<bool>,
     /// Enable a service account for the client (off by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_accounts_enabled: Option<bool>,

@@ -59,11 +59,13 @@ pub enum KeycloakError {
     /// (Realm settings → Client policies) refused the client as sent (seen on 26.7: the first
     /// from `reject-implicit-grant`, `pkce-enforcer`, `secure-client-authenticator`, the second
     /// from `consent-required`, `full-scope-disabled`). Keycloak's own validation says
-    /// `invalid_input`.
+    /// `invalid_input`. `pkce`: the refusal is `pkce-enforcer`'s (its description recognised,
+    /// never repeated).
     #[error(
-        "a client policy of the realm refuses the client as the spec describes it (HTTP 400, error {code}): change the spec, or the realm's client policies (Realm settings → Client policies)"
+        "a client policy of the realm refuses the client as the spec describes it (HTTP 400, error {code}{}): change the spec, or the realm's client policies (Realm settings → Client policies)",
+        if *.pkce { ", on its PKCE method: the realm requires spec.client.requirePkce: true" } else { "" }
     )]
-    PolicyRefused { code: String },
+    PolicyRefused { code: String, pkce: bool },
     /// Any other refusal (4xx) of a request.
     #[error("Keycloak rejected the request (HTTP {status}{})", code_inline(.code))]
     Rejected { status: u16, code: Option<String> },
@@ -164,6 +166,18 @@ pub(crate) fn error_code(body: &str) -> Option<String> {
     plain.then_some(code)
 }
 
+/// Whether a 400 body is `pkce-enforcer`'s refusal of a client without S256 (checked, never
+/// repeated).
+fn refuses_pkce(body: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error_description: Option<String>,
+    }
+    serde_json::from_str::<Body>(body).is_ok_and(|b| {
+        b.error_description.as_deref() == Some("Invalid client metadata: code_challenge_method")
+    })
+}
+
 /// Whether a 404 body says the realm is missing (checked, never repeated).
 pub(crate) fn mentions_realm(body: &str) -> bool {
     #[derive(serde::Deserialize)]
@@ -208,6 +222,7 @@ pub(crate) fn from_status(
         {
             KeycloakError::PolicyRefused {
                 code: code.unwrap_or_default(),
+                pkce: refuses_pkce(body),
             }
         }
         429 => KeycloakError::Throttled {
@@ -306,7 +321,10 @@ mod tests {
         );
         // A client policy says invalid_client_metadata; Keycloak's own validation invalid_input.
         let policy = r#"{"error":"invalid_client_metadata","error_description":"Invalid client metadata: implicit flow enabled"}"#;
-        let refused = |code: &str| KeycloakError::PolicyRefused { code: code.into() };
+        let refused = |code: &str| KeycloakError::PolicyRefused {
+            code: code.into(),
+            pkce: false,
+        };
         assert_eq!(
             from_status(400, policy, None, "r"),
             refused("invalid_client_metadata")
@@ -315,6 +333,11 @@ mod tests {
         assert_eq!(
             from_status(400, consent, None, "r").to_string(),
             "a client policy of the realm refuses the client as the spec describes it (HTTP 400, error invalid_registration): change the spec, or the realm's client policies (Realm settings → Client policies)"
+        );
+        let pkce = r#"{"error":"invalid_client_metadata","error_description":"Invalid client metadata: code_challenge_method"}"#;
+        assert_eq!(
+            from_status(400, pkce, None, "r").to_string(),
+            "a client policy of the realm refuses the client as the spec describes it (HTTP 400, error invalid_client_metadata, on its PKCE method: the realm requires spec.client.requirePkce: true): change the spec, or the realm's client policies (Realm settings → Client policies)"
         );
         assert_eq!(
             from_status(400, policy, None, "r").reason(),

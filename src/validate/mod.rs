@@ -59,6 +59,8 @@ pub struct Validated {
     pub client_name: String,
     pub description: Option<String>,
     pub implicit_flow: bool,
+    /// Whether the client requires PKCE (S256).
+    pub require_pkce: bool,
     /// Service account switch: `None` leaves Keycloak's value alone (forced on by
     /// authorization services).
     pub service_accounts: Option<bool>,
@@ -236,6 +238,7 @@ pub fn validate(
         client_name: non_empty_or(&client.name, DEFAULT_CLIENT_NAME),
         description: client.description.filter(|d| !d.is_empty()),
         implicit_flow: client.implicit_flow_enabled.unwrap_or(false),
+        require_pkce: client.require_pkce.unwrap_or(false),
         // Keycloak fails with 500 when authorization is on without a service account.
         service_accounts: if authorization_services == Some(true) {
             Some(true)

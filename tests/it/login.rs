@@ -13,7 +13,9 @@
 //!    carries the email and profile claims.
 //!
 //! Then an on-demand rotation: the old secret is refused, the new one works; then deletion
-//! (policy Delete): the client is gone and the login fails.
+//! (policy Delete): the client is gone and the login fails. And in a realm whose client policies
+//! enforce PKCE: with `requirePkce`, OpenMetadata told by the values ConfigMap to send it logs in,
+//! and a login without it is refused.
 
 use std::time::Duration;
 
@@ -31,6 +33,7 @@ use crate::support::{
 const NS: &str = "openmetadata";
 const CRS: &str = "omkc.dev/v1alpha1/openmetadatakeycloakclients";
 const SECRETS: &str = "v1/secrets";
+const CONFIG_MAPS: &str = "v1/configmaps";
 const USER: &str = "alice";
 const PASSWORD: &str = "alice-password";
 
@@ -41,6 +44,18 @@ struct Configured {
     client_secret: String,
     authority: String,
     callback: String,
+    /// Whether OpenMetadata sends PKCE (its chart's `disablePkce: false`).
+    pkce: bool,
+}
+
+/// A PKCE verifier and its S256 challenge (RFC 7636).
+fn pkce_pair() -> (String, String) {
+    let verifier: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(64)
+        .collect();
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+    (verifier, challenge)
 }
 
 /// The browser and OpenMetadata's server, with the cookies of one login.
@@ -48,6 +63,8 @@ struct Browser {
     http: reqwest::Client,
     cookies: Vec<String>,
     nonce: Option<String>,
+    /// The PKCE verifier of this login, when OpenMetadata sends PKCE.
+    verifier: Option<String>,
 }
 
 impl Browser {
@@ -60,6 +77,7 @@ impl Browser {
                 .unwrap(),
             cookies: Vec::new(),
             nonce: None,
+            verifier: None,
         }
     }
 
@@ -86,17 +104,24 @@ impl Browser {
         assert_eq!(discovery["issuer"], om.authority.as_str());
         let state = format!("state-{}", fastrand::u64(..));
         let nonce = format!("nonce-{}", fastrand::u64(..));
+        let mut query = vec![
+            ("client_id", om.client_id.clone()),
+            ("response_type", "code".into()),
+            ("scope", "openid email profile".into()),
+            ("redirect_uri", om.callback.clone()),
+            ("state", state.clone()),
+            ("nonce", nonce.clone()),
+        ];
+        if om.pkce {
+            let (verifier, challenge) = pkce_pair();
+            query.push(("code_challenge", challenge));
+            query.push(("code_challenge_method", "S256".into()));
+            self.verifier = Some(verifier);
+        }
         let page = self
             .http
             .get(discovery["authorization_endpoint"].as_str().unwrap())
-            .query(&[
-                ("client_id", om.client_id.as_str()),
-                ("response_type", "code"),
-                ("scope", "openid email profile"),
-                ("redirect_uri", om.callback.as_str()),
-                ("state", &state),
-                ("nonce", &nonce),
-            ])
+            .query(&query)
             .send()
             .await
             .unwrap();
@@ -148,18 +173,21 @@ fn form_action(html: &str) -> Option<String> {
     Some(form[start..end].replace("&amp;", "&"))
 }
 
-/// Step 4: the code exchanged with `secret`; the token endpoint's status and answer.
-async fn exchange(om: &Configured, secret: &str, code: &str) -> (u16, Value) {
+/// Step 4: the code exchanged with `secret` (and the login's PKCE verifier, if any); the token
+/// endpoint's status and answer.
+async fn exchange(om: &Configured, browser: &Browser, secret: &str, code: &str) -> (u16, Value) {
     let http = reqwest::Client::new();
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", om.callback.as_str()),
+        ("client_id", om.client_id.as_str()),
+        ("client_secret", secret),
+    ];
+    form.extend(browser.verifier.as_deref().map(|v| ("code_verifier", v)));
     let answer = http
         .post(format!("{}/protocol/openid-connect/token", om.authority))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", om.callback.as_str()),
-            ("client_id", om.client_id.as_str()),
-            ("client_secret", secret),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap();
@@ -181,7 +209,7 @@ fn claims(jwt: &str) -> Value {
 async fn log_in(om: &Configured) -> Value {
     let mut browser = Browser::new();
     let code = browser.authorize(om).await.expect("a login form");
-    let (status, tokens) = exchange(om, &om.client_secret, &code).await;
+    let (status, tokens) = exchange(om, &browser, &om.client_secret, &code).await;
     assert_eq!(
         status, 200,
         "the code is exchanged with the client secret: {tokens}"
@@ -226,18 +254,27 @@ async fn configured(api: &ApiServer) -> Configured {
         .get(SECRETS, NS, "oidc-secrets")
         .expect("the output Secret");
     let om = &obj["status"]["openmetadata"];
+    // OpenMetadata's chart values, as the operator wrote them: whether to send PKCE.
+    let values = api
+        .get(CONFIG_MAPS, NS, VALUES)
+        .expect("the values ConfigMap");
+    let values: Value =
+        serde_saphyr::from_str(values["data"]["values.yaml"].as_str().unwrap()).unwrap();
+    let oidc = &values["openmetadata"]["config"]["authentication"]["oidcConfiguration"];
     Configured {
         client_id: decode(&secret["data"]["openmetadata-oidc-client-id"]),
         client_secret: decode(&secret["data"]["openmetadata-oidc-client-secret"]),
         authority: om["authority"].as_str().unwrap().to_string(),
         callback: om["callbackUrl"].as_str().unwrap().to_string(),
+        pkce: !oidc["disablePkce"].as_bool().expect("disablePkce"),
     }
 }
 
-#[tokio::test]
-#[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
-async fn openmetadata_logs_in_with_what_the_operator_produced_real_keycloak() {
-    let kc = Kc::real().await;
+const VALUES: &str = "openmetadata-sso-values";
+
+/// A real Keycloak with the login's user, the operator running against the fake API server, and
+/// a resource with `client` as its client settings.
+async fn set_up(kc: &Kc, client: Value) -> (ApiServer, tokio::task::JoinHandle<()>) {
     let admin = kc.admin().unwrap();
     admin.user(REALM, USER, PASSWORD).await;
     let api = ApiServer::start().await;
@@ -255,12 +292,22 @@ async fn openmetadata_logs_in_with_what_the_operator_produced_real_keycloak() {
         "spec": {
             "keycloak": {"url": kc.base_url, "realm": REALM,
                          "credentialsSecretRef": {"name": "keycloak-admin"}},
-            "openmetadata": {"url": "https://openmetadata.example.com"},
+            "openmetadata": {"url": "https://openmetadata.example.com",
+                             "valuesConfigMap": {"name": VALUES}},
+            "client": client,
             "deletionPolicy": "Delete"
         }
     }));
+    (api, operator)
+}
 
+#[tokio::test]
+#[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
+async fn openmetadata_logs_in_with_what_the_operator_produced_real_keycloak() {
+    let kc = Kc::real().await;
+    let (api, operator) = set_up(&kc, json!({})).await;
     let om = configured(&api).await;
+    assert!(!om.pkce, "OpenMetadata's default: no PKCE");
     assert_eq!(om.callback, "https://openmetadata.example.com/callback");
     let first = log_in(&om).await;
     eprintln!("logged in on {}: sub {}", kc.describe(), first["sub"]);
@@ -277,7 +324,7 @@ async fn openmetadata_logs_in_with_what_the_operator_produced_real_keycloak() {
     .await;
     let mut browser = Browser::new();
     let code = browser.authorize(&om).await.unwrap();
-    let (status, refused) = exchange(&om, &om.client_secret, &code).await;
+    let (status, refused) = exchange(&om, &browser, &om.client_secret, &code).await;
     assert_eq!(status, 401, "the old secret is refused: {refused}");
     assert_eq!(refused["error"], "unauthorized_client");
     let after = Configured {
@@ -295,5 +342,23 @@ async fn openmetadata_logs_in_with_what_the_operator_produced_real_keycloak() {
     assert!(kc.client(REALM, &after.client_id).await.is_none());
     let failed = Browser::new().authorize(&after).await;
     assert!(failed.is_err(), "no login form for a deleted client");
+    operator.abort();
+}
+
+#[tokio::test]
+#[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
+async fn openmetadata_logs_in_with_pkce_where_the_realm_enforces_it_real_keycloak() {
+    let kc = Kc::real().await;
+    kc.set_client_policy(REALM, "pkce-enforcer", json!({"auto-configure": false}))
+        .await;
+    let (api, operator) = set_up(&kc, json!({"requirePkce": true})).await;
+    let om = configured(&api).await;
+    assert!(om.pkce, "the values tell OpenMetadata to send PKCE");
+    log_in(&om).await;
+    // OpenMetadata left at its default (no PKCE) gets no login form: the policy refuses the
+    // authorization request.
+    let without = Configured { pkce: false, ..om };
+    let refused = Browser::new().authorize(&without).await;
+    assert!(refused.is_err(), "a login without PKCE is refused");
     operator.abort();
 }

@@ -19,7 +19,10 @@ use keycloak::types::ClientRepresentation;
 use url::Url;
 
 use crate::{
-    names::{ADOPTED_ATTRIBUTE, OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE, POST_LOGOUT_ATTRIBUTE},
+    names::{
+        ADOPTED_ATTRIBUTE, OWNER_ATTRIBUTE, OWNER_UID_ATTRIBUTE, PKCE_ATTRIBUTE,
+        POST_LOGOUT_ATTRIBUTE,
+    },
     validate::Validated,
 };
 
@@ -115,6 +118,11 @@ pub fn managed_attributes(v: &Validated) -> HashMap<String, String> {
         ),
         (OWNER_ATTRIBUTE.to_string(), v.owner.clone()),
         (OWNER_UID_ATTRIBUTE.to_string(), v.uid.clone()),
+        // Blank: Keycloak removes the attribute, and requires no PKCE.
+        (
+            PKCE_ATTRIBUTE.to_string(),
+            if v.require_pkce { "S256" } else { "" }.to_string(),
+        ),
     ])
 }
 
@@ -239,20 +247,31 @@ fn same_set(observed: &Option<Vec<String>>, desired: &Option<Vec<String>>) -> bo
     as_set(observed) == as_set(desired)
 }
 
-/// Attributes compare on the managed keys only: Keycloak adds its own.
+/// Attributes compare on the managed keys only: Keycloak adds its own. A blank value is one
+/// Keycloak does not store: absent.
 fn same_managed_keys(
     observed: &Option<HashMap<String, String>>,
     desired: &Option<HashMap<String, String>>,
 ) -> bool {
-    let have = observed.as_ref();
-    desired
-        .iter()
-        .flatten()
-        .all(|(k, val)| have.and_then(|h| h.get(k)) == Some(val))
+    drifted_attributes(observed, desired).is_empty()
 }
 
-/// The body of a partial update: exactly the drifted fields, `implicitFlowEnabled` and
-/// `clientAuthenticatorType`, and, whenever the client has authorization settings the spec does
+/// The managed attribute keys whose observed value differs from the desired one.
+pub fn drifted_attributes<'a>(
+    observed: &Option<HashMap<String, String>>,
+    desired: &'a Option<HashMap<String, String>>,
+) -> Vec<&'a str> {
+    let have = |k: &str| observed.as_ref().and_then(|h| h.get(k)).map_or("", |v| v);
+    let mut keys: Vec<&str> = (desired.iter().flatten())
+        .filter(|(k, val)| have(k) != val.as_str())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// The body of a partial update: exactly the drifted fields, the three that client policies read
+/// (`implicitFlowEnabled`, `clientAuthenticatorType`, the managed attributes), and, whenever the client has authorization settings the spec does
 /// not turn off, `authorizationServicesEnabled: true`.
 /// Keycloak deletes a client's resource server (resources, policies, permissions) on any PUT
 /// that does not say `true`, absent included.
@@ -265,12 +284,15 @@ pub fn update_body(
     for field in fields {
         field.copy(desired, &mut body);
     }
-    // Two fields a realm's client policies read in every update (seen on 26.0, 26.6, 26.7):
+    // Three fields a realm's client policies read in every update (seen on 26.0, 26.6, 26.7):
     // `reject-implicit-grant` (without auto-configure) fails an update without the first with
     // HTTP 500 (a NullPointerException); `secure-client-authenticator` gives an update without
-    // the second its default authenticator (client-jwt: the client secret would stop working).
+    // the second its default authenticator (client-jwt: the client secret would stop working);
+    // `pkce-enforcer` refuses an update whose attributes do not say S256, whatever the client
+    // has. Keycloak merges attributes key by key: the managed ones are sent again as they are.
     body.implicit_flow_enabled = desired.implicit_flow_enabled;
     body.client_authenticator_type = desired.client_authenticator_type.clone();
+    body.attributes = desired.attributes.clone();
     let has_authorization = observed.authorization_services_enabled == Some(true);
     let turned_off = desired.authorization_services_enabled == Some(false);
     let turned_on = desired.authorization_services_enabled == Some(true);

@@ -36,7 +36,8 @@ fn desired_client_derives_urls_and_flows_from_openmetadata() {
             "attributes": {
                 "omkc.dev/owner": "cluster-1/data/om-sso",
                 "omkc.dev/owner-uid": "7d3c9a52-0000-4000-8000-000000000002",
-                "post.logout.redirect.uris": format!("{root}/logout")
+                "post.logout.redirect.uris": format!("{root}/logout"),
+                "pkce.code.challenge.method": ""
             }
         })
     );
@@ -184,6 +185,7 @@ fn the_values_config_map_holds_the_charts_keys_beside_the_secret() {
     assert_eq!(oidc["clientSecret"]["secretRef"], "om-oidc");
     assert_eq!(oidc["clientSecret"]["secretKey"], "secret");
     assert_eq!(oidc["clientId"]["secretKey"], "id");
+    assert_eq!(oidc["disablePkce"], true, "OpenMetadata's default: no PKCE");
 
     obj.spec.openmetadata.initial_admins.clear();
     let v = validate(&obj, INSTALLATION).unwrap();
@@ -192,4 +194,32 @@ fn the_values_config_map_holds_the_charts_keys_beside_the_secret() {
             .get("initialAdmins")
             .is_none()
     );
+}
+
+/// PKCE asked for: the client requires S256, and OpenMetadata is told to send it. Not asked for:
+/// the blank Keycloak takes as absent, which is also what an absent attribute compares as.
+#[test]
+fn pkce_is_required_of_the_client_and_sent_by_openmetadata_together() {
+    let mut obj = fixture("full.yaml");
+    obj.spec.client.get_or_insert_default().require_pkce = Some(true);
+    let v = validate(&obj, INSTALLATION).unwrap();
+    let wanted = desired_client(&v);
+    assert_eq!(wanted.attributes.as_ref().unwrap()[PKCE_ATTRIBUTE], "S256");
+    let oidc = &helm_values(&v, "https://kc.example.com/realms/r")["openmetadata"]["config"]["authentication"]
+        ["oidcConfiguration"];
+    assert_eq!(oidc["disablePkce"], false);
+    let without = |rep: &ClientRepresentation| {
+        let mut rep = rep.clone();
+        rep.attributes.as_mut().unwrap().remove(PKCE_ATTRIBUTE);
+        rep
+    };
+    assert_eq!(
+        drifted_attributes(&without(&wanted).attributes, &wanted.attributes),
+        [PKCE_ATTRIBUTE]
+    );
+
+    let v = validate(&fixture("full.yaml"), INSTALLATION).unwrap();
+    let wanted = desired_client(&v);
+    assert_eq!(wanted.attributes.as_ref().unwrap()[PKCE_ATTRIBUTE], "");
+    assert_eq!(client_drift(&without(&wanted), &wanted), []);
 }

@@ -68,6 +68,8 @@ pub fn helm_values(v: &Validated, issuer: &str) -> Value {
                             "secretKey": v.secret.client_secret_key,
                         },
                         "scope": "openid email profile",
+                        // OpenMetadata sends PKCE only when told; the client requires it or not.
+                        "disablePkce": !v.require_pkce,
                         "discoveryUri": om.discovery_uri,
                         "callbackUrl": om.callback_url,
                         "serverUrl": om.server_url,

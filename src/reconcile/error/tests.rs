@@ -56,7 +56,10 @@ fn every_keycloak_failure_has_a_failure_reason() {
             status: 400,
             code: None,
         },
-        KeycloakError::PolicyRefused { code: m() },
+        KeycloakError::PolicyRefused {
+            code: m(),
+            pkce: true,
+        },
         KeycloakError::Redirected { status: 302 },
         KeycloakError::InvalidCaBundle(m()),
         KeycloakError::Protocol(m()),

@@ -34,7 +34,7 @@ use super::{
 use crate::{
     crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus, WorkloadKind},
     keycloak::{KeycloakError, ObservedClient, Scope, SecretValue},
-    names::ADOPTED_ATTRIBUTE,
+    names::{ADOPTED_ATTRIBUTE, PKCE_ATTRIBUTE},
     validate::Validated,
 };
 
@@ -81,16 +81,29 @@ fn authorization_unavailable() -> Error {
 }
 
 /// Keycloak changed fields back right after the operator set them: a client policy of the
-/// realm with an executor that auto-configures them, most likely.
-fn not_kept(v: &Validated, fields: &[&desired::ClientField]) -> Error {
-    let fields: Vec<String> = fields.iter().map(ToString::to_string).collect();
+/// realm with an executor that auto-configures them, most likely. `attributes`: the managed
+/// attributes among them (our own keys).
+fn not_kept(v: &Validated, fields: &[&desired::ClientField], attributes: &[&str]) -> Error {
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|f| match f {
+            desired::ClientField::Attributes => format!("attributes {}", attributes.join(", ")),
+            f => f.to_string(),
+        })
+        .collect();
+    let pkce = attributes.contains(&PKCE_ATTRIBUTE) && !v.require_pkce;
     Error::new(
         Reason::ClientPolicyConflict,
         format!(
-            "Keycloak changes {} of client {:?} back after the operator sets it: a client policy of realm {:?} auto-configures it, most likely (Realm settings → Client policies); change the spec or the policy (the operator sets it again at each resync)",
+            "Keycloak changes {} of client {:?} back after the operator sets it: a client policy of realm {:?} auto-configures it, most likely (Realm settings → Client policies); change the spec{} or the policy (the operator sets it again at each resync)",
             fields.join(", "),
             v.client_id,
-            v.realm
+            v.realm,
+            if pkce {
+                " (the realm requires PKCE: spec.client.requirePkce: true)"
+            } else {
+                ""
+            },
         ),
     )
 }
@@ -278,7 +291,8 @@ pub fn plan(
         .filter(|f| observed.sent.contains(f))
         .collect();
     if !changed_back.is_empty() {
-        return Err(not_kept(v, &changed_back));
+        let attributes = desired::drifted_attributes(&client.rep.attributes, &wanted.attributes);
+        return Err(not_kept(v, &changed_back, &attributes));
     }
     let mut update =
         (!fields.is_empty()).then(|| desired::update_body(&client.rep, &wanted, &fields));

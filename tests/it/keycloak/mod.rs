@@ -234,13 +234,18 @@ both!(
         assert_eq!(
             keys,
             [
+                "attributes",
                 "clientAuthenticatorType",
                 "implicitFlowEnabled",
                 "publicClient",
                 "redirectUris"
             ],
-            "the drifted fields and the two a realm's client policies read (tests/it/keycloak/policies.rs); never the secret, never a field the spec does not manage"
+            "the drifted fields and the three a realm's client policies read (tests/it/keycloak/policies.rs); never the secret, never a field the spec does not manage"
         );
+        // Of the attributes, the managed ones only (Keycloak merges them key by key).
+        let sent = body["attributes"].as_object().unwrap();
+        assert!(!sent.contains_key("custom.setting"), "{sent:?}");
+        assert_eq!(sent.len(), 4, "{sent:?}");
         // It was public while drifted (Keycloak hides a public client's secret): read back after.
         assert_eq!(
             synced.client_secret,

@@ -177,3 +177,98 @@ both!(
         shows!(client, {"clientAuthenticatorType": "client-jwt"});
     }
 );
+
+fn requiring_pkce(kc: &Kc) -> OpenMetadataKeycloakClient {
+    resource_for(kc, |o| {
+        merge_spec(o, json!({"client": {"requirePkce": true}}))
+    })
+}
+
+both!(
+    a_realm_that_enforces_pkce_gets_a_client_that_requires_it,
+    |kc| {
+        kc.set_client_policy(REALM, "pkce-enforcer", json!({"auto-configure": false}))
+            .await;
+        let session = kc.admin_session();
+        // OpenMetadata's default (no PKCE) cannot be made here, and the error says what to set.
+        let err = sync_keycloak(&session, &resource_for(&kc, |_| {}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientPolicyConflict, "{err}");
+        assert!(
+            err.to_string()
+                .contains("on its PKCE method: the realm requires spec.client.requirePkce: true"),
+            "{err}"
+        );
+        assert!(kc.client(REALM, "openmetadata").await.is_none());
+        let pkce = requiring_pkce(&kc);
+        let uuid = sync_keycloak(&session, &pkce).await.unwrap().client_uuid;
+        let client = kc.client(REALM, "openmetadata").await.unwrap();
+        shows!(client, {"attributes": {"pkce.code.challenge.method": "S256"}});
+        // The executor reads the representation sent, not the client: an update without the
+        // attribute is refused though the client has it; the operator's updates say it.
+        let silent = ClientRepresentation {
+            description: Some("no attributes".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            session.update_client(REALM, &uuid, &silent).await,
+            Err(KeycloakError::PolicyRefused { pkce: true, .. })
+        ));
+        hand_made_drift_corrected_once(&kc, &session, &pkce).await;
+    }
+);
+
+both!(pkce_a_policy_turns_on_is_said_with_the_field_to_set, |kc| {
+    kc.set_client_policy(REALM, "pkce-enforcer", json!({"auto-configure": true}))
+        .await;
+    let session = kc.admin_session();
+    let err = sync_keycloak(&session, &resource_for(&kc, |_| {}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Reason::ClientPolicyConflict, "{err}");
+    let said = err.to_string();
+    assert!(
+        said.starts_with(
+            "Keycloak changes attributes pkce.code.challenge.method of client \"openmetadata\" back"
+        ) && said.contains("(the realm requires PKCE: spec.client.requirePkce: true)"),
+        "{said}"
+    );
+    // As the spec says it, nothing is left to write.
+    sync_keycloak(&session, &requiring_pkce(&kc)).await.unwrap();
+    kc.clear_log().await;
+    let synced = sync_keycloak(&session, &requiring_pkce(&kc)).await.unwrap();
+    assert_eq!(synced.changes, []);
+    assert_eq!(kc.writes(), Vec::<String>::new());
+});
+
+both!(pkce_is_required_and_released_as_the_spec_says, |kc| {
+    let session = kc.admin_session();
+    sync_keycloak(&session, &requiring_pkce(&kc)).await.unwrap();
+    let client = kc.client(REALM, "openmetadata").await.unwrap();
+    shows!(client, {"attributes": {"pkce.code.challenge.method": "S256"}});
+    // Turned off: Keycloak removes the attribute (a blank value is not stored), and the
+    // blank the operator sends is then the same as absent: converged.
+    let synced = sync_keycloak(&session, &resource_for(&kc, |_| {}))
+        .await
+        .unwrap();
+    assert_eq!(
+        synced.changes,
+        [Change::ClientUpdated {
+            client_id: "openmetadata".into(),
+            fields: vec![ClientField::Attributes],
+        }]
+    );
+    let client = kc.client(REALM, "openmetadata").await.unwrap();
+    assert_eq!(
+        client["attributes"].get("pkce.code.challenge.method"),
+        None,
+        "{client}"
+    );
+    kc.clear_log().await;
+    let synced = sync_keycloak(&session, &resource_for(&kc, |_| {}))
+        .await
+        .unwrap();
+    assert_eq!(synced.changes, []);
+    assert_eq!(kc.writes(), Vec::<String>::new());
+});

@@ -133,7 +133,7 @@ async fn plan_prints_the_client_the_redacted_secret_and_the_helm_values() {
         .take_while(|l| l.starts_with("  "))
         .map(|l| l.split(": ").next().unwrap())
         .collect();
-    assert_eq!(attributes.len(), 3, "{}", out.stdout);
+    assert_eq!(attributes.len(), 4, "{}", out.stdout);
     assert!(attributes.is_sorted(), "{attributes:?}");
     // No annotations: none asked, none written.
     shows!(docs[1], {"metadata": {"name": "oidc-secrets", "annotations": null},

@@ -281,12 +281,14 @@ fn the_keycloak_writes_for_each_observation() {
             None => Then::Done(None),
         };
         let mut writes = Vec::new();
-        // Every update says the two fields a realm's client policies read.
+        // Every update says the three fields a realm's client policies read.
+        let managed = || desired::managed_attributes(&validate(obj, INSTALLATION).unwrap());
         writes.extend(expect.body.map(|body| Write::UpdateClient {
             uuid: uuid(),
             body: Body(ClientRepresentation {
                 implicit_flow_enabled: Some(false),
                 client_authenticator_type: Some("client-secret".into()),
+                attributes: body.attributes.clone().or_else(|| Some(managed())),
                 ..body
             }),
         }));

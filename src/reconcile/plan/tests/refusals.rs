@@ -268,6 +268,7 @@ fn authorization_turned_on_is_read_back_before_anything_else() {
                 authorization_services_enabled: Some(true),
                 implicit_flow_enabled: Some(false),
                 client_authenticator_type: Some("client-secret".into()),
+                attributes: Some(desired::managed_attributes(&v)),
                 ..Default::default()
             }),
         }],

@@ -3,7 +3,7 @@
 //! before the representation reaches the model, the executors of each policy whose conditions
 //! match may change it, or refuse it.
 //!
-//! Modelled: one policy whose condition is `any-client`, with one of three executors, as Keycloak
+//! Modelled: one policy whose condition is `any-client`, with one of four executors, as Keycloak
 //! answers (seen on 26.7, checked by the `both!` scenarios in `tests/it/keycloak/policies.rs` on
 //! every version CI runs):
 //! - `reject-implicit-grant`: with `auto-configure`, `implicitFlowEnabled` becomes false,
@@ -13,7 +13,12 @@
 //! - `consent-required`: with `auto-configure`, `consentRequired` becomes true; without, a
 //!   representation that does not say `true` is refused with 400 `invalid_registration`;
 //! - `secure-client-authenticator`: a representation without `clientAuthenticatorType` is given
-//!   the default authenticator; one not allowed is refused with 400 `invalid_client_metadata`.
+//!   the default authenticator; one not allowed is refused with 400 `invalid_client_metadata`;
+//! - `pkce-enforcer` (`PKCEEnforcerExecutor`): with `auto-configure`, the attribute
+//!   `pkce.code.challenge.method` becomes `S256`; then a representation whose attributes do not
+//!   say `S256` is refused with 400 `invalid_client_metadata`, whatever the client already has
+//!   (the executor reads the representation sent, not the client). Its check of the login
+//!   requests themselves is the real Keycloak's (`tests/it/login.rs`).
 
 use serde_json::{Map, Value, json};
 
@@ -30,6 +35,9 @@ pub enum Executor {
         allowed: Vec<String>,
         default: Option<String>,
     },
+    PkceEnforcer {
+        auto_configure: bool,
+    },
 }
 
 impl Executor {
@@ -40,6 +48,7 @@ impl Executor {
         match name {
             "reject-implicit-grant" => Self::RejectImplicitGrant { auto_configure },
             "consent-required" => Self::ConsentRequired { auto_configure },
+            "pkce-enforcer" => Self::PkceEnforcer { auto_configure },
             "secure-client-authenticator" => Self::SecureClientAuthenticator {
                 allowed: serde_json::from_value(
                     configuration["allowed-client-authenticators"].clone(),
@@ -120,6 +129,20 @@ pub fn enforce(executors: &[Executor], rep: &mut Map<String, Value>) -> Result<(
                             "Invalid client metadata: token_endpoint_auth_method",
                         );
                     }
+                }
+            }
+            Executor::PkceEnforcer { auto_configure } => {
+                const PKCE: &str = "pkce.code.challenge.method";
+                if *auto_configure {
+                    let attributes = rep.entry("attributes").or_insert_with(|| json!({}));
+                    attributes[PKCE] = json!("S256");
+                }
+                if rep.get("attributes").and_then(|a| a.get(PKCE)) != Some(&json!("S256")) {
+                    return refused(
+                        400,
+                        "invalid_client_metadata",
+                        "Invalid client metadata: code_challenge_method",
+                    );
                 }
             }
         }
