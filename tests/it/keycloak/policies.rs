@@ -13,6 +13,22 @@ fn with_implicit_flow(kc: &Kc) -> OpenMetadataKeycloakClient {
     })
 }
 
+/// The client is refused as `ClientPolicyConflict`, saying `said`, and not made.
+async fn refused(kc: &Kc, session: &Session, obj: &OpenMetadataKeycloakClient, said: &str) {
+    let err = sync_keycloak(session, obj).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::ClientPolicyConflict, "{err}");
+    assert!(err.to_string().contains(said), "{err}");
+    assert!(kc.client(REALM, "openmetadata").await.is_none());
+}
+
+/// Nothing is left to write: a reconcile makes no change and no write.
+async fn converged(kc: &Kc, session: &Session, obj: &OpenMetadataKeycloakClient) {
+    kc.clear_log().await;
+    let synced = sync_keycloak(session, obj).await.unwrap();
+    assert_eq!(synced.changes, []);
+    assert_eq!(kc.writes(), Vec::<String>::new());
+}
+
 /// Redirect URIs changed by hand are corrected by one update and nothing else, under the
 /// realm's policy.
 async fn hand_made_drift_corrected_once(
@@ -71,12 +87,7 @@ both!(
         let client = kc.client(REALM, "openmetadata").await.unwrap();
         shows!(client, {"implicitFlowEnabled": false});
         // The spec without the field converges: nothing to write.
-        kc.clear_log().await;
-        let synced = sync_keycloak(&session, &resource_for(&kc, |_| {}))
-            .await
-            .unwrap();
-        assert_eq!(synced.changes, []);
-        assert_eq!(kc.writes(), Vec::<String>::new());
+        converged(&kc, &session, &resource_for(&kc, |_| {})).await;
     }
 );
 
@@ -90,16 +101,8 @@ both!(
         )
         .await;
         let session = kc.admin_session();
-        let err = sync_keycloak(&session, &with_implicit_flow(&kc))
-            .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::ClientPolicyConflict, "{err}");
-        assert!(
-            err.to_string()
-                .starts_with("a client policy of the realm refuses the client"),
-            "{err}"
-        );
-        assert!(kc.client(REALM, "openmetadata").await.is_none());
+        let said = "a client policy of the realm refuses the client";
+        refused(&kc, &session, &with_implicit_flow(&kc), said).await;
 
         // Without implicit flow it is made. This executor fails an update that does not say
         // implicitFlowEnabled (HTTP 500); the operator's updates say it, so drift is corrected.
@@ -125,14 +128,13 @@ both!(
             .await;
         let session = kc.admin_session();
         let plain = resource_for(&kc, |_| {});
-        let err = sync_keycloak(&session, &plain).await.unwrap_err();
-        assert_eq!(err.reason(), Reason::ClientPolicyConflict, "{err}");
-        assert!(
-            err.to_string()
-                .contains("(HTTP 400, error invalid_registration)"),
-            "{err}"
-        );
-        assert!(kc.client(REALM, "openmetadata").await.is_none());
+        refused(
+            &kc,
+            &session,
+            &plain,
+            "(HTTP 400, error invalid_registration)",
+        )
+        .await;
         // With it, Keycloak sets the field, and the operator leaves a field it does not manage.
         kc.set_client_policy(REALM, "consent-required", json!({"auto-configure": true}))
             .await;
@@ -191,16 +193,8 @@ both!(
             .await;
         let session = kc.admin_session();
         // OpenMetadata's default (no PKCE) cannot be made here, and the error says what to set.
-        let err = sync_keycloak(&session, &resource_for(&kc, |_| {}))
-            .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::ClientPolicyConflict, "{err}");
-        assert!(
-            err.to_string()
-                .contains("on its PKCE method: the realm requires spec.client.requirePkce: true"),
-            "{err}"
-        );
-        assert!(kc.client(REALM, "openmetadata").await.is_none());
+        let said = "on its PKCE method: the realm requires spec.client.requirePkce: true";
+        refused(&kc, &session, &resource_for(&kc, |_| {}), said).await;
         let pkce = requiring_pkce(&kc);
         let uuid = sync_keycloak(&session, &pkce).await.unwrap().client_uuid;
         let client = kc.client(REALM, "openmetadata").await.unwrap();
@@ -236,10 +230,7 @@ both!(pkce_a_policy_turns_on_is_said_with_the_field_to_set, |kc| {
     );
     // As the spec says it, nothing is left to write.
     sync_keycloak(&session, &requiring_pkce(&kc)).await.unwrap();
-    kc.clear_log().await;
-    let synced = sync_keycloak(&session, &requiring_pkce(&kc)).await.unwrap();
-    assert_eq!(synced.changes, []);
-    assert_eq!(kc.writes(), Vec::<String>::new());
+    converged(&kc, &session, &requiring_pkce(&kc)).await;
 });
 
 both!(pkce_is_required_and_released_as_the_spec_says, |kc| {
@@ -265,10 +256,5 @@ both!(pkce_is_required_and_released_as_the_spec_says, |kc| {
         None,
         "{client}"
     );
-    kc.clear_log().await;
-    let synced = sync_keycloak(&session, &resource_for(&kc, |_| {}))
-        .await
-        .unwrap();
-    assert_eq!(synced.changes, []);
-    assert_eq!(kc.writes(), Vec::<String>::new());
+    converged(&kc, &session, &resource_for(&kc, |_| {})).await;
 });
