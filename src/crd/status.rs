@@ -61,4 +61,8 @@ pub struct OpenMetadataValues {
     pub callback_url: String,
     /// `oidcConfiguration.serverUrl`.
     pub server_url: String,
+    /// `oidcConfiguration.disablePkce`: false when the client requires PKCE (`requirePkce`).
+    /// Absent from a status written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_pkce: Option<bool>,
 }

@@ -261,6 +261,10 @@ async fn configured(api: &ApiServer) -> Configured {
     let values: Value =
         serde_saphyr::from_str(values["data"]["values.yaml"].as_str().unwrap()).unwrap();
     let oidc = &values["openmetadata"]["config"]["authentication"]["oidcConfiguration"];
+    assert_eq!(
+        om["disablePkce"], oidc["disablePkce"],
+        "status and values agree"
+    );
     Configured {
         client_id: decode(&secret["data"]["openmetadata-oidc-client-id"]),
         client_secret: decode(&secret["data"]["openmetadata-oidc-client-secret"]),

@@ -25,6 +25,8 @@ pub fn openmetadata_values(v: &Validated, issuer: &str) -> OpenMetadataValues {
         ],
         callback_url: callback_url(v),
         server_url: v.openmetadata_url.clone(),
+        // OpenMetadata sends PKCE only when told; the client requires it or not.
+        disable_pkce: Some(!v.require_pkce),
         authority,
     }
 }
@@ -68,8 +70,7 @@ pub fn helm_values(v: &Validated, issuer: &str) -> Value {
                             "secretKey": v.secret.client_secret_key,
                         },
                         "scope": "openid email profile",
-                        // OpenMetadata sends PKCE only when told; the client requires it or not.
-                        "disablePkce": !v.require_pkce,
+                        "disablePkce": om.disable_pkce,
                         "discoveryUri": om.discovery_uri,
                         "callbackUrl": om.callback_url,
                         "serverUrl": om.server_url,
