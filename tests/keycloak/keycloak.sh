@@ -153,11 +153,15 @@ start() {
   [ -n "$port" ] && [ -n "$mport" ] && [ -n "$hport" ] || die "no free port below the ephemeral range"
   certificates "$run" "$java"
   t=$(uptime_s)
+  # dev-file (an H2 file under $home/data, removed above), not dev-mem: H2 drops an in-memory
+  # database when its last connection closes, and the pool closes idle ones, so a Keycloak left
+  # idle for some minutes (CI compiling the tests on a machine with no caches) lost every table
+  # ("Table REALM not found (this database is empty)", keycloak#13252).
   # setsid: its own process group, so stop ends the JVM and the launcher together.
   JAVA_HOME="$java" KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     KEYCLOAK_ADMIN=$ADMIN_USER KEYCLOAK_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     JAVA_OPTS_APPEND="-Dquarkus.transaction-manager.default-transaction-timeout=$TRANSACTION_TIMEOUT" \
-    setsid "$home/bin/kc.sh" start-dev --db=dev-mem --http-host=127.0.0.1 --http-port="$port" \
+    setsid "$home/bin/kc.sh" start-dev --db=dev-file --http-host=127.0.0.1 --http-port="$port" \
     --http-management-port="$mport" --health-enabled=true --https-port="$hport" \
     --https-key-store-file="$run/kc.p12" --https-key-store-password="$STORE_PASSWORD" \
     >"$run/log" 2>&1 </dev/null &
