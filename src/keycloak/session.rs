@@ -59,7 +59,8 @@ impl Session {
         }
     }
 
-    /// One Admin API call with a valid token; on 401 renews the token once and retries.
+    /// One Admin API call with a valid token; on 401 renews the token once and retries (a 401
+    /// to the renewed token is [`KeycloakError::TokenRefused`]).
     /// `route` is the path under the base URL with `{…}` placeholders, filled in turn by
     /// `args` (percent-encoded); the first of a realm's route is the realm.
     pub(super) async fn call(
@@ -81,7 +82,7 @@ impl Session {
             let answer = self
                 .transport
                 .send(method.clone(), route, &url, |r| {
-                    let r = r.bearer_auth(token).query(query);
+                    let r = r.bearer_auth(&token.value).query(query);
                     match body {
                         Some(b) => b.attach(r),
                         None => r,
@@ -94,6 +95,7 @@ impl Session {
                     self.tokens.invalidate().await;
                     renewed = true;
                 }
+                401 => return Err(self.tokens.refused(&token)),
                 status => return Err(from_status(status, &answer.body, answer.retry_after, realm)),
             }
         }

@@ -44,15 +44,39 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// The client scope that, from Keycloak 26.8.2 on, puts the Admin API in a token's audience:
+/// the Admin API refuses a token without it (401). Keycloak gives it to `admin-cli` (and its
+/// console) in every realm; any other client must be given it.
+pub const ADMIN_API_SCOPE: &str = "kc-admin-api";
+
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
     #[serde(default)]
     expires_in: Option<u64>,
+    /// The token's client scopes, space-separated.
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// An admin access token. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    pub value: String,
+    /// Whether its scopes name [`ADMIN_API_SCOPE`] (`None`: Keycloak did not list them).
+    pub admin_api_scope: Option<bool>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("admin_api_scope", &self.admin_api_scope)
+            .finish_non_exhaustive()
+    }
 }
 
 struct CachedToken {
-    value: String,
+    token: Token,
     renew_at: Instant,
 }
 
@@ -110,11 +134,11 @@ fn is_refusal(error: &KeycloakError) -> bool {
 impl State {
     /// What the cache answers at `now`: the token until its renewal time, else a refusal
     /// until its window ends; `None` when Keycloak must be asked.
-    fn cached(&self, now: Instant) -> Option<Result<String, KeycloakError>> {
-        if let Some(token) = &self.token
-            && now < token.renew_at
+    fn cached(&self, now: Instant) -> Option<Result<Token, KeycloakError>> {
+        if let Some(cached) = &self.token
+            && now < cached.renew_at
         {
-            return Some(Ok(token.value.clone()));
+            return Some(Ok(cached.token.clone()));
         }
         if let Some(refusal) = &self.refusal
             && now < refusal.until
@@ -130,15 +154,15 @@ impl State {
         &mut self,
         answer: Result<CachedToken, KeycloakError>,
         now: Instant,
-    ) -> Result<String, KeycloakError> {
+    ) -> Result<Token, KeycloakError> {
         match answer {
             Ok(fresh) => {
-                let value = fresh.value.clone();
+                let token = fresh.token.clone();
                 *self = State {
                     token: Some(fresh),
                     refusal: None,
                 };
-                Ok(value)
+                Ok(token)
             }
             Err(error) => {
                 self.token = None;
@@ -178,7 +202,7 @@ impl TokenCache {
 
     /// A valid token, from the cache or freshly requested; a remembered refusal while its
     /// window lasts.
-    pub async fn get(&self) -> Result<String, KeycloakError> {
+    pub async fn get(&self) -> Result<Token, KeycloakError> {
         let mut state = self.state.lock().await;
         if let Some(cached) = state.cached(Instant::now()) {
             return cached;
@@ -195,6 +219,17 @@ impl TokenCache {
     /// Forgets the cached token (after Keycloak answered 401 to it).
     pub async fn invalidate(&self) {
         self.state.lock().await.token = None;
+    }
+
+    /// What an Admin API call's 401 to `token`, just issued, means: it names the client to
+    /// give [`ADMIN_API_SCOPE`] (`admin-cli`, or the credentials' own, whose id is not repeated:
+    /// it comes from a Secret) and the realm it lives in.
+    pub fn refused(&self, token: &Token) -> KeycloakError {
+        KeycloakError::TokenRefused {
+            admin_api_scope: token.admin_api_scope,
+            password_grant: matches!(self.credentials, Credentials::Password { .. }),
+            admin_realm: self.admin_realm.clone(),
+        }
     }
 
     async fn request(&self) -> Result<CachedToken, KeycloakError> {
@@ -255,115 +290,20 @@ impl TokenCache {
             .expires_in
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_LIFETIME);
+        let admin_api_scope = parsed.scope.map(|scopes| {
+            scopes
+                .split_ascii_whitespace()
+                .any(|s| s == ADMIN_API_SCOPE)
+        });
         Ok(CachedToken {
-            value: parsed.access_token,
+            token: Token {
+                value: parsed.access_token,
+                admin_api_scope,
+            },
             renew_at: started + lifetime - renewal_margin(lifetime),
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renewal_margin_is_a_quarter_capped_at_thirty_seconds() {
-        assert_eq!(
-            renewal_margin(Duration::from_secs(60)),
-            Duration::from_secs(15)
-        );
-        assert_eq!(
-            renewal_margin(Duration::from_secs(300)),
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            renewal_margin(Duration::from_secs(4)),
-            Duration::from_secs(1)
-        );
-    }
-
-    fn rejected() -> KeycloakError {
-        KeycloakError::CredentialsRejected {
-            status: 401,
-            code: Some("invalid_grant".into()),
-        }
-    }
-
-    fn token(value: &str, renew_at: Instant) -> CachedToken {
-        CachedToken {
-            value: value.into(),
-            renew_at,
-        }
-    }
-
-    #[test]
-    fn a_token_is_served_until_its_renewal_time_then_asked_again() {
-        let t0 = Instant::now();
-        let mut state = State::default();
-        assert_eq!(state.cached(t0), None);
-        let renew_at = t0 + Duration::from_secs(45);
-        assert_eq!(state.record(Ok(token("t1", renew_at)), t0), Ok("t1".into()));
-        let just_before = renew_at - Duration::from_millis(1);
-        assert_eq!(state.cached(just_before), Some(Ok("t1".into())));
-        assert_eq!(state.cached(renew_at), None);
-    }
-
-    #[test]
-    fn refusals_are_remembered_for_windows_that_double_and_a_token_ends_the_streak() {
-        let t0 = Instant::now();
-        let mut state = State::default();
-        let mut at = t0;
-        for window in [30, 60, 120, 240, 300, 300] {
-            assert_eq!(state.record(Err(rejected()), at), Err(rejected()));
-            let end = at + Duration::from_secs(window);
-            let just_before = end - Duration::from_millis(1);
-            assert_eq!(state.cached(just_before), Some(Err(rejected())), "{window}");
-            assert_eq!(state.cached(end), None, "asked again after {window} s");
-            at = end;
-        }
-        // Accepted at last: the token is served, and the next refusal starts over at 30 s.
-        let renew_at = at + Duration::from_secs(45);
-        state.record(Ok(token("t1", renew_at)), at).unwrap();
-        assert_eq!(state.cached(at), Some(Ok("t1".into())));
-        state.record(Err(rejected()), renew_at).unwrap_err();
-        assert_eq!(state.cached(renew_at), Some(Err(rejected())));
-        assert_eq!(state.cached(renew_at + Duration::from_secs(30)), None);
-    }
-
-    #[test]
-    fn a_failure_other_than_a_refusal_is_not_remembered_and_drops_the_token() {
-        let t0 = Instant::now();
-        let mut state = State::default();
-        state
-            .record(Ok(token("t1", t0 + Duration::from_secs(45))), t0)
-            .unwrap();
-        let unavailable = KeycloakError::Server {
-            status: 503,
-            code: None,
-        };
-        assert_eq!(state.record(Err(unavailable.clone()), t0), Err(unavailable));
-        assert_eq!(state.cached(t0), None, "asked again at once");
-        // A missing admin realm is a refusal too: it will not change by itself.
-        let missing = KeycloakError::RealmNotFound("master".into());
-        state.record(Err(missing.clone()), t0).unwrap_err();
-        assert_eq!(state.cached(t0), Some(Err(missing)));
-    }
-
-    #[test]
-    fn debug_of_credentials_hides_secrets() {
-        let password = Credentials::Password {
-            username: "admin".into(),
-            password: "hunter2".into(),
-        };
-        let client = Credentials::ClientCredentials {
-            client_id: "ops".into(),
-            client_secret: "s3cr3t".into(),
-        };
-        let text = format!("{password:?} {client:?}");
-        assert!(text.contains("admin") && text.contains("ops"));
-        assert!(
-            !text.contains("hunter2") && !text.contains("s3cr3t"),
-            "{text}"
-        );
-    }
-}
+mod tests;

@@ -108,7 +108,7 @@ both!(
     /// The partial PUT that corrects drift keeps authorization settings and a service account
     /// added by hand (Keycloak 25 removed the service account from a PUT without the flag).
     a_drift_correction_keeps_authorization_settings_and_the_service_account,
-    as (25, 0),
+    as (25, 0, 3),
     |kc| {
         owned_rich_client(&kc).await;
         let before = authorization_and_service_account(&kc).await;
@@ -172,7 +172,7 @@ both!(
     /// service-account user and its role mappings, though the flag stayed on (the emulator runs
     /// as 25.0 here; the real servers are 26.0.8 and 26.7.3).
     a_drift_correction_keeps_the_service_account_of_an_owned_client,
-    as (25, 0),
+    as (25, 0, 3),
     |kc| {
         let obj = resource(
             &kc,

@@ -189,12 +189,16 @@ fn the_readme_documents_every_metric_and_no_other() {
 }
 
 /// The route templates the Keycloak client can label a request with: the string literals of
-/// `src/keycloak/` that are routes.
+/// `src/keycloak/*.rs` (its folders hold unit tests) that are routes.
 fn route_templates() -> BTreeSet<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/keycloak");
     let mut routes = BTreeSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
         for literal in text.split('"').skip(1).step_by(2) {
             if (literal.starts_with("/admin/realms/{realm}")
                 || literal.starts_with("/realms/{realm}")

@@ -20,6 +20,7 @@ fn every_keycloak_failure_has_a_failure_reason() {
             | KeycloakError::Conflict
             | KeycloakError::CredentialsRejected { .. }
             | KeycloakError::Forbidden { .. }
+            | KeycloakError::TokenRefused { .. }
             | KeycloakError::MayNotManage
             | KeycloakError::RealmNotFound(_)
             | KeycloakError::NotFound
@@ -48,6 +49,11 @@ fn every_keycloak_failure_has_a_failure_reason() {
             code: None,
         },
         KeycloakError::Forbidden { status: 403 },
+        KeycloakError::TokenRefused {
+            admin_api_scope: None,
+            password_grant: false,
+            admin_realm: m(),
+        },
         KeycloakError::MayNotManage,
         KeycloakError::RealmNotFound(m()),
         KeycloakError::NotFound,

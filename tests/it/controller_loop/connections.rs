@@ -32,11 +32,11 @@ pub(super) async fn a_connection_reports_its_health(
         "signed in at {} as {user:?}; may serve realms data-sec",
         emu.base_url
     );
-    let (major, minor) = emu.version();
+    let (major, minor, patch) = emu.version();
     let status = &connection["status"];
     shows!(status["conditions"][0], {"status": "True", "message": message});
     shows!(status, {"realms": ["data-sec"], "resources": 0,
-                    "keycloakVersion": format!("{major}.{minor}.0")});
+                    "keycloakVersion": format!("{major}.{minor}.{patch}")});
     assert!(status["lastChecked"].is_string());
     lacks(&logs.text(), "connection not ready");
     // A wrong password shows on the connection itself.

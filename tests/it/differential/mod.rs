@@ -139,10 +139,16 @@ fn exchange(e: &Exchange, fields: &[String], ids: &Ids, bases: &[String]) -> (St
     let path = ids.replace(&e.path);
     let body = e.response.clone().unwrap_or(Value::Null);
     let read = if e.path.ends_with("/protocol/openid-connect/token") {
-        // The operator reads the token and its lifetime (or the error code).
+        // The operator reads the token, its lifetime and its scopes (or the error code).
+        let scope = body["scope"].as_str().map(|s| {
+            let mut names: Vec<&str> = s.split_ascii_whitespace().collect();
+            names.sort_unstable();
+            names.join(" ")
+        });
         json!({
             "access_token": body.get("access_token").map(|_| "<token>"),
             "expires_in": body.get("expires_in").map(Value::is_number),
+            "scope": scope,
             "error": body.get("error"),
         })
     } else if e.status >= 400 {
@@ -177,7 +183,7 @@ fn exchange(e: &Exchange, fields: &[String], ids: &Ids, bases: &[String]) -> (St
                "keysOfRealm": shown})
     } else if e.path.ends_with("/admin/serverinfo") {
         let version = body["systemInfo"]["version"].as_str().map(|v| {
-            let (major, minor) = crate::support::target::parse_version(v);
+            let (major, minor, _) = crate::support::target::parse_version(v);
             format!("{major}.{minor}")
         });
         json!({"systemInfo": body.get("systemInfo").is_some(), "version": version})

@@ -14,6 +14,8 @@ pub(super) async fn script(kc: &Kc) -> Transcript {
     kc.add_user("viewer", "viewer-password", Level::View).await;
     kc.add_user("querier", "querier-password", Level::Query)
         .await;
+    kc.add_service_client("omkc-differential", "differential-secret")
+        .await;
     kc.clear_log().await;
 
     let found = |s: &Result<Option<omkc::keycloak::ObservedClient>, KeycloakError>| {
@@ -152,7 +154,7 @@ pub(super) async fn script(kc: &Kc) -> Transcript {
         });
         let version = outcome(&version, |v| {
             v.as_deref().map_or("hidden".into(), |v| {
-                let (major, minor) = crate::support::target::parse_version(v);
+                let (major, minor, _) = crate::support::target::parse_version(v);
                 format!("{major}.{minor}")
             })
         });
@@ -161,6 +163,16 @@ pub(super) async fn script(kc: &Kc) -> Transcript {
     steps.push(format!(
         "admin server: {}",
         server(admin.visible_realms().await, admin.server_version().await)
+    ));
+
+    // A service client's token (client-credentials grant) reads as an admin's.
+    let service = kc.session(Credentials::ClientCredentials {
+        client_id: "omkc-differential".into(),
+        client_secret: "differential-secret".into(),
+    });
+    steps.push(format!(
+        "service client find: {}",
+        found(&service.find_client(REALM, &cid).await)
     ));
 
     // The same reads and writes as accounts that may only view, or only query, clients.

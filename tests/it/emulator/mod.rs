@@ -226,7 +226,7 @@ both!(
         assert_eq!(got["serviceAccountsEnabled"], true, "the flag stays");
         assert_eq!(
             kc.service_account_roles(REALM, "om").await.is_some(),
-            kc.version >= (26, 0),
+            kc.version >= (26, 0, 0),
             "service-account user after a PUT without the flag, on {}",
             kc.describe()
         );

@@ -6,7 +6,7 @@ use super::*;
 /// exactly while its service account is enabled; older versions have no such scope.
 async fn the_service_account_scope_follows_the_service_account(kc: Kc) {
     let raw = Raw::admin(&kc).await;
-    let since_26_1 = kc.version >= (26, 1);
+    let since_26_1 = kc.version >= (26, 1, 0);
     let realm_has_it = sorted(
         &raw.get("/client-scopes")
             .await
@@ -53,5 +53,5 @@ both!(a_service_account_brings_its_scope, |kc| {
 
 #[tokio::test]
 async fn a_service_account_brings_no_scope_before_26_1() {
-    the_service_account_scope_follows_the_service_account(Kc::emulator_as((26, 0)).await).await
+    the_service_account_scope_follows_the_service_account(Kc::emulator_as((26, 0, 8)).await).await
 }

@@ -127,6 +127,62 @@ both!(client_credentials_grant_works, |kc| {
     assert!(kc.client(REALM, "openmetadata").await.is_some());
 });
 
+/// From Keycloak 26.8.2 on, the Admin API takes only tokens with the client scope
+/// `kc-admin-api`, which Keycloak gives to admin-cli alone (emulated: 26.8 is not served here).
+/// A service client without it is told what to add and where, without its id or secret; given
+/// the scope, the same credentials work. On 26.8.1 it was not needed.
+#[tokio::test]
+async fn a_token_without_the_admin_api_scope_is_told_which_scope_to_add_and_where() {
+    let credentials = || Credentials::ClientCredentials {
+        client_id: "omkc-operator".into(),
+        client_secret: "svc-secret".into(),
+    };
+    let kc = Kc::emulator_as((26, 8, 2)).await;
+    let emu = kc.emulator_only().unwrap();
+    emu.add_service_client("master", "omkc-operator", "svc-secret");
+    let v = resource_for(&kc, |_| {});
+    let session = kc.session(credentials());
+    let err = sync_keycloak(&session, &v).await.unwrap_err();
+    assert_eq!(err.reason(), Reason::KeycloakForbidden);
+    assert!(!err.is_transient());
+    let text = err.to_string();
+    assert!(
+        text.starts_with("Keycloak refused the admin token it had just issued (HTTP 401): from Keycloak 26.8.2 on"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "add kc-admin-api to the default client scopes of the client of the credentials Secret in realm \"master\""
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("omkc-operator") && !text.contains("svc-secret"),
+        "{text}"
+    );
+    // One renewal, then the answer: two tokens, two refused calls, nothing written.
+    assert_eq!(kc.token_requests(), 2);
+    assert!(kc.client(REALM, "openmetadata").await.is_none());
+
+    assert!(emu.give_admin_api_scope("master", "omkc-operator"));
+    sync_keycloak(&kc.session(credentials()), &v).await.unwrap();
+    assert!(kc.client(REALM, "openmetadata").await.is_some());
+    // admin-cli has the scope: the password grant works as before.
+    sync_keycloak(&kc.admin_session(), &v).await.unwrap();
+
+    let before = Kc::emulator_as((26, 8, 1)).await;
+    let emu = before.emulator_only().unwrap();
+    emu.add_service_client("master", "omkc-operator", "svc-secret");
+    assert!(
+        !emu.give_admin_api_scope("master", "omkc-operator"),
+        "no such scope yet"
+    );
+    let v = resource_for(&before, |_| {});
+    sync_keycloak(&before.session(credentials()), &v)
+        .await
+        .unwrap();
+}
+
 both!(a_missing_realm_is_reported_as_such, |kc| {
     let v = resource_for(&kc, |o| o.spec.keycloak.realm = "nope".into());
     let err = sync_keycloak(&kc.admin_session(), &v).await.unwrap_err();

@@ -36,7 +36,7 @@ both!(
 /// never taken for a secret, and the account's lack of rights is said plainly.
 #[tokio::test]
 async fn a_masked_secret_is_never_taken_for_the_secret() {
-    let kc = Kc::emulator_as((26, 8)).await;
+    let kc = Kc::emulator_as((26, 8, 0)).await;
     let v = resource_for(&kc, |_| {});
     sync_keycloak(&kc.admin_session(), &v).await.unwrap();
     kc.add_user("viewer", "viewer-pw", Level::View).await;

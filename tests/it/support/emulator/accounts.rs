@@ -10,11 +10,29 @@ impl Emulator {
             .insert(("master".into(), username.into()), (password.into(), level));
     }
 
-    /// Registers a confidential service-account client for client-credentials logins.
+    /// Registers a confidential service-account client for client-credentials logins; like a
+    /// client made in the console, it lacks the client scope [`ADMIN_API_SCOPE`].
     pub fn add_service_client(&self, realm: &str, client_id: &str, secret: &str) {
         self.lock()
             .service_clients
-            .insert((realm.into(), client_id.into()), secret.into());
+            .insert((realm.into(), client_id.into()), (secret.into(), false));
+    }
+
+    /// Gives a service client the default client scope [`ADMIN_API_SCOPE`], where the realm
+    /// has it (26.8.2 on); says whether it does.
+    pub fn give_admin_api_scope(&self, realm: &str, client_id: &str) -> bool {
+        let mut inner = self.lock();
+        let exists = inner
+            .realms
+            .get(realm)
+            .is_some_and(|r| r.scopes.iter().any(|s| s.name == ADMIN_API_SCOPE));
+        if let Some((_, scope)) = inner
+            .service_clients
+            .get_mut(&(realm.into(), client_id.into()))
+        {
+            *scope = exists;
+        }
+        exists
     }
 
     /// Lifetime of newly issued tokens.

@@ -78,6 +78,13 @@ impl Inner {
             .expect("a built-in client");
             realm.clients.insert(id, client);
         }
+        if let Some(scope) = realm.scopes.iter().find(|s| s.name == ADMIN_API_SCOPE) {
+            for client in realm.clients.values_mut() {
+                if ["admin-cli", "security-admin-console"].contains(&client.client_id.as_str()) {
+                    client.default_scopes.push(scope.id.clone());
+                }
+            }
+        }
         self.realms.insert(name.to_string(), realm);
     }
 }

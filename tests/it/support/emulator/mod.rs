@@ -159,6 +159,8 @@ struct Token {
     /// Whether it is an admin of the whole server (the bootstrap admin; a service client of
     /// `master`, which the tests give the `admin` role), rather than of some realms' clients.
     server_admin: bool,
+    /// Whether its scopes include [`ADMIN_API_SCOPE`] (its audience, the Admin API).
+    admin_api: bool,
 }
 
 /// Mutable state of the emulator; tests reach it through [`Emulator`] methods.
@@ -168,8 +170,9 @@ pub struct Inner {
     realms: BTreeMap<String, Realm>,
     /// (realm, username) → (password, what the user may do)
     users: HashMap<(String, String), (String, Level)>,
-    /// (realm, clientId) → secret, for client-credentials logins.
-    service_clients: HashMap<(String, String), String>,
+    /// (realm, clientId) → its secret, and whether it has the client scope
+    /// [`ADMIN_API_SCOPE`], for client-credentials logins.
+    service_clients: HashMap<(String, String), (String, bool)>,
     tokens: HashMap<String, Token>,
     token_lifetime: Duration,
     faults: VecDeque<Fault>,
@@ -178,14 +181,17 @@ pub struct Inner {
     counter: u64,
     latency: Duration,
     clock_offset: i64,
-    /// `major.minor` of the Keycloak modelled: some behaviours changed between versions.
-    version: (u32, u32),
+    /// The Keycloak modelled: some behaviours changed between versions.
+    version: Version,
     /// Whether the server's `authorization` feature is on (it is by default).
     authorization_feature: bool,
 }
 
 /// The newest Keycloak the emulator models by default (the newest of `tests/keycloak/versions`).
-pub const NEWEST: (u32, u32) = (26, 7);
+pub const NEWEST: Version = (26, 7, 4);
+
+/// A Keycloak version: `major.minor.patch`.
+pub type Version = (u32, u32, u32);
 
 /// The running emulator.
 pub struct Emulator {
@@ -220,14 +226,23 @@ const REALM_SCOPES: [&str; 13] = [
 // Scopes newer realms have as well: `service_account` (OpenID Connect, given to a client while
 // its service account is enabled; from 26.1) and `AuthnContextClassRef` (SAML; from 26.7). The
 // differential test sees 26.0.8 (neither), 26.6.4 (the first) and 26.7.3 (both).
-const REALM_SCOPES_SINCE: [((u32, u32), &str); 2] = [
-    ((26, 1), "service_account"),
+const REALM_SCOPES_SINCE: [(Version, &str); 3] = [
+    ((26, 1, 0), "service_account"),
     (CHANGED_IN_26_7, "AuthnContextClassRef"),
+    (ADMIN_AUDIENCE_SINCE, ADMIN_API_SCOPE),
 ];
+/// From 26.8.2 on, the Admin API checks a token's audience (RFC 9700): only a token with the
+/// client scope [`ADMIN_API_SCOPE`] is taken, else 401. Keycloak puts that scope in every realm
+/// and gives it to `admin-cli` and `security-admin-console` alone (Keycloak's upgrading guide,
+/// "Migrating to 26.8.2", and Apache Camel's report of its own 401s, CAMEL-26902). Maven
+/// Central does not serve 26.8 here: no real Keycloak checks this model.
+pub const ADMIN_AUDIENCE_SINCE: Version = (26, 8, 2);
+/// The client scope that puts the Admin API in a token's audience.
+pub const ADMIN_API_SCOPE: &str = "kc-admin-api";
 /// Where the Admin API changed between 26.6.4 and 26.7.0 (absent on 26.0.8, 26.4.7, 26.5.6 and
 /// 26.6.4; present on 26.7.0 and 26.7.3): a realm's `AuthnContextClassRef` scope,
 /// `realm-management` not manageable, the version hidden from a realm's admins.
-const CHANGED_IN_26_7: (u32, u32) = (26, 7);
+const CHANGED_IN_26_7: Version = (26, 7, 0);
 const REALM_DEFAULTS: [&str; 6] = ["acr", "basic", "email", "profile", "roles", "web-origins"];
 const REALM_OPTIONALS: [&str; 5] = [
     "address",
@@ -248,8 +263,8 @@ impl Emulator {
         Self::start_as(NEWEST, "/auth").await
     }
 
-    /// Starts an emulator of Keycloak `version` (`major.minor`) with its API under `prefix`.
-    pub async fn start_as(version: (u32, u32), prefix: &str) -> Self {
+    /// Starts an emulator of Keycloak `version` with its API under `prefix`.
+    pub async fn start_as(version: Version, prefix: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
@@ -290,8 +305,8 @@ impl Emulator {
         }
     }
 
-    /// `major.minor` of the Keycloak modelled.
-    pub fn version(&self) -> (u32, u32) {
+    /// The Keycloak modelled.
+    pub fn version(&self) -> Version {
         self.lock().version
     }
 

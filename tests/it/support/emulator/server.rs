@@ -39,12 +39,12 @@ pub fn realms(inner: &Inner, issuer: &str) -> Reply {
 
 /// `GET /admin/serverinfo`, reduced to what the operator reads and its shape.
 pub fn info(inner: &Inner, issuer: &str) -> Reply {
-    let (major, minor) = inner.version;
+    let (major, minor, patch) = inner.version;
     let mut body = json!({"profileInfo": {}, "features": []});
     // A realm's own admins see the version up to 26.6 (seen on 26.0.8, 26.4.7, 26.5.6 and
     // 26.6.4), not on 26.7.0 and 26.7.3.
     if server_admin(issuer) || inner.version < super::CHANGED_IN_26_7 {
-        body["systemInfo"] = json!({"version": format!("{major}.{minor}.0")});
+        body["systemInfo"] = json!({"version": format!("{major}.{minor}.{patch}")});
     }
     (200, None, body)
 }

@@ -13,7 +13,7 @@ use omkc::keycloak::{Credentials, Session};
 use serde_json::{Value, json};
 
 use super::{
-    emulator::{self, AdminEvent, Emulator, Exchange, Fault, Level},
+    emulator::{self, AdminEvent, Emulator, Exchange, Fault, Level, Version},
     real::{self, Admin, Proxy},
     session_at,
 };
@@ -55,15 +55,16 @@ enum Backend {
 pub struct Kc {
     /// Base URL the operator is given.
     pub base_url: String,
-    /// `major.minor` of the Keycloak version it is (or emulates).
-    pub version: (u32, u32),
+    /// The Keycloak version it is (or emulates).
+    pub version: Version,
     backend: Backend,
 }
 
-/// `major.minor` of a version string such as `26.0.8`.
-pub fn parse_version(v: &str) -> (u32, u32) {
+/// A version string such as `26.0.8`, as numbers.
+pub fn parse_version(v: &str) -> Version {
     let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    let mut next = || parts.next().unwrap_or(0);
+    (next(), next(), next())
 }
 
 impl Kc {
@@ -78,7 +79,7 @@ impl Kc {
     }
 
     /// The emulator, modelling Keycloak `version`.
-    pub async fn emulator_as(version: (u32, u32)) -> Self {
+    pub async fn emulator_as(version: Version) -> Self {
         Self::from_emulator(Emulator::start_as(version, "").await)
     }
 
@@ -134,10 +135,10 @@ impl Kc {
 
     /// What the target is, for failure messages.
     pub fn describe(&self) -> String {
-        let (major, minor) = self.version;
+        let (major, minor, patch) = self.version;
         match self.backend {
-            Backend::Emulator(_) => format!("the emulator (as Keycloak {major}.{minor})"),
-            Backend::Real { .. } => format!("real Keycloak {major}.{minor}"),
+            Backend::Emulator(_) => format!("the emulator (as Keycloak {major}.{minor}.{patch})"),
+            Backend::Real { .. } => format!("real Keycloak {major}.{minor}.{patch}"),
         }
     }
 

@@ -25,10 +25,14 @@ impl Kc {
     }
 
     /// A confidential client of `master` whose service account is an admin, for client
-    /// credentials logins.
+    /// credentials logins; given the client scope `kc-admin-api` where the realm has it
+    /// (26.8.2 on, whose Admin API refuses a token without it).
     pub async fn add_service_client(&self, client_id: &str, secret: &str) {
         match &self.backend {
-            Backend::Emulator(e) => e.add_service_client("master", client_id, secret),
+            Backend::Emulator(e) => {
+                e.add_service_client("master", client_id, secret);
+                e.give_admin_api_scope("master", client_id);
+            }
             Backend::Real { admin, .. } => {
                 if let Some(old) = admin.client_uuid("master", client_id).await {
                     admin.delete(&format!("/master/clients/{old}")).await;
@@ -48,6 +52,21 @@ impl Kc {
                 admin
                     .grant_realm_roles("master", user["id"].as_str().unwrap(), &["admin"])
                     .await;
+                let scopes = admin.get("/master/client-scopes").await;
+                let admin_api = scopes
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["name"] == "kc-admin-api");
+                if let Some(scope) = admin_api {
+                    let id = scope["id"].as_str().unwrap();
+                    admin
+                        .put(
+                            &format!("/master/clients/{uuid}/default-client-scopes/{id}"),
+                            None,
+                        )
+                        .await;
+                }
             }
         }
     }

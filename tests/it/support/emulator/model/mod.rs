@@ -218,7 +218,11 @@ impl ClientModel {
     /// new `secret` set; the service account follows `serviceAccountsEnabled` (before Keycloak
     /// 26.0, an absent flag removed the service-account user too), and authorization is enabled
     /// by `true` and **disabled (resource server deleted) by anything else, absent included**.
-    pub fn update(&mut self, rep: &Map<String, Value>, version: (u32, u32)) -> Result<(), Refusal> {
+    pub fn update(
+        &mut self,
+        rep: &Map<String, Value>,
+        version: super::Version,
+    ) -> Result<(), Refusal> {
         let mut next = self.clone();
         macro_rules! set_bool {
             ($key:literal, $field:ident) => {
@@ -299,7 +303,7 @@ impl ClientModel {
             // Before 26.0, ClientResource.updateClientFromRep removed the service-account user
             // unless the body said `true` (the flag stayed, so a GET showed no change). Real
             // 26.0.8 and 26.7.3 keep it (seen by the real-Keycloak tests).
-            None if version < (26, 0) => next.service_account = None,
+            None if version < (26, 0, 0) => next.service_account = None,
             None => {}
         }
         // ClientResource.updateAuthorizationSettings.

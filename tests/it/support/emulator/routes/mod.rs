@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Method, header};
 use serde_json::{Value, json};
 
 use super::{
-    AdminEvent, Inner, Level, Token,
+    ADMIN_AUDIENCE_SINCE, AdminEvent, Inner, Level, Token,
     model::{ClientModel, Scope, policies::enforce},
     server,
 };
@@ -64,6 +64,14 @@ pub fn route(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     let (level, issuer) = match inner.tokens.get(bearer) {
+        // From 26.8.2 on, the Admin API refuses a token whose audience is not the Admin API.
+        Some(t)
+            if segments.first() == Some(&"admin")
+                && inner.version >= ADMIN_AUDIENCE_SINCE
+                && !t.admin_api =>
+        {
+            return reply(401, json!({"error": "HTTP 401 Unauthorized"}));
+        }
         Some(t) if t.expires > Instant::now() => {
             let issuer = if t.server_admin {
                 server::SERVER
@@ -123,7 +131,7 @@ pub fn route(
 pub const SECRET_MASK: &str = "**********";
 
 /// What the caller may see of a client (a query-only caller sees none: see the list route).
-fn shown(client: &ClientModel, scopes: &[Scope], level: Level, version: (u32, u32)) -> Value {
+fn shown(client: &ClientModel, scopes: &[Scope], level: Level, version: super::Version) -> Value {
     match level {
         // No one may manage or configure `realm-management`, not even the realm's admin: seen on
         // 26.7.0 and 26.7.3, not on 26.0.8, 26.4.7, 26.5.6 or 26.6.4.
@@ -138,7 +146,7 @@ fn shown(client: &ClientModel, scopes: &[Scope], level: Level, version: (u32, u3
         _ => {
             // Up to 26.7 a viewer gets the real secret (seen on 26.0 and 26.7); from 26.8 on,
             // ClientResource masks it.
-            let mask = (version >= (26, 8)).then_some(SECRET_MASK);
+            let mask = (version >= (26, 8, 0)).then_some(SECRET_MASK);
             let mut rep = client.representation(scopes, mask);
             rep["access"] = json!({"view": true, "configure": false, "manage": false});
             rep

@@ -1,6 +1,7 @@
 //! The token endpoint: password and client-credentials grants, as Keycloak answers them.
 
 use super::*;
+use crate::support::emulator::ADMIN_API_SCOPE;
 
 pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8]) -> Reply {
     if *method != Method::POST {
@@ -12,15 +13,19 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
     let form: HashMap<String, String> = url::form_urlencoded::parse(raw).into_owned().collect();
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let mut server_admin = realm == "master";
-    let level = match get("grant_type").as_str() {
+    let (level, admin_api) = match get("grant_type").as_str() {
         "password" => match inner.users.get(&(realm.to_string(), get("username"))) {
             Some((pw, level)) if *pw == get("password") && get("client_id") == "admin-cli" => {
                 server_admin &= get("username") == super::super::ADMIN_USER;
-                *level
+                (*level, has_admin_api_scope(inner, realm, "admin-cli"))
             }
             _ => {
                 // 401 on 26.0, 400 on 26.7 (both seen; the versions between are untested).
-                let status = if inner.version >= (26, 7) { 400 } else { 401 };
+                let status = if inner.version >= (26, 7, 0) {
+                    400
+                } else {
+                    401
+                };
                 return reply(
                     status,
                     json!({"error": "invalid_grant", "error_description": "Invalid user credentials"}),
@@ -31,7 +36,9 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
             .service_clients
             .get(&(realm.to_string(), get("client_id")))
         {
-            Some(secret) if *secret == get("client_secret") => Level::Manage,
+            Some((secret, admin_api)) if *secret == get("client_secret") => {
+                (Level::Manage, *admin_api)
+            }
             _ => {
                 return reply(
                     401,
@@ -50,8 +57,16 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
             level,
             realm: realm.to_string(),
             server_admin,
+            admin_api,
         },
     );
+    // The client's default scopes that go into a token's scope: `profile email` for admin-cli
+    // and for a new service client alike (seen on 26.6.4 and 26.7.4; the differential test
+    // compares them), and the Admin API's where the client has it.
+    let mut scope = "profile email".to_string();
+    if admin_api {
+        scope.push_str(&format!(" {ADMIN_API_SCOPE}"));
+    }
     reply(
         200,
         json!({
@@ -60,7 +75,20 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
             "refresh_expires_in": 0,
             "token_type": "Bearer",
             "not-before-policy": 0,
-            "scope": "profile email"
+            "scope": scope
         }),
     )
+}
+
+/// Whether a built-in client of the realm has the default client scope [`ADMIN_API_SCOPE`].
+fn has_admin_api_scope(inner: &Inner, realm: &str, client_id: &str) -> bool {
+    let Some(r) = inner.realms.get(realm) else {
+        return false;
+    };
+    let Some(scope) = r.scopes.iter().find(|s| s.name == ADMIN_API_SCOPE) else {
+        return false;
+    };
+    r.clients
+        .values()
+        .any(|c| c.client_id == client_id && c.default_scopes.contains(&scope.id))
 }

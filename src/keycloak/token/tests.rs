@@ -1,0 +1,123 @@
+use super::*;
+
+#[test]
+fn renewal_margin_is_a_quarter_capped_at_thirty_seconds() {
+    assert_eq!(
+        renewal_margin(Duration::from_secs(60)),
+        Duration::from_secs(15)
+    );
+    assert_eq!(
+        renewal_margin(Duration::from_secs(300)),
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        renewal_margin(Duration::from_secs(4)),
+        Duration::from_secs(1)
+    );
+}
+
+fn rejected() -> KeycloakError {
+    KeycloakError::CredentialsRejected {
+        status: 401,
+        code: Some("invalid_grant".into()),
+    }
+}
+
+fn token(value: &str, renew_at: Instant) -> CachedToken {
+    CachedToken {
+        token: Token {
+            value: value.into(),
+            admin_api_scope: None,
+        },
+        renew_at,
+    }
+}
+
+fn value(answer: Option<Result<Token, KeycloakError>>) -> Option<Result<String, KeycloakError>> {
+    answer.map(|a| a.map(|t| t.value))
+}
+
+#[test]
+fn a_token_is_served_until_its_renewal_time_then_asked_again() {
+    let t0 = Instant::now();
+    let mut state = State::default();
+    assert_eq!(value(state.cached(t0)), None);
+    let renew_at = t0 + Duration::from_secs(45);
+    assert_eq!(
+        state.record(Ok(token("t1", renew_at)), t0).map(|t| t.value),
+        Ok("t1".into())
+    );
+    let just_before = renew_at - Duration::from_millis(1);
+    assert_eq!(value(state.cached(just_before)), Some(Ok("t1".into())));
+    assert_eq!(value(state.cached(renew_at)), None);
+}
+
+#[test]
+fn refusals_are_remembered_for_windows_that_double_and_a_token_ends_the_streak() {
+    let t0 = Instant::now();
+    let mut state = State::default();
+    let mut at = t0;
+    for window in [30, 60, 120, 240, 300, 300] {
+        assert_eq!(state.record(Err(rejected()), at), Err(rejected()));
+        let end = at + Duration::from_secs(window);
+        let just_before = end - Duration::from_millis(1);
+        assert_eq!(
+            value(state.cached(just_before)),
+            Some(Err(rejected())),
+            "{window}"
+        );
+        assert_eq!(
+            value(state.cached(end)),
+            None,
+            "asked again after {window} s"
+        );
+        at = end;
+    }
+    // Accepted at last: the token is served, and the next refusal starts over at 30 s.
+    let renew_at = at + Duration::from_secs(45);
+    state.record(Ok(token("t1", renew_at)), at).unwrap();
+    assert_eq!(value(state.cached(at)), Some(Ok("t1".into())));
+    state.record(Err(rejected()), renew_at).unwrap_err();
+    assert_eq!(value(state.cached(renew_at)), Some(Err(rejected())));
+    assert_eq!(
+        value(state.cached(renew_at + Duration::from_secs(30))),
+        None
+    );
+}
+
+#[test]
+fn a_failure_other_than_a_refusal_is_not_remembered_and_drops_the_token() {
+    let t0 = Instant::now();
+    let mut state = State::default();
+    state
+        .record(Ok(token("t1", t0 + Duration::from_secs(45))), t0)
+        .unwrap();
+    let unavailable = KeycloakError::Server {
+        status: 503,
+        code: None,
+    };
+    assert_eq!(state.record(Err(unavailable.clone()), t0), Err(unavailable));
+    assert_eq!(value(state.cached(t0)), None, "asked again at once");
+    // A missing admin realm is a refusal too: it will not change by itself.
+    let missing = KeycloakError::RealmNotFound("master".into());
+    state.record(Err(missing.clone()), t0).unwrap_err();
+    assert_eq!(value(state.cached(t0)), Some(Err(missing)));
+}
+
+#[test]
+fn debug_of_credentials_hides_secrets() {
+    let password = Credentials::Password {
+        username: "admin".into(),
+        password: "hunter2".into(),
+    };
+    let client = Credentials::ClientCredentials {
+        client_id: "ops".into(),
+        client_secret: "s3cr3t".into(),
+    };
+    let text = format!("{password:?} {client:?}");
+    assert!(text.contains("admin") && text.contains("ops"));
+    assert!(
+        !text.contains("hunter2") && !text.contains("s3cr3t"),
+        "{text}"
+    );
+}
