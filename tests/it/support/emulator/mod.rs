@@ -234,7 +234,8 @@ const REALM_SCOPES_SINCE: [(Version, &str); 3] = [
 /// From 26.8.2 on, the Admin API checks a token's audience (RFC 9700): only a token with the
 /// client scope [`ADMIN_API_SCOPE`] is taken, else 401. Keycloak puts that scope in every realm
 /// and gives it to `admin-cli` and `security-admin-console` alone (Keycloak's upgrading guide,
-/// "Migrating to 26.8.2", and Apache Camel's report of its own 401s, CAMEL-26902). Maven
+/// "Migrating to 26.8.2"; its realm migration `MigrateTo26_8_2`, "Admin API client scope for
+/// admin clients"; Apache Camel's report of its own 401s, CAMEL-26902). Maven
 /// Central does not serve 26.8 here: no real Keycloak checks this model.
 pub const ADMIN_AUDIENCE_SINCE: Version = (26, 8, 2);
 /// The client scope that puts the Admin API in a token's audience.
