@@ -54,9 +54,16 @@ struct TokenResponse {
     access_token: String,
     #[serde(default)]
     expires_in: Option<u64>,
-    /// The token's client scopes, space-separated.
+    /// The token's client scopes, space-separated (read leniently: only a hint hangs on it).
     #[serde(default)]
-    scope: Option<String>,
+    scope: Option<serde_json::Value>,
+}
+
+/// Whether a token response's `scope` (space-separated names) names [`ADMIN_API_SCOPE`];
+/// `None` when it says nothing readable.
+fn names_admin_api_scope(scope: Option<&serde_json::Value>) -> Option<bool> {
+    let names = scope?.as_str()?;
+    Some(names.split_ascii_whitespace().any(|s| s == ADMIN_API_SCOPE))
 }
 
 /// An admin access token. `Debug` never shows it.
@@ -290,11 +297,7 @@ impl TokenCache {
             .expires_in
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_LIFETIME);
-        let admin_api_scope = parsed.scope.map(|scopes| {
-            scopes
-                .split_ascii_whitespace()
-                .any(|s| s == ADMIN_API_SCOPE)
-        });
+        let admin_api_scope = names_admin_api_scope(parsed.scope.as_ref());
         Ok(CachedToken {
             token: Token {
                 value: parsed.access_token,

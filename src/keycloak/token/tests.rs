@@ -121,3 +121,17 @@ fn debug_of_credentials_hides_secrets() {
         "{text}"
     );
 }
+
+#[test]
+fn a_token_names_the_admin_api_scope_only_as_a_whole_word_of_a_string() {
+    let named = |v: serde_json::Value| names_admin_api_scope(Some(&v));
+    assert_eq!(named("profile email kc-admin-api".into()), Some(true));
+    assert_eq!(named("kc-admin-api".into()), Some(true));
+    assert_eq!(named("profile email".into()), Some(false));
+    assert_eq!(named("kc-admin-apis profile".into()), Some(false));
+    assert_eq!(named("".into()), Some(false));
+    // Not a string (never seen): no hint either way (the field is read as any JSON value, so
+    // such a response still gives its token).
+    assert_eq!(named(serde_json::json!(5)), None);
+    assert_eq!(names_admin_api_scope(None), None);
+}
