@@ -57,7 +57,7 @@ impl Kc {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .find(|s| s["name"] == "kc-admin-api");
+                    .find(|s| s["name"] == emulator::ADMIN_API_SCOPE);
                 if let Some(scope) = admin_api {
                     let id = scope["id"].as_str().unwrap();
                     admin
