@@ -95,7 +95,7 @@ impl Session {
                     self.tokens.invalidate().await;
                     renewed = true;
                 }
-                401 => return Err(self.tokens.refused(&token)),
+                401 => return Err(self.tokens.refused(&token).await),
                 status => return Err(from_status(status, &answer.body, answer.retry_after, realm)),
             }
         }

@@ -1,6 +1,7 @@
 //! Admin access tokens: one cache per Keycloak connection, renewed shortly before expiry and
 //! on demand after a 401, so a reconcile costs no token request while the token lives; a
-//! refused login is remembered for a backoff window instead of being retried per resource.
+//! refused login, or a token the Admin API refuses, is remembered for a backoff window instead
+//! of being retried per resource.
 
 use std::{
     fmt,
@@ -130,11 +131,14 @@ fn refusal_window(streak: u32) -> Duration {
         .min(MAX_REFUSAL_WINDOW)
 }
 
-/// Refusals worth remembering: they will not change until the credentials or realm do.
+/// Refusals worth remembering: they will not change until the credentials, the realm or the
+/// credentials' client in Keycloak do.
 fn is_refusal(error: &KeycloakError) -> bool {
     matches!(
         error,
-        KeycloakError::CredentialsRejected { .. } | KeycloakError::RealmNotFound(_)
+        KeycloakError::CredentialsRejected { .. }
+            | KeycloakError::RealmNotFound(_)
+            | KeycloakError::TokenRefused { .. }
     )
 }
 
@@ -171,19 +175,23 @@ impl State {
                 };
                 Ok(token)
             }
-            Err(error) => {
-                self.token = None;
-                if is_refusal(&error) {
-                    let streak = self.refusal.as_ref().map_or(0, |r| r.streak) + 1;
-                    self.refusal = Some(Refusal {
-                        error: error.clone(),
-                        until: now + refusal_window(streak),
-                        streak,
-                    });
-                }
-                Err(error)
-            }
+            Err(error) => Err(self.refuse(error, now)),
         }
+    }
+
+    /// Drops the token and, for a refusal, remembers it at `now` for a window one step longer
+    /// than the last; gives the error back.
+    fn refuse(&mut self, error: KeycloakError, now: Instant) -> KeycloakError {
+        self.token = None;
+        if is_refusal(&error) {
+            let streak = self.refusal.as_ref().map_or(0, |r| r.streak) + 1;
+            self.refusal = Some(Refusal {
+                error: error.clone(),
+                until: now + refusal_window(streak),
+                streak,
+            });
+        }
+        error
     }
 }
 
@@ -230,13 +238,16 @@ impl TokenCache {
 
     /// What an Admin API call's 401 to `token`, just issued, means: it names the client to
     /// give [`ADMIN_API_SCOPE`] (`admin-cli`, or the credentials' own, whose id is not repeated:
-    /// it comes from a Secret) and the realm it lives in.
-    pub fn refused(&self, token: &Token) -> KeycloakError {
-        KeycloakError::TokenRefused {
+    /// it comes from a Secret) and the realm it lives in. Remembered as a refused login is, so
+    /// the other resources of the connection get it without asking; as each token Keycloak
+    /// grants ends a streak, its window stays the first (30 s).
+    pub async fn refused(&self, token: &Token) -> KeycloakError {
+        let error = KeycloakError::TokenRefused {
             admin_api_scope: token.admin_api_scope,
             password_grant: matches!(self.credentials, Credentials::Password { .. }),
             admin_realm: self.admin_realm.clone(),
-        }
+        };
+        self.state.lock().await.refuse(error, Instant::now())
     }
 
     async fn request(&self) -> Result<CachedToken, KeycloakError> {

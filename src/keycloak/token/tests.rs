@@ -105,6 +105,33 @@ fn a_failure_other_than_a_refusal_is_not_remembered_and_drops_the_token() {
 }
 
 #[test]
+fn a_refused_token_is_remembered_for_the_first_window_as_each_grant_starts_over() {
+    let t0 = Instant::now();
+    let refused = KeycloakError::TokenRefused {
+        admin_api_scope: Some(false),
+        password_grant: false,
+        admin_realm: "master".into(),
+    };
+    let mut state = State::default();
+    let mut at = t0;
+    for _ in 0..3 {
+        // Keycloak grants a token (the streak ends), then the Admin API refuses it.
+        state
+            .record(Ok(token("t", at + Duration::from_secs(45))), at)
+            .unwrap();
+        assert_eq!(state.refuse(refused.clone(), at), refused);
+        let end = at + Duration::from_secs(30);
+        assert_eq!(
+            value(state.cached(end - Duration::from_millis(1))),
+            Some(Err(refused.clone())),
+            "the token is dropped, the refusal served"
+        );
+        assert_eq!(value(state.cached(end)), None);
+        at = end;
+    }
+}
+
+#[test]
 fn debug_of_credentials_hides_secrets() {
     let password = Credentials::Password {
         username: "admin".into(),

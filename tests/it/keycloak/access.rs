@@ -162,7 +162,16 @@ async fn a_token_without_the_admin_api_scope_is_told_which_scope_to_add_and_wher
     );
     // One renewal, then the answer: two tokens, two refused calls, nothing written.
     assert_eq!(kc.token_requests(), 2);
+    assert_eq!(kc.log().iter().filter(|e| e.status == 401).count(), 2);
     assert!(kc.client(REALM, "openmetadata").await.is_none());
+    // Remembered for the connection: another resource gets the same answer, asking nothing.
+    let other = resource_for(&kc, |o| {
+        o.spec.client.get_or_insert_default().client_id = Some("other".into())
+    });
+    kc.clear_log().await;
+    assert_eq!(sync_keycloak(&session, &other).await.unwrap_err(), err);
+    assert_eq!(kc.token_requests(), 0);
+    assert!(kc.log().is_empty(), "{:?}", kc.log());
 
     assert!(emu.give_admin_api_scope("master", "omkc-operator"));
     sync_keycloak(&kc.session(credentials()), &v).await.unwrap();
