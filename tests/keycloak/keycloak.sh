@@ -158,18 +158,21 @@ start() {
   # idle for some minutes (CI compiling the tests on a machine with no caches) lost every table
   # ("Table REALM not found (this database is empty)", keycloak#13252).
   # setsid: its own process group, so stop ends the JVM and the launcher together.
+  # Keycloak 25 brought the management interface; before it, health is on the HTTPS port.
+  local management=(--http-management-port="$mport") health="https://127.0.0.1:$mport/health/ready"
+  if [ "${v%%.*}" -lt 25 ]; then management=() health="https://127.0.0.1:$hport/health/ready"; fi
   JAVA_HOME="$java" KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     KEYCLOAK_ADMIN=$ADMIN_USER KEYCLOAK_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     JAVA_OPTS_APPEND="-Dquarkus.transaction-manager.default-transaction-timeout=$TRANSACTION_TIMEOUT" \
     setsid "$home/bin/kc.sh" start-dev --db=dev-file --http-host=127.0.0.1 --http-port="$port" \
-    --http-management-port="$mport" --health-enabled=true --https-port="$hport" \
+    "${management[@]}" --health-enabled=true --https-port="$hport" \
     --https-key-store-file="$run/kc.p12" --https-key-store-password="$STORE_PASSWORD" \
     >"$run/log" 2>&1 </dev/null &
   echo $! >"$run/pid"
   echo "http://127.0.0.1:$port" >"$run/url"
   echo "https://127.0.0.1:$hport" >"$run/https-url"
   # With HTTPS on, the management interface inherits it (and its certificate).
-  until curl -fsS --cacert "$run/ca.pem" "https://127.0.0.1:$mport/health/ready" >/dev/null 2>&1; do
+  until curl -fsS --cacert "$run/ca.pem" "$health" >/dev/null 2>&1; do
     if ! kill -0 "$(cat "$run/pid")" 2>/dev/null; then
       tail -n 60 "$run/log" >&2
       die "Keycloak $v exited during start-up (Java $(java_major "$java") in $java); its log is above"

@@ -11,7 +11,8 @@ use keycloak::types::ClientRepresentation;
 use crate::{reconcile::Error, validate::Validated};
 
 /// Clients every realm has (RealmManager.setupRealmDefaults), and the master realm's
-/// `<realm>-realm` clients (marked `realm_client` from Keycloak 25 on).
+/// `<realm>-realm` clients (marked `realm_client` from Keycloak 26.0 on; unmarked before, but
+/// they live in the master realm, which is refused as a target).
 pub const BUILT_IN_CLIENTS: [&str; 6] = [
     "account",
     "account-console",

@@ -26,7 +26,7 @@ use crate::{
     both, shows,
     support::{
         INSTALLATION,
-        emulator::Level,
+        emulator::{Level, SINCE_25},
         fixture, keycloak_delete, keycloak_sync, merge_spec,
         openapi::{OpenApi, violations},
         target::{Kc, REALM, ScopeKind},
@@ -132,9 +132,14 @@ both!(
                 realm: REALM.into()
             }]
         );
-        // Realm defaults kept, email and profile present: the POST body carried no scopes.
+        // Realm defaults kept (`basic` from 25.0 on), email and profile present: the POST body
+        // carried no scopes.
+        let mut defaults = kc.default_scope_names(REALM, "openmetadata").await;
+        if kc.version < SINCE_25 {
+            defaults.insert(1, "basic".into());
+        }
         assert_eq!(
-            kc.default_scope_names(REALM, "openmetadata").await,
+            defaults,
             ["acr", "basic", "email", "profile", "roles", "web-origins"]
         );
         let post = kc

@@ -80,3 +80,45 @@ both!(a_missing_realm_scope_is_a_clear_error, |kc| {
     );
     assert!(!err.is_transient());
 });
+
+/// Each line the emulator models, from Keycloak 24.0 (no `basic` scope, no `realm_client`
+/// attribute) to the newest, gets the client with `email` and `profile` in one sync and then
+/// costs one request a resync: the operator leans on nothing a line lacks.
+#[tokio::test]
+async fn every_modelled_line_converges_and_then_costs_one_request() {
+    for version in [
+        (24, 0, 5),
+        (25, 0, 6),
+        (26, 0, 8),
+        crate::support::emulator::NEWEST,
+    ] {
+        let kc = Kc::emulator_as(version).await;
+        let v = resource_for(&kc, |_| {});
+        let session = kc.admin_session();
+        let synced = sync_keycloak(&session, &v).await.unwrap();
+        assert!(
+            matches!(synced.changes[..], [Change::ClientCreated { .. }]),
+            "{version:?}: {:?}",
+            synced.changes
+        );
+        let defaults = kc.default_scope_names(REALM, "openmetadata").await;
+        assert!(
+            ["email", "profile"]
+                .iter()
+                .all(|s| defaults.contains(&s.to_string())),
+            "{version:?}: {defaults:?}"
+        );
+        kc.clear_log().await;
+        let synced = sync_keycloak(&session, &v).await.unwrap();
+        assert!(
+            synced.changes.is_empty(),
+            "{version:?}: {:?}",
+            synced.changes
+        );
+        assert_eq!(
+            kc.admin_calls(),
+            ["GET /admin/realms/data-sec/clients"],
+            "{version:?}"
+        );
+    }
+}

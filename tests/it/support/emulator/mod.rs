@@ -206,11 +206,10 @@ pub const ADMIN_USER: &str = "admin";
 /// Its password.
 pub const ADMIN_PASSWORD: &str = "admin-password-never-logged";
 
-// A new realm's client scopes in Keycloak 26 (RealmManager / DefaultClientScopes); the SAML ones
-// (`role_list`, `saml_organization`) are realm defaults too, but only for SAML clients.
-const REALM_SCOPES: [&str; 13] = [
+// A new realm's client scopes in Keycloak 24 (RealmManager / DefaultClientScopes); the SAML one
+// (`role_list`) is a realm default too, but only for SAML clients.
+const REALM_SCOPES: [&str; 10] = [
     "acr",
-    "basic",
     "email",
     "profile",
     "roles",
@@ -218,19 +217,25 @@ const REALM_SCOPES: [&str; 13] = [
     "address",
     "phone",
     "offline_access",
-    "organization",
     "microprofile-jwt",
     "role_list",
-    "saml_organization",
 ];
-// Scopes newer realms have as well: `service_account` (OpenID Connect, given to a client while
-// its service account is enabled; from 26.1) and `AuthnContextClassRef` (SAML; from 26.7). The
-// differential test sees 26.0.8 (neither), 26.6.4 (the first) and 26.7.3 (both).
-const REALM_SCOPES_SINCE: [(Version, &str); 3] = [
+// Scopes newer realms have as well: `basic` (a realm default from 25.0), `organization` and its
+// SAML twin (from 26.0), `service_account` (OpenID Connect, given to a client while its service
+// account is enabled; from 26.1), `AuthnContextClassRef` (SAML; from 26.7). The differential
+// test sees 24.0.5 (none), 25.0.6 (the first), 26.0.8 (three), 26.6.4 (four) and 26.7.3 (all).
+const REALM_SCOPES_SINCE: [(Version, &str); 6] = [
+    (SINCE_25, "basic"),
+    (SINCE_26, "organization"),
+    (SINCE_26, "saml_organization"),
     ((26, 1, 0), "service_account"),
     (CHANGED_IN_26_7, "AuthnContextClassRef"),
     (ADMIN_AUDIENCE_SINCE, ADMIN_API_SCOPE),
 ];
+/// The first Keycloak 25 and 26: where a realm's scopes, a 403's error and a client's
+/// `realm_client` attribute changed (seen on 24.0.5, 25.0.6 and 26.0.8).
+pub const SINCE_25: Version = (25, 0, 0);
+pub const SINCE_26: Version = (26, 0, 0);
 /// From 26.8.2 on, the Admin API checks a token's audience (RFC 9700): only a token with the
 /// client scope [`ADMIN_API_SCOPE`] is taken, else 401. Keycloak puts that scope in every realm
 /// and gives it to `admin-cli` and `security-admin-console` alone (Keycloak's upgrading guide,

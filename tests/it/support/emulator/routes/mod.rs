@@ -90,7 +90,7 @@ pub fn route(
         _ => return reply(404, json!({"error": "Not Found"})),
     };
     if segments.first() == Some(&"admin") && level == Level::None {
-        return reply(403, json!({"error": "HTTP 403 Forbidden"}));
+        return forbidden(inner.version);
     }
     if *method == Method::GET {
         match segments.as_slice() {
@@ -108,7 +108,7 @@ pub fn route(
     }
     let writes = matches!(*method, Method::POST | Method::PUT | Method::DELETE);
     if writes && level != Level::Manage {
-        return reply(403, json!({"error": "HTTP 403 Forbidden"}));
+        return forbidden(inner.version);
     }
     let result = admin(inner, method.as_str(), &realm, rest, query, body, level);
     if writes && (200..300).contains(&result.0) {
@@ -125,33 +125,6 @@ pub fn route(
         });
     }
     result
-}
-
-/// The mask a caller who may view but not manage clients gets instead of a secret (26.8 on).
-pub const SECRET_MASK: &str = "**********";
-
-/// What the caller may see of a client (a query-only caller sees none: see the list route).
-fn shown(client: &ClientModel, scopes: &[Scope], level: Level, version: super::Version) -> Value {
-    match level {
-        // No one may manage or configure `realm-management`, not even the realm's admin: seen on
-        // 26.7.0 and 26.7.3, not on 26.0.8, 26.4.7, 26.5.6 or 26.6.4.
-        Level::Manage
-            if client.client_id == "realm-management" && version >= super::CHANGED_IN_26_7 =>
-        {
-            let mut rep = client.representation(scopes, None);
-            rep["access"] = json!({"view": true, "configure": false, "manage": false});
-            rep
-        }
-        Level::Manage => client.representation(scopes, None),
-        _ => {
-            // Up to 26.7 a viewer gets the real secret (seen on 26.0 and 26.7); from 26.8 on,
-            // ClientResource masks it.
-            let mask = (version >= (26, 8, 0)).then_some(SECRET_MASK);
-            let mut rep = client.representation(scopes, mask);
-            rep["access"] = json!({"view": true, "configure": false, "manage": false});
-            rep
-        }
-    }
 }
 
 fn admin(
@@ -231,9 +204,7 @@ fn admin(
         ("GET", ["clients", id]) => {
             let r = &inner.realms[realm];
             match r.clients.get(*id) {
-                Some(_) if level == Level::Query => {
-                    reply(403, json!({"error": "HTTP 403 Forbidden"}))
-                }
+                Some(_) if level == Level::Query => forbidden(inner.version),
                 Some(c) => reply(200, shown(c, &r.scopes, level, inner.version)),
                 None => not_found_client(),
             }
@@ -242,7 +213,6 @@ fn admin(
             let Some(Value::Object(rep)) = body else {
                 return reply(400, json!({"error": "invalid body"}));
             };
-            let version = inner.version;
             let rep = &match admitted(inner, realm, rep) {
                 Ok(rep) => rep,
                 Err(refusal) => return refusal,
@@ -251,7 +221,7 @@ fn admin(
             let Some(client) = r.clients.get_mut(*id) else {
                 return not_found_client();
             };
-            match client.update(rep, version) {
+            match client.update(rep) {
                 Ok(()) => reply(204, Value::Null),
                 Err((status, body)) => reply(status, body),
             }
@@ -269,7 +239,7 @@ fn admin(
                 Some(c) if level == Level::Manage => {
                     reply(200, json!({"type": "secret", "value": c.secret}))
                 }
-                Some(_) => reply(403, json!({"error": "HTTP 403 Forbidden"})),
+                Some(_) => forbidden(inner.version),
                 None => not_found_client(),
             }
         }
@@ -382,5 +352,7 @@ fn fragment_refused(rep: &serde_json::Map<String, Value>) -> Option<Reply> {
         })
 }
 
+mod shown;
 mod token;
+use shown::{forbidden, shown};
 use token::token;
