@@ -1,7 +1,7 @@
 //! Keycloak's PUT has side effects: without `authorizationServicesEnabled: true` it deletes a
 //! client's authorization settings; `serviceAccountsEnabled: false` (and, up to 26.0, an absent
-//! flag, before 26.0) removes the service account. The operator never sends what would destroy something
-//! the user did not ask to change, and a client it adopted stays in Keycloak on delete unless
+//! flag) removes the service account. The operator never sends what would destroy something the
+//! user did not ask to change, and a client it adopted stays in Keycloak on delete unless
 //! deletion is asked for. Each scenario runs on the emulator and on every real Keycloak.
 
 use omkc::{
@@ -168,9 +168,9 @@ both!(
 );
 
 both!(
-    /// Before Keycloak 26.0 a PUT that did not say `serviceAccountsEnabled: true` removed the
+    /// Up to Keycloak 26.0 a PUT that did not say `serviceAccountsEnabled: true` removed the
     /// service-account user and its role mappings, though the flag stayed on (the emulator runs
-    /// as 25.0 here; the real servers are 26.0.8 and 26.7.3).
+    /// as 25.0 here; of CI's real servers, 24.0.5 does it, 26.6.4 and 26.7.4 do not).
     a_drift_correction_keeps_the_service_account_of_an_owned_client,
     as (25, 0, 3),
     |kc| {

@@ -304,9 +304,10 @@ pub fn update_body(
     } else {
         None
     };
-    // Keycloak refuses authorization without a service account; and before 26.0 a PUT that did
+    // Keycloak refuses authorization without a service account; and up to 26.0 a PUT that did
     // not say `serviceAccountsEnabled: true` removed the client's service-account user and its
-    // role mappings (the flag stayed, so nothing would show the loss).
+    // role mappings (the flag stayed, so nothing would show the loss; seen on 24.0.5, 25.0.6 and
+    // 26.0.8).
     let has_service_account = observed.service_accounts_enabled == Some(true);
     let kept = has_service_account && desired.service_accounts_enabled != Some(false);
     if turned_on || kept {

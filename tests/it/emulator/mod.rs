@@ -211,21 +211,7 @@ both!(
         assert_eq!(kc.authorization_policies(REALM, "om").await, None);
         assert!(kc.service_account_roles(REALM, "om").await.is_some());
 
-        // A PUT without `serviceAccountsEnabled` keeps the service-account user (and the flag):
-        // seen on 24.0.5, 25.0.6, 26.0.8 and 26.7.3.
-        raw.send(
-            reqwest::Method::PUT,
-            &path,
-            Some(json!({"rootUrl": "https://z.example"})),
-        )
-        .await;
-        let got = raw.get(&path).await;
-        assert_eq!(got["serviceAccountsEnabled"], true, "the flag stays");
-        assert!(
-            kc.service_account_roles(REALM, "om").await.is_some(),
-            "service-account user after a PUT without the flag, on {}",
-            kc.describe()
-        );
+        // (A PUT without `serviceAccountsEnabled`: see `service_accounts.rs`.)
 
         // `serviceAccountsEnabled: false` removes the service account.
         raw.send(

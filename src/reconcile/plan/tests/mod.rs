@@ -201,7 +201,7 @@ fn the_keycloak_writes_for_each_observation() {
             },
         ),
         (
-            "drifted, with authorization settings and a service account the spec does not mention: both kept (before 26.0 a PUT without serviceAccountsEnabled: true removed the service-account user)",
+            "drifted, with authorization settings and a service account the spec does not mention: both kept (up to 26.0 a PUT without serviceAccountsEnabled: true removed the service-account user)",
             &basic,
             edited(reported.clone(), |c| {
                 c.public_client = Some(true);

@@ -47,6 +47,18 @@ impl Emulator {
         self.with_client(realm, client_id, edit);
     }
 
+    /// The roles of a client's service-account user as `GET …/service-account-user` finds it:
+    /// Keycloak (`ClientResource.getServiceAccountUser`) makes the user, without roles, where
+    /// the flag is on and the user missing; `None` without the flag (400).
+    pub fn service_account_user_roles(&self, realm: &str, client_id: &str) -> Option<Vec<String>> {
+        self.with_client(realm, client_id, |c| {
+            c.service_accounts_enabled.then(|| {
+                let user = c.service_account.get_or_insert_with(Default::default);
+                user.roles.clone()
+            })
+        })
+    }
+
     /// Gives a client authorization settings with policies, as a user of the console would.
     pub fn enable_authorization(&self, realm: &str, client_id: &str, policies: &[&str]) {
         self.with_client(realm, client_id, |c| {

@@ -228,7 +228,7 @@ const REALM_SCOPES_SINCE: [(Version, &str); 6] = [
     (SINCE_25, "basic"),
     (SINCE_26, "organization"),
     (SINCE_26, "saml_organization"),
-    ((26, 1, 0), "service_account"),
+    (CHANGED_IN_26_1, "service_account"),
     (CHANGED_IN_26_7, "AuthnContextClassRef"),
     (ADMIN_AUDIENCE_SINCE, ADMIN_API_SCOPE),
 ];
@@ -236,6 +236,10 @@ const REALM_SCOPES_SINCE: [(Version, &str); 6] = [
 /// `realm_client` attribute changed (seen on 24.0.5, 25.0.6 and 26.0.8).
 pub const SINCE_25: Version = (25, 0, 0);
 pub const SINCE_26: Version = (26, 0, 0);
+/// Where 26.1 changed what the emulator models: the `service_account` scope, and a PUT without
+/// `serviceAccountsEnabled` no longer removes the service-account user (26.0.8 did, 26.1.4 did
+/// not).
+const CHANGED_IN_26_1: Version = (26, 1, 0);
 /// From 26.8.2 on, the Admin API checks a token's audience (RFC 9700): only a token with the
 /// client scope [`ADMIN_API_SCOPE`] is taken, else 401. Keycloak puts that scope in every realm
 /// and gives it to `admin-cli` and `security-admin-console` alone (Keycloak's upgrading guide,

@@ -93,11 +93,12 @@ impl Kc {
     }
 
     /// The realm roles of a client's service-account user (sorted, the realm's default role
-    /// left out), `None` when it has no service-account user.
+    /// left out), `None` without a service account. A user missing while the flag is on is
+    /// made anew, without roles, by the read itself, as Keycloak does.
     pub async fn service_account_roles(&self, realm: &str, client_id: &str) -> Option<Vec<String>> {
         match &self.backend {
             Backend::Emulator(e) => {
-                let mut r = e.model(realm, client_id)?.service_account?.roles;
+                let mut r = e.service_account_user_roles(realm, client_id)?;
                 r.sort();
                 Some(r)
             }

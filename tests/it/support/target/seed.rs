@@ -118,10 +118,13 @@ impl Kc {
             }
         }
         match &self.backend {
-            Backend::Emulator(e) => e.edit_client(realm, client_id, |c| {
-                c.update(rep.as_object().expect("object"))
-                    .expect("the console's update is accepted");
-            }),
+            Backend::Emulator(e) => {
+                let version = e.version();
+                e.edit_client(realm, client_id, |c| {
+                    c.update(rep.as_object().expect("object"), version)
+                        .expect("the console's update is accepted");
+                })
+            }
             Backend::Real { admin, .. } => {
                 let uuid = rep["id"].as_str().unwrap().to_string();
                 admin

@@ -215,10 +215,14 @@ impl ClientModel {
 
     /// `ClientResource.update`: a partial update of the scalars present, attributes merged key by
     /// key (a blank value removes the key), URI sets replaced when present, scopes ignored, a
-    /// new `secret` set; the service account follows `serviceAccountsEnabled` (an absent flag
-    /// keeps it), and authorization is enabled by `true` and **disabled (resource server
-    /// deleted) by anything else, absent included**.
-    pub fn update(&mut self, rep: &Map<String, Value>) -> Result<(), Refusal> {
+    /// new `secret` set; the service account follows `serviceAccountsEnabled` (up to 26.0, an
+    /// absent flag removed the service-account user too), and authorization is enabled by
+    /// `true` and **disabled (resource server deleted) by anything else, absent included**.
+    pub fn update(
+        &mut self,
+        rep: &Map<String, Value>,
+        version: super::Version,
+    ) -> Result<(), Refusal> {
         let mut next = self.clone();
         macro_rules! set_bool {
             ($key:literal, $field:ident) => {
@@ -296,8 +300,10 @@ impl ClientModel {
                 next.service_account = None;
             }
             None if !next.service_accounts_enabled => next.service_account = None,
-            // Without the flag the service-account user stays: seen on real 24.0.5, 25.0.6,
-            // 26.0.8 and 26.7.3 by the real-Keycloak tests.
+            // Up to 26.0, ClientResource.updateClientFromRep removed the service-account user
+            // (and its role mappings) unless the body said `true`; the flag stayed, so a GET
+            // shows no change. Seen on real 24.0.5, 25.0.6 and 26.0.8; 26.1.4 to 26.7.4 keep it.
+            None if version < super::CHANGED_IN_26_1 => next.service_account = None,
             None => {}
         }
         // ClientResource.updateAuthorizationSettings.

@@ -213,6 +213,7 @@ fn admin(
             let Some(Value::Object(rep)) = body else {
                 return reply(400, json!({"error": "invalid body"}));
             };
+            let version = inner.version;
             let rep = &match admitted(inner, realm, rep) {
                 Ok(rep) => rep,
                 Err(refusal) => return refusal,
@@ -221,7 +222,7 @@ fn admin(
             let Some(client) = r.clients.get_mut(*id) else {
                 return not_found_client();
             };
-            match client.update(rep) {
+            match client.update(rep, version) {
                 Ok(()) => reply(204, Value::Null),
                 Err((status, body)) => reply(status, body),
             }
