@@ -206,8 +206,8 @@ pub const ADMIN_USER: &str = "admin";
 /// Its password.
 pub const ADMIN_PASSWORD: &str = "admin-password-never-logged";
 
-// A new realm's client scopes in Keycloak 24 (RealmManager / DefaultClientScopes); the SAML one
-// (`role_list`) is a realm default too, but only for SAML clients.
+// A new realm's client scopes in Keycloak 23 and 24 (RealmManager / DefaultClientScopes); the
+// SAML one (`role_list`) is a realm default too, but only for SAML clients.
 const REALM_SCOPES: [&str; 10] = [
     "acr",
     "email",
@@ -223,7 +223,8 @@ const REALM_SCOPES: [&str; 10] = [
 // Scopes newer realms have as well: `basic` (a realm default from 25.0), `organization` and its
 // SAML twin (from 26.0), `service_account` (OpenID Connect, given to a client while its service
 // account is enabled; from 26.1), `AuthnContextClassRef` (SAML; from 26.7). The differential
-// test sees 24.0.5 (none), 25.0.6 (the first), 26.0.8 (three), 26.6.4 (four) and 26.7.3 (all).
+// test sees 23.0.7 and 24.0.5 (none), 25.0.6 (the first), 26.0.8 (three), 26.6.4 (four) and
+// 26.7.3 (all).
 const REALM_SCOPES_SINCE: [(Version, &str); 6] = [
     (SINCE_25, "basic"),
     (SINCE_26, "organization"),
