@@ -126,10 +126,10 @@ def test_every_keycloak_minor_runs_weekly():
     ends = {int(end) for l in lines if l and not l[0].startswith("#") for end in l[1:3]}
     assert ends <= {17, 21, 25}, ends
     minors = [tuple(v.split(".")[:2]) for v in every]
-    # One release of 23.0, 24.0 and 25.0 (the last of each major), then of each minor from 26.0
-    # to the newest, none skipped; CI runs the oldest and newest.
-    assert minors[:3] == [("23", "0"), ("24", "0"), ("25", "0")], every
-    assert minors[3:] == [("26", str(m)) for m in range(int(minors[-1][1]) + 1)], every
+    # One release of 22.0, 23.0, 24.0 and 25.0 (the last of each major), then of each minor from
+    # 26.0 to the newest, none skipped; CI runs the oldest and newest.
+    assert minors[:4] == [("22", "0"), ("23", "0"), ("24", "0"), ("25", "0")], every
+    assert minors[4:] == [("26", str(m)) for m in range(int(minors[-1][1]) + 1)], every
     assert listed[0] == every[0] and listed[-1] == every[-1] and set(listed) < set(every), listed
 
 

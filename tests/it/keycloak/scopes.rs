@@ -81,12 +81,13 @@ both!(a_missing_realm_scope_is_a_clear_error, |kc| {
     assert!(!err.is_transient());
 });
 
-/// Each line the emulator models, from Keycloak 23.0 (no `basic` scope, no `realm_client`
+/// Each line the emulator models, from Keycloak 22.0 (no `basic` scope, no `realm_client`
 /// attribute) to the newest, gets the client with `email` and `profile` in one sync and then
 /// costs one request a resync: the operator leans on nothing a line lacks.
 #[tokio::test]
 async fn every_modelled_line_converges_and_then_costs_one_request() {
     for version in [
+        (22, 0, 5),
         (23, 0, 7),
         (24, 0, 5),
         (25, 0, 6),

@@ -223,7 +223,7 @@ const REALM_SCOPES: [&str; 10] = [
 // Scopes newer realms have as well: `basic` (a realm default from 25.0), `organization` and its
 // SAML twin (from 26.0), `service_account` (OpenID Connect, given to a client while its service
 // account is enabled; from 26.1), `AuthnContextClassRef` (SAML; from 26.7). The differential
-// test sees 23.0.7 and 24.0.5 (none), 25.0.6 (the first), 26.0.8 (three), 26.6.4 (four) and
+// test sees 22.0.5 to 24.0.5 (none), 25.0.6 (the first), 26.0.8 (three), 26.6.4 (four) and
 // 26.7.3 (all).
 const REALM_SCOPES_SINCE: [(Version, &str); 6] = [
     (SINCE_25, "basic"),

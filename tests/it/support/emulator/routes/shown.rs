@@ -7,7 +7,7 @@ use super::super::{CHANGED_IN_26_7, SINCE_25, SINCE_26, Version};
 use super::{ClientModel, Level, Reply, Scope, reply};
 
 /// Keycloak's answer to a caller without the right: from 25.0 on its error is `HTTP 403
-/// Forbidden`, no code the operator reads; 23.0.7 and 24.0.5 said `unknown_error` (all seen by
+/// Forbidden`, no code the operator reads; 22.0.5 to 24.0.5 said `unknown_error` (all seen by
 /// the differential test).
 pub(super) fn forbidden(version: Version) -> Reply {
     match version < SINCE_25 {
