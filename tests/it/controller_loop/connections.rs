@@ -38,6 +38,22 @@ pub(super) async fn a_connection_reports_its_health(
     shows!(status, {"realms": ["data-sec"], "resources": 0,
                     "keycloakVersion": format!("{major}.{minor}.{patch}")});
     assert!(status["lastChecked"].is_string());
+    // A Keycloak older than the oldest line tested is served, and said to be so.
+    let old = Emulator::start_as((21, 1, 2), "").await;
+    api.put(json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "ClusterKeycloakConnection",
+        "metadata": {"name": "legacy"},
+        "spec": {"url": old.base_url, "credentialsSecretRef": {"name": "keycloak-admin"},
+                 "namespaceSelector": {}, "allowedRealms": ["data-sec"]}
+    }));
+    let legacy = condition(api, CONNECTIONS, "", "legacy", "Connected").await;
+    let message = format!(
+        "signed in at {} as {user:?}; may serve realms data-sec; Keycloak 21.1.2 is older than 22.0, the oldest line this operator is tested with",
+        old.base_url
+    );
+    shows!(legacy["status"], {"keycloakVersion": "21.1.2", "realms": ["data-sec"]});
+    shows!(legacy["status"]["conditions"][0], {"status": "True", "message": message});
+    api.delete(CONNECTIONS, "", "legacy");
     lacks(&logs.text(), "connection not ready");
     // A wrong password shows on the connection itself.
     api.edit(CONNECTIONS, "", "platform", |c| {
