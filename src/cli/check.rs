@@ -125,6 +125,22 @@ pub async fn check(args: &CheckArgs) -> Result<String, Failure> {
         })
         .map_err(|e| keycloak_failure("sign-in", &e));
     step(&mut out, "sign-in", signed_in)?;
+    // Said, never a failure: the operator serves any version it can sign in to.
+    match session.server_version().await {
+        Ok(Some(version)) => match crate::keycloak::untested(&version) {
+            Some(note) => {
+                let _ = writeln!(out, "{:<12} WARN {note}", "version");
+            }
+            None => line(&mut out, "version", true, &format!("Keycloak {version}")),
+        },
+        Ok(None) => line(
+            &mut out,
+            "version",
+            true,
+            "hidden from this account (a realm's admin)",
+        ),
+        Err(e) => line(&mut out, "version", true, &format!("unknown: {e}")),
+    }
     let found = session.find_client(&v.realm, &v.client_id).await;
     let realm = match &found {
         Ok(_) => Ok(format!(

@@ -24,6 +24,7 @@ use keycloak::types::ClientRepresentation;
 
 pub use error::KeycloakError;
 pub use pool::Pool;
+pub use server::untested;
 pub use session::Session;
 pub use token::{Credentials, TokenCache};
 

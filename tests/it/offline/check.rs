@@ -54,6 +54,13 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
             "client       ok   a reconcile would create client \"open-metadata\"",
         ],
     );
+    let (major, minor, patch) = emu.version();
+    out.says(
+        0,
+        &[&format!(
+            "version      ok   Keycloak {major}.{minor}.{patch}\nrealm"
+        )],
+    );
     assert!(!out.stdout.contains(ADMIN_PASSWORD) && !out.stderr.contains(ADMIN_PASSWORD));
     assert!(
         emu.admin_events().is_empty(),
@@ -186,6 +193,40 @@ async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     let out = run(&["check", "-f", &resource], &as_admin()).await;
     out.says(4, &["the realm lacks the client scopes profile"]);
     has(&out.stdout, "scopes       FAIL");
+}
+
+/// The version `check` says: a note, never a failure, where the operator is not tested with
+/// it; hidden from a realm's own admin (Keycloak 26.7 and later).
+#[tokio::test]
+async fn check_says_the_keycloak_version_and_whether_it_is_tested() {
+    let old = Emulator::start_as((21, 1, 2), "").await;
+    let out = run(
+        &["check", "-f", &resource_for(&old, "data-sec")],
+        &as_admin(),
+    )
+    .await;
+    out.says(
+        0,
+        &["version      WARN Keycloak 21.1.2 is older than 22.0, the oldest line this operator is tested with\nrealm        ok"],
+    );
+    let emu = Emulator::start().await;
+    emu.add_service_client("data-sec", "omkc-admin", "s3cret");
+    let text = std::fs::read_to_string(resource_for(&emu, "data-sec"))
+        .unwrap()
+        .replace(
+            "  realm: data-sec\n",
+            "  realm: data-sec\n    adminRealm: data-sec\n",
+        );
+    let service = [
+        ("KEYCLOAK_CLIENT_ID", "omkc-admin"),
+        ("KEYCLOAK_CLIENT_SECRET", "s3cret"),
+    ];
+    let out = run(&["check", "-f", &file("realm-admin.yaml", &text)], &service).await;
+    has(&out.stdout, "(admin realm data-sec)");
+    has(
+        &out.stdout,
+        "version      ok   hidden from this account (a realm's admin)\n",
+    );
 }
 
 #[tokio::test]
