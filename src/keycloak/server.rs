@@ -75,13 +75,37 @@ impl Session {
         Ok(info
             .system_info
             .and_then(|s| s.version)
-            .filter(|v| !v.is_empty() && v.len() <= 64))
+            .filter(|v| plausible(v)))
     }
+}
+
+/// A version fit to repeat in a status and on a terminal: short, printable ASCII, no spaces
+/// (`26.7.4`, `24.0.10.redhat-00001`); anything else is taken as not shown.
+fn plausible(version: &str) -> bool {
+    (1..=64).contains(&version.len()) && version.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_plausible_version_is_repeated() {
+        for shown in ["26.7.4", "24.0.10.redhat-00001", "999.0.0-SNAPSHOT"] {
+            assert!(plausible(shown), "{shown}");
+        }
+        let long = "1".repeat(65);
+        for hidden in [
+            "",
+            "26.7.4\n",
+            "26.7.4 \u{1b}[2J",
+            "26.7 beta",
+            "26.7.4\u{e9}",
+            &long,
+        ] {
+            assert!(!plausible(hidden), "{hidden:?}");
+        }
+    }
 
     #[test]
     fn a_version_outside_the_tested_lines_is_said() {
