@@ -65,8 +65,8 @@ impl Session {
         Ok(names)
     }
 
-    /// Keycloak's version, when the account may see it: the server info carries `systemInfo`
-    /// only for an admin of the whole server (master realm); others get `None`.
+    /// Keycloak's version, when the account may see it: from 26.7 the server info carries
+    /// `systemInfo` only for an admin of the whole server (master realm); others get `None`.
     pub async fn server_version(&self) -> Result<Option<String>, KeycloakError> {
         let answer = self
             .call(Method::GET, "/admin/serverinfo", &[], &[], None)
