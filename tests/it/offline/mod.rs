@@ -4,6 +4,7 @@
 
 mod check;
 mod cluster;
+mod tls;
 mod yaml;
 
 use std::process::{Command, Stdio};
