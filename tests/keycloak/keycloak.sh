@@ -146,11 +146,9 @@ start() {
   mkdir -p "$run"
   rm -rf "$home/data"
   port=$(free_port)
-  mport=$(free_port)
-  while [ "$mport" = "$port" ]; do mport=$(free_port); done
   hport=$(free_port)
-  while [ "$hport" = "$port" ] || [ "$hport" = "$mport" ]; do hport=$(free_port); done
-  [ -n "$port" ] && [ -n "$mport" ] && [ -n "$hport" ] || die "no free port below the ephemeral range"
+  while [ "$hport" = "$port" ]; do hport=$(free_port); done
+  [ -n "$port" ] && [ -n "$hport" ] || die "no free port below the ephemeral range"
   certificates "$run" "$java"
   t=$(uptime_s)
   # dev-file (an H2 file under $home/data, removed above), not dev-mem: H2 drops an in-memory
@@ -159,8 +157,13 @@ start() {
   # ("Table REALM not found (this database is empty)", keycloak#13252).
   # setsid: its own process group, so stop ends the JVM and the launcher together.
   # Keycloak 25 brought the management interface; before it, health is on the HTTPS port.
-  local management=(--http-management-port="$mport") health="https://127.0.0.1:$mport/health/ready"
-  if [ "${v%%.*}" -lt 25 ]; then management=() health="https://127.0.0.1:$hport/health/ready"; fi
+  local management=() health="https://127.0.0.1:$hport/health/ready"
+  if [ "${v%%.*}" -ge 25 ]; then
+    mport=$(free_port)
+    while [ "$mport" = "$port" ] || [ "$mport" = "$hport" ]; do mport=$(free_port); done
+    [ -n "$mport" ] || die "no free port below the ephemeral range"
+    management=(--http-management-port="$mport") health="https://127.0.0.1:$mport/health/ready"
+  fi
   JAVA_HOME="$java" KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     KEYCLOAK_ADMIN=$ADMIN_USER KEYCLOAK_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     JAVA_OPTS_APPEND="-Dquarkus.transaction-manager.default-transaction-timeout=$TRANSACTION_TIMEOUT" \
