@@ -10,7 +10,7 @@ impl Kc {
             Backend::Real { admin, .. } => {
                 let id = admin.user("master", username, password).await;
                 let roles: &[&str] = match level {
-                    Level::Manage => &["manage-clients", "view-clients", "query-client-scopes"],
+                    Level::Manage => &["manage-clients", "view-clients"],
                     Level::View => &["view-clients"],
                     Level::Query => &["query-clients"],
                     Level::None => &[],
