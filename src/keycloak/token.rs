@@ -1,7 +1,8 @@
 //! Admin access tokens: one cache per Keycloak connection, renewed shortly before expiry and
 //! on demand after a 401, so a reconcile costs no token request while the token lives; a
 //! refused login, or a token the Admin API refuses, is remembered for a backoff window instead
-//! of being retried per resource.
+//! of being retried per resource. A password grant's renewal uses its refresh token, so the
+//! connection keeps one session in Keycloak and the password is not hashed again each minute.
 
 use std::{
     fmt,
@@ -58,6 +59,12 @@ struct TokenResponse {
     /// The token's client scopes, space-separated (read leniently: only a hint hangs on it).
     #[serde(default)]
     scope: Option<serde_json::Value>,
+    /// Given with a password grant's token (not with client credentials', by Keycloak's
+    /// default), for its session's idle time.
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    refresh_expires_in: Option<u64>,
 }
 
 /// Whether a token response's `scope` (space-separated names) names [`ADMIN_API_SCOPE`];
@@ -86,6 +93,8 @@ impl fmt::Debug for Token {
 struct CachedToken {
     token: Token,
     renew_at: Instant,
+    /// The refresh token that renews it, and until when it is used. Never shown.
+    refresh: Option<(String, Instant)>,
 }
 
 /// A refusal remembered so that it is not asked again before `until`.
@@ -159,6 +168,12 @@ impl State {
         None
     }
 
+    /// The refresh token to renew the token with at `now`, while it lives.
+    fn refresh(&self, now: Instant) -> Option<String> {
+        let (value, until) = self.token.as_ref()?.refresh.as_ref()?;
+        (now < *until).then(|| value.clone())
+    }
+
     /// Keeps Keycloak's answer at `now`: a token (forgetting any refusal), or a refusal
     /// remembered for a window one step longer than the last; other errors are not kept.
     fn record(
@@ -222,12 +237,15 @@ impl TokenCache {
         if let Some(cached) = state.cached(Instant::now()) {
             return cached;
         }
-        let answer = self.request().await;
-        self.transport.metrics.token_request(match &answer {
-            Ok(_) => "success",
-            Err(e) if is_refusal(e) => "rejected",
-            Err(_) => "error",
-        });
+        // A refresh token Keycloak no longer takes (its session ended or was signed out):
+        // the credentials sign in again.
+        let answer = match state.refresh(Instant::now()) {
+            Some(refresh) => match self.request(Some(&refresh)).await {
+                Err(KeycloakError::CredentialsRejected { .. }) => self.request(None).await,
+                answer => answer,
+            },
+            None => self.request(None).await,
+        };
         state.record(answer, Instant::now())
     }
 
@@ -250,18 +268,37 @@ impl TokenCache {
         self.state.lock().await.refuse(error, Instant::now())
     }
 
-    async fn request(&self) -> Result<CachedToken, KeycloakError> {
-        let form: Vec<(&str, &str)> = match &self.credentials {
-            Credentials::Password { username, password } => vec![
+    /// One token request: the refresh grant with `refresh`, else the credentials' grant.
+    async fn request(&self, refresh: Option<&str>) -> Result<CachedToken, KeycloakError> {
+        let answer = self.grant(refresh).await;
+        self.transport.metrics.token_request(match &answer {
+            Ok(_) => "success",
+            Err(e) if is_refusal(e) => "rejected",
+            Err(_) => "error",
+        });
+        answer
+    }
+
+    async fn grant(&self, refresh: Option<&str>) -> Result<CachedToken, KeycloakError> {
+        let form: Vec<(&str, &str)> = match (&self.credentials, refresh) {
+            (Credentials::Password { .. }, Some(refresh)) => vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", "admin-cli"),
+                ("refresh_token", refresh),
+            ],
+            (Credentials::Password { username, password }, None) => vec![
                 ("grant_type", "password"),
                 ("client_id", "admin-cli"),
                 ("username", username),
                 ("password", password),
             ],
-            Credentials::ClientCredentials {
-                client_id,
-                client_secret,
-            } => vec![
+            (
+                Credentials::ClientCredentials {
+                    client_id,
+                    client_secret,
+                },
+                _,
+            ) => vec![
                 ("grant_type", "client_credentials"),
                 ("client_id", client_id),
                 ("client_secret", client_secret),
@@ -309,12 +346,20 @@ impl TokenCache {
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_LIFETIME);
         let admin_api_scope = names_admin_api_scope(parsed.scope.as_ref());
+        let refresh = match (parsed.refresh_token, parsed.refresh_expires_in) {
+            (Some(value), Some(secs)) if secs > 0 => {
+                let lifetime = Duration::from_secs(secs);
+                Some((value, started + lifetime - renewal_margin(lifetime)))
+            }
+            _ => None,
+        };
         Ok(CachedToken {
             token: Token {
                 value: parsed.access_token,
                 admin_api_scope,
             },
             renew_at: started + lifetime - renewal_margin(lifetime),
+            refresh,
         })
     }
 }

@@ -30,6 +30,7 @@ fn token(value: &str, renew_at: Instant) -> CachedToken {
             admin_api_scope: None,
         },
         renew_at,
+        refresh: None,
     }
 }
 
@@ -83,6 +84,38 @@ fn refusals_are_remembered_for_windows_that_double_and_a_token_ends_the_streak()
         value(state.cached(renew_at + Duration::from_secs(30))),
         None
     );
+}
+
+/// A token's refresh token renews it after its renewal time, until the refresh token's own
+/// end; a failure, a refusal or a 401 drops it with the token (the credentials sign in again).
+#[test]
+fn a_refresh_token_renews_until_its_end_and_goes_with_its_token() {
+    let t0 = Instant::now();
+    let mut state = State::default();
+    assert_eq!(state.refresh(t0), None);
+    let with_refresh = |until: Instant| CachedToken {
+        refresh: Some(("r1".into(), until)),
+        ..token("t1", t0 + Duration::from_secs(45))
+    };
+    let until = t0 + Duration::from_secs(1800);
+    state.record(Ok(with_refresh(until)), t0).unwrap();
+    assert_eq!(
+        state.refresh(t0 + Duration::from_secs(50)),
+        Some("r1".into())
+    );
+    assert_eq!(state.refresh(until), None, "ended: sign in again");
+    let unavailable = KeycloakError::Server {
+        status: 503,
+        code: None,
+    };
+    state.record(Err(unavailable), t0).unwrap_err();
+    assert_eq!(state.refresh(t0), None);
+    state.record(Ok(with_refresh(until)), t0).unwrap();
+    state.record(Err(rejected()), t0).unwrap_err();
+    assert_eq!(state.refresh(t0), None);
+    state.record(Ok(with_refresh(until)), t0).unwrap();
+    state.token = None; // what `invalidate` does after a 401
+    assert_eq!(state.refresh(t0), None);
 }
 
 #[test]

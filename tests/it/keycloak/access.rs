@@ -42,6 +42,29 @@ both!(
     }
 );
 
+both!(a_renewed_token_keeps_its_session_in_keycloak, |kc| {
+    // A user of its own, so that only the operator's sessions count.
+    kc.add_user("renewing", "renewing-password", Level::Manage)
+        .await;
+    let lifetime = if kc.is_real() { 8 } else { 1 };
+    kc.set_token_lifetime(Duration::from_secs(lifetime)).await;
+    let v = resource_for(&kc, |_| {});
+    let session = kc.session(Credentials::Password {
+        username: "renewing".into(),
+        password: "renewing-password".into(),
+    });
+    sync_keycloak(&session, &v).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(lifetime * 1000 + 100)).await;
+    sync_keycloak(&session, &v).await.unwrap();
+    kc.set_token_lifetime(Duration::from_secs(60)).await;
+    assert_eq!(kc.token_requests(), 2, "renewed once");
+    assert_eq!(
+        kc.user_sessions("renewing").await,
+        1,
+        "renewed with its refresh token: the password was not sent again"
+    );
+});
+
 both!(
     wrong_credentials_are_a_permanent_error_that_names_no_secret,
     |kc| {

@@ -50,6 +50,19 @@ impl Emulator {
         self.lock().clock_offset += by.as_secs() as i64;
     }
 
+    /// The user sessions of `username` that a refresh token still keeps (each password grant
+    /// starts one; a refresh keeps it).
+    pub fn user_sessions(&self, username: &str) -> usize {
+        let inner = self.lock();
+        let live = inner.tokens.values().filter(|t| t.expires > Instant::now());
+        let ids: std::collections::BTreeSet<&String> = live
+            .filter_map(|t| t.session.as_ref())
+            .filter(|(_, user)| user == username)
+            .map(|(id, _)| id)
+            .collect();
+        ids.len()
+    }
+
     /// Makes every token issued so far invalid (as a restart or revocation would).
     pub fn revoke_all_tokens(&self) {
         self.lock().tokens.clear();

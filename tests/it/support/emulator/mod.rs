@@ -6,9 +6,9 @@
 //! `clientId` too. PUT has Keycloak's partial semantics, including the authorization and
 //! service-account side effects. It never echoes a request body.
 //!
-//! Also: 60 s tokens and 401 on expired ones, callers who may manage, only view, or nothing,
-//! admin events for every successful write, an injectable latency, fault injection (with
-//! headers such as `Retry-After` or `Location`), and a log of every exchange.
+//! Also: 60 s tokens (401 once expired), a password grant's refresh token, callers who may
+//! manage, only view, or nothing, admin events for every successful write, an injectable
+//! latency, fault injection (with headers such as `Retry-After`), and a log of every exchange.
 
 pub mod model;
 mod routes;
@@ -161,6 +161,8 @@ struct Token {
     server_admin: bool,
     /// Whether its scopes include [`ADMIN_API_SCOPE`] (its audience, the Admin API).
     admin_api: bool,
+    /// A refresh token's user session: its id and the user's name (none for an access token).
+    session: Option<(String, String)>,
 }
 
 /// Mutable state of the emulator; tests reach it through [`Emulator`] methods.
@@ -201,12 +203,11 @@ pub struct Emulator {
     server: JoinHandle<()>,
 }
 
-/// Admin user the emulator knows in `master`.
+/// Admin user the emulator knows in `master`, and its password.
 pub const ADMIN_USER: &str = "admin";
-/// Its password.
 pub const ADMIN_PASSWORD: &str = "admin-password-never-logged";
 
-// A new realm's client scopes in Keycloak 23 and 24 (RealmManager / DefaultClientScopes); the
+// A new realm's client scopes in Keycloak 22 to 24 (RealmManager / DefaultClientScopes); the
 // SAML one (`role_list`) is a realm default too, but only for SAML clients.
 const REALM_SCOPES: [&str; 10] = [
     "acr",

@@ -166,6 +166,24 @@ impl Kc {
             .collect()
     }
 
+    /// The user sessions `username` (a user of `master`) has in Keycloak.
+    pub async fn user_sessions(&self, username: &str) -> usize {
+        match &self.backend {
+            Backend::Emulator(e) => e.user_sessions(username),
+            Backend::Real { admin, .. } => {
+                let users = admin
+                    .get(&format!("/master/users?username={username}&exact=true"))
+                    .await;
+                let id = users[0]["id"]
+                    .as_str()
+                    .expect("the user exists")
+                    .to_string();
+                let sessions = admin.get(&format!("/master/users/{id}/sessions")).await;
+                sessions.as_array().map_or(0, Vec::len)
+            }
+        }
+    }
+
     /// Number of token requests so far.
     pub fn token_requests(&self) -> usize {
         self.log()

@@ -63,7 +63,8 @@ pub fn route(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let (level, issuer) = match inner.tokens.get(bearer) {
+    let access = inner.tokens.get(bearer).filter(|t| t.session.is_none());
+    let (level, issuer) = match access {
         // From 26.8.2 on, the Admin API refuses a token whose audience is not the Admin API.
         Some(t)
             if segments.first() == Some(&"admin")

@@ -1,4 +1,7 @@
-//! The token endpoint: password and client-credentials grants, as Keycloak answers them.
+//! The token endpoint: password, refresh-token and client-credentials grants, as Keycloak
+//! answers them. A password grant starts a user session and gives a refresh token for it (idle
+//! for 30 min, the realm's default); a refresh keeps the session. Client credentials get no
+//! refresh token (Keycloak's default for that grant).
 
 use super::*;
 use crate::support::emulator::ADMIN_API_SCOPE;
@@ -13,11 +16,14 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
     let form: HashMap<String, String> = url::form_urlencoded::parse(raw).into_owned().collect();
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let mut server_admin = realm == "master";
+    let mut session = None;
     let (level, admin_api) = match get("grant_type").as_str() {
         "password" => match inner.users.get(&(realm.to_string(), get("username"))) {
             Some((pw, level)) if *pw == get("password") && get("client_id") == "admin-cli" => {
                 server_admin &= get("username") == super::super::ADMIN_USER;
-                (*level, has_admin_api_scope(inner, realm, "admin-cli"))
+                let level = *level;
+                session = Some((inner.next_id("session"), get("username")));
+                (level, has_admin_api_scope(inner, realm, "admin-cli"))
             }
             _ => {
                 // 401 on 26.0, 400 on 26.7 (both seen; the versions between are untested).
@@ -46,6 +52,24 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
                 );
             }
         },
+        "refresh_token" => match inner.tokens.get(&get("refresh_token")) {
+            Some(t)
+                if t.session.is_some()
+                    && t.expires > Instant::now()
+                    && t.realm == realm
+                    && get("client_id") == "admin-cli" =>
+            {
+                server_admin = t.server_admin;
+                session = t.session.clone();
+                (t.level, t.admin_api)
+            }
+            _ => {
+                return reply(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "Invalid refresh token"}),
+                );
+            }
+        },
         _ => return reply(400, json!({"error": "unsupported_grant_type"})),
     };
     let token = format!("token-{}", inner.next_id("t"));
@@ -58,8 +82,24 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
             realm: realm.to_string(),
             server_admin,
             admin_api,
+            session: None,
         },
     );
+    let refresh = session.map(|session| {
+        let refresh = format!("refresh-{}", inner.next_id("r"));
+        inner.tokens.insert(
+            refresh.clone(),
+            Token {
+                expires: Instant::now() + SESSION_IDLE,
+                level,
+                realm: realm.to_string(),
+                server_admin,
+                admin_api,
+                session: Some(session),
+            },
+        );
+        refresh
+    });
     // The client's default scopes that go into a token's scope: `profile email` for admin-cli
     // and for a new service client alike (seen on 26.6.4 and 26.7.4; the differential test
     // compares them), and the Admin API's where the client has it.
@@ -67,18 +107,23 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
     if admin_api {
         scope.push_str(&format!(" {ADMIN_API_SCOPE}"));
     }
-    reply(
-        200,
-        json!({
-            "access_token": token,
-            "expires_in": lifetime.as_secs(),
-            "refresh_expires_in": 0,
-            "token_type": "Bearer",
-            "not-before-policy": 0,
-            "scope": scope
-        }),
-    )
+    let mut answer = json!({
+        "access_token": token,
+        "expires_in": lifetime.as_secs(),
+        "refresh_expires_in": 0,
+        "token_type": "Bearer",
+        "not-before-policy": 0,
+        "scope": scope
+    });
+    if let Some(refresh) = refresh {
+        answer["refresh_token"] = json!(refresh);
+        answer["refresh_expires_in"] = json!(SESSION_IDLE.as_secs());
+    }
+    reply(200, answer)
 }
+
+/// A realm's SSO Session Idle by default: how long a refresh token lives.
+const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(1800);
 
 /// Whether a built-in client of the realm has the default client scope [`ADMIN_API_SCOPE`].
 fn has_admin_api_scope(inner: &Inner, realm: &str, client_id: &str) -> bool {
