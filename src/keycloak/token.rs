@@ -237,14 +237,15 @@ impl TokenCache {
         if let Some(cached) = state.cached(Instant::now()) {
             return cached;
         }
-        // A refresh token Keycloak no longer takes (its session ended or was signed out):
-        // the credentials sign in again.
+        // A refresh token Keycloak no longer takes (its session ended or was signed out) is
+        // no failure, and not counted as one (`OmkcTokenFailures` would fire): the credentials
+        // sign in again.
         let answer = match state.refresh(Instant::now()) {
-            Some(refresh) => match self.request(Some(&refresh)).await {
-                Err(KeycloakError::CredentialsRejected { .. }) => self.request(None).await,
-                answer => answer,
+            Some(refresh) => match self.grant(Some(&refresh)).await {
+                Err(KeycloakError::CredentialsRejected { .. }) => self.request().await,
+                answer => self.counted(answer),
             },
-            None => self.request(None).await,
+            None => self.request().await,
         };
         state.record(answer, Instant::now())
     }
@@ -268,9 +269,17 @@ impl TokenCache {
         self.state.lock().await.refuse(error, Instant::now())
     }
 
-    /// One token request: the refresh grant with `refresh`, else the credentials' grant.
-    async fn request(&self, refresh: Option<&str>) -> Result<CachedToken, KeycloakError> {
-        let answer = self.grant(refresh).await;
+    /// One token request with the credentials' grant, counted.
+    async fn request(&self) -> Result<CachedToken, KeycloakError> {
+        let answer = self.grant(None).await;
+        self.counted(answer)
+    }
+
+    /// Counts a token request's answer in `omkc_keycloak_token_requests_total`.
+    fn counted(
+        &self,
+        answer: Result<CachedToken, KeycloakError>,
+    ) -> Result<CachedToken, KeycloakError> {
         self.transport.metrics.token_request(match &answer {
             Ok(_) => "success",
             Err(e) if is_refusal(e) => "rejected",
@@ -279,6 +288,7 @@ impl TokenCache {
         answer
     }
 
+    /// The refresh grant with `refresh` (a password grant's), else the credentials' grant.
     async fn grant(&self, refresh: Option<&str>) -> Result<CachedToken, KeycloakError> {
         let form: Vec<(&str, &str)> = match (&self.credentials, refresh) {
             (Credentials::Password { .. }, Some(refresh)) => vec![

@@ -65,6 +65,49 @@ both!(a_renewed_token_keeps_its_session_in_keycloak, |kc| {
     );
 });
 
+/// A refresh token Keycloak no longer takes (its session ended) is followed by a password
+/// grant at once, and is no failure in the token metric: `OmkcTokenFailures` fires on any.
+#[tokio::test]
+async fn a_session_that_ended_signs_in_again_and_counts_no_failure() {
+    let emu = crate::support::emulator::Emulator::start().await;
+    emu.set_token_lifetime(Duration::from_secs(1));
+    let metrics = std::sync::Arc::new(omkc::telemetry::Metrics::default());
+    let session = omkc::keycloak::Pool::new(8, metrics.clone())
+        .session(&omkc::keycloak::ConnectionSpec {
+            key: omkc::keycloak::ConnectionKey {
+                base_url: emu.base_url.clone(),
+                admin_realm: "master".into(),
+                credentials_source: "openmetadata/keycloak-admin".into(),
+            },
+            credentials: Credentials::Password {
+                username: crate::support::emulator::ADMIN_USER.into(),
+                password: crate::support::emulator::ADMIN_PASSWORD.into(),
+            },
+            ca_bundle: None,
+        })
+        .unwrap();
+    session.visible_realms().await.unwrap();
+    emu.end_sessions();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    session.visible_realms().await.unwrap();
+    let grants: Vec<u16> = (emu.log().iter())
+        .filter(|e| e.path.ends_with("/protocol/openid-connect/token"))
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(
+        grants,
+        [200, 400, 200],
+        "signed in, refresh refused, signed in again"
+    );
+    assert_eq!(emu.user_sessions(crate::support::emulator::ADMIN_USER), 1);
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"omkc_keycloak_token_requests_total{result="success"} 2"#),
+        "{text}"
+    );
+    assert!(!text.contains(r#"result="rejected""#), "{text}");
+}
+
 both!(
     wrong_credentials_are_a_permanent_error_that_names_no_secret,
     |kc| {

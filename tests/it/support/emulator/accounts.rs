@@ -63,6 +63,12 @@ impl Emulator {
         ids.len()
     }
 
+    /// Ends every user session (idle or past its maximum, or signed out): the refresh tokens
+    /// are refused from now on; the access tokens live out their lifetime.
+    pub fn end_sessions(&self) {
+        self.lock().tokens.retain(|_, t| t.session.is_none());
+    }
+
     /// Makes every token issued so far invalid (as a restart or revocation would).
     pub fn revoke_all_tokens(&self) {
         self.lock().tokens.clear();
