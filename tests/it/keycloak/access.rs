@@ -72,20 +72,7 @@ async fn a_session_that_ended_signs_in_again_and_counts_no_failure() {
     let emu = crate::support::emulator::Emulator::start().await;
     emu.set_token_lifetime(Duration::from_secs(1));
     let metrics = std::sync::Arc::new(omkc::telemetry::Metrics::default());
-    let session = omkc::keycloak::Pool::new(8, metrics.clone())
-        .session(&omkc::keycloak::ConnectionSpec {
-            key: omkc::keycloak::ConnectionKey {
-                base_url: emu.base_url.clone(),
-                admin_realm: "master".into(),
-                credentials_source: "openmetadata/keycloak-admin".into(),
-            },
-            credentials: Credentials::Password {
-                username: crate::support::emulator::ADMIN_USER.into(),
-                password: crate::support::emulator::ADMIN_PASSWORD.into(),
-            },
-            ca_bundle: None,
-        })
-        .unwrap();
+    let session = crate::support::session_counted_in(&emu, metrics.clone());
     session.visible_realms().await.unwrap();
     emu.end_sessions();
     tokio::time::sleep(Duration::from_millis(1100)).await;

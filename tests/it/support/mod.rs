@@ -120,7 +120,21 @@ pub fn session_trusting(
     credentials: Credentials,
     ca_bundle: Option<String>,
 ) -> Arc<Session> {
-    Pool::new(8, Arc::default())
+    session_of(base_url, credentials, ca_bundle, Arc::default())
+}
+
+/// A session as the emulator's admin whose requests are counted in `metrics`.
+pub fn session_counted_in(emu: &Emulator, metrics: Arc<omkc::telemetry::Metrics>) -> Arc<Session> {
+    session_of(&emu.base_url, emulator_admin(), None, metrics)
+}
+
+fn session_of(
+    base_url: &str,
+    credentials: Credentials,
+    ca_bundle: Option<String>,
+    metrics: Arc<omkc::telemetry::Metrics>,
+) -> Arc<Session> {
+    Pool::new(8, metrics)
         .session(&ConnectionSpec {
             key: ConnectionKey {
                 base_url: base_url.to_string(),
