@@ -35,7 +35,8 @@
 # log; 26.0 has none). `pause` checks it (run by hand on 26.0 and 26.7). Each version runs on the
 # newest JDK under /usr/lib/jvm (or JAVA_HOME) that the versions file allows for it; with
 # OMKC_KEYCLOAK_JAVA=lowest or highest, on the JDK of exactly that end of its range, or not at
-# all (`minors`, run once with each, checks both ends of every line's range). Keycloak's own
+# all (`minors`, run once with each, checks both ends of every line's range; with `lowest` it
+# passes over a line whose range is one Java, which the `highest` run covers). Keycloak's own
 # options pass through as its KC_* variables.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -291,9 +292,18 @@ case "$cmd" in
   minors)
     failed=""
     # Each in a process of its own (errexit holds there), so one failure does not stop the rest.
-    for v in $(minors); do "$0" test "$v" || failed="$failed $v"; done
+    ran=""
+    for v in $(minors); do
+      read -r lo hi <<<"$(java_range "$v")"
+      if [ "${OMKC_KEYCLOAK_JAVA:-}" = lowest ] && [ "$lo" = "$hi" ]; then
+        echo "keycloak.sh: $v runs on Java $lo only: passed over here, the run with OMKC_KEYCLOAK_JAVA=highest covers it" >&2
+        continue
+      fi
+      ran="$ran $v"
+      "$0" test "$v" || failed="$failed $v"
+    done
     [ -z "$failed" ] || die "real-Keycloak tests failed on:$failed"
-    echo "the real-Keycloak tests passed on every version listed: $(minors | xargs)" >&2 ;;
+    echo "the real-Keycloak tests passed on:$ran" >&2 ;;
   stop) stop "${1:?VERSION}" ;;
   log) cat "$(state "${1:?VERSION}")/log" ;;
   pause) pause "${1:?VERSION}" "${2:-320}" ;;

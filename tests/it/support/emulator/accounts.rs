@@ -57,16 +57,21 @@ impl Emulator {
         let live = inner.tokens.values().filter(|t| t.expires > Instant::now());
         let ids: std::collections::BTreeSet<&String> = live
             .filter_map(|t| t.session.as_ref())
-            .filter(|(_, user)| user == username)
-            .map(|(id, _)| id)
+            .filter(|s| s.user == username && !s.ended)
+            .map(|s| &s.id)
             .collect();
         ids.len()
     }
 
     /// Ends every user session (idle or past its maximum, or signed out): the refresh tokens
-    /// are refused from now on; the access tokens live out their lifetime.
+    /// are refused from now on ("Session not active"); the access tokens live out their
+    /// lifetime.
     pub fn end_sessions(&self) {
-        self.lock().tokens.retain(|_, t| t.session.is_none());
+        for t in self.lock().tokens.values_mut() {
+            if let Some(session) = &mut t.session {
+                session.ended = true;
+            }
+        }
     }
 
     /// Makes every token issued so far invalid (as a restart or revocation would).

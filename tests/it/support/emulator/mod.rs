@@ -161,8 +161,8 @@ struct Token {
     server_admin: bool,
     /// Whether its scopes include [`ADMIN_API_SCOPE`] (its audience, the Admin API).
     admin_api: bool,
-    /// A refresh token's user session: its id and the user's name (none for an access token).
-    session: Option<(String, String)>,
+    /// A refresh token's user session (none for an access token).
+    session: Option<routes::token::Session>,
 }
 
 /// Mutable state of the emulator; tests reach it through [`Emulator`] methods.

@@ -355,6 +355,6 @@ fn fragment_refused(rep: &serde_json::Map<String, Value>) -> Option<Reply> {
 }
 
 mod shown;
-mod token;
+pub(super) mod token;
 use shown::{forbidden, shown};
 use token::token;

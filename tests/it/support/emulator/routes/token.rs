@@ -22,7 +22,12 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
             Some((pw, level)) if *pw == get("password") && get("client_id") == "admin-cli" => {
                 server_admin &= get("username") == super::super::ADMIN_USER;
                 let level = *level;
-                session = Some((inner.next_id("session"), get("username")));
+                let (id, user) = (inner.next_id("session"), get("username"));
+                session = Some(Session {
+                    id,
+                    user,
+                    ended: false,
+                });
                 (level, has_admin_api_scope(inner, realm, "admin-cli"))
             }
             _ => {
@@ -53,6 +58,17 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
             }
         },
         "refresh_token" => match inner.tokens.get(&get("refresh_token")) {
+            // The token is good but its session is gone: what Keycloak 26.7.4 answered to a
+            // refresh after the session was deleted through the Admin API.
+            Some(Token {
+                session: Some(Session { ended: true, .. }),
+                ..
+            }) => {
+                return reply(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "Session not active"}),
+                );
+            }
             Some(t)
                 if t.session.is_some()
                     && t.expires > Instant::now()
@@ -120,6 +136,15 @@ pub(super) fn token(inner: &mut Inner, method: &Method, realm: &str, raw: &[u8])
         answer["refresh_expires_in"] = json!(SESSION_IDLE.as_secs());
     }
     reply(200, answer)
+}
+
+/// The user session a refresh token keeps: its id, the user's name, and whether it ended
+/// (signed out, or idle or past its maximum).
+#[derive(Clone)]
+pub(in crate::support::emulator) struct Session {
+    pub id: String,
+    pub user: String,
+    pub ended: bool,
 }
 
 /// A realm's SSO Session Idle by default: how long a refresh token lives.
