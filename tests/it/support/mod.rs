@@ -123,12 +123,7 @@ pub fn session_trusting(
     session_of(base_url, credentials, ca_bundle, Arc::default())
 }
 
-/// A session as the emulator's admin whose requests are counted in `metrics`.
-pub fn session_counted_in(emu: &Emulator, metrics: Arc<omkc::telemetry::Metrics>) -> Arc<Session> {
-    session_of(&emu.base_url, emulator_admin(), None, metrics)
-}
-
-fn session_of(
+pub(crate) fn session_of(
     base_url: &str,
     credentials: Credentials,
     ca_bundle: Option<String>,

@@ -63,14 +63,13 @@ impl Emulator {
         ids.len()
     }
 
-    /// Ends every user session (idle or past its maximum, or signed out): the refresh tokens
-    /// are refused from now on ("Session not active"); the access tokens live out their
-    /// lifetime.
-    pub fn end_sessions(&self) {
-        for t in self.lock().tokens.values_mut() {
-            if let Some(session) = &mut t.session {
-                session.ended = true;
-            }
+    /// Ends the user sessions of `username` (idle or past its maximum, or signed out): their
+    /// refresh tokens are refused from now on ("Session not active").
+    pub fn end_sessions(&self, username: &str) {
+        let mut inner = self.lock();
+        let sessions = inner.tokens.values_mut().filter_map(|t| t.session.as_mut());
+        for session in sessions.filter(|s| s.user == username) {
+            session.ended = true;
         }
     }
 

@@ -201,6 +201,17 @@ impl Admin {
     }
 
     /// Creates a user (with a password, a verified email and names), replacing one of that name.
+    /// The id of user `username` of `realm`, which must exist.
+    pub async fn user_id(&self, realm: &str, username: &str) -> String {
+        let found = self
+            .get(&format!("/{realm}/users?username={username}&exact=true"))
+            .await;
+        found[0]["id"]
+            .as_str()
+            .expect("the user exists")
+            .to_string()
+    }
+
     pub async fn user(&self, realm: &str, username: &str, password: &str) -> String {
         let found = self
             .get(&format!("/{realm}/users?username={username}&exact=true"))

@@ -167,6 +167,15 @@ impl Kc {
         session_at(&self.base_url, credentials)
     }
 
+    /// [`Self::session`], its requests counted in `metrics`.
+    pub fn session_counted_in(
+        &self,
+        credentials: Credentials,
+        metrics: Arc<omkc::telemetry::Metrics>,
+    ) -> Arc<Session> {
+        crate::support::session_of(&self.base_url, credentials, None, metrics)
+    }
+
     /// Answers the first request matching `method` and `path_contains` with this status and
     /// body instead of Keycloak (the emulator, or the proxy in front of a real Keycloak).
     pub fn inject(

@@ -171,13 +171,7 @@ impl Kc {
         match &self.backend {
             Backend::Emulator(e) => e.user_sessions(username),
             Backend::Real { admin, .. } => {
-                let users = admin
-                    .get(&format!("/master/users?username={username}&exact=true"))
-                    .await;
-                let id = users[0]["id"]
-                    .as_str()
-                    .expect("the user exists")
-                    .to_string();
+                let id = admin.user_id("master", username).await;
                 let sessions = admin.get(&format!("/master/users/{id}/sessions")).await;
                 sessions.as_array().map_or(0, Vec::len)
             }

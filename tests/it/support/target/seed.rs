@@ -81,6 +81,22 @@ impl Kc {
         }
     }
 
+    /// Ends the user sessions of `username` of `master` (as its maximum or a sign-out in the
+    /// console would): its refresh tokens are refused from now on.
+    pub async fn end_sessions(&self, username: &str) {
+        match &self.backend {
+            Backend::Emulator(e) => e.end_sessions(username),
+            Backend::Real { admin, .. } => {
+                let id = admin.user_id("master", username).await;
+                let sessions = admin.get(&format!("/master/users/{id}/sessions")).await;
+                for s in sessions.as_array().into_iter().flatten() {
+                    let session = s["id"].as_str().expect("a session has an id");
+                    admin.delete(&format!("/master/sessions/{session}")).await;
+                }
+            }
+        }
+    }
+
     /// Ends every admin session, so that tokens issued so far are refused.
     pub async fn revoke_all_tokens(&self) {
         match &self.backend {
