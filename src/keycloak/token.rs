@@ -351,26 +351,33 @@ impl TokenCache {
                 e.column()
             ))
         })?;
-        let lifetime = parsed
+        Ok(parsed.cached(started))
+    }
+}
+
+impl TokenResponse {
+    /// The token as cached, asked for at `started`: renewed a margin before its end, and its
+    /// refresh token (if any, and if it lives) used until a margin before its own.
+    fn cached(self, started: Instant) -> CachedToken {
+        let lifetime = self
             .expires_in
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_LIFETIME);
-        let admin_api_scope = names_admin_api_scope(parsed.scope.as_ref());
-        let refresh = match (parsed.refresh_token, parsed.refresh_expires_in) {
+        let renew_at = |lifetime: Duration| started + lifetime - renewal_margin(lifetime);
+        let refresh = match (self.refresh_token, self.refresh_expires_in) {
             (Some(value), Some(secs)) if secs > 0 => {
-                let lifetime = Duration::from_secs(secs);
-                Some((value, started + lifetime - renewal_margin(lifetime)))
+                Some((value, renew_at(Duration::from_secs(secs))))
             }
             _ => None,
         };
-        Ok(CachedToken {
+        CachedToken {
             token: Token {
-                value: parsed.access_token,
-                admin_api_scope,
+                admin_api_scope: names_admin_api_scope(self.scope.as_ref()),
+                value: self.access_token,
             },
-            renew_at: started + lifetime - renewal_margin(lifetime),
+            renew_at: renew_at(lifetime),
             refresh,
-        })
+        }
     }
 }
 

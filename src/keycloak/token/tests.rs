@@ -16,6 +16,44 @@ fn renewal_margin_is_a_quarter_capped_at_thirty_seconds() {
     );
 }
 
+/// What a token response becomes in the cache: the token renewed a margin before its end, the
+/// refresh token used until a margin before its own, none without a lifetime.
+#[test]
+fn a_token_response_is_cached_with_its_renewal_and_refresh_times() {
+    let t0 = Instant::now();
+    let answer = |body: serde_json::Value| {
+        let parsed: TokenResponse = serde_json::from_value(body).unwrap();
+        let cached = parsed.cached(t0);
+        let refresh = cached.refresh.map(|(v, until)| (v, until - t0));
+        (cached.token.value, cached.renew_at - t0, refresh)
+    };
+    let secs = Duration::from_secs;
+    let password_grant = serde_json::json!({
+        "access_token": "a1", "expires_in": 60,
+        "refresh_token": "r1", "refresh_expires_in": 1800
+    });
+    assert_eq!(
+        answer(password_grant),
+        ("a1".into(), secs(45), Some(("r1".into(), secs(1770))))
+    );
+    let no_lifetime = serde_json::json!({"access_token": "a2", "refresh_token": "r2"});
+    assert_eq!(answer(no_lifetime), ("a2".into(), secs(45), None));
+    let ended = serde_json::json!({
+        "access_token": "a3", "expires_in": 4, "refresh_token": "r3", "refresh_expires_in": 0
+    });
+    assert_eq!(answer(ended), ("a3".into(), secs(3), None));
+}
+
+#[test]
+fn a_token_shows_its_scope_hint_and_never_its_value() {
+    let token = Token {
+        value: "eyJ-the-token".into(),
+        admin_api_scope: Some(false),
+    };
+    let shown = format!("{token:?}");
+    assert_eq!(shown, "Token { admin_api_scope: Some(false), .. }");
+}
+
 fn rejected() -> KeycloakError {
     KeycloakError::CredentialsRejected {
         status: 401,

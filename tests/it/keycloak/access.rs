@@ -113,12 +113,18 @@ both!(
         let Credentials::Password { username, .. } = kc.admin_credentials() else {
             unreachable!()
         };
-        let session = kc.session(Credentials::Password {
+        let metrics = std::sync::Arc::new(omkc::telemetry::Metrics::default());
+        let wrong = Credentials::Password {
             username,
             password: "wrong-password-xyz".into(),
-        });
+        };
+        let session = kc.session_counted_in(wrong, metrics.clone());
         let err = sync_keycloak(&session, &v).await.unwrap_err();
         assert_eq!(err.reason(), Reason::CredentialsRejected);
+        let text = metrics.render();
+        let rejected = r#"omkc_keycloak_token_requests_total{result="rejected"} 1"#;
+        assert!(text.contains(rejected), "{text}");
+        assert!(!text.contains(r#"result="success""#), "{text}");
         assert!(!err.is_transient());
         let status = kc.log()[0].status;
         assert!(status == 400 || status == 401, "{status}");
@@ -272,7 +278,19 @@ both!(
     conflicts_server_errors_and_outages_are_transient,
     |kc| {
         let v = resource_for(&kc, |_| {});
-        let session = kc.admin_session();
+        let metrics = std::sync::Arc::new(omkc::telemetry::Metrics::default());
+        let session = kc.session_counted_in(kc.admin_credentials(), metrics.clone());
+
+        // A token request Keycloak fails is an error, not a refusal of the credentials.
+        let token = "/protocol/openid-connect/token";
+        kc.inject(Some("POST"), token, 503, r#"{"error":"unknown_error"}"#);
+        let err = sync_keycloak(&session, &v).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::KeycloakUnavailable);
+        assert!(err.is_transient());
+        let text = metrics.render();
+        let error = r#"omkc_keycloak_token_requests_total{result="error"} 1"#;
+        assert!(text.contains(error), "{text}");
+        assert!(!text.contains(r#"result="rejected""#), "{text}");
 
         kc.inject(
             Some("POST"),
