@@ -51,10 +51,6 @@ struct Reader {
 impl Reader {
     fn read(&mut self, event: Event) -> Result<(), String> {
         let (anchor, value) = match event {
-            Event::DocumentStart(..) => {
-                self.anchors.clear();
-                return Ok(());
-            }
             Event::SequenceStart(_, anchor, _) => {
                 self.open.push(Open::Sequence(anchor, Vec::new()));
                 return Ok(());
@@ -126,8 +122,14 @@ fn key_text(key: Value) -> Result<String, String> {
     }
 }
 
-fn is_core(tag: &Tag, suffix: &str) -> bool {
-    matches!(tag.handle(), "!!" | "tag:yaml.org,2002:") && tag.suffix() == suffix
+/// Whether `tag` is YAML's core `tag:yaml.org,2002:<name>`, written `!!<name>` or verbatim.
+fn is_core(tag: &Tag, name: &str) -> bool {
+    const CORE: &str = "tag:yaml.org,2002:";
+    let full = match tag.handle() {
+        "!!" => format!("{CORE}{}", tag.suffix()),
+        handle => format!("{handle}{}", tag.suffix()),
+    };
+    full.strip_prefix(CORE) == Some(name)
 }
 
 /// A scalar's value: text when quoted, a block or tagged `!!str`; else resolved as go-yaml v2
@@ -169,6 +171,14 @@ fn number(text: &str) -> Option<Value> {
         return None;
     }
     let plain = text.replace('_', "");
+    // go-yaml v2 reads `0b` itself once Go's own prefixes fail, and Go's binary digits may
+    // start with a sign: `0b-101` is -5 (`-0b-101`, `0o+7` and `0x+1F` are text).
+    if let Some(signed) = plain
+        .strip_prefix("0b")
+        .filter(|d| d.starts_with(['+', '-']))
+    {
+        return i64::from_str_radix(signed, 2).ok().map(Value::from);
+    }
     let (negative, body) = match plain.strip_prefix('-') {
         Some(body) => (true, body),
         None => (false, plain.strip_prefix('+').unwrap_or(&plain)),
@@ -243,6 +253,28 @@ mod tests {
                     "u": "010", "v": "on\n", "w": "1.5.2", "x": "0x"})
             ]
         );
+    }
+
+    /// Tagged scalars and forms that look like numbers but are not YAML's, with what kubectl
+    /// 1.37 sends for each (`kubectl annotate --local -o json`).
+    #[test]
+    fn tags_and_near_numbers_are_read_as_kubectl_reads_them() {
+        let text = "tagged: [!!int 5, !!int \"7\", !!float 1, !!float \"2.5\", !!bool yes, \
+                    !!null ~, !!int 010, !<tag:yaml.org,2002:int> 9, !<tag:yaml.org,2002:str> 9, \
+                    !<tag:example.com,2000:int> 9]\n\
+                    odd: [0x+1F, +inf, -Infinity, 1.e5, 1.5e, +nan, .e5, 1e+, 1e-5x, 0o+7, \
+                    -.e5, 1.0e+3, 0b+1, 0b-101, -0b-1, -0b+1, 0b+2, 0B+1]\n";
+        assert_eq!(
+            documents(text).unwrap(),
+            [json!({
+                "tagged": [5, 7, 1, 2.5, true, null, 8, 9, "9", "9"],
+                "odd": ["0x+1F", "+inf", "-Infinity", 100000, "1.5e", "+nan", ".e5", "1e+",
+                    "1e-5x", "0o+7", "-.e5", 1000, 1, -5, "-0b-1", "-0b+1", "0b+2", "0B+1"]
+            })]
+        );
+        // An anchor is the document's own: a later document cannot name it (the parser says so).
+        let refused = documents("a: &x 1\n---\nb: *x\n").unwrap_err();
+        assert!(refused.contains("unknown anchor"), "{refused}");
     }
 
     #[test]
