@@ -200,7 +200,6 @@ impl Admin {
             .to_string()
     }
 
-    /// Creates a user (with a password, a verified email and names), replacing one of that name.
     /// The id of user `username` of `realm`, which must exist.
     pub async fn user_id(&self, realm: &str, username: &str) -> String {
         let found = self
@@ -212,6 +211,7 @@ impl Admin {
             .to_string()
     }
 
+    /// Creates a user (with a password, a verified email and names), replacing one of that name.
     pub async fn user(&self, realm: &str, username: &str, password: &str) -> String {
         let found = self
             .get(&format!("/{realm}/users?username={username}&exact=true"))
