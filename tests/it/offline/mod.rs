@@ -4,6 +4,7 @@
 
 mod check;
 mod cluster;
+mod random_yaml;
 mod tls;
 mod yaml;
 

@@ -43,7 +43,7 @@ merged:
 
 /// What `kubectl` sends for `text`: the objects as `kubectl annotate --local` prints them, which
 /// reads the file as `apply` does and needs no cluster; without the annotation it adds.
-fn as_kubectl_reads(kubectl: &str, text: &str) -> Result<Vec<Value>, String> {
+pub(super) fn as_kubectl_reads(kubectl: &str, text: &str) -> Result<Vec<Value>, String> {
     let path = file("probe.yaml", text);
     let out =
         (Command::new(kubectl).args(["annotate", "--local", "-f", &path, "omkc.dev/probe=x"]))
