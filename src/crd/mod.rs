@@ -84,7 +84,11 @@ pub struct OpenMetadataKeycloakClientSpec {
     /// What happens to the Keycloak client when this resource is deleted. Delete removes it (only
     /// ever a client this resource owns). Retain leaves it in Keycloak. Default: Delete for a
     /// client this resource created, Retain for a client it adopted with adoptExisting.
+    // Not `nullable`: the API server refuses a null that its enum does not list, and a nullable
+    // enum cannot list one, so `deletionPolicy:` left empty was refused. It is now dropped, as
+    // a null is where the schema allows none: as if absent (kubectl 1.37, dry run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "DeletionPolicy")]
     pub deletion_policy: Option<DeletionPolicy>,
 }
 

@@ -46,19 +46,7 @@ async fn admit_as<K: kube::Resource<DynamicType = ()> + CustomResourceExt>(
 ) -> Result<(), String> {
     let crd = crd_of::<K>();
     if cluster.fake_server().is_some() {
-        // The schema first, as the API server's validator does: the fake API server's own
-        // admission (what `plan` refuses), which `the_schemas_bounds` holds to a real one.
-        let mut new = new.clone();
-        let kind = K::kind(&());
-        if let Some(said) = crate::support::apiserver::invalid_custom(&mut new, old, &kind, "admit")
-        {
-            return Err(said);
-        }
-        if let Some(checker) = std::env::var_os("OMKC_TEST_CEL_CHECKER") {
-            return release_checker(&checker, json!({"crd": crd, "new": new, "old": old}));
-        }
-        let validated = Validator::new().validate(schema_of(&crd), &new, old);
-        return validated.map_err(|e| e.to_string());
+        return admitted_by_fake::<K>(new, old);
     }
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -94,6 +82,42 @@ async fn admit_as<K: kube::Resource<DynamicType = ()> + CustomResourceExt>(
     let answer = api.replace(&name, &dry_run, &new).await;
     (api.delete(&name, &Default::default()).await).expect("the earlier version deleted");
     answer.map(drop).map_err(refused)
+}
+
+/// [`admit_as`] on the fake API server: the schema first, as the API server's validator does
+/// (the fake's own admission, what `plan` refuses), then the CEL rules, to which a field whose
+/// value is `null` is absent, as to the API server's (`has()` is false, its own rules are not
+/// run; the in-process engine would run them on the `null`).
+pub(super) fn admitted_by_fake<K: kube::Resource<DynamicType = ()> + CustomResourceExt>(
+    new: &Value,
+    old: Option<&Value>,
+) -> Result<(), String> {
+    let crd = crd_of::<K>();
+    let mut new = new.clone();
+    let kind = K::kind(&());
+    if let Some(said) = crate::support::apiserver::invalid_custom(&mut new, old, &kind, "admit") {
+        return Err(said);
+    }
+    if let Some(checker) = std::env::var_os("OMKC_TEST_CEL_CHECKER") {
+        return release_checker(&checker, json!({"crd": crd, "new": new, "old": old}));
+    }
+    fn absent(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|_, v| !v.is_null());
+                map.values_mut().for_each(absent);
+            }
+            Value::Array(items) => items.iter_mut().for_each(absent),
+            _ => {}
+        }
+    }
+    absent(&mut new);
+    let old = old.cloned().map(|mut old| {
+        absent(&mut old);
+        old
+    });
+    let validated = Validator::new().validate(schema_of(&crd), &new, old.as_ref());
+    validated.map_err(|e| e.to_string())
 }
 
 /// A Kubernetes release's CEL validator, the one its API server runs on a custom resource

@@ -384,5 +384,5 @@ mod verbs;
 
 use http::{fields_match, handle, labels_match, status};
 use store::{Path, invalid_labels};
-pub use validation::invalid_custom;
 use validation::invalid_event;
+pub use validation::{invalid_custom, pruning_warnings};

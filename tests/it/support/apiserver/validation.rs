@@ -212,7 +212,7 @@ pub fn invalid_custom(
 /// What the API server says, with a `Warning` header each, of the fields of a custom resource its
 /// schema does not know as it prunes them: `unknown field "spec.x"` (the default
 /// `fieldValidation`, Warn). The fields [`invalid_custom`]'s pruning drops, by the same walk.
-pub(super) fn pruning_warnings(object: &Value, kind: &str) -> Vec<String> {
+pub fn pruning_warnings(object: &Value, kind: &str) -> Vec<String> {
     let mut dropped = Vec::new();
     if let Some((_, schema)) = SCHEMAS.iter().find(|(k, _)| *k == kind) {
         prune(&mut object.clone(), schema, "", &mut dropped);
