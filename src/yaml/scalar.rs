@@ -94,14 +94,8 @@ pub(super) fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Resu
 /// as text), Go's integers, YAML's floats and go-yaml's own `0b`; else text.
 fn implicit(text: &str, timestamps: bool) -> (Kind, Scalar) {
     let text_of = || (Kind::Str, Scalar::Text(text.to_string()));
-    // go-yaml looks further only at a scalar whose first character could start something else.
-    match text.bytes().next() {
-        None => return (Kind::Null, Scalar::Null),
-        Some(c) if b"+-.0123456789yYnNtTfFoO~".contains(&c) => {}
-        Some(_) => return text_of(),
-    }
     match text {
-        "~" | "null" | "Null" | "NULL" => return (Kind::Null, Scalar::Null),
+        "" | "~" | "null" | "Null" | "NULL" => return (Kind::Null, Scalar::Null),
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
             return (Kind::Bool, Scalar::Bool(true));
         }
@@ -212,23 +206,12 @@ pub(super) fn yaml_1_1_escapes(source: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`, as go-yaml v2 says a float is, and
-/// finite: Go refuses one out of range, which stays text.
+/// A float as go-yaml v2 reads one: its pattern,
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`, is what Rust's own parser takes
+/// but for `inf` and `nan` (with a sign here), and Go refuses a float out of range, which stays
+/// text: so, a finite float Rust reads.
 fn float(s: &str) -> Option<f64> {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let (mantissa, exponent) = body
-        .split_once(['e', 'E'])
-        .map_or((body, None), |(m, e)| (m, Some(e)));
-    let (int, fraction) = mantissa
-        .split_once('.')
-        .map_or((mantissa, None), |(i, f)| (i, Some(f)));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    let yaml = (digits(int) && fraction.is_none_or(|f| f.is_empty() || digits(f))
-        || int.is_empty() && fraction.is_some_and(digits))
-        && exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
-    yaml.then(|| s.parse::<f64>().ok())
-        .flatten()
-        .filter(|f| f.is_finite())
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
 impl Scalar {

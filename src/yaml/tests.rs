@@ -145,7 +145,7 @@ fn a_core_tag_must_agree_with_its_scalar_as_kubectl_requires() {
 fn numbers_go_cannot_hold_are_text_as_in_kubectl() {
     let sent = a(
         "[1e400, 1e-400, -0.0, .5e400, -1e400, ._0, .5_0, .5__0, .5e1_0, 1__0, 0x_1F, \
-                  +18446744073709551615]",
+                  +18446744073709551615, .5_, .5_e1, 0B101, -0B101, 1., 1.e5, +1.5E+3]",
     );
     assert_eq!(
         sent,
@@ -161,9 +161,20 @@ fn numbers_go_cannot_hold_are_text_as_in_kubectl() {
             5000000000_i64,
             10,
             31,
-            18446744073709551615.0
+            18446744073709551615.0,
+            ".5_",
+            ".5_e1",
+            5,
+            -5,
+            1,
+            100000,
+            1500
         ]))
     );
+    for refused in [".nan", "-.inf", "+.INF"] {
+        let error = a(refused).unwrap_err();
+        assert!(error.contains("is not a number JSON can carry"), "{error}");
+    }
 }
 
 /// sigs.k8s.io/yaml writes a key as text: a float as Go's `FormatFloat(f, 'g', -1, 32)` (the
@@ -174,7 +185,8 @@ fn keys_are_written_as_kubectl_writes_them() {
     let keys = "{1.5: a, 0.1: b, 1.23456789: c, 1e3: d, 1e21: e, 1000000.0: g, 123456.0: i, \
                 1e-5: j, 0.0001: k, .inf: l, -.inf: m, .nan: n, 9223372036854775807: p, \
                 -0.0: s, 16777217.0: t, 0x1F: v, 2024-01-02: w, 1.0: x, 3.5e38: za, 1e-40: zc, \
-                9223372036854775808.0: zd, 1e20: ze, !!binary aGVsbG8=: zf, yes: zg}";
+                9223372036854775808.0: zd, 1e20: ze, !!binary aGVsbG8=: zf, yes: zg, \
+                +18446744073709551615: zh}";
     assert_eq!(
         a(keys),
         Ok(
@@ -182,7 +194,7 @@ fn keys_are_written_as_kubectl_writes_them() {
             "1e+06": "g", "123456": "i", "1e-05": "j", "0.0001": "k", ".inf": "za", "-.inf": "m",
             ".nan": false, "9223372036854775807": "p", "-0": "s", "1.6777216e+07": "t",
             "31": "v", "2024-01-02": "w", "1": "x", "1e-40": "zc", "9.223372e+18": "zd",
-            "1e+20": "ze", "hello": "zf", "true": "zg"})
+            "1e+20": "ze", "hello": "zf", "true": "zg", "1.8446744e+19": "zh"})
         )
     );
     let error = a("{18446744073709551615: x}").unwrap_err();
