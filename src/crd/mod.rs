@@ -175,9 +175,9 @@ pub struct ClientSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 255))]
     pub name: Option<String>,
-    /// Description of the client in Keycloak.
+    /// Description of the client in Keycloak (which stores at most 255 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1024))]
+    #[schemars(length(max = 255))]
     pub description: Option<String>,
     /// Enable the implicit flow (off by default; older OpenMetadata docs turned it on).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,16 +13,19 @@ use serde::{Deserialize, Serialize};
 pub struct OpenMetadataSpec {
     /// OpenMetadata's public base URL, e.g. `https://openmetadata.example.com`. Sets the client's
     /// root URL, redirect URI `<url>/callback`, web origin and post-logout redirect `<url>/logout`.
+    /// Keycloak stores at most 255 characters of each, so the URL has at most 246 (the operator
+    /// says so on the status).
     #[x_kube(validation = kube::core::Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https']").message("openmetadata.url must be an absolute http(s) URL"))]
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(length(min = 1, max = 255))]
     pub url: String,
-    /// More redirect URIs to allow (for example a second host name of OpenMetadata).
+    /// More redirect URIs to allow (for example a second host name of OpenMetadata); Keycloak
+    /// stores at most 255 characters of each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32), inner(length(min = 1, max = 2048)))]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 255)))]
     pub extra_redirect_uris: Vec<String>,
-    /// More web origins to allow for CORS.
+    /// More web origins to allow for CORS (at most 255 characters each, as Keycloak stores them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32), inner(length(min = 1, max = 2048)))]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 255)))]
     pub extra_web_origins: Vec<String>,
     /// Where Keycloak may send users after logout (client attribute post.logout.redirect.uris).
     /// Default: the url followed by /logout.

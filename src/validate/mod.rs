@@ -142,6 +142,18 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> InvalidSpec {
     }
 }
 
+/// Keycloak keeps a client's id, name, description, URLs, redirect URIs and web origins in
+/// columns of 255 characters: a longer value fails its write with 500, which would look like an
+/// outage. `what` says how `field` gives `value` ("is", "makes the redirect URI <url>/callback,").
+fn stored(field: &str, what: &str, value: &str) -> Result<(), InvalidSpec> {
+    let n = value.chars().count();
+    if n <= 255 {
+        return Ok(());
+    }
+    let message = format!("{what} {n} characters long; Keycloak stores at most 255");
+    Err(invalid(field, message))
+}
+
 /// Checks the resource and applies defaults. `installation` identifies this operator's
 /// installation (the owner marker must be unique across clusters sharing a Keycloak).
 pub fn validate(
@@ -179,11 +191,18 @@ pub fn validate(
         ));
     }
 
+    let callback = format!("{openmetadata_url}/callback");
+    let what = "makes the redirect URI <url>/callback,";
+    stored("spec.openmetadata.url", what, &callback)?;
     for (i, uri) in spec.openmetadata.extra_redirect_uris.iter().enumerate() {
-        check_redirect_uri(&format!("spec.openmetadata.extraRedirectUris[{i}]"), uri)?;
+        let field = format!("spec.openmetadata.extraRedirectUris[{i}]");
+        check_redirect_uri(&field, uri)?;
+        stored(&field, "is", uri)?;
     }
     for (i, origin) in spec.openmetadata.extra_web_origins.iter().enumerate() {
-        check_web_origin(&format!("spec.openmetadata.extraWebOrigins[{i}]"), origin)?;
+        let field = format!("spec.openmetadata.extraWebOrigins[{i}]");
+        check_web_origin(&field, origin)?;
+        stored(&field, "is", origin)?;
     }
 
     let client = spec.client.clone().unwrap_or_default();
@@ -193,6 +212,14 @@ pub fn validate(
             "spec.client.clientId",
             "must not contain white space",
         ));
+    }
+    stored("spec.client.clientId", "is", &client_id)?;
+    for (field, value) in [("name", &client.name), ("description", &client.description)] {
+        stored(
+            &format!("spec.client.{field}"),
+            "is",
+            value.as_deref().unwrap_or(""),
+        )?;
     }
     let authorization_services = client.authorization_services_enabled;
 

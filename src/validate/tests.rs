@@ -242,3 +242,53 @@ fn each_limit_holds_at_its_bound() {
     assert!(admin("a".repeat(254)).is_err());
     assert!(admin(" ".into()).is_err());
 }
+
+/// Keycloak's client columns hold 255 characters (`é` counts once): a longer value is refused
+/// here, naming the field, where Keycloak would fail the write with 500 (26.7.4).
+#[test]
+fn values_keycloak_cannot_store_are_refused() {
+    let at = |n: usize, c: &str| c.repeat(n);
+    let host = "https://om.example.com/";
+    let refused = |change: &dyn Fn(&mut OpenMetadataKeycloakClient)| {
+        let mut obj = fixture("basic.yaml");
+        change(&mut obj);
+        validate(&obj, INSTALLATION).map(drop)
+    };
+    // At the bound: stored.
+    refused(&|o| o.spec.client.get_or_insert_default().description = Some(at(255, "é"))).unwrap();
+    let url = format!("{host}{}", at(246 - host.len(), "a"));
+    refused(&|o| o.spec.openmetadata.url = url.clone()).unwrap();
+    for (change, field, said) in [
+        (
+            Box::new(|o: &mut OpenMetadataKeycloakClient| {
+                o.spec.client.get_or_insert_default().description = Some(at(256, "é"))
+            }) as Box<dyn Fn(&mut OpenMetadataKeycloakClient)>,
+            "spec.client.description",
+            "is 256 characters long; Keycloak stores at most 255",
+        ),
+        (
+            Box::new(|o| o.spec.openmetadata.url = format!("{host}{}", at(247 - host.len(), "a"))),
+            "spec.openmetadata.url",
+            "makes the redirect URI <url>/callback, 256 characters long",
+        ),
+        (
+            Box::new(|o| {
+                o.spec.openmetadata.extra_redirect_uris = vec![format!("{host}{}", at(233, "b"))]
+            }),
+            "spec.openmetadata.extraRedirectUris[0]",
+            "is 256 characters long",
+        ),
+        (
+            Box::new(|o| {
+                o.spec.openmetadata.extra_web_origins =
+                    vec![format!("https://{}.example.com", at(237, "c"))]
+            }),
+            "spec.openmetadata.extraWebOrigins[0]",
+            "is 257 characters long",
+        ),
+    ] {
+        let e = refused(&*change).unwrap_err();
+        assert_eq!(e.field, field);
+        assert!(e.message.contains(said), "{e}");
+    }
+}

@@ -198,3 +198,39 @@ both!(
         assert_eq!(kc.secret_of(REALM, &v.client_id).await.unwrap(), fresh);
     }
 );
+
+both!(
+    /// Keycloak keeps a client's description, name, id, URLs, redirect URIs and web origins in
+    /// columns of 255 characters: 255 `é` are stored, 256 fail the write with 500 and nothing is
+    /// made (`validate` refuses such a value before it is sent).
+    keycloak_stores_255_characters_of_a_clients_fields,
+    |kc| {
+        let v = validate(&resource_for(&kc, |_| {}), INSTALLATION).unwrap();
+        let session = kc.admin_session();
+        let mut client = desired::desired_client(&v);
+        client.description = Some("é".repeat(255));
+        session.create_client(REALM, &client).await.unwrap();
+        let stored = kc.client(REALM, &v.client_id).await.unwrap();
+        assert_eq!(stored["description"], "é".repeat(255), "{}", kc.describe());
+        let long = "a".repeat(256 - "https://om.example.com/".len());
+        let too_long = [
+            ("description", json!({"description": "é".repeat(256)})),
+            ("redirectUris", json!({"redirectUris": [format!("https://om.example.com/{long}")]})),
+            ("rootUrl", json!({"rootUrl": format!("https://om.example.com/{long}")})),
+        ];
+        for (i, (field, change)) in too_long.into_iter().enumerate() {
+            let mut body = serde_json::to_value(desired::desired_client(&v)).unwrap();
+            body["clientId"] = json!(format!("too-long-{i}"));
+            json_patch::merge(&mut body, &change);
+            let body = serde_json::from_value(body).unwrap();
+            let refused = session.create_client(REALM, &body).await.unwrap_err();
+            assert!(
+                matches!(refused, KeycloakError::Server { status: 500, .. }),
+                "{field} on {}: {refused}",
+                kc.describe()
+            );
+            let made = kc.client(REALM, &format!("too-long-{i}")).await;
+            assert!(made.is_none(), "{field} on {}: {made:?}", kc.describe());
+        }
+    }
+);

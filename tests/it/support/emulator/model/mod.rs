@@ -195,6 +195,7 @@ impl ClientModel {
                 .map(|s| s.id.clone()),
         };
         client.follow_service_account_scope();
+        client.fits_columns()?;
         Ok(client)
     }
 
@@ -318,8 +319,31 @@ impl ClientModel {
             next.resource_server = None;
         }
         next.follow_service_account_scope();
+        next.fits_columns()?;
         *self = next;
         Ok(())
+    }
+
+    /// Keycloak's database keeps these in `VARCHAR(255)` columns (`CLIENT`, `REDIRECT_URIS`,
+    /// `WEB_ORIGINS`): a longer value fails the write with 500 (characters, not bytes: 255 `é`
+    /// are stored; seen on 26.7.4's dev-file database). Attributes are not bounded so.
+    fn fits_columns(&self) -> Result<(), Refusal> {
+        let single = [
+            &self.name,
+            &self.description,
+            &self.admin_url,
+            &self.root_url,
+        ];
+        let urls = (self.redirect_uris.iter()).chain(&self.web_origins);
+        let too_long = (single.into_iter().flatten().chain([&self.client_id]))
+            .chain(self.base_url.iter())
+            .chain(urls)
+            .any(|v| v.chars().count() > 255);
+        if too_long {
+            Err(unknown_error())
+        } else {
+            Ok(())
+        }
     }
 
     /// Regenerates the secret (`POST .../client-secret`).
