@@ -51,12 +51,14 @@ pub(super) fn timestamp(text: &str) -> bool {
     let zone_ok = match separator {
         " " => zone.is_empty(),
         _ => {
+            // By bytes: a zone of six bytes may hold a character of two (`+0é30`).
+            let two = |range| zone.get(range).and_then(|s| number(s, 2..=2));
             zone == "Z"
                 || zone.len() == 6
                     && zone.starts_with(['+', '-'])
-                    && &zone[3..4] == ":"
-                    && number(&zone[1..3], 2..=2).is_some_and(|h| h <= 24)
-                    && number(&zone[4..6], 2..=2).is_some_and(|m| m <= 60)
+                    && zone.as_bytes()[3] == b':'
+                    && two(1..3).is_some_and(|h| h <= 24)
+                    && two(4..6).is_some_and(|m| m <= 60)
         }
     };
     (1..=days).contains(&day)

@@ -115,7 +115,7 @@ fn pick<'a>(random: &mut fastrand::Rng, from: &[&'a str]) -> &'a str {
 fn near_number(random: &mut fastrand::Rng) -> String {
     const PIECES: &[&str] = &[
         "0", "1", "7", "8", "9", "+", "-", ".", "_", "e", "E", "x", "X", "o", "O", "b", "B", ":",
-        "f", "a", "e4", "e-", "00", "99", "2024-", "T", " ", "Z", "1:2:3",
+        "f", "a", "e4", "e-", "00", "99", "2024-", "T", " ", "Z", "1:2:3", "é", "+05:30",
     ];
     let n = 1 + random.usize(..7);
     (0..n)
@@ -230,6 +230,8 @@ fn tagged(random: &mut fastrand::Rng) -> String {
         "2024-1-2 24:0:0",
         "2024-1-2 1:2:3,5",
         "2024-13-1",
+        "2024-1-2T3:4:5+0é30",
+        "2024-1-2T3:4:5é",
     ];
     let value = match random.usize(..4) {
         0 => near_number(random),
