@@ -151,6 +151,10 @@ fn a_core_tag_must_agree_with_its_scalar_as_kubectl_requires() {
             "!!binary a===",
             "!!binary value contains invalid base64 data",
         ),
+        (
+            "!!binary YQ==YQ==",
+            "!!binary value contains invalid base64 data",
+        ),
     ] {
         let error = a(text).unwrap_err();
         assert!(error.contains(refused), "{text}: {error}");
