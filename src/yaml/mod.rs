@@ -45,20 +45,27 @@ pub fn documents(text: &str) -> Result<Vec<Value>, String> {
     Ok(reader.docs)
 }
 
-/// A node read whole, as a value and as a map key (which sigs.k8s.io/yaml turns into text),
-/// each refused only where it is used that way (`.inf` is a key, not a value).
+/// A node read whole. What it is as a value and as a map key (which sigs.k8s.io/yaml turns into
+/// text) is worked out where it is used, and refused only there (`.inf` is a key, not a value).
 #[derive(Clone)]
-struct Node {
-    value: Result<Value, String>,
-    key: Result<String, String>,
+enum Node {
+    /// A scalar as resolved, and its text (for what is said of it).
+    Scalar(scalar::Scalar, String),
+    Collection(Value),
 }
 
 impl Node {
-    fn collection(value: Value) -> Node {
-        let key = Err(format!("a map key must be a scalar, not {value}"));
-        Node {
-            value: Ok(value),
-            key,
+    fn value(self) -> Result<Value, String> {
+        match self {
+            Node::Scalar(scalar, text) => scalar.value(&text),
+            Node::Collection(value) => Ok(value),
+        }
+    }
+
+    fn key(self) -> Result<String, String> {
+        match self {
+            Node::Scalar(scalar, text) => scalar.key(&text),
+            Node::Collection(value) => Err(format!("a map key must be a scalar, not {value}")),
         }
     }
 }
@@ -96,10 +103,10 @@ impl Reader {
             }
             Event::SequenceEnd | Event::MappingEnd => match self.open.pop() {
                 Some(Open::Sequence(anchor, items)) => {
-                    (anchor, Node::collection(Value::Array(items)))
+                    (anchor, Node::Collection(Value::Array(items)))
                 }
                 Some(Open::Mapping(anchor, map, _)) => {
-                    (anchor, Node::collection(Value::Object(map)))
+                    (anchor, Node::Collection(Value::Object(map)))
                 }
                 None => return Ok(()),
             },
@@ -117,14 +124,7 @@ impl Reader {
                     scalar::yaml_1_1_escapes(source)?;
                 }
                 let scalar = scalar::resolve(&text, style, tag.as_deref())?;
-                let key = scalar.key(&text);
-                (
-                    anchor,
-                    Node {
-                        value: scalar.value(&text),
-                        key,
-                    },
-                )
+                (anchor, Node::Scalar(scalar, text.into_owned()))
             }
             _ => return Ok(()),
         };
@@ -137,16 +137,16 @@ impl Reader {
     /// A whole node read: an item, a key, a key's value, or a document.
     fn place(&mut self, node: Node) -> Result<(), String> {
         match self.open.last_mut() {
-            None => self.docs.push(node.value?),
-            Some(Open::Sequence(_, items)) => items.push(node.value?),
+            None => self.docs.push(node.value()?),
+            Some(Open::Sequence(_, items)) => items.push(node.value()?),
             Some(Open::Mapping(_, map, key)) => match key.take() {
-                None => *key = Some(Key::Text(node.key?)),
+                None => *key = Some(Key::Text(node.key()?)),
                 Some(Key::Text(k)) => {
-                    map.insert(k, node.value?);
+                    map.insert(k, node.value()?);
                 }
                 // go-yaml v2 merges in place, the earlier of several mappings winning.
                 Some(Key::Merge) => {
-                    let merged = match node.value? {
+                    let merged = match node.value()? {
                         Value::Array(items) => items.into_iter().rev().collect(),
                         one => vec![one],
                     };

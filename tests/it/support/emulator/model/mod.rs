@@ -333,11 +333,11 @@ impl ClientModel {
             &self.description,
             &self.admin_url,
             &self.root_url,
+            &self.base_url,
         ];
-        let urls = (self.redirect_uris.iter()).chain(&self.web_origins);
         let too_long = (single.into_iter().flatten().chain([&self.client_id]))
-            .chain(self.base_url.iter())
-            .chain(urls)
+            .chain(&self.redirect_uris)
+            .chain(&self.web_origins)
             .any(|v| v.chars().count() > 255);
         if too_long {
             Err(unknown_error())
