@@ -2,7 +2,10 @@
 
 use url::Url;
 
-use super::{InvalidSpec, invalid};
+use super::{
+    InvalidSpec, invalid,
+    java_uri::{UriCheck, UriRefusal, refusals},
+};
 
 /// A PEM CA bundle, or none.
 pub fn ca_bundle(field: &str, raw: Option<&str>) -> Result<Option<String>, InvalidSpec> {
@@ -73,6 +76,46 @@ pub(super) fn check_redirect_uri(field: &str, uri: &str) -> Result<(), InvalidSp
         return Err(invalid(field, "must be an absolute URI or a path"));
     }
     Ok(())
+}
+
+/// Refuses what Keycloak's client validation would refuse with 400 (see [`super::java_uri`]),
+/// the strictest way of every supported release.
+pub(super) fn check_keycloak_uri(
+    field: &str,
+    uri: &str,
+    root: Option<&str>,
+    openable: bool,
+) -> Result<(), InvalidSpec> {
+    let check = UriCheck {
+        openable,
+        fragment: true,
+        scheme_any_case: true,
+    };
+    // Keycloak appends a relative URI to the root URL (`ResolveRelative`) before it checks it.
+    let (resolved, relative) = match root {
+        Some(root) if uri.starts_with('/') => (
+            format!("{root}{uri}"),
+            " (appended to spec.openmetadata.url, as Keycloak does)",
+        ),
+        _ => (uri.to_string(), ""),
+    };
+    match refusals(&resolved, check).first() {
+        None => Ok(()),
+        Some(UriRefusal::IllegalScheme) => Err(invalid(
+            field,
+            "uses a scheme Keycloak refuses (javascript or data)",
+        )),
+        Some(UriRefusal::Fragment) => Err(invalid(
+            field,
+            "must not have a #fragment (Keycloak refuses one)",
+        )),
+        Some(UriRefusal::Invalid) => Err(invalid(
+            field,
+            format!(
+                "is not a URI Keycloak accepts{relative}: Keycloak reads it with java.net.URI, which refuses a space, |, ^, brackets outside an IPv6 host, and a % not followed by two hex digits"
+            ),
+        )),
+    }
 }
 
 pub(super) fn check_web_origin(field: &str, origin: &str) -> Result<(), InvalidSpec> {

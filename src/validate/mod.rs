@@ -4,6 +4,7 @@
 //! still gets a clear answer.
 
 mod fields;
+pub mod java_uri;
 mod outputs;
 
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 pub use fields::{
     base_url, ca_bundle, check_dns_subdomain, check_realm_name, is_reserved_metadata_key,
 };
-use fields::{check_redirect_uri, check_web_origin, non_empty_or};
+use fields::{check_keycloak_uri, check_redirect_uri, check_web_origin, non_empty_or};
 pub use outputs::DEFAULT_VALUES_KEY;
 
 use crate::crd::{DeletionPolicy, OpenMetadataKeycloakClient, WorkloadKind};
@@ -180,6 +181,8 @@ pub fn validate(
 
     let connection = connection(&spec.keycloak)?;
     let openmetadata_url = base_url("spec.openmetadata.url", &spec.openmetadata.url)?;
+    // Keycloak's root URL: the callback and logout URIs only add plain characters to it.
+    check_keycloak_uri("spec.openmetadata.url", &openmetadata_url, None, true)?;
 
     let realm = spec.keycloak.realm.trim().to_string();
     check_realm_name("spec.keycloak.realm", &realm)?;
@@ -197,6 +200,7 @@ pub fn validate(
     for (i, uri) in spec.openmetadata.extra_redirect_uris.iter().enumerate() {
         let field = format!("spec.openmetadata.extraRedirectUris[{i}]");
         check_redirect_uri(&field, uri)?;
+        check_keycloak_uri(&field, uri, Some(&openmetadata_url), false)?;
         stored(&field, "is", uri)?;
     }
     for (i, origin) in spec.openmetadata.extra_web_origins.iter().enumerate() {

@@ -292,3 +292,55 @@ fn values_keycloak_cannot_store_are_refused() {
         assert!(e.message.contains(said), "{e}");
     }
 }
+
+/// A URI the `url` crate reads but Keycloak's validation (`java.net.URI`) refuses with 400 is
+/// refused here, naming the field; a relative one is judged appended to OpenMetadata's URL.
+#[test]
+fn uris_keycloak_refuses_are_refused() {
+    let with = |fields: serde_json::Value| with_spec(json!({ "openmetadata": fields }));
+    let list = |s: &str| json!([s]);
+    for (fields, field, said) in [
+        (
+            json!({"url": "https://om.example/a|b"}),
+            "spec.openmetadata.url",
+            "java.net.URI",
+        ),
+        (
+            json!({"url": "https://om.example/%zz"}),
+            "spec.openmetadata.url",
+            "java.net.URI",
+        ),
+        (
+            json!({"extraRedirectUris": list("https://om.example/a b")}),
+            "spec.openmetadata.extraRedirectUris[0]",
+            "is not a URI Keycloak accepts: ",
+        ),
+        (
+            json!({"extraRedirectUris": list("/a^b")}),
+            "spec.openmetadata.extraRedirectUris[0]",
+            "(appended to spec.openmetadata.url, as Keycloak does)",
+        ),
+        (
+            json!({"extraRedirectUris": list("Javascript://om.example/cb")}),
+            "spec.openmetadata.extraRedirectUris[0]",
+            "uses a scheme Keycloak refuses",
+        ),
+        (
+            json!({"postLogoutRedirectUris": list("https://om.example/[x]")}),
+            "spec.openmetadata.postLogoutRedirectUris[0]",
+            "is not a URI Keycloak accepts",
+        ),
+    ] {
+        let e = with(fields.clone()).unwrap_err();
+        assert_eq!(e.field, field, "{fields}");
+        assert!(e.message.contains(said), "{fields}: {e}");
+        assert!(!e.message.contains("om.example"), "repeats the value: {e}");
+    }
+    // What Keycloak takes: escapes, non-ASCII, wildcards, IPv6, other schemes, relative paths.
+    with(json!({
+        "url": "https://om.example/%41/é",
+        "extraRedirectUris": ["https://[::1]:8443/*", "myapp://cb", "/other/*"],
+        "postLogoutRedirectUris": ["https://om.example/bye?to=%2F"],
+    }))
+    .unwrap();
+}

@@ -174,6 +174,7 @@ start() {
     >"$run/log" 2>&1 </dev/null &
   echo $! >"$run/pid"
   echo "http://127.0.0.1:$port" >"$run/url"
+  echo "$java/bin/java" >"$run/java"
   echo "https://127.0.0.1:$hport" >"$run/https-url"
   # With HTTPS on, the management interface inherits it (and its certificate).
   until curl -fsS --cacert "$run/ca.pem" "$health" >/dev/null 2>&1; do
@@ -223,6 +224,7 @@ check() {
   if ! (cd "$ROOT" && OMKC_TEST_KEYCLOAK_URL="$url" OMKC_TEST_KEYCLOAK_VERSION="$v" \
     OMKC_TEST_KEYCLOAK_HTTPS_URL="$(cat "$run/https-url")" OMKC_TEST_KEYCLOAK_CA="$run/ca.pem" \
     OMKC_TEST_KEYCLOAK_USER=$ADMIN_USER OMKC_TEST_KEYCLOAK_PASSWORD=$ADMIN_PASSWORD \
+    OMKC_TEST_KEYCLOAK_JAVA="$(cat "$run/java")" \
     cargo test --locked --test it -- --ignored --test-threads=1 "$filter" 2>&1 | tee "$run/tests") \
     || ! grep -Eq "test result: ok\. [1-9][0-9]* passed" "$run/tests"; then
     echo "== the tests ($filter) failed on Keycloak $v, or none ran; its log (last 200 lines):" >&2

@@ -316,3 +316,5 @@ async fn the_emulator_answers_as_real_keycloak() {
 
 mod script;
 use script::script;
+mod java;
+mod random;

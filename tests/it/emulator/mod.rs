@@ -159,6 +159,57 @@ both!(a_representation_is_built_from_the_model_not_echoed, |kc| {
 });
 
 both!(
+    /// Keycloak's client validation (`java.net.URI`, an illegal scheme, a fragment, a root URL it
+    /// cannot open; post-logout URIs from 26.6), each distinct message once; a relative URI's
+    /// `{template}` without a root URL fails with 500; without `webOrigins`, the origins of the
+    /// `http` redirect URIs are the client's; blank URIs are left out from 26.7.
+    keycloak_checks_a_clients_uris_and_derives_its_web_origins,
+    |kc| {
+        let raw = Raw::admin(&kc).await;
+        let since_26_6 = kc.version >= (26, 6, 0);
+        let post_logout = |u: &str| json!({"attributes": {"post.logout.redirect.uris": u}});
+        let invalid = "A redirect URI is not a valid URI";
+        let cases = [
+            (json!({"redirectUris": ["https://a.example/a b", "https://b.example/|"]}), 400, vec![invalid]),
+            (json!({"rootUrl": "https://r.example", "redirectUris": ["/a b"]}), 400, vec![invalid]),
+            (json!({"redirectUris": ["/a b", "myapp://cb", "*"]}), 201, vec![]),
+            (
+                json!({"rootUrl": "javascript:x#f"}),
+                400,
+                vec!["Root URL must not contain an URL fragment", "Root URL uses an illegal scheme"],
+            ),
+            (json!({"rootUrl": "myapp://r"}), 400, vec!["Root URL is not a valid URL"]),
+            (json!({"redirectUris": ["/{x}"]}), 500, vec![]),
+            (
+                post_logout("https://a.example/a b"),
+                if since_26_6 { 400 } else { 201 },
+                if since_26_6 { vec!["A post-logout redirect URI is not a valid URI"] } else { vec![] },
+            ),
+        ];
+        for (i, (body, status, messages)) in cases.into_iter().enumerate() {
+            let mut body = body;
+            body["clientId"] = json!(format!("uris-{i}"));
+            let (got, answer) = raw.send(reqwest::Method::POST, "/clients", Some(body.clone())).await;
+            let mut said: Vec<&str> = (answer["error_description"].as_str())
+                .filter(|_| got == StatusCode::BAD_REQUEST)
+                .map(|d| d.split("; ").collect())
+                .unwrap_or_default();
+            said.sort_unstable();
+            assert_eq!((got.as_u16(), said), (status, messages), "{body} on {}", kc.describe());
+        }
+        let sent = ["https://a.example:8443/cb", "http://b.example", "/rel", "myapp://cb", ""];
+        let body = json!({"clientId": "derived", "redirectUris": sent});
+        let (status, _) = raw.send(reqwest::Method::POST, "/clients", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let got = &raw.get("/clients?clientId=derived").await[0];
+        let origins = ["http://b.example", "https://a.example:8443"];
+        assert_eq!(sorted(&got["webOrigins"]), origins, "{}", kc.describe());
+        let kept = if kc.version >= (26, 7, 0) { &sent[..4] } else { &sent[..] };
+        assert_eq!(sorted(&got["redirectUris"]), sorted(&json!(kept)), "{}", kc.describe());
+    }
+);
+
+both!(
     put_is_partial_merges_attributes_ignores_scopes_and_removes_authorization_unless_true,
     |kc| {
         let raw = Raw::admin(&kc).await;

@@ -9,16 +9,17 @@ impl Emulator {
         let id = inner.next_id("client");
         let secret = format!("generated-secret-{}", inner.next_id("s"));
         let now = inner.now();
+        let version = inner.version;
         let r = inner.realms.get_mut(realm).expect("realm");
         let client = ClientModel::create(
             id.clone(),
             representation.as_object().expect("object"),
             secret,
             now,
-            &r.scopes,
-            &r.default_scopes,
-            &r.optional_scopes,
+            r,
+            version,
         )
+        .and_then(|c| c.stored(version).map(|()| c))
         .expect("seeding a client");
         r.clients.insert(id.clone(), client);
         id

@@ -71,9 +71,8 @@ impl Inner {
                 rep.as_object().expect("object"),
                 String::new(),
                 self.now(),
-                &realm.scopes,
-                &realm.default_scopes,
-                &realm.optional_scopes,
+                &realm,
+                self.version,
             )
             .expect("a built-in client");
             realm.clients.insert(id, client);

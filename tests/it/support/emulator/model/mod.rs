@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
+use super::{CHANGED_IN_26_7, Realm, Version};
+
 /// A realm's client scope.
 #[derive(Clone, Debug)]
 pub struct Scope {
@@ -83,33 +85,58 @@ fn get_str(rep: &Map<String, Value>, key: &str) -> Option<String> {
     rep.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-fn get_set(rep: &Map<String, Value>, key: &str) -> Option<BTreeSet<String>> {
+/// A URI list. From 26.7, `RepresentationToModel` leaves out a blank entry (26.6.4 kept `""`
+/// and `" "`, and its validation refused `" "`; 26.7.4 stores neither).
+fn get_set(rep: &Map<String, Value>, key: &str, version: Version) -> Option<BTreeSet<String>> {
     rep.get(key).and_then(Value::as_array).map(|items| {
         items
             .iter()
             .filter_map(Value::as_str)
+            .filter(|u| version < CHANGED_IN_26_7 || !u.trim().is_empty())
             .map(str::to_string)
             .collect()
     })
 }
 
-fn unknown_error() -> Refusal {
-    (500, json!({"error": "unknown_error"}))
+/// `UriUtils.getOrigin`: up to the first `/` from the ninth UTF-16 unit on, or all of it.
+fn origin_of(uri: &str) -> String {
+    let units: Vec<u16> = uri.encode_utf16().collect();
+    match (8..units.len()).find(|&i| units[i] == u16::from(b'/')) {
+        Some(end) => String::from_utf16_lossy(&units[..end]),
+        None => uri.to_string(),
+    }
+}
+
+/// A failure Keycloak did not handle (500). 22.0.5 says no more; 24.0.5 adds "For more on this
+/// error consult the server log at the debug level.", 26.0.8 to 26.7.4 the same without "at the
+/// debug level" (23 and 25 not run: taken as 24).
+pub(super) fn unknown_error(version: Version) -> Refusal {
+    let description = if version >= super::SINCE_26 {
+        "For more on this error consult the server log."
+    } else if version >= (23, 0, 0) {
+        "For more on this error consult the server log at the debug level."
+    } else {
+        return (500, json!({"error": "unknown_error"}));
+    };
+    (
+        500,
+        json!({"error": "unknown_error", "error_description": description}),
+    )
 }
 
 impl ClientModel {
     /// `RepresentationToModel.createClient` with the OIDC protocol's client defaults.
     /// `secret` is what Keycloak would generate when the representation carries none;
-    /// `defaults` are the realm's default scope ids.
+    /// `realm` gives the scopes and its default ones.
     pub fn create(
         id: String,
         rep: &Map<String, Value>,
         secret: String,
         now: i64,
-        scopes: &[Scope],
-        realm_defaults: &[String],
-        realm_optionals: &[String],
+        realm: &Realm,
+        version: Version,
     ) -> Result<Self, Refusal> {
+        let scopes = &realm.scopes;
         let public_client = get_bool(rep, "publicClient").unwrap_or(false);
         let bearer_only = get_bool(rep, "bearerOnly").unwrap_or(false);
         // RepresentationToModel.createClient: blank values are not stored. Keycloak 26 adds no
@@ -145,7 +172,7 @@ impl ClientModel {
         let authorization = get_bool(rep, "authorizationServicesEnabled") == Some(true);
         if authorization && !service_accounts_enabled {
             // "Client does not have a service account."
-            return Err(unknown_error());
+            return Err(unknown_error(version));
         }
         let mut client = Self {
             id,
@@ -176,16 +203,16 @@ impl ClientModel {
             client_authenticator_type: get_str(rep, "clientAuthenticatorType")
                 .unwrap_or_else(|| "client-secret".into()),
             secret,
-            redirect_uris: get_set(rep, "redirectUris").unwrap_or_default(),
-            web_origins: get_set(rep, "webOrigins").unwrap_or_default(),
+            redirect_uris: get_set(rep, "redirectUris", version).unwrap_or_default(),
+            web_origins: get_set(rep, "webOrigins", version).unwrap_or_default(),
             // A POST body's scopes *replace* the realm defaults.
             default_scopes: match rep.get("defaultClientScopes") {
                 Some(names) => by_name(names),
-                None => realm_defaults.to_vec(),
+                None => realm.default_scopes.clone(),
             },
             optional_scopes: match rep.get("optionalClientScopes") {
                 Some(names) => by_name(names),
-                None => realm_optionals.to_vec(),
+                None => realm.optional_scopes.clone(),
             },
             resource_server: authorization.then(ResourceServer::default),
             service_account: service_accounts_enabled.then(ServiceAccount::default),
@@ -194,8 +221,15 @@ impl ClientModel {
                 .find(|s| s.name == "service_account")
                 .map(|s| s.id.clone()),
         };
+        // RepresentationToModel.createClient: without webOrigins, the origins of the redirect
+        // URIs that start with "http" (seen on 22.0.5 and 26.7.4; relative ones give none).
+        if get_set(rep, "webOrigins", version).is_none() {
+            client.web_origins = (client.redirect_uris.iter())
+                .filter(|u| u.starts_with("http"))
+                .map(|u| origin_of(u))
+                .collect();
+        }
         client.follow_service_account_scope();
-        client.fits_columns()?;
         Ok(client)
     }
 
@@ -219,11 +253,7 @@ impl ClientModel {
     /// new `secret` set; the service account follows `serviceAccountsEnabled` (up to 26.0, an
     /// absent flag removed the service-account user too), and authorization is enabled by
     /// `true` and **disabled (resource server deleted) by anything else, absent included**.
-    pub fn update(
-        &mut self,
-        rep: &Map<String, Value>,
-        version: super::Version,
-    ) -> Result<(), Refusal> {
+    pub fn update(&mut self, rep: &Map<String, Value>, version: Version) -> Result<(), Refusal> {
         let mut next = self.clone();
         macro_rules! set_bool {
             ($key:literal, $field:ident) => {
@@ -277,10 +307,10 @@ impl ClientModel {
                 }
             }
         }
-        if let Some(v) = get_set(rep, "redirectUris") {
+        if let Some(v) = get_set(rep, "redirectUris", version) {
             next.redirect_uris = v;
         }
-        if let Some(v) = get_set(rep, "webOrigins") {
+        if let Some(v) = get_set(rep, "webOrigins", version) {
             next.web_origins = v;
         }
         // RepresentationToModel.updateClient: `if (rep.getSecret() != null)
@@ -311,7 +341,7 @@ impl ClientModel {
         let public_or_bearer = next.public_client || next.bearer_only;
         if get_bool(rep, "authorizationServicesEnabled") == Some(true) && !public_or_bearer {
             if next.service_account.is_none() {
-                return Err(unknown_error());
+                return Err(unknown_error(version));
             }
             next.resource_server
                 .get_or_insert_with(ResourceServer::default);
@@ -319,31 +349,9 @@ impl ClientModel {
             next.resource_server = None;
         }
         next.follow_service_account_scope();
-        next.fits_columns()?;
+        next.stored(version)?;
         *self = next;
         Ok(())
-    }
-
-    /// Keycloak's database keeps these in `VARCHAR(255)` columns (`CLIENT`, `REDIRECT_URIS`,
-    /// `WEB_ORIGINS`): a longer value fails the write with 500 (characters, not bytes: 255 `é`
-    /// are stored; seen on 26.7.4's dev-file database). Attributes are not bounded so.
-    fn fits_columns(&self) -> Result<(), Refusal> {
-        let single = [
-            &self.name,
-            &self.description,
-            &self.admin_url,
-            &self.root_url,
-            &self.base_url,
-        ];
-        let too_long = (single.into_iter().flatten().chain([&self.client_id]))
-            .chain(&self.redirect_uris)
-            .chain(&self.web_origins)
-            .any(|v| v.chars().count() > 255);
-        if too_long {
-            Err(unknown_error())
-        } else {
-            Ok(())
-        }
     }
 
     /// Regenerates the secret (`POST .../client-secret`).
@@ -367,3 +375,4 @@ fn keycloak_order(set: &BTreeSet<String>) -> Vec<String> {
 
 pub mod policies;
 mod representation;
+mod stored;

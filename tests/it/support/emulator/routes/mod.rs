@@ -176,6 +176,7 @@ fn admin(
             let id = inner.next_id("client");
             let secret = format!("generated-secret-{}", inner.next_id("s"));
             let prefix = inner.prefix.clone();
+            let version = inner.version;
             let r = inner.realms.get_mut(realm).expect("realm");
             let client_id = rep.get("clientId").and_then(Value::as_str).unwrap_or("");
             if r.clients.values().any(|c| c.client_id == client_id) {
@@ -184,15 +185,9 @@ fn admin(
                     json!({"errorMessage": format!("Client {client_id} already exists")}),
                 );
             }
-            match ClientModel::create(
-                id.clone(),
-                rep,
-                secret,
-                now,
-                &r.scopes,
-                &r.default_scopes,
-                &r.optional_scopes,
-            ) {
+            match ClientModel::create(id.clone(), rep, secret, now, r, version)
+                .and_then(|c| c.stored(version).map(|()| c))
+            {
                 Ok(client) => {
                     r.clients.insert(id.clone(), client);
                     let location =
@@ -322,7 +317,7 @@ fn admin(
 /// A representation sent to create or update a client, as Keycloak takes it before the model:
 /// with the server's `authorization` feature off, `ClientResource` and `RepresentationToModel`
 /// never look at `authorizationServicesEnabled`; then the realm's client policies run
-/// ([`enforce`]); then the client validation.
+/// ([`enforce`]). Keycloak's client validation runs on the model (`ClientModel::check_urls`).
 fn admitted(
     inner: &Inner,
     realm: &str,
@@ -334,24 +329,7 @@ fn admitted(
     }
     enforce(&inner.realms[realm].client_policies, &mut rep)
         .map_err(|(status, body)| reply(status, body))?;
-    match fragment_refused(&rep) {
-        Some(refusal) => Err(refusal),
-        None => Ok(rep),
-    }
-}
-
-/// Keycloak's client validation refuses a redirect URI with a fragment (seen on 26.0 and 26.7).
-fn fragment_refused(rep: &serde_json::Map<String, Value>) -> Option<Reply> {
-    let uris = rep.get("redirectUris")?.as_array()?;
-    uris.iter()
-        .filter_map(Value::as_str)
-        .any(|u| u.contains('#'))
-        .then(|| {
-            reply(
-                400,
-                json!({"error": "invalid_input", "error_description": "A redirect URI must not contain an URL fragment"}),
-            )
-        })
+    Ok(rep)
 }
 
 mod shown;
