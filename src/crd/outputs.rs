@@ -27,8 +27,8 @@ pub struct OpenMetadataSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32), inner(length(min = 1, max = 255)))]
     pub extra_web_origins: Vec<String>,
-    /// Where Keycloak may send users after logout (client attribute post.logout.redirect.uris).
-    /// Default: the url followed by /logout.
+    /// Where Keycloak may send users after logout (client attribute post.logout.redirect.uris);
+    /// "+" stands for the redirect URIs. Default: the url followed by /logout.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32), inner(length(min = 1, max = 2048)))]
     pub post_logout_redirect_uris: Vec<String>,

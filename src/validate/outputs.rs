@@ -153,7 +153,8 @@ pub(super) fn post_logout_redirect_uris(
             .map(|u| u.trim().to_string())
             .collect()
     };
-    for (i, uri) in uris.iter().enumerate() {
+    // `+` is Keycloak's shorthand for the client's valid redirect URIs.
+    for (i, uri) in uris.iter().enumerate().filter(|(_, u)| *u != "+") {
         let field = format!("spec.openmetadata.postLogoutRedirectUris[{i}]");
         check_redirect_uri(&field, uri)?;
         check_keycloak_uri(&field, uri, Some(openmetadata_url), false)?;

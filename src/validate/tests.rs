@@ -336,11 +336,16 @@ fn uris_keycloak_refuses_are_refused() {
         assert!(e.message.contains(said), "{fields}: {e}");
         assert!(!e.message.contains("om.example"), "repeats the value: {e}");
     }
-    // What Keycloak takes: escapes, non-ASCII, wildcards, IPv6, other schemes, relative paths.
-    with(json!({
+    // What Keycloak takes: escapes, non-ASCII, wildcards, IPv6, other schemes, relative paths,
+    // and `+` (the redirect URIs) as a post-logout redirect URI.
+    let v = with(json!({
         "url": "https://om.example/%41/é",
         "extraRedirectUris": ["https://[::1]:8443/*", "myapp://cb", "/other/*"],
-        "postLogoutRedirectUris": ["https://om.example/bye?to=%2F"],
+        "postLogoutRedirectUris": [" + ", "https://om.example/bye?to=%2F"],
     }))
     .unwrap();
+    assert_eq!(
+        v.post_logout_redirect_uris,
+        ["+", "https://om.example/bye?to=%2F"]
+    );
 }
