@@ -146,12 +146,20 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> InvalidSpec {
 /// Keycloak keeps a client's id, name, description, URLs, redirect URIs and web origins in
 /// columns of 255 characters: a longer value fails its write with 500, which would look like an
 /// outage. `what` says how `field` gives `value` ("is", "makes the redirect URI <url>/callback,").
+/// Characters as Java counts them (UTF-16 units): a character past U+FFFF, an emoji, counts
+/// twice (128 of them fail on 26.7.4's H2 database; PostgreSQL would take 255, the stricter
+/// count is kept).
 fn stored(field: &str, what: &str, value: &str) -> Result<(), InvalidSpec> {
-    let n = value.chars().count();
+    let n = value.encode_utf16().count();
     if n <= 255 {
         return Ok(());
     }
-    let message = format!("{what} {n} characters long; Keycloak stores at most 255");
+    let wide = if n > value.chars().count() {
+        " (an emoji or other character past U+FFFF counts twice)"
+    } else {
+        ""
+    };
+    let message = format!("{what} {n} characters long{wide}; Keycloak stores at most 255");
     Err(invalid(field, message))
 }
 

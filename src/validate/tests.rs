@@ -243,8 +243,9 @@ fn each_limit_holds_at_its_bound() {
     assert!(admin(" ".into()).is_err());
 }
 
-/// Keycloak's client columns hold 255 characters (`é` counts once): a longer value is refused
-/// here, naming the field, where Keycloak would fail the write with 500 (26.7.4).
+/// Keycloak's client columns hold 255 characters as Java counts them (`é` once, an emoji
+/// twice): a longer value is refused here, naming the field, where Keycloak would fail the
+/// write with 500 (26.7.4).
 #[test]
 fn values_keycloak_cannot_store_are_refused() {
     let at = |n: usize, c: &str| c.repeat(n);
@@ -256,6 +257,8 @@ fn values_keycloak_cannot_store_are_refused() {
     };
     // At the bound: stored.
     refused(&|o| o.spec.client.get_or_insert_default().description = Some(at(255, "é"))).unwrap();
+    let emoji = format!("{}a", at(127, "😀"));
+    refused(&|o| o.spec.client.get_or_insert_default().description = Some(emoji.clone())).unwrap();
     let url = format!("{host}{}", at(246 - host.len(), "a"));
     refused(&|o| o.spec.openmetadata.url = url.clone()).unwrap();
     for (change, field, said) in [
@@ -265,6 +268,13 @@ fn values_keycloak_cannot_store_are_refused() {
             }) as Box<dyn Fn(&mut OpenMetadataKeycloakClient)>,
             "spec.client.description",
             "is 256 characters long; Keycloak stores at most 255",
+        ),
+        (
+            Box::new(|o: &mut OpenMetadataKeycloakClient| {
+                o.spec.client.get_or_insert_default().name = Some(at(128, "😀"))
+            }),
+            "spec.client.name",
+            "is 256 characters long (an emoji or other character past U+FFFF counts twice)",
         ),
         (
             Box::new(|o| o.spec.openmetadata.url = format!("{host}{}", at(247 - host.len(), "a"))),

@@ -201,8 +201,9 @@ both!(
 
 both!(
     /// Keycloak keeps a client's description, name, id, URLs, redirect URIs and web origins in
-    /// columns of 255 characters: 255 `é` are stored, 256 fail the write with 500 and nothing is
-    /// made (`validate` refuses such a value before it is sent).
+    /// columns of 255 characters as Java counts them: 255 `é` are stored, and 127 emoji with one
+    /// more letter; 256 `é`, or 128 emoji, fail the write with 500 and nothing is made
+    /// (`validate` refuses such a value before it is sent).
     keycloak_stores_255_characters_of_a_clients_fields,
     |kc| {
         let v = validate(&resource_for(&kc, |_| {}), INSTALLATION).unwrap();
@@ -212,9 +213,16 @@ both!(
         session.create_client(REALM, &client).await.unwrap();
         let stored = kc.client(REALM, &v.client_id).await.unwrap();
         assert_eq!(stored["description"], "é".repeat(255), "{}", kc.describe());
+        client.client_id = Some("emoji".into());
+        client.description = Some(format!("{}a", "😀".repeat(127)));
+        session.create_client(REALM, &client).await.unwrap();
+        let stored = kc.client(REALM, "emoji").await.unwrap();
+        assert_eq!(stored["description"], client.description.unwrap(), "{}", kc.describe());
         let long = "a".repeat(256 - "https://om.example.com/".len());
         let too_long = [
             ("description", json!({"description": "é".repeat(256)})),
+            // Java counts an emoji twice: 128 are 256 of its characters.
+            ("description", json!({"description": "😀".repeat(128)})),
             ("redirectUris", json!({"redirectUris": [format!("https://om.example.com/{long}")]})),
             ("rootUrl", json!({"rootUrl": format!("https://om.example.com/{long}")})),
         ];

@@ -120,8 +120,9 @@ impl ClientModel {
     }
 
     /// Keycloak's database keeps these in `VARCHAR(255)` columns (`CLIENT`, `REDIRECT_URIS`,
-    /// `WEB_ORIGINS`): a longer value fails the write with 500 (characters, not bytes: 255 `é`
-    /// are stored; seen on 26.7.4's dev-file database). Attributes are not bounded so.
+    /// `WEB_ORIGINS`): a longer value fails the write with 500 (Java's characters, UTF-16 units,
+    /// not bytes: 255 `é` are stored, 128 emoji are not; seen on 26.7.4's dev-file database).
+    /// Attributes are not bounded so.
     fn fits_columns(&self, version: Version) -> Result<(), Refusal> {
         let single = [
             &self.name,
@@ -133,7 +134,7 @@ impl ClientModel {
         let too_long = (single.into_iter().flatten().chain([&self.client_id]))
             .chain(&self.redirect_uris)
             .chain(&self.web_origins)
-            .any(|v| v.chars().count() > 255);
+            .any(|v| v.encode_utf16().count() > 255);
         if too_long {
             Err(unknown_error(version))
         } else {
