@@ -147,9 +147,13 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> InvalidSpec {
 /// columns of 255 characters: a longer value fails its write with 500, which would look like an
 /// outage. `what` says how `field` gives `value` ("is", "makes the redirect URI <url>/callback,").
 /// Characters as Java counts them (UTF-16 units): a character past U+FFFF, an emoji, counts
-/// twice (128 of them fail on 26.7.4's H2 database; PostgreSQL would take 255, the stricter
-/// count is kept).
+/// twice (128 of them fail on 26.7.4's H2 database; PostgreSQL 15 takes 255, the stricter
+/// count is kept). A NUL character fails the write with 500 on PostgreSQL (H2 stores it).
 fn stored(field: &str, what: &str, value: &str) -> Result<(), InvalidSpec> {
+    if value.contains('\0') {
+        let message = "must not hold a NUL character (Keycloak on PostgreSQL cannot store one)";
+        return Err(invalid(field, message));
+    }
     let n = value.encode_utf16().count();
     if n <= 255 {
         return Ok(());

@@ -277,6 +277,13 @@ fn values_keycloak_cannot_store_are_refused() {
             "is 256 characters long (an emoji or other character past U+FFFF counts twice)",
         ),
         (
+            Box::new(|o: &mut OpenMetadataKeycloakClient| {
+                o.spec.client.get_or_insert_default().description = Some("a\0b".into())
+            }),
+            "spec.client.description",
+            "must not hold a NUL character (Keycloak on PostgreSQL cannot store one)",
+        ),
+        (
             Box::new(|o| o.spec.openmetadata.url = format!("{host}{}", at(247 - host.len(), "a"))),
             "spec.openmetadata.url",
             "makes the redirect URI <url>/callback, 256 characters long",
