@@ -23,14 +23,15 @@
 # VERSION defaults to the versions tests/keycloak/versions marks `ci`. The distribution comes
 # from Maven Central only (`mvn dependency:get` of org.keycloak:keycloak-quarkus-dist, cached in
 # ~/.m2), is unpacked once under $OMKC_KEYCLOAK_HOME (default ~/.cache/omkc-keycloak), and runs in
-# development mode with an in-memory H2 database, a bootstrap admin, and health on the management
-# port.
+# development mode with an H2 database in a file (or, with KC_DB and Keycloak's other KC_DB_*
+# variables set, that database: KC_DB=postgres KC_DB_URL=jdbc:postgresql://… for PostgreSQL, an
+# empty database of your own), a bootstrap admin, and health on the management port.
 #
 # A frozen machine (a CI virtual machine snapshotted and restored mid-run) must not break it. On
 # thawing, the wall clock jumps; Keycloak's transaction reaper (Narayana, on the wall clock) then
 # aborts every request in flight as older than the default transaction timeout (5 min), and its
 # interrupt can close the file of a file-backed H2 store for good ("The database has been closed"):
-# hence the in-memory database and a transaction timeout of a day, set as the Quarkus property
+# hence a transaction timeout of a day, set as the Quarkus property
 # every version here reads (26.6 and 26.7 would rather have their own option and say so in their
 # log; 26.0 has none). `pause` checks it (run by hand on 26.0 and 26.7). Each version runs on the
 # newest JDK under /usr/lib/jvm (or JAVA_HOME) that the versions file allows for it; with
@@ -158,7 +159,9 @@ start() {
   # ("Table REALM not found (this database is empty)", keycloak#13252).
   # setsid: its own process group, so stop ends the JVM and the launcher together.
   # Keycloak 25 brought the management interface; before it, health is on the HTTPS port.
-  local management=() health="https://127.0.0.1:$hport/health/ready"
+  local management=() health="https://127.0.0.1:$hport/health/ready" db=(--db=dev-file)
+  # KC_DB names another database (an option on the command line would override it).
+  [ -z "${KC_DB:-}" ] || db=()
   if [ "${v%%.*}" -ge 25 ]; then
     mport=$(free_port)
     while [ "$mport" = "$port" ] || [ "$mport" = "$hport" ]; do mport=$(free_port); done
@@ -168,7 +171,7 @@ start() {
   JAVA_HOME="$java" KC_BOOTSTRAP_ADMIN_USERNAME=$ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     KEYCLOAK_ADMIN=$ADMIN_USER KEYCLOAK_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     JAVA_OPTS_APPEND="-Dquarkus.transaction-manager.default-transaction-timeout=$TRANSACTION_TIMEOUT" \
-    setsid "$home/bin/kc.sh" start-dev --db=dev-file --http-host=127.0.0.1 --http-port="$port" \
+    setsid "$home/bin/kc.sh" start-dev "${db[@]}" --http-host=127.0.0.1 --http-port="$port" \
     "${management[@]}" --health-enabled=true --https-port="$hport" \
     --https-key-store-file="$run/kc.p12" --https-key-store-password="$STORE_PASSWORD" \
     >"$run/log" 2>&1 </dev/null &
@@ -224,7 +227,7 @@ check() {
   if ! (cd "$ROOT" && OMKC_TEST_KEYCLOAK_URL="$url" OMKC_TEST_KEYCLOAK_VERSION="$v" \
     OMKC_TEST_KEYCLOAK_HTTPS_URL="$(cat "$run/https-url")" OMKC_TEST_KEYCLOAK_CA="$run/ca.pem" \
     OMKC_TEST_KEYCLOAK_USER=$ADMIN_USER OMKC_TEST_KEYCLOAK_PASSWORD=$ADMIN_PASSWORD \
-    OMKC_TEST_KEYCLOAK_JAVA="$(cat "$run/java")" \
+    OMKC_TEST_KEYCLOAK_JAVA="$(cat "$run/java")" OMKC_TEST_KEYCLOAK_DB="${KC_DB:-dev-file}" \
     cargo test --locked --test it -- --ignored --test-threads=1 "$filter" 2>&1 | tee "$run/tests") \
     || ! grep -Eq "test result: ok\. [1-9][0-9]* passed" "$run/tests"; then
     echo "== the tests ($filter) failed on Keycloak $v, or none ran; its log (last 200 lines):" >&2

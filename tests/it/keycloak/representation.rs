@@ -219,10 +219,14 @@ both!(
         let stored = kc.client(REALM, "emoji").await.unwrap();
         assert_eq!(stored["description"], client.description.unwrap(), "{}", kc.describe());
         let long = "a".repeat(256 - "https://om.example.com/".len());
+        // H2 (the tests' database) counts as Java does, an emoji twice: 128 are 256 of its
+        // characters. PostgreSQL counts code points, and stores them.
+        let db = std::env::var("OMKC_TEST_KEYCLOAK_DB").unwrap_or_else(|_| "dev-file".into());
+        let h2 = !kc.is_real() || db == "dev-file";
+        let emoji = if h2 { 128 } else { 256 };
         let too_long = [
             ("description", json!({"description": "é".repeat(256)})),
-            // Java counts an emoji twice: 128 are 256 of its characters.
-            ("description", json!({"description": "😀".repeat(128)})),
+            ("description", json!({"description": "😀".repeat(emoji)})),
             ("redirectUris", json!({"redirectUris": [format!("https://om.example.com/{long}")]})),
             ("rootUrl", json!({"rootUrl": format!("https://om.example.com/{long}")})),
         ];
