@@ -10,6 +10,10 @@
 #                                                  operator must cope without turned off
 #                                                  (authorization), run the scenarios for such a
 #                                                  server, stop it
+#   tests/keycloak/keycloak.sh postgres VERSION [FILTER]  start it on a PostgreSQL of its own
+#                                                  (an empty database, removed afterwards), run
+#                                                  the scenarios whose answers depend on the
+#                                                  database (or FILTER's), stop both
 #   tests/keycloak/keycloak.sh stop VERSION        stop it (by pid)
 #   tests/keycloak/keycloak.sh log VERSION         print its log
 #   tests/keycloak/keycloak.sh pause VERSION [S]   freeze the one started for S seconds (default
@@ -248,6 +252,44 @@ features_off() {
   check "$v" on_a_real_server_without_it
 }
 
+# Keycloak on a throwaway PostgreSQL (the newest server under /usr/lib/postgresql: Debian's
+# `postgresql`), on a free loopback port, run as user postgres when root; then the scenarios
+# FILTER names (default: the client's columns, what the database decides). PostgreSQL is stopped
+# and its files removed whatever happens.
+postgres() {
+  local v=$1 filter=${2:-keycloak_stores_255_characters_of_a_clients_fields::real_keycloak}
+  local bin dir port rc=0 as=()
+  bin=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$bin" ] && [ -x "$bin/initdb" ] || die "no PostgreSQL server (apt-get install postgresql)"
+  dir=$(mktemp -d)
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$dir"
+    as=(runuser -u postgres --)
+  fi
+  port=$(free_port)
+  [ -n "$port" ] || die "no free port below the ephemeral range"
+  if ! "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+    >"$dir/initdb.log" 2>&1 \
+    || ! "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null \
+    || ! "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres keycloak; then
+    cat "$dir"/*.log "$dir/log" 2>/dev/null >&2 || true
+    rm -rf "$dir"
+    die "PostgreSQL ($bin) did not start"
+  fi
+  # In a process of its own: start and check stop the script on a failure.
+  (
+    export KC_DB=postgres KC_DB_URL="jdbc:postgresql://127.0.0.1:$port/keycloak"
+    export KC_DB_USERNAME=postgres KC_DB_PASSWORD=trusted
+    start "$v" >/dev/null
+    check "$v" "$filter"
+  ) || rc=$?
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+  rm -rf "$dir"
+  [ "$rc" = 0 ] || die "the scenarios ($filter) failed on Keycloak $v with PostgreSQL"
+  echo "Keycloak $v on PostgreSQL ($("$bin/postgres" --version)): $filter passed" >&2
+}
+
 # Realm imports in flight while the JVM is stopped for $2 seconds; each must succeed once thawed.
 pause() {
   local v=$1 seconds=$2 url jvm token i failed=0 run in_flight
@@ -293,6 +335,7 @@ case "$cmd" in
   start) start "${1:?VERSION}" ;;
   check) check "${1:?VERSION}" "${2:-real_keycloak}" ;;
   features-off) features_off "${1:?VERSION}" ;;
+  postgres) postgres "${1:?VERSION}" "${2:-}" ;;
   versions) versions ;;
   minors)
     failed=""
@@ -315,5 +358,5 @@ case "$cmd" in
   fetch)
     [ $# -gt 0 ] || set -- $(versions)
     for v in "$@"; do fetch "$v" >/dev/null; done ;;
-  *) die "unknown command $cmd (test, start, check, features-off, stop, log, pause, fetch, versions, minors)" ;;
+  *) die "unknown command $cmd (test, start, check, features-off, postgres, stop, log, pause, fetch, versions, minors)" ;;
 esac

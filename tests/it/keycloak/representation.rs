@@ -203,7 +203,8 @@ both!(
     /// Keycloak keeps a client's description, name, id, URLs, redirect URIs and web origins in
     /// columns of 255 characters as Java counts them: 255 `é` are stored, and 127 emoji with one
     /// more letter; 256 `é`, or 128 emoji, fail the write with 500 and nothing is made
-    /// (`validate` refuses such a value before it is sent).
+    /// (`validate` refuses such a value before it is sent). On PostgreSQL (`keycloak.sh
+    /// postgres`), 255 emoji are stored and a NUL character fails the write.
     keycloak_stores_255_characters_of_a_clients_fields,
     |kc| {
         let v = validate(&resource_for(&kc, |_| {}), INSTALLATION).unwrap();
@@ -224,13 +225,23 @@ both!(
         let db = std::env::var("OMKC_TEST_KEYCLOAK_DB").unwrap_or_else(|_| "dev-file".into());
         let h2 = !kc.is_real() || db == "dev-file";
         let emoji = if h2 { 128 } else { 256 };
-        let too_long = [
+        let mut refused = vec![
             ("description", json!({"description": "é".repeat(256)})),
             ("description", json!({"description": "😀".repeat(emoji)})),
             ("redirectUris", json!({"redirectUris": [format!("https://om.example.com/{long}")]})),
             ("rootUrl", json!({"rootUrl": format!("https://om.example.com/{long}")})),
         ];
-        for (i, (field, change)) in too_long.into_iter().enumerate() {
+        // A NUL character: H2 stores it, PostgreSQL cannot (`validate` refuses it).
+        client.client_id = Some("nul".into());
+        client.description = Some("a\0b".into());
+        if h2 {
+            session.create_client(REALM, &client).await.unwrap();
+            let stored = kc.client(REALM, "nul").await.unwrap();
+            assert_eq!(stored["description"], "a\0b", "{}", kc.describe());
+        } else {
+            refused.push(("description", json!({"description": "a\0b"})));
+        }
+        for (i, (field, change)) in refused.into_iter().enumerate() {
             let mut body = serde_json::to_value(desired::desired_client(&v)).unwrap();
             body["clientId"] = json!(format!("too-long-{i}"));
             json_patch::merge(&mut body, &change);
