@@ -5,9 +5,9 @@ use omkc::validate::java_uri::{UriCheck, UriRefusal, refusals};
 
 use super::*;
 
-/// Where Keycloak's client validation grew (absent on 26.3.5, present on 26.6.4; 26.4 and 26.5
-/// not run): post-logout redirect URIs are checked, a scheme compares without case, and the
-/// fragment message of a redirect URI changed.
+/// Where Keycloak's client validation grew (absent on 26.3.5 and 26.5.6, present on 26.6.4):
+/// post-logout redirect URIs are checked, a scheme compares without case, and the fragment
+/// message of a redirect URI changed.
 const URI_CHECKS_SINCE: Version = (26, 6, 0);
 
 /// `ResolveRelative.resolveRelativeUri`: a relative URI (`/path`) appended to the root URL, the
@@ -49,6 +49,7 @@ impl ClientModel {
         let mut messages: Vec<String> = Vec::new();
         let mut failed = false;
         let mut check = |name: &str, uris: Vec<(&str, Option<&str>)>, fragment: Option<&str>| {
+            // The root and base URLs must open (`toURL`); the URIs need not.
             let openable = name.ends_with("URL");
             let kind = if openable { "URL" } else { "URI" };
             let check = UriCheck {
