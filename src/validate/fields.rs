@@ -58,7 +58,10 @@ pub fn base_url(field: &str, raw: &str) -> Result<String, InvalidSpec> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-pub(super) fn check_redirect_uri(field: &str, uri: &str) -> Result<(), InvalidSpec> {
+/// A redirect (or post-logout) URI as Keycloak takes it: no fragment, an absolute URI or a path
+/// (wildcards allowed), and nothing Keycloak's own validation refuses once a path is appended to
+/// OpenMetadata's URL, `root` ([`check_keycloak_uri`]).
+pub(super) fn check_redirect_uri(field: &str, uri: &str, root: &str) -> Result<(), InvalidSpec> {
     // Keycloak refuses the whole client with 400 for one such URI.
     if uri.contains('#') {
         return Err(invalid(
@@ -67,15 +70,14 @@ pub(super) fn check_redirect_uri(field: &str, uri: &str) -> Result<(), InvalidSp
         ));
     }
     // Keycloak accepts wildcards ("https://host/*") and relative paths ("/callback").
-    if uri.starts_with('/') {
-        return Ok(());
+    if !uri.starts_with('/') {
+        let parsed =
+            Url::parse(uri).map_err(|e| invalid(field, format!("is not a valid URI ({e})")))?;
+        if parsed.cannot_be_a_base() {
+            return Err(invalid(field, "must be an absolute URI or a path"));
+        }
     }
-    let parsed =
-        Url::parse(uri).map_err(|e| invalid(field, format!("is not a valid URI ({e})")))?;
-    if parsed.cannot_be_a_base() {
-        return Err(invalid(field, "must be an absolute URI or a path"));
-    }
-    Ok(())
+    check_keycloak_uri(field, uri, Some(root), false)
 }
 
 /// Refuses what Keycloak's client validation would refuse with 400 (see [`super::java_uri`]),
@@ -241,6 +243,8 @@ pub(super) fn check_secret_key(field: &str, key: &str) -> Result<(), InvalidSpec
 mod tests {
     use super::check_redirect_uri;
 
+    const ROOT: &str = "https://om.example";
+
     #[test]
     fn a_redirect_uri_with_a_fragment_is_refused_with_its_field() {
         for uri in [
@@ -248,8 +252,8 @@ mod tests {
             "/callback#",
             "https://om.example/*#",
         ] {
-            let err =
-                check_redirect_uri("spec.openmetadata.extraRedirectUris[0]", uri).unwrap_err();
+            let err = check_redirect_uri("spec.openmetadata.extraRedirectUris[0]", uri, ROOT)
+                .unwrap_err();
             assert_eq!(err.field, "spec.openmetadata.extraRedirectUris[0]");
             assert!(err.message.contains("#fragment"), "{}", err.message);
         }
@@ -258,7 +262,7 @@ mod tests {
             "/callback",
             "https://om.example/*",
         ] {
-            check_redirect_uri("f", uri).unwrap();
+            check_redirect_uri("f", uri, ROOT).unwrap();
         }
     }
 }

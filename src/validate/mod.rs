@@ -211,8 +211,7 @@ pub fn validate(
     stored("spec.openmetadata.url", what, &callback)?;
     for (i, uri) in spec.openmetadata.extra_redirect_uris.iter().enumerate() {
         let field = format!("spec.openmetadata.extraRedirectUris[{i}]");
-        check_redirect_uri(&field, uri)?;
-        check_keycloak_uri(&field, uri, Some(&openmetadata_url), false)?;
+        check_redirect_uri(&field, uri, &openmetadata_url)?;
         stored(&field, "is", uri)?;
     }
     for (i, origin) in spec.openmetadata.extra_web_origins.iter().enumerate() {

@@ -7,8 +7,8 @@ use super::{
     DEFAULT_CLIENT_ID_KEY, DEFAULT_CLIENT_SECRET_KEY, DEFAULT_SECRET_NAME, InvalidSpec,
     MIN_ROTATION_INTERVAL, ROTATE_ANNOTATION, SecretTarget, ValuesTarget,
     fields::{
-        check_dns_subdomain, check_keycloak_uri, check_metadata_entry, check_redirect_uri,
-        check_secret_key, non_empty_or,
+        check_dns_subdomain, check_metadata_entry, check_redirect_uri, check_secret_key,
+        non_empty_or,
     },
     invalid, is_reserved_metadata_key,
 };
@@ -156,8 +156,7 @@ pub(super) fn post_logout_redirect_uris(
     // `+` is Keycloak's shorthand for the client's valid redirect URIs.
     for (i, uri) in uris.iter().enumerate().filter(|(_, u)| *u != "+") {
         let field = format!("spec.openmetadata.postLogoutRedirectUris[{i}]");
-        check_redirect_uri(&field, uri)?;
-        check_keycloak_uri(&field, uri, Some(openmetadata_url), false)?;
+        check_redirect_uri(&field, uri, openmetadata_url)?;
         if uri.contains("##") {
             return Err(invalid(
                 &field,

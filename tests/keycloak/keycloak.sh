@@ -274,6 +274,7 @@ postgres() {
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null \
     || ! "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres keycloak; then
     cat "$dir"/*.log "$dir/log" 2>/dev/null >&2 || true
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$dir"
     die "PostgreSQL ($bin) did not start"
   fi
