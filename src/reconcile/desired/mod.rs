@@ -271,7 +271,8 @@ pub fn drifted_attributes<'a>(
 }
 
 /// The body of a partial update: exactly the drifted fields, the three that client policies read
-/// (`implicitFlowEnabled`, `clientAuthenticatorType`, the managed attributes), and, whenever the
+/// (`implicitFlowEnabled`, `clientAuthenticatorType`, the managed attributes), the client's own
+/// `frontchannelLogout`, and, whenever the
 /// client has authorization settings the spec does not turn off,
 /// `authorizationServicesEnabled: true`.
 /// Keycloak deletes a client's resource server (resources, policies, permissions) on any PUT
@@ -294,6 +295,10 @@ pub fn update_body(
     body.implicit_flow_enabled = desired.implicit_flow_enabled;
     body.client_authenticator_type = desired.client_authenticator_type.clone();
     body.attributes = desired.attributes.clone();
+    // Not managed, but sent as the client has it: from 25.0 to 26.5 a PUT without it turns
+    // front-channel logout off (seen on 25.0.6, 26.0.8, 26.3.5, 26.4.7 and 26.5.6; 24.0.5 and
+    // 26.6.4 keep it).
+    body.frontchannel_logout = observed.frontchannel_logout;
     let has_authorization = observed.authorization_services_enabled == Some(true);
     let turned_off = desired.authorization_services_enabled == Some(false);
     let turned_on = desired.authorization_services_enabled == Some(true);

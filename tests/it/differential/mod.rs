@@ -316,5 +316,6 @@ async fn the_emulator_answers_as_real_keycloak() {
 
 mod script;
 use script::script;
+mod edits;
 mod java;
 mod random;

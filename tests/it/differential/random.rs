@@ -14,7 +14,7 @@ use omkc::{
 use super::*;
 use crate::support::merge_spec;
 
-fn pick<'a>(random: &mut fastrand::Rng, items: &[&'a str]) -> &'a str {
+pub(super) fn pick<'a>(random: &mut fastrand::Rng, items: &[&'a str]) -> &'a str {
     items[random.usize(..items.len())]
 }
 
@@ -38,7 +38,7 @@ fn part(random: &mut fastrand::Rng) -> String {
 /// A URI of one of the forms a client holds: absolute with a scheme Keycloak refuses or not, a
 /// host of each kind (IPv6 with and without a zone, non-ASCII, `_`, a port past 65535), a path,
 /// a query and rarely a fragment; relative; or `*`, `+`, blank.
-fn uri(random: &mut fastrand::Rng) -> String {
+pub(super) fn uri(random: &mut fastrand::Rng) -> String {
     // Two in three from the forms that usually pass, so that a client of several passes too.
     let usual = random.usize(..3) > 0;
     match random.usize(..10) {
@@ -187,7 +187,7 @@ async fn the_emulator_checks_random_uris_as_real_keycloak() {
 }
 
 /// A spec of random OpenMetadata URL, extra redirect URIs, web origins and post-logout URIs.
-fn random_spec(random: &mut fastrand::Rng, i: usize) -> OpenMetadataKeycloakClient {
+pub(super) fn random_spec(random: &mut fastrand::Rng, i: usize) -> OpenMetadataKeycloakClient {
     let mut obj = fixture("full.yaml");
     // Half of them plain, so that enough specs pass to be sent.
     let plain = |random: &mut fastrand::Rng| match random.usize(..4) {

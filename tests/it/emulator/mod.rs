@@ -350,4 +350,5 @@ both!(
 
 mod service_accounts;
 
+mod protocol;
 mod secrets;

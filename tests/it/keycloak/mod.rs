@@ -204,60 +204,71 @@ both!(
 
 both!(
     drift_made_by_hand_is_corrected_and_unmanaged_fields_stay,
-    |kc| {
-        let v = resource_for(&kc, |_| {});
-        let session = kc.admin_session();
-        sync_keycloak(&session, &v).await.unwrap();
-        kc.edit_client(
-            REALM,
-            "openmetadata",
-            json!({"redirectUris": ["https://evil.example/*"], "publicClient": true,
-               "attributes": {"custom.setting": "kept"}, "consentRequired": true}),
-        )
-        .await;
-        kc.clear_log().await;
-
-        let synced = sync_keycloak(&session, &v).await.unwrap();
-
-        assert_eq!(
-            synced.changes,
-            [Change::ClientUpdated {
-                client_id: "openmetadata".into(),
-                fields: vec![ClientField::PublicClient, ClientField::RedirectUris],
-            }]
-        );
-        let client = kc.client(REALM, "openmetadata").await.unwrap();
-        // Attributes merge key by key; fields the operator does not manage stay.
-        shows!(client, {"redirectUris": ["https://openmetadata.example.com/callback"],
-                               "publicClient": false, "attributes": {"custom.setting": "kept"},
-                               "consentRequired": true});
-        let puts: Vec<_> = kc.log().into_iter().filter(|e| e.method == "PUT").collect();
-        assert_eq!(puts.len(), 1);
-        let body = puts[0].body.clone().unwrap();
-        let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
-        keys.sort();
-        assert_eq!(
-            keys,
-            [
-                "attributes",
-                "clientAuthenticatorType",
-                "implicitFlowEnabled",
-                "publicClient",
-                "redirectUris"
-            ],
-            "the drifted fields and the three a realm's client policies read (tests/it/keycloak/policies.rs); never the secret, never a field the spec does not manage"
-        );
-        // Of the attributes, the managed ones only (Keycloak merges them key by key).
-        let sent = body["attributes"].as_object().unwrap();
-        assert!(!sent.contains_key("custom.setting"), "{sent:?}");
-        assert_eq!(sent.len(), 4, "{sent:?}");
-        // It was public while drifted (Keycloak hides a public client's secret): read back after.
-        assert_eq!(
-            synced.client_secret,
-            kc.secret_of(REALM, "openmetadata").await.unwrap()
-        );
-    }
+    |kc| { drift_is_corrected_and_unmanaged_fields_stay(kc).await }
 );
+
+/// From 25.0 to 26.5 Keycloak turns front-channel logout off on a PUT that does not say it: the
+/// update says the client's own value.
+#[tokio::test]
+async fn unmanaged_fields_stay_on_keycloak_25_to_26_5() {
+    drift_is_corrected_and_unmanaged_fields_stay(Kc::emulator_as((26, 5, 6)).await).await
+}
+
+async fn drift_is_corrected_and_unmanaged_fields_stay(kc: Kc) {
+    let v = resource_for(&kc, |_| {});
+    let session = kc.admin_session();
+    sync_keycloak(&session, &v).await.unwrap();
+    kc.edit_client(
+        REALM,
+        "openmetadata",
+        json!({"redirectUris": ["https://evil.example/*"], "publicClient": true,
+           "attributes": {"custom.setting": "kept"}, "consentRequired": true,
+           "frontchannelLogout": true}),
+    )
+    .await;
+    kc.clear_log().await;
+
+    let synced = sync_keycloak(&session, &v).await.unwrap();
+
+    assert_eq!(
+        synced.changes,
+        [Change::ClientUpdated {
+            client_id: "openmetadata".into(),
+            fields: vec![ClientField::PublicClient, ClientField::RedirectUris],
+        }]
+    );
+    let client = kc.client(REALM, "openmetadata").await.unwrap();
+    // Attributes merge key by key; fields the operator does not manage stay.
+    shows!(client, {"redirectUris": ["https://openmetadata.example.com/callback"],
+                           "publicClient": false, "attributes": {"custom.setting": "kept"},
+                           "consentRequired": true, "frontchannelLogout": true});
+    let puts: Vec<_> = kc.log().into_iter().filter(|e| e.method == "PUT").collect();
+    assert_eq!(puts.len(), 1);
+    let body = puts[0].body.clone().unwrap();
+    let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "attributes",
+            "clientAuthenticatorType",
+            "frontchannelLogout",
+            "implicitFlowEnabled",
+            "publicClient",
+            "redirectUris"
+        ],
+        "the drifted fields, the three a realm's client policies read (tests/it/keycloak/policies.rs) and the client's own frontchannelLogout; never the secret, never another field the spec does not manage"
+    );
+    // Of the attributes, the managed ones only (Keycloak merges them key by key).
+    let sent = body["attributes"].as_object().unwrap();
+    assert!(!sent.contains_key("custom.setting"), "{sent:?}");
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    // It was public while drifted (Keycloak hides a public client's secret): read back after.
+    assert_eq!(
+        synced.client_secret,
+        kc.secret_of(REALM, "openmetadata").await.unwrap()
+    );
+}
 
 both!(
     every_request_and_response_matches_keycloaks_openapi_spec,

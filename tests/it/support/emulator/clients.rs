@@ -48,6 +48,22 @@ impl Emulator {
         self.with_client(realm, client_id, edit);
     }
 
+    /// Updates a client as `PUT …/clients/{id}` does, past the realm's client policies.
+    pub fn update_client(
+        &self,
+        realm: &str,
+        client_id: &str,
+        rep: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), (u16, serde_json::Value)> {
+        let mut inner = self.lock();
+        let version = inner.version;
+        let r = inner.realms.get_mut(realm).expect("realm");
+        let id = (r.clients.values().find(|c| c.client_id == client_id))
+            .map(|c| c.id.clone())
+            .unwrap_or_else(|| panic!("client {client_id} exists in {realm}"));
+        r.update_client(&id, rep, version).expect("the client")
+    }
+
     /// The roles of a client's service-account user as `GET …/service-account-user` finds it:
     /// Keycloak (`ClientResource.getServiceAccountUser`) makes the user, without roles, where
     /// the flag is on and the user missing; `None` without the flag (400).
@@ -115,6 +131,7 @@ impl Emulator {
             .default_scopes
             .iter()
             .filter_map(|id| r.scopes.iter().find(|s| s.id == *id))
+            .filter(|s| c.sees(s))
             .map(|s| s.name.clone())
             .collect();
         names.sort();
@@ -132,23 +149,17 @@ impl Emulator {
         use crate::support::target::ScopeKind;
         let mut inner = self.lock();
         let r = inner.realms.get_mut(realm).expect("realm");
-        let scope_id = r
-            .scopes
-            .iter()
-            .find(|s| s.name == scope)
-            .expect("scope")
-            .id
-            .clone();
+        let scope = r.scopes.iter().find(|s| s.name == scope).expect("scope");
         let c = r
             .clients
             .values_mut()
             .find(|c| c.client_id == client_id)
             .expect("client");
-        c.default_scopes.retain(|s| *s != scope_id);
-        c.optional_scopes.retain(|s| *s != scope_id);
+        c.default_scopes.retain(|s| *s != scope.id);
+        c.optional_scopes.retain(|s| *s != scope.id);
         match to {
-            ScopeKind::Default => c.default_scopes.push(scope_id),
-            ScopeKind::Optional => c.optional_scopes.push(scope_id),
+            ScopeKind::Default => c.link(scope, true),
+            ScopeKind::Optional => c.link(scope, false),
             ScopeKind::None => {}
         }
     }

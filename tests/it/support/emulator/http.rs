@@ -3,6 +3,52 @@
 
 use super::*;
 
+// A new realm's client scopes in Keycloak 22 to 24 (RealmManager / DefaultClientScopes); the
+// SAML ones (`model/scopes.rs`) are realm defaults too, given to SAML clients only.
+const REALM_SCOPES: [&str; 10] = [
+    "acr",
+    "email",
+    "profile",
+    "roles",
+    "web-origins",
+    "address",
+    "phone",
+    "offline_access",
+    "microprofile-jwt",
+    "role_list",
+];
+// Scopes newer realms have as well: `basic` (a realm default from 25.0), `organization` and its
+// SAML twin (from 26.0), `service_account` (OpenID Connect, given to a client while its service
+// account is enabled; from 26.1), `AuthnContextClassRef` (SAML; from 26.7). The differential
+// test sees 22.0.5 to 24.0.5 (none), 25.0.6 (the first), 26.0.8 (three), 26.6.4 (four) and
+// 26.7.3 (all).
+const REALM_SCOPES_SINCE: [(Version, &str); 6] = [
+    (SINCE_25, "basic"),
+    (SINCE_26, "organization"),
+    (SINCE_26, "saml_organization"),
+    (CHANGED_IN_26_1, "service_account"),
+    (CHANGED_IN_26_7, "AuthnContextClassRef"),
+    (ADMIN_AUDIENCE_SINCE, ADMIN_API_SCOPE),
+];
+const REALM_DEFAULTS: [&str; 9] = [
+    "acr",
+    "basic",
+    "email",
+    "profile",
+    "roles",
+    "web-origins",
+    "role_list",
+    "saml_organization",
+    "AuthnContextClassRef",
+];
+const REALM_OPTIONALS: [&str; 5] = [
+    "address",
+    "phone",
+    "offline_access",
+    "organization",
+    "microprofile-jwt",
+];
+
 impl Inner {
     pub(super) fn next_id(&mut self, kind: &str) -> String {
         self.counter += 1;
@@ -30,10 +76,7 @@ impl Inner {
             .map(|(_, scope)| scope);
         for &scope in REALM_SCOPES.iter().chain(newer) {
             let id = self.next_id("scope");
-            realm.scopes.push(Scope {
-                id: id.clone(),
-                name: scope.to_string(),
-            });
+            realm.scopes.push(Scope::new(id.clone(), scope));
             if REALM_DEFAULTS.contains(&scope) {
                 realm.default_scopes.push(id);
             } else if REALM_OPTIONALS.contains(&scope) {

@@ -207,33 +207,6 @@ pub struct Emulator {
 pub const ADMIN_USER: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-never-logged";
 
-// A new realm's client scopes in Keycloak 22 to 24 (RealmManager / DefaultClientScopes); the
-// SAML one (`role_list`) is a realm default too, but only for SAML clients.
-const REALM_SCOPES: [&str; 10] = [
-    "acr",
-    "email",
-    "profile",
-    "roles",
-    "web-origins",
-    "address",
-    "phone",
-    "offline_access",
-    "microprofile-jwt",
-    "role_list",
-];
-// Scopes newer realms have as well: `basic` (a realm default from 25.0), `organization` and its
-// SAML twin (from 26.0), `service_account` (OpenID Connect, given to a client while its service
-// account is enabled; from 26.1), `AuthnContextClassRef` (SAML; from 26.7). The differential
-// test sees 22.0.5 to 24.0.5 (none), 25.0.6 (the first), 26.0.8 (three), 26.6.4 (four) and
-// 26.7.3 (all).
-const REALM_SCOPES_SINCE: [(Version, &str); 6] = [
-    (SINCE_25, "basic"),
-    (SINCE_26, "organization"),
-    (SINCE_26, "saml_organization"),
-    (CHANGED_IN_26_1, "service_account"),
-    (CHANGED_IN_26_7, "AuthnContextClassRef"),
-    (ADMIN_AUDIENCE_SINCE, ADMIN_API_SCOPE),
-];
 /// The first Keycloak 25 and 26: where a realm's scopes, a 403's error and a client's
 /// `realm_client` attribute changed (seen on 24.0.5, 25.0.6 and 26.0.8).
 pub const SINCE_25: Version = (25, 0, 0);
@@ -255,15 +228,6 @@ pub const ADMIN_API_SCOPE: &str = "kc-admin-api";
 /// 26.6.4; present on 26.7.0 and 26.7.3): a realm's `AuthnContextClassRef` scope,
 /// `realm-management` not manageable, the version hidden from a realm's admins.
 const CHANGED_IN_26_7: Version = (26, 7, 0);
-const REALM_DEFAULTS: [&str; 6] = ["acr", "basic", "email", "profile", "roles", "web-origins"];
-const REALM_OPTIONALS: [&str; 5] = [
-    "address",
-    "phone",
-    "offline_access",
-    "organization",
-    "microprofile-jwt",
-];
-
 impl Emulator {
     /// Starts an emulator at `http://127.0.0.1:<port>` with realms `master` and `data-sec`.
     pub async fn start() -> Self {

@@ -123,6 +123,17 @@ impl Kc {
     /// Changes a client as a person in the console would: the whole representation, with
     /// `patch`'s fields replaced (`attributes` merged), sent back with PUT.
     pub async fn edit_client(&self, realm: &str, client_id: &str, patch: Value) {
+        let edited = self.try_edit_client(realm, client_id, patch).await;
+        edited.expect("the console's update is accepted");
+    }
+
+    /// [`Self::edit_client`], which Keycloak may refuse: its status and sorted messages.
+    pub async fn try_edit_client(
+        &self,
+        realm: &str,
+        client_id: &str,
+        patch: Value,
+    ) -> Result<(), String> {
         let mut rep = self.client(realm, client_id).await.expect("client exists");
         for (k, v) in patch.as_object().expect("an object") {
             if k == "attributes" {
@@ -133,21 +144,25 @@ impl Kc {
                 rep[k] = v.clone();
             }
         }
-        match &self.backend {
+        let (status, body) = match &self.backend {
             Backend::Emulator(e) => {
-                let version = e.version();
-                e.edit_client(realm, client_id, |c| {
-                    c.update(rep.as_object().expect("object"), version)
-                        .expect("the console's update is accepted");
-                })
+                let updated = e.update_client(realm, client_id, rep.as_object().expect("object"));
+                updated.map_or_else(|refusal| refusal, |()| (204, Value::Null))
             }
             Backend::Real { admin, .. } => {
                 let uuid = rep["id"].as_str().unwrap().to_string();
-                admin
-                    .put(&format!("/{realm}/clients/{uuid}"), Some(rep))
-                    .await;
+                let path = format!("/{realm}/clients/{uuid}");
+                admin.call(Method::PUT, &path, Some(rep)).await
             }
+        };
+        if (200..300).contains(&status) {
+            return Ok(());
         }
+        let mut messages: Vec<&str> = (body["error_description"].as_str())
+            .map(|d| d.split("; ").collect())
+            .unwrap_or_default();
+        messages.sort_unstable();
+        Err(format!("{status} {} {messages:?}", body["error"]))
     }
 
     /// Moves one of a client's scopes between its default and optional lists (or drops it),

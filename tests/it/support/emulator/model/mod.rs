@@ -10,15 +10,6 @@ use serde_json::{Map, Value, json};
 
 use super::{CHANGED_IN_26_7, Realm, Version};
 
-/// A realm's client scope.
-#[derive(Clone, Debug)]
-pub struct Scope {
-    /// Internal id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-}
-
 /// Authorization settings of a client (a resource server with its policies).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceServer {
@@ -125,129 +116,6 @@ pub(super) fn unknown_error(version: Version) -> Refusal {
 }
 
 impl ClientModel {
-    /// `RepresentationToModel.createClient` with the OIDC protocol's client defaults.
-    /// `secret` is what Keycloak would generate when the representation carries none;
-    /// `realm` gives the scopes and its default ones.
-    pub fn create(
-        id: String,
-        rep: &Map<String, Value>,
-        secret: String,
-        now: i64,
-        realm: &Realm,
-        version: Version,
-    ) -> Result<Self, Refusal> {
-        let scopes = &realm.scopes;
-        let public_client = get_bool(rep, "publicClient").unwrap_or(false);
-        let bearer_only = get_bool(rep, "bearerOnly").unwrap_or(false);
-        // RepresentationToModel.createClient: blank values are not stored. Keycloak 26 adds no
-        // attributes of its own on a creation through the Admin API (seen on 26.0 and 26.7).
-        let mut attributes: BTreeMap<String, String> = rep
-            .get("attributes")
-            .and_then(Value::as_object)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .filter(|(_, v)| !v.trim().is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        // RepresentationToModel.createClient: a given secret is set as is; only a generated one
-        // (KeycloakModelUtils.generateSecret) stamps client.secret.creation.time.
-        let confidential = !public_client && !bearer_only;
-        let given = get_str(rep, "secret");
-        if confidential && given.is_none() {
-            attributes.insert("client.secret.creation.time".into(), now.to_string());
-        }
-        let secret = confidential.then(|| given.unwrap_or(secret));
-        let by_name = |names: &Value| -> Vec<String> {
-            names
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|n| scopes.iter().find(|s| Some(s.name.as_str()) == n.as_str()))
-                .map(|s| s.id.clone())
-                .collect()
-        };
-        let service_accounts_enabled = get_bool(rep, "serviceAccountsEnabled").unwrap_or(false);
-        let authorization = get_bool(rep, "authorizationServicesEnabled") == Some(true);
-        if authorization && !service_accounts_enabled {
-            // "Client does not have a service account."
-            return Err(unknown_error(version));
-        }
-        let mut client = Self {
-            id,
-            client_id: get_str(rep, "clientId").unwrap_or_default(),
-            name: get_str(rep, "name"),
-            description: get_str(rep, "description"),
-            enabled: get_bool(rep, "enabled").unwrap_or(true),
-            always_display_in_console: get_bool(rep, "alwaysDisplayInConsole").unwrap_or(false),
-            admin_url: get_str(rep, "adminUrl"),
-            root_url: get_str(rep, "rootUrl"),
-            base_url: get_str(rep, "baseUrl"),
-            public_client,
-            bearer_only,
-            // Only the admin console sends frontchannelLogout: true; the server's default is false.
-            frontchannel_logout: get_bool(rep, "frontchannelLogout").unwrap_or(false),
-            protocol: get_str(rep, "protocol").unwrap_or_else(|| "openid-connect".into()),
-            attributes,
-            null_attributes: BTreeSet::new(),
-            full_scope_allowed: get_bool(rep, "fullScopeAllowed").unwrap_or(true),
-            consent_required: get_bool(rep, "consentRequired").unwrap_or(false),
-            standard_flow_enabled: get_bool(rep, "standardFlowEnabled").unwrap_or(true),
-            implicit_flow_enabled: get_bool(rep, "implicitFlowEnabled").unwrap_or(false),
-            // Absent on create: false (seen on 26.0 and 26.7; the console sends its own choice).
-            direct_access_grants_enabled: get_bool(rep, "directAccessGrantsEnabled")
-                .unwrap_or(false),
-            service_accounts_enabled,
-            surrogate_auth_required: get_bool(rep, "surrogateAuthRequired").unwrap_or(false),
-            client_authenticator_type: get_str(rep, "clientAuthenticatorType")
-                .unwrap_or_else(|| "client-secret".into()),
-            secret,
-            redirect_uris: get_set(rep, "redirectUris", version).unwrap_or_default(),
-            web_origins: get_set(rep, "webOrigins", version).unwrap_or_default(),
-            // A POST body's scopes *replace* the realm defaults.
-            default_scopes: match rep.get("defaultClientScopes") {
-                Some(names) => by_name(names),
-                None => realm.default_scopes.clone(),
-            },
-            optional_scopes: match rep.get("optionalClientScopes") {
-                Some(names) => by_name(names),
-                None => realm.optional_scopes.clone(),
-            },
-            resource_server: authorization.then(ResourceServer::default),
-            service_account: service_accounts_enabled.then(ServiceAccount::default),
-            service_account_scope: scopes
-                .iter()
-                .find(|s| s.name == "service_account")
-                .map(|s| s.id.clone()),
-        };
-        // RepresentationToModel.createClient: without webOrigins, the origins of the redirect
-        // URIs that start with "http" (seen on 22.0.5 and 26.7.4; relative ones give none).
-        if get_set(rep, "webOrigins", version).is_none() {
-            client.web_origins = (client.redirect_uris.iter())
-                .filter(|u| u.starts_with("http"))
-                .map(|u| origin_of(u))
-                .collect();
-        }
-        client.follow_service_account_scope();
-        Ok(client)
-    }
-
-    /// ClientManager.enableServiceAccount / disableServiceAccount (26.1 and later): the realm's
-    /// `service_account` scope is added as a default scope with the service account and removed
-    /// with it (seen on 26.7.3: create, PUT `false`, PUT `true`).
-    pub fn follow_service_account_scope(&mut self) {
-        let Some(scope) = self.service_account_scope.clone() else {
-            return;
-        };
-        let has = self.default_scopes.contains(&scope);
-        if self.service_accounts_enabled && !has {
-            self.default_scopes.push(scope);
-        } else if !self.service_accounts_enabled && has {
-            self.default_scopes.retain(|s| *s != scope);
-        }
-    }
-
     /// `ClientResource.update`: a partial update of the scalars present, attributes merged key by
     /// key (a blank value removes the key), URI sets replaced when present, scopes ignored, a
     /// new `secret` set; the service account follows `serviceAccountsEnabled` (up to 26.0, an
@@ -282,6 +150,13 @@ impl ClientModel {
         set_bool!("publicClient", public_client);
         set_bool!("bearerOnly", bearer_only);
         set_bool!("frontchannelLogout", frontchannel_logout);
+        // From 25.0 to 26.5 a PUT without the flag turns front-channel logout off (seen on
+        // 25.0.6, 26.0.8, 26.3.5, 26.4.7 and 26.5.6; 22.0.5, 23.0.7, 24.0.5, 26.6.4 and 26.7.4
+        // keep it).
+        let resets = (super::SINCE_25..(26, 6, 0)).contains(&version);
+        if resets && get_bool(rep, "frontchannelLogout").is_none() {
+            next.frontchannel_logout = false;
+        }
         set_bool!("fullScopeAllowed", full_scope_allowed);
         set_bool!("consentRequired", consent_required);
         set_bool!("standardFlowEnabled", standard_flow_enabled);
@@ -337,10 +212,15 @@ impl ClientModel {
             None if version < super::CHANGED_IN_26_1 => next.service_account = None,
             None => {}
         }
-        // ClientResource.updateAuthorizationSettings.
+        // ClientResource.updateAuthorizationSettings: authorization needs the service account
+        // (else 500) when it makes a resource server; before 26.5 on every PUT that keeps one
+        // too. So from 26.5 a PUT of `serviceAccountsEnabled: false` leaves a client with
+        // authorization and no service account (seen on 26.5.6, 26.6.4 and 26.7.4; 22.0.5,
+        // 26.0.8, 26.3.5 and 26.4.7 refuse it).
         let public_or_bearer = next.public_client || next.bearer_only;
         if get_bool(rep, "authorizationServicesEnabled") == Some(true) && !public_or_bearer {
-            if next.service_account.is_none() {
+            let makes = next.resource_server.is_none() || version < (26, 5, 0);
+            if makes && next.service_account.is_none() {
                 return Err(unknown_error(version));
             }
             next.resource_server
@@ -373,6 +253,10 @@ fn keycloak_order(set: &BTreeSet<String>) -> Vec<String> {
     items.into_iter().cloned().collect()
 }
 
+mod create;
 pub mod policies;
 mod representation;
+mod scopes;
 mod stored;
+
+pub use scopes::Scope;

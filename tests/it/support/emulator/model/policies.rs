@@ -9,7 +9,7 @@
 //! - `reject-implicit-grant`: with `auto-configure`, `implicitFlowEnabled` becomes false,
 //!   whatever was sent (absent included); without, `true` is refused with 400
 //!   `invalid_client_metadata`, and a representation without the field fails with 500 (the
-//!   executor unboxes a null: a NullPointerException);
+//!   executor unboxes a null: a NullPointerException), described as any 500 of its version;
 //! - `consent-required`: with `auto-configure`, `consentRequired` becomes true; without, a
 //!   representation that does not say `true` is refused with 400 `invalid_registration`;
 //! - `secure-client-authenticator`: a representation without `clientAuthenticatorType` is given
@@ -21,6 +21,8 @@
 //!   requests themselves is the real Keycloak's (`tests/it/login.rs`).
 
 use serde_json::{Map, Value, json};
+
+use super::super::Version;
 
 /// An executor of the realm's client policies.
 #[derive(Clone, Debug)]
@@ -65,7 +67,11 @@ impl Executor {
 
 /// Runs the executors on a representation sent to register or update a client: `Err` holds
 /// Keycloak's answer.
-pub fn enforce(executors: &[Executor], rep: &mut Map<String, Value>) -> Result<(), (u16, Value)> {
+pub fn enforce(
+    executors: &[Executor],
+    rep: &mut Map<String, Value>,
+    version: Version,
+) -> Result<(), (u16, Value)> {
     let refused = |status, error: &str, description: &str| {
         Err((
             status,
@@ -90,13 +96,7 @@ pub fn enforce(executors: &[Executor], rep: &mut Map<String, Value>) -> Result<(
                         "Invalid client metadata: implicit flow enabled",
                     );
                 }
-                None => {
-                    return refused(
-                        500,
-                        "unknown_error",
-                        "For more on this error consult the server log.",
-                    );
-                }
+                None => return Err(super::unknown_error(version)),
             },
             Executor::ConsentRequired {
                 auto_configure: true,

@@ -85,6 +85,7 @@ impl ClientModel {
         let names = |ids: &[String]| -> Vec<String> {
             ids.iter()
                 .filter_map(|id| scopes.iter().find(|s| s.id == *id))
+                .filter(|s| self.sees(s))
                 .map(|s| s.name.clone())
                 .collect()
         };

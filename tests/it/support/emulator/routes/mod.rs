@@ -215,12 +215,10 @@ fn admin(
                 Err(refusal) => return refusal,
             };
             let r = inner.realms.get_mut(realm).expect("realm");
-            let Some(client) = r.clients.get_mut(*id) else {
-                return not_found_client();
-            };
-            match client.update(rep, version) {
-                Ok(()) => reply(204, Value::Null),
-                Err((status, body)) => reply(status, body),
+            match r.update_client(id, rep, version) {
+                None => not_found_client(),
+                Some(Ok(())) => reply(204, Value::Null),
+                Some(Err((status, body))) => reply(status, body),
             }
         }
         ("DELETE", ["clients", id]) => {
@@ -258,6 +256,7 @@ fn admin(
                         c.default_scopes
                             .iter()
                             .filter_map(|sid| r.scopes.iter().find(|s| s.id == *sid))
+                            .filter(|s| c.sees(s))
                             .map(|s| json!({"id": s.id, "name": s.name}))
                             .collect(),
                     ),
@@ -275,25 +274,19 @@ fn admin(
             ],
         ) => {
             let r = inner.realms.get_mut(realm).expect("realm");
-            if !r.scopes.iter().any(|s| s.id == *scope_id) {
+            let Some(scope) = r.scopes.iter().find(|s| s.id == *scope_id) else {
                 return reply(404, json!({"error": "Client scope not found"}));
-            }
+            };
             let Some(client) = r.clients.get_mut(*id) else {
                 return not_found_client();
             };
-            let linked = client.default_scopes.contains(&scope_id.to_string())
-                || client.optional_scopes.contains(&scope_id.to_string());
-            let list = if *kind == "default-client-scopes" {
-                &mut client.default_scopes
-            } else {
-                &mut client.optional_scopes
-            };
-            if method == "DELETE" {
-                list.retain(|s| s != scope_id);
-            } else if !linked {
-                // ClientAdapter.addClientScopes skips a scope the client has in either list: a
-                // scope that is optional stays optional (still 204, still an admin event).
-                list.push(scope_id.to_string());
+            let default = *kind == "default-client-scopes";
+            match (method, default) {
+                // Whatever the scope's protocol (seen on 22.0.5 and 26.7.4).
+                ("DELETE", true) => client.default_scopes.retain(|s| s != scope_id),
+                ("DELETE", false) => client.optional_scopes.retain(|s| s != scope_id),
+                // Still 204, still an admin event, when nothing is linked.
+                _ => client.link(scope, default),
             }
             reply(204, Value::Null)
         }
@@ -305,7 +298,7 @@ fn admin(
                 Value::Array(
                     r.scopes
                         .iter()
-                        .map(|s| json!({"id": s.id, "name": s.name, "protocol": "openid-connect"}))
+                        .map(|s| json!({"id": s.id, "name": s.name, "protocol": s.protocol}))
                         .collect(),
                 ),
             )
@@ -327,8 +320,12 @@ fn admitted(
     if !inner.authorization_feature {
         rep.remove("authorizationServicesEnabled");
     }
-    enforce(&inner.realms[realm].client_policies, &mut rep)
-        .map_err(|(status, body)| reply(status, body))?;
+    enforce(
+        &inner.realms[realm].client_policies,
+        &mut rep,
+        inner.version,
+    )
+    .map_err(|(status, body)| reply(status, body))?;
     Ok(rep)
 }
 
