@@ -86,23 +86,30 @@ pub async fn session(v: &Validated, ctx: &Context) -> Result<(Arc<Session>, Conn
 
 /// IO: the client, as Keycloak reports it, in one request: by the id the status recorded when
 /// there is one (still that clientId), else by clientId (the list by `clientId` carries flags,
-/// attributes, URIs, default scope names and the secret).
+/// attributes, URIs, default scope names and the secret). When no client has the clientId but
+/// the recorded one exists under another and still carries this resource's owner marker
+/// (renamed in the console, which lets anyone change a Client ID), that one: the plan renames
+/// it back. Never a client of someone else's, whatever id a status names.
 pub async fn client(
     session: &Session,
     v: &Validated,
     known_uuid: Option<&str>,
 ) -> Result<Option<ObservedClient>, Error> {
-    if let Some(uuid) = known_uuid.filter(|u| !u.is_empty())
-        && let Some(client) = session.get_client(&v.realm, uuid).await?
-        && client.rep.client_id.as_deref() == Some(v.client_id.as_str())
-    {
-        return manageable(client, v, known_uuid).map(Some);
-    }
-    session
-        .find_client(&v.realm, &v.client_id)
-        .await?
-        .map(|c| manageable(c, v, known_uuid))
-        .transpose()
+    let recorded = match known_uuid.filter(|u| !u.is_empty()) {
+        Some(uuid) => session.get_client(&v.realm, uuid).await?,
+        None => None,
+    };
+    let found = match recorded {
+        Some(client) if client.rep.client_id.as_deref() == Some(v.client_id.as_str()) => {
+            Some(client)
+        }
+        recorded => {
+            let ours = recorded
+                .filter(|c| desired::ownership(&c.rep, v, known_uuid) == desired::Ownership::Ours);
+            (session.find_client(&v.realm, &v.client_id).await?).or(ours)
+        }
+    };
+    found.map(|c| manageable(c, v, known_uuid)).transpose()
 }
 
 /// A client of this resource that the account may only view is no basis for a plan: its secret

@@ -207,6 +207,7 @@ macro_rules! managed_fields {
 }
 
 managed_fields! {
+    ClientId: client_id, "clientId", same;
     Name: name, "name", same;
     Description: description, "description", same;
     Enabled: enabled, "enabled", same;

@@ -42,14 +42,14 @@ fn uris(random: &mut fastrand::Rng) -> Value {
 }
 
 /// One to four edits a person makes in the console's client settings: managed fields (set to
-/// another value, or `null`, which Keycloak takes as "unchanged"), attributes the operator
-/// manages, and fields and attributes it does not.
+/// another value, or `null`, which Keycloak takes as "unchanged"; the client id too), attributes
+/// the operator manages, and fields and attributes it does not.
 fn hand_edit(random: &mut fastrand::Rng) -> Map<String, Value> {
     let text = ["", " ", "Renamed by hand", "é😀", "OpenMetadata"];
     let mut edit = Map::new();
     let mut attributes = Map::new();
     for _ in 0..random.usize(1..5) {
-        let (key, value) = match random.usize(..22) {
+        let (key, value) = match random.usize(..23) {
             0 => ("name", json!(pick(random, &text))),
             1 => ("description", json!(pick(random, &text))),
             2 => (
@@ -106,6 +106,7 @@ fn hand_edit(random: &mut fastrand::Rng) -> Map<String, Value> {
                 pick(random, &["baseUrl", "adminUrl"]),
                 json!(pick(random, &["", "/by-hand", "https://by-hand.example"])),
             ),
+            21 => ("clientId", json!("renamed-by-hand")),
             _ => ("alwaysDisplayInConsole", json!(random.bool())),
         };
         edit.insert(key.into(), value);
@@ -149,16 +150,26 @@ fn unmanaged_now(client: &Value, edit: &Map<String, Value>) -> Vec<String> {
 async fn round(kc: &Kc, obj: &OpenMetadataKeycloakClient, random: &mut fastrand::Rng) -> String {
     let session = kc.admin_session();
     let cid = validate(obj, INSTALLATION).unwrap().client_id;
-    if let Err(e) = sync_keycloak(&session, obj).await {
-        return format!("not created: {e}");
-    }
+    let made = match sync_keycloak(&session, obj).await {
+        Ok(made) => made,
+        Err(e) => return format!("not created: {e}"),
+    };
+    // The status records the client, as the operator's does.
+    let mut obj = obj.clone();
+    obj.status.get_or_insert_with(Default::default).client_uuid = Some(made.client_uuid);
+    let obj = &obj;
     let edit = hand_edit(random);
     let moves = scope_moves(random);
     let edited = kc
         .try_edit_client(REALM, &cid, Value::Object(edit.clone()))
         .await;
+    let renamed = edit
+        .get("clientId")
+        .and_then(Value::as_str)
+        .filter(|_| edited.is_ok());
     for (scope, to) in &moves {
-        kc.set_client_scope(REALM, &cid, scope, *to).await;
+        let named = renamed.unwrap_or(&cid);
+        kc.set_client_scope(REALM, named, scope, *to).await;
     }
     let first = sync_keycloak(&session, obj).await;
     let second = sync_keycloak(&session, obj).await;

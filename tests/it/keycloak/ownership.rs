@@ -155,3 +155,45 @@ both!(
         );
     }
 );
+
+/// The resource's status, recording the client `uuid` as the operator does.
+fn recording(obj: &OpenMetadataKeycloakClient, uuid: &str) -> OpenMetadataKeycloakClient {
+    let mut obj = obj.clone();
+    let status = obj.status.get_or_insert_with(Default::default);
+    status.client_uuid = Some(uuid.to_string());
+    obj
+}
+
+both!(
+    /// The console lets anyone change a Client ID: the client the status recorded, renamed, is
+    /// renamed back (same id, same secret), or deleted with the resource; someone else's client
+    /// is never taken for it, whatever id the status names.
+    a_client_renamed_by_hand_is_renamed_back_and_only_ours,
+    |kc| {
+        let session = kc.admin_session();
+        let made = sync_keycloak(&session, &resource_for(&kc, |_| {})).await.unwrap();
+        let obj = recording(&resource_for(&kc, |_| {}), &made.client_uuid);
+        kc.edit_client(REALM, "openmetadata", json!({"clientId": "renamed"})).await;
+
+        let synced = sync_keycloak(&session, &obj).await.unwrap();
+        let fields = vec![ClientField::ClientId];
+        let client_id = "openmetadata".to_string();
+        assert_eq!(synced.changes, [Change::ClientUpdated { client_id, fields }]);
+        assert_eq!(
+            (&synced.client_uuid, &synced.client_secret),
+            (&made.client_uuid, &made.client_secret)
+        );
+        assert!(kc.client(REALM, "renamed").await.is_none(), "{}", kc.describe());
+
+        kc.edit_client(REALM, "openmetadata", json!({"clientId": "renamed"})).await;
+        let decided = delete(&session, &obj).await.unwrap();
+        assert!(matches!(decided, Change::ClientDeleted { .. }), "{decided:?}");
+        assert!(kc.client(REALM, "renamed").await.is_none(), "{}", kc.describe());
+
+        let theirs = kc.seed_client(REALM, json!({"clientId": "theirs"})).await;
+        let synced = sync_keycloak(&session, &recording(&obj, &theirs)).await.unwrap();
+        assert_ne!(synced.client_uuid, theirs);
+        let left = kc.client(REALM, "theirs").await.expect("theirs is kept");
+        assert_eq!(left["id"], theirs.as_str());
+    }
+);
