@@ -273,9 +273,8 @@ pub fn drifted_attributes<'a>(
 
 /// The body of a partial update: exactly the drifted fields, the three that client policies read
 /// (`implicitFlowEnabled`, `clientAuthenticatorType`, the managed attributes), the client's own
-/// `frontchannelLogout`, and, whenever the
-/// client has authorization settings the spec does not turn off,
-/// `authorizationServicesEnabled: true`.
+/// `frontchannelLogout`, and, whenever the client has authorization settings the spec does not
+/// turn off, `authorizationServicesEnabled: true`.
 /// Keycloak deletes a client's resource server (resources, policies, permissions) on any PUT
 /// that does not say `true`, absent included.
 pub fn update_body(

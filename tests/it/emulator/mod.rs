@@ -179,6 +179,7 @@ both!(
                 vec!["Root URL must not contain an URL fragment", "Root URL uses an illegal scheme"],
             ),
             (json!({"rootUrl": "myapp://r"}), 400, vec!["Root URL is not a valid URL"]),
+            (json!({"adminUrl": "/a b#f"}), 201, vec![]),
             (json!({"redirectUris": ["/{x}"]}), 500, vec![]),
             (
                 post_logout("https://a.example/a b"),
@@ -186,7 +187,20 @@ both!(
                 if since_26_6 { vec!["A post-logout redirect URI is not a valid URI"] } else { vec![] },
             ),
         ];
-        for (i, (body, status, messages)) in cases.into_iter().enumerate() {
+        // From 26.6 the admin URL is checked too (openable; a relative one appended to the root).
+        let admin = |body: Value, message: &'static str| match since_26_6 {
+            true => (body, 400, vec![message]),
+            false => (body, 201, vec![]),
+        };
+        let cases = cases.into_iter().chain([
+            admin(json!({"adminUrl": "myapp://a"}), "Admin URL is not a valid URL"),
+            admin(json!({"adminUrl": "javascript:a"}), "Admin URL uses an illegal scheme"),
+            admin(
+                json!({"rootUrl": "https://r.example", "adminUrl": "/a b"}),
+                "Admin URL is not a valid URL",
+            ),
+        ]);
+        for (i, (body, status, messages)) in cases.enumerate() {
             let mut body = body;
             body["clientId"] = json!(format!("uris-{i}"));
             let (got, answer) = raw.send(reqwest::Method::POST, "/clients", Some(body.clone())).await;

@@ -26,8 +26,9 @@ impl ClientModel {
         let protocol = get_str(rep, "protocol").unwrap_or_else(|| "openid-connect".into());
         let public_client = get_bool(rep, "publicClient").unwrap_or(oidc);
         let bearer_only = get_bool(rep, "bearerOnly").unwrap_or(false);
-        // RepresentationToModel.createClient: blank values are not stored. Keycloak 26 adds no
-        // attributes of its own on a creation through the Admin API (seen on 26.0 and 26.7).
+        // RepresentationToModel.createClient: blank values are not stored. Keycloak adds no
+        // attributes of its own on a creation that names no protocol (seen on 26.0 and 26.7;
+        // one that names it gets two, see `oidc_defaults`).
         let mut attributes: BTreeMap<String, String> = rep
             .get("attributes")
             .and_then(Value::as_object)

@@ -13,7 +13,7 @@ pub struct Scope {
     /// Name.
     pub name: String,
     /// `openid-connect` or `saml`: a client sees, and is given, only the scopes of its own
-    /// protocol (`JpaClientProvider` filters both ways; seen on 26.7.4).
+    /// protocol (seen on 22.0.5 and 26.7.4).
     pub protocol: String,
 }
 

@@ -6,8 +6,8 @@ use omkc::validate::java_uri::{UriCheck, UriRefusal, refusals};
 use super::*;
 
 /// Where Keycloak's client validation grew (absent on 26.3.5 and 26.5.6, present on 26.6.4):
-/// post-logout redirect URIs are checked, a scheme compares without case, and the fragment
-/// message of a redirect URI changed.
+/// post-logout redirect URIs and the admin URL are checked, a scheme compares without case, and
+/// the fragment message of a redirect URI changed.
 const URI_CHECKS_SINCE: Version = (26, 6, 0);
 
 /// `ResolveRelative.resolveRelativeUri`: a relative URI (`/path`) appended to the root URL, the
@@ -40,8 +40,8 @@ impl ClientModel {
 
     /// `DefaultClientValidationProvider.validateUrls` on the client as it would be stored: the
     /// root URL, the base URL (a relative one resolved against a placeholder server URL), each
-    /// redirect URI and, from 26.6, each post-logout redirect URI (relative ones resolved against
-    /// the root URL), each checked by `java.net.URI` ([`refusals`]). Every distinct message, in
+    /// redirect URI and, from 26.6, the admin URL and each post-logout redirect URI (relative
+    /// ones resolved against the root URL), each checked by `java.net.URI` ([`refusals`]). Every distinct message, in
     /// one 400 `invalid_input`, `; `-separated (Keycloak's own order follows a hash set).
     fn check_urls(&self, version: Version) -> Result<(), Refusal> {
         let since = version >= URI_CHECKS_SINCE;
@@ -89,6 +89,13 @@ impl ClientModel {
         let root = root.filter(|r| !r.is_empty());
         let base = (self.base_url.as_deref()).map(|b| (b, Some("https://localhost/auth")));
         check("Base URL", base.into_iter().collect(), None);
+        // From 26.6 the admin URL must open too; a relative one is appended to the root URL
+        // (seen on 26.6.4 and 26.7.4, not on 22.0.5 or 26.5.6; found by the random hand-edit
+        // differential).
+        let admin = (self.admin_url.as_deref())
+            .filter(|_| since)
+            .map(|a| (a, root));
+        check("Admin URL", admin.into_iter().collect(), None);
         let redirect_fragment = if since {
             "A redirect URI must not contain an URL fragment"
         } else {
