@@ -150,10 +150,10 @@ fn unmanaged_now(client: &Value, edit: &Map<String, Value>) -> Vec<String> {
 async fn round(kc: &Kc, obj: &OpenMetadataKeycloakClient, random: &mut fastrand::Rng) -> String {
     let session = kc.admin_session();
     let cid = validate(obj, INSTALLATION).unwrap().client_id;
-    let made = match sync_keycloak(&session, obj).await {
-        Ok(made) => made,
-        Err(e) => return format!("not created: {e}"),
-    };
+    // `validate` took the spec: Keycloak must take the client.
+    let made = sync_keycloak(&session, obj)
+        .await
+        .unwrap_or_else(|e| panic!("{}: not created: {e}", kc.describe()));
     // The status records the client, as the operator's does.
     let mut obj = obj.clone();
     obj.status.get_or_insert_with(Default::default).client_uuid = Some(made.client_uuid);
@@ -187,6 +187,18 @@ async fn round(kc: &Kc, obj: &OpenMetadataKeycloakClient, random: &mut fastrand:
         "{}: not converged in one sync:\n{line}",
         kc.describe()
     );
+    // And the flags it does not manage stay as edited.
+    for (key, value) in edit
+        .iter()
+        .filter(|(_, v)| v.is_boolean() && edited.is_ok())
+    {
+        let managed = desired::ClientField::ALL.iter().any(|f| f.as_str() == key);
+        assert!(
+            managed || client[key] == *value,
+            "{}: {key} not kept:\n{line}",
+            kc.describe()
+        );
+    }
     line
 }
 
