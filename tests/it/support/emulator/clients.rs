@@ -127,11 +127,7 @@ impl Emulator {
             .values()
             .find(|c| c.client_id == client_id)
             .expect("client");
-        let mut names: Vec<String> = c
-            .default_scopes
-            .iter()
-            .filter_map(|id| r.scopes.iter().find(|s| s.id == *id))
-            .filter(|s| c.sees(s))
+        let mut names: Vec<String> = (c.seen(&c.default_scopes, &r.scopes))
             .map(|s| s.name.clone())
             .collect();
         names.sort();

@@ -22,8 +22,9 @@ impl ClientModel {
         let scopes = &realm.scopes;
         // OIDCLoginProtocolFactory.setupClientDefaults runs only when the body names the
         // protocol (the operator's does; see `oidc_defaults`).
-        let oidc = get_str(rep, "protocol").is_some_and(|p| p == "openid-connect");
-        let protocol = get_str(rep, "protocol").unwrap_or_else(|| "openid-connect".into());
+        let named = get_str(rep, "protocol");
+        let oidc = named.as_deref() == Some("openid-connect");
+        let protocol = named.unwrap_or_else(|| "openid-connect".into());
         let public_client = get_bool(rep, "publicClient").unwrap_or(oidc);
         let bearer_only = get_bool(rep, "bearerOnly").unwrap_or(false);
         // RepresentationToModel.createClient: blank values are not stored. Keycloak adds no

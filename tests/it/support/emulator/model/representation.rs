@@ -83,11 +83,7 @@ impl ClientModel {
         put("fullScopeAllowed", json!(self.full_scope_allowed));
         put("nodeReRegistrationTimeout", json!(-1));
         let names = |ids: &[String]| -> Vec<String> {
-            ids.iter()
-                .filter_map(|id| scopes.iter().find(|s| s.id == *id))
-                .filter(|s| self.sees(s))
-                .map(|s| s.name.clone())
-                .collect()
+            self.seen(ids, scopes).map(|s| s.name.clone()).collect()
         };
         put("defaultClientScopes", json!(names(&self.default_scopes)));
         put("optionalClientScopes", json!(names(&self.optional_scopes)));

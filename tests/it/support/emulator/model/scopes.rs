@@ -38,6 +38,17 @@ impl ClientModel {
         scope.protocol == self.protocol
     }
 
+    /// The scopes of `ids` (one of the client's lists) that the client sees, in that order.
+    pub fn seen<'a>(
+        &'a self,
+        ids: &'a [String],
+        scopes: &'a [Scope],
+    ) -> impl Iterator<Item = &'a Scope> + 'a {
+        (ids.iter())
+            .filter_map(|id| scopes.iter().find(|s| s.id == *id))
+            .filter(|s| self.sees(s))
+    }
+
     /// Links `scope` as a default or optional one, as `PUT …/default-client-scopes/{id}` does:
     /// not a scope of another protocol, nor one the client has in either list (a scope that
     /// is optional stays optional; `ClientAdapter.addClientScopes`).

@@ -253,10 +253,7 @@ fn admin(
                 Some(c) => reply(
                     200,
                     Value::Array(
-                        c.default_scopes
-                            .iter()
-                            .filter_map(|sid| r.scopes.iter().find(|s| s.id == *sid))
-                            .filter(|s| c.sees(s))
+                        c.seen(&c.default_scopes, &r.scopes)
                             .map(|s| json!({"id": s.id, "name": s.name}))
                             .collect(),
                     ),
