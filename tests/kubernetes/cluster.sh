@@ -14,6 +14,9 @@
 #                                                chart with Helm, start the operator as the
 #                                                kubelet would start the release's pod, upgrade,
 #                                                uninstall as documented (helm.py); stop all
+#   tests/kubernetes/cluster.sh bench ARGS...    start it, run the benchmark's backlog on it
+#                                                (bench --real-apiserver ARGS: the operator as
+#                                                its ServiceAccount, Keycloak emulated), stop
 #   tests/kubernetes/cluster.sh test VERSION     start it and Keycloak VERSION, install the
 #                                                operator's manifest, run the real-Kubernetes
 #                                                tests, then the operator binary as its
@@ -513,6 +516,14 @@ run_helm() {
 
 keycloak_password() { echo "${OMKC_TEST_KEYCLOAK_PASSWORD:-admin-password-for-tests}"; }
 
+# The benchmark's backlog on this real API server (tools/bench/real/), counted by its audit log.
+run_bench() {
+  start >/dev/null
+  trap stop EXIT
+  (cd "$ROOT" && KUBECONFIG="$RUN/admin.kubeconfig" OMKC_TEST_OPERATOR_KUBECONFIG="$RUN/operator.kubeconfig" \
+    cargo run --locked --example bench -- --real-apiserver "$@")
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -521,6 +532,7 @@ case "$cmd" in
   start) start "${1:-}" ;;
   stop) stop ;;
   test) run_tests "${1:?KEYCLOAK_VERSION}" ;;
+  bench) run_bench "$@" ;;
   helm) run_helm "${1:?KEYCLOAK_VERSION}" ;;
-  *) die "unknown command '$cmd' (releases, build, start, stop, test VERSION, helm VERSION)" ;;
+  *) die "unknown command '$cmd' (releases, build, start, stop, bench ARGS, test VERSION, helm VERSION)" ;;
 esac

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::support::{apiserver::ApiServer, load::Load};
 
 /// The writes of one fresh resource, as (method, path, content type, body).
-fn writes(namespace: &str, name: &str) -> [(reqwest::Method, String, &'static str, Value); 4] {
+pub fn writes(namespace: &str, name: &str) -> [(reqwest::Method, String, &'static str, Value); 4] {
     let cr = format!(
         "/apis/omkc.dev/v1alpha1/namespaces/{namespace}/openmetadatakeycloakclients/{name}"
     );

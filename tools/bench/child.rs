@@ -1,11 +1,12 @@
 //! The operator under test, as a child process: started, seen leading, measured, stopped.
 
 use std::{
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use crate::{Options, metric, support::apiserver::ApiServer};
+use crate::{Options, metric};
 
 /// The address the child really listens on, from its start-up line (it binds port 0 itself,
 /// so no other process can take the port between a pick and a bind). Every line of the child's
@@ -26,13 +27,15 @@ fn listening_address(child: &mut Child) -> String {
         .expect("the operator never said where it listens")
 }
 
-/// The operator, started as a child process against `api`, and the base URL of its HTTP server.
-pub fn operator(o: &Options, api: &ApiServer, dir: &std::path::Path) -> (Child, String) {
+/// The operator, started as a child process against the API server of `kubeconfig` (with `env`
+/// besides), and the base URL of its HTTP server.
+pub fn operator(o: &Options, kubeconfig: &Path, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--operator", "run", "--resync", &o.resync])
         .args(["--concurrency", &o.concurrency.to_string()])
         .args(&o.extra)
-        .env("KUBECONFIG", api.kubeconfig(dir))
+        .env("KUBECONFIG", kubeconfig)
+        .envs(env.iter().copied())
         .env("HTTP_ADDRESS", "127.0.0.1:0")
         // BENCH_LOG_LEVEL: the operator's LOG_LEVEL, e.g. `debug` to see why it reconciles.
         .env(
@@ -80,4 +83,34 @@ pub fn rss_kib(child: &Child, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Waits until the operator at `base` has reconciled `n` resources, then until a second passes
+/// with no reconcile more (another would come from a watch); returns its count of reconciles
+/// and when the `n`th was done, from `since`. `started` bounds the wait (10 minutes).
+pub async fn reconciled_then_quiet(
+    base: &str,
+    n: usize,
+    started: Instant,
+    since: Instant,
+) -> (f64, Duration) {
+    const RECONCILES: &str = "omkc_reconciliations_total";
+    let mut reconciles = metric(base, RECONCILES).await;
+    while reconciles < n as f64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "not every resource reconciled after a restart"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        reconciles = metric(base, RECONCILES).await;
+    }
+    let all_reconciled = since.elapsed();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = metric(base, RECONCILES).await;
+        if now == reconciles {
+            return (reconciles, all_reconciled);
+        }
+        reconciles = now;
+    }
 }

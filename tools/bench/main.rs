@@ -7,6 +7,7 @@
 //! cargo run --release --example bench -- --resources 300 --latency-ms 10 --resync 15s
 //! cargo run --release --example bench -- --instant          # an API server that answers at once
 //! cargo run --release --example bench -- --measure-apiserver  # the model's figures, on the real API server of KUBECONFIG
+//! cargo run --release --example bench -- --real-apiserver     # the backlog itself on that real API server
 //! ```
 //!
 //! The resources are a backlog: all exist before the operator starts. The fake API server costs
@@ -29,6 +30,7 @@ mod child;
 mod claims;
 mod measure;
 mod options;
+mod real;
 mod restart;
 mod resync;
 mod steps;
@@ -73,7 +75,12 @@ fn main() {
         omkc::tls::install_crypto_provider();
         return runtime.block_on(measure::measure());
     }
-    runtime.block_on(bench(options()));
+    let o = options();
+    if o.real {
+        omkc::tls::install_crypto_provider();
+        return runtime.block_on(real::bench(o));
+    }
+    runtime.block_on(bench(o));
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -93,6 +100,31 @@ fn by_method(calls: &[String], n: usize) -> String {
         .map(|(m, c)| format!("{m} {:.2}", *c as f64 / n as f64))
         .collect();
     format!("{total:.2} ({})", parts.join(", "))
+}
+
+/// The first lines of a run's "converging" figures: when all were Ready (`per_resource`
+/// sorted), reconciles and Keycloak requests (`calls`) per resource.
+fn print_converging(
+    all_ready: Duration,
+    per_resource: &[Duration],
+    reconciles: f64,
+    calls: &[String],
+) {
+    let n = per_resource.len();
+    println!("\nconverging");
+    println!(
+        "  all Ready after          {:.2} s from the operator's start",
+        all_ready.as_secs_f64()
+    );
+    println!(
+        "  per resource             first {:.2} s, p50 {:.2} s, p90 {:.2} s, max {:.2} s",
+        per_resource[0].as_secs_f64(),
+        percentile(per_resource, 0.5).as_secs_f64(),
+        percentile(per_resource, 0.9).as_secs_f64(),
+        per_resource.last().unwrap().as_secs_f64()
+    );
+    println!("  reconciles per resource  {:.2}", reconciles / n as f64);
+    println!("  Keycloak requests/res.   {}", by_method(calls, n));
 }
 
 async fn metrics_text(base: &str) -> String {
@@ -175,7 +207,7 @@ async fn bench(o: Options) {
     let dir = std::env::temp_dir().join(format!("omkc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let started = Instant::now();
-    let (child, base) = operator(&o, &api, &dir);
+    let (child, base) = operator(&o, &api.kubeconfig(&dir), &[]);
     let leading_since = leading(&base, started).await;
     println!(
         "{} resources in {} namespaces (a backlog), Keycloak latency {:?} per request, API server {}, concurrency {}, resync {}, operator args {:?}",
@@ -224,21 +256,7 @@ async fn bench(o: Options) {
         |r: &support::apiserver::Request| r.method != "GET" && !r.path.contains("/leases");
     let k8s_writes: usize = api.requests().iter().filter(|r| is_write(r)).count();
     let reconciles = metric(&base, "omkc_reconciliations_total").await;
-    println!("\nconverging");
-    println!(
-        "  all Ready after          {:.2} s from the operator's start",
-        all_ready.as_secs_f64()
-    );
-
-    println!(
-        "  per resource             first {:.2} s, p50 {:.2} s, p90 {:.2} s, max {:.2} s",
-        per_resource[0].as_secs_f64(),
-        percentile(&per_resource, 0.5).as_secs_f64(),
-        percentile(&per_resource, 0.9).as_secs_f64(),
-        per_resource.last().unwrap().as_secs_f64()
-    );
-    println!("  reconciles per resource  {:.2}", reconciles / n as f64);
-    println!("  Keycloak requests/res.   {}", by_method(&converging, n));
+    print_converging(all_ready, &per_resource, reconciles, &converging);
     let mut claims = claims::Claims::default();
     let per = |count: f64| count / n as f64;
     // Converging: one reconcile a resource. (Until the resources waited for the other watches'

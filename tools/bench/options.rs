@@ -6,6 +6,7 @@ pub struct Options {
     pub resources: usize,
     pub concurrency: usize,
     pub instant: bool,
+    pub real: bool,
     pub baseline: bool,
     pub check: bool,
     pub namespaces: usize,
@@ -19,6 +20,7 @@ pub fn options() -> Options {
         resources: 1000,
         concurrency: 16,
         instant: false,
+        real: false,
         baseline: true,
         check: false,
         namespaces: 10,
@@ -41,6 +43,8 @@ pub fn options() -> Options {
             "--concurrency" => o.concurrency = value().parse().expect("a number"),
             // An API server that answers at once: the operator's own cost, for quick runs.
             "--instant" => o.instant = true,
+            // The real API server of KUBECONFIG instead of the fake (`real.rs`).
+            "--real-apiserver" => o.real = true,
             // Skips the plain writers' runs (long at 10,000 resources).
             "--no-baseline" => o.baseline = false,
             // Fails the run when a count differs from the docs' claim (CI runs it small).

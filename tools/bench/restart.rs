@@ -1,13 +1,12 @@
 //! A restart of the operator with every resource converged (an upgrade, a rescheduled pod):
 //! each resource reconciled once, with one Keycloak GET and no write anywhere.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::{
     CRS, Options, by_method,
-    child::{leading, operator, stop},
+    child::{leading, operator, reconciled_then_quiet, stop},
     claims::Claims,
-    metric,
     support::{
         apiserver::{ApiServer, Request},
         emulator::Emulator,
@@ -32,28 +31,10 @@ pub async fn converged(
     emu.clear_log();
     let writes_before = api.requests().iter().filter(|r| is_write(r)).count();
     let started = Instant::now();
-    let (child, base) = operator(o, api, dir);
+    let (child, base) = operator(o, &api.kubeconfig(dir), &[]);
     let leading_since = leading(&base, started).await;
-    const RECONCILES: &str = "omkc_reconciliations_total";
-    let mut reconciles = metric(&base, RECONCILES).await;
-    while reconciles < n as f64 {
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "not every resource reconciled after a restart"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        reconciles = metric(&base, RECONCILES).await;
-    }
-    let all_reconciled = leading_since.elapsed();
-    // Then quiet: a second with no reconcile more (a second one would come from a watch).
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = metric(&base, RECONCILES).await;
-        if now == reconciles {
-            break;
-        }
-        reconciles = now;
-    }
+    let (reconciles, all_reconciled) =
+        reconciled_then_quiet(&base, n, started, leading_since).await;
     let period = omkc::cli::parse_duration(&o.resync).unwrap();
     assert!(
         leading_since.elapsed() < period,

@@ -1,0 +1,163 @@
+//! What a run makes on the real API server and takes away, and the plain writers' writes.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+};
+use omkc::crd::OpenMetadataKeycloakClient;
+use serde_json::json;
+
+use super::SETUP;
+use crate::support::{
+    b64,
+    emulator::{ADMIN_PASSWORD, ADMIN_USER},
+};
+
+/// Namespaces with a credentials Secret each, and a resource per name (created `SETUP` at once).
+pub async fn backlog(client: &Client, names: &[(String, String)], keycloak: &str) {
+    let mut namespaces: Vec<&String> = names.iter().map(|(ns, _)| ns).collect();
+    namespaces.sort();
+    namespaces.dedup();
+    for ns in namespaces {
+        let namespace = json!({"metadata": {"name": ns}});
+        Api::<Namespace>::all(client.clone())
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(namespace).unwrap(),
+            )
+            .await
+            .expect("a namespace of this run");
+        let secret = json!({
+            "metadata": {"name": "keycloak-admin", "labels": {"omkc.dev/keycloak-credentials": "true"}},
+            "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
+        });
+        Api::<Secret>::namespaced(client.clone(), ns)
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(secret).unwrap(),
+            )
+            .await
+            .expect("the credentials Secret");
+    }
+    futures::stream::iter(names.iter().enumerate())
+        .for_each_concurrent(SETUP, |(i, (ns, name))| async move {
+            let spec = json!({
+                "keycloak": {"url": keycloak, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
+                "openmetadata": {"url": format!("https://om-{i}.example.com")},
+                "client": {"clientId": name},
+                "secret": {"name": format!("{name}-oidc")}
+            });
+            let cr = json!({"apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+                            "metadata": {"name": name}, "spec": spec});
+            Api::<OpenMetadataKeycloakClient>::namespaced(client.clone(), ns)
+                .create(&PostParams::default(), &serde_json::from_value(cr).unwrap())
+                .await
+                .expect("a resource of the backlog");
+        })
+        .await;
+}
+/// The writes of a fresh resource by `writers` plain writers (`baseline::writes`), through an
+/// authenticated client: how long they took, and how many.
+pub async fn writes_alone(
+    client: &Client,
+    names: &[(String, String)],
+    writers: usize,
+) -> (Duration, usize) {
+    let started = Instant::now();
+    let made: usize = futures::stream::iter(names)
+        .map(|(ns, name)| async move {
+            for (method, path, content_type, body) in crate::baseline::writes(ns, name) {
+                let request = http::Request::builder()
+                    .method(method.as_str())
+                    .uri(path)
+                    .header("content-type", content_type)
+                    .body(body.to_string().into_bytes())
+                    .unwrap();
+                client.request_text(request).await.expect("a plain write");
+            }
+            4
+        })
+        .buffer_unordered(writers)
+        .collect::<Vec<usize>>()
+        .await
+        .into_iter()
+        .sum();
+    (started.elapsed(), made)
+}
+/// Refuses a cluster that holds resources already: the operator would reconcile them too (and
+/// those of an earlier run name its Keycloak, gone), so every count per resource would be off.
+pub async fn refuse_others(client: &Client) {
+    let others = Api::<OpenMetadataKeycloakClient>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("the resources of the cluster");
+    let mut namespaces: Vec<String> = others
+        .items
+        .into_iter()
+        .filter_map(|cr| cr.metadata.namespace)
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    if !namespaces.is_empty() {
+        eprintln!(
+            "--real-apiserver: the cluster already holds OpenMetadataKeycloakClients (in {}): the operator would reconcile them too; start a fresh cluster (tests/kubernetes/cluster.sh start)",
+            namespaces.join(", ")
+        );
+        std::process::exit(2);
+    }
+}
+
+/// The namespaces whose names start with `prefix`.
+async fn namespaces(client: &Client, prefix: &str) -> Vec<String> {
+    let namespaces = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("the namespaces");
+    namespaces
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Deletes what this run made: finalizers off (the operator is stopped), then the namespaces,
+/// and waits until they are gone, so that a run after this one finds the cluster as this one did.
+pub async fn clean_up(client: &Client, prefix: &str) {
+    let ours = namespaces(client, prefix).await;
+    for ns in &ours {
+        let api = Api::<OpenMetadataKeycloakClient>::namespaced(client.clone(), ns);
+        let crs = api
+            .list(&ListParams::default())
+            .await
+            .expect("the resources");
+        let unfinalize = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+        futures::stream::iter(crs.items.into_iter().filter_map(|cr| cr.metadata.name))
+            .for_each_concurrent(SETUP, |name| {
+                let (api, unfinalize) = (&api, &unfinalize);
+                async move {
+                    let _ = api.patch(&name, &PatchParams::default(), unfinalize).await;
+                }
+            })
+            .await;
+        let _ = Api::<Namespace>::all(client.clone())
+            .delete(ns, &DeleteParams::default())
+            .await;
+    }
+    let started = Instant::now();
+    while !namespaces(client, prefix).await.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "this run's namespaces are not gone after 5 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!(
+        "\nthis run's namespaces deleted in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
