@@ -17,12 +17,13 @@ use crate::support::{
     emulator::{ADMIN_PASSWORD, ADMIN_USER},
 };
 
-/// Namespaces with a credentials Secret each, and a resource per name (created `SETUP` at once).
-pub async fn backlog(client: &Client, names: &[(String, String)], keycloak: &str) {
+/// Namespaces with a credentials Secret each, and a resource per name (created `SETUP` at once);
+/// returns the namespaces, each created here (an existing one fails the run: never taken over).
+pub async fn backlog(client: &Client, names: &[(String, String)], keycloak: &str) -> Vec<String> {
     let mut namespaces: Vec<&String> = names.iter().map(|(ns, _)| ns).collect();
     namespaces.sort();
     namespaces.dedup();
-    for ns in namespaces {
+    for ns in &namespaces {
         let namespace = json!({"metadata": {"name": ns}});
         Api::<Namespace>::all(client.clone())
             .create(
@@ -59,7 +60,9 @@ pub async fn backlog(client: &Client, names: &[(String, String)], keycloak: &str
                 .expect("a resource of the backlog");
         })
         .await;
+    namespaces.into_iter().cloned().collect()
 }
+
 /// The writes of a fresh resource by `writers` plain writers (`baseline::writes`), through an
 /// authenticated client: how long they took, and how many.
 pub async fn writes_alone(
@@ -111,25 +114,11 @@ pub async fn refuse_others(client: &Client) {
     }
 }
 
-/// The namespaces whose names start with `prefix`.
-async fn namespaces(client: &Client, prefix: &str) -> Vec<String> {
-    let namespaces = Api::<Namespace>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .expect("the namespaces");
-    namespaces
-        .items
-        .into_iter()
-        .filter_map(|n| n.metadata.name)
-        .filter(|n| n.starts_with(prefix))
-        .collect()
-}
-
-/// Deletes what this run made: finalizers off (the operator is stopped), then the namespaces,
-/// and waits until they are gone, so that a run after this one finds the cluster as this one did.
-pub async fn clean_up(client: &Client, prefix: &str) {
-    let ours = namespaces(client, prefix).await;
-    for ns in &ours {
+/// Deletes what this run made, the namespaces `backlog` created and nothing else: finalizers off
+/// (the operator is stopped), then the namespaces; and waits until they are gone, so that a run
+/// after this one finds the cluster as this one did.
+pub async fn clean_up(client: &Client, ours: &[String]) {
+    for ns in ours {
         let api = Api::<OpenMetadataKeycloakClient>::namespaced(client.clone(), ns);
         let crs = api
             .list(&ListParams::default())
@@ -149,7 +138,15 @@ pub async fn clean_up(client: &Client, prefix: &str) {
             .await;
     }
     let started = Instant::now();
-    while !namespaces(client, prefix).await.is_empty() {
+    let namespaces = Api::<Namespace>::all(client.clone());
+    while namespaces
+        .list(&ListParams::default())
+        .await
+        .expect("the namespaces")
+        .items
+        .iter()
+        .any(|n| n.metadata.name.as_ref().is_some_and(|n| ours.contains(n)))
+    {
         assert!(
             started.elapsed() < Duration::from_secs(300),
             "this run's namespaces are not gone after 5 minutes"

@@ -131,7 +131,7 @@ pub async fn bench(o: Options) {
         .collect();
     let emu = Emulator::start().await;
     emu.set_latency(o.latency);
-    backlog(&client, &names, &emu.base_url).await;
+    let mut ours = backlog(&client, &names, &emu.base_url).await;
     let started = Arc::new(Mutex::new(None));
     let (follower, ready) = follow(&client, names.iter().cloned().collect(), started.clone()).await;
 
@@ -200,7 +200,7 @@ pub async fn bench(o: Options) {
             .map(|(ns, name)| (format!("{ns}-plain"), name.clone()))
             .collect();
         // Resources of their own, never reconciled: the operator is stopped.
-        backlog(&client, &plain, &emu.base_url).await;
+        ours.extend(backlog(&client, &plain, &emu.base_url).await);
         let (alone, made) = writes_alone(&client, &plain, o.concurrency).await;
         println!("\nthe same writes alone (no watch open)");
         println!(
@@ -213,6 +213,6 @@ pub async fn bench(o: Options) {
             all_ready.as_secs_f64() / alone.as_secs_f64()
         );
     }
-    clean_up(&client, &prefix).await;
+    clean_up(&client, &ours).await;
     claims.finish(o.check);
 }
