@@ -91,6 +91,7 @@ pub async fn writes_alone(
         .sum();
     (started.elapsed(), made)
 }
+
 /// Refuses a cluster that holds resources already: the operator would reconcile them too (and
 /// those of an earlier run name its Keycloak, gone), so every count per resource would be off.
 pub async fn refuse_others(client: &Client) {

@@ -15,9 +15,9 @@
 //! the operator's metrics, Keycloak requests from the emulator, and the Kubernetes writes from
 //! the API server's own audit log (the `audit.log` beside `KUBECONFIG`, which `cluster.sh`
 //! writes), with the operator's request metrics beside them. Then a restart over the converged
-//! backlog, counted the same way. Then the same writes by as many
-//! plain writers, with no watch open, on resources of their own. Everything this run made is
-//! deleted at the end (finalizers taken off first: the operator is stopped by then).
+//! backlog, counted the same way; then the same writes by as many plain writers, with no watch
+//! open, on resources of their own. At the end the namespaces this run created are deleted, and
+//! nothing else (finalizers taken off first: the operator is stopped by then).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -49,8 +49,10 @@ use counts::{kubernetes_writes, restart};
 
 /// The ServiceAccount the manifest gives the operator (the audit log's user).
 pub const OPERATOR: &str = "system:serviceaccount:omkc-system:openmetadata-keycloak-operator";
+
 /// Requests made at once while setting up and tearing down (not measured).
 pub const SETUP: usize = 32;
+
 fn env_path(name: &str) -> PathBuf {
     std::env::var_os(name).map(PathBuf::from).unwrap_or_else(|| {
         eprintln!(
@@ -67,6 +69,7 @@ fn is_ready(cr: &OpenMetadataKeycloakClient) -> bool {
             .any(|c| c.type_ == "Ready" && c.status == "True")
     })
 }
+
 /// When each resource (namespace, name) was first seen Ready, from the operator's start.
 type ReadyAfter = Arc<Mutex<HashMap<(String, String), Duration>>>;
 
@@ -113,6 +116,7 @@ async fn follow(
     listed_rx.await.expect("the follower's first list");
     (task, ready)
 }
+
 pub async fn bench(o: Options) {
     let admin_kubeconfig = env_path("KUBECONFIG");
     let operator_kubeconfig = env_path("OMKC_TEST_OPERATOR_KUBECONFIG");
