@@ -85,6 +85,25 @@ pub fn rss_kib(child: &Child, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Waits until the operator at `base` has reconciled `n` times (a reconcile ends after its
+/// writes and its Event), polled every 20 ms; returns the count. `started` bounds the wait
+/// (10 minutes).
+pub async fn reconciled(base: &str, n: usize, started: Instant) -> f64 {
+    loop {
+        let reconciles = metric(base, RECONCILES).await;
+        if reconciles >= n as f64 {
+            return reconciles;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "{reconciles} reconciles of {n} resources after 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const RECONCILES: &str = "omkc_reconciliations_total";
+
 /// Waits until the operator at `base` has reconciled `n` resources, then until a second passes
 /// with no reconcile more (another would come from a watch); returns its count of reconciles
 /// and when the `n`th was done, from `since`. `started` bounds the wait (10 minutes).
@@ -94,16 +113,7 @@ pub async fn reconciled_then_quiet(
     started: Instant,
     since: Instant,
 ) -> (f64, Duration) {
-    const RECONCILES: &str = "omkc_reconciliations_total";
-    let mut reconciles = metric(base, RECONCILES).await;
-    while reconciles < n as f64 {
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "not every resource reconciled after a restart"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        reconciles = metric(base, RECONCILES).await;
-    }
+    let mut reconciles = reconciled(base, n, started).await;
     let all_reconciled = since.elapsed();
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;

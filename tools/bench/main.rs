@@ -40,7 +40,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use child::{leading, operator, rss_kib, stop};
+use child::{leading, operator, reconciled, rss_kib, stop};
 use options::{Options, options};
 use serde_json::json;
 use support::{
@@ -127,6 +127,33 @@ fn print_converging(
     println!("  Keycloak requests/res.   {}", by_method(calls, n));
 }
 
+/// Resource `i` of a backlog: its own client id, OpenMetadata URL and Secret, on the realm
+/// `data-sec` of the Keycloak at `keycloak` with the namespace's `keycloak-admin` credentials.
+fn resource(i: usize, namespace: &str, name: &str, keycloak: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "keycloak": {"url": keycloak, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
+            "openmetadata": {"url": format!("https://om-{i}.example.com")},
+            "client": {"clientId": name},
+            "secret": {"name": format!("{name}-oidc")}
+        }
+    })
+}
+
+/// A client for the real API server of `KUBECONFIG`, and its version.
+async fn real_apiserver() -> (kube::Client, k8s_openapi::apimachinery::pkg::version::Info) {
+    let client = kube::Client::try_default()
+        .await
+        .expect("a real API server: set KUBECONFIG (tests/kubernetes/cluster.sh start)");
+    let version = client
+        .apiserver_version()
+        .await
+        .expect("the API server's version");
+    (client, version)
+}
+
 async fn metrics_text(base: &str) -> String {
     // One client, its connection kept: a read is then a request, not a handshake too.
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
@@ -171,16 +198,7 @@ async fn bench(o: Options) {
     // A backlog: every resource exists before the operator starts (an upgrade, a restart, a
     // `kubectl apply -f dir/` while it was down), as in issue 20's measurement.
     for (i, (namespace, name)) in names.iter().enumerate() {
-        api.put(json!({
-            "apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "keycloak": {"url": emu.base_url, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
-                "openmetadata": {"url": format!("https://om-{i}.example.com")},
-                "client": {"clientId": name},
-                "secret": {"name": format!("{name}-oidc")}
-            }
-        }));
+        api.put(resource(i, namespace, name, &emu.base_url));
     }
     if let Some(load) = load {
         api.model(load);
@@ -245,9 +263,9 @@ async fn bench(o: Options) {
     let all_ready = started.elapsed();
     let mut per_resource: Vec<Duration> = ready_after.into_iter().flatten().collect();
     per_resource.sort();
-    // Let the last Events and writes land before counting.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Count once every reconcile has ended: its last write and Event are then in.
     let n = o.resources;
+    let reconciles = reconciled(&base, n, started).await;
     let converging = emu.admin_calls();
     let tokens_converging = emu.token_requests();
     // The leader election's Lease writes are counted apart (a few per lease period, not per
@@ -255,7 +273,6 @@ async fn bench(o: Options) {
     let is_write =
         |r: &support::apiserver::Request| r.method != "GET" && !r.path.contains("/leases");
     let k8s_writes: usize = api.requests().iter().filter(|r| is_write(r)).count();
-    let reconciles = metric(&base, "omkc_reconciliations_total").await;
     print_converging(all_ready, &per_resource, reconciles, &converging);
     let mut claims = claims::Claims::default();
     let per = |count: f64| count / n as f64;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::{
-    Api, Client,
+    Api,
     api::{DeleteParams, Patch, PatchParams, PostParams},
 };
 use serde_json::json;
@@ -89,13 +89,7 @@ fn line(what: &str, measured: Cost, modelled: Cost) -> String {
 }
 
 pub async fn measure() {
-    let client = Client::try_default()
-        .await
-        .expect("a real API server: set KUBECONFIG (tests/kubernetes/cluster.sh start)");
-    let version = client
-        .apiserver_version()
-        .await
-        .expect("the API server's version");
+    let (client, version) = crate::real_apiserver().await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let mut times = vec![];
     for at_once in [64, 16] {

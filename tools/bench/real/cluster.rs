@@ -46,14 +46,7 @@ pub async fn backlog(client: &Client, names: &[(String, String)], keycloak: &str
     }
     futures::stream::iter(names.iter().enumerate())
         .for_each_concurrent(SETUP, |(i, (ns, name))| async move {
-            let spec = json!({
-                "keycloak": {"url": keycloak, "realm": "data-sec", "credentialsSecretRef": {"name": "keycloak-admin"}},
-                "openmetadata": {"url": format!("https://om-{i}.example.com")},
-                "client": {"clientId": name},
-                "secret": {"name": format!("{name}-oidc")}
-            });
-            let cr = json!({"apiVersion": "omkc.dev/v1alpha1", "kind": "OpenMetadataKeycloakClient",
-                            "metadata": {"name": name}, "spec": spec});
+            let cr = crate::resource(i, ns, name, keycloak);
             Api::<OpenMetadataKeycloakClient>::namespaced(client.clone(), ns)
                 .create(&PostParams::default(), &serde_json::from_value(cr).unwrap())
                 .await

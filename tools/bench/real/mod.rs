@@ -35,9 +35,9 @@ use omkc::crd::OpenMetadataKeycloakClient;
 
 use crate::{
     Options,
-    child::{leading, operator, rss_kib, stop},
+    child::{leading, operator, reconciled, rss_kib, stop},
     claims::Claims,
-    metric, metrics_text, print_converging,
+    metrics_text, print_converging,
     support::emulator::Emulator,
 };
 
@@ -121,13 +121,7 @@ pub async fn bench(o: Options) {
     let admin_kubeconfig = env_path("KUBECONFIG");
     let operator_kubeconfig = env_path("OMKC_TEST_OPERATOR_KUBECONFIG");
     let audit_log = admin_kubeconfig.with_file_name("audit.log");
-    let client = Client::try_default()
-        .await
-        .expect("a client for KUBECONFIG");
-    let version = client
-        .apiserver_version()
-        .await
-        .expect("the API server's version");
+    let (client, version) = crate::real_apiserver().await;
     refuse_others(&client).await;
     let prefix = format!("bench-{}-", std::process::id());
     let names: Vec<(String, String)> = (0..o.resources)
@@ -162,11 +156,12 @@ pub async fn bench(o: Options) {
     let all_ready = clock.elapsed();
     let mut per_resource: Vec<Duration> = ready.lock().unwrap().values().copied().collect();
     per_resource.sort();
-    // Let the last Events land, and the audit log be written, before counting.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    follower.abort();
+    // Count once every reconcile has ended: its last write and Event are then in the audit
+    // log (the audit filter writes a request's line as the handler chain returns, before the
+    // server ends the response; the log backend's default mode blocks until it is written).
     let n = o.resources;
-    let reconciles = metric(&base, "omkc_reconciliations_total").await;
+    let reconciles = reconciled(&base, n, clock).await;
+    follower.abort();
     let keycloak = emu.admin_calls();
     let metrics = metrics_text(&base).await;
     let (k8s_writes, said) = kubernetes_writes(&audit_log, audit_from, &metrics, o.resources);
