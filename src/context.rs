@@ -161,6 +161,13 @@ impl Context {
             .map(|since| since.elapsed())
     }
 
+    /// Whether the namespace watch shows `namespace` being deleted.
+    pub fn namespace_deleting(&self, namespace: &str) -> bool {
+        self.namespaces
+            .get("", namespace)
+            .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
+    }
+
     /// Adds a watched scope's resource cache.
     pub fn add_resources(&self, store: Store<DeserializeGuard<OpenMetadataKeycloakClient>>) {
         self.resources.locked().push(store);

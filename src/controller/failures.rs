@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::{Api, core::PartialObjectMeta, runtime::controller::Action};
+use kube::{Api, runtime::controller::Action};
 use tracing::{debug, info, warn};
 
 use super::Guarded;
@@ -17,12 +17,7 @@ use crate::{context::Context, crd::object_key, reason::Reason, reconcile::Error}
 /// keeps the choice between news and a warning from depending on that order. Failures in
 /// Keycloak are not read for: an outage fails every resource, and no deletion causes one.
 pub(super) async fn namespace_deleted(ctx: &Context, namespace: &str, reason: Reason) -> bool {
-    let deleting = |n: &PartialObjectMeta<Namespace>| n.metadata.deletion_timestamp.is_some();
-    if ctx
-        .namespaces
-        .get("", namespace)
-        .is_some_and(|n| deleting(&n))
-    {
+    if ctx.namespace_deleting(namespace) {
         return true;
     }
     use Reason::*;
@@ -36,7 +31,7 @@ pub(super) async fn namespace_deleted(ctx: &Context, namespace: &str, reason: Re
         .get_metadata_opt(namespace)
         .await
     {
-        Ok(found) => found.is_some_and(|n| deleting(&n)),
+        Ok(found) => found.is_some_and(|n| n.metadata.deletion_timestamp.is_some()),
         Err(e) => {
             debug!(%namespace, "namespace not read after a failure: {e}");
             false

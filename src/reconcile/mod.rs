@@ -83,6 +83,13 @@ pub async fn reconcile(
         }
     };
     let deleting = obj.metadata.deletion_timestamp.is_some();
+    let namespace = obj.metadata.namespace.as_deref().unwrap_or_default();
+    if !deleting && ctx.namespace_deleting(namespace) {
+        // Its deletion comes next: nothing is made for it before (no finalizer, no client that
+        // would have to be deleted again, no Secret the namespace would refuse).
+        info!(resource = %object_key(obj), "the namespace is being deleted: waiting for the resource's deletion");
+        return Ok(Action::await_change());
+    }
     match (deleting, finalizer::has(&obj.metadata)) {
         (true, false) => return Ok(Action::await_change()),
         (false, false) => finalizer::add(obj, &ctx).await?,

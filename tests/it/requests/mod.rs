@@ -340,6 +340,8 @@ mod events;
 
 mod metrics;
 
+mod namespace_deletion;
+
 mod previous;
 
 mod refusals;

@@ -1,10 +1,7 @@
 //! What one reconcile refuses, and how it says so.
 
 use super::*;
-use crate::both_apiservers;
-use crate::support::{has, lacks};
-use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
+use crate::support::has;
 
 #[tokio::test]
 async fn credentials_the_watch_does_not_show_are_looked_up_by_metadata_and_refused_unlabelled() {
@@ -111,117 +108,6 @@ async fn a_missing_credentials_secret_is_reported_without_calling_keycloak() {
     has(&note, "keycloak-admin");
     assert!(emu.log().is_empty());
 }
-
-/// A real namespace deletion removes the credentials Secret before the resource: the failed
-/// reconcile in between is said at INFO, not warned about (the e2e suite checks that the
-/// operator warns about nothing while it deletes a whole namespace). Whether the watch has
-/// shown the deletion yet does not matter: a failure on the Kubernetes side reads the
-/// namespace; a failure in Keycloak does not.
-#[tokio::test]
-async fn a_failure_while_the_namespace_is_deleted_is_not_a_warning() {
-    let emu = Emulator::start().await;
-    let obj = resource(&emu.base_url, finalized);
-    let namespace = |deleting: bool| {
-        let mut namespace =
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}});
-        if deleting {
-            namespace["metadata"]["deletionTimestamp"] = json!("2026-12-04T00:00:00Z");
-        }
-        namespace
-    };
-    // (what the watch shows, what the API server holds, whether Keycloak is down, INFO)
-    for (cached, stored, keycloak_down, said) in [
-        (false, false, false, false),
-        (true, false, false, true),
-        (false, true, false, true),
-        (false, true, true, false),
-    ] {
-        let (ctx, api) = setup(&obj, keycloak_down).await;
-        if keycloak_down {
-            emu.stop(); // the last case
-        }
-        api.put(namespace(stored));
-        ctx.namespaces
-            .insert(serde_json::from_value(namespace(cached)).unwrap());
-        let (logs, _captured) = crate::support::Logs::capture();
-        let err = measured_reconcile(guard(&obj), ctx.clone())
-            .await
-            .unwrap_err();
-        error_policy(guard(&obj), &err, ctx.clone());
-        let text = logs.text();
-        let case = format!("cached {cached}, stored {stored}, Keycloak down {keycloak_down}");
-        let expected = if keycloak_down {
-            "KeycloakUnavailable"
-        } else {
-            "CredentialsNotFound"
-        };
-        assert!(text.contains(expected), "{case}: {text}");
-        assert_eq!(text.contains(" WARN "), !said, "{case}: {text}");
-        assert_eq!(
-            text.contains("the namespace is being deleted"),
-            said,
-            "{case}: {text}"
-        );
-        let read = calls(&api, 0).contains(&format!("GET /api/v1/namespaces/{NS}"));
-        assert_eq!(read, !cached && !keycloak_down, "{case}: namespace read");
-    }
-}
-
-both_apiservers!(
-    /// A namespace being deleted takes no new object (the NamespaceLifecycle admission), and a
-    /// reconcile that fails in it (its credentials Secret gone first) is news, not a warning,
-    /// although the operator's caches have not seen the deletion: it reads the namespace, and
-    /// its Event is refused quietly.
-    a_reconcile_in_a_namespace_being_deleted_is_not_a_warning,
-    |cluster| {
-        let ns = cluster.namespace();
-        let emu = Emulator::start().await;
-        let obj = resource(&emu.base_url, |o| {
-            finalized(o);
-            o.metadata.namespace = Some(ns.to_string());
-        });
-        // Its finalizer keeps the namespace terminating: no operator runs to release it.
-        cluster.create(serde_json::to_value(&obj).unwrap()).await;
-        cluster.delete_namespace().await;
-        let late = serde_json::from_value(json!({"metadata": {"name": "late"}})).unwrap();
-        let refused = Api::<Secret>::namespaced(cluster.admin(), ns)
-            .create(&Default::default(), &late)
-            .await;
-        let Err(kube::Error::Api(status)) = refused else {
-            panic!("created in a namespace being deleted: {refused:?}")
-        };
-        assert_eq!(status.code, 403, "{status:?}");
-        assert!(
-            status.message.ends_with(&format!(
-                "unable to create new content in namespace {ns} because it is being terminated"
-            )),
-            "{status:?}"
-        );
-        let causes = status.details.map(|d| d.causes).unwrap_or_default();
-        assert_eq!(causes[0].reason, "NamespaceTerminating", "{causes:?}");
-
-        let ctx = Context::new(
-            cluster.operator(),
-            Settings {
-                installation: INSTALLATION.into(),
-                ..Settings::default()
-            },
-        );
-        let ctx = Arc::new(ctx);
-        let (logs, _captured) = crate::support::Logs::capture();
-        let err = measured_reconcile(guard(&obj), ctx.clone())
-            .await
-            .unwrap_err();
-        error_policy(guard(&obj), &err, ctx);
-        assert_eq!(err.reason(), Reason::CredentialsNotFound);
-        assert!(err.during_namespace_deletion());
-        let text = logs.text();
-        lacks(&text, " WARN ");
-        has(&text, "the namespace is being deleted");
-        assert_eq!(cluster.events().await, Vec::<Value>::new(), "no Event taken");
-        assert!(emu.log().is_empty(), "nothing reached Keycloak");
-    }
-);
 
 #[tokio::test]
 async fn an_invalid_spec_gets_a_condition_and_an_event() {
