@@ -16,6 +16,37 @@ use crate::{
     },
 };
 
+/// Sleeps until 200 ms before the next round of resyncs that starts 300 ms from now or later: a
+/// round starts every `period` from the moment the operator leads (`src/controller/resync.rs`).
+pub async fn before_next_round(period: Duration, leading_since: Instant) {
+    let mut round = leading_since + period;
+    while round < Instant::now() + Duration::from_millis(300) {
+        round += period;
+    }
+    tokio::time::sleep_until((round - Duration::from_millis(200)).into()).await;
+}
+
+/// The start of a round's window: half a `gap` between resyncs before its first resync, the
+/// instant the emulator answered the round's first Keycloak request less its `latency`.
+pub async fn window_start(emu: &Emulator, latency: Duration, gap: Duration) -> Instant {
+    loop {
+        if let Some(first) = emu.log().iter().find(|e| e.path.starts_with("/admin/")) {
+            return first.at - latency - gap / 2;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The Admin API requests of `log` whose resync started before `end`.
+pub fn in_round(
+    log: &[support::emulator::Exchange],
+    end: Instant,
+    latency: Duration,
+) -> impl Iterator<Item = &support::emulator::Exchange> {
+    log.iter()
+        .filter(move |e| e.path.starts_with("/admin/") && e.at - latency < end)
+}
+
 /// Waits for the first round of resyncs after convergence, measures it, and prints the counts.
 pub async fn one_period(
     o: &Options,
@@ -39,11 +70,7 @@ pub async fn one_period(
     // got round to reading a count (a read of the operator's metrics takes milliseconds).
     let period = omkc::cli::parse_duration(&o.resync).unwrap();
     let gap = period / n as u32;
-    let mut round = leading_since + period;
-    while round < Instant::now() + Duration::from_millis(300) {
-        round += period;
-    }
-    tokio::time::sleep_until((round - Duration::from_millis(200)).into()).await;
+    before_next_round(period, leading_since).await;
     emu.clear_log();
     let writes_before = api.requests().iter().filter(|r| is_write(r)).count();
     let lease_writes_before = api
@@ -56,13 +83,7 @@ pub async fn one_period(
     const STARTED: &str = "omkc_reconcile_queue_wait_seconds_count";
     let reconciles_before = metric(base, STARTED).await;
     let metrics_before = metrics_text(base).await;
-    // The round's first resync: its request to Keycloak.
-    let window = loop {
-        if let Some(first) = emu.log().iter().find(|e| e.path.starts_with("/admin/")) {
-            break first.at - o.latency - gap / 2;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let window = window_start(emu, o.latency, gap).await;
     // Half-way, a new resource arrives: it must not wait behind the resyncs.
     let newcomer = Instant::now();
     api.put(json!({
@@ -98,9 +119,7 @@ pub async fn one_period(
     tokio::time::sleep(o.latency + gap).await;
     // The newcomer's own requests are not the resync's.
     let log = emu.log();
-    let exchanges: Vec<_> = log
-        .iter()
-        .filter(|e| e.path.starts_with("/admin/") && e.at - o.latency < window + period)
+    let exchanges: Vec<_> = in_round(&log, window + period, o.latency)
         .filter(|e| {
             !e.query.contains("clientId=newcomer")
                 && !e.path.contains(&newcomer_uuid)

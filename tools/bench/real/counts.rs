@@ -56,7 +56,7 @@ fn per_kind(writes: &[String], n: usize) -> String {
 }
 
 /// The operator's own count of its Kubernetes writes, from its request metrics (Leases aside).
-fn metered_writes(metrics: &str) -> f64 {
+pub fn metered_writes(metrics: &str) -> f64 {
     metrics
         .lines()
         .filter(|l| l.starts_with("omkc_kubernetes_request_duration_seconds_count{"))
@@ -88,7 +88,8 @@ pub async fn restart(
     let leading_since = leading(&base, clock).await;
     let (reconciles, all_reconciled) = reconciled_then_quiet(&base, n, clock, leading_since).await;
     let calls = emu.admin_calls();
-    let (writes, said) = kubernetes_writes(audit_log, audit_from, &metrics_text(&base).await, n);
+    let metered = metered_writes(&metrics_text(&base).await);
+    let (writes, said) = kubernetes_writes(audit_log, audit_from, metered, n);
     println!("\na restart, every resource converged");
     println!(
         "  all reconciled after     {:.2} s from leading",
@@ -115,9 +116,8 @@ pub async fn restart(
 
 /// The operator's Kubernetes writes since byte `from` of the audit log, and how they were
 /// counted (per resource, by kind): from the API server's audit log when there is one, else
-/// from the operator's own request metrics (`metrics`, of one process).
-pub fn kubernetes_writes(audit_log: &Path, from: u64, metrics: &str, n: usize) -> (f64, String) {
-    let metered = metered_writes(metrics);
+/// the operator's own count of the same span (`metered`, from [`metered_writes`]).
+pub fn kubernetes_writes(audit_log: &Path, from: u64, metered: f64, n: usize) -> (f64, String) {
     if !audit_log.exists() {
         let said = format!(
             "{:.2} (the operator's metrics: no audit.log beside KUBECONFIG)",
@@ -136,7 +136,7 @@ pub fn kubernetes_writes(audit_log: &Path, from: u64, metrics: &str, n: usize) -
 
 #[cfg(test)]
 mod tests {
-    use super::{OPERATOR, audited_writes, kubernetes_writes, per_kind};
+    use super::{OPERATOR, audited_writes, kubernetes_writes, metered_writes, per_kind};
 
     #[test]
     fn the_audit_log_counts_the_operators_writes_from_an_offset_leases_aside() {
@@ -192,16 +192,17 @@ mod tests {
             r#"omkc_kubernetes_request_duration_seconds_count{verb="create",resource="events"} 1"#,
         ]
         .join("\n");
-        let (count, said) = kubernetes_writes(&path, before.len() as u64 + 1, &metrics, 2);
+        let metered = metered_writes(&metrics);
+        let (count, said) = kubernetes_writes(&path, before.len() as u64 + 1, metered, 2);
         assert_eq!(count, 3.0, "the audit log's 3, not the metrics' 5: {said}");
         assert!(said.ends_with("the operator's metrics say 2.50)"), "{said}");
         assert_eq!(per_kind(&[], 2), "0.00");
         assert_eq!(
-            kubernetes_writes(&path, 1 << 20, "", 2).1,
+            kubernetes_writes(&path, 1 << 20, metered_writes(""), 2).1,
             "0.00 (the API server's audit log; the operator's metrics say 0.00)"
         );
         std::fs::remove_file(&path).unwrap();
-        let (count, said) = kubernetes_writes(&path, 0, &metrics, 2);
+        let (count, said) = kubernetes_writes(&path, 0, metered, 2);
         assert_eq!(
             count, 5.0,
             "no log: the metrics' writes, Leases and reads aside"

@@ -14,9 +14,9 @@
 //! the operator starts; readiness is followed with one watch. Reconciles and the steps come from
 //! the operator's metrics, Keycloak requests from the emulator, and the Kubernetes writes from
 //! the API server's own audit log (the `audit.log` beside `KUBECONFIG`, which `cluster.sh`
-//! writes), with the operator's request metrics beside them. Then a restart over the converged
-//! backlog, counted the same way; then the same writes by as many plain writers, with no watch
-//! open, on resources of their own. At the end the namespaces this run created are deleted, and
+//! writes), with the operator's request metrics beside them. Then one converged resync period
+//! and a restart over the converged backlog, counted the same way; then the same writes by as
+//! many plain writers, with no watch open, on resources of their own. At the end the namespaces this run created are deleted, and
 //! nothing else (finalizers taken off first: the operator is stopped by then).
 
 use std::{
@@ -43,9 +43,10 @@ use crate::{
 
 mod cluster;
 mod counts;
+mod resync;
 
 use cluster::{backlog, clean_up, refuse_others, writes_alone};
-use counts::{kubernetes_writes, restart};
+use counts::{kubernetes_writes, metered_writes, restart};
 
 /// The ServiceAccount the manifest gives the operator (the audit log's user).
 pub const OPERATOR: &str = "system:serviceaccount:omkc-system:openmetadata-keycloak-operator";
@@ -141,7 +142,7 @@ pub async fn bench(o: Options) {
         &operator_kubeconfig,
         &[("OPERATOR_NAMESPACE", "omkc-system")],
     );
-    leading(&base, clock).await;
+    let leading_since = leading(&base, clock).await;
     println!(
         "{} resources in {} namespaces (a backlog), Keycloak latency {:?} per request, API server: a real kube-apiserver {} (KUBECONFIG), concurrency {}, operator args {:?}",
         o.resources, o.namespaces, o.latency, version.git_version, o.concurrency, o.extra
@@ -164,7 +165,8 @@ pub async fn bench(o: Options) {
     follower.abort();
     let keycloak = emu.admin_calls();
     let metrics = metrics_text(&base).await;
-    let (k8s_writes, said) = kubernetes_writes(&audit_log, audit_from, &metrics, o.resources);
+    let metered = metered_writes(&metrics);
+    let (k8s_writes, said) = kubernetes_writes(&audit_log, audit_from, metered, o.resources);
     print_converging(all_ready, &per_resource, reconciles, &keycloak);
     println!("  Kubernetes writes/res.   {said}");
     println!("  token requests           {}", emu.token_requests());
@@ -190,6 +192,7 @@ pub async fn bench(o: Options) {
         k8s_writes / n as f64,
         4.0,
     );
+    resync::one_period(&o, &emu, &base, leading_since, &audit_log, &mut claims).await;
     stop(child);
     restart(&o, &operator_kubeconfig, &emu, &audit_log, &mut claims).await;
 
