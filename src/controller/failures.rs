@@ -11,21 +11,22 @@ use super::Guarded;
 use crate::{context::Context, crd::object_key, reason::Reason, reconcile::Error};
 
 /// Whether the failure with `reason` of a resource in `namespace` is what the namespace's
-/// deletion does: the namespace cache shows the deletion or, for a failure on the Kubernetes
-/// side, a quorum read does. The namespace controller deletes the credentials Secret before
-/// the resource, and that can come before the watch shows the namespace deleting; the read
-/// keeps the choice between news and a warning from depending on that order. Failures in
-/// Keycloak are not read for: an outage fails every resource, and no deletion causes one.
+/// deletion does: a failure on the Kubernetes side while the namespace cache shows the deletion
+/// or, when it does not yet, a quorum read does. The namespace controller deletes the
+/// credentials Secret before the resource, and that can come before the watch shows the
+/// namespace deleting; the read keeps the choice between news and a warning from depending on
+/// that order. A failure in Keycloak is never news: an outage fails every resource, no deletion
+/// causes one, and a deleted resource's finalizer then holds its namespace until Keycloak is back.
 pub(super) async fn namespace_deleted(ctx: &Context, namespace: &str, reason: Reason) -> bool {
-    if ctx.namespace_deleting(namespace) {
-        return true;
-    }
     use Reason::*;
     if !matches!(
         reason,
         CredentialsNotFound | SecretSourceNotFound | KubernetesRejected | KubernetesError
     ) {
         return false;
+    }
+    if ctx.namespace_deleting(namespace) {
+        return true;
     }
     match Api::<Namespace>::all(ctx.client.clone())
         .get_metadata_opt(namespace)

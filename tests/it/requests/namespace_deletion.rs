@@ -19,22 +19,74 @@ fn namespace(deleting: bool) -> Value {
 /// reconcile in between is said at INFO, not warned about (the e2e suite checks that the
 /// operator warns about nothing while it deletes a whole namespace). Whether the watch has
 /// shown the deletion yet does not matter: a failure on the Kubernetes side reads the
-/// namespace; a failure in Keycloak does not.
+/// namespace. A failure in Keycloak is a warning all the same: a deleted resource's finalizer
+/// holds the namespace until Keycloak is back.
 #[tokio::test]
 async fn a_failure_while_the_namespace_is_deleted_is_not_a_warning() {
     let emu = Emulator::start().await;
-    // (what the watch shows, what the API server holds, whether Keycloak is down, INFO); a
-    // namespace the watch shows deleting is met by a deleted resource only (see below).
-    for (cached, stored, keycloak_down, said) in [
-        (false, false, false, false),
-        (false, true, false, true),
-        (true, false, true, true),
-        (false, true, true, false),
-    ] {
-        let obj = resource(&emu.base_url, if cached { deleting } else { finalized });
+    let retained = |o: &mut OpenMetadataKeycloakClient| {
+        deleting(o);
+        o.spec.deletion_policy = Some(DeletionPolicy::Retain);
+    };
+    type Edit = fn(&mut OpenMetadataKeycloakClient);
+    // (the resource, what the watch shows, what the API server holds, whether Keycloak is
+    // down, the failure, INFO rather than WARN, the namespace read)
+    let cases: [(Edit, bool, bool, bool, &str, bool, bool); 5] = [
+        (
+            finalized,
+            false,
+            false,
+            false,
+            "CredentialsNotFound",
+            false,
+            true,
+        ),
+        (
+            finalized,
+            false,
+            true,
+            false,
+            "CredentialsNotFound",
+            true,
+            true,
+        ),
+        // Released without asking Keycloak; the finalizer's removal is refused (below).
+        (
+            retained,
+            true,
+            true,
+            false,
+            "KubernetesRejected",
+            true,
+            false,
+        ),
+        (
+            deleting,
+            true,
+            true,
+            true,
+            "KeycloakUnavailable",
+            false,
+            false,
+        ),
+        (
+            finalized,
+            false,
+            true,
+            true,
+            "KeycloakUnavailable",
+            false,
+            false,
+        ),
+    ];
+    for (edit, cached, stored, keycloak_down, expected, said, read) in cases {
+        let obj = resource(&emu.base_url, edit);
         let (ctx, api) = setup(&obj, keycloak_down).await;
         if keycloak_down {
             emu.stop(); // the last cases
+        }
+        if obj.spec.deletion_policy.is_some() {
+            api.forbid(&format!("PATCH {CRS}"));
         }
         api.put(namespace(stored));
         ctx.namespaces
@@ -45,21 +97,16 @@ async fn a_failure_while_the_namespace_is_deleted_is_not_a_warning() {
             .unwrap_err();
         error_policy(guard(&obj), &err, ctx.clone());
         let text = logs.text();
-        let case = format!("cached {cached}, stored {stored}, Keycloak down {keycloak_down}");
-        let expected = if keycloak_down {
-            "KeycloakUnavailable"
-        } else {
-            "CredentialsNotFound"
-        };
-        assert!(text.contains(expected), "{case}: {text}");
+        let case = format!("{expected}, cached {cached}, stored {stored}");
+        assert_eq!(err.reason().to_string(), expected, "{case}: {err}");
         assert_eq!(text.contains(" WARN "), !said, "{case}: {text}");
         assert_eq!(
             text.contains("the namespace is being deleted"),
             said,
             "{case}: {text}"
         );
-        let read = calls(&api, 0).contains(&format!("GET /api/v1/namespaces/{NS}"));
-        assert_eq!(read, !cached && !keycloak_down, "{case}: namespace read");
+        let reads = calls(&api, 0).contains(&format!("GET /api/v1/namespaces/{NS}"));
+        assert_eq!(reads, read, "{case}: namespace read");
     }
 }
 
