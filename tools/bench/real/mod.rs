@@ -8,15 +8,15 @@
 //! ```
 //!
 //! The operator runs as `cluster.sh` and the chart run it: as its own ServiceAccount
-//! (`OMKC_TEST_OPERATOR_KUBECONFIG`, the manifest's RBAC), leader election on, in
-//! `omkc-system`. Keycloak is the emulator at `--latency-ms`, as in the modelled run. The
-//! resources (a backlog in namespaces of this run's own) are created by the administrator before
-//! the operator starts; readiness is followed with one watch. Reconciles and the steps come from
-//! the operator's metrics, Keycloak requests from the emulator, and the Kubernetes writes from
-//! the API server's own audit log (the `audit.log` beside `KUBECONFIG`, which `cluster.sh`
-//! writes), with the operator's request metrics beside them. Then one converged resync period
-//! and a restart over the converged backlog, counted the same way; then the same writes by as
-//! many plain writers, with no watch open, on resources of their own. At the end the namespaces this run created are deleted, and
+//! (`OMKC_TEST_OPERATOR_KUBECONFIG`, the manifest's RBAC), leader election on, in `omkc-system`.
+//! Keycloak is the emulator at `--latency-ms`, as in the modelled run. The resources (a backlog in
+//! namespaces of this run's own) are created by the administrator before the operator starts;
+//! readiness is followed with one watch. Reconciles and the steps come from the operator's metrics,
+//! Keycloak requests from the emulator, and the Kubernetes writes from the API server's own audit
+//! log (the `audit.log` beside `KUBECONFIG`, which `cluster.sh` writes), with the operator's
+//! request metrics beside them. Then one converged resync period and a restart over the converged
+//! backlog, counted the same way; then the same writes by as many plain writers, with no watch
+//! open, on resources of their own. At the end the namespaces this run created are deleted, and
 //! nothing else (finalizers taken off first: the operator is stopped by then).
 
 use std::{
