@@ -127,6 +127,17 @@ fn print_converging(
     println!("  Keycloak requests/res.   {}", by_method(calls, n));
 }
 
+/// The Keycloak admin credentials of a backlog's namespace (the emulator's fixed test account),
+/// labelled for the operator to read.
+fn credentials(namespace: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "keycloak-admin", "namespace": namespace,
+                     "labels": {"omkc.dev/keycloak-credentials": "true"}},
+        "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
+    })
+}
+
 /// Resource `i` of a backlog: its own client id, OpenMetadata URL and Secret, on the realm
 /// `data-sec` of the Keycloak at `keycloak` with the namespace's `keycloak-admin` credentials.
 fn resource(i: usize, namespace: &str, name: &str, keycloak: &str) -> serde_json::Value {
@@ -188,12 +199,7 @@ async fn bench(o: Options) {
     let emu = Emulator::start().await;
     emu.set_latency(o.latency);
     for n in 0..o.namespaces {
-        api.put(json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "keycloak-admin", "namespace": namespace(n),
-                         "labels": {"omkc.dev/keycloak-credentials": "true"}},
-            "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
-        }));
+        api.put(credentials(&namespace(n)));
     }
     // A backlog: every resource exists before the operator starts (an upgrade, a restart, a
     // `kubectl apply -f dir/` while it was down), as in issue 20's measurement.

@@ -12,10 +12,6 @@ use omkc::crd::OpenMetadataKeycloakClient;
 use serde_json::json;
 
 use super::SETUP;
-use crate::support::{
-    b64,
-    emulator::{ADMIN_PASSWORD, ADMIN_USER},
-};
 
 /// Namespaces with a credentials Secret each, and a resource per name (created `SETUP` at once);
 /// returns the namespaces, each created here (an existing one fails the run: never taken over).
@@ -32,14 +28,10 @@ pub async fn backlog(client: &Client, names: &[(String, String)], keycloak: &str
             )
             .await
             .expect("a namespace of this run");
-        let secret = json!({
-            "metadata": {"name": "keycloak-admin", "labels": {"omkc.dev/keycloak-credentials": "true"}},
-            "data": {"username": b64(ADMIN_USER), "password": b64(ADMIN_PASSWORD)}
-        });
         Api::<Secret>::namespaced(client.clone(), ns)
             .create(
                 &PostParams::default(),
-                &serde_json::from_value(secret).unwrap(),
+                &serde_json::from_value(crate::credentials(ns)).unwrap(),
             )
             .await
             .expect("the credentials Secret");
@@ -66,7 +58,9 @@ pub async fn writes_alone(
     let started = Instant::now();
     let made: usize = futures::stream::iter(names)
         .map(|(ns, name)| async move {
-            for (method, path, content_type, body) in crate::baseline::writes(ns, name) {
+            let writes = crate::baseline::writes(ns, name);
+            let made = writes.len();
+            for (method, path, content_type, body) in writes {
                 let request = http::Request::builder()
                     .method(method.as_str())
                     .uri(path)
@@ -75,7 +69,7 @@ pub async fn writes_alone(
                     .unwrap();
                 client.request_text(request).await.expect("a plain write");
             }
-            4
+            made
         })
         .buffer_unordered(writers)
         .collect::<Vec<usize>>()
