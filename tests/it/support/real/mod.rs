@@ -63,6 +63,8 @@ pub struct Admin {
     user: String,
     password: String,
     http: reqwest::Client,
+    /// The token in use, shared by clones; renewed when Keycloak answers 401.
+    token: Arc<Mutex<Option<String>>>,
 }
 
 impl Admin {
@@ -78,28 +80,51 @@ impl Admin {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("HTTP client"),
+            token: Arc::default(),
         }
     }
 
-    /// A fresh admin token (tests may shorten token lifetimes or end every session).
-    async fn token(&self) -> String {
-        let answer = super::password_grant(&self.http, &self.url, &self.user, &self.password).await;
-        answer["access_token"]
+    /// `request` with the admin's token. A password grant costs Keycloak a password hash (about
+    /// 60 ms on 26.x, most of what an arranging call costs), so the token is kept until Keycloak
+    /// refuses it (401: a test shortened token lifetimes or ended every session), then renewed
+    /// once, as the operator renews its own.
+    async fn send(&self, request: impl Fn() -> reqwest::RequestBuilder) -> reqwest::Response {
+        let kept = self.token.lock().unwrap().clone();
+        if let Some(token) = kept {
+            let answer = request()
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("admin call");
+            if answer.status() != StatusCode::UNAUTHORIZED {
+                return answer;
+            }
+        }
+        let grant = super::password_grant(&self.http, &self.url, &self.user, &self.password).await;
+        let token = grant["access_token"]
             .as_str()
-            .unwrap_or_else(|| panic!("the bootstrap admin may sign in: {answer}"))
-            .to_string()
+            .unwrap_or_else(|| panic!("the bootstrap admin may sign in: {grant}"))
+            .to_string();
+        *self.token.lock().unwrap() = Some(token.clone());
+        request()
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("admin call")
     }
 
     /// One Admin API call (`path` under `/admin/realms`); status and JSON body (`Null` if none).
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}/admin/realms{path}", self.url))
-            .bearer_auth(self.token().await);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer = request.send().await.expect("admin call");
+        let url = format!("{}/admin/realms{path}", self.url);
+        let answer = self
+            .send(|| {
+                let request = self.http.request(method.clone(), &url);
+                match &body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
+            .await;
         let status = answer.status().as_u16();
         let location = answer
             .headers()
@@ -117,11 +142,8 @@ impl Admin {
     /// Whether the server has its feature `name` (e.g. `AUTHORIZATION`) enabled, as its
     /// `serverinfo` lists them.
     pub async fn feature_enabled(&self, name: &str) -> bool {
-        let info: Value = (self.http.get(format!("{}/admin/serverinfo", self.url)))
-            .bearer_auth(self.token().await)
-            .send()
-            .await
-            .expect("serverinfo")
+        let url = format!("{}/admin/serverinfo", self.url);
+        let info: Value = (self.send(|| self.http.get(&url)).await)
             .json()
             .await
             .expect("serverinfo is JSON");
