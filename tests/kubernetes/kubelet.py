@@ -4,17 +4,17 @@ as a process (projected volume, security context) and rotate its token."""
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 from pathlib import Path
 
-from support import BINARY, KUBECTL, NS, RELEASE, RUN, WATCHED, kubectl, say, until
+from support import BINARY, KUBECTL, NS, RELEASE, RUN, SERVICE_ACCOUNT, WATCHED, kubectl, say, until
 
 
 def scratch(prefix: str) -> Path:
@@ -33,18 +33,38 @@ def bound_token(seconds: int, holder: str) -> str:
                    "--bound-object-kind=Secret", f"--bound-object-name={holder}").stdout.strip()
 
 
+def credential_id(token: str) -> str:
+    """The credential id the API server's audit log gives a request made with a ServiceAccount
+    `token`: its JWT id (ServiceAccountTokenJTI, on by default from 1.30)."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return f"JTI={claims['jti']}"
+
+
+def made_a_request_with(token: str) -> bool:
+    """Whether the audit log has a request the release's ServiceAccount made with `token`."""
+    wanted = [credential_id(token)]
+    with open(RUN / "audit.log") as log:
+        return any(
+            (user := json.loads(line)["user"]).get("username") == SERVICE_ACCOUNT
+            and user.get("extra", {}).get("authentication.kubernetes.io/credential-id") == wanted
+            for line in log
+        )
+
+
 def rotate_token(files: Path, old: str) -> str:
     """The kubelet's rotation of the projected token (at 80% of its lifetime), then the old
     token revoked: the operator goes on with the new one. kube-client re-reads the token file
     once its copy is 50 s old (its `TokenFile`: 60 s, refreshed 10 s early), so the old token
-    is revoked only after 60 s; then a deleted output Secret is written again, which takes
-    requests to the API server with the new token. The new token."""
+    is revoked once the audit log shows the operator's first request with the new one (up to
+    50 s after the operator started); then a deleted output Secret is written again, which
+    takes requests to the API server with the new token. The new token."""
     new = bound_token(3600, "pod-token-2")
     staged = files / ".token"
     staged.write_text(new)
     staged.chmod(0o444)
     os.replace(staged, files / "token")
-    time.sleep(60)
+    until("request of the operator's with the new token", lambda: made_a_request_with(new), 90)
     kubectl("-n", NS, "delete", "secret", "pod-token-1")
     server = (RUN / "url").read_text().strip()
     as_old = [KUBECTL, "--kubeconfig=/dev/null", f"--server={server}",
