@@ -45,8 +45,10 @@ def made_a_request_with(token: str) -> bool:
     """Whether the audit log has a request the release's ServiceAccount made with `token`."""
     wanted = [credential_id(token)]
     with open(RUN / "audit.log") as log:
+        # A line without its newline is one the API server is still writing: the next poll has it.
         return any(
-            (user := json.loads(line)["user"]).get("username") == SERVICE_ACCOUNT
+            line.endswith("\n")
+            and (user := json.loads(line)["user"]).get("username") == SERVICE_ACCOUNT
             and user.get("extra", {}).get("authentication.kubernetes.io/credential-id") == wanted
             for line in log
         )
