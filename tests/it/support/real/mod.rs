@@ -84,8 +84,8 @@ impl Admin {
         }
     }
 
-    /// `request` with the admin's token. A password grant costs Keycloak a password hash (about
-    /// 60 ms on 26.x, most of what an arranging call costs), so the token is kept until Keycloak
+    /// `request` with the admin's token. A password grant costs Keycloak a password hash (60–70
+    /// ms on 26.7.4, most of what an arranging call costs), so the token is kept until Keycloak
     /// refuses it (401: a test shortened token lifetimes or ended every session), then renewed
     /// once, as the operator renews its own.
     async fn send(&self, request: impl Fn() -> reqwest::RequestBuilder) -> reqwest::Response {
