@@ -14,6 +14,11 @@
 #                                                  (an empty database, removed afterwards), run
 #                                                  the scenarios whose answers depend on the
 #                                                  database (or FILTER's), stop both
+#   tests/keycloak/keycloak.sh latency VERSION [N]  the benchmark's latency script
+#                                                  (tools/bench/keycloak_latency.py) on N
+#                                                  resources (default 30) against the one
+#                                                  started, its create body checked against the
+#                                                  operator's `plan`; leaves it running
 #   tests/keycloak/keycloak.sh stop VERSION        stop it (by pid)
 #   tests/keycloak/keycloak.sh log VERSION         print its log
 #   tests/keycloak/keycloak.sh pause VERSION [S]   freeze the one started for S seconds (default
@@ -243,6 +248,17 @@ check() {
   echo "Keycloak $v: the real-Keycloak tests ($filter) passed in $(($(uptime_s) - t)) s" >&2
 }
 
+# tools/bench/keycloak_latency.py on the Keycloak `start` left running (kept running): that the
+# script still works and its body is still the operator's (benchmark.md's figures come from it).
+latency() {
+  local v=$1 resources=$2 operator="${CARGO_TARGET_DIR:-$ROOT/target}/debug/openmetadata-keycloak-operator"
+  running "$v"
+  (cd "$ROOT" && cargo build --locked -q --bin openmetadata-keycloak-operator)
+  (cd "$ROOT" && python3 tools/bench/keycloak_latency.py --url "$(cat "$(state "$v")/url")" \
+    --user $ADMIN_USER --password "$ADMIN_PASSWORD" --resources "$resources" \
+    --operator "$operator") || die "the latency script failed on Keycloak $v"
+}
+
 # Keycloak started with the optional features the operator must cope without turned off, and the
 # scenarios for such a server (each reads the server's features first and fails on one that has
 # them). From 26.2 admin-fine-grained-authz (v2) depends on authorization: both go.
@@ -336,6 +352,7 @@ case "$cmd" in
   start) start "${1:?VERSION}" ;;
   check) check "${1:?VERSION}" "${2:-real_keycloak}" ;;
   features-off) features_off "${1:?VERSION}" ;;
+  latency) latency "${1:?VERSION}" "${2:-30}" ;;
   postgres) postgres "${1:?VERSION}" "${2:-}" ;;
   versions) versions ;;
   minors)

@@ -13,13 +13,20 @@ made for the run and deleted after it.
     tests/keycloak/keycloak.sh start 26.7.4      # prints OMKC_TEST_KEYCLOAK_URL=...
     python3 tools/bench/keycloak_latency.py --url http://127.0.0.1:PORT [--resources 300]
         [--concurrency 8] [--user admin] [--password admin-password-for-tests]
+        [--operator target/debug/openmetadata-keycloak-operator]
+
+With --operator, the body is first checked against the one that binary's `plan` prints for the
+example: the same fields and attributes, and the same values where they do not depend on the
+resource (CI runs it so, on 30 resources: `tests/keycloak/keycloak.sh latency`).
 """
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
+import re
 import statistics
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -89,6 +96,26 @@ def client(i: int) -> dict:
     }
 
 
+def check_body(operator: str) -> None:
+    """Fail unless `client` has the fields and attributes of the create body `plan` prints for
+    the example, and its values where they do not name the resource or its URLs."""
+    example = "examples/openmetadatakeycloakclient.yaml"
+    out = subprocess.run([operator, "plan", "-f", example], check=True, capture_output=True,
+                         text=True).stdout
+    document = out.split("\n---\n")[1]  # the client, after the header of comments
+    fields = dict(re.findall(r"^(\w+):[ ]?(.*)$", document, re.M))
+    attributes = re.findall(r"^  ([\w.\-/]+):", document, re.M)
+    ours = client(0)
+    assert sorted(fields) == sorted(ours), f"plan's fields {sorted(fields)}, ours {sorted(ours)}"
+    assert sorted(attributes) == sorted(ours["attributes"]), \
+        f"plan's attributes {sorted(attributes)}, ours {sorted(ours['attributes'])}"
+    for name, value in ours.items():
+        if isinstance(value, (bool, str)) and name not in ("clientId", "rootUrl"):
+            assert fields[name] == json.dumps(value).strip('"'), \
+                f"{name}: plan sends {fields[name]}, this script {json.dumps(value)}"
+    print(f"the create body matches {operator} plan -f {example}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True)
@@ -96,7 +123,10 @@ def main() -> None:
     parser.add_argument("--password", default="admin-password-for-tests")
     parser.add_argument("--resources", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--operator", help="check the body against this binary's plan first")
     o = parser.parse_args()
+    if o.operator:
+        check_body(o.operator)
 
     local = threading.local()
 
