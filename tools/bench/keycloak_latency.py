@@ -30,6 +30,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -99,8 +100,8 @@ def client(i: int) -> dict:
 def check_body(operator: str) -> None:
     """Fail unless `client` has the fields and attributes of the create body `plan` prints for
     the example, and its values where they do not name the resource or its URLs."""
-    example = "examples/openmetadatakeycloakclient.yaml"
-    out = subprocess.run([operator, "plan", "-f", example], check=True, capture_output=True,
+    example = Path(__file__).resolve().parents[2] / "examples/openmetadatakeycloakclient.yaml"
+    out = subprocess.run([operator, "plan", "-f", str(example)], check=True, capture_output=True,
                          text=True).stdout
     document = out.split("\n---\n")[1]  # the client, after the header of comments
     fields = dict(re.findall(r"^(\w+):[ ]?(.*)$", document, re.M))
