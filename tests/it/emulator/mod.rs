@@ -296,7 +296,16 @@ both!(
             )
             .await;
         assert_eq!(status.as_u16(), 500, "{body}");
+        // Its description by version, each seen on the real one (25.0.6 by hand, 2026-12-07).
+        let description = match kc.version {
+            v if v >= (26, 0, 0) => json!("For more on this error consult the server log."),
+            v if v >= (24, 0, 0) => {
+                json!("For more on this error consult the server log at the debug level.")
+            }
+            _ => Value::Null,
+        };
         assert_eq!(body["error"], "unknown_error");
+        assert_eq!(body["error_description"], description, "{body}");
     }
 );
 

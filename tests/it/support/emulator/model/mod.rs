@@ -98,9 +98,9 @@ fn origin_of(uri: &str) -> String {
     }
 }
 
-/// A failure Keycloak did not handle (500). 22.0.5 and 23.0.7 say no more; 24.0.5 adds "For
-/// more on this error consult the server log at the debug level.", 26.0.8 to 26.7.4 the same
-/// without "at the debug level" (25 taken as 24).
+/// A failure Keycloak did not handle (500). 22.0.5 and 23.0.7 say no more; 24.0.5 and 25.0.6 add
+/// "For more on this error consult the server log at the debug level.", 26.0.8 to 26.7.4 the
+/// same without "at the debug level".
 pub(super) fn unknown_error(version: Version) -> Refusal {
     let description = if version >= super::SINCE_26 {
         "For more on this error consult the server log."
