@@ -253,8 +253,8 @@ check() {
 latency() {
   local v=$1 resources=$2 operator="${CARGO_TARGET_DIR:-$ROOT/target}/debug/openmetadata-keycloak-operator"
   running "$v"
-  # The binary as `cargo test` builds it: a `cargo build` would rebuild the dependencies without
-  # the dev-dependencies' features, and the suite's test build after it would rebuild them again.
+  # The binary as `cargo test` builds it: a `cargo build` would build the dependencies a second
+  # time, without the dev-dependencies' features (about 35 s in CI).
   (cd "$ROOT" && cargo test --locked --quiet --test it --no-run)
   (cd "$ROOT" && python3 tools/bench/keycloak_latency.py --url "$(cat "$(state "$v")/url")" \
     --user $ADMIN_USER --password "$ADMIN_PASSWORD" --resources "$resources" \
