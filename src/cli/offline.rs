@@ -1,5 +1,5 @@
 //! `plan` and `check`: what a resource file makes, without a cluster (plan) and against the real
-//! Keycloak without writing (check, in [`super::check`]). Both validate exactly as the
+//! Keycloak without writing (check, in [`super::check`](mod@super::check)). Both validate exactly as the
 //! controller does ([`crate::validate::validate`]).
 
 use std::{io::Read, path::PathBuf};

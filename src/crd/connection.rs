@@ -43,6 +43,8 @@ use serde::{Deserialize, Serialize};
     )
 )]
 #[serde(rename_all = "camelCase")]
+// Field docs are the CRD's schema descriptions (`kubectl explain`): plain text, bare URLs.
+#[allow(rustdoc::bare_urls)]
 pub struct ClusterKeycloakConnectionSpec {
     /// Base URL of Keycloak as the operator reaches it, e.g. https://keycloak.example.com, or
     /// https://host/auth for Keycloak 16 and older. Immutable: create another connection for

@@ -1,5 +1,5 @@
 //! The custom resources (group `omkc.dev`, version `v1alpha1`): `OpenMetadataKeycloakClient`
-//! here, `ClusterKeycloakConnection` in [`connection`].
+//! here, `ClusterKeycloakConnection` in `connection.rs`.
 //!
 //! No field carries a schema `default`: Argo CD compares the applied manifest with the live
 //! object, and server-filled defaults show as a perpetual OutOfSync. Defaults live in
@@ -100,6 +100,8 @@ pub struct OpenMetadataKeycloakClientSpec {
 #[x_kube(validation = kube::core::Rule::new("!has(self.url) || has(self.credentialsSecretRef)").message("keycloak.url needs keycloak.credentialsSecretRef"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.connectionRef) || (!has(self.credentialsSecretRef) && !has(self.adminRealm) && !has(self.caBundle) && !has(self.publicUrl))").message("with keycloak.connectionRef the connection holds the URL, credentials and CA: remove keycloak.credentialsSecretRef, adminRealm, caBundle and publicUrl"))]
 #[x_kube(validation = kube::core::Rule::new("(has(self.connectionRef) ? 'connection:' + self.connectionRef.name : 'url:' + (has(self.url) ? self.url : '')) == (has(oldSelf.connectionRef) ? 'connection:' + oldSelf.connectionRef.name : 'url:' + (has(oldSelf.url) ? oldSelf.url : ''))").message("keycloak.url and keycloak.connectionRef are immutable: the client lives in that Keycloak; create a new resource for another one"))]
+// Field docs are the CRD's schema descriptions (`kubectl explain`): plain text, bare URLs.
+#[allow(rustdoc::bare_urls)]
 pub struct KeycloakSpec {
     /// Name of a ClusterKeycloakConnection: the platform's Keycloak, with admin credentials this
     /// namespace never sees. Immutable.

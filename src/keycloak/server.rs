@@ -13,7 +13,7 @@ pub const OLDEST_TESTED: (u32, u32) = (22, 0);
 pub const NEWEST_TESTED_MAJOR: u32 = 26;
 
 /// What to say of a Keycloak `version` outside the lines the operator is tested with (older
-/// than [`OLDEST_TESTED`], or of a newer major), on a connection's status and in `check`.
+/// than `OLDEST_TESTED`, or of a newer major), on a connection's status and in `check`.
 /// Nothing for one inside them or one whose major and minor it cannot read.
 pub fn untested(version: &str) -> Option<String> {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());

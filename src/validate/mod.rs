@@ -145,7 +145,7 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> InvalidSpec {
 
 /// Keycloak keeps a client's id, name, description, URLs, redirect URIs and web origins in
 /// columns of 255 characters: a longer value fails its write with 500, which would look like an
-/// outage. `what` says how `field` gives `value` ("is", "makes the redirect URI <url>/callback,").
+/// outage. `what` says how `field` gives `value` ("is", "makes the redirect URI `<url>/callback`,").
 /// Characters as Java counts them (UTF-16 units): a character past U+FFFF, an emoji, counts
 /// twice (128 of them fail on 26.7.4's H2 database; PostgreSQL 15 takes 255, the stricter
 /// count is kept). A NUL character fails the write with 500 on PostgreSQL (H2 stores it).

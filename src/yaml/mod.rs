@@ -4,7 +4,7 @@
 //! `1_000` are integers, where YAML 1.2 reads strings or 10. A key is turned into
 //! text (`n:` is the key `false`, `1e6:` the key `1e+06`), a key given twice keeps its last
 //! value, `<<` merges a mapping in, a quoted scalar is always text, and a core tag must agree
-//! with its scalar (`!!int x` is refused; [`scalar`]).
+//! with its scalar (`!!int x` is refused; `scalar.rs`).
 //! The integration tests `offline::yaml::plan_reads_…_as_kubectl_does…` hold this to `kubectl`,
 //! on a corpus and on random YAML. The syntax is granit-parser's (serde-saphyr's, kube's own
 //! YAML), which follows YAML 1.2 where libyaml follows 1.1, in corners: a lone `-` as an item of

@@ -311,7 +311,7 @@ def test_all_namespaces_mode_grants_the_namespaced_rules_and_the_cluster_reads()
     assert [r["metadata"]["name"] for r in by_kind(objects, "Role")] == [f"{render.RELEASE}-leader-election"]
 
 
-# The leader election's one rule; tests/it/leader.rs checks the election uses exactly this.
+# The leader election's one rule; tests/it/leader/mod.rs checks the election uses exactly this.
 LEASE_RULE = {
     "apiGroups": ["coordination.k8s.io"],
     "resources": ["leases"],
@@ -379,7 +379,7 @@ def test_every_rbac_rule_is_commented():
         assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {lines[i]}"
 
 
-# The one rule rollout.enabled adds; tests/it/day2.rs checks the operator's restarts of
+# The one rule rollout.enabled adds; tests/it/day2/rollout.rs checks the operator's restarts of
 # workloads need exactly this.
 ROLLOUT_RULE = {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["get", "patch"]}
 

@@ -25,7 +25,7 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// The top-level module a file belongs to (`src/reconcile/plan.rs` → `reconcile`).
+/// The top-level module a file belongs to (`src/reconcile/plan/mod.rs` → `reconcile`).
 fn top_module(path: &Path) -> String {
     let rel = path.strip_prefix(src()).unwrap();
     let first = rel

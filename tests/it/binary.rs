@@ -1,6 +1,6 @@
 //! The released binary itself, as the Deployment runs it: flags and environment, the checks at
 //! start, the probe and metrics server the chart's probes call, and a graceful stop on SIGTERM.
-//! The Kubernetes API is the fake apiserver of `tests/it/support/apiserver.rs`, reached through a
+//! The Kubernetes API is the fake apiserver of `tests/it/support/apiserver/`, reached through a
 //! kubeconfig file.
 
 use std::{

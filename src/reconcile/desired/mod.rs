@@ -1,6 +1,6 @@
 //! Desired state (pure): what the Keycloak client should be for a [`Validated`] spec, and how
-//! an observed client differs from it. The output Secret is in [`secret`], the values
-//! published for OpenMetadata in [`values`].
+//! an observed client differs from it. The output Secret is in `secret.rs`, the values
+//! published for OpenMetadata in `values.rs`.
 
 mod secret;
 mod values;

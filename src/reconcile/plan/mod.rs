@@ -3,8 +3,8 @@
 //! and whether to observe again. Nothing here does IO; [`super::execute`] makes the writes.
 //!
 //! The Keycloak side is here; which secret the client should have (Keycloak's, a rotated one,
-//! one from a source Secret) in [`secret`]; the Kubernetes side (the output Secret and
-//! ConfigMap, the status) in [`kubernetes`]; deletion in [`deletion`]; restarting workloads in
+//! one from a source Secret) in `secret.rs`; the Kubernetes side (the output Secret and
+//! ConfigMap, the status) in `kubernetes.rs`; deletion in [`deletion()`]; restarting workloads in
 //! [`rollout`].
 
 mod adoption;
@@ -204,8 +204,9 @@ pub struct Plan {
     pub then: Then,
 }
 
-/// Plans one pass. A deleted resource gets its [`deletion`]. Refuses, with [`Error::ClientConflict`] or [`Error::secret_conflict`], a
-/// client or Secret this resource may not take; nothing is planned then.
+/// Plans one pass. A deleted resource gets its [`deletion()`]. Refuses, with
+/// [`Reason::ClientConflict`] or [`Error::secret_conflict`], a client or Secret this resource
+/// may not take; nothing is planned then.
 pub fn plan(
     obj: &OpenMetadataKeycloakClient,
     v: &Validated,

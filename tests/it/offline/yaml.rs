@@ -1,4 +1,4 @@
-//! `plan` reads a manifest as `kubectl` reads it (YAML 1.1's scalars: `src/yaml.rs`), held to
+//! `plan` reads a manifest as `kubectl` reads it (YAML 1.1's scalars: `src/yaml/`), held to
 //! a real `kubectl`.
 
 use std::process::{Command, Stdio};
