@@ -4,8 +4,9 @@
 #   tests/keycloak/keycloak.sh test [VERSION...]   start each version, run the real-Keycloak tests
 #                                                  against it, print its log if they fail, stop it
 #   tests/keycloak/keycloak.sh start VERSION       start one; prints OMKC_TEST_KEYCLOAK_URL=...
-#   tests/keycloak/keycloak.sh check VERSION [FILTER]  run the tests (those FILTER names)
-#                                                  against the one started, stop it
+#   tests/keycloak/keycloak.sh check VERSION [FILTER]  run the tests (those FILTER names: test
+#                                                  filters, separated by spaces) against the
+#                                                  one started, stop it
 #   tests/keycloak/keycloak.sh features-off VERSION  start it with the optional features the
 #                                                  operator must cope without turned off
 #                                                  (authorization), run the scenarios for such a
@@ -14,6 +15,9 @@
 #                                                  (an empty database, removed afterwards), run
 #                                                  the scenarios whose answers depend on the
 #                                                  database (or FILTER's), stop both
+#   tests/keycloak/keycloak.sh mariadb VERSION [FILTER]  the same on a MariaDB of its own (Debian's
+#                                                  `mariadb-server`; the database in
+#                                                  utf8mb4_unicode_ci, as most are made)
 #   tests/keycloak/keycloak.sh latency VERSION [N]  the benchmark's latency script
 #                                                  (tools/bench/keycloak_latency.py) on N
 #                                                  resources (default 30) against the one
@@ -226,7 +230,8 @@ run_tests() {
 # The tests named by FILTER (default: every real-Keycloak scenario) against the Keycloak `start`
 # left running; stops it afterwards, pass or fail. A filter that runs none fails.
 check() {
-  local v=$1 filter=${2:-real_keycloak} url run t
+  local v=$1 filter=${2:-real_keycloak} url run t filters
+  read -ra filters <<<"$filter"
   run=$(state "$v")
   running "$v"
   url=$(cat "$run/url")
@@ -237,7 +242,7 @@ check() {
     OMKC_TEST_KEYCLOAK_HTTPS_URL="$(cat "$run/https-url")" OMKC_TEST_KEYCLOAK_CA="$run/ca.pem" \
     OMKC_TEST_KEYCLOAK_USER=$ADMIN_USER OMKC_TEST_KEYCLOAK_PASSWORD=$ADMIN_PASSWORD \
     OMKC_TEST_KEYCLOAK_JAVA="$(cat "$run/java")" OMKC_TEST_KEYCLOAK_DB="${KC_DB:-dev-file}" \
-    cargo test --locked --test it -- --ignored --test-threads=1 "$filter" 2>&1 | tee "$run/tests") \
+    cargo test --locked --test it -- --ignored --test-threads=1 "${filters[@]}" 2>&1 | tee "$run/tests") \
     || ! grep -Eq "test result: ok\. [1-9][0-9]* passed" "$run/tests"; then
     echo "== the tests ($filter) failed on Keycloak $v, or none ran; its log (last 200 lines):" >&2
     tail -n 200 "$(state "$v")/log" >&2
@@ -270,22 +275,33 @@ features_off() {
   check "$v" on_a_real_server_without_it
 }
 
-# Keycloak on a throwaway PostgreSQL (the newest server under /usr/lib/postgresql: Debian's
-# `postgresql`), on a free loopback port, run as user postgres when root; then the scenarios
-# FILTER names (default: the client's columns, what the database decides). PostgreSQL is stopped
-# and its files removed whatever happens.
-postgres() {
-  local v=$1 filter=${2:-keycloak_stores_255_characters_of_a_clients_fields::real_keycloak}
-  local bin dir port rc=0 as=()
-  bin=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
-  [ -n "$bin" ] && [ -x "$bin/initdb" ] || die "no PostgreSQL server (apt-get install postgresql)"
+# What the database decides, by default: the client's columns, and a client id the database
+# takes for another.
+DATABASE_SCENARIOS="keycloak_stores_255_characters_of_a_clients_fields::real_keycloak a_client_id_the_database_takes_for_an_existing_one_is_refused::real_keycloak"
+
+# A folder of its own for a throwaway database server, owned by user $1 when root (the server
+# runs as it: `as`), and a free loopback port: sets the caller's dir, as and port.
+throwaway() {
   dir=$(mktemp -d)
+  as=()
   if [ "$(id -u)" = 0 ]; then
-    chown postgres "$dir"
-    as=(runuser -u postgres --)
+    chown "$1" "$dir"
+    as=(runuser -u "$1" --)
   fi
   port=$(free_port)
   [ -n "$port" ] || die "no free port below the ephemeral range"
+}
+
+# Keycloak on a throwaway PostgreSQL (the newest server under /usr/lib/postgresql: Debian's
+# `postgresql`), on a free loopback port, run as user postgres when root; then the scenarios
+# FILTER names (default: what the database decides, DATABASE_SCENARIOS). PostgreSQL is stopped
+# and its files removed whatever happens.
+postgres() {
+  local v=$1 filter=${2:-$DATABASE_SCENARIOS}
+  local bin dir port rc=0 as=()
+  bin=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$bin" ] && [ -x "$bin/initdb" ] || die "no PostgreSQL server (apt-get install postgresql)"
+  throwaway postgres
   if ! "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
     >"$dir/initdb.log" 2>&1 \
     || ! "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
@@ -307,6 +323,55 @@ postgres() {
   rm -rf "$dir"
   [ "$rc" = 0 ] || die "the scenarios ($filter) failed on Keycloak $v with PostgreSQL"
   echo "Keycloak $v on PostgreSQL ($("$bin/postgres" --version)): $filter passed" >&2
+}
+
+# Keycloak on a throwaway MariaDB (Debian's `mariadb-server`), on a free loopback port, run as
+# user mysql when root, its database made `utf8mb4` with `utf8mb4_unicode_ci` (the usual
+# setting: client ids then compare without case or accents); then the scenarios FILTER names
+# (default: what the database decides). MariaDB is stopped and its files removed whatever
+# happens.
+on_mariadb() { # not `mariadb`: the client of that name is called inside
+  local v=$1 filter=${2:-$DATABASE_SCENARIOS} dir port rc=0 as=() sql
+  [ -x /usr/sbin/mariadbd ] || die "no MariaDB server (apt-get install mariadb-server)"
+  throwaway mysql
+  sql="CREATE DATABASE keycloak CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+    CREATE USER 'keycloak'@'%' IDENTIFIED BY 'keycloak-db-password';
+    GRANT ALL ON keycloak.* TO 'keycloak'@'%';"
+  if ! "${as[@]}" mariadb-install-db --no-defaults --datadir="$dir/data" \
+    --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1; then
+    cat "$dir/install.log" >&2
+    rm -rf "$dir"
+    die "MariaDB's data folder was not made"
+  fi
+  "${as[@]}" /usr/sbin/mariadbd --no-defaults --datadir="$dir/data" --port="$port" \
+    --bind-address=127.0.0.1 --socket="$dir/sock" --pid-file="$dir/pid" \
+    --log-error="$dir/error.log" >/dev/null 2>&1 &
+  local i ready=""
+  for i in $(seq 1 60); do
+    if mariadb --no-defaults -S "$dir/sock" -u root -e "$sql" 2>/dev/null; then ready=1; break; fi
+    sleep 1
+  done
+  if [ -z "$ready" ]; then
+    cat "$dir/error.log" >&2 2>/dev/null || true
+    [ ! -s "$dir/pid" ] || kill "$(cat "$dir/pid")" 2>/dev/null || true
+    rm -rf "$dir"
+    die "MariaDB did not start"
+  fi
+  (
+    export KC_DB=mariadb KC_DB_URL="jdbc:mariadb://127.0.0.1:$port/keycloak"
+    export KC_DB_USERNAME=keycloak KC_DB_PASSWORD=keycloak-db-password
+    start "$v" >/dev/null
+    check "$v" "$filter"
+  ) || rc=$?
+  local pid
+  pid=$(cat "$dir/pid" 2>/dev/null || true)
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  fi
+  rm -rf "$dir"
+  [ "$rc" = 0 ] || die "the scenarios ($filter) failed on Keycloak $v with MariaDB"
+  echo "Keycloak $v on MariaDB ($(/usr/sbin/mariadbd --version)): $filter passed" >&2
 }
 
 # Realm imports in flight while the JVM is stopped for $2 seconds; each must succeed once thawed.
@@ -356,6 +421,7 @@ case "$cmd" in
   features-off) features_off "${1:?VERSION}" ;;
   latency) latency "${1:?VERSION}" "${2:-30}" ;;
   postgres) postgres "${1:?VERSION}" "${2:-}" ;;
+  mariadb) on_mariadb "${1:?VERSION}" "${2:-}" ;;
   versions) versions ;;
   minors)
     failed=""
@@ -378,5 +444,5 @@ case "$cmd" in
   fetch)
     [ $# -gt 0 ] || set -- $(versions)
     for v in "$@"; do fetch "$v" >/dev/null; done ;;
-  *) die "unknown command $cmd (test, start, check, features-off, postgres, stop, log, pause, fetch, versions, minors)" ;;
+  *) die "unknown command $cmd (test, start, check, features-off, postgres, mariadb, stop, log, pause, fetch, versions, minors)" ;;
 esac
