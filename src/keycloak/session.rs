@@ -150,12 +150,20 @@ impl Session {
                 None,
             )
             .await?;
-        let list = Self::clients(&answer, "the client list")?;
-        // `clientId=` is an exact match, but never trust a list to hold only what was asked.
-        Ok(list
-            .into_iter()
-            .find(|c| c.client_id.as_deref() == Some(client_id))
-            .map(ObservedClient::new))
+        let mut list = Self::clients(&answer, "the client list")?;
+        // `clientId=` is the database's equality: exact on PostgreSQL and H2, without case or
+        // accents on MySQL and MariaDB (Keycloak 26.7.4 on MariaDB 10.11 answers `OpenMetadata`
+        // with the client `openmetadata`, `cafe` with `café`, and refuses to create the one
+        // beside the other, 409). Such a namesake, the one client of the answer, is returned:
+        // the plan refuses it unless it is this resource's own. A longer list is not an
+        // equality's answer: only an exact match is taken from it.
+        let exact = list
+            .iter()
+            .position(|c| c.client_id.as_deref() == Some(client_id));
+        let namesake = (list.len() == 1).then_some(0);
+        Ok(exact
+            .or(namesake)
+            .map(|i| ObservedClient::new(list.swap_remove(i))))
     }
 
     /// The client with this internal id, or `None` when it does not exist.

@@ -145,6 +145,7 @@ pub(super) fn post_logout_redirect_uris(
     spec: &OpenMetadataSpec,
     openmetadata_url: &str,
 ) -> Result<Vec<String>, InvalidSpec> {
+    // OpenMetadata's URL is ASCII once parsed (percent-encoded, punycode): so is its default.
     let uris = if spec.post_logout_redirect_uris.is_empty() {
         vec![format!("{openmetadata_url}/logout")]
     } else {
@@ -157,6 +158,7 @@ pub(super) fn post_logout_redirect_uris(
     for (i, uri) in uris.iter().enumerate().filter(|(_, u)| *u != "+") {
         let field = format!("spec.openmetadata.postLogoutRedirectUris[{i}]");
         check_redirect_uri(&field, uri, openmetadata_url)?;
+        super::national(&field, "holds", uri)?;
         if uri.contains("##") {
             return Err(invalid(
                 &field,

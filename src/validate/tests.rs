@@ -245,7 +245,8 @@ fn each_limit_holds_at_its_bound() {
 
 /// Keycloak's client columns hold 255 characters as Java counts them (`é` once, an emoji
 /// twice): a longer value is refused here, naming the field, where Keycloak would fail the
-/// write with 500 (26.7.4).
+/// write with 500 (26.7.4). Its name, description and attributes hold no emoji at all on
+/// MySQL and MariaDB.
 #[test]
 fn values_keycloak_cannot_store_are_refused() {
     let at = |n: usize, c: &str| c.repeat(n);
@@ -257,8 +258,9 @@ fn values_keycloak_cannot_store_are_refused() {
     };
     // At the bound: stored.
     refused(&|o| o.spec.client.get_or_insert_default().description = Some(at(255, "é"))).unwrap();
-    let emoji = format!("{}a", at(127, "😀"));
-    refused(&|o| o.spec.client.get_or_insert_default().description = Some(emoji.clone())).unwrap();
+    let emoji = format!("{host}{}", at(116, "😀"));
+    refused(&|o| o.spec.openmetadata.extra_redirect_uris = vec![emoji.clone()]).unwrap();
+    refused(&|o| o.spec.client.get_or_insert_default().name = Some(at(255, "\u{FFFD}"))).unwrap();
     let url = format!("{host}{}", at(246 - host.len(), "a"));
     refused(&|o| o.spec.openmetadata.url = url.clone()).unwrap();
     for (change, field, said) in [
@@ -271,10 +273,31 @@ fn values_keycloak_cannot_store_are_refused() {
         ),
         (
             Box::new(|o: &mut OpenMetadataKeycloakClient| {
-                o.spec.client.get_or_insert_default().name = Some(at(128, "😀"))
+                o.spec.openmetadata.extra_redirect_uris = vec![format!("{host}{}", at(117, "😀"))]
+            }),
+            "spec.openmetadata.extraRedirectUris[0]",
+            "is 257 characters long (an emoji or other character past U+FFFF counts twice)",
+        ),
+        (
+            Box::new(|o: &mut OpenMetadataKeycloakClient| {
+                o.spec.client.get_or_insert_default().name = Some("Catalog 😀".into())
             }),
             "spec.client.name",
-            "is 256 characters long (an emoji or other character past U+FFFF counts twice)",
+            "holds U+1F600, a character past U+FFFF: Keycloak on MySQL and MariaDB cannot store",
+        ),
+        (
+            Box::new(|o: &mut OpenMetadataKeycloakClient| {
+                o.spec.client.get_or_insert_default().description = Some("𝔇ata".into())
+            }),
+            "spec.client.description",
+            "holds U+1D507",
+        ),
+        (
+            Box::new(|o| {
+                o.spec.openmetadata.post_logout_redirect_uris = vec![format!("{host}bye😀")]
+            }),
+            "spec.openmetadata.postLogoutRedirectUris[0]",
+            "holds U+1F600",
         ),
         (
             Box::new(|o: &mut OpenMetadataKeycloakClient| {
@@ -304,7 +327,7 @@ fn values_keycloak_cannot_store_are_refused() {
             "is 257 characters long",
         ),
     ] {
-        let e = refused(&*change).unwrap_err();
+        let e = refused(&*change).expect_err(field);
         assert_eq!(e.field, field);
         assert!(e.message.contains(said), "{e}");
     }

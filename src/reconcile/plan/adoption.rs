@@ -1,4 +1,5 @@
-//! Whether a resource may take over (adopt) an existing client that no resource owns (pure).
+//! Whether the client found is this resource's to manage (pure): its own, one it takes over
+//! (adopts) because no resource owns it, or one it is refused.
 //!
 //! Adoption rewrites the client's URLs and flows and hands its secret to the tenant, so it is
 //! off unless the connection allows it, and never applies to a client whose secret is worth
@@ -8,7 +9,13 @@
 use crate::reason::Reason;
 use keycloak::types::ClientRepresentation;
 
-use crate::{reconcile::Error, validate::Validated};
+use crate::{
+    reconcile::{
+        Error,
+        desired::{self, Ownership},
+    },
+    validate::Validated,
+};
 
 /// Clients every realm has (RealmManager.setupRealmDefaults), and the master realm's
 /// `<realm>-realm` clients (marked `realm_client` from Keycloak 26.0 on; unmarked before, but
@@ -66,14 +73,47 @@ pub(super) fn refusal(
     None
 }
 
-/// Refuses the adoption of `client` by `v` unless it is allowed and harmless.
-pub(super) fn check(
+/// Whether the client found may be managed by this resource: `Ok(true)` when it adopts it,
+/// `Ok(false)` when it is its own, else the `ClientConflict` that says why not (adoption only
+/// where the connection allows it and the client is harmless: [`refusal`]).
+pub(super) fn claim(
     client: &ClientRepresentation,
     v: &Validated,
+    known_uuid: Option<&str>,
     allowed: bool,
-) -> Result<(), Error> {
-    match refusal(client, v, allowed) {
-        Some(message) => Err(Error::new(Reason::ClientConflict, message)),
-        None => Ok(()),
+) -> Result<bool, Error> {
+    let conflict = |message: String| Err(Error::new(Reason::ClientConflict, message));
+    let ownership = desired::ownership(client, v, known_uuid);
+    if let Some(other) = (client.client_id.as_ref()).filter(|id| **id != v.client_id)
+        && ownership != Ownership::Ours
+    {
+        // A namesake the database takes for this client id (MySQL, MariaDB: without case or
+        // accents), that this resource does not own.
+        return conflict(format!(
+            "client {:?} cannot be made in realm {:?}: Keycloak's database takes it for the existing client {other:?} (on MySQL and MariaDB client ids compare without case or accents); nothing was changed (choose a spec.client.clientId that differs in more than case and accents; adoptExisting takes only a client of the very same id)",
+            v.client_id, v.realm
+        ));
+    }
+    match ownership {
+        Ownership::Ours => Ok(false),
+        Ownership::Unowned | Ownership::EarlierResource(_) if v.adopt_existing => {
+            match refusal(client, v, allowed) {
+                Some(message) => conflict(message),
+                None => Ok(true),
+            }
+        }
+        Ownership::Unowned => conflict(format!(
+            "client {:?} already exists in realm {:?} and was not created by an OpenMetadataKeycloakClient; nothing was changed (set spec.client.adoptExisting: true to take it over)",
+            v.client_id, v.realm
+        )),
+        Ownership::EarlierResource(uid) => conflict(format!(
+            "client {:?} in realm {:?} was made by an earlier OpenMetadataKeycloakClient of this namespace and name (uid {uid}), not by this one; nothing was changed (set spec.client.adoptExisting: true to take it over, where the connection allows adoption)",
+            v.client_id, v.realm
+        )),
+        // Which one is not this tenant's to know: the operator's log names it.
+        Ownership::OtherResource(_) => conflict(format!(
+            "client {:?} in realm {:?} belongs to another OpenMetadataKeycloakClient; nothing was changed (choose another spec.client.clientId)",
+            v.client_id, v.realm
+        )),
     }
 }

@@ -26,11 +26,7 @@ pub use deletion::{deletion, orphaned, retained};
 pub use kubernetes::checksum;
 pub use secret::{HandOver, secret_created};
 
-use super::{
-    Error,
-    change::Change,
-    desired::{self, Ownership},
-};
+use super::{Error, change::Change, desired};
 use crate::{
     crd::{OpenMetadataKeycloakClient, OpenMetadataKeycloakClientStatus, WorkloadKind},
     keycloak::{KeycloakError, ObservedClient, Scope, SecretValue},
@@ -239,46 +235,14 @@ pub fn plan(
         .ok_or_else(|| KeycloakError::Protocol("a client without an id".into()))?;
     let mut changes = Vec::new();
     let mut writes = Vec::new();
-    match desired::ownership(&client.rep, v, known_uuid) {
-        Ownership::Ours => {}
-        Ownership::Unowned | Ownership::EarlierResource(_) if v.adopt_existing => {
-            adoption::check(&client.rep, v, observed.adoption_allowed)?;
-            changes.push(Change::ClientAdopted {
-                client_id: v.client_id.clone(),
-            });
-            wanted
-                .attributes
-                .get_or_insert_with(Default::default)
-                .insert(ADOPTED_ATTRIBUTE.into(), "true".into());
-        }
-        Ownership::Unowned => {
-            return Err(Error::new(
-                Reason::ClientConflict,
-                format!(
-                    "client {:?} already exists in realm {:?} and was not created by an OpenMetadataKeycloakClient; nothing was changed (set spec.client.adoptExisting: true to take it over)",
-                    v.client_id, v.realm
-                ),
-            ));
-        }
-        Ownership::EarlierResource(uid) => {
-            return Err(Error::new(
-                Reason::ClientConflict,
-                format!(
-                    "client {:?} in realm {:?} was made by an earlier OpenMetadataKeycloakClient of this namespace and name (uid {uid}), not by this one; nothing was changed (set spec.client.adoptExisting: true to take it over, where the connection allows adoption)",
-                    v.client_id, v.realm
-                ),
-            ));
-        }
-        Ownership::OtherResource(_) => {
-            // Which one is not this tenant's to know: the operator's log names it.
-            return Err(Error::new(
-                Reason::ClientConflict,
-                format!(
-                    "client {:?} in realm {:?} belongs to another OpenMetadataKeycloakClient; nothing was changed (choose another spec.client.clientId)",
-                    v.client_id, v.realm
-                ),
-            ));
-        }
+    if adoption::claim(&client.rep, v, known_uuid, observed.adoption_allowed)? {
+        changes.push(Change::ClientAdopted {
+            client_id: v.client_id.clone(),
+        });
+        wanted
+            .attributes
+            .get_or_insert_with(Default::default)
+            .insert(ADOPTED_ATTRIBUTE.into(), "true".into());
     }
     if v.authorization_services == Some(true)
         && client.rep.authorization_services_enabled != Some(true)

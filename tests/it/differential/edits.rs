@@ -211,7 +211,7 @@ async fn round(kc: &Kc, obj: &OpenMetadataKeycloakClient, random: &mut fastrand:
 async fn random_hand_edits_are_undone_in_one_sync_as_on_real_keycloak() {
     let seed = std::env::var("OMKC_TEST_EDIT_SEED").map_or(7, |s| s.parse().unwrap());
     let real = Kc::real().await;
-    let emulated = Kc::emulator_as(real.version).await;
+    let emulated = Kc::emulator_like(&real).await;
     let mut random = fastrand::Rng::with_seed(seed);
     let (mut differences, mut rounds) = (Vec::new(), 0);
     for i in 0.. {

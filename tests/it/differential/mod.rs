@@ -296,7 +296,7 @@ fn differences(real: &Transcript, emulated: &Transcript) -> Vec<String> {
 #[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
 async fn the_emulator_answers_as_real_keycloak() {
     let real = Kc::real().await;
-    let emulated = Kc::emulator_as(real.version).await;
+    let emulated = Kc::emulator_like(&real).await;
     let (a, b) = (script(&real).await, script(&emulated).await);
     assert!(
         a.exchanges.len() > 60,

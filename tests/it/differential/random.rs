@@ -157,7 +157,7 @@ async fn outcome_of(kc: &Kc, session: &Session, rep: &ClientRepresentation) -> S
 async fn the_emulator_checks_random_uris_as_real_keycloak() {
     let seed = std::env::var("OMKC_TEST_URI_SEED").map_or(3, |s| s.parse().unwrap());
     let real = Kc::real().await;
-    let emulated = Kc::emulator_as(real.version).await;
+    let emulated = Kc::emulator_like(&real).await;
     let (real_admin, emulated_admin) = (real.admin_session(), emulated.admin_session());
     let mut random = fastrand::Rng::with_seed(seed);
     let (mut differences, mut stored) = (Vec::new(), 0);

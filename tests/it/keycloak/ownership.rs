@@ -42,6 +42,38 @@ both!(
 );
 
 both!(
+    /// On MySQL and MariaDB, Keycloak takes `OpenMetadata` for an existing `openmetadata`
+    /// (their collation compares without case): the resource is refused, naming the client in
+    /// the way, with nothing written, and its deletion leaves that client. On H2 and
+    /// PostgreSQL it is another client, and made.
+    a_client_id_the_database_takes_for_an_existing_one_is_refused,
+    also on mariadb,
+    |kc| {
+        kc.seed_client(REALM, json!({"clientId": "openmetadata", "publicClient": true}))
+            .await;
+        let v = resource_for(&kc, |o| {
+            merge_spec(o, json!({"client": {"clientId": "OpenMetadata", "adoptExisting": true}}))
+        });
+        let session = kc.admin_session();
+        kc.clear_log().await;
+        let synced = sync_keycloak(&session, &v).await;
+        if kc.database() == "mariadb" {
+            let err = synced.unwrap_err();
+            assert_eq!(err.reason(), Reason::ClientConflict, "{err}");
+            let said = "existing client \"openmetadata\"";
+            assert!(err.to_string().contains(said), "{err}");
+            assert!(kc.writes().is_empty(), "nothing written: {:?}", kc.writes());
+            assert_eq!(delete(&session, &v).await.unwrap(), Change::ClientNotOurs { client_id: "OpenMetadata".into() });
+        } else {
+            synced.unwrap();
+            assert!(kc.client(REALM, "OpenMetadata").await.is_some(), "{}", kc.describe());
+        }
+        let by_hand = kc.client(REALM, "openmetadata").await.unwrap();
+        assert_eq!(by_hand["publicClient"], true, "{}", kc.describe());
+    }
+);
+
+both!(
     a_client_of_another_resource_is_never_taken_even_with_adoption,
     |kc| {
         kc.seed_client(

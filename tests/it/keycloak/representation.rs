@@ -201,11 +201,13 @@ both!(
 
 both!(
     /// Keycloak keeps a client's description, name, id, URLs, redirect URIs and web origins in
-    /// columns of 255 characters as Java counts them: 255 `é` are stored, and 127 emoji with one
-    /// more letter; 256 `é`, or 128 emoji, fail the write with 500 and nothing is made
-    /// (`validate` refuses such a value before it is sent). On PostgreSQL (`keycloak.sh
-    /// postgres`), 255 emoji are stored and a NUL character fails the write.
+    /// columns of 255 characters: 255 `é` are stored; 256 `é`, or too many emoji, fail the write
+    /// with 500 and nothing is made (`validate` refuses such a value before it is sent). H2
+    /// counts as Java does, an emoji twice; PostgreSQL and MariaDB count code points. A NUL
+    /// character fails the write on PostgreSQL only. MariaDB keeps the name, description and
+    /// attribute values in 3-byte UTF-8: there not one emoji is stored.
     keycloak_stores_255_characters_of_a_clients_fields,
+    also on mariadb,
     |kc| {
         let v = validate(&resource_for(&kc, |_| {}), INSTALLATION).unwrap();
         let session = kc.admin_session();
@@ -214,27 +216,38 @@ both!(
         session.create_client(REALM, &client).await.unwrap();
         let stored = kc.client(REALM, &v.client_id).await.unwrap();
         assert_eq!(stored["description"], "é".repeat(255), "{}", kc.describe());
+        let db = kc.database();
+        let host = "https://om.example.com/";
+        // 255 of Java's characters; H2 refuses one more, the others count code points.
+        let emoji = |n| json!([format!("{host}{}", "😀".repeat(n))]);
         client.client_id = Some("emoji".into());
-        client.description = Some(format!("{}a", "😀".repeat(127)));
+        client.redirect_uris = serde_json::from_value(emoji(116)).unwrap();
         session.create_client(REALM, &client).await.unwrap();
         let stored = kc.client(REALM, "emoji").await.unwrap();
-        assert_eq!(stored["description"], client.description.unwrap(), "{}", kc.describe());
-        let long = "a".repeat(256 - "https://om.example.com/".len());
-        // H2 (the tests' database) counts as Java does, an emoji twice: 128 are 256 of its
-        // characters. PostgreSQL counts code points, and stores them.
-        let db = std::env::var("OMKC_TEST_KEYCLOAK_DB").unwrap_or_else(|_| "dev-file".into());
-        let h2 = !kc.is_real() || db == "dev-file";
-        let emoji = if h2 { 128 } else { 256 };
+        assert_eq!(stored["redirectUris"], emoji(116), "{}", kc.describe());
+        let too_many = if db == "dev-file" { 117 } else { 256 - host.len() };
+        let long = "a".repeat(256 - host.len());
         let mut refused = vec![
             ("description", json!({"description": "é".repeat(256)})),
-            ("description", json!({"description": "😀".repeat(emoji)})),
-            ("redirectUris", json!({"redirectUris": [format!("https://om.example.com/{long}")]})),
-            ("rootUrl", json!({"rootUrl": format!("https://om.example.com/{long}")})),
+            ("redirectUris", json!({"redirectUris": emoji(too_many)})),
+            ("redirectUris", json!({"redirectUris": [format!("{host}{long}")]})),
+            ("rootUrl", json!({"rootUrl": format!("{host}{long}")})),
         ];
-        // A NUL character: H2 stores it, PostgreSQL cannot (`validate` refuses it).
+        client.client_id = Some("national".into());
+        client.description = Some("a😀".into());
+        if db == "mariadb" {
+            refused.push(("description", json!({"description": "a😀"})));
+            refused.push(("name", json!({"name": "a😀"})));
+            refused.push(("attributes", json!({"attributes": {"x": "a😀"}})));
+        } else {
+            session.create_client(REALM, &client).await.unwrap();
+            let stored = kc.client(REALM, "national").await.unwrap();
+            assert_eq!(stored["description"], "a😀", "{}", kc.describe());
+        }
+        // A NUL character: H2 and MariaDB store it, PostgreSQL cannot (`validate` refuses it).
         client.client_id = Some("nul".into());
         client.description = Some("a\0b".into());
-        if h2 {
+        if db != "postgres" {
             session.create_client(REALM, &client).await.unwrap();
             let stored = kc.client(REALM, "nul").await.unwrap();
             assert_eq!(stored["description"], "a\0b", "{}", kc.describe());

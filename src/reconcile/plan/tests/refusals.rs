@@ -9,6 +9,11 @@ fn adoption_needs_the_connections_consent_and_never_takes_a_powerful_client() {
     let v = validate(&adopting, INSTALLATION).unwrap();
     let by_hand = with_owner(as_keycloak_reports(&v, "u-1"), None);
     let attempt = |client: &ObservedClient, allowed: bool| {
+        // The spec asks for the client id the client has (a built-in one, say).
+        let id = client.rep.client_id.clone();
+        let adopting =
+            with_spec(serde_json::json!({"client": {"adoptExisting": true, "clientId": id}}));
+        let v = validate(&adopting, INSTALLATION).unwrap();
         Given {
             issuer: ISSUER,
             client: Some(client),
@@ -129,6 +134,50 @@ fn clients_this_resource_may_not_take_are_refused_with_nothing_planned() {
     // Said as what Keycloak showed, not as an HTTP status nobody sent.
     assert!(err.to_string().contains("may view but not manage"), "{err}");
     assert!(!err.to_string().contains("HTTP"), "{err}");
+}
+
+#[test]
+fn a_namesake_the_database_takes_for_the_client_id_is_refused_unless_it_is_ours() {
+    // MySQL and MariaDB answer `openmetadata` with `OpenMetadata` (their collation ignores case).
+    let basic = resource();
+    let v = validate(&basic, INSTALLATION).unwrap();
+    let adopting = with_spec(serde_json::json!({"client": {"adoptExisting": true}}));
+    let cased = |owner| {
+        let c = with_owner(as_keycloak_reports(&v, "u-1"), owner);
+        patched(c, serde_json::json!({"clientId": "OpenMetadata"}))
+    };
+    let (unowned, others, own) = (cased(None), cased(Some("team-b/x")), cased(Some(&v.owner)));
+    let observe = |c| Given {
+        issuer: ISSUER,
+        client: Some(c),
+        adoption_allowed: true,
+        ..Default::default()
+    };
+    for (client, obj) in [(&unowned, &adopting), (&others, &basic)] {
+        let v = validate(obj, INSTALLATION).unwrap();
+        let err = observe(client).pass(obj, &v).unwrap_err();
+        assert_eq!(err.reason(), Reason::ClientConflict);
+        let message = err.to_string();
+        assert!(
+            message.contains("existing client \"OpenMetadata\""),
+            "{message}"
+        );
+        assert!(
+            message.contains("differs in more than case and accents"),
+            "{message}"
+        );
+    }
+    // Its own client under another case (a rename, its status lost): the id is set back.
+    let p = observe(&own).pass(&basic, &v).unwrap();
+    let [Write::UpdateClient { body, .. }, ..] = p.writes.as_slice() else {
+        panic!("{:?}", p.writes)
+    };
+    assert_eq!(body.client_id.as_deref(), Some("openmetadata"));
+    // Deleting the resource leaves a namesake alone.
+    assert_eq!(
+        deletion(&v, Some(&unowned.rep), None).unwrap().writes,
+        [Write::RemoveFinalizer]
+    );
 }
 
 #[test]

@@ -68,7 +68,10 @@ impl Inner {
     }
 
     pub(super) fn add_realm(&mut self, name: &str) {
-        let mut realm = Realm::default();
+        let mut realm = Realm {
+            database: self.database,
+            ..Realm::default()
+        };
         let version = self.version;
         let newer = REALM_SCOPES_SINCE
             .iter()

@@ -149,6 +149,8 @@ pub struct Realm {
     pub frontend_url: Option<String>,
     /// The executors of the realm's client policies that apply to every client.
     pub client_policies: Vec<model::policies::Executor>,
+    /// The database it is kept in.
+    pub database: model::Database,
 }
 
 struct Token {
@@ -187,6 +189,8 @@ pub struct Inner {
     version: Version,
     /// Whether the server's `authorization` feature is on (it is by default).
     authorization_feature: bool,
+    /// The database its realms are kept in.
+    database: model::Database,
 }
 
 /// The newest Keycloak the emulator models by default (the newest of `tests/keycloak/versions`).
@@ -262,6 +266,7 @@ impl Emulator {
             clock_offset: 0,
             version,
             authorization_feature: true,
+            database: model::Database::default(),
         };
         inner.add_realm("master");
         inner.add_realm("data-sec");
@@ -290,6 +295,24 @@ impl Emulator {
     /// `authorizationServicesEnabled` is then ignored and never reported.
     pub fn disable_authorization_feature(&self) {
         self.lock().authorization_feature = false;
+    }
+
+    /// Keeps the realms on MariaDB from now on ([`model::Database::MariaDb`]).
+    pub fn on_mariadb(&self) {
+        let mut inner = self.lock();
+        inner.database = model::Database::MariaDb;
+        for realm in inner.realms.values_mut() {
+            realm.database = model::Database::MariaDb;
+            realm
+                .clients
+                .values_mut()
+                .for_each(|c| c.database = realm.database);
+        }
+    }
+
+    /// The database its realms are kept in.
+    pub fn database(&self) -> model::Database {
+        self.lock().database
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

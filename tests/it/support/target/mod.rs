@@ -27,7 +27,10 @@ macro_rules! both {
     ($(#[$doc:meta])* $name:ident, |$kc:ident| $body:block) => {
         $crate::both!($(#[$doc])* $name, as $crate::support::emulator::NEWEST, |$kc| $body);
     };
-    ($(#[$doc:meta])* $name:ident, as $version:expr, |$kc:ident| $body:block) => {
+    ($(#[$doc:meta])* $name:ident, also on mariadb, |$kc:ident| $body:block) => {
+        $crate::both!($(#[$doc])* $name, as $crate::support::emulator::NEWEST, |$kc| $body, on_mariadb);
+    };
+    ($(#[$doc:meta])* $name:ident, as $version:expr, |$kc:ident| $body:block $(, $mariadb:ident)?) => {
         $(#[$doc])*
         mod $name {
             #[allow(unused_imports)]
@@ -37,6 +40,13 @@ macro_rules! both {
             async fn emulator() {
                 scenario($crate::support::target::Kc::emulator_as($version).await).await
             }
+            $(
+            /// The emulator with its realms on MariaDB.
+            #[tokio::test]
+            async fn $mariadb() {
+                scenario($crate::support::target::Kc::emulator_on_mariadb().await).await
+            }
+            )?
             #[tokio::test]
             #[ignore = "needs a real Keycloak: tests/keycloak/keycloak.sh test (docs/contributors/testing.md)"]
             async fn real_keycloak() {
@@ -83,6 +93,23 @@ impl Kc {
         Self::from_emulator(Emulator::start_as(version, "").await)
     }
 
+    /// The emulator, its realms kept on MariaDB.
+    pub async fn emulator_on_mariadb() -> Self {
+        let emu = Emulator::start().await;
+        emu.on_mariadb();
+        Self::from_emulator(emu)
+    }
+
+    /// The emulator as a real Keycloak: its version, and its database where the emulator models
+    /// it (MariaDB), for a differential test.
+    pub async fn emulator_like(real: &Kc) -> Self {
+        let emu = Emulator::start_as(real.version, "").await;
+        if real.database() == "mariadb" {
+            emu.on_mariadb();
+        }
+        Self::from_emulator(emu)
+    }
+
     fn from_emulator(emu: Emulator) -> Self {
         Self {
             base_url: emu.base_url.clone(),
@@ -117,6 +144,20 @@ impl Kc {
         match &self.backend {
             Backend::Emulator(e) => Some(e),
             Backend::Real { .. } => None,
+        }
+    }
+
+    /// The database the target keeps its realms in: `dev-file`, `postgres` or `mariadb` (a
+    /// real one's as `tests/keycloak/keycloak.sh` started it, `OMKC_TEST_KEYCLOAK_DB`).
+    pub fn database(&self) -> String {
+        match &self.backend {
+            Backend::Emulator(e) if e.database() == emulator::model::Database::MariaDb => {
+                "mariadb".into()
+            }
+            Backend::Emulator(_) => "dev-file".into(),
+            Backend::Real { .. } => {
+                std::env::var("OMKC_TEST_KEYCLOAK_DB").unwrap_or_else(|_| "dev-file".into())
+            }
         }
     }
 

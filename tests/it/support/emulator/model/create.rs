@@ -69,6 +69,7 @@ impl ClientModel {
             return Err(unknown_error(version));
         }
         let mut client = Self {
+            database: realm.database,
             id,
             client_id: get_str(rep, "clientId").unwrap_or_default(),
             name: get_str(rep, "name"),

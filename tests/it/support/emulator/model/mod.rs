@@ -63,6 +63,8 @@ pub struct ClientModel {
     /// The realm's `service_account` scope (Keycloak 26.1 and later): a default scope of the
     /// client exactly while its service account is enabled.
     pub service_account_scope: Option<String>,
+    /// The database it is stored in (its realm's).
+    pub database: Database,
 }
 
 /// What went wrong turning a representation into the model: HTTP status and body.
@@ -254,6 +256,8 @@ fn keycloak_order(set: &BTreeSet<String>) -> Vec<String> {
 }
 
 mod create;
+mod database;
+pub use database::Database;
 pub mod policies;
 mod representation;
 mod scopes;

@@ -128,9 +128,10 @@ impl ClientModel {
     }
 
     /// Keycloak's database keeps these in `VARCHAR(255)` columns (`CLIENT`, `REDIRECT_URIS`,
-    /// `WEB_ORIGINS`): a longer value fails the write with 500 (Java's characters, UTF-16 units,
-    /// not bytes: 255 `é` are stored, 128 emoji are not; seen on 26.7.4's dev-file database).
-    /// Attributes are not bounded so.
+    /// `WEB_ORIGINS`): a longer value fails the write with 500 (characters as the database
+    /// counts them, not bytes: [`Database::fits`]). Attributes are not bounded so. The name,
+    /// the description and attribute values are national-character columns
+    /// ([`Database::holds_national`]).
     fn fits_columns(&self, version: Version) -> Result<(), Refusal> {
         let single = [
             &self.name,
@@ -142,8 +143,11 @@ impl ClientModel {
         let too_long = (single.into_iter().flatten().chain([&self.client_id]))
             .chain(&self.redirect_uris)
             .chain(&self.web_origins)
-            .any(|v| v.encode_utf16().count() > 255);
-        if too_long {
+            .any(|v| !self.database.fits(v));
+        let national = [&self.name, &self.description].into_iter().flatten();
+        let unheld =
+            (national.chain(self.attributes.values())).any(|v| !self.database.holds_national(v));
+        if too_long || unheld {
             Err(unknown_error(version))
         } else {
             Ok(())

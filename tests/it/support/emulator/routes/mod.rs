@@ -158,7 +158,7 @@ fn admin(
             let list: Vec<Value> = r
                 .clients
                 .values()
-                .filter(|c| wanted.as_deref().is_none_or(|w| c.client_id == w))
+                .filter(|c| (wanted.as_deref()).is_none_or(|w| r.database.same_id(&c.client_id, w)))
                 .skip(page("first").unwrap_or(0))
                 .take(page("max").unwrap_or(usize::MAX))
                 .map(|c| shown(c, &r.scopes, level, version))
@@ -179,7 +179,7 @@ fn admin(
             let version = inner.version;
             let r = inner.realms.get_mut(realm).expect("realm");
             let client_id = rep.get("clientId").and_then(Value::as_str).unwrap_or("");
-            if r.clients.values().any(|c| c.client_id == client_id) {
+            if (r.clients.values()).any(|c| r.database.same_id(&c.client_id, client_id)) {
                 return reply(
                     409,
                     json!({"errorMessage": format!("Client {client_id} already exists")}),
