@@ -3,12 +3,14 @@
 //! this repeats them so a cluster without CEL, or an object written before a rule existed,
 //! still gets a clear answer.
 
+mod columns;
 mod fields;
 pub mod java_uri;
 mod outputs;
 
 use std::collections::BTreeMap;
 
+use columns::{distinct_in_any_case, national, stored};
 pub use fields::{
     base_url, ca_bundle, check_dns_subdomain, check_realm_name, is_reserved_metadata_key,
 };
@@ -143,47 +145,6 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> InvalidSpec {
     }
 }
 
-/// Keycloak keeps a client's id, name, description, URLs, redirect URIs and web origins in
-/// columns of 255 characters: a longer value fails its write with 500, which would look like an
-/// outage. `what` says how `field` gives `value` ("is", "makes the redirect URI `<url>/callback`,").
-/// Characters as Java counts them (UTF-16 units): a character past U+FFFF, an emoji, counts
-/// twice (128 of them fail on 26.7.4's H2 database; PostgreSQL 15 takes 255, the stricter
-/// count is kept). A NUL character fails the write with 500 on PostgreSQL (H2 stores it).
-fn stored(field: &str, what: &str, value: &str) -> Result<(), InvalidSpec> {
-    if value.contains('\0') {
-        let message = "must not hold a NUL character (Keycloak on PostgreSQL cannot store one)";
-        return Err(invalid(field, message));
-    }
-    let n = value.encode_utf16().count();
-    if n <= 255 {
-        return Ok(());
-    }
-    let wide = if n > value.chars().count() {
-        " (an emoji or other character past U+FFFF counts twice)"
-    } else {
-        ""
-    };
-    let message = format!("{what} {n} characters long{wide}; Keycloak stores at most 255");
-    Err(invalid(field, message))
-}
-
-/// Keycloak keeps a client's name, description and attribute values (the post-logout redirect
-/// URIs) in national-character columns, which MySQL and MariaDB hold in 3-byte UTF-8 (utf8mb3):
-/// there a character past U+FFFF, an emoji, fails the write with 500 (26.7.4 on MariaDB 10.11).
-/// Refused on every database, as the strictest one stores.
-pub(super) fn national(field: &str, what: &str, value: &str) -> Result<(), InvalidSpec> {
-    match value.chars().find(|c| u32::from(*c) > 0xFFFF) {
-        None => Ok(()),
-        Some(c) => Err(invalid(
-            field,
-            format!(
-                "{what} U+{:X}, a character past U+FFFF: Keycloak on MySQL and MariaDB cannot store one in a client's name, description or post-logout redirect URIs",
-                u32::from(c)
-            ),
-        )),
-    }
-}
-
 /// Checks the resource and applies defaults. `installation` identifies this operator's
 /// installation (the owner marker must be unique across clusters sharing a Keycloak).
 pub fn validate(
@@ -236,6 +197,13 @@ pub fn validate(
         check_web_origin(&field, origin)?;
         stored(&field, "is", origin)?;
     }
+    let extra = &spec.openmetadata;
+    let field = "spec.openmetadata.extraRedirectUris";
+    distinct_in_any_case(field, "redirect URI", &callback, &extra.extra_redirect_uris)?;
+    let origin = url::Url::parse(&openmetadata_url).map(|u| u.origin().ascii_serialization());
+    let origin = origin.unwrap_or_default();
+    let field = "spec.openmetadata.extraWebOrigins";
+    distinct_in_any_case(field, "web origin", &origin, &extra.extra_web_origins)?;
 
     let client = spec.client.clone().unwrap_or_default();
     let client_id = non_empty_or(&client.client_id, &name);

@@ -6,13 +6,13 @@ use serde_json::json;
 use crate::crd::DeletionPolicy;
 
 /// A resource from `tests/fixtures/<name>`.
-fn fixture(name: &str) -> OpenMetadataKeycloakClient {
+pub(super) fn fixture(name: &str) -> OpenMetadataKeycloakClient {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// The installation id of the tests.
-const INSTALLATION: &str = "cluster-1";
+pub(super) const INSTALLATION: &str = "cluster-1";
 
 #[test]
 fn validate_applies_defaults() {
@@ -241,96 +241,6 @@ fn each_limit_holds_at_its_bound() {
     assert!(admin("a".repeat(253)).is_ok());
     assert!(admin("a".repeat(254)).is_err());
     assert!(admin(" ".into()).is_err());
-}
-
-/// Keycloak's client columns hold 255 characters as Java counts them (`é` once, an emoji
-/// twice): a longer value is refused here, naming the field, where Keycloak would fail the
-/// write with 500 (26.7.4). Its name, description and attributes hold no emoji at all on
-/// MySQL and MariaDB.
-#[test]
-fn values_keycloak_cannot_store_are_refused() {
-    let at = |n: usize, c: &str| c.repeat(n);
-    let host = "https://om.example.com/";
-    let refused = |change: &dyn Fn(&mut OpenMetadataKeycloakClient)| {
-        let mut obj = fixture("basic.yaml");
-        change(&mut obj);
-        validate(&obj, INSTALLATION).map(drop)
-    };
-    // At the bound: stored.
-    refused(&|o| o.spec.client.get_or_insert_default().description = Some(at(255, "é"))).unwrap();
-    let emoji = format!("{host}{}", at(116, "😀"));
-    refused(&|o| o.spec.openmetadata.extra_redirect_uris = vec![emoji.clone()]).unwrap();
-    refused(&|o| o.spec.client.get_or_insert_default().name = Some(at(255, "\u{FFFD}"))).unwrap();
-    let url = format!("{host}{}", at(246 - host.len(), "a"));
-    refused(&|o| o.spec.openmetadata.url = url.clone()).unwrap();
-    for (change, field, said) in [
-        (
-            Box::new(|o: &mut OpenMetadataKeycloakClient| {
-                o.spec.client.get_or_insert_default().description = Some(at(256, "é"))
-            }) as Box<dyn Fn(&mut OpenMetadataKeycloakClient)>,
-            "spec.client.description",
-            "is 256 characters long; Keycloak stores at most 255",
-        ),
-        (
-            Box::new(|o: &mut OpenMetadataKeycloakClient| {
-                o.spec.openmetadata.extra_redirect_uris = vec![format!("{host}{}", at(117, "😀"))]
-            }),
-            "spec.openmetadata.extraRedirectUris[0]",
-            "is 257 characters long (an emoji or other character past U+FFFF counts twice)",
-        ),
-        (
-            Box::new(|o: &mut OpenMetadataKeycloakClient| {
-                o.spec.client.get_or_insert_default().name = Some("Catalog 😀".into())
-            }),
-            "spec.client.name",
-            "holds U+1F600, a character past U+FFFF: Keycloak on MySQL and MariaDB cannot store",
-        ),
-        (
-            Box::new(|o: &mut OpenMetadataKeycloakClient| {
-                o.spec.client.get_or_insert_default().description = Some("𝔇ata".into())
-            }),
-            "spec.client.description",
-            "holds U+1D507",
-        ),
-        (
-            Box::new(|o| {
-                o.spec.openmetadata.post_logout_redirect_uris = vec![format!("{host}bye😀")]
-            }),
-            "spec.openmetadata.postLogoutRedirectUris[0]",
-            "holds U+1F600",
-        ),
-        (
-            Box::new(|o: &mut OpenMetadataKeycloakClient| {
-                o.spec.client.get_or_insert_default().description = Some("a\0b".into())
-            }),
-            "spec.client.description",
-            "must not hold a NUL character (Keycloak on PostgreSQL cannot store one)",
-        ),
-        (
-            Box::new(|o| o.spec.openmetadata.url = format!("{host}{}", at(247 - host.len(), "a"))),
-            "spec.openmetadata.url",
-            "makes the redirect URI <url>/callback, 256 characters long",
-        ),
-        (
-            Box::new(|o| {
-                o.spec.openmetadata.extra_redirect_uris = vec![format!("{host}{}", at(233, "b"))]
-            }),
-            "spec.openmetadata.extraRedirectUris[0]",
-            "is 256 characters long",
-        ),
-        (
-            Box::new(|o| {
-                o.spec.openmetadata.extra_web_origins =
-                    vec![format!("https://{}.example.com", at(237, "c"))]
-            }),
-            "spec.openmetadata.extraWebOrigins[0]",
-            "is 257 characters long",
-        ),
-    ] {
-        let e = refused(&*change).expect_err(field);
-        assert_eq!(e.field, field);
-        assert!(e.message.contains(said), "{e}");
-    }
 }
 
 /// A URI the `url` crate reads but Keycloak's validation (`java.net.URI`) refuses with 400 is

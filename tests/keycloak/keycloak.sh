@@ -275,9 +275,9 @@ features_off() {
   check "$v" on_a_real_server_without_it
 }
 
-# What the database decides, by default: the client's columns, and a client id the database
-# takes for another.
-DATABASE_SCENARIOS="keycloak_stores_255_characters_of_a_clients_fields::real_keycloak a_client_id_the_database_takes_for_an_existing_one_is_refused::real_keycloak"
+# What the database decides, by default: the client's columns, and client ids, redirect URIs and
+# web origins it takes for others.
+DATABASE_SCENARIOS="keycloak_stores_255_characters_of_a_clients_fields::real_keycloak a_client_id_the_database_takes_for_an_existing_one_is_refused::real_keycloak redirect_uris_that_differ_only_in_case_are_one_on_mariadb::real_keycloak"
 
 # A folder of its own for a throwaway database server, owned by user $1 when root (the server
 # runs as it: `as`), and a free loopback port: sets the caller's dir, as and port.

@@ -200,6 +200,38 @@ both!(
 );
 
 both!(
+    /// On MariaDB a client's redirect URIs, and its web origins, compare without case: two that
+    /// differ only in case fail the create with 409 and nothing is made (`validate` refuses
+    /// them). Elsewhere both are stored.
+    redirect_uris_that_differ_only_in_case_are_one_on_mariadb,
+    also on mariadb,
+    |kc| {
+        let session = kc.admin_session();
+        let v = validate(&resource_for(&kc, |_| {}), INSTALLATION).unwrap();
+        let cases = [
+            ("redirectUris", json!(["https://a.example/cb", "https://a.example/CB"])),
+            ("webOrigins", json!(["https://a.example", "https://A.example"])),
+        ];
+        for (i, (field, values)) in cases.into_iter().enumerate() {
+            let mut body = serde_json::to_value(desired::desired_client(&v)).unwrap();
+            body["clientId"] = json!(format!("cased-{i}"));
+            body[field] = values.clone();
+            let made = session.create_client(REALM, &serde_json::from_value(body).unwrap()).await;
+            let stored = kc.client(REALM, &format!("cased-{i}")).await;
+            if kc.database() == "mariadb" {
+                assert_eq!(made.unwrap_err(), KeycloakError::Conflict, "{field}");
+                assert!(stored.is_none(), "{field}: {stored:?}");
+            } else {
+                made.unwrap_or_else(|e| panic!("{field} on {}: {e}", kc.describe()));
+                let set = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>();
+                let stored = set(&stored.unwrap()[field]);
+                assert_eq!(stored, set(&values), "{field} on {}", kc.describe());
+            }
+        }
+    }
+);
+
+both!(
     /// Keycloak keeps a client's description, name, id, URLs, redirect URIs and web origins in
     /// columns of 255 characters: 255 `é` are stored; 256 `é`, or too many emoji, fail the write
     /// with 500 and nothing is made (`validate` refuses such a value before it is sent). H2

@@ -37,6 +37,25 @@ pub(super) fn as_admin() -> [(&'static str, &'static str); 2] {
     ]
 }
 
+/// On MariaDB a client id that differs from an existing one only in case is that id: `check`
+/// says the conflict a reconcile would meet, naming the client, and exits 4.
+#[tokio::test]
+async fn check_names_a_client_the_database_takes_for_the_one_asked() {
+    let emu = Emulator::start().await;
+    emu.seed_client("data-sec", json!({"clientId": "Open-Metadata"}));
+    let resource = resource_for(&emu, "data-sec");
+    let creates = "a reconcile would create client \"open-metadata\"";
+    run(&["check", "-f", &resource], &as_admin())
+        .await
+        .says(0, &[creates]);
+    emu.on_mariadb();
+    let said = "error: client \"open-metadata\" cannot be made in realm \"data-sec\": Keycloak's database takes it for the existing client \"Open-Metadata\"";
+    run(&["check", "-f", &resource], &as_admin())
+        .await
+        .says(4, &[said, "(ClientConflict)"]);
+    assert!(emu.admin_events().is_empty(), "nothing written");
+}
+
 #[tokio::test]
 async fn check_reports_each_step_writes_nothing_and_exits_by_outcome() {
     let emu = Emulator::start().await;

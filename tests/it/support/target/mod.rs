@@ -5,6 +5,8 @@
 //! [`both!`](crate::both) declares a scenario once and makes two tests of it:
 //! `<scenario>::emulator` (always runs) and `<scenario>::real_keycloak` (ignored unless asked
 //! for: `tests/keycloak/keycloak.sh test` runs them against every supported Keycloak version).
+//! `both!(…, also on mariadb, …)` adds `<scenario>::on_mariadb`, the emulator with its realms on
+//! MariaDB, for what the database decides (`keycloak.sh mariadb` runs the real one there).
 
 use std::{sync::Arc, time::Duration};
 

@@ -9,8 +9,8 @@ pub enum Database {
     #[default]
     DevFile,
     /// MariaDB 10.11 with the database collation `utf8mb4_unicode_ci` (seen with Keycloak
-    /// 26.7.4): client ids compare without case, accents or trailing spaces (`cafe` is `Café`,
-    /// 409 on a create); 255 characters are code points; the name, description and attribute
+    /// 26.7.4): client ids, redirect URIs and web origins compare without case, accents or
+    /// trailing spaces (`cafe` is `Café`, 409 on a create); 255 characters are code points; the name, description and attribute
     /// values are `utf8mb3` (Keycloak's NVARCHAR columns), where a character past U+FFFF fails
     /// the write with 500; a NUL character is stored.
     MariaDb,
@@ -23,6 +23,13 @@ impl Database {
             Self::DevFile => a == b,
             Self::MariaDb => fold(a) == fold(b),
         }
+    }
+
+    /// Whether two of `values` are one to the database (a client's redirect URIs, its web
+    /// origins: on MariaDB the create or update fails with 409).
+    pub fn repeats<'a>(self, values: impl IntoIterator<Item = &'a String>) -> bool {
+        let values: Vec<&String> = values.into_iter().collect();
+        (values.iter().enumerate()).any(|(i, a)| values[..i].iter().any(|b| self.same_id(a, b)))
     }
 
     /// Whether a `VARCHAR(255)` column holds `value`.

@@ -131,7 +131,8 @@ impl ClientModel {
     /// `WEB_ORIGINS`): a longer value fails the write with 500 (characters as the database
     /// counts them, not bytes: [`Database::fits`]). Attributes are not bounded so. The name,
     /// the description and attribute values are national-character columns
-    /// ([`Database::holds_national`]).
+    /// ([`Database::holds_national`]). Two redirect URIs or web origins the database takes for
+    /// one ([`Database::repeats`]) fail it with 409.
     fn fits_columns(&self, version: Version) -> Result<(), Refusal> {
         let single = [
             &self.name,
@@ -147,6 +148,12 @@ impl ClientModel {
         let national = [&self.name, &self.description].into_iter().flatten();
         let unheld =
             (national.chain(self.attributes.values())).any(|v| !self.database.holds_national(v));
+        if (self.database.repeats(&self.redirect_uris)) || self.database.repeats(&self.web_origins)
+        {
+            let body =
+                json!({"error": "conflict", "error_description": "Duplicate resource error"});
+            return Err((409, body));
+        }
         if too_long || unheld {
             Err(unknown_error(version))
         } else {
